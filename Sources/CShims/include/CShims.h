@@ -1,0 +1,62 @@
+// C wrappers for what Swift's Glibc module does not import: epoll, signalfd,
+// timerfd, eventfd, accept4, splice, pipe2 and the CMSG_* macros.
+// _GNU_SOURCE is defined only in shims.c: in a header it would break Swift's
+// view of accept's sockaddr argument and of environ.
+#ifndef WEIR_CSHIMS_H
+#define WEIR_CSHIMS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <signal.h>
+
+int CShims_epoll_create1(int flags);
+int CShims_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
+int CShims_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
+
+int CShims_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+ssize_t CShims_splice_socket_to_pipe(int fd_in, int pipe_out, size_t len);
+ssize_t CShims_splice_pipe_to_socket(int pipe_in, int fd_out, size_t len);
+int CShims_pipe2(int fds[2], int flags);
+int CShims_set_pipe_size(int fd, int size);
+
+/// signalfd for the given signals; also blocks them for the calling thread.
+int CShims_signalfd(const int *signals, int count, int flags);
+/// Reads one signalfd_siginfo and returns its signal number, or -1 with errno.
+int CShims_signalfd_read(int fd);
+/// Blocks or unblocks the given signals for the calling thread (how: SIG_BLOCK/SIG_UNBLOCK).
+int CShims_sigmask(int how, const int *signals, int count);
+
+int CShims_eventfd(unsigned int initval, int flags);
+
+/// Sends `len` bytes plus up to `nfds` file descriptors (SCM_RIGHTS).
+ssize_t CShims_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/// Receives bytes plus up to `maxfds` descriptors; `*nfds` receives the count.
+ssize_t CShims_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+
+int CShims_errno(void);
+void CShims_set_errno(int value);
+
+/// Flags and constants that are macros or enums Swift sees awkwardly.
+extern const int CShims_SOCK_STREAM;
+extern const int CShims_SOCK_NONBLOCK;
+extern const int CShims_SOCK_CLOEXEC;
+extern const int CShims_EPOLL_CLOEXEC;
+extern const uint32_t CShims_EPOLLIN;
+extern const uint32_t CShims_EPOLLOUT;
+extern const uint32_t CShims_EPOLLRDHUP;
+extern const uint32_t CShims_EPOLLERR;
+extern const uint32_t CShims_EPOLLHUP;
+extern const uint32_t CShims_EPOLLET;
+extern const int CShims_SO_REUSEPORT;
+extern const int CShims_TCP_NODELAY;
+extern const int CShims_SFD_NONBLOCK;
+extern const int CShims_SFD_CLOEXEC;
+extern const int CShims_EFD_NONBLOCK;
+extern const int CShims_EFD_CLOEXEC;
+extern const int CShims_O_NONBLOCK;
+extern const int CShims_O_CLOEXEC;
+extern const int CShims_MSG_NOSIGNAL;
+
+#endif

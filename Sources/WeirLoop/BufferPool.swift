@@ -1,0 +1,69 @@
+/// A per-worker pool of fixed-size buffers (`tune.bufsize`), allocated in
+/// chunks the first time they are needed and recycled through a free list.
+/// A buffer is named by a small integer id, never by a reference.
+public struct BufferPool: ~Copyable {
+    public let bufferSize: Int
+    /// At most this many buffers exist at once; `acquire` fails beyond it.
+    public let limit: Int
+    private let buffersPerChunk = 64
+    private var chunks: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    private var chunkCount = 0
+    private let maxChunks: Int
+    private var freeIDs: UnsafeMutablePointer<Int32>
+    private var freeCount = 0
+    public private(set) var inUse = 0
+
+    public init(bufferSize: Int, limit: Int) {
+        precondition(bufferSize >= 1024)
+        self.bufferSize = bufferSize
+        maxChunks = max(1, (limit + buffersPerChunk - 1) / buffersPerChunk)
+        self.limit = maxChunks * buffersPerChunk
+        chunks = .allocate(capacity: maxChunks)
+        freeIDs = .allocate(capacity: self.limit)
+    }
+
+    deinit {
+        for i in 0..<chunkCount { chunks[i].deallocate() }
+        chunks.deallocate()
+        freeIDs.deallocate()
+    }
+
+    /// Buffers allocated so far (in use or free).
+    public var allocated: Int { chunkCount * buffersPerChunk }
+
+    /// A free buffer's id, or nil when the pool is at its limit.
+    @inline(__always)
+    public mutating func acquire() -> Int32? {
+        if freeCount == 0 && !addChunk() { return nil }
+        freeCount -= 1
+        inUse += 1
+        return freeIDs[freeCount]
+    }
+
+    @inline(__always)
+    public mutating func release(_ id: Int32) {
+        freeIDs[freeCount] = id
+        freeCount += 1
+        inUse -= 1
+    }
+
+    /// The start of buffer `id`'s `bufferSize` bytes.
+    @inline(__always)
+    public func pointer(_ id: Int32) -> UnsafeMutableRawPointer {
+        let index = Int(id)
+        return chunks[index / buffersPerChunk] + (index % buffersPerChunk) * bufferSize
+    }
+
+    private mutating func addChunk() -> Bool {
+        guard chunkCount < maxChunks else { return false }
+        chunks[chunkCount] = .allocate(byteCount: bufferSize * buffersPerChunk, alignment: 64)
+        let first = chunkCount * buffersPerChunk
+        // Push in reverse so the lowest id is handed out first.
+        for id in (first..<first + buffersPerChunk).reversed() {
+            freeIDs[freeCount] = Int32(id)
+            freeCount += 1
+        }
+        chunkCount += 1
+        return true
+    }
+}

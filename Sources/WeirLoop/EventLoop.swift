@@ -1,0 +1,82 @@
+import Glibc
+import WeirSystem
+
+/// What the event loop calls back. The worker implements it; the loop is
+/// generic over it, so every call is direct (no existential, no closure).
+public protocol EventHandler: ~Copyable {
+    /// An epoll event for `token` (a bitmask of `Epoll.readable`, …).
+    mutating func handleEvent(_ token: Token, events: UInt32, loop: inout EventLoop)
+    /// A timer pushed with `EventLoop.schedule` reached its deadline.
+    mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop)
+    /// After each tick's events and timers: deferred work (log flushes,
+    /// resuming paused listeners, deciding to stop).
+    mutating func endOfTick(loop: inout EventLoop)
+}
+
+/// One thread's epoll loop. Each tick runs fixed phases: update the clock,
+/// wait for events (bounded by the next timer), dispatch them, update the
+/// clock, run expired timers, then the handler's end-of-tick work.
+public struct EventLoop: ~Copyable {
+    public let epoll: Epoll
+    private let events: UnsafeMutablePointer<EpollEvent>
+    private let eventCapacity: Int32
+    public var timers: TimerHeap
+    /// Monotonic milliseconds, refreshed twice per tick (not per event).
+    public private(set) var now: Int64
+    private var running = false
+
+    public init(eventCapacity: Int = 256) throws(Errno) {
+        epoll = try Epoll()
+        events = .allocate(capacity: eventCapacity)
+        self.eventCapacity = Int32(eventCapacity)
+        timers = TimerHeap()
+        now = Clock.monotonicMilliseconds()
+    }
+
+    deinit { events.deallocate() }
+
+    /// Registers `fd` for `events` under `token`.
+    public func register(_ fd: Int32, events: UInt32, token: Token) throws(Errno) {
+        try epoll.add(fd, events: events, token: token.rawValue)
+    }
+
+    public func modify(_ fd: Int32, events: UInt32, token: Token) throws(Errno) {
+        try epoll.modify(fd, events: events, token: token.rawValue)
+    }
+
+    public func deregister(_ fd: Int32) { epoll.remove(fd) }
+
+    /// Calls `handleTimer(token…)` once `now` reaches `deadline`.
+    @inline(__always)
+    public mutating func schedule(_ token: Token, at deadline: Int64) {
+        timers.push(deadline, token)
+    }
+
+    /// Ends `run` after the current tick.
+    public mutating func stop() { running = false }
+
+    /// Runs ticks until `stop()`.
+    public mutating func run<Handler: EventHandler & ~Copyable>(_ handler: inout Handler) {
+        running = true
+        while running {
+            tick(&handler)
+        }
+    }
+
+    /// One tick; public so tests can step the loop.
+    public mutating func tick<Handler: EventHandler & ~Copyable>(_ handler: inout Handler, maximumWait: Int64 = 1000) {
+        now = Clock.monotonicMilliseconds()
+        var wait = maximumWait
+        if let next = timers.nextDeadline { wait = max(0, min(wait, next - now)) }
+        let count = epoll.wait(into: events, capacity: eventCapacity, timeoutMilliseconds: Int32(wait))
+        now = Clock.monotonicMilliseconds()
+        for i in 0..<count {
+            let event = events[i]
+            handler.handleEvent(Token(rawValue: event.data.u64), events: event.events, loop: &self)
+        }
+        while let entry = timers.popExpired(now: now) {
+            handler.handleTimer(entry.token, deadline: entry.deadline, loop: &self)
+        }
+        handler.endOfTick(loop: &self)
+    }
+}

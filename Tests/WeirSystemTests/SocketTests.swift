@@ -1,0 +1,88 @@
+import Glibc
+import Testing
+@testable import WeirSystem
+
+@Suite struct SocketAddressTests {
+    @Test func formatsIPv4AndIPv6() {
+        let v4 = SocketAddress(ip: [127, 0, 0, 1], port: 8080)
+        #expect(v4.description == "127.0.0.1:8080")
+        #expect(v4.port == 8080)
+        #expect(v4.family == AF_INET)
+        var v6bytes = [UInt8](repeating: 0, count: 16)
+        v6bytes[15] = 1
+        let v6 = SocketAddress(ip: v6bytes, port: 443)
+        #expect(v6.description == "[::1]:443")
+        #expect(v6.withIPBytes { Array($0) } == v6bytes)
+    }
+
+    @Test func unixPathsAndTheirLimit() {
+        #expect(SocketAddress(unixPath: "/run/weir.sock")?.description == "/run/weir.sock")
+        #expect(SocketAddress(unixPath: String(repeating: "x", count: 200)) == nil)
+    }
+
+    @Test func resolvesLocalhost() throws {
+        let address = try SocketAddress.resolve(host: "localhost", port: 80)
+        #expect(address.port == 80)
+        #expect(address.description == "127.0.0.1:80" || address.description == "[::1]:80")
+    }
+}
+
+@Suite struct ListeningTests {
+    @Test func bindsAnEphemeralPortAndAcceptsWithoutBlocking() throws {
+        let listener = try Listening.open(SocketAddress(ip: [127, 0, 0, 1], port: 0), reusePort: true)
+        let bound = try Posix.localAddress(listener.rawValue)
+        #expect(bound.port != 0)
+        var peer = SocketAddress()
+        #expect(try Posix.accept(listener.rawValue, peer: &peer) == nil, "no client yet: would block")
+
+        let client = try Posix.socket(domain: AF_INET, type: Posix.streamType)
+        _ = try Posix.connect(client.rawValue, to: bound)
+        var accepted: Int32?
+        for _ in 0..<1000 where accepted == nil {
+            accepted = try Posix.accept(listener.rawValue, peer: &peer)
+            if accepted == nil { usleep(1000) }
+        }
+        let server = try #require(accepted)
+        defer { Posix.close(server) }
+        #expect(peer.description.hasPrefix("127.0.0.1:"))
+
+        var message = Array("ping".utf8)
+        #expect(try Posix.send(client.rawValue, from: &message, count: 4) == .processed(4))
+        var buffer = [UInt8](repeating: 0, count: 16)
+        var result = IOResult.wouldBlock
+        for _ in 0..<1000 where result == .wouldBlock {
+            result = try Posix.read(server, into: &buffer, count: 16)
+            if result == .wouldBlock { usleep(1000) }
+        }
+        #expect(result == .processed(4))
+        #expect(Array(buffer[0..<4]) == message)
+        #expect(try Posix.read(server, into: &buffer, count: 16) == .wouldBlock)
+    }
+
+    @Test func refusesAPortHeldByAnotherSocket() throws {
+        // A plain socket (no SO_REUSEPORT) holds the port, as a stranger would.
+        let holder = try Posix.socket(domain: AF_INET, type: Posix.streamType)
+        try Posix.bind(holder.rawValue, to: SocketAddress(ip: [127, 0, 0, 1], port: 0))
+        try Posix.listen(holder.rawValue, backlog: 8)
+        let taken = try Posix.localAddress(holder.rawValue)
+        #expect(throws: Listening.Failure.self) {
+            _ = try Listening.open(taken, reusePort: true)
+        }
+        do {
+            _ = try Listening.open(taken, reusePort: true)
+        } catch {
+            #expect(error.description == "cannot bind \(taken.description): address already in use by another process")
+        }
+    }
+
+    @Test func adoptsOnlyListeningSockets() throws {
+        let listener = try Listening.open(SocketAddress(ip: [127, 0, 0, 1], port: 0), reusePort: false)
+        let duplicate = dup(listener.rawValue)
+        let adopted = try Listening.adopt(duplicate)
+        #expect(adopted.rawValue == duplicate)
+
+        let plain = try Posix.socket(domain: AF_INET, type: Posix.streamType)
+        #expect(throws: Listening.Failure.self) { _ = try Listening.adopt(dup(plain.rawValue)) }
+        #expect(throws: Listening.Failure.self) { _ = try Listening.adopt(9999) }
+    }
+}
