@@ -9,9 +9,11 @@ let package = Package(
         .target(name: "CShims"),
         .target(name: "WeirSystem", dependencies: ["CShims"]),
         .target(name: "WeirLoop", dependencies: ["WeirSystem"]),
+        .target(name: "WeirConfig"),
 
         .testTarget(name: "WeirSystemTests", dependencies: ["WeirSystem"]),
         .testTarget(name: "WeirLoopTests", dependencies: ["WeirLoop", "WeirSystem"]),
+        .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
         // Scenario tests spawn the built `weir` binary; depending on it makes
         // `swift test` build it first.
     ],

@@ -1,0 +1,121 @@
+// Keywords of the `global` section. Repeated `global` sections merge: a
+// later value replaces an earlier one, `log` and `stats socket` lines add up.
+
+extension ParserState {
+    mutating func globalKeyword(_ words: [Word]) {
+        let keyword = words[0]
+        let k = keyword.text
+        switch k {
+        case "maxconn":
+            if let n = integer(words, 1, keyword: "maxconn", range: 0...Int.max) { global.maxconn = n }
+            expectAtMost(2, words, after: "maxconn")
+        case "nbthread":
+            if let n = integer(words, 1, keyword: "nbthread", range: 1...4096) { global.nbthread = n }
+            expectAtMost(2, words, after: "nbthread")
+        case "log":
+            if words.count > 1, words[1].text == "global" {
+                error("'log global' is only meaningful in a proxy section", at: words[1])
+                return
+            }
+            if let target = parseLogTarget(words) { global.logs.append(target) }
+        case "pidfile":
+            if let value = singleArgument(words, what: "a file path") { global.pidfile = value }
+        case "user":
+            if let value = singleArgument(words, what: "a user name") {
+                global.user = value
+                warning("'user' is parsed but not applied yet: Weir keeps its current user until a later release", at: keyword)
+            }
+        case "group":
+            if let value = singleArgument(words, what: "a group name") {
+                global.group = value
+                warning("'group' is parsed but not applied yet: Weir keeps its current group until a later release", at: keyword)
+            }
+        case "chroot":
+            if let value = singleArgument(words, what: "a directory") {
+                global.chroot = value
+                warning("'chroot' is parsed but not applied yet: Weir does not change its root until a later release", at: keyword)
+            }
+        case "daemon":
+            if expectAtMost(1, words, after: "daemon") {
+                global.daemon = true
+                warning("'daemon' is parsed but not applied yet: Weir stays in the foreground until a later release", at: keyword)
+            }
+        case "tune.bufsize":
+            guard words.count > 1 else {
+                error("tune.bufsize: expected a size like 16k", at: keyword)
+                return
+            }
+            if let size = Units.size(words[1].text), size >= 1024, size <= 1 << 30 {
+                global.bufferSize = size
+            } else if let size = Units.size(words[1].text) {
+                error("tune.bufsize: expected a size between 1k and 1g, got '\(words[1].text)' (\(size) bytes)", at: words[1])
+            } else {
+                error("tune.bufsize: expected a size like 16k, got '\(words[1].text)'", at: words[1])
+            }
+            expectAtMost(2, words, after: "tune.bufsize")
+        case "stats":
+            parseGlobalStats(words)
+        case "description":
+            break
+        default:
+            if Keywords.globalIgnored.contains(k) {
+                warning("'\(k)' is ignored: it has no effect until TLS support lands", at: keyword)
+                return
+            }
+            if Keywords.globalUnsupported.contains(k) || k.hasPrefix("tune.") || k.hasPrefix("ssl-") {
+                error("'\(k)' is not supported by Weir yet", at: keyword)
+                return
+            }
+            if Keywords.proxyKeywordAllowed(k, in: .frontend) != nil || Keywords.proxyKeywordAllowed(k, in: .backend) != nil
+                || Keywords.proxyUnsupported.contains(k) {
+                error("'\(k)' is not allowed in a 'global' section", at: keyword)
+                return
+            }
+            error("unknown keyword '\(k)' in 'global' section" + Keywords.didYouMean(k, among: Keywords.global), at: keyword)
+        }
+    }
+
+    /// Exactly one argument; reports what was expected otherwise.
+    private mutating func singleArgument(_ words: [Word], what: String) -> String? {
+        guard words.count > 1 else {
+            error("\(words[0].text): expected \(what)", at: words[0])
+            return nil
+        }
+        guard expectAtMost(2, words, after: "\(words[0].text) \(words[1].text)") else { return nil }
+        return words[1].text
+    }
+
+    private mutating func parseGlobalStats(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("stats: expected 'socket' or 'timeout'", at: words[0])
+            return
+        }
+        switch words[1].text {
+        case "socket":
+            guard words.count > 2 else {
+                error("stats socket: expected a path or an address", at: words[1])
+                return
+            }
+            global.statsSockets.append(words[2].text)
+            warning("'stats socket' is parsed but not served yet: the stats socket arrives in a later release", at: words[0])
+        case "timeout":
+            if duration(words, 2, keyword: "stats timeout") != nil {
+                expectAtMost(3, words, after: "stats timeout")
+                warning("'stats timeout' is ignored until the stats socket arrives in a later release", at: words[0])
+            }
+        case "maxconn", "bind-process":
+            warning("'stats \(words[1].text)' is ignored until the stats socket arrives in a later release", at: words[0])
+        default:
+            error("stats: unknown keyword '\(words[1].text)'; expected 'socket' or 'timeout'"
+                  + Keywords.didYouMean(words[1].text, among: ["socket", "timeout"]).replacingDidYouMean(), at: words[1])
+        }
+    }
+}
+
+extension String {
+    /// `; did you mean 'x'?` becomes ` (did you mean 'x'?)` for messages that already end with a list.
+    func replacingDidYouMean() -> String {
+        guard hasPrefix("; ") else { return self }
+        return " (" + dropFirst(2) + ")"
+    }
+}

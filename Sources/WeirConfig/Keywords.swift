@@ -1,0 +1,184 @@
+// Which keywords exist, where they may be written, which HAProxy keywords
+// Weir does not support yet, and the nearest keyword for a typo.
+
+enum SectionKind: String, Sendable {
+    case global, defaults, frontend, backend, listen
+
+    var hasFrontend: Bool { self == .frontend || self == .listen }
+    var hasBackend: Bool { self == .backend || self == .listen }
+}
+
+enum Keywords {
+    static let sections: [String] = ["global", "defaults", "frontend", "backend", "listen"]
+
+    /// HAProxy sections Weir does not have yet; their contents are skipped.
+    static let unsupportedSections: Set<String> = [
+        "userlist", "peers", "resolvers", "mailers", "program", "http-errors", "ring", "cache", "fcgi-app",
+        "log-forward", "crt-store", "traces", "acme", "namespace_list",
+    ]
+
+    static let global: [String] = [
+        "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
+        "description",
+    ]
+
+    /// Global keywords accepted with a warning because they change nothing
+    /// until a later feature (TLS) lands.
+    static let globalIgnored: Set<String> = [
+        "ca-base", "crt-base", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
+        "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
+        "ssl-dh-param-file", "tune.ssl.default-dh-param",
+    ]
+
+    static let globalUnsupported: Set<String> = [
+        "nbproc", "cpu-map", "hard-stop-after", "ulimit-n", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
+        "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
+        "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "node", "uid", "gid", "localpeer",
+        "log-send-hostname", "log-tag", "server-state-file", "server-state-base", "spread-checks", "master-worker",
+        "mworker-max-reloads", "quiet", "zero-warning", "busy-polling", "set-dumpable", "strict-limits",
+        "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
+        "h1-case-adjust", "h1-case-adjust-file", "ssl-server-verify", "ssl-engine", "ssl-mode-async",
+        "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",
+        "thread-groups", "thread-group", "profiling.tasks", "profiling.memory", "noepoll", "nopoll", "nosplice",
+        "nogetaddrinfo", "noreuseport", "pp2-never-send-local", "stats-file", "fd-hard-limit", "grace",
+        "unix-bind", "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
+        "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
+        "issuers-chain-path", "limited-quic", "ocsp-update.mode", "tune.maxrewrite", "tune.http.maxhdr",
+        "tune.ssl.cachesize", "tune.ssl.lifetime", "tune.maxaccept", "tune.rcvbuf.client", "tune.sndbuf.client",
+        "tune.rcvbuf.server", "tune.sndbuf.server", "tune.idletimer", "tune.pipesize", "tune.h2.max-concurrent-streams",
+        "tune.lua.maxmem", "tune.comp.maxlevel", "tune.http.logurilen", "tune.maxpollevents", "tune.runqueue-depth",
+    ]
+
+    /// Proxy keywords Weir parses, with the sections that allow them.
+    static let proxy: [(keyword: String, defaults: Bool, frontend: Bool, listen: Bool, backend: Bool)] = [
+        ("mode", true, true, true, true),
+        ("bind", false, true, true, false),
+        ("default_backend", true, true, true, false),
+        ("use_backend", false, true, true, false),
+        ("server", false, false, true, true),
+        ("default-server", true, false, true, true),
+        ("balance", true, false, true, true),
+        ("timeout", true, true, true, true),
+        ("maxconn", true, true, true, false),
+        ("retries", true, false, true, true),
+        ("option", true, true, true, true),
+        ("no", true, true, true, true),
+        ("log", true, true, true, true),
+        ("http-request", false, true, true, true),
+        ("description", true, true, true, true),
+    ]
+
+    static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
+        guard let k = proxy.first(where: { $0.keyword == keyword }) else { return nil }
+        switch section {
+        case .defaults: return k.defaults
+        case .frontend: return k.frontend
+        case .listen: return k.listen
+        case .backend: return k.backend
+        case .global: return false
+        }
+    }
+
+    static let proxyUnsupported: Set<String> = [
+        "acl", "http-response", "http-after-response", "tcp-request", "tcp-response", "stick-table", "stick",
+        "cookie", "errorfile", "errorfiles", "errorloc", "errorloc302", "errorloc303", "compression", "capture",
+        "redirect", "monitor-uri", "monitor", "stats", "hash-type", "hash-balance-factor", "hash-key", "fullconn",
+        "backlog", "rate-limit", "log-format", "log-format-sd", "error-log-format", "log-tag", "log-steps",
+        "unique-id-format", "unique-id-header", "http-reuse", "http-check", "tcp-check", "external-check",
+        "email-alert", "persist", "force-persist", "ignore-persist", "server-template", "server-state-file-name",
+        "load-server-state-from-file", "use-server", "dynamic-cookie-key", "filter", "http-send-name-header",
+        "source", "id", "disabled", "enabled", "bind-process", "declare", "guid", "max-keep-alive-queue",
+        "max-session-srv-conns", "retry-on", "http-error", "use-fcgi-app", "clitcpka-cnt", "clitcpka-idle",
+        "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "grace", "http-restrict-req-hdr-names",
+        "reqadd", "reqdel", "reqrep", "rspadd", "rspdel", "rsprep", "block", "log-bufsize", "balance-random",
+        "option-forwardfor",
+    ]
+
+    static let supportedOptions: [String] = ["redispatch", "tcplog", "dontlognull", "httplog"]
+
+    static let unsupportedOptions: Set<String> = [
+        "httpchk", "forwardfor", "http-server-close", "httpclose", "http-keep-alive", "tcpka", "clitcpka", "srvtcpka",
+        "log-health-checks", "abortonclose", "allbackups", "splice-auto", "splice-request", "splice-response",
+        "tcp-check", "ssl-hello-chk", "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check",
+        "spop-check", "log-separate-errors", "logasap", "persist", "prefer-last-server", "socket-stats",
+        "independent-streams", "nolinger", "originalto", "http-buffer-request", "http-pretend-keepalive",
+        "dontlog-normal", "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
+        "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-no-delay",
+        "http-ignore-probes", "tcp-smart-accept", "tcp-smart-connect", "transparent", "external-check",
+        "disable-h2-upgrade", "contstats", "forceclose", "idle-close-on-response", "http-use-htx",
+        "http-drop-request-trailers", "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
+        "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",
+    ]
+
+    static let bindOptionsUnsupported: Set<String> = [
+        "ssl", "crt", "crt-list", "ca-file", "verify", "alpn", "npn", "ciphers", "ciphersuites", "curves",
+        "ecdhe", "strict-sni", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "ssl-min-ver",
+        "ssl-max-ver", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
+        "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
+        "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
+        "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
+        "crl-file", "no-ca-names", "prefer-client-ciphers", "tls-ticket-keys", "no-tls-tickets", "label",
+        "idle-ping", "guid-prefix",
+    ]
+
+    static let serverOptions: [String] = ["weight", "maxconn", "backup", "disabled", "enabled", "id"]
+
+    static let serverOptionsUnsupported: Set<String> = [
+        "check", "inter", "fastinter", "downinter", "rise", "fall", "port", "addr", "ssl", "verify", "verifyhost",
+        "ca-file", "crt", "sni", "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "resolvers", "resolve-prefer",
+        "resolve-opts", "resolve-net", "init-addr", "cookie", "on-marked-down", "on-marked-up", "on-error",
+        "observe", "error-limit", "slowstart", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
+        "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto", "alpn", "check-ssl",
+        "check-sni", "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
+        "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "no-check", "no-ssl", "allow-0rtt", "ws",
+        "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "ssl-min-ver", "ssl-max-ver", "ciphers",
+        "ciphersuites", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "force-sslv3",
+        "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "max-reuse", "npn", "curves", "sigalgs",
+        "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
+        "no-send-proxy", "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
+    ]
+
+    static let balanceUnsupported: Set<String> = [
+        "uri", "url_param", "hdr", "rdp-cookie", "hash", "url32", "url32+src", "log-hash", "sticky",
+    ]
+
+    /// The closest candidate within a small edit distance, if any.
+    static func suggestion(for word: String, among candidates: [String]) -> String? {
+        let w = Array(word.lowercased().unicodeScalars)
+        if w.isEmpty { return nil }
+        let limit = w.count <= 3 ? 1 : (w.count <= 6 ? 2 : 3)
+        var best: (String, Int)?
+        for c in candidates where c != word {
+            let d = distance(w, Array(c.unicodeScalars))
+            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    /// Damerau-Levenshtein distance (optimal string alignment).
+    static func distance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev2 = [Int](repeating: 0, count: b.count + 1)
+        var prev = Array(0...b.count)
+        var cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    cur[j] = min(cur[j], prev2[j - 2] + 1)
+                }
+            }
+            prev2 = prev
+            prev = cur
+        }
+        return prev[b.count]
+    }
+
+    static func didYouMean(_ word: String, among candidates: [String]) -> String {
+        if let s = suggestion(for: word, among: candidates) { return "; did you mean '\(s)'?" }
+        return ""
+    }
+}

@@ -1,0 +1,284 @@
+// The validated configuration: what the parser produces and the worker runs.
+// Plain values only; nothing here knows about sockets.
+
+/// Where a keyword or argument was written, for `file:line:col` diagnostics.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+public enum ProxyMode: String, Sendable, Hashable {
+    case tcp
+    case http
+}
+
+/// An IPv4 (4 bytes) or IPv6 (16 bytes) address in network byte order.
+public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
+    public var bytes: [UInt8]
+
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 4 || bytes.count == 16)
+        self.bytes = bytes
+    }
+
+    public var isV6: Bool { bytes.count == 16 }
+    public static let anyV4 = IPAddress(bytes: [0, 0, 0, 0])
+    public static let anyV6 = IPAddress(bytes: [UInt8](repeating: 0, count: 16))
+
+    public var description: String {
+        if !isV6 { return bytes.map(String.init).joined(separator: ".") }
+        var groups: [String] = []
+        for i in stride(from: 0, to: 16, by: 2) {
+            groups.append(String(UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1]), radix: 16))
+        }
+        return groups.joined(separator: ":")
+    }
+}
+
+/// One socket a `bind` line asks for. A port range or a list of addresses
+/// on one line becomes several of these.
+public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    case ip(IPAddress, port: UInt16)
+    case unix(path: String)
+    /// `fd@N`: adopt an inherited, already listening socket.
+    case inheritedFD(Int32)
+
+    public var description: String {
+        switch self {
+        case .ip(let ip, let port): return ip.isV6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        case .unix(let path): return "unix@\(path)"
+        case .inheritedFD(let fd): return "fd@\(fd)"
+        }
+    }
+}
+
+public struct Bind: Sendable, Hashable {
+    public var address: ListenAddress
+    public var location: SourceLocation
+
+    public init(address: ListenAddress, location: SourceLocation) {
+        self.address = address
+        self.location = location
+    }
+}
+
+/// A server address: an IP literal, a host name resolved when the worker
+/// starts, or a UNIX socket path.
+public enum ServerAddress: Sendable, Hashable, CustomStringConvertible {
+    case ip(IPAddress, port: UInt16)
+    case host(String, port: UInt16)
+    case unix(path: String)
+
+    public var description: String {
+        switch self {
+        case .ip(let ip, let port): return ip.isV6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        case .host(let name, let port): return "\(name):\(port)"
+        case .unix(let path): return path
+        }
+    }
+}
+
+/// Timeouts in milliseconds; nil means no timeout.
+public struct Timeouts: Sendable, Hashable {
+    public var connect: Int?
+    public var client: Int?
+    public var server: Int?
+    public var queue: Int?
+    public var tunnel: Int?
+    public var clientFin: Int?
+    public var serverFin: Int?
+
+    public init(connect: Int? = nil, client: Int? = nil, server: Int? = nil, queue: Int? = nil,
+                tunnel: Int? = nil, clientFin: Int? = nil, serverFin: Int? = nil) {
+        self.connect = connect
+        self.client = client
+        self.server = server
+        self.queue = queue
+        self.tunnel = tunnel
+        self.clientFin = clientFin
+        self.serverFin = serverFin
+    }
+}
+
+public enum BalanceAlgorithm: Sendable, Hashable {
+    case roundRobin
+    case staticRoundRobin
+    case leastConn
+    case first
+    case source
+    /// `random` or `random(N)`: N draws, the least loaded of them wins.
+    case random(draws: Int)
+}
+
+public struct Server: Sendable, Hashable {
+    public var name: String
+    public var address: ServerAddress
+    /// 0...256, default 1.
+    public var weight: Int = 1
+    /// 0 means no limit.
+    public var maxconn: Int = 0
+    public var backup: Bool = false
+    public var disabled: Bool = false
+    /// `id N`, or the server's 1-based position when not given.
+    public var id: Int
+    public var location: SourceLocation
+
+    public init(name: String, address: ServerAddress, id: Int, location: SourceLocation) {
+        self.name = name
+        self.address = address
+        self.id = id
+        self.location = location
+    }
+}
+
+public enum LogDestination: Sendable, Hashable {
+    case stdout
+    case stderr
+    /// Syslog over UDP or a UNIX datagram socket: parsed now, used later.
+    case udp(IPAddress, port: UInt16)
+    case unixDatagram(path: String)
+}
+
+public enum LogFormat: String, Sendable, Hashable {
+    case raw
+    case rfc3164
+    case rfc5424
+}
+
+public enum LogLevel: Int, Sendable, Hashable, Comparable {
+    case emerg = 0, alert, crit, err, warning, notice, info, debug
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+public struct LogTarget: Sendable, Hashable {
+    public var destination: LogDestination
+    public var format: LogFormat = .rfc3164
+    /// Syslog facility number (local0 = 16).
+    public var facility: Int
+    /// Highest level sent; nil sends everything.
+    public var maxLevel: LogLevel?
+    /// Lowest level sent (`log … LEVEL MINLEVEL`); nil sets no floor.
+    public var minLevel: LogLevel?
+    /// `len N`: longest line sent, 1024 by default.
+    public var maxLength: Int = 1024
+    public var location: SourceLocation
+
+    public init(destination: LogDestination, facility: Int, location: SourceLocation) {
+        self.destination = destination
+        self.facility = facility
+        self.location = location
+    }
+}
+
+/// A condition after `if`/`unless`. Only constants until the HTTP issue adds ACLs.
+public enum Condition: Sendable, Hashable {
+    case always
+    case never
+}
+
+public struct BackendRule: Sendable, Hashable {
+    /// Index into `Configuration.backends`.
+    public var backend: Int
+    public var condition: Condition
+    public var location: SourceLocation
+
+    public init(backend: Int, condition: Condition, location: SourceLocation) {
+        self.backend = backend
+        self.condition = condition
+        self.location = location
+    }
+}
+
+public struct Frontend: Sendable, Hashable {
+    public var name: String
+    public var mode: ProxyMode = .tcp
+    public var binds: [Bind] = []
+    /// 0 means the global limit alone applies.
+    public var maxconn: Int = 0
+    public var timeouts = Timeouts()
+    /// Index into `Configuration.backends`.
+    public var defaultBackend: Int?
+    public var useBackends: [BackendRule] = []
+    public var logs: [LogTarget] = []
+    public var tcpLog = false
+    /// `option httplog` in a `mode http` proxy (in tcp mode it falls back to tcplog).
+    public var httpLog = false
+    public var dontLogNull = false
+    /// An unconditional `http-request return` in a `mode http` proxy: every
+    /// request is answered locally. The rest of HTTP mode is a later issue.
+    public var localResponse: LocalResponse?
+    public var location: SourceLocation
+
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.location = location
+    }
+}
+
+public struct LocalResponse: Sendable, Hashable {
+    public var status: Int = 200
+    public var contentType: String?
+    public var body: [UInt8] = []
+
+    public init(status: Int = 200, contentType: String? = nil, body: [UInt8] = []) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+}
+
+public struct Backend: Sendable, Hashable {
+    public var name: String
+    public var mode: ProxyMode = .tcp
+    public var balance: BalanceAlgorithm = .roundRobin
+    public var servers: [Server] = []
+    public var timeouts = Timeouts()
+    /// `retries N`, 3 by default as in HAProxy.
+    public var retries = 3
+    public var redispatch = false
+    public var location: SourceLocation
+
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.location = location
+    }
+}
+
+public struct GlobalSettings: Sendable, Hashable {
+    /// 0 means the default computed from the file-descriptor limit.
+    public var maxconn: Int = 0
+    /// Number of worker processes; nil means one per CPU.
+    public var nbthread: Int?
+    public var logs: [LogTarget] = []
+    public var pidfile: String?
+    public var daemon = false
+    public var user: String?
+    public var group: String?
+    public var chroot: String?
+    /// `tune.bufsize`, bytes per pooled buffer.
+    public var bufferSize = 16384
+    /// `stats socket` paths: parsed now, served in a later issue.
+    public var statsSockets: [String] = []
+
+    public init() {}
+}
+
+public struct Configuration: Sendable, Hashable {
+    public var global = GlobalSettings()
+    /// Frontends and the frontend half of each `listen` section, in file order.
+    public var frontends: [Frontend] = []
+    /// Backends and the backend half of each `listen` section, in file order.
+    public var backends: [Backend] = []
+
+    public init() {}
+}

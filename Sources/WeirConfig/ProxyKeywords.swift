@@ -1,0 +1,381 @@
+// Keywords of `defaults`, `frontend`, `backend` and `listen` sections:
+// mode, bind, backend switching, balance, timeouts, options and logs.
+
+extension ParserState {
+    /// A location `offset` characters into `word`, when the word is written
+    /// unquoted (so its text matches the line); the word's start otherwise.
+    func location(_ word: Word, offset: Int) -> SourceLocation {
+        var loc = location(word)
+        let chars = Array(line.text)
+        let start = word.column - 1
+        if offset > 0, start >= 0, start + word.text.count <= chars.count,
+           String(chars[start..<(start + word.text.count)]) == word.text {
+            loc.column += offset
+        }
+        return loc
+    }
+
+    var proxyIndex: Int? {
+        if case .proxy(let i) = section { return i }
+        return nil
+    }
+
+    // MARK: mode
+
+    mutating func parseMode(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("mode: expected 'tcp' or 'http'", at: words[0])
+            return
+        }
+        switch words[1].text {
+        case "tcp": settings.mode = .tcp
+        case "http": settings.mode = .http
+        default:
+            error("mode: expected 'tcp' or 'http', got '\(words[1].text)'"
+                  + Keywords.didYouMean(words[1].text, among: ["tcp", "http"]).replacingDidYouMean(), at: words[1])
+        }
+        expectAtMost(2, words, after: "mode \(words[1].text)")
+    }
+
+    // MARK: bind
+
+    mutating func parseBind(_ words: [Word]) {
+        guard let index = proxyIndex else { return }
+        proxies[index].hasBindLine = true
+        guard words.count > 1 else {
+            error("bind: expected an address like ':80' or '127.0.0.1:80'", at: words[0])
+            return
+        }
+        let spec = words[1]
+        var offset = 0
+        for element in spec.text.split(separator: ",", omittingEmptySubsequences: false) {
+            let at = location(spec, offset: offset)
+            offset += element.count + 1
+            if element.isEmpty {
+                report(.error, "bind: empty address in '\(spec.text)'", at: at)
+                continue
+            }
+            switch Addresses.parseBind(element) {
+            case .success(let addresses):
+                for a in addresses { proxies[index].binds.append(Bind(address: a, location: at)) }
+            case .failure(let message):
+                report(.error, message.text, at: at)
+            }
+        }
+        var i = 2
+        while i < words.count {
+            let option = words[i]
+            if option.text == "name" {
+                if i + 1 >= words.count { error("bind: 'name' expects a name", at: option) }
+                i += 2
+                continue
+            }
+            let hint = Keywords.bindOptionsUnsupported.contains(option.text)
+                ? "" : Keywords.didYouMean(option.text, among: ["name"])
+            error("unsupported bind option '\(option.text)'" + hint, at: option)
+            // Which words after it are its values is unknown: stop at the first.
+            break
+        }
+    }
+
+    // MARK: backend switching
+
+    mutating func parseDefaultBackend(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("default_backend: expected a backend name", at: words[0])
+            return
+        }
+        settings.defaultBackend = NamedReference(name: words[1].text, location: location(words[1]))
+        expectAtMost(2, words, after: "default_backend \(words[1].text)")
+    }
+
+    mutating func parseUseBackend(_ words: [Word]) {
+        guard let index = proxyIndex else { return }
+        guard words.count > 1 else {
+            error("use_backend: expected a backend name", at: words[0])
+            return
+        }
+        let name = words[1]
+        if name.text.contains("%[") {
+            error("use_backend: dynamic backend names are not supported by Weir yet", at: name)
+            return
+        }
+        var condition = Condition.always
+        if words.count > 2 {
+            let word = words[2]
+            guard word.text == "if" || word.text == "unless" else {
+                error("use_backend: expected 'if' or 'unless' after the backend name, got '\(word.text)'", at: word)
+                return
+            }
+            guard let value = constantCondition(Array(words[3...]), after: word) else { return }
+            condition = (value == (word.text == "if")) ? .always : .never
+        }
+        let reference = NamedReference(name: name.text, location: location(name))
+        proxies[index].useBackends.append((reference, condition))
+    }
+
+    /// `TRUE`, `FALSE`, `always_true`, `always_false`, each optionally
+    /// negated with `!`. Anything else needs ACLs, which arrive with HTTP mode.
+    private mutating func constantCondition(_ words: [Word], after keyword: Word) -> Bool? {
+        guard !words.isEmpty else {
+            error("use_backend: expected a condition after '\(keyword.text)'", at: keyword)
+            return nil
+        }
+        var negate = false
+        var term: Word?
+        for w in words {
+            var text = Substring(w.text)
+            while text.hasPrefix("!") {
+                negate.toggle()
+                text = text.dropFirst()
+            }
+            if text.isEmpty { continue }
+            guard term == nil, ["TRUE", "FALSE", "always_true", "always_false"].contains(text) else {
+                error("use_backend: ACL conditions arrive with HTTP mode; only TRUE, FALSE, always_true and always_false "
+                      + "are supported now, got '\(w.text)'", at: w)
+                return nil
+            }
+            term = w
+        }
+        guard let term else {
+            error("use_backend: expected a condition after '!'", at: words[words.count - 1])
+            return nil
+        }
+        let value = term.text.hasSuffix("TRUE") || term.text.hasSuffix("always_true")
+        return negate ? !value : value
+    }
+
+    // MARK: balance
+
+    mutating func parseBalance(_ words: [Word]) {
+        let algorithms = ["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
+        guard words.count > 1 else {
+            error("balance: expected an algorithm (roundrobin, static-rr, leastconn, first, source or random)", at: words[0])
+            return
+        }
+        let w = words[1]
+        let base = w.text.split(separator: "(", maxSplits: 1).first.map(String.init) ?? w.text
+        switch w.text {
+        case "roundrobin": settings.balance = .roundRobin
+        case "static-rr": settings.balance = .staticRoundRobin
+        case "leastconn": settings.balance = .leastConn
+        case "first": settings.balance = .first
+        case "source": settings.balance = .source
+        case "random": settings.balance = .random(draws: 2)
+        default:
+            if base == "random", w.text.hasPrefix("random("), w.text.hasSuffix(")") {
+                let inner = String(w.text.dropFirst(7).dropLast())
+                guard let n = Units.integer(inner), n >= 1, n <= 1000 else {
+                    error("balance random: expected a number of draws between 1 and 1000, got '\(inner)'", at: w)
+                    return
+                }
+                settings.balance = .random(draws: n)
+            } else if Keywords.balanceUnsupported.contains(base) {
+                error("balance '\(base)' is not supported by Weir yet", at: w)
+                return
+            } else {
+                error("balance: unknown algorithm '\(w.text)'; expected roundrobin, static-rr, leastconn, first, source or random"
+                      + Keywords.didYouMean(base, among: algorithms).replacingDidYouMean(), at: w)
+                return
+            }
+        }
+        expectAtMost(2, words, after: "balance \(w.text)")
+    }
+
+    // MARK: timeout
+
+    mutating func parseTimeout(_ words: [Word]) {
+        let stored = ["connect", "client", "server", "queue", "tunnel", "client-fin", "server-fin"]
+        let ignored = ["http-request", "http-keep-alive", "check", "client-hs", "tarpit"]
+        guard words.count > 1 else {
+            error("timeout: expected a timeout name (connect, client, server, queue, tunnel, client-fin or server-fin)",
+                  at: words[0])
+            return
+        }
+        let name = words[1]
+        guard stored.contains(name.text) || ignored.contains(name.text) else {
+            error("timeout: unknown timeout '\(name.text)'; expected connect, client, server, queue, tunnel, client-fin "
+                  + "or server-fin" + Keywords.didYouMean(name.text, among: stored + ignored).replacingDidYouMean(),
+                  at: name)
+            return
+        }
+        let keyword = "timeout \(name.text)"
+        guard let ms = duration(words, 2, keyword: keyword) else { return }
+        expectAtMost(3, words, after: "\(keyword) \(words[2].text)")
+        if ignored.contains(name.text) {
+            warning("'\(keyword)' is ignored until a later release", at: name)
+            return
+        }
+        let frontendSide = ["client", "client-fin"].contains(name.text)
+        if let kind = sectionKind {
+            if kind == .frontend, !frontendSide {
+                warning("'\(keyword)' is ignored in a 'frontend' section: it applies to backends", at: name)
+                return
+            }
+            if kind == .backend, frontendSide {
+                warning("'\(keyword)' is ignored in a 'backend' section: it applies to frontends", at: name)
+                return
+            }
+        }
+        let value: Int? = ms == 0 ? nil : ms
+        switch name.text {
+        case "connect": settings.timeouts.connect = value
+        case "client": settings.timeouts.client = value
+        case "server": settings.timeouts.server = value
+        case "queue": settings.timeouts.queue = value
+        case "tunnel": settings.timeouts.tunnel = value
+        case "client-fin": settings.timeouts.clientFin = value
+        default: settings.timeouts.serverFin = value
+        }
+    }
+
+    // MARK: option / no
+
+    mutating func parseOption(_ words: [Word], negated: Bool) {
+        let prefix = negated ? "no option" : "option"
+        guard words.count > 1 else {
+            error("\(prefix): expected an option name", at: words[0])
+            return
+        }
+        let name = words[1]
+        switch name.text {
+        case "redispatch":
+            if sectionKind == .frontend {
+                warning("'option redispatch' is ignored in a 'frontend' section: it applies to backends", at: name)
+            }
+            settings.redispatch = !negated
+            expectAtMost(2, words, after: "\(prefix) redispatch")
+        case "tcplog":
+            settings.tcpLog = !negated
+            expectAtMost(2, words, after: "\(prefix) tcplog")
+        case "dontlognull":
+            settings.dontLogNull = !negated
+            expectAtMost(2, words, after: "\(prefix) dontlognull")
+        case "httplog":
+            settings.httpLog = negated ? nil : location(name)
+            if words.count > 2, words[2].text == "clf", !negated {
+                expectAtMost(3, words, after: "option httplog clf")
+            } else {
+                expectAtMost(2, words, after: "\(prefix) httplog")
+            }
+        default:
+            if Keywords.unsupportedOptions.contains(name.text) {
+                error("'option \(name.text)' is not supported by Weir yet", at: name)
+            } else {
+                error("unknown option '\(name.text)'"
+                      + Keywords.didYouMean(name.text, among: Keywords.supportedOptions), at: name)
+            }
+        }
+    }
+
+    mutating func parseNo(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("no: expected 'option' or 'log'", at: words[0])
+            return
+        }
+        switch words[1].text {
+        case "option":
+            parseOption(Array(words.dropFirst()), negated: true)
+        case "log":
+            settings.logs = []
+            expectAtMost(2, words, after: "no log")
+        default:
+            error("no: expected 'option' or 'log', got '\(words[1].text)'", at: words[1])
+        }
+    }
+
+    // MARK: log
+
+    mutating func parseProxyLog(_ words: [Word]) {
+        if words.count > 1, words[1].text == "global" {
+            expectAtMost(2, words, after: "log global")
+            settings.logs.append(.global(location(words[0])))
+            return
+        }
+        if let target = parseLogTarget(words) { settings.logs.append(.target(target)) }
+    }
+
+    static let facilities = [
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp", "ntp",
+        "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+    ]
+
+    static let levels = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+
+    /// `log ADDR [len N] [format F] FACILITY [LEVEL [MINLEVEL]]`.
+    mutating func parseLogTarget(_ words: [Word]) -> LogTarget? {
+        guard words.count > 1 else {
+            error("log: expected a target (stdout, stderr, a path or an address) and a facility", at: words[0])
+            return nil
+        }
+        let destination: LogDestination
+        switch Addresses.parseLog(Substring(words[1].text)) {
+        case .success(let d): destination = d
+        case .failure(let message):
+            error(message.text, at: words[1])
+            return nil
+        }
+        var target = LogTarget(destination: destination, facility: 0, location: location(words[0]))
+        var i = 2
+        options: while i < words.count {
+            switch words[i].text {
+            case "len":
+                guard let n = integer(words, i + 1, keyword: "log len", range: 80...65535, anchor: words[i]) else { return nil }
+                target.maxLength = n
+                i += 2
+            case "format":
+                guard i + 1 < words.count else {
+                    error("log format: expected raw, rfc3164 or rfc5424", at: words[i])
+                    return nil
+                }
+                let f = words[i + 1].text
+                if let format = LogFormat(rawValue: f) {
+                    target.format = format
+                } else if ["short", "priority", "iso", "timed", "local"].contains(f) {
+                    error("log format '\(f)' is not supported by Weir yet", at: words[i + 1])
+                    return nil
+                } else {
+                    error("log format: expected raw, rfc3164 or rfc5424, got '\(f)'", at: words[i + 1])
+                    return nil
+                }
+                i += 2
+            case "sample", "profile":
+                error("log: '\(words[i].text)' is not supported by Weir yet", at: words[i])
+                return nil
+            default:
+                break options
+            }
+        }
+        guard i < words.count else {
+            error("log: expected a syslog facility like local0", at: words[words.count - 1])
+            return nil
+        }
+        guard let facility = Self.facilities.firstIndex(of: words[i].text) else {
+            error("log: expected a syslog facility like local0, got '\(words[i].text)'"
+                  + Keywords.didYouMean(words[i].text, among: Self.facilities), at: words[i])
+            return nil
+        }
+        target.facility = facility
+        i += 1
+        if i < words.count {
+            guard let level = Self.levels.firstIndex(of: words[i].text) else {
+                error("log: expected a level like info, got '\(words[i].text)'"
+                      + Keywords.didYouMean(words[i].text, among: Self.levels), at: words[i])
+                return nil
+            }
+            target.maxLevel = LogLevel(rawValue: level)
+            i += 1
+        }
+        if i < words.count {
+            guard let level = Self.levels.firstIndex(of: words[i].text) else {
+                error("log: expected a minimum level like emerg, got '\(words[i].text)'"
+                      + Keywords.didYouMean(words[i].text, among: Self.levels), at: words[i])
+                return nil
+            }
+            target.minLevel = LogLevel(rawValue: level)
+            i += 1
+        }
+        guard expectAtMost(i, words, after: "log \(words[1].text)") else { return nil }
+        return target
+    }
+}

@@ -1,0 +1,294 @@
+// Reading files line by line: conditional blocks, section headers,
+// `defaults` inheritance (anonymous, named, `from`), and dispatching each
+// keyword to the parser of the feature that owns it.
+
+extension ParserState {
+    mutating func read(_ file: ConfigFile) {
+        self.file = file.name
+        let rawLines = Lexer.lines(file.bytes)
+        sources[file.name] = rawLines.map { String(decoding: $0, as: UTF8.self) }
+        var frames: [ConditionFrame] = []
+
+        for (index, raw) in rawLines.enumerated() {
+            let number = index + 1
+            let text = sources[file.name]![index]
+            let active = frames.last?.active ?? true
+            let context = LexContext(environment: environment, file: file.name, section: sectionLabelForLexer)
+            let words: [Word]
+            switch Lexer.words(raw, lineNumber: number, context: context) {
+            case .success(let w): words = w
+            case .failure(let e):
+                // In a skipped block only the block structure matters.
+                if active {
+                    line = LexedLine(number: number, text: text, words: [])
+                    report(.error, e.message, at: SourceLocation(file: file.name, line: number, column: e.column))
+                }
+                continue
+            }
+            guard let first = words.first else { continue }
+            line = LexedLine(number: number, text: text, words: words)
+
+            if first.text.hasPrefix(".") {
+                directive(words, frames: &frames, active: active)
+                continue
+            }
+            if !active { continue }
+            statement(words)
+        }
+        for frame in frames {
+            report(.error, "unterminated '.if' block: missing '.endif' before the end of the file", at: frame.location)
+        }
+        closeSection()
+        section = .none
+    }
+
+    private var sectionLabelForLexer: String {
+        switch section {
+        case .none: return ""
+        case .unsupported: return ""
+        default: return sectionLabel.isEmpty ? (sectionKind?.rawValue ?? "") : sectionLabel
+        }
+    }
+
+    // MARK: Directives
+
+    private mutating func directive(_ words: [Word], frames: inout [ConditionFrame], active: Bool) {
+        let keyword = words[0]
+        let rest = words.dropFirst().map(\.text)
+        switch keyword.text {
+        case ".if":
+            var frame = ConditionFrame(location: location(keyword), parentActive: active, active: false, taken: false)
+            if active {
+                let value = evaluateCondition(words)
+                frame.active = value
+                frame.taken = value
+            }
+            frames.append(frame)
+        case ".elif":
+            guard var frame = frames.popLast() else {
+                if active { error("'.elif' without a matching '.if'", at: keyword) }
+                return
+            }
+            if frame.sawElse {
+                if frame.parentActive { error("'.elif' after '.else'", at: keyword) }
+                frame.active = false
+            } else if frame.parentActive && !frame.taken {
+                let value = evaluateCondition(words)
+                frame.active = value
+                frame.taken = value
+            } else {
+                frame.active = false
+            }
+            frames.append(frame)
+        case ".else":
+            guard var frame = frames.popLast() else {
+                if active { error("'.else' without a matching '.if'", at: keyword) }
+                return
+            }
+            if frame.sawElse {
+                if frame.parentActive { error("'.else' after '.else'", at: keyword) }
+                frame.active = false
+            } else {
+                frame.active = frame.parentActive && !frame.taken
+                frame.taken = true
+                frame.sawElse = true
+            }
+            frames.append(frame)
+        case ".endif":
+            if frames.popLast() == nil, active { error("'.endif' without a matching '.if'", at: keyword) }
+        case ".diag", ".notice", ".warning", ".alert":
+            guard active else { return }
+            let severity: Diagnostic.Severity = switch keyword.text {
+            case ".diag": .diag
+            case ".notice": .notice
+            case ".warning": .warning
+            default: .alert
+            }
+            report(severity, rest.joined(separator: " "), at: location(keyword))
+        default:
+            guard active else { return }
+            let known = [".if", ".elif", ".else", ".endif", ".diag", ".notice", ".warning", ".alert"]
+            error("unknown directive '\(keyword.text)'" + Keywords.didYouMean(keyword.text, among: known), at: keyword)
+        }
+    }
+
+    private mutating func evaluateCondition(_ words: [Word]) -> Bool {
+        guard words.count > 1 else {
+            error("'\(words[0].text)' needs a condition", at: words[0])
+            return false
+        }
+        var evaluator = ConditionEvaluator(environment: environment, version: ConfigParser.version)
+        switch evaluator.evaluate(words.dropFirst().map(\.text)) {
+        case .success(let v): return v
+        case .failure(let f):
+            error("\(words[0].text): \(f.message)", at: words[1])
+            return false
+        }
+    }
+
+    // MARK: Sections
+
+    private mutating func statement(_ words: [Word]) {
+        let keyword = words[0].text
+        if Keywords.sections.contains(keyword) {
+            openSection(words)
+            return
+        }
+        if Keywords.unsupportedSections.contains(keyword) {
+            closeSection()
+            error("'\(keyword)' sections are not supported by Weir yet", at: words[0])
+            section = .unsupported
+            return
+        }
+        switch section {
+        case .unsupported:
+            return
+        case .none:
+            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections) {
+                error("unknown section '\(keyword)'; did you mean '\(s)'?", at: words[0])
+            } else {
+                error("'\(keyword)' must be inside a section (global, defaults, frontend, backend or listen)",
+                      at: words[0])
+            }
+        case .global:
+            globalKeyword(words)
+        case .defaults, .proxy:
+            proxyKeyword(words)
+        }
+    }
+
+    /// Ends the current section: a `defaults` section becomes the one that
+    /// following proxies inherit from; a proxy gets its end-of-section checks.
+    mutating func closeSection() {
+        switch section {
+        case .defaults(let name, let location):
+            lastDefaults = defaultsDraft
+            if let name {
+                namedDefaults[name] = (defaultsDraft, location)
+            }
+        case .proxy(let index):
+            finishProxy(index)
+        case .none, .global, .unsupported:
+            break
+        }
+    }
+
+    private static func validName(_ name: String) -> Character? {
+        name.first { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." || $0 == ":")) }
+    }
+
+    private mutating func openSection(_ words: [Word]) {
+        closeSection()
+        let keyword = words[0]
+        let kind = SectionKind(rawValue: keyword.text)!
+        if kind == .global {
+            section = .global
+            expectAtMost(1, words, after: "global")
+            return
+        }
+
+        var name: Word?
+        var from: Word?
+        var i = 1
+        if i < words.count, words[i].text != "from" {
+            name = words[i]
+            i += 1
+        }
+        if i < words.count, words[i].text == "from" {
+            if i + 1 < words.count {
+                from = words[i + 1]
+                i += 2
+            } else {
+                error("'from' needs the name of a defaults section", at: words[i])
+                i += 1
+            }
+        }
+        expectAtMost(i, words, after: from != nil ? "from \(from!.text)" : (name?.text ?? keyword.text))
+
+        if let name, let bad = Self.validName(name.text) {
+            error("character '\(bad)' is not permitted in \(kind.rawValue) name '\(name.text)'", at: name)
+        }
+        if let name, name.text.isEmpty {
+            error("\(kind.rawValue) name must not be empty", at: name)
+        }
+
+        // The settings this section starts from.
+        var base = lastDefaults
+        if let from {
+            if let named = namedDefaults[from.text] {
+                base = named.settings
+            } else {
+                let names = namedDefaults.keys.sorted()
+                error("no defaults section named '\(from.text)'" + Keywords.didYouMean(from.text, among: names), at: from)
+            }
+        }
+
+        if kind == .defaults {
+            // A new defaults section starts from built-in values, or from its `from`.
+            defaultsDraft = from != nil ? base : ProxySettings()
+            if let name, let previous = namedDefaults[name.text] {
+                error("defaults section '\(name.text)' is already defined at \(previous.location)", at: name)
+            }
+            section = .defaults(name: name?.text, location: name.map(location) ?? location(keyword))
+            return
+        }
+
+        guard let name else {
+            error("'\(kind.rawValue)' needs a name", at: keyword)
+            // Keep reading its lines so their errors are reported too.
+            proxies.append(ProxyDraft(kind: kind, name: "", location: location(keyword), settings: base))
+            section = .proxy(index: proxies.count - 1)
+            return
+        }
+        proxies.append(ProxyDraft(kind: kind, name: name.text, location: location(name), settings: base))
+        section = .proxy(index: proxies.count - 1)
+    }
+
+    // MARK: Keywords
+
+    private mutating func proxyKeyword(_ words: [Word]) {
+        guard let kind = sectionKind else { return }
+        let keyword = words[0]
+        let k = keyword.text
+        if let allowed = Keywords.proxyKeywordAllowed(k, in: kind) {
+            guard allowed else {
+                error("'\(k)' is not allowed in a '\(kind.rawValue)' section", at: keyword)
+                return
+            }
+            switch k {
+            case "mode": parseMode(words)
+            case "bind": parseBind(words)
+            case "default_backend": parseDefaultBackend(words)
+            case "use_backend": parseUseBackend(words)
+            case "server": parseServer(words)
+            case "default-server": parseDefaultServer(words)
+            case "balance": parseBalance(words)
+            case "timeout": parseTimeout(words)
+            case "maxconn":
+                if let n = integer(words, 1, keyword: "maxconn", range: 0...Int.max) { settings.maxconn = n }
+                expectAtMost(2, words, after: "maxconn")
+            case "retries":
+                if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
+                expectAtMost(2, words, after: "retries")
+            case "option": parseOption(words, negated: false)
+            case "no": parseNo(words)
+            case "log": parseProxyLog(words)
+            case "http-request": parseHTTPRequest(words)
+            case "description": break
+            default: break
+            }
+            return
+        }
+        if Keywords.proxyUnsupported.contains(k) {
+            error("'\(k)' is not supported by Weir yet", at: keyword)
+            return
+        }
+        if Keywords.global.contains(k) || Keywords.globalUnsupported.contains(k) || Keywords.globalIgnored.contains(k) {
+            error("'\(k)' is not allowed in a '\(kind.rawValue)' section", at: keyword)
+            return
+        }
+        let candidates = Keywords.proxy.map(\.keyword).filter { Keywords.proxyKeywordAllowed($0, in: kind) == true }
+        error("unknown keyword '\(k)' in '\(kind.rawValue)' section" + Keywords.didYouMean(k, among: candidates),
+              at: keyword)
+    }
+}

@@ -1,0 +1,138 @@
+// After every file is read: resolve names to indices and `log global` to
+// the global targets, then check what only the whole configuration shows.
+
+extension ParserState {
+    mutating func build() -> Configuration {
+        var config = Configuration()
+        config.global = global
+
+        // Backends, including the backend half of each listen section.
+        var backendIndex: [String: Int] = [:]
+        var backendDraft: [Int] = []
+        var frontendSeen: [String: SourceLocation] = [:]
+        for (i, draft) in proxies.enumerated() where !draft.name.isEmpty {
+            if draft.kind.hasBackend {
+                if let existing = backendIndex[draft.name] {
+                    let first = proxies[backendDraft[existing]]
+                    report(.error, "\(draft.kind.rawValue) '\(draft.name)' has the same name as \(first.kind.rawValue) "
+                           + "'\(first.name)' declared at \(first.location)", at: draft.location)
+                    continue
+                }
+                backendIndex[draft.name] = config.backends.count
+                backendDraft.append(i)
+                var backend = Backend(name: draft.name, location: draft.location)
+                backend.mode = draft.settings.mode
+                backend.balance = draft.settings.balance
+                backend.servers = draft.servers
+                backend.timeouts = draft.settings.timeouts
+                backend.retries = draft.settings.retries
+                backend.redispatch = draft.settings.redispatch
+                config.backends.append(backend)
+
+                var seen: [String: SourceLocation] = [:]
+                for server in draft.servers {
+                    if let first = seen[server.name] {
+                        report(.error, "server '\(server.name)' is already defined in \(draft.kind.rawValue) "
+                               + "'\(draft.name)' at \(first)", at: server.location)
+                    } else {
+                        seen[server.name] = server.location
+                    }
+                }
+                let t = draft.settings.timeouts
+                var missing: [String] = []
+                if draft.kind == .listen, t.client == nil { missing.append("'client'") }
+                if t.connect == nil { missing.append("'connect'") }
+                if t.server == nil { missing.append("'server'") }
+                if !missing.isEmpty {
+                    report(.warning, missingTimeoutsMessage(draft, missing), at: draft.location)
+                }
+            }
+        }
+
+        for draft in proxies where draft.kind.hasFrontend && !draft.name.isEmpty {
+            if let first = frontendSeen[draft.name] {
+                report(.error, "\(draft.kind.rawValue) '\(draft.name)' has the same name as a frontend declared at \(first)",
+                       at: draft.location)
+                continue
+            }
+            frontendSeen[draft.name] = draft.location
+            var frontend = Frontend(name: draft.name, location: draft.location)
+            frontend.mode = draft.settings.mode
+            frontend.binds = draft.binds
+            frontend.maxconn = draft.settings.maxconn
+            frontend.timeouts = draft.settings.timeouts
+            frontend.tcpLog = draft.settings.tcpLog
+            frontend.httpLog = draft.settings.httpLog != nil && draft.settings.mode == .http
+            frontend.dontLogNull = draft.settings.dontLogNull
+            frontend.localResponse = draft.localResponse
+            frontend.logs = resolveLogs(draft.settings.logs)
+            let label = "\(draft.kind.rawValue) '\(draft.name)'"
+
+            if !draft.hasBindLine {
+                report(.error, "\(label) has no 'bind' line: declare it as a backend if it should not listen",
+                       at: draft.location)
+            }
+            if let reference = draft.settings.defaultBackend {
+                frontend.defaultBackend = resolve(reference, keyword: "default_backend", from: draft, in: config, backendIndex)
+            } else if draft.kind == .listen {
+                frontend.defaultBackend = backendIndex[draft.name]
+            }
+            for (reference, condition) in draft.useBackends {
+                if let b = resolve(reference, keyword: "use_backend", from: draft, in: config, backendIndex) {
+                    frontend.useBackends.append(BackendRule(backend: b, condition: condition, location: reference.location))
+                }
+            }
+            if draft.settings.mode == .http && draft.localResponse == nil {
+                report(.warning, "\(label) is in mode http: until HTTP support lands only 'http-request return' "
+                       + "is served, other connections are forwarded as in mode tcp", at: draft.location)
+            }
+            if draft.settings.timeouts.client == nil, draft.kind == .frontend {
+                report(.warning, missingTimeoutsMessage(draft, ["'client'"]), at: draft.location)
+            }
+            if draft.settings.defaultBackend == nil, draft.useBackends.isEmpty, draft.localResponse == nil,
+               draft.kind == .frontend {
+                report(.warning, "\(label) has no default_backend, use_backend or 'http-request return': "
+                       + "it will reject every connection", at: draft.location)
+            }
+            config.frontends.append(frontend)
+        }
+        return config
+    }
+
+    private func missingTimeoutsMessage(_ draft: ProxyDraft, _ missing: [String]) -> String {
+        let kind = draft.kind == .listen ? "proxy" : draft.kind.rawValue
+        let list = missing.count == 1 ? missing[0] : missing.dropLast().joined(separator: ", ") + " and " + missing.last!
+        return "missing timeouts for \(kind) '\(draft.name)': \(list) \(missing.count == 1 ? "is" : "are") not set; "
+            + "this is valid, but connections may then stay open forever: set them to non-zero values"
+    }
+
+    /// A backend name to its index, with an error (and a suggestion) when it does not exist
+    /// or its mode differs from the frontend's.
+    private mutating func resolve(_ reference: NamedReference, keyword: String, from draft: ProxyDraft,
+                                  in config: Configuration, _ index: [String: Int]) -> Int? {
+        guard let b = index[reference.name] else {
+            let names = index.keys.sorted()
+            report(.error, "\(keyword): no backend named '\(reference.name)'"
+                   + Keywords.didYouMean(reference.name, among: names), at: reference.location)
+            return nil
+        }
+        let backend = config.backends[b]
+        if backend.mode != draft.settings.mode {
+            report(.error, "\(keyword): \(draft.kind.rawValue) '\(draft.name)' is in \(draft.settings.mode.rawValue) mode "
+                   + "but backend '\(backend.name)' is in \(backend.mode.rawValue) mode", at: reference.location)
+            return nil
+        }
+        return b
+    }
+
+    private func resolveLogs(_ entries: [LogEntry]) -> [LogTarget] {
+        var out: [LogTarget] = []
+        for entry in entries {
+            switch entry {
+            case .global: out.append(contentsOf: global.logs)
+            case .target(let t): out.append(t)
+            }
+        }
+        return out
+    }
+}

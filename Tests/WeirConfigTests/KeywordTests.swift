@@ -1,0 +1,226 @@
+import Testing
+@testable import WeirConfig
+
+@Suite struct KeywordTests {
+    @Test func globalKeywords() throws {
+        let r = parse("""
+            global
+                maxconn 4096
+                nbthread 4
+                pidfile /run/weir.pid
+                user weir
+                group weir
+                chroot /var/empty
+                daemon
+                tune.bufsize 32k
+                stats socket /run/weir.sock mode 600 level admin
+                stats timeout 30s
+                description "my proxy"
+            """)
+        #expect(messages(r) == [])
+        let g = try #require(r.configuration?.global)
+        #expect(g.maxconn == 4096)
+        #expect(g.nbthread == 4)
+        #expect(g.pidfile == "/run/weir.pid")
+        #expect(g.user == "weir" && g.group == "weir" && g.chroot == "/var/empty")
+        #expect(g.daemon)
+        #expect(g.bufferSize == 32768)
+        #expect(g.statsSockets == ["/run/weir.sock"])
+        #expect(messages(r, .warning) == [
+            "t.cfg:5:5: warning: 'user' is parsed but not applied yet: Weir keeps its current user until a later release",
+            "t.cfg:6:5: warning: 'group' is parsed but not applied yet: Weir keeps its current group until a later release",
+            "t.cfg:7:5: warning: 'chroot' is parsed but not applied yet: Weir does not change its root until a later release",
+            "t.cfg:8:5: warning: 'daemon' is parsed but not applied yet: Weir stays in the foreground until a later release",
+            "t.cfg:10:5: warning: 'stats socket' is parsed but not served yet: the stats socket arrives in a later release",
+            "t.cfg:11:5: warning: 'stats timeout' is ignored until the stats socket arrives in a later release",
+        ])
+    }
+
+    @Test func tlsGlobalsAreIgnoredWithAWarning() {
+        #expect(warnings("global\n ssl-default-bind-options ssl-min-ver TLSv1.2\n")
+                == ["t.cfg:2:2: warning: 'ssl-default-bind-options' is ignored: it has no effect until TLS support lands"])
+    }
+
+    @Test func timeouts() throws {
+        let c = try #require(config("""
+            defaults
+                timeout connect 100us
+                timeout client 2m
+                timeout server 1h
+                timeout queue 0
+                timeout tunnel 1d
+                timeout client-fin 500
+                timeout server-fin 500ms
+            backend be
+            """))
+        #expect(c.backends[0].timeouts == Timeouts(connect: 1, client: 120_000, server: 3_600_000, queue: nil,
+                                                   tunnel: 86_400_000, clientFin: 500, serverFin: 500))
+    }
+
+    @Test func zeroTimeoutClearsAnInheritedOne() throws {
+        let c = try #require(parse("defaults\n timeout server 5s\nbackend be\n timeout server 0\n").configuration)
+        #expect(c.backends[0].timeouts.server == nil)
+    }
+
+    @Test func ignoredTimeoutsWarn() {
+        #expect(warnings("defaults\n timeout http-request 10s\n timeout check 2s\n") == [
+            "t.cfg:2:10: warning: 'timeout http-request' is ignored until a later release",
+            "t.cfg:3:10: warning: 'timeout check' is ignored until a later release",
+        ])
+    }
+
+    @Test func timeoutsOnTheWrongSideWarn() {
+        let w = warnings(timeoutDefaults + "frontend fe\n bind :1\n timeout server 1s\nbackend be\n timeout client 1s\n")
+        #expect(w.contains("t.cfg:7:10: warning: 'timeout server' is ignored in a 'frontend' section: it applies to backends"))
+        #expect(w.contains("t.cfg:9:10: warning: 'timeout client' is ignored in a 'backend' section: it applies to frontends"))
+    }
+
+    @Test(arguments: [
+        ("roundrobin", BalanceAlgorithm.roundRobin), ("static-rr", .staticRoundRobin), ("leastconn", .leastConn),
+        ("first", .first), ("source", .source), ("random", .random(draws: 2)), ("random(5)", .random(draws: 5)),
+    ])
+    func balance(text: String, expected: BalanceAlgorithm) throws {
+        let c = try #require(config(timeoutDefaults + "backend be\n balance \(text)\n"))
+        #expect(c.backends[0].balance == expected)
+    }
+
+    @Test func serverOptions() throws {
+        let c = try #require(config(timeoutDefaults + """
+            backend be
+                default-server weight 10
+                server a 10.0.0.1:80
+                server b 10.0.0.2:80 weight 0 maxconn 50 backup
+                default-server disabled maxconn 5
+                server c 10.0.0.3:80 id 10
+                server d 10.0.0.4:80 enabled
+                server e 10.0.0.5:80 weight 256 id 2
+            """))
+        let s = c.backends[0].servers
+        #expect(s.map(\.weight) == [10, 0, 10, 10, 256])
+        #expect(s.map(\.maxconn) == [0, 50, 5, 5, 5])
+        #expect(s.map(\.backup) == [false, true, false, false, false])
+        #expect(s.map(\.disabled) == [false, false, true, false, true])
+        // Explicit ids are kept; the others take the lowest free id.
+        #expect(s.map(\.id) == [1, 3, 10, 4, 2])
+    }
+
+    @Test func options() throws {
+        let c = try #require(config(timeoutDefaults + """
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+                option redispatch
+                option tcplog
+                option dontlognull
+            frontend fe
+                bind :80
+                no option tcplog
+                default_backend be
+            backend be
+                no option redispatch
+            listen li
+                bind :81
+            """))
+        #expect(c.frontends[0].tcpLog == false)
+        #expect(c.frontends[0].dontLogNull)
+        #expect(c.frontends[1].tcpLog)
+        #expect(c.backends[0].redispatch == false)
+        #expect(c.backends[1].redispatch)
+    }
+
+    @Test func httplogFallsBackToTcplogInTCPMode() throws {
+        let r = parse(timeoutDefaults + "frontend fe\n bind :80\n option httplog\n default_backend be\nbackend be\n")
+        #expect(messages(r, .warning)
+                == ["t.cfg:7:9: warning: 'option httplog' is ignored in tcp mode: frontend 'fe' logs in tcplog format instead"])
+        #expect(r.configuration?.frontends[0].tcpLog == true)
+        #expect(r.configuration?.frontends[0].httpLog == false)
+    }
+
+    @Test func modeHTTPWithLocalResponse() throws {
+        let r = parse(timeoutDefaults + """
+            frontend web
+                mode http
+                bind :8080
+                option httplog
+                http-request return status 503 content-type "text/plain" string "down for maintenance\\n"
+            """)
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning) == [], "a proxy answering locally is fully served")
+        let fe = try #require(r.configuration?.frontends.first)
+        #expect(fe.mode == .http)
+        #expect(fe.httpLog)
+        #expect(fe.localResponse == LocalResponse(status: 503, contentType: "text/plain",
+                                                  body: Array("down for maintenance\n".utf8)))
+    }
+
+    @Test func modeHTTPWithoutLocalResponseWarns() {
+        let r = parse(timeoutDefaults + """
+            frontend web
+                mode http
+                bind :8080
+                default_backend app
+            backend app
+                mode http
+                server s1 127.0.0.1:8000
+            """)
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning) == ["t.cfg:5:10: warning: frontend 'web' is in mode http: until HTTP support "
+            + "lands only 'http-request return' is served, other connections are forwarded as in mode tcp"])
+    }
+
+    @Test func localResponseDefaults() throws {
+        let r = parse(timeoutDefaults + "listen l\n mode http\n bind :1\n http-request return\n")
+        #expect(r.configuration?.frontends[0].localResponse == LocalResponse(status: 200, contentType: nil, body: []))
+    }
+
+    @Test func useBackendConditions() throws {
+        let c = try #require(config(timeoutDefaults + """
+            frontend fe
+                bind :80
+                use_backend a if TRUE
+                use_backend b unless TRUE
+                use_backend a if !always_false
+                use_backend b if ! TRUE
+                use_backend a
+                default_backend b
+            backend a
+            backend b
+            """))
+        #expect(c.frontends[0].useBackends.map(\.backend) == [0, 1, 0, 1, 0])
+        #expect(c.frontends[0].useBackends.map(\.condition) == [.always, .never, .always, .never, .always])
+        #expect(c.frontends[0].useBackends[1].location == WeirConfig.SourceLocation(file: "t.cfg", line: 8, column: 17))
+        #expect(c.frontends[0].defaultBackend == 1)
+    }
+
+    @Test func maxconnAndRetries() throws {
+        let c = try #require(config(timeoutDefaults + """
+            frontend fe
+                bind :80
+                maxconn 77
+                default_backend be
+            backend be
+                retries 0
+            """))
+        #expect(c.frontends[0].maxconn == 77)
+        #expect(c.backends[0].retries == 0)
+    }
+
+    @Test func missingTimeoutsWarn() {
+        let w = warnings("frontend fe\n bind :1\n default_backend be\nbackend be\nlisten li\n bind :2\n")
+        #expect(w == [
+            "t.cfg:4:9: warning: missing timeouts for backend 'be': 'connect' and 'server' are not set; this is valid, "
+                + "but connections may then stay open forever: set them to non-zero values",
+            "t.cfg:5:8: warning: missing timeouts for proxy 'li': 'client', 'connect' and 'server' are not set; this is "
+                + "valid, but connections may then stay open forever: set them to non-zero values",
+            "t.cfg:1:10: warning: missing timeouts for frontend 'fe': 'client' is not set; this is valid, but connections "
+                + "may then stay open forever: set them to non-zero values",
+        ])
+    }
+
+    @Test func frontendWithoutRouteWarns() {
+        #expect(warnings(timeoutDefaults + "frontend fe\n bind :1\n")
+                == ["t.cfg:5:10: warning: frontend 'fe' has no default_backend, use_backend or 'http-request return': "
+                    + "it will reject every connection"])
+    }
+}

@@ -1,0 +1,51 @@
+import Testing
+@testable import WeirConfig
+
+/// Timeouts that keep the "missing timeouts" warning out of tests that are not about it.
+let timeoutDefaults = """
+    defaults
+        timeout connect 5s
+        timeout client 30s
+        timeout server 30s
+
+    """
+
+func parse(_ text: String, environment: [String: String] = [:], file: String = "t.cfg") -> ParseResult {
+    ConfigParser.parse([ConfigFile(name: file, bytes: Array(text.utf8))], environment: environment)
+}
+
+/// Parses and requires a configuration (no error).
+func config(_ text: String, environment: [String: String] = [:],
+            sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Configuration? {
+    let result = parse(text, environment: environment)
+    #expect(!result.hasErrors, "unexpected errors: \(result.diagnostics.map { $0.rendered() })",
+            sourceLocation: sourceLocation)
+    return result.configuration
+}
+
+/// The first line of each diagnostic of `severity`: `file:line:col: severity: message`.
+func messages(_ result: ParseResult, _ severity: Diagnostic.Severity = .error) -> [String] {
+    result.diagnostics.filter { $0.severity == severity }.map {
+        String($0.rendered().split(separator: "\n", omittingEmptySubsequences: false)[0])
+    }
+}
+
+func errors(_ text: String, environment: [String: String] = [:]) -> [String] {
+    messages(parse(text, environment: environment), .error)
+}
+
+func warnings(_ text: String, environment: [String: String] = [:]) -> [String] {
+    messages(parse(text, environment: environment), .warning)
+}
+
+/// The words of one line, or the lexer's error as `col: message`.
+func lex(_ line: String, environment: [String: String] = [:]) -> Result<[String], LexError> {
+    let context = LexContext(environment: environment, file: "t.cfg", section: "global")
+    return Lexer.words(ArraySlice(Array(line.utf8)), lineNumber: 1, context: context).map { $0.map(\.text) }
+}
+
+func words(_ line: String, environment: [String: String] = [:]) -> [String]? {
+    try? lex(line, environment: environment).get()
+}
+
+func v4(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> IPAddress { IPAddress(bytes: [a, b, c, d]) }
