@@ -10,10 +10,12 @@ let package = Package(
         .target(name: "WeirSystem", dependencies: ["CShims"]),
         .target(name: "WeirLoop", dependencies: ["WeirSystem"]),
         .target(name: "WeirConfig"),
+        .target(name: "WeirBalance"),
 
         .testTarget(name: "WeirSystemTests", dependencies: ["WeirSystem"]),
         .testTarget(name: "WeirLoopTests", dependencies: ["WeirLoop", "WeirSystem"]),
         .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
+        .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         // Scenario tests spawn the built `weir` binary; depending on it makes
         // `swift test` build it first.
     ],
