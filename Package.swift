@@ -5,19 +5,24 @@ import PackageDescription
 // Targets follow ../shared/DESIGN.md §5; dependencies point down the list.
 let package = Package(
     name: "Weir",
+    products: [
+        .executable(name: "weir", targets: ["weir"]),
+    ],
     targets: [
         .target(name: "CShims"),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "WeirSystem", dependencies: ["CShims"]),
         .target(name: "WeirLoop", dependencies: ["WeirSystem"]),
         .target(name: "WeirConfig"),
         .target(name: "WeirBalance"),
+        .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance"]),
+        .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirConfig", "WeirSystem", "COpenSSL"]),
 
         .testTarget(name: "WeirSystemTests", dependencies: ["WeirSystem"]),
         .testTarget(name: "WeirLoopTests", dependencies: ["WeirLoop", "WeirSystem"]),
         .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
-        // Scenario tests spawn the built `weir` binary; depending on it makes
-        // `swift test` build it first.
+        .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
     ],
     swiftLanguageModes: [.v6]
 )

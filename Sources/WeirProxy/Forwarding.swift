@@ -1,0 +1,274 @@
+import WeirLoop
+import WeirSystem
+
+/// What one pass of `pump` saw.
+struct PumpStatus {
+    var sourceActive = false
+    var sinkActive = false
+    var sourceError: Errno?
+    var sinkError: Errno?
+}
+
+extension Worker {
+    // MARK: - Events
+
+    mutating func clientEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        let slot = token.slot
+        guard sessions.matches(slot, generation: token.generation) else { return }
+        let s = sessions.pointer(slot)
+        if events & (Epoll.readable | Epoll.peerClosed | Epoll.hangup | Epoll.error) != 0 {
+            s.pointee.toServer.sourceReadable = true
+        }
+        if events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 {
+            s.pointee.toClient.sinkWritable = true
+        }
+        service(slot, loop: &loop)
+    }
+
+    mutating func serverEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        let slot = token.slot
+        guard sessions.matches(slot, generation: token.generation) else { return }
+        let s = sessions.pointer(slot)
+        if events & (Epoll.readable | Epoll.peerClosed | Epoll.hangup | Epoll.error) != 0 {
+            s.pointee.toClient.sourceReadable = true
+        }
+        if events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 {
+            s.pointee.toServer.sinkWritable = true
+        }
+        if s.pointee.phase == .connecting {
+            guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
+            if let error = Posix.socketError(s.pointee.serverFD) {
+                connectFailed(slot, error: error, loop: &loop)
+                return
+            }
+            connectSucceeded(slot, loop: &loop)
+            return
+        }
+        service(slot, loop: &loop)
+    }
+
+    /// Moves whatever can move for this session, then decides whether it ends.
+    mutating func service(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        switch s.pointee.phase {
+        case .connected:
+            forward(slot, loop: &loop)
+        case .localRequest, .localResponse, .localDrain:
+            serveLocally(slot, loop: &loop)
+        case .queued, .retryWait, .connecting:
+            // Read ahead from the client while the server side is not ready.
+            let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false)
+            if let error = status.sourceError {
+                _ = error
+                close(slot, cause: "C", loop: &loop)
+                return
+            }
+            if status.sourceActive { touchClient(slot, now: loop.now) }
+            rearm(slot, loop: &loop)
+        }
+    }
+
+    /// Both directions of a connected session.
+    private mutating func forward(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let clientFD = s.pointee.clientFD
+        let serverFD = s.pointee.serverFD
+        let up = pump(&s.pointee.toServer, from: clientFD, to: serverFD, sinkReady: true)
+        let down = pump(&s.pointee.toClient, from: serverFD, to: clientFD, sinkReady: true)
+        if up.sourceError != nil || down.sinkError != nil {
+            close(slot, cause: "C", loop: &loop)
+            return
+        }
+        if up.sinkError != nil || down.sourceError != nil {
+            close(slot, cause: "S", loop: &loop)
+            return
+        }
+        if s.pointee.toServer.isFinished && s.pointee.toClient.isFinished {
+            close(slot, cause: "-", loop: &loop)
+            return
+        }
+        if up.sourceActive || down.sinkActive { touchClient(slot, now: loop.now) }
+        if up.sinkActive || down.sourceActive { touchServer(slot, now: loop.now) }
+        rearm(slot, loop: &loop)
+    }
+
+    /// Moves bytes from `source` to `sink` through the direction's buffer until
+    /// neither side can make progress. A buffer is held only while it holds bytes.
+    @inline(__always)
+    mutating func pump(_ d: inout Direction, from source: Int32, to sink: Int32, sinkReady: Bool) -> PumpStatus {
+        var status = PumpStatus()
+        while true {
+            var progressed = false
+            if d.sourceReadable && !d.sourceEOF && d.tail < bufferSize {
+                if d.buffer < 0 {
+                    // Out of buffers: leave the bytes in the kernel until one frees up.
+                    guard let id = buffers.acquire() else { break }
+                    d.buffer = id
+                }
+                let space = bufferSize - d.tail
+                do {
+                    switch try Posix.read(source, into: buffers.pointer(d.buffer) + d.tail, count: space) {
+                    case .processed(0):
+                        d.sourceEOF = true
+                        status.sourceActive = true
+                        progressed = true
+                    case .processed(let n):
+                        d.tail += n
+                        d.bytes += Int64(n)
+                        status.sourceActive = true
+                        progressed = true
+                        // A short read emptied the socket; edge-triggered epoll reports new data.
+                        if n < space { d.sourceReadable = false }
+                    case .wouldBlock:
+                        d.sourceReadable = false
+                    }
+                } catch {
+                    status.sourceError = error
+                    break
+                }
+            }
+            if sinkReady && d.sinkWritable && d.head < d.tail {
+                let count = d.tail - d.head
+                do {
+                    switch try Posix.send(sink, from: buffers.pointer(d.buffer) + d.head, count: count) {
+                    case .processed(let n):
+                        d.head += n
+                        status.sinkActive = true
+                        progressed = true
+                        if d.head == d.tail {
+                            d.head = 0
+                            d.tail = 0
+                        } else {
+                            d.sinkWritable = false
+                        }
+                    case .wouldBlock:
+                        d.sinkWritable = false
+                    }
+                } catch {
+                    status.sinkError = error
+                    break
+                }
+            }
+            if d.tail == bufferSize && d.head > 0 {
+                // Full at the end but drained at the start: slide the rest down.
+                let base = buffers.pointer(d.buffer)
+                (base).copyMemory(from: base + d.head, byteCount: d.tail - d.head)
+                d.tail -= d.head
+                d.head = 0
+                progressed = true
+            }
+            if !progressed { break }
+        }
+        if d.buffer >= 0 && d.head == d.tail {
+            buffers.release(d.buffer)
+            d.buffer = -1
+            d.head = 0
+            d.tail = 0
+        }
+        if sinkReady && d.sourceEOF && d.head == d.tail && !d.sinkShut && status.sinkError == nil {
+            Posix.shutdownWrite(sink)
+            d.sinkShut = true
+            status.sinkActive = true
+        }
+        return status
+    }
+
+    // MARK: - Timeouts
+
+    /// Client-side inactivity deadline after client I/O: `timeout client`, or
+    /// `timeout client-fin` once a direction is shut, or `timeout tunnel` once connected.
+    mutating func touchClient(_ slot: UInt32, now: Int64) {
+        let s = sessions.pointer(slot)
+        let frontend = frontends[Int(s.pointee.frontend)]
+        var timeout = frontend.clientTimeout
+        if s.pointee.phase == .connected, s.pointee.backend >= 0,
+           let tunnel = backends[Int(s.pointee.backend)].tunnelTimeout {
+            timeout = tunnel
+        }
+        if s.pointee.toServer.sourceEOF || s.pointee.toClient.sinkShut, let fin = frontend.clientFinTimeout {
+            timeout = fin
+        }
+        s.pointee.clientExpiry = timeout.map { now + Int64($0) } ?? .max
+    }
+
+    /// Server-side inactivity deadline after server I/O: `timeout server`,
+    /// `timeout server-fin` once a direction is shut, or `timeout tunnel`.
+    mutating func touchServer(_ slot: UInt32, now: Int64) {
+        let s = sessions.pointer(slot)
+        let backend = backends[Int(s.pointee.backend)]
+        var timeout = backend.tunnelTimeout ?? backend.serverTimeout
+        if s.pointee.toClient.sourceEOF || s.pointee.toServer.sinkShut, let fin = backend.serverFinTimeout {
+            timeout = fin
+        }
+        s.pointee.serverExpiry = timeout.map { now + Int64($0) } ?? .max
+    }
+
+    /// Pushes a timer only when the session's earliest deadline moved earlier
+    /// than the one already queued; later moves are picked up when it fires.
+    @inline(__always)
+    mutating func rearm(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let deadline = s.pointee.nextDeadline
+        if deadline < s.pointee.scheduled {
+            s.pointee.scheduled = deadline
+            loop.schedule(Token(kind: TokenKind.client.rawValue, slot: slot, generation: sessions.generation(slot)),
+                          at: deadline)
+        }
+    }
+
+    mutating func sessionTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
+        let slot = token.slot
+        guard sessions.matches(slot, generation: token.generation) else { return }
+        let s = sessions.pointer(slot)
+        if deadline == s.pointee.scheduled { s.pointee.scheduled = .max }
+        let now = loop.now
+        if s.pointee.phaseExpiry <= now {
+            s.pointee.phaseExpiry = .max
+            phaseTimedOut(slot, loop: &loop)
+        } else if s.pointee.clientExpiry <= now {
+            close(slot, cause: "c", loop: &loop)
+        } else if s.pointee.serverExpiry <= now {
+            close(slot, cause: "s", loop: &loop)
+        } else {
+            rearm(slot, loop: &loop)
+        }
+    }
+
+    // MARK: - Closing
+
+    /// Ends a session: closes both sides, frees its buffers and server slot,
+    /// logs it, and frees its slab slot. `cause` is HAProxy's first
+    /// termination letter (`-` normal, `C`/`S` client/server abort, `c`/`s`
+    /// timeouts, `P` proxy, `R` resource).
+    mutating func close(_ slot: UInt32, cause: Character, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        if cause != "-" {
+            s.pointee.terminationCause = cause.asciiValue!
+            s.pointee.terminationPhase = s.pointee.phaseLetter
+        }
+        if s.pointee.inQueue { dequeue(slot) }
+        if s.pointee.serverFD >= 0 {
+            Posix.close(s.pointee.serverFD)
+            s.pointee.serverFD = -1
+        }
+        // An aborted client gets a reset, as HAProxy does, so it sees the error.
+        if cause == "C" || cause == "S" || cause == "s" || cause == "c" {
+            Posix.closeWithReset(s.pointee.clientFD)
+        } else {
+            Posix.close(s.pointee.clientFD)
+        }
+        if s.pointee.toServer.buffer >= 0 { buffers.release(s.pointee.toServer.buffer) }
+        if s.pointee.toClient.buffer >= 0 { buffers.release(s.pointee.toClient.buffer) }
+        if options.debug { debugLine(slot, "close") }
+        let frontend = Int(s.pointee.frontend)
+        if frontends[frontend].tcpLog { logSession(slot, now: loop.now) }
+        frontends[frontend].current -= 1
+        let backend = Int(s.pointee.backend)
+        let releasedServer = s.pointee.countedOnServer
+        if releasedServer { backends[backend].balancer.connectionClosed(server: Int(s.pointee.server)) }
+        if backend >= 0 { backends[backend].current -= 1 }
+        sessions.remove(slot)
+        if releasedServer { processQueue(backend: backend, loop: &loop) }
+        updateListeners(loop: &loop)
+    }
+}

@@ -1,0 +1,210 @@
+import Glibc
+import WeirConfig
+import WeirSystem
+
+/// Bytes appended without allocating: a fixed buffer that the owner flushes.
+struct LineBuffer: ~Copyable {
+    let bytes: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        bytes = .allocate(capacity: capacity)
+    }
+
+    deinit { bytes.deallocate() }
+
+    var remaining: Int { capacity - count }
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) {
+        guard count < capacity else { return }
+        bytes[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ raw: UnsafeRawBufferPointer) {
+        let n = min(raw.count, remaining)
+        guard n > 0 else { return }
+        UnsafeMutableRawPointer(bytes + count).copyMemory(from: raw.baseAddress!, byteCount: n)
+        count += n
+    }
+
+    @inline(__always)
+    mutating func append(_ array: [UInt8]) {
+        array.withUnsafeBytes { append($0) }
+    }
+
+    mutating func append(ascii text: StaticString) {
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// A decimal integer, with a leading '-' when negative.
+    mutating func append(decimal value: Int64) {
+        var value = value
+        if value < 0 {
+            append(UInt8(ascii: "-"))
+            value = -value
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+                n += 1
+            } while value > 0
+            while n > 0 {
+                n -= 1
+                append(d[n])
+            }
+        }
+    }
+
+    mutating func append(decimal value: Int) { append(decimal: Int64(value)) }
+
+    /// Two digits, zero-padded.
+    mutating func append(twoDigits value: Int) {
+        append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+        append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+
+    mutating func append(threeDigits value: Int) {
+        append(UInt8(ascii: "0") + UInt8(value / 100 % 10))
+        append(twoDigits: value % 100)
+    }
+
+    /// Writes everything to `fd` (blocking) and empties the buffer.
+    mutating func flush(to fd: Int32) {
+        guard count > 0 else { return }
+        Posix.writeAll(fd, UnsafeRawBufferPointer(start: bytes, count: count))
+        count = 0
+    }
+}
+
+/// Per-worker log output: lines are formatted into preallocated buffers and
+/// written once per loop tick, so logging costs one write per tick, not per line.
+struct Logger: ~Copyable {
+    var line = LineBuffer(capacity: 4096)
+    var stdoutPending = LineBuffer(capacity: 64 * 1024)
+    var stderrPending = LineBuffer(capacity: 64 * 1024)
+    /// One target's header plus the message, before it joins a pending buffer.
+    private var record = LineBuffer(capacity: 4096 + 512)
+    private var cachedSecond: Int = -1
+    /// `22/Nov/2026:04:10:12` for HAProxy log dates.
+    private var logDate = [UInt8](repeating: 0, count: 20)
+    /// `Nov 22 04:10:12` for RFC 3164 headers.
+    private var syslogDate = [UInt8](repeating: 0, count: 15)
+    /// `2026-11-22T04:10:12` for RFC 5424 headers.
+    private var isoDate = [UInt8](repeating: 0, count: 19)
+    private var utcOffset = 0
+    private let pid = Int64(getpid())
+    private let hostname: [UInt8]
+
+    init() {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        hostname = Array(name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+    }
+
+    private static let months: [StaticString] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// Formats the cached date strings once per second.
+    private mutating func updateDates(second: Int) {
+        guard second != cachedSecond else { return }
+        cachedSecond = second
+        var t = time_t(second)
+        var tm = Glibc.tm()
+        localtime_r(&t, &tm)
+        utcOffset = Int(tm.tm_gmtoff)
+        var b = LineBuffer(capacity: 32)
+        b.append(twoDigits: Int(tm.tm_mday)); b.append(UInt8(ascii: "/"))
+        b.append(ascii: Logger.months[Int(tm.tm_mon)]); b.append(UInt8(ascii: "/"))
+        b.append(decimal: Int(tm.tm_year) + 1900); b.append(UInt8(ascii: ":"))
+        appendClock(&b, tm)
+        logDate = Array(UnsafeBufferPointer(start: b.bytes, count: b.count))
+        b.count = 0
+        b.append(ascii: Logger.months[Int(tm.tm_mon)]); b.append(UInt8(ascii: " "))
+        if tm.tm_mday < 10 { b.append(UInt8(ascii: " ")); b.append(decimal: Int(tm.tm_mday)) } else { b.append(decimal: Int(tm.tm_mday)) }
+        b.append(UInt8(ascii: " "))
+        appendClock(&b, tm)
+        syslogDate = Array(UnsafeBufferPointer(start: b.bytes, count: b.count))
+        b.count = 0
+        b.append(decimal: Int(tm.tm_year) + 1900); b.append(UInt8(ascii: "-"))
+        b.append(twoDigits: Int(tm.tm_mon) + 1); b.append(UInt8(ascii: "-"))
+        b.append(twoDigits: Int(tm.tm_mday)); b.append(UInt8(ascii: "T"))
+        appendClock(&b, tm)
+        isoDate = Array(UnsafeBufferPointer(start: b.bytes, count: b.count))
+    }
+
+    private func appendClock(_ b: inout LineBuffer, _ tm: Glibc.tm) {
+        b.append(twoDigits: Int(tm.tm_hour)); b.append(UInt8(ascii: ":"))
+        b.append(twoDigits: Int(tm.tm_min)); b.append(UInt8(ascii: ":"))
+        b.append(twoDigits: Int(tm.tm_sec))
+    }
+
+    /// Appends `[22/Nov/2026:04:10:12.345]`'s inside for a wall time in ms.
+    mutating func appendLogDate(wallMilliseconds: Int64) {
+        updateDates(second: Int(wallMilliseconds / 1000))
+        line.append(logDate)
+        line.append(UInt8(ascii: "."))
+        line.append(threeDigits: Int(wallMilliseconds % 1000))
+    }
+
+    /// Sends the message in `line` to every target whose level allows it.
+    mutating func emit(level: LogLevel, to targets: [LogTarget], wallMilliseconds: Int64) {
+        defer { line.count = 0 }
+        updateDates(second: Int(wallMilliseconds / 1000))
+        for target in targets {
+            if let maxLevel = target.maxLevel, level > maxLevel { continue }
+            switch target.destination {
+            case .stdout:
+                formatRecord(target, level: level, wall: wallMilliseconds)
+                if stdoutPending.remaining < record.count { stdoutPending.flush(to: 1) }
+                stdoutPending.append(UnsafeRawBufferPointer(start: record.bytes, count: record.count))
+            case .stderr:
+                formatRecord(target, level: level, wall: wallMilliseconds)
+                if stderrPending.remaining < record.count { stderrPending.flush(to: 2) }
+                stderrPending.append(UnsafeRawBufferPointer(start: record.bytes, count: record.count))
+            case .udp, .unixDatagram:
+                break  // syslog targets arrive with the HTTP issue; announced at startup
+            }
+        }
+    }
+
+    /// Fills `record` with the target's header, the message (cut to the
+    /// target's `len`) and a newline.
+    private mutating func formatRecord(_ target: LogTarget, level: LogLevel, wall: Int64) {
+        record.count = 0
+        let priority = Int64(target.facility * 8 + level.rawValue)
+        switch target.format {
+        case .raw:
+            break
+        case .rfc3164:
+            record.append(UInt8(ascii: "<")); record.append(decimal: priority); record.append(UInt8(ascii: ">"))
+            record.append(syslogDate); record.append(ascii: " weir["); record.append(decimal: pid); record.append(ascii: "]: ")
+        case .rfc5424:
+            record.append(UInt8(ascii: "<")); record.append(decimal: priority); record.append(ascii: ">1 ")
+            record.append(isoDate); record.append(UInt8(ascii: "."))
+            record.append(threeDigits: Int(wall % 1000))
+            let offset = abs(utcOffset) / 60
+            record.append(utcOffset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            record.append(twoDigits: offset / 60); record.append(UInt8(ascii: ":")); record.append(twoDigits: offset % 60)
+            record.append(UInt8(ascii: " ")); record.append(hostname); record.append(ascii: " weir ")
+            record.append(decimal: pid); record.append(ascii: " - - ")
+        }
+        let room = max(0, target.maxLength - 1 - record.count)
+        record.append(UnsafeRawBufferPointer(start: line.bytes, count: min(line.count, room)))
+        record.append(UInt8(ascii: "\n"))
+    }
+
+    mutating func flush() {
+        stdoutPending.flush(to: 1)
+        stderrPending.flush(to: 2)
+    }
+}

@@ -1,0 +1,198 @@
+import Glibc
+import WeirBalance
+import WeirLoop
+import WeirSystem
+
+extension Worker {
+    /// Picks a server for the session and connects, or queues it when every
+    /// usable server is at its maxconn, or ends it when no server is usable.
+    mutating func assignServer(_ slot: UInt32, excluding: Int? = nil, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        var key: UInt64 = 0
+        if backends[backend].usesSourceHash {
+            key = s.pointee.peer.withIPBytes { Balancer.sourceHash($0) }
+        }
+        switch backends[backend].balancer.pick(hashKey: key, excluding: excluding) {
+        case .server(let server):
+            backends[backend].balancer.connectionOpened(server: server)
+            s.pointee.server = Int32(server)
+            s.pointee.countedOnServer = true
+            if s.pointee.queuedAt >= 0 && s.pointee.queueTime < 0 {
+                s.pointee.queueTime = loop.now - s.pointee.queuedAt
+            } else if s.pointee.queueTime < 0 {
+                s.pointee.queueTime = 0
+            }
+            connect(slot, loop: &loop)
+        case .allFull:
+            enqueue(slot, loop: &loop)
+        case .noServer:
+            close(slot, cause: "S", loop: &loop)
+        }
+    }
+
+    /// Starts a non-blocking connect to the assigned server.
+    mutating func connect(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        let address = backends[backend].servers[Int(s.pointee.server)].address
+        s.pointee.phase = .connecting
+        s.pointee.connectStart = loop.now
+        s.pointee.phaseExpiry = backends[backend].connectTimeout.map { loop.now + Int64($0) } ?? .max
+        let socket: FileDescriptor
+        do { socket = try Posix.socket(domain: address.family, type: Posix.streamType) } catch {
+            connectFailed(slot, error: error, loop: &loop)
+            return
+        }
+        let fd = socket.release()
+        s.pointee.serverFD = fd
+        s.pointee.toServer.sinkWritable = false
+        s.pointee.toClient.sourceReadable = false
+        if address.family != AF_UNIX { Posix.setNoDelay(fd) }
+        let connected: Bool
+        do { connected = try Posix.connect(fd, to: address) } catch {
+            connectFailed(slot, error: error, loop: &loop)
+            return
+        }
+        let token = Token(kind: TokenKind.server.rawValue, slot: slot, generation: sessions.generation(slot))
+        do {
+            try loop.register(fd, events: Epoll.readable | Epoll.writable | Epoll.peerClosed | Epoll.edgeTriggered,
+                              token: token)
+        } catch {
+            connectFailed(slot, error: error, loop: &loop)
+            return
+        }
+        if connected {
+            connectSucceeded(slot, loop: &loop)
+        } else {
+            rearm(slot, loop: &loop)
+        }
+    }
+
+    mutating func connectSucceeded(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        s.pointee.phase = .connected
+        s.pointee.phaseExpiry = .max
+        s.pointee.connectTime = loop.now - s.pointee.connectStart
+        s.pointee.toServer.sinkWritable = true
+        s.pointee.toClient.sourceReadable = true
+        touchClient(slot, now: loop.now)
+        touchServer(slot, now: loop.now)
+        service(slot, loop: &loop)
+    }
+
+    /// A refused or timed-out connect: retry while `retries` allow, on another
+    /// server for the last retry with `option redispatch`; else end with `SC`/`sC`.
+    mutating func connectFailed(_ slot: UInt32, error: Errno?, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        if s.pointee.serverFD >= 0 {
+            Posix.close(s.pointee.serverFD)
+            s.pointee.serverFD = -1
+        }
+        if options.debug {
+            Notice.debug("connect to \(backends[backend].name)/\(backends[backend].servers[Int(s.pointee.server)].name) failed: \(error.map { $0.description } ?? "timeout")")
+        }
+        guard s.pointee.retriesLeft > 0 else {
+            close(slot, cause: error == nil ? "s" : "S", loop: &loop)
+            return
+        }
+        s.pointee.retriesLeft -= 1
+        s.pointee.retriesDone += 1
+        if backends[backend].redispatch && s.pointee.retriesLeft == 0 {
+            // The last retry goes to another server when one is eligible.
+            let failed = Int(s.pointee.server)
+            backends[backend].balancer.connectionClosed(server: failed)
+            s.pointee.countedOnServer = false
+            s.pointee.redispatched = true
+            s.pointee.phase = .retryWait
+            assignServer(slot, excluding: failed, loop: &loop)
+            return
+        }
+        // HAProxy's turn-around delay before hitting the same server again:
+        // min(timeout connect, 1s), so a restarting server is not hammered.
+        let delay = min(Int64(backends[backend].connectTimeout ?? 1000), 1000)
+        s.pointee.phase = .retryWait
+        s.pointee.phaseExpiry = error == nil ? loop.now : loop.now + delay
+        rearm(slot, loop: &loop)
+    }
+
+    /// The queue, connect or retry deadline passed.
+    mutating func phaseTimedOut(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        switch s.pointee.phase {
+        case .queued:
+            close(slot, cause: "s", loop: &loop)
+        case .retryWait:
+            connect(slot, loop: &loop)
+        case .connecting:
+            connectFailed(slot, error: nil, loop: &loop)
+        default:
+            rearm(slot, loop: &loop)
+        }
+    }
+
+    // MARK: - Backend queue
+
+    mutating func enqueue(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        s.pointee.phase = .queued
+        if s.pointee.queuedAt < 0 { s.pointee.queuedAt = loop.now }
+        s.pointee.phaseExpiry = backends[backend].queueTimeout.map { s.pointee.queuedAt + Int64($0) } ?? .max
+        s.pointee.queuePrev = backends[backend].queueTail
+        s.pointee.queueNext = -1
+        if backends[backend].queueTail >= 0 {
+            sessions.pointer(UInt32(backends[backend].queueTail)).pointee.queueNext = Int32(slot)
+        } else {
+            backends[backend].queueHead = Int32(slot)
+        }
+        backends[backend].queueTail = Int32(slot)
+        backends[backend].queueLength += 1
+        s.pointee.inQueue = true
+        rearm(slot, loop: &loop)
+    }
+
+    mutating func dequeue(_ slot: UInt32) {
+        let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        let prev = s.pointee.queuePrev
+        let next = s.pointee.queueNext
+        if prev >= 0 { sessions.pointer(UInt32(prev)).pointee.queueNext = next } else { backends[backend].queueHead = next }
+        if next >= 0 { sessions.pointer(UInt32(next)).pointee.queuePrev = prev } else { backends[backend].queueTail = prev }
+        s.pointee.queuePrev = -1
+        s.pointee.queueNext = -1
+        s.pointee.inQueue = false
+        s.pointee.phaseExpiry = .max
+        backends[backend].queueLength -= 1
+    }
+
+    /// A server slot freed up: hand it to the sessions waiting longest.
+    mutating func processQueue(backend: Int, loop: inout EventLoop) {
+        while backends[backend].queueHead >= 0 {
+            let slot = UInt32(backends[backend].queueHead)
+            dequeue(slot)
+            let before = backends[backend].queueLength
+            assignServer(slot, loop: &loop)
+            // Still full: it went back to the tail; put it first again and stop.
+            if backends[backend].queueLength > before {
+                dequeue(slot)
+                requeueAtHead(slot)
+                break
+            }
+        }
+    }
+
+    private mutating func requeueAtHead(_ slot: UInt32) {
+        let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        let head = backends[backend].queueHead
+        s.pointee.queuePrev = -1
+        s.pointee.queueNext = head
+        if head >= 0 { sessions.pointer(UInt32(head)).pointee.queuePrev = Int32(slot) } else { backends[backend].queueTail = Int32(slot) }
+        backends[backend].queueHead = Int32(slot)
+        backends[backend].queueLength += 1
+        s.pointee.inQueue = true
+        s.pointee.phaseExpiry = backends[backend].queueTimeout.map { s.pointee.queuedAt + Int64($0) } ?? .max
+    }
+}

@@ -1,0 +1,111 @@
+import WeirSystem
+
+/// One direction of a session: bytes read from a source side, held in a
+/// pooled buffer (only while there are bytes to hold), written to a sink side.
+struct Direction {
+    /// Pool id of the buffer, or -1 when none is held.
+    var buffer: Int32 = -1
+    /// Bytes `head..<tail` of the buffer are waiting to be written.
+    var head = 0
+    var tail = 0
+    /// Edge-triggered readiness as last reported (cleared on EAGAIN or a short read/write).
+    var sourceReadable = true
+    var sinkWritable = true
+    /// The source sent end-of-file.
+    var sourceEOF = false
+    /// We shut the sink's write side (end-of-file propagated).
+    var sinkShut = false
+    /// Bytes read from the source.
+    var bytes: Int64 = 0
+
+    var isEmpty: Bool { head == tail }
+    /// End-of-file reached the sink: nothing more will flow this way.
+    var isFinished: Bool { sinkShut }
+}
+
+enum Phase: UInt8 {
+    /// Waiting in the backend queue for a server slot.
+    case queued
+    /// Waiting out the turn-around delay before retrying a connect.
+    case retryWait
+    case connecting
+    case connected
+    /// `http-request return`: reading the request head.
+    case localRequest
+    /// `http-request return`: writing the canned response.
+    case localResponse
+    /// Response written and write side shut: discarding input until end-of-file.
+    case localDrain
+}
+
+/// One client connection and, once assigned, its server connection. Lives in
+/// the worker's slab; epoll tokens and timers name it by slot + generation.
+struct Session {
+    var clientFD: Int32
+    var serverFD: Int32 = -1
+    var phase: Phase
+    var frontend: Int32
+    var backend: Int32 = -1
+    /// Index of the assigned server in its backend, -1 before assignment.
+    var server: Int32 = -1
+    /// The balancer counts this session on `server`.
+    var countedOnServer = false
+    var retriesLeft: Int32 = 0
+    var retriesDone: Int32 = 0
+    var redispatched = false
+    /// Client to server.
+    var toServer = Direction()
+    /// Server to client.
+    var toClient = Direction()
+
+    var acceptedAt: Int64
+    var acceptedWall: Int64
+    /// When the session entered the queue, or -1.
+    var queuedAt: Int64 = -1
+    /// Time spent queued, or -1 when it never reached a server.
+    var queueTime: Int64 = -1
+    var connectStart: Int64 = -1
+    /// Time to connect, or -1 when no connection was established.
+    var connectTime: Int64 = -1
+
+    /// Deadlines (monotonic ms), Int64.max when not armed.
+    var clientExpiry = Int64.max
+    var serverExpiry = Int64.max
+    /// Queue, connect or retry deadline, depending on the phase.
+    var phaseExpiry = Int64.max
+    /// The earliest deadline pushed to the timer heap for this session.
+    var scheduled = Int64.max
+
+    /// Backend queue links (slots), -1 at the ends.
+    var queueNext: Int32 = -1
+    var queuePrev: Int32 = -1
+    var inQueue = false
+
+    var peer: SocketAddress
+    /// HAProxy's two-letter termination state: who ended it, and in which phase.
+    var terminationCause = UInt8(ascii: "-")
+    var terminationPhase = UInt8(ascii: "-")
+
+    init(clientFD: Int32, frontend: Int32, phase: Phase, peer: SocketAddress, now: Int64, wall: Int64) {
+        self.clientFD = clientFD
+        self.frontend = frontend
+        self.phase = phase
+        self.peer = peer
+        acceptedAt = now
+        acceptedWall = wall
+    }
+
+    /// The earliest armed deadline.
+    var nextDeadline: Int64 { min(phaseExpiry, min(clientExpiry, serverExpiry)) }
+
+    /// The phase letter HAProxy logs for an end in the current phase.
+    var phaseLetter: UInt8 {
+        switch phase {
+        case .queued: return UInt8(ascii: "Q")
+        case .retryWait, .connecting: return UInt8(ascii: "C")
+        case .connected: return UInt8(ascii: "D")
+        case .localRequest: return UInt8(ascii: "R")
+        case .localResponse, .localDrain: return UInt8(ascii: "L")
+        }
+    }
+}

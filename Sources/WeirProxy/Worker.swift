@@ -1,0 +1,237 @@
+import Glibc
+import WeirBalance
+import WeirConfig
+import WeirLoop
+import WeirSystem
+
+/// The registrants an epoll token or a timer can name.
+enum TokenKind: UInt8 {
+    case listener = 1
+    case client
+    case server
+    case signal
+    /// Timer: accepting was paused after running out of descriptors.
+    case acceptResume
+}
+
+public struct WorkerOptions: Sendable {
+    /// `-d`: one line per accepted and closed connection on stderr.
+    public var debug = false
+    /// `-q`: no startup notices.
+    public var quiet = false
+
+    public init(debug: Bool = false, quiet: Bool = false) {
+        self.debug = debug
+        self.quiet = quiet
+    }
+}
+
+/// One worker: a single thread running one epoll loop over its listeners,
+/// sessions and signals. In `-d` mode it binds its own listeners; under a
+/// master it receives them already bound.
+public struct Worker: ~Copyable, EventHandler {
+    var sessions: Slab<Session>
+    var buffers: BufferPool
+    var logger: Logger
+    var listeners: [ListenerRuntime]
+    var frontends: [FrontendRuntime]
+    var backends: [BackendRuntime]
+    let signals: SignalFd
+    let options: WorkerOptions
+    let bufferSize: Int
+    let maxconn: Int
+    var stopping = false
+    var acceptPaused = false
+    var exitStatus: Int32 = 0
+
+    public init(configuration: Configuration, listeners bound: [BoundListener], options: WorkerOptions) throws(StartupError) {
+        // Everything that can fail comes first: the owned resources below
+        // cannot be conditionally initialized.
+        var backends: [BackendRuntime] = []
+        for backend in configuration.backends { backends.append(try BackendRuntime(backend)) }
+        signals = try Worker.makeSignalFd()
+        self.backends = backends
+        self.options = options
+        let fileLimit = Posix.raiseFileLimit()
+        maxconn = configuration.global.maxconn > 0 ? configuration.global.maxconn : max(16, (fileLimit - 64) / 2)
+        bufferSize = configuration.global.bufferSize
+        sessions = Slab(initialCapacity: min(maxconn, 1024))
+        buffers = BufferPool(bufferSize: bufferSize, limit: maxconn * 2 + 64)
+        logger = Logger()
+        frontends = configuration.frontends.map(FrontendRuntime.init)
+        listeners = bound.map { ListenerRuntime(fd: $0.fd, frontend: $0.frontend) }
+        Signals.ignoreBrokenPipe()
+    }
+
+    private static func makeSignalFd() throws(StartupError) -> SignalFd {
+        do {
+            return try SignalFd(signals: [SIGINT, SIGTERM, SIGUSR1, SIGHUP, SIGUSR2])
+        } catch {
+            throw StartupError("cannot create signalfd: \(error)")
+        }
+    }
+
+    /// Runs until stopped by a signal; returns the process exit status.
+    public consuming func run() -> Int32 {
+        let loop: EventLoop
+        do { loop = try EventLoop() } catch {
+            Notice.alert("cannot create epoll instance: \(error)")
+            return 1
+        }
+        var eventLoop = loop
+        do {
+            for (index, listener) in listeners.enumerated() {
+                try eventLoop.register(listener.fd, events: Epoll.readable,
+                                       token: Token(kind: TokenKind.listener.rawValue, slot: UInt32(index)))
+            }
+            try eventLoop.register(signals.descriptor.rawValue, events: Epoll.readable,
+                                   token: Token(kind: TokenKind.signal.rawValue, slot: 0))
+        } catch {
+            Notice.alert("cannot register with epoll: \(error)")
+            return 1
+        }
+        if !options.quiet { Notice.notice("Loading success.") }
+        eventLoop.run(&self)
+        logger.flush()
+        return exitStatus
+    }
+
+    public mutating func handleEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        switch TokenKind(rawValue: token.kind) {
+        case .listener: acceptConnections(listener: Int(token.slot), loop: &loop)
+        case .client: clientEvent(token, events: events, loop: &loop)
+        case .server: serverEvent(token, events: events, loop: &loop)
+        case .signal: handleSignals(loop: &loop)
+        case .acceptResume, nil: break
+        }
+    }
+
+    public mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
+        switch TokenKind(rawValue: token.kind) {
+        case .client: sessionTimer(token, deadline: deadline, loop: &loop)
+        case .acceptResume:
+            acceptPaused = false
+            updateListeners(loop: &loop)
+        default: break
+        }
+    }
+
+    public mutating func endOfTick(loop: inout EventLoop) {
+        logger.flush()
+        if stopping && sessions.count == 0 {
+            for frontend in frontends where !options.quiet {
+                Notice.notice("Proxy \(frontend.name) stopped (cumulated conns: FE: \(frontend.cumulated)).")
+            }
+            loop.stop()
+        }
+    }
+
+    // MARK: - Accepting
+
+    private mutating func acceptConnections(listener index: Int, loop: inout EventLoop) {
+        let frontendIndex = listeners[index].frontend
+        let fd = listeners[index].fd
+        // A bounded batch per tick keeps one busy listener from starving the rest.
+        for _ in 0..<64 {
+            if sessions.count >= maxconn { break }
+            let limit = frontends[frontendIndex].maxconn
+            if limit > 0 && frontends[frontendIndex].current >= limit { break }
+            var peer = SocketAddress()
+            let accepted: Int32?
+            do { accepted = try Posix.accept(fd, peer: &peer) } catch {
+                if error == .tooManyOpenFiles || error == .systemTooManyOpenFiles {
+                    Notice.warning("accept on proxy \(frontends[frontendIndex].name): \(error); pausing for 100ms")
+                    acceptPaused = true
+                    loop.schedule(Token(kind: TokenKind.acceptResume.rawValue, slot: 0), at: loop.now + 100)
+                }
+                break
+            }
+            guard let clientFD = accepted else { break }
+            startSession(clientFD: clientFD, peer: peer, frontend: frontendIndex, loop: &loop)
+        }
+        updateListeners(loop: &loop)
+    }
+
+    private mutating func startSession(clientFD: Int32, peer: SocketAddress, frontend index: Int, loop: inout EventLoop) {
+        if peer.family != AF_UNIX { Posix.setNoDelay(clientFD) }
+        let local = frontends[index].localResponse != nil
+        let slot = sessions.insert(Session(clientFD: clientFD, frontend: Int32(index),
+                                           phase: local ? .localRequest : .queued, peer: peer,
+                                           now: loop.now, wall: Clock.wallMilliseconds()))
+        frontends[index].current += 1
+        frontends[index].cumulated += 1
+        let token = Token(kind: TokenKind.client.rawValue, slot: slot, generation: sessions.generation(slot))
+        do {
+            try loop.register(clientFD, events: Epoll.readable | Epoll.writable | Epoll.peerClosed | Epoll.edgeTriggered,
+                              token: token)
+        } catch {
+            close(slot, cause: "R", loop: &loop)
+            return
+        }
+        if options.debug { debugLine(slot, "accept") }
+        touchClient(slot, now: loop.now)
+        if local {
+            rearm(slot, loop: &loop)
+            return
+        }
+        let backend = frontends[index].backend
+        guard backend >= 0 else {
+            sessions.pointer(slot).pointee.terminationPhase = UInt8(ascii: "R")
+            close(slot, cause: "P", loop: &loop)
+            return
+        }
+        let s = sessions.pointer(slot)
+        s.pointee.backend = Int32(backend)
+        s.pointee.retriesLeft = Int32(backends[backend].retries)
+        backends[backend].current += 1
+        backends[backend].cumulated += 1
+        assignServer(slot, loop: &loop)
+    }
+
+    /// Pauses listeners at a connection limit and resumes them below it.
+    mutating func updateListeners(loop: inout EventLoop) {
+        let globalFull = sessions.count >= maxconn || acceptPaused || stopping
+        for index in listeners.indices where !listeners[index].closed {
+            let frontend = frontends[listeners[index].frontend]
+            let full = globalFull || (frontend.maxconn > 0 && frontend.current >= frontend.maxconn)
+            guard full != listeners[index].paused else { continue }
+            listeners[index].paused = full
+            let token = Token(kind: TokenKind.listener.rawValue, slot: UInt32(index))
+            try? loop.modify(listeners[index].fd, events: full ? 0 : Epoll.readable, token: token)
+        }
+    }
+
+    // MARK: - Signals
+
+    private mutating func handleSignals(loop: inout EventLoop) {
+        while let signal = signals.next() {
+            switch signal {
+            case SIGINT, SIGTERM:
+                if !options.quiet { Notice.notice("Stopping at once (signal \(signal)).") }
+                loop.stop()
+            case SIGUSR1:
+                if !options.quiet { Notice.notice("Soft stop: closing listeners, finishing \(sessions.count) connections.") }
+                softStop(loop: &loop)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Closes every listener; the loop ends once the last session is gone.
+    private mutating func softStop(loop: inout EventLoop) {
+        stopping = true
+        for index in listeners.indices where !listeners[index].closed {
+            loop.deregister(listeners[index].fd)
+            Posix.close(listeners[index].fd)
+            listeners[index].closed = true
+        }
+    }
+
+    // MARK: - Helpers
+
+    func debugLine(_ slot: UInt32, _ what: String) {
+        let s = sessions[slot]
+        Notice.debug("\(frontends[Int(s.frontend)].name).\(what)(fd \(s.clientFD)) from \(s.peer.description)")
+    }
+}

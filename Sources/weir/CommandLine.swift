@@ -1,0 +1,67 @@
+/// Weir's command line, HAProxy's flags. Parsed by hand: HAProxy mixes
+/// single-dash long flags (`-vv`, `-db`, `-dW`) that argument parsers
+/// do not express well.
+struct Options {
+    var configPaths: [String] = []
+    var checkOnly = false
+    var debug = false
+    var quiet = false
+    var showVersion = false
+    var showBuildDetails = false
+    var pidfile: String?
+    var warningsFatal = false
+
+    struct UsageError: Error {
+        var message: String
+    }
+
+    static let usage = """
+        Usage: weir [-f <cfgfile|cfgdir>]* [ -vdVc ] [ -p <pidfile> ] [ -L <name> ] [ -q ]
+                -v displays version ; -vv shows known build options.
+                -d enters debug mode, in the foreground ; -db only disables background mode.
+                -dM, -dI are accepted for compatibility ; -dW makes warnings fatal.
+                -c checks the configuration and exits (0 if valid, 1 if not).
+                -p writes the process id to <pidfile>.
+                -L sets the local peer name (accepted, unused).
+                -q quiet mode: don't display messages.
+        """
+
+    static func parse(_ arguments: [String]) throws(UsageError) -> Options {
+        var options = Options()
+        var index = 0
+        func value(for flag: String) throws(UsageError) -> String {
+            index += 1
+            guard index < arguments.count else { throw UsageError(message: "option '\(flag)' needs an argument") }
+            return arguments[index]
+        }
+        while index < arguments.count {
+            let argument = arguments[index]
+            switch argument {
+            case "-f": options.configPaths.append(try value(for: argument))
+            case "-c": options.checkOnly = true
+            case "-d": options.debug = true
+            case "-db": break
+            case "-q": options.quiet = true
+            case "-v": options.showVersion = true
+            case "-vv": options.showBuildDetails = true
+            case "-p": options.pidfile = try value(for: argument)
+            case "-L": _ = try value(for: argument)
+            case "-dW": options.warningsFatal = true
+            case "-dI": break
+            default:
+                // -dM takes an optional pattern glued to it (-dM0x55), as in HAProxy.
+                if argument.hasPrefix("-dM") { break }
+                if argument.hasPrefix("-f"), argument.count > 2 {
+                    options.configPaths.append(String(argument.dropFirst(2)))
+                    break
+                }
+                throw UsageError(message: "unknown option '\(argument)'")
+            }
+            index += 1
+        }
+        if options.configPaths.isEmpty && !options.showVersion && !options.showBuildDetails {
+            throw UsageError(message: "no configuration file given (use -f)")
+        }
+        return options
+    }
+}

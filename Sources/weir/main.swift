@@ -1,0 +1,121 @@
+import COpenSSL
+import Glibc
+import WeirConfig
+import WeirProxy
+import WeirSystem
+
+let version = ConfigParser.version
+
+func fail(_ message: String) -> Never {
+    Posix.writeAll(2, message + "\n")
+    exit(1)
+}
+
+func environment() -> [String: String] {
+    var result: [String: String] = [:]
+    var cursor = environ
+    while let entry = cursor.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        cursor += 1
+    }
+    return result
+}
+
+func buildDetails() -> String {
+    var swiftVersion = "6"
+    #if swift(>=6.3)
+    swiftVersion = "6.3"
+    #elseif swift(>=6.2)
+    swiftVersion = "6.2"
+    #endif
+    let running = String(cString: OpenSSL_version(Int32(OPENSSL_VERSION)))
+    return """
+        Weir version \(version)
+        Build options:
+          Swift: \(swiftVersion), runtime linked \(isStaticBuild ? "statically" : "dynamically")
+          Built with OpenSSL version : \(OPENSSL_VERSION_TEXT)
+          Running on OpenSSL version : \(running)
+          Event loop: epoll, one thread per worker process
+        """
+}
+
+#if WEIR_STATIC_STDLIB
+let isStaticBuild = true
+#else
+let isStaticBuild = false
+#endif
+
+let options: Options
+do {
+    options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    fail("weir: \(error.message)\n\(Options.usage)")
+}
+
+if options.showBuildDetails {
+    print(buildDetails())
+    exit(0)
+}
+if options.showVersion {
+    print("Weir version \(version)")
+    exit(0)
+}
+
+let files: [ConfigFile]
+do {
+    files = try ConfigLoader.load(paths: options.configPaths)
+} catch {
+    fail("[ALERT]    (\(getpid())) : \(error)")
+}
+
+let result = ConfigParser.parse(files, environment: environment())
+for diagnostic in result.diagnostics where !(options.quiet && diagnostic.severity != .error && diagnostic.severity != .alert) {
+    Posix.writeAll(2, diagnostic.rendered() + "\n")
+}
+let warnings = result.diagnostics.filter { $0.severity == .warning }.count
+guard let configuration = result.configuration, !result.hasErrors else {
+    let errors = result.diagnostics.filter { $0.severity == .error || $0.severity == .alert }.count
+    fail("Fatal errors found in configuration (\(errors) error\(errors == 1 ? "" : "s")).")
+}
+if options.warningsFatal && warnings > 0 {
+    fail("Some warnings were found and -dW makes them fatal.")
+}
+if options.checkOnly {
+    if !options.quiet { print("Configuration file is valid") }
+    exit(0)
+}
+
+// Until the master/worker model lands, every mode runs one foreground process.
+let listeners: [BoundListener]
+do {
+    listeners = try ListenerBinding.bindAll(configuration, reusePort: true)
+} catch {
+    fail("[ALERT]    (\(getpid())) : \(error)")
+}
+if !options.quiet {
+    for listener in listeners {
+        Notice.notice("Proxy \(configuration.frontends[listener.frontend].name) listening on \(listener.name)")
+    }
+}
+if let pidfile = options.pidfile ?? configuration.global.pidfile {
+    let fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { fail("[ALERT]    (\(getpid())) : cannot write pidfile \(pidfile): \(Errno.current)") }
+    Posix.writeAll(fd, "\(getpid())\n")
+    close(fd)
+}
+
+/// Builds the worker and runs it to the end; a function because a global
+/// cannot hold the non-copyable worker.
+func serve(_ configuration: Configuration, _ listeners: [BoundListener], _ options: Options) -> Int32 {
+    do {
+        let worker = try Worker(configuration: configuration, listeners: listeners,
+                                options: WorkerOptions(debug: options.debug, quiet: options.quiet))
+        return worker.run()
+    } catch {
+        fail("[ALERT]    (\(getpid())) : \(error)")
+    }
+}
+exit(serve(configuration, listeners, options))
