@@ -166,8 +166,10 @@ enum Addresses {
             guard pa <= pb else { return .failure("bind: invalid port range '\(portText)': the first port is higher than the last") }
             (low, high) = (pa, pb)
         } else {
+            // A lone port 0 lets the kernel choose (Weir reports the port it got).
+            if portText == "0" { return .success([.ip(ip, port: 0)]) }
             guard let p = parsePort(portText) else {
-                return .failure("bind: expected a port between 1 and 65535, got '\(portText)'")
+                return .failure("bind: expected a port between 0 and 65535, got '\(portText)'")
             }
             (low, high) = (p, p)
         }

@@ -19,6 +19,9 @@ extension Worker {
         if events & (Epoll.readable | Epoll.peerClosed | Epoll.hangup | Epoll.error) != 0 {
             s.pointee.toServer.sourceReadable = true
         }
+        if events & (Epoll.peerClosed | Epoll.hangup | Epoll.error) != 0 {
+            s.pointee.toServer.sourceHungUp = true
+        }
         if events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 {
             s.pointee.toClient.sinkWritable = true
         }
@@ -31,6 +34,9 @@ extension Worker {
         let s = sessions.pointer(slot)
         if events & (Epoll.readable | Epoll.peerClosed | Epoll.hangup | Epoll.error) != 0 {
             s.pointee.toClient.sourceReadable = true
+        }
+        if events & (Epoll.peerClosed | Epoll.hangup | Epoll.error) != 0 {
+            s.pointee.toClient.sourceHungUp = true
         }
         if events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 {
             s.pointee.toServer.sinkWritable = true
@@ -117,8 +123,9 @@ extension Worker {
                         d.bytes += Int64(n)
                         status.sourceActive = true
                         progressed = true
-                        // A short read emptied the socket; edge-triggered epoll reports new data.
-                        if n < space { d.sourceReadable = false }
+                        // A short read emptied the socket and edge-triggered epoll
+                        // reports new data, but not a FIN that came with this edge.
+                        if n < space && !d.sourceHungUp { d.sourceReadable = false }
                     case .wouldBlock:
                         d.sourceReadable = false
                     }
@@ -239,12 +246,13 @@ extension Worker {
     /// Ends a session: closes both sides, frees its buffers and server slot,
     /// logs it, and frees its slab slot. `cause` is HAProxy's first
     /// termination letter (`-` normal, `C`/`S` client/server abort, `c`/`s`
-    /// timeouts, `P` proxy, `R` resource).
-    mutating func close(_ slot: UInt32, cause: Character, loop: inout EventLoop) {
+    /// timeouts, `P` proxy, `R` resource); `phase` the second, when it is not
+    /// the session's current phase.
+    mutating func close(_ slot: UInt32, cause: Character, phase: Character? = nil, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         if cause != "-" {
             s.pointee.terminationCause = cause.asciiValue!
-            s.pointee.terminationPhase = s.pointee.phaseLetter
+            s.pointee.terminationPhase = phase?.asciiValue ?? s.pointee.phaseLetter
         }
         if s.pointee.inQueue { dequeue(slot) }
         if s.pointee.serverFD >= 0 {

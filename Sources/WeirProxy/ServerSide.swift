@@ -27,7 +27,8 @@ extension Worker {
         case .allFull:
             enqueue(slot, loop: &loop)
         case .noServer:
-            close(slot, cause: "S", loop: &loop)
+            // HAProxy logs a missing server as a connection failure: `SC`.
+            close(slot, cause: "S", phase: "C", loop: &loop)
         }
     }
 

@@ -13,6 +13,9 @@ struct Direction {
     var sinkWritable = true
     /// The source sent end-of-file.
     var sourceEOF = false
+    /// epoll reported the source's peer closed (or an error): reads must go on
+    /// until they return 0, as no further edge will come.
+    var sourceHungUp = false
     /// We shut the sink's write side (end-of-file propagated).
     var sinkShut = false
     /// Bytes read from the source.

@@ -23,6 +23,11 @@ import Testing
         #expect(binds("bind localhost:80") == [.ip(v4(127, 0, 0, 1), port: 80)])
     }
 
+    @Test func bindPortZeroLetsTheKernelChoose() {
+        #expect(binds("bind 127.0.0.1:0") == [.ip(v4(127, 0, 0, 1), port: 0)])
+        #expect(binds("bind [::1]:0") == [.ip(AddressTests.v6Loopback, port: 0)])
+    }
+
     @Test func bindAnyAddress() {
         #expect(binds("bind *:80") == [.ip(.anyV4, port: 80)])
         #expect(binds("bind :80") == [.ip(.anyV4, port: 80)])

@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func bindErrors() {
-        #expect(proxyErrors("frontend fe\n bind :70000\n") == ["t.cfg:6:7: error: bind: expected a port between 1 and 65535, got '70000'"])
+        #expect(proxyErrors("frontend fe\n bind :70000\n") == ["t.cfg:6:7: error: bind: expected a port between 0 and 65535, got '70000'"])
         #expect(proxyErrors("frontend fe\n bind 10.0.0.1\n") == ["t.cfg:6:7: error: bind: missing port in '10.0.0.1'"])
         #expect(proxyErrors("frontend fe\n bind ::1\n") == ["t.cfg:6:7: error: bind: missing port in '::1'"])
         #expect(proxyErrors("frontend fe\n bind [::1]\n") == ["t.cfg:6:7: error: bind: missing port in '[::1]'"])
