@@ -35,18 +35,28 @@ func buildDetails() -> String {
     return """
         Weir version \(version)
         Build options:
-          Swift: \(swiftVersion), runtime linked \(isStaticBuild ? "statically" : "dynamically")
+          Swift: \(swiftVersion), runtime linked \(isStaticBuild() ? "statically" : "dynamically")
           Built with OpenSSL version : \(OPENSSL_VERSION_TEXT)
           Running on OpenSSL version : \(running)
           Event loop: epoll, one thread per worker process
         """
 }
 
-#if WEIR_STATIC_STDLIB
-let isStaticBuild = true
-#else
-let isStaticBuild = false
-#endif
+/// Whether the Swift runtime is linked into the binary (`--static-swift-stdlib`)
+/// rather than loaded from the toolchain: no libswiftCore.so mapped.
+func isStaticBuild() -> Bool {
+    let fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var maps: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &chunk, chunk.count)
+        if n <= 0 { break }
+        maps += chunk[0..<n]
+    }
+    return !String(decoding: maps, as: UTF8.self).contains("libswiftCore.so")
+}
 
 let options: Options
 do {
