@@ -23,6 +23,9 @@ let package = Package(
         .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
+        // Scenario tests spawn the built `weir` binary; depending on it makes
+        // `swift test` build it first.
+        .testTarget(name: "WeirIntegrationTests", dependencies: ["weir"]),
     ],
     swiftLanguageModes: [.v6]
 )
