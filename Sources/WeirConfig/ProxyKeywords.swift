@@ -315,6 +315,13 @@ extension ParserState {
             error(message.text, at: words[1])
             return nil
         }
+        switch destination {
+        case .udp, .unixDatagram:
+            warning("log \(words[1].text): syslog targets are accepted but not sent to yet (they arrive with HTTP mode); "
+                    + "use 'log stdout' or 'log stderr' meanwhile", at: words[1])
+        case .stdout, .stderr:
+            break
+        }
         var target = LogTarget(destination: destination, facility: 0, location: location(words[0]))
         var i = 2
         options: while i < words.count {

@@ -78,16 +78,32 @@ struct LineBuffer: ~Copyable {
         append(twoDigits: value % 100)
     }
 
-    /// Writes everything to `fd` (blocking) and empties the buffer.
+    /// Writes as much as `fd` takes without blocking and keeps the rest, in
+    /// order, for the next call. A descriptor that fails (closed stdout) loses
+    /// what was pending rather than stopping the loop.
     mutating func flush(to fd: Int32) {
-        guard count > 0 else { return }
-        Posix.writeAll(fd, UnsafeRawBufferPointer(start: bytes, count: count))
-        count = 0
+        var written = 0
+        drain: while written < count {
+            do {
+                switch try Posix.write(fd, from: bytes + written, count: count - written) {
+                case .processed(let n): written += n
+                case .wouldBlock: break drain
+                }
+            } catch {
+                written = count
+            }
+        }
+        if written > 0 && written < count {
+            UnsafeMutableRawPointer(bytes).copyMemory(from: bytes + written, byteCount: count - written)
+        }
+        count -= written
     }
 }
 
 /// Per-worker log output: lines are formatted into preallocated buffers and
-/// written once per loop tick, so logging costs one write per tick, not per line.
+/// written once per loop tick, so logging costs one write per tick, not per
+/// line, and never blocks the loop: what a slow reader does not take stays
+/// pending, and lines that do not fit are counted as dropped.
 struct Logger: ~Copyable {
     var line = LineBuffer(capacity: 4096)
     var stdoutPending = LineBuffer(capacity: 64 * 1024)
@@ -102,10 +118,21 @@ struct Logger: ~Copyable {
     /// `2026-11-22T04:10:12` for RFC 5424 headers.
     private var isoDate = [UInt8](repeating: 0, count: 19)
     private var utcOffset = 0
+    /// Lines dropped because a log reader was too slow to take them.
+    private(set) var dropped = 0
     private let pid = Int64(getpid())
     private let hostname: [UInt8]
 
     init() {
+        // A pipe or socket reader that stalls must not stall the loop: write to
+        // those without blocking. Terminals and files stay as they are (a
+        // terminal's flags are shared with the shell that started us).
+        for fd: Int32 in [1, 2] {
+            var info = stat()
+            if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFIFO || (info.st_mode & S_IFMT) == S_IFSOCK {
+                try? Posix.setNonBlocking(fd)
+            }
+        }
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         hostname = Array(name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
@@ -166,10 +193,12 @@ struct Logger: ~Copyable {
             case .stdout:
                 formatRecord(target, level: level, wall: wallMilliseconds)
                 if stdoutPending.remaining < record.count { stdoutPending.flush(to: 1) }
+                guard stdoutPending.remaining >= record.count else { dropped += 1; continue }
                 stdoutPending.append(UnsafeRawBufferPointer(start: record.bytes, count: record.count))
             case .stderr:
                 formatRecord(target, level: level, wall: wallMilliseconds)
                 if stderrPending.remaining < record.count { stderrPending.flush(to: 2) }
+                guard stderrPending.remaining >= record.count else { dropped += 1; continue }
                 stderrPending.append(UnsafeRawBufferPointer(start: record.bytes, count: record.count))
             case .udp, .unixDatagram:
                 break  // syslog targets arrive with the HTTP issue; announced at startup
@@ -206,5 +235,16 @@ struct Logger: ~Copyable {
     mutating func flush() {
         stdoutPending.flush(to: 1)
         stderrPending.flush(to: 2)
+    }
+
+    /// Before exit: waits (a bounded time) for slow readers to take the rest.
+    mutating func flushBeforeExit() {
+        for _ in 0..<50 {
+            flush()
+            guard stdoutPending.count > 0 || stderrPending.count > 0 else { break }
+            var fds = [pollfd(fd: 1, events: Int16(POLLOUT), revents: 0), pollfd(fd: 2, events: Int16(POLLOUT), revents: 0)]
+            _ = poll(&fds, 2, 100)
+        }
+        if dropped > 0 { Notice.warning("\(dropped) log lines were dropped: the log reader was too slow") }
     }
 }

@@ -92,7 +92,7 @@ public struct Worker: ~Copyable, EventHandler {
         }
         if !options.quiet { Notice.notice("Loading success.") }
         eventLoop.run(&self)
-        logger.flush()
+        logger.flushBeforeExit()
         return exitStatus
     }
 

@@ -14,6 +14,9 @@ final class LineCollector: @unchecked Sendable {
 
     private let state = Mutex(State())
     private let condition = NSCondition()
+    /// While paused the pipe is not read: the writer sees a stalled reader.
+    private let gate = NSCondition()
+    private var paused = false
 
     init(fd: Int32) {
         let thread = Thread { [self] in pump(fd) }
@@ -24,6 +27,9 @@ final class LineCollector: @unchecked Sendable {
     private func pump(_ fd: Int32) {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
+            gate.lock()
+            while paused { gate.wait() }
+            gate.unlock()
             let n = read(fd, &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
             condition.lock()
@@ -45,6 +51,20 @@ final class LineCollector: @unchecked Sendable {
             if n <= 0 { break }
         }
         close(fd)
+    }
+
+    /// Stops reading the pipe (after the read in progress, if any).
+    func pause() {
+        gate.lock()
+        paused = true
+        gate.unlock()
+    }
+
+    func resume() {
+        gate.lock()
+        paused = false
+        gate.broadcast()
+        gate.unlock()
     }
 
     var lines: [String] { state.withLock { $0.lines } }
