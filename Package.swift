@@ -18,7 +18,7 @@ let package = Package(
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance"]),
         .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirConfig", "WeirSystem", "COpenSSL"]),
 
-        .testTarget(name: "WeirSystemTests", dependencies: ["WeirSystem"]),
+        .testTarget(name: "WeirSystemTests", dependencies: ["WeirSystem", "CShims"]),
         .testTarget(name: "WeirLoopTests", dependencies: ["WeirLoop", "WeirSystem"]),
         .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),

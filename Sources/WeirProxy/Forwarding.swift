@@ -185,14 +185,16 @@ extension Worker {
     /// Client-side inactivity deadline after client I/O: `timeout client`, or
     /// `timeout client-fin` once a direction is shut, or `timeout tunnel` once connected.
     mutating func touchClient(_ slot: UInt32, now: Int64) {
+        // Fields are read one by one: copying a whole runtime struct would
+        // retain and release every array and string in it.
         let s = sessions.pointer(slot)
-        let frontend = frontends[Int(s.pointee.frontend)]
-        var timeout = frontend.clientTimeout
+        let frontend = Int(s.pointee.frontend)
+        var timeout = frontends[frontend].clientTimeout
         if s.pointee.phase == .connected, s.pointee.backend >= 0,
            let tunnel = backends[Int(s.pointee.backend)].tunnelTimeout {
             timeout = tunnel
         }
-        if s.pointee.toServer.sourceEOF || s.pointee.toClient.sinkShut, let fin = frontend.clientFinTimeout {
+        if s.pointee.toServer.sourceEOF || s.pointee.toClient.sinkShut, let fin = frontends[frontend].clientFinTimeout {
             timeout = fin
         }
         s.pointee.clientExpiry = timeout.map { now + Int64($0) } ?? .max
@@ -202,9 +204,9 @@ extension Worker {
     /// `timeout server-fin` once a direction is shut, or `timeout tunnel`.
     mutating func touchServer(_ slot: UInt32, now: Int64) {
         let s = sessions.pointer(slot)
-        let backend = backends[Int(s.pointee.backend)]
-        var timeout = backend.tunnelTimeout ?? backend.serverTimeout
-        if s.pointee.toClient.sourceEOF || s.pointee.toServer.sinkShut, let fin = backend.serverFinTimeout {
+        let backend = Int(s.pointee.backend)
+        var timeout = backends[backend].tunnelTimeout ?? backends[backend].serverTimeout
+        if s.pointee.toClient.sourceEOF || s.pointee.toServer.sinkShut, let fin = backends[backend].serverFinTimeout {
             timeout = fin
         }
         s.pointee.serverExpiry = timeout.map { now + Int64($0) } ?? .max

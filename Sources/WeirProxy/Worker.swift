@@ -192,8 +192,9 @@ public struct Worker: ~Copyable, EventHandler {
     mutating func updateListeners(loop: inout EventLoop) {
         let globalFull = sessions.count >= maxconn || acceptPaused || stopping
         for index in listeners.indices where !listeners[index].closed {
-            let frontend = frontends[listeners[index].frontend]
-            let full = globalFull || (frontend.maxconn > 0 && frontend.current >= frontend.maxconn)
+            let frontend = listeners[index].frontend
+            let limit = frontends[frontend].maxconn
+            let full = globalFull || (limit > 0 && frontends[frontend].current >= limit)
             guard full != listeners[index].paused else { continue }
             listeners[index].paused = full
             let token = Token(kind: TokenKind.listener.rawValue, slot: UInt32(index))

@@ -7,12 +7,15 @@ public typealias EpollEvent = epoll_event
 public struct Epoll: ~Copyable {
     public let descriptor: FileDescriptor
 
-    public static let readable = CShims_EPOLLIN
-    public static let writable = CShims_EPOLLOUT
-    public static let peerClosed = CShims_EPOLLRDHUP
-    public static let error = CShims_EPOLLERR
-    public static let hangup = CShims_EPOLLHUP
-    public static let edgeTriggered = CShims_EPOLLET
+    // Linux ABI values, as literals: a `static let` initialized from the C
+    // constants would cost a swift_once check on every event. A test checks
+    // them against the C headers.
+    public static let readable: UInt32 = 0x001
+    public static let writable: UInt32 = 0x004
+    public static let error: UInt32 = 0x008
+    public static let hangup: UInt32 = 0x010
+    public static let peerClosed: UInt32 = 0x2000
+    public static let edgeTriggered: UInt32 = 0x8000_0000
 
     /// epoll_create1(EPOLL_CLOEXEC)
     public init() throws(Errno) {
