@@ -11,18 +11,22 @@ let package = Package(
     targets: [
         .target(name: "CShims"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "WeirSystem", dependencies: ["CShims"]),
         .target(name: "WeirLoop", dependencies: ["WeirSystem"]),
         .target(name: "WeirConfig"),
         .target(name: "WeirBalance"),
-        .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance"]),
-        .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirConfig", "WeirSystem", "COpenSSL"]),
+        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig"]),
+        .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirShared"]),
+        .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "CSystemd"]),
+        .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL"]),
 
         .testTarget(name: "WeirSystemTests", dependencies: ["WeirSystem", "CShims"]),
         .testTarget(name: "WeirLoopTests", dependencies: ["WeirLoop", "WeirSystem"]),
         .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
+        .testTarget(name: "WeirSharedTests", dependencies: ["WeirShared", "WeirConfig", "WeirSystem"]),
         // Scenario tests spawn the built `weir` binary; depending on it makes
         // `swift test` build it first.
         .testTarget(name: "WeirIntegrationTests", dependencies: ["weir"]),

@@ -11,6 +11,9 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <spawn.h>
 
 int CShims_epoll_create1(int flags) { return epoll_create1(flags); }
 
@@ -114,6 +117,38 @@ ssize_t CShims_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, i
     return n;
 }
 
+int CShims_memfd_create(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
+
+int CShims_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
+
+int CShims_seqpacket_pair(int fds[2]) { return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds); }
+
+int CShims_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int keep_fd, int child_fd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attributes);
+    if (keep_fd >= 0) {
+        if (keep_fd == child_fd) {
+            /* dup2 onto itself would keep close-on-exec: clear it by bouncing. */
+            int flags = fcntl(keep_fd, F_GETFD);
+            if (flags >= 0) fcntl(keep_fd, F_SETFD, flags & ~FD_CLOEXEC);
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, keep_fd, child_fd);
+        }
+    }
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attributes, &empty);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    return rc;
+}
+
 int CShims_errno(void) { return errno; }
 void CShims_set_errno(int value) { errno = value; }
 
@@ -136,3 +171,4 @@ const int CShims_EFD_CLOEXEC = EFD_CLOEXEC;
 const int CShims_O_NONBLOCK = O_NONBLOCK;
 const int CShims_O_CLOEXEC = O_CLOEXEC;
 const int CShims_MSG_NOSIGNAL = MSG_NOSIGNAL;
+const int CShims_SIGCHLD = SIGCHLD;

@@ -18,6 +18,15 @@ extension ParserState {
                 return
             }
             if let target = parseLogTarget(words) { global.logs.append(target) }
+        case "hard-stop-after":
+            if let ms = duration(words, 1, keyword: "hard-stop-after") { global.hardStopAfter = ms > 0 ? ms : nil }
+            expectAtMost(2, words, after: "hard-stop-after")
+        case "mworker-max-reloads":
+            if let n = integer(words, 1, keyword: "mworker-max-reloads", range: 0...Int.max) { global.maxReloads = n }
+            expectAtMost(2, words, after: "mworker-max-reloads")
+        case "master-worker":
+            // Weir always runs a master unless -d: the keyword changes nothing.
+            expectAtMost(2, words, after: "master-worker")
         case "pidfile":
             if let value = singleArgument(words, what: "a file path") { global.pidfile = value }
         case "user":

@@ -19,7 +19,7 @@ enum Keywords {
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
-        "description",
+        "description", "hard-stop-after", "mworker-max-reloads", "master-worker",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
@@ -31,11 +31,11 @@ enum Keywords {
     ]
 
     static let globalUnsupported: Set<String> = [
-        "nbproc", "cpu-map", "hard-stop-after", "ulimit-n", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
+        "nbproc", "cpu-map", "ulimit-n", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
         "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "node", "uid", "gid", "localpeer",
-        "log-send-hostname", "log-tag", "server-state-file", "server-state-base", "spread-checks", "master-worker",
-        "mworker-max-reloads", "quiet", "zero-warning", "busy-polling", "set-dumpable", "strict-limits",
+        "log-send-hostname", "log-tag", "server-state-file", "server-state-base", "spread-checks",
+        "quiet", "zero-warning", "busy-polling", "set-dumpable", "strict-limits",
         "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
         "h1-case-adjust", "h1-case-adjust-file", "ssl-server-verify", "ssl-engine", "ssl-mode-async",
         "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",

@@ -267,6 +267,12 @@ public struct GlobalSettings: Sendable, Hashable {
     public var chroot: String?
     /// `tune.bufsize`, bytes per pooled buffer.
     public var bufferSize = 16384
+    /// `hard-stop-after`: how long (ms) an old generation may drain after a
+    /// reload or soft stop before it is killed; nil waits for ever.
+    public var hardStopAfter: Int?
+    /// `mworker-max-reloads`: reloads a worker may survive while draining
+    /// before it is told to stop; nil means no limit.
+    public var maxReloads: Int?
     /// `stats socket` paths: parsed now, served in a later issue.
     public var statsSockets: [String] = []
 

@@ -24,8 +24,13 @@ public struct ParseResult: Sendable {
 }
 
 public enum ConfigParser {
+    /// The version as a marker string kept whole in the binary's data
+    /// (longer than a small string), so the version a binary reports can be
+    /// read off the file, and a test can produce "another build" by patching it.
+    public static let versionMarker = "WEIR_VERSION=0.1.0"
+
     /// Weir's version, compared by `version_atleast`/`version_before`.
-    public static let version = "0.1.0"
+    public static let version = String(versionMarker.dropFirst("WEIR_VERSION=".count))
 
     /// Parses the files in order, as one configuration.
     public static func parse(_ files: [ConfigFile], environment: [String: String]) -> ParseResult {

@@ -1,5 +1,6 @@
 import Glibc
 import WeirConfig
+import WeirShared
 import WeirSystem
 
 /// Bytes appended without allocating: a fixed buffer that the owner flushes.

@@ -1,6 +1,7 @@
 import Glibc
 import WeirBalance
 import WeirLoop
+import WeirShared
 import WeirSystem
 
 extension Worker {

@@ -2,6 +2,7 @@ import Glibc
 import WeirBalance
 import WeirConfig
 import WeirLoop
+import WeirShared
 import WeirSystem
 
 /// The registrants an epoll token or a timer can name.
@@ -12,17 +13,26 @@ enum TokenKind: UInt8 {
     case signal
     /// Timer: accepting was paused after running out of descriptors.
     case acceptResume
+    /// The channel to the master.
+    case control
 }
 
-public struct WorkerOptions: Sendable {
+public struct WorkerOptions: @unchecked Sendable {
     /// `-d`: one line per accepted and closed connection on stderr.
     public var debug = false
     /// `-q`: no startup notices.
     public var quiet = false
+    /// Under a master: the control channel (READY, DRAIN, STOP; end-of-file
+    /// means the master is gone) and this worker's counters in shared memory.
+    public var control: Int32?
+    public var counters: UnsafeMutablePointer<WorkerCounters>?
 
-    public init(debug: Bool = false, quiet: Bool = false) {
+    public init(debug: Bool = false, quiet: Bool = false, control: Int32? = nil,
+                counters: UnsafeMutablePointer<WorkerCounters>? = nil) {
         self.debug = debug
         self.quiet = quiet
+        self.control = control
+        self.counters = counters
     }
 }
 
@@ -42,6 +52,8 @@ public struct Worker: ~Copyable, EventHandler {
     let maxconn: Int
     var stopping = false
     var acceptPaused = false
+    /// Sessions accepted since start.
+    var cumulated = 0
     var exitStatus: Int32 = 0
 
     public init(configuration: Configuration, listeners bound: [BoundListener], options: WorkerOptions) throws(StartupError) {
@@ -86,6 +98,10 @@ public struct Worker: ~Copyable, EventHandler {
             }
             try eventLoop.register(signals.descriptor.rawValue, events: Epoll.readable,
                                    token: Token(kind: TokenKind.signal.rawValue, slot: 0))
+            if let control = options.control {
+                try eventLoop.register(control, events: Epoll.readable, token: Token(kind: TokenKind.control.rawValue, slot: 0))
+                try Channel.send(control, ControlMessage.ready.encoded())
+            }
         } catch {
             Notice.alert("cannot register with epoll: \(error)")
             return 1
@@ -102,6 +118,7 @@ public struct Worker: ~Copyable, EventHandler {
         case .client: clientEvent(token, events: events, loop: &loop)
         case .server: serverEvent(token, events: events, loop: &loop)
         case .signal: handleSignals(loop: &loop)
+        case .control: handleControl(loop: &loop)
         case .acceptResume, nil: break
         }
     }
@@ -118,6 +135,10 @@ public struct Worker: ~Copyable, EventHandler {
 
     public mutating func endOfTick(loop: inout EventLoop) {
         logger.flush()
+        if let counters = options.counters {
+            counters.pointee.sessions = Int64(sessions.count)
+            counters.pointee.cumulated = Int64(cumulated)
+        }
         if stopping && sessions.count == 0 {
             for frontend in frontends where !options.quiet {
                 Notice.notice("Proxy \(frontend.name) stopped (cumulated conns: FE: \(frontend.cumulated)).")
@@ -160,6 +181,7 @@ public struct Worker: ~Copyable, EventHandler {
                                            now: loop.now, wall: Clock.wallMilliseconds()))
         frontends[index].current += 1
         frontends[index].cumulated += 1
+        cumulated += 1
         let token = Token(kind: TokenKind.client.rawValue, slot: slot, generation: sessions.generation(slot))
         do {
             try loop.register(clientFD, events: Epoll.readable | Epoll.writable | Epoll.peerClosed | Epoll.edgeTriggered,
@@ -216,6 +238,32 @@ public struct Worker: ~Copyable, EventHandler {
             default:
                 break
             }
+        }
+    }
+
+    /// A message from the master, or its end-of-file: the master is gone, and
+    /// a worker never outlives it.
+    private mutating func handleControl(loop: inout EventLoop) {
+        guard let control = options.control else { return }
+        let received: (bytes: [UInt8], fds: [Int32])?
+        do { received = try Channel.receive(control) } catch {
+            loop.stop()
+            return
+        }
+        guard let (bytes, fds) = received else { return }
+        fds.forEach(Posix.close)
+        if bytes.isEmpty {
+            loop.deregister(control)
+            loop.stop()
+            return
+        }
+        switch ControlMessage.decode(bytes) {
+        case .drain:
+            if !stopping { softStop(loop: &loop) }
+        case .stop:
+            loop.stop()
+        default:
+            break
         }
     }
 

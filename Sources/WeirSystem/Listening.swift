@@ -13,12 +13,14 @@ public enum Listening {
     /// `reusePort` (one socket per worker). SO_REUSEPORT would let us share a
     /// port silently with any process of the same user, so a port other than
     /// 0 is first probed with a plain bind: if that fails, the port is taken.
-    public static func open(_ address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool) throws(Failure) -> FileDescriptor {
+    /// `probe: false` skips the probe for a further socket on a port this
+    /// process already holds (one SO_REUSEPORT socket per worker slot).
+    public static func open(_ address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool, probe: Bool = true) throws(Failure) -> FileDescriptor {
         let name = address.description
         do {
             if address.family == AF_UNIX {
                 removeStaleUnixSocket(address)
-            } else if address.port != 0 {
+            } else if address.port != 0 && probe {
                 let probe = try Posix.socket(domain: address.family, type: CShims_SOCK_STREAM)
                 try Posix.setOption(probe.rawValue, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
                 try Posix.bind(probe.rawValue, to: address)

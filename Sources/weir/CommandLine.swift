@@ -10,6 +10,14 @@ struct Options {
     var showBuildDetails = false
     var pidfile: String?
     var warningsFatal = false
+    /// `-W`/`-Ws` (and the default without `-d`): master and workers.
+    var masterWorker = false
+    var systemd = false
+    /// `-S`: the master CLI socket.
+    var masterSocket: String?
+    /// `-sf`/`-st`: old processes to finish or terminate once we serve.
+    var finishPIDs: [Int32] = []
+    var terminatePIDs: [Int32] = []
 
     struct UsageError: Error {
         var message: String
@@ -17,8 +25,14 @@ struct Options {
 
     static let usage = """
         Usage: weir [-f <cfgfile|cfgdir>]* [ -vdVc ] [ -p <pidfile> ] [ -L <name> ] [ -q ]
+                    [ -W | -Ws ] [ -S <socket> ] [ -sf <pid>* | -st <pid>* ]
+               weir cli <socket> <command>
                 -v displays version ; -vv shows known build options.
-                -d enters debug mode, in the foreground ; -db only disables background mode.
+                -d enters debug mode: one process in the foreground, no master.
+                -db only disables background mode.
+                -W master-worker mode (the default without -d) ; -Ws adds systemd notifications.
+                -S <socket> binds the master CLI to a UNIX socket path or fd@N.
+                -sf/-st <pid>* tell these processes to finish (SIGUSR1) or stop (SIGTERM) once started.
                 -dM, -dI are accepted for compatibility ; -dW makes warnings fatal.
                 -c checks the configuration and exits (0 if valid, 1 if not).
                 -p writes the process id to <pidfile>.
@@ -47,6 +61,18 @@ struct Options {
             case "-p": options.pidfile = try value(for: argument)
             case "-L": _ = try value(for: argument)
             case "-dW": options.warningsFatal = true
+            case "-W": options.masterWorker = true
+            case "-Ws":
+                options.masterWorker = true
+                options.systemd = true
+            case "-S": options.masterSocket = try value(for: argument)
+            case "-sf", "-st":
+                var pids: [Int32] = []
+                while index + 1 < arguments.count, let pid = Int32(arguments[index + 1]) {
+                    pids.append(pid)
+                    index += 1
+                }
+                if argument == "-sf" { options.finishPIDs += pids } else { options.terminatePIDs += pids }
             case "-dI": break
             default:
                 // -dM takes an optional pattern glued to it (-dM0x55), as in HAProxy.

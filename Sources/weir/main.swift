@@ -1,7 +1,9 @@
 import COpenSSL
 import Glibc
 import WeirConfig
+import WeirMaster
 import WeirProxy
+import WeirShared
 import WeirSystem
 
 let version = ConfigParser.version
@@ -13,13 +15,10 @@ func fail(_ message: String) -> Never {
 
 func environment() -> [String: String] {
     var result: [String: String] = [:]
-    var cursor = environ
-    while let entry = cursor.pointee {
-        let text = String(cString: entry)
-        if let equals = text.firstIndex(of: "=") {
-            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+    for entry in Processes.environment() {
+        if let equals = entry.firstIndex(of: "=") {
+            result[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
         }
-        cursor += 1
     }
     return result
 }
@@ -58,11 +57,34 @@ func isStaticBuild() -> Bool {
     return !String(decoding: maps, as: UTF8.self).contains("libswiftCore.so")
 }
 
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+// Internal and auxiliary modes first: a worker started by the master, and the
+// master CLI client used by the systemd unit's ExecReload.
+if arguments.first == "--worker" {
+    exit(WorkerMode.run())
+}
+if arguments.first == "cli" {
+    guard arguments.count >= 3 else { fail("usage: weir cli <socket> <command>") }
+    exit(MasterCLIClient.run(socket: arguments[1], command: arguments[2...].joined(separator: " ")))
+}
+
 let options: Options
 do {
-    options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
+    options = try Options.parse(arguments)
 } catch {
     fail("weir: \(error.message)\n\(Options.usage)")
+}
+
+func masterOptions(_ options: Options) -> MasterOptions {
+    MasterOptions(configPaths: options.configPaths, arguments: CommandLine.arguments, cliAddress: options.masterSocket,
+                  quiet: options.quiet, finishPIDs: options.finishPIDs, terminatePIDs: options.terminatePIDs,
+                  version: version)
+}
+
+// A master re-executed by a reload takes over from its previous image.
+if let state = ReexecState.takeFromEnvironment() {
+    exit(Master.resume(options: masterOptions(options), state: state))
 }
 
 if options.showBuildDetails {
@@ -98,7 +120,19 @@ if options.checkOnly {
     exit(0)
 }
 
-// Until the master/worker model lands, every mode runs one foreground process.
+if let pidfile = options.pidfile ?? configuration.global.pidfile {
+    let fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { fail("[ALERT]    (\(getpid())) : cannot write pidfile \(pidfile): \(Errno.current)") }
+    Posix.writeAll(fd, "\(getpid())\n")
+    close(fd)
+}
+
+if !options.debug {
+    let messages = result.diagnostics.map { $0.rendered() }
+    exit(Master.start(options: masterOptions(options), configuration: configuration, files: files, messages: messages))
+}
+
+// -d: one foreground process that binds and serves by itself.
 let listeners: [BoundListener]
 do {
     listeners = try ListenerBinding.bindAll(configuration, reusePort: true)
@@ -109,12 +143,6 @@ if !options.quiet {
     for listener in listeners {
         Notice.notice("Proxy \(configuration.frontends[listener.frontend].name) listening on \(listener.name)")
     }
-}
-if let pidfile = options.pidfile ?? configuration.global.pidfile {
-    let fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { fail("[ALERT]    (\(getpid())) : cannot write pidfile \(pidfile): \(Errno.current)") }
-    Posix.writeAll(fd, "\(getpid())\n")
-    close(fd)
 }
 
 /// Builds the worker and runs it to the end; a function because a global

@@ -2,6 +2,17 @@ import Testing
 @testable import WeirConfig
 
 @Suite struct KeywordTests {
+    @Test func masterKeywords() throws {
+        let r = parse("global\n    hard-stop-after 30s\n    mworker-max-reloads 3\n    master-worker\n")
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning) == [])
+        let global = try #require(r.configuration?.global)
+        #expect(global.hardStopAfter == 30_000)
+        #expect(global.maxReloads == 3)
+        #expect(errors("global\n    hard-stop-after soon\n")
+                == ["t.cfg:2:21: error: hard-stop-after: expected a duration like 5s, got 'soon'"])
+    }
+
     @Test func globalKeywords() throws {
         let r = parse("""
             global

@@ -35,6 +35,18 @@ ssize_t CShims_send_fds(int sock, const void *buf, size_t len, const int *fds, i
 /// Receives bytes plus up to `maxfds` descriptors; `*nfds` receives the count.
 ssize_t CShims_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
 
+/// memfd_create(name, MFD_CLOEXEC)
+int CShims_memfd_create(const char *name);
+/// prctl(PR_SET_PDEATHSIG, signal)
+int CShims_set_parent_death_signal(int signal);
+/// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)
+int CShims_seqpacket_pair(int fds[2]);
+
+/// posix_spawn of `path` with `argv`/`envp`; the child gets `keep_fd` as fd
+/// `child_fd` (when keep_fd >= 0), an empty signal mask and default signal
+/// dispositions. Returns 0 or an errno value; the pid goes to `*pid`.
+int CShims_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int keep_fd, int child_fd);
+
 int CShims_errno(void);
 void CShims_set_errno(int value);
 
@@ -58,5 +70,6 @@ extern const int CShims_EFD_CLOEXEC;
 extern const int CShims_O_NONBLOCK;
 extern const int CShims_O_CLOEXEC;
 extern const int CShims_MSG_NOSIGNAL;
+extern const int CShims_SIGCHLD;
 
 #endif

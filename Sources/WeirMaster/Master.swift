@@ -1,0 +1,471 @@
+import Glibc
+import WeirConfig
+import WeirLoop
+import WeirShared
+import WeirSystem
+
+enum MasterToken: UInt8 {
+    case signal = 1
+    /// A worker's control channel; the slot is the worker's pid.
+    case channel
+    case cliListener
+    /// A master CLI connection; the slot is its descriptor.
+    case cliClient
+    /// Timers.
+    case startDeadline
+    case hardStop
+    case watchdog
+    case killStragglers
+}
+
+public struct MasterOptions: Sendable {
+    /// `-f` arguments, read again from disk on every reload.
+    public var configPaths: [String]
+    /// The command line, for re-executing on reload.
+    public var arguments: [String]
+    /// `-S`: where the master CLI listens (a path or `fd@N`).
+    public var cliAddress: String?
+    public var quiet = false
+    /// `-sf`/`-st`: processes told to finish (SIGUSR1) or stop (SIGTERM) once we serve.
+    public var finishPIDs: [Int32] = []
+    public var terminatePIDs: [Int32] = []
+    public var version: String
+
+    public init(configPaths: [String], arguments: [String], cliAddress: String?, quiet: Bool,
+                finishPIDs: [Int32], terminatePIDs: [Int32], version: String) {
+        self.configPaths = configPaths
+        self.arguments = arguments
+        self.cliAddress = cliAddress
+        self.quiet = quiet
+        self.finishPIDs = finishPIDs
+        self.terminatePIDs = terminatePIDs
+        self.version = version
+    }
+}
+
+/// The master process: binds listeners, spawns and supervises workers, and
+/// reloads by re-executing itself. It never proxies traffic. One thread, one
+/// epoll loop; timers and signals arrive through the same loop.
+public struct Master: ~Copyable, EventHandler {
+    let options: MasterOptions
+    let signals: SignalFd
+    /// Workers receive the master's environment minus what is the master's own.
+    let workerEnvironment: [String]
+    var configuration: Configuration
+    var files: [ConfigFile]
+    /// The current generation's listening sockets.
+    var listeners: [OpenListener] = []
+    var generations: [Int: Generation] = [:]
+    var workers: [WorkerProcess] = []
+    var current = 0
+    var pending: PendingGeneration?
+    var reloads = 0
+    var failedReloads = 0
+    var startedWall: Int64
+    var cliListener: Int32 = -1
+    /// Partial command lines of open CLI connections.
+    var cliClients: [Int32: [UInt8]] = [:]
+    /// The CLI connection waiting for the outcome of a reload.
+    var reloadReply: Int32 = -1
+    /// Exit times (monotonic ms) of recent crashes, for crash-loop detection.
+    var crashes: [Int64] = []
+    var stopping = false
+    var exitStatus: Int32 = 0
+    /// The binary to execute on reload: the path we were started from.
+    var executable: String
+
+    static let startTimeout: Int64 = 15_000
+    static let crashLimit = 5
+    static let crashWindow: Int64 = 10_000
+
+    var slotsPerGeneration: Int { configuration.global.nbthread ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    init(options: MasterOptions, configuration: Configuration, files: [ConfigFile]) throws(StartupError) {
+        do { signals = try SignalFd(signals: [SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP, Processes.childSignal]) } catch {
+            throw StartupError("cannot create signalfd: \(error)")
+        }
+        self.options = options
+        self.configuration = configuration
+        self.files = files
+        startedWall = Clock.wallMilliseconds()
+        executable = resolvedExecutablePath()
+        workerEnvironment = Processes.environment().filter {
+            !$0.hasPrefix("NOTIFY_SOCKET=") && !$0.hasPrefix("WATCHDOG_") && !$0.hasPrefix(ReexecState.environmentKey + "=")
+        }
+        Signals.ignoreBrokenPipe()
+    }
+
+    // MARK: - Running
+
+    /// A fresh start: binds, starts generation 1, runs until stopped.
+    public static func start(options: MasterOptions, configuration: Configuration, files: [ConfigFile],
+                             messages: [String]) -> Int32 {
+        do {
+            var master = try Master(options: options, configuration: configuration, files: files)
+            var loop = try EventLoop()
+            try master.openCLI(loop: &loop)
+            try master.registerSignals(loop: &loop)
+            var inherited: [ListenerKey: Int32] = [:]
+            let opened = try ListenerBinding.bindAll(configuration, slots: master.slotsPerGeneration, reusing: &inherited)
+            master.announce(opened, configuration)
+            try master.startGeneration(1, configuration: configuration, files: files, listeners: opened,
+                                       messages: messages, loop: &loop)
+            master.armWatchdog(loop: &loop)
+            loop.run(&master)
+            return master.finish()
+        } catch let error as StartupError {
+            Notice.alert(error.description)
+            return 1
+        } catch {
+            Notice.alert("\(error)")
+            return 1
+        }
+    }
+
+    /// After a re-exec: takes back the state the previous image handed over,
+    /// then starts the generation of the new configuration.
+    public static func resume(options: MasterOptions, state: ReexecState) -> Int32 {
+        do {
+            var master = try Master(options: options, configuration: Configuration(), files: [])
+            var loop = try EventLoop()
+            try master.restore(state, loop: &loop)
+            master.executable = state.executable
+            try master.registerSignals(loop: &loop)
+            master.armWatchdog(loop: &loop)
+            master.reloadAfterExec(loop: &loop)
+            loop.run(&master)
+            return master.finish()
+        } catch let error as StartupError {
+            Notice.alert(error.description)
+            return 1
+        } catch {
+            Notice.alert("\(error)")
+            return 1
+        }
+    }
+
+    private func registerSignals(loop: inout EventLoop) throws(StartupError) {
+        do {
+            try loop.register(signals.descriptor.rawValue, events: Epoll.readable,
+                              token: Token(kind: MasterToken.signal.rawValue, slot: 0))
+        } catch {
+            throw StartupError("cannot register signals: \(error)")
+        }
+    }
+
+    private func announce(_ opened: [OpenListener], _ configuration: Configuration) {
+        guard !options.quiet else { return }
+        for listener in opened where listener.key.slot == 0 {
+            Notice.notice("Proxy \(configuration.frontends[listener.frontend].name) listening on \(listener.name)")
+        }
+    }
+
+    mutating func armWatchdog(loop: inout EventLoop) {
+        if let interval = SystemdNotify.watchdogInterval() {
+            loop.schedule(Token(kind: MasterToken.watchdog.rawValue, slot: 0), at: loop.now + max(1, interval / 2))
+        }
+    }
+
+    consuming func finish() -> Int32 {
+        if cliListener >= 0, let address = options.cliAddress, address.hasPrefix("/") { unlink(address) }
+        return exitStatus
+    }
+
+    // MARK: - Events
+
+    public mutating func handleEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        switch MasterToken(rawValue: token.kind) {
+        case .signal: handleSignals(loop: &loop)
+        case .channel: channelEvent(pid: Int32(bitPattern: token.slot), loop: &loop)
+        case .cliListener: acceptCLI(loop: &loop)
+        case .cliClient: cliEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
+        default: break
+        }
+    }
+
+    public mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
+        switch MasterToken(rawValue: token.kind) {
+        case .startDeadline:
+            if let pending, pending.number == Int(token.slot), pending.deadline <= loop.now {
+                abortPending("the new workers did not report ready within \(Master.startTimeout / 1000)s", loop: &loop)
+            }
+        case .hardStop:
+            hardStop(generation: Int(token.slot), loop: &loop)
+        case .watchdog:
+            SystemdNotify.watchdog()
+            armWatchdog(loop: &loop)
+        case .killStragglers:
+            for worker in workers { Processes.signal(worker.pid, SIGKILL) }
+        default:
+            break
+        }
+    }
+
+    public mutating func endOfTick(loop: inout EventLoop) {
+        if stopping && workers.isEmpty { loop.stop() }
+    }
+
+    // MARK: - Signals
+
+    private mutating func handleSignals(loop: inout EventLoop) {
+        while let signal = signals.next() {
+            switch signal {
+            case SIGINT, SIGTERM:
+                stop(soft: false, loop: &loop)
+            case SIGUSR1:
+                stop(soft: true, loop: &loop)
+            case SIGUSR2, SIGHUP:
+                reload(reply: -1, loop: &loop)
+            case Processes.childSignal:
+                reapWorkers(loop: &loop)
+            default:
+                break
+            }
+        }
+    }
+
+    /// SIGTERM/SIGINT stop every worker now; SIGUSR1 lets them drain first.
+    mutating func stop(soft: Bool, loop: inout EventLoop) {
+        if !stopping {
+            SystemdNotify.stopping()
+            if !options.quiet { Notice.notice(soft ? "Soft stop: draining every worker." : "Stopping every worker.") }
+        }
+        stopping = true
+        // Our copies of the listening sockets would keep queueing connections
+        // nobody accepts: close them so new clients are refused.
+        for listener in listeners { Posix.close(listener.fd) }
+        listeners = []
+        if let pending { closeUnshared(pending.listeners) }
+        pending = nil
+        for index in workers.indices {
+            send(soft ? .drain : .stop, to: index)
+            workers[index].draining = true
+        }
+        if !soft {
+            loop.schedule(Token(kind: MasterToken.killStragglers.rawValue, slot: 0), at: loop.now + 5000)
+        } else if let hardStop = configuration.global.hardStopAfter {
+            for number in generations.keys {
+                loop.schedule(Token(kind: MasterToken.hardStop.rawValue, slot: UInt32(number)), at: loop.now + Int64(hardStop))
+            }
+        }
+        answerReload(success: false, messages: ["the master is stopping"])
+    }
+
+    // MARK: - Workers
+
+    /// Starts `number`'s workers on `listeners`; the generation becomes
+    /// current once every worker said READY.
+    mutating func startGeneration(_ number: Int, configuration: Configuration, files: [ConfigFile],
+                                  listeners: [OpenListener], messages: [String], loop: inout EventLoop) throws(StartupError) {
+        let slots = configuration.global.nbthread ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let generation: Generation
+        do {
+            let configFD = try MemoryFile.create(name: "weir-config", bytes: ConfigBundle.encode(files))
+            let shared = try SharedSegment.create(slots: slots)
+            generation = Generation(number: number, configFD: configFD, sharedFD: shared.fd, segment: shared.segment)
+        } catch {
+            throw StartupError("cannot create the shared memory of generation \(number): \(error)")
+        }
+        generations[number] = generation
+        pending = PendingGeneration(number: number, configuration: configuration, files: files, listeners: listeners,
+                                    messages: messages, deadline: loop.now + Master.startTimeout)
+        loop.schedule(Token(kind: MasterToken.startDeadline.rawValue, slot: UInt32(number)), at: loop.now + Master.startTimeout)
+        for slot in 0..<slots {
+            do {
+                try spawnWorker(generation: number, slot: slot, listeners: listeners, loop: &loop)
+            } catch {
+                abortPending("cannot start worker \(slot): \(error)", loop: &loop)
+                return
+            }
+        }
+    }
+
+    /// Spawns one worker and hands it its sockets, configuration and shared memory.
+    mutating func spawnWorker(generation number: Int, slot: Int, listeners: [OpenListener],
+                              loop: inout EventLoop) throws(StartupError) {
+        guard let generation = generations[number] else { throw StartupError("no generation \(number)") }
+        let (mine, theirs): (Int32, Int32)
+        do { (mine, theirs) = try Channel.pair() } catch { throw StartupError("socketpair: \(error)") }
+        let pid: Int32
+        do {
+            pid = try Processes.spawn(path: "/proc/self/exe", arguments: [options.arguments.first ?? "weir", "--worker"],
+                                      environment: workerEnvironment, channel: theirs)
+        } catch {
+            Posix.close(mine)
+            Posix.close(theirs)
+            throw StartupError("cannot spawn a worker: \(error)")
+        }
+        Posix.close(theirs)
+        let mineForSlot = listeners.filter { $0.key.slot == slot || $0.shared }
+        let hello = ControlMessage.Hello(generation: number, slot: slot, masterPID: getpid(),
+                                         listeners: mineForSlot.map { .init(frontend: $0.frontend, name: $0.name) })
+        do {
+            try Channel.send(mine, ControlMessage.hello(hello).encoded(),
+                             fds: [generation.configFD, generation.sharedFD] + mineForSlot.map(\.fd))
+            try loop.register(mine, events: Epoll.readable, token: Token(kind: MasterToken.channel.rawValue, slot: UInt32(bitPattern: pid)))
+        } catch {
+            Processes.signal(pid, SIGKILL)
+            Posix.close(mine)
+            throw StartupError("cannot hand worker \(slot) its sockets: \(error)")
+        }
+        workers.append(WorkerProcess(pid: pid, generation: number, slot: slot, channel: mine,
+                                     startedWall: Clock.wallMilliseconds(), version: options.version))
+    }
+
+    private mutating func channelEvent(pid: Int32, loop: inout EventLoop) {
+        guard let index = workers.firstIndex(where: { $0.pid == pid }) else { return }
+        let channel = workers[index].channel
+        let received: (bytes: [UInt8], fds: [Int32])?
+        do { received = try Channel.receive(channel) } catch { received = ([], []) }
+        guard let (bytes, fds) = received else { return }
+        fds.forEach(Posix.close)
+        if bytes.isEmpty {
+            // The worker is gone or going; SIGCHLD tells how.
+            loop.deregister(channel)
+            Posix.close(channel)
+            workers[index].channel = -1
+            return
+        }
+        if ControlMessage.decode(bytes) == .ready && !workers[index].ready {
+            workers[index].ready = true
+            if !options.quiet { Notice.notice("worker \(workers[index].slot) (pid \(pid)) ready") }
+            checkPendingReady(loop: &loop)
+        }
+    }
+
+    func send(_ message: ControlMessage, to index: Int) {
+        guard workers[index].channel >= 0 else { return }
+        try? Channel.send(workers[index].channel, message.encoded())
+    }
+
+    /// A generation is ready when all its workers are: it becomes current and
+    /// the older ones drain.
+    private mutating func checkPendingReady(loop: inout EventLoop) {
+        guard let pending else { return }
+        let members = workers.filter { $0.generation == pending.number }
+        guard members.count == slotsFor(pending.configuration), members.allSatisfy(\.ready) else { return }
+        let previous = current
+        // Sockets of the old set that the new configuration no longer binds.
+        let kept = Set(pending.listeners.map(\.fd))
+        for listener in listeners where !kept.contains(listener.fd) { Posix.close(listener.fd) }
+        listeners = pending.listeners
+        configuration = pending.configuration
+        files = pending.files
+        current = pending.number
+        self.pending = nil
+        if previous > 0 { reloads += 1 }
+        drainOlderGenerations(loop: &loop)
+        let status = "ready, generation \(current), \(members.count) worker\(members.count == 1 ? "" : "s")"
+        if !options.quiet { Notice.notice("Loading success.") }
+        SystemdNotify.ready(status: status)
+        answerReload(success: true, messages: pending.messages)
+        if previous == 0 {
+            for pid in options.finishPIDs { Processes.signal(pid, SIGUSR1) }
+            for pid in options.terminatePIDs { Processes.signal(pid, SIGTERM) }
+        }
+    }
+
+    func slotsFor(_ configuration: Configuration) -> Int {
+        configuration.global.nbthread ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    private mutating func drainOlderGenerations(loop: inout EventLoop) {
+        var drainingGenerations = Set<Int>()
+        for index in workers.indices where workers[index].generation < current {
+            if workers[index].draining {
+                workers[index].reloadsSurvived += 1
+                if let limit = configuration.global.maxReloads, workers[index].reloadsSurvived > limit {
+                    send(.stop, to: index)
+                }
+                continue
+            }
+            send(.drain, to: index)
+            workers[index].draining = true
+            drainingGenerations.insert(workers[index].generation)
+        }
+        if let hardStop = configuration.global.hardStopAfter {
+            for number in drainingGenerations {
+                generations[number]?.hardStopDeadline = loop.now + Int64(hardStop)
+                loop.schedule(Token(kind: MasterToken.hardStop.rawValue, slot: UInt32(number)), at: loop.now + Int64(hardStop))
+            }
+        }
+    }
+
+    private mutating func hardStop(generation number: Int, loop: inout EventLoop) {
+        for worker in workers where worker.generation == number && (worker.draining || stopping) {
+            if !options.quiet { Notice.warning("hard-stop-after: killing worker \(worker.slot) (pid \(worker.pid)) of generation \(number)") }
+            Processes.signal(worker.pid, SIGKILL)
+        }
+    }
+
+    /// The new generation could not start: stop its workers, keep the old one.
+    mutating func abortPending(_ reason: String, loop: inout EventLoop) {
+        guard let failed = pending else { return }
+        pending = nil
+        for index in workers.indices where workers[index].generation == failed.number {
+            Processes.signal(workers[index].pid, SIGKILL)
+            workers[index].draining = true
+        }
+        // New sockets this attempt opened are closed; kept ones stay.
+        let old = Set(listeners.map(\.fd))
+        for listener in failed.listeners where !old.contains(listener.fd) { Posix.close(listener.fd) }
+        if current == 0 {
+            Notice.alert("Startup failed: \(reason)")
+            exitStatus = 1
+            stopping = true
+            return
+        }
+        failReload(reason, messages: failed.messages)
+    }
+
+    private func closeUnshared(_ set: [OpenListener]) {
+        let old = Set(listeners.map(\.fd))
+        for listener in set where !old.contains(listener.fd) { Posix.close(listener.fd) }
+    }
+
+    private mutating func reapWorkers(loop: inout EventLoop) {
+        while let (pid, exit) = Processes.reap() {
+            guard let index = workers.firstIndex(where: { $0.pid == pid }) else { continue }
+            let worker = workers.remove(at: index)
+            if worker.channel >= 0 {
+                loop.deregister(worker.channel)
+                Posix.close(worker.channel)
+            }
+            if !workers.contains(where: { $0.generation == worker.generation }) && worker.generation != current
+                && worker.generation != pending?.number {
+                releaseGeneration(worker.generation)
+            }
+            if stopping || worker.draining {
+                if !options.quiet && worker.generation != current {
+                    Notice.notice("worker \(worker.slot) (pid \(pid)) of generation \(worker.generation) exited (\(exit))")
+                }
+                continue
+            }
+            if worker.generation == pending?.number {
+                abortPending("worker \(worker.slot) (pid \(pid)) exited before it was ready: \(exit)", loop: &loop)
+                continue
+            }
+            Notice.alert("worker \(worker.slot) (pid \(pid)) exited: \(exit)")
+            crashes.append(loop.now)
+            crashes.removeAll { $0 < loop.now - Master.crashWindow }
+            if crashes.count >= Master.crashLimit {
+                Notice.alert("workers crashed \(crashes.count) times within \(Master.crashWindow / 1000)s: stopping")
+                exitStatus = 1
+                stop(soft: false, loop: &loop)
+                continue
+            }
+            do {
+                try spawnWorker(generation: worker.generation, slot: worker.slot, listeners: listeners, loop: &loop)
+            } catch {
+                Notice.alert("cannot replace worker \(worker.slot): \(error)")
+            }
+        }
+    }
+
+    private mutating func releaseGeneration(_ number: Int) {
+        guard let generation = generations.removeValue(forKey: number) else { return }
+        Posix.close(generation.configFD)
+        Posix.close(generation.sharedFD)
+        munmap(generation.segment.memory.baseAddress, generation.segment.memory.count)
+    }
+}

@@ -1,0 +1,78 @@
+/// Messages between the master and a worker on their SOCK_SEQPACKET channel
+/// (one message per packet, text, file descriptors attached to `hello`).
+public enum ControlMessage: Sendable, Equatable {
+    /// Master to a new worker. Attached descriptors, in order: the validated
+    /// configuration (a memfd holding a `ConfigBundle`), the shared-memory
+    /// segment, then one listening socket per entry of `listeners`.
+    case hello(Hello)
+    /// Worker to master: listeners registered, accepting.
+    case ready
+    /// Master to worker: stop accepting, finish established connections, exit.
+    case drain
+    /// Master to worker: exit now.
+    case stop
+
+    public struct Hello: Sendable, Equatable {
+        public var generation: Int
+        public var slot: Int
+        public var masterPID: Int32
+        /// For each attached listening socket: its frontend index and bound name.
+        public var listeners: [ListenerInfo]
+
+        public init(generation: Int, slot: Int, masterPID: Int32, listeners: [ListenerInfo]) {
+            self.generation = generation
+            self.slot = slot
+            self.masterPID = masterPID
+            self.listeners = listeners
+        }
+    }
+
+    public struct ListenerInfo: Sendable, Equatable {
+        public var frontend: Int
+        public var name: String
+
+        public init(frontend: Int, name: String) {
+            self.frontend = frontend
+            self.name = name
+        }
+    }
+
+    /// Number of descriptors before the listeners in a `hello`.
+    public static let helloFixedDescriptors = 2
+
+    public func encoded() -> [UInt8] {
+        switch self {
+        case .hello(let hello):
+            var text = "HELLO \(hello.generation) \(hello.slot) \(hello.masterPID)\n"
+            for listener in hello.listeners { text += "LISTENER \(listener.frontend) \(listener.name)\n" }
+            return Array(text.utf8)
+        case .ready: return Array("READY\n".utf8)
+        case .drain: return Array("DRAIN\n".utf8)
+        case .stop: return Array("STOP\n".utf8)
+        }
+    }
+
+    /// Decodes one packet; nil for anything malformed.
+    public static func decode(_ bytes: [UInt8]) -> ControlMessage? {
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        guard let first = lines.first else { return nil }
+        let words = first.split(separator: " ")
+        switch words.first {
+        case "READY": return .ready
+        case "DRAIN": return .drain
+        case "STOP": return .stop
+        case "HELLO":
+            guard words.count == 4, let generation = Int(words[1]), let slot = Int(words[2]),
+                  let master = Int32(words[3]) else { return nil }
+            var listeners: [ListenerInfo] = []
+            for line in lines.dropFirst() {
+                let parts = line.split(separator: " ", maxSplits: 2)
+                guard parts.count == 3, parts[0] == "LISTENER", let frontend = Int(parts[1]) else { return nil }
+                listeners.append(ListenerInfo(frontend: frontend, name: String(parts[2])))
+            }
+            return .hello(Hello(generation: generation, slot: slot, masterPID: master, listeners: listeners))
+        default:
+            return nil
+        }
+    }
+}

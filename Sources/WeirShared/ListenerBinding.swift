@@ -1,0 +1,123 @@
+import Glibc
+import WeirConfig
+import WeirSystem
+
+/// A listening socket the master owns for one worker slot, named by what the
+/// configuration says, so a reload can keep it when the same `bind` remains.
+public struct ListenerKey: Hashable, Sendable, CustomStringConvertible {
+    /// The configured address (`127.0.0.1:0` stays `127.0.0.1:0` whatever port it got).
+    public var address: String
+    /// The worker slot; 0 for UNIX and inherited sockets, which all workers share.
+    public var slot: Int
+
+    public init(address: String, slot: Int) {
+        self.address = address
+        self.slot = slot
+    }
+
+    public var description: String { "\(address)#\(slot)" }
+}
+
+public struct OpenListener: Sendable {
+    public var key: ListenerKey
+    public var fd: Int32
+    /// Index into `Configuration.frontends`.
+    public var frontend: Int
+    /// The bound address, port 0 resolved.
+    public var name: String
+    /// One socket for every worker slot (UNIX and `fd@` sockets) rather than one per slot.
+    public var shared: Bool
+
+    public init(key: ListenerKey, fd: Int32, frontend: Int, name: String, shared: Bool) {
+        self.key = key
+        self.fd = fd
+        self.frontend = frontend
+        self.name = name
+        self.shared = shared
+    }
+}
+
+/// Opens every listener a configuration asks for.
+public enum ListenerBinding {
+    /// One foreground process (`-d`): one socket per bind address.
+    public static func bindAll(_ configuration: Configuration, reusePort: Bool) throws(StartupError) -> [BoundListener] {
+        var none: [ListenerKey: Int32] = [:]
+        return try bindAll(configuration, slots: 1, reusing: &none).map {
+            BoundListener(fd: $0.fd, frontend: $0.frontend, name: $0.name)
+        }
+    }
+
+    /// The master: for every IP `bind`, one SO_REUSEPORT socket per worker
+    /// slot, so the kernel spreads connections over the workers; UNIX and
+    /// `fd@` sockets are one socket shared by all slots. Sockets found in
+    /// `inherited` (kept across a reload) are reused and removed from it; the
+    /// caller closes what remains there. On failure, closes what it opened
+    /// (not what it reused) and throws one error naming the address.
+    public static func bindAll(_ configuration: Configuration, slots: Int,
+                               reusing inherited: inout [ListenerKey: Int32]) throws(StartupError) -> [OpenListener] {
+        var opened: [OpenListener] = []
+        var reused: [ListenerKey: Int32] = [:]
+        func fail(_ error: StartupError) -> StartupError {
+            for listener in opened where reused[listener.key] == nil { Posix.close(listener.fd) }
+            // What was reused goes back, so the caller still owns it.
+            for (key, fd) in reused { inherited[key] = fd }
+            return error
+        }
+        for (index, frontend) in configuration.frontends.enumerated() {
+            for bind in frontend.binds {
+                let configured = bind.address.description
+                let shared: Bool
+                switch bind.address {
+                case .ip: shared = false
+                case .unix, .inheritedFD: shared = true
+                }
+                // The port of slot 0, for further slots of a `:0` bind.
+                var boundPort: UInt16 = 0
+                for slot in 0..<(shared ? 1 : slots) {
+                    let key = ListenerKey(address: configured, slot: slot)
+                    let fd: Int32
+                    if let kept = inherited.removeValue(forKey: key) {
+                        fd = kept
+                        reused[key] = kept
+                    } else {
+                        do {
+                            fd = try open(bind, slot: slot, port: boundPort)
+                        } catch {
+                            throw fail(error)
+                        }
+                    }
+                    let local = try? Posix.localAddress(fd)
+                    if slot == 0 { boundPort = local?.port ?? 0 }
+                    opened.append(OpenListener(key: key, fd: fd, frontend: index,
+                                               name: local?.description ?? configured, shared: shared))
+                }
+            }
+        }
+        return opened
+    }
+
+    private static func open(_ bind: Bind, slot: Int, port: UInt16) throws(StartupError) -> Int32 {
+        do {
+            switch bind.address {
+            case .ip(let ip, let configuredPort):
+                // Slots after the first join the port slot 0 holds (the one the
+                // kernel chose for `:0`); the stranger probe ran for slot 0.
+                let address = SocketAddress(ip: ip.bytes, port: slot == 0 ? configuredPort : port)
+                return try Listening.open(address, reusePort: true, probe: slot == 0).release()
+            case .unix(let path):
+                guard let address = SocketAddress(unixPath: path) else {
+                    throw StartupError("\(bind.location): UNIX socket path too long: \(path)")
+                }
+                return try Listening.open(address, reusePort: false).release()
+            case .inheritedFD(let fd):
+                return try Listening.adopt(fd).release()
+            }
+        } catch let error as Listening.Failure {
+            throw StartupError("Starting proxy: \(error)")
+        } catch let error as StartupError {
+            throw error
+        } catch {
+            throw StartupError("\(error)")
+        }
+    }
+}

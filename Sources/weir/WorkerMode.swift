@@ -1,0 +1,67 @@
+import Glibc
+import WeirConfig
+import WeirProxy
+import WeirShared
+import WeirSystem
+
+/// A worker process started by the master (`weir --worker`, channel on fd 3):
+/// it receives its listening sockets, the validated configuration and the
+/// shared memory, parses the configuration bytes it was given (never the
+/// files), and serves until the master says DRAIN or STOP, or goes away.
+enum WorkerMode {
+    static let channel: Int32 = 3
+
+    static func run() -> Int32 {
+        // The kernel tells us if the master dies; end-of-file on the channel too.
+        Processes.setParentDeathSignal(SIGTERM)
+        let received: (bytes: [UInt8], fds: [Int32])?
+        do { received = try Channel.receive(channel) } catch {
+            Notice.alert("worker: cannot read from the master: \(error)")
+            return 1
+        }
+        guard let (bytes, fds) = received, case .hello(let hello)? = ControlMessage.decode(bytes),
+              fds.count == ControlMessage.helloFixedDescriptors + hello.listeners.count else {
+            Notice.alert("worker: the master's first message is not a valid hello")
+            return 1
+        }
+        guard getppid() == hello.masterPID else { return 1 }
+        let configFD = fds[0], sharedFD = fds[1]
+        defer { Posix.close(configFD) }
+        guard let bundle = try? MemoryFile.contents(configFD), let files = ConfigBundle.decode(bundle) else {
+            Notice.alert("worker: the configuration handed over is unreadable")
+            return 1
+        }
+        var environment: [String: String] = [:]
+        for entry in Processes.environment() {
+            if let equals = entry.firstIndex(of: "=") {
+                environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+            }
+        }
+        let result = ConfigParser.parse(files, environment: environment)
+        guard let configuration = result.configuration, !result.hasErrors else {
+            for diagnostic in result.diagnostics { Posix.writeAll(2, diagnostic.rendered() + "\n") }
+            return 1
+        }
+        guard let segment = SharedSegment.attach(sharedFD), hello.slot < segment.slots else {
+            Notice.alert("worker: the shared memory handed over is unreadable")
+            return 1
+        }
+        Posix.close(sharedFD)
+        let counters = segment.counters(hello.slot)
+        counters.pointee.pid = Int64(getpid())
+        var listeners: [BoundListener] = []
+        for (index, info) in hello.listeners.enumerated() {
+            guard info.frontend < configuration.frontends.count else { return 1 }
+            listeners.append(BoundListener(fd: fds[ControlMessage.helloFixedDescriptors + index],
+                                           frontend: info.frontend, name: info.name))
+        }
+        do {
+            let worker = try Worker(configuration: configuration, listeners: listeners,
+                                    options: WorkerOptions(quiet: true, control: channel, counters: counters))
+            return worker.run()
+        } catch {
+            Notice.alert("worker: \(error)")
+            return 1
+        }
+    }
+}
