@@ -113,13 +113,14 @@ public struct Master: ~Copyable, EventHandler {
             master.armWatchdog(loop: &loop)
             loop.run(&master)
             return master.finish()
-        } catch let error as StartupError {
-            Notice.alert(error.description)
-            return 1
         } catch {
-            Notice.alert("\(error)")
-            return 1
+            return startupFailed(error)
         }
+    }
+
+    private static func startupFailed(_ error: any Error) -> Int32 {
+        Notice.alert((error as? StartupError)?.description ?? "\(error)")
+        return 1
     }
 
     /// After a re-exec: takes back the state the previous image handed over,
@@ -135,12 +136,8 @@ public struct Master: ~Copyable, EventHandler {
             master.reloadAfterExec(loop: &loop)
             loop.run(&master)
             return master.finish()
-        } catch let error as StartupError {
-            Notice.alert(error.description)
-            return 1
         } catch {
-            Notice.alert("\(error)")
-            return 1
+            return startupFailed(error)
         }
     }
 

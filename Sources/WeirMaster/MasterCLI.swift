@@ -69,7 +69,7 @@ extension Master {
         case "reload":
             loop.deregister(fd)
             cliClients[fd] = nil
-            if reloadReply >= 0 || pending != [] && self.pending != nil {
+            if reloadReply >= 0 || self.pending != nil {
                 Posix.writeAll(fd, "Success=0\n--\na reload is already in progress\n")
                 Posix.close(fd)
                 return
@@ -122,8 +122,8 @@ extension Master {
             }
         }
         text += "# old workers\n"
-        for worker in workers.sorted(by: { ($0.generation, $0.slot) < ($1.generation, $1.slot) })
-        where worker.generation != current && worker.generation != pending?.number || worker.draining && worker.generation == current {
+        let old = workers.filter { ($0.generation != current || $0.draining) && $0.generation != pending?.number }
+        for worker in old.sorted(by: { ($0.generation, $0.slot) < ($1.generation, $1.slot) }) {
             text += row([String(worker.pid), "worker", String(worker.generation), String(worker.reloadsSurvived),
                          uptime(now - worker.startedWall), worker.version, connections(worker)])
         }

@@ -116,13 +116,7 @@ extension Master {
         do { files = try ConfigLoader.load(paths: options.configPaths) } catch {
             return (nil, [], ["\(error)"], "\(error)")
         }
-        var environment: [String: String] = [:]
-        for entry in Processes.environment() {
-            if let equals = entry.firstIndex(of: "=") {
-                environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
-            }
-        }
-        let result = ConfigParser.parse(files, environment: environment)
+        let result = ConfigParser.parse(files, environment: Processes.environmentVariables())
         let messages = result.diagnostics.map { $0.rendered() }
         let firstError = result.diagnostics.first { $0.severity == .error || $0.severity == .alert }
             .map { d in d.location.map { "\($0): \(d.message)" } ?? d.message }
@@ -218,7 +212,7 @@ extension Master {
         // The running generation's configuration, for respawning its workers.
         if let generation = generations[current], let bytes = try? MemoryFile.contents(generation.configFD),
            let files = ConfigBundle.decode(bytes) {
-            let result = ConfigParser.parse(files, environment: [:])
+            let result = ConfigParser.parse(files, environment: Processes.environmentVariables())
             if let configuration = result.configuration {
                 self.configuration = configuration
                 self.files = files

@@ -64,6 +64,17 @@ public enum Processes {
         return result
     }
 
+    /// The current environment as a dictionary, for `"${VAR}"` expansion.
+    public static func environmentVariables() -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in environment() {
+            if let equals = entry.firstIndex(of: "=") {
+                result[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+            }
+        }
+        return result
+    }
+
     /// execve(2): replaces this process image; returns only on failure.
     public static func exec(path: String, arguments: [String], environment: [String]) -> Errno {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]

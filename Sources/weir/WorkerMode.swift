@@ -31,13 +31,7 @@ enum WorkerMode {
             Notice.alert("worker: the configuration handed over is unreadable")
             return 1
         }
-        var environment: [String: String] = [:]
-        for entry in Processes.environment() {
-            if let equals = entry.firstIndex(of: "=") {
-                environment[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
-            }
-        }
-        let result = ConfigParser.parse(files, environment: environment)
+        let result = ConfigParser.parse(files, environment: Processes.environmentVariables())
         guard let configuration = result.configuration, !result.hasErrors else {
             for diagnostic in result.diagnostics { Posix.writeAll(2, diagnostic.rendered() + "\n") }
             return 1

@@ -13,16 +13,6 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-func environment() -> [String: String] {
-    var result: [String: String] = [:]
-    for entry in Processes.environment() {
-        if let equals = entry.firstIndex(of: "=") {
-            result[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
-        }
-    }
-    return result
-}
-
 func buildDetails() -> String {
     var swiftVersion = "6"
     #if swift(>=6.3)
@@ -103,7 +93,7 @@ do {
     fail("[ALERT]    (\(getpid())) : \(error)")
 }
 
-let result = ConfigParser.parse(files, environment: environment())
+let result = ConfigParser.parse(files, environment: Processes.environmentVariables())
 for diagnostic in result.diagnostics where !(options.quiet && diagnostic.severity != .error && diagnostic.severity != .alert) {
     Posix.writeAll(2, diagnostic.rendered() + "\n")
 }
