@@ -31,6 +31,10 @@ public struct MasterOptions: Sendable {
     public var terminatePIDs: [Int32] = []
     public var version: String
 
+    /// With `-sf`/`-st` the ports are expected to be held by the process we
+    /// take over from, so the probe that refuses to share a port is skipped.
+    var probeForStrangers: Bool { finishPIDs.isEmpty && terminatePIDs.isEmpty }
+
     public init(configPaths: [String], arguments: [String], cliAddress: String?, quiet: Bool,
                 finishPIDs: [Int32], terminatePIDs: [Int32], version: String) {
         self.configPaths = configPaths
@@ -106,7 +110,8 @@ public struct Master: ~Copyable, EventHandler {
             try master.openCLI(loop: &loop)
             try master.registerSignals(loop: &loop)
             var inherited: [ListenerKey: Int32] = [:]
-            let opened = try ListenerBinding.bindAll(configuration, slots: master.slotsPerGeneration, reusing: &inherited)
+            let opened = try ListenerBinding.bindAll(configuration, slots: master.slotsPerGeneration, reusing: &inherited,
+                                                     probe: options.probeForStrangers)
             master.announce(opened, configuration)
             try master.startGeneration(1, configuration: configuration, files: files, listeners: opened,
                                        messages: messages, loop: &loop)
@@ -369,13 +374,14 @@ public struct Master: ~Copyable, EventHandler {
     private mutating func drainOlderGenerations(loop: inout EventLoop) {
         var drainingGenerations = Set<Int>()
         for index in workers.indices where workers[index].generation < current {
-            if workers[index].draining {
-                workers[index].reloadsSurvived += 1
-                if let limit = configuration.global.maxReloads, workers[index].reloadsSurvived > limit {
-                    send(.stop, to: index)
-                }
+            // Counted as HAProxy does: the reload that makes a worker old is its first.
+            workers[index].reloadsSurvived += 1
+            if let limit = configuration.global.maxReloads, workers[index].reloadsSurvived > limit {
+                send(.stop, to: index)
+                workers[index].draining = true
                 continue
             }
+            if workers[index].draining { continue }
             send(.drain, to: index)
             workers[index].draining = true
             drainingGenerations.insert(workers[index].generation)

@@ -149,7 +149,8 @@ extension String {
 
 /// `weir cli SOCKET COMMAND…`: sends one command to the master CLI and prints
 /// the answer. Exits 1 when a `reload` answers `Success=0` (the systemd
-/// unit's ExecReload relies on it), 2 when the master cannot be reached.
+/// unit's ExecReload relies on it) or the command is unknown, 2 when the
+/// master cannot be reached.
 public enum MasterCLIClient {
     public static func run(socket path: String, command: String) -> Int32 {
         guard let address = SocketAddress(unixPath: path) else {
@@ -179,10 +180,8 @@ public enum MasterCLIClient {
             if n > 0 { answer += chunk[0..<n] } else if n < 0 && Errno.current == .interrupted { continue } else { break }
         }
         answer.withUnsafeBytes { Posix.writeAll(1, $0) }
-        if command.trimmingBlanks() == "reload" {
-            let text = String(decoding: answer, as: UTF8.self)
-            return text.hasPrefix("Success=1") ? 0 : 1
-        }
-        return 0
+        let text = String(decoding: answer, as: UTF8.self)
+        if command.trimmingBlanks() == "reload" { return text.hasPrefix("Success=1") ? 0 : 1 }
+        return text.hasPrefix("Unknown command") ? 1 : 0
     }
 }

@@ -128,7 +128,7 @@ extension Master {
         Notice.alert("Reload failed: \(reason)")
         for message in messages { Posix.writeAll(2, message + "\n") }
         SystemdNotify.send(["READY=1", "STATUS=reload failed: \(reason)"])
-        answerReload(success: false, messages: messages.isEmpty ? [reason] : messages)
+        answerReload(success: false, messages: ["Reload failed: \(reason)"] + messages)
     }
 
     /// Answers the CLI connection that asked for the reload, if any.
@@ -232,7 +232,8 @@ extension Master {
         for listener in listeners { inherited[listener.key] = listener.fd }
         let opened: [OpenListener]
         do {
-            opened = try ListenerBinding.bindAll(configuration, slots: slotsFor(configuration), reusing: &inherited)
+            opened = try ListenerBinding.bindAll(configuration, slots: slotsFor(configuration), reusing: &inherited,
+                                                 probe: options.probeForStrangers)
         } catch {
             failReload(error.description, messages: checked.messages)
             return

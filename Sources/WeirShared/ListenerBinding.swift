@@ -53,8 +53,9 @@ public enum ListenerBinding {
     /// `inherited` (kept across a reload) are reused and removed from it; the
     /// caller closes what remains there. On failure, closes what it opened
     /// (not what it reused) and throws one error naming the address.
-    public static func bindAll(_ configuration: Configuration, slots: Int,
-                               reusing inherited: inout [ListenerKey: Int32]) throws(StartupError) -> [OpenListener] {
+    /// `probe: false` (for `-sf`/`-st`) shares ports with the process being replaced.
+    public static func bindAll(_ configuration: Configuration, slots: Int, reusing inherited: inout [ListenerKey: Int32],
+                               probe: Bool = true) throws(StartupError) -> [OpenListener] {
         var opened: [OpenListener] = []
         var reused: [ListenerKey: Int32] = [:]
         func fail(_ error: StartupError) -> StartupError {
@@ -81,7 +82,7 @@ public enum ListenerBinding {
                         reused[key] = kept
                     } else {
                         do {
-                            fd = try open(bind, slot: slot, port: boundPort)
+                            fd = try open(bind, slot: slot, port: boundPort, probe: probe)
                         } catch {
                             throw fail(error)
                         }
@@ -96,14 +97,14 @@ public enum ListenerBinding {
         return opened
     }
 
-    private static func open(_ bind: Bind, slot: Int, port: UInt16) throws(StartupError) -> Int32 {
+    private static func open(_ bind: Bind, slot: Int, port: UInt16, probe: Bool) throws(StartupError) -> Int32 {
         do {
             switch bind.address {
             case .ip(let ip, let configuredPort):
                 // Slots after the first join the port slot 0 holds (the one the
                 // kernel chose for `:0`); the stranger probe ran for slot 0.
                 let address = SocketAddress(ip: ip.bytes, port: slot == 0 ? configuredPort : port)
-                return try Listening.open(address, reusePort: true, probe: slot == 0).release()
+                return try Listening.open(address, reusePort: true, probe: probe && slot == 0).release()
             case .unix(let path):
                 guard let address = SocketAddress(unixPath: path) else {
                     throw StartupError("\(bind.location): UNIX socket path too long: \(path)")

@@ -55,7 +55,10 @@ if arguments.first == "--worker" {
     exit(WorkerMode.run())
 }
 if arguments.first == "cli" {
-    guard arguments.count >= 3 else { fail("usage: weir cli <socket> <command>") }
+    guard arguments.count >= 3 else {
+        Posix.writeAll(2, "usage: weir cli <socket> <command>\n")
+        exit(2)
+    }
     exit(MasterCLIClient.run(socket: arguments[1], command: arguments[2...].joined(separator: " ")))
 }
 
