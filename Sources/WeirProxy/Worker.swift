@@ -150,6 +150,8 @@ public struct Worker: ~Copyable, EventHandler {
     // MARK: - Accepting
 
     private mutating func acceptConnections(listener index: Int, loop: inout EventLoop) {
+        // A drain in the same batch may have closed it (and its number may be reused).
+        guard !listeners[index].closed else { return }
         let frontendIndex = listeners[index].frontend
         let fd = listeners[index].fd
         // A bounded batch per tick keeps one busy listener from starving the rest.

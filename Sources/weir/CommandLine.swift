@@ -5,6 +5,10 @@ struct Options {
     var configPaths: [String] = []
     var checkOnly = false
     var debug = false
+    /// `-db`: foreground; without -W/-Ws, one process without master (as HAProxy).
+    var foreground = false
+    /// No master: `-d`, or `-db` without `-W`/`-Ws`.
+    var singleProcess = false
     var quiet = false
     var showVersion = false
     var showBuildDetails = false
@@ -29,7 +33,7 @@ struct Options {
                weir cli <socket> <command>
                 -v displays version ; -vv shows known build options.
                 -d enters debug mode: one process in the foreground, no master.
-                -db only disables background mode.
+                -db stays in the foreground: one process without master unless -W/-Ws.
                 -W master-worker mode (the default without -d) ; -Ws adds systemd notifications.
                 -S <socket> binds the master CLI to a UNIX socket path or fd@N.
                 -sf/-st <pid>* tell these processes to finish (SIGUSR1) or stop (SIGTERM) once started.
@@ -54,7 +58,7 @@ struct Options {
             case "-f": options.configPaths.append(try value(for: argument))
             case "-c": options.checkOnly = true
             case "-d": options.debug = true
-            case "-db": break
+            case "-db": options.foreground = true
             case "-q": options.quiet = true
             case "-v": options.showVersion = true
             case "-vv": options.showBuildDetails = true
@@ -85,6 +89,8 @@ struct Options {
             }
             index += 1
         }
+        if options.foreground && !options.masterWorker { options.singleProcess = true }
+        if options.debug { options.singleProcess = true }
         if options.configPaths.isEmpty && !options.showVersion && !options.showBuildDetails {
             throw UsageError(message: "no configuration file given (use -f)")
         }

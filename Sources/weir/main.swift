@@ -120,12 +120,12 @@ if let pidfile = options.pidfile ?? configuration.global.pidfile {
     close(fd)
 }
 
-if !options.debug {
+if !options.singleProcess {
     let messages = result.diagnostics.map { $0.rendered() }
     exit(Master.start(options: masterOptions(options), configuration: configuration, files: files, messages: messages))
 }
 
-// -d: one foreground process that binds and serves by itself.
+// -d or -db: one foreground process that binds and serves by itself.
 let listeners: [BoundListener]
 do {
     listeners = try ListenerBinding.bindAll(configuration, reusePort: true)
