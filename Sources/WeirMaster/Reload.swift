@@ -18,6 +18,8 @@ public struct ReexecState: Sendable {
     var cliListener: Int32
     var reloadReply: Int32
     var listeners: [OpenListener]
+    /// Open master CLI connections and what they sent so far.
+    var cliClients: [(fd: Int32, pending: [UInt8])]
     var generations: [(number: Int, configFD: Int32, sharedFD: Int32, hardStopDeadline: Int64?)]
     var workers: [WorkerProcess]
 
@@ -25,6 +27,9 @@ public struct ReexecState: Sendable {
         var lines = ["master\t\(executable)\t\(current)\t\(reloads)\t\(failedReloads)\t\(startedWall)\t\(cliListener)\t\(reloadReply)"]
         for l in listeners {
             lines.append("listener\t\(l.fd)\t\(l.key.slot)\t\(l.shared ? 1 : 0)\t\(l.frontend)\t\(l.key.address)\t\(l.name)")
+        }
+        for client in cliClients {
+            lines.append("cliclient\t\(client.fd)\t" + client.pending.map { String($0, radix: 16) }.joined(separator: ","))
         }
         for g in generations {
             lines.append("generation\t\(g.number)\t\(g.configFD)\t\(g.sharedFD)\t\(g.hardStopDeadline ?? -1)")
@@ -37,7 +42,7 @@ public struct ReexecState: Sendable {
 
     static func decode(_ bytes: [UInt8]) -> ReexecState? {
         var state = ReexecState(executable: "", current: 0, reloads: 0, failedReloads: 0, startedWall: 0,
-                                cliListener: -1, reloadReply: -1, listeners: [], generations: [], workers: [])
+                                cliListener: -1, reloadReply: -1, listeners: [], cliClients: [], generations: [], workers: [])
         var sawMaster = false
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -52,6 +57,10 @@ public struct ReexecState: Sendable {
                 guard let fd = Int32(f[1]), let slot = Int(f[2]), let frontend = Int(f[4]) else { return nil }
                 state.listeners.append(OpenListener(key: ListenerKey(address: f[5], slot: slot), fd: fd,
                                                     frontend: frontend, name: f[6], shared: f[3] == "1"))
+            case "cliclient" where f.count == 3:
+                guard let fd = Int32(f[1]) else { return nil }
+                let bytes = f[2].split(separator: ",").compactMap { UInt8($0, radix: 16) }
+                state.cliClients.append((fd, bytes))
             case "generation" where f.count == 5:
                 guard let number = Int(f[1]), let config = Int32(f[2]), let shared = Int32(f[3]), let stop = Int64(f[4]) else { return nil }
                 state.generations.append((number, config, shared, stop >= 0 ? stop : nil))
@@ -107,7 +116,27 @@ extension Master {
             failReload(checked.firstError ?? "invalid configuration", messages: checked.messages)
             return
         }
+        // The binary on disk may have been replaced: make sure it runs and
+        // accepts the configuration before this process becomes it.
+        if let problem = checkExecutable() {
+            failReload(problem, messages: checked.messages)
+            return
+        }
         reexec(loop: &loop)
+    }
+
+    /// Runs `executable -c -q -f …` (bounded); nil when it validated the files.
+    func checkExecutable() -> String? {
+        var arguments = [executable, "-c", "-q"]
+        for path in options.configPaths { arguments += ["-f", path] }
+        let pid: Int32
+        do { pid = try Processes.spawn(path: executable, arguments: arguments, environment: workerEnvironment) } catch {
+            return "cannot execute \(executable): \(error)"
+        }
+        switch Processes.wait(pid, timeout: 10_000) {
+        case .exited(0): return nil
+        case let outcome: return "\(executable) -c did not accept the configuration (\(outcome))"
+        }
     }
 
     /// Reads and parses the configuration files again.
@@ -150,13 +179,14 @@ extension Master {
         }
         let state = ReexecState(executable: executable, current: current, reloads: reloads, failedReloads: failedReloads,
                                 startedWall: startedWall, cliListener: cliListener, reloadReply: reloadReply,
-                                listeners: listeners, generations: generationList, workers: workers)
+                                listeners: listeners, cliClients: cliClients.map { ($0.key, $0.value) },
+                                generations: generationList, workers: workers)
         let stateFD: Int32
         do { stateFD = try MemoryFile.create(name: "weir-master-state", bytes: state.encoded()) } catch {
             failReload("cannot save the master's state: \(error)", messages: [])
             return
         }
-        var kept = [stateFD, cliListener, reloadReply] + listeners.map(\.fd) + workers.map(\.channel)
+        var kept = [stateFD, cliListener, reloadReply] + listeners.map(\.fd) + workers.map(\.channel) + Array(cliClients.keys)
         for generation in generationList { kept += [generation.configFD, generation.sharedFD] }
         kept = kept.filter { $0 >= 0 }
         for fd in kept { try? Posix.setCloseOnExec(fd, false) }
@@ -209,6 +239,12 @@ extension Master {
             }
         }
         if reloadReply >= 0 { try? Posix.setCloseOnExec(reloadReply, true) }
+        for client in state.cliClients {
+            try? Posix.setCloseOnExec(client.fd, true)
+            cliClients[client.fd] = client.pending
+            try? loop.register(client.fd, events: Epoll.readable,
+                               token: Token(kind: MasterToken.cliClient.rawValue, slot: UInt32(bitPattern: client.fd)))
+        }
         // The running generation's configuration, for respawning its workers.
         if let generation = generations[current], let bytes = try? MemoryFile.contents(generation.configFD),
            let files = ConfigBundle.decode(bytes) {

@@ -4,9 +4,10 @@ import Glibc
 /// Processes: spawning workers, reaping them, signals to them.
 public enum Processes {
     /// posix_spawn of `path` (`argv[0]` included in `arguments`): the child
-    /// inherits stdin/stdout/stderr and `channel` as its fd 3, with an empty
-    /// signal mask and default dispositions. No Swift code runs between fork and exec.
-    public static func spawn(path: String, arguments: [String], environment: [String], channel: Int32) throws(Errno) -> pid_t {
+    /// inherits stdin/stdout/stderr and `channel` (unless -1) as its fd 3, with
+    /// an empty signal mask and default dispositions. No Swift code runs
+    /// between fork and exec.
+    public static func spawn(path: String, arguments: [String], environment: [String], channel: Int32 = -1) throws(Errno) -> pid_t {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer {
@@ -39,6 +40,25 @@ public enum Processes {
         let signal = status & 0x7f
         if signal == 0 { return (pid, .exited((status >> 8) & 0xff)) }
         return (pid, .signaled(signal))
+    }
+
+    /// Waits up to `timeout` ms for `pid` to end; kills it if it does not.
+    public static func wait(_ pid: pid_t, timeout: Int64) -> Exit {
+        let deadline = Clock.monotonicMilliseconds() + timeout
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && Errno.current != .interrupted { return .exited(127) }
+            if Clock.monotonicMilliseconds() >= deadline {
+                _ = kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                return .signaled(SIGKILL)
+            }
+            usleep(5000)
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
     }
 
     /// kill(2); a process already gone is not an error here.
