@@ -18,6 +18,9 @@ extension ParserState {
                 return
             }
             if let target = parseLogTarget(words) { global.logs.append(target) }
+        case "ulimit-n":
+            if let n = integer(words, 1, keyword: "ulimit-n", range: 1...(1 << 30)) { global.fileLimit = n }
+            expectAtMost(2, words, after: "ulimit-n")
         case "hard-stop-after":
             if let ms = duration(words, 1, keyword: "hard-stop-after") { global.hardStopAfter = ms > 0 ? ms : nil }
             expectAtMost(2, words, after: "hard-stop-after")
@@ -32,17 +35,14 @@ extension ParserState {
         case "user":
             if let value = singleArgument(words, what: "a user name") {
                 global.user = value
-                warning("'user' is parsed but not applied yet: Weir keeps its current user until a later release", at: keyword)
             }
         case "group":
             if let value = singleArgument(words, what: "a group name") {
                 global.group = value
-                warning("'group' is parsed but not applied yet: Weir keeps its current group until a later release", at: keyword)
             }
         case "chroot":
             if let value = singleArgument(words, what: "a directory") {
                 global.chroot = value
-                warning("'chroot' is parsed but not applied yet: Weir does not change its root until a later release", at: keyword)
             }
         case "daemon":
             if expectAtMost(1, words, after: "daemon") {

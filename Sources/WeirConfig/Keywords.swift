@@ -19,7 +19,7 @@ enum Keywords {
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
-        "description", "hard-stop-after", "mworker-max-reloads", "master-worker",
+        "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
@@ -31,7 +31,7 @@ enum Keywords {
     ]
 
     static let globalUnsupported: Set<String> = [
-        "nbproc", "cpu-map", "ulimit-n", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
+        "nbproc", "cpu-map", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
         "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "node", "uid", "gid", "localpeer",
         "log-send-hostname", "log-tag", "server-state-file", "server-state-base", "spread-checks",

@@ -262,11 +262,14 @@ public struct GlobalSettings: Sendable, Hashable {
     public var logs: [LogTarget] = []
     public var pidfile: String?
     public var daemon = false
+    /// `user`, `group`, `chroot`: applied by workers once they hold their sockets.
     public var user: String?
     public var group: String?
     public var chroot: String?
     /// `tune.bufsize`, bytes per pooled buffer.
     public var bufferSize = 16384
+    /// `ulimit-n`: the file-descriptor limit to set; nil computes it from maxconn.
+    public var fileLimit: Int?
     /// `hard-stop-after`: how long (ms) an old generation may drain after a
     /// reload or soft stop before it is killed; nil waits for ever.
     public var hardStopAfter: Int?

@@ -50,8 +50,12 @@ enum WorkerMode {
                                            frontend: info.frontend, name: info.name))
         }
         do {
+            let global = configuration.global
+            let privileges = try Privileges.resolve(user: global.user, group: global.group, chroot: global.chroot)
+            // Server names are resolved here, before a chroot hides resolv.conf.
             let worker = try Worker(configuration: configuration, listeners: listeners,
                                     options: WorkerOptions(quiet: true, control: channel, counters: counters))
+            try privileges.apply()
             return worker.run()
         } catch {
             Notice.alert("worker: \(error)")

@@ -120,6 +120,15 @@ if let pidfile = options.pidfile ?? configuration.global.pidfile {
     close(fd)
 }
 
+// Descriptors: `ulimit-n`, or two per connection of an explicit maxconn, as HAProxy computes it.
+let binds = configuration.frontends.reduce(0) { $0 + $1.binds.count }
+if let needed = configuration.global.fileLimit
+    ?? (configuration.global.maxconn > 0 ? 2 * configuration.global.maxconn + binds + 64 : nil) {
+    do { try Posix.ensureFileLimit(needed) } catch {
+        fail("[ALERT]    (\(getpid())) : \(error)")
+    }
+}
+
 if !options.singleProcess {
     let messages = result.diagnostics.map { $0.rendered() }
     exit(Master.start(options: masterOptions(options), configuration: configuration, files: files, messages: messages))
@@ -142,8 +151,11 @@ if !options.quiet {
 /// cannot hold the non-copyable worker.
 func serve(_ configuration: Configuration, _ listeners: [BoundListener], _ options: Options) -> Int32 {
     do {
+        let global = configuration.global
+        let privileges = try Privileges.resolve(user: global.user, group: global.group, chroot: global.chroot)
         let worker = try Worker(configuration: configuration, listeners: listeners,
                                 options: WorkerOptions(debug: options.debug, quiet: options.quiet))
+        try privileges.apply()
         return worker.run()
     } catch {
         fail("[ALERT]    (\(getpid())) : \(error)")

@@ -38,9 +38,6 @@ import Testing
         #expect(g.bufferSize == 32768)
         #expect(g.statsSockets == ["/run/weir.sock"])
         #expect(messages(r, .warning) == [
-            "t.cfg:5:5: warning: 'user' is parsed but not applied yet: Weir keeps its current user until a later release",
-            "t.cfg:6:5: warning: 'group' is parsed but not applied yet: Weir keeps its current group until a later release",
-            "t.cfg:7:5: warning: 'chroot' is parsed but not applied yet: Weir does not change its root until a later release",
             "t.cfg:8:5: warning: 'daemon' is parsed but not applied yet: Weir stays in the foreground until a later release",
             "t.cfg:10:5: warning: 'stats socket' is parsed but not served yet: the stats socket arrives in a later release",
             "t.cfg:11:5: warning: 'stats timeout' is ignored until the stats socket arrives in a later release",

@@ -22,3 +22,18 @@ struct SignalScenarioTests {
         #expect(!weir.stderr.text.contains("Fatal error"), "\(weir.stderr.text)")
     }
 }
+
+@Suite("Limits")
+struct LimitScenarioTests {
+    @Test("a file-descriptor limit that cannot be reached stops startup with a clear error")
+    func unreachableFileLimit() throws {
+        let backend = try Backend(.name("s1"))
+        defer { backend.stop() }
+        // Far above any kernel's nr_open: setrlimit must refuse it, root or not.
+        let file = try TempFile(tcpConfig(backend: serverLines([backend]), global: "    ulimit-n 1073741824"))
+        defer { file.remove() }
+        let result = try WeirProcess.run(["-d", "-f", file.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot raise the file-descriptor limit to 1073741824"), "\(result.stderr)")
+    }
+}

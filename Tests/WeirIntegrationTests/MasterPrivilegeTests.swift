@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `global user`/`group`/`chroot`: the master binds as root, workers serve
+/// without it. Needs root to change users, as in production (CI runs as root).
+@Suite("Master: privileges", .serialized, .enabled(if: geteuid() == 0))
+struct MasterPrivilegeTests {
+    /// The real and effective uid and gid of a process, from /proc.
+    func ids(_ pid: pid_t) -> (uid: String, gid: String)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> String? {
+            status.split(separator: "\n").first { $0.hasPrefix(name + ":") }?
+                .split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.map(String.init)
+        }
+        guard let uid = field("Uid"), let gid = field("Gid") else { return nil }
+        return (uid, gid)
+    }
+
+    @Test("workers run as 'user nobody' and 'group nogroup' inside a chroot; the master stays root")
+    func workersDropPrivileges() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        let nobody = try #require(getpwnam("nobody")).pointee.pw_uid
+        let nogroup = try #require(getgrnam("nogroup")).pointee.gr_gid
+        var template = Array("/tmp/weir-chroot-XXXXXX".utf8CString)
+        let jail = String(cString: try #require(mkdtemp(&template)))
+        defer { rmdir(jail) }
+        let h = try MasterHarness(config: masterConfig(server: backend.address,
+                                                       global: "    user nobody\n    group nogroup\n    chroot \(jail)"))
+        defer { h.close() }
+        for worker in h.master.readyLines {
+            let worker = try #require(ids(worker.pid))
+            #expect(worker.uid == String(nobody) && worker.gid == String(nogroup))
+        }
+        #expect(ids(h.pid)?.uid == "0")
+        #expect(connectAndEcho(try h.master.port(of: "fe")), "a worker without root still serves: \(h.output)")
+        for worker in h.master.readyLines {
+            let root = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker.pid)/root")
+            #expect(root == jail)
+        }
+    }
+}
