@@ -298,7 +298,9 @@ public struct Master: ~Copyable, EventHandler {
             throw StartupError("cannot spawn a worker: \(error)")
         }
         Posix.close(theirs)
-        let mineForSlot = listeners.filter { $0.key.slot == slot || $0.shared }
+        let slots: Int
+        if let pending, pending.number == number { slots = slotsFor(pending.configuration) } else { slots = slotsFor(configuration) }
+        let mineForSlot = listeners.filter { $0.key.slot % slots == slot || $0.shared }
         let hello = ControlMessage.Hello(generation: number, slot: slot, masterPID: getpid(),
                                          listeners: mineForSlot.map { .init(frontend: $0.frontend, name: $0.name) })
         do {

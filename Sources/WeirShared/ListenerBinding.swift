@@ -58,6 +58,7 @@ public enum ListenerBinding {
                                probe: Bool = true) throws(StartupError) -> [OpenListener] {
         var opened: [OpenListener] = []
         var reused: [ListenerKey: Int32] = [:]
+        var ipFrontends: [String: Int] = [:]
         func fail(_ error: StartupError) -> StartupError {
             for listener in opened where reused[listener.key] == nil { Posix.close(listener.fd) }
             // What was reused goes back, so the caller still owns it.
@@ -92,7 +93,18 @@ public enum ListenerBinding {
                     opened.append(OpenListener(key: key, fd: fd, frontend: index,
                                                name: local?.description ?? configured, shared: shared))
                 }
+                if !shared { ipFrontends[configured] = index }
             }
+        }
+        // Fewer slots than before: the sockets of the slots that went away
+        // stay, and workers share them (slot modulo the new count), so no
+        // connection already queued on them is reset.
+        for (key, fd) in inherited where key.slot >= slots {
+            guard let frontend = ipFrontends[key.address] else { continue }
+            inherited[key] = nil
+            reused[key] = fd
+            let name = (try? Posix.localAddress(fd))?.description ?? key.address
+            opened.append(OpenListener(key: key, fd: fd, frontend: frontend, name: name, shared: false))
         }
         return opened
     }

@@ -43,3 +43,32 @@ struct MasterPrivilegeTests {
         }
     }
 }
+
+/// Lowering `nbthread` on reload: connections already queued on the sockets
+/// of the slots that go away are still served.
+@Suite("Master: fewer workers", .serialized)
+struct MasterShrinkTests {
+    @Test("nbthread 2 -> 1 on reload: connections queued while the workers were frozen are all served")
+    func queuedConnectionsSurviveFewerSlots() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        let h = try MasterHarness(config: masterConfig(server: backend.address, nbthread: 2))
+        defer { h.close() }
+        let port = try h.master.port(of: "fe")
+        let frozen = h.master.readyLines.map(\.pid)
+        #expect(frozen.count == 2)
+        // Frozen workers accept nothing: the kernel queues new connections on
+        // both slots' sockets.
+        for pid in frozen { kill(pid, SIGSTOP) }
+        var clients: [Client] = []
+        defer { for c in clients { c.close() } }
+        for _ in 0..<12 { clients.append(try Client(port: port)) }
+        try h.writeConfig(masterConfig(server: backend.address, nbthread: 1))
+        let (success, answer) = try h.reload()
+        for pid in frozen { kill(pid, SIGCONT) }
+        #expect(success, "\(answer)")
+        for (i, client) in clients.enumerated() {
+            #expect(echoes(client, "queued \(i)"), "connection \(i) queued before the reload was not served")
+        }
+    }
+}

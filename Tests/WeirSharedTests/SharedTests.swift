@@ -67,6 +67,23 @@ import WeirSystem
         for listener in second { Posix.close(listener.fd) }
     }
 
+    @Test func fewerSlotsKeepTheSocketsOfTheSlotsThatWentAway() throws {
+        var inherited: [ListenerKey: Int32] = [:]
+        let four = try ListenerBinding.bindAll(configuration(["127.0.0.1:0"]), slots: 4, reusing: &inherited)
+        for listener in four { inherited[listener.key] = listener.fd }
+        // Connections may already wait on slots 2 and 3: their sockets must stay.
+        let two = try ListenerBinding.bindAll(configuration(["127.0.0.1:0"]), slots: 2, reusing: &inherited)
+        #expect(inherited.isEmpty)
+        #expect(Set(two.map(\.fd)) == Set(four.map(\.fd)))
+        #expect(Set(two.map(\.key.slot)) == [0, 1, 2, 3])
+        // A bind that is gone releases all its slots.
+        for listener in two { inherited[listener.key] = listener.fd }
+        let other = try ListenerBinding.bindAll(configuration(["[::1]:0"]), slots: 2, reusing: &inherited)
+        #expect(inherited.count == 4, "the removed bind's four sockets are left for the caller to close")
+        for fd in inherited.values { Posix.close(fd) }
+        for listener in other { Posix.close(listener.fd) }
+    }
+
     @Test func aFailedBindClosesWhatItOpenedAndReturnsWhatItReused() throws {
         var inherited: [ListenerKey: Int32] = [:]
         let kept = try ListenerBinding.bindAll(configuration(["127.0.0.1:0"]), slots: 1, reusing: &inherited)
