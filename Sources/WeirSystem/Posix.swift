@@ -57,6 +57,9 @@ public enum Posix {
     /// SOCK_STREAM, for `socket(domain:type:)`.
     public static let streamType = CShims_SOCK_STREAM
 
+    /// SOCK_DGRAM, for `socket(domain:type:)`: UDP and AF_UNIX datagram sockets.
+    public static let datagramType = Int32(SOCK_DGRAM.rawValue)
+
     /// socket(2), always non-blocking and close-on-exec.
     public static func socket(domain: Int32, type: Int32) throws(Errno) -> FileDescriptor {
         let flags = type | CShims_SOCK_NONBLOCK | CShims_SOCK_CLOEXEC
