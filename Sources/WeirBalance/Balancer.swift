@@ -55,7 +55,8 @@ public enum PickResult: Sendable, Hashable {
 /// Cost: `pick`, `connectionOpened` and `connectionClosed` never allocate.
 /// Everything the algorithms need is sized in `init` and rebuilt in place by
 /// `setWeight`/`setUsable`, which are the only calls that may allocate (the
-/// `source` table growing after a weight increase, `static-rr`'s table order).
+/// `source` table or the `consistentHash` ring growing after a weight
+/// increase, `static-rr`'s table order).
 /// Do not keep a copy of `servers` across calls: holding one would force a
 /// copy-on-write on the next mutation.
 public struct Balancer: Sendable {
@@ -69,10 +70,17 @@ public struct Balancer: Sendable {
         case leastConn
         /// The server with the lowest `id` that has a free slot.
         case first
-        /// Map-based hash of the client address.
+        /// `hash-type map-based`: the key indexes a map of the servers,
+        /// repeated by weight. `balance source` (the key is `sourceHash` of
+        /// the client address) and `balance uri|url_param|hdr|hash` (the key
+        /// is `KeyHash.hash` of the content) with the default hash type.
         case source
         /// Weighted random, `draws` candidates, the least loaded wins.
         case random(draws: Int)
+        /// `hash-type consistent`: the low 32 bits of the key pick the nearest
+        /// of `weight × 16` points per server on a ring placed by server id,
+        /// so a server going down or changing weight moves only its own keys.
+        case consistentHash
     }
 
     public let algorithm: Algorithm
@@ -99,14 +107,24 @@ public struct Balancer: Sendable {
         case .first: state = .first(First(servers: servers))
         case .source: state = .source(SourceHash(servers: servers))
         case .random(let draws): state = .random(RandomDraws(servers: servers, draws: draws, seed: seed))
+        case .consistentHash: state = .consistentHash(ConsistentHash(servers: servers))
         }
         refresh()
     }
 
-    /// Picks a server for a new connection. `hashKey` is used by `source`
-    /// (see `sourceHash`); `excluding` is a server index to avoid if any other
-    /// is eligible (redispatch after a failed connect).
-    public mutating func pick(hashKey: UInt64, excluding: Int? = nil) -> PickResult {
+    /// Picks a server for a new connection; `excluding` is a server index to
+    /// avoid if any other is eligible (redispatch after a failed connect).
+    ///
+    /// `hashKey` is read by the hashing algorithms only, `source` and
+    /// `consistentHash`: the hash of the client address (`sourceHash`) for
+    /// `balance source`, or of the content key for `balance uri`,
+    /// `url_param`, `hdr` and `hash` (`KeyHash.hash`, widened to 64 bits).
+    /// `consistentHash` uses the low 32 bits. Pass nil when the request has
+    /// no key (the `url_param` or header is absent, the `hash` sample is
+    /// empty): a hashing algorithm then picks by smooth weighted round robin
+    /// among the same eligible servers, as HAProxy falls back to round robin.
+    /// The other algorithms ignore the key, nil or not.
+    public mutating func pick(hashKey: UInt64?, excluding: Int? = nil) -> PickResult {
         let ex = excluding ?? -1
         // Each case moves the algorithm out of `state` before mutating it, so
         // its arrays stay uniquely referenced: mutating a copy bound by a
@@ -142,6 +160,11 @@ public struct Balancer: Sendable {
             let r = a.pick(servers: servers, pool: pool, hashKey: hashKey, excluding: ex)
             state = .random(a)
             return r
+        case .consistentHash(var a):
+            state = .moving
+            let r = a.pick(servers: servers, pool: pool, hashKey: hashKey, excluding: ex)
+            state = .consistentHash(a)
+            return r
         case .moving:
             preconditionFailure("Balancer state re-entered")
         }
@@ -162,7 +185,9 @@ public struct Balancer: Sendable {
     ///
     /// `roundrobin`, `leastconn`, `random` and `first` take it at once (`first`
     /// only cares whether it is 0). `source` rebuilds its map, so clients may
-    /// move (as in HAProxy with `hash-type map-based`). `static-rr` is static
+    /// move (as in HAProxy with `hash-type map-based`). `consistentHash` adds
+    /// or removes points of that server only, so only keys moving to or from
+    /// it change server. `static-rr` is static
     /// as in HAProxy, where only 0% and 100% are accepted: a weight of 0 takes
     /// the server out, any other value puts it back at its configured weight,
     /// and `servers[server].weight` shows that effective value.
@@ -212,6 +237,8 @@ public struct Balancer: Sendable {
             state = .moving; a.rebuild(servers: servers, pool: pool); state = .source(a)
         case .random(var a):
             state = .moving; a.rebuild(servers: servers, pool: pool); state = .random(a)
+        case .consistentHash(var a):
+            state = .moving; a.rebuild(servers: servers, pool: pool); state = .consistentHash(a)
         case .moving:
             preconditionFailure("Balancer state re-entered")
         }
@@ -226,6 +253,7 @@ enum AlgorithmState: Sendable {
     case first(First)
     case source(SourceHash)
     case random(RandomDraws)
+    case consistentHash(ConsistentHash)
     /// Only while an algorithm is moved out to be mutated in place.
     case moving
 }

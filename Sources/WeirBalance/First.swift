@@ -15,7 +15,7 @@ struct First: LoadBalancingAlgorithm {
 
     mutating func rebuild(servers: [ServerSlot], pool: Pool) {}
 
-    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64, excluding: Int) -> PickResult {
+    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult {
         for i in byID where pool.isEligible(i, servers: servers, excluding: excluding) {
             return .server(i)
         }

@@ -18,7 +18,7 @@ struct LeastConn: LoadBalancingAlgorithm {
         start = 0
     }
 
-    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64, excluding: Int) -> PickResult {
+    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult {
         let members = pool.members
         let n = members.count
         var k = start < n ? start : 0

@@ -8,8 +8,10 @@ protocol LoadBalancingAlgorithm: Sendable {
 
     /// The hot path: must not allocate. `excluding` is a server index or -1.
     /// Only pool members may be returned; a full member is skipped; when no
-    /// other member has a free slot, `pool.fallback` decides.
-    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64, excluding: Int) -> PickResult
+    /// other member has a free slot, `pool.fallback` decides. `hashKey` is
+    /// read by the hashing algorithms only, which pick by weighted round
+    /// robin when it is nil (the request carried no key).
+    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult
 }
 
 /// Which servers may take traffic now: the active servers that can, or when

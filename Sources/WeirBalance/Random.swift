@@ -33,7 +33,7 @@ struct RandomDraws: LoadBalancingAlgorithm {
         }
     }
 
-    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64, excluding: Int) -> PickResult {
+    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult {
         let members = pool.members
         guard let total = cumulative.last, total > 0 else {
             return pool.fallback(servers: servers, excluding: excluding)

@@ -24,7 +24,7 @@ struct RoundRobin: LoadBalancingAlgorithm {
         for i in scores.indices { scores[i] = 0 }
     }
 
-    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64, excluding: Int) -> PickResult {
+    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult {
         var best = -1
         var total = 0
         for i in pool.members where i != excluding && !servers[i].isFull {

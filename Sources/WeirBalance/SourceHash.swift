@@ -1,5 +1,5 @@
-/// `balance source`: map-based hashing of the client address (HAProxy's
-/// `hash-type map-based`, `lb_map.c`). Two maps, one over the active servers
+/// `hash-type map-based` (HAProxy's `lb_map.c`): `balance source`, and
+/// `balance uri|url_param|hdr|hash` unless `hash-type consistent`. Two maps, one over the active servers
 /// and one over the backups, list each server `weight / gcd` times; a client
 /// goes to `map[hash % map.count]`. The maps depend only on the weights and
 /// the order of the servers, never on a seed, so every worker, and every
@@ -14,11 +14,20 @@
 /// rebuilds the map: then, as with HAProxy's map-based hashing, many clients
 /// may move.
 ///
+/// The key may be any 64-bit hash: `Balancer.sourceHash` of the client
+/// address, or a content key from `KeyHash.hash` (`balance uri`, `url_param`,
+/// `hdr`, `hash` with `hash-type map-based`); `lookup` mixes it again, so a
+/// 32-bit or weak key spreads as well. Without a key (`hashKey` nil) the pick
+/// is a smooth weighted round robin over the same pool, HAProxy's fallback
+/// when the key is absent.
+///
 /// Cost: O(1) per pick while the client's server is eligible, no allocation.
 /// The maps are rebuilt only when a weight changes (they may grow then).
 struct SourceHash: LoadBalancingAlgorithm {
     private(set) var activeMap: [Int32] = []
     private(set) var backupMap: [Int32] = []
+    /// Picks without a key.
+    private(set) var withoutKey: RoundRobin
     /// Weights the maps were built from.
     private var mappedWeights: [Int]
 
@@ -26,11 +35,13 @@ struct SourceHash: LoadBalancingAlgorithm {
 
     init(servers: [ServerSlot]) {
         mappedWeights = Array(repeating: -1, count: servers.count)
+        withoutKey = RoundRobin(servers: servers)
         activeMap.reserveCapacity(servers.reduce(0) { $0 + ($1.isBackup ? 0 : $1.weight) })
         backupMap.reserveCapacity(servers.reduce(0) { $0 + ($1.isBackup ? $1.weight : 0) })
     }
 
     mutating func rebuild(servers: [ServerSlot], pool: Pool) {
+        withoutKey.rebuild(servers: servers, pool: pool)
         var changed = false
         for i in servers.indices where mappedWeights[i] != servers[i].weight {
             mappedWeights[i] = servers[i].weight
@@ -43,7 +54,10 @@ struct SourceHash: LoadBalancingAlgorithm {
         buildSmoothTable(&backupMap, servers: backup) { servers[$0].weight }
     }
 
-    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64, excluding: Int) -> PickResult {
+    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult {
+        guard let hashKey else {
+            return withoutKey.pick(servers: servers, pool: pool, hashKey: nil, excluding: excluding)
+        }
         switch pool.tier {
         case .none:
             return .noServer

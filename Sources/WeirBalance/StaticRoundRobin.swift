@@ -26,7 +26,7 @@ struct StaticRoundRobin: LoadBalancingAlgorithm {
         position = 0
     }
 
-    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64, excluding: Int) -> PickResult {
+    mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult {
         let n = map.count
         var p = position
         for _ in 0..<n {

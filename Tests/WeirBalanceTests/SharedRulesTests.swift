@@ -51,7 +51,7 @@ struct SharedRulesTests {
         var b = Balancer(algorithm: algorithm, servers: makeServers([1, 1, 1, 1], backups: [1, 2, 3]),
                          allBackups: true, seed: 7)
         b.setUsable(false, server: 0)
-        let counts = b.spread(3000)
+        let counts = b.spread(3000, key: contentKey)
         #expect(counts[0] == 0)
         for s in 1...3 { #expect(counts[s] > 600, "backup \(s) got \(counts[s]) of 3000") }
     }

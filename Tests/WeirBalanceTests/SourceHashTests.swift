@@ -60,6 +60,21 @@ struct SourceHashTests {
         for c in counts { #expect(c > 800 && c < 1200) }
     }
 
+    @Test(arguments: KeyHash.allCases.filter { $0 != .identity })
+    func contentKeysSpreadByWeight(_ function: KeyHash) {
+        // `hash-type map-based` with a content key: 32-bit hashes of URI
+        // paths, without the avalanche modifier (HAProxy's default).
+        var b = Balancer(algorithm: .source, servers: makeServers([1, 2, 3, 2]), seed: 1)
+        let counts = b.spread(32000) { n in
+            var path = "/static/img/\(n).png"
+            return path.withUTF8 { UInt64(KeyHash.hash(UnsafeRawBufferPointer($0), function: function, avalanche: false)) }
+        }
+        for (s, w) in [1, 2, 3, 2].enumerated() {
+            let expected = 32000 * w / 8
+            #expect(abs(counts[s] - expected) < expected / 10, "server \(s): \(counts[s]) vs \(expected)")
+        }
+    }
+
     @Test func aDownServerOnlyMovesItsOwnClients() {
         var b = Balancer(algorithm: .source, servers: makeServers([1, 1, 1, 1, 1]), seed: 1)
         let before = b.sequence(5000, key: Self.ipv4Key)

@@ -43,9 +43,11 @@ extension Balancer {
         switch state {
         case .roundRobin(let a): result.append(address(a.scores))
         case .staticRoundRobin(let a): result.append(address(a.map))
-        case .source(let a): result += [address(a.activeMap), address(a.backupMap)]
+        case .source(let a): result += [address(a.activeMap), address(a.backupMap), address(a.withoutKey.scores)]
         case .random(let a): result.append(address(a.cumulative))
         case .first(let a): result.append(address(a.byID))
+        case .consistentHash(let a):
+            result += [address(a.points), address(a.ring), address(a.withoutKey.scores)]
         case .leastConn, .moving: break
         }
         return result
@@ -64,10 +66,22 @@ func longestRun(_ xs: [Int]) -> Int {
 }
 
 let allAlgorithms: [Balancer.Algorithm] = [
-    .roundRobin, .staticRoundRobin, .leastConn, .first, .source, .random(draws: 2),
+    .roundRobin, .staticRoundRobin, .leastConn, .first, .source, .random(draws: 2), .consistentHash,
 ]
 
 /// Algorithms that spread load over every member (not `first`).
 let spreadingAlgorithms: [Balancer.Algorithm] = [
-    .roundRobin, .staticRoundRobin, .leastConn, .source, .random(draws: 2),
+    .roundRobin, .staticRoundRobin, .leastConn, .source, .random(draws: 2), .consistentHash,
 ]
+
+/// Algorithms that read the key, and pick by round robin without one.
+let hashingAlgorithms: [Balancer.Algorithm] = [.source, .consistentHash]
+
+/// A well-spread key for request number n, as the worker would pass: the
+/// sdbm hash of a URI path with the avalanche modifier. (`consistentHash`
+/// uses the key's bits as a ring position, so raw counters 0, 1, 2… would all
+/// land on the first point.)
+func contentKey(_ n: Int) -> UInt64 {
+    var path = "/objects/\(n)"
+    return path.withUTF8 { UInt64(KeyHash.hash(UnsafeRawBufferPointer($0), function: .sdbm, avalanche: true)) }
+}
