@@ -18,7 +18,9 @@ let package = Package(
         .target(name: "WeirBalance"),
         .target(name: "WeirHTTP"),
         .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig"]),
-        .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirShared"]),
+        .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared"],
+                // crypt_r for http_auth with hashed passwords.
+                linkerSettings: [.linkedLibrary("crypt")]),
         .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "CSystemd"]),
         .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL"]),
         .target(name: "CFuzzDriver"),

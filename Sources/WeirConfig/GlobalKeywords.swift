@@ -62,6 +62,15 @@ extension ParserState {
                 error("tune.bufsize: expected a size like 16k, got '\(words[1].text)'", at: words[1])
             }
             expectAtMost(2, words, after: "tune.bufsize")
+        case "tune.http.maxhdr":
+            if let n = integer(words, 1, keyword: "tune.http.maxhdr", range: 1...32767) { global.maxHeaders = n }
+            expectAtMost(2, words, after: "tune.http.maxhdr")
+        case "tune.maxrewrite":
+            if let n = integer(words, 1, keyword: "tune.maxrewrite", range: 0...(1 << 29)) {
+                global.maxRewrite = n
+                maxRewriteLocation = location(words[1])
+            }
+            expectAtMost(2, words, after: "tune.maxrewrite")
         case "stats":
             parseGlobalStats(words)
         case "description":

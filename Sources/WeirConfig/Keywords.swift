@@ -13,13 +13,14 @@ enum Keywords {
 
     /// HAProxy sections Weir does not have yet; their contents are skipped.
     static let unsupportedSections: Set<String> = [
-        "userlist", "peers", "resolvers", "mailers", "program", "http-errors", "ring", "cache", "fcgi-app",
+        "peers", "resolvers", "mailers", "program", "http-errors", "ring", "cache", "fcgi-app",
         "log-forward", "crt-store", "traces", "acme", "namespace_list",
     ]
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
-        "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n",
+        "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
+        "tune.maxrewrite",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
@@ -43,7 +44,7 @@ enum Keywords {
         "nogetaddrinfo", "noreuseport", "pp2-never-send-local", "stats-file", "fd-hard-limit", "grace",
         "unix-bind", "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
-        "issuers-chain-path", "limited-quic", "ocsp-update.mode", "tune.maxrewrite", "tune.http.maxhdr",
+        "issuers-chain-path", "limited-quic", "ocsp-update.mode",
         "tune.ssl.cachesize", "tune.ssl.lifetime", "tune.maxaccept", "tune.rcvbuf.client", "tune.sndbuf.client",
         "tune.rcvbuf.server", "tune.sndbuf.server", "tune.idletimer", "tune.pipesize", "tune.h2.max-concurrent-streams",
         "tune.lua.maxmem", "tune.comp.maxlevel", "tune.http.logurilen", "tune.maxpollevents", "tune.runqueue-depth",
@@ -66,6 +67,24 @@ enum Keywords {
         ("log", true, true, true, true),
         ("http-request", false, true, true, true),
         ("description", true, true, true, true),
+        ("acl", false, true, true, true),
+        ("http-response", false, true, true, true),
+        ("redirect", false, true, true, true),
+        ("tcp-request", false, true, true, true),
+        ("http-reuse", true, false, true, true),
+        ("capture", false, true, true, false),
+        ("log-format", true, true, true, false),
+        ("unique-id-format", true, true, true, false),
+        ("unique-id-header", true, true, true, false),
+        ("errorfile", true, true, true, true),
+        ("errorloc", true, true, true, true),
+        ("errorloc302", true, true, true, true),
+        ("errorloc303", true, true, true, true),
+        ("http-error", true, true, true, true),
+        ("cookie", true, false, true, true),
+        ("hash-type", true, false, true, true),
+        ("force-persist", false, true, true, true),
+        ("ignore-persist", false, true, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -80,33 +99,32 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "acl", "http-response", "http-after-response", "tcp-request", "tcp-response", "stick-table", "stick",
-        "cookie", "errorfile", "errorfiles", "errorloc", "errorloc302", "errorloc303", "compression", "capture",
-        "redirect", "monitor-uri", "monitor", "stats", "hash-type", "hash-balance-factor", "hash-key", "fullconn",
-        "backlog", "rate-limit", "log-format", "log-format-sd", "error-log-format", "log-tag", "log-steps",
-        "unique-id-format", "unique-id-header", "http-reuse", "http-check", "tcp-check", "external-check",
-        "email-alert", "persist", "force-persist", "ignore-persist", "server-template", "server-state-file-name",
-        "load-server-state-from-file", "use-server", "dynamic-cookie-key", "filter", "http-send-name-header",
-        "source", "id", "disabled", "enabled", "bind-process", "declare", "guid", "max-keep-alive-queue",
-        "max-session-srv-conns", "retry-on", "http-error", "use-fcgi-app", "clitcpka-cnt", "clitcpka-idle",
-        "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "grace", "http-restrict-req-hdr-names",
-        "reqadd", "reqdel", "reqrep", "rspadd", "rspdel", "rsprep", "block", "log-bufsize", "balance-random",
-        "option-forwardfor",
+        "http-after-response", "tcp-response", "stick-table", "stick", "errorfiles", "compression", "monitor-uri",
+        "monitor", "stats", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
+        "error-log-format", "log-tag", "log-steps", "http-check", "tcp-check", "external-check", "email-alert",
+        "persist", "server-template", "server-state-file-name", "load-server-state-from-file", "use-server",
+        "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",
+        "bind-process", "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns", "retry-on",
+        "use-fcgi-app", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle",
+        "srvtcpka-intvl", "grace", "http-restrict-req-hdr-names", "reqadd", "reqdel", "reqrep", "rspadd", "rspdel",
+        "rsprep", "block", "log-bufsize", "balance-random", "option-forwardfor",
     ]
 
-    static let supportedOptions: [String] = ["redispatch", "tcplog", "dontlognull", "httplog"]
+    static let supportedOptions: [String] = [
+        "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
+        "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist",
+    ]
 
     static let unsupportedOptions: Set<String> = [
-        "httpchk", "forwardfor", "http-server-close", "httpclose", "http-keep-alive", "tcpka", "clitcpka", "srvtcpka",
-        "log-health-checks", "abortonclose", "allbackups", "splice-auto", "splice-request", "splice-response",
-        "tcp-check", "ssl-hello-chk", "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check",
-        "spop-check", "log-separate-errors", "logasap", "persist", "prefer-last-server", "socket-stats",
-        "independent-streams", "nolinger", "originalto", "http-buffer-request", "http-pretend-keepalive",
-        "dontlog-normal", "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
-        "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-no-delay",
-        "http-ignore-probes", "tcp-smart-accept", "tcp-smart-connect", "transparent", "external-check",
-        "disable-h2-upgrade", "contstats", "forceclose", "idle-close-on-response", "http-use-htx",
-        "http-drop-request-trailers", "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
+        "httpchk", "tcpka", "clitcpka", "srvtcpka", "log-health-checks", "abortonclose", "allbackups", "splice-auto",
+        "splice-request", "splice-response", "tcp-check", "ssl-hello-chk", "mysql-check", "pgsql-check",
+        "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
+        "independent-streams", "nolinger", "http-buffer-request", "http-pretend-keepalive",
+        "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",
+        "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-no-delay", "http-ignore-probes",
+        "tcp-smart-accept", "tcp-smart-connect", "transparent", "external-check", "disable-h2-upgrade", "contstats",
+        "forceclose", "idle-close-on-response", "http-use-htx", "http-drop-request-trailers",
+        "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
         "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",
     ]
 
@@ -121,12 +139,12 @@ enum Keywords {
         "idle-ping", "guid-prefix",
     ]
 
-    static let serverOptions: [String] = ["weight", "maxconn", "backup", "disabled", "enabled", "id"]
+    static let serverOptions: [String] = ["weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie"]
 
     static let serverOptionsUnsupported: Set<String> = [
         "check", "inter", "fastinter", "downinter", "rise", "fall", "port", "addr", "ssl", "verify", "verifyhost",
         "ca-file", "crt", "sni", "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "resolvers", "resolve-prefer",
-        "resolve-opts", "resolve-net", "init-addr", "cookie", "on-marked-down", "on-marked-up", "on-error",
+        "resolve-opts", "resolve-net", "init-addr", "on-marked-down", "on-marked-up", "on-error",
         "observe", "error-limit", "slowstart", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto", "alpn", "check-ssl",
         "check-sni", "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
@@ -139,7 +157,7 @@ enum Keywords {
     ]
 
     static let balanceUnsupported: Set<String> = [
-        "uri", "url_param", "hdr", "rdp-cookie", "hash", "url32", "url32+src", "log-hash", "sticky",
+        "rdp-cookie", "url32", "url32+src", "log-hash", "sticky",
     ]
 
     /// The closest candidate within a small edit distance, if any.
@@ -149,7 +167,7 @@ enum Keywords {
         let limit = w.count <= 3 ? 1 : (w.count <= 6 ? 2 : 3)
         var best: (String, Int)?
         for c in candidates where c != word {
-            let d = distance(w, Array(c.unicodeScalars))
+            let d = distance(w, Array(c.lowercased().unicodeScalars))
             if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
         return best?.0

@@ -96,9 +96,19 @@ public struct Timeouts: Sendable, Hashable {
     public var tunnel: Int?
     public var clientFin: Int?
     public var serverFin: Int?
+    /// `timeout http-request`: the whole request head must arrive within it
+    /// (frontend side; nil: `timeout client` applies).
+    public var httpRequest: Int?
+    /// `timeout http-keep-alive`: how long an idle kept-alive client connection
+    /// waits for its next request (frontend side; nil: `httpRequest` applies).
+    public var httpKeepAlive: Int?
+    /// `timeout tarpit`: how long `http-request tarpit` holds a request
+    /// (nil: `timeout connect` applies, as in HAProxy).
+    public var tarpit: Int?
 
     public init(connect: Int? = nil, client: Int? = nil, server: Int? = nil, queue: Int? = nil,
-                tunnel: Int? = nil, clientFin: Int? = nil, serverFin: Int? = nil) {
+                tunnel: Int? = nil, clientFin: Int? = nil, serverFin: Int? = nil,
+                httpRequest: Int? = nil, httpKeepAlive: Int? = nil, tarpit: Int? = nil) {
         self.connect = connect
         self.client = client
         self.server = server
@@ -106,6 +116,9 @@ public struct Timeouts: Sendable, Hashable {
         self.tunnel = tunnel
         self.clientFin = clientFin
         self.serverFin = serverFin
+        self.httpRequest = httpRequest
+        self.httpKeepAlive = httpKeepAlive
+        self.tarpit = tarpit
     }
 }
 
@@ -117,6 +130,17 @@ public enum BalanceAlgorithm: Sendable, Hashable {
     case source
     /// `random` or `random(N)`: N draws, the least loaded of them wins.
     case random(draws: Int)
+    /// `balance uri [whole] [len N] [depth N]`: a hash of the path (of the
+    /// whole URI, query included, with `whole`), of its first `length`
+    /// characters or `depth` directories when given.
+    case uri(whole: Bool, length: Int?, depth: Int?)
+    /// `balance url_param NAME`: a hash of that query parameter's value
+    /// (round robin when absent).
+    case urlParam(String)
+    /// `balance hdr(NAME)`: a hash of that request header's value (round robin when absent).
+    case header(String)
+    /// `balance hash EXPR`: a hash of the sample's value (round robin when absent).
+    case hash(Sample)
 }
 
 public struct Server: Sendable, Hashable {
@@ -128,6 +152,8 @@ public struct Server: Sendable, Hashable {
     public var maxconn: Int = 0
     public var backup: Bool = false
     public var disabled: Bool = false
+    /// `cookie VALUE`: the value the backend's persistence cookie names this server by.
+    public var cookie: String?
     /// `id N`, or the server's 1-based position when not given.
     public var id: Int
     public var location: SourceLocation
@@ -148,7 +174,8 @@ public enum LogDestination: Sendable, Hashable {
     case unixDatagram(path: String)
 }
 
-public enum LogFormat: String, Sendable, Hashable {
+/// The framing of a log line sent to a target (`log … format F`).
+public enum SyslogFormat: String, Sendable, Hashable {
     case raw
     case rfc3164
     case rfc5424
@@ -162,7 +189,7 @@ public enum LogLevel: Int, Sendable, Hashable, Comparable {
 
 public struct LogTarget: Sendable, Hashable {
     public var destination: LogDestination
-    public var format: LogFormat = .rfc3164
+    public var format: SyslogFormat = .rfc3164
     /// Syslog facility number (local0 = 16).
     public var facility: Int
     /// Highest level sent; nil sends everything.
@@ -180,21 +207,20 @@ public struct LogTarget: Sendable, Hashable {
     }
 }
 
-/// A condition after `if`/`unless`. Only constants until the HTTP issue adds ACLs.
-public enum Condition: Sendable, Hashable {
-    case always
-    case never
-}
-
+/// A `use_backend` rule.
 public struct BackendRule: Sendable, Hashable {
-    /// Index into `Configuration.backends`.
+    /// Index into `Configuration.backends`; -1 when `dynamicName` is set.
     public var backend: Int
     public var condition: Condition
+    /// `use_backend %[…]`: the backend's name is computed per request; when
+    /// no backend has that name, the rule does not apply.
+    public var dynamicName: LogFormat?
     public var location: SourceLocation
 
-    public init(backend: Int, condition: Condition, location: SourceLocation) {
+    public init(backend: Int, condition: Condition, dynamicName: LogFormat? = nil, location: SourceLocation) {
         self.backend = backend
         self.condition = condition
+        self.dynamicName = dynamicName
         self.location = location
     }
 }
@@ -214,9 +240,42 @@ public struct Frontend: Sendable, Hashable {
     /// `option httplog` in a `mode http` proxy (in tcp mode it falls back to tcplog).
     public var httpLog = false
     public var dontLogNull = false
-    /// An unconditional `http-request return` in a `mode http` proxy: every
-    /// request is answered locally. The rest of HTTP mode is a later issue.
+    /// The first `http-request` rule when it is an unconditional `return`
+    /// with a fixed body: every request is answered locally. Also present, as
+    /// a rule, in `httpRequestRules`.
     public var localResponse: LocalResponse?
+    /// For the frontend half of a `listen` section, its backend half (index
+    /// into `Configuration.backends`). A listen section's rules are in both
+    /// halves; HAProxy runs a proxy's rules once, so a stream whose backend is
+    /// `ownBackend` skips the backend's rules.
+    public var ownBackend: Int?
+
+    // HTTP mode.
+    public var httpRequestRules: [HTTPRule] = []
+    public var httpResponseRules: [HTTPRule] = []
+    /// `redirect` lines, evaluated after `httpRequestRules`.
+    public var redirectRules: [HTTPRule] = []
+    public var forwardFor: ForwardedHeader?
+    public var originalTo: ForwardedHeader?
+    public var connectionMode: HTTPConnectionMode = .keepAlive
+    public var requestCaptures: [HeaderCapture] = []
+    public var responseCaptures: [HeaderCapture] = []
+    /// The log line's format: `log-format`, or the format of `option
+    /// httplog` (tcplog's in tcp mode) or `option tcplog`, whichever was
+    /// written last; nil: HAProxy's default one-line connection log.
+    public var logFormat: LogFormat?
+    public var uniqueIDFormat: LogFormat?
+    /// `unique-id-header NAME`: the unique id is added to requests under this name.
+    public var uniqueIDHeader: String?
+    /// `option dontlog-normal`: only log errors, timeouts, retries, redispatches, 5xx.
+    public var dontLogNormal = false
+    /// `option log-separate-errors`: errors are logged at level err instead of info.
+    public var logSeparateErrors = false
+    public var errorPages: [Int: ErrorPage] = [:]
+    public var tcpRequestConnectionRules: [TCPRule] = []
+    public var tcpRequestContentRules: [TCPRule] = []
+    /// `tcp-request inspect-delay`: how long content rules may wait for data (ms).
+    public var tcpInspectDelay: Int?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -246,6 +305,26 @@ public struct Backend: Sendable, Hashable {
     /// `retries N`, 3 by default as in HAProxy.
     public var retries = 3
     public var redispatch = false
+
+    // HTTP mode.
+    public var httpRequestRules: [HTTPRule] = []
+    public var httpResponseRules: [HTTPRule] = []
+    /// `redirect` lines of the backend, evaluated after `httpRequestRules`.
+    public var redirectRules: [HTTPRule] = []
+    public var tcpRequestContentRules: [TCPRule] = []
+    public var forwardFor: ForwardedHeader?
+    public var originalTo: ForwardedHeader?
+    public var connectionMode: HTTPConnectionMode = .keepAlive
+    public var httpReuse: HTTPReuse = .safe
+    public var errorPages: [Int: ErrorPage] = [:]
+    public var hashType = HashType()
+    public var cookie: CookiePersistence?
+    /// `option persist`: keep sending a client to its cookie's server even when it is down.
+    public var persist = false
+    /// `force-persist if …`: honour the cookie even when its server is down.
+    public var forcePersist: [Condition] = []
+    /// `ignore-persist if …`: ignore the cookie.
+    public var ignorePersist: [Condition] = []
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -278,6 +357,10 @@ public struct GlobalSettings: Sendable, Hashable {
     public var maxReloads: Int?
     /// `stats socket` paths: parsed now, served in a later issue.
     public var statsSockets: [String] = []
+    /// `tune.http.maxhdr`: the most header lines a request or response may have.
+    public var maxHeaders = 101
+    /// `tune.maxrewrite`: bytes of each buffer kept free for header rewrites.
+    public var maxRewrite = 1024
 
     public init() {}
 }
@@ -288,6 +371,8 @@ public struct Configuration: Sendable, Hashable {
     public var frontends: [Frontend] = []
     /// Backends and the backend half of each `listen` section, in file order.
     public var backends: [Backend] = []
+    /// `userlist` sections, in file order.
+    public var userlists: [Userlist] = []
 
     public init() {}
 }

@@ -15,6 +15,39 @@ struct ProxySettings: Sendable {
     var dontLogNull = false
     var serverDefaults = ServerDefaults()
     var defaultBackend: NamedReference?
+
+    // HTTP mode.
+    var forwardFor: ForwardedHeader?
+    var originalTo: ForwardedHeader?
+    var connectionMode: HTTPConnectionMode = .keepAlive
+    var httpReuse: HTTPReuse = .safe
+    /// Which of `option tcplog`, `option httplog` and `log-format` was written last.
+    var logChoice = LogChoice.none
+    var uniqueIDFormat: LogFormat?
+    var uniqueIDHeader: String?
+    var dontLogNormal = false
+    var logSeparateErrors = false
+    var errorPages: [Int: ErrorPage] = [:]
+    var hashType = HashType()
+    var cookie: CookiePersistence?
+    var persist = false
+}
+
+/// The log line format a proxy asked for.
+enum LogChoice: Sendable {
+    case none
+    case tcplog
+    case httplog(clf: Bool)
+    case custom(LogFormat)
+}
+
+/// A `use_backend` line before backend names are resolved.
+struct BackendRuleDraft: Sendable {
+    /// A fixed name; nil when `dynamicName` is set.
+    var reference: NamedReference?
+    var dynamicName: LogFormat?
+    var condition: Condition
+    var location: SourceLocation
 }
 
 /// What `default-server` sets for the servers that follow.
@@ -23,6 +56,8 @@ struct ServerDefaults: Sendable {
     var maxconn = 0
     var backup = false
     var disabled = false
+    /// Only on `server` lines.
+    var cookie: String?
 }
 
 /// A `log` line before `log global` is resolved against the global section.
@@ -47,12 +82,50 @@ struct ProxyDraft: Sendable {
     var binds: [Bind] = []
     /// Whether a `bind` line was written, even one with errors.
     var hasBindLine = false
-    var useBackends: [(reference: NamedReference, condition: Condition)] = []
+    var useBackends: [BackendRuleDraft] = []
+    /// ACL lines by name, and names in the order first defined.
+    var acls: [String: [ACL]] = [:]
+    var aclOrder: [String] = []
+    /// Named ACLs used by conditions, checked when the section ends.
+    var aclReferences: [NamedReference] = []
+    var httpRequestRules: [HTTPRule] = []
+    var httpResponseRules: [HTTPRule] = []
+    var redirectRules: [HTTPRule] = []
+    var tcpRequestConnectionRules: [TCPRule] = []
+    var tcpRequestContentRules: [TCPRule] = []
+    var tcpInspectDelay: Int?
+    var requestCaptures: [HeaderCapture] = []
+    var responseCaptures: [HeaderCapture] = []
+    var forcePersist: [Condition] = []
+    var ignorePersist: [Condition] = []
     var servers: [Server] = []
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
     var localResponse: LocalResponse?
-    var localResponseLocation: SourceLocation?
+}
+
+extension ProxyDraft {
+    /// Whether some rule may answer requests without a backend.
+    var answersLocally: Bool {
+        !redirectRules.isEmpty || httpRequestRules.contains {
+            switch $0.action {
+            case .deny, .tarpit, .auth, .redirect, .returnResponse: return true
+            default: return false
+            }
+        }
+    }
+
+    /// Every condition of the section's rules, for resolving ACL names.
+    mutating func forEachCondition(_ body: (inout Condition) -> Void) {
+        for i in useBackends.indices { body(&useBackends[i].condition) }
+        for i in httpRequestRules.indices { body(&httpRequestRules[i].condition) }
+        for i in httpResponseRules.indices { body(&httpResponseRules[i].condition) }
+        for i in redirectRules.indices { body(&redirectRules[i].condition) }
+        for i in tcpRequestConnectionRules.indices { body(&tcpRequestConnectionRules[i].condition) }
+        for i in tcpRequestContentRules.indices { body(&tcpRequestContentRules[i].condition) }
+        for i in forcePersist.indices { body(&forcePersist[i]) }
+        for i in ignorePersist.indices { body(&ignorePersist[i]) }
+    }
 }
 
 /// The section the current line belongs to.
@@ -63,6 +136,8 @@ enum CurrentSection {
     case proxy(index: Int)
     /// A section Weir does not support: its lines are skipped.
     case unsupported
+    /// A `userlist` section: an index into `userlists`.
+    case userlist(index: Int)
 }
 
 struct ParserState {
@@ -79,6 +154,22 @@ struct ParserState {
     var namedDefaults: [String: (settings: ProxySettings, location: SourceLocation)] = [:]
     var proxies: [ProxyDraft] = []
     var section = CurrentSection.none
+
+    /// Files read by `acl -f`, maps, `errorfile`…, by path.
+    var fileCache: [String: [UInt8]] = [:]
+    /// Backend names in `nbsrv(NAME)`: `Fetch.nbsrv` holds an index into this
+    /// list until `build` replaces it with the backend's index.
+    var backendReferences: [NamedReference] = []
+    /// User-list names in `http_auth(NAME)`, resolved the same way.
+    var userlistReferences: [NamedReference] = []
+    /// `userlist` sections read so far, and where each one's users and
+    /// groups are written (in the same order).
+    var userlists: [Userlist] = []
+    var userlistLocations: [(users: [SourceLocation], groups: [SourceLocation])] = []
+    /// Where `tune.maxrewrite` is written, to check it against `tune.bufsize`.
+    var maxRewriteLocation: SourceLocation?
+    /// Where names met in the expression being parsed are written.
+    var currentReferenceLocation: SourceLocation?
 
     // The line being read.
     var file = ""
@@ -166,7 +257,7 @@ struct ParserState {
         case .global: return .global
         case .defaults: return .defaults
         case .proxy(let i): return proxies[i].kind
-        case .none, .unsupported: return nil
+        case .none, .unsupported, .userlist: return nil
         }
     }
 
@@ -175,6 +266,7 @@ struct ParserState {
         case .global: return "global"
         case .defaults(let name, _): return name ?? ""
         case .proxy(let i): return proxies[i].name
+        case .userlist(let i): return userlists[i].name
         case .none, .unsupported: return ""
         }
     }

@@ -96,65 +96,42 @@ extension ParserState {
             return
         }
         let name = words[1]
-        if name.text.contains("%[") {
-            error("use_backend: dynamic backend names are not supported by Weir yet", at: name)
-            return
+        var rule = BackendRuleDraft(reference: nil, dynamicName: nil, condition: .always, location: location(name))
+        if name.text.contains("%") {
+            guard let format = logFormat(name, context: "use_backend", maximumSource: .request) else { return }
+            if let literal = format.literal {
+                rule.reference = NamedReference(name: String(decoding: literal, as: UTF8.self), location: location(name))
+            } else {
+                rule.dynamicName = format
+            }
+        } else {
+            rule.reference = NamedReference(name: name.text, location: location(name))
         }
-        var condition = Condition.always
         if words.count > 2 {
             let word = words[2]
             guard word.text == "if" || word.text == "unless" else {
                 error("use_backend: expected 'if' or 'unless' after the backend name, got '\(word.text)'", at: word)
                 return
             }
-            guard let value = constantCondition(Array(words[3...]), after: word) else { return }
-            condition = (value == (word.text == "if")) ? .always : .never
+            guard let condition = condition(words[2...], keyword: "use_backend") else { return }
+            rule.condition = condition
         }
-        let reference = NamedReference(name: name.text, location: location(name))
-        proxies[index].useBackends.append((reference, condition))
-    }
-
-    /// `TRUE`, `FALSE`, `always_true`, `always_false`, each optionally
-    /// negated with `!`. Anything else needs ACLs, which arrive with HTTP mode.
-    private mutating func constantCondition(_ words: [Word], after keyword: Word) -> Bool? {
-        guard !words.isEmpty else {
-            error("use_backend: expected a condition after '\(keyword.text)'", at: keyword)
-            return nil
-        }
-        var negate = false
-        var term: Word?
-        for w in words {
-            var text = Substring(w.text)
-            while text.hasPrefix("!") {
-                negate.toggle()
-                text = text.dropFirst()
-            }
-            if text.isEmpty { continue }
-            guard term == nil, ["TRUE", "FALSE", "always_true", "always_false"].contains(text) else {
-                error("use_backend: ACL conditions arrive with HTTP mode; only TRUE, FALSE, always_true and always_false "
-                      + "are supported now, got '\(w.text)'", at: w)
-                return nil
-            }
-            term = w
-        }
-        guard let term else {
-            error("use_backend: expected a condition after '!'", at: words[words.count - 1])
-            return nil
-        }
-        let value = term.text.hasSuffix("TRUE") || term.text.hasSuffix("always_true")
-        return negate ? !value : value
+        proxies[index].useBackends.append(rule)
     }
 
     // MARK: balance
 
     mutating func parseBalance(_ words: [Word]) {
-        let algorithms = ["roundrobin", "static-rr", "leastconn", "first", "source", "random"]
+        let algorithms = ["roundrobin", "static-rr", "leastconn", "first", "source", "random", "uri", "url_param", "hdr",
+                          "hash"]
+        let expected = "roundrobin, static-rr, leastconn, first, source, random, uri, url_param, hdr(NAME) or hash"
         guard words.count > 1 else {
-            error("balance: expected an algorithm (roundrobin, static-rr, leastconn, first, source or random)", at: words[0])
+            error("balance: expected an algorithm (\(expected))", at: words[0])
             return
         }
         let w = words[1]
         let base = w.text.split(separator: "(", maxSplits: 1).first.map(String.init) ?? w.text
+        var consumed = 2
         switch w.text {
         case "roundrobin": settings.balance = .roundRobin
         case "static-rr": settings.balance = .staticRoundRobin
@@ -162,6 +139,52 @@ extension ParserState {
         case "first": settings.balance = .first
         case "source": settings.balance = .source
         case "random": settings.balance = .random(draws: 2)
+        case "uri":
+            var whole = false
+            var length: Int?
+            var depth: Int?
+            var i = 2
+            while i < words.count {
+                switch words[i].text {
+                case "whole":
+                    whole = true
+                    i += 1
+                case "len", "depth":
+                    guard let n = integer(words, i + 1, keyword: "balance uri \(words[i].text)", range: 1...Int.max,
+                                          anchor: words[i]) else { return }
+                    if words[i].text == "len" { length = n } else { depth = n }
+                    i += 2
+                case "path-only":
+                    error("balance uri: 'path-only' is not supported by Weir yet", at: words[i])
+                    return
+                default:
+                    error("balance uri: unexpected '\(words[i].text)'; expected whole, len or depth"
+                          + Keywords.didYouMean(words[i].text, among: ["whole", "len", "depth"]).replacingDidYouMean(),
+                          at: words[i])
+                    return
+                }
+            }
+            settings.balance = .uri(whole: whole, length: length, depth: depth)
+            consumed = i
+        case "url_param":
+            guard words.count > 2 else {
+                error("balance url_param: expected a parameter name", at: w)
+                return
+            }
+            if words.count > 3, words[3].text == "check_post" {
+                error("balance url_param: 'check_post' is not supported by Weir yet", at: words[3])
+                return
+            }
+            settings.balance = .urlParam(words[2].text)
+            consumed = 3
+        case "hash":
+            guard words.count > 2 else {
+                error("balance hash: expected a sample expression, as in 'balance hash req.cook(id)'", at: w)
+                return
+            }
+            guard let parsed = sampleValue(words[2], context: "balance hash", maximum: .request) else { return }
+            settings.balance = .hash(parsed.sample)
+            consumed = 3
         default:
             if base == "random", w.text.hasPrefix("random("), w.text.hasSuffix(")") {
                 let inner = String(w.text.dropFirst(7).dropLast())
@@ -170,32 +193,43 @@ extension ParserState {
                     return
                 }
                 settings.balance = .random(draws: n)
+            } else if base == "hdr" {
+                guard w.text.hasPrefix("hdr("), w.text.hasSuffix(")"), w.text.count > 5 else {
+                    error("balance hdr: expected a header name, as in hdr(host)", at: w)
+                    return
+                }
+                if words.count > 2, words[2].text == "use_domain_only" {
+                    error("balance hdr: 'use_domain_only' is not supported by Weir yet", at: words[2])
+                    return
+                }
+                settings.balance = .header(String(w.text.dropFirst(4).dropLast()))
             } else if Keywords.balanceUnsupported.contains(base) {
                 error("balance '\(base)' is not supported by Weir yet", at: w)
                 return
             } else {
-                error("balance: unknown algorithm '\(w.text)'; expected roundrobin, static-rr, leastconn, first, source or random"
+                error("balance: unknown algorithm '\(w.text)'; expected \(expected)"
                       + Keywords.didYouMean(base, among: algorithms).replacingDidYouMean(), at: w)
                 return
             }
         }
-        expectAtMost(2, words, after: "balance \(w.text)")
+        expectAtMost(consumed, words, after: "balance \(w.text)")
     }
 
     // MARK: timeout
 
     mutating func parseTimeout(_ words: [Word]) {
-        let stored = ["connect", "client", "server", "queue", "tunnel", "client-fin", "server-fin"]
-        let ignored = ["http-request", "http-keep-alive", "check", "client-hs", "tarpit"]
+        let stored = ["connect", "client", "server", "queue", "tunnel", "client-fin", "server-fin", "http-request",
+                      "http-keep-alive", "tarpit"]
+        let ignored = ["check", "client-hs"]
         guard words.count > 1 else {
-            error("timeout: expected a timeout name (connect, client, server, queue, tunnel, client-fin or server-fin)",
-                  at: words[0])
+            error("timeout: expected a timeout name (connect, client, server, queue, tunnel, client-fin, server-fin, "
+                  + "http-request, http-keep-alive or tarpit)", at: words[0])
             return
         }
         let name = words[1]
         guard stored.contains(name.text) || ignored.contains(name.text) else {
-            error("timeout: unknown timeout '\(name.text)'; expected connect, client, server, queue, tunnel, client-fin "
-                  + "or server-fin" + Keywords.didYouMean(name.text, among: stored + ignored).replacingDidYouMean(),
+            error("timeout: unknown timeout '\(name.text)'; expected connect, client, server, queue, tunnel, client-fin, "
+                  + "server-fin, http-request, http-keep-alive or tarpit" + Keywords.didYouMean(name.text, among: stored + ignored).replacingDidYouMean(),
                   at: name)
             return
         }
@@ -206,8 +240,8 @@ extension ParserState {
             warning("'\(keyword)' is ignored until a later release", at: name)
             return
         }
-        let frontendSide = ["client", "client-fin"].contains(name.text)
-        if let kind = sectionKind {
+        let frontendSide = ["client", "client-fin", "http-request", "http-keep-alive"].contains(name.text)
+        if let kind = sectionKind, name.text != "tarpit" {
             if kind == .frontend, !frontendSide {
                 warning("'\(keyword)' is ignored in a 'frontend' section: it applies to backends", at: name)
                 return
@@ -225,6 +259,9 @@ extension ParserState {
         case "queue": settings.timeouts.queue = value
         case "tunnel": settings.timeouts.tunnel = value
         case "client-fin": settings.timeouts.clientFin = value
+        case "http-request": settings.timeouts.httpRequest = value
+        case "http-keep-alive": settings.timeouts.httpKeepAlive = value
+        case "tarpit": settings.timeouts.tarpit = value
         default: settings.timeouts.serverFin = value
         }
     }
@@ -247,6 +284,11 @@ extension ParserState {
             expectAtMost(2, words, after: "\(prefix) redispatch")
         case "tcplog":
             settings.tcpLog = !negated
+            if !negated {
+                settings.logChoice = .tcplog
+            } else if case .tcplog = settings.logChoice {
+                settings.logChoice = .none
+            }
             expectAtMost(2, words, after: "\(prefix) tcplog")
         case "dontlognull":
             settings.dontLogNull = !negated
@@ -255,9 +297,28 @@ extension ParserState {
             settings.httpLog = negated ? nil : location(name)
             if words.count > 2, words[2].text == "clf", !negated {
                 expectAtMost(3, words, after: "option httplog clf")
+                settings.logChoice = .httplog(clf: true)
             } else {
                 expectAtMost(2, words, after: "\(prefix) httplog")
+                if !negated {
+                    settings.logChoice = .httplog(clf: false)
+                } else if case .httplog = settings.logChoice {
+                    settings.logChoice = .none
+                }
             }
+        case "forwardfor", "originalto":
+            parseForwardedOption(words, negated: negated)
+        case "http-keep-alive", "http-server-close", "httpclose":
+            parseConnectionModeOption(words, negated: negated)
+        case "dontlog-normal":
+            settings.dontLogNormal = !negated
+            expectAtMost(2, words, after: "\(prefix) dontlog-normal")
+        case "log-separate-errors":
+            settings.logSeparateErrors = !negated
+            expectAtMost(2, words, after: "\(prefix) log-separate-errors")
+        case "persist":
+            settings.persist = !negated
+            expectAtMost(2, words, after: "\(prefix) persist")
         default:
             if Keywords.unsupportedOptions.contains(name.text) {
                 error("'option \(name.text)' is not supported by Weir yet", at: name)
@@ -315,13 +376,6 @@ extension ParserState {
             error(message.text, at: words[1])
             return nil
         }
-        switch destination {
-        case .udp, .unixDatagram:
-            warning("log \(words[1].text): syslog targets are accepted but not sent to yet (they arrive with HTTP mode); "
-                    + "use 'log stdout' or 'log stderr' meanwhile", at: words[1])
-        case .stdout, .stderr:
-            break
-        }
         var target = LogTarget(destination: destination, facility: 0, location: location(words[0]))
         var i = 2
         options: while i < words.count {
@@ -336,7 +390,7 @@ extension ParserState {
                     return nil
                 }
                 let f = words[i + 1].text
-                if let format = LogFormat(rawValue: f) {
+                if let format = SyslogFormat(rawValue: f) {
                     target.format = format
                 } else if ["short", "priority", "iso", "timed", "local"].contains(f) {
                     error("log format '\(f)' is not supported by Weir yet", at: words[i + 1])

@@ -130,6 +130,11 @@ extension ParserState {
 
     private mutating func statement(_ words: [Word]) {
         let keyword = words[0].text
+        if keyword == "userlist" {
+            closeSection()
+            openUserlist(words)
+            return
+        }
         if Keywords.sections.contains(keyword) {
             openSection(words)
             return
@@ -143,8 +148,10 @@ extension ParserState {
         switch section {
         case .unsupported:
             return
+        case .userlist:
+            userlistKeyword(words)
         case .none:
-            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections) {
+            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist"]) {
                 error("unknown section '\(keyword)'; did you mean '\(s)'?", at: words[0])
             } else {
                 error("'\(keyword)' must be inside a section (global, defaults, frontend, backend or listen)",
@@ -168,6 +175,8 @@ extension ParserState {
             }
         case .proxy(let index):
             finishProxy(index)
+        case .userlist(let index):
+            finishUserlist(index)
         case .none, .global, .unsupported:
             break
         }
@@ -273,7 +282,21 @@ extension ParserState {
             case "option": parseOption(words, negated: false)
             case "no": parseNo(words)
             case "log": parseProxyLog(words)
-            case "http-request": parseHTTPRequest(words)
+            case "http-request": parseHTTPRule(words, direction: .request)
+            case "http-response": parseHTTPRule(words, direction: .response)
+            case "acl": parseACL(words)
+            case "redirect": parseRedirect(words)
+            case "tcp-request": parseTCPRequest(words)
+            case "http-reuse": parseHTTPReuse(words)
+            case "capture": parseCapture(words)
+            case "log-format", "unique-id-format": parseLogFormatKeyword(words)
+            case "unique-id-header": parseUniqueIDHeader(words)
+            case "errorfile": parseErrorFile(words)
+            case "errorloc", "errorloc302", "errorloc303": parseErrorLocation(words)
+            case "http-error": parseHTTPError(words)
+            case "cookie": parseCookie(words)
+            case "hash-type": parseHashType(words)
+            case "force-persist", "ignore-persist": parsePersistRule(words)
             case "description": break
             default: break
             }

@@ -30,6 +30,7 @@ extension ParserState {
         server.maxconn = options.maxconn
         server.backup = options.backup
         server.disabled = options.disabled
+        server.cookie = options.cookie
         proxies[index].servers.append(server)
         proxies[index].serverIDs.append(explicitID)
     }
@@ -69,6 +70,17 @@ extension ParserState {
             case "backup":
                 options.backup = true
                 i += 1
+            case "cookie":
+                if keyword == "default-server" {
+                    error("'cookie' is not allowed in 'default-server': each server needs its own", at: option)
+                    return false
+                }
+                guard i + 1 < words.count else {
+                    error("cookie: expected a value", at: option)
+                    return false
+                }
+                options.cookie = words[i + 1].text
+                i += 2
             case "disabled":
                 options.disabled = true
                 i += 1
@@ -90,87 +102,58 @@ extension ParserState {
         return ok
     }
 
-    // MARK: http-request
-
-    mutating func parseHTTPRequest(_ words: [Word]) {
-        guard let index = proxyIndex else { return }
-        guard words.count > 1 else {
-            error("http-request: expected an action", at: words[0])
-            return
-        }
-        let action = words[1]
-        guard action.text == "return" else {
-            error("'http-request \(action.text)' is not supported by Weir yet: it arrives with HTTP mode", at: action)
-            return
-        }
-        if proxies[index].kind == .backend {
-            error("'http-request return' is only supported in 'frontend' and 'listen' sections until HTTP mode lands",
-                  at: words[0])
-            return
-        }
-        var response = LocalResponse()
-        var bodyWord: Word?
-        var i = 2
-        while i < words.count {
-            let w = words[i]
-            func value() -> Word? {
-                guard i + 1 < words.count else {
-                    error("http-request return: '\(w.text)' expects a value", at: w)
-                    return nil
-                }
-                return words[i + 1]
-            }
-            switch w.text {
-            case "status":
-                guard let n = integer(words, i + 1, keyword: "http-request return status", range: 200...599, anchor: w) else {
-                    return
-                }
-                response.status = n
-            case "content-type":
-                guard let v = value() else { return }
-                response.contentType = v.text
-            case "string", "lf-string":
-                guard let v = value() else { return }
-                response.body = Array(v.text.utf8)
-                bodyWord = w
-                if w.text == "lf-string", v.text.contains("%") {
-                    warning("http-request return: log-format expressions in 'lf-string' are not expanded yet; "
-                            + "the text is sent as written", at: v)
-                }
-            case "if", "unless":
-                error("'http-request return' with a condition arrives with HTTP mode", at: w)
-                return
-            case "file", "lf-file", "errorfile", "errorfiles", "hdr", "default-errorfiles":
-                error("http-request return: '\(w.text)' is not supported by Weir yet", at: w)
-                return
-            default:
-                error("http-request return: unexpected '\(w.text)'; expected status, content-type, string or lf-string",
-                      at: w)
-                return
-            }
-            i += 2
-        }
-        if let bodyWord, response.contentType == nil {
-            error("http-request return: 'content-type' is required with '\(bodyWord.text)'", at: bodyWord)
-            return
-        }
-        if proxies[index].localResponse != nil {
-            warning("this 'http-request return' is never reached: an earlier one answers every request", at: words[0])
-            return
-        }
-        proxies[index].localResponse = response
-        proxies[index].localResponseLocation = location(words[0])
-    }
-
     // MARK: End of a proxy section
 
     mutating func finishProxy(_ index: Int) {
+        resolveConditions(index)
         var draft = proxies[index]
         let label = "\(draft.kind.rawValue) '\(draft.name)'"
 
-        if let at = draft.localResponseLocation, draft.settings.mode != .http {
-            report(.error, "'http-request return' needs 'mode http' in \(label)", at: at)
+        if draft.settings.mode != .http {
+            for rule in draft.httpRequestRules {
+                if case .returnResponse = rule.action {
+                    report(.error, "'http-request return' needs 'mode http' in \(label)", at: rule.location)
+                }
+            }
+            let ignored: [(String, SourceLocation?)] = [
+                ("http-request", draft.httpRequestRules.first?.location),
+                ("http-response", draft.httpResponseRules.first?.location),
+                ("redirect", draft.redirectRules.first?.location),
+            ]
+            for (keyword, at) in ignored {
+                guard let at else { continue }
+                if keyword == "http-request", draft.httpRequestRules.contains(where: {
+                    if case .returnResponse = $0.action { return true }
+                    return false
+                }) { continue }
+                report(.warning, "'\(keyword)' rules are ignored in \(label): they need 'mode http'", at: at)
+            }
+            draft.httpRequestRules = []
+            draft.httpResponseRules = []
+            draft.redirectRules = []
             draft.localResponse = nil
+        }
+        // Rules that run before the data their conditions look at exists.
+        let early: [(String, [Condition], FetchSource)] = [
+            ("tcp-request connection", draft.tcpRequestConnectionRules.map(\.condition), .connection),
+            ("http-request", draft.httpRequestRules.map(\.condition), .request),
+            ("redirect", draft.redirectRules.map(\.condition), .request),
+            ("use_backend", draft.useBackends.map(\.condition), .request),
+        ]
+        for (keyword, conditions, maximum) in early {
+            var warned: Set<SourceLocation> = []
+            for condition in conditions {
+                for group in condition.alternatives {
+                    for term in group {
+                        for acl in term.acls where acl.sample.fetch.source > maximum && warned.insert(acl.location).inserted {
+                            let what = acl.name.isEmpty ? "this anonymous ACL" : "ACL '\(acl.name)'"
+                            let needs = acl.sample.fetch.source == .response ? "the HTTP response" : "the HTTP request"
+                            report(.warning, "\(what) never matches in '\(keyword)' rules: it needs \(needs), "
+                                   + "which is not available yet there", at: acl.location)
+                        }
+                    }
+                }
+            }
         }
         if let at = draft.settings.httpLog, draft.kind.hasFrontend, draft.settings.mode == .tcp {
             report(.warning, "'option httplog' is ignored in tcp mode: \(label) logs in tcplog format instead", at: at)

@@ -4,6 +4,11 @@
 extension ParserState {
     mutating func build() -> Configuration {
         var config = Configuration()
+        if global.maxRewrite > global.bufferSize / 2 {
+            report(.warning, "tune.maxrewrite \(global.maxRewrite) is more than half of tune.bufsize \(global.bufferSize): "
+                   + "reduced to \(global.bufferSize / 2)", at: maxRewriteLocation)
+            global.maxRewrite = global.bufferSize / 2
+        }
         config.global = global
 
         // Backends, including the backend half of each listen section.
@@ -27,6 +32,20 @@ extension ParserState {
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
                 backend.redispatch = draft.settings.redispatch
+                backend.httpRequestRules = draft.httpRequestRules
+                backend.httpResponseRules = draft.httpResponseRules
+                backend.redirectRules = draft.redirectRules
+                backend.tcpRequestContentRules = draft.tcpRequestContentRules
+                backend.forwardFor = draft.settings.forwardFor
+                backend.originalTo = draft.settings.originalTo
+                backend.connectionMode = draft.settings.connectionMode
+                backend.httpReuse = draft.settings.httpReuse
+                backend.errorPages = draft.settings.errorPages
+                backend.hashType = draft.settings.hashType
+                backend.cookie = draft.settings.cookie
+                backend.persist = draft.settings.persist
+                backend.forcePersist = draft.forcePersist
+                backend.ignorePersist = draft.ignorePersist
                 config.backends.append(backend)
 
                 var seen: [String: SourceLocation] = [:]
@@ -66,6 +85,30 @@ extension ParserState {
             frontend.dontLogNull = draft.settings.dontLogNull
             frontend.localResponse = draft.localResponse
             frontend.logs = resolveLogs(draft.settings.logs)
+            if draft.kind == .listen { frontend.ownBackend = backendIndex[draft.name] }
+            frontend.httpRequestRules = draft.httpRequestRules
+            frontend.httpResponseRules = draft.httpResponseRules
+            frontend.redirectRules = draft.redirectRules
+            frontend.forwardFor = draft.settings.forwardFor
+            frontend.originalTo = draft.settings.originalTo
+            frontend.connectionMode = draft.settings.connectionMode
+            frontend.requestCaptures = draft.requestCaptures
+            frontend.responseCaptures = draft.responseCaptures
+            switch draft.settings.logChoice {
+            case .none: frontend.logFormat = nil
+            case .tcplog: frontend.logFormat = .tcplog
+            case .httplog(let clf):
+                frontend.logFormat = draft.settings.mode == .http ? (clf ? .httplogCLF : .httplog) : .tcplog
+            case .custom(let format): frontend.logFormat = format
+            }
+            frontend.uniqueIDFormat = draft.settings.uniqueIDFormat
+            frontend.uniqueIDHeader = draft.settings.uniqueIDHeader
+            frontend.dontLogNormal = draft.settings.dontLogNormal
+            frontend.logSeparateErrors = draft.settings.logSeparateErrors
+            frontend.errorPages = draft.settings.errorPages
+            frontend.tcpRequestConnectionRules = draft.tcpRequestConnectionRules
+            frontend.tcpRequestContentRules = draft.tcpRequestContentRules
+            frontend.tcpInspectDelay = draft.tcpInspectDelay
             let label = "\(draft.kind.rawValue) '\(draft.name)'"
 
             if !draft.hasBindLine {
@@ -77,26 +120,62 @@ extension ParserState {
             } else if draft.kind == .listen {
                 frontend.defaultBackend = backendIndex[draft.name]
             }
-            for (reference, condition) in draft.useBackends {
-                if let b = resolve(reference, keyword: "use_backend", from: draft, in: config, backendIndex) {
-                    frontend.useBackends.append(BackendRule(backend: b, condition: condition, location: reference.location))
+            for rule in draft.useBackends {
+                if let reference = rule.reference {
+                    if let b = resolve(reference, keyword: "use_backend", from: draft, in: config, backendIndex) {
+                        frontend.useBackends.append(BackendRule(backend: b, condition: rule.condition,
+                                                                location: rule.location))
+                    }
+                } else {
+                    frontend.useBackends.append(BackendRule(backend: -1, condition: rule.condition,
+                                                            dynamicName: rule.dynamicName, location: rule.location))
                 }
-            }
-            if draft.settings.mode == .http && draft.localResponse == nil {
-                report(.warning, "\(label) is in mode http: until HTTP support lands only 'http-request return' "
-                       + "is served, other connections are forwarded as in mode tcp", at: draft.location)
             }
             if draft.settings.timeouts.client == nil, draft.kind == .frontend {
                 report(.warning, missingTimeoutsMessage(draft, ["'client'"]), at: draft.location)
             }
             if draft.settings.defaultBackend == nil, draft.useBackends.isEmpty, draft.localResponse == nil,
-               draft.kind == .frontend {
+               draft.kind == .frontend, !draft.answersLocally {
                 report(.warning, "\(label) has no default_backend, use_backend or 'http-request return': "
                        + "it will reject every connection", at: draft.location)
             }
             config.frontends.append(frontend)
         }
+
+        // Names only known now: backends in nbsrv(), user lists in http_auth().
+        let nbsrvIndex = backendReferences.map { reference -> Int in
+            if let b = backendIndex[reference.name] { return b }
+            report(.error, "nbsrv: no backend named '\(reference.name)'"
+                   + Keywords.didYouMean(reference.name, among: backendIndex.keys.sorted()), at: reference.location)
+            return -1
+        }
+        let userlistIndex = resolveUserlists(into: &config)
+        if !nbsrvIndex.isEmpty || !userlistIndex.isEmpty {
+            let rewrite: (inout Fetch) -> Void = { fetch in
+                switch fetch {
+                case .nbsrv(let k): fetch = .nbsrv(backend: nbsrvIndex[k])
+                case .httpAuth(let k): fetch = .httpAuth(userlist: userlistIndex[k])
+                case .httpAuthGroup(let k): fetch = .httpAuthGroup(userlist: userlistIndex[k])
+                default: break
+                }
+            }
+            for i in config.frontends.indices { config.frontends[i].rewriteFetches(rewrite) }
+            for i in config.backends.indices { config.backends[i].rewriteFetches(rewrite) }
+        }
         return config
+    }
+
+    /// The user lists, and the index of each name `http_auth()` refers to.
+    private mutating func resolveUserlists(into config: inout Configuration) -> [Int] {
+        config.userlists = userlists
+        var index: [String: Int] = [:]
+        for (i, list) in userlists.enumerated() where index[list.name] == nil { index[list.name] = i }
+        return userlistReferences.map { reference -> Int in
+            if let u = index[reference.name] { return u }
+            report(.error, "no userlist named '\(reference.name)'"
+                   + Keywords.didYouMean(reference.name, among: index.keys.sorted()), at: reference.location)
+            return -1
+        }
     }
 
     private func missingTimeoutsMessage(_ draft: ProxyDraft, _ missing: [String]) -> String {

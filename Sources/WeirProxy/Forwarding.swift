@@ -45,10 +45,11 @@ extension Worker {
             guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
             if let error = Posix.socketError(s.pointee.serverFD) {
                 connectFailed(slot, error: error, loop: &loop)
+                serviceHTTPReply(token, loop: &loop)
                 return
             }
             connectSucceeded(slot, loop: &loop)
-            return
+            if !s.pointee.isHTTP { return }
         }
         service(slot, loop: &loop)
     }
@@ -56,11 +57,17 @@ extension Worker {
     /// Moves whatever can move for this session, then decides whether it ends.
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.phase != .localDrain {
+            httpService(slot, loop: &loop)
+            return
+        }
         switch s.pointee.phase {
         case .connected:
             forward(slot, loop: &loop)
         case .localRequest, .localResponse, .localDrain:
             serveLocally(slot, loop: &loop)
+        case .httpHead, .httpReply:
+            httpService(slot, loop: &loop)
         case .queued, .retryWait, .connecting:
             // Read ahead from the client while the server side is not ready.
             let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false)
@@ -72,6 +79,13 @@ extension Worker {
             if status.sourceActive { touchClient(slot, now: loop.now) }
             rearm(slot, loop: &loop)
         }
+    }
+
+    /// After a failure outside the HTTP loop (a timer, a refused connect)
+    /// turned into an answer from the proxy, sends it.
+    private mutating func serviceHTTPReply(_ token: Token, loop: inout EventLoop) {
+        guard sessions.matches(token.slot, generation: token.generation) else { return }
+        if sessions.pointer(token.slot).pointee.phase == .httpReply { httpService(token.slot, loop: &loop) }
     }
 
     /// Both directions of a connected session.
@@ -234,9 +248,16 @@ extension Worker {
         if s.pointee.phaseExpiry <= now {
             s.pointee.phaseExpiry = .max
             phaseTimedOut(slot, loop: &loop)
+            serviceHTTPReply(token, loop: &loop)
         } else if s.pointee.clientExpiry <= now {
             close(slot, cause: "c", loop: &loop)
         } else if s.pointee.serverExpiry <= now {
+            if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.exchange.response == .head
+                && s.pointee.exchange.responseBytes == 0 {
+                reply(slot, status: 504, cause: "s", phase: "H", loop: &loop)
+                httpService(slot, loop: &loop)
+                return
+            }
             close(slot, cause: "s", loop: &loop)
         } else {
             rearm(slot, loop: &loop)
@@ -267,11 +288,16 @@ extension Worker {
         } else {
             Posix.close(s.pointee.clientFD)
         }
-        if s.pointee.toServer.buffer >= 0 { buffers.release(s.pointee.toServer.buffer) }
-        if s.pointee.toClient.buffer >= 0 { buffers.release(s.pointee.toClient.buffer) }
+        releaseBuffers(&s.pointee.toServer)
+        releaseBuffers(&s.pointee.toClient)
         if options.debug { debugLine(slot, "close") }
         let frontend = Int(s.pointee.frontend)
-        if frontends[frontend].tcpLog { logSession(slot, now: loop.now) }
+        if s.pointee.isHTTP {
+            if frontends[frontend].httpLog && s.pointee.exchange.started { logExchange(slot, now: loop.now) }
+            if s.pointee.exchange.requestLine >= 0 { lineBuffers.release(s.pointee.exchange.requestLine) }
+        } else if frontends[frontend].tcpLog {
+            logSession(slot, now: loop.now)
+        }
         frontends[frontend].current -= 1
         let backend = Int(s.pointee.backend)
         let releasedServer = s.pointee.countedOnServer

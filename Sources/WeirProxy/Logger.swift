@@ -101,10 +101,13 @@ struct LineBuffer: ~Copyable {
     }
 }
 
-/// Per-worker log output: lines are formatted into preallocated buffers and
-/// written once per loop tick, so logging costs one write per tick, not per
-/// line, and never blocks the loop: what a slow reader does not take stays
-/// pending, and lines that do not fit are counted as dropped.
+/// Per-worker log output. A caller appends the message to `line`, then calls
+/// `emit(level:to:)`. Lines for stdout and stderr are formatted into
+/// preallocated buffers and written once per loop tick (one write per tick,
+/// not per line); lines for syslog targets leave at once, one datagram each.
+/// Nothing blocks the loop: what a slow reader does not take stays pending,
+/// and lines that do not fit or that a syslog target refuses are counted as
+/// dropped.
 struct Logger: ~Copyable {
     var line = LineBuffer(capacity: 4096)
     var stdoutPending = LineBuffer(capacity: 64 * 1024)
@@ -119,12 +122,19 @@ struct Logger: ~Copyable {
     /// `2026-11-22T04:10:12` for RFC 5424 headers.
     private var isoDate = [UInt8](repeating: 0, count: 19)
     private var utcOffset = 0
-    /// Lines dropped because a log reader was too slow to take them.
+    /// Lines for stdout or stderr dropped because their reader was too slow.
     private(set) var dropped = 0
     private let pid = Int64(getpid())
     private let hostname: [UInt8]
+    /// One socket per distinct syslog destination.
+    private(set) var syslogSockets: [SyslogSocket] = []
+    /// The shortest time between two connection attempts to one syslog target.
+    private let syslogRetryMilliseconds: Int64
 
-    init() {
+    /// Opens a socket for every syslog destination among `targets` now; a
+    /// destination first met by `emit` gets its socket then.
+    init(targets: [LogTarget] = [], syslogRetryMilliseconds: Int64 = 1000) {
+        self.syslogRetryMilliseconds = syslogRetryMilliseconds
         // A pipe or socket reader that stalls must not stall the loop: write to
         // those without blocking. Terminals and files stay as they are (a
         // terminal's flags are shared with the shell that started us).
@@ -137,6 +147,29 @@ struct Logger: ~Copyable {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         hostname = Array(name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+        for target in targets {
+            switch target.destination {
+            case .udp, .unixDatagram: _ = syslogSocket(for: target.destination)
+            case .stdout, .stderr: break
+            }
+        }
+        for socket in syslogSockets where !socket.isConnected {
+            Notice.warning("log \(socket.name): cannot send yet (\(socket.problem ?? "not connected")); "
+                           + "its lines are dropped until it can be reached")
+        }
+    }
+
+    deinit {
+        for socket in syslogSockets { socket.close() }
+    }
+
+    /// The index of `destination`'s socket, opened and connected on first use.
+    private mutating func syslogSocket(for destination: LogDestination) -> Int {
+        if let index = syslogSockets.firstIndex(where: { $0.destination == destination }) { return index }
+        var socket = SyslogSocket(destination)
+        socket.connect(now: Clock.monotonicMilliseconds(), retryInterval: syslogRetryMilliseconds)
+        syslogSockets.append(socket)
+        return syslogSockets.count - 1
     }
 
     private static let months: [StaticString] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -184,31 +217,39 @@ struct Logger: ~Copyable {
         line.append(threeDigits: Int(wallMilliseconds % 1000))
     }
 
-    /// Sends the message in `line` to every target whose level allows it.
-    mutating func emit(level: LogLevel, to targets: [LogTarget], wallMilliseconds: Int64) {
+    /// Sends the message in `line` to every target whose level allows it, then
+    /// empties `line`. Session and request logs are `.info`. A target sends
+    /// only levels at least as severe as its `maxLevel`, and reports levels
+    /// more severe than its `minLevel` as `minLevel` (HAProxy's
+    /// `log … LEVEL MINLEVEL`). `wallMilliseconds` dates the syslog header:
+    /// by default the time of sending, as HAProxy does.
+    mutating func emit(level: LogLevel = .info, to targets: [LogTarget],
+                       wallMilliseconds: Int64 = Clock.wallMilliseconds()) {
         defer { line.count = 0 }
         updateDates(second: Int(wallMilliseconds / 1000))
         for target in targets {
             if let maxLevel = target.maxLevel, level > maxLevel { continue }
+            let reported = max(level, target.minLevel ?? level)
+            formatRecord(target, level: reported, wall: wallMilliseconds)
+            let formatted = UnsafeRawBufferPointer(start: record.bytes, count: record.count)
             switch target.destination {
             case .stdout:
-                formatRecord(target, level: level, wall: wallMilliseconds)
                 if stdoutPending.remaining < record.count { stdoutPending.flush(to: 1) }
                 guard stdoutPending.remaining >= record.count else { dropped += 1; continue }
-                stdoutPending.append(UnsafeRawBufferPointer(start: record.bytes, count: record.count))
+                stdoutPending.append(formatted)
             case .stderr:
-                formatRecord(target, level: level, wall: wallMilliseconds)
                 if stderrPending.remaining < record.count { stderrPending.flush(to: 2) }
                 guard stderrPending.remaining >= record.count else { dropped += 1; continue }
-                stderrPending.append(UnsafeRawBufferPointer(start: record.bytes, count: record.count))
+                stderrPending.append(formatted)
             case .udp, .unixDatagram:
-                break  // syslog targets arrive with the HTTP issue; announced at startup
+                let index = syslogSocket(for: target.destination)
+                syslogSockets[index].send(formatted, retryInterval: syslogRetryMilliseconds)
             }
         }
     }
 
-    /// Fills `record` with the target's header, the message (cut to the
-    /// target's `len`) and a newline.
+    /// Fills `record` with the target's header and the message, cut so that
+    /// with the final newline it is at most the target's `len` bytes.
     private mutating func formatRecord(_ target: LogTarget, level: LogLevel, wall: Int64) {
         record.count = 0
         let priority = Int64(target.facility * 8 + level.rawValue)
@@ -216,20 +257,25 @@ struct Logger: ~Copyable {
         case .raw:
             break
         case .rfc3164:
+            // `<PRI>Mmm dd hh:mm:ss weir[PID]: `: no hostname, as HAProxy
+            // without log-send-hostname.
             record.append(UInt8(ascii: "<")); record.append(decimal: priority); record.append(UInt8(ascii: ">"))
             record.append(syslogDate); record.append(ascii: " weir["); record.append(decimal: pid); record.append(ascii: "]: ")
         case .rfc5424:
+            // `<PRI>1 TIMESTAMP HOSTNAME weir PID - - `: no MSGID, no structured data.
             record.append(UInt8(ascii: "<")); record.append(decimal: priority); record.append(ascii: ">1 ")
             record.append(isoDate); record.append(UInt8(ascii: "."))
             record.append(threeDigits: Int(wall % 1000))
             let offset = abs(utcOffset) / 60
             record.append(utcOffset < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
             record.append(twoDigits: offset / 60); record.append(UInt8(ascii: ":")); record.append(twoDigits: offset % 60)
-            record.append(UInt8(ascii: " ")); record.append(hostname); record.append(ascii: " weir ")
+            record.append(UInt8(ascii: " "))
+            if hostname.isEmpty { record.append(UInt8(ascii: "-")) } else { record.append(hostname) }
+            record.append(ascii: " weir ")
             record.append(decimal: pid); record.append(ascii: " - - ")
         }
-        let room = max(0, target.maxLength - 1 - record.count)
-        record.append(UnsafeRawBufferPointer(start: line.bytes, count: min(line.count, room)))
+        record.append(UnsafeRawBufferPointer(start: line.bytes, count: line.count))
+        record.count = min(record.count, target.maxLength - 1, record.capacity - 1)
         record.append(UInt8(ascii: "\n"))
     }
 
@@ -247,5 +293,9 @@ struct Logger: ~Copyable {
             _ = poll(&fds, 2, 100)
         }
         if dropped > 0 { Notice.warning("\(dropped) log lines were dropped: the log reader was too slow") }
+        for socket in syslogSockets where socket.dropped > 0 {
+            Notice.warning("\(socket.dropped) log lines for \(socket.name) were dropped: "
+                           + (socket.problem.map { "last error: \($0)" } ?? "the syslog reader was too slow"))
+        }
     }
 }

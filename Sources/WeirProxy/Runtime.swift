@@ -17,13 +17,20 @@ struct FrontendRuntime {
     let maxconn: Int
     let clientTimeout: Int?
     let clientFinTimeout: Int?
-    /// The backend every connection goes to, -1 when none (connections are refused).
-    let backend: Int
     let tcpLog: Bool
     let dontLogNull: Bool
     let logTargets: [LogTarget]
-    /// The complete HTTP response for `http-request return`, or nil.
-    let localResponse: [UInt8]?
+    /// `mode http` served by the HTTP engine.
+    let isHTTP: Bool
+    let httpLog: Bool
+    /// `timeout http-request` (the whole request head), falling back to `timeout client`.
+    let httpRequestTimeout: Int?
+    /// `timeout http-keep-alive` (the wait for the next request), falling back
+    /// to `timeout http-request`, then `timeout client`.
+    let keepAliveTimeout: Int?
+    /// `option httpclose`: one request per client connection.
+    let closesClientAfterResponse: Bool
+    let forwardFor: ForwardedFor?
     var current = 0
     var cumulated = 0
     var paused = false
@@ -34,38 +41,15 @@ struct FrontendRuntime {
         maxconn = frontend.maxconn
         clientTimeout = frontend.timeouts.client
         clientFinTimeout = frontend.timeouts.clientFin
-        // Conditions are constants until ACLs arrive: the first rule that
-        // always matches wins, else the default backend.
-        backend = frontend.useBackends.first { $0.condition == .always }?.backend ?? frontend.defaultBackend ?? -1
         tcpLog = frontend.tcpLog
         dontLogNull = frontend.dontLogNull
         logTargets = frontend.logs
-        localResponse = frontend.localResponse.map(FrontendRuntime.encode)
-    }
-
-    private static func encode(_ response: LocalResponse) -> [UInt8] {
-        var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
-        if let type = response.contentType { head += "content-type: \(type)\r\n" }
-        head += "content-length: \(response.body.count)\r\nconnection: close\r\n\r\n"
-        return Array(head.utf8) + response.body
-    }
-
-    static func reasonPhrase(_ status: Int) -> String {
-        switch status {
-        case 200: return "OK"
-        case 201: return "Created"
-        case 204: return "No Content"
-        case 301: return "Moved Permanently"
-        case 302: return "Found"
-        case 400: return "Bad Request"
-        case 403: return "Forbidden"
-        case 404: return "Not Found"
-        case 500: return "Internal Server Error"
-        case 502: return "Bad Gateway"
-        case 503: return "Service Unavailable"
-        case 504: return "Gateway Timeout"
-        default: return "Status"
-        }
+        isHTTP = frontend.mode == .http
+        httpLog = frontend.httpLog
+        httpRequestTimeout = frontend.timeouts.httpRequest ?? frontend.timeouts.client
+        keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
+        closesClientAfterResponse = frontend.connectionMode == .close
+        forwardFor = frontend.forwardFor.map(ForwardedFor.init)
     }
 }
 
@@ -88,6 +72,17 @@ struct BackendRuntime {
     let serverFinTimeout: Int?
     let retries: Int
     let redispatch: Bool
+    let forwardFor: ForwardedFor?
+    /// `option http-keep-alive` (the default): server connections outlive the exchange.
+    let keepsServerConnections: Bool
+    /// `option httpclose` in the backend: the client connection closes after the response too.
+    let closesClientAfterResponse: Bool
+    /// `http-reuse`: whether idle server connections are shared between sessions.
+    let reuse: HTTPReuse
+    /// Per server: the first idle connection (a slot in the worker's idle
+    /// table, -1 when none) and how many there are.
+    var idleHeads: [Int32]
+    var idleCounts: [Int32]
     var queueHead: Int32 = -1
     var queueTail: Int32 = -1
     var queueLength = 0
@@ -119,6 +114,8 @@ struct BackendRuntime {
                                     maxconn: server.maxconn, id: server.id))
         }
         self.servers = servers
+        idleHeads = Array(repeating: -1, count: servers.count)
+        idleCounts = Array(repeating: 0, count: servers.count)
         let algorithm: Balancer.Algorithm
         switch backend.balance {
         case .roundRobin: algorithm = .roundRobin
@@ -127,6 +124,8 @@ struct BackendRuntime {
         case .first: algorithm = .first
         case .source: algorithm = .source
         case .random(let draws): algorithm = .random(draws: draws)
+        // TEMPORARY: content hashing is computed by the HTTP engine in a later step.
+        case .uri, .urlParam, .header, .hash: algorithm = .roundRobin
         }
         usesSourceHash = backend.balance == .source
         balancer = Balancer(algorithm: algorithm, servers: slots, seed: 0x5765_6972)
@@ -137,6 +136,41 @@ struct BackendRuntime {
         serverFinTimeout = backend.timeouts.serverFin
         retries = backend.retries
         redispatch = backend.redispatch
+        forwardFor = backend.forwardFor.map(ForwardedFor.init)
+        keepsServerConnections = backend.connectionMode == .keepAlive
+        closesClientAfterResponse = backend.connectionMode == .close
+        reuse = backend.httpReuse
     }
 }
 
+
+/// `option forwardfor`, ready for the request path: the header name as bytes
+/// and the excepted networks as masks.
+struct ForwardedFor {
+    let header: [UInt8]
+    let ifNone: Bool
+    let except: [(address: [UInt8], prefixLength: Int)]
+
+    init(_ option: ForwardedHeader) {
+        header = Array(option.header.utf8)
+        ifNone = option.ifNone
+        except = option.except.map { ($0.address.bytes, $0.prefixLength) }
+    }
+
+    /// The client is in an `except` network: no header for it.
+    func isExcepted(_ peer: SocketAddress) -> Bool {
+        guard !except.isEmpty else { return false }
+        return peer.withIPBytes { ip in
+            except.contains { network in
+                guard network.address.count == ip.count else { return false }
+                var bits = network.prefixLength
+                for i in 0..<ip.count where bits > 0 {
+                    let mask: UInt8 = bits >= 8 ? 0xff : ~(0xff >> UInt8(bits))
+                    if ip[i] & mask != network.address[i] & mask { return false }
+                    bits -= 8
+                }
+                return true
+            }
+        }
+    }
+}

@@ -24,13 +24,54 @@ extension Worker {
             } else if s.pointee.queueTime < 0 {
                 s.pointee.queueTime = 0
             }
+            if s.pointee.serverFD >= 0 {
+                // HTTP keep-alive: the previous exchange's connection serves
+                // this one when it leads to the server picked.
+                if s.pointee.connectionBackend == Int32(backend) && s.pointee.connectionServer == Int32(server) {
+                    reuseServerConnection(slot, loop: &loop)
+                    return
+                }
+                detachServerConnection(slot)
+            }
+            let reuse = backends[backend].reuse
+            // `safe` keeps a session's first request off shared connections:
+            // it has no earlier request proving the client would retry.
+            if s.pointee.isHTTP && reuse != .never && (reuse != .safe || s.pointee.exchange.served > 0)
+                && adoptIdleConnection(slot, backend: backend, server: server, loop: &loop) {
+                s.pointee.exchange.reusedConnection = true
+                reuseServerConnection(slot, loop: &loop)
+                return
+            }
             connect(slot, loop: &loop)
         case .allFull:
             enqueue(slot, loop: &loop)
         case .noServer:
             // HAProxy logs a missing server as a connection failure: `SC`.
-            close(slot, cause: "S", phase: "C", loop: &loop)
+            fail(slot, cause: "S", phase: "C", loop: &loop)
         }
+    }
+
+    /// Ends a session that never reached a server: in HTTP the client gets
+    /// a 503 first.
+    mutating func fail(_ slot: UInt32, cause: Character, phase: Character, loop: inout EventLoop) {
+        if sessions.pointer(slot).pointee.isHTTP {
+            reply(slot, status: 503, cause: cause, phase: phase, loop: &loop)
+            return
+        }
+        close(slot, cause: cause, phase: phase, loop: &loop)
+    }
+
+    private mutating func reuseServerConnection(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        s.pointee.phase = .connected
+        s.pointee.phaseExpiry = .max
+        s.pointee.connectTime = 0
+        s.pointee.toServer.sinkWritable = true
+        s.pointee.toServer.sinkShut = false
+        s.pointee.toClient.sourceReadable = true
+        s.pointee.toClient.sourceEOF = false
+        s.pointee.toClient.sourceHungUp = false
+        touchServer(slot, now: loop.now)
     }
 
     /// Starts a non-blocking connect to the assigned server.
@@ -48,8 +89,13 @@ extension Worker {
         }
         let fd = socket.release()
         s.pointee.serverFD = fd
+        s.pointee.connectionBackend = Int32(backend)
+        s.pointee.connectionServer = s.pointee.server
         s.pointee.toServer.sinkWritable = false
+        s.pointee.toServer.sinkShut = false
         s.pointee.toClient.sourceReadable = false
+        s.pointee.toClient.sourceEOF = false
+        s.pointee.toClient.sourceHungUp = false
         if address.family != AF_UNIX { Posix.setNoDelay(fd) }
         let connected: Bool
         do { connected = try Posix.connect(fd, to: address) } catch {
@@ -80,7 +126,9 @@ extension Worker {
         s.pointee.toClient.sourceReadable = true
         touchClient(slot, now: loop.now)
         touchServer(slot, now: loop.now)
-        service(slot, loop: &loop)
+        // An HTTP session is inside its own loop or gets the writable event
+        // of the new connection: it moves on from there.
+        if !s.pointee.isHTTP { service(slot, loop: &loop) }
     }
 
     /// A refused or timed-out connect: retry while `retries` allow, on another
@@ -91,12 +139,14 @@ extension Worker {
         if s.pointee.serverFD >= 0 {
             Posix.close(s.pointee.serverFD)
             s.pointee.serverFD = -1
+            s.pointee.connectionBackend = -1
+            s.pointee.connectionServer = -1
         }
         if options.debug {
             Notice.debug("connect to \(backends[backend].name)/\(backends[backend].servers[Int(s.pointee.server)].name) failed: \(error.map { $0.description } ?? "timeout")")
         }
         guard s.pointee.retriesLeft > 0 else {
-            close(slot, cause: error == nil ? "s" : "S", loop: &loop)
+            fail(slot, cause: error == nil ? "s" : "S", phase: "C", loop: &loop)
             return
         }
         s.pointee.retriesLeft -= 1
@@ -119,12 +169,26 @@ extension Worker {
         rearm(slot, loop: &loop)
     }
 
+    /// `timeout http-request` or `timeout http-keep-alive` passed: a request
+    /// begun (or the first one awaited) gets a 408; an idle keep-alive
+    /// connection just closes.
+    mutating func requestTimedOut(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        if s.pointee.exchange.started || s.pointee.exchange.served == 0 {
+            reply(slot, status: 408, cause: "c", phase: "R", loop: &loop)
+        } else {
+            close(slot, cause: "-", loop: &loop)
+        }
+    }
+
     /// The queue, connect or retry deadline passed.
     mutating func phaseTimedOut(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         switch s.pointee.phase {
         case .queued:
-            close(slot, cause: "s", loop: &loop)
+            fail(slot, cause: "s", phase: "Q", loop: &loop)
+        case .httpHead:
+            requestTimedOut(slot, loop: &loop)
         case .retryWait:
             connect(slot, loop: &loop)
         case .connecting:

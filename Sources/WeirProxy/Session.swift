@@ -20,6 +20,17 @@ struct Direction {
     var sinkShut = false
     /// Bytes read from the source.
     var bytes: Int64 = 0
+    /// HTTP: bytes `head..<limit` are analysed and may be sent; the bytes
+    /// from `limit` on wait for analysis (or are the next pipelined request).
+    var limit = 0
+    /// HTTP: a pooled buffer holding a rewritten or generated message head,
+    /// sent before the buffer's bytes; -1 when none.
+    var prefix: Int32 = -1
+    var prefixHead = 0
+    var prefixTail = 0
+    /// Keep the prefix once sent: a request head that may have to be sent
+    /// again on a new connection if a reused one turns out to be closed.
+    var holdPrefix = false
 
     var isEmpty: Bool { head == tail }
     /// End-of-file reached the sink: nothing more will flow this way.
@@ -39,6 +50,12 @@ enum Phase: UInt8 {
     case localResponse
     /// Response written and write side shut: discarding input until end-of-file.
     case localDrain
+    /// HTTP: waiting for or reading a request head (the first one or the next
+    /// one on a keep-alive connection).
+    case httpHead
+    /// HTTP: writing a response the proxy generated (error, deny, redirect,
+    /// return); the session then waits for the next request or closes.
+    case httpReply
 }
 
 /// One client connection and, once assigned, its server connection. Lives in
@@ -51,6 +68,10 @@ struct Session {
     var backend: Int32 = -1
     /// Index of the assigned server in its backend, -1 before assignment.
     var server: Int32 = -1
+    /// HTTP keep-alive: the backend and server the open server connection
+    /// belongs to (it may outlive the exchange that opened it), -1 when none.
+    var connectionBackend: Int32 = -1
+    var connectionServer: Int32 = -1
     /// The balancer counts this session on `server`.
     var countedOnServer = false
     var retriesLeft: Int32 = 0
@@ -85,6 +106,12 @@ struct Session {
     var inQueue = false
 
     var peer: SocketAddress
+    /// The frontend is in `mode http`.
+    var isHTTP = false
+    /// An HTTP session switched to a tunnel (after `101 Switching Protocols`):
+    /// bytes flow as in `mode tcp`.
+    var isTunnel = false
+    var exchange = HTTPExchange()
     /// HAProxy's two-letter termination state: who ended it, and in which phase.
     var terminationCause = UInt8(ascii: "-")
     var terminationPhase = UInt8(ascii: "-")
@@ -106,9 +133,9 @@ struct Session {
         switch phase {
         case .queued: return UInt8(ascii: "Q")
         case .retryWait, .connecting: return UInt8(ascii: "C")
-        case .connected: return UInt8(ascii: "D")
-        case .localRequest: return UInt8(ascii: "R")
-        case .localResponse, .localDrain: return UInt8(ascii: "L")
+        case .connected: return isHTTP && exchange.response == .head ? UInt8(ascii: "H") : UInt8(ascii: "D")
+        case .localRequest, .httpHead: return UInt8(ascii: "R")
+        case .localResponse, .localDrain, .httpReply: return UInt8(ascii: "L")
         }
     }
 }

@@ -64,6 +64,6 @@ extension Worker {
         logger.line.append(decimal: Int(s.retriesDone))
         logger.line.append(ascii: " 0/")
         logger.line.append(decimal: backendQueue)
-        logger.emit(level: .info, to: frontends[frontend].logTargets, wallMilliseconds: s.acceptedWall)
+        logger.emit(level: .info, to: frontends[frontend].logTargets)
     }
 }

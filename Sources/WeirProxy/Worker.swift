@@ -1,6 +1,7 @@
 import Glibc
 import WeirBalance
 import WeirConfig
+import WeirHTTP
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -15,6 +16,8 @@ enum TokenKind: UInt8 {
     case acceptResume
     /// The channel to the master.
     case control
+    /// An idle server connection in the reuse pool (event or purge timer).
+    case idle
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -41,7 +44,17 @@ public struct WorkerOptions: @unchecked Sendable {
 /// master it receives them already bound.
 public struct Worker: ~Copyable, EventHandler {
     var sessions: Slab<Session>
+    /// Server connections parked between exchanges (`http-reuse`).
+    var idle: Slab<IdleConnection>
     var buffers: BufferPool
+    /// Small buffers for what an HTTP log line keeps of a request (`%r`).
+    var lineBuffers: BufferPool
+    /// The fields of the message head being analysed (one at a time per worker).
+    var headers: HeaderTable
+    let httpLimits: HTTPLimits
+    let errorPages: ErrorPages
+    /// ACLs, rules and the view of the message they edit (`Rules/`).
+    var rules: RuleEngine
     var logger: Logger
     var listeners: [ListenerRuntime]
     var frontends: [FrontendRuntime]
@@ -61,6 +74,7 @@ public struct Worker: ~Copyable, EventHandler {
         // cannot be conditionally initialized.
         var backends: [BackendRuntime] = []
         for backend in configuration.backends { backends.append(try BackendRuntime(backend)) }
+        let compiledRules = try RuleCompiler.compile(configuration)
         signals = try Worker.makeSignalFd()
         self.backends = backends
         self.options = options
@@ -68,7 +82,15 @@ public struct Worker: ~Copyable, EventHandler {
         maxconn = configuration.global.maxconn > 0 ? configuration.global.maxconn : max(16, (fileLimit - 64) / 2)
         bufferSize = configuration.global.bufferSize
         sessions = Slab(initialCapacity: min(maxconn, 1024))
+        idle = Slab(initialCapacity: 64)
         buffers = BufferPool(bufferSize: bufferSize, limit: maxconn * 2 + 64)
+        lineBuffers = BufferPool(bufferSize: 1024, limit: maxconn + 64)
+        httpLimits = HTTPLimits(maxHeadBytes: bufferSize - configuration.global.maxRewrite,
+                                maxHeaders: configuration.global.maxHeaders)
+        headers = HeaderTable(capacity: configuration.global.maxHeaders)
+        errorPages = ErrorPages(extraStatuses: compiledRules.errorStatuses)
+        rules = RuleEngine(compiled: compiledRules, arenaSize: bufferSize, maxHeaders: configuration.global.maxHeaders,
+                           sessionCapacity: min(maxconn, 1024))
         logger = Logger()
         frontends = configuration.frontends.map(FrontendRuntime.init)
         listeners = bound.map { ListenerRuntime(fd: $0.fd, frontend: $0.frontend) }
@@ -119,6 +141,7 @@ public struct Worker: ~Copyable, EventHandler {
         case .server: serverEvent(token, events: events, loop: &loop)
         case .signal: handleSignals(loop: &loop)
         case .control: handleControl(loop: &loop)
+        case .idle: idleEvent(token)
         case .acceptResume, nil: break
         }
     }
@@ -126,6 +149,7 @@ public struct Worker: ~Copyable, EventHandler {
     public mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
         switch TokenKind(rawValue: token.kind) {
         case .client: sessionTimer(token, deadline: deadline, loop: &loop)
+        case .idle: idleTimer(token, now: loop.now)
         case .acceptResume:
             acceptPaused = false
             updateListeners(loop: &loop)
@@ -177,10 +201,23 @@ public struct Worker: ~Copyable, EventHandler {
 
     private mutating func startSession(clientFD: Int32, peer: SocketAddress, frontend index: Int, loop: inout EventLoop) {
         if peer.family != AF_UNIX { Posix.setNoDelay(clientFD) }
-        let local = frontends[index].localResponse != nil
-        let slot = sessions.insert(Session(clientFD: clientFD, frontend: Int32(index),
-                                           phase: local ? .localRequest : .queued, peer: peer,
-                                           now: loop.now, wall: Clock.wallMilliseconds()))
+        // `tcp-request connection reject`: closed before it becomes a session.
+        guard acceptsConnection(frontend: index, clientFD: clientFD, peer: peer) else {
+            Posix.close(clientFD)
+            return
+        }
+        let http = frontends[index].isHTTP
+        let wall = Clock.wallMilliseconds()
+        var session = Session(clientFD: clientFD, frontend: Int32(index), phase: http ? .httpHead : .queued, peer: peer,
+                              now: loop.now, wall: wall)
+        if http {
+            session.isHTTP = true
+            session.exchange.waitStart = loop.now
+            session.exchange.waitStartWall = wall
+            session.phaseExpiry = frontends[index].httpRequestTimeout.map { loop.now + Int64($0) } ?? .max
+        }
+        let slot = sessions.insert(session)
+        rules.sessions.startSession(slot)
         frontends[index].current += 1
         frontends[index].cumulated += 1
         cumulated += 1
@@ -193,17 +230,14 @@ public struct Worker: ~Copyable, EventHandler {
             return
         }
         if options.debug { debugLine(slot, "accept") }
+        if http {
+            // The first request may be on its way already.
+            httpService(slot, loop: &loop)
+            return
+        }
         touchClient(slot, now: loop.now)
-        if local {
-            rearm(slot, loop: &loop)
-            return
-        }
-        let backend = frontends[index].backend
-        guard backend >= 0 else {
-            sessions.pointer(slot).pointee.terminationPhase = UInt8(ascii: "R")
-            close(slot, cause: "P", loop: &loop)
-            return
-        }
+        let backend = chooseTCPBackend(slot, loop: &loop)
+        guard backend >= 0 else { return }
         let s = sessions.pointer(slot)
         s.pointee.backend = Int32(backend)
         s.pointee.retriesLeft = Int32(backends[backend].retries)
@@ -272,6 +306,7 @@ public struct Worker: ~Copyable, EventHandler {
     /// Closes every listener; the loop ends once the last session is gone.
     private mutating func softStop(loop: inout EventLoop) {
         stopping = true
+        closeIdleConnections()
         for index in listeners.indices where !listeners[index].closed {
             loop.deregister(listeners[index].fd)
             Posix.close(listeners[index].fd)

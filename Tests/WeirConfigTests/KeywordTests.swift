@@ -72,7 +72,6 @@ import Testing
 
     @Test func ignoredTimeoutsWarn() {
         #expect(warnings("defaults\n timeout http-request 10s\n timeout check 2s\n") == [
-            "t.cfg:2:10: warning: 'timeout http-request' is ignored until a later release",
             "t.cfg:3:10: warning: 'timeout check' is ignored until a later release",
         ])
     }
@@ -162,7 +161,7 @@ import Testing
                                                   body: Array("down for maintenance\n".utf8)))
     }
 
-    @Test func modeHTTPWithoutLocalResponseWarns() {
+    @Test func modeHTTPForwardsWithoutWarning() {
         let r = parse(timeoutDefaults + """
             frontend web
                 mode http
@@ -173,8 +172,7 @@ import Testing
                 server s1 127.0.0.1:8000
             """)
         #expect(messages(r) == [])
-        #expect(messages(r, .warning) == ["t.cfg:5:10: warning: frontend 'web' is in mode http: until HTTP support "
-            + "lands only 'http-request return' is served, other connections are forwarded as in mode tcp"])
+        #expect(messages(r, .warning) == [])
     }
 
     @Test func localResponseDefaults() throws {

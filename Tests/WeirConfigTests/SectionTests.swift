@@ -242,8 +242,7 @@ import Testing
                 nameserver a 1.1.1.1:53
             global
                 maxconn 10
-            """) == ["t.cfg:1:1: error: 'userlist' sections are not supported by Weir yet",
-                     "t.cfg:3:1: error: 'resolvers' sections are not supported by Weir yet"])
+            """) == ["t.cfg:3:1: error: 'resolvers' sections are not supported by Weir yet"])
     }
 
     @Test func sectionsEndAtTheEndOfAFile() {

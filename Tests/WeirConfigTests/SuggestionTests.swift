@@ -28,33 +28,31 @@ import Testing
         #expect(errors(timeoutDefaults + """
             frontend fe
                 bind :80
-                acl is_api path_beg /api
-                http-response set-header X-A b
-                tcp-request content accept
+                http-after-response set-header X-A b
+                tcp-response content accept
                 stick-table type ip size 1m
-                capture request header Host len 32
+                capture cookie SRV len 32
                 compression algo gzip
                 stats enable
-                option forwardfor
+                option logasap
                 default_backend be
             backend be
                 option httpchk GET /
-                cookie SRV insert
-                errorfile 503 /etc/weir/503.http
+                persist rdp-cookie
+                errorfiles site
                 stick on src
             """) == [
-            "t.cfg:7:5: error: 'acl' is not supported by Weir yet",
-            "t.cfg:8:5: error: 'http-response' is not supported by Weir yet",
-            "t.cfg:9:5: error: 'tcp-request' is not supported by Weir yet",
-            "t.cfg:10:5: error: 'stick-table' is not supported by Weir yet",
-            "t.cfg:11:5: error: 'capture' is not supported by Weir yet",
-            "t.cfg:12:5: error: 'compression' is not supported by Weir yet",
-            "t.cfg:13:5: error: 'stats' is not supported by Weir yet",
-            "t.cfg:14:12: error: 'option forwardfor' is not supported by Weir yet",
-            "t.cfg:17:12: error: 'option httpchk' is not supported by Weir yet",
-            "t.cfg:18:5: error: 'cookie' is not supported by Weir yet",
-            "t.cfg:19:5: error: 'errorfile' is not supported by Weir yet",
-            "t.cfg:20:5: error: 'stick' is not supported by Weir yet",
+            "t.cfg:7:5: error: 'http-after-response' is not supported by Weir yet",
+            "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
+            "t.cfg:9:5: error: 'stick-table' is not supported by Weir yet",
+            "t.cfg:10:13: error: 'capture cookie' is not supported by Weir yet",
+            "t.cfg:11:5: error: 'compression' is not supported by Weir yet",
+            "t.cfg:12:5: error: 'stats' is not supported by Weir yet",
+            "t.cfg:13:12: error: 'option logasap' is not supported by Weir yet",
+            "t.cfg:16:12: error: 'option httpchk' is not supported by Weir yet",
+            "t.cfg:17:5: error: 'persist' is not supported by Weir yet",
+            "t.cfg:18:5: error: 'errorfiles' is not supported by Weir yet",
+            "t.cfg:19:5: error: 'stick' is not supported by Weir yet",
         ])
     }
 

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import WeirConfig
 
@@ -49,3 +50,35 @@ func words(_ line: String, environment: [String: String] = [:]) -> [String]? {
 }
 
 func v4(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> IPAddress { IPAddress(bytes: [a, b, c, d]) }
+
+/// A `defaults` section in mode http with every timeout set, 5 lines long:
+/// a proxy section that follows starts on line 6.
+let httpDefaults = """
+    defaults
+        mode http
+        timeout connect 5s
+        timeout client 30s
+        timeout server 30s
+
+    """
+
+/// Writes `text` to a new temporary file and returns its path.
+func temporaryFile(_ text: String) -> String {
+    var template = Array("/tmp/weir-config-test-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    precondition(fd >= 0, "mkstemp failed")
+    let bytes = Array(text.utf8)
+    var written = 0
+    while written < bytes.count {
+        let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        precondition(n > 0, "write failed")
+        written += n
+    }
+    close(fd)
+    return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+/// The literal text of a LogFormat made of literals only.
+func literalText(_ format: LogFormat?) -> String? {
+    format?.literal.map { String(decoding: $0, as: UTF8.self) }
+}

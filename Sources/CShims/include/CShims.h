@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <sys/epoll.h>
 #include <signal.h>
+/* crypt_r and struct crypt_data, for http_auth with hashed passwords (libxcrypt). */
+#include <crypt.h>
 
 int CShims_epoll_create1(int flags);
 int CShims_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);

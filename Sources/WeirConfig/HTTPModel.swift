@@ -1,0 +1,725 @@
+// The validated model of HTTP mode: conditions built from ACLs, samples and
+// converters, log-format strings, http-request/http-response rules, error
+// pages, persistence and user lists. Plain values only, as in Model.swift.
+
+// MARK: - Conditions and ACLs
+
+/// An `if`/`unless` condition: an OR of AND-groups of (possibly negated)
+/// ACL references, as HAProxy writes it (`a b || !c`).
+///
+/// `unless` is kept as a flag rather than expanded: the condition holds when
+/// `alternatives` evaluates to `!negated` (so `unless X` is `X` with
+/// `negated == true`). An empty `alternatives` is false; an empty AND-group
+/// is true. Conditions made only of constants (`TRUE`, `FALSE`,
+/// `always_true`, `always_false`, or ACLs defined on them) are folded when
+/// the proxy is read, so they compare equal to ``always`` or ``never``.
+public struct Condition: Sendable, Hashable {
+    public var alternatives: [[ConditionTerm]]
+    /// Set by `unless`: the result of `alternatives` is inverted.
+    public var negated: Bool
+
+    public init(alternatives: [[ConditionTerm]], negated: Bool = false) {
+        self.alternatives = alternatives
+        self.negated = negated
+    }
+
+    /// No condition, or one that always holds.
+    public static let always = Condition(alternatives: [[]], negated: false)
+    /// A condition that never holds.
+    public static let never = Condition(alternatives: [], negated: false)
+}
+
+/// One reference to an ACL in a condition. A named ACL written on several
+/// `acl` lines matches when any of its lines does, so `acls` holds every
+/// line of it in order (one ACL for an anonymous `{ … }` one).
+public struct ConditionTerm: Sendable, Hashable {
+    /// `!name`: the term holds when the ACL does not match.
+    public var negated: Bool
+    /// The ACL's name as written, or "" for an anonymous `{ … }` ACL.
+    public var name: String
+    public var acls: [ACL]
+
+    public init(negated: Bool, name: String, acls: [ACL]) {
+        self.negated = negated
+        self.name = name
+        self.acls = acls
+    }
+}
+
+/// One `acl` line (or an anonymous `{ … }` ACL): a sample and how to match it.
+public struct ACL: Sendable, Hashable {
+    public var name: String
+    public var sample: Sample
+    public var match: Match
+    public var location: SourceLocation
+
+    public init(name: String, sample: Sample, match: Match, location: SourceLocation) {
+        self.name = name
+        self.sample = sample
+        self.match = match
+        self.location = location
+    }
+}
+
+/// A sample expression: a fetch followed by converters, as in
+/// `req.hdr(host),lower,map_beg(/etc/weir/hosts.map)`.
+public struct Sample: Sendable, Hashable {
+    public var fetch: Fetch
+    public var converters: [Converter]
+
+    public init(fetch: Fetch, converters: [Converter] = []) {
+        self.fetch = fetch
+        self.converters = converters
+    }
+}
+
+/// Where a variable lives (`set-var(txn.name)`).
+public enum VariableScope: String, Sendable, Hashable {
+    case proc, sess, txn, req, res
+}
+
+/// The sample fetches Weir supports. HAProxy's spellings map onto these:
+/// `hdr`/`req.hdr`, `cook`/`req.cook`, `url_param`/`urlp`, `req.ver`/`req_ver`,
+/// `res.hdr`/`shdr`. Derived ACL keywords (`path_beg`, `hdr_dom(host)`,
+/// `hdr_val(x)`, …) become a fetch here and a method in ``Match``.
+public enum Fetch: Sendable, Hashable {
+    // Layer 4: available from the first byte of the connection.
+    /// The client's address (`src`).
+    case src
+    case srcPort
+    /// The address the client connected to (`dst`).
+    case dst
+    case dstPort
+
+    // The HTTP request.
+    /// The request method (`method`).
+    case method
+    /// The path, without the query string (`path`).
+    case path
+    /// The request target as sent (`url`).
+    case url
+    /// The query string without its `?` (`query`).
+    case query
+    /// The Host header followed by the path (`base`).
+    case base
+    /// The request's version, like `1.1` (`req.ver`).
+    case reqVer
+    /// The value of a query-string parameter (`url_param(name)`, `urlp(name)`).
+    case urlParam(String)
+    /// A request header's values, split at commas (`hdr`, `req.hdr`).
+    /// `occurrence` nil: in an ACL every value is tried (any match wins);
+    /// as a value, the last one. Positive counts from the first value, negative
+    /// from the last (`-1` is the last).
+    case hdr(name: String, occurrence: Int?)
+    /// A request header's full lines, commas included (`req.fhdr`).
+    case fhdr(name: String, occurrence: Int?)
+    /// How many values of the header (of every header when nil) the request
+    /// has (`hdr_cnt`, `req.hdr_cnt`).
+    case hdrCount(String?)
+    /// How many lines of the header (of every header when nil) the request has
+    /// (`req.fhdr_cnt`).
+    case fhdrCount(String?)
+    /// A request cookie's value (`req.cook(name)`, `cook(name)`); nil: the
+    /// first cookie's value.
+    case cookie(String?)
+    /// How many cookies of that name (of any name when nil) the request has
+    /// (`req.cook_cnt`, `cook_cnt`).
+    case cookieCount(String?)
+
+    // The HTTP response.
+    /// The response's status code (`status`).
+    case status
+    /// A response header's values, split at commas (`res.hdr`, `shdr`).
+    case resHdr(name: String, occurrence: Int?)
+    /// How many values of the response header (of every header when nil) the
+    /// response has (`res.hdr_cnt`, `shdr_cnt`).
+    case resHdrCount(String?)
+
+    // Internal states.
+    /// Usable servers in a backend (`nbsrv(name)`): an index into
+    /// `Configuration.backends`.
+    case nbsrv(backend: Int)
+    /// `var(scope.name)`.
+    case variable(scope: VariableScope, name: String)
+    /// `str(text)`, `int(n)`: a constant (int() keeps its decimal text).
+    case constant(String)
+    /// `always_true`, `TRUE`.
+    case alwaysTrue
+    /// `always_false`, `FALSE`.
+    case alwaysFalse
+    /// The stream's unique id (`unique-id`), from `unique-id-format`.
+    case uniqueID
+    /// Whether the request's Basic credentials are valid in the user list
+    /// (`http_auth(userlist)`): an index into `Configuration.userlists`.
+    case httpAuth(userlist: Int)
+    /// The groups of the authenticated user (`http_auth_group(userlist)`),
+    /// matched against group names.
+    case httpAuthGroup(userlist: Int)
+    /// A captured request header, by its `capture request header` position
+    /// (`capture.req.hdr(N)`).
+    case capturedRequestHeader(Int)
+    /// A captured response header (`capture.res.hdr(N)`).
+    case capturedResponseHeader(Int)
+    /// `fe_name`, `be_name`, `srv_name`.
+    case frontendName
+    case backendName
+    case serverName
+}
+
+/// How an ACL compares its sample with its patterns (`-m METHOD`).
+public enum MatchMethod: String, Sendable, Hashable {
+    /// Exact string.
+    case str
+    /// The sample begins with a pattern.
+    case beg
+    case end
+    /// The pattern appears anywhere in the sample.
+    case sub
+    /// A POSIX extended regular expression (checked when the file is read).
+    case reg
+    /// The pattern is a dot-delimited part of the sample (`host` in `www.host.com`).
+    case dom
+    /// The pattern is a slash-delimited part of the sample (`api` in `/v1/api/x`).
+    case dir
+    /// The sample exists (no pattern).
+    case found
+    /// The sample's length is in one of the integer ranges.
+    case len
+    /// The sample, as an integer, is in one of the integer ranges.
+    case int
+    /// The sample, as an address, is in one of the networks.
+    case ip
+    /// The sample is true (a non-zero integer; no pattern).
+    case bool
+}
+
+/// An ACL's match method and patterns. Which pattern list is used depends on
+/// the method: `strings` for str/beg/end/sub/reg/dom/dir, `integers` for
+/// int/len, `networks` for ip; found and bool take none.
+public struct Match: Sendable, Hashable {
+    public var method: MatchMethod
+    /// `-i`: compare strings (and regular expressions) ignoring ASCII case.
+    public var ignoreCase: Bool
+    public var strings: [String]
+    public var integers: [ClosedRange<Int64>]
+    public var networks: [IPNetwork]
+
+    public init(method: MatchMethod, ignoreCase: Bool = false, strings: [String] = [],
+                integers: [ClosedRange<Int64>] = [], networks: [IPNetwork] = []) {
+        self.method = method
+        self.ignoreCase = ignoreCase
+        self.strings = strings
+        self.integers = integers
+        self.networks = networks
+    }
+}
+
+/// An address and how many leading bits of it count (`10.0.0.0/8`; a bare
+/// address has the full length, 32 or 128).
+public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
+    public var address: IPAddress
+    public var prefixLength: Int
+
+    public init(address: IPAddress, prefixLength: Int) {
+        self.address = address
+        self.prefixLength = prefixLength
+    }
+
+    public var description: String { "\(address)/\(prefixLength)" }
+}
+
+/// A converter applied to a sample (`,lower`, `,map(file)`).
+public enum Converter: Sendable, Hashable {
+    case lower
+    case upper
+    /// `map`, `map_str`, `map_beg`, `map_sub`, `map_dir`, `map_dom`, `map_end`,
+    /// `map_reg`, `map_int`, `map_ip`: the file is read when the configuration is.
+    case map(MapTable)
+    /// `field(N,DELIMITERS)`: the N-th field (1-based; negative counts from the
+    /// end) between any of the delimiter characters.
+    case field(index: Int, delimiters: String)
+    /// `word(N,DELIMITERS)`: as field, but runs of delimiters count as one.
+    case word(index: Int, delimiters: String)
+    /// `regsub(REGEX,REPLACEMENT[,FLAGS])`: `g` replaces every match, `i`
+    /// ignores case. The replacement may use `\1`…`\9`.
+    case regsub(pattern: String, replacement: String, global: Bool, ignoreCase: Bool)
+    case base64
+    case hex
+    /// `ipmask(V4PREFIX[,V6PREFIX])`: keeps that many leading bits.
+    case ipmask(v4: Int, v6: Int?)
+    /// `url_dec`: decodes %XX escapes.
+    case urlDecode
+    /// `length`: the string's length, as an integer.
+    case length
+}
+
+/// A map file, loaded at parse time: lines of `KEY VALUE`, `#` comments.
+public struct MapTable: Sendable, Hashable {
+    /// How a sample is compared with each key (the `map_*` suffix; `str` for `map`).
+    public var method: MatchMethod
+    public var entries: [MapEntry]
+    /// The converter's second argument: the result when no key matches
+    /// (nil: the sample is dropped, as if it did not exist).
+    public var defaultValue: String?
+    /// The path as written, for messages.
+    public var file: String
+
+    public init(method: MatchMethod, entries: [MapEntry], defaultValue: String?, file: String) {
+        self.method = method
+        self.entries = entries
+        self.defaultValue = defaultValue
+        self.file = file
+    }
+}
+
+public struct MapEntry: Sendable, Hashable {
+    public var key: String
+    /// For `map_ip`: the key as a network.
+    public var network: IPNetwork?
+    public var value: String
+
+    public init(key: String, network: IPNetwork? = nil, value: String) {
+        self.key = key
+        self.network = network
+        self.value = value
+    }
+}
+
+// MARK: - Log-format strings
+
+/// A parsed log-format string (`log-format`, `lf-string`, header values):
+/// literal bytes, `%var` variables and `%[sample]` expressions.
+public struct LogFormat: Sendable, Hashable {
+    public var nodes: [LogFormatNode]
+
+    public init(nodes: [LogFormatNode]) {
+        self.nodes = nodes
+    }
+
+    /// A string with no `%` expansion (its text once `%%` is undone).
+    public var literal: [UInt8]? {
+        var out: [UInt8] = []
+        for node in nodes {
+            guard case .literal(let bytes) = node else { return nil }
+            out += bytes
+        }
+        return out
+    }
+}
+
+public enum LogFormatNode: Sendable, Hashable {
+    case literal([UInt8])
+    case variable(LogVariable, LogFormatOptions)
+    case sample(Sample, LogFormatOptions)
+}
+
+/// `%{+Q}`, `%{+X}`, `%{+E}` (and `-` to turn one off, `%{+Q}o` for every
+/// following field).
+public struct LogFormatOptions: Sendable, Hashable {
+    /// Q: quote the value.
+    public var quote: Bool
+    /// X: numbers and addresses in hexadecimal.
+    public var hex: Bool
+    /// E: escape `"`, `\` and `]` with a backslash.
+    public var escape: Bool
+
+    public init(quote: Bool = false, hex: Bool = false, escape: Bool = false) {
+        self.quote = quote
+        self.hex = hex
+        self.escape = escape
+    }
+
+    public static let none = LogFormatOptions()
+}
+
+/// The `%name` variables of HAProxy's custom log format; the raw value is the
+/// name as written after `%`.
+public enum LogVariable: String, Sendable, Hashable, CaseIterable {
+    case clientIP = "ci"
+    case clientPort = "cp"
+    case frontendIP = "fi"
+    case frontendPort = "fp"
+    case backendSourceIP = "bi"
+    case backendSourcePort = "bp"
+    case serverIP = "si"
+    case serverPort = "sp"
+    case frontendName = "f"
+    /// The frontend's name, with `~` when the connection is TLS.
+    case frontendNameTransport = "ft"
+    case backendName = "b"
+    case serverName = "s"
+    /// Bytes sent from the server to the client.
+    case bytesRead = "B"
+    /// Bytes sent from the client to the server.
+    case bytesUploaded = "U"
+    case capturedRequestCookie = "CC"
+    case capturedResponseCookie = "CS"
+    case hostname = "H"
+    case httpMethod = "HM"
+    /// The request target without its query string.
+    case httpPath = "HP"
+    /// The path alone (no scheme, host or query).
+    case httpPathOnly = "HPO"
+    /// The query string with its `?`.
+    case httpQuery = "HQ"
+    case httpURI = "HU"
+    case httpVersion = "HV"
+    case uniqueID = "ID"
+    case statusCode = "ST"
+    /// Accept date, GMT.
+    case gmtDate = "T"
+    /// Accept date, local time.
+    case localDate = "Tl"
+    /// Accept date, seconds since the epoch.
+    case timestamp = "Ts"
+    /// Accept date with milliseconds: `10/Feb/2026:12:00:00.123`.
+    case acceptDate = "t"
+    /// The milliseconds of the accept date, three digits.
+    case acceptDateMilliseconds = "ms"
+    /// The date the request started, like %t.
+    case requestDate = "tr"
+    case requestDateGMT = "trg"
+    case requestDateLocal = "trl"
+    /// Ta: request active time, from the request's first byte to the end.
+    case activeTime = "Ta"
+    /// Tc: time to connect to the server.
+    case connectTime = "Tc"
+    /// Td: data transfer time.
+    case dataTime = "Td"
+    /// Th: handshake time (TLS, PROXY protocol).
+    case handshakeTime = "Th"
+    /// Ti: idle time before the request.
+    case idleTime = "Ti"
+    /// Tq: Th + Ti + TR.
+    case requestHeadersTime = "Tq"
+    /// TR: time to receive the request's headers.
+    case requestTime = "TR"
+    /// Tr: the server's response time.
+    case responseTime = "Tr"
+    /// Tt: total session time.
+    case totalTime = "Tt"
+    /// Tu: total time, minus the idle time.
+    case totalActiveTime = "Tu"
+    /// Tw: time spent in queues.
+    case queueTime = "Tw"
+    case activeConnections = "ac"
+    case frontendConnections = "fc"
+    case backendConnections = "bc"
+    case serverConnections = "sc"
+    case retries = "rc"
+    case serverQueue = "sq"
+    case backendQueue = "bq"
+    case logCounter = "lc"
+    case requestCounter = "rt"
+    /// Captured request headers, `{a|b}`.
+    case capturedRequestHeaders = "hr"
+    /// Captured request headers, CLF style: one quoted field each.
+    case capturedRequestHeadersList = "hrl"
+    case capturedResponseHeaders = "hs"
+    case capturedResponseHeadersList = "hsl"
+    /// The request line (`GET / HTTP/1.1`).
+    case httpRequest = "r"
+    case terminationState = "ts"
+    /// The termination state with the two cookie flags.
+    case terminationStateWithCookie = "tsc"
+    case pid = "pid"
+    case sslCiphers = "sslc"
+    case sslVersion = "sslv"
+}
+
+// MARK: - HTTP rules
+
+/// One `http-request`, `http-response` or `redirect` rule.
+public struct HTTPRule: Sendable, Hashable {
+    public var action: HTTPAction
+    public var condition: Condition
+    public var location: SourceLocation
+
+    public init(action: HTTPAction, condition: Condition = .always, location: SourceLocation) {
+        self.action = action
+        self.condition = condition
+        self.location = location
+    }
+}
+
+public enum HTTPAction: Sendable, Hashable {
+    case allow
+    /// `deny [deny_status N]`: 403 by default in requests, 502 in responses.
+    case deny(status: Int)
+    /// `tarpit [deny_status N]`: waits `timeout tarpit`, then answers (500 by default).
+    case tarpit(status: Int)
+    /// `auth [realm R]`: a 401 (407 in a proxy) asking for credentials; nil
+    /// realm: the proxy's name.
+    case auth(realm: String?)
+    case redirect(Redirect)
+    /// `return …`: answers locally.
+    case returnResponse(ReturnSpec)
+    case setHeader(name: String, value: LogFormat)
+    case addHeader(name: String, value: LogFormat)
+    /// `del-header NAME [-m str|beg|end|sub|reg]`.
+    case delHeader(name: String, method: MatchMethod)
+    /// Rewrites the whole header line's value where the regex matches it.
+    case replaceHeader(name: String, regex: String, replacement: LogFormat)
+    /// Rewrites each comma-separated value where the regex matches it.
+    case replaceValue(name: String, regex: String, replacement: LogFormat)
+    case setPath(LogFormat)
+    /// `set-pathq`: the path and the query string.
+    case setPathQuery(LogFormat)
+    case setQuery(LogFormat)
+    case setURI(LogFormat)
+    case setMethod(LogFormat)
+    case setVar(scope: VariableScope, name: String, sample: Sample)
+    case unsetVar(scope: VariableScope, name: String)
+    /// nil: `silent`, the stream is not logged.
+    case setLogLevel(LogLevel?)
+    /// `http-response set-status N [reason TEXT]`.
+    case setStatus(status: Int, reason: String?)
+    /// `http-request capture SAMPLE len N`: kept for the log (%hr), truncated to `length`.
+    case capture(sample: Sample, length: Int)
+}
+
+public enum RedirectKind: String, Sendable, Hashable {
+    /// `location URL`: the Location header is the URL.
+    case location
+    /// `prefix PREFIX`: the prefix followed by the original path (and query).
+    case prefix
+    /// `scheme SCHEME`: the same URL with another scheme, Host included.
+    case scheme
+}
+
+public struct Redirect: Sendable, Hashable {
+    public var kind: RedirectKind
+    /// A LogFormat in `http-request redirect`; a single literal in the `redirect` keyword.
+    public var value: LogFormat
+    /// 301, 302 (default), 303, 307 or 308.
+    public var code: Int
+    public var dropQuery: Bool
+    public var appendSlash: Bool
+    /// `set-cookie NAME[=VALUE]`, as written.
+    public var setCookie: String?
+    /// `clear-cookie NAME[=]`, as written.
+    public var clearCookie: String?
+
+    public init(kind: RedirectKind, value: LogFormat, code: Int = 302, dropQuery: Bool = false,
+                appendSlash: Bool = false, setCookie: String? = nil, clearCookie: String? = nil) {
+        self.kind = kind
+        self.value = value
+        self.code = code
+        self.dropQuery = dropQuery
+        self.appendSlash = appendSlash
+        self.setCookie = setCookie
+        self.clearCookie = clearCookie
+    }
+}
+
+/// The response of `http-request return`, `http-error` and error pages.
+public struct ReturnSpec: Sendable, Hashable {
+    /// 200 by default.
+    public var status: Int
+    public var contentType: String?
+    public var body: ReturnBody
+    /// `hdr NAME VALUE`, in order.
+    public var headers: [ReturnHeader]
+
+    public init(status: Int = 200, contentType: String? = nil, body: ReturnBody = .none, headers: [ReturnHeader] = []) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.headers = headers
+    }
+}
+
+public enum ReturnBody: Sendable, Hashable {
+    case none
+    /// `string TEXT` or `file PATH` (read at parse time).
+    case bytes([UInt8])
+    /// `lf-string FORMAT` or `lf-file PATH`: expanded for each response.
+    case logFormat(LogFormat)
+    /// `errorfile PATH`: a complete HTTP response, sent as is (checked at parse time).
+    case rawResponse([UInt8])
+    /// `default-errorfiles`: the proxy's error page for the status.
+    case defaultErrorFiles
+}
+
+public struct ReturnHeader: Sendable, Hashable {
+    public var name: String
+    public var value: LogFormat
+
+    public init(name: String, value: LogFormat) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// What answers an error status (`errorfile`, `errorloc*`, `http-error`).
+public enum ErrorPage: Sendable, Hashable {
+    /// `errorfile N FILE`: a complete HTTP response, checked at parse time.
+    case raw([UInt8])
+    /// `errorloc302 N URL` (code 302; `errorloc` too) or `errorloc303` (303).
+    case redirect(code: Int, location: String)
+    /// `http-error status N …`.
+    case response(ReturnSpec)
+}
+
+/// `capture request header NAME len N` / `capture response header …`.
+public struct HeaderCapture: Sendable, Hashable {
+    public var name: String
+    public var length: Int
+
+    public init(name: String, length: Int) {
+        self.name = name
+        self.length = length
+    }
+}
+
+public enum TCPAction: String, Sendable, Hashable {
+    case accept
+    case reject
+}
+
+/// `tcp-request connection|content accept|reject [if|unless COND]`.
+public struct TCPRule: Sendable, Hashable {
+    public var action: TCPAction
+    public var condition: Condition
+    public var location: SourceLocation
+
+    public init(action: TCPAction, condition: Condition = .always, location: SourceLocation) {
+        self.action = action
+        self.condition = condition
+        self.location = location
+    }
+}
+
+// MARK: - Proxy-level HTTP settings
+
+/// `option forwardfor [except NET] [header NAME] [if-none]` and
+/// `option originalto [except NET] [header NAME]`.
+public struct ForwardedHeader: Sendable, Hashable {
+    /// X-Forwarded-For or X-Original-To by default.
+    public var header: String
+    /// Clients in these networks get no header.
+    public var except: [IPNetwork]
+    /// Only add the header when the request has none.
+    public var ifNone: Bool
+
+    public init(header: String, except: [IPNetwork] = [], ifNone: Bool = false) {
+        self.header = header
+        self.except = except
+        self.ifNone = ifNone
+    }
+}
+
+/// `option http-keep-alive` (default), `option http-server-close`, `option httpclose`.
+public enum HTTPConnectionMode: Sendable, Hashable {
+    case keepAlive
+    case serverClose
+    case close
+}
+
+/// `http-reuse never|safe|aggressive|always` (safe by default).
+public enum HTTPReuse: String, Sendable, Hashable {
+    case never, safe, aggressive, always
+}
+
+public enum HashMethod: String, Sendable, Hashable {
+    case mapBased = "map-based"
+    case consistent
+}
+
+public enum HashFunction: String, Sendable, Hashable {
+    case sdbm, djb2, wt6, crc32, none
+}
+
+/// `hash-type map-based|consistent [sdbm|djb2|wt6|crc32|none] [avalanche]`.
+public struct HashType: Sendable, Hashable {
+    public var method: HashMethod
+    public var function: HashFunction
+    public var avalanche: Bool
+
+    public init(method: HashMethod = .mapBased, function: HashFunction = .sdbm, avalanche: Bool = false) {
+        self.method = method
+        self.function = function
+        self.avalanche = avalanche
+    }
+}
+
+public enum CookieMode: String, Sendable, Hashable {
+    /// No mode given: the cookie is read, never set.
+    case passive
+    case insert
+    case rewrite
+    case prefix
+}
+
+/// `cookie NAME [insert|rewrite|prefix] [indirect] [nocache] [postonly]
+/// [preserve] [httponly] [secure] [domain D]… [maxidle T] [maxlife T] [attr A]…`.
+public struct CookiePersistence: Sendable, Hashable {
+    public var name: String
+    public var mode: CookieMode
+    public var indirect = false
+    public var noCache = false
+    public var postOnly = false
+    public var preserve = false
+    public var httpOnly = false
+    public var secure = false
+    public var domains: [String] = []
+    /// Milliseconds; nil: no limit.
+    public var maxIdle: Int?
+    public var maxLife: Int?
+    /// `attr` values, appended to the Set-Cookie header as written.
+    public var attributes: [String] = []
+
+    public init(name: String, mode: CookieMode = .passive) {
+        self.name = name
+        self.mode = mode
+    }
+}
+
+// MARK: - User lists
+
+/// A `userlist` section, for `http_auth(NAME)`.
+public struct Userlist: Sendable, Hashable {
+    public var name: String
+    public var users: [UserlistUser]
+    public var groups: [UserlistGroup]
+    public var location: SourceLocation
+
+    public init(name: String, users: [UserlistUser] = [], groups: [UserlistGroup] = [], location: SourceLocation) {
+        self.name = name
+        self.users = users
+        self.groups = groups
+        self.location = location
+    }
+}
+
+public enum UserPassword: Sendable, Hashable {
+    /// `password HASH`: a crypt(3) hash.
+    case hashed(String)
+    /// `insecure-password TEXT`.
+    case insecure(String)
+}
+
+public struct UserlistUser: Sendable, Hashable {
+    public var name: String
+    public var password: UserPassword
+    /// Every group the user belongs to: those of its `groups` argument and
+    /// those whose `users` argument names it.
+    public var groups: [String]
+
+    public init(name: String, password: UserPassword, groups: [String] = []) {
+        self.name = name
+        self.password = password
+        self.groups = groups
+    }
+}
+
+public struct UserlistGroup: Sendable, Hashable {
+    public var name: String
+    /// Every member, from either side.
+    public var users: [String]
+
+    public init(name: String, users: [String] = []) {
+        self.name = name
+        self.users = users
+    }
+}

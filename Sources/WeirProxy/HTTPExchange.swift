@@ -1,0 +1,65 @@
+import WeirHTTP
+
+/// Where the request of the current exchange stands, client side.
+enum RequestProgress: UInt8 {
+    /// Waiting for or reading the head.
+    case head
+    /// Head forwarded, body streaming.
+    case body
+    /// The whole request was analysed; later bytes belong to the next one.
+    case complete
+}
+
+/// Where the response of the current exchange stands, server side.
+enum ResponseProgress: UInt8 {
+    /// Nothing sent to a server yet.
+    case idle
+    /// Request sent (at least its head): waiting for or reading the response head.
+    case head
+    case body
+    case complete
+    /// `101 Switching Protocols`: once both heads are out, bytes flow as in a tunnel.
+    case tunnel
+}
+
+/// One request/response exchange on an HTTP session (HAProxy's *stream*).
+/// Reset when a keep-alive connection starts its next request.
+struct HTTPExchange {
+    var request = RequestProgress.head
+    var response = ResponseProgress.idle
+    var requestScanner = HeadScanner()
+    var responseScanner = HeadScanner()
+    var requestBody = BodyTracker(framing: .none)
+    var responseBody = BodyTracker(framing: .none)
+    var method = HTTPMethod.get
+    /// The client may send another request after this one.
+    var clientKeepAlive = false
+    /// The server connection may carry another request after this one.
+    var serverKeepAlive = false
+    var upgradeRequested = false
+    /// The client's HTTP/1.x minor version.
+    var clientMinor: Int8 = 1
+    /// Status sent to the client (the server's, or the proxy's own), 0 before one is known.
+    var status: Int32 = 0
+    /// Monotonic ms: when the request's first byte was awaited (accept, or
+    /// the end of the previous exchange), and when its head was complete.
+    var waitStart: Int64 = 0
+    var firstByteAt: Int64 = -1
+    var requestHeadAt: Int64 = -1
+    var requestSentAt: Int64 = -1
+    var responseHeadAt: Int64 = -1
+    /// Wall-clock ms when the request's first byte was awaited, for the log date.
+    var waitStartWall: Int64 = 0
+    /// Bytes of this exchange, client to server and server to client.
+    var requestBytes: Int64 = 0
+    var responseBytes: Int64 = 0
+    /// A pooled buffer holding the request line for the log, or -1.
+    var requestLine: Int32 = -1
+    var requestLineLength: Int32 = 0
+    /// Exchanges completed on this session before this one.
+    var served: Int32 = 0
+    /// The server connection came from the idle pool.
+    var reusedConnection = false
+    /// The exchange has begun: a request byte arrived (it is logged if it ends).
+    var started = false
+}

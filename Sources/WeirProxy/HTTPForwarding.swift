@@ -1,0 +1,263 @@
+import WeirHTTP
+import WeirLoop
+import WeirSystem
+
+/// What a read or a write pass on one side did.
+struct TransferStatus {
+    var bytes = 0
+    var endOfFile = false
+    var error: Errno?
+
+    var progressed: Bool { bytes > 0 || endOfFile }
+}
+
+extension Worker {
+    // MARK: - Byte movement
+
+    /// Reads what the source has into the direction's buffer, up to a full
+    /// buffer, without sending anything: HTTP analyses before it forwards.
+    mutating func fill(_ d: inout Direction, from fd: Int32) -> TransferStatus {
+        var status = TransferStatus()
+        while d.sourceReadable && !d.sourceEOF {
+            if d.buffer < 0 {
+                // Out of buffers: leave the bytes in the kernel until one frees up.
+                guard let id = buffers.acquire() else { break }
+                d.buffer = id
+                d.head = 0
+                d.limit = 0
+                d.tail = 0
+            }
+            if d.tail == bufferSize {
+                guard d.head > 0 else { break }
+                compact(&d)
+            }
+            let space = bufferSize - d.tail
+            do {
+                switch try Posix.read(fd, into: buffers.pointer(d.buffer) + d.tail, count: space) {
+                case .processed(0):
+                    d.sourceEOF = true
+                    status.endOfFile = true
+                case .processed(let n):
+                    d.tail += n
+                    d.bytes += Int64(n)
+                    status.bytes += n
+                    // See `pump`: a FIN in the same edge gets no edge of its own.
+                    if n < space && !d.sourceHungUp { d.sourceReadable = false }
+                case .wouldBlock:
+                    d.sourceReadable = false
+                }
+            } catch {
+                status.error = error
+                break
+            }
+        }
+        if d.buffer >= 0 && d.tail == 0 {
+            buffers.release(d.buffer)
+            d.buffer = -1
+        }
+        return status
+    }
+
+    /// Slides the unsent bytes to the start of the buffer.
+    private mutating func compact(_ d: inout Direction) {
+        let base = buffers.pointer(d.buffer)
+        base.copyMemory(from: base + d.head, byteCount: d.tail - d.head)
+        d.limit -= d.head
+        d.tail -= d.head
+        d.head = 0
+    }
+
+    /// Sends the direction's prefix (a head built by the proxy), then the
+    /// analysed bytes `head..<limit`, in one `sendmsg` when both are pending.
+    mutating func flush(_ d: inout Direction, to fd: Int32) -> TransferStatus {
+        var status = TransferStatus()
+        while d.sinkWritable {
+            let prefixCount = d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0
+            let bodyCount = d.buffer >= 0 ? d.limit - d.head : 0
+            if prefixCount == 0 && bodyCount == 0 { break }
+            let result: IOResult
+            do {
+                if prefixCount > 0 && bodyCount > 0 {
+                    result = try Posix.send(fd, UnsafeRawBufferPointer(start: buffers.pointer(d.prefix) + d.prefixHead, count: prefixCount),
+                                            UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.head, count: bodyCount))
+                } else if prefixCount > 0 {
+                    result = try Posix.send(fd, from: buffers.pointer(d.prefix) + d.prefixHead, count: prefixCount)
+                } else {
+                    result = try Posix.send(fd, from: buffers.pointer(d.buffer) + d.head, count: bodyCount)
+                }
+            } catch {
+                status.error = error
+                break
+            }
+            switch result {
+            case .processed(let n):
+                status.bytes += n
+                let fromPrefix = min(n, prefixCount)
+                d.prefixHead += fromPrefix
+                d.head += n - fromPrefix
+                if n < prefixCount + bodyCount { d.sinkWritable = false }
+            case .wouldBlock:
+                d.sinkWritable = false
+            }
+        }
+        releaseSent(&d)
+        return status
+    }
+
+    /// Gives back the prefix once sent, and the buffer once empty.
+    @inline(__always)
+    mutating func releaseSent(_ d: inout Direction) {
+        if d.prefix >= 0 && d.prefixHead == d.prefixTail && !d.holdPrefix {
+            buffers.release(d.prefix)
+            d.prefix = -1
+            d.prefixHead = 0
+            d.prefixTail = 0
+        }
+        if d.buffer >= 0 && d.head == d.tail {
+            buffers.release(d.buffer)
+            d.buffer = -1
+            d.head = 0
+            d.limit = 0
+            d.tail = 0
+        }
+    }
+
+    /// Nothing analysed is waiting to be sent this way.
+    @inline(__always)
+    func isFlushed(_ d: Direction) -> Bool {
+        d.prefixHead == d.prefixTail && d.head == d.limit
+    }
+
+    // MARK: - The HTTP session
+
+    /// Moves an HTTP session forward as far as it can: read, analyse, write,
+    /// on both sides, until nothing changes.
+    mutating func httpService(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        while true {
+            var progressed = false
+
+            // Client side in: read ahead, bounded by one buffer.
+            let fromClient = fill(&s.pointee.toServer, from: s.pointee.clientFD)
+            if fromClient.error != nil {
+                abortExchange(slot, cause: "C", loop: &loop)
+                return
+            }
+            if fromClient.progressed {
+                progressed = true
+                if s.pointee.phase != .httpHead { touchClient(slot, now: loop.now) }
+            }
+
+            // Request analysis.
+            switch analyseRequest(slot, loop: &loop) {
+            case .closed: return
+            case .progressed: progressed = true
+            case .idle: break
+            }
+
+            // Server side.
+            if s.pointee.serverFD >= 0 {
+                if s.pointee.phase == .connected {
+                    let up = flush(&s.pointee.toServer, to: s.pointee.serverFD)
+                    if up.error != nil {
+                        if serverFailed(slot, loop: &loop) { continue }
+                        return
+                    }
+                    if up.progressed {
+                        progressed = true
+                        s.pointee.exchange.requestBytes += Int64(up.bytes)
+                        if s.pointee.exchange.requestSentAt < 0 { s.pointee.exchange.requestSentAt = loop.now }
+                        touchServer(slot, now: loop.now)
+                    }
+                    let fromServer = fill(&s.pointee.toClient, from: s.pointee.serverFD)
+                    if fromServer.error != nil {
+                        if serverFailed(slot, loop: &loop) { continue }
+                        return
+                    }
+                    if fromServer.progressed {
+                        progressed = true
+                        touchServer(slot, now: loop.now)
+                    }
+                    switch analyseResponse(slot, loop: &loop) {
+                    case .closed: return
+                    case .progressed: progressed = true
+                    case .idle: break
+                    }
+                } else if s.pointee.phase == .httpHead {
+                    checkIdleServerConnection(slot)
+                }
+            }
+
+            // Client side out.
+            let down = flush(&s.pointee.toClient, to: s.pointee.clientFD)
+            if down.error != nil {
+                abortExchange(slot, cause: "C", loop: &loop)
+                return
+            }
+            if down.progressed {
+                progressed = true
+                s.pointee.exchange.responseBytes += Int64(down.bytes)
+                if s.pointee.phase != .httpHead { touchClient(slot, now: loop.now) }
+            }
+
+            // End of the exchange once its response is out.
+            if s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient) {
+                if !finishExchange(slot, loop: &loop) { return }
+                progressed = true
+            }
+            if s.pointee.exchange.response == .tunnel && isFlushed(s.pointee.toClient) && isFlushed(s.pointee.toServer) {
+                // Both heads are out: from here on bytes flow as in mode tcp.
+                s.pointee.isTunnel = true
+                touchClient(slot, now: loop.now)
+                touchServer(slot, now: loop.now)
+                service(slot, loop: &loop)
+                return
+            }
+            if !progressed { break }
+        }
+        if s.pointee.phase == .httpHead && s.pointee.toServer.sourceEOF {
+            // The client closed between requests, or before finishing a head.
+            if s.pointee.exchange.started {
+                abortExchange(slot, cause: "C", loop: &loop)
+            } else {
+                close(slot, cause: "-", loop: &loop)
+            }
+            return
+        }
+        rearm(slot, loop: &loop)
+    }
+
+    /// An attached server connection idles while the client prepares its next
+    /// request: anything from it (end-of-file, error, stray bytes) retires it.
+    private mutating func checkIdleServerConnection(_ slot: UInt32) {
+        let s = sessions.pointer(slot)
+        guard s.pointee.toClient.sourceReadable else { return }
+        let status = fill(&s.pointee.toClient, from: s.pointee.serverFD)
+        if status.progressed || status.error != nil {
+            detachServerConnection(slot)
+        }
+    }
+
+    /// Closes the server connection kept from an earlier exchange.
+    mutating func detachServerConnection(_ slot: UInt32) {
+        let s = sessions.pointer(slot)
+        guard s.pointee.serverFD >= 0 else { return }
+        Posix.close(s.pointee.serverFD)
+        s.pointee.serverFD = -1
+        s.pointee.connectionBackend = -1
+        s.pointee.connectionServer = -1
+        s.pointee.serverExpiry = .max
+        let d = s.pointee.toClient
+        if d.buffer >= 0 && d.head == d.limit && d.prefix < 0 {
+            // Stray bytes from the retired server are dropped with it.
+            buffers.release(d.buffer)
+            s.pointee.toClient.buffer = -1
+            s.pointee.toClient.head = 0
+            s.pointee.toClient.limit = 0
+            s.pointee.toClient.tail = 0
+        }
+        s.pointee.toClient.sourceEOF = false
+        s.pointee.toClient.sourceHungUp = false
+        s.pointee.toClient.sourceReadable = false
+    }
+}

@@ -1,0 +1,87 @@
+import WeirHTTP
+import WeirSystem
+
+extension Worker {
+    /// The request head sent to the server: the request line in HTTP/1.1,
+    /// the end-to-end fields in their order, then the fields the proxy adds;
+    /// all as the rules left them (`rules` holds the request's view).
+    /// Hop-by-hop fields (RFC 9110 §7.6.1) stay on the client side.
+    func writeRequestHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, request: RequestHead, slot: UInt32, backend: Int) {
+        let s = sessions.pointer(slot)
+        let frontend = Int(s.pointee.frontend)
+        w.append(rules.method)
+        w.append(byte: 32)
+        if rules.targetEdited {
+            w.append(rules.targetPrefix)
+            w.append(rules.path)
+            if rules.hasQuery {
+                w.append(byte: UInt8(ascii: "?"))
+                w.append(rules.query)
+            }
+        } else {
+            w.append(rules.originalTarget)
+        }
+        w.append(" HTTP/1.1\r\n")
+        let upgrade = s.pointee.exchange.upgradeRequested
+        let forwardFor = backends[backend].forwardFor ?? frontends[frontend].forwardFor
+        var forwardedPresent = false
+        for i in 0..<rules.fieldCount where !rules.fields[i].removed {
+            let name = rules.fields[i].name
+            if HTTPField.isHopByHop(name) {
+                guard upgrade && HTTPField.equalsIgnoringCase(name, "upgrade") else { continue }
+            } else if headers.isNominatedByConnection(name, in: head) {
+                continue
+            }
+            if let forwardFor, forwardFor.ifNone, !forwardedPresent {
+                forwardedPresent = forwardFor.header.withUnsafeBytes { HTTPField.equalsIgnoringCase(name, $0) }
+            }
+            w.appendHeader(name: name, value: rules.fields[i].value)
+        }
+        if let forwardFor, !(forwardFor.ifNone && forwardedPresent), !forwardFor.isExcepted(s.pointee.peer) {
+            forwardFor.header.withUnsafeBytes { w.append($0) }
+            w.append(": ")
+            appendHost(&w, s.pointee.peer)
+            w.append("\r\n")
+        }
+        if upgrade {
+            w.append("connection: upgrade\r\n")
+        } else if !backends[backend].keepsServerConnections {
+            w.append("connection: close\r\n")
+        }
+        w.append("\r\n")
+    }
+
+    /// The response head sent to the client: the status line in HTTP/1.1,
+    /// the server's end-to-end fields as the rules left them, and a
+    /// `connection` field saying what happens to the client connection next.
+    func writeResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead, slot: UInt32, tunnel: Bool) {
+        let s = sessions.pointer(slot)
+        rules.writeStatusLine(rules.status, reason: rules.reason, into: &w)
+        for i in 0..<rules.fieldCount where !rules.fields[i].removed {
+            let name = rules.fields[i].name
+            if HTTPField.isHopByHop(name) {
+                guard tunnel && HTTPField.equalsIgnoringCase(name, "upgrade") else { continue }
+            } else if headers.isNominatedByConnection(name, in: head) {
+                continue
+            }
+            w.appendHeader(name: name, value: rules.fields[i].value)
+        }
+        if tunnel {
+            w.append("connection: upgrade\r\n")
+        } else if !s.pointee.exchange.clientKeepAlive {
+            w.append("connection: close\r\n")
+        } else if s.pointee.exchange.clientMinor == 0 {
+            w.append("connection: keep-alive\r\n")
+        }
+        w.append("\r\n")
+    }
+
+    /// The client's address as text, without allocating.
+    private func appendHost(_ w: inout HeadWriter, _ peer: SocketAddress) {
+        var text = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &text) { raw in
+            let n = peer.formatHost(into: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            w.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: n))
+        }
+    }
+}

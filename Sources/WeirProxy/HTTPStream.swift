@@ -1,0 +1,481 @@
+import WeirHTTP
+import WeirLoop
+import WeirShared
+import WeirSystem
+
+/// What analysing one side did to the session.
+enum AnalysisStep {
+    case idle
+    case progressed
+    /// The session was closed: its slot must not be touched again.
+    case closed
+}
+
+extension Worker {
+    // MARK: - Request
+
+    mutating func analyseRequest(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
+        let s = sessions.pointer(slot)
+        switch s.pointee.exchange.request {
+        case .head:
+            guard s.pointee.phase == .httpHead else { return .idle }
+            return analyseRequestHead(slot, loop: &loop)
+        case .body:
+            return advanceRequestBody(slot, loop: &loop)
+        case .complete:
+            return .idle
+        }
+    }
+
+    private mutating func analyseRequestHead(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
+        let s = sessions.pointer(slot)
+        let d = s.pointee.toServer
+        // A head is analysed once everything before it has left.
+        guard d.buffer >= 0, d.tail > d.limit, isFlushed(d) else { return .idle }
+        if !s.pointee.exchange.started {
+            // The request has begun: `timeout http-request` now bounds its head.
+            s.pointee.exchange.started = true
+            s.pointee.exchange.firstByteAt = loop.now
+            let timeout = frontends[Int(s.pointee.frontend)].httpRequestTimeout
+            s.pointee.phaseExpiry = timeout.map { loop.now + Int64($0) } ?? .max
+        }
+        var start = d.limit
+        var bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + start, count: d.tail - start)
+        // Empty lines before a request line (a CRLF some clients send after
+        // a body) are skipped, as RFC 9112 §2.2 allows.
+        let blank = HeadScanner.leadingEmptyLinesLength(bytes)
+        if blank > 0 {
+            start += blank
+            s.pointee.toServer.head = start
+            s.pointee.toServer.limit = start
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[blank...])
+            if bytes.isEmpty { return .idle }
+        }
+        switch s.pointee.exchange.requestScanner.scan(bytes, limits: httpLimits) {
+        case .incomplete:
+            return .idle
+        case .tooLarge(let status):
+            recordRequestLine(slot, UnsafeRawBufferPointer(rebasing: bytes.prefix(1024)))
+            reply(slot, status: status, cause: "P", phase: "R", loop: &loop)
+            return .progressed
+        case .complete(let length):
+            return requestHeadComplete(slot, start: start, length: length, loop: &loop)
+        }
+    }
+
+    private mutating func requestHeadComplete(_ slot: UInt32, start: Int, length: Int, loop: inout EventLoop) -> AnalysisStep {
+        let s = sessions.pointer(slot)
+        let generation = sessions.generation(slot)
+        let frontend = Int(s.pointee.frontend)
+        let head = UnsafeRawBufferPointer(start: buffers.pointer(s.pointee.toServer.buffer) + start, count: length)
+        let request: RequestHead
+        do {
+            request = try HTTPParser.parseRequest(head, headers: &headers, limits: httpLimits)
+        } catch {
+            // Logged as HAProxy does: `<BADREQ>`, no request time.
+            if options.debug { Notice.debug("\(frontends[frontend].name): bad request: \(error.reason)") }
+            reply(slot, status: error.status, cause: "P", phase: "R", loop: &loop)
+            return .progressed
+        }
+        s.pointee.exchange.requestHeadAt = loop.now
+        recordRequestLine(slot, head)
+        s.pointee.exchange.method = request.method
+        s.pointee.exchange.clientMinor = Int8(request.versionMinor)
+        s.pointee.exchange.clientKeepAlive = request.keepAlive && frontends[frontend].closesClientAfterResponse == false
+        s.pointee.exchange.upgradeRequested = request.upgrade
+        if request.method == .connect {
+            // A reverse proxy has no tunnel to open to an arbitrary host.
+            reply(slot, status: 405, cause: "P", phase: "R", loop: &loop)
+            return .progressed
+        }
+        let backend: Int
+        switch applyRequestRules(slot, head: head, request: request, requestEnd: start + length, loop: &loop) {
+        case .forward(let chosen): backend = chosen
+        case .answered: return .progressed
+        case .closed: return .closed
+        }
+        guard let prefix = buffers.acquire() else {
+            close(slot, cause: "R", phase: "R", loop: &loop)
+            return .closed
+        }
+        var writer = HeadWriter(buffers.pointer(prefix), capacity: bufferSize)
+        writeRequestHead(&writer, head: head, request: request, slot: slot, backend: backend)
+        if writer.overflowed {
+            buffers.release(prefix)
+            // The rewritten head outgrew the buffer (tune.maxrewrite).
+            reply(slot, status: 500, cause: "P", phase: "R", loop: &loop)
+            return .progressed
+        }
+        if s.pointee.toServer.prefix >= 0 { buffers.release(s.pointee.toServer.prefix) }
+        s.pointee.toServer.prefix = prefix
+        s.pointee.toServer.prefixHead = 0
+        s.pointee.toServer.prefixTail = writer.count
+        s.pointee.toServer.holdPrefix = false
+        s.pointee.toServer.head = start + length
+        s.pointee.toServer.limit = start + length
+        s.pointee.exchange.requestBody = BodyTracker(framing: request.framing)
+        s.pointee.exchange.request = request.framing == .none ? .complete : .body
+        s.pointee.exchange.response = .head
+
+        // The exchange is in the backend (the rules put it there): pick a
+        // server, or reuse the connection kept from the previous exchange
+        // when it is the pick.
+        s.pointee.retriesLeft = Int32(backends[backend].retries)
+        s.pointee.retriesDone = 0
+        s.pointee.redispatched = false
+        s.pointee.queuedAt = -1
+        s.pointee.queueTime = -1
+        s.pointee.connectStart = -1
+        s.pointee.connectTime = -1
+        s.pointee.phase = .queued
+        s.pointee.phaseExpiry = .max
+        touchClient(slot, now: loop.now)
+        assignServer(slot, loop: &loop)
+        guard sessions.matches(slot, generation: generation) else { return .closed }
+        // A request without a body sent over a reused connection is kept
+        // until the response starts, to be sent again on a new connection
+        // if the server had closed the reused one meanwhile.
+        s.pointee.toServer.holdPrefix = s.pointee.exchange.reusedConnection && request.framing == .none
+        if s.pointee.exchange.request == .body { _ = advanceRequestBody(slot, loop: &loop) }
+        return sessions.matches(slot, generation: generation) ? .progressed : .closed
+    }
+
+    private mutating func advanceRequestBody(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
+        let s = sessions.pointer(slot)
+        let d = s.pointee.toServer
+        if d.buffer >= 0 && d.tail > d.limit {
+            let bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.limit, count: d.tail - d.limit)
+            let consumed: Int
+            do { consumed = try s.pointee.exchange.requestBody.advance(bytes) } catch {
+                if options.debug { Notice.debug("\(frontends[Int(s.pointee.frontend)].name): bad request body: \(error.reason)") }
+                if s.pointee.exchange.response == .head && s.pointee.exchange.responseBytes == 0 {
+                    reply(slot, status: 400, cause: "P", phase: "D", loop: &loop)
+                    return .progressed
+                }
+                close(slot, cause: "P", phase: "D", loop: &loop)
+                return .closed
+            }
+            s.pointee.toServer.limit += consumed
+            if s.pointee.exchange.requestBody.isComplete { s.pointee.exchange.request = .complete }
+            return consumed > 0 ? .progressed : .idle
+        }
+        if d.sourceEOF && s.pointee.exchange.request == .body {
+            // The client went away in the middle of its request body.
+            close(slot, cause: "C", phase: "D", loop: &loop)
+            return .closed
+        }
+        return .idle
+    }
+
+    /// Keeps the request line for the log (HAProxy's `%r`), truncated to a
+    /// line buffer.
+    private mutating func recordRequestLine(_ slot: UInt32, _ head: UnsafeRawBufferPointer) {
+        let s = sessions.pointer(slot)
+        guard frontends[Int(s.pointee.frontend)].httpLog else { return }
+        if s.pointee.exchange.requestLine < 0 {
+            guard let id = lineBuffers.acquire() else { return }
+            s.pointee.exchange.requestLine = id
+        }
+        var n = 0
+        let limit = min(head.count, lineBuffers.bufferSize)
+        while n < limit && head[n] != 13 && head[n] != 10 { n += 1 }
+        lineBuffers.pointer(s.pointee.exchange.requestLine).copyMemory(from: head.baseAddress!, byteCount: n)
+        s.pointee.exchange.requestLineLength = Int32(n)
+    }
+
+    // MARK: - Response
+
+    mutating func analyseResponse(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
+        let s = sessions.pointer(slot)
+        switch s.pointee.exchange.response {
+        case .head:
+            return analyseResponseHead(slot, loop: &loop)
+        case .body:
+            return advanceResponseBody(slot, loop: &loop)
+        case .idle, .complete, .tunnel:
+            return .idle
+        }
+    }
+
+    private mutating func analyseResponseHead(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
+        let s = sessions.pointer(slot)
+        let d = s.pointee.toClient
+        guard d.buffer >= 0 && d.tail > d.limit else {
+            if d.sourceEOF {
+                // Closed without a response: a reused connection the server
+                // had given up on gets the request again on a new one.
+                if retryOnNewConnection(slot, loop: &loop) { return .progressed }
+                reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
+                return .progressed
+            }
+            return .idle
+        }
+        if s.pointee.toServer.holdPrefix {
+            s.pointee.toServer.holdPrefix = false
+            releaseSent(&s.pointee.toServer)
+        }
+        guard d.prefix < 0 && d.head == d.limit else { return .idle }
+        let start = d.limit
+        let bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + start, count: d.tail - start)
+        let length: Int
+        switch s.pointee.exchange.responseScanner.scan(bytes, limits: httpLimits) {
+        case .incomplete:
+            if d.sourceEOF {
+                reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
+                return .progressed
+            }
+            return .idle
+        case .tooLarge:
+            reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
+            return .progressed
+        case .complete(let n):
+            length = n
+        }
+        let head = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + start, count: length)
+        let response: ResponseHead
+        do {
+            response = try HTTPParser.parseResponse(head, requestMethod: s.pointee.exchange.method, headers: &headers, limits: httpLimits)
+        } catch {
+            if options.debug { Notice.debug("\(backends[Int(s.pointee.backend)].name): bad response: \(error.reason)") }
+            reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
+            return .progressed
+        }
+        if response.status < 200 && response.status != 101 {
+            // An interim response (100 Continue) goes through as it is; the
+            // final one follows.
+            s.pointee.toClient.limit = start + length
+            s.pointee.exchange.responseScanner.reset()
+            return .progressed
+        }
+        if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
+        guard let prefix = buffers.acquire() else {
+            close(slot, cause: "R", phase: "H", loop: &loop)
+            return .closed
+        }
+        let tunnel = response.status == 101 && s.pointee.exchange.upgradeRequested
+        if response.status == 101 && !tunnel {
+            buffers.release(prefix)
+            reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
+            return .progressed
+        }
+        if !tunnel {
+            if response.framing == .untilClose { s.pointee.exchange.clientKeepAlive = false }
+            let backend = Int(s.pointee.backend)
+            s.pointee.exchange.serverKeepAlive = response.keepAlive && backends[backend].keepsServerConnections
+        }
+        var writer = HeadWriter(buffers.pointer(prefix), capacity: bufferSize)
+        writeResponseHead(&writer, head: head, response: response, slot: slot, tunnel: tunnel)
+        if writer.overflowed {
+            buffers.release(prefix)
+            reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
+            return .progressed
+        }
+        s.pointee.toClient.prefix = prefix
+        s.pointee.toClient.prefixHead = 0
+        s.pointee.toClient.prefixTail = writer.count
+        s.pointee.toClient.head = start + length
+        s.pointee.toClient.limit = start + length
+        s.pointee.exchange.status = Int32(rules.status)
+        s.pointee.exchange.responseHeadAt = loop.now
+        if tunnel {
+            s.pointee.exchange.response = .tunnel
+            return .progressed
+        }
+        s.pointee.exchange.responseBody = BodyTracker(framing: response.framing)
+        if response.framing == .none {
+            s.pointee.exchange.response = .complete
+            return .progressed
+        }
+        s.pointee.exchange.response = .body
+        _ = advanceResponseBody(slot, loop: &loop)
+        return .progressed
+    }
+
+    private mutating func advanceResponseBody(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
+        let s = sessions.pointer(slot)
+        let d = s.pointee.toClient
+        if d.buffer >= 0 && d.tail > d.limit {
+            let bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.limit, count: d.tail - d.limit)
+            let consumed: Int
+            do { consumed = try s.pointee.exchange.responseBody.advance(bytes) } catch {
+                if options.debug { Notice.debug("\(backends[Int(s.pointee.backend)].name): bad response body: \(error.reason)") }
+                // Part of the response is out already: all that is left is to cut it.
+                close(slot, cause: "S", phase: "D", loop: &loop)
+                return .closed
+            }
+            s.pointee.toClient.limit += consumed
+            if s.pointee.exchange.responseBody.isComplete { s.pointee.exchange.response = .complete }
+            if consumed > 0 { return .progressed }
+        }
+        if s.pointee.toClient.sourceEOF && s.pointee.exchange.response == .body {
+            do {
+                try s.pointee.exchange.responseBody.endOfStream()
+                s.pointee.exchange.response = .complete
+                s.pointee.exchange.serverKeepAlive = false
+                return .progressed
+            } catch {
+                // Truncated: the server closed before the announced end.
+                close(slot, cause: "S", phase: "D", loop: &loop)
+                return .closed
+            }
+        }
+        return .idle
+    }
+
+    // MARK: - End of an exchange
+
+    /// The response is out: log the exchange, give the server back, then wait
+    /// for the next request or close. Returns false when the session closed
+    /// or left the HTTP loop.
+    mutating func finishExchange(_ slot: UInt32, loop: inout EventLoop) -> Bool {
+        let s = sessions.pointer(slot)
+        let frontend = Int(s.pointee.frontend)
+        if frontends[frontend].httpLog { logExchange(slot, now: loop.now) }
+        s.pointee.exchange.started = false
+        let backend = Int(s.pointee.backend)
+        let keepServer = s.pointee.phase == .connected && s.pointee.exchange.serverKeepAlive
+            && s.pointee.exchange.request == .complete && s.pointee.toClient.tail == s.pointee.toClient.limit
+            && !s.pointee.toClient.sourceEOF && isFlushed(s.pointee.toServer)
+        if keepServer && backends[backend].reuse != .never {
+            parkServerConnection(slot, loop: &loop)
+        } else if keepServer {
+            // `http-reuse never`: the connection stays private to this client.
+            s.pointee.serverExpiry = .max
+        } else {
+            detachServerConnection(slot)
+        }
+        if backend >= 0 {
+            if s.pointee.countedOnServer {
+                backends[backend].balancer.connectionClosed(server: Int(s.pointee.server))
+                s.pointee.countedOnServer = false
+            }
+            backends[backend].current -= 1
+            s.pointee.backend = -1
+        }
+        s.pointee.server = -1
+        let keepClient = s.pointee.exchange.clientKeepAlive && s.pointee.exchange.request == .complete
+            && !s.pointee.toServer.sourceEOF && !stopping
+        if keepClient {
+            let served = s.pointee.exchange.served
+            let line = s.pointee.exchange.requestLine
+            s.pointee.exchange = HTTPExchange()
+            s.pointee.exchange.served = served + 1
+            s.pointee.exchange.requestLine = line
+            s.pointee.exchange.waitStart = loop.now
+            s.pointee.exchange.waitStartWall = Clock.wallMilliseconds()
+            s.pointee.terminationCause = UInt8(ascii: "-")
+            s.pointee.terminationPhase = UInt8(ascii: "-")
+            s.pointee.phase = .httpHead
+            s.pointee.clientExpiry = .max
+            let timeout = frontends[frontend].keepAliveTimeout
+            s.pointee.phaseExpiry = timeout.map { loop.now + Int64($0) } ?? .max
+        }
+        if backend >= 0 { processQueue(backend: backend, loop: &loop) }
+        if keepClient { return true }
+        lingeringClose(slot, loop: &loop)
+        return false
+    }
+
+    /// Shuts the client's write side and reads until it closes, so that
+    /// unread bytes (a request we will not serve) do not turn into a reset
+    /// that destroys the response in flight.
+    private mutating func lingeringClose(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        detachServerConnection(slot)
+        releaseBuffers(&s.pointee.toServer)
+        releaseBuffers(&s.pointee.toClient)
+        Posix.shutdownWrite(s.pointee.clientFD)
+        s.pointee.toClient.sinkShut = true
+        s.pointee.phase = .localDrain
+        s.pointee.phaseExpiry = .max
+        touchClient(slot, now: loop.now)
+        serveLocally(slot, loop: &loop)
+    }
+
+    mutating func releaseBuffers(_ d: inout Direction) {
+        if d.buffer >= 0 { buffers.release(d.buffer) }
+        if d.prefix >= 0 { buffers.release(d.prefix) }
+        d.buffer = -1
+        d.prefix = -1
+        d.head = 0
+        d.limit = 0
+        d.tail = 0
+        d.prefixHead = 0
+        d.prefixTail = 0
+    }
+
+    // MARK: - Answers from the proxy itself
+
+    /// Answers the current request with the proxy's page for `status` (its
+    /// `errorfile`, `errorloc` or `http-error`, else the built-in one), then
+    /// closes. `cause`/`phase` are the termination state logged. A tarpitted
+    /// request whose time is up gets its tarpit status instead, logged `PT`.
+    mutating func reply(_ slot: UInt32, status: Int, cause: Character, phase: Character, loop: inout EventLoop) {
+        var status = status
+        var cause = cause
+        var phase = phase
+        let tarpitStatus = endTarpit(slot)
+        if tarpitStatus != 0 {
+            status = tarpitStatus
+            cause = "P"
+            phase = "T"
+        }
+        let page = writeErrorAnswer(slot, status: status)
+        commitAnswer(slot, buffer: page?.buffer, count: page?.count ?? 0, status: status, cause: cause, phase: phase,
+                     keepAlive: false, requestEnd: nil, loop: &loop)
+    }
+
+    /// A send or receive on the server connection failed: a 502 while no
+    /// response has reached the client, else the session ends. Returns false
+    /// when the session was closed.
+    mutating func serverFailed(_ slot: UInt32, loop: inout EventLoop) -> Bool {
+        let s = sessions.pointer(slot)
+        if s.pointee.exchange.response == .head && s.pointee.exchange.responseBytes == 0 {
+            if retryOnNewConnection(slot, loop: &loop) { return true }
+            reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
+            return true
+        }
+        close(slot, cause: "S", loop: &loop)
+        return false
+    }
+
+    /// A reused server connection failed before any response byte: sends
+    /// the held request head again over a new connection to the same server.
+    /// Returns false when the request cannot be replayed.
+    private mutating func retryOnNewConnection(_ slot: UInt32, loop: inout EventLoop) -> Bool {
+        let s = sessions.pointer(slot)
+        guard s.pointee.exchange.reusedConnection && s.pointee.toServer.holdPrefix
+            && s.pointee.toClient.tail == s.pointee.toClient.limit else { return false }
+        detachServerConnection(slot)
+        s.pointee.exchange.reusedConnection = false
+        s.pointee.exchange.requestSentAt = -1
+        s.pointee.toServer.holdPrefix = false
+        s.pointee.toServer.prefixHead = 0
+        connect(slot, loop: &loop)
+        return true
+    }
+
+    /// The client failed or went away mid-exchange.
+    mutating func abortExchange(_ slot: UInt32, cause: Character, loop: inout EventLoop) {
+        close(slot, cause: cause, loop: &loop)
+    }
+
+    // MARK: - Lingering close
+
+    /// A session in `localDrain` (its response out, its write side shut):
+    /// discards what the client still sends until it closes.
+    mutating func serveLocally(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false)
+        if s.pointee.toServer.buffer >= 0 { buffers.release(s.pointee.toServer.buffer) }
+        s.pointee.toServer.buffer = -1
+        s.pointee.toServer.head = 0
+        s.pointee.toServer.tail = 0
+        if status.sourceError != nil || s.pointee.toServer.sourceEOF {
+            close(slot, cause: "-", loop: &loop)
+            return
+        }
+        if status.sourceActive { touchClient(slot, now: loop.now) }
+        rearm(slot, loop: &loop)
+    }
+}

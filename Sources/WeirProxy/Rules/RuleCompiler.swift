@@ -1,0 +1,428 @@
+import WeirConfig
+import WeirShared
+
+/// Everything the rules engine needs, compiled from the configuration once,
+/// when the worker starts.
+struct CompiledRuleSet {
+    let constants: ConstantStore
+    let frontends: [ProxyRules]
+    let backends: [ProxyRules]
+    let userlists: [CompiledUserlist]
+    /// Backend names sorted bytewise with their indices, for `use_backend %[…]`.
+    let backendsByName: [(name: UnsafeRawBufferPointer, index: Int)]
+    let serverNames: [[UnsafeRawBufferPointer]]
+    /// The scope of each per-session variable (`sess`, `txn`, `req`, `res`),
+    /// by index; `proc` ones are per worker.
+    let sessionVariableScopes: [VariableScope]
+    let processVariableCount: Int
+    /// Bytes of every capture slot, by slot index.
+    let captureLengths: [Int]
+    /// Whether any user list holds a crypt(3) hash.
+    let needsCrypt: Bool
+    /// Whether a rule reads `nbsrv`, so the worker counts usable servers.
+    let countsServers: Bool
+    /// Statuses rules answer with the proxy's error page (deny, tarpit, return).
+    let errorStatuses: Set<Int>
+}
+
+/// Compiles the configuration's HTTP model into `CompiledRuleSet`.
+struct RuleCompiler {
+    private let configuration: Configuration
+    private let constants = ConstantStore()
+    private var sessionVariables: [String: Int] = [:]
+    private var sessionVariableScopes: [VariableScope] = []
+    private var processVariables: [String: Int] = [:]
+    private var captureLengths: [Int] = []
+    private var countsServers = false
+    private var errorStatuses: Set<Int> = []
+
+    init(_ configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    static func compile(_ configuration: Configuration) throws(StartupError) -> CompiledRuleSet {
+        var compiler = RuleCompiler(configuration)
+        return try compiler.compileAll()
+    }
+
+    private mutating func compileAll() throws(StartupError) -> CompiledRuleSet {
+        var backends: [ProxyRules] = []
+        for backend in configuration.backends {
+            backends.append(try proxyRules(name: backend.name, mode: backend.mode, timeouts: backend.timeouts,
+                                           requestRules: backend.httpRequestRules, responseRules: backend.httpResponseRules,
+                                           redirectRules: backend.redirectRules, tcpConnectionRules: [],
+                                           tcpContentRules: backend.tcpRequestContentRules, useBackends: [],
+                                           defaultBackend: -1, ownBackend: -1, errorPages: backend.errorPages,
+                                           requestCaptures: [], responseCaptures: []))
+        }
+        var frontends: [ProxyRules] = []
+        for frontend in configuration.frontends {
+            frontends.append(try proxyRules(name: frontend.name, mode: frontend.mode, timeouts: frontend.timeouts,
+                                            requestRules: frontend.httpRequestRules,
+                                            responseRules: frontend.httpResponseRules,
+                                            redirectRules: frontend.redirectRules,
+                                            tcpConnectionRules: frontend.tcpRequestConnectionRules,
+                                            tcpContentRules: frontend.tcpRequestContentRules,
+                                            useBackends: frontend.useBackends, defaultBackend: frontend.defaultBackend ?? -1,
+                                            ownBackend: frontend.ownBackend ?? -1, errorPages: frontend.errorPages,
+                                            requestCaptures: frontend.requestCaptures,
+                                            responseCaptures: frontend.responseCaptures))
+        }
+        var userlists: [CompiledUserlist] = []
+        var needsCrypt = false
+        for list in configuration.userlists {
+            var users: [CompiledUser] = []
+            for user in list.users {
+                let password: StoredPassword
+                switch user.password {
+                case .insecure(let text): password = .plain(constants.intern(text))
+                case .hashed(let hash):
+                    needsCrypt = true
+                    let stored = constants.intern(Array(hash.utf8) + [0])
+                    password = .hashed(stored.baseAddress!.assumingMemoryBound(to: CChar.self))
+                }
+                users.append(CompiledUser(name: constants.intern(user.name), password: password,
+                                          groups: user.groups.map { constants.intern($0) }))
+            }
+            userlists.append(CompiledUserlist(users: users))
+        }
+        let byName = configuration.backends.enumerated()
+            .map { (name: Array($0.element.name.utf8), index: $0.offset) }
+            .sorted { $0.name.lexicographicallyPrecedes($1.name) }
+            .map { (name: constants.intern($0.name), index: $0.index) }
+        let serverNames = configuration.backends.map { $0.servers.map { constants.intern($0.name) } }
+        return CompiledRuleSet(constants: constants, frontends: frontends, backends: backends, userlists: userlists,
+                               backendsByName: byName, serverNames: serverNames,
+                               sessionVariableScopes: sessionVariableScopes, processVariableCount: processVariables.count,
+                               captureLengths: captureLengths, needsCrypt: needsCrypt, countsServers: countsServers,
+                               errorStatuses: errorStatuses)
+    }
+
+    // MARK: - Proxies
+
+    private mutating func proxyRules(
+        name: String, mode: ProxyMode, timeouts: Timeouts, requestRules: [HTTPRule], responseRules: [HTTPRule],
+        redirectRules: [HTTPRule], tcpConnectionRules: [TCPRule], tcpContentRules: [TCPRule], useBackends: [BackendRule],
+        defaultBackend: Int, ownBackend: Int, errorPages: [Int: ErrorPage], requestCaptures: [HeaderCapture],
+        responseCaptures: [HeaderCapture]
+    ) throws(StartupError) -> ProxyRules {
+        let requestHeaderCaptures = requestCaptures.map { headerCapture($0) }
+        let responseHeaderCaptures = responseCaptures.map { headerCapture($0) }
+        var requestSlots = requestHeaderCaptures.map(\.slot)
+        var compiledRequest: [CompiledHTTPRule] = []
+        for rule in requestRules {
+            compiledRequest.append(try httpRule(rule, proxyName: name, captureSlots: &requestSlots))
+        }
+        var responseSlots = responseHeaderCaptures.map(\.slot)
+        var compiledResponse: [CompiledHTTPRule] = []
+        for rule in responseRules {
+            compiledResponse.append(try httpRule(rule, proxyName: name, captureSlots: &responseSlots))
+        }
+        var compiledRedirects: [CompiledHTTPRule] = []
+        for rule in redirectRules {
+            compiledRedirects.append(try httpRule(rule, proxyName: name, captureSlots: &requestSlots))
+        }
+        var connection: [CompiledTCPRule] = []
+        for rule in tcpConnectionRules {
+            connection.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition)))
+        }
+        var content: [CompiledTCPRule] = []
+        for rule in tcpContentRules {
+            content.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition)))
+        }
+        var backendRules: [CompiledBackendRule] = []
+        for rule in useBackends {
+            backendRules.append(CompiledBackendRule(backend: rule.backend,
+                                                    dynamicName: try rule.dynamicName.map { f throws(StartupError) in try logFormat(f) },
+                                                    condition: try condition(rule.condition)))
+        }
+        var pages: [Int: CompiledErrorPage] = [:]
+        for (status, page) in errorPages {
+            switch page {
+            case .raw(let bytes): pages[status] = .raw(constants.intern(bytes))
+            case .redirect(let code, let location): pages[status] = .redirect(code: code, location: constants.intern(location))
+            case .response(let spec): pages[status] = .response(try returnSpec(spec))
+            }
+        }
+        return ProxyRules(name: constants.intern(name), isHTTP: mode == .http, requestRules: compiledRequest,
+                          responseRules: compiledResponse, redirectRules: compiledRedirects,
+                          tcpConnectionRules: connection, tcpContentRules: content, backendRules: backendRules,
+                          defaultBackend: defaultBackend, ownBackend: ownBackend, errorPages: pages,
+                          requestHeaderCaptures: requestHeaderCaptures, responseHeaderCaptures: responseHeaderCaptures,
+                          requestCaptures: requestSlots, responseCaptures: responseSlots,
+                          tarpitTimeout: timeouts.tarpit ?? timeouts.connect)
+    }
+
+    private mutating func headerCapture(_ capture: HeaderCapture) -> CompiledHeaderCapture {
+        CompiledHeaderCapture(name: lowercase(capture.name), slot: newCaptureSlot(length: capture.length))
+    }
+
+    private mutating func newCaptureSlot(length: Int) -> CaptureSlot {
+        captureLengths.append(max(0, min(length, 65535)))
+        return CaptureSlot(index: captureLengths.count - 1, length: captureLengths[captureLengths.count - 1])
+    }
+
+    // MARK: - Rules
+
+    private mutating func httpRule(_ rule: HTTPRule, proxyName: String,
+                                   captureSlots: inout [CaptureSlot]) throws(StartupError) -> CompiledHTTPRule {
+        let action: CompiledAction
+        switch rule.action {
+        case .allow: action = .allow
+        case .deny(let status):
+            errorStatuses.insert(status)
+            action = .deny(status: status)
+        case .tarpit(let status):
+            errorStatuses.insert(status)
+            action = .tarpit(status: status)
+        case .auth(let realm): action = .auth(realm: constants.intern(realm ?? proxyName))
+        case .redirect(let redirect): action = .redirect(try self.redirect(redirect))
+        case .returnResponse(let spec): action = .answer(try returnSpec(spec))
+        case .setHeader(let name, let value):
+            action = .setHeader(name: constants.intern(name), lowercaseName: lowercase(name), value: try logFormat(value))
+        case .addHeader(let name, let value): action = .addHeader(name: constants.intern(name), value: try logFormat(value))
+        case .delHeader(let name, let method):
+            let match: HeaderNameMatch
+            switch method {
+            case .beg: match = .prefix
+            case .end: match = .suffix
+            case .sub: match = .substring
+            case .reg: match = .regex(try regex(name, ignoreCase: true, capturing: false, at: rule.location))
+            default: match = .exact
+            }
+            action = .deleteHeader(name: lowercase(name), match: match)
+        case .replaceHeader(let name, let pattern, let replacement):
+            action = .replaceHeader(name: lowercase(name), regex: try regex(pattern, ignoreCase: false, capturing: true, at: rule.location),
+                                    replacement: try logFormat(replacement), eachValue: false)
+        case .replaceValue(let name, let pattern, let replacement):
+            action = .replaceHeader(name: lowercase(name), regex: try regex(pattern, ignoreCase: false, capturing: true, at: rule.location),
+                                    replacement: try logFormat(replacement), eachValue: true)
+        case .setPath(let f): action = .setPath(try logFormat(f))
+        case .setPathQuery(let f): action = .setPathQuery(try logFormat(f))
+        case .setQuery(let f): action = .setQuery(try logFormat(f))
+        case .setURI(let f): action = .setURI(try logFormat(f))
+        case .setMethod(let f): action = .setMethod(try logFormat(f))
+        case .setVar(let scope, let name, let sample):
+            action = .setVariable(variable(scope, name), try self.sample(sample))
+        case .unsetVar(let scope, let name): action = .unsetVariable(variable(scope, name))
+        case .setLogLevel(let level): action = .setLogLevel(level)
+        case .setStatus(let status, let reason): action = .setStatus(status, reason: reason.map { constants.intern($0) })
+        case .capture(let sample, let length):
+            let slot = newCaptureSlot(length: length)
+            captureSlots.append(slot)
+            action = .capture(try self.sample(sample), slot)
+        }
+        return CompiledHTTPRule(condition: try condition(rule.condition), action: action)
+    }
+
+    private mutating func redirect(_ redirect: Redirect) throws(StartupError) -> CompiledRedirect {
+        var cookie: UnsafeRawBufferPointer?
+        if let set = redirect.setCookie {
+            cookie = constants.intern(set + "; path=/;")
+        } else if let clear = redirect.clearCookie {
+            cookie = constants.intern(clear + "; path=/; Max-Age=0;")
+        }
+        return CompiledRedirect(kind: redirect.kind, value: try logFormat(redirect.value), code: redirect.code,
+                                dropQuery: redirect.dropQuery, appendSlash: redirect.appendSlash, cookie: cookie)
+    }
+
+    private mutating func returnSpec(_ spec: ReturnSpec) throws(StartupError) -> CompiledReturn {
+        let body: CompiledReturnBody
+        switch spec.body {
+        case .none: body = .none
+        case .bytes(let bytes): body = .bytes(constants.intern(bytes))
+        case .logFormat(let format): body = .logFormat(try logFormat(format))
+        case .rawResponse(let bytes): body = .rawResponse(constants.intern(bytes))
+        case .defaultErrorFiles:
+            errorStatuses.insert(spec.status)
+            body = .errorPage
+        }
+        var headers: [(name: UnsafeRawBufferPointer, value: CompiledLogFormat)] = []
+        for header in spec.headers { headers.append((constants.intern(header.name), try logFormat(header.value))) }
+        return CompiledReturn(status: spec.status, contentType: spec.contentType.map { constants.intern($0) }, body: body,
+                              headers: headers)
+    }
+
+    // MARK: - Conditions
+
+    mutating func condition(_ condition: Condition) throws(StartupError) -> CompiledCondition {
+        if condition == .always { return .always }
+        if condition == .never { return CompiledCondition(alternatives: [], negated: false, constant: false) }
+        if condition.alternatives.isEmpty {
+            return CompiledCondition(alternatives: [], negated: false, constant: condition.negated)
+        }
+        var groups: [[CompiledTerm]] = []
+        for group in condition.alternatives {
+            var terms: [CompiledTerm] = []
+            for term in group {
+                var acls: [CompiledACL] = []
+                for acl in term.acls { acls.append(try self.acl(acl)) }
+                terms.append(CompiledTerm(negated: term.negated, acls: acls))
+            }
+            groups.append(terms)
+        }
+        return CompiledCondition(alternatives: groups, negated: condition.negated, constant: nil)
+    }
+
+    mutating func acl(_ acl: ACL) throws(StartupError) -> CompiledACL {
+        let match = acl.match
+        var strings: [UnsafeRawBufferPointer] = []
+        var regexes: [CompiledRegex] = []
+        switch match.method {
+        case .reg:
+            for pattern in match.strings {
+                regexes.append(try regex(pattern, ignoreCase: match.ignoreCase, capturing: false, at: acl.location))
+            }
+        case .str:
+            let patterns = match.strings.map { match.ignoreCase ? Self.lowered(Array($0.utf8)) : Array($0.utf8) }
+            strings = patterns.sorted { $0.lexicographicallyPrecedes($1) }.map { constants.intern($0) }
+        default:
+            strings = match.strings.map { constants.intern(match.ignoreCase ? Self.lowered(Array($0.utf8)) : Array($0.utf8)) }
+        }
+        return CompiledACL(sample: try sample(acl.sample), method: match.method, ignoreCase: match.ignoreCase,
+                           strings: strings, regexes: regexes, integers: match.integers,
+                           networks: match.networks.map(IPNetworkMatcher.init))
+    }
+
+    // MARK: - Samples
+
+    mutating func sample(_ sample: Sample) throws(StartupError) -> CompiledSample {
+        var converters: [CompiledConverter] = []
+        for converter in sample.converters { converters.append(try self.converter(converter)) }
+        return CompiledSample(fetch: fetch(sample.fetch), converters: converters)
+    }
+
+    private mutating func fetch(_ fetch: Fetch) -> CompiledFetch {
+        switch fetch {
+        case .src: return .source
+        case .srcPort: return .sourcePort
+        case .dst: return .destination
+        case .dstPort: return .destinationPort
+        case .method: return .method
+        case .path: return .path
+        case .url: return .url
+        case .query: return .query
+        case .base: return .base
+        case .reqVer: return .requestVersion
+        case .urlParam(let name): return .urlParameter(constants.intern(name))
+        case .hdr(let name, let occurrence):
+            return .header(HeaderSelector(name: lowercase(name), occurrence: occurrence, splitsValues: true, inResponse: false))
+        case .fhdr(let name, let occurrence):
+            return .header(HeaderSelector(name: lowercase(name), occurrence: occurrence, splitsValues: false, inResponse: false))
+        case .hdrCount(let name):
+            return .headerCount(HeaderSelector(name: name.map { lowercase($0) }, occurrence: nil, splitsValues: true, inResponse: false))
+        case .fhdrCount(let name):
+            return .headerCount(HeaderSelector(name: name.map { lowercase($0) }, occurrence: nil, splitsValues: false, inResponse: false))
+        case .cookie(let name): return .cookie(name.map { constants.intern($0) })
+        case .cookieCount(let name): return .cookieCount(name.map { constants.intern($0) })
+        case .status: return .status
+        case .resHdr(let name, let occurrence):
+            return .header(HeaderSelector(name: lowercase(name), occurrence: occurrence, splitsValues: true, inResponse: true))
+        case .resHdrCount(let name):
+            return .headerCount(HeaderSelector(name: name.map { lowercase($0) }, occurrence: nil, splitsValues: true, inResponse: true))
+        case .nbsrv(let backend):
+            countsServers = true
+            return .usableServers(backend: backend)
+        case .variable(let scope, let name): return .variable(variable(scope, name))
+        case .constant(let text): return .constant(constants.intern(text))
+        case .alwaysTrue: return .boolean(true)
+        case .alwaysFalse: return .boolean(false)
+        case .uniqueID: return .uniqueID
+        case .httpAuth(let userlist): return .httpAuth(userlist: userlist)
+        case .httpAuthGroup(let userlist): return .httpAuthGroup(userlist: userlist)
+        case .capturedRequestHeader(let index): return .capturedHeader(index: index, inResponse: false)
+        case .capturedResponseHeader(let index): return .capturedHeader(index: index, inResponse: true)
+        case .frontendName: return .frontendName
+        case .backendName: return .backendName
+        case .serverName: return .serverName
+        }
+    }
+
+    private mutating func converter(_ converter: Converter) throws(StartupError) -> CompiledConverter {
+        switch converter {
+        case .lower: return .lower
+        case .upper: return .upper
+        case .map(let table): return .map(try map(table))
+        case .field(let index, let delimiters):
+            return .field(index: index, delimiters: constants.intern(delimiters), mergesRuns: false)
+        case .word(let index, let delimiters):
+            return .field(index: index, delimiters: constants.intern(delimiters), mergesRuns: true)
+        case .regsub(let pattern, let replacement, let global, let ignoreCase):
+            let at = SourceLocation(file: "regsub", line: 0, column: 0)
+            return .regsub(try regex(pattern, ignoreCase: ignoreCase, capturing: true, at: at),
+                           replacement: constants.intern(replacement), global: global)
+        case .base64: return .base64
+        case .hex: return .hex
+        case .ipmask(let v4, let v6): return .ipmask(v4: v4, v6: v6)
+        case .urlDecode: return .urlDecode
+        case .length: return .length
+        }
+    }
+
+    private mutating func map(_ table: MapTable) throws(StartupError) -> CompiledMap {
+        var entries = table.entries
+        if table.method == .str {
+            // Sorted for a binary search; the first of equal keys in the file wins.
+            entries = entries.enumerated().sorted {
+                let a = Array($0.element.key.utf8), b = Array($1.element.key.utf8)
+                return a == b ? $0.offset < $1.offset : a.lexicographicallyPrecedes(b)
+            }.map(\.element)
+            var unique: [MapEntry] = []
+            for entry in entries where unique.last?.key != entry.key { unique.append(entry) }
+            entries = unique
+        }
+        var regexes: [CompiledRegex] = []
+        if table.method == .reg {
+            for entry in entries {
+                regexes.append(try regex(entry.key, ignoreCase: false, capturing: false,
+                                         at: SourceLocation(file: table.file, line: 0, column: 0)))
+            }
+        }
+        return CompiledMap(method: table.method, keys: entries.map { constants.intern($0.key) },
+                           values: entries.map { constants.intern($0.value) }, regexes: regexes,
+                           networks: entries.compactMap { $0.network.map(IPNetworkMatcher.init) },
+                           integers: entries.map { Int64($0.key) ?? 0 },
+                           defaultValue: table.defaultValue.map { constants.intern($0) })
+    }
+
+    mutating func logFormat(_ format: LogFormat) throws(StartupError) -> CompiledLogFormat {
+        var nodes: [CompiledLogNode] = []
+        for node in format.nodes {
+            switch node {
+            case .literal(let bytes): nodes.append(.literal(constants.intern(bytes)))
+            case .variable(let variable, let options): nodes.append(.variable(variable, options))
+            case .sample(let sample, let options): nodes.append(.sample(try self.sample(sample), options))
+            }
+        }
+        return CompiledLogFormat(nodes: nodes)
+    }
+
+    // MARK: - Helpers
+
+    private mutating func variable(_ scope: VariableScope, _ name: String) -> VariableSlot {
+        let key = scope.rawValue + "." + name
+        if scope == .proc {
+            if let index = processVariables[key] { return VariableSlot(index: index, scope: scope) }
+            processVariables[key] = processVariables.count
+            return VariableSlot(index: processVariables.count - 1, scope: scope)
+        }
+        if let index = sessionVariables[key] { return VariableSlot(index: index, scope: scope) }
+        sessionVariables[key] = sessionVariables.count
+        sessionVariableScopes.append(scope)
+        return VariableSlot(index: sessionVariables.count - 1, scope: scope)
+    }
+
+    private func regex(_ pattern: String, ignoreCase: Bool, capturing: Bool,
+                       at location: SourceLocation) throws(StartupError) -> CompiledRegex {
+        guard let compiled = CompiledRegex(pattern, ignoreCase: ignoreCase, capturing: capturing) else {
+            throw StartupError("\(location): cannot compile regular expression '\(pattern)'")
+        }
+        return compiled
+    }
+
+    private func lowercase(_ text: String) -> UnsafeRawBufferPointer {
+        constants.intern(Self.lowered(Array(text.utf8)))
+    }
+
+    static func lowered(_ bytes: [UInt8]) -> [UInt8] { bytes.map(ByteMatching.lower) }
+}

@@ -1,0 +1,302 @@
+import CShims
+import Glibc
+import WeirConfig
+import WeirHTTP
+import WeirSystem
+
+/// What an evaluation knows besides the message: the session's addresses
+/// and where its exchange stands.
+struct SampleInput {
+    var slot: UInt32
+    var peer: SocketAddress
+    /// The client socket, read with getsockname for `dst` when `local` is nil; -1: none.
+    var clientFD: Int32
+    var local: SocketAddress?
+    var frontend: Int
+    var backend = -1
+    var server = -1
+
+    init(slot: UInt32, peer: SocketAddress, clientFD: Int32 = -1, local: SocketAddress? = nil, frontend: Int) {
+        self.slot = slot
+        self.peer = peer
+        self.clientFD = clientFD
+        self.local = local
+        self.frontend = frontend
+    }
+}
+
+/// One field of the message being analysed, as the rules left it. Views
+/// point into the head, the engine's edit arena, or compiled constants.
+struct FieldEntry {
+    var name: UnsafeRawBufferPointer
+    var value: UnsafeRawBufferPointer
+    var removed: Bool
+}
+
+enum MessageKind {
+    /// Layer 4 only: `tcp-request connection` and tcp-mode decisions.
+    case connection
+    case request
+    case response
+}
+
+private var emptyBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
+
+/// The per-worker rules engine: compiled rules, the view of the message
+/// being analysed with the rules' edits, and the arenas samples and
+/// rendered strings live in. Allocated once; evaluating never allocates.
+///
+/// Use: `beginRequest` (or `beginResponse`, `beginConnection`), then run
+/// rules and conditions; the edits stay in the view until the next `begin…`,
+/// for `writeRequestHead`/`writeResponseHead` to apply.
+struct RuleEngine: ~Copyable {
+    let compiled: CompiledRuleSet
+    /// Intermediate sample values (converters), rewound after each ACL and each rule.
+    var scratch: ByteArena
+    /// Values the edited message keeps until it is written out.
+    var edits: ByteArena
+    /// Strings rendered for an answer or a backend name, rewound at each rule.
+    var output: ByteArena
+    var sessions: SessionRuleTable
+    /// `nbsrv`: usable servers per backend, kept current by the worker.
+    var usableServers: [Int]
+
+    let fields: UnsafeMutablePointer<FieldEntry>
+    let fieldCapacity: Int
+    var fieldCount = 0
+    var kind = MessageKind.connection
+    var input: SampleInput
+
+    // The request line, as edited.
+    var method = emptyBytes
+    /// `scheme://authority` of an absolute target, else empty.
+    var targetPrefix = emptyBytes
+    var path = emptyBytes
+    var query = emptyBytes
+    var hasQuery = false
+    var originalTarget = emptyBytes
+    var targetEdited = false
+    var versionMinor = 1
+
+    // The status line, as edited.
+    var status = 0
+    var reason = emptyBytes
+    var statusEdited = false
+
+    /// `http_auth`: the user list checked for this request and the user found (-1: none).
+    var authUserlist = -1
+    var authUser = -1
+
+    /// Group offsets of the last regular expression match.
+    let regexGroups: UnsafeMutablePointer<regmatch_t>
+    static let regexGroupCount = 10
+    /// crypt_r's work area, when a user list holds hashed passwords.
+    let cryptData: UnsafeMutableRawPointer?
+
+    init(compiled: CompiledRuleSet, arenaSize: Int, maxHeaders: Int, sessionCapacity: Int) {
+        self.compiled = compiled
+        scratch = ByteArena(capacity: arenaSize)
+        edits = ByteArena(capacity: arenaSize)
+        output = ByteArena(capacity: arenaSize)
+        sessions = SessionRuleTable(variableScopes: compiled.sessionVariableScopes,
+                                    processVariableCount: compiled.processVariableCount,
+                                    captureLengths: compiled.captureLengths, initialCapacity: sessionCapacity)
+        usableServers = Array(repeating: 0, count: compiled.backends.count)
+        fieldCapacity = maxHeaders + 64
+        fields = .allocate(capacity: fieldCapacity)
+        input = SampleInput(slot: 0, peer: SocketAddress(), frontend: 0)
+        regexGroups = .allocate(capacity: Self.regexGroupCount)
+        if compiled.needsCrypt {
+            let area = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<crypt_data>.size,
+                                                        alignment: MemoryLayout<crypt_data>.alignment)
+            area.initializeMemory(as: UInt8.self, repeating: 0, count: MemoryLayout<crypt_data>.size)
+            cryptData = area
+        } else {
+            cryptData = nil
+        }
+    }
+
+    deinit {
+        fields.deallocate()
+        regexGroups.deallocate()
+        cryptData?.deallocate()
+    }
+
+    // MARK: - Starting an evaluation
+
+    private mutating func begin(_ kind: MessageKind, _ input: SampleInput) {
+        self.kind = kind
+        self.input = input
+        scratch.reset()
+        edits.reset()
+        output.reset()
+        fieldCount = 0
+        authUserlist = -1
+        authUser = -1
+    }
+
+    /// Layer 4 decisions: only addresses, constants and variables are known.
+    mutating func beginConnection(_ input: SampleInput) {
+        begin(.connection, input)
+    }
+
+    /// A request head was parsed into `headers`: the view starts as the
+    /// request as received, the exchange's variables and captures are
+    /// reset, and the frontend's header captures taken.
+    mutating func beginRequest(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, request: RequestHead,
+                               input: SampleInput) {
+        begin(.request, input)
+        loadFields(head, headers)
+        method = head.slice(0, request.methodEnd)
+        versionMinor = request.versionMinor
+        originalTarget = head.slice(request.targetStart, request.targetEnd)
+        targetEdited = false
+        splitTarget(originalTarget)
+        sessions.startExchange(input.slot)
+        for capture in compiled.frontends[input.frontend].requestHeaderCaptures {
+            captureHeader(capture)
+        }
+    }
+
+    /// A response head was parsed into `headers`.
+    mutating func beginResponse(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, response: ResponseHead,
+                                input: SampleInput) {
+        begin(.response, input)
+        loadFields(head, headers)
+        status = response.status
+        reason = head.slice(response.reasonStart, response.reasonEnd)
+        statusEdited = false
+        for capture in compiled.frontends[input.frontend].responseHeaderCaptures {
+            captureHeader(capture)
+        }
+    }
+
+    private mutating func loadFields(_ head: UnsafeRawBufferPointer, _ headers: borrowing HeaderTable) {
+        let count = min(headers.count, fieldCapacity)
+        for i in 0..<count {
+            let field = headers[i]
+            fields[i] = FieldEntry(name: field.name(in: head), value: field.value(in: head), removed: false)
+        }
+        fieldCount = count
+    }
+
+    /// Splits a request target into `scheme://authority`, path and query.
+    private mutating func splitTarget(_ target: UnsafeRawBufferPointer) {
+        var pathStart = 0
+        if target.count > 0 && target[0] != UInt8(ascii: "/") && target[0] != UInt8(ascii: "*"),
+           let scheme = ByteMatching.find(UnsafeRawBufferPointer(start: Self.schemeSeparator.utf8Start, count: 3),
+                                          in: target, ignoreCase: false) {
+            pathStart = scheme + 3
+            while pathStart < target.count && target[pathStart] != UInt8(ascii: "/")
+                && target[pathStart] != UInt8(ascii: "?") { pathStart += 1 }
+        }
+        targetPrefix = target.slice(0, pathStart)
+        var queryMark = pathStart
+        while queryMark < target.count && target[queryMark] != UInt8(ascii: "?") { queryMark += 1 }
+        path = target.slice(pathStart, queryMark)
+        hasQuery = queryMark < target.count
+        query = hasQuery ? target.slice(queryMark + 1, target.count) : emptyBytes
+    }
+
+    private static let schemeSeparator: StaticString = "://"
+
+    private mutating func captureHeader(_ capture: CompiledHeaderCapture) {
+        var last: UnsafeRawBufferPointer?
+        for i in 0..<fieldCount where ByteMatching.equal(fields[i].name, capture.name, ignoreCase: true) {
+            last = fields[i].value
+        }
+        if let last { sessions.capture(input.slot, capture.slot, last) }
+    }
+
+    // MARK: - The message as edited
+
+    /// The request target as it will be sent.
+    mutating func currentTarget() -> UnsafeRawBufferPointer? {
+        guard targetEdited else { return originalTarget }
+        let start = scratch.mark
+        guard scratch.append(targetPrefix), scratch.append(path),
+              !hasQuery || (scratch.append(UInt8(ascii: "?")) && scratch.append(query)) else {
+            scratch.rewind(to: start)
+            return nil
+        }
+        return scratch.bytes(since: start)
+    }
+
+    /// The value of the first field named `lowercaseName`, or nil.
+    func firstValue(named lowercaseName: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        for i in 0..<fieldCount where !fields[i].removed
+            && ByteMatching.equal(fields[i].name, lowercaseName, ignoreCase: true) {
+            return fields[i].value
+        }
+        return nil
+    }
+
+    func firstValue(named lowercaseName: StaticString) -> UnsafeRawBufferPointer? {
+        firstValue(named: UnsafeRawBufferPointer(start: lowercaseName.utf8Start, count: lowercaseName.utf8CodeUnitCount))
+    }
+
+    /// Adds a field at the end of the message; false when the table is full.
+    mutating func appendField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
+        guard fieldCount < fieldCapacity else { return false }
+        fields[fieldCount] = FieldEntry(name: name, value: value, removed: false)
+        fieldCount += 1
+        return true
+    }
+
+    /// Removes every field whose name matches.
+    mutating func removeFields(named lowercaseName: UnsafeRawBufferPointer, match: HeaderNameMatch) {
+        for i in 0..<fieldCount where !fields[i].removed {
+            let name = fields[i].name
+            let hit: Bool
+            switch match {
+            case .exact: hit = ByteMatching.equal(name, lowercaseName, ignoreCase: true)
+            case .prefix: hit = ByteMatching.hasPrefix(name, lowercaseName, ignoreCase: true)
+            case .suffix: hit = ByteMatching.hasSuffix(name, lowercaseName, ignoreCase: true)
+            case .substring: hit = ByteMatching.find(lowercaseName, in: name, ignoreCase: true) != nil
+            case .regex(let regex): hit = regex.matches(name)
+            }
+            if hit { fields[i].removed = true }
+        }
+    }
+
+    /// Replaces the request target with `uri` (already in the edit arena).
+    mutating func setTarget(_ uri: UnsafeRawBufferPointer) {
+        targetEdited = true
+        splitTarget(uri)
+    }
+
+    /// Replaces the path and the query with `pathAndQuery` (already in the edit arena).
+    mutating func setPathAndQuery(_ pathAndQuery: UnsafeRawBufferPointer) {
+        targetEdited = true
+        var mark = 0
+        while mark < pathAndQuery.count && pathAndQuery[mark] != UInt8(ascii: "?") { mark += 1 }
+        path = pathAndQuery.slice(0, mark)
+        hasQuery = mark < pathAndQuery.count
+        query = hasQuery ? pathAndQuery.slice(mark + 1, pathAndQuery.count) : emptyBytes
+    }
+
+    // MARK: - Session state the worker reads
+
+    /// The log level `set-log-level` chose for the slot's exchange: nil when
+    /// none did, `.silent` to log nothing.
+    func exchangeLogLevel(_ slot: UInt32) -> ExchangeLogLevel? {
+        let raw = sessions.logLevel(slot)
+        if raw == SessionRuleTable.logLevelUnset { return nil }
+        if raw == SessionRuleTable.logLevelSilent { return .silent }
+        return LogLevel(rawValue: Int(raw)).map { .level($0) } ?? nil
+    }
+}
+
+/// What `set-log-level` asked for.
+enum ExchangeLogLevel: Equatable {
+    case silent
+    case level(LogLevel)
+}
+
+extension UnsafeRawBufferPointer {
+    /// The bytes in `start..<end`, as a view over the same memory.
+    @inline(__always)
+    func slice(_ start: Int, _ end: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: self[start..<end])
+    }
+}

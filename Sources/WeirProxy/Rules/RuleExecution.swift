@@ -1,0 +1,201 @@
+import WeirConfig
+import WeirHTTP
+
+/// What running a list of rules decided.
+enum RuleVerdict {
+    /// Go on: no rule stopped the message (or `allow` ended the list).
+    case proceed
+    case deny(status: Int)
+    case tarpit(status: Int)
+    case auth(realm: UnsafeRawBufferPointer)
+    case redirect(CompiledRedirect)
+    case answer(CompiledReturn)
+    /// A rewrite did not fit (the edit arena or the field table is full).
+    case failed
+}
+
+extension RuleEngine {
+    /// Runs `rules` in order over the current message: each one whose
+    /// condition holds acts; the first allow, deny, tarpit, auth, redirect
+    /// or return ends the list.
+    mutating func run(_ rules: [CompiledHTTPRule]) -> RuleVerdict {
+        for rule in rules {
+            scratch.reset()
+            output.reset()
+            guard evaluate(rule.condition) else { continue }
+            switch rule.action {
+            case .allow: return .proceed
+            case .deny(let status): return .deny(status: status)
+            case .tarpit(let status): return .tarpit(status: status)
+            case .auth(let realm): return .auth(realm: realm)
+            case .redirect(let redirect): return .redirect(redirect)
+            case .answer(let answer): return .answer(answer)
+            default:
+                guard apply(rule.action) else { return .failed }
+            }
+        }
+        return .proceed
+    }
+
+    /// Applies an action that changes the message or the session; false when
+    /// a rewrite did not fit.
+    private mutating func apply(_ action: CompiledAction) -> Bool {
+        switch action {
+        case .setHeader(let name, let lowercaseName, let format):
+            // The value first: it may read the fields it replaces.
+            guard let value = render(format, into: .edits) else { return false }
+            removeFields(named: lowercaseName, match: .exact)
+            return appendField(name: name, value: value)
+        case .addHeader(let name, let format):
+            guard let value = render(format, into: .edits) else { return false }
+            return appendField(name: name, value: value)
+        case .deleteHeader(let name, let match):
+            removeFields(named: name, match: match)
+            return true
+        case .replaceHeader(let name, let regex, let replacement, let eachValue):
+            guard let template = render(replacement, into: .output) else { return false }
+            return replaceFields(named: name, regex: regex, template: template, eachValue: eachValue)
+        case .setMethod(let format):
+            guard kind == .request else { return true }
+            guard let value = render(format, into: .edits) else { return false }
+            method = value
+        case .setPath(let format):
+            guard kind == .request else { return true }
+            guard let value = render(format, into: .edits) else { return false }
+            path = value
+            targetEdited = true
+        case .setQuery(let format):
+            guard kind == .request else { return true }
+            guard let value = render(format, into: .edits) else { return false }
+            query = value
+            hasQuery = true
+            targetEdited = true
+        case .setPathQuery(let format):
+            guard kind == .request else { return true }
+            guard let value = render(format, into: .edits) else { return false }
+            setPathAndQuery(value)
+        case .setURI(let format):
+            guard kind == .request else { return true }
+            guard let value = render(format, into: .edits) else { return false }
+            setTarget(value)
+        case .setVariable(let variable, let sample):
+            sessions.set(input.slot, variable, sampleValue(sample))
+        case .unsetVariable(let variable):
+            sessions.unset(input.slot, variable)
+        case .setLogLevel(let level):
+            sessions.setLogLevel(input.slot, level.map { UInt8($0.rawValue) } ?? SessionRuleTable.logLevelSilent)
+        case .setStatus(let code, let newReason):
+            guard kind == .response else { return true }
+            status = code
+            if let newReason {
+                reason = newReason
+            } else {
+                let text = HTTPStatus.reason(code)
+                reason = UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
+            }
+            statusEdited = true
+        case .capture(let sample, let slot):
+            if let bytes = bytes(of: sampleValue(sample)) { sessions.capture(input.slot, slot, bytes) }
+        case .allow, .deny, .tarpit, .auth, .redirect, .answer:
+            break
+        }
+        return true
+    }
+
+    /// `replace-header`: each matching line becomes the template with its
+    /// `\N` filled from the line; `replace-value`: the same for each
+    /// comma-separated value, the values then joined with `, `.
+    private mutating func replaceFields(named name: UnsafeRawBufferPointer, regex: CompiledRegex,
+                                        template: UnsafeRawBufferPointer, eachValue: Bool) -> Bool {
+        let groupCount = min(regex.groupCount + 1, Self.regexGroupCount)
+        for i in 0..<fieldCount where !fields[i].removed && ByteMatching.equal(fields[i].name, name, ignoreCase: true) {
+            let value = fields[i].value
+            let start = scratch.mark
+            var changed = false
+            if eachValue {
+                var first = true
+                var failed = false
+                Self.forEachElement(of: value) { element in
+                    if !first && !scratch.append(", ") {
+                        failed = true
+                        return
+                    }
+                    first = false
+                    if regex.firstMatch(element, from: 0, groups: regexGroups, count: groupCount) {
+                        changed = true
+                        if !appendExpanded(template, source: element, groupCount: groupCount) { failed = true }
+                    } else if !scratch.append(element) {
+                        failed = true
+                    }
+                }
+                if failed { return false }
+            } else if regex.firstMatch(value, from: 0, groups: regexGroups, count: groupCount) {
+                changed = true
+                guard appendExpanded(template, source: value, groupCount: groupCount) else { return false }
+            }
+            if changed {
+                guard let replaced = edits.copy(scratch.bytes(since: start)) else { return false }
+                fields[i].value = replaced
+            }
+            scratch.rewind(to: start)
+        }
+        return true
+    }
+
+    private static func forEachElement(of value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
+            var from = start
+            var to = end
+            while from < to && (value[from] == 32 || value[from] == 9) { from += 1 }
+            while to > from && (value[to - 1] == 32 || value[to - 1] == 9) { to -= 1 }
+            if to > from { body(value.slice(from, to)) }
+            start = end + 1
+        }
+    }
+
+    // MARK: - Backend selection and layer 4 rules
+
+    /// The backend for the current request (or connection): the first
+    /// `use_backend` whose condition holds and, for a `%[…]` name, whose
+    /// name is a backend of the frontend's mode; else the default backend.
+    /// -1 when there is none.
+    mutating func chooseBackend(frontend: Int) -> Int {
+        let rules = compiled.frontends[frontend]
+        for rule in rules.backendRules {
+            scratch.reset()
+            output.reset()
+            guard evaluate(rule.condition) else { continue }
+            guard let dynamicName = rule.dynamicName else { return rule.backend }
+            guard let name = render(dynamicName, into: .output),
+                  let index = backendIndex(named: name), compiled.backends[index].isHTTP == rules.isHTTP else { continue }
+            return index
+        }
+        return rules.defaultBackend
+    }
+
+    /// The index of the backend named `name`, or nil.
+    func backendIndex(named name: UnsafeRawBufferPointer) -> Int? {
+        var low = 0
+        var high = compiled.backendsByName.count - 1
+        while low <= high {
+            let middle = (low + high) / 2
+            let order = ByteMatching.compare(name, compiled.backendsByName[middle].name, ignoreCase: false)
+            if order == 0 { return compiled.backendsByName[middle].index }
+            if order < 0 { high = middle - 1 } else { low = middle + 1 }
+        }
+        return nil
+    }
+
+    /// `tcp-request connection|content accept|reject`: the first rule whose
+    /// condition holds decides; with none, the connection is accepted.
+    mutating func accepts(_ rules: [CompiledTCPRule]) -> Bool {
+        for rule in rules {
+            scratch.reset()
+            if evaluate(rule.condition) { return rule.accepts }
+        }
+        return true
+    }
+}

@@ -1,0 +1,297 @@
+import WeirHTTP
+import WeirLoop
+import WeirSystem
+
+/// What the request rules decided for a request.
+enum RequestDecision {
+    /// Forward it to this backend, which the session has entered.
+    case forward(backend: Int)
+    /// The proxy answers it (the answer is prepared).
+    case answered
+    /// The session was closed.
+    case closed
+}
+
+extension Worker {
+    /// What the rules know of the session besides the message.
+    func sampleInput(_ slot: UInt32) -> SampleInput {
+        let s = sessions.pointer(slot)
+        var input = SampleInput(slot: slot, peer: s.pointee.peer, clientFD: s.pointee.clientFD,
+                                frontend: Int(s.pointee.frontend))
+        input.backend = Int(s.pointee.backend)
+        input.server = Int(s.pointee.server)
+        return input
+    }
+
+    /// `nbsrv`: counts the usable servers of every backend, when a rule asks.
+    private mutating func refreshUsableServers() {
+        guard rules.compiled.countsServers else { return }
+        for backend in backends.indices {
+            var usable = 0
+            for server in backends[backend].balancer.servers where server.isCandidate { usable += 1 }
+            rules.usableServers[backend] = usable
+        }
+    }
+
+    // MARK: - Connections
+
+    /// `tcp-request connection`: whether a new client connection may stay.
+    mutating func acceptsConnection(frontend: Int, clientFD: Int32, peer: SocketAddress) -> Bool {
+        let connectionRules = rules.compiled.frontends[frontend].tcpConnectionRules
+        guard !connectionRules.isEmpty else { return true }
+        rules.beginConnection(SampleInput(slot: .max, peer: peer, clientFD: clientFD, frontend: frontend))
+        return rules.accepts(connectionRules)
+    }
+
+    /// A `mode tcp` session: its `tcp-request content` rules and its
+    /// backend, from the layer 4 data known at accept time. -1: rejected or
+    /// no backend (the session is closed then).
+    mutating func chooseTCPBackend(_ slot: UInt32, loop: inout EventLoop) -> Int {
+        let frontend = Int(sessions.pointer(slot).pointee.frontend)
+        refreshUsableServers()
+        rules.beginConnection(sampleInput(slot))
+        guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
+            close(slot, cause: "P", phase: "R", loop: &loop)
+            return -1
+        }
+        let backend = rules.chooseBackend(frontend: frontend)
+        guard backend >= 0 else {
+            sessions.pointer(slot).pointee.terminationPhase = UInt8(ascii: "R")
+            close(slot, cause: "P", loop: &loop)
+            return -1
+        }
+        rules.input.backend = backend
+        if backend != rules.compiled.frontends[frontend].ownBackend,
+           !rules.accepts(rules.compiled.backends[backend].tcpContentRules) {
+            close(slot, cause: "P", phase: "R", loop: &loop)
+            return -1
+        }
+        return backend
+    }
+
+    // MARK: - Requests
+
+    /// Runs what applies to a parsed request, in HAProxy's order: the
+    /// frontend's `tcp-request content`, `http-request` and `redirect`
+    /// rules, the choice of the backend, then the backend's rules. The
+    /// request head must still be in the session's buffer, ending at `requestEnd`.
+    mutating func applyRequestRules(_ slot: UInt32, head: UnsafeRawBufferPointer, request: RequestHead, requestEnd: Int,
+                                    loop: inout EventLoop) -> RequestDecision {
+        let s = sessions.pointer(slot)
+        let frontend = Int(s.pointee.frontend)
+        refreshUsableServers()
+        rules.beginRequest(head: head, headers: headers, request: request, input: sampleInput(slot))
+        let frontendRules = rules.compiled.frontends[frontend]
+        guard rules.accepts(frontendRules.tcpContentRules) else {
+            close(slot, cause: "P", phase: "R", loop: &loop)
+            return .closed
+        }
+        var verdict = rules.run(frontendRules.requestRules)
+        if case .proceed = verdict { verdict = rules.run(frontendRules.redirectRules) }
+        if case .proceed = verdict {} else {
+            answer(slot, verdict, request: request, requestEnd: requestEnd, tarpitTimeout: frontendRules.tarpitTimeout,
+                   loop: &loop)
+            return .answered
+        }
+        let backend = rules.chooseBackend(frontend: frontend)
+        guard backend >= 0 else {
+            reply(slot, status: 503, cause: "P", phase: "R", loop: &loop)
+            return .answered
+        }
+        // The exchange enters the backend: its rules see it, its counters count it.
+        s.pointee.backend = Int32(backend)
+        backends[backend].current += 1
+        backends[backend].cumulated += 1
+        if backends[backend].closesClientAfterResponse { s.pointee.exchange.clientKeepAlive = false }
+        rules.input.backend = backend
+        guard backend != frontendRules.ownBackend else { return .forward(backend: backend) }
+        let backendRules = rules.compiled.backends[backend]
+        guard rules.accepts(backendRules.tcpContentRules) else {
+            close(slot, cause: "P", phase: "R", loop: &loop)
+            return .closed
+        }
+        verdict = rules.run(backendRules.requestRules)
+        if case .proceed = verdict { verdict = rules.run(backendRules.redirectRules) }
+        if case .proceed = verdict { return .forward(backend: backend) }
+        answer(slot, verdict, request: request, requestEnd: requestEnd, tarpitTimeout: backendRules.tarpitTimeout,
+               loop: &loop)
+        return .answered
+    }
+
+    // MARK: - Responses
+
+    /// Runs the backend's then the frontend's `http-response` rules over a
+    /// parsed response head; false when the proxy answers instead.
+    mutating func applyResponseRules(_ slot: UInt32, head: UnsafeRawBufferPointer, response: ResponseHead,
+                                     loop: inout EventLoop) -> Bool {
+        let s = sessions.pointer(slot)
+        let frontend = Int(s.pointee.frontend)
+        let backend = Int(s.pointee.backend)
+        rules.beginResponse(head: head, headers: headers, response: response, input: sampleInput(slot))
+        let frontendRules = rules.compiled.frontends[frontend]
+        var verdict = RuleVerdict.proceed
+        if backend >= 0 && backend != frontendRules.ownBackend {
+            verdict = rules.run(rules.compiled.backends[backend].responseRules)
+        }
+        if case .proceed = verdict { verdict = rules.run(frontendRules.responseRules) }
+        if case .proceed = verdict {
+            s.pointee.exchange.status = Int32(rules.status)
+            return true
+        }
+        answer(slot, verdict, request: nil, requestEnd: nil, tarpitTimeout: nil, loop: &loop)
+        return false
+    }
+
+    // MARK: - Answers
+
+    /// Sends what a rule decided instead of the server's response. Answers
+    /// to a request keep the client connection when it allows it and has no
+    /// body to skip; answers replacing a response close it.
+    private mutating func answer(_ slot: UInt32, _ verdict: RuleVerdict, request: RequestHead?, requestEnd: Int?,
+                                 tarpitTimeout: Int?, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let phase: Character = request == nil ? "H" : "R"
+        let keepAlive = request != nil && request!.framing == .none && s.pointee.exchange.clientKeepAlive && !stopping
+        let connection: AnswerConnection = !keepAlive ? .close
+            : s.pointee.exchange.clientMinor == 0 ? .keepAliveHTTP10 : .keepAlive
+        let omitBody = s.pointee.exchange.method == .head
+        switch verdict {
+        case .proceed:
+            return
+        case .deny(let status):
+            reply(slot, status: status, cause: "P", phase: phase, loop: &loop)
+        case .failed:
+            reply(slot, status: request == nil ? 502 : 500, cause: "I", phase: phase, loop: &loop)
+        case .tarpit(let status):
+            startTarpit(slot, status: status, timeout: tarpitTimeout, loop: &loop)
+        case .auth(let realm):
+            guard let id = buffers.acquire() else {
+                close(slot, cause: "R", phase: phase, loop: &loop)
+                return
+            }
+            var writer = HeadWriter(buffers.pointer(id), capacity: bufferSize)
+            rules.writeAuthChallenge(realm: realm, into: &writer, connection: connection, omitBody: omitBody)
+            commitAnswer(slot, buffer: id, count: writer.count, status: 401, cause: "P", phase: phase,
+                         keepAlive: keepAlive, requestEnd: requestEnd, loop: &loop)
+        case .redirect(let redirect):
+            guard let id = buffers.acquire() else {
+                close(slot, cause: "R", phase: phase, loop: &loop)
+                return
+            }
+            var writer = HeadWriter(buffers.pointer(id), capacity: bufferSize)
+            guard rules.writeRedirect(redirect, into: &writer, connection: connection) else {
+                buffers.release(id)
+                reply(slot, status: 500, cause: "I", phase: phase, loop: &loop)
+                return
+            }
+            commitAnswer(slot, buffer: id, count: writer.count, status: redirect.code, cause: "L", phase: phase,
+                         keepAlive: keepAlive, requestEnd: requestEnd, loop: &loop)
+        case .answer(let answer):
+            if case .errorPage = answer.body {
+                reply(slot, status: answer.status, cause: "L", phase: phase, loop: &loop)
+                return
+            }
+            guard let id = buffers.acquire() else {
+                close(slot, cause: "R", phase: phase, loop: &loop)
+                return
+            }
+            let keeps = keepAlive && !answer.closesConnection
+            var writer = HeadWriter(buffers.pointer(id), capacity: bufferSize)
+            guard rules.writeReturn(answer, into: &writer, connection: keeps ? connection : .close,
+                                    omitBody: omitBody) else {
+                buffers.release(id)
+                reply(slot, status: 500, cause: "I", phase: phase, loop: &loop)
+                return
+            }
+            commitAnswer(slot, buffer: id, count: writer.count, status: answer.status, cause: "L", phase: phase,
+                         keepAlive: keeps, requestEnd: requestEnd, loop: &loop)
+        }
+    }
+
+    /// Makes the answer written in pooled buffer `buffer` (nil: none could
+    /// be had) the session's response: the server side is let go, and the
+    /// exchange ends once it is sent. With `requestEnd`, the request head is
+    /// consumed, so that a kept connection reads the next request after it.
+    mutating func commitAnswer(_ slot: UInt32, buffer: Int32?, count: Int, status: Int, cause: Character,
+                               phase: Character, keepAlive: Bool, requestEnd: Int?, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        s.pointee.terminationCause = cause.asciiValue!
+        s.pointee.terminationPhase = phase.asciiValue!
+        s.pointee.exchange.started = true
+        s.pointee.exchange.status = Int32(status)
+        s.pointee.exchange.clientKeepAlive = keepAlive
+        s.pointee.exchange.request = .complete
+        s.pointee.exchange.response = .complete
+        if s.pointee.inQueue { dequeue(slot) }
+        detachServerConnection(slot)
+        releaseBuffers(&s.pointee.toClient)
+        // The request will not be forwarded: what was built for it is not needed.
+        if s.pointee.toServer.prefix >= 0 {
+            buffers.release(s.pointee.toServer.prefix)
+            s.pointee.toServer.prefix = -1
+            s.pointee.toServer.prefixHead = 0
+            s.pointee.toServer.prefixTail = 0
+        }
+        if let requestEnd {
+            s.pointee.toServer.head = requestEnd
+            s.pointee.toServer.limit = requestEnd
+        }
+        s.pointee.phase = .httpReply
+        s.pointee.phaseExpiry = .max
+        s.pointee.serverExpiry = .max
+        touchClient(slot, now: loop.now)
+        guard let buffer else { return }
+        s.pointee.toClient.prefix = buffer
+        s.pointee.toClient.prefixHead = 0
+        s.pointee.toClient.prefixTail = count
+    }
+
+    /// Writes the answer for `status` (the proxy's page for it, or the
+    /// built-in one) into a pooled buffer; nil when none is free.
+    mutating func writeErrorAnswer(_ slot: UInt32, status: Int) -> (buffer: Int32, count: Int)? {
+        let s = sessions.pointer(slot)
+        guard let id = buffers.acquire() else { return nil }
+        if let page = rules.errorPage(status, frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend)) {
+            var writer = HeadWriter(buffers.pointer(id), capacity: bufferSize)
+            if rules.writeErrorPage(page, status: status, into: &writer) { return (id, writer.count) }
+        }
+        let page = errorPages.page(for: status)
+        let count = min(page.count, bufferSize)
+        page.withUnsafeBytes { buffers.pointer(id).copyMemory(from: $0.baseAddress!, byteCount: count) }
+        return (id, count)
+    }
+
+    // MARK: - Tarpit
+
+    /// `http-request tarpit`: the request is held, without a server, until
+    /// `timeout tarpit` (else `timeout connect`) passes; then `reply` sends
+    /// the status, logged `PT`. The session waits in the queued phase
+    /// outside any queue, so that its phase deadline ends it through `fail`.
+    private mutating func startTarpit(_ slot: UInt32, status: Int, timeout: Int?, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        rules.sessions.setTarpitStatus(slot, status)
+        s.pointee.exchange.started = true
+        s.pointee.exchange.clientKeepAlive = false
+        s.pointee.exchange.request = .complete
+        s.pointee.exchange.response = .idle
+        detachServerConnection(slot)
+        if s.pointee.toServer.prefix >= 0 {
+            buffers.release(s.pointee.toServer.prefix)
+            s.pointee.toServer.prefix = -1
+            s.pointee.toServer.prefixHead = 0
+            s.pointee.toServer.prefixTail = 0
+        }
+        s.pointee.phase = .queued
+        s.pointee.clientExpiry = .max
+        s.pointee.phaseExpiry = loop.now + Int64(timeout ?? 0)
+        rearm(slot, loop: &loop)
+    }
+
+    /// The status a tarpit held for the slot, which is now over; 0 when
+    /// the slot was not tarpitted.
+    mutating func endTarpit(_ slot: UInt32) -> Int {
+        let status = rules.sessions.tarpitStatus(slot)
+        if status != 0 { rules.sessions.setTarpitStatus(slot, 0) }
+        return status
+    }
+}
