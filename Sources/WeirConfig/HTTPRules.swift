@@ -79,20 +79,6 @@ extension ParserState {
                     + (direction == .request ? "request" : "response"), at: words[0])
         }
         if direction == .request {
-            // The fixed local answer the worker serves until it runs rules.
-            if existing.isEmpty, condition == .always, case .returnResponse(let spec) = action,
-               proxies[index].kind.hasFrontend, spec.headers.isEmpty {
-                var body: [UInt8]?
-                switch spec.body {
-                case .none: body = []
-                case .bytes(let b): body = b
-                case .logFormat(let f): body = f.literal
-                case .rawResponse, .defaultErrorFiles: body = nil
-                }
-                if let body {
-                    proxies[index].localResponse = LocalResponse(status: spec.status, contentType: spec.contentType, body: body)
-                }
-            }
             proxies[index].httpRequestRules.append(rule)
         } else {
             proxies[index].httpResponseRules.append(rule)

@@ -169,7 +169,7 @@ public struct Server: Sendable, Hashable {
 public enum LogDestination: Sendable, Hashable {
     case stdout
     case stderr
-    /// Syslog over UDP or a UNIX datagram socket: parsed now, used later.
+    /// Syslog over UDP or a UNIX datagram socket.
     case udp(IPAddress, port: UInt16)
     case unixDatagram(path: String)
 }
@@ -240,10 +240,6 @@ public struct Frontend: Sendable, Hashable {
     /// `option httplog` in a `mode http` proxy (in tcp mode it falls back to tcplog).
     public var httpLog = false
     public var dontLogNull = false
-    /// The first `http-request` rule when it is an unconditional `return`
-    /// with a fixed body: every request is answered locally. Also present, as
-    /// a rule, in `httpRequestRules`.
-    public var localResponse: LocalResponse?
     /// For the frontend half of a `listen` section, its backend half (index
     /// into `Configuration.backends`). A listen section's rules are in both
     /// halves; HAProxy runs a proxy's rules once, so a stream whose backend is
@@ -281,18 +277,6 @@ public struct Frontend: Sendable, Hashable {
     public init(name: String, location: SourceLocation) {
         self.name = name
         self.location = location
-    }
-}
-
-public struct LocalResponse: Sendable, Hashable {
-    public var status: Int = 200
-    public var contentType: String?
-    public var body: [UInt8] = []
-
-    public init(status: Int = 200, contentType: String? = nil, body: [UInt8] = []) {
-        self.status = status
-        self.contentType = contentType
-        self.body = body
     }
 }
 

@@ -101,7 +101,6 @@ struct ProxyDraft: Sendable {
     var servers: [Server] = []
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
-    var localResponse: LocalResponse?
 }
 
 extension ProxyDraft {

@@ -131,7 +131,6 @@ extension ParserState {
             draft.httpRequestRules = []
             draft.httpResponseRules = []
             draft.redirectRules = []
-            draft.localResponse = nil
         }
         // Rules that run before the data their conditions look at exists.
         let early: [(String, [Condition], FetchSource)] = [

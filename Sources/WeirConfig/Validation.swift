@@ -83,7 +83,6 @@ extension ParserState {
             frontend.tcpLog = draft.settings.tcpLog
             frontend.httpLog = draft.settings.httpLog != nil && draft.settings.mode == .http
             frontend.dontLogNull = draft.settings.dontLogNull
-            frontend.localResponse = draft.localResponse
             frontend.logs = resolveLogs(draft.settings.logs)
             if draft.kind == .listen { frontend.ownBackend = backendIndex[draft.name] }
             frontend.httpRequestRules = draft.httpRequestRules
@@ -134,7 +133,7 @@ extension ParserState {
             if draft.settings.timeouts.client == nil, draft.kind == .frontend {
                 report(.warning, missingTimeoutsMessage(draft, ["'client'"]), at: draft.location)
             }
-            if draft.settings.defaultBackend == nil, draft.useBackends.isEmpty, draft.localResponse == nil,
+            if draft.settings.defaultBackend == nil, draft.useBackends.isEmpty,
                draft.kind == .frontend, !draft.answersLocally {
                 report(.warning, "\(label) has no default_backend, use_backend or 'http-request return': "
                        + "it will reject every connection", at: draft.location)

@@ -57,15 +57,15 @@ extension Worker {
     /// Moves whatever can move for this session, then decides whether it ends.
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
-        if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.phase != .localDrain {
+        if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.phase != .lingering {
             httpService(slot, loop: &loop)
             return
         }
         switch s.pointee.phase {
         case .connected:
             forward(slot, loop: &loop)
-        case .localRequest, .localResponse, .localDrain:
-            serveLocally(slot, loop: &loop)
+        case .lingering:
+            drainLingeringClient(slot, loop: &loop)
         case .httpHead, .httpReply:
             httpService(slot, loop: &loop)
         case .queued, .retryWait, .connecting:

@@ -281,7 +281,7 @@ extension Worker {
             s.pointee.exchange.response = .tunnel
             return .progressed
         }
-        s.pointee.exchange.responseBody = BodyTracker(framing: response.framing)
+        s.pointee.exchange.responseBody = BodyTracker(framing: response.framing, message: .response)
         if response.framing == .none {
             s.pointee.exchange.response = .complete
             return .progressed
@@ -386,10 +386,10 @@ extension Worker {
         releaseBuffers(&s.pointee.toClient)
         Posix.shutdownWrite(s.pointee.clientFD)
         s.pointee.toClient.sinkShut = true
-        s.pointee.phase = .localDrain
+        s.pointee.phase = .lingering
         s.pointee.phaseExpiry = .max
         touchClient(slot, now: loop.now)
-        serveLocally(slot, loop: &loop)
+        drainLingeringClient(slot, loop: &loop)
     }
 
     mutating func releaseBuffers(_ d: inout Direction) {
@@ -462,9 +462,9 @@ extension Worker {
 
     // MARK: - Lingering close
 
-    /// A session in `localDrain` (its response out, its write side shut):
+    /// A session in `lingering` (its response out, its write side shut):
     /// discards what the client still sends until it closes.
-    mutating func serveLocally(_ slot: UInt32, loop: inout EventLoop) {
+    mutating func drainLingeringClient(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false)
         if s.pointee.toServer.buffer >= 0 { buffers.release(s.pointee.toServer.buffer) }

@@ -44,12 +44,9 @@ enum Phase: UInt8 {
     case retryWait
     case connecting
     case connected
-    /// `http-request return`: reading the request head.
-    case localRequest
-    /// `http-request return`: writing the canned response.
-    case localResponse
-    /// Response written and write side shut: discarding input until end-of-file.
-    case localDrain
+    /// HTTP lingering close: the last response written and the write side
+    /// shut, discarding what the client still sends until it closes.
+    case lingering
     /// HTTP: waiting for or reading a request head (the first one or the next
     /// one on a keep-alive connection).
     case httpHead
@@ -134,8 +131,8 @@ struct Session {
         case .queued: return UInt8(ascii: "Q")
         case .retryWait, .connecting: return UInt8(ascii: "C")
         case .connected: return isHTTP && exchange.response == .head ? UInt8(ascii: "H") : UInt8(ascii: "D")
-        case .localRequest, .httpHead: return UInt8(ascii: "R")
-        case .localResponse, .localDrain, .httpReply: return UInt8(ascii: "L")
+        case .httpHead: return UInt8(ascii: "R")
+        case .lingering, .httpReply: return UInt8(ascii: "L")
         }
     }
 }

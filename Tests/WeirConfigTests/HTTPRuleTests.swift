@@ -99,19 +99,6 @@ import Testing
                 == .returnResponse(ReturnSpec(status: 503, body: .defaultErrorFiles)))
     }
 
-    @Test func localResponseIsKeptForTheFirstUnconditionalReturn() throws {
-        let fe = try #require(frontend("    http-request return status 503 content-type text/plain lf-string \"down\\n\""))
-        #expect(fe.localResponse == LocalResponse(status: 503, contentType: "text/plain", body: Array("down\n".utf8)))
-        #expect(fe.httpRequestRules.count == 1)
-        let conditional = try #require(frontend("    http-request return status 503 if { path /x }"))
-        #expect(conditional.localResponse == nil)
-        #expect(conditional.httpRequestRules.first?.condition.alternatives.count == 1)
-        let afterDeny = try #require(frontend("    http-request deny if { path /x }\n    http-request return"))
-        #expect(afterDeny.localResponse == nil)
-        let dynamic = try #require(frontend("    http-request return content-type text/plain lf-string %ci"))
-        #expect(dynamic.localResponse == nil)
-    }
-
     @Test func rulesKeepOrderConditionsAndLocations() throws {
         let fe = try #require(frontend("""
                 acl admin path_beg /admin

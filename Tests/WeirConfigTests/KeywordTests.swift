@@ -144,7 +144,7 @@ import Testing
         #expect(r.configuration?.frontends[0].httpLog == false)
     }
 
-    @Test func modeHTTPWithLocalResponse() throws {
+    @Test func modeHTTPWithAnUnconditionalReturn() throws {
         let r = parse(timeoutDefaults + """
             frontend web
                 mode http
@@ -157,8 +157,8 @@ import Testing
         let fe = try #require(r.configuration?.frontends.first)
         #expect(fe.mode == .http)
         #expect(fe.httpLog)
-        #expect(fe.localResponse == LocalResponse(status: 503, contentType: "text/plain",
-                                                  body: Array("down for maintenance\n".utf8)))
+        #expect(fe.httpRequestRules.first?.action == .returnResponse(ReturnSpec(
+            status: 503, contentType: "text/plain", body: .bytes(Array("down for maintenance\n".utf8)))))
     }
 
     @Test func modeHTTPForwardsWithoutWarning() {
@@ -175,9 +175,9 @@ import Testing
         #expect(messages(r, .warning) == [])
     }
 
-    @Test func localResponseDefaults() throws {
+    @Test func returnDefaults() throws {
         let r = parse(timeoutDefaults + "listen l\n mode http\n bind :1\n http-request return\n")
-        #expect(r.configuration?.frontends[0].localResponse == LocalResponse(status: 200, contentType: nil, body: []))
+        #expect(r.configuration?.frontends[0].httpRequestRules.first?.action == .returnResponse(ReturnSpec()))
     }
 
     @Test func useBackendConditions() throws {

@@ -121,7 +121,6 @@ import Testing
             .returnResponse(ReturnSpec(status: 503, contentType: "application/json",
                                        body: .bytes(Array(#"{"error":"api down"}"#.utf8)))),
         ])
-        #expect(fe.localResponse == nil)
         #expect(fe.httpRequestRules[5].condition.alternatives[0].map(\.name) == ["is_api", "api_down"])
         #expect(fe.httpRequestRules[5].condition.alternatives[0][1].acls[0].sample.fetch == .nbsrv(backend: 1))
         #expect(fe.httpRequestRules[1].condition.alternatives[0][1].acls[0].sample.fetch == .httpAuth(userlist: 0))
