@@ -31,6 +31,10 @@ public struct Slab<Element>: ~Copyable {
     @inline(__always)
     public func isLive(_ slot: UInt32) -> Bool { Int(slot) < highWater && generations[Int(slot)] & 1 == 1 }
 
+    /// Every live slot is below this bound: iterate `0..<slotBound` with
+    /// `isLive` to visit them all.
+    public var slotBound: Int { highWater }
+
     @inline(__always)
     public func generation(_ slot: UInt32) -> UInt32 { generations[Int(slot)] }
 

@@ -259,7 +259,9 @@ extension Worker {
             return .progressed
         }
         if !tunnel {
-            if response.framing == .untilClose { s.pointee.exchange.clientKeepAlive = false }
+            // A stopping worker (reload, SIGUSR1) says `connection: close` so
+            // the client takes its next request to the new generation.
+            if response.framing == .untilClose || stopping { s.pointee.exchange.clientKeepAlive = false }
             let backend = Int(s.pointee.backend)
             s.pointee.exchange.serverKeepAlive = response.keepAlive && backends[backend].keepsServerConnections
         }

@@ -303,10 +303,20 @@ public struct Worker: ~Copyable, EventHandler {
         }
     }
 
-    /// Closes every listener; the loop ends once the last session is gone.
+    /// Closes every listener and every idle keep-alive client connection; the
+    /// loop ends once the last session is gone. An idle client would hold
+    /// the worker until `timeout http-keep-alive`; closed between requests,
+    /// it opens a new connection, which the next generation accepts.
     private mutating func softStop(loop: inout EventLoop) {
         stopping = true
         closeIdleConnections()
+        for slot in 0..<UInt32(sessions.slotBound) where sessions.isLive(slot) {
+            let s = sessions.pointer(slot)
+            if s.pointee.isHTTP && s.pointee.phase == .httpHead && !s.pointee.exchange.started
+                && s.pointee.exchange.served > 0 {
+                close(slot, cause: "-", loop: &loop)
+            }
+        }
         for index in listeners.indices where !listeners[index].closed {
             loop.deregister(listeners[index].fd)
             Posix.close(listeners[index].fd)
