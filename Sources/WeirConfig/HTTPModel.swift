@@ -467,6 +467,10 @@ public enum HTTPAction: Sendable, Hashable {
     case setPathQuery(LogFormat)
     case setQuery(LogFormat)
     case setURI(LogFormat)
+    /// `replace-path`, `replace-pathq`, `replace-uri REGEX FMT`: where the
+    /// regex matches that part of the request target, it becomes the
+    /// replacement with `\N` filled from the match.
+    case replaceTarget(part: RequestTargetPart, regex: String, replacement: LogFormat)
     case setMethod(LogFormat)
     case setVar(scope: VariableScope, name: String, sample: Sample)
     case unsetVar(scope: VariableScope, name: String)
@@ -513,6 +517,11 @@ public struct Redirect: Sendable, Hashable {
 }
 
 /// The response of `http-request return`, `http-error` and error pages.
+/// The part of the request target a `replace-path|pathq|uri` rule rewrites.
+public enum RequestTargetPart: Sendable, Hashable {
+    case path, pathAndQuery, uri
+}
+
 public struct ReturnSpec: Sendable, Hashable {
     /// 200 by default.
     public var status: Int

@@ -11,7 +11,7 @@ enum HTTPRuleSyntax {
     static let requestActions = [
         "allow", "deny", "tarpit", "auth", "redirect", "return", "set-header", "add-header", "del-header",
         "replace-header", "replace-value", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
-        "unset-var", "set-log-level", "capture",
+        "unset-var", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri",
     ]
     static let responseActions = [
         "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header",
@@ -20,7 +20,7 @@ enum HTTPRuleSyntax {
     /// HAProxy actions Weir does not have yet, in either direction.
     static let unsupportedActions: Set<String> = [
         "add-acl", "del-acl", "set-map", "del-map", "cache-use", "cache-store", "disable-l7-retry", "do-resolve",
-        "early-hint", "normalize-uri", "reject", "replace-path", "replace-pathq", "replace-uri", "sc-add-gpc",
+        "early-hint", "normalize-uri", "reject", "sc-add-gpc",
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
         "set-bandwidth-limit", "set-dst", "set-dst-port", "set-mark", "set-nice", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop", "strict-mode",
@@ -172,6 +172,17 @@ extension ParserState {
             return (name == "replace-header"
                     ? .replaceHeader(name: header.text, regex: regex.text, replacement: replacement)
                     : .replaceValue(name: header.text, regex: regex.text, replacement: replacement), 5)
+        case "replace-path", "replace-pathq", "replace-uri":
+            guard let regex = arg(2, "a regular expression"), let replacementWord = arg(3, "a replacement") else {
+                return nil
+            }
+            if let problem = Regex.check(regex.text) {
+                error("\(context): invalid regular expression '\(regex.text)': \(problem)", at: regex)
+                return nil
+            }
+            guard let replacement = logFormat(replacementWord, context: context, maximumSource: maximum) else { return nil }
+            let part: RequestTargetPart = name == "replace-path" ? .path : name == "replace-pathq" ? .pathAndQuery : .uri
+            return (.replaceTarget(part: part, regex: regex.text, replacement: replacement), 4)
         case "set-path", "set-pathq", "set-query", "set-uri", "set-method":
             guard let w = arg(2, "a value"), let value = logFormat(w, context: context, maximumSource: maximum) else {
                 return nil

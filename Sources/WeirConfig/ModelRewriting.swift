@@ -77,6 +77,9 @@ extension HTTPAction {
         case .setMethod(var v):
             v.rewriteFetches(f)
             self = .setMethod(v)
+        case .replaceTarget(let part, let regex, var replacement):
+            replacement.rewriteFetches(f)
+            self = .replaceTarget(part: part, regex: regex, replacement: replacement)
         case .setVar(let scope, let name, var sample):
             sample.rewriteFetches(f)
             self = .setVar(scope: scope, name: name, sample: sample)

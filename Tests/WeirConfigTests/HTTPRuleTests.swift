@@ -63,6 +63,12 @@ import Testing
                 == .setQuery(LogFormat(nodes: [.literal(Array("a=1&".utf8)), .sample(Sample(fetch: .query), .none)])))
         #expect(requestAction("set-uri /") == .setURI(lit("/")))
         #expect(requestAction("set-method GET") == .setMethod(lit("GET")))
+        #expect(requestAction("replace-path /api(/.*) \\1")
+                == .replaceTarget(part: .path, regex: "/api(/.*)", replacement: lit("\\1")))
+        #expect(requestAction("replace-pathq ^/a(.*) /b\\1") == .replaceTarget(part: .pathAndQuery, regex: "^/a(.*)", replacement: lit("/b\\1")))
+        #expect(requestAction("replace-uri ^http://[^/]*(.*) \\1") == .replaceTarget(part: .uri, regex: "^http://[^/]*(.*)", replacement: lit("\\1")))
+        #expect(ruleErrors("    http-request replace-path (unclosed /x").first?.contains("invalid regular expression") == true)
+        #expect(ruleErrors("    http-request replace-path /x").first?.contains("expected a replacement") == true)
     }
 
     @Test func variablesAndCaptures() {

@@ -54,11 +54,14 @@ struct HTTPRulesActionTests {
         #expect(seen.headers.value("x-backend") == "app", "backend rules run after the backend is chosen")
     }
 
-    @Test("set-uri and set-pathq")
+    @Test("set-uri, set-pathq, replace-path, replace-pathq and replace-uri")
     func uriRewrites() throws {
         let s = try scenario(frontend: """
-            http-request set-uri /internal%[url] if { path_beg /a }
+            http-request set-uri /internal%[url] if { path_beg /a/ }
             http-request set-pathq /q?from=%[path] if { path_beg /b }
+            http-request replace-path /api(/.*) \\1 if { path_beg /api/ }
+            http-request replace-pathq ^/old/([^?]*)\\?(.*)$ /new/\\1?v=2&\\2 if { path_beg /old/ }
+            http-request replace-uri ^/u/(.*) /%[req.hdr(x-tenant)]/\\1 if { path_beg /u/ }
         """)
         defer { s.close() }
         let c = try s.connect()
@@ -66,6 +69,15 @@ struct HTTPRulesActionTests {
         #expect(try c.readResponse().text == "app GET /internal/a/x?y=1\n")
         try c.request("GET", "/b/z")
         #expect(try c.readResponse().text == "app GET /q?from=/b/z\n")
+        try c.request("GET", "/api/v1/users?id=7")
+        let stripped = try c.readResponse().text
+        #expect(stripped == "app GET /v1/users?id=7\n", "replace-path keeps the query")
+        try c.request("GET", "/old/page?x=1")
+        #expect(try c.readResponse().text == "app GET /new/page?v=2&x=1\n")
+        try c.request("GET", "/old/page")
+        #expect(try c.readResponse().text == "app GET /old/page\n", "no match, no change")
+        try c.request("GET", "/u/list?all", headers: ["X-Tenant: acme"])
+        #expect(try c.readResponse().text == "app GET /acme/list?all\n")
     }
 
     @Test("response rules: set-status, set-header, del-header, replace-header, deny")

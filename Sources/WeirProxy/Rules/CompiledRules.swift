@@ -234,6 +234,7 @@ enum CompiledAction {
     case setPathQuery(CompiledLogFormat)
     case setQuery(CompiledLogFormat)
     case setURI(CompiledLogFormat)
+    case replaceTarget(part: RequestTargetPart, regex: CompiledRegex, replacement: CompiledLogFormat)
     case setVariable(VariableSlot, CompiledSample)
     case unsetVariable(VariableSlot)
     /// nil: silent.

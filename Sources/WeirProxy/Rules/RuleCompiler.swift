@@ -197,6 +197,9 @@ struct RuleCompiler {
         case .replaceValue(let name, let pattern, let replacement):
             action = .replaceHeader(name: lowercase(name), regex: try regex(pattern, ignoreCase: false, capturing: true, at: rule.location),
                                     replacement: try logFormat(replacement), eachValue: true)
+        case .replaceTarget(let part, let pattern, let replacement):
+            action = .replaceTarget(part: part, regex: try regex(pattern, ignoreCase: false, capturing: true, at: rule.location),
+                                    replacement: try logFormat(replacement))
         case .setPath(let f): action = .setPath(try logFormat(f))
         case .setPathQuery(let f): action = .setPathQuery(try logFormat(f))
         case .setQuery(let f): action = .setQuery(try logFormat(f))

@@ -78,6 +78,9 @@ extension RuleEngine {
             guard kind == .request else { return true }
             guard let value = render(format, into: .edits) else { return false }
             setTarget(value)
+        case .replaceTarget(let part, let regex, let replacement):
+            guard kind == .request else { return true }
+            return replaceTarget(part, regex: regex, replacement: replacement)
         case .setVariable(let variable, let sample):
             sessions.set(input.slot, variable, sampleValue(sample))
         case .unsetVariable(let variable):
@@ -138,6 +141,43 @@ extension RuleEngine {
                 fields[i].value = replaced
             }
             scratch.rewind(to: start)
+        }
+        return true
+    }
+
+    /// `replace-path|pathq|uri`: the part of the target as it stands, and
+    /// where the regex matches it, the template with its `\N` filled in.
+    private mutating func replaceTarget(_ part: RequestTargetPart, regex: CompiledRegex,
+                                        replacement: CompiledLogFormat) -> Bool {
+        guard let template = render(replacement, into: .output) else { return false }
+        let start = scratch.mark
+        defer { scratch.rewind(to: start) }
+        let subject: UnsafeRawBufferPointer
+        switch part {
+        case .path:
+            subject = path
+        case .pathAndQuery:
+            guard scratch.append(path), !hasQuery || (scratch.append(UInt8(ascii: "?")) && scratch.append(query)) else {
+                return false
+            }
+            subject = scratch.bytes(since: start)
+        case .uri:
+            guard let target = currentTarget() else { return false }
+            subject = target
+        }
+        let groupCount = min(regex.groupCount + 1, Self.regexGroupCount)
+        guard regex.firstMatch(subject, from: 0, groups: regexGroups, count: groupCount) else { return true }
+        let expanded = scratch.mark
+        guard appendExpanded(template, source: subject, groupCount: groupCount),
+              let replaced = edits.copy(scratch.bytes(since: expanded)) else { return false }
+        switch part {
+        case .path:
+            path = replaced
+            targetEdited = true
+        case .pathAndQuery:
+            setPathAndQuery(replaced)
+        case .uri:
+            setTarget(replaced)
         }
         return true
     }
