@@ -93,6 +93,20 @@ struct HTTPBalanceTests {
         }
     }
 
+    @Test("balance uri hashes the URI the http-request rules left")
+    func uriAfterRules() throws {
+        let backends = try servers(4)
+        let lines = ["    balance uri", "    http-request set-path /static/one.css if { path_beg /old/ }"]
+        let scenario = try HTTPScenario(config: httpConfig(backend: (lines + [httpServerLines(backends)]).joined(separator: "\n")),
+                                        backends: backends)
+        defer { scenario.close() }
+        let target = try servedFresh(scenario.port, "/static/one.css")
+        let rewritten = try mapping(scenario.port, (0..<12).map { "/old/file\($0).css" })
+        #expect(Set(rewritten) == [target], "\(rewritten)")
+        // The same paths, not rewritten, spread.
+        #expect(Set(try mapping(scenario.port, (0..<12).map { "/new/file\($0).css" })).count > 1)
+    }
+
     // MARK: - url_param and hdr
 
     @Test("balance url_param: the same value keeps its server; without it, round robin")
