@@ -62,4 +62,10 @@ struct HTTPExchange {
     var reusedConnection = false
     /// The exchange has begun: a request byte arrived (it is logged if it ends).
     var started = false
+    /// `balance uri|url_param|hdr|hash`: the hash key of the request, taken
+    /// at its first server pick (while the rules engine holds the request)
+    /// and used again by a pick from the queue or a redispatch; nil: the
+    /// request has no key (round robin).
+    var balanceKey: UInt64?
+    var balanceKeyTaken = false
 }

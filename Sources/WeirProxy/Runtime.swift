@@ -64,7 +64,8 @@ struct BackendRuntime {
     let nameBytes: [UInt8]
     var balancer: Balancer
     let servers: [ServerRuntime]
-    let usesSourceHash: Bool
+    /// `balance` and `hash-type`: the algorithm and where its key comes from.
+    let hashing: BalanceHashing
     let connectTimeout: Int?
     let serverTimeout: Int?
     let queueTimeout: Int?
@@ -116,19 +117,10 @@ struct BackendRuntime {
         self.servers = servers
         idleHeads = Array(repeating: -1, count: servers.count)
         idleCounts = Array(repeating: 0, count: servers.count)
-        let algorithm: Balancer.Algorithm
-        switch backend.balance {
-        case .roundRobin: algorithm = .roundRobin
-        case .staticRoundRobin: algorithm = .staticRoundRobin
-        case .leastConn: algorithm = .leastConn
-        case .first: algorithm = .first
-        case .source: algorithm = .source
-        case .random(let draws): algorithm = .random(draws: draws)
-        // TEMPORARY: content hashing is computed by the HTTP engine in a later step.
-        case .uri, .urlParam, .header, .hash: algorithm = .roundRobin
-        }
-        usesSourceHash = backend.balance == .source
-        balancer = Balancer(algorithm: algorithm, servers: slots, seed: 0x5765_6972)
+        // Hashing algorithms use the map-based table, or with
+        // `hash-type consistent` the ring (see `BalanceHashing`).
+        hashing = BalanceHashing(balance: backend.balance, hashType: backend.hashType)
+        balancer = Balancer(algorithm: hashing.algorithm, servers: slots, seed: 0x5765_6972)
         connectTimeout = backend.timeouts.connect
         serverTimeout = backend.timeouts.server
         queueTimeout = backend.timeouts.queue ?? backend.timeouts.connect

@@ -10,10 +10,7 @@ extension Worker {
     mutating func assignServer(_ slot: UInt32, excluding: Int? = nil, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
-        var key: UInt64 = 0
-        if backends[backend].usesSourceHash {
-            key = s.pointee.peer.withIPBytes { Balancer.sourceHash($0) }
-        }
+        let key = balanceKey(slot, backend: backend)
         switch backends[backend].balancer.pick(hashKey: key, excluding: excluding) {
         case .server(let server):
             backends[backend].balancer.connectionOpened(server: server)

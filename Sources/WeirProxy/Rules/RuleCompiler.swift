@@ -23,6 +23,8 @@ struct CompiledRuleSet {
     let countsServers: Bool
     /// Statuses rules answer with the proxy's error page (deny, tarpit, return).
     let errorStatuses: Set<Int>
+    /// Per backend: the expression of `balance hash EXPR`, nil for other algorithms.
+    let balanceSamples: [CompiledSample?]
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -91,11 +93,19 @@ struct RuleCompiler {
             .sorted { $0.name.lexicographicallyPrecedes($1.name) }
             .map { (name: constants.intern($0.name), index: $0.index) }
         let serverNames = configuration.backends.map { $0.servers.map { constants.intern($0.name) } }
+        var balanceSamples: [CompiledSample?] = []
+        for backend in configuration.backends {
+            if case .hash(let expression) = backend.balance {
+                balanceSamples.append(try sample(expression))
+            } else {
+                balanceSamples.append(nil)
+            }
+        }
         return CompiledRuleSet(constants: constants, frontends: frontends, backends: backends, userlists: userlists,
                                backendsByName: byName, serverNames: serverNames,
                                sessionVariableScopes: sessionVariableScopes, processVariableCount: processVariables.count,
                                captureLengths: captureLengths, needsCrypt: needsCrypt, countsServers: countsServers,
-                               errorStatuses: errorStatuses)
+                               errorStatuses: errorStatuses, balanceSamples: balanceSamples)
     }
 
     // MARK: - Proxies

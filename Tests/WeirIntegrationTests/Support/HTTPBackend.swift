@@ -117,6 +117,9 @@ final class HTTPBackend: @unchecked Sendable {
         self.sendsContinue = sendsContinue
         self.handler = handler ?? Self.defaultHandler(name)
         listenFD = try Sock.listener(host: "127.0.0.1", backlog: 4096)
+        // Non-blocking, so the accept loop drains the backlog and goes back
+        // to polling (and sees `stop()`) instead of blocking in accept.
+        _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
         port = Sock.localPort(listenFD)
         let thread = Thread { [self] in acceptLoop() }
         thread.stackSize = 1 << 20

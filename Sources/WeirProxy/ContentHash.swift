@@ -1,0 +1,202 @@
+import WeirBalance
+import WeirConfig
+
+/// Where a backend's hashing balancer takes its key from: `balance source`,
+/// `uri`, `url_param`, `hdr` or `hash`, as the configuration says.
+enum BalanceKeySource {
+    /// Not a hashing algorithm: no key.
+    case none
+    /// `balance source`: the client's address.
+    case source
+    /// `balance uri [whole] [len N] [depth N]`: the request target, cut by
+    /// `ContentKey.uri`; 0 means no `len` or no `depth`.
+    case uri(whole: Bool, length: Int, depth: Int)
+    /// `balance url_param NAME`.
+    case urlParameter([UInt8])
+    /// `balance hdr(NAME)`, the name lowercased.
+    case header([UInt8])
+    /// `balance hash EXPR`: the compiled expression is the backend's entry in
+    /// `CompiledRuleSet.balanceSamples`.
+    case sample
+}
+
+/// `balance` and `hash-type` of one backend, ready for the request path:
+/// the balancer's algorithm, where its key comes from, and how content
+/// keys are hashed.
+struct BalanceHashing {
+    let algorithm: Balancer.Algorithm
+    let key: BalanceKeySource
+    let function: KeyHash
+    let avalanche: Bool
+
+    init(balance: BalanceAlgorithm, hashType: HashType) {
+        let hashed: Balancer.Algorithm = hashType.method == .consistent ? .consistentHash : .source
+        switch balance {
+        case .roundRobin: (algorithm, key) = (.roundRobin, .none)
+        case .staticRoundRobin: (algorithm, key) = (.staticRoundRobin, .none)
+        case .leastConn: (algorithm, key) = (.leastConn, .none)
+        case .first: (algorithm, key) = (.first, .none)
+        case .random(let draws): (algorithm, key) = (.random(draws: draws), .none)
+        case .source: (algorithm, key) = (hashed, .source)
+        case .uri(let whole, let length, let depth):
+            (algorithm, key) = (hashed, .uri(whole: whole, length: length ?? 0, depth: depth ?? 0))
+        case .urlParam(let name): (algorithm, key) = (hashed, .urlParameter(Array(name.utf8)))
+        case .header(let name): (algorithm, key) = (hashed, .header(Array(name.lowercased().utf8)))
+        case .hash: (algorithm, key) = (hashed, .sample)
+        }
+        switch hashType.function {
+        case .sdbm: function = .sdbm
+        case .djb2: function = .djb2
+        case .wt6: function = .wt6
+        case .crc32: function = .crc32
+        case .none: function = .identity
+        }
+        avalanche = hashType.avalanche
+    }
+
+    /// The balancer's key for content `bytes`: HAProxy's 32-bit hash with
+    /// the backend's function (and `avalanche`), so that with
+    /// `hash-type consistent` a key reaches the server it reaches in HAProxy
+    /// given the same server ids and weights.
+    func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        UInt64(KeyHash.hash(bytes, function: function, avalanche: avalanche))
+    }
+}
+
+/// How HAProxy 2.6 (`backend.c`, `get_server_uh`, `get_server_ph`,
+/// `get_server_hh`, `get_server_expr`) cuts a request into the bytes it
+/// hashes. Pure: every result is a view into the bytes given.
+enum ContentKey {
+    /// `balance uri`: the URI up to its `?` (past it with `whole`), at most
+    /// `length` bytes (0: no limit), and at most `depth` directories: it
+    /// stops before the slash that would open directory `depth + 1`
+    /// (0: no limit). `/a/b/c?x` with depth 2 gives `/a/b`.
+    static func uri(_ uri: UnsafeRawBufferPointer, whole: Bool, length: Int, depth: Int) -> UnsafeRawBufferPointer {
+        let limit = length > 0 ? min(uri.count, length) : uri.count
+        var slashes = 0
+        var end = 0
+        while end < limit {
+            let byte = uri[end]
+            if byte == UInt8(ascii: "/") {
+                slashes += 1
+                if slashes == depth + 1 && depth > 0 { break }
+            } else if byte == UInt8(ascii: "?") && !whole {
+                break
+            }
+            end += 1
+        }
+        return UnsafeRawBufferPointer(rebasing: uri[0..<end])
+    }
+
+    /// `balance url_param`: the value of the first `name=` parameter of
+    /// `query` (the part after `?`), up to the next `&`; it may be empty.
+    /// Nil when no parameter has that name (names compare case-sensitively).
+    static func urlParameter(_ name: UnsafeRawBufferPointer, in query: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var start = 0
+        while start < query.count {
+            var end = start
+            while end < query.count && query[end] != UInt8(ascii: "&") { end += 1 }
+            if end - start > name.count && query[start + name.count] == UInt8(ascii: "=")
+                && memoryEqual(query, start, name) {
+                return UnsafeRawBufferPointer(rebasing: query[(start + name.count + 1)..<end])
+            }
+            start = end + 1
+        }
+        return nil
+    }
+
+    /// A sample's value as HAProxy casts it to binary before hashing:
+    /// strings as they are, integers and booleans as 8 bytes big-endian,
+    /// addresses as their 4 or 16 bytes. Nil when the sample does not exist.
+    static func withBinary<R>(_ value: SampleValue, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        switch value {
+        case .none:
+            return nil
+        case .bytes(let bytes):
+            return body(bytes)
+        case .integer(let integer):
+            return withUnsafeBytes(of: integer.bigEndian) { body($0) }
+        case .boolean(let flag):
+            return withUnsafeBytes(of: Int64(flag ? 1 : 0).bigEndian) { body($0) }
+        case .address(let ip):
+            if ip.isV6 { return withUnsafeBytes(of: (ip.high.bigEndian, ip.low.bigEndian)) { body($0) } }
+            return withUnsafeBytes(of: UInt32(truncatingIfNeeded: ip.low).bigEndian) { body($0) }
+        }
+    }
+
+    private static func memoryEqual(_ bytes: UnsafeRawBufferPointer, _ at: Int, _ other: UnsafeRawBufferPointer) -> Bool {
+        for i in 0..<other.count where bytes[at + i] != other[i] { return false }
+        return true
+    }
+}
+
+extension Worker {
+    /// The key the session's backend picks a server by: the client address
+    /// for `balance source`, the request's content key for `balance uri`,
+    /// `url_param`, `hdr` and `hash`, nil when the request has none (the
+    /// balancer then goes round robin) or the algorithm hashes nothing.
+    ///
+    /// A content key is taken at the exchange's first pick, when the rules
+    /// engine still holds the request (after its `http-request` rules, as in
+    /// HAProxy), and kept in the exchange for a pick from the queue or a
+    /// redispatch.
+    mutating func balanceKey(_ slot: UInt32, backend: Int) -> UInt64? {
+        let s = sessions.pointer(slot)
+        switch backends[backend].hashing.key {
+        case .none:
+            return nil
+        case .source:
+            return s.pointee.peer.withIPBytes { Balancer.sourceHash($0) }
+        case .uri, .urlParameter, .header, .sample:
+            if !s.pointee.exchange.balanceKeyTaken {
+                s.pointee.exchange.balanceKey = contentKey(slot, backend: backend)
+                s.pointee.exchange.balanceKeyTaken = true
+            }
+            return s.pointee.exchange.balanceKey
+        }
+    }
+
+    private mutating func contentKey(_ slot: UInt32, backend: Int) -> UInt64? {
+        let s = sessions.pointer(slot)
+        let hashing = backends[backend].hashing
+        guard s.pointee.isHTTP else {
+            // `mode tcp`: only an expression over what layer 4 knows; HAProxy
+            // falls back to round robin for the HTTP ones.
+            guard case .sample = hashing.key, let sample = rules.compiled.balanceSamples[backend] else { return nil }
+            rules.beginConnection(sampleInput(slot))
+            return ContentKey.withBinary(rules.sampleValue(sample)) { hashing.hash($0) }
+        }
+        // The request's rules ran just before its first pick: what they left
+        // is the request as it will be sent.
+        guard rules.kind == .request, rules.input.slot == slot else { return nil }
+        let mark = rules.scratch.mark
+        defer { rules.scratch.rewind(to: mark) }
+        switch hashing.key {
+        case .none, .source:
+            return nil
+        case .uri(let whole, let length, let depth):
+            guard let target = rules.currentTarget() else { return nil }
+            return hashing.hash(ContentKey.uri(target, whole: whole, length: length, depth: depth))
+        case .urlParameter(let name):
+            guard rules.hasQuery else { return nil }
+            let query = rules.query
+            return name.withUnsafeBytes { name in
+                ContentKey.urlParameter(name, in: query).map { hashing.hash($0) }
+            }
+        case .header(let name):
+            // The first value of the first such field, as HAProxy's
+            // `http_find_header`; an empty one counts as absent.
+            var key: UInt64?
+            name.withUnsafeBytes { name in
+                rules.forEachHeaderValue(name, split: true) { value in
+                    if !value.isEmpty { key = hashing.hash(value) }
+                    return true
+                }
+            }
+            return key
+        case .sample:
+            guard let sample = rules.compiled.balanceSamples[backend] else { return nil }
+            return ContentKey.withBinary(rules.sampleValue(sample)) { hashing.hash($0) }
+        }
+    }
+}
