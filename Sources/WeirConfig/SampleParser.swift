@@ -149,10 +149,16 @@ enum SampleSyntax {
         "capture-res", "table_http_req_rate", "table_conn_cur", "ipv6_mask", "json_enc",
     ]
 
+    /// What a backslash makes ordinary in arguments; before anything else it
+    /// stays, so that `\1` in a `regsub` replacement and `\.` in a regex
+    /// reach them (HAProxy's `regsub("(a)(b)","\2\1")`).
+    static let escapable: Set<Character> = ["\\", "\"", "'", ",", "(", ")", " "]
+
     /// The arguments between `(` at `start` and its `)`, split at commas.
     /// Single quotes are literal; in double quotes and unquoted, a backslash
-    /// makes the next character ordinary. Unquoted parentheses nest.
-    /// Returns the arguments and the index just past the `)`.
+    /// makes the next character ordinary when it is one of `escapable`.
+    /// Unquoted parentheses nest. Returns the arguments and the index just
+    /// past the `)`.
     static func arguments(_ chars: [Character], from start: Int) -> Result<([String], Int), SampleError> {
         var args: [String] = []
         var current = ""
@@ -174,6 +180,7 @@ enum SampleSyntax {
                 var closed = false
                 while j < chars.count {
                     if chars[j] == "\\", j + 1 < chars.count {
+                        if !Self.escapable.contains(chars[j + 1]) { current.append("\\") }
                         current.append(chars[j + 1])
                         j += 2
                         continue
@@ -188,6 +195,7 @@ enum SampleSyntax {
                 sawAny = true
                 i = j + 1
             case "\\" where i + 1 < chars.count:
+                if !Self.escapable.contains(chars[i + 1]) { current.append("\\") }
                 current.append(chars[i + 1])
                 sawAny = true
                 i += 2

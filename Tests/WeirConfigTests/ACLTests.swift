@@ -198,6 +198,11 @@ import Testing
                 == [.regsub(pattern: "^/api/", replacement: "/", global: true, ignoreCase: true)])
         #expect(acl(#"    acl x path,regsub('(a|b)+',"x\,y") x"#).first?.sample.converters
                 == [.regsub(pattern: "(a|b)+", replacement: "x,y", global: false, ignoreCase: false)])
+        // Backreferences and regex escapes keep their backslash, quoted or not.
+        #expect(acl(#"    acl x path,regsub("(foo|bar)([0-9]+)?","\2\1",i) x"#).first?.sample.converters
+                == [.regsub(pattern: "(foo|bar)([0-9]+)?", replacement: #"\2\1"#, global: false, ignoreCase: true)])
+        #expect(acl(#"    acl x path,regsub(^/a/(.*)\.html,/b/\1) x"#).first?.sample.converters
+                == [.regsub(pattern: #"^/a/(.*)\.html"#, replacement: #"/b/\1"#, global: false, ignoreCase: false)])
         #expect(acl("    acl x src,ipmask(24,64) 10.0.0.0").first?.sample.converters == [.ipmask(v4: 24, v6: 64)])
         #expect(acl("    acl x src,ipmask(255.255.0.0) 10.0.0.0").first?.sample.converters == [.ipmask(v4: 16, v6: nil)])
         #expect(acl("    acl x path,url_dec,upper,base64,hex /").first?.sample.converters == [.urlDecode, .upper, .base64, .hex])
