@@ -1,3 +1,4 @@
+import Glibc
 import WeirHTTP
 import WeirSystem
 
@@ -41,6 +42,16 @@ extension Worker {
             forwardFor.header.withUnsafeBytes { w.append($0) }
             w.append(": ")
             appendHost(&w, s.pointee.peer)
+            w.append("\r\n")
+        }
+        // `option originalto`: the address the client connected to, which
+        // differs from the bind address behind a wildcard or a redirect.
+        if let originalTo = backends[backend].originalTo ?? frontends[frontend].originalTo,
+           let local = try? Posix.localAddress(s.pointee.clientFD), local.family != AF_UNIX,
+           !originalTo.isExcepted(local) {
+            originalTo.header.withUnsafeBytes { w.append($0) }
+            w.append(": ")
+            appendHost(&w, local)
             w.append("\r\n")
         }
         if upgrade {

@@ -31,6 +31,8 @@ struct FrontendRuntime {
     /// `option httpclose`: one request per client connection.
     let closesClientAfterResponse: Bool
     let forwardFor: ForwardedFor?
+    /// `option originalto`: the same shape, for the address the client reached.
+    let originalTo: ForwardedFor?
     var current = 0
     var cumulated = 0
     var paused = false
@@ -50,6 +52,7 @@ struct FrontendRuntime {
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
         closesClientAfterResponse = frontend.connectionMode == .close
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
+        originalTo = frontend.originalTo.map(ForwardedFor.init)
     }
 }
 
@@ -74,6 +77,8 @@ struct BackendRuntime {
     let retries: Int
     let redispatch: Bool
     let forwardFor: ForwardedFor?
+    /// `option originalto`: the same shape, for the address the client reached.
+    let originalTo: ForwardedFor?
     /// `option http-keep-alive` (the default): server connections outlive the exchange.
     let keepsServerConnections: Bool
     /// `option httpclose` in the backend: the client connection closes after the response too.
@@ -129,6 +134,7 @@ struct BackendRuntime {
         retries = backend.retries
         redispatch = backend.redispatch
         forwardFor = backend.forwardFor.map(ForwardedFor.init)
+        originalTo = backend.originalTo.map(ForwardedFor.init)
         keepsServerConnections = backend.connectionMode == .keepAlive
         closesClientAfterResponse = backend.connectionMode == .close
         reuse = backend.httpReuse

@@ -272,3 +272,29 @@ struct HTTPForwardingTests {
         #expect(!seen.headers.has("x-forwarded-for"), "\(seen.headers)")
     }
 }
+
+@Suite("HTTP: option originalto", .serialized)
+struct HTTPOriginalToTests {
+    @Test("option originalto adds x-original-to with the address the client reached; header NAME and except NET")
+    func originalTo() throws {
+        let backend = try HTTPBackend()
+        let scenario = try HTTPScenario(backends: [backend], backend: "    option originalto header X-Dst except 10.0.0.0/8",
+                                        frontend: "    option originalto")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/dst")
+        #expect(try c.readResponse().status == 200)
+        let seen = try #require(backend.requests.first)
+        #expect(seen.headers.value("x-dst") == "127.0.0.1", "the backend's option wins: \(seen.headers)")
+        #expect(!seen.headers.has("x-original-to"), "\(seen.headers)")
+
+        let excepted = try HTTPBackend()
+        let second = try HTTPScenario(backends: [excepted], frontend: "    option originalto except 127.0.0.0/8")
+        defer { second.close() }
+        let d = try second.connect()
+        try d.request("GET", "/dst")
+        #expect(try d.readResponse().status == 200)
+        let plain = try #require(excepted.requests.first)
+        #expect(!plain.headers.has("x-original-to"), "127.0.0.1 is excepted: \(plain.headers)")
+    }
+}
