@@ -57,7 +57,8 @@ final class Backend: @unchecked Sendable {
     private let listenFD: Int32
     private let stats = Mutex(Stats())
     private let stopFlag = Atomic<Bool>(false)
-    private let finished = Atomic<Bool>(false)
+    /// Signalled once by the loop when it returns.
+    private let finished = DispatchSemaphore(value: 0)
 
     var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     var snapshot: Stats { stats.withLock { $0 } }
@@ -76,9 +77,13 @@ final class Backend: @unchecked Sendable {
     deinit { stop() }
 
     /// Stops the loop and closes every connection (bounded wait for the thread).
+    /// `shutdown(2)` of the listening socket wakes the loop's poll at once
+    /// (POLLHUP); only `stop()` closes that socket, after the loop has left it.
     func stop() {
         if stopFlag.exchange(true, ordering: .sequentiallyConsistent) { return }
-        _ = waitUntil(timeout: 5) { finished.load(ordering: .sequentiallyConsistent) }
+        shutdown(listenFD, Int32(SHUT_RDWR))
+        _ = finished.wait(timeout: .now() + 5)
+        Glibc.close(listenFD)
     }
 
     /// Waits until `condition` holds on the counters.
@@ -103,8 +108,7 @@ final class Backend: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 65536)
         defer {
             for c in connections { Glibc.close(c.fd) }
-            Glibc.close(listenFD)
-            finished.store(true, ordering: .sequentiallyConsistent)
+            finished.signal()
         }
         while !stopFlag.load(ordering: .sequentiallyConsistent) {
             var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)]
@@ -114,7 +118,8 @@ final class Backend: @unchecked Sendable {
                 if c.pending > 0 { events |= Int32(POLLOUT) }
                 fds.append(pollfd(fd: c.fd, events: Int16(events), revents: 0))
             }
-            let n = poll(&fds, nfds_t(fds.count), 50)
+            // No timeout: `stop()` wakes this poll by shutting the listener down.
+            let n = poll(&fds, nfds_t(fds.count), -1)
             if n <= 0 { continue }
             var closed = Set<Int>()
             for i in 1..<fds.count {

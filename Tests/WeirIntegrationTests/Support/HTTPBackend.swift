@@ -82,7 +82,10 @@ final class HTTPBackend: @unchecked Sendable {
     private let handler: Handler
     private let state = Mutex(State())
     private let stopFlag = Atomic<Bool>(false)
-    private let acceptorDone = Atomic<Bool>(false)
+    /// Signalled once by the accept loop when it returns.
+    private let acceptorDone = DispatchSemaphore(value: 0)
+    /// Entered for every serving thread, left when it returns.
+    private let serving = DispatchGroup()
     /// Whether to answer `Expect: 100-continue` with `100 Continue`.
     let sendsContinue: Bool
 
@@ -90,7 +93,6 @@ final class HTTPBackend: @unchecked Sendable {
         var requests: [RecordedRequest] = []
         var accepted = 0
         var open: [Int32: Int] = [:] // fd → connection number
-        var threads = 0
         var errors: [String] = []
     }
 
@@ -117,9 +119,9 @@ final class HTTPBackend: @unchecked Sendable {
         self.sendsContinue = sendsContinue
         self.handler = handler ?? Self.defaultHandler(name)
         listenFD = try Sock.listener(host: "127.0.0.1", backlog: 4096)
-        // Non-blocking, so the accept loop drains the backlog and goes back
-        // to polling (and sees `stop()`) instead of blocking in accept.
-        _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
+        // Non-blocking: the accept loop drains the queue after each poll and
+        // must get EAGAIN, not block in accept(2) until the next connection.
+        Sock.setNonBlocking(listenFD)
         port = Sock.localPort(listenFD)
         let thread = Thread { [self] in acceptLoop() }
         thread.stackSize = 1 << 20
@@ -128,12 +130,22 @@ final class HTTPBackend: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Stops accepting and cuts every open connection (bounded wait).
+    /// Stops accepting and cuts every open connection; returns once every
+    /// thread of this server has returned (at most 5 s each wait, for a
+    /// handler that never returns).
+    ///
+    /// `shutdown(2)` of the listening socket wakes the accept loop's poll at
+    /// once (the socket turns to CLOSE: POLLHUP); `shutdown(2)` of a
+    /// connection ends the serving thread's blocking read or write. Only
+    /// `stop()` closes the listening socket, after the loop has left it, so no
+    /// shutdown ever lands on a descriptor number reused elsewhere.
     func stop() {
         if stopFlag.exchange(true, ordering: .sequentiallyConsistent) { return }
-        _ = waitUntil(timeout: 5) { acceptorDone.load(ordering: .sequentiallyConsistent) }
+        shutdown(listenFD, Int32(SHUT_RDWR))
+        _ = acceptorDone.wait(timeout: .now() + 5)
+        Glibc.close(listenFD)
         state.withLock { s in for fd in s.open.keys { shutdown(fd, Int32(SHUT_RDWR)) } }
-        _ = waitUntil(timeout: 5) { state.withLock { $0.threads == 0 } }
+        _ = serving.wait(timeout: .now() + 5)
     }
 
     /// Waits until `condition` holds on the recorded requests.
@@ -143,13 +155,11 @@ final class HTTPBackend: @unchecked Sendable {
     }
 
     private func acceptLoop() {
-        defer {
-            Glibc.close(listenFD)
-            acceptorDone.store(true, ordering: .sequentiallyConsistent)
-        }
+        defer { acceptorDone.signal() }
         while !stopFlag.load(ordering: .sequentiallyConsistent) {
+            // No timeout: `stop()` wakes this poll by shutting the socket down.
             var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
-            if poll(&p, 1, 50) <= 0 { continue }
+            if poll(&p, 1, -1) <= 0 { continue }
             for _ in 0..<256 {
                 let fd = acceptNonBlocking(listenFD)
                 if fd < 0 { break }
@@ -161,9 +171,9 @@ final class HTTPBackend: @unchecked Sendable {
                 let number = state.withLock { s -> Int in
                     s.accepted += 1
                     s.open[fd] = s.accepted
-                    s.threads += 1
                     return s.accepted
                 }
+                serving.enter()
                 let thread = Thread { [self] in serve(fd: fd, connection: number) }
                 thread.stackSize = 512 << 10
                 thread.start()
@@ -177,11 +187,10 @@ final class HTTPBackend: @unchecked Sendable {
 
     private func serve(fd: Int32, connection: Int) {
         defer {
-            state.withLock { s in
-                s.open[fd] = nil
-                s.threads -= 1
-            }
+            // Out of `open` before the close, so `stop()` never shuts down a reused number.
+            _ = state.withLock { $0.open.removeValue(forKey: fd) }
             Glibc.close(fd)
+            serving.leave()
         }
         var reader = HTTPByteReader(fd: fd)
         var index = 0
