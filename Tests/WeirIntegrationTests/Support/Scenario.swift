@@ -75,8 +75,9 @@ final class Scenario: @unchecked Sendable {
         try log(clientPort: client.localPort, timeout: timeout, sourceLocation: sourceLocation)
     }
 
-    func log(clientPort: UInt16, timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) throws -> TCPLogLine {
-        try #require(weir.logLine(clientPort: clientPort, timeout: timeout),
+    func log(clientPort: UInt16, clientAddress: String? = nil, timeout: Double = 10,
+             sourceLocation: SourceLocation = #_sourceLocation) throws -> TCPLogLine {
+        try #require(weir.logLine(clientPort: clientPort, clientAddress: clientAddress, timeout: timeout),
                      "no tcplog line for client port \(clientPort); stdout:\n\(weir.stdout.text)\nstderr:\n\(weir.stderr.text)",
                      sourceLocation: sourceLocation)
     }

@@ -252,8 +252,13 @@ final class WeirProcess: @unchecked Sendable {
     }
 
     /// The tcplog line of the connection whose client port was `clientPort`.
-    func logLine(clientPort: UInt16, timeout: Double = 10) -> TCPLogLine? {
-        stdout.waitForLine(timeout: timeout) { TCPLogLine($0)?.clientPort == clientPort }.flatMap(TCPLogLine.init)
+    /// The first tcplog line of the client at `clientPort` (and `clientAddress`
+    /// when given: clients bound to other loopback addresses may reuse a port).
+    func logLine(clientPort: UInt16, clientAddress: String? = nil, timeout: Double = 10) -> TCPLogLine? {
+        stdout.waitForLine(timeout: timeout) { text in
+            guard let line = TCPLogLine(text) else { return false }
+            return line.clientPort == clientPort && (clientAddress == nil || line.clientAddress == clientAddress)
+        }.flatMap(TCPLogLine.init)
     }
 
     /// Every tcplog line so far.
