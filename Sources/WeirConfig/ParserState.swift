@@ -96,8 +96,7 @@ struct ProxyDraft: Sendable {
     var tcpInspectDelay: Int?
     var requestCaptures: [HeaderCapture] = []
     var responseCaptures: [HeaderCapture] = []
-    var forcePersist: [Condition] = []
-    var ignorePersist: [Condition] = []
+    var persistRules: [PersistRule] = []
     var servers: [Server] = []
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
@@ -123,8 +122,7 @@ extension ProxyDraft {
         for i in redirectRules.indices { body(&redirectRules[i].condition) }
         for i in tcpRequestConnectionRules.indices { body(&tcpRequestConnectionRules[i].condition) }
         for i in tcpRequestContentRules.indices { body(&tcpRequestContentRules[i].condition) }
-        for i in forcePersist.indices { body(&forcePersist[i]) }
-        for i in ignorePersist.indices { body(&ignorePersist[i]) }
+        for i in persistRules.indices { body(&persistRules[i].condition) }
     }
 }
 
