@@ -62,4 +62,6 @@ struct HTTPExchange {
     var reusedConnection = false
     /// The exchange has begun: a request byte arrived (it is logged if it ends).
     var started = false
+    /// What cookie persistence decided (CookiePersistence.swift).
+    var cookie = CookieExchange()
 }

@@ -23,6 +23,8 @@ struct CompiledRuleSet {
     let countsServers: Bool
     /// Statuses rules answer with the proxy's error page (deny, tarpit, return).
     let errorStatuses: Set<Int>
+    /// Each backend's `force-persist`/`ignore-persist` lines (CookiePersistence.swift).
+    var persistRules: [[CompiledPersistRule]] = []
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -42,7 +44,9 @@ struct RuleCompiler {
 
     static func compile(_ configuration: Configuration) throws(StartupError) -> CompiledRuleSet {
         var compiler = RuleCompiler(configuration)
-        return try compiler.compileAll()
+        var compiled = try compiler.compileAll()
+        compiled.persistRules = try compiler.persistRules(configuration.backends)
+        return compiled
     }
 
     private mutating func compileAll() throws(StartupError) -> CompiledRuleSet {
