@@ -549,7 +549,8 @@ extension Worker {
             if rule.force { e.force = true } else { e.ignore = true }
             break
         }
-        let now = Clock.wallMilliseconds() / 1000
+        // Dates matter only with maxidle/maxlife.
+        let now = settings.maxIdle > 0 || settings.maxLife > 0 ? Clock.wallMilliseconds() / 1000 : 0
         var verdict = RequestCookieVerdict()
         for i in 0..<rules.fieldCount where !rules.fields[i].removed
             && HTTPField.equalsIgnoringCase(rules.fields[i].name, "cookie") {
@@ -620,7 +621,8 @@ extension Worker {
             }
             found = true
         }
-        let now = Clock.wallMilliseconds() / 1000
+        let dated = settings.maxIdle > 0 || settings.maxLife > 0 || e.lastDate != 0 || e.firstDate != 0
+        let now = dated ? Clock.wallMilliseconds() / 1000 : 0
         let refresh = !e.direct
             || ((settings.maxIdle > 0 || e.lastDate != 0) && (e.lastDate == 0 || e.lastDate - now < 0))
             || (settings.maxLife > 0 && e.firstDate == 0)
