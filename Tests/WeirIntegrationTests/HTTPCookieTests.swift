@@ -68,6 +68,77 @@ struct HTTPCookieTests {
         #expect(backend.requests.last?.headers.has("cookie") == false)
     }
 
+    @Test func eachRequestOfAKeepAliveConnectionIsJudgedOnItsOwn() throws {
+        let sc = try scenario("    balance roundrobin\n    cookie SRV insert indirect")
+        defer { sc.close() }
+        let connection = try sc.connect()
+        defer { connection.close() }
+        try connection.request("GET", "/one")
+        let first = try connection.readResponse()
+        let server = servedBy(first)
+        #expect(first.headers.values("set-cookie") == ["SRV=\(server); path=/"])
+        for i in 0..<3 {
+            try connection.request("GET", "/again\(i)", headers: ["Cookie: SRV=\(server)"])
+            let next = try connection.readResponse()
+            #expect(servedBy(next) == server)
+            #expect(next.headers.values("set-cookie").isEmpty)
+        }
+        // A request without the cookie is balanced again and gets one.
+        try connection.request("GET", "/bare")
+        let bare = try connection.readResponse()
+        #expect(bare.headers.values("set-cookie") == ["SRV=\(servedBy(bare)); path=/"])
+        let lines = try sc.logs(clientPort: connection.localPort, count: 5)
+        #expect(lines.map(\.termination) == ["--NI", "--VN", "--VN", "--VN", "--NI"])
+    }
+
+    @Test func nocacheLeavesUncacheableResponsesAlone() throws {
+        let sc = try scenario("    cookie SRV insert nocache", servers: 1, handler: { name in
+            { request in
+                let control = request.target == "/private" ? "no-store" : "public, max-age=60"
+                return .text(200, name, headers: [HTTPHeaderField(name: "x-served-by", value: name),
+                                                  HTTPHeaderField(name: "Cache-Control", value: control)])
+            }
+        })
+        defer { sc.close() }
+        let stored = try exchange(sc, "GET", "/public")
+        #expect(stored.response.headers.values("cache-control") == ["public, max-age=60", "private"])
+        let uncached = try exchange(sc, "GET", "/private")
+        #expect(uncached.response.headers.values("cache-control") == ["no-store"])
+        #expect(uncached.response.headers.values("set-cookie") == ["SRV=s1; path=/"])
+        // A POST's response is not cacheable either.
+        let post = try exchange(sc, "POST", "/public", body: Array("x".utf8))
+        #expect(post.response.headers.values("cache-control") == ["public, max-age=60"])
+    }
+
+    @Test func aListenSectionPersistsToo() throws {
+        let s1 = try HTTPBackend(name: "s1")
+        let s2 = try HTTPBackend(name: "s2")
+        let config = """
+            global
+                log stdout format raw local0
+            defaults
+                mode http
+                log global
+                option httplog
+                timeout connect 2s
+                timeout client 30s
+                timeout server 30s
+            listen fe
+                bind 127.0.0.1:0
+                balance roundrobin
+                cookie SRV insert indirect
+                server s1 \(s1.address) cookie s1
+                server s2 \(s2.address) cookie s2
+            """
+        let sc = try HTTPScenario(config: config, backends: [s1, s2])
+        defer { sc.close() }
+        for _ in 0..<3 {
+            let r = try exchange(sc, headers: ["Cookie: SRV=s2"])
+            #expect(servedBy(r.response) == "s2")
+            #expect(r.log.termination == "--VN")
+        }
+    }
+
     @Test func anUnknownValueIsRebalancedAndGetsAFreshCookie() throws {
         let sc = try scenario("    cookie SRV insert")
         defer { sc.close() }
