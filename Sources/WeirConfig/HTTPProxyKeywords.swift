@@ -287,6 +287,7 @@ extension ParserState {
             return
         }
         settings.cookie = cookie
+        settings.cookieLocation = location(words[0])
     }
 
     // MARK: hash-type

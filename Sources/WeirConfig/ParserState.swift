@@ -30,6 +30,7 @@ struct ProxySettings: Sendable {
     var errorPages: [Int: ErrorPage] = [:]
     var hashType = HashType()
     var cookie: CookiePersistence?
+    var cookieLocation: SourceLocation?
     var persist = false
 }
 
