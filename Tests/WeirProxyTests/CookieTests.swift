@@ -9,15 +9,17 @@ import WeirHTTP
 struct CookieTests {
     /// The backend `be` of a configuration whose backend holds `lines` and
     /// servers s1, s2 (`cookie s1`, `cookie s2`) and s3 (no cookie).
-    private func settings(_ lines: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> CookieSettings {
+    private func settings(_ lines: String, servers: String = """
+                server s1 127.0.0.1:8001 cookie s1
+                server s2 127.0.0.1:8002 cookie s2
+                server s3 127.0.0.1:8003
+            """, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> CookieSettings {
         let text = """
             defaults
                 mode http
             backend be
             \(lines)
-                server s1 127.0.0.1:8001 cookie s1
-                server s2 127.0.0.1:8002 cookie s2
-                server s3 127.0.0.1:8003
+            \(servers)
             """
         let result = ConfigParser.parse([ConfigFile(name: "t.cfg", bytes: Array(text.utf8))], environment: [:])
         let errors = result.diagnostics.filter { $0.severity == .error }.map { $0.rendered() }
@@ -91,6 +93,17 @@ struct CookieTests {
         #expect(inspect(persist, ["SRV=s2"], down: [1]).server == 1)
         let ignored = inspect(s, ["SRV=s2"], ignore: true)
         #expect(ignored.server == -1 && ignored.state == CookieState.unused)
+    }
+
+    @Test func serversMayShareAValueTheFirstRunningOneTakesIt() throws {
+        let s = try settings("    cookie SRV insert", servers: """
+                server a1 127.0.0.1:8001 cookie a
+                server a2 127.0.0.1:8002 cookie a backup
+            """)
+        #expect(inspect(s, ["SRV=a"]).server == 0)
+        let second = inspect(s, ["SRV=a"], down: [0])
+        #expect(second.server == 1 && second.state == CookieState.valid)
+        #expect(inspect(s, ["SRV=a"], down: [0, 1]).state == CookieState.down)
     }
 
     @Test func prefixModeReadsTheServerBeforeTheTilde() throws {
