@@ -684,6 +684,24 @@ public struct CookiePersistence: Sendable, Hashable {
     }
 }
 
+/// One `force-persist` or `ignore-persist` line.
+public struct PersistRule: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        /// `force-persist`: the cookie's server is used even when it is down.
+        case force
+        /// `ignore-persist`: the cookie is not used.
+        case ignore
+    }
+
+    public var kind: Kind
+    public var condition: Condition
+
+    public init(kind: Kind, condition: Condition) {
+        self.kind = kind
+        self.condition = condition
+    }
+}
+
 // MARK: - User lists
 
 /// A `userlist` section, for `http_auth(NAME)`.

@@ -287,6 +287,7 @@ extension ParserState {
             return
         }
         settings.cookie = cookie
+        settings.cookieLocation = location(words[0])
     }
 
     // MARK: hash-type
@@ -335,10 +336,7 @@ extension ParserState {
             return
         }
         guard let condition = condition(words[1...], keyword: keyword) else { return }
-        if keyword == "force-persist" {
-            proxies[index].forcePersist.append(condition)
-        } else {
-            proxies[index].ignorePersist.append(condition)
-        }
+        proxies[index].persistRules.append(PersistRule(kind: keyword == "force-persist" ? .force : .ignore,
+                                                       condition: condition))
     }
 }

@@ -305,10 +305,13 @@ public struct Backend: Sendable, Hashable {
     public var cookie: CookiePersistence?
     /// `option persist`: keep sending a client to its cookie's server even when it is down.
     public var persist = false
+    /// `force-persist if …` and `ignore-persist if …` lines in their order:
+    /// the first whose condition holds decides (HAProxy's `persist_rules`).
+    public var persistRules: [PersistRule] = []
     /// `force-persist if …`: honour the cookie even when its server is down.
-    public var forcePersist: [Condition] = []
+    public var forcePersist: [Condition] { persistRules.filter { $0.kind == .force }.map(\.condition) }
     /// `ignore-persist if …`: ignore the cookie.
-    public var ignorePersist: [Condition] = []
+    public var ignorePersist: [Condition] { persistRules.filter { $0.kind == .ignore }.map(\.condition) }
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

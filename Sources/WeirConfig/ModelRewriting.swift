@@ -140,8 +140,7 @@ extension Backend {
         redirectRules.rewriteFetches(f)
         tcpRequestContentRules.rewriteFetches(f)
         errorPages.rewriteFetches(f)
-        for i in forcePersist.indices { forcePersist[i].rewriteFetches(f) }
-        for i in ignorePersist.indices { ignorePersist[i].rewriteFetches(f) }
+        for i in persistRules.indices { persistRules[i].condition.rewriteFetches(f) }
         if case .hash(var sample) = balance {
             sample.rewriteFetches(f)
             balance = .hash(sample)

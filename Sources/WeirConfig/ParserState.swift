@@ -30,6 +30,7 @@ struct ProxySettings: Sendable {
     var errorPages: [Int: ErrorPage] = [:]
     var hashType = HashType()
     var cookie: CookiePersistence?
+    var cookieLocation: SourceLocation?
     var persist = false
 }
 
@@ -96,8 +97,7 @@ struct ProxyDraft: Sendable {
     var tcpInspectDelay: Int?
     var requestCaptures: [HeaderCapture] = []
     var responseCaptures: [HeaderCapture] = []
-    var forcePersist: [Condition] = []
-    var ignorePersist: [Condition] = []
+    var persistRules: [PersistRule] = []
     var servers: [Server] = []
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
@@ -122,8 +122,7 @@ extension ProxyDraft {
         for i in redirectRules.indices { body(&redirectRules[i].condition) }
         for i in tcpRequestConnectionRules.indices { body(&tcpRequestConnectionRules[i].condition) }
         for i in tcpRequestContentRules.indices { body(&tcpRequestContentRules[i].condition) }
-        for i in forcePersist.indices { body(&forcePersist[i]) }
-        for i in ignorePersist.indices { body(&ignorePersist[i]) }
+        for i in persistRules.indices { body(&persistRules[i].condition) }
     }
 }
 

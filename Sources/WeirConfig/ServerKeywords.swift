@@ -131,6 +131,11 @@ extension ParserState {
             draft.httpRequestRules = []
             draft.httpResponseRules = []
             draft.redirectRules = []
+            // HAProxy: "cookie will be ignored for backend 'x' (needs 'mode http')".
+            if draft.settings.cookie != nil, draft.kind.hasBackend {
+                report(.warning, "'cookie' is ignored in \(label): it needs 'mode http'",
+                       at: draft.settings.cookieLocation ?? draft.location)
+            }
         }
         // Rules that run before the data their conditions look at exists.
         let early: [(String, [Condition], FetchSource)] = [
@@ -138,6 +143,8 @@ extension ParserState {
             ("http-request", draft.httpRequestRules.map(\.condition), .request),
             ("redirect", draft.redirectRules.map(\.condition), .request),
             ("use_backend", draft.useBackends.map(\.condition), .request),
+            ("force-persist", draft.persistRules.filter { $0.kind == .force }.map(\.condition), .request),
+            ("ignore-persist", draft.persistRules.filter { $0.kind == .ignore }.map(\.condition), .request),
         ]
         for (keyword, conditions, maximum) in early {
             var warned: Set<SourceLocation> = []

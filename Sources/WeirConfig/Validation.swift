@@ -44,8 +44,7 @@ extension ParserState {
                 backend.hashType = draft.settings.hashType
                 backend.cookie = draft.settings.cookie
                 backend.persist = draft.settings.persist
-                backend.forcePersist = draft.forcePersist
-                backend.ignorePersist = draft.ignorePersist
+                backend.persistRules = draft.persistRules
                 config.backends.append(backend)
 
                 var seen: [String: SourceLocation] = [:]

@@ -68,4 +68,6 @@ struct HTTPExchange {
     /// request has no key (round robin).
     var balanceKey: UInt64?
     var balanceKeyTaken = false
+    /// What cookie persistence decided (CookiePersistence.swift).
+    var cookie = CookieExchange()
 }

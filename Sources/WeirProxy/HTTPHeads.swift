@@ -36,6 +36,10 @@ extension Worker {
             if let forwardFor, forwardFor.ifNone, !forwardedPresent {
                 forwardedPresent = forwardFor.header.withUnsafeBytes { HTTPField.equalsIgnoringCase(name, $0) }
             }
+            if let cookie = rewritesCookieField(name, backend: backend) {
+                cookie.writeRequestField(&w, name: name, value: rules.fields[i].value)
+                continue
+            }
             w.appendHeader(name: name, value: rules.fields[i].value)
         }
         if let forwardFor, !(forwardFor.ifNone && forwardedPresent), !forwardFor.isExcepted(s.pointee.peer) {
@@ -75,8 +79,10 @@ extension Worker {
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
+            if writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
             w.appendHeader(name: name, value: rules.fields[i].value)
         }
+        writeInsertedCookie(&w, slot: slot)
         if tunnel {
             w.append("connection: upgrade\r\n")
         } else if !s.pointee.exchange.clientKeepAlive {

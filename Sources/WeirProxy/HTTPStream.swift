@@ -94,6 +94,7 @@ extension Worker {
         case .answered: return .progressed
         case .closed: return .closed
         }
+        analyseRequestCookies(slot, backend: backend)
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "R", loop: &loop)
             return .closed
@@ -248,6 +249,7 @@ extension Worker {
             return .progressed
         }
         if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
+        analyseResponseCookies(slot)
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "H", loop: &loop)
             return .closed

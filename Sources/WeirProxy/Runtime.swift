@@ -85,6 +85,8 @@ struct BackendRuntime {
     let closesClientAfterResponse: Bool
     /// `http-reuse`: whether idle server connections are shared between sessions.
     let reuse: HTTPReuse
+    /// `cookie`: cookie persistence (CookiePersistence.swift), nil without.
+    let cookie: CookieSettings?
     /// Per server: the first idle connection (a slot in the worker's idle
     /// table, -1 when none) and how many there are.
     var idleHeads: [Int32]
@@ -138,6 +140,7 @@ struct BackendRuntime {
         keepsServerConnections = backend.connectionMode == .keepAlive
         closesClientAfterResponse = backend.connectionMode == .close
         reuse = backend.httpReuse
+        cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
     }
 }
 

@@ -10,8 +10,9 @@ extension Worker {
     mutating func assignServer(_ slot: UInt32, excluding: Int? = nil, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
-        let key = balanceKey(slot, backend: backend)
-        switch backends[backend].balancer.pick(hashKey: key, excluding: excluding) {
+        // A cookie naming a server takes the request there (CookiePersistence.swift).
+        let persisted = persistentPick(slot, backend: backend, excluding: excluding)
+        switch persisted ?? backends[backend].balancer.pick(hashKey: balanceKey(slot, backend: backend), excluding: excluding) {
         case .server(let server):
             backends[backend].balancer.connectionOpened(server: server)
             s.pointee.server = Int32(server)
@@ -148,7 +149,7 @@ extension Worker {
         }
         s.pointee.retriesLeft -= 1
         s.pointee.retriesDone += 1
-        if backends[backend].redispatch && s.pointee.retriesLeft == 0 {
+        if backends[backend].redispatch && s.pointee.retriesLeft == 0 && !forbidsRedispatch(slot) {
             // The last retry goes to another server when one is eligible.
             let failed = Int(s.pointee.server)
             backends[backend].balancer.connectionClosed(server: failed)

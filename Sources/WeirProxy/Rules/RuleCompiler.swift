@@ -25,6 +25,8 @@ struct CompiledRuleSet {
     let errorStatuses: Set<Int>
     /// Per backend: the expression of `balance hash EXPR`, nil for other algorithms.
     let balanceSamples: [CompiledSample?]
+    /// Each backend's `force-persist`/`ignore-persist` lines (CookiePersistence.swift).
+    var persistRules: [[CompiledPersistRule]] = []
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -44,7 +46,9 @@ struct RuleCompiler {
 
     static func compile(_ configuration: Configuration) throws(StartupError) -> CompiledRuleSet {
         var compiler = RuleCompiler(configuration)
-        return try compiler.compileAll()
+        var compiled = try compiler.compileAll()
+        compiled.persistRules = try compiler.persistRules(configuration.backends)
+        return compiled
     }
 
     private mutating func compileAll() throws(StartupError) -> CompiledRuleSet {
