@@ -62,4 +62,7 @@ struct HTTPExchange {
     var reusedConnection = false
     /// The exchange has begun: a request byte arrived (it is logged if it ends).
     var started = false
+    /// `%rt`: the worker's stream count when the exchange was first logged
+    /// or given a unique id; -1 before.
+    var streamID: Int64 = -1
 }

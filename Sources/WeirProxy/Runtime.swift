@@ -45,7 +45,9 @@ struct FrontendRuntime {
         dontLogNull = frontend.dontLogNull
         logTargets = frontend.logs
         isHTTP = frontend.mode == .http
-        httpLog = frontend.httpLog
+        // Exchanges are logged (and their request lines kept) under `option
+        // httplog` or `log-format`, and given ids under `unique-id-format`.
+        httpLog = isHTTP && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
         httpRequestTimeout = frontend.timeouts.httpRequest ?? frontend.timeouts.client
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
         closesClientAfterResponse = frontend.connectionMode == .close

@@ -23,6 +23,8 @@ struct CompiledRuleSet {
     let countsServers: Bool
     /// Statuses rules answer with the proxy's error page (deny, tarpit, return).
     let errorStatuses: Set<Int>
+    /// Per frontend: its log line and unique id (`HTTPLog.swift`).
+    var frontendLogging: [FrontendLogging] = []
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -91,11 +93,15 @@ struct RuleCompiler {
             .sorted { $0.name.lexicographicallyPrecedes($1.name) }
             .map { (name: constants.intern($0.name), index: $0.index) }
         let serverNames = configuration.backends.map { $0.servers.map { constants.intern($0.name) } }
-        return CompiledRuleSet(constants: constants, frontends: frontends, backends: backends, userlists: userlists,
-                               backendsByName: byName, serverNames: serverNames,
-                               sessionVariableScopes: sessionVariableScopes, processVariableCount: processVariables.count,
-                               captureLengths: captureLengths, needsCrypt: needsCrypt, countsServers: countsServers,
-                               errorStatuses: errorStatuses)
+        var logging: [FrontendLogging] = []
+        for frontend in configuration.frontends { logging.append(try frontendLogging(frontend)) }
+        var compiled = CompiledRuleSet(constants: constants, frontends: frontends, backends: backends, userlists: userlists,
+                                       backendsByName: byName, serverNames: serverNames,
+                                       sessionVariableScopes: sessionVariableScopes,
+                                       processVariableCount: processVariables.count, captureLengths: captureLengths,
+                                       needsCrypt: needsCrypt, countsServers: countsServers, errorStatuses: errorStatuses)
+        compiled.frontendLogging = logging
+        return compiled
     }
 
     // MARK: - Proxies
