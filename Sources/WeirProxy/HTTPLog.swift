@@ -7,6 +7,8 @@ import WeirSystem
 struct FrontendLogging {
     /// nil: no line per exchange (nor per session with a custom format).
     let format: CompiledLogFormat?
+    /// `format` is `option tcplog`'s, which `logSession` writes directly.
+    let isTCPLog: Bool
     let uniqueIDFormat: CompiledLogFormat?
     /// `unique-id-header NAME`, added to each request sent to a server.
     let uniqueIDHeader: [UInt8]?
@@ -19,6 +21,7 @@ struct FrontendLogging {
 extension RuleCompiler {
     mutating func frontendLogging(_ frontend: Frontend) throws(StartupError) -> FrontendLogging {
         FrontendLogging(format: try frontend.logFormat.map { f throws(StartupError) in try logFormat(f) },
+                        isTCPLog: frontend.logFormat == LogFormat.tcplog,
                                uniqueIDFormat: try frontend.uniqueIDFormat.map { f throws(StartupError) in try logFormat(f) },
                                uniqueIDHeader: frontend.uniqueIDHeader.map { Array($0.utf8) },
                                dontLogNormal: frontend.dontLogNormal, logSeparateErrors: frontend.logSeparateErrors)
@@ -75,6 +78,41 @@ extension Worker {
         if e.requestLine >= 0 && e.requestLineLength > 0 {
             c.requestLine = UnsafeRawBufferPointer(start: lineBuffers.pointer(e.requestLine), count: Int(e.requestLineLength))
         }
+        return c
+    }
+
+    /// What a line can say about a `mode tcp` session, at `now`.
+    mutating func sessionLogContext(_ slot: UInt32, now: Int64) -> LogContext {
+        let s = sessions.pointer(slot)
+        var c = LogContext(slot: slot, frontend: Int(s.pointee.frontend), peer: s.pointee.peer,
+                           clientFD: s.pointee.clientFD, isHTTP: false)
+        c.streamWall = s.pointee.acceptedWall
+        c.requestWall = s.pointee.acceptedWall
+        c.queueTime = s.pointee.queueTime
+        c.connectTime = s.pointee.connectTime
+        c.totalTime = now - s.pointee.acceptedAt
+        c.activeTime = c.totalTime
+        c.dataTime = s.pointee.connectTime >= 0 ? now - s.pointee.connectStart - s.pointee.connectTime : -1
+        c.bytesOut = s.pointee.toClient.bytes
+        c.bytesIn = s.pointee.toServer.bytes
+        c.cause = s.pointee.terminationCause
+        c.phase = s.pointee.terminationPhase
+        c.activeConnections = sessions.count
+        c.frontendConnections = frontends[c.frontend].current
+        c.streamID = streamCount
+        streamCount += 1
+        let backend = Int(s.pointee.backend)
+        if backend >= 0 {
+            c.backend = backend
+            c.backendConnections = backends[backend].current
+            c.backendQueue = backends[backend].queueLength
+            if s.pointee.server >= 0 {
+                c.server = Int(s.pointee.server)
+                c.serverConnections = backends[backend].balancer.servers[c.server].activeConnections
+            }
+        }
+        c.retries = Int(s.pointee.retriesDone)
+        c.redispatched = s.pointee.redispatched
         return c
     }
 

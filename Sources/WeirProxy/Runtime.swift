@@ -41,7 +41,8 @@ struct FrontendRuntime {
         maxconn = frontend.maxconn
         clientTimeout = frontend.timeouts.client
         clientFinTimeout = frontend.timeouts.clientFin
-        tcpLog = frontend.tcpLog
+        // `option tcplog`, or a `log-format` in `mode tcp`.
+        tcpLog = frontend.tcpLog || (frontend.mode == .tcp && frontend.logFormat != nil)
         dontLogNull = frontend.dontLogNull
         logTargets = frontend.logs
         isHTTP = frontend.mode == .http

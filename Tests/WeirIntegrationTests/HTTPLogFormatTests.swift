@@ -338,4 +338,35 @@ struct HTTPLogFormatTests {
         #expect(line["tsc"] == "sD--" && line.int("ST") == 200, "\(line)")
         #expect(line.int("Ta") >= 900 && line.int("Ta") < 8000, "\(line)")
     }
+
+    @Test("mode tcp: a log-format line per session, and dontlog-normal keeps only the failed ones")
+    func tcpLogFormat() throws {
+        let backend = try Backend(.name("b1"))
+        let refused = try Sock.refusedPort()
+        let config = tcpConfig(backend: serverLines([backend]), frontend: """
+                option dontlog-normal
+                log-format "cp=%cp;b=%b;s=%s;B=%B;ts=%ts;Tw=%Tw;Tc=%Tc;Tt=%Tt;ID=%ID"
+                use_backend dead if { src 127.0.0.2 }
+
+            backend dead
+                retries 0
+                server d1 127.0.0.1:\(refused)
+            """)
+        let scenario = try Scenario(config: config, backends: [backend])
+        defer { scenario.close() }
+        // A normal session, over before the next one starts: not logged.
+        let ok = try Client(port: scenario.port)
+        #expect(try ok.readLine() == "b1")
+        _ = ok.readToEnd()
+        ok.close()
+        // A session whose server refuses: logged.
+        let failing = try Client(port: scenario.port, source: "127.0.0.2")
+        _ = failing.readToEnd()
+        let logged = scenario.weir.stdout.waitForLine(timeout: 10) { $0.contains("cp=\(failing.localPort);") }
+        let line = FieldLine(try #require(logged, "no line; stdout:\n\(scenario.weir.stdout.text)"))
+        #expect(line["b"] == "dead" && line["s"] == "d1" && line["ts"] == "SC" && line.int("B") == 0, "\(line)")
+        #expect(line.int("Tw") >= 0 && line.int("Tc") == -1 && line.int("Tt") >= 0 && line["ID"] == "-", "\(line)")
+        let lines = scenario.weir.stdout.lines.filter { $0.hasPrefix("cp=") }
+        #expect(lines.count == 1, "only the failed session is logged: \(lines)")
+    }
 }
