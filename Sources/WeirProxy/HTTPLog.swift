@@ -139,6 +139,7 @@ extension Worker {
             generateUniqueID(slot, uniqueIDFormat, &c, layer4Samples: true)
         }
         renderLog(format, &c, mandatory: true, layer4Samples: true)
+        frontends[frontend].logCount += 1
         logger.emit(level: level, to: frontends[frontend].logTargets)
     }
 

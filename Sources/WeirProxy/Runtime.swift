@@ -33,6 +33,8 @@ struct FrontendRuntime {
     let forwardFor: ForwardedFor?
     var current = 0
     var cumulated = 0
+    /// Lines logged so far (`%lc`).
+    var logCount = 0
     var paused = false
 
     init(_ frontend: Frontend) {

@@ -16,7 +16,11 @@ extension Worker {
         if !error && logging.dontLogNormal { return }
         let level = error && logging.logSeparateErrors ? LogLevel.err : .info
         if let format = logging.format, !logging.isTCPLog {
+            if let uniqueIDFormat = logging.uniqueIDFormat {
+                generateUniqueID(slot, uniqueIDFormat, &c, layer4Samples: true)
+            }
             renderLog(format, &c, mandatory: true, layer4Samples: true)
+            frontends[frontend].logCount += 1
             logger.emit(level: level, to: frontends[frontend].logTargets)
             return
         }

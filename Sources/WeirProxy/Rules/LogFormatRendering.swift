@@ -463,7 +463,7 @@ extension Worker {
         case .serverQueue: logger.line.append(decimal: c.serverQueue)
         case .backendQueue: logger.line.append(decimal: c.backendQueue)
         case .logCounter:
-            appendCounter(Int64(frontends[c.frontend].cumulated), options)
+            appendCounter(Int64(frontends[c.frontend].logCount), options)
         case .requestCounter:
             appendCounter(c.streamID, options)
         case .pid:
