@@ -64,7 +64,7 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         if backend >= 0 {
             c.backend = backend
-            c.queueTime = s.pointee.queueTime
+            c.queueTime = queueTime(s, now: now)
             c.connectTime = s.pointee.connectTime
             c.backendConnections = backends[backend].current
             c.backendQueue = backends[backend].queueLength
@@ -88,7 +88,7 @@ extension Worker {
                            clientFD: s.pointee.clientFD, isHTTP: false)
         c.streamWall = s.pointee.acceptedWall
         c.requestWall = s.pointee.acceptedWall
-        c.queueTime = s.pointee.queueTime
+        c.queueTime = queueTime(s, now: now)
         c.connectTime = s.pointee.connectTime
         c.totalTime = now - s.pointee.acceptedAt
         c.activeTime = c.totalTime
@@ -114,6 +114,13 @@ extension Worker {
         c.retries = Int(s.pointee.retriesDone)
         c.redispatched = s.pointee.redispatched
         return c
+    }
+
+    /// `%Tw`: the time spent queued; for a session that left the queue
+    /// without a server (timeout, client abort), the time it waited there.
+    private func queueTime(_ s: UnsafeMutablePointer<Session>, now: Int64) -> Int64 {
+        if s.pointee.queueTime < 0 && s.pointee.queuedAt >= 0 { return now - s.pointee.queuedAt }
+        return s.pointee.queueTime
     }
 
     /// The end of an exchange: one line in the frontend's format, unless

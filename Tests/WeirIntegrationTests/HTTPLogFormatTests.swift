@@ -339,6 +339,59 @@ struct HTTPLogFormatTests {
         #expect(line.int("Ta") >= 900 && line.int("Ta") < 8000, "\(line)")
     }
 
+    @Test("the client stops reading a large response, timeout client 1s: cD--")
+    func clientTimeoutDuringData() throws {
+        let backend = try HTTPBackend { _ in
+            .response(status: 200, headers: [], body: .pattern(64 << 20), framing: .contentLength)
+        }
+        let scenario = try HTTPScenario(backends: [backend], frontend: """
+                timeout client 1s
+                log-format "cp=%cp;ST=%ST;tsc=%tsc;Ta=%Ta"
+            """)
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/big")
+        _ = try c.readRaw(100)
+        let line = try fieldLine(scenario, port: c.localPort)
+        #expect(line["tsc"] == "cD--" && line.int("ST") == 200, "\(line)")
+        #expect(line.int("Ta") >= 900 && line.int("Ta") < 8000, "\(line)")
+    }
+
+    @Test("timeout queue 1s with the only server busy: 503, sQ--, Tw is the wait, Tc -1")
+    func queueTimeout() throws {
+        let backend = try HTTPBackend { _ in .neverAnswer }
+        let scenario = try HTTPScenario(config: httpConfig(backend: "    timeout queue 1s\n" + httpServerLines([backend], extras: "maxconn 1"),
+                                                           frontend: "    log-format \"cp=%cp;ST=%ST;tsc=%tsc;Tw=%Tw;Tc=%Tc;Tr=%Tr\""),
+                                        backends: [backend])
+        defer { scenario.close() }
+        let busy = try scenario.connect()
+        try busy.request("GET", "/hold")
+        #expect(backend.waitForRequests { $0.count == 1 })
+        let c = try scenario.connect()
+        try c.request("GET", "/queued")
+        #expect(try c.readResponse().status == 503)
+        let line = try fieldLine(scenario, port: c.localPort)
+        #expect(line["tsc"] == "sQ--" && line.int("ST") == 503, "\(line)")
+        #expect(line.int("Tw") >= 900 && line.int("Tc") == -1 && line.int("Tr") == -1, "\(line)")
+        busy.close()
+    }
+
+    @Test("a redirect is answered by the proxy: LR--, <NOSRV>, and logged normally under dontlog-normal only if asked")
+    func redirectIsLocal() throws {
+        let backend = try HTTPBackend()
+        let scenario = try HTTPScenario(backends: [backend], frontend: """
+                http-request redirect location /there if { path /here }
+                log-format "cp=%cp;ST=%ST;tsc=%tsc;s=%s;Tw=%Tw;r=%r"
+            """)
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/here")
+        #expect(try c.readResponse().status == 302)
+        let line = try fieldLine(scenario, port: c.localPort)
+        #expect(line["tsc"] == "LR--" && line.int("ST") == 302 && line["s"] == "<NOSRV>" && line.int("Tw") == -1, "\(line)")
+        #expect(line["r"] == "GET /here HTTP/1.1")
+    }
+
     @Test("mode tcp: a log-format line per session, and dontlog-normal keeps only the failed ones")
     func tcpLogFormat() throws {
         let backend = try Backend(.name("b1"))
