@@ -89,6 +89,7 @@ struct HTTPLogFormatTests {
                 unique-id-format "%{+X}o %ci:%cp_%fi:%fp_%Ts_%rt:%pid"
                 unique-id-header X-Request-ID
                 http-request set-header X-Rule-ID %[unique-id]
+                http-request set-header X-Var-ID "id %ID"
                 log-format "\(Self.everyVariable)"
             """
         let scenario = try HTTPScenario(backends: [backend], frontend: frontend)
@@ -137,6 +138,7 @@ struct HTTPLogFormatTests {
         let received = try #require(backend.requests.first)
         #expect(received.headers.value("x-request-id") == id, "unique-id-header: \(received.headers)")
         #expect(received.headers.value("x-rule-id") == id, "%[unique-id] in a rule: \(received.headers)")
+        #expect(received.headers.value("x-var-id") == "id " + id, "%ID in a rule: \(received.headers)")
     }
 
     @Test("option httplog: header captures as {…} blocks, truncated, http-request capture last, reset per request")

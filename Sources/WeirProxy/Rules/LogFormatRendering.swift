@@ -124,6 +124,7 @@ extension RuleEngine {
                   scratch.append(version) else { return false }
             value = .bytes(scratch.bytes(since: start))
         case .statusCode: value = fetch(.status, valueIndex: nil)
+        case .uniqueID: value = fetch(.uniqueID, valueIndex: nil)
         case .pid: value = .integer(Int64(getpid()))
         case .timestamp: value = .integer(Clock.wallMilliseconds() / 1000)
         case .hostname:
