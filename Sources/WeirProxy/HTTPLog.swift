@@ -59,12 +59,21 @@ extension Worker {
         c.bytesIn = e.requestBytes
         c.cause = s.pointee.terminationCause
         c.phase = s.pointee.terminationPhase
+        // A tarpitted request waits outside any queue: ended there, its
+        // phase is `T` (`PT` at the end of the tarpit, `CT` when the client
+        // leaves first), and `%Tw` is how long it was held.
+        let tarpitted = c.phase == UInt8(ascii: "T")
+            || (c.phase == UInt8(ascii: "Q") && rules.sessions.tarpitStatus(slot) != 0)
+        if tarpitted {
+            c.phase = UInt8(ascii: "T")
+            if e.requestHeadAt >= 0 { c.queueTime = now - e.requestHeadAt }
+        }
         c.activeConnections = sessions.count
         c.frontendConnections = frontends[c.frontend].current
         let backend = Int(s.pointee.backend)
         if backend >= 0 {
             c.backend = backend
-            c.queueTime = queueTime(s, now: now)
+            if !tarpitted { c.queueTime = queueTime(s, now: now) }
             c.connectTime = s.pointee.connectTime
             c.backendConnections = backends[backend].current
             c.backendQueue = backends[backend].queueLength

@@ -394,6 +394,23 @@ struct HTTPLogFormatTests {
         #expect(line["r"] == "GET /here HTTP/1.1")
     }
 
+    @Test("a tarpitted request: PT--, %Tw is how long it was held")
+    func tarpitHeld() throws {
+        let backend = try HTTPBackend()
+        let scenario = try HTTPScenario(backends: [backend], frontend: """
+                timeout tarpit 500ms
+                http-request tarpit if { path /bots }
+                log-format "cp=%cp;ST=%ST;tsc=%tsc;Tw=%Tw;Tc=%Tc;Ta=%Ta"
+            """)
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/bots")
+        _ = try? c.readResponse()
+        let line = try fieldLine(scenario, port: c.localPort)
+        #expect(line["tsc"] == "PT--" && line.int("Tc") == -1, "\(line)")
+        #expect(line.int("Tw") >= 450 && line.int("Tw") <= line.int("Ta"), "\(line)")
+    }
+
     @Test("mode tcp: a log-format line per session, and dontlog-normal keeps only the failed ones")
     func tcpLogFormat() throws {
         let backend = try Backend(.name("b1"))
