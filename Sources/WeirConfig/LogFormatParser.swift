@@ -11,9 +11,9 @@ extension LogFormat {
     /// HAProxy's `option httplog clf` format.
     static let httplogCLFText = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl"
 
-    static let tcplog = LogFormatSyntax.builtIn(tcplogText)
-    static let httplog = LogFormatSyntax.builtIn(httplogText)
-    static let httplogCLF = LogFormatSyntax.builtIn(httplogCLFText)
+    public static let tcplog = LogFormatSyntax.builtIn(tcplogText)
+    public static let httplog = LogFormatSyntax.builtIn(httplogText)
+    public static let httplogCLF = LogFormatSyntax.builtIn(httplogCLFText)
 }
 
 enum LogFormatSyntax {

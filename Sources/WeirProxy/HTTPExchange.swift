@@ -70,4 +70,7 @@ struct HTTPExchange {
     var balanceKeyTaken = false
     /// What cookie persistence decided (CookiePersistence.swift).
     var cookie = CookieExchange()
+    /// `%rt`: the worker's stream count when the exchange was first logged
+    /// or given a unique id; -1 before.
+    var streamID: Int64 = -1
 }

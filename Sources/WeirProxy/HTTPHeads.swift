@@ -42,6 +42,8 @@ extension Worker {
             }
             w.appendHeader(name: name, value: rules.fields[i].value)
         }
+        // `unique-id-header`.
+        appendUniqueIDHeader(&w, slot: slot)
         if let forwardFor, !(forwardFor.ifNone && forwardedPresent), !forwardFor.isExcepted(s.pointee.peer) {
             forwardFor.header.withUnsafeBytes { w.append($0) }
             w.append(": ")

@@ -369,6 +369,10 @@ extension Worker {
             s.pointee.exchange.waitStartWall = Clock.wallMilliseconds()
             s.pointee.terminationCause = UInt8(ascii: "-")
             s.pointee.terminationPhase = UInt8(ascii: "-")
+            // The next exchange's timers start afresh (%Tw, %Tc).
+            s.pointee.queuedAt = -1
+            s.pointee.queueTime = -1
+            s.pointee.connectTime = -1
             s.pointee.phase = .httpHead
             s.pointee.clientExpiry = .max
             let timeout = frontends[frontend].keepAliveTimeout

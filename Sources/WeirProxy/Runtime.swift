@@ -35,6 +35,8 @@ struct FrontendRuntime {
     let originalTo: ForwardedFor?
     var current = 0
     var cumulated = 0
+    /// Lines logged so far (`%lc`).
+    var logCount = 0
     var paused = false
 
     init(_ frontend: Frontend) {
@@ -43,11 +45,14 @@ struct FrontendRuntime {
         maxconn = frontend.maxconn
         clientTimeout = frontend.timeouts.client
         clientFinTimeout = frontend.timeouts.clientFin
-        tcpLog = frontend.tcpLog
+        // `option tcplog`, or a `log-format` in `mode tcp`.
+        tcpLog = frontend.tcpLog || (frontend.mode == .tcp && frontend.logFormat != nil)
         dontLogNull = frontend.dontLogNull
         logTargets = frontend.logs
         isHTTP = frontend.mode == .http
-        httpLog = frontend.httpLog
+        // Exchanges are logged (and their request lines kept) under `option
+        // httplog` or `log-format`, and given ids under `unique-id-format`.
+        httpLog = isHTTP && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
         httpRequestTimeout = frontend.timeouts.httpRequest ?? frontend.timeouts.client
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
         closesClientAfterResponse = frontend.connectionMode == .close

@@ -3,11 +3,27 @@ import WeirSystem
 
 extension Worker {
     /// One line in HAProxy's `option tcplog` format:
-    /// `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`
+    /// `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`,
+    /// or in the frontend's `log-format`. `option dontlog-normal` and
+    /// `option log-separate-errors` apply as in HTTP (`HTTPLog.swift`).
     mutating func logSession(_ slot: UInt32, now: Int64) {
         let s = sessions[slot]
         let frontend = Int(s.frontend)
         if frontends[frontend].dontLogNull && s.toServer.bytes == 0 && s.toClient.bytes == 0 { return }
+        let logging = rules.compiled.frontendLogging[frontend]
+        var c = sessionLogContext(slot, now: now)
+        let error = c.isError
+        if !error && logging.dontLogNormal { return }
+        let level = error && logging.logSeparateErrors ? LogLevel.err : .info
+        if let format = logging.format, !logging.isTCPLog {
+            if let uniqueIDFormat = logging.uniqueIDFormat {
+                generateUniqueID(slot, uniqueIDFormat, &c, layer4Samples: true)
+            }
+            renderLog(format, &c, mandatory: true, layer4Samples: true)
+            frontends[frontend].logCount += 1
+            logger.emit(level: level, to: frontends[frontend].logTargets)
+            return
+        }
         var host = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         withUnsafeMutableBytes(of: &host) { raw in
             let text = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
@@ -64,6 +80,6 @@ extension Worker {
         logger.line.append(decimal: Int(s.retriesDone))
         logger.line.append(ascii: " 0/")
         logger.line.append(decimal: backendQueue)
-        logger.emit(level: .info, to: frontends[frontend].logTargets)
+        logger.emit(level: level, to: frontends[frontend].logTargets)
     }
 }

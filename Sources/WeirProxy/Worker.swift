@@ -67,6 +67,8 @@ public struct Worker: ~Copyable, EventHandler {
     var acceptPaused = false
     /// Sessions accepted since start.
     var cumulated = 0
+    /// Streams (HTTP exchanges) numbered so far, for `%rt`.
+    var streamCount: Int64 = 0
     var exitStatus: Int32 = 0
 
     public init(configuration: Configuration, listeners bound: [BoundListener], options: WorkerOptions) throws(StartupError) {

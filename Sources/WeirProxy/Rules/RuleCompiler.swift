@@ -27,6 +27,8 @@ struct CompiledRuleSet {
     let balanceSamples: [CompiledSample?]
     /// Each backend's `force-persist`/`ignore-persist` lines (CookiePersistence.swift).
     var persistRules: [[CompiledPersistRule]] = []
+    /// Per frontend: its log line and unique id (`HTTPLog.swift`).
+    var frontendLogging: [FrontendLogging] = []
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -105,11 +107,16 @@ struct RuleCompiler {
                 balanceSamples.append(nil)
             }
         }
-        return CompiledRuleSet(constants: constants, frontends: frontends, backends: backends, userlists: userlists,
-                               backendsByName: byName, serverNames: serverNames,
-                               sessionVariableScopes: sessionVariableScopes, processVariableCount: processVariables.count,
-                               captureLengths: captureLengths, needsCrypt: needsCrypt, countsServers: countsServers,
-                               errorStatuses: errorStatuses, balanceSamples: balanceSamples)
+        var logging: [FrontendLogging] = []
+        for frontend in configuration.frontends { logging.append(try frontendLogging(frontend)) }
+        var compiled = CompiledRuleSet(constants: constants, frontends: frontends, backends: backends, userlists: userlists,
+                                       backendsByName: byName, serverNames: serverNames,
+                                       sessionVariableScopes: sessionVariableScopes,
+                                       processVariableCount: processVariables.count, captureLengths: captureLengths,
+                                       needsCrypt: needsCrypt, countsServers: countsServers, errorStatuses: errorStatuses,
+                                       balanceSamples: balanceSamples)
+        compiled.frontendLogging = logging
+        return compiled
     }
 
     // MARK: - Proxies

@@ -100,7 +100,9 @@ struct RuleEngine: ~Copyable {
         output = ByteArena(capacity: arenaSize)
         sessions = SessionRuleTable(variableScopes: compiled.sessionVariableScopes,
                                     processVariableCount: compiled.processVariableCount,
-                                    captureLengths: compiled.captureLengths, initialCapacity: sessionCapacity)
+                                    captureLengths: compiled.captureLengths,
+                                    uniqueIDCapacity: compiled.frontendLogging.contains { $0.uniqueIDFormat != nil } ? 128 : 0,
+                                    initialCapacity: sessionCapacity)
         usableServers = Array(repeating: 0, count: compiled.backends.count)
         fieldCapacity = maxHeaders + 64
         fields = .allocate(capacity: fieldCapacity)

@@ -86,7 +86,7 @@ extension RuleEngine {
         case .boolean(let value):
             return .boolean(value)
         case .uniqueID:
-            return .none
+            return sessions.uniqueID(input.slot).map { .bytes($0) } ?? .none
         case .httpAuth(let userlist):
             return kind == .request ? .boolean(authenticatedUser(userlist) != nil) : .none
         case .httpAuthGroup(let userlist):

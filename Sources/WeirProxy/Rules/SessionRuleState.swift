@@ -8,7 +8,8 @@ import WeirConfig
 ///
 /// Record layout: a 16-byte header (log level, tarpit status), then each
 /// variable (a 16-byte header: kind, length, integer; then its bytes), then
-/// each capture (a 2-byte length, then its bytes).
+/// each capture (a 2-byte length, then its bytes), then the unique id (a
+/// 2-byte length, 0xffff before it is generated, then its bytes).
 struct SessionRuleTable: ~Copyable {
     /// Longest value a variable holds; a longer one is not stored (as when
     /// HAProxy's variable size limits are reached).
@@ -27,13 +28,18 @@ struct SessionRuleTable: ~Copyable {
     private let outlivesExchange: [Bool]
     private let captureOffsets: [Int]
     private let captureLengths: [Int]
+    private let uniqueIDOffset: Int
+    /// Longest unique id kept (HAProxy's UNIQUEID_LEN); 0: no frontend has a `unique-id-format`.
+    let uniqueIDCapacity: Int
+    private static let uniqueIDUnset = UInt16.max
     private let variablesOffset = 16
     let stride: Int
     private var records: UnsafeMutableRawPointer
     private(set) var capacity: Int
     private let processRecord: UnsafeMutableRawPointer
 
-    init(variableScopes: [VariableScope], processVariableCount: Int, captureLengths: [Int], initialCapacity: Int) {
+    init(variableScopes: [VariableScope], processVariableCount: Int, captureLengths: [Int], uniqueIDCapacity: Int = 0,
+         initialCapacity: Int) {
         variableCount = variableScopes.count
         outlivesExchange = variableScopes.map { $0 == .sess }
         self.captureLengths = captureLengths
@@ -44,6 +50,9 @@ struct SessionRuleTable: ~Copyable {
             offset = (offset + 2 + length + 7) & ~7
         }
         captureOffsets = offsets
+        uniqueIDOffset = offset
+        self.uniqueIDCapacity = uniqueIDCapacity
+        if uniqueIDCapacity > 0 { offset += 2 + uniqueIDCapacity }
         stride = (offset + 7) & ~7
         capacity = max(initialCapacity, 1)
         records = .allocate(byteCount: max(stride * capacity, 1), alignment: 8)
@@ -81,6 +90,7 @@ struct SessionRuleTable: ~Copyable {
         guard let r = record(slot) else { return }
         r.initializeMemory(as: UInt8.self, repeating: 0, count: stride)
         r.storeBytes(of: Self.logLevelUnset, as: UInt8.self)
+        if uniqueIDCapacity > 0 { (r + uniqueIDOffset).storeBytes(of: Self.uniqueIDUnset, as: UInt16.self) }
     }
 
     /// A new exchange on `slot`: its transaction variables, captures, log
@@ -94,6 +104,7 @@ struct SessionRuleTable: ~Copyable {
             (r + variablesOffset + index * (16 + Self.variableCapacity)).storeBytes(of: Kind.unset.rawValue, as: UInt8.self)
         }
         for offset in captureOffsets { (r + offset).storeBytes(of: UInt16(0), as: UInt16.self) }
+        if uniqueIDCapacity > 0 { (r + uniqueIDOffset).storeBytes(of: Self.uniqueIDUnset, as: UInt16.self) }
     }
 
     // MARK: Log level and tarpit
@@ -184,5 +195,29 @@ struct SessionRuleTable: ~Copyable {
         let c = r + captureOffsets[index]
         let n = Int(c.load(as: UInt16.self))
         return n > 0 ? UnsafeRawBufferPointer(start: c + 2, count: n) : nil
+    }
+
+    // MARK: Unique id
+
+    /// Whether the exchange's unique id was generated (it may be empty).
+    func hasUniqueID(_ slot: UInt32) -> Bool {
+        guard uniqueIDCapacity > 0, let r = record(slot) else { return false }
+        return (r + uniqueIDOffset).load(as: UInt16.self) != Self.uniqueIDUnset
+    }
+
+    /// The exchange's unique id, nil before it is generated or when empty.
+    func uniqueID(_ slot: UInt32) -> UnsafeRawBufferPointer? {
+        guard uniqueIDCapacity > 0, let r = record(slot) else { return nil }
+        let n = (r + uniqueIDOffset).load(as: UInt16.self)
+        guard n != Self.uniqueIDUnset, n > 0 else { return nil }
+        return UnsafeRawBufferPointer(start: r + uniqueIDOffset + 2, count: Int(n))
+    }
+
+    /// Keeps at most `uniqueIDCapacity` bytes as the exchange's unique id.
+    mutating func setUniqueID(_ slot: UInt32, _ bytes: UnsafeRawBufferPointer) {
+        guard uniqueIDCapacity > 0, let r = record(slot) else { return }
+        let n = min(bytes.count, uniqueIDCapacity)
+        if n > 0 { (r + uniqueIDOffset + 2).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        (r + uniqueIDOffset).storeBytes(of: UInt16(n), as: UInt16.self)
     }
 }

@@ -81,6 +81,7 @@ extension Worker {
         let frontend = Int(s.pointee.frontend)
         refreshUsableServers()
         rules.beginRequest(head: head, headers: headers, request: request, input: sampleInput(slot))
+        generateUniqueIDIfNeeded(slot, now: loop.now)
         let frontendRules = rules.compiled.frontends[frontend]
         guard rules.accepts(frontendRules.tcpContentRules) else {
             close(slot, cause: "P", phase: "R", loop: &loop)
