@@ -82,8 +82,22 @@ public struct SocketAddress: @unchecked Sendable {
                 for (i, b) in text.utf8.enumerated() { out[i] = CChar(bitPattern: b) }
                 return text.utf8.count
             }
-            let offset = family == AF_INET ? 4 : 8
-            guard inet_ntop(family, raw.baseAddress! + offset, out, 46) != nil else { return 0 }
+            if family == AF_INET {
+                // By hand: inet_ntop formats IPv4 through vsprintf, and this
+                // runs for every forwarded request (X-Forwarded-For, logs).
+                var n = 0
+                for i in 0..<4 {
+                    if i > 0 { out[n] = 0x2E; n += 1 }
+                    let byte = raw[4 + i]
+                    if byte >= 100 { out[n] = CChar(0x30 + byte / 100); n += 1 }
+                    if byte >= 10 { out[n] = CChar(0x30 + byte / 10 % 10); n += 1 }
+                    out[n] = CChar(0x30 + byte % 10)
+                    n += 1
+                }
+                out[n] = 0
+                return n
+            }
+            guard inet_ntop(family, raw.baseAddress! + 8, out, 46) != nil else { return 0 }
             return strlen(out)
         }
     }

@@ -6,6 +6,10 @@ import Testing
     @Test func formatsIPv4AndIPv6() {
         let v4 = SocketAddress(ip: [127, 0, 0, 1], port: 8080)
         #expect(v4.description == "127.0.0.1:8080")
+        for ip: [UInt8] in [[0, 0, 0, 0], [255, 255, 255, 255], [10, 99, 100, 9], [192, 168, 1, 250]] {
+            let expected = ip.map(String.init).joined(separator: ".")
+            #expect(SocketAddress(ip: ip, port: 1).description == expected + ":1")
+        }
         #expect(v4.port == 8080)
         #expect(v4.family == AF_INET)
         var v6bytes = [UInt8](repeating: 0, count: 16)
