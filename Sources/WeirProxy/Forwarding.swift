@@ -278,6 +278,9 @@ extension Worker {
             s.pointee.terminationPhase = phase?.asciiValue ?? s.pointee.phaseLetter
         }
         if s.pointee.inQueue { dequeue(slot) }
+        // A server connection kept idle for this client's next request
+        // outlives the client: it goes to the pool.
+        if s.pointee.isHTTP && !s.pointee.isTunnel { releaseServerConnection(slot, loop: &loop) }
         if s.pointee.serverFD >= 0 {
             Posix.close(s.pointee.serverFD)
             s.pointee.serverFD = -1

@@ -340,11 +340,16 @@ extension Worker {
         let keepServer = s.pointee.phase == .connected && s.pointee.exchange.serverKeepAlive
             && s.pointee.exchange.request == .complete && s.pointee.toClient.tail == s.pointee.toClient.limit
             && !s.pointee.toClient.sourceEOF && isFlushed(s.pointee.toServer)
-        if keepServer && backends[backend].reuse != .never {
-            parkServerConnection(slot, loop: &loop)
-        } else if keepServer {
-            // `http-reuse never`: the connection stays private to this client.
+        let keepClient = s.pointee.exchange.clientKeepAlive && s.pointee.exchange.request == .complete
+            && !s.pointee.toServer.sourceEOF && !stopping
+        let reuse = backend >= 0 ? backends[backend].reuse : .never
+        if keepServer && (reuse == .never || (keepClient && reuse == .safe)) {
+            // The connection stays with this client for its next request
+            // (`never`: always; `safe`: while the client stays, then it goes
+            // to the pool): no epoll change, no pool traffic per request.
             s.pointee.serverExpiry = .max
+        } else if keepServer && reuse != .never {
+            parkServerConnection(slot, loop: &loop)
         } else {
             detachServerConnection(slot)
         }
@@ -357,8 +362,6 @@ extension Worker {
             s.pointee.backend = -1
         }
         s.pointee.server = -1
-        let keepClient = s.pointee.exchange.clientKeepAlive && s.pointee.exchange.request == .complete
-            && !s.pointee.toServer.sourceEOF && !stopping
         if keepClient {
             let served = s.pointee.exchange.served
             let line = s.pointee.exchange.requestLine

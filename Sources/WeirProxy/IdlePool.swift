@@ -32,7 +32,7 @@ extension Worker {
         s.pointee.connectionServer = -1
         s.pointee.serverExpiry = .max
         guard backends[backend].idleCounts[server] < Self.idlePerServer, !stopping else {
-            Posix.close(fd)
+            Posix.closeWithReset(fd)
             return
         }
         let head = backends[backend].idleHeads[server]
@@ -49,7 +49,36 @@ extension Worker {
             retireIdle(idleSlot)
             return
         }
-        loop.schedule(token, at: loop.now + Self.idlePurgeDelay)
+        // One sweep timer for the whole pool, not one timer per parking:
+        // connections come and go far more often than they expire.
+        if idleSweepAt == .max {
+            idleSweepAt = loop.now + Self.idlePurgeDelay
+            loop.schedule(Token(kind: TokenKind.idleSweep.rawValue, slot: 0), at: idleSweepAt)
+        }
+    }
+
+    /// Gives up the server connection a session kept from its last exchange:
+    /// to the pool when it is idle and reusable, else closed. `betweenExchanges`:
+    /// the caller knows no request was sent on it since (a new request is
+    /// being assigned); otherwise the session must be waiting for a request.
+    mutating func releaseServerConnection(_ slot: UInt32, betweenExchanges: Bool = false, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        guard s.pointee.serverFD >= 0 else { return }
+        let backend = Int(s.pointee.connectionBackend)
+        let idleBetweenExchanges = (betweenExchanges || s.pointee.phase == .httpHead) && backend >= 0
+            && !s.pointee.toClient.sourceEOF && s.pointee.toClient.head == s.pointee.toClient.tail
+        if idleBetweenExchanges && backends[backend].reuse != .never {
+            if s.pointee.toClient.buffer >= 0 && s.pointee.toClient.prefix < 0 {
+                buffers.release(s.pointee.toClient.buffer)
+                s.pointee.toClient.buffer = -1
+                s.pointee.toClient.head = 0
+                s.pointee.toClient.limit = 0
+                s.pointee.toClient.tail = 0
+            }
+            parkServerConnection(slot, loop: &loop)
+        } else {
+            detachServerConnection(slot)
+        }
     }
 
     /// Hands the most recently parked connection to `server` over to the
@@ -64,6 +93,7 @@ extension Worker {
         s.pointee.serverFD = fd
         s.pointee.connectionBackend = Int32(backend)
         s.pointee.connectionServer = Int32(server)
+        s.pointee.toClient.sourceReadable = false
         let token = Token(kind: TokenKind.server.rawValue, slot: slot, generation: sessions.generation(slot))
         do {
             try loop.modify(fd, events: Epoll.readable | Epoll.writable | Epoll.peerClosed | Epoll.edgeTriggered, token: token)
@@ -83,10 +113,30 @@ extension Worker {
         retireIdle(token.slot)
     }
 
-    /// The purge delay of an idle connection passed.
-    mutating func idleTimer(_ token: Token, now: Int64) {
-        guard idle.matches(token.slot, generation: token.generation) else { return }
-        retireIdle(token.slot)
+    /// Retires the connections parked for the purge delay or longer, and
+    /// schedules the next sweep for when the oldest remaining one expires.
+    mutating func sweepIdleConnections(loop: inout EventLoop) {
+        idleSweepAt = .max
+        var oldest = Int64.max
+        for backend in backends.indices {
+            for server in backends[backend].idleHeads.indices {
+                var entry = backends[backend].idleHeads[server]
+                while entry >= 0 {
+                    let next = idle.pointer(UInt32(entry)).pointee.next
+                    let parkedAt = idle.pointer(UInt32(entry)).pointee.parkedAt
+                    if parkedAt + Self.idlePurgeDelay <= loop.now {
+                        retireIdle(UInt32(entry))
+                    } else {
+                        oldest = min(oldest, parkedAt)
+                    }
+                    entry = next
+                }
+            }
+        }
+        if oldest != .max {
+            idleSweepAt = oldest + Self.idlePurgeDelay
+            loop.schedule(Token(kind: TokenKind.idleSweep.rawValue, slot: 0), at: idleSweepAt)
+        }
     }
 
     /// Closes every idle connection (soft stop).
@@ -100,8 +150,11 @@ extension Worker {
         }
     }
 
+    /// Closes a pooled connection with a reset, as HAProxy does: it carries
+    /// no request, and a FIN would leave it in TIME_WAIT on this side, where
+    /// thousands per second would use up the ports towards the server.
     private mutating func retireIdle(_ idleSlot: UInt32) {
-        Posix.close(idle.pointer(idleSlot).pointee.fd)
+        Posix.closeWithReset(idle.pointer(idleSlot).pointee.fd)
         unlinkIdle(idleSlot)
         idle.remove(idleSlot)
     }

@@ -26,10 +26,11 @@ extension Worker {
                 // HTTP keep-alive: the previous exchange's connection serves
                 // this one when it leads to the server picked.
                 if s.pointee.connectionBackend == Int32(backend) && s.pointee.connectionServer == Int32(server) {
+                    s.pointee.exchange.reusedConnection = true
                     reuseServerConnection(slot, loop: &loop)
                     return
                 }
-                detachServerConnection(slot)
+                releaseServerConnection(slot, betweenExchanges: true, loop: &loop)
             }
             let reuse = backends[backend].reuse
             // `safe` keeps a session's first request off shared connections:
@@ -66,7 +67,8 @@ extension Worker {
         s.pointee.connectTime = 0
         s.pointee.toServer.sinkWritable = true
         s.pointee.toServer.sinkShut = false
-        s.pointee.toClient.sourceReadable = true
+        // No read until epoll reports one: the connection was drained when
+        // it went idle, and re-registering an adopted one reports what came since.
         s.pointee.toClient.sourceEOF = false
         s.pointee.toClient.sourceHungUp = false
         touchServer(slot, now: loop.now)

@@ -16,8 +16,10 @@ enum TokenKind: UInt8 {
     case acceptResume
     /// The channel to the master.
     case control
-    /// An idle server connection in the reuse pool (event or purge timer).
+    /// An idle server connection in the reuse pool (its events).
     case idle
+    /// Timer: retire the pooled server connections idle for too long.
+    case idleSweep
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -46,6 +48,8 @@ public struct Worker: ~Copyable, EventHandler {
     var sessions: Slab<Session>
     /// Server connections parked between exchanges (`http-reuse`).
     var idle: Slab<IdleConnection>
+    /// When the idle-pool sweep timer fires; `.max` when none is scheduled.
+    var idleSweepAt: Int64 = .max
     var buffers: BufferPool
     /// Small buffers for what an HTTP log line keeps of a request (`%r`).
     var lineBuffers: BufferPool
@@ -144,14 +148,14 @@ public struct Worker: ~Copyable, EventHandler {
         case .signal: handleSignals(loop: &loop)
         case .control: handleControl(loop: &loop)
         case .idle: idleEvent(token)
-        case .acceptResume, nil: break
+        case .acceptResume, .idleSweep, nil: break
         }
     }
 
     public mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
         switch TokenKind(rawValue: token.kind) {
         case .client: sessionTimer(token, deadline: deadline, loop: &loop)
-        case .idle: idleTimer(token, now: loop.now)
+        case .idleSweep: sweepIdleConnections(loop: &loop)
         case .acceptResume:
             acceptPaused = false
             updateListeners(loop: &loop)
