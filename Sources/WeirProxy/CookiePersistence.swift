@@ -541,7 +541,7 @@ extension Worker {
     /// persistence rules and reads the request's cookie. The rules engine
     /// still holds the request as edited.
     mutating func analyseRequestCookies(_ slot: UInt32, backend: Int) {
-        guard let settings = backends[backend].cookie else { return }
+        guard backends[backend].hasCookie, let settings = backends[backend].cookie else { return }
         let s = sessions.pointer(slot)
         var e = CookieExchange()
         let persistRules = rules.compiled.persistRules[backend]
@@ -574,7 +574,7 @@ extension Worker {
     /// get a new cookie.
     mutating func persistentPick(_ slot: UInt32, backend: Int, excluding: Int?) -> PickResult? {
         let s = sessions.pointer(slot)
-        guard s.pointee.exchange.cookie.direct, backends[backend].cookie != nil else { return nil }
+        guard s.pointee.exchange.cookie.direct, backends[backend].hasCookie else { return nil }
         if excluding != nil {
             s.pointee.exchange.cookie.direct = false
             if s.pointee.exchange.cookie.requestState == CookieState.valid {
@@ -594,7 +594,7 @@ extension Worker {
 
     /// Whether the request head writer must rewrite this `Cookie` field.
     func rewritesCookieField(_ name: UnsafeRawBufferPointer, backend: Int) -> CookieSettings? {
-        guard let settings = backends[backend].cookie, settings.rewritesRequest,
+        guard backends[backend].hasCookie, let settings = backends[backend].cookie, settings.rewritesRequest,
               HTTPField.equalsIgnoringCase(name, "cookie") else { return nil }
         return settings
     }
@@ -605,7 +605,7 @@ extension Worker {
     func analyseResponseCookies(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
-        guard backend >= 0, let settings = backends[backend].cookie else { return }
+        guard backend >= 0, backends[backend].hasCookie, let settings = backends[backend].cookie else { return }
         let status = rules.status
         guard status >= 200 || status == 101 else { return }
         let server = Int(s.pointee.server)
@@ -669,7 +669,7 @@ extension Worker {
     func cookieTerminationChars(_ slot: UInt32) -> (UInt8, UInt8) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
-        guard backend >= 0, let settings = backends[backend].cookie, settings.logsState else {
+        guard backend >= 0, backends[backend].hasCookie, let settings = backends[backend].cookie, settings.logsState else {
             return (UInt8(ascii: "-"), UInt8(ascii: "-"))
         }
         return (s.pointee.exchange.cookie.requestState, s.pointee.exchange.cookie.responseState)

@@ -73,6 +73,8 @@ extension Worker {
     /// `connection` field saying what happens to the client connection next.
     func writeResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead, slot: UInt32, tunnel: Bool) {
         let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        let rewritesSetCookie = backend >= 0 && backends[backend].hasCookie
         rules.writeStatusLine(rules.status, reason: rules.reason, into: &w)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
@@ -81,10 +83,10 @@ extension Worker {
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
-            if writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
+            if rewritesSetCookie && writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
             w.appendHeader(name: name, value: rules.fields[i].value)
         }
-        writeInsertedCookie(&w, slot: slot)
+        if rewritesSetCookie { writeInsertedCookie(&w, slot: slot) }
         if tunnel {
             w.append("connection: upgrade\r\n")
         } else if !s.pointee.exchange.clientKeepAlive {

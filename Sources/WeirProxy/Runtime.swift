@@ -92,6 +92,8 @@ struct BackendRuntime {
     let reuse: HTTPReuse
     /// `cookie`: cookie persistence (CookiePersistence.swift), nil without.
     let cookie: CookieSettings?
+    /// `cookie != nil`, readable without copying the settings out.
+    let hasCookie: Bool
     /// Per server: the first idle connection (a slot in the worker's idle
     /// table, -1 when none) and how many there are.
     var idleHeads: [Int32]
@@ -146,6 +148,7 @@ struct BackendRuntime {
         closesClientAfterResponse = backend.connectionMode == .close
         reuse = backend.httpReuse
         cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
+        hasCookie = cookie != nil
     }
 }
 
