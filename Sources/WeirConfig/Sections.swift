@@ -297,6 +297,8 @@ extension ParserState {
             case "cookie": parseCookie(words)
             case "hash-type": parseHashType(words)
             case "force-persist", "ignore-persist": parsePersistRule(words)
+            case "http-check": parseHTTPCheck(words)
+            case "tcp-check": parseTCPCheck(words)
             case "description": break
             default: break
             }
