@@ -65,6 +65,11 @@ struct ServerRuntime {
     let name: String
     let nameBytes: [UInt8]
     let address: SocketAddress
+    let isBackup: Bool
+    /// `on-marked-down shutdown-sessions`.
+    let shutdownSessionsOnDown: Bool
+    /// `on-marked-up shutdown-backup-sessions`.
+    let shutdownBackupSessionsOnUp: Bool
 }
 
 struct BackendRuntime {
@@ -122,7 +127,10 @@ struct BackendRuntime {
                 }
                 address = unix
             }
-            servers.append(ServerRuntime(name: server.name, nameBytes: Array(server.name.utf8), address: address))
+            servers.append(ServerRuntime(name: server.name, nameBytes: Array(server.name.utf8), address: address,
+                                         isBackup: server.backup,
+                                         shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
+                                         shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp))
             slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled,
                                     maxconn: server.maxconn, id: server.id))
         }
@@ -132,7 +140,7 @@ struct BackendRuntime {
         // Hashing algorithms use the map-based table, or with
         // `hash-type consistent` the ring (see `BalanceHashing`).
         hashing = BalanceHashing(balance: backend.balance, hashType: backend.hashType)
-        balancer = Balancer(algorithm: hashing.algorithm, servers: slots, seed: 0x5765_6972)
+        balancer = Balancer(algorithm: hashing.algorithm, servers: slots, allBackups: backend.allBackups, seed: 0x5765_6972)
         connectTimeout = backend.timeouts.connect
         serverTimeout = backend.timeouts.server
         queueTimeout = backend.timeouts.queue ?? backend.timeouts.connect

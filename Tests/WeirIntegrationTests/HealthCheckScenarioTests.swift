@@ -1,0 +1,266 @@
+import Foundation
+import Testing
+
+// Active health checks and failover, with `weir -d` (the process checks
+// for itself). Timings use `inter 100ms`: a state change is awaited through
+// its log line, never through a sleep.
+
+/// Waits for a line of `process`'s stderr containing `text`; nil after `timeout`.
+private func stateLine(_ weir: WeirProcess, _ text: String, timeout: Double = 10) -> String? {
+    weir.stderr.waitForLine(timeout: timeout) { $0.contains(text) }
+}
+
+/// Lines of stderr containing `text`.
+private func count(_ weir: WeirProcess, _ text: String) -> Int {
+    weir.stderr.lines.filter { $0.contains(text) }.count
+}
+
+@Suite("Health checks")
+struct HealthCheckScenarioTests {
+    @Test("a killed server is marked DOWN within fall × inter, traffic moves, and comes back after rise × inter")
+    func killAndRestartUnderLoad() throws {
+        let backends = try (0..<3).map { _ in try Backend(.echo) }
+        let config = tcpConfig(backend: """
+                balance roundrobin
+                retries 3
+                option redispatch
+                timeout connect 500ms
+                default-server check inter 100ms rise 2 fall 2
+            \(serverLines(backends))
+            """)
+        let scenario = try Scenario(config: config, backends: backends)
+        defer { scenario.close() }
+        let load = ConnectLoop(port: scenario.port)
+        defer { _ = load.stop() }
+        #expect(load.waitForSuccesses(30))
+        #expect(backends[0].waitFor { $0.bytesReceived > 0 }, "s1 takes traffic before the kill")
+
+        let port = backends[0].port
+        let killed = monotonicNow()
+        backends[0].stop()
+        let down = stateLine(scenario.weir, "Server be/s1 is DOWN")
+        let downAfter = monotonicNow() - killed
+        let downLine = try #require(down, "no DOWN line; stderr:\n\(scenario.weir.stderr.text)")
+        #expect(downLine.contains("reason: Layer4 connection problem, info: \"Connection refused\""), "\(downLine)")
+        #expect(downLine.contains("2 active and 0 backup servers left."), "\(downLine)")
+        // fall × inter = 200ms; a generous bound for a loaded machine.
+        #expect(downAfter < 2.0, "DOWN after \(downAfter)s")
+        #expect(load.waitForSuccesses(30))
+
+        // Started again on the same port: UP after rise checks, traffic returns.
+        let revived = try Backend(.echo, port: port)
+        defer { revived.stop() }
+        let up = try #require(stateLine(scenario.weir, "Server be/s1 is UP"), "no UP line; stderr:\n\(scenario.weir.stderr.text)")
+        #expect(up.contains("reason: Layer4 check passed"), "\(up)")
+        #expect(up.contains("3 active and 0 backup servers online."), "\(up)")
+        #expect(revived.waitFor { $0.bytesReceived > 0 }, "traffic returns to s1")
+        let (succeeded, failed) = load.stop()
+        #expect(succeeded > 60)
+        // Retries and redispatch hide the dead server: the only failures
+        // allowed are exchanges already in flight on s1 when it was killed.
+        let late = failed.filter { $0.started > killed + 0.01 }
+        #expect(late.isEmpty, "failures after the kill: \(late)")
+        #expect(failed.count <= 1, "failures: \(failed)")
+    }
+
+    @Test("without retries, a DOWN server is not picked at all")
+    func downServerIsNotPicked() throws {
+        let live = try Backend(.name("s2"))
+        let dead = try Sock.refusedPort()
+        let config = tcpConfig(backend: """
+                balance roundrobin
+                retries 0
+                server s1 127.0.0.1:\(dead) check inter 100ms fall 1
+                server s2 \(live.address) check inter 100ms
+            """)
+        let scenario = try Scenario(config: config, backends: [live])
+        defer { scenario.close() }
+        _ = try #require(stateLine(scenario.weir, "Server be/s1 is DOWN"), "stderr:\n\(scenario.weir.stderr.text)")
+        for _ in 0..<10 { #expect(try askName(scenario.port) == "s2") }
+    }
+
+    @Test("backup servers serve only when every active server is DOWN, and hand back when one is UP")
+    func backupFailover() throws {
+        let active = try Backend(.name("s1"))
+        let backup1 = try Backend(.name("b1"))
+        let backup2 = try Backend(.name("b2"))
+        let config = tcpConfig(backend: """
+                balance roundrobin
+                server s1 \(active.address) check inter 100ms rise 2 fall 1
+                server b1 \(backup1.address) backup check inter 100ms
+                server b2 \(backup2.address) backup check inter 100ms
+            """)
+        let scenario = try Scenario(config: config, backends: [active, backup1, backup2])
+        defer { scenario.close() }
+        for _ in 0..<4 { #expect(try askName(scenario.port) == "s1") }
+        let port = active.port
+        active.stop()
+        let down = try #require(stateLine(scenario.weir, "Server be/s1 is DOWN"), "stderr:\n\(scenario.weir.stderr.text)")
+        #expect(down.contains("0 active and 2 backup servers left. Running on backup."), "\(down)")
+        // Without `option allbackups`, only the first backup serves.
+        for _ in 0..<6 { #expect(try askName(scenario.port) == "b1") }
+        let again = try Backend(.name("s1"), port: port)
+        defer { again.stop() }
+        let up = try #require(stateLine(scenario.weir, "Server be/s1 is UP"), "stderr:\n\(scenario.weir.stderr.text)")
+        #expect(up.contains("1 active and 2 backup servers online."), "\(up)")
+        for _ in 0..<4 { #expect(try askName(scenario.port) == "s1") }
+    }
+
+    @Test("option allbackups: every backup serves while no active server is usable")
+    func allBackups() throws {
+        let backup1 = try Backend(.name("b1"))
+        let backup2 = try Backend(.name("b2"))
+        let dead = try Sock.refusedPort()
+        let config = tcpConfig(backend: """
+                balance roundrobin
+                option allbackups
+                server s1 127.0.0.1:\(dead) check inter 100ms fall 1
+                server b1 \(backup1.address) backup check inter 100ms
+                server b2 \(backup2.address) backup check inter 100ms
+            """)
+        let scenario = try Scenario(config: config, backends: [backup1, backup2])
+        defer { scenario.close() }
+        _ = try #require(stateLine(scenario.weir, "Server be/s1 is DOWN"), "stderr:\n\(scenario.weir.stderr.text)")
+        var seen = Set<String>()
+        for _ in 0..<6 { seen.insert(try askName(scenario.port)) }
+        #expect(seen == ["b1", "b2"], "\(seen)")
+    }
+
+    @Test("HTTP check expectations: status, string, rstring, rstatus and negation")
+    func httpExpectations() throws {
+        let ok = try HTTPBackend(name: "ok") { _ in .text(200, "all good\n") }
+        let maintenance = try HTTPBackend(name: "maint") { _ in .text(200, "maintenance mode\n") }
+        let failing = try HTTPBackend(name: "fail") { _ in .text(503, "down\n") }
+        let notFound = try HTTPBackend(name: "nf") { _ in .text(404, "no\n") }
+        defer { [ok, maintenance, failing, notFound].forEach { $0.stop() } }
+        // Each backend has one server; `log-health-checks` logs the first
+        // passing check, so every verdict has a line to wait for.
+        let cases: [(name: String, server: HTTPBackend, rules: String, passes: Bool)] = [
+            ("default_ok", ok, "", true),
+            ("default_503", failing, "", false),
+            ("status_200", ok, "http-check expect status 200", true),
+            ("status_404", notFound, "http-check expect status 200-399", false),
+            ("not_status_503", failing, "http-check expect ! status 503", false),
+            ("string_good", ok, "http-check expect string good", true),
+            ("string_missing", maintenance, "http-check expect string good", false),
+            ("not_string_maint", maintenance, "http-check expect ! string maintenance", false),
+            ("not_string_ok", ok, "http-check expect ! string maintenance", true),
+            ("rstring", ok, "http-check expect rstring ^all.+good", true),
+            ("rstring_miss", maintenance, "http-check expect rstring ^all", false),
+            ("rstatus_5xx", failing, "http-check expect ! rstatus ^5", false),
+        ]
+        var sections = ""
+        for c in cases {
+            sections += """
+
+                backend \(c.name)
+                    option httpchk GET /health HTTP/1.1
+                    http-check send hdr Host weir.test
+                    option log-health-checks
+                    \(c.rules)
+                    server s1 \(c.server.address) check inter 100ms
+                """
+        }
+        let config = tcpConfig(backend: "    server s1 \(ok.address)", frontend: "", defaults: "") + sections
+        let weir = try WeirProcess.start(config: config)
+        defer { weir.stop() }
+        for c in cases {
+            let verdict = c.passes ? "Health check for server \(c.name)/s1 succeeded" : "Server \(c.name)/s1 is DOWN"
+            let line = stateLine(weir, verdict)
+            #expect(line != nil, "\(c.name): no '\(verdict)'; stderr:\n\(weir.stderr.text)")
+            if c.passes { #expect(count(weir, "Server \(c.name)/s1 is DOWN") == 0, "\(c.name)") }
+        }
+        let wrongStatus = try #require(stateLine(weir, "Server default_503/s1 is DOWN"))
+        #expect(wrongStatus.contains("reason: Layer7 wrong status, code: 503, info: \"Service Unavailable\""), "\(wrongStatus)")
+        let content = try #require(stateLine(weir, "Server string_missing/s1 is DOWN"))
+        #expect(content.contains("reason: Layer7 wrong status, code: 200, info: \"HTTP content check did not match\""),
+                "\(content)")
+        // The request as configured.
+        let request = try #require(ok.requests.first)
+        #expect(request.method == "GET" && request.target == "/health", "\(request)")
+    }
+
+    @Test("tcp-check sequences against a wrong banner, a silent server and one that closes at once")
+    func tcpCheckMisbehavingServers() throws {
+        let good = try Backend(.init(greeting: "+OK ready\n", then: .discardUntilEOF))
+        let wrong = try Backend(.name("-ERR busy"))
+        let silent = try Backend(.silent)
+        let closing = try Backend(.init(greeting: nil, then: .close))
+        let echo = try Backend(.echo)
+        let all = [good, wrong, silent, closing, echo]
+        defer { all.forEach { $0.stop() } }
+        let cases: [(name: String, server: Backend, rules: String, passes: Bool, reason: String)] = [
+            ("banner_ok", good, "tcp-check expect string +OK", true, ""),
+            ("banner_wrong", wrong, "tcp-check expect string +OK", false,
+             "reason: Layer7 wrong status, info: \"TCPCHK did not match content '+OK' at step 2\""),
+            ("banner_negated", wrong, "tcp-check expect ! rstring ^-ERR", false,
+             "reason: Layer7 wrong status, info: \"TCPCHK matched unwanted content '^-ERR' at step 2\""),
+            ("slow", silent, "tcp-check expect string +OK", false,
+             "reason: Layer7 timeout, info: \" at step 2 of tcp-check (expect string '+OK')\""),
+            ("closing", closing, "tcp-check expect string +OK", false,
+             "reason: Layer7 invalid response, info: \"TCPCHK got an empty response at step 2\""),
+            ("ping_pong", echo, "tcp-check send PING\\r\\n\n    tcp-check expect string PING\n    tcp-check send-binary 00ff\n    tcp-check expect binary 00ff", true, ""),
+        ]
+        var sections = ""
+        for c in cases {
+            sections += """
+
+                backend \(c.name)
+                    option tcp-check
+                    option log-health-checks
+                    timeout check 300ms
+                    \(c.rules)
+                    server s1 \(c.server.address) check inter 100ms
+                """
+        }
+        let weir = try WeirProcess.start(config: tcpConfig(backend: "    server s1 \(good.address)") + sections)
+        defer { weir.stop() }
+        for c in cases {
+            let verdict = c.passes ? "Health check for server \(c.name)/s1 succeeded" : "Server \(c.name)/s1 is DOWN"
+            let line = stateLine(weir, verdict)
+            #expect(line != nil, "\(c.name): no '\(verdict)'; stderr:\n\(weir.stderr.text)")
+            if let line, !c.passes { #expect(line.contains(c.reason), "\(c.name): \(line)") }
+        }
+        #expect(count(weir, "Server banner_ok/s1 is DOWN") == 0)
+        #expect(count(weir, "Server ping_pong/s1 is DOWN") == 0)
+    }
+
+    @Test("on-marked-down shutdown-sessions closes the sessions of a server marked DOWN")
+    func shutdownSessionsOnDown() throws {
+        // A hand-made server: its listening socket is closed while the
+        // connection it accepted stays open, so checks fail and the session
+        // can only end because the proxy cuts it.
+        let listener = try Sock.listener()
+        Sock.setNonBlocking(listener)
+        var accepted: [Int32] = []
+        var listenerOpen = true
+        defer {
+            if listenerOpen { close(listener) }
+            accepted.forEach { close($0) }
+        }
+        let config = tcpConfig(backend: """
+                server s1 127.0.0.1:\(Sock.localPort(listener)) check inter 100ms fall 1 on-marked-down shutdown-sessions
+            """)
+        let scenario = try Scenario(config: config, backends: [])
+        defer { scenario.close() }
+        let client = try Client(port: scenario.port)
+        defer { client.close() }
+        // Answer every connection (checks, reset at once, included).
+        let answered = waitUntil(timeout: 5) {
+            while case let fd = acceptNonBlocking(listener), fd >= 0 {
+                accepted.append(fd)
+                _ = "s1\n".withCString { send(fd, $0, 3, Int32(MSG_NOSIGNAL)) }
+            }
+            return client.receivesNothing(within: 0.05) == false
+        }
+        #expect(answered)
+        #expect(try client.readLine() == "s1")
+        close(listener)
+        listenerOpen = false
+        _ = try #require(stateLine(scenario.weir, "Server be/s1 is DOWN"), "stderr:\n\(scenario.weir.stderr.text)")
+        let (_, end) = client.readToEnd()
+        #expect(end.isClosed, "ended with \(end)")
+        let line = try scenario.log(of: client)
+        #expect(line.termination.hasPrefix("D"), "\(line)")
+    }
+}
