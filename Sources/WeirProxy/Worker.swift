@@ -315,6 +315,9 @@ public struct Worker: ~Copyable, EventHandler {
             if !stopping { softStop(loop: &loop) }
         case .stop:
             loop.stop()
+        case .serverState(let s):
+            applyServerHealth(backend: s.backend, server: s.server, ServerHealth(usable: s.usable, weight: s.weight),
+                              loop: &loop)
         default:
             break
         }
