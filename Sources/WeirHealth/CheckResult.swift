@@ -1,3 +1,5 @@
+import WeirConfig
+
 /// What one check found, in HAProxy's vocabulary (`check_status`): the
 /// `reason` of the log line, an optional status `code` and `info` text.
 public struct CheckResult: Sendable, Hashable {
@@ -12,6 +14,8 @@ public struct CheckResult: Sendable, Hashable {
         /// A response that did not meet the expectation.
         case layer7WrongStatus
         case layer7OK
+        /// Passive checks (`observe`) saw `error-limit` errors in a row.
+        case healthAnalyze
 
         public var passed: Bool { self == .layer4OK || self == .layer7OK }
 
@@ -25,6 +29,7 @@ public struct CheckResult: Sendable, Hashable {
             case .layer7Invalid: return "Layer7 invalid response"
             case .layer7WrongStatus: return "Layer7 wrong status"
             case .layer7OK: return "Layer7 check passed"
+            case .healthAnalyze: return "Health analyze"
             }
         }
     }
@@ -105,6 +110,64 @@ public struct CheckEvent: Sendable {
             guard let result else { return nil }
             return "Health check for \(isBackup ? "backup " : "")server \(backendName)/\(serverName) "
                 + "\(result.passed ? "succeeded" : "failed"), \(result.summary), status: \(progressText)."
+        }
+    }
+}
+
+/// What live traffic told about a server, for passive checks (`observe`).
+public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
+    /// A connection to the server failed (refused, timed out).
+    case connectFailed
+    /// A connection to the server was established.
+    case connected
+    /// The server answered with this status.
+    case httpStatus(Int)
+    /// The server's response was not valid HTTP.
+    case invalidResponse
+
+    /// Whether it counts as an error (true), clears the error count
+    /// (false), or is not looked at (nil) under `mode`, as HAProxy's
+    /// `observe` tables say: layer 4 watches connections, layer 7 HTTP
+    /// responses (5xx but 501 and 505 are errors) and failed connections.
+    public func isError(under mode: ObserveMode) -> Bool? {
+        switch (self, mode) {
+        case (.connectFailed, _): return true
+        case (.connected, .layer4): return false
+        case (.connected, .layer7): return nil
+        case (.httpStatus, .layer4), (.invalidResponse, .layer4): return nil
+        case (.httpStatus(let code), .layer7): return code >= 500 && code != 501 && code != 505
+        case (.invalidResponse, .layer7): return true
+        }
+    }
+
+    /// HAProxy's words for it in the log line.
+    public var description: String {
+        switch self {
+        case .connectFailed: return "L4 unsuccessful connection"
+        case .connected: return "L4 successful connection"
+        case .httpStatus(let code): return code >= 500 ? "Wrong http response" : "Correct http response"
+        case .invalidResponse: return "Invalid http response"
+        }
+    }
+
+    /// Compact form for the control channel: `L4ERR`, `L4OK`, `HTTP 503`, `HTTPINV`.
+    public var wire: String {
+        switch self {
+        case .connectFailed: return "L4ERR"
+        case .connected: return "L4OK"
+        case .httpStatus(let code): return "HTTP\(code)"
+        case .invalidResponse: return "HTTPINV"
+        }
+    }
+
+    public init?(wire: Substring) {
+        switch wire {
+        case "L4ERR": self = .connectFailed
+        case "L4OK": self = .connected
+        case "HTTPINV": self = .invalidResponse
+        default:
+            guard wire.hasPrefix("HTTP"), let code = Int(wire.dropFirst(4)), (100...999).contains(code) else { return nil }
+            self = .httpStatus(code)
         }
     }
 }

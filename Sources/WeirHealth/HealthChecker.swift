@@ -67,6 +67,8 @@ public struct HealthChecker {
         var lastPassed: Bool?
         /// Slow start: when the server came UP (nil: at full weight).
         var upSince: Int64?
+        /// Passive checks: errors in a row seen on live traffic.
+        var consecutiveErrors = 0
     }
 
     /// A server as the backend's usable-server counts see it.
@@ -525,6 +527,18 @@ public struct HealthChecker {
         servers[i].attempt &+= 1
         let previousHealth = servers[i].state.health
         let transition = servers[i].state.record(success: result.passed)
+        let events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        servers[i].lastPassed = result.passed
+        let interval = servers[i].settings.interval(transitioning: servers[i].state.isTransitioning,
+                                                    down: !servers[i].state.isUp)
+        servers[i].deadline = loop.now + Int64(interval)
+        loop.schedule(token(i), at: servers[i].deadline)
+        return events
+    }
+
+    /// The events of a state machine step; updates the published state.
+    private mutating func changed(_ i: Int, _ transition: CheckState.Transition, _ result: CheckResult,
+                                  previousHealth: Int, loop: inout EventLoop) -> [CheckEvent] {
         var events: [CheckEvent] = []
         switch transition {
         case .wentDown:
@@ -550,11 +564,50 @@ public struct HealthChecker {
                 events.append(e)
             }
         }
-        servers[i].lastPassed = result.passed
-        let interval = servers[i].settings.interval(transitioning: servers[i].state.isTransitioning,
-                                                    down: !servers[i].state.isUp)
-        servers[i].deadline = loop.now + Int64(interval)
-        loop.schedule(token(i), at: servers[i].deadline)
+        return events
+    }
+
+    // MARK: Passive checks
+
+    /// An outcome of live traffic on a server with `observe`: `error-limit`
+    /// errors in a row apply `on-error`, and the next check comes at
+    /// `fastinter`.
+    public mutating func observe(backend: Int, server: Int, _ outcome: PassiveOutcome,
+                                 loop: inout EventLoop) -> [CheckEvent] {
+        guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
+              let i = members[backend][server].checked, let mode = servers[i].settings.observe,
+              let isError = outcome.isError(under: mode) else { return [] }
+        guard isError else {
+            servers[i].consecutiveErrors = 0
+            return []
+        }
+        servers[i].consecutiveErrors += 1
+        let count = servers[i].consecutiveErrors
+        guard count >= servers[i].settings.errorLimit else { return [] }
+        servers[i].consecutiveErrors = 0
+        let result = CheckResult(.healthAnalyze, info: "Detected \(count) consecutive errors, last one was: \(outcome)")
+        let previousHealth = servers[i].state.health
+        var events: [CheckEvent] = []
+        switch servers[i].settings.onError {
+        case .fastinter:
+            break
+        case .failCheck:
+            let transition = servers[i].state.record(success: false)
+            events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        case .suddenDeath:
+            servers[i].state.suddenDeath()
+            events = changed(i, .none, result, previousHealth: previousHealth, loop: &loop)
+        case .markDown:
+            let transition = servers[i].state.markDown()
+            events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        }
+        servers[i].lastPassed = false
+        // The next check comes sooner.
+        if !servers[i].running, let fast = servers[i].settings.fastinter, loop.now + Int64(fast) < servers[i].deadline {
+            servers[i].attempt &+= 1
+            servers[i].deadline = loop.now + Int64(fast)
+            loop.schedule(token(i), at: servers[i].deadline)
+        }
         return events
     }
 

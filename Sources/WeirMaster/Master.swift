@@ -341,6 +341,10 @@ public struct Master: ~Copyable, EventHandler {
             workers[index].channel = -1
             return
         }
+        if case .observed(let backend, let server, let outcome)? = ControlMessage.decode(bytes) {
+            observed(backend: backend, server: server, outcome: outcome, loop: &loop)
+            return
+        }
         if ControlMessage.decode(bytes) == .ready && !workers[index].ready {
             workers[index].ready = true
             if !options.quiet { Notice.notice("worker \(workers[index].slot) (pid \(pid)) ready") }

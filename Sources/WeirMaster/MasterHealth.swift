@@ -34,6 +34,13 @@ extension Master {
         applyCheckEvents(events)
     }
 
+    /// A worker's report of live traffic (passive checks), for the current generation's servers.
+    mutating func observed(backend: Int, server: Int, outcome wire: String, loop: inout EventLoop) {
+        guard let outcome = PassiveOutcome(wire: Substring(wire)),
+              let events = checker?.observe(backend: backend, server: server, outcome, loop: &loop) else { return }
+        applyCheckEvents(events)
+    }
+
     private func applyCheckEvents(_ events: [CheckEvent]) {
         for event in events {
             publish(backend: event.backend, server: event.server, state: event.state)

@@ -70,6 +70,8 @@ struct ServerRuntime {
     let shutdownSessionsOnDown: Bool
     /// `on-marked-up shutdown-backup-sessions`.
     let shutdownBackupSessionsOnUp: Bool
+    /// `observe`: live traffic reported to the checks (only with `check`).
+    let observe: ObserveMode?
 }
 
 struct BackendRuntime {
@@ -101,6 +103,8 @@ struct BackendRuntime {
     /// table, -1 when none) and how many there are.
     var idleHeads: [Int32]
     var idleCounts: [Int32]
+    /// Per server: this worker reported a passive error since the last success.
+    var passiveFailing: [Bool]
     var queueHead: Int32 = -1
     var queueTail: Int32 = -1
     var queueLength = 0
@@ -130,13 +134,15 @@ struct BackendRuntime {
             servers.append(ServerRuntime(name: server.name, nameBytes: Array(server.name.utf8), address: address,
                                          isBackup: server.backup,
                                          shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
-                                         shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp))
+                                         shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
+                                         observe: server.check.enabled ? server.check.observe : nil))
             slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled,
                                     maxconn: server.maxconn, id: server.id))
         }
         self.servers = servers
         idleHeads = Array(repeating: -1, count: servers.count)
         idleCounts = Array(repeating: 0, count: servers.count)
+        passiveFailing = Array(repeating: false, count: servers.count)
         // Hashing algorithms use the map-based table, or with
         // `hash-type consistent` the ring (see `BalanceHashing`).
         hashing = BalanceHashing(balance: backend.balance, hashType: backend.hashType)

@@ -1,4 +1,6 @@
 import WeirBalance
+import WeirConfig
+import WeirSystem
 import WeirHealth
 import WeirLoop
 import WeirShared
@@ -16,6 +18,33 @@ extension Worker {
             applyServerHealth(backend: event.backend, server: event.server, event.state, loop: &loop)
             if let line = event.logLine(sessions: sessions) { Notice.warning(line) }
             if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
+        }
+    }
+
+    /// Live traffic on a server, for passive checks (`observe`). Only errors,
+    /// and the first success after them, leave the worker: the common case
+    /// costs a branch.
+    @inline(__always)
+    mutating func observed(backend: Int, server: Int, _ outcome: PassiveOutcome, loop: inout EventLoop) {
+        guard backend >= 0, server >= 0, let mode = backends[backend].servers[server].observe else { return }
+        reportObserved(backend: backend, server: server, outcome, mode: mode, loop: &loop)
+    }
+
+    private mutating func reportObserved(backend: Int, server: Int, _ outcome: PassiveOutcome, mode: ObserveMode,
+                                         loop: inout EventLoop) {
+        guard let isError = outcome.isError(under: mode) else { return }
+        if !isError {
+            guard backends[backend].passiveFailing[server] else { return }
+            backends[backend].passiveFailing[server] = false
+        } else {
+            backends[backend].passiveFailing[server] = true
+        }
+        if checker != nil {
+            if let events = checker?.observe(backend: backend, server: server, outcome, loop: &loop) {
+                checkerEvents(events, loop: &loop)
+            }
+        } else if let control = options.control {
+            try? Channel.send(control, ControlMessage.observed(backend: backend, server: server, outcome: outcome.wire).encoded())
         }
     }
 

@@ -16,6 +16,10 @@ public enum ControlMessage: Sendable, Equatable {
     /// Until health lives in shared memory, this is how checks that run
     /// once in the master reach every worker's balancer.
     case serverState(ServerState)
+    /// Worker to master: live traffic on a server with `observe` saw an
+    /// error, or a success after errors (`outcome` in `PassiveOutcome`'s
+    /// wire form: `L4ERR`, `L4OK`, `HTTP503`, `HTTPINV`).
+    case observed(backend: Int, server: Int, outcome: String)
 
     public struct ServerState: Sendable, Equatable {
         public var backend: Int
@@ -71,6 +75,8 @@ public enum ControlMessage: Sendable, Equatable {
         case .stop: return Array("STOP\n".utf8)
         case .serverState(let s):
             return Array("SERVER \(s.backend) \(s.server) \(s.usable ? 1 : 0) \(s.weight)\n".utf8)
+        case .observed(let backend, let server, let outcome):
+            return Array("OBSERVED \(backend) \(server) \(outcome)\n".utf8)
         }
     }
 
@@ -83,6 +89,9 @@ public enum ControlMessage: Sendable, Equatable {
         case "READY": return .ready
         case "DRAIN": return .drain
         case "STOP": return .stop
+        case "OBSERVED":
+            guard words.count == 4, let backend = Int(words[1]), let server = Int(words[2]) else { return nil }
+            return .observed(backend: backend, server: server, outcome: String(words[3]))
         case "SERVER":
             guard words.count == 5, let backend = Int(words[1]), let server = Int(words[2]), let weight = Int(words[4]),
                   words[3] == "0" || words[3] == "1" else { return nil }

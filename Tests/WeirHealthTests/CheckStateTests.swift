@@ -1,6 +1,7 @@
 import Testing
 @testable import WeirHealth
 import WeirConfig
+import WeirLoop
 
 /// The rise/fall state machine, driven with values (no sockets, no clock).
 @Suite struct CheckStateTests {
@@ -145,5 +146,61 @@ import WeirConfig
         check.body = "hi"
         #expect(String(decoding: HealthChecker.request(check), as: UTF8.self)
                 == "GET /health HTTP/1.1\r\nHost: example.com\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi")
+    }
+}
+
+/// Passive checks through the checker, on a real (idle) event loop.
+@Suite struct PassiveCheckTests {
+    private func checker(_ serverOptions: String) throws -> HealthChecker {
+        let text = """
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend be
+                server s1 127.0.0.1:9 check \(serverOptions)
+                server s2 127.0.0.1:10
+            """
+        let result = ConfigParser.parse([ConfigFile(name: "t.cfg", bytes: Array(text.utf8))], environment: [:])
+        let configuration = try #require(result.configuration)
+        return HealthChecker(configuration: configuration, tokenKind: 9)
+    }
+
+    @Test func outcomesUnderEachMode() {
+        #expect(PassiveOutcome.connectFailed.isError(under: .layer4) == true)
+        #expect(PassiveOutcome.connectFailed.isError(under: .layer7) == true)
+        #expect(PassiveOutcome.connected.isError(under: .layer4) == false)
+        #expect(PassiveOutcome.connected.isError(under: .layer7) == nil)
+        #expect(PassiveOutcome.httpStatus(503).isError(under: .layer7) == true)
+        #expect(PassiveOutcome.httpStatus(501).isError(under: .layer7) == false)
+        #expect(PassiveOutcome.httpStatus(404).isError(under: .layer7) == false)
+        #expect(PassiveOutcome.httpStatus(503).isError(under: .layer4) == nil)
+        for outcome in [PassiveOutcome.connectFailed, .connected, .httpStatus(502), .invalidResponse] {
+            #expect(PassiveOutcome(wire: Substring(outcome.wire)) == outcome)
+        }
+        #expect(PassiveOutcome(wire: "HTTPx") == nil)
+    }
+
+    @Test func errorLimitThenMarkDown() throws {
+        var loop = try EventLoop()
+        var c = try checker("observe layer4 error-limit 2 on-error mark-down")
+        #expect(c.observe(backend: 0, server: 0, .connectFailed, loop: &loop).isEmpty)
+        #expect(c.observe(backend: 0, server: 0, .connected, loop: &loop).isEmpty)
+        #expect(c.observe(backend: 0, server: 0, .connectFailed, loop: &loop).isEmpty)
+        let events = c.observe(backend: 0, server: 0, .connectFailed, loop: &loop)
+        #expect(events.map(\.kind) == [.wentDown])
+        #expect(events.first?.logLine()?.contains("reason: Health analyze, info: \"Detected 2 consecutive errors, last one was: L4 unsuccessful connection\"") == true)
+        #expect(events.first?.activeLeft == 1)
+        // Unchecked servers and servers without `observe` are not counted.
+        #expect(c.observe(backend: 0, server: 1, .connectFailed, loop: &loop).isEmpty)
+    }
+
+    @Test func suddenDeathLeavesOneFailure() throws {
+        var loop = try EventLoop()
+        var c = try checker("observe layer7 error-limit 1 on-error sudden-death")
+        #expect(c.observe(backend: 0, server: 0, .httpStatus(500), loop: &loop).isEmpty)
+        #expect(c.servers[0].state.isUp && c.servers[0].state.health == c.servers[0].state.rise)
+        var fail = try checker("observe layer7 error-limit 1 on-error fail-check")
+        #expect(fail.observe(backend: 0, server: 0, .invalidResponse, loop: &loop).map(\.kind) == [.wentDown])
     }
 }

@@ -264,3 +264,85 @@ struct HealthCheckScenarioTests {
         #expect(line.termination.hasPrefix("D"), "\(line)")
     }
 }
+
+/// Passive checks: `observe layer7` with `error-limit` and `on-error`.
+@Suite("Passive health checks")
+struct PassiveCheckScenarioTests {
+    /// A server whose check URL answers 200 and whose other URLs answer 503.
+    private static func halfBroken(_ name: String) throws -> HTTPBackend {
+        try HTTPBackend(name: name) { request in
+            request.target == "/health" ? .text(200, "ok\n") : .text(503, "broken\n")
+        }
+    }
+
+    private static func config(_ servers: String, nbthread: Int? = nil) -> String {
+        httpConfig(backend: """
+                option httpchk GET /health
+                retries 0
+            \(servers)
+            """, global: nbthread.map { "    nbthread \($0)" } ?? "")
+    }
+
+    private static func sendErrors(port: UInt16, count: Int) throws {
+        for _ in 0..<count {
+            let c = try HTTPConnection(port: port)
+            defer { c.close() }
+            try c.request("GET", "/app")
+            let response = try c.readResponse()
+            #expect(response.status == 503)
+        }
+    }
+
+    @Test("error-limit 5xx responses in a row mark the server DOWN (on-error mark-down); checks bring it back")
+    func layer7ErrorsMarkDown() throws {
+        let broken = try Self.halfBroken("s1")
+        let scenario = try HTTPScenario(config: Self.config("""
+                server s1 \(broken.address) check inter 100ms rise 1 observe layer7 error-limit 3 on-error mark-down
+            """), backends: [broken])
+        defer { scenario.close() }
+        try Self.sendErrors(port: scenario.port, count: 3)
+        let down = scenario.weir.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is DOWN") }
+        let line = try #require(down, "stderr:\n\(scenario.weir.stderr.text)")
+        #expect(line.contains("reason: Health analyze, info: \"Detected 3 consecutive errors, last one was: Wrong http response\""),
+                "\(line)")
+        // Its checks pass: UP again after rise.
+        #expect(scenario.weir.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is UP") } != nil)
+    }
+
+    @Test("two errors then a success do not reach an error-limit of three")
+    func successResetsTheCount() throws {
+        let flaky = try HTTPBackend(name: "s1") { request in
+            request.target == "/ok" || request.target == "/health" ? .text(200, "ok\n") : .text(502, "bad\n")
+        }
+        let scenario = try HTTPScenario(config: Self.config("""
+                server s1 \(flaky.address) check inter 100ms observe layer7 error-limit 3 on-error mark-down
+            """), backends: [flaky])
+        defer { scenario.close() }
+        for target in ["/a", "/b", "/ok", "/c", "/d", "/ok", "/e", "/f"] {
+            let c = try HTTPConnection(port: scenario.port)
+            defer { c.close() }
+            try c.request("GET", target)
+            _ = try c.readResponse()
+        }
+        // The requests were all answered in order; a DOWN would have been logged by now.
+        let logged = waitUntil(timeout: 5) { scenario.logLines.count >= 8 }
+        #expect(logged)
+        #expect(!scenario.weir.stderr.lines.contains { $0.contains("is DOWN") }, "stderr:\n\(scenario.weir.stderr.text)")
+    }
+
+    @Test("under a master, workers report errors and the master marks the server DOWN")
+    func masterCountsWorkersErrors() throws {
+        let broken = try Self.halfBroken("s1")
+        defer { broken.stop() }
+        let harness = try MasterHarness(config: Self.config("""
+                server s1 \(broken.address) check inter 100ms observe layer7 error-limit 4 on-error mark-down
+            """, nbthread: 2))
+        defer { harness.close() }
+        #expect(harness.master.waitForCount(of: " ready", atLeast: 2))
+        let port = try harness.master.port(of: "fe")
+        try Self.sendErrors(port: port, count: 4)
+        let down = harness.master.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is DOWN") }
+        let line = try #require(down, "stderr:\n\(harness.master.stderr.text)")
+        #expect(line.contains("reason: Health analyze"), "\(line)")
+    }
+}
