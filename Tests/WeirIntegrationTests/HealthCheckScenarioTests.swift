@@ -126,6 +126,36 @@ struct HealthCheckScenarioTests {
         #expect(seen == ["b1", "b2"], "\(seen)")
     }
 
+    @Test("slowstart: a server back UP starts with a small share and ramps to its full weight")
+    func slowStartRamps() throws {
+        let s1 = try Backend(.name("s1"))
+        let s2 = try Backend(.name("s2"))
+        let config = tcpConfig(backend: """
+                balance roundrobin
+                server s1 \(s1.address) weight 100 check inter 100ms rise 1 fall 1 slowstart 1s
+                server s2 \(s2.address) weight 100 check inter 100ms
+            """)
+        let scenario = try Scenario(config: config, backends: [s2])
+        defer { scenario.close() }
+        let port = s1.port
+        s1.stop()
+        _ = try #require(stateLine(scenario.weir, "Server be/s1 is DOWN"), "stderr:\n\(scenario.weir.stderr.text)")
+        let again = try Backend(.name("s1"), port: port)
+        defer { again.stop() }
+        _ = try #require(stateLine(scenario.weir, "Server be/s1 is UP"), "stderr:\n\(scenario.weir.stderr.text)")
+        let started = monotonicNow()
+        var early = 0
+        for _ in 0..<20 where try askName(scenario.port) == "s1" { early += 1 }
+        let earlyTime = monotonicNow() - started
+        // Its weight is 1 of 100 for the first 100ms, then grows by a twentieth.
+        if earlyTime < 0.3 { #expect(early <= 5, "s1 took \(early) of 20 in the first \(earlyTime)s") }
+        // Once the slow start is over (measured, not a readiness wait): an even share.
+        usleep(UInt32(max(0, 1.3 - (monotonicNow() - started)) * 1_000_000))
+        var late = 0
+        for _ in 0..<40 where try askName(scenario.port) == "s1" { late += 1 }
+        #expect((14...26).contains(late), "s1 took \(late) of 40 after the slow start")
+    }
+
     @Test("HTTP check expectations: status, string, rstring, rstatus and negation")
     func httpExpectations() throws {
         let ok = try HTTPBackend(name: "ok") { _ in .text(200, "all good\n") }
