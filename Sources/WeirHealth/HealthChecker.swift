@@ -111,6 +111,8 @@ public struct HealthChecker {
                             address: address, plan: planIndex, connectTimeout: backend.timeouts.connect,
                             checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
                             state: state, health: ServerHealth(usable: true, weight: server.weight)))
+                    } catch let error as CheckSetupError where error.unresolved {
+                        member.disabled = true
                     } catch {
                         problems.append("\(server.location): server \(backend.name)/\(server.name): "
                                         + "no address to check: \(error)")
@@ -200,17 +202,18 @@ public struct HealthChecker {
 
     static func address(of server: Server) throws -> SocketAddress {
         var port: UInt16 = 0
-        var base: SocketAddress
         switch server.address {
-        case .ip(let ip, let p):
-            port = p
-            base = SocketAddress(ip: ip.bytes, port: p)
-        case .host(let host, let p):
-            port = p
-            do { base = try SocketAddress.resolve(host: host, port: p) } catch { throw CheckSetupError(description: "\(error)") }
-        case .unix(let path):
-            guard let unix = SocketAddress(unixPath: path) else { throw CheckSetupError(description: "path too long") }
-            base = unix
+        case .ip(_, let p), .host(_, let p): port = p
+        case .unix: break
+        }
+        var base: SocketAddress
+        do {
+            switch try InitialAddress.resolve(server) {
+            case .address(let a): base = a
+            case .unresolved(let reason): throw CheckSetupError(description: reason, unresolved: true)
+            }
+        } catch let error as InitialAddress.Failure {
+            throw CheckSetupError(description: error.description)
         }
         let checkPort = server.check.port ?? port
         switch server.check.address {
@@ -675,4 +678,7 @@ extension SocketAddress {
 
 struct CheckSetupError: Error, CustomStringConvertible {
     var description: String
+    /// `init-addr none` left the server without an address: not a problem
+    /// to report, the server is simply out of service.
+    var unresolved = false
 }

@@ -1,5 +1,6 @@
 import WeirBalance
 import WeirConfig
+import WeirHealth
 import WeirShared
 import WeirSystem
 
@@ -117,26 +118,26 @@ struct BackendRuntime {
         var servers: [ServerRuntime] = []
         var slots: [ServerSlot] = []
         for server in backend.servers {
-            let address: SocketAddress
-            switch server.address {
-            case .ip(let ip, let port):
-                address = SocketAddress(ip: ip.bytes, port: port)
-            case .host(let host, let port):
-                do { address = try SocketAddress.resolve(host: host, port: port) } catch {
-                    throw StartupError("\(server.location): server \(backend.name)/\(server.name): \(error)")
+            var address = SocketAddress(ip: [0, 0, 0, 0], port: 0)
+            var resolved = true
+            do {
+                switch try InitialAddress.resolve(server) {
+                case .address(let a): address = a
+                case .unresolved(let reason):
+                    // `init-addr none`: the server waits without an address, taking no traffic.
+                    Notice.warning("\(server.location): server \(backend.name)/\(server.name) has no address (\(reason)): "
+                                   + "it takes no traffic")
+                    resolved = false
                 }
-            case .unix(let path):
-                guard let unix = SocketAddress(unixPath: path) else {
-                    throw StartupError("\(server.location): server \(backend.name)/\(server.name): path too long")
-                }
-                address = unix
+            } catch {
+                throw StartupError("\(server.location): server \(backend.name)/\(server.name): \(error)")
             }
             servers.append(ServerRuntime(name: server.name, nameBytes: Array(server.name.utf8), address: address,
                                          isBackup: server.backup,
                                          shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
                                          shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
                                          observe: server.check.enabled ? server.check.observe : nil))
-            slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled,
+            slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled && resolved,
                                     maxconn: server.maxconn, id: server.id))
         }
         self.servers = servers

@@ -126,6 +126,20 @@ struct HealthCheckScenarioTests {
         #expect(seen == ["b1", "b2"], "\(seen)")
     }
 
+    @Test("init-addr none: a server whose name does not resolve starts out of service instead of failing the start")
+    func initAddrNone() throws {
+        let live = try Backend(.name("s2"))
+        let config = tcpConfig(backend: """
+                server s1 no-such-host.invalid:80 check inter 100ms init-addr last,libc,none
+                server s2 \(live.address) check inter 100ms
+            """)
+        let scenario = try Scenario(config: config, backends: [live])
+        defer { scenario.close() }
+        #expect(scenario.weir.stderr.lines.contains { $0.contains("server be/s1 has no address") },
+                "stderr:\n\(scenario.weir.stderr.text)")
+        for _ in 0..<4 { #expect(try askName(scenario.port) == "s2") }
+    }
+
     @Test("slowstart: a server back UP starts with a small share and ramps to its full weight")
     func slowStartRamps() throws {
         let s1 = try Backend(.name("s1"))
