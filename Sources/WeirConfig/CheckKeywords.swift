@@ -211,6 +211,13 @@ extension ParserState {
             error("http-check: expected 'send' or 'expect'", at: words[0])
             return
         }
+        if settings.httpCheckRulesInherited {
+            settings.httpCheckRulesInherited = false
+            settings.httpCheck.expects = []
+            settings.httpCheck.headers = []
+            settings.httpCheck.body = nil
+            settings.httpCheckLocation = nil
+        }
         if settings.httpCheckLocation == nil { settings.httpCheckLocation = location(words[0]) }
         let verb = words[1]
         switch verb.text {
@@ -385,6 +392,11 @@ extension ParserState {
         guard words.count > 1 else {
             error("tcp-check: expected connect, send, send-binary or expect", at: words[0])
             return
+        }
+        if settings.tcpCheckRulesInherited {
+            settings.tcpCheckRulesInherited = false
+            settings.tcpCheckSteps = []
+            settings.tcpCheckLocation = nil
         }
         if settings.tcpCheckLocation == nil { settings.tcpCheckLocation = location(words[0]) }
         let verb = words[1]

@@ -41,6 +41,10 @@ struct ProxySettings: Sendable {
     var httpCheck = HTTPCheck()
     var httpCheckLocation: SourceLocation?
     var tcpCheckSteps: [TCPCheckStep] = []
+    /// The `http-check` and `tcp-check` rules are the defaults' ones: a
+    /// proxy's first rule of each kind replaces them.
+    var httpCheckRulesInherited = false
+    var tcpCheckRulesInherited = false
     var tcpCheckLocation: SourceLocation?
     var logHealthChecks = false
     var allBackups = false

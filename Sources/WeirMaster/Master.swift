@@ -325,6 +325,8 @@ public struct Master: ~Copyable, EventHandler {
         }
         workers.append(WorkerProcess(pid: pid, generation: number, slot: slot, channel: mine,
                                      startedWall: Clock.wallMilliseconds(), version: options.version))
+        // A replacement worker learns the servers' health before it accepts.
+        sendHealthStates(to: workers.count - 1)
     }
 
     private mutating func channelEvent(pid: Int32, loop: inout EventLoop) {
@@ -348,7 +350,6 @@ public struct Master: ~Copyable, EventHandler {
         if ControlMessage.decode(bytes) == .ready && !workers[index].ready {
             workers[index].ready = true
             if !options.quiet { Notice.notice("worker \(workers[index].slot) (pid \(pid)) ready") }
-            sendHealthStates(to: index)
             checkPendingReady(loop: &loop)
         }
     }

@@ -68,7 +68,9 @@ extension Master {
     }
 
     /// A worker of the checked generation that starts late (a replacement
-    /// for a crashed one) learns every state that differs from the start.
+    /// for a crashed one) learns every state that differs from the start,
+    /// queued on its channel right after its `hello`, so it has them
+    /// before its first accept.
     func sendHealthStates(to index: Int) {
         guard let checker, workers[index].generation == checksGeneration else { return }
         for changed in checker.changedStates {

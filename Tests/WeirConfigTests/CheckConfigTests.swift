@@ -192,6 +192,30 @@ import Testing
                 == ["t.cfg:6:19: error: unexpected argument 'b' after 'tcp-check send a'"])
     }
 
+    @Test func sectionRulesReplaceTheDefaultsOnes() throws {
+        let c = try #require(config("""
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+                option httpchk GET /up
+                http-check expect status 200
+                http-check send hdr Host a
+            backend inherits
+                server s1 10.0.0.1:80 check
+            backend own
+                http-check expect string ok
+                server s1 10.0.0.1:80 check
+            """))
+        guard case .http(let inherited) = c.backends[0].healthCheck, case .http(let own) = c.backends[1].healthCheck else {
+            Issue.record("expected HTTP checks")
+            return
+        }
+        #expect(inherited.expects.count == 1 && inherited.headers.count == 1)
+        #expect(own.uri == "/up" && own.headers.isEmpty)
+        #expect(own.expects == [CheckExpect(kind: .string(Array("ok".utf8)), pattern: "ok")])
+    }
+
     @Test func backendOptions() throws {
         let be = try backend(" option allbackups\n option log-health-checks\n timeout check 3s")
         #expect(be.allBackups && be.logHealthChecks)
