@@ -54,6 +54,20 @@ struct HealthCheckMasterTests {
         }
         // Checks connect and close without sending a byte.
         #expect(backends.allSatisfy { $0.snapshot.bytesReceived == 0 })
+
+        // After a reload (a re-executed master, a new generation of
+        // workers) they still run once.
+        let reload = try harness.reload()
+        #expect(reload.success, "\(reload.answer)")
+        let afterReload = backends.map { $0.snapshot.accepted }
+        let again = monotonicNow()
+        usleep(1_500_000)
+        let elapsedAgain = monotonicNow() - again
+        for (i, backend) in backends.enumerated() {
+            let n = backend.snapshot.accepted - afterReload[i]
+            #expect(Double(n) >= elapsedAgain / 0.1 * 0.5 && Double(n) <= elapsedAgain / 0.1 * 1.5,
+                    "s\(i + 1): \(n) checks in \(elapsedAgain)s after the reload")
+        }
         harness.expectNoWorkerCrash()
     }
 
