@@ -170,6 +170,32 @@ struct HealthCheckScenarioTests {
         #expect((14...26).contains(late), "s1 took \(late) of 40 after the slow start")
     }
 
+    @Test("on-marked-up shutdown-backup-sessions closes the backup's sessions when the active server is back")
+    func shutdownBackupSessionsOnUp() throws {
+        let active = try Backend(.nameThenHold("s1"))
+        let backup = try Backend(.nameThenHold("b1"))
+        let config = tcpConfig(backend: """
+                server s1 \(active.address) check inter 100ms rise 1 fall 1 on-marked-up shutdown-backup-sessions
+                server b1 \(backup.address) backup
+            """)
+        let scenario = try Scenario(config: config, backends: [backup])
+        defer { scenario.close() }
+        let port = active.port
+        active.stop()
+        _ = try #require(stateLine(scenario.weir, "Server be/s1 is DOWN"), "stderr:\n\(scenario.weir.stderr.text)")
+        let client = try Client(port: scenario.port)
+        defer { client.close() }
+        #expect(try client.readLine() == "b1")
+        let again = try Backend(.nameThenHold("s1"), port: port)
+        defer { again.stop() }
+        _ = try #require(stateLine(scenario.weir, "Server be/s1 is UP"), "stderr:\n\(scenario.weir.stderr.text)")
+        let (_, end) = client.readToEnd()
+        #expect(end.isClosed, "ended with \(end)")
+        let line = try scenario.log(of: client)
+        #expect(line.server == "b1" && line.termination.hasPrefix("D"), "\(line)")
+        #expect(try askName(scenario.port) == "s1")
+    }
+
     @Test("HTTP check expectations: status, string, rstring, rstatus and negation")
     func httpExpectations() throws {
         let ok = try HTTPBackend(name: "ok") { _ in .text(200, "all good\n") }
