@@ -18,10 +18,13 @@ let package = Package(
         .target(name: "WeirBalance"),
         .target(name: "WeirHTTP"),
         .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig"]),
-        .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared"],
+        .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP"]),
+        .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
+                                              "WeirHealth"],
                 // crypt_r for http_auth with hashed passwords.
                 linkerSettings: [.linkedLibrary("crypt")]),
-        .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "CSystemd"]),
+        .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth",
+                                                  "CSystemd"]),
         .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "WeirHTTPFuzz", dependencies: ["WeirHTTP", "CFuzzDriver"]),
@@ -32,6 +35,7 @@ let package = Package(
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         .testTarget(name: "WeirHTTPTests", dependencies: ["WeirHTTP"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
+        .testTarget(name: "WeirHealthTests", dependencies: ["WeirHealth", "WeirConfig", "WeirLoop", "WeirSystem"]),
         .testTarget(name: "WeirSharedTests", dependencies: ["WeirShared", "WeirConfig", "WeirSystem"]),
         // Scenario tests spawn the built `weir` binary; depending on it makes
         // `swift test` build it first.

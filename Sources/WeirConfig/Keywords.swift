@@ -85,6 +85,8 @@ enum Keywords {
         ("hash-type", true, false, true, true),
         ("force-persist", false, true, true, true),
         ("ignore-persist", false, true, true, true),
+        ("http-check", true, false, true, true),
+        ("tcp-check", true, false, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -101,7 +103,7 @@ enum Keywords {
     static let proxyUnsupported: Set<String> = [
         "http-after-response", "tcp-response", "stick-table", "stick", "errorfiles", "compression", "monitor-uri",
         "monitor", "stats", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
-        "error-log-format", "log-tag", "log-steps", "http-check", "tcp-check", "external-check", "email-alert",
+        "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "server-state-file-name", "load-server-state-from-file", "use-server",
         "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",
         "bind-process", "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns", "retry-on",
@@ -112,12 +114,13 @@ enum Keywords {
 
     static let supportedOptions: [String] = [
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
-        "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist",
+        "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
+        "log-health-checks", "allbackups",
     ]
 
     static let unsupportedOptions: Set<String> = [
-        "httpchk", "tcpka", "clitcpka", "srvtcpka", "log-health-checks", "abortonclose", "allbackups", "splice-auto",
-        "splice-request", "splice-response", "tcp-check", "ssl-hello-chk", "mysql-check", "pgsql-check",
+        "tcpka", "clitcpka", "srvtcpka", "abortonclose", "splice-auto",
+        "splice-request", "splice-response", "ssl-hello-chk", "mysql-check", "pgsql-check",
         "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
         "independent-streams", "nolinger", "http-buffer-request", "http-pretend-keepalive",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",
@@ -139,16 +142,19 @@ enum Keywords {
         "idle-ping", "guid-prefix",
     ]
 
-    static let serverOptions: [String] = ["weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie"]
+    static let serverOptions: [String] = [
+        "weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie", "check", "no-check", "inter", "fastinter",
+        "downinter", "rise", "fall", "port", "addr", "init-addr", "observe", "error-limit", "on-error",
+        "on-marked-down", "on-marked-up", "slowstart",
+    ]
 
     static let serverOptionsUnsupported: Set<String> = [
-        "check", "inter", "fastinter", "downinter", "rise", "fall", "port", "addr", "ssl", "verify", "verifyhost",
+        "ssl", "verify", "verifyhost",
         "ca-file", "crt", "sni", "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "resolvers", "resolve-prefer",
-        "resolve-opts", "resolve-net", "init-addr", "on-marked-down", "on-marked-up", "on-error",
-        "observe", "error-limit", "slowstart", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
+        "resolve-opts", "resolve-net", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto", "alpn", "check-ssl",
         "check-sni", "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
-        "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "no-check", "no-ssl", "allow-0rtt", "ws",
+        "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "no-ssl", "allow-0rtt", "ws",
         "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "ssl-min-ver", "ssl-max-ver", "ciphers",
         "ciphersuites", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "force-sslv3",
         "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "max-reuse", "npn", "curves", "sigalgs",

@@ -105,6 +105,9 @@ public struct Timeouts: Sendable, Hashable {
     /// `timeout tarpit`: how long `http-request tarpit` holds a request
     /// (nil: `timeout connect` applies, as in HAProxy).
     public var tarpit: Int?
+    /// `timeout check`: how long a health check may take once connected
+    /// (nil: the check interval bounds it).
+    public var check: Int?
 
     public init(connect: Int? = nil, client: Int? = nil, server: Int? = nil, queue: Int? = nil,
                 tunnel: Int? = nil, clientFin: Int? = nil, serverFin: Int? = nil,
@@ -156,6 +159,8 @@ public struct Server: Sendable, Hashable {
     public var cookie: String?
     /// `id N`, or the server's 1-based position when not given.
     public var id: Int
+    /// `check`, `inter`, `rise`, `fall`, `slowstart`, `observe`…
+    public var check = ServerCheck()
     public var location: SourceLocation
 
     public init(name: String, address: ServerAddress, id: Int, location: SourceLocation) {
@@ -289,6 +294,12 @@ public struct Backend: Sendable, Hashable {
     /// `retries N`, 3 by default as in HAProxy.
     public var retries = 3
     public var redispatch = false
+    /// What servers with `check` are checked with.
+    public var healthCheck: HealthCheckKind = .connect
+    /// `option log-health-checks`: log every check result change, not only UP and DOWN.
+    public var logHealthChecks = false
+    /// `option allbackups`: when no active server is usable, every backup serves, not only the first.
+    public var allBackups = false
 
     // HTTP mode.
     public var httpRequestRules: [HTTPRule] = []

@@ -32,6 +32,26 @@ struct ProxySettings: Sendable {
     var cookie: CookiePersistence?
     var cookieLocation: SourceLocation?
     var persist = false
+
+    // Health checks.
+    /// `option httpchk` or `option tcp-check`, whichever was written last.
+    var checkKind = CheckKindChoice.connect
+    var checkKindLocation: SourceLocation?
+    /// `option httpchk` arguments, `http-check send` and `http-check expect`.
+    var httpCheck = HTTPCheck()
+    var httpCheckLocation: SourceLocation?
+    var tcpCheckSteps: [TCPCheckStep] = []
+    /// The `http-check` and `tcp-check` rules are the defaults' ones: a
+    /// proxy's first rule of each kind replaces them.
+    var httpCheckRulesInherited = false
+    var tcpCheckRulesInherited = false
+    var tcpCheckLocation: SourceLocation?
+    var logHealthChecks = false
+    var allBackups = false
+}
+
+enum CheckKindChoice: Sendable {
+    case connect, http, tcp
 }
 
 /// The log line format a proxy asked for.
@@ -57,6 +77,7 @@ struct ServerDefaults: Sendable {
     var maxconn = 0
     var backup = false
     var disabled = false
+    var check = ServerCheck()
     /// Only on `server` lines.
     var cookie: String?
 }

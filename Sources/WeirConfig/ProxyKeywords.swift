@@ -219,8 +219,8 @@ extension ParserState {
 
     mutating func parseTimeout(_ words: [Word]) {
         let stored = ["connect", "client", "server", "queue", "tunnel", "client-fin", "server-fin", "http-request",
-                      "http-keep-alive", "tarpit"]
-        let ignored = ["check", "client-hs"]
+                      "http-keep-alive", "tarpit", "check"]
+        let ignored = ["client-hs"]
         guard words.count > 1 else {
             error("timeout: expected a timeout name (connect, client, server, queue, tunnel, client-fin, server-fin, "
                   + "http-request, http-keep-alive or tarpit)", at: words[0])
@@ -262,6 +262,7 @@ extension ParserState {
         case "http-request": settings.timeouts.httpRequest = value
         case "http-keep-alive": settings.timeouts.httpKeepAlive = value
         case "tarpit": settings.timeouts.tarpit = value
+        case "check": settings.timeouts.check = value
         default: settings.timeouts.serverFin = value
         }
     }
@@ -319,6 +320,8 @@ extension ParserState {
         case "persist":
             settings.persist = !negated
             expectAtMost(2, words, after: "\(prefix) persist")
+        case "httpchk", "tcp-check", "log-health-checks", "allbackups":
+            parseCheckOption(words, negated: negated)
         default:
             if Keywords.unsupportedOptions.contains(name.text) {
                 error("'option \(name.text)' is not supported by Weir yet", at: name)

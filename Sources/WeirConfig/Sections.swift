@@ -249,7 +249,11 @@ extension ParserState {
             section = .proxy(index: proxies.count - 1)
             return
         }
-        proxies.append(ProxyDraft(kind: kind, name: name.text, location: location(name), settings: base))
+        var settings = base
+        // Check rules of the defaults apply until the section writes its own.
+        settings.httpCheckRulesInherited = true
+        settings.tcpCheckRulesInherited = true
+        proxies.append(ProxyDraft(kind: kind, name: name.text, location: location(name), settings: settings))
         section = .proxy(index: proxies.count - 1)
     }
 
@@ -297,6 +301,8 @@ extension ParserState {
             case "cookie": parseCookie(words)
             case "hash-type": parseHashType(words)
             case "force-persist", "ignore-persist": parsePersistRule(words)
+            case "http-check": parseHTTPCheck(words)
+            case "tcp-check": parseTCPCheck(words)
             case "description": break
             default: break
             }

@@ -31,6 +31,7 @@ extension ParserState {
         server.backup = options.backup
         server.disabled = options.disabled
         server.cookie = options.cookie
+        server.check = options.check
         proxies[index].servers.append(server)
         proxies[index].serverIDs.append(explicitID)
     }
@@ -88,6 +89,10 @@ extension ParserState {
                 options.disabled = false
                 i += 1
             default:
+                if let parsed = parseServerCheckOption(words, &i, into: &options.check, keyword: keyword) {
+                    if !parsed { return false }
+                    continue
+                }
                 if Keywords.serverOptionsUnsupported.contains(option.text) {
                     error("\(keyword) option '\(option.text)' is not supported by Weir yet", at: option)
                 } else {

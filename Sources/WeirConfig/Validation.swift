@@ -32,6 +32,9 @@ extension ParserState {
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
                 backend.redispatch = draft.settings.redispatch
+                backend.healthCheck = checkKind(of: draft)
+                backend.logHealthChecks = draft.settings.logHealthChecks
+                backend.allBackups = draft.settings.allBackups
                 backend.httpRequestRules = draft.httpRequestRules
                 backend.httpResponseRules = draft.httpResponseRules
                 backend.redirectRules = draft.redirectRules

@@ -1,5 +1,6 @@
 import Glibc
 import WeirConfig
+import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -16,6 +17,8 @@ enum MasterToken: UInt8 {
     case hardStop
     case watchdog
     case killStragglers
+    /// A health check's socket or timer (MasterHealth.swift).
+    case check
 }
 
 public struct MasterOptions: Sendable {
@@ -77,6 +80,10 @@ public struct Master: ~Copyable, EventHandler {
     var exitStatus: Int32 = 0
     /// The binary to execute on reload: the path we were started from.
     var executable: String
+    /// Health checks of the current generation's servers, run here once for all workers.
+    var checker: HealthChecker?
+    /// The generation whose workers receive the checks' results.
+    var checksGeneration = 0
 
     static let startTimeout: Int64 = 15_000
     static let crashLimit = 5
@@ -181,6 +188,7 @@ public struct Master: ~Copyable, EventHandler {
         case .channel: channelEvent(pid: Int32(bitPattern: token.slot), loop: &loop)
         case .cliListener: acceptCLI(loop: &loop)
         case .cliClient: cliEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
+        case .check: checkEvent(token, events: events, loop: &loop)
         default: break
         }
     }
@@ -198,6 +206,8 @@ public struct Master: ~Copyable, EventHandler {
             armWatchdog(loop: &loop)
         case .killStragglers:
             for worker in workers { Processes.signal(worker.pid, SIGKILL) }
+        case .check:
+            checkTimer(token, deadline: deadline, loop: &loop)
         default:
             break
         }
@@ -233,6 +243,7 @@ public struct Master: ~Copyable, EventHandler {
             if !options.quiet { Notice.notice(soft ? "Soft stop: draining every worker." : "Stopping every worker.") }
         }
         stopping = true
+        stopChecks(loop: &loop)
         // Our copies of the listening sockets would keep queueing connections
         // nobody accepts: close them so new clients are refused.
         for listener in listeners { Posix.close(listener.fd) }
@@ -314,6 +325,8 @@ public struct Master: ~Copyable, EventHandler {
         }
         workers.append(WorkerProcess(pid: pid, generation: number, slot: slot, channel: mine,
                                      startedWall: Clock.wallMilliseconds(), version: options.version))
+        // A replacement worker learns the servers' health before it accepts.
+        sendHealthStates(to: workers.count - 1)
     }
 
     private mutating func channelEvent(pid: Int32, loop: inout EventLoop) {
@@ -328,6 +341,10 @@ public struct Master: ~Copyable, EventHandler {
             loop.deregister(channel)
             Posix.close(channel)
             workers[index].channel = -1
+            return
+        }
+        if case .observed(let backend, let server, let outcome)? = ControlMessage.decode(bytes) {
+            observed(backend: backend, server: server, outcome: outcome, loop: &loop)
             return
         }
         if ControlMessage.decode(bytes) == .ready && !workers[index].ready {
@@ -359,6 +376,7 @@ public struct Master: ~Copyable, EventHandler {
         self.pending = nil
         if previous > 0 { reloads += 1 }
         drainOlderGenerations(loop: &loop)
+        startChecks(loop: &loop)
         let status = "ready, generation \(current), \(members.count) worker\(members.count == 1 ? "" : "s")"
         if !options.quiet { Notice.notice("Loading success.") }
         SystemdNotify.ready(status: status)

@@ -237,6 +237,7 @@ extension Worker {
         do {
             response = try HTTPParser.parseResponse(head, requestMethod: s.pointee.exchange.method, headers: &headers, limits: httpLimits)
         } catch {
+            observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), .invalidResponse, loop: &loop)
             if options.debug { Notice.debug("\(backends[Int(s.pointee.backend)].name): bad response: \(error.reason)") }
             reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
             return .progressed
@@ -248,6 +249,8 @@ extension Worker {
             s.pointee.exchange.responseScanner.reset()
             return .progressed
         }
+        observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), .httpStatus(response.status),
+                 loop: &loop)
         if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
         analyseResponseCookies(slot)
         guard let prefix = buffers.acquire() else {

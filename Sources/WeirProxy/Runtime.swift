@@ -1,5 +1,6 @@
 import WeirBalance
 import WeirConfig
+import WeirHealth
 import WeirShared
 import WeirSystem
 
@@ -65,6 +66,13 @@ struct ServerRuntime {
     let name: String
     let nameBytes: [UInt8]
     let address: SocketAddress
+    let isBackup: Bool
+    /// `on-marked-down shutdown-sessions`.
+    let shutdownSessionsOnDown: Bool
+    /// `on-marked-up shutdown-backup-sessions`.
+    let shutdownBackupSessionsOnUp: Bool
+    /// `observe`: live traffic reported to the checks (only with `check`).
+    let observe: ObserveMode?
 }
 
 struct BackendRuntime {
@@ -98,6 +106,8 @@ struct BackendRuntime {
     /// table, -1 when none) and how many there are.
     var idleHeads: [Int32]
     var idleCounts: [Int32]
+    /// Per server: this worker reported a passive error since the last success.
+    var passiveFailing: [Bool]
     var queueHead: Int32 = -1
     var queueTail: Int32 = -1
     var queueLength = 0
@@ -110,31 +120,36 @@ struct BackendRuntime {
         var servers: [ServerRuntime] = []
         var slots: [ServerSlot] = []
         for server in backend.servers {
-            let address: SocketAddress
-            switch server.address {
-            case .ip(let ip, let port):
-                address = SocketAddress(ip: ip.bytes, port: port)
-            case .host(let host, let port):
-                do { address = try SocketAddress.resolve(host: host, port: port) } catch {
-                    throw StartupError("\(server.location): server \(backend.name)/\(server.name): \(error)")
+            var address = SocketAddress(ip: [0, 0, 0, 0], port: 0)
+            var resolved = true
+            do {
+                switch try InitialAddress.resolve(server) {
+                case .address(let a): address = a
+                case .unresolved(let reason):
+                    // `init-addr none`: the server waits without an address, taking no traffic.
+                    Notice.warning("\(server.location): server \(backend.name)/\(server.name) has no address (\(reason)): "
+                                   + "it takes no traffic")
+                    resolved = false
                 }
-            case .unix(let path):
-                guard let unix = SocketAddress(unixPath: path) else {
-                    throw StartupError("\(server.location): server \(backend.name)/\(server.name): path too long")
-                }
-                address = unix
+            } catch {
+                throw StartupError("\(server.location): server \(backend.name)/\(server.name): \(error)")
             }
-            servers.append(ServerRuntime(name: server.name, nameBytes: Array(server.name.utf8), address: address))
-            slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled,
+            servers.append(ServerRuntime(name: server.name, nameBytes: Array(server.name.utf8), address: address,
+                                         isBackup: server.backup,
+                                         shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
+                                         shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
+                                         observe: server.check.enabled ? server.check.observe : nil))
+            slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled && resolved,
                                     maxconn: server.maxconn, id: server.id))
         }
         self.servers = servers
         idleHeads = Array(repeating: -1, count: servers.count)
         idleCounts = Array(repeating: 0, count: servers.count)
+        passiveFailing = Array(repeating: false, count: servers.count)
         // Hashing algorithms use the map-based table, or with
         // `hash-type consistent` the ring (see `BalanceHashing`).
         hashing = BalanceHashing(balance: backend.balance, hashType: backend.hashType)
-        balancer = Balancer(algorithm: hashing.algorithm, servers: slots, seed: 0x5765_6972)
+        balancer = Balancer(algorithm: hashing.algorithm, servers: slots, allBackups: backend.allBackups, seed: 0x5765_6972)
         connectTimeout = backend.timeouts.connect
         serverTimeout = backend.timeouts.server
         queueTimeout = backend.timeouts.queue ?? backend.timeouts.connect

@@ -122,6 +122,7 @@ extension Worker {
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = loop.now - s.pointee.connectStart
+        observed(backend: Int(s.pointee.backend), server: Int(s.pointee.server), .connected, loop: &loop)
         s.pointee.toServer.sinkWritable = true
         s.pointee.toClient.sourceReadable = true
         touchClient(slot, now: loop.now)
@@ -136,6 +137,7 @@ extension Worker {
     mutating func connectFailed(_ slot: UInt32, error: Errno?, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
+        observed(backend: backend, server: Int(s.pointee.server), .connectFailed, loop: &loop)
         if s.pointee.serverFD >= 0 {
             Posix.close(s.pointee.serverFD)
             s.pointee.serverFD = -1

@@ -2,6 +2,7 @@ import Glibc
 import WeirBalance
 import WeirConfig
 import WeirHTTP
+import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -20,6 +21,8 @@ enum TokenKind: UInt8 {
     case idle
     /// Timer: retire the pooled server connections idle for too long.
     case idleSweep
+    /// A health check (`-d` mode only: under a master, the master checks).
+    case check
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -74,6 +77,8 @@ public struct Worker: ~Copyable, EventHandler {
     /// Streams (HTTP exchanges) numbered so far, for `%rt`.
     var streamCount: Int64 = 0
     var exitStatus: Int32 = 0
+    /// Active health checks, run here only without a master (`-d`).
+    var checker: HealthChecker?
 
     public init(configuration: Configuration, listeners bound: [BoundListener], options: WorkerOptions) throws(StartupError) {
         // Everything that can fail comes first: the owned resources below
@@ -100,6 +105,11 @@ public struct Worker: ~Copyable, EventHandler {
         logger = Logger()
         frontends = configuration.frontends.map(FrontendRuntime.init)
         listeners = bound.map { ListenerRuntime(fd: $0.fd, frontend: $0.frontend) }
+        if options.control == nil {
+            let checker = HealthChecker(configuration: configuration, tokenKind: TokenKind.check.rawValue)
+            for problem in checker.problems { Notice.warning(problem) }
+            self.checker = checker.isEmpty ? nil : checker
+        }
         Signals.ignoreBrokenPipe()
     }
 
@@ -135,6 +145,7 @@ public struct Worker: ~Copyable, EventHandler {
             return 1
         }
         if !options.quiet { Notice.notice("Loading success.") }
+        checker?.start(loop: &eventLoop)
         eventLoop.run(&self)
         logger.flushBeforeExit()
         return exitStatus
@@ -148,6 +159,8 @@ public struct Worker: ~Copyable, EventHandler {
         case .signal: handleSignals(loop: &loop)
         case .control: handleControl(loop: &loop)
         case .idle: idleEvent(token)
+        case .check:
+            if let events = checker?.handleEvent(token, events: events, loop: &loop) { checkerEvents(events, loop: &loop) }
         case .acceptResume, .idleSweep, nil: break
         }
     }
@@ -156,6 +169,8 @@ public struct Worker: ~Copyable, EventHandler {
         switch TokenKind(rawValue: token.kind) {
         case .client: sessionTimer(token, deadline: deadline, loop: &loop)
         case .idleSweep: sweepIdleConnections(loop: &loop)
+        case .check:
+            if let events = checker?.handleTimer(token, deadline: deadline, loop: &loop) { checkerEvents(events, loop: &loop) }
         case .acceptResume:
             acceptPaused = false
             updateListeners(loop: &loop)
@@ -304,6 +319,9 @@ public struct Worker: ~Copyable, EventHandler {
             if !stopping { softStop(loop: &loop) }
         case .stop:
             loop.stop()
+        case .serverState(let s):
+            applyServerHealth(backend: s.backend, server: s.server, ServerHealth(usable: s.usable, weight: s.weight),
+                              loop: &loop)
         default:
             break
         }

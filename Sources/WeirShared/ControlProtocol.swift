@@ -11,6 +11,30 @@ public enum ControlMessage: Sendable, Equatable {
     case drain
     /// Master to worker: exit now.
     case stop
+    /// Master to worker: a health check changed a server's state (its
+    /// backend and server are indices into the configuration both hold).
+    /// Until health lives in shared memory, this is how checks that run
+    /// once in the master reach every worker's balancer.
+    case serverState(ServerState)
+    /// Worker to master: live traffic on a server with `observe` saw an
+    /// error, or a success after errors (`outcome` in `PassiveOutcome`'s
+    /// wire form: `L4ERR`, `L4OK`, `HTTP503`, `HTTPINV`).
+    case observed(backend: Int, server: Int, outcome: String)
+
+    public struct ServerState: Sendable, Equatable {
+        public var backend: Int
+        public var server: Int
+        public var usable: Bool
+        /// Effective weight, 0...256 (below the configured one during slow start).
+        public var weight: Int
+
+        public init(backend: Int, server: Int, usable: Bool, weight: Int) {
+            self.backend = backend
+            self.server = server
+            self.usable = usable
+            self.weight = weight
+        }
+    }
 
     public struct Hello: Sendable, Equatable {
         public var generation: Int
@@ -49,6 +73,10 @@ public enum ControlMessage: Sendable, Equatable {
         case .ready: return Array("READY\n".utf8)
         case .drain: return Array("DRAIN\n".utf8)
         case .stop: return Array("STOP\n".utf8)
+        case .serverState(let s):
+            return Array("SERVER \(s.backend) \(s.server) \(s.usable ? 1 : 0) \(s.weight)\n".utf8)
+        case .observed(let backend, let server, let outcome):
+            return Array("OBSERVED \(backend) \(server) \(outcome)\n".utf8)
         }
     }
 
@@ -61,6 +89,13 @@ public enum ControlMessage: Sendable, Equatable {
         case "READY": return .ready
         case "DRAIN": return .drain
         case "STOP": return .stop
+        case "OBSERVED":
+            guard words.count == 4, let backend = Int(words[1]), let server = Int(words[2]) else { return nil }
+            return .observed(backend: backend, server: server, outcome: String(words[3]))
+        case "SERVER":
+            guard words.count == 5, let backend = Int(words[1]), let server = Int(words[2]), let weight = Int(words[4]),
+                  words[3] == "0" || words[3] == "1" else { return nil }
+            return .serverState(ServerState(backend: backend, server: server, usable: words[3] == "1", weight: weight))
         case "HELLO":
             guard words.count == 4, let generation = Int(words[1]), let slot = Int(words[2]),
                   let master = Int32(words[3]) else { return nil }

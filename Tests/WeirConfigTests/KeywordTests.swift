@@ -71,8 +71,8 @@ import Testing
     }
 
     @Test func ignoredTimeoutsWarn() {
-        #expect(warnings("defaults\n timeout http-request 10s\n timeout check 2s\n") == [
-            "t.cfg:3:10: warning: 'timeout check' is ignored until a later release",
+        #expect(warnings("defaults\n timeout http-request 10s\n timeout client-hs 2s\n") == [
+            "t.cfg:3:10: warning: 'timeout client-hs' is ignored until a later release",
         ])
     }
 

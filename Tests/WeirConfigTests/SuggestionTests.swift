@@ -37,7 +37,7 @@ import Testing
                 option logasap
                 default_backend be
             backend be
-                option httpchk GET /
+                option ssl-hello-chk
                 persist rdp-cookie
                 errorfiles site
                 stick on src
@@ -49,7 +49,7 @@ import Testing
             "t.cfg:11:5: error: 'compression' is not supported by Weir yet",
             "t.cfg:12:5: error: 'stats' is not supported by Weir yet",
             "t.cfg:13:12: error: 'option logasap' is not supported by Weir yet",
-            "t.cfg:16:12: error: 'option httpchk' is not supported by Weir yet",
+            "t.cfg:16:12: error: 'option ssl-hello-chk' is not supported by Weir yet",
             "t.cfg:17:5: error: 'persist' is not supported by Weir yet",
             "t.cfg:18:5: error: 'errorfiles' is not supported by Weir yet",
             "t.cfg:19:5: error: 'stick' is not supported by Weir yet",

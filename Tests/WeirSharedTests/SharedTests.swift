@@ -10,7 +10,8 @@ import WeirSystem
             .init(frontend: 0, name: "127.0.0.1:8080"), .init(frontend: 2, name: "[::1]:443"),
         ]))
         #expect(ControlMessage.decode(hello.encoded()) == hello)
-        for message in [ControlMessage.ready, .drain, .stop] {
+        for message in [ControlMessage.ready, .drain, .stop, .serverState(.init(backend: 2, server: 5, usable: false, weight: 17)),
+                        .observed(backend: 1, server: 0, outcome: "HTTP503")] {
             #expect(ControlMessage.decode(message.encoded()) == message)
         }
         #expect(ControlMessage.decode(Array("HELLO 1 x 3\n".utf8)) == nil)

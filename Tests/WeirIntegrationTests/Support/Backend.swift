@@ -63,12 +63,13 @@ final class Backend: @unchecked Sendable {
     var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     var snapshot: Stats { stats.withLock { $0 } }
 
-    init(_ behavior: BackendBehavior, host: String = "127.0.0.1") throws {
+    /// `port`: a fixed port (a backend started again where a stopped one was), 0 for any.
+    init(_ behavior: BackendBehavior, host: String = "127.0.0.1", port: UInt16 = 0) throws {
         self.behavior = behavior
         self.host = host
-        listenFD = try Sock.listener(host: host)
+        listenFD = try Sock.listener(host: host, port: port)
         Sock.setNonBlocking(listenFD)
-        port = Sock.localPort(listenFD)
+        self.port = Sock.localPort(listenFD)
         let thread = Thread { [self] in run() }
         thread.stackSize = 1 << 20
         thread.start()

@@ -1,0 +1,479 @@
+// Health-check keywords: the check options of `server` and `default-server`,
+// `option httpchk|tcp-check|log-health-checks|allbackups`, `http-check` and
+// `tcp-check`.
+
+extension ParserState {
+    // MARK: server options
+
+    /// A check option of a server line at `words[i]`, `i` moved past it and
+    /// its value. nil: not a check option; false: an error was reported.
+    mutating func parseServerCheckOption(_ words: [Word], _ i: inout Int, into check: inout ServerCheck,
+                                         keyword: String) -> Bool? {
+        let option = words[i]
+        let name = "\(keyword) \(option.text)"
+        switch option.text {
+        case "check":
+            check.enabled = true
+            i += 1
+        case "no-check":
+            check.enabled = false
+            i += 1
+        case "inter", "fastinter", "downinter":
+            guard let ms = duration(words, i + 1, keyword: name) else { return false }
+            guard ms > 0 else {
+                error("\(name): expected a duration greater than 0", at: words[i + 1])
+                return false
+            }
+            switch option.text {
+            case "inter": check.inter = ms
+            case "fastinter": check.fastinter = ms
+            default: check.downinter = ms
+            }
+            i += 2
+        case "slowstart":
+            guard let ms = duration(words, i + 1, keyword: name) else { return false }
+            check.slowstart = ms > 0 ? ms : nil
+            i += 2
+        case "rise", "fall":
+            guard let n = integer(words, i + 1, keyword: name, range: 1...Int(Int32.max), anchor: option) else { return false }
+            if option.text == "rise" { check.rise = n } else { check.fall = n }
+            i += 2
+        case "error-limit":
+            guard let n = integer(words, i + 1, keyword: name, range: 1...Int(Int32.max), anchor: option) else { return false }
+            check.errorLimit = n
+            i += 2
+        case "port":
+            guard let n = integer(words, i + 1, keyword: name, range: 1...65535, anchor: option) else { return false }
+            check.port = UInt16(n)
+            i += 2
+        case "addr":
+            guard i + 1 < words.count else {
+                error("\(name): expected an IPv4 or IPv6 address", at: option)
+                return false
+            }
+            let text = Substring(words[i + 1].text)
+            if let ip = Addresses.parseIPv4(text) ?? Addresses.parseIPv6(text) {
+                check.address = .ip(ip)
+            } else if Self.isHostName(text) {
+                check.address = .host(String(text))
+            } else {
+                error("\(name): expected an IPv4 or IPv6 address or a host name, got '\(text)'", at: words[i + 1])
+                return false
+            }
+            i += 2
+        case "init-addr":
+            guard i + 1 < words.count else {
+                error("\(name): expected a list of methods like 'last,libc,none'", at: option)
+                return false
+            }
+            var methods: [InitAddrMethod] = []
+            var offset = 0
+            for element in words[i + 1].text.split(separator: ",", omittingEmptySubsequences: false) {
+                let at = location(words[i + 1], offset: offset)
+                offset += element.count + 1
+                switch element {
+                case "last": methods.append(.last)
+                case "libc": methods.append(.libc)
+                case "none": methods.append(.none)
+                default:
+                    if let ip = Addresses.parseIPv4(element) ?? Addresses.parseIPv6(element) {
+                        methods.append(.ip(ip))
+                    } else {
+                        report(.error, "\(name): unknown method '\(element)'; expected last, libc, none or an IP address"
+                               + Keywords.didYouMean(String(element), among: ["last", "libc", "none"]).replacingDidYouMean(),
+                               at: at)
+                        return false
+                    }
+                }
+            }
+            check.initAddr = methods
+            i += 2
+        case "observe":
+            guard i + 1 < words.count else {
+                error("\(name): expected layer4 or layer7", at: option)
+                return false
+            }
+            let value = words[i + 1].text
+            if value == "none" {
+                check.observe = nil
+            } else if let mode = ObserveMode(rawValue: value) {
+                check.observe = mode
+            } else {
+                error("\(name): expected layer4, layer7 or none, got '\(value)'"
+                      + Keywords.didYouMean(value, among: ["layer4", "layer7", "none"]).replacingDidYouMean(), at: words[i + 1])
+                return false
+            }
+            i += 2
+        case "on-error":
+            let choices = ["fastinter", "fail-check", "sudden-death", "mark-down"]
+            guard i + 1 < words.count else {
+                error("\(name): expected fastinter, fail-check, sudden-death or mark-down", at: option)
+                return false
+            }
+            guard let action = OnErrorAction(rawValue: words[i + 1].text) else {
+                error("\(name): expected fastinter, fail-check, sudden-death or mark-down, got '\(words[i + 1].text)'"
+                      + Keywords.didYouMean(words[i + 1].text, among: choices).replacingDidYouMean(), at: words[i + 1])
+                return false
+            }
+            check.onError = action
+            i += 2
+        case "on-marked-down", "on-marked-up":
+            let expected = option.text == "on-marked-down" ? "shutdown-sessions" : "shutdown-backup-sessions"
+            guard i + 1 < words.count else {
+                error("\(name): expected '\(expected)'", at: option)
+                return false
+            }
+            guard words[i + 1].text == expected else {
+                error("\(name): expected '\(expected)', got '\(words[i + 1].text)'", at: words[i + 1])
+                return false
+            }
+            if option.text == "on-marked-down" { check.shutdownSessionsOnDown = true } else { check.shutdownBackupSessionsOnUp = true }
+            i += 2
+        default:
+            return nil
+        }
+        return true
+    }
+
+    static func isHostName(_ text: Substring) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x2E || b == 0x5F
+        }
+    }
+
+    // MARK: option httpchk / tcp-check / log-health-checks / allbackups
+
+    mutating func parseCheckOption(_ words: [Word], negated: Bool) {
+        let name = words[1]
+        let prefix = negated ? "no option" : "option"
+        if sectionKind == .frontend {
+            warning("'option \(name.text)' is ignored in a 'frontend' section: it applies to backends", at: name)
+        }
+        switch name.text {
+        case "log-health-checks":
+            settings.logHealthChecks = !negated
+            expectAtMost(2, words, after: "\(prefix) log-health-checks")
+        case "allbackups":
+            settings.allBackups = !negated
+            expectAtMost(2, words, after: "\(prefix) allbackups")
+        case "tcp-check":
+            if negated {
+                if case .tcp = settings.checkKind { settings.checkKind = .connect }
+            } else {
+                settings.checkKind = .tcp
+                settings.checkKindLocation = location(name)
+            }
+            expectAtMost(2, words, after: "\(prefix) tcp-check")
+        default:
+            if negated {
+                if case .http = settings.checkKind { settings.checkKind = .connect }
+                expectAtMost(2, words, after: "no option httpchk")
+                return
+            }
+            // option httpchk [URI] | [METHOD URI [VERSION]]
+            guard expectAtMost(5, words, after: "option httpchk") else { return }
+            var check = settings.httpCheck
+            let args = Array(words.dropFirst(2))
+            switch args.count {
+            case 0: break
+            case 1: check.uri = args[0].text
+            default:
+                check.method = args[0].text
+                check.uri = args[1].text
+                if args.count == 3 { check.version = args[2].text }
+            }
+            if args.count >= 2, !Self.isMethodToken(args[0].text) {
+                error("option httpchk: invalid method '\(args[0].text)'", at: args[0])
+                return
+            }
+            if let uri = args.count == 1 ? args.first : (args.count >= 2 ? args[1] : nil),
+               uri.text.isEmpty || uri.text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) {
+                error("option httpchk: invalid URI '\(uri.text)'", at: uri)
+                return
+            }
+            settings.httpCheck = check
+            settings.checkKind = .http
+            settings.checkKindLocation = location(name)
+        }
+    }
+
+    static func isMethodToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
+    }
+
+    // MARK: http-check
+
+    mutating func parseHTTPCheck(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("http-check: expected 'send' or 'expect'", at: words[0])
+            return
+        }
+        if settings.httpCheckRulesInherited {
+            settings.httpCheckRulesInherited = false
+            settings.httpCheck.expects = []
+            settings.httpCheck.headers = []
+            settings.httpCheck.body = nil
+            settings.httpCheckLocation = nil
+        }
+        if settings.httpCheckLocation == nil { settings.httpCheckLocation = location(words[0]) }
+        let verb = words[1]
+        switch verb.text {
+        case "send":
+            parseHTTPCheckSend(words)
+        case "expect":
+            guard let expect = parseExpect(words, from: 2, keyword: "http-check expect", http: true) else { return }
+            settings.httpCheck.expects.append(expect)
+        case "connect", "disable-on-404", "send-state", "comment", "set-var", "unset-var", "set-var-fmt":
+            error("'http-check \(verb.text)' is not supported by Weir yet", at: verb)
+        default:
+            error("http-check: unknown action '\(verb.text)'; expected send or expect"
+                  + Keywords.didYouMean(verb.text, among: ["send", "expect"]).replacingDidYouMean(), at: verb)
+        }
+    }
+
+    private mutating func parseHTTPCheckSend(_ words: [Word]) {
+        var check = settings.httpCheck
+        var i = 2
+        while i < words.count {
+            let option = words[i]
+            func value(_ n: Int = 1) -> Bool {
+                i + n < words.count
+            }
+            switch option.text {
+            case "meth", "uri", "ver", "body":
+                guard value() else {
+                    error("http-check send \(option.text): expected a value", at: option)
+                    return
+                }
+                let v = words[i + 1].text
+                switch option.text {
+                case "meth":
+                    guard Self.isMethodToken(v) else {
+                        error("http-check send meth: invalid method '\(v)'", at: words[i + 1])
+                        return
+                    }
+                    check.method = v
+                case "uri":
+                    guard !v.isEmpty, !v.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) else {
+                        error("http-check send uri: invalid URI '\(v)'", at: words[i + 1])
+                        return
+                    }
+                    check.uri = v
+                case "ver":
+                    guard v == "HTTP/1.0" || v == "HTTP/1.1" else {
+                        error("http-check send ver: expected HTTP/1.0 or HTTP/1.1, got '\(v)'", at: words[i + 1])
+                        return
+                    }
+                    check.version = v
+                default:
+                    check.body = v
+                }
+                i += 2
+            case "hdr":
+                guard value(2) else {
+                    error("http-check send hdr: expected a name and a value", at: option)
+                    return
+                }
+                let headerName = words[i + 1].text
+                guard Self.isMethodToken(headerName) else {
+                    error("http-check send hdr: invalid header name '\(headerName)'", at: words[i + 1])
+                    return
+                }
+                check.headers.append(CheckHeader(name: headerName, value: words[i + 2].text))
+                i += 3
+            case "uri-lf", "body-lf", "comment":
+                error("'http-check send \(option.text)' is not supported by Weir yet", at: option)
+                return
+            default:
+                error("http-check send: unknown option '\(option.text)'; expected meth, uri, ver, hdr or body"
+                      + Keywords.didYouMean(option.text, among: ["meth", "uri", "ver", "hdr", "body"]).replacingDidYouMean(),
+                      at: option)
+                return
+            }
+        }
+        settings.httpCheck = check
+    }
+
+    /// `[!] KIND PATTERN` after `http-check expect` or `tcp-check expect`.
+    private mutating func parseExpect(_ words: [Word], from start: Int, keyword: String, http: Bool) -> CheckExpect? {
+        var i = start
+        var negated = false
+        let kinds = http ? ["status", "rstatus", "string", "rstring"] : ["string", "rstring", "binary"]
+        let expected = http ? "status, rstatus, string or rstring" : "string, rstring or binary"
+        if i < words.count, words[i].text == "!" {
+            negated = true
+            i += 1
+        }
+        guard i < words.count else {
+            error("\(keyword): expected \(expected) and a pattern", at: words[i - 1])
+            return nil
+        }
+        let kindWord = words[i]
+        let unsupported = ["min-recv", "comment", "ok-status", "error-status", "tout-status", "on-success", "on-error",
+                           "status-code", "hdr", "fhdr", "rbinary", "string-lf", "binary-lf", "custom"]
+        if unsupported.contains(kindWord.text) {
+            error("'\(keyword) \(kindWord.text)' is not supported by Weir yet", at: kindWord)
+            return nil
+        }
+        guard kinds.contains(kindWord.text) else {
+            error("\(keyword): unknown match '\(kindWord.text)'; expected \(expected)"
+                  + Keywords.didYouMean(kindWord.text, among: kinds).replacingDidYouMean(), at: kindWord)
+            return nil
+        }
+        guard i + 1 < words.count else {
+            error("\(keyword) \(kindWord.text): expected a pattern", at: kindWord)
+            return nil
+        }
+        let patternWord = words[i + 1]
+        let pattern = patternWord.text
+        guard expectAtMost(i + 2, words, after: "\(keyword) \(kindWord.text) \(pattern)") else { return nil }
+        let kind: CheckExpect.Kind
+        switch kindWord.text {
+        case "status":
+            var ranges: [ClosedRange<Int>] = []
+            for part in pattern.split(separator: ",", omittingEmptySubsequences: false) {
+                let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let low = Int(bounds[0]), let high = bounds.count == 2 ? Int(bounds[1]) : low,
+                      (100...999).contains(low), (100...999).contains(high), low <= high else {
+                    error("\(keyword) status: expected status codes like 200 or 200-399, got '\(pattern)'", at: patternWord)
+                    return nil
+                }
+                ranges.append(low...high)
+            }
+            kind = .status(ranges)
+        case "rstatus", "rstring":
+            if let problem = Regex.check(pattern) {
+                error("\(keyword) \(kindWord.text): invalid regular expression '\(pattern)': \(problem)", at: patternWord)
+                return nil
+            }
+            kind = kindWord.text == "rstatus" ? .statusRegex(pattern) : .regex(pattern)
+        case "binary":
+            guard let bytes = Self.hexBytes(pattern) else {
+                error("\(keyword) binary: expected an even number of hexadecimal digits, got '\(pattern)'", at: patternWord)
+                return nil
+            }
+            kind = .binary(bytes)
+        default:
+            guard !pattern.isEmpty else {
+                error("\(keyword) string: expected a non-empty string", at: patternWord)
+                return nil
+            }
+            kind = .string(Array(pattern.utf8))
+        }
+        return CheckExpect(kind: kind, negated: negated, pattern: pattern)
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard !digits.isEmpty, digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for k in stride(from: 0, to: digits.count, by: 2) {
+            guard let high = hexValue(digits[k]), let low = hexValue(digits[k + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b - 0x30
+        case 0x41...0x46: return b - 0x41 + 10
+        case 0x61...0x66: return b - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    // MARK: tcp-check
+
+    mutating func parseTCPCheck(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("tcp-check: expected connect, send, send-binary or expect", at: words[0])
+            return
+        }
+        if settings.tcpCheckRulesInherited {
+            settings.tcpCheckRulesInherited = false
+            settings.tcpCheckSteps = []
+            settings.tcpCheckLocation = nil
+        }
+        if settings.tcpCheckLocation == nil { settings.tcpCheckLocation = location(words[0]) }
+        let verb = words[1]
+        switch verb.text {
+        case "connect":
+            var port: UInt16?
+            var i = 2
+            while i < words.count {
+                let option = words[i]
+                if option.text == "port" {
+                    guard let n = integer(words, i + 1, keyword: "tcp-check connect port", range: 1...65535,
+                                          anchor: option) else { return }
+                    port = UInt16(n)
+                    i += 2
+                } else if ["ssl", "send-proxy", "via-socks4", "sni", "alpn", "proto", "addr", "linger", "comment",
+                           "default", "pool-conn-name"].contains(option.text) {
+                    error("'tcp-check connect \(option.text)' is not supported by Weir yet", at: option)
+                    return
+                } else {
+                    error("tcp-check connect: unknown option '\(option.text)'; expected port"
+                          + Keywords.didYouMean(option.text, among: ["port"]).replacingDidYouMean(), at: option)
+                    return
+                }
+            }
+            settings.tcpCheckSteps.append(.connect(port: port))
+        case "send", "send-binary":
+            guard words.count > 2 else {
+                error("tcp-check \(verb.text): expected \(verb.text == "send" ? "a string" : "hexadecimal bytes")", at: verb)
+                return
+            }
+            guard expectAtMost(3, words, after: "tcp-check \(verb.text) \(words[2].text)") else { return }
+            if verb.text == "send" {
+                settings.tcpCheckSteps.append(.send(Array(words[2].text.utf8)))
+            } else {
+                guard let bytes = Self.hexBytes(words[2].text) else {
+                    error("tcp-check send-binary: expected an even number of hexadecimal digits, got '\(words[2].text)'",
+                          at: words[2])
+                    return
+                }
+                settings.tcpCheckSteps.append(.send(bytes))
+            }
+        case "expect":
+            guard let expect = parseExpect(words, from: 2, keyword: "tcp-check expect", http: false) else { return }
+            settings.tcpCheckSteps.append(.expect(expect))
+        case "send-lf", "send-binary-lf", "comment", "set-var", "set-var-fmt", "unset-var":
+            error("'tcp-check \(verb.text)' is not supported by Weir yet", at: verb)
+        default:
+            error("tcp-check: unknown action '\(verb.text)'; expected connect, send, send-binary or expect"
+                  + Keywords.didYouMean(verb.text, among: ["connect", "send", "send-binary", "expect"]).replacingDidYouMean(),
+                  at: verb)
+        }
+    }
+
+    // MARK: End of a backend
+
+    /// The backend's check kind; warns about rules that nothing runs.
+    mutating func checkKind(of draft: ProxyDraft) -> HealthCheckKind {
+        let label = "\(draft.kind.rawValue) '\(draft.name)'"
+        switch draft.settings.checkKind {
+        case .connect:
+            if let at = draft.settings.httpCheckLocation {
+                report(.warning, "'http-check' rules are ignored in \(label): they need 'option httpchk'", at: at)
+            }
+            if let at = draft.settings.tcpCheckLocation {
+                report(.warning, "'tcp-check' rules are ignored in \(label): they need 'option tcp-check'", at: at)
+            }
+            return .connect
+        case .http:
+            return .http(draft.settings.httpCheck)
+        case .tcp:
+            var steps = draft.settings.tcpCheckSteps
+            if let first = steps.first, case .connect = first {} else if !steps.isEmpty {
+                // Steps before any explicit connect run on the server's own connection.
+                steps.insert(.connect(port: nil), at: 0)
+            }
+            if steps.isEmpty { steps = [.connect(port: nil)] }
+            return .tcp(steps)
+        }
+    }
+}

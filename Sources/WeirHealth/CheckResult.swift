@@ -1,0 +1,187 @@
+import WeirConfig
+
+/// What one check found, in HAProxy's vocabulary (`check_status`): the
+/// `reason` of the log line, an optional status `code` and `info` text.
+public struct CheckResult: Sendable, Hashable {
+    public enum Status: Sendable, Hashable {
+        /// Layer 4 connection problem (refused, unreachable, reset).
+        case layer4Connection
+        case layer4Timeout
+        case layer4OK
+        case layer7Timeout
+        /// Not a valid response (not HTTP, closed early, empty).
+        case layer7Invalid
+        /// A response that did not meet the expectation.
+        case layer7WrongStatus
+        case layer7OK
+        /// Passive checks (`observe`) saw `error-limit` errors in a row.
+        case healthAnalyze
+
+        public var passed: Bool { self == .layer4OK || self == .layer7OK }
+
+        /// `reason:` in HAProxy's log line.
+        public var reason: String {
+            switch self {
+            case .layer4Connection: return "Layer4 connection problem"
+            case .layer4Timeout: return "Layer4 timeout"
+            case .layer4OK: return "Layer4 check passed"
+            case .layer7Timeout: return "Layer7 timeout"
+            case .layer7Invalid: return "Layer7 invalid response"
+            case .layer7WrongStatus: return "Layer7 wrong status"
+            case .layer7OK: return "Layer7 check passed"
+            case .healthAnalyze: return "Health analyze"
+            }
+        }
+    }
+
+    public var status: Status
+    public var code: Int?
+    public var info: String?
+    /// Milliseconds from the start of the check to its verdict.
+    public var duration: Int64
+
+    public init(_ status: Status, code: Int? = nil, info: String? = nil, duration: Int64 = 0) {
+        self.status = status
+        self.code = code
+        self.info = info
+        self.duration = duration
+    }
+
+    public var passed: Bool { status.passed }
+
+    /// `reason: …, code: …, info: "…", check duration: Nms`.
+    public var summary: String {
+        var text = "reason: \(status.reason)"
+        if let code { text += ", code: \(code)" }
+        if let info, !info.isEmpty { text += ", info: \"\(info)\"" }
+        text += ", check duration: \(duration)ms"
+        return text
+    }
+}
+
+/// A change the checker reports: a server went UP or DOWN, its slow-start
+/// weight moved, or (with `option log-health-checks`) a check result that
+/// changed nothing yet.
+public struct CheckEvent: Sendable {
+    public enum Kind: Sendable, Hashable {
+        case wentUp
+        case wentDown
+        /// Slow start: the effective weight grew; no log line.
+        case weight
+        /// `option log-health-checks`: a result within the rise/fall window.
+        case progress
+    }
+
+    public var kind: Kind
+    public var backend: Int
+    public var server: Int
+    /// The state to publish to whoever balances.
+    public var state: ServerHealth
+    public var result: CheckResult?
+    public var backendName: String
+    public var serverName: String
+    public var isBackup: Bool
+    /// Servers of the backend usable after this change.
+    public var activeLeft: Int
+    public var backupLeft: Int
+    /// For `progress`: `status: 2/3 UP`.
+    public var progressText: String = ""
+
+    /// The backend has no usable server left (HAProxy's ALERT line follows the DOWN one).
+    public var backendHasNoServer: Bool { kind == .wentDown && activeLeft == 0 && backupLeft == 0 }
+
+    /// HAProxy's line for this event (nil for a silent weight change).
+    /// `sessions` is the number of sessions on the server (DOWN lines).
+    public func logLine(sessions: Int = 0) -> String? {
+        let who = "\(isBackup ? "Backup " : "")Server \(backendName)/\(serverName)"
+        let running = backupLeft > 0 && activeLeft == 0 ? " Running on backup." : ""
+        switch kind {
+        case .weight:
+            return nil
+        case .wentDown:
+            let summary = result.map { ", " + $0.summary } ?? ""
+            return "\(who) is DOWN\(summary). \(activeLeft) active and \(backupLeft) backup servers left.\(running)"
+                + " \(sessions) sessions active, 0 requeued, 0 remaining in queue."
+        case .wentUp:
+            let summary = result.map { ", " + $0.summary } ?? ""
+            return "\(who) is UP\(summary). \(activeLeft) active and \(backupLeft) backup servers online.\(running)"
+                + " 0 sessions requeued, 0 total in queue."
+        case .progress:
+            guard let result else { return nil }
+            return "Health check for \(isBackup ? "backup " : "")server \(backendName)/\(serverName) "
+                + "\(result.passed ? "succeeded" : "failed"), \(result.summary), status: \(progressText)."
+        }
+    }
+}
+
+/// What live traffic told about a server, for passive checks (`observe`).
+public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
+    /// A connection to the server failed (refused, timed out).
+    case connectFailed
+    /// A connection to the server was established.
+    case connected
+    /// The server answered with this status.
+    case httpStatus(Int)
+    /// The server's response was not valid HTTP.
+    case invalidResponse
+
+    /// Whether it counts as an error (true), clears the error count
+    /// (false), or is not looked at (nil) under `mode`, as HAProxy's
+    /// `observe` tables say: layer 4 watches connections, layer 7 HTTP
+    /// responses (5xx but 501 and 505 are errors) and failed connections.
+    public func isError(under mode: ObserveMode) -> Bool? {
+        switch (self, mode) {
+        case (.connectFailed, _): return true
+        case (.connected, .layer4): return false
+        case (.connected, .layer7): return nil
+        case (.httpStatus, .layer4), (.invalidResponse, .layer4): return nil
+        case (.httpStatus(let code), .layer7): return code >= 500 && code != 501 && code != 505
+        case (.invalidResponse, .layer7): return true
+        }
+    }
+
+    /// HAProxy's words for it in the log line.
+    public var description: String {
+        switch self {
+        case .connectFailed: return "L4 unsuccessful connection"
+        case .connected: return "L4 successful connection"
+        case .httpStatus(let code): return code >= 500 ? "Wrong http response" : "Correct http response"
+        case .invalidResponse: return "Invalid http response"
+        }
+    }
+
+    /// Compact form for the control channel: `L4ERR`, `L4OK`, `HTTP 503`, `HTTPINV`.
+    public var wire: String {
+        switch self {
+        case .connectFailed: return "L4ERR"
+        case .connected: return "L4OK"
+        case .httpStatus(let code): return "HTTP\(code)"
+        case .invalidResponse: return "HTTPINV"
+        }
+    }
+
+    public init?(wire: Substring) {
+        switch wire {
+        case "L4ERR": self = .connectFailed
+        case "L4OK": self = .connected
+        case "HTTPINV": self = .invalidResponse
+        default:
+            guard wire.hasPrefix("HTTP"), let code = Int(wire.dropFirst(4)), (100...999).contains(code) else { return nil }
+            self = .httpStatus(code)
+        }
+    }
+}
+
+/// What workers need to know of a server's health: whether it may take
+/// traffic, and its effective weight (below the configured one during
+/// slow start). This is what the shared-memory segment will hold per server.
+public struct ServerHealth: Sendable, Hashable {
+    public var usable: Bool
+    /// 0...256.
+    public var weight: Int
+
+    public init(usable: Bool, weight: Int) {
+        self.usable = usable
+        self.weight = weight
+    }
+}

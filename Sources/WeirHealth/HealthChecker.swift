@@ -1,0 +1,684 @@
+import Glibc
+import WeirConfig
+import WeirHTTP
+import WeirLoop
+import WeirSystem
+
+/// Active health checks of every server with `check`, run on an event loop
+/// that someone else owns: the master's (master-worker mode) or the single
+/// process's (`-d`). The host gives the checker one token kind, forwards it
+/// the events and timers of that kind, and applies the `CheckEvent`s it
+/// returns (publishing them to the balancers and logging them).
+///
+/// Per server, one check at a time: non-blocking connect, then the
+/// backend's steps (send, expect), bounded by `timeout check` (or `inter`),
+/// then the next check `inter` later (`fastinter` while the state is
+/// changing, `downinter` while DOWN). Checks allocate (their buffers,
+/// their request); they are not the traffic's hot path.
+public struct HealthChecker {
+    /// What every check of a backend does, in order.
+    enum Step {
+        case connect(port: UInt16?)
+        case send([UInt8])
+        case expect(Expectation)
+        /// Read one HTTP response and check it (no expectation: a 2xx or 3xx status).
+        case httpResponse([Expectation], method: HTTPMethod)
+    }
+
+    struct Plan {
+        var steps: [Step]
+        /// `option tcp-check`: failures name their step.
+        var isTCPCheck: Bool
+        /// Passing means Layer 7 (something was sent or read).
+        var layer7: Bool
+    }
+
+    struct Checked {
+        let backend: Int
+        let server: Int
+        let backendName: String
+        let serverName: String
+        let isBackup: Bool
+        let configuredWeight: Int
+        let settings: ServerCheck
+        let address: SocketAddress
+        let plan: Int
+        let connectTimeout: Int?
+        let checkTimeout: Int?
+        let logProgress: Bool
+        var state: CheckState
+        var health: ServerHealth
+
+        // The check in progress.
+        var running = false
+        var fd: Int32 = -1
+        var connected = false
+        var stepStarted = false
+        var step = 0
+        var started: Int64 = 0
+        var deadline: Int64 = 0
+        /// Bumped at every start and end of a check: events and timers of an
+        /// older attempt are stale.
+        var attempt: UInt32 = 1
+        var output: [UInt8] = []
+        var outputOffset = 0
+        var input: [UInt8] = []
+        var eof = false
+        var lastPassed: Bool?
+        /// Slow start: when the server came UP (nil: at full weight).
+        var upSince: Int64?
+        /// Passive checks: errors in a row seen on live traffic.
+        var consecutiveErrors = 0
+    }
+
+    /// A server as the backend's usable-server counts see it.
+    struct Member {
+        var isBackup: Bool
+        var disabled: Bool
+        /// Index into `servers` when checked.
+        var checked: Int?
+    }
+
+    public let tokenKind: UInt8
+    var plans: [Plan] = []
+    var servers: [Checked] = []
+    var members: [[Member]] = []
+    /// Bytes a check reads at most (`tune.bufsize`).
+    let readLimit: Int
+    static let rampFlag: UInt32 = 0x4000_0000
+
+    /// Servers whose address cannot be resolved are left unchecked and
+    /// reported in `problems`.
+    public private(set) var problems: [String] = []
+
+    public init(configuration: Configuration, tokenKind: UInt8) {
+        self.tokenKind = tokenKind
+        readLimit = configuration.global.bufferSize
+        for (b, backend) in configuration.backends.enumerated() {
+            let planIndex = plans.count
+            plans.append(HealthChecker.plan(for: backend))
+            var list: [Member] = []
+            for (s, server) in backend.servers.enumerated() {
+                var member = Member(isBackup: server.backup, disabled: server.disabled, checked: nil)
+                if server.check.enabled && !server.disabled {
+                    do {
+                        let address = try HealthChecker.address(of: server)
+                        member.checked = servers.count
+                        let state = CheckState(rise: server.check.rise, fall: server.check.fall)
+                        servers.append(Checked(
+                            backend: b, server: s, backendName: backend.name, serverName: server.name,
+                            isBackup: server.backup, configuredWeight: server.weight, settings: server.check,
+                            address: address, plan: planIndex, connectTimeout: backend.timeouts.connect,
+                            checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
+                            state: state, health: ServerHealth(usable: true, weight: server.weight)))
+                    } catch let error as CheckSetupError where error.unresolved {
+                        member.disabled = true
+                    } catch {
+                        problems.append("\(server.location): server \(backend.name)/\(server.name): "
+                                        + "no address to check: \(error)")
+                    }
+                }
+                list.append(member)
+            }
+            members.append(list)
+        }
+    }
+
+    public var isEmpty: Bool { servers.isEmpty }
+
+    /// The published state of every checked server that differs from the
+    /// start state (usable at full weight): what a worker that starts late
+    /// must be told.
+    public var changedStates: [(backend: Int, server: Int, state: ServerHealth)] {
+        servers.filter { !$0.health.usable || $0.health.weight != $0.configuredWeight }
+            .map { ($0.backend, $0.server, $0.health) }
+    }
+
+    // MARK: Building
+
+    static func plan(for backend: Backend) -> Plan {
+        switch backend.healthCheck {
+        case .connect:
+            return Plan(steps: [.connect(port: nil)], isTCPCheck: false, layer7: false)
+        case .http(let check):
+            return Plan(steps: [.connect(port: nil), .send(request(check)),
+                                .httpResponse(check.expects.map(Expectation.init), method: Array(check.method.utf8).withUnsafeBytes { HTTPMethod($0) })],
+                        isTCPCheck: false, layer7: true)
+        case .tcp(let rules):
+            var steps: [Step] = []
+            for rule in rules {
+                switch rule {
+                case .connect(let port): steps.append(.connect(port: port))
+                case .send(let bytes): steps.append(.send(bytes))
+                case .expect(let expect): steps.append(.expect(Expectation(expect)))
+                }
+            }
+            if steps.isEmpty { steps = [.connect(port: nil)] }
+            let layer7 = steps.contains { if case .connect = $0 { return false } else { return true } }
+            return Plan(steps: steps, isTCPCheck: true, layer7: layer7)
+        }
+    }
+
+    /// The check request, written with WeirHTTP's head writer.
+    static func request(_ check: HTTPCheck) -> [UInt8] {
+        let body = Array((check.body ?? "").utf8)
+        var capacity = 64 + check.method.utf8.count + check.uri.utf8.count
+        for header in check.headers { capacity += header.name.utf8.count + header.value.utf8.count + 4 }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 1)
+        defer { buffer.deallocate() }
+        var writer = HeadWriter(buffer, capacity: capacity)
+        func append(_ text: String) {
+            var text = text
+            text.withUTF8 { writer.append(UnsafeRawBufferPointer($0)) }
+        }
+        append(check.method)
+        writer.append(byte: UInt8(ascii: " "))
+        append(check.uri)
+        writer.append(byte: UInt8(ascii: " "))
+        append(check.version)
+        writer.append("\r\n")
+        var hasLength = false
+        var hasConnection = false
+        for header in check.headers {
+            var name = header.name
+            var value = header.value
+            let lower = name.lowercased()
+            if lower == "content-length" { hasLength = true }
+            if lower == "connection" { hasConnection = true }
+            name.withUTF8 { n in value.withUTF8 { v in
+                writer.appendHeader(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v))
+            } }
+        }
+        if !body.isEmpty && !hasLength {
+            writer.append("content-length: ")
+            writer.append(decimal: body.count)
+            writer.append("\r\n")
+        }
+        // One request per connection: the check closes it after the response.
+        if !hasConnection && check.version == "HTTP/1.1" { writer.append("connection: close\r\n") }
+        writer.append("\r\n")
+        return Array(writer.written) + body
+    }
+
+    static func address(of server: Server) throws -> SocketAddress {
+        var port: UInt16 = 0
+        switch server.address {
+        case .ip(_, let p), .host(_, let p): port = p
+        case .unix: break
+        }
+        var base: SocketAddress
+        do {
+            switch try InitialAddress.resolve(server) {
+            case .address(let a): base = a
+            case .unresolved(let reason): throw CheckSetupError(description: reason, unresolved: true)
+            }
+        } catch let error as InitialAddress.Failure {
+            throw CheckSetupError(description: error.description)
+        }
+        let checkPort = server.check.port ?? port
+        switch server.check.address {
+        case .ip(let ip)?:
+            return SocketAddress(ip: ip.bytes, port: checkPort)
+        case .host(let host)?:
+            do { return try SocketAddress.resolve(host: host, port: checkPort) } catch {
+                throw CheckSetupError(description: "\(error)")
+            }
+        case nil:
+            if server.check.port != nil, base.family != AF_UNIX { base.setPort(checkPort) }
+            return base
+        }
+    }
+
+    // MARK: Running
+
+    /// Schedules every server's first check, spread over its interval.
+    public mutating func start(loop: inout EventLoop) {
+        let count = Int64(max(1, servers.count))
+        for i in servers.indices {
+            let spread = Int64(i) * Int64(servers[i].settings.inter) / count
+            servers[i].deadline = loop.now + spread
+            loop.schedule(token(i), at: servers[i].deadline)
+        }
+    }
+
+    /// Closes every check in progress (the host is stopping or reloading).
+    public mutating func stop(loop: inout EventLoop) {
+        for i in servers.indices where servers[i].fd >= 0 {
+            loop.deregister(servers[i].fd)
+            Posix.closeWithReset(servers[i].fd)
+            servers[i].fd = -1
+            servers[i].running = false
+            servers[i].attempt &+= 1
+        }
+    }
+
+    func token(_ i: Int) -> Token {
+        Token(kind: tokenKind, slot: UInt32(i), generation: servers[i].attempt)
+    }
+
+    public mutating func handleEvent(_ token: Token, events: UInt32, loop: inout EventLoop) -> [CheckEvent] {
+        let i = Int(token.slot)
+        guard i < servers.count, servers[i].running, token.generation == servers[i].attempt & 0xFF_FFFF else { return [] }
+        if !servers[i].connected {
+            if let error = Posix.socketError(servers[i].fd) {
+                return finish(i, CheckResult(.layer4Connection, info: stepInfo(i, error.description)), loop: &loop)
+            }
+            guard events & (Epoll.writable | Epoll.readable | Epoll.hangup | Epoll.error) != 0 else { return [] }
+            servers[i].connected = true
+            if servers[i].step == 0, let timeout = servers[i].checkTimeout {
+                servers[i].deadline = loop.now + Int64(timeout)
+                loop.schedule(self.token(i), at: servers[i].deadline)
+            }
+        }
+        return drive(i, loop: &loop)
+    }
+
+    public mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) -> [CheckEvent] {
+        if token.slot & HealthChecker.rampFlag != 0 {
+            return ramp(Int(token.slot & ~HealthChecker.rampFlag), loop: &loop)
+        }
+        let i = Int(token.slot)
+        guard i < servers.count, token.generation == servers[i].attempt & 0xFF_FFFF,
+              loop.now >= servers[i].deadline else { return [] }
+        if servers[i].running {
+            if !servers[i].connected {
+                return finish(i, CheckResult(.layer4Timeout, info: stepInfo(i, nil)), loop: &loop)
+            }
+            return finish(i, CheckResult(.layer7Timeout, info: stepInfo(i, nil)), loop: &loop)
+        }
+        return begin(i, loop: &loop)
+    }
+
+    private mutating func begin(_ i: Int, loop: inout EventLoop) -> [CheckEvent] {
+        servers[i].attempt &+= 1
+        servers[i].running = true
+        servers[i].started = loop.now
+        servers[i].step = 0
+        servers[i].stepStarted = false
+        servers[i].connected = false
+        servers[i].input.removeAll(keepingCapacity: true)
+        servers[i].eof = false
+        let inter = Int64(servers[i].settings.inter)
+        if servers[i].checkTimeout != nil {
+            servers[i].deadline = loop.now + min(inter, Int64(servers[i].connectTimeout ?? servers[i].settings.inter))
+        } else {
+            servers[i].deadline = loop.now + inter
+        }
+        loop.schedule(token(i), at: servers[i].deadline)
+        return drive(i, loop: &loop)
+    }
+
+    /// Runs the steps as far as the socket allows; the check's verdict when it is known.
+    private mutating func drive(_ i: Int, loop: inout EventLoop) -> [CheckEvent] {
+        let plan = plans[servers[i].plan]
+        while servers[i].step < plan.steps.count {
+            switch plan.steps[servers[i].step] {
+            case .connect(let port):
+                if !servers[i].stepStarted {
+                    servers[i].stepStarted = true
+                    if let failure = openConnection(i, port: port, loop: &loop) { return finish(i, failure, loop: &loop) }
+                }
+                guard servers[i].connected else { return [] }
+            case .send(let bytes):
+                if !servers[i].stepStarted {
+                    servers[i].stepStarted = true
+                    servers[i].output = bytes
+                    servers[i].outputOffset = 0
+                    servers[i].input.removeAll(keepingCapacity: true)
+                }
+                if let failure = flush(i) { return finish(i, failure, loop: &loop) }
+                guard servers[i].outputOffset == servers[i].output.count else { return [] }
+            case .expect(let expectation):
+                receive(i)
+                let found = expectation.found(in: servers[i].input)
+                if found {
+                    if expectation.rule.negated {
+                        return finish(i, CheckResult(.layer7WrongStatus, info: "TCPCHK matched unwanted content '\(expectation.rule.pattern)' at step \(servers[i].step + 1)"), loop: &loop)
+                    }
+                } else {
+                    let final = servers[i].eof || servers[i].input.count >= readLimit
+                    guard final else { return [] }
+                    if !expectation.rule.negated {
+                        if servers[i].input.isEmpty {
+                            return finish(i, CheckResult(.layer7Invalid, info: "TCPCHK got an empty response at step \(servers[i].step + 1)"), loop: &loop)
+                        }
+                        return finish(i, CheckResult(.layer7WrongStatus, info: "TCPCHK did not match content '\(expectation.rule.pattern)' at step \(servers[i].step + 1)"), loop: &loop)
+                    }
+                }
+            case .httpResponse(let expectations, let method):
+                receive(i)
+                guard let result = evaluateHTTP(i, expectations, method: method) else { return [] }
+                return finish(i, result, loop: &loop)
+            }
+            servers[i].step += 1
+            servers[i].stepStarted = false
+        }
+        return finish(i, CheckResult(plan.layer7 ? .layer7OK : .layer4OK, info: plan.isTCPCheck && plan.layer7 ? "(tcp-check)" : nil),
+                      loop: &loop)
+    }
+
+    /// Opens the connection of a connect step (closing the previous one).
+    private mutating func openConnection(_ i: Int, port: UInt16?, loop: inout EventLoop) -> CheckResult? {
+        closeSocket(i, loop: &loop)
+        servers[i].connected = false
+        servers[i].eof = false
+        servers[i].input.removeAll(keepingCapacity: true)
+        var address = servers[i].address
+        if let port, address.family != AF_UNIX { address.setPort(port) }
+        let fd: Int32
+        do { fd = try Posix.socket(domain: address.family, type: Posix.streamType).release() } catch {
+            return CheckResult(.layer4Connection, info: stepInfo(i, error.description))
+        }
+        servers[i].fd = fd
+        if address.family != AF_UNIX { Posix.setNoDelay(fd) }
+        let connected: Bool
+        do { connected = try Posix.connect(fd, to: address) } catch {
+            return CheckResult(.layer4Connection, info: stepInfo(i, error.description))
+        }
+        do {
+            try loop.register(fd, events: Epoll.readable | Epoll.writable | Epoll.peerClosed | Epoll.edgeTriggered,
+                              token: token(i))
+        } catch {
+            return CheckResult(.layer4Connection, info: stepInfo(i, error.description))
+        }
+        if connected { servers[i].connected = true }
+        return nil
+    }
+
+    private mutating func flush(_ i: Int) -> CheckResult? {
+        while servers[i].outputOffset < servers[i].output.count {
+            let fd = servers[i].fd
+            let offset = servers[i].outputOffset
+            let outcome: Result<IOResult, Errno> = servers[i].output.withUnsafeBytes { p in
+                do throws(Errno) {
+                    return .success(try Posix.send(fd, from: p.baseAddress! + offset, count: p.count - offset))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            let result: IOResult
+            switch outcome {
+            case .success(let r): result = r
+            case .failure(let error): return CheckResult(.layer4Connection, info: stepInfo(i, error.description))
+            }
+            switch result {
+            case .wouldBlock: return nil
+            case .processed(let n): servers[i].outputOffset += n
+            }
+        }
+        return nil
+    }
+
+    /// Reads what is available, up to `readLimit` bytes in all.
+    private mutating func receive(_ i: Int) {
+        guard servers[i].fd >= 0, !servers[i].eof else { return }
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while servers[i].input.count < readLimit {
+            let want = min(chunk.count, readLimit - servers[i].input.count)
+            let fd = servers[i].fd
+            let outcome: Result<IOResult, Errno> = chunk.withUnsafeMutableBytes { p in
+                do throws(Errno) {
+                    return .success(try Posix.read(fd, into: p.baseAddress!, count: want))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            guard case .success(let result) = outcome else {
+                servers[i].eof = true
+                return
+            }
+            switch result {
+            case .wouldBlock: return
+            case .processed(0):
+                servers[i].eof = true
+                return
+            case .processed(let n): servers[i].input.append(contentsOf: chunk[0..<n])
+            }
+        }
+    }
+
+    /// The verdict on an HTTP response read so far, nil while more is needed.
+    private func evaluateHTTP(_ i: Int, _ expectations: [Expectation], method: HTTPMethod) -> CheckResult? {
+        let input = servers[i].input
+        let final = servers[i].eof || input.count >= readLimit
+        var scanner = HeadScanner()
+        let limits = HTTPLimits(maxHeadBytes: max(1024, readLimit), maxHeaders: 101)
+        let scan = input.withUnsafeBytes { scanner.scan($0, limits: limits) }
+        let headLength: Int
+        switch scan {
+        case .incomplete:
+            guard final else { return nil }
+            if input.isEmpty { return CheckResult(.layer7Invalid, info: "Connection closed before a response") }
+            return CheckResult(.layer7Invalid, info: "Incomplete HTTP response")
+        case .tooLarge:
+            return CheckResult(.layer7Invalid, info: "HTTP response head too large")
+        case .complete(let length):
+            headLength = length
+        }
+        var headers = HeaderTable(capacity: 101)
+        let head: ResponseHead
+        do {
+            head = try input.withUnsafeBytes { p throws(HTTPParseError) in
+                try HTTPParser.parseResponse(UnsafeRawBufferPointer(rebasing: p[0..<headLength]), requestMethod: method,
+                                             headers: &headers, limits: limits)
+            }
+        } catch {
+            return CheckResult(.layer7Invalid, info: "Invalid HTTP response")
+        }
+        let code = head.status
+        let reason = String(decoding: input[head.reasonStart..<head.reasonEnd], as: UTF8.self)
+        if expectations.isEmpty {
+            if (200..<400).contains(code) { return CheckResult(.layer7OK, code: code, info: reason) }
+            return CheckResult(.layer7WrongStatus, code: code, info: reason)
+        }
+        // Body expectations need the body (what fits in the buffer).
+        let needsBody = expectations.contains { !$0.isStatus }
+        var body: [UInt8] = []
+        if needsBody {
+            body = Array(input[headLength...])
+            switch head.framing {
+            case .none: body = []
+            case .contentLength(let n):
+                if Int64(body.count) < n && !final { return nil }
+                if Int64(body.count) > n { body = Array(body[0..<Int(n)]) }
+            case .chunked:
+                if !final && !Expectation.contains(body, Array("0\r\n\r\n".utf8)) { return nil }
+            case .untilClose:
+                if !final { return nil }
+            }
+        }
+        for expectation in expectations {
+            let matched = expectation.isStatus ? expectation.statusMatches(code) : expectation.found(in: body)
+            if matched == expectation.rule.negated {
+                let info = expectation.isStatus ? "HTTP status check returned code <\(code)>"
+                    : "HTTP content check did not match"
+                return CheckResult(.layer7WrongStatus, code: code, info: info)
+            }
+        }
+        return CheckResult(.layer7OK, code: code, info: reason)
+    }
+
+    /// For tcp-check: where a failure happened, as HAProxy says it.
+    private func stepInfo(_ i: Int, _ text: String?) -> String? {
+        let plan = plans[servers[i].plan]
+        guard plan.isTCPCheck, plan.steps.count > 1 || servers[i].step > 0 else { return text }
+        let step = servers[i].step
+        let what: String
+        switch plan.steps[min(step, plan.steps.count - 1)] {
+        case .connect(let port): what = port.map { "connect port \($0)" } ?? "connect"
+        case .send: what = "send"
+        case .expect(let e): what = e.rule.description
+        case .httpResponse: what = "expect http"
+        }
+        return "\(text ?? "") at step \(step + 1) of tcp-check (\(what))"
+    }
+
+    private mutating func closeSocket(_ i: Int, loop: inout EventLoop) {
+        guard servers[i].fd >= 0 else { return }
+        loop.deregister(servers[i].fd)
+        Posix.closeWithReset(servers[i].fd)
+        servers[i].fd = -1
+    }
+
+    /// Ends the check: closes its connection, feeds the state machine,
+    /// schedules the next check.
+    private mutating func finish(_ i: Int, _ result: CheckResult, loop: inout EventLoop) -> [CheckEvent] {
+        var result = result
+        result.duration = max(0, loop.now - servers[i].started)
+        closeSocket(i, loop: &loop)
+        servers[i].running = false
+        servers[i].attempt &+= 1
+        let previousHealth = servers[i].state.health
+        let transition = servers[i].state.record(success: result.passed)
+        let events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        servers[i].lastPassed = result.passed
+        let interval = servers[i].settings.interval(transitioning: servers[i].state.isTransitioning,
+                                                    down: !servers[i].state.isUp)
+        servers[i].deadline = loop.now + Int64(interval)
+        loop.schedule(token(i), at: servers[i].deadline)
+        return events
+    }
+
+    /// The events of a state machine step; updates the published state.
+    private mutating func changed(_ i: Int, _ transition: CheckState.Transition, _ result: CheckResult,
+                                  previousHealth: Int, loop: inout EventLoop) -> [CheckEvent] {
+        var events: [CheckEvent] = []
+        switch transition {
+        case .wentDown:
+            servers[i].upSince = nil
+            servers[i].health = ServerHealth(usable: false, weight: servers[i].configuredWeight)
+            events.append(event(i, .wentDown, result))
+        case .wentUp:
+            if let slowstart = servers[i].settings.slowstart, slowstart > 0 {
+                servers[i].upSince = loop.now
+                servers[i].health = ServerHealth(usable: true, weight: HealthChecker.rampWeight(
+                    servers[i].configuredWeight, elapsed: 0, slowstart: slowstart))
+                loop.schedule(Token(kind: tokenKind, slot: UInt32(i) | HealthChecker.rampFlag),
+                              at: loop.now + HealthChecker.rampStep(slowstart))
+            } else {
+                servers[i].health = ServerHealth(usable: true, weight: servers[i].configuredWeight)
+            }
+            events.append(event(i, .wentUp, result))
+        case .none:
+            if servers[i].logProgress && (servers[i].lastPassed != result.passed || previousHealth != servers[i].state.health) {
+                var e = event(i, .progress, result)
+                let p = servers[i].state.progress
+                e.progressText = "\(p.count)/\(p.of) \(servers[i].state.isUp ? "UP" : "DOWN")"
+                events.append(e)
+            }
+        }
+        return events
+    }
+
+    // MARK: Passive checks
+
+    /// An outcome of live traffic on a server with `observe`: `error-limit`
+    /// errors in a row apply `on-error`, and the next check comes at
+    /// `fastinter`.
+    public mutating func observe(backend: Int, server: Int, _ outcome: PassiveOutcome,
+                                 loop: inout EventLoop) -> [CheckEvent] {
+        guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
+              let i = members[backend][server].checked, let mode = servers[i].settings.observe,
+              let isError = outcome.isError(under: mode) else { return [] }
+        guard isError else {
+            servers[i].consecutiveErrors = 0
+            return []
+        }
+        servers[i].consecutiveErrors += 1
+        let count = servers[i].consecutiveErrors
+        guard count >= servers[i].settings.errorLimit else { return [] }
+        servers[i].consecutiveErrors = 0
+        let result = CheckResult(.healthAnalyze, info: "Detected \(count) consecutive errors, last one was: \(outcome)")
+        let previousHealth = servers[i].state.health
+        var events: [CheckEvent] = []
+        switch servers[i].settings.onError {
+        case .fastinter:
+            break
+        case .failCheck:
+            let transition = servers[i].state.record(success: false)
+            events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        case .suddenDeath:
+            servers[i].state.suddenDeath()
+            events = changed(i, .none, result, previousHealth: previousHealth, loop: &loop)
+        case .markDown:
+            let transition = servers[i].state.markDown()
+            events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        }
+        servers[i].lastPassed = false
+        // The next check comes sooner.
+        if !servers[i].running, let fast = servers[i].settings.fastinter, loop.now + Int64(fast) < servers[i].deadline {
+            servers[i].attempt &+= 1
+            servers[i].deadline = loop.now + Int64(fast)
+            loop.schedule(token(i), at: servers[i].deadline)
+        }
+        return events
+    }
+
+    private func event(_ i: Int, _ kind: CheckEvent.Kind, _ result: CheckResult?) -> CheckEvent {
+        let s = servers[i]
+        var active = 0
+        var backup = 0
+        for member in members[s.backend] where !member.disabled {
+            let usable = member.checked.map { servers[$0].health.usable } ?? true
+            guard usable else { continue }
+            if member.isBackup { backup += 1 } else { active += 1 }
+        }
+        return CheckEvent(kind: kind, backend: s.backend, server: s.server, state: s.health, result: result,
+                          backendName: s.backendName, serverName: s.serverName, isBackup: s.isBackup,
+                          activeLeft: active, backupLeft: backup)
+    }
+
+    // MARK: Slow start
+
+    /// The effective weight `elapsed` ms into a slow start: proportional,
+    /// at least 1, the full weight once `slowstart` has passed.
+    public static func rampWeight(_ weight: Int, elapsed: Int64, slowstart: Int) -> Int {
+        guard weight > 0 else { return 0 }
+        guard elapsed < Int64(slowstart), slowstart > 0 else { return weight }
+        let scaled = (Int64(weight) * elapsed + Int64(slowstart) - 1) / Int64(slowstart)
+        return max(1, Int(scaled))
+    }
+
+    /// How often the weight is raised: a twentieth of the slow start, at least 100ms.
+    static func rampStep(_ slowstart: Int) -> Int64 { max(100, Int64(slowstart) / 20) }
+
+    private mutating func ramp(_ i: Int, loop: inout EventLoop) -> [CheckEvent] {
+        guard i < servers.count, let since = servers[i].upSince, servers[i].state.isUp,
+              let slowstart = servers[i].settings.slowstart else { return [] }
+        let weight = HealthChecker.rampWeight(servers[i].configuredWeight, elapsed: loop.now - since, slowstart: slowstart)
+        if weight >= servers[i].configuredWeight {
+            servers[i].upSince = nil
+        } else {
+            loop.schedule(Token(kind: tokenKind, slot: UInt32(i) | HealthChecker.rampFlag),
+                          at: loop.now + HealthChecker.rampStep(slowstart))
+        }
+        guard weight != servers[i].health.weight else { return [] }
+        servers[i].health.weight = weight
+        return [event(i, .weight, nil)]
+    }
+}
+
+extension SocketAddress {
+    /// The port of an IPv4 or IPv6 address replaced (checks' `port`).
+    mutating func setPort(_ port: UInt16) {
+        switch family {
+        case AF_INET:
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port = port.bigEndian }
+            }
+        case AF_INET6:
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port = port.bigEndian }
+            }
+        default:
+            break
+        }
+    }
+}
+
+struct CheckSetupError: Error, CustomStringConvertible {
+    var description: String
+    /// `init-addr none` left the server without an address: not a problem
+    /// to report, the server is simply out of service.
+    var unresolved = false
+}

@@ -1,0 +1,81 @@
+import WeirConfig
+import WeirHealth
+import WeirLoop
+import WeirShared
+
+// Health checks in master-worker mode: the master runs them once, in its
+// own event loop, for the current generation, and publishes each change to
+// that generation's workers.
+extension Master {
+    /// (Re)starts the checks for the configuration that just became current.
+    mutating func startChecks(loop: inout EventLoop) {
+        checker?.stop(loop: &loop)
+        checker = nil
+        let fresh = HealthChecker(configuration: configuration, tokenKind: MasterToken.check.rawValue)
+        for problem in fresh.problems { Notice.warning(problem) }
+        guard !fresh.isEmpty else { return }
+        checker = fresh
+        checksGeneration = current
+        checker?.start(loop: &loop)
+    }
+
+    mutating func stopChecks(loop: inout EventLoop) {
+        checker?.stop(loop: &loop)
+        checker = nil
+    }
+
+    mutating func checkEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        guard let events = checker?.handleEvent(token, events: events, loop: &loop) else { return }
+        applyCheckEvents(events)
+    }
+
+    mutating func checkTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
+        guard let events = checker?.handleTimer(token, deadline: deadline, loop: &loop) else { return }
+        applyCheckEvents(events)
+    }
+
+    /// A worker's report of live traffic (passive checks), for the current generation's servers.
+    mutating func observed(backend: Int, server: Int, outcome wire: String, loop: inout EventLoop) {
+        guard let outcome = PassiveOutcome(wire: Substring(wire)),
+              let events = checker?.observe(backend: backend, server: server, outcome, loop: &loop) else { return }
+        applyCheckEvents(events)
+    }
+
+    private func applyCheckEvents(_ events: [CheckEvent]) {
+        for event in events {
+            publish(backend: event.backend, server: event.server, state: event.state)
+            // The master does not know the sessions on a server yet (they
+            // will be in shared memory): the DOWN line says 0.
+            if let line = event.logLine(sessions: 0) { Notice.warning(line) }
+            if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
+        }
+    }
+
+    /// Makes a server's health known to every worker that balances over it.
+    ///
+    /// This is the one place where checked state leaves the master. Today it
+    /// is a `SERVER` message on each current worker's control channel; with
+    /// the shared-memory segment (issue 5 §1) it becomes a store into the
+    /// server's health slot of the current generation's segment (state,
+    /// effective weight, last change), which workers read when balancing,
+    /// and the channel message goes away.
+    func publish(backend: Int, server: Int, state: ServerHealth) {
+        let message = ControlMessage.serverState(.init(backend: backend, server: server, usable: state.usable,
+                                                       weight: state.weight))
+        for index in workers.indices where workers[index].generation == checksGeneration && !workers[index].draining {
+            send(message, to: index)
+        }
+    }
+
+    /// A worker of the checked generation that starts late (a replacement
+    /// for a crashed one) learns every state that differs from the start,
+    /// queued on its channel right after its `hello`, so it has them
+    /// before its first accept.
+    func sendHealthStates(to index: Int) {
+        guard let checker, workers[index].generation == checksGeneration else { return }
+        for changed in checker.changedStates {
+            send(.serverState(.init(backend: changed.backend, server: changed.server, usable: changed.state.usable,
+                                    weight: changed.state.weight)), to: index)
+        }
+    }
+}
