@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Helpers shared by bench/run.sh and bench/reload.sh. Sourced, not run.
+# Helpers shared by bench/run.sh, bench/reload.sh and bench/http.sh. Sourced,
+# not run.
 #
 # The caller sets, before calling what needs them:
 #   WORK        a private temporary directory
@@ -73,6 +74,23 @@ stop() {
     wait "$pid" 2>/dev/null || true
 }
 
+# utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat,
+# counted after the command name, which may contain spaces).
+cpu_ticks() {
+    local stat rest
+    stat=$(cat "/proc/$1/stat")
+    rest=${stat##*) }
+    awk '{ print $12 + $13 }' <<<"$rest"
+}
+
+# Peak and current resident set of a process, in KiB.
+peak_rss_kib() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
 # A wrk latency like 1.23ms, 456.00us or 1.02s, in milliseconds.
 to_ms() {
     awk -v v="$1" 'BEGIN {
@@ -103,10 +121,14 @@ get() {
 
 # start_nginx: nginx as one foreground process on 127.0.0.1:NGINX_PORT, pinned
 # to LOAD_CPU, serving a 64-byte static body with keep-alive; sets NGINX_PID.
+# The same body is also /api/small, and /api/16k is 16 KiB (bench/http.sh);
+# NGINX_EXTRA, when set, is added inside the http block (more servers).
 start_nginx() {
-    mkdir -p "$WORK/nginx/html" "$WORK/nginx/tmp"
+    mkdir -p "$WORK/nginx/html/api" "$WORK/nginx/tmp"
     # A small static body: 64 bytes.
     printf 'weir bench: a small static body served by nginx for the proxy.\n' >"$WORK/nginx/html/index.html"
+    cp "$WORK/nginx/html/index.html" "$WORK/nginx/html/api/small"
+    head -c 16384 /dev/zero | tr '\0' 'w' >"$WORK/nginx/html/api/16k"
     cat >"$WORK/nginx/nginx.conf" <<EOF
 daemon off;
 master_process off;
@@ -128,6 +150,7 @@ http {
         root $WORK/nginx/html;
         location / { }
     }
+${NGINX_EXTRA:-}
 }
 EOF
     log "starting nginx on 127.0.0.1:$NGINX_PORT (CPU $LOAD_CPU)"

@@ -95,19 +95,6 @@ trap bench_cleanup EXIT
 
 # --- helpers ---------------------------------------------------------------
 
-# utime+stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat,
-# counted after the command name, which may contain spaces).
-cpu_ticks() {
-    local stat rest
-    stat=$(cat "/proc/$1/stat")
-    rest=${stat##*) }
-    awk '{ print $12 + $13 }' <<<"$rest"
-}
-
-peak_rss_kib() {
-    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
-}
-
 proxy_cmd() {
     case $1 in
         weir) echo "$WEIR_BIN $WEIR_FLAGS -f $WORK/$1.cfg" ;;
