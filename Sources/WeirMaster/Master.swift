@@ -263,7 +263,7 @@ public struct Master: ~Copyable, EventHandler {
         let generation: Generation
         do {
             let configFD = try MemoryFile.create(name: "weir-config", bytes: ConfigBundle.encode(files))
-            let shared = try SharedSegment.create(slots: slots)
+            let shared = try SharedSegment.create(configuration: configuration, slots: slots)
             generation = Generation(number: number, configFD: configFD, sharedFD: shared.fd, segment: shared.segment)
         } catch {
             throw StartupError("cannot create the shared memory of generation \(number): \(error)")
@@ -471,6 +471,6 @@ public struct Master: ~Copyable, EventHandler {
         guard let generation = generations.removeValue(forKey: number) else { return }
         Posix.close(generation.configFD)
         Posix.close(generation.sharedFD)
-        munmap(generation.segment.memory.baseAddress, generation.segment.memory.count)
+        generation.segment.unmap()
     }
 }

@@ -105,7 +105,7 @@ extension Master {
         }
         func connections(_ worker: WorkerProcess) -> String {
             guard let generation = generations[worker.generation], worker.slot < generation.segment.slots else { return "-" }
-            return String(generation.segment.counters(worker.slot).pointee.sessions)
+            return String(generation.segment.workerCounters(worker.slot).pointee.sessions)
         }
         var text = row(["#<PID>", "<type>", "<generation>", "<reloads>", "<uptime>", "<version>", "<connections>"])
         text += row([String(getpid()), "master", String(current), String(reloads), uptime(now - startedWall), options.version, "-"])

@@ -101,6 +101,11 @@ struct BackendRuntime {
     var queueLength = 0
     var current = 0
     var cumulated = 0
+    /// Per server, `maxconn` (0: none), counted over every worker.
+    let serverMaxconn: [Int]
+    /// The algorithm or a limit reads server loads: they are taken from
+    /// shared memory before each pick.
+    let usesGlobalLoad: Bool
 
     init(_ backend: Backend) throws(StartupError) {
         name = backend.name
@@ -127,6 +132,11 @@ struct BackendRuntime {
                                     maxconn: server.maxconn, id: server.id))
         }
         self.servers = servers
+        serverMaxconn = backend.servers.map(\.maxconn)
+        switch backend.balance {
+        case .leastConn, .random: usesGlobalLoad = true
+        default: usesGlobalLoad = backend.servers.contains { $0.maxconn > 0 }
+        }
         idleHeads = Array(repeating: -1, count: servers.count)
         idleCounts = Array(repeating: 0, count: servers.count)
         // Hashing algorithms use the map-based table, or with

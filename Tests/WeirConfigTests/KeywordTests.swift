@@ -36,11 +36,12 @@ import Testing
         #expect(g.user == "weir" && g.group == "weir" && g.chroot == "/var/empty")
         #expect(g.daemon)
         #expect(g.bufferSize == 32768)
-        #expect(g.statsSockets == ["/run/weir.sock"])
+        #expect(g.statsSockets.map(\.address) == [.unix(path: "/run/weir.sock")])
+        #expect(g.statsSockets.map(\.level) == [.admin])
+        #expect(g.statsSockets.map(\.mode) == [0o600])
+        #expect(g.statsTimeout == 30_000)
         #expect(messages(r, .warning) == [
             "t.cfg:8:5: warning: 'daemon' is parsed but not applied yet: Weir stays in the foreground until a later release",
-            "t.cfg:10:5: warning: 'stats socket' is parsed but not served yet: the stats socket arrives in a later release",
-            "t.cfg:11:5: warning: 'stats timeout' is ignored until the stats socket arrives in a later release",
         ])
     }
 
