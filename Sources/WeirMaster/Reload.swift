@@ -190,11 +190,14 @@ extension Master {
         for generation in generationList { kept += [generation.configFD, generation.sharedFD] }
         kept = kept.filter { $0 >= 0 }
         for fd in kept { try? Posix.setCloseOnExec(fd, false) }
+        // The next image binds the stats sockets again.
+        closeStats(loop: &loop)
         var environment = Processes.environment().filter { !$0.hasPrefix(ReexecState.environmentKey + "=") }
         environment.append("\(ReexecState.environmentKey)=\(stateFD)")
         let error = Processes.exec(path: executable, arguments: options.arguments, environment: environment)
         for fd in kept { try? Posix.setCloseOnExec(fd, true) }
         Posix.close(stateFD)
+        try? openStats(loop: &loop)
         failReload("cannot execute \(executable): \(error)", messages: [])
     }
 

@@ -301,13 +301,13 @@ extension Worker {
             if frontends[frontend].tcpLog { logSession(slot, now: loop.now) }
         }
         frontends[frontend].current -= 1
-        stats.segment.close(stats.frontend(frontend))
+        stats.close(stats.frontend(frontend))
         let backend = Int(s.pointee.backend)
         let releasedServer = s.pointee.countedOnServer
         if releasedServer { releaseServer(backend: backend, server: Int(s.pointee.server)) }
         if backend >= 0 {
             backends[backend].current -= 1
-            stats.segment.close(stats.backend(backend))
+            stats.close(stats.backend(backend))
         }
         sessions.remove(slot)
         if releasedServer { processQueue(backend: backend, loop: &loop) }

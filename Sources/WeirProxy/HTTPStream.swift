@@ -355,7 +355,7 @@ extension Worker {
                 s.pointee.countedOnServer = false
             }
             backends[backend].current -= 1
-            stats.segment.close(stats.backend(backend))
+            stats.close(stats.backend(backend))
             s.pointee.backend = -1
         }
         s.pointee.server = -1

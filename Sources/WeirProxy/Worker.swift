@@ -270,7 +270,7 @@ public struct Worker: ~Copyable, EventHandler {
         frontends[index].current += 1
         frontends[index].cumulated += 1
         cumulated += 1
-        stats.segment.open(stats.frontend(index))
+        stats.open(stats.frontend(index))
         stats.sessionStarted(stats.frontend(index), wallSeconds: wall / 1000)
         let token = Token(kind: TokenKind.client.rawValue, slot: slot, generation: sessions.generation(slot))
         do {
@@ -294,7 +294,7 @@ public struct Worker: ~Copyable, EventHandler {
         s.pointee.retriesLeft = Int32(backends[backend].retries)
         backends[backend].current += 1
         backends[backend].cumulated += 1
-        stats.segment.open(stats.backend(backend))
+        stats.open(stats.backend(backend))
         stats.sessionStarted(stats.backend(backend), wallSeconds: wall / 1000)
         assignServer(slot, loop: &loop)
     }

@@ -47,6 +47,29 @@ struct WorkerStats {
         words[entity * Counter.stride + counter.rawValue]
     }
 
+    /// One more session (connection, for a server) open on `entity`, in the
+    /// shared count and in this worker's own, which the master takes back
+    /// from the shared count if this worker dies.
+    @inline(__always)
+    func open(_ entity: Int) {
+        segment.open(entity)
+        add(entity, .openHere)
+    }
+
+    /// `open` unless the server is at `limit` (0: none) counting every worker.
+    @inline(__always)
+    func claim(_ entity: Int, limit: Int) -> Bool {
+        guard segment.open(entity, limit: limit) else { return false }
+        add(entity, .openHere)
+        return true
+    }
+
+    @inline(__always)
+    func close(_ entity: Int) {
+        segment.close(entity)
+        add(entity, .openHere, -1)
+    }
+
     /// A session starts on `entity` (a backend or server): counted, stamped.
     @inline(__always)
     func sessionStarted(_ entity: Int, wallSeconds: Int64) {
@@ -108,14 +131,14 @@ extension Worker {
     /// server's `maxconn` is reached counting every worker.
     @inline(__always)
     mutating func claimServer(backend b: Int, server s: Int) -> Bool {
-        stats.segment.open(stats.server(b, s), limit: backends[b].serverMaxconn[s])
+        stats.claim(stats.server(b, s), limit: backends[b].serverMaxconn[s])
     }
 
     /// The session no longer counts on the server: locally and in shared memory.
     @inline(__always)
     mutating func releaseServer(backend b: Int, server s: Int) {
         backends[b].balancer.connectionClosed(server: s)
-        stats.segment.close(stats.server(b, s))
+        stats.close(stats.server(b, s))
     }
 
     @inline(__always)

@@ -51,6 +51,9 @@ public enum Counter: Int, CaseIterable, Sendable {
     case timedCount, connectCount, responseCount
     /// `intercepted`: requests answered by the proxy itself.
     case intercepted
+    /// Sessions this worker has open on the entity: its share of the shared
+    /// `current` count, taken back if the worker dies.
+    case openHere
 
     /// Words per entity in a slot: room for fields added later without
     /// changing the layout's shape.
@@ -63,7 +66,7 @@ public enum Counter: Int, CaseIterable, Sendable {
     public var combine: Combine {
         switch self {
         case .queueMax, .lastSession: return .max
-        case .queueCurrent: return .gauge
+        case .queueCurrent, .openHere: return .gauge
         default: return .sum
         }
     }
@@ -340,6 +343,20 @@ public struct SharedSegment: @unchecked Sendable {
             let handed = counters(slot: handedOverSlot) + entity * Counter.stride
             for counter in Counter.allCases where counter.combine == .sum { handed[counter.rawValue] = totals[counter.rawValue] }
         }
+    }
+
+    /// A worker died: what it had open no longer is. Its share of every
+    /// shared count is taken back and its gauges zeroed (master only, once
+    /// the process is reaped).
+    public func releaseWorker(_ slot: Int) {
+        let words = counters(slot: slot)
+        for entity in layout.entities.indices {
+            let w = words + entity * Counter.stride
+            let open = Int(w[Counter.openHere.rawValue])
+            if open != 0 { atomic(.current, entity).wrappingDecrement(by: open, ordering: .relaxed) }
+            for counter in Counter.allCases where counter.combine == .gauge { w[counter.rawValue] = 0 }
+        }
+        workerCounters(slot).pointee.sessions = 0
     }
 
     /// `clear counters all`: every cumulative counter of every entity reads

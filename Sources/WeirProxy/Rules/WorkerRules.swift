@@ -103,7 +103,7 @@ extension Worker {
         s.pointee.backend = Int32(backend)
         backends[backend].current += 1
         backends[backend].cumulated += 1
-        stats.segment.open(stats.backend(backend))
+        stats.open(stats.backend(backend))
         stats.sessionStarted(stats.backend(backend), wallSeconds: s.pointee.exchange.waitStartWall / 1000)
         if backends[backend].closesClientAfterResponse { s.pointee.exchange.clientKeepAlive = false }
         rules.input.backend = backend
