@@ -37,7 +37,9 @@ extension Worker {
             backends[backend].balancer.connectionOpened(server: server)
             let entity = stats.server(backend, server)
             stats.add(entity, .lbTotal)
-            stats.sessionStarted(entity, wallSeconds: Clock.wallMilliseconds() / 1000)
+            // The session's (or exchange's) start stands for now: no clock read per pick.
+            let wall = s.pointee.isHTTP ? s.pointee.exchange.waitStartWall : s.pointee.acceptedWall
+            stats.sessionStarted(entity, wallSeconds: wall / 1000)
             s.pointee.server = Int32(server)
             s.pointee.countedOnServer = true
             if s.pointee.queuedAt >= 0 && s.pointee.queueTime < 0 {

@@ -222,6 +222,65 @@ struct StatsSocketTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("server maxconn counts every worker's connections; a slot freed in one worker serves a client queued in another")
+    func maxconnIsGlobal() throws {
+        let backend = try Backend(.nameThenHold("s1"))
+        defer { backend.stop() }
+        let socket = statsSocketPath()
+        let config = """
+            global
+                nbthread 4
+                stats socket \(socket)
+            defaults
+                mode tcp
+                timeout connect 2s
+                timeout client 60s
+                timeout server 60s
+                timeout queue 20s
+            frontend fe
+                bind 127.0.0.1:0
+                default_backend be
+            backend be
+                server s1 \(backend.address) maxconn 2
+
+            """
+        let h = try MasterHarness(config: config)
+        defer { h.close() }
+        let port = try h.master.port(of: "fe")
+        var clients: [Client] = []
+        defer { for c in clients { c.close() } }
+        for _ in 0..<8 { clients.append(try Client(port: port)) }
+        // Two are served; whichever workers the others reached, they wait.
+        let (ok, table) = waitForStat(socket) { t in t.int("be/s1", "scur") == 2 && t.int("be/BACKEND", "qcur") == 6 }
+        #expect(ok, "\(table.map(\.raw) ?? "no answer")")
+        #expect(backend.snapshot.maxOpen == 2)
+        var served = clients.indices.filter { !clients[$0].receivesNothing(within: 0.05) }
+        #expect(served.count == 2, "served: \(served)")
+        // Free the slots one by one: each time one more waiting client gets through.
+        var closed: Set<Int> = []
+        for round in 0..<6 {
+            guard let first = served.first else { break }
+            clients[first].close()
+            closed.insert(first)
+            let waiting = clients.indices.filter { !served.contains($0) && !closed.contains($0) }
+            var next: Int?
+            _ = waitUntil(timeout: 10) {
+                next = waiting.first { !clients[$0].receivesNothing(within: 0.02) }
+                return next != nil
+            }
+            #expect(next != nil, "round \(round): no queued client was served after a slot freed")
+            if let next { #expect((try? clients[next].readLine()) == "s1", "round \(round)") }
+            served.removeFirst()
+            if let next { served.append(next) }
+        }
+        // The server's own count can see a new connection before the old
+        // one's close; the proxy's never went above the limit.
+        let after = try showStat(socket)
+        #expect(after.int("be/s1", "smax") == 2 && after.int("be/s1", "slim") == 2, "\(after)")
+        #expect(after.int("be/s1", "stot") == 8, "\(after)")
+        h.expectNoWorkerCrash()
+    }
+
     @Test("drain: no new sessions to the server, the open one goes on; maint shows MAINT; disable and enable")
     func drainMaintDisableEnable() throws {
         let s1 = try Backend(.nameThenHold("s1")), s2 = try Backend(.nameThenHold("s2"))
@@ -365,6 +424,7 @@ struct StatsSocketTests {
         let scenario = try HTTPScenario(config: """
             global
                 stats socket \(socket) level operator
+                stats timeout 1s
             defaults
                 mode http
                 timeout connect 2s
@@ -406,6 +466,11 @@ struct StatsSocketTests {
         #expect(ask("prompt") == "> ")
         #expect(ask("show backend") == "# name\nbe\n\n> ")
         #expect(ask("get weight be/h1") == "1 (initial 1)\n\n> ")
+        // stats timeout: the idle connection is closed.
+        var byte: UInt8 = 0
+        let started = monotonicNow()
+        #expect(read(fd, &byte, 1) == 0, "the idle stats connection was not closed")
+        #expect(monotonicNow() - started < 5)
     }
 }
 
