@@ -28,9 +28,17 @@ public struct StatsView {
     /// Older generations whose workers still drain.
     public let older: [SharedSegment]
 
+    /// For each older segment, its entities by name.
+    let olderIndex: [[String: Int]]
+
     public init(current: SharedSegment, older: [SharedSegment] = []) {
         self.current = current
         self.older = older
+        olderIndex = older.map { segment in
+            var index: [String: Int] = [:]
+            for (i, entity) in segment.layout.entities.enumerated() { index[entity.key] = i }
+            return index
+        }
     }
 
     public var layout: SegmentLayout { current.layout }
@@ -45,8 +53,8 @@ public struct StatsView {
         let info = layout.entities[entity]
         var totals = current.totals(entity)
         var open = current.current(entity)
-        for old in older {
-            guard let o = old.layout.entities.firstIndex(where: { $0.key == info.key }) else { continue }
+        for (old, index) in zip(older, olderIndex) {
+            guard let o = index[info.key] else { continue }
             let late = old.countedSinceHandOver(o)
             for counter in Counter.allCases {
                 switch counter.combine {

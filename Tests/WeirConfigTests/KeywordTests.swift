@@ -45,6 +45,31 @@ import Testing
         ])
     }
 
+    @Test func statsSockets() throws {
+        let r = parse("""
+            global
+                stats socket ipv4@127.0.0.1:9999 level user
+                stats socket /run/a.sock expose-fd listeners
+                stats socket fd@5
+            """)
+        #expect(messages(r) == [])
+        let sockets = try #require(r.configuration?.global.statsSockets)
+        #expect(sockets.map(\.address) == [.ip(IPAddress(bytes: [127, 0, 0, 1]), port: 9999), .unix(path: "/run/a.sock"),
+                                           .inheritedFD(5)])
+        #expect(sockets.map(\.level) == [.user, .operator, .operator])
+        #expect(messages(r, .warning) == ["t.cfg:3:30: warning: stats socket: 'expose-fd' is ignored"])
+        #expect(messages(parse("global\n stats socket /a level root\n"))
+                == ["t.cfg:2:24: error: stats socket: 'level' expects 'user', 'operator' or 'admin', got 'root'"])
+        #expect(messages(parse("global\n stats socket /a mode 999\n"))
+                == ["t.cfg:2:23: error: stats socket: 'mode' expects an octal permission like 600, got '999'"])
+        #expect(messages(parse("global\n stats socket 127.0.0.1:80-81\n"))
+                == ["t.cfg:2:15: error: stats socket: expected one address, not a port range: '127.0.0.1:80-81'"])
+        #expect(messages(parse("global\n stats socket /a level\n"))
+                == ["t.cfg:2:18: error: stats socket: 'level' expects an argument"])
+        #expect(messages(parse("global\n stats socket /a bogus 1\n"))
+                == ["t.cfg:2:18: error: stats socket: unsupported option 'bogus'; expected 'mode' or 'level'"])
+    }
+
     @Test func tlsGlobalsAreIgnoredWithAWarning() {
         #expect(warnings("global\n ssl-default-bind-options ssl-min-ver TLSv1.2\n")
                 == ["t.cfg:2:2: warning: 'ssl-default-bind-options' is ignored: it has no effect until TLS support lands"])
