@@ -281,6 +281,64 @@ struct StatsSocketTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("a worker killed with sessions open: the shared counts forget them, leastconn stays even")
+    func deadWorkerGivesItsSessionsBack() throws {
+        let names = ["s1", "s2"]
+        let backends = try names.map { try Backend(.nameThenHold($0)) }
+        defer { for b in backends { b.stop() } }
+        let socket = statsSocketPath()
+        let config = """
+            global
+                nbthread 2
+                stats socket \(socket)
+            defaults
+                mode tcp
+                timeout connect 2s
+                timeout client 60s
+                timeout server 60s
+            frontend fe
+                bind 127.0.0.1:0
+                default_backend be
+            backend be
+                balance leastconn
+            \(zip(names, backends).map { "    server \($0) \($1.address)" }.joined(separator: "\n"))
+
+            """
+        let h = try MasterHarness(config: config)
+        defer { h.close() }
+        let port = try h.master.port(of: "fe")
+        var clients: [Client] = []
+        defer { for c in clients { c.close() } }
+        for _ in 0..<12 {
+            let client = try Client(port: port)
+            clients.append(client)
+            _ = try client.readLine()
+        }
+        var (ok, table) = waitForStat(socket) { $0.int("be/BACKEND", "scur") == 12 }
+        #expect(ok, "\(table.map(\.raw) ?? "no answer")")
+        let victim = try #require(h.showProc().workers.first { Int($0.connections) ?? 0 > 0 })
+        kill(victim.pid, SIGKILL)
+        // Its clients lose their sessions; the master reaps it and replaces it.
+        #expect(h.master.waitForCount(of: "exited", atLeast: 1))
+        let open = { backends.map { $0.snapshot.open }.reduce(0, +) }
+        #expect(waitUntil(timeout: 10) { open() < 12 }, "no session ended with the worker")
+        (ok, table) = waitForStat(socket) { t in
+            let scur = names.map { t.int("be/\($0)", "scur") }
+            return scur.reduce(0, +) == open() && t.int("be/BACKEND", "scur") == open() && t.int("fe/FRONTEND", "scur") == open()
+        }
+        #expect(ok, "shared counts after the crash (backends hold \(open())): \(table.map(\.raw) ?? "no answer")")
+        // New connections fill the servers back evenly.
+        let before = backends.map { $0.snapshot.open }
+        let missing = 12 - open()
+        for _ in 0..<(missing + 4) {
+            let client = try Client(port: port)
+            clients.append(client)
+            _ = try client.readLine()
+        }
+        let after = backends.map { $0.snapshot.open }
+        #expect(abs(after[0] - after[1]) <= 1, "before \(before), after \(after)")
+    }
+
     @Test("drain: no new sessions to the server, the open one goes on; maint shows MAINT; disable and enable")
     func drainMaintDisableEnable() throws {
         let s1 = try Backend(.nameThenHold("s1")), s2 = try Backend(.nameThenHold("s2"))
@@ -414,6 +472,52 @@ struct StatsSocketTests {
         let table = try showStat(socket)
         #expect(table.int("app/h1", "weight") == 3 && table.int("app/BACKEND", "weight") == 4)
         h.expectNoWorkerCrash()
+    }
+
+    @Test("denied requests, request errors and status classes are counted where HAProxy counts them")
+    func errorCounters() throws {
+        let h1 = try HTTPBackend(name: "h1")
+        defer { h1.stop() }
+        let socket = statsSocketPath()
+        let scenario = try HTTPScenario(config: """
+            global
+                stats socket \(socket)
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 30s
+                timeout server 30s
+            frontend fe
+                bind 127.0.0.1:0
+                http-request deny if { path /deny }
+                default_backend be
+            backend be
+                server h1 \(h1.address)
+
+            """, backends: [h1])
+        defer {
+            scenario.close()
+            unlink(socket)
+        }
+        _ = try get(scenario.port, count: 3)
+        for _ in 0..<2 {
+            let connection = try scenario.connect()
+            defer { connection.close() }
+            try connection.request("GET", "/deny")
+            #expect(try connection.readResponse().status == 403)
+        }
+        let bad = try scenario.connect()
+        defer { bad.close() }
+        try bad.send("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+        #expect(try bad.readResponse().status == 400)
+        let (ok, table) = waitForStat(socket) { $0.int("fe/FRONTEND", "req_tot") == 6 }
+        #expect(ok, "\(table.map(\.raw) ?? "no answer")")
+        guard let t = table else { return }
+        #expect(t.int("fe/FRONTEND", "hrsp_2xx") == 3 && t.int("fe/FRONTEND", "hrsp_4xx") == 3, "\(t)")
+        #expect(t.int("fe/FRONTEND", "dreq") == 2 && t.int("fe/FRONTEND", "ereq") == 1, "\(t)")
+        #expect(t.int("be/BACKEND", "stot") == 3 && t.int("be/BACKEND", "hrsp_2xx") == 3, "\(t)")
+        #expect(t.int("be/h1", "hrsp_2xx") == 3 && t.int("be/h1", "lbtot") == 3, "\(t)")
+        #expect(t.int("fe/FRONTEND", "bout") > 0 && t.int("be/h1", "bin") > 0, "\(t)")
     }
 
     @Test("weir -d serves its own stats socket; prompt mode keeps the connection")
