@@ -254,7 +254,11 @@ struct StatsSocketTests {
         let (ok, table) = waitForStat(socket) { t in t.int("be/s1", "scur") == 2 && t.int("be/BACKEND", "qcur") == 6 }
         #expect(ok, "\(table.map(\.raw) ?? "no answer")")
         #expect(backend.snapshot.maxOpen == 2)
-        var served = clients.indices.filter { !clients[$0].receivesNothing(within: 0.05) }
+        var served: [Int] = []
+        _ = waitUntil(timeout: 10) {
+            served = clients.indices.filter { !clients[$0].receivesNothing(within: 0.02) }
+            return served.count >= 2
+        }
         #expect(served.count == 2, "served: \(served)")
         // Free the slots one by one: each time one more waiting client gets through.
         var closed: Set<Int> = []
@@ -468,7 +472,8 @@ struct StatsSocketTests {
         #expect(try get(web, count: 12).allSatisfy { $0 == "h2" })
         #expect(try statsCommand(socket, "set server app/h1 weight 300%") == "\n")
         let served = try get(web, count: 40)
-        #expect(served.filter { $0 == "h1" }.count == 30, "weights 3:1 over 40 requests: \(served)")
+        // Each worker keeps its own round robin: 3:1 within a cycle per worker.
+        #expect(abs(served.filter { $0 == "h1" }.count - 30) <= 3, "weights 3:1 over 40 requests: \(served)")
         let table = try showStat(socket)
         #expect(table.int("app/h1", "weight") == 3 && table.int("app/BACKEND", "weight") == 4)
         h.expectNoWorkerCrash()
@@ -528,7 +533,7 @@ struct StatsSocketTests {
         let scenario = try HTTPScenario(config: """
             global
                 stats socket \(socket) level operator
-                stats timeout 1s
+                stats timeout 2s
             defaults
                 mode http
                 timeout connect 2s
@@ -574,7 +579,7 @@ struct StatsSocketTests {
         var byte: UInt8 = 0
         let started = monotonicNow()
         #expect(read(fd, &byte, 1) == 0, "the idle stats connection was not closed")
-        #expect(monotonicNow() - started < 5)
+        #expect(monotonicNow() - started < 8)
     }
 }
 
