@@ -449,7 +449,7 @@ public struct Master: ~Copyable, EventHandler {
             guard let index = workers.firstIndex(where: { $0.pid == pid }) else { continue }
             let worker = workers.remove(at: index)
             // Its sessions are gone: the shared counts forget them.
-            generations[worker.generation]?.segment.releaseWorker(worker.slot)
+            generations[worker.generation]?.segment?.releaseWorker(worker.slot)
             if worker.channel >= 0 {
                 loop.deregister(worker.channel)
                 Posix.close(worker.channel)
@@ -490,6 +490,6 @@ public struct Master: ~Copyable, EventHandler {
         foldIntoCurrent(generation)
         Posix.close(generation.configFD)
         Posix.close(generation.sharedFD)
-        generation.segment.unmap()
+        generation.segment?.unmap()
     }
 }

@@ -85,21 +85,21 @@ extension Master {
     /// The current generation's segment, with the older ones still draining.
     func statsView() -> StatsView? {
         guard let segment = generations[current]?.segment else { return nil }
-        let older = generations.values.filter { $0.number < current }.sorted { $0.number < $1.number }.map(\.segment)
+        let older = generations.values.filter { $0.number < current }.sorted { $0.number < $1.number }.compactMap(\.segment)
         return StatsView(current: segment, older: older)
     }
 
     /// A generation whose workers are all gone: what it counted after
     /// handing over goes to the current generation, so nothing is lost.
     func foldIntoCurrent(_ released: Generation) {
-        guard released.number < current, let target = generations[current]?.segment else { return }
+        guard released.number < current, let target = generations[current]?.segment, let old = released.segment else { return }
         var index: [String: Int] = [:]
         for (i, entity) in target.layout.entities.enumerated() { index[entity.key] = i }
-        for (o, entity) in released.segment.layout.entities.enumerated() {
+        for (o, entity) in old.layout.entities.enumerated() {
             guard let i = index[entity.key] else { continue }
-            target.carry(released.segment.countedSinceHandOver(o), into: i)
+            target.carry(old.countedSinceHandOver(o), into: i)
         }
-        released.segment.markHandedOver()
+        old.markHandedOver()
     }
 
     private func currentFileLimit() -> Int {

@@ -215,8 +215,11 @@ extension Master {
         for g in state.generations {
             try? Posix.setCloseOnExec(g.configFD, true)
             try? Posix.setCloseOnExec(g.sharedFD, true)
-            guard let segment = SharedSegment.attach(g.sharedFD) else {
-                throw StartupError("generation \(g.number): the shared memory handed over is not readable")
+            // A segment laid out by an older binary (before an upgrade) is
+            // not readable here: its workers go on, uncounted.
+            let segment = SharedSegment.attach(g.sharedFD)
+            if segment == nil {
+                Notice.warning("generation \(g.number): its shared memory has another layout (started by another version); its counters are not carried over")
             }
             generations[g.number] = Generation(number: g.number, configFD: g.configFD, sharedFD: g.sharedFD,
                                                segment: segment, hardStopDeadline: g.hardStopDeadline)
