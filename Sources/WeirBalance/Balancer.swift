@@ -189,6 +189,11 @@ public struct Balancer: Sendable {
         servers[server].activeConnections = max(0, count)
     }
 
+    /// Run-time `maxconn` change (CLI `set maxconn server`); 0: no limit.
+    public mutating func setMaxconn(_ maxconn: Int, server: Int) {
+        servers[server].maxconn = max(0, maxconn)
+    }
+
     /// Run-time weight change (CLI `set weight`, slow start), clamped to 0...256.
     ///
     /// `roundrobin`, `leastconn`, `random` and `first` take it at once (`first`

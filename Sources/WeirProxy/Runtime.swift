@@ -13,8 +13,8 @@ struct ListenerRuntime {
 struct FrontendRuntime {
     let name: String
     let nameBytes: [UInt8]
-    /// 0: no frontend limit.
-    let maxconn: Int
+    /// 0: no frontend limit (per worker). `set maxconn frontend` changes it.
+    var maxconn: Int
     let clientTimeout: Int?
     let clientFinTimeout: Int?
     let tcpLog: Bool
@@ -101,11 +101,14 @@ struct BackendRuntime {
     var queueLength = 0
     var current = 0
     var cumulated = 0
-    /// Per server, `maxconn` (0: none), counted over every worker.
-    let serverMaxconn: [Int]
+    /// Per server, `maxconn` (0: none), counted over every worker; `set
+    /// maxconn server` changes it.
+    var serverMaxconn: [Int]
     /// The algorithm or a limit reads server loads: they are taken from
     /// shared memory before each pick.
-    let usesGlobalLoad: Bool
+    var usesGlobalLoad: Bool
+    /// `leastconn` or `random`: the algorithm itself reads the loads.
+    let balancesByLoad: Bool
 
     init(_ backend: Backend) throws(StartupError) {
         name = backend.name
@@ -134,9 +137,10 @@ struct BackendRuntime {
         self.servers = servers
         serverMaxconn = backend.servers.map(\.maxconn)
         switch backend.balance {
-        case .leastConn, .random: usesGlobalLoad = true
-        default: usesGlobalLoad = backend.servers.contains { $0.maxconn > 0 }
+        case .leastConn, .random: balancesByLoad = true
+        default: balancesByLoad = false
         }
+        usesGlobalLoad = balancesByLoad || backend.servers.contains { $0.maxconn > 0 }
         idleHeads = Array(repeating: -1, count: servers.count)
         idleCounts = Array(repeating: 0, count: servers.count)
         // Hashing algorithms use the map-based table, or with

@@ -223,6 +223,7 @@ public struct Worker: ~Copyable, EventHandler {
     private mutating func acceptConnections(listener index: Int, loop: inout EventLoop) {
         // A drain in the same batch may have closed it (and its number may be reused).
         guard !listeners[index].closed else { return }
+        refreshServerStates()
         let frontendIndex = listeners[index].frontend
         let fd = listeners[index].fd
         // A bounded batch per tick keeps one busy listener from starving the rest.
@@ -301,6 +302,8 @@ public struct Worker: ~Copyable, EventHandler {
 
     /// Pauses listeners at a connection limit and resumes them below it.
     mutating func updateListeners(loop: inout EventLoop) {
+        // `set maxconn frontend` may have moved a limit.
+        refreshServerStates()
         let globalFull = sessions.count >= maxconn || acceptPaused || stopping
         for index in listeners.indices where !listeners[index].closed {
             let frontend = listeners[index].frontend

@@ -109,8 +109,15 @@ extension Worker {
                 let usable = !admin.inMaintenance && stats.segment.health(entity) != .down
                 backends[b].balancer.setUsable(usable, server: s)
                 backends[b].balancer.setWeight(admin.contains(.drain) ? 0 : stats.segment.weight(entity), server: s)
+                let maxconn = stats.segment.maxconn(entity)
+                if maxconn != backends[b].serverMaxconn[s] {
+                    backends[b].serverMaxconn[s] = maxconn
+                    backends[b].balancer.setMaxconn(maxconn, server: s)
+                }
             }
+            backends[b].usesGlobalLoad = backends[b].balancesByLoad || backends[b].serverMaxconn.contains { $0 > 0 }
         }
+        for f in frontends.indices { frontends[f].maxconn = stats.segment.maxconn(stats.frontend(f)) }
     }
 
     /// Before a pick in a backend whose algorithm or limits read the load:

@@ -503,6 +503,14 @@ public struct SharedSegment: @unchecked Sendable {
         bumpStateVersion()
     }
 
+    /// `set maxconn server|frontend`: 0 for no limit.
+    public func setMaxconn(_ maxconn: Int, _ entity: Int) {
+        let m = max(0, maxconn)
+        guard load(.maxconn, entity) != m else { return }
+        store(.maxconn, m, entity)
+        bumpStateVersion()
+    }
+
     /// The check status text slot (for the health checker), 32 bytes at most.
     public func setCheckStatus(_ text: String, _ entity: Int) {
         let bytes = Array(text.utf8.prefix(StateWord.checkStatusBytes))

@@ -54,6 +54,8 @@ public enum StatsCommands {
                   set server <bk>/<srv> state ready|drain|maint : change a server's administrative state
                   set server <bk>/<srv> weight <w>[%]     : change a server's weight
                   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
+                  set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0: no limit)
+                  set maxconn frontend <fe> <n>           : change a frontend's maxconn (per worker)
 
                 """
         }
@@ -135,6 +137,26 @@ public enum StatsCommands {
             default:
                 return "'set server <srv>' only supports 'state' and 'weight' in Weir.\n"
             }
+        case ("set", "maxconn"):
+            guard need(.admin) else { return "Permission denied\n" }
+            guard words.count > 4, let limit = Int(words[4]), limit >= 0 else {
+                return "Require 'frontend <name> <value>' or 'server <backend>/<server> <value>'.\n"
+            }
+            switch words[2] {
+            case "server":
+                switch server(words[3], view.layout) {
+                case .failure(let message): return message.description
+                case .success(let entity): view.current.setMaxconn(limit, entity)
+                }
+            case "frontend":
+                guard let f = (0..<view.layout.frontendCount).first(where: { view.layout.entities[$0].proxy == words[3] }) else {
+                    return "No such frontend.\n"
+                }
+                view.current.setMaxconn(limit, view.layout.frontend(f))
+            default:
+                return "'set maxconn' only supports 'frontend' and 'server' in Weir.\n"
+            }
+            return ""
         case ("set", "weight"):
             guard need(.admin) else { return "Permission denied\n" }
             guard words.count > 3 else { return "Require 'backend/server' and 'weight' or 'weight%'.\n" }

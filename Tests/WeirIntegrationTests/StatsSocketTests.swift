@@ -230,7 +230,7 @@ struct StatsSocketTests {
         let config = """
             global
                 nbthread 4
-                stats socket \(socket)
+                stats socket \(socket) level admin
             defaults
                 mode tcp
                 timeout connect 2s
@@ -282,6 +282,14 @@ struct StatsSocketTests {
         let after = try showStat(socket)
         #expect(after.int("be/s1", "smax") == 2 && after.int("be/s1", "slim") == 2, "\(after)")
         #expect(after.int("be/s1", "stot") == 8, "\(after)")
+        // set maxconn server: a higher limit lets waiting clients through at once.
+        for _ in 0..<3 { clients.append(try Client(port: port)) }
+        var (queued, t) = waitForStat(socket) { $0.int("be/BACKEND", "qcur") == 3 }
+        #expect(queued, "\(t.map(\.raw) ?? "no answer")")
+        #expect(try statsCommand(socket, "set maxconn server be/s1 4") == "\n")
+        (queued, t) = waitForStat(socket) { $0.int("be/s1", "scur") == 4 && $0.int("be/BACKEND", "qcur") == 1 }
+        #expect(queued, "\(t.map(\.raw) ?? "no answer")")
+        #expect(t?.int("be/s1", "slim") == 4)
         h.expectNoWorkerCrash()
     }
 
