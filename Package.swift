@@ -8,6 +8,10 @@ let package = Package(
     products: [
         .executable(name: "weir", targets: ["weir"]),
     ],
+    dependencies: [
+        // Atomics on the shared-memory segment (server state, connection counts).
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+    ],
     targets: [
         .target(name: "CShims"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
@@ -17,7 +21,7 @@ let package = Package(
         .target(name: "WeirConfig"),
         .target(name: "WeirBalance"),
         .target(name: "WeirHTTP"),
-        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig"]),
+        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
                                               "WeirHealth"],

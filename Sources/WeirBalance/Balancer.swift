@@ -181,6 +181,19 @@ public struct Balancer: Sendable {
         if servers[server].activeConnections > 0 { servers[server].activeConnections -= 1 }
     }
 
+    /// Sets the connection count of `server` as counted elsewhere (by every
+    /// worker, in shared memory): `leastconn`, `random` and `maxconn` then
+    /// see the global load. Never allocates.
+    @inline(__always)
+    public mutating func setActiveConnections(_ count: Int, server: Int) {
+        servers[server].activeConnections = max(0, count)
+    }
+
+    /// Run-time `maxconn` change (CLI `set maxconn server`); 0: no limit.
+    public mutating func setMaxconn(_ maxconn: Int, server: Int) {
+        servers[server].maxconn = max(0, maxconn)
+    }
+
     /// Run-time weight change (CLI `set weight`, slow start), clamped to 0...256.
     ///
     /// `roundrobin`, `leastconn`, `random` and `first` take it at once (`first`

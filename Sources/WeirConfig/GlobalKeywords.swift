@@ -110,23 +110,71 @@ extension ParserState {
         }
         switch words[1].text {
         case "socket":
-            guard words.count > 2 else {
-                error("stats socket: expected a path or an address", at: words[1])
-                return
-            }
-            global.statsSockets.append(words[2].text)
-            warning("'stats socket' is parsed but not served yet: the stats socket arrives in a later release", at: words[0])
+            parseStatsSocket(words)
         case "timeout":
-            if duration(words, 2, keyword: "stats timeout") != nil {
+            if let ms = duration(words, 2, keyword: "stats timeout") {
                 expectAtMost(3, words, after: "stats timeout")
-                warning("'stats timeout' is ignored until the stats socket arrives in a later release", at: words[0])
+                global.statsTimeout = ms
             }
         case "maxconn", "bind-process":
-            warning("'stats \(words[1].text)' is ignored until the stats socket arrives in a later release", at: words[0])
+            warning("'stats \(words[1].text)' is ignored: Weir does not limit stats socket connections", at: words[0])
         default:
             error("stats: unknown keyword '\(words[1].text)'; expected 'socket' or 'timeout'"
                   + Keywords.didYouMean(words[1].text, among: ["socket", "timeout"]).replacingDidYouMean(), at: words[1])
         }
+    }
+}
+
+extension ParserState {
+    /// `stats socket PATH|ipv4@ADDR:PORT|fd@N [mode M] [level user|operator|admin]`.
+    mutating func parseStatsSocket(_ words: [Word]) {
+        guard words.count > 2 else {
+            error("stats socket: expected a path or an address", at: words[1])
+            return
+        }
+        let address: ListenAddress
+        switch Addresses.parseBind(Substring(words[2].text)) {
+        case .success(let addresses):
+            guard addresses.count == 1, let only = addresses.first else {
+                error("stats socket: expected one address, not a port range: '\(words[2].text)'", at: words[2])
+                return
+            }
+            address = only
+        case .failure(let failure):
+            error(failure.text.hasPrefix("bind:") ? "stats socket:" + failure.text.dropFirst(5) : failure.text, at: words[2])
+            return
+        }
+        var socket = StatsSocket(address: address, location: location(words[0]))
+        var index = 3
+        while index < words.count {
+            let option = words[index]
+            guard index + 1 < words.count else {
+                error("stats socket: '\(option.text)' expects an argument", at: option)
+                return
+            }
+            let value = words[index + 1]
+            switch option.text {
+            case "mode":
+                guard let mode = UInt32(value.text, radix: 8), mode <= 0o7777 else {
+                    error("stats socket: 'mode' expects an octal permission like 600, got '\(value.text)'", at: value)
+                    return
+                }
+                socket.mode = mode
+            case "level":
+                guard let level = StatsLevel(name: value.text) else {
+                    error("stats socket: 'level' expects 'user', 'operator' or 'admin', got '\(value.text)'", at: value)
+                    return
+                }
+                socket.level = level
+            case "user", "group", "uid", "gid", "name", "process", "expose-fd", "maxconn", "backlog":
+                warning("stats socket: '\(option.text)' is ignored", at: option)
+            default:
+                error("stats socket: unsupported option '\(option.text)'; expected 'mode' or 'level'", at: option)
+                return
+            }
+            index += 2
+        }
+        global.statsSockets.append(socket)
     }
 }
 

@@ -331,6 +331,43 @@ public struct Backend: Sendable, Hashable {
     }
 }
 
+/// What a `stats socket` connection may do: `user` reads, `operator` also
+/// clears counters, `admin` changes servers too.
+public enum StatsLevel: Int, Sendable, Hashable, Comparable {
+    case user = 0
+    case `operator` = 1
+    case admin = 2
+
+    public static func < (a: StatsLevel, b: StatsLevel) -> Bool { a.rawValue < b.rawValue }
+
+    public init?(name: String) {
+        switch name {
+        case "user": self = .user
+        case "operator": self = .operator
+        case "admin": self = .admin
+        default: return nil
+        }
+    }
+
+    public var name: String { self == .user ? "user" : self == .operator ? "operator" : "admin" }
+}
+
+/// `stats socket ADDRESS [mode M] [level L]`: where the runtime API listens.
+public struct StatsSocket: Sendable, Hashable {
+    /// A UNIX socket path, an `ipv4@`/`ipv6@` address, or an inherited `fd@N`.
+    public var address: ListenAddress
+    /// `mode`: the UNIX socket's permissions (octal), nil: 0600... as created.
+    public var mode: UInt32?
+    /// `level`, `operator` unless given, as in HAProxy.
+    public var level: StatsLevel = .operator
+    public var location: SourceLocation
+
+    public init(address: ListenAddress, location: SourceLocation) {
+        self.address = address
+        self.location = location
+    }
+}
+
 public struct GlobalSettings: Sendable, Hashable {
     /// 0 means the default computed from the file-descriptor limit.
     public var maxconn: Int = 0
@@ -353,8 +390,10 @@ public struct GlobalSettings: Sendable, Hashable {
     /// `mworker-max-reloads`: reloads a worker may survive while draining
     /// before it is told to stop; nil means no limit.
     public var maxReloads: Int?
-    /// `stats socket` paths: parsed now, served in a later issue.
-    public var statsSockets: [String] = []
+    /// `stats socket` lines, in order.
+    public var statsSockets: [StatsSocket] = []
+    /// `stats timeout`: how long a stats socket connection may stay idle (ms).
+    public var statsTimeout = 10_000
     /// `tune.http.maxhdr`: the most header lines a request or response may have.
     public var maxHeaders = 101
     /// `tune.maxrewrite`: bytes of each buffer kept free for header rewrites.

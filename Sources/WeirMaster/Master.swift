@@ -19,6 +19,9 @@ enum MasterToken: UInt8 {
     case killStragglers
     /// A health check's socket or timer (MasterHealth.swift).
     case check
+    /// A stats socket, and a connection to one (slot: its descriptor; also its timeout timer).
+    case statsListener
+    case statsClient
 }
 
 public struct MasterOptions: Sendable {
@@ -84,6 +87,9 @@ public struct Master: ~Copyable, EventHandler {
     var checker: HealthChecker?
     /// The generation whose workers receive the checks' results.
     var checksGeneration = 0
+    /// `stats socket`s and their connections; the lines they were bound from.
+    var statsServer = StatsServer(listeners: [])
+    var statsSockets: [StatsSocket] = []
 
     static let startTimeout: Int64 = 15_000
     static let crashLimit = 5
@@ -115,6 +121,7 @@ public struct Master: ~Copyable, EventHandler {
             var master = try Master(options: options, configuration: configuration, files: files)
             var loop = try EventLoop()
             try master.openCLI(loop: &loop)
+            try master.openStats(loop: &loop)
             try master.registerSignals(loop: &loop)
             var inherited: [ListenerKey: Int32] = [:]
             let opened = try ListenerBinding.bindAll(configuration, slots: master.slotsPerGeneration, reusing: &inherited,
@@ -143,6 +150,7 @@ public struct Master: ~Copyable, EventHandler {
             var loop = try EventLoop()
             try master.restore(state, loop: &loop)
             master.executable = state.executable
+            try master.openStats(loop: &loop)
             try master.registerSignals(loop: &loop)
             master.armWatchdog(loop: &loop)
             master.reloadAfterExec(loop: &loop)
@@ -177,6 +185,7 @@ public struct Master: ~Copyable, EventHandler {
 
     consuming func finish() -> Int32 {
         if cliListener >= 0, let address = options.cliAddress, address.hasPrefix("/") { unlink(address) }
+        statsServer.closeAll()
         return exitStatus
     }
 
@@ -189,6 +198,8 @@ public struct Master: ~Copyable, EventHandler {
         case .cliListener: acceptCLI(loop: &loop)
         case .cliClient: cliEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .check: checkEvent(token, events: events, loop: &loop)
+        case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
+        case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         default: break
         }
     }
@@ -208,6 +219,8 @@ public struct Master: ~Copyable, EventHandler {
             for worker in workers { Processes.signal(worker.pid, SIGKILL) }
         case .check:
             checkTimer(token, deadline: deadline, loop: &loop)
+        case .statsClient:
+            statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
         default:
             break
         }
@@ -274,7 +287,9 @@ public struct Master: ~Copyable, EventHandler {
         let generation: Generation
         do {
             let configFD = try MemoryFile.create(name: "weir-config", bytes: ConfigBundle.encode(files))
-            let shared = try SharedSegment.create(slots: slots)
+            let shared = try SharedSegment.create(configuration: configuration, slots: slots)
+            // Counters and server states of the running generation carry over, by name.
+            if let running = generations[current]?.segment { shared.segment.takeOver(from: running) }
             generation = Generation(number: number, configFD: configFD, sharedFD: shared.fd, segment: shared.segment)
         } catch {
             throw StartupError("cannot create the shared memory of generation \(number): \(error)")
@@ -374,6 +389,7 @@ public struct Master: ~Copyable, EventHandler {
         files = pending.files
         current = pending.number
         self.pending = nil
+        reopenStatsIfChanged(loop: &loop)
         if previous > 0 { reloads += 1 }
         drainOlderGenerations(loop: &loop)
         startChecks(loop: &loop)
@@ -450,6 +466,8 @@ public struct Master: ~Copyable, EventHandler {
         while let (pid, exit) = Processes.reap() {
             guard let index = workers.firstIndex(where: { $0.pid == pid }) else { continue }
             let worker = workers.remove(at: index)
+            // Its sessions are gone: the shared counts forget them.
+            generations[worker.generation]?.segment?.releaseWorker(worker.slot)
             if worker.channel >= 0 {
                 loop.deregister(worker.channel)
                 Posix.close(worker.channel)
@@ -487,8 +505,9 @@ public struct Master: ~Copyable, EventHandler {
 
     private mutating func releaseGeneration(_ number: Int) {
         guard let generation = generations.removeValue(forKey: number) else { return }
+        foldIntoCurrent(generation)
         Posix.close(generation.configFD)
         Posix.close(generation.sharedFD)
-        munmap(generation.segment.memory.baseAddress, generation.segment.memory.count)
+        generation.segment?.unmap()
     }
 }

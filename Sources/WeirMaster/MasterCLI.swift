@@ -104,8 +104,8 @@ extension Master {
             fields.map { $0 + String(repeating: " ", count: max(1, 16 - $0.count)) }.joined().trimmingBlanks() + "\n"
         }
         func connections(_ worker: WorkerProcess) -> String {
-            guard let generation = generations[worker.generation], worker.slot < generation.segment.slots else { return "-" }
-            return String(generation.segment.counters(worker.slot).pointee.sessions)
+            guard let segment = generations[worker.generation]?.segment, worker.slot < segment.slots else { return "-" }
+            return String(segment.workerCounters(worker.slot).pointee.sessions)
         }
         var text = row(["#<PID>", "<type>", "<generation>", "<reloads>", "<uptime>", "<version>", "<connections>"])
         text += row([String(getpid()), "master", String(current), String(reloads), uptime(now - startedWall), options.version, "-"])

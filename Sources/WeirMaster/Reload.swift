@@ -190,11 +190,14 @@ extension Master {
         for generation in generationList { kept += [generation.configFD, generation.sharedFD] }
         kept = kept.filter { $0 >= 0 }
         for fd in kept { try? Posix.setCloseOnExec(fd, false) }
+        // The next image binds the stats sockets again.
+        closeStats(loop: &loop)
         var environment = Processes.environment().filter { !$0.hasPrefix(ReexecState.environmentKey + "=") }
         environment.append("\(ReexecState.environmentKey)=\(stateFD)")
         let error = Processes.exec(path: executable, arguments: options.arguments, environment: environment)
         for fd in kept { try? Posix.setCloseOnExec(fd, true) }
         Posix.close(stateFD)
+        try? openStats(loop: &loop)
         failReload("cannot execute \(executable): \(error)", messages: [])
     }
 
@@ -212,8 +215,11 @@ extension Master {
         for g in state.generations {
             try? Posix.setCloseOnExec(g.configFD, true)
             try? Posix.setCloseOnExec(g.sharedFD, true)
-            guard let segment = SharedSegment.attach(g.sharedFD) else {
-                throw StartupError("generation \(g.number): the shared memory handed over is not readable")
+            // A segment laid out by an older binary (before an upgrade) is
+            // not readable here: its workers go on, uncounted.
+            let segment = SharedSegment.attach(g.sharedFD)
+            if segment == nil {
+                Notice.warning("generation \(g.number): its shared memory has another layout (started by another version); its counters are not carried over")
             }
             generations[g.number] = Generation(number: g.number, configFD: g.configFD, sharedFD: g.sharedFD,
                                                segment: segment, hardStopDeadline: g.hardStopDeadline)

@@ -25,7 +25,9 @@ struct Generation {
     var configFD: Int32
     /// The shared-memory segment every worker of this generation maps.
     var sharedFD: Int32
-    var segment: SharedSegment
+    /// nil for a generation started by an older binary whose segment this one
+    /// cannot read (its workers serve on; their counters are not seen).
+    var segment: SharedSegment?
     /// Monotonic ms after which still-draining workers are killed.
     var hardStopDeadline: Int64?
 }

@@ -296,16 +296,22 @@ extension Worker {
         if options.debug { debugLine(slot, "close") }
         let frontend = Int(s.pointee.frontend)
         if s.pointee.isHTTP {
+            if s.pointee.exchange.started { recordExchange(slot, now: loop.now) }
             if frontends[frontend].httpLog && s.pointee.exchange.started { logExchange(slot, now: loop.now) }
             if s.pointee.exchange.requestLine >= 0 { lineBuffers.release(s.pointee.exchange.requestLine) }
-        } else if frontends[frontend].tcpLog {
-            logSession(slot, now: loop.now)
+        } else {
+            recordSession(slot, now: loop.now)
+            if frontends[frontend].tcpLog { logSession(slot, now: loop.now) }
         }
         frontends[frontend].current -= 1
+        stats.close(stats.frontend(frontend))
         let backend = Int(s.pointee.backend)
         let releasedServer = s.pointee.countedOnServer
-        if releasedServer { backends[backend].balancer.connectionClosed(server: Int(s.pointee.server)) }
-        if backend >= 0 { backends[backend].current -= 1 }
+        if releasedServer { releaseServer(backend: backend, server: Int(s.pointee.server)) }
+        if backend >= 0 {
+            backends[backend].current -= 1
+            stats.close(stats.backend(backend))
+        }
         sessions.remove(slot)
         if releasedServer { processQueue(backend: backend, loop: &loop) }
         updateListeners(loop: &loop)

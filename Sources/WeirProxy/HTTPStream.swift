@@ -337,6 +337,7 @@ extension Worker {
     mutating func finishExchange(_ slot: UInt32, loop: inout EventLoop) -> Bool {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
+        recordExchange(slot, now: loop.now)
         if frontends[frontend].httpLog { logExchange(slot, now: loop.now) }
         s.pointee.exchange.started = false
         let backend = Int(s.pointee.backend)
@@ -358,10 +359,11 @@ extension Worker {
         }
         if backend >= 0 {
             if s.pointee.countedOnServer {
-                backends[backend].balancer.connectionClosed(server: Int(s.pointee.server))
+                releaseServer(backend: backend, server: Int(s.pointee.server))
                 s.pointee.countedOnServer = false
             }
             backends[backend].current -= 1
+            stats.close(stats.backend(backend))
             s.pointee.backend = -1
         }
         s.pointee.server = -1

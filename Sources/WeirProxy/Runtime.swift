@@ -14,8 +14,8 @@ struct ListenerRuntime {
 struct FrontendRuntime {
     let name: String
     let nameBytes: [UInt8]
-    /// 0: no frontend limit.
-    let maxconn: Int
+    /// 0: no frontend limit (per worker). `set maxconn frontend` changes it.
+    var maxconn: Int
     let clientTimeout: Int?
     let clientFinTimeout: Int?
     let tcpLog: Bool
@@ -113,12 +113,27 @@ struct BackendRuntime {
     var queueLength = 0
     var current = 0
     var cumulated = 0
+    /// Per server, `maxconn` (0: none), counted over every worker; `set
+    /// maxconn server` changes it.
+    var serverMaxconn: [Int]
+    /// The weight the health checks last gave each server (`slowstart`
+    /// ramps it), -1 before any: the balancer uses the lower of it and the
+    /// shared weight.
+    var checkWeights: [Int]
+    /// Servers started without an address (`init-addr … none`).
+    let addressless: [Int]
+    /// The algorithm or a limit reads server loads: they are taken from
+    /// shared memory before each pick.
+    var usesGlobalLoad: Bool
+    /// `leastconn` or `random`: the algorithm itself reads the loads.
+    let balancesByLoad: Bool
 
     init(_ backend: Backend) throws(StartupError) {
         name = backend.name
         nameBytes = Array(backend.name.utf8)
         var servers: [ServerRuntime] = []
         var slots: [ServerSlot] = []
+        var addressless: [Int] = []
         for server in backend.servers {
             var address = SocketAddress(ip: [0, 0, 0, 0], port: 0)
             var resolved = true
@@ -130,6 +145,7 @@ struct BackendRuntime {
                     Notice.warning("\(server.location): server \(backend.name)/\(server.name) has no address (\(reason)): "
                                    + "it takes no traffic")
                     resolved = false
+                    addressless.append(servers.count)
                 }
             } catch {
                 throw StartupError("\(server.location): server \(backend.name)/\(server.name): \(error)")
@@ -143,6 +159,14 @@ struct BackendRuntime {
                                     maxconn: server.maxconn, id: server.id))
         }
         self.servers = servers
+        serverMaxconn = backend.servers.map(\.maxconn)
+        checkWeights = Array(repeating: -1, count: backend.servers.count)
+        self.addressless = addressless
+        switch backend.balance {
+        case .leastConn, .random: balancesByLoad = true
+        default: balancesByLoad = false
+        }
+        usesGlobalLoad = balancesByLoad || backend.servers.contains { $0.maxconn > 0 }
         idleHeads = Array(repeating: -1, count: servers.count)
         idleCounts = Array(repeating: 0, count: servers.count)
         passiveFailing = Array(repeating: false, count: servers.count)

@@ -8,13 +8,38 @@ extension Worker {
     /// Picks a server for the session and connects, or queues it when every
     /// usable server is at its maxconn, or ends it when no server is usable.
     mutating func assignServer(_ slot: UInt32, excluding: Int? = nil, loop: inout EventLoop) {
+        refreshServerStates()
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
+        loadGlobalConnections(backend: backend)
         // A cookie naming a server takes the request there (CookiePersistence.swift).
         let persisted = persistentPick(slot, backend: backend, excluding: excluding)
-        switch persisted ?? backends[backend].balancer.pick(hashKey: balanceKey(slot, backend: backend), excluding: excluding) {
+        var result: PickResult
+        if let persisted {
+            result = persisted
+        } else {
+            result = backends[backend].balancer.pick(hashKey: balanceKey(slot, backend: backend), excluding: excluding)
+        }
+        // `maxconn` counts every worker's connections: the slot is claimed in
+        // shared memory, and a server another worker filled meanwhile is skipped.
+        var attempts = backends[backend].servers.count
+        while case .server(let server) = result, !claimServer(backend: backend, server: server) {
+            backends[backend].balancer.setActiveConnections(backends[backend].serverMaxconn[server], server: server)
+            attempts -= 1
+            if attempts < 0 {
+                result = .allFull
+                break
+            }
+            result = backends[backend].balancer.pick(hashKey: balanceKey(slot, backend: backend), excluding: excluding)
+        }
+        switch result {
         case .server(let server):
             backends[backend].balancer.connectionOpened(server: server)
+            let entity = stats.server(backend, server)
+            stats.add(entity, .lbTotal)
+            // The session's (or exchange's) start stands for now: no clock read per pick.
+            let wall = s.pointee.isHTTP ? s.pointee.exchange.waitStartWall : s.pointee.acceptedWall
+            stats.sessionStarted(entity, wallSeconds: wall / 1000)
             s.pointee.server = Int32(server)
             s.pointee.countedOnServer = true
             if s.pointee.queuedAt >= 0 && s.pointee.queueTime < 0 {
@@ -144,6 +169,8 @@ extension Worker {
             s.pointee.connectionBackend = -1
             s.pointee.connectionServer = -1
         }
+        stats.add(stats.backend(backend), .connectionErrors)
+        stats.add(stats.server(backend, Int(s.pointee.server)), .connectionErrors)
         if options.debug {
             Notice.debug("connect to \(backends[backend].name)/\(backends[backend].servers[Int(s.pointee.server)].name) failed: \(error.map { $0.description } ?? "timeout")")
         }
@@ -153,10 +180,14 @@ extension Worker {
         }
         s.pointee.retriesLeft -= 1
         s.pointee.retriesDone += 1
+        stats.add(stats.backend(backend), .retries)
+        stats.add(stats.server(backend, Int(s.pointee.server)), .retries)
         if backends[backend].redispatch && s.pointee.retriesLeft == 0 && !forbidsRedispatch(slot) {
             // The last retry goes to another server when one is eligible.
             let failed = Int(s.pointee.server)
-            backends[backend].balancer.connectionClosed(server: failed)
+            stats.add(stats.backend(backend), .redispatches)
+            stats.add(stats.server(backend, failed), .redispatches)
+            releaseServer(backend: backend, server: failed)
             s.pointee.countedOnServer = false
             s.pointee.redispatched = true
             s.pointee.phase = .retryWait
@@ -218,7 +249,12 @@ extension Worker {
         backends[backend].queueTail = Int32(slot)
         backends[backend].queueLength += 1
         s.pointee.inQueue = true
+        countQueue(backend: backend)
         rearm(slot, loop: &loop)
+        if !queuePollArmed {
+            queuePollArmed = true
+            loop.schedule(Token(kind: TokenKind.queuePoll.rawValue, slot: 0), at: loop.now + Worker.queuePollInterval)
+        }
     }
 
     mutating func dequeue(_ slot: UInt32) {
@@ -233,6 +269,7 @@ extension Worker {
         s.pointee.inQueue = false
         s.pointee.phaseExpiry = .max
         backends[backend].queueLength -= 1
+        countQueue(backend: backend)
     }
 
     /// A server slot freed up: hand it to the sessions waiting longest.
@@ -260,6 +297,7 @@ extension Worker {
         if head >= 0 { sessions.pointer(UInt32(head)).pointee.queuePrev = Int32(slot) } else { backends[backend].queueTail = Int32(slot) }
         backends[backend].queueHead = Int32(slot)
         backends[backend].queueLength += 1
+        countQueue(backend: backend)
         s.pointee.inQueue = true
         s.pointee.phaseExpiry = backends[backend].queueTimeout.map { s.pointee.queuedAt + Int64($0) } ?? .max
     }

@@ -23,6 +23,11 @@ enum TokenKind: UInt8 {
     case idleSweep
     /// A health check (`-d` mode only: under a master, the master checks).
     case check
+    /// `-d` mode: a stats socket and a connection to it (slot: its descriptor).
+    case statsListener
+    case statsClient
+    /// Timer: retry the backend queues (a slot may have freed in another worker).
+    case queuePoll
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -31,16 +36,24 @@ public struct WorkerOptions: @unchecked Sendable {
     /// `-q`: no startup notices.
     public var quiet = false
     /// Under a master: the control channel (READY, DRAIN, STOP; end-of-file
-    /// means the master is gone) and this worker's counters in shared memory.
+    /// means the master is gone).
     public var control: Int32?
-    public var counters: UnsafeMutablePointer<WorkerCounters>?
+    /// The generation's shared memory and this worker's slot in it; nil in
+    /// `-d` mode, where the worker creates a segment of its own (one slot).
+    public var segment: SharedSegment?
+    public var slot: Int
+    /// `-d` mode: the `stats socket`s this process serves itself (under a
+    /// master, the master serves them).
+    public var statsSockets: [StatsSocketListener]
 
     public init(debug: Bool = false, quiet: Bool = false, control: Int32? = nil,
-                counters: UnsafeMutablePointer<WorkerCounters>? = nil) {
+                segment: SharedSegment? = nil, slot: Int = 0, statsSockets: [StatsSocketListener] = []) {
         self.debug = debug
         self.quiet = quiet
         self.control = control
-        self.counters = counters
+        self.segment = segment
+        self.slot = slot
+        self.statsSockets = statsSockets
     }
 }
 
@@ -79,6 +92,16 @@ public struct Worker: ~Copyable, EventHandler {
     var exitStatus: Int32 = 0
     /// Active health checks, run here only without a master (`-d`).
     var checker: HealthChecker?
+    /// Counters and server state in shared memory.
+    var stats: WorkerStats
+    /// A timer polls the backend queues while sessions wait: a server slot
+    /// another worker frees wakes no event here.
+    var queuePollArmed = false
+    /// `-d` mode: the stats sockets served by this process.
+    var statsServer: StatsServer
+    let statsTimeout: Int
+    let startedWall: Int64
+    let fileLimit: Int
 
     public init(configuration: Configuration, listeners bound: [BoundListener], options: WorkerOptions) throws(StartupError) {
         // Everything that can fail comes first: the owned resources below
@@ -86,10 +109,27 @@ public struct Worker: ~Copyable, EventHandler {
         var backends: [BackendRuntime] = []
         for backend in configuration.backends { backends.append(try BackendRuntime(backend)) }
         let compiledRules = try RuleCompiler.compile(configuration)
+        let segment: SharedSegment
+        if let given = options.segment {
+            segment = given
+        } else {
+            do { segment = try SharedSegment.create(configuration: configuration, slots: 1).segment } catch {
+                throw StartupError("cannot create the shared memory: \(error)")
+            }
+        }
         signals = try Worker.makeSignalFd()
+        stats = WorkerStats(segment: segment, slot: options.segment == nil ? 0 : options.slot)
+        statsServer = StatsServer(listeners: options.statsSockets)
+        // A server without an address is DOWN for every worker's balancer.
+        for b in backends.indices {
+            for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
+        }
         self.backends = backends
         self.options = options
         let fileLimit = Posix.raiseFileLimit()
+        self.fileLimit = fileLimit
+        statsTimeout = configuration.global.statsTimeout
+        startedWall = Clock.wallMilliseconds()
         maxconn = configuration.global.maxconn > 0 ? configuration.global.maxconn : max(16, (fileLimit - 64) / 2)
         bufferSize = configuration.global.bufferSize
         sessions = Slab(initialCapacity: min(maxconn, 1024))
@@ -136,6 +176,10 @@ public struct Worker: ~Copyable, EventHandler {
             }
             try eventLoop.register(signals.descriptor.rawValue, events: Epoll.readable,
                                    token: Token(kind: TokenKind.signal.rawValue, slot: 0))
+            for (index, listener) in statsServer.listeners.enumerated() {
+                try eventLoop.register(listener.fd, events: Epoll.readable,
+                                       token: Token(kind: TokenKind.statsListener.rawValue, slot: UInt32(index)))
+            }
             if let control = options.control {
                 try eventLoop.register(control, events: Epoll.readable, token: Token(kind: TokenKind.control.rawValue, slot: 0))
                 try Channel.send(control, ControlMessage.ready.encoded())
@@ -147,6 +191,7 @@ public struct Worker: ~Copyable, EventHandler {
         if !options.quiet { Notice.notice("Loading success.") }
         checker?.start(loop: &eventLoop)
         eventLoop.run(&self)
+        statsServer.closeAll()
         logger.flushBeforeExit()
         return exitStatus
     }
@@ -161,7 +206,9 @@ public struct Worker: ~Copyable, EventHandler {
         case .idle: idleEvent(token)
         case .check:
             if let events = checker?.handleEvent(token, events: events, loop: &loop) { checkerEvents(events, loop: &loop) }
-        case .acceptResume, .idleSweep, nil: break
+        case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
+        case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
+        case .acceptResume, .idleSweep, .queuePoll, nil: break
         }
     }
 
@@ -174,16 +221,18 @@ public struct Worker: ~Copyable, EventHandler {
         case .acceptResume:
             acceptPaused = false
             updateListeners(loop: &loop)
+        case .queuePoll:
+            pollQueues(loop: &loop)
+        case .statsClient:
+            statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
         default: break
         }
     }
 
     public mutating func endOfTick(loop: inout EventLoop) {
         logger.flush()
-        if let counters = options.counters {
-            counters.pointee.sessions = Int64(sessions.count)
-            counters.pointee.cumulated = Int64(cumulated)
-        }
+        stats.header.pointee.sessions = Int64(sessions.count)
+        stats.header.pointee.cumulated = Int64(cumulated)
         if stopping && sessions.count == 0 {
             for frontend in frontends where !options.quiet {
                 Notice.notice("Proxy \(frontend.name) stopped (cumulated conns: FE: \(frontend.cumulated)).")
@@ -197,6 +246,7 @@ public struct Worker: ~Copyable, EventHandler {
     private mutating func acceptConnections(listener index: Int, loop: inout EventLoop) {
         // A drain in the same batch may have closed it (and its number may be reused).
         guard !listeners[index].closed else { return }
+        refreshServerStates()
         let frontendIndex = listeners[index].frontend
         let fd = listeners[index].fd
         // A bounded batch per tick keeps one busy listener from starving the rest.
@@ -223,7 +273,9 @@ public struct Worker: ~Copyable, EventHandler {
     private mutating func startSession(clientFD: Int32, peer: SocketAddress, frontend index: Int, loop: inout EventLoop) {
         if peer.family != AF_UNIX { Posix.setNoDelay(clientFD) }
         // `tcp-request connection reject`: closed before it becomes a session.
+        stats.add(stats.frontend(index), .connectionsTotal)
         guard acceptsConnection(frontend: index, clientFD: clientFD, peer: peer) else {
+            stats.add(stats.frontend(index), .deniedConnections)
             Posix.close(clientFD)
             return
         }
@@ -242,6 +294,8 @@ public struct Worker: ~Copyable, EventHandler {
         frontends[index].current += 1
         frontends[index].cumulated += 1
         cumulated += 1
+        stats.open(stats.frontend(index))
+        stats.sessionStarted(stats.frontend(index), wallSeconds: wall / 1000)
         let token = Token(kind: TokenKind.client.rawValue, slot: slot, generation: sessions.generation(slot))
         do {
             try loop.register(clientFD, events: Epoll.readable | Epoll.writable | Epoll.peerClosed | Epoll.edgeTriggered,
@@ -264,11 +318,15 @@ public struct Worker: ~Copyable, EventHandler {
         s.pointee.retriesLeft = Int32(backends[backend].retries)
         backends[backend].current += 1
         backends[backend].cumulated += 1
+        stats.open(stats.backend(backend))
+        stats.sessionStarted(stats.backend(backend), wallSeconds: wall / 1000)
         assignServer(slot, loop: &loop)
     }
 
     /// Pauses listeners at a connection limit and resumes them below it.
     mutating func updateListeners(loop: inout EventLoop) {
+        // `set maxconn frontend` may have moved a limit.
+        refreshServerStates()
         let globalFull = sessions.count >= maxconn || acceptPaused || stopping
         for index in listeners.indices where !listeners[index].closed {
             let frontend = listeners[index].frontend

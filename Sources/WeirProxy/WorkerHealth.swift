@@ -54,8 +54,15 @@ extension Worker {
     mutating func applyServerHealth(backend: Int, server: Int, _ state: ServerHealth, loop: inout EventLoop) {
         guard backend >= 0, backend < backends.count, server >= 0, server < backends[backend].servers.count else { return }
         let wasUsable = backends[backend].balancer.servers[server].isUsable
-        backends[backend].balancer.setWeight(state.weight, server: server)
-        backends[backend].balancer.setUsable(state.usable, server: server)
+        // Into shared memory too, where `show stat` reads it and where every
+        // worker's refresh of its balancer (WorkerStats.swift) starts from.
+        let entity = stats.server(backend, server)
+        stats.segment.setHealth(state.usable ? .up : .down, entity)
+        backends[backend].checkWeights[server] = state.weight
+        let admin = stats.segment.admin(entity)
+        let weight = admin.contains(.drain) ? 0 : min(state.weight, stats.segment.weight(entity))
+        backends[backend].balancer.setWeight(weight, server: server)
+        backends[backend].balancer.setUsable(state.usable && !admin.inMaintenance, server: server)
         let settings = backends[backend].servers[server]
         if wasUsable && !state.usable && settings.shutdownSessionsOnDown {
             shutdownSessions(backend: backend, loop: &loop) { $0 == server }

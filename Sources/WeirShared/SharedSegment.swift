@@ -1,6 +1,9 @@
+import Atomics
+import Glibc
+import WeirConfig
 import WeirSystem
 
-/// One worker's counters in the shared segment. Each worker writes only its
+/// One worker's own header in the shared segment. Each worker writes only its
 /// own slot, with plain stores; the master reads them (for `show proc`).
 public struct WorkerCounters {
     public var pid: Int64
@@ -11,41 +14,514 @@ public struct WorkerCounters {
     public var reserved: (Int64, Int64, Int64, Int64, Int64)
 }
 
-/// The shared-memory segment of one generation: a memfd the master creates
-/// and every worker of that generation maps. Small until health checks and
-/// stick tables need more (DESIGN.md §2).
-public struct SharedSegment: @unchecked Sendable {
-    static let magic: UInt64 = 0x3148_534D_5249_4557  // "WEIRSHM1", little-endian
-    static let headerSize = 64
-    public let memory: UnsafeMutableRawBufferPointer
-    public let slots: Int
+/// The counters each worker keeps per frontend, backend and server, one
+/// 64-bit word each, written only by that worker with plain stores; readers
+/// sum the workers' slots (`Combine` says how).
+public enum Counter: Int, CaseIterable, Sendable {
+    /// `stot`: sessions (a frontend's client connections, a backend's or
+    /// server's sessions or HTTP exchanges).
+    case sessionsTotal = 0
+    /// `conn_tot`: connections a frontend accepted.
+    case connectionsTotal
+    /// `lbtot`: times a server was chosen.
+    case lbTotal
+    /// `req_tot`: HTTP requests.
+    case requestsTotal
+    case bytesIn
+    case bytesOut
+    case deniedRequests
+    case deniedResponses
+    case deniedConnections
+    case requestErrors
+    case connectionErrors
+    case responseErrors
+    case retries
+    case redispatches
+    case http1xx, http2xx, http3xx, http4xx, http5xx, httpOther
+    /// A backend's sessions waiting in this worker's queue, and the most seen.
+    case queueCurrent
+    case queueMax
+    /// Wall-clock seconds of the last session (`lastsess`).
+    case lastSession
+    case clientAborts
+    case serverAborts
+    /// Sums of milliseconds and how many sessions they cover, for the
+    /// `qtime`, `ctime`, `rtime`, `ttime` averages.
+    case queueTimeSum, connectTimeSum, responseTimeSum, totalTimeSum
+    case timedCount, connectCount, responseCount
+    /// `intercepted`: requests answered by the proxy itself.
+    case intercepted
+    /// Sessions this worker has open on the entity: its share of the shared
+    /// `current` count, taken back if the worker dies.
+    case openHere
 
-    /// Creates the segment for `slots` workers; returns its descriptor and mapping.
-    public static func create(slots: Int) throws(Errno) -> (fd: Int32, segment: SharedSegment) {
-        let fd = try MemoryFile.create(name: "weir-shared", size: headerSize + slots * MemoryLayout<WorkerCounters>.stride)
+    /// Words per entity in a slot: room for fields added later without
+    /// changing the layout's shape.
+    public static let stride = 40
+
+    public enum Combine: Sendable { case sum, max, gauge }
+
+    /// `.sum`: summed and carried over a reload; `.max`: the largest slot;
+    /// `.gauge`: summed, not carried (it describes the present).
+    public var combine: Combine {
+        switch self {
+        case .queueMax, .lastSession: return .max
+        case .queueCurrent, .openHere: return .gauge
+        default: return .sum
+        }
+    }
+
+    /// HTTP status class counter for `status` (100...599, else other).
+    @inline(__always)
+    public static func statusClass(_ status: Int) -> Counter {
+        switch status {
+        case 100..<200: return .http1xx
+        case 200..<300: return .http2xx
+        case 300..<400: return .http3xx
+        case 400..<500: return .http4xx
+        case 500..<600: return .http5xx
+        default: return .httpOther
+        }
+    }
+}
+
+/// A server's health slot in shared memory, as the checker sets it. Without checks it stays `noCheck`.
+public enum HealthSlot: Int, Sendable {
+    case noCheck = 0
+    case up = 1
+    case down = 2
+}
+
+/// A server's administrative state (HAProxy's `SRV_ADMF_*`).
+public struct AdminState: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// `set server … state maint`, `disable server`.
+    public static let maint = AdminState(rawValue: 1)
+    /// `set server … state drain`: no new sessions except persistent ones.
+    public static let drain = AdminState(rawValue: 2)
+    /// `disabled` in the configuration.
+    public static let configMaint = AdminState(rawValue: 4)
+
+    public var inMaintenance: Bool { !isDisjoint(with: [.maint, .configMaint]) }
+}
+
+/// The words every process may change, per entity: atomics on the mapping.
+enum StateWord: Int {
+    /// Sessions (connections, for a server) open right now, all workers.
+    case current = 0
+    case maximum
+    case health
+    case admin
+    /// Effective (user) weight, 0...256.
+    case weight
+    /// Weight as configured, for `weight N%` and `show servers state`.
+    case initialWeight
+    /// Wall-clock seconds of the last health or admin change.
+    case lastChange
+    /// `maxconn` of a frontend or server, 0 for none.
+    case maxconn
+    /// Length of the check status text, then its bytes (32 at most).
+    case checkStatusLength
+    case checkStatus
+    static let checkStatusBytes = 32
+    static let stride = 16
+}
+
+/// The shared-memory segment of one generation: a memfd the master (or a
+/// `-d` process) creates and every worker of that generation maps.
+///
+/// Layout: a header; the layout text (`SegmentLayout`); per entity, the
+/// shared state words (atomics: current connections, health, admin state,
+/// weight); then counter slots: one per worker (its `WorkerCounters` and
+/// `Counter.stride` words per entity), plus two that only the master
+/// writes: `carried` (what earlier generations counted, and the offset that
+/// `clear counters all` applies) and `handedOver` (what this generation had
+/// counted when the next one took its counters over).
+public struct SharedSegment: @unchecked Sendable {
+    static let magic: UInt64 = 0x3248_534D_5249_4557  // "WEIRSHM2", little-endian
+    static let headerSize = 256
+    static let workerHeaderSize = 64
+
+    enum Header: Int {
+        case magic = 0, slots, entities, layoutOffset, layoutLength, stateOffset, countersOffset, slotStride
+        /// Bumped on every change of a server's health, admin state or weight.
+        case stateVersion
+        case createdWall
+        case totalSize
+    }
+
+    public let memory: UnsafeMutableRawBufferPointer
+    /// Worker slots.
+    public let slots: Int
+    public let layout: SegmentLayout
+    let states: UnsafeMutablePointer<Int.AtomicRepresentation>
+    let counterBase: UnsafeMutableRawPointer
+    let slotStride: Int
+
+    /// The slot index of the master's carried-over counters.
+    public var carriedSlot: Int { slots }
+    /// The slot index of what this generation handed to its successor.
+    public var handedOverSlot: Int { slots + 1 }
+
+    /// Creates the segment of `configuration` for `slots` workers; returns
+    /// its descriptor and mapping. Servers start as configured.
+    public static func create(configuration: Configuration, slots: Int) throws(Errno) -> (fd: Int32, segment: SharedSegment) {
+        let layout = SegmentLayout(configuration)
+        let text = layout.encoded()
+        let entities = layout.entities.count
+        let layoutOffset = headerSize
+        let stateOffset = (layoutOffset + text.count + 63) & ~63
+        let countersOffset = stateOffset + entities * StateWord.stride * 8
+        let slotStride = (workerHeaderSize + entities * Counter.stride * 8 + 63) & ~63
+        let total = countersOffset + (slots + 2) * slotStride
+        let fd = try MemoryFile.create(name: "weir-shared", size: total)
         let memory: UnsafeMutableRawBufferPointer
         do { memory = try MemoryFile.map(fd) } catch {
             Posix.close(fd)
             throw error
         }
+        func header(_ word: Header, _ value: Int) {
+            memory.storeBytes(of: Int64(value), toByteOffset: word.rawValue * 8, as: Int64.self)
+        }
+        header(.slots, slots)
+        header(.entities, entities)
+        header(.layoutOffset, layoutOffset)
+        header(.layoutLength, text.count)
+        header(.stateOffset, stateOffset)
+        header(.countersOffset, countersOffset)
+        header(.slotStride, slotStride)
+        header(.createdWall, Int(Clock.wallMilliseconds() / 1000))
+        header(.totalSize, total)
+        text.withUnsafeBytes { memory.baseAddress!.advanced(by: layoutOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         memory.storeBytes(of: magic, toByteOffset: 0, as: UInt64.self)
-        memory.storeBytes(of: Int64(slots), toByteOffset: 8, as: Int64.self)
-        return (fd, SharedSegment(memory: memory, slots: slots))
+        let segment = SharedSegment(memory: memory, layout: layout, slots: slots)
+        let now = Int(Clock.wallMilliseconds() / 1000)
+        for (f, frontend) in configuration.frontends.enumerated() {
+            segment.store(.maxconn, frontend.maxconn, layout.frontend(f))
+        }
+        for (b, backend) in configuration.backends.enumerated() {
+            for (s, server) in backend.servers.enumerated() {
+                let e = layout.server(backend: b, s)
+                segment.store(.weight, server.weight, e)
+                segment.store(.initialWeight, server.weight, e)
+                segment.store(.maxconn, server.maxconn, e)
+                segment.store(.admin, server.disabled ? AdminState.configMaint.rawValue : 0, e)
+                segment.store(.lastChange, now, e)
+            }
+        }
+        return (fd, segment)
     }
 
-    /// Maps a segment received from the master; nil if it is not one.
+    /// Maps a segment received from the master or handed over across a
+    /// re-exec; nil if it is not one.
     public static func attach(_ fd: Int32) -> SharedSegment? {
-        guard let memory = try? MemoryFile.map(fd), memory.count >= headerSize,
-              memory.load(fromByteOffset: 0, as: UInt64.self) == magic else { return nil }
-        let slots = Int(memory.load(fromByteOffset: 8, as: Int64.self))
-        guard slots >= 0, memory.count >= headerSize + slots * MemoryLayout<WorkerCounters>.stride else { return nil }
-        return SharedSegment(memory: memory, slots: slots)
+        guard let memory = try? MemoryFile.map(fd) else { return nil }
+        guard memory.count >= headerSize, memory.load(fromByteOffset: 0, as: UInt64.self) == magic else {
+            munmap(memory.baseAddress, memory.count)
+            return nil
+        }
+        func header(_ word: Header) -> Int { Int(memory.load(fromByteOffset: word.rawValue * 8, as: Int64.self)) }
+        let layoutOffset = header(.layoutOffset), layoutLength = header(.layoutLength)
+        guard header(.totalSize) <= memory.count, layoutOffset >= headerSize, layoutLength >= 0,
+              layoutOffset + layoutLength <= memory.count,
+              let layout = SegmentLayout.decode(UnsafeRawBufferPointer(rebasing: memory[layoutOffset..<(layoutOffset + layoutLength)])),
+              layout.entities.count == header(.entities), header(.slots) >= 0 else {
+            munmap(memory.baseAddress, memory.count)
+            return nil
+        }
+        return SharedSegment(memory: memory, layout: layout, slots: header(.slots))
     }
 
-    /// The counters of worker `slot`.
-    public func counters(_ slot: Int) -> UnsafeMutablePointer<WorkerCounters> {
+    private init(memory: UnsafeMutableRawBufferPointer, layout: SegmentLayout, slots: Int) {
+        self.memory = memory
+        self.layout = layout
+        self.slots = slots
+        let base = memory.baseAddress!
+        let stateOffset = Int(memory.load(fromByteOffset: Header.stateOffset.rawValue * 8, as: Int64.self))
+        let countersOffset = Int(memory.load(fromByteOffset: Header.countersOffset.rawValue * 8, as: Int64.self))
+        slotStride = Int(memory.load(fromByteOffset: Header.slotStride.rawValue * 8, as: Int64.self))
+        states = (base + stateOffset).bindMemory(to: Int.AtomicRepresentation.self,
+                                                 capacity: layout.entities.count * StateWord.stride)
+        counterBase = base + countersOffset
+    }
+
+    /// Unmaps the segment; the value must not be used afterwards.
+    public func unmap() {
+        munmap(memory.baseAddress, memory.count)
+    }
+
+    // MARK: - Counter slots
+
+    /// Worker `slot`'s header.
+    public func workerCounters(_ slot: Int) -> UnsafeMutablePointer<WorkerCounters> {
         precondition(slot >= 0 && slot < slots)
-        return (memory.baseAddress! + SharedSegment.headerSize + slot * MemoryLayout<WorkerCounters>.stride)
-            .assumingMemoryBound(to: WorkerCounters.self)
+        return (counterBase + slot * slotStride).assumingMemoryBound(to: WorkerCounters.self)
+    }
+
+    /// The counters of `slot` (a worker, `carriedSlot` or `handedOverSlot`):
+    /// `Counter.stride` words per entity, entity after entity.
+    public func counters(slot: Int) -> UnsafeMutablePointer<Int64> {
+        precondition(slot >= 0 && slot < slots + 2)
+        return (counterBase + slot * slotStride + SharedSegment.workerHeaderSize).assumingMemoryBound(to: Int64.self)
+    }
+
+    /// What the workers (and earlier generations) counted for `entity`,
+    /// combined as each counter says; `Counter.stride` values.
+    public func totals(_ entity: Int) -> [Int64] {
+        var totals = [Int64](repeating: 0, count: Counter.stride)
+        for slot in 0...slots {
+            let words = counters(slot: slot) + entity * Counter.stride
+            for counter in Counter.allCases {
+                let value = words[counter.rawValue]
+                switch counter.combine {
+                case .sum: totals[counter.rawValue] &+= value
+                case .gauge: if slot < slots { totals[counter.rawValue] &+= value }
+                case .max: totals[counter.rawValue] = max(totals[counter.rawValue], value)
+                }
+            }
+        }
+        return totals
+    }
+
+    /// What this generation counted since it handed its counters to the
+    /// next one (its draining workers go on counting): the cumulative
+    /// counters only.
+    public func countedSinceHandOver(_ entity: Int) -> [Int64] {
+        var totals = self.totals(entity)
+        let handed = counters(slot: handedOverSlot) + entity * Counter.stride
+        for counter in Counter.allCases {
+            switch counter.combine {
+            case .sum: totals[counter.rawValue] &-= handed[counter.rawValue]
+            case .gauge, .max: break
+            }
+        }
+        return totals
+    }
+
+    /// Adds cumulative counter values to `entity`'s carried slot (master only).
+    public func carry(_ values: [Int64], into entity: Int) {
+        let words = counters(slot: carriedSlot) + entity * Counter.stride
+        for counter in Counter.allCases {
+            switch counter.combine {
+            case .sum: words[counter.rawValue] &+= values[counter.rawValue]
+            case .max: words[counter.rawValue] = max(words[counter.rawValue], values[counter.rawValue])
+            case .gauge: break
+            }
+        }
+    }
+
+    /// Takes over what `old` counted and the state of its servers, matched by
+    /// name: counters add up, admin states (and weights set at run time, if
+    /// the configured weight did not change) carry over. Marks in `old`
+    /// what it handed over.
+    public func takeOver(from old: SharedSegment) {
+        var oldIndex: [String: Int] = [:]
+        for (index, entity) in old.layout.entities.enumerated() { oldIndex[entity.key] = index }
+        for (index, entity) in layout.entities.enumerated() {
+            guard let o = oldIndex[entity.key] else { continue }
+            carry(old.totals(o), into: index)
+            store(.maximum, old.load(.maximum, o), index)
+            guard entity.kind == .server else { continue }
+            let runtime = AdminState(rawValue: old.load(.admin, o)).subtracting(.configMaint)
+            let configured = AdminState(rawValue: load(.admin, index)).intersection(.configMaint)
+            store(.admin, configured.union(runtime).rawValue, index)
+            store(.health, old.load(.health, o), index)
+            store(.lastChange, old.load(.lastChange, o), index)
+            if old.load(.initialWeight, o) == load(.initialWeight, index) { store(.weight, old.load(.weight, o), index) }
+            setCheckStatus(old.checkStatus(o), index)
+        }
+        old.markHandedOver()
+        bumpStateVersion()
+    }
+
+    /// Records what this generation counted so far as handed over: from
+    /// now on `countedSinceHandOver` is what it counts after.
+    public func markHandedOver() {
+        for entity in layout.entities.indices {
+            let totals = self.totals(entity)
+            let handed = counters(slot: handedOverSlot) + entity * Counter.stride
+            for counter in Counter.allCases where counter.combine == .sum { handed[counter.rawValue] = totals[counter.rawValue] }
+        }
+    }
+
+    /// A worker died: what it had open no longer is. Its share of every
+    /// shared count is taken back and its gauges zeroed (master only, once
+    /// the process is reaped).
+    public func releaseWorker(_ slot: Int) {
+        let words = counters(slot: slot)
+        for entity in layout.entities.indices {
+            let w = words + entity * Counter.stride
+            let open = Int(w[Counter.openHere.rawValue])
+            if open != 0 { atomic(.current, entity).wrappingDecrement(by: open, ordering: .relaxed) }
+            for counter in Counter.allCases where counter.combine == .gauge { w[counter.rawValue] = 0 }
+        }
+        workerCounters(slot).pointee.sessions = 0
+    }
+
+    /// `clear counters all`: every cumulative counter of every entity reads
+    /// 0 from now on. Workers never see a write to their slots: the carried
+    /// slot takes the opposite of what they counted.
+    public func clearCounters() {
+        for entity in layout.entities.indices {
+            let words = counters(slot: carriedSlot) + entity * Counter.stride
+            for counter in Counter.allCases { words[counter.rawValue] = 0 }
+            var sums = [Int64](repeating: 0, count: Counter.stride)
+            for slot in 0..<slots {
+                let w = counters(slot: slot) + entity * Counter.stride
+                for counter in Counter.allCases where counter.combine == .sum { sums[counter.rawValue] &+= w[counter.rawValue] }
+            }
+            for counter in Counter.allCases where counter.combine == .sum { words[counter.rawValue] = 0 &- sums[counter.rawValue] }
+            let handed = counters(slot: handedOverSlot) + entity * Counter.stride
+            for counter in Counter.allCases { handed[counter.rawValue] = 0 }
+        }
+        clearMaxima()
+    }
+
+    /// `clear counters`: the maximum values restart from the present.
+    public func clearMaxima() {
+        for entity in layout.entities.indices {
+            store(.maximum, load(.current, entity), entity)
+            let words = counters(slot: carriedSlot) + entity * Counter.stride
+            for counter in Counter.allCases where counter.combine == .max && counter != .lastSession { words[counter.rawValue] = 0 }
+        }
+    }
+
+    // MARK: - Shared state (atomics)
+
+    @inline(__always)
+    func atomic(_ word: StateWord, _ entity: Int) -> UnsafeAtomic<Int> {
+        UnsafeAtomic<Int>(at: states + entity * StateWord.stride + word.rawValue)
+    }
+
+    @inline(__always)
+    func load(_ word: StateWord, _ entity: Int) -> Int { atomic(word, entity).load(ordering: .relaxed) }
+
+    @inline(__always)
+    func store(_ word: StateWord, _ value: Int, _ entity: Int) { atomic(word, entity).store(value, ordering: .relaxed) }
+
+    /// The state version: any change of a server's health, admin state or
+    /// weight bumps it, so workers refresh their balancers only then.
+    @inline(__always)
+    public var stateVersion: Int {
+        UnsafeAtomic<Int>(at: UnsafeMutableRawPointer(memory.baseAddress! + Header.stateVersion.rawValue * 8)
+            .assumingMemoryBound(to: Int.AtomicRepresentation.self)).load(ordering: .acquiring)
+    }
+
+    public func bumpStateVersion() {
+        UnsafeAtomic<Int>(at: UnsafeMutableRawPointer(memory.baseAddress! + Header.stateVersion.rawValue * 8)
+            .assumingMemoryBound(to: Int.AtomicRepresentation.self)).wrappingIncrement(ordering: .releasing)
+    }
+
+    /// Sessions (or server connections) open now, all workers.
+    @inline(__always)
+    public func current(_ entity: Int) -> Int { load(.current, entity) }
+
+    public func maximum(_ entity: Int) -> Int { load(.maximum, entity) }
+
+    /// One more session on `entity`; returns the count including it and
+    /// raises the maximum.
+    @inline(__always) @discardableResult
+    public func open(_ entity: Int) -> Int {
+        let now = atomic(.current, entity).wrappingIncrementThenLoad(ordering: .relaxed)
+        let maximum = atomic(.maximum, entity)
+        var seen = maximum.load(ordering: .relaxed)
+        while now > seen {
+            let (exchanged, original) = maximum.weakCompareExchange(expected: seen, desired: now, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+        }
+        return now
+    }
+
+    /// One more connection to a server limited to `limit` (0: none), unless
+    /// it is full; false when full (nothing changed).
+    @inline(__always)
+    public func open(_ entity: Int, limit: Int) -> Bool {
+        guard limit > 0 else {
+            open(entity)
+            return true
+        }
+        let current = atomic(.current, entity)
+        var seen = current.load(ordering: .relaxed)
+        while seen < limit {
+            let (exchanged, original) = current.weakCompareExchange(expected: seen, desired: seen + 1, ordering: .relaxed)
+            if exchanged {
+                let maximum = atomic(.maximum, entity)
+                var m = maximum.load(ordering: .relaxed)
+                while seen + 1 > m {
+                    let (done, was) = maximum.weakCompareExchange(expected: m, desired: seen + 1, ordering: .relaxed)
+                    if done { break }
+                    m = was
+                }
+                return true
+            }
+            seen = original
+        }
+        return false
+    }
+
+    @inline(__always)
+    public func close(_ entity: Int) {
+        atomic(.current, entity).wrappingDecrement(ordering: .relaxed)
+    }
+
+    public func health(_ entity: Int) -> HealthSlot { HealthSlot(rawValue: load(.health, entity)) ?? .noCheck }
+    public func admin(_ entity: Int) -> AdminState { AdminState(rawValue: load(.admin, entity)) }
+    public func weight(_ entity: Int) -> Int { load(.weight, entity) }
+    public func initialWeight(_ entity: Int) -> Int { load(.initialWeight, entity) }
+    public func maxconn(_ entity: Int) -> Int { load(.maxconn, entity) }
+    /// Wall-clock seconds of the last state change.
+    public func lastChange(_ entity: Int) -> Int { load(.lastChange, entity) }
+    public var createdWall: Int { Int(memory.load(fromByteOffset: Header.createdWall.rawValue * 8, as: Int64.self)) }
+
+    /// Whether the server may take new sessions from the balancer: not in
+    /// maintenance, not down, not draining.
+    public func isUsable(_ entity: Int) -> Bool {
+        let admin = self.admin(entity)
+        return !admin.inMaintenance && !admin.contains(.drain) && health(entity) != .down
+    }
+
+    public func setHealth(_ health: HealthSlot, _ entity: Int) {
+        guard load(.health, entity) != health.rawValue else { return }
+        store(.health, health.rawValue, entity)
+        store(.lastChange, Int(Clock.wallMilliseconds() / 1000), entity)
+        bumpStateVersion()
+    }
+
+    public func setAdmin(_ admin: AdminState, _ entity: Int) {
+        guard load(.admin, entity) != admin.rawValue else { return }
+        store(.admin, admin.rawValue, entity)
+        store(.lastChange, Int(Clock.wallMilliseconds() / 1000), entity)
+        bumpStateVersion()
+    }
+
+    public func setWeight(_ weight: Int, _ entity: Int) {
+        let w = min(max(weight, 0), 256)
+        guard load(.weight, entity) != w else { return }
+        store(.weight, w, entity)
+        bumpStateVersion()
+    }
+
+    /// `set maxconn server|frontend`: 0 for no limit.
+    public func setMaxconn(_ maxconn: Int, _ entity: Int) {
+        let m = max(0, maxconn)
+        guard load(.maxconn, entity) != m else { return }
+        store(.maxconn, m, entity)
+        bumpStateVersion()
+    }
+
+    /// The check status text slot (for the health checker), 32 bytes at most.
+    public func setCheckStatus(_ text: String, _ entity: Int) {
+        let bytes = Array(text.utf8.prefix(StateWord.checkStatusBytes))
+        let base = UnsafeMutableRawPointer(states + entity * StateWord.stride + StateWord.checkStatus.rawValue)
+        for (i, byte) in bytes.enumerated() { base.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) }
+        store(.checkStatusLength, bytes.count, entity)
+    }
+
+    public func checkStatus(_ entity: Int) -> String {
+        let length = min(max(load(.checkStatusLength, entity), 0), StateWord.checkStatusBytes)
+        let base = UnsafeRawPointer(states + entity * StateWord.stride + StateWord.checkStatus.rawValue)
+        return String(decoding: UnsafeRawBufferPointer(start: base, count: length), as: UTF8.self)
     }
 }

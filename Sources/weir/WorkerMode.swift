@@ -41,8 +41,7 @@ enum WorkerMode {
             return 1
         }
         Posix.close(sharedFD)
-        let counters = segment.counters(hello.slot)
-        counters.pointee.pid = Int64(getpid())
+        segment.workerCounters(hello.slot).pointee.pid = Int64(getpid())
         var listeners: [BoundListener] = []
         for (index, info) in hello.listeners.enumerated() {
             guard info.frontend < configuration.frontends.count else { return 1 }
@@ -54,7 +53,7 @@ enum WorkerMode {
             let privileges = try Privileges.resolve(user: global.user, group: global.group, chroot: global.chroot)
             // Server names are resolved here, before a chroot hides resolv.conf.
             let worker = try Worker(configuration: configuration, listeners: listeners,
-                                    options: WorkerOptions(quiet: true, control: channel, counters: counters))
+                                    options: WorkerOptions(quiet: true, control: channel, segment: segment, slot: hello.slot))
             try privileges.apply()
             return worker.run()
         } catch {

@@ -153,8 +153,11 @@ func serve(_ configuration: Configuration, _ listeners: [BoundListener], _ optio
     do {
         let global = configuration.global
         let privileges = try Privileges.resolve(user: global.user, group: global.group, chroot: global.chroot)
+        var statsSockets: [StatsSocketListener] = []
+        for socket in configuration.global.statsSockets { statsSockets.append(try StatsSocketListener.bind(socket)) }
         let worker = try Worker(configuration: configuration, listeners: listeners,
-                                options: WorkerOptions(debug: options.debug, quiet: options.quiet))
+                                options: WorkerOptions(debug: options.debug, quiet: options.quiet,
+                                                       statsSockets: statsSockets))
         try privileges.apply()
         return worker.run()
     } catch {

@@ -36,12 +36,38 @@ import Testing
         #expect(g.user == "weir" && g.group == "weir" && g.chroot == "/var/empty")
         #expect(g.daemon)
         #expect(g.bufferSize == 32768)
-        #expect(g.statsSockets == ["/run/weir.sock"])
+        #expect(g.statsSockets.map(\.address) == [.unix(path: "/run/weir.sock")])
+        #expect(g.statsSockets.map(\.level) == [.admin])
+        #expect(g.statsSockets.map(\.mode) == [0o600])
+        #expect(g.statsTimeout == 30_000)
         #expect(messages(r, .warning) == [
             "t.cfg:8:5: warning: 'daemon' is parsed but not applied yet: Weir stays in the foreground until a later release",
-            "t.cfg:10:5: warning: 'stats socket' is parsed but not served yet: the stats socket arrives in a later release",
-            "t.cfg:11:5: warning: 'stats timeout' is ignored until the stats socket arrives in a later release",
         ])
+    }
+
+    @Test func statsSockets() throws {
+        let r = parse("""
+            global
+                stats socket ipv4@127.0.0.1:9999 level user
+                stats socket /run/a.sock expose-fd listeners
+                stats socket fd@5
+            """)
+        #expect(messages(r) == [])
+        let sockets = try #require(r.configuration?.global.statsSockets)
+        #expect(sockets.map(\.address) == [.ip(IPAddress(bytes: [127, 0, 0, 1]), port: 9999), .unix(path: "/run/a.sock"),
+                                           .inheritedFD(5)])
+        #expect(sockets.map(\.level) == [.user, .operator, .operator])
+        #expect(messages(r, .warning) == ["t.cfg:3:30: warning: stats socket: 'expose-fd' is ignored"])
+        #expect(messages(parse("global\n stats socket /a level root\n"))
+                == ["t.cfg:2:24: error: stats socket: 'level' expects 'user', 'operator' or 'admin', got 'root'"])
+        #expect(messages(parse("global\n stats socket /a mode 999\n"))
+                == ["t.cfg:2:23: error: stats socket: 'mode' expects an octal permission like 600, got '999'"])
+        #expect(messages(parse("global\n stats socket 127.0.0.1:80-81\n"))
+                == ["t.cfg:2:15: error: stats socket: expected one address, not a port range: '127.0.0.1:80-81'"])
+        #expect(messages(parse("global\n stats socket /a level\n"))
+                == ["t.cfg:2:18: error: stats socket: 'level' expects an argument"])
+        #expect(messages(parse("global\n stats socket /a bogus 1\n"))
+                == ["t.cfg:2:18: error: stats socket: unsupported option 'bogus'; expected 'mode' or 'level'"])
     }
 
     @Test func tlsGlobalsAreIgnoredWithAWarning() {

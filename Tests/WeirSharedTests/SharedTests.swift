@@ -27,23 +27,6 @@ import WeirSystem
     }
 }
 
-@Suite struct SharedSegmentTests {
-    @Test func workersWriteTheirSlotAndTheMasterReadsIt() throws {
-        let (fd, segment) = try SharedSegment.create(slots: 3)
-        defer { Posix.close(fd) }
-        // A second mapping of the same memfd stands in for a worker process.
-        let worker = try #require(SharedSegment.attach(fd))
-        #expect(worker.slots == 3)
-        worker.counters(2).pointee.sessions = 41
-        worker.counters(2).pointee.sessions += 1
-        #expect(segment.counters(2).pointee.sessions == 42)
-        #expect(segment.counters(0).pointee.sessions == 0)
-        let plain = try MemoryFile.create(name: "not-a-segment", size: 4096)
-        defer { Posix.close(plain) }
-        #expect(SharedSegment.attach(plain) == nil)
-    }
-}
-
 @Suite struct ListenerBindingTests {
     func configuration(_ binds: [String]) throws -> Configuration {
         let text = "defaults\n timeout client 1s\n timeout connect 1s\n timeout server 1s\nfrontend fe\n"

@@ -103,6 +103,8 @@ extension Worker {
         s.pointee.backend = Int32(backend)
         backends[backend].current += 1
         backends[backend].cumulated += 1
+        stats.open(stats.backend(backend))
+        stats.sessionStarted(stats.backend(backend), wallSeconds: s.pointee.exchange.waitStartWall / 1000)
         if backends[backend].closesClientAfterResponse { s.pointee.exchange.clientKeepAlive = false }
         rules.input.backend = backend
         guard backend != frontendRules.ownBackend else { return .forward(backend: backend) }
@@ -160,10 +162,12 @@ extension Worker {
         case .proceed:
             return
         case .deny(let status):
+            countDenied(slot, response: request == nil)
             reply(slot, status: status, cause: "P", phase: phase, loop: &loop)
         case .failed:
             reply(slot, status: request == nil ? 502 : 500, cause: "I", phase: phase, loop: &loop)
         case .tarpit(let status):
+            countDenied(slot, response: false)
             startTarpit(slot, status: status, timeout: tarpitTimeout, loop: &loop)
         case .auth(let realm):
             guard let id = buffers.acquire() else {

@@ -1,0 +1,110 @@
+import Glibc
+import WeirConfig
+import WeirLoop
+import WeirShared
+import WeirSystem
+
+/// The `stats socket`s, served by the master from the shared memory of every
+/// generation it keeps; and the counters and server states a new generation
+/// takes over.
+extension Master {
+    /// Binds the configuration's stats sockets (at start, after a re-exec,
+    /// and when a reload changed them).
+    mutating func openStats(loop: inout EventLoop) throws(StartupError) {
+        var listeners: [StatsSocketListener] = []
+        for socket in configuration.global.statsSockets {
+            do { listeners.append(try StatsSocketListener.bind(socket)) } catch {
+                for listener in listeners { listener.close() }
+                throw error
+            }
+        }
+        statsServer = StatsServer(listeners: listeners)
+        statsSockets = configuration.global.statsSockets
+        for (index, listener) in listeners.enumerated() {
+            do {
+                try loop.register(listener.fd, events: Epoll.readable,
+                                  token: Token(kind: MasterToken.statsListener.rawValue, slot: UInt32(index)))
+            } catch {
+                throw StartupError("stats socket \(listener.name): \(error)")
+            }
+        }
+    }
+
+    /// Before a re-exec: the next image binds them again.
+    mutating func closeStats(loop: inout EventLoop) {
+        for listener in statsServer.listeners { loop.deregister(listener.fd) }
+        statsServer.closeAll()
+    }
+
+    /// A reload that changed the `stats socket` lines rebinds them.
+    mutating func reopenStatsIfChanged(loop: inout EventLoop) {
+        guard configuration.global.statsSockets != statsSockets else { return }
+        closeStats(loop: &loop)
+        do { try openStats(loop: &loop) } catch {
+            Notice.alert("\(error)")
+        }
+    }
+
+    mutating func acceptStats(listener index: Int, loop: inout EventLoop) {
+        let timeout = configuration.global.statsTimeout
+        for fd in statsServer.accept(index, now: loop.now, timeout: timeout) {
+            let token = Token(kind: MasterToken.statsClient.rawValue, slot: UInt32(bitPattern: fd))
+            do { try loop.register(fd, events: Epoll.readable, token: token) } catch {
+                statsServer.close(fd)
+                continue
+            }
+            loop.schedule(token, at: loop.now + Int64(timeout))
+        }
+    }
+
+    mutating func statsEvent(fd: Int32, loop: inout EventLoop) {
+        let view = statsView()
+        let info = StatsProcessInfo(pid: getpid(), workers: slotsFor(configuration), startedWall: startedWall,
+                                    version: options.version, maxconn: configuration.global.maxconn,
+                                    fileLimit: currentFileLimit(), listeners: listeners.count, stopping: stopping)
+        let done = statsServer.serve(fd, now: loop.now, timeout: configuration.global.statsTimeout) { command, level in
+            guard let view else { return "The first generation of workers is not ready yet.\n" }
+            return StatsCommands.run(command, view: view, process: info, level: level)
+        }
+        if done {
+            loop.deregister(fd)
+            statsServer.close(fd)
+        }
+    }
+
+    mutating func statsTimer(fd: Int32, loop: inout EventLoop) {
+        guard let deadline = statsServer.deadline(fd) else { return }
+        if deadline <= loop.now {
+            loop.deregister(fd)
+            statsServer.close(fd)
+        } else {
+            loop.schedule(Token(kind: MasterToken.statsClient.rawValue, slot: UInt32(bitPattern: fd)), at: deadline)
+        }
+    }
+
+    /// The current generation's segment, with the older ones still draining.
+    func statsView() -> StatsView? {
+        guard let segment = generations[current]?.segment else { return nil }
+        let older = generations.values.filter { $0.number < current }.sorted { $0.number < $1.number }.compactMap(\.segment)
+        return StatsView(current: segment, older: older)
+    }
+
+    /// A generation whose workers are all gone: what it counted after
+    /// handing over goes to the current generation, so nothing is lost.
+    func foldIntoCurrent(_ released: Generation) {
+        guard released.number < current, let target = generations[current]?.segment, let old = released.segment else { return }
+        var index: [String: Int] = [:]
+        for (i, entity) in target.layout.entities.enumerated() { index[entity.key] = i }
+        for (o, entity) in old.layout.entities.enumerated() {
+            guard let i = index[entity.key] else { continue }
+            target.carry(old.countedSinceHandOver(o), into: i)
+        }
+        old.markHandedOver()
+    }
+
+    private func currentFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        return Int(limit.rlim_cur)
+    }
+}

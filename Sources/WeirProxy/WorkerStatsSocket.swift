@@ -1,0 +1,52 @@
+import Glibc
+import WeirConfig
+import WeirLoop
+import WeirShared
+import WeirSystem
+
+/// `-d` mode: with no master, the process serves its `stats socket`s itself.
+extension Worker {
+    func statsView() -> StatsView {
+        StatsView(current: stats.segment)
+    }
+
+    func statsProcessInfo() -> StatsProcessInfo {
+        StatsProcessInfo(pid: getpid(), workers: 1, startedWall: startedWall, version: ConfigParser.version,
+                         maxconn: maxconn, fileLimit: fileLimit, listeners: listeners.count,
+                         stopping: stopping)
+    }
+
+    mutating func acceptStats(listener index: Int, loop: inout EventLoop) {
+        for fd in statsServer.accept(index, now: loop.now, timeout: statsTimeout) {
+            let token = Token(kind: TokenKind.statsClient.rawValue, slot: UInt32(bitPattern: fd))
+            do { try loop.register(fd, events: Epoll.readable, token: token) } catch {
+                statsServer.close(fd)
+                continue
+            }
+            loop.schedule(token, at: loop.now + Int64(statsTimeout))
+        }
+    }
+
+    mutating func statsEvent(fd: Int32, loop: inout EventLoop) {
+        let view = statsView()
+        let info = statsProcessInfo()
+        let done = statsServer.serve(fd, now: loop.now, timeout: statsTimeout) { command, level in
+            StatsCommands.run(command, view: view, process: info, level: level)
+        }
+        if done {
+            loop.deregister(fd)
+            statsServer.close(fd)
+        }
+    }
+
+    /// `stats timeout`: an idle connection is closed.
+    mutating func statsTimer(fd: Int32, loop: inout EventLoop) {
+        guard let deadline = statsServer.deadline(fd) else { return }
+        if deadline <= loop.now {
+            loop.deregister(fd)
+            statsServer.close(fd)
+        } else {
+            loop.schedule(Token(kind: TokenKind.statsClient.rawValue, slot: UInt32(bitPattern: fd)), at: deadline)
+        }
+    }
+}

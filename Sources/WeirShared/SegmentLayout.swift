@@ -1,0 +1,193 @@
+import WeirConfig
+
+/// What a row of the statistics is about.
+public enum EntityKind: String, Sendable, Hashable {
+    case frontend = "F"
+    case backend = "B"
+    case server = "S"
+}
+
+/// One frontend, backend or server of the shared segment: what readers need
+/// to name it without the configuration (the master reads segments of
+/// generations whose configuration it no longer holds).
+public struct SegmentEntity: Sendable, Hashable {
+    public var kind: EntityKind
+    /// The frontend's or backend's name; for a server, its backend's.
+    public var proxy: String
+    /// The server's name; empty for a frontend or backend.
+    public var server: String
+    /// HAProxy's `iid`: the proxy's number, shared by both halves of a `listen`.
+    public var proxyID: Int
+    /// HAProxy's `sid`: the server's `id`; 0 for a frontend or backend.
+    public var serverID: Int
+    public var isHTTP: Bool
+    public var isBackup: Bool
+    /// A server's address as configured; empty otherwise.
+    public var address: String
+
+    public init(kind: EntityKind, proxy: String, server: String = "", proxyID: Int, serverID: Int = 0,
+                isHTTP: Bool, isBackup: Bool = false, address: String = "") {
+        self.kind = kind
+        self.proxy = proxy
+        self.server = server
+        self.proxyID = proxyID
+        self.serverID = serverID
+        self.isHTTP = isHTTP
+        self.isBackup = isBackup
+        self.address = address
+    }
+
+    /// The name that survives a reload: `proxy` for a frontend or backend, `proxy/server` for a server.
+    public var key: String { kind.rawValue + " " + proxy + "/" + server }
+}
+
+/// Where each frontend, backend and server lives in the shared segment:
+/// frontends first (configuration order), then backends, then the servers
+/// of each backend in order. Built by whoever creates the segment from the
+/// validated configuration, written into the segment, and read back by
+/// every reader.
+public struct SegmentLayout: Sendable, Equatable {
+    public private(set) var entities: [SegmentEntity] = []
+    public private(set) var frontendCount = 0
+    public private(set) var backendCount = 0
+    /// For each backend, the entity index of its first server.
+    public private(set) var serverBase: [Int] = []
+    /// For each backend, its number of servers.
+    public private(set) var serverCount: [Int] = []
+
+    public init(_ configuration: Configuration) {
+        // Proxy ids in file order; a `listen` section's two halves share one.
+        var proxies: [(location: SourceLocation, frontend: Int?, backend: Int?)] = []
+        var owned = Set<Int>()
+        for (index, frontend) in configuration.frontends.enumerated() {
+            if let own = frontend.ownBackend { owned.insert(own) }
+            proxies.append((frontend.location, index, frontend.ownBackend))
+        }
+        for (index, backend) in configuration.backends.enumerated() where !owned.contains(index) {
+            proxies.append((backend.location, nil, index))
+        }
+        proxies.sort { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
+        var frontendIDs = [Int](repeating: 0, count: configuration.frontends.count)
+        var backendIDs = [Int](repeating: 0, count: configuration.backends.count)
+        for (number, proxy) in proxies.enumerated() {
+            if let f = proxy.frontend { frontendIDs[f] = number + 1 }
+            if let b = proxy.backend { backendIDs[b] = number + 1 }
+        }
+        var entities: [SegmentEntity] = []
+        for (index, frontend) in configuration.frontends.enumerated() {
+            entities.append(SegmentEntity(kind: .frontend, proxy: frontend.name, proxyID: frontendIDs[index],
+                                          isHTTP: frontend.mode == .http))
+        }
+        for (index, backend) in configuration.backends.enumerated() {
+            entities.append(SegmentEntity(kind: .backend, proxy: backend.name, proxyID: backendIDs[index],
+                                          isHTTP: backend.mode == .http))
+        }
+        for (index, backend) in configuration.backends.enumerated() {
+            for server in backend.servers {
+                entities.append(SegmentEntity(kind: .server, proxy: backend.name, server: server.name,
+                                              proxyID: backendIDs[index], serverID: server.id,
+                                              isHTTP: backend.mode == .http, isBackup: server.backup,
+                                              address: server.address.description))
+            }
+        }
+        self.init(entities: entities)!
+    }
+
+    /// Rebuilds the index from entities in segment order; nil if they are not
+    /// frontends, then backends, then servers grouped by backend in order.
+    public init?(entities: [SegmentEntity]) {
+        self.entities = entities
+        var index = 0
+        while index < entities.count && entities[index].kind == .frontend { index += 1 }
+        frontendCount = index
+        var backendNames: [String] = []
+        while index < entities.count && entities[index].kind == .backend {
+            backendNames.append(entities[index].proxy)
+            index += 1
+        }
+        backendCount = backendNames.count
+        serverBase = []
+        serverCount = []
+        for name in backendNames {
+            serverBase.append(index)
+            var count = 0
+            while index < entities.count && entities[index].kind == .server && entities[index].proxy == name {
+                index += 1
+                count += 1
+            }
+            serverCount.append(count)
+        }
+        guard index == entities.count else { return nil }
+    }
+
+    @inline(__always) public func frontend(_ index: Int) -> Int { index }
+    @inline(__always) public func backend(_ index: Int) -> Int { frontendCount + index }
+    @inline(__always) public func server(backend: Int, _ index: Int) -> Int { serverBase[backend] + index }
+
+    /// The backend index of a backend or server entity.
+    public func backendIndex(of entity: Int) -> Int? {
+        switch entities[entity].kind {
+        case .frontend: return nil
+        case .backend: return entity - frontendCount
+        case .server: return serverBase.lastIndex { $0 <= entity }
+        }
+    }
+
+    /// A backend's entity index by name.
+    public func backend(named name: String) -> Int? {
+        (0..<backendCount).first { entities[frontendCount + $0].proxy == name }
+    }
+
+    /// A server's entity index by backend and server name.
+    public func server(backend: String, server: String) -> Int? {
+        guard let b = (0..<backendCount).first(where: { entities[frontendCount + $0].proxy == backend }) else { return nil }
+        return (0..<serverCount[b]).map { serverBase[b] + $0 }.first { entities[$0].server == server }
+    }
+
+    /// Entities in HAProxy's `show stat` order: proxies by id, each as its
+    /// FRONTEND, then its servers, then its BACKEND.
+    public var statOrder: [Int] {
+        var byProxy: [Int: (frontend: Int?, backend: Int?)] = [:]
+        for (index, entity) in entities.enumerated() {
+            switch entity.kind {
+            case .frontend: byProxy[entity.proxyID, default: (nil, nil)].frontend = index
+            case .backend: byProxy[entity.proxyID, default: (nil, nil)].backend = index
+            case .server: break
+            }
+        }
+        var order: [Int] = []
+        for id in byProxy.keys.sorted() {
+            let proxy = byProxy[id]!
+            if let f = proxy.frontend { order.append(f) }
+            if let b = proxy.backend {
+                let backend = b - frontendCount
+                for s in 0..<serverCount[backend] { order.append(serverBase[backend] + s) }
+                order.append(b)
+            }
+        }
+        return order
+    }
+
+    /// One line per entity: kind, proxy, server, ids, mode, backup, address, tab-separated.
+    public func encoded() -> [UInt8] {
+        var text = ""
+        for e in entities {
+            text += [e.kind.rawValue, e.proxy, e.server, String(e.proxyID), String(e.serverID), e.isHTTP ? "http" : "tcp",
+                     e.isBackup ? "1" : "0", e.address].joined(separator: "\t") + "\n"
+        }
+        return Array(text.utf8)
+    }
+
+    public static func decode(_ bytes: some Collection<UInt8>) -> SegmentLayout? {
+        var entities: [SegmentEntity] = []
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 8, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]) else {
+                return nil
+            }
+            entities.append(SegmentEntity(kind: kind, proxy: f[1], server: f[2], proxyID: proxyID, serverID: serverID,
+                                          isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7]))
+        }
+        return SegmentLayout(entities: entities)
+    }
+}

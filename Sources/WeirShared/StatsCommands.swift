@@ -1,0 +1,312 @@
+import Glibc
+import WeirConfig
+
+/// What `show info` says of the process serving the stats socket.
+public struct StatsProcessInfo: Sendable {
+    public var pid: Int32
+    /// Worker processes (`nbthread`).
+    public var workers: Int
+    /// Wall-clock ms the process (the master, or the `-d` process) started.
+    public var startedWall: Int64
+    public var version: String
+    public var maxconn: Int
+    public var fileLimit: Int
+    public var listeners: Int
+    public var stopping: Bool
+
+    public init(pid: Int32, workers: Int, startedWall: Int64, version: String, maxconn: Int, fileLimit: Int,
+                listeners: Int, stopping: Bool) {
+        self.pid = pid
+        self.workers = workers
+        self.startedWall = startedWall
+        self.version = version
+        self.maxconn = maxconn
+        self.fileLimit = fileLimit
+        self.listeners = listeners
+        self.stopping = stopping
+    }
+}
+
+/// The runtime API of `stats socket`: HAProxy's commands, answered from
+/// shared memory. Pure text in, text out; the hosts (the master, or a `-d`
+/// process) own the sockets.
+public enum StatsCommands {
+    public static func help(_ level: StatsLevel) -> String {
+        var text = """
+            The following commands are valid at this level:
+              help                                    : this message
+              prompt                                  : toggle interactive mode with prompt
+              quit                                    : disconnect
+              show info                               : report information about the running process
+              show stat [iid type sid] [typed|json]   : report counters for each proxy and server
+              show servers state [backend]            : dump volatile server information (version 1)
+              show backend                            : list backends in the current running config
+              get weight <bk>/<srv>                   : report a server's current weight
+
+            """
+        if level >= .operator {
+            text += "  clear counters [all]                    : clear max statistics counters (all: every counter)\n"
+        }
+        if level >= .admin {
+            text += """
+                  disable server <bk>/<srv>               : disable a server for maintenance (use 'set server' instead)
+                  enable server <bk>/<srv>                : enable a disabled server (use 'set server' instead)
+                  set server <bk>/<srv> state ready|drain|maint : change a server's administrative state
+                  set server <bk>/<srv> weight <w>[%]     : change a server's weight
+                  set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
+                  set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0: no limit)
+                  set maxconn frontend <fe> <n>           : change a frontend's maxconn (per worker)
+
+                """
+        }
+        return text
+    }
+
+    /// Runs one command; returns its answer (each ends with an empty line
+    /// in HAProxy's way, added by the caller).
+    public static func run(_ command: String, view: StatsView, process: StatsProcessInfo, level: StatsLevel) -> String {
+        let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        let now = Int(wallSeconds())
+        func need(_ required: StatsLevel) -> Bool { level >= required }
+        switch (words.first, words.count > 1 ? words[1] : nil) {
+        case ("help", _), (nil, _):
+            return help(level)
+        case ("show", "info"):
+            return showInfo(view: view, process: process, now: now)
+        case ("show", "stat"):
+            return showStat(Array(words.dropFirst(2)), view: view, now: now)
+        case ("show", "servers") where words.count > 2 && words[2] == "state":
+            return showServersState(words.count > 3 ? words[3] : nil, view: view, now: now)
+        case ("show", "backend"):
+            var text = "# name\n"
+            for b in 0..<view.layout.backendCount { text += view.layout.entities[view.layout.backend(b)].proxy + "\n" }
+            return text
+        case ("get", "weight"):
+            guard words.count > 2 else { return "Require 'backend/server'.\n" }
+            switch server(words[2], view.layout) {
+            case .failure(let message): return message.description
+            case .success(let entity):
+                return "\(view.current.weight(entity)) (initial \(view.current.initialWeight(entity)))\n"
+            }
+        case ("clear", "counters"):
+            let all = words.count > 2 && words[2] == "all"
+            guard need(all ? .admin : .operator) else { return "Permission denied\n" }
+            if all {
+                view.current.clearCounters()
+                for old in view.older { old.markHandedOver() }
+            } else {
+                view.current.clearMaxima()
+            }
+            return ""
+        case ("disable", "server"), ("enable", "server"):
+            guard need(.admin) else { return "Permission denied\n" }
+            guard words.count > 2 else { return "Require 'backend/server'.\n" }
+            switch server(words[2], view.layout) {
+            case .failure(let message): return message.description
+            case .success(let entity):
+                var admin = view.current.admin(entity)
+                if words[0] == "disable" { admin.insert(.maint) } else { admin.remove(.maint) }
+                view.current.setAdmin(admin, entity)
+                return ""
+            }
+        case ("set", "server"):
+            guard need(.admin) else { return "Permission denied\n" }
+            guard words.count > 3 else { return "Require 'backend/server' and 'state' or 'weight'.\n" }
+            let entity: Int
+            switch server(words[2], view.layout) {
+            case .failure(let message): return message.description
+            case .success(let e): entity = e
+            }
+            switch words[3] {
+            case "state":
+                var admin = view.current.admin(entity)
+                switch words.count > 4 ? words[4] : "" {
+                case "ready": admin.subtract([.maint, .drain])
+                case "drain":
+                    admin.remove(.maint)
+                    admin.insert(.drain)
+                case "maint":
+                    admin.remove(.drain)
+                    admin.insert(.maint)
+                default: return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+                }
+                view.current.setAdmin(admin, entity)
+                return ""
+            case "weight":
+                return setWeight(words.count > 4 ? words[4] : "", entity, view.current)
+            default:
+                return "'set server <srv>' only supports 'state' and 'weight' in Weir.\n"
+            }
+        case ("set", "maxconn"):
+            guard need(.admin) else { return "Permission denied\n" }
+            guard words.count > 4, let limit = Int(words[4]), limit >= 0 else {
+                return "Require 'frontend <name> <value>' or 'server <backend>/<server> <value>'.\n"
+            }
+            switch words[2] {
+            case "server":
+                switch server(words[3], view.layout) {
+                case .failure(let message): return message.description
+                case .success(let entity): view.current.setMaxconn(limit, entity)
+                }
+            case "frontend":
+                guard let f = (0..<view.layout.frontendCount).first(where: { view.layout.entities[$0].proxy == words[3] }) else {
+                    return "No such frontend.\n"
+                }
+                view.current.setMaxconn(limit, view.layout.frontend(f))
+            default:
+                return "'set maxconn' only supports 'frontend' and 'server' in Weir.\n"
+            }
+            return ""
+        case ("set", "weight"):
+            guard need(.admin) else { return "Permission denied\n" }
+            guard words.count > 3 else { return "Require 'backend/server' and 'weight' or 'weight%'.\n" }
+            switch server(words[2], view.layout) {
+            case .failure(let message): return message.description
+            case .success(let entity): return setWeight(words[3], entity, view.current)
+            }
+        default:
+            return "Unknown command: '\(command)'\n" + help(level)
+        }
+    }
+
+    static func wallSeconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec)
+    }
+
+    /// `backend/server` to its entity, or the message HAProxy answers.
+    static func server(_ name: String, _ layout: SegmentLayout) -> Result<Int, Message> {
+        guard let slash = name.firstIndex(of: "/") else { return .failure(Message("Require 'backend/server'.\n")) }
+        let backend = String(name[..<slash]), server = String(name[name.index(after: slash)...])
+        guard layout.backend(named: backend) != nil else { return .failure(Message("No such backend.\n")) }
+        guard let entity = layout.server(backend: backend, server: server) else { return .failure(Message("No such server.\n")) }
+        return .success(entity)
+    }
+
+    struct Message: Error, CustomStringConvertible {
+        var description: String
+        init(_ text: String) { description = text }
+    }
+
+    /// `N` or `N%` of the configured weight; 0...256.
+    static func setWeight(_ text: String, _ entity: Int, _ segment: SharedSegment) -> String {
+        let percent = text.hasSuffix("%")
+        guard let number = Int(percent ? String(text.dropLast()) : text), number >= 0 else {
+            return "Require <weight> or <weight%>.\n"
+        }
+        let weight = percent ? (segment.initialWeight(entity) * number + 50) / 100 : number
+        guard weight <= 256 else { return "Absolute weight can only be between 0 and 256 inclusive.\n" }
+        segment.setWeight(weight, entity)
+        return ""
+    }
+
+    static func showStat(_ arguments: [String], view: StatsView, now: Int) -> String {
+        var format = "csv"
+        var numbers: [Int] = []
+        for argument in arguments {
+            switch argument {
+            case "typed", "json": format = argument
+            case "desc", "up", "no-maint": break
+            default: if let n = Int(argument) { numbers.append(n) }
+            }
+        }
+        var rows = view.rows(now: now)
+        if numbers.count == 3 {
+            let (iid, mask, sid) = (numbers[0], numbers[1], numbers[2])
+            rows = rows.filter { row in
+                if iid != -1 && row.info.proxyID != iid { return false }
+                if mask != -1 {
+                    let bit = row.info.kind == .frontend ? 1 : row.info.kind == .backend ? 2 : 4
+                    if mask & bit == 0 { return false }
+                }
+                if sid != -1 && row.info.kind == .server && row.info.serverID != sid { return false }
+                return true
+            }
+        }
+        switch format {
+        case "typed": return StatsCSV.renderTyped(rows, now: now)
+        case "json": return StatsCSV.renderJSON(rows, now: now)
+        default: return StatsCSV.render(rows, now: now)
+        }
+    }
+
+    static func uptime(_ seconds: Int64) -> String {
+        let d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60, s = seconds % 60
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(d)d \(h)h\(two(m))m\(two(s))s"
+    }
+
+    static func showInfo(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
+        var currentConnections = 0
+        var connections: Int64 = 0
+        var requests: Int64 = 0
+        var bytesOut: Int64 = 0
+        for f in 0..<view.layout.frontendCount {
+            let row = view.row(view.layout.frontend(f), now: now)
+            currentConnections += row.current
+            connections += row[.connectionsTotal]
+            requests += row[.requestsTotal]
+            bytesOut += row[.bytesOut]
+        }
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        let node = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let up = max(0, Int64(now) - process.startedWall / 1000)
+        let lines: [(String, String)] = [
+            ("Name", "Weir"), ("Version", process.version), ("Release_date", ""),
+            ("Nbthread", String(process.workers)), ("Nbproc", "1"), ("Process_num", "1"), ("Pid", String(process.pid)),
+            ("Uptime", uptime(up)), ("Uptime_sec", String(up)), ("Start_time_sec", String(process.startedWall / 1000)),
+            ("Memmax_MB", "0"), ("Ulimit-n", String(process.fileLimit)), ("Maxsock", String(process.fileLimit)),
+            ("Maxconn", String(process.maxconn)), ("Hard_maxconn", String(process.maxconn)),
+            ("CurrConns", String(currentConnections)), ("CumConns", String(connections)), ("CumReq", String(requests)),
+            ("ConnRate", "0"), ("ConnRateLimit", "0"), ("MaxConnRate", "0"), ("SessRate", "0"), ("SessRateLimit", "0"),
+            ("MaxSessRate", "0"), ("Idle_pct", "100"), ("node", node), ("Stopping", process.stopping ? "1" : "0"),
+            ("Jobs", String(currentConnections + process.listeners)), ("Listeners", String(process.listeners)),
+            ("TotalBytesOut", String(bytesOut)),
+        ]
+        return lines.map { "\($0.0): \($0.1)\n" }.joined()
+    }
+
+    /// `show servers state`: version 1 of HAProxy's server-state format.
+    static func showServersState(_ backend: String?, view: StatsView, now: Int) -> String {
+        let layout = view.layout
+        if let backend, layout.backend(named: backend) == nil { return "Can't find backend.\n" }
+        var text = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+            + "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state "
+            + "srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port "
+            + "srv_check_addr srv_agent_addr srv_agent_port\n"
+        let segment = view.current
+        for b in 0..<layout.backendCount {
+            let be = layout.entities[layout.backend(b)]
+            if let backend, be.proxy != backend { continue }
+            for s in 0..<layout.serverCount[b] {
+                let e = layout.server(backend: b, s)
+                let server = layout.entities[e]
+                let admin = segment.admin(e)
+                var adminBits = 0
+                if admin.contains(.maint) { adminBits |= 0x01 }
+                if admin.contains(.configMaint) { adminBits |= 0x04 }
+                if admin.contains(.drain) { adminBits |= 0x08 }
+                let running = !admin.inMaintenance && segment.health(e) != .down
+                let (address, port) = splitAddress(server.address)
+                let fields: [String] = [
+                    String(be.proxyID), be.proxy, String(server.serverID), server.server, address,
+                    running ? "2" : "0", String(adminBits), String(segment.weight(e)), String(segment.initialWeight(e)),
+                    String(max(0, now - segment.lastChange(e))), "6", "0", "0", "0", "0", "0", "0", "-", port, "-", "0",
+                    "0", "-", "-", "0",
+                ]
+                text += fields.joined(separator: " ") + "\n"
+            }
+        }
+        return text
+    }
+
+    /// `1.2.3.4:80` → (`1.2.3.4`, `80`), `[::1]:80` → (`::1`, `80`), a path → (path, `0`).
+    static func splitAddress(_ address: String) -> (String, String) {
+        guard !address.hasPrefix("/"), let colon = address.lastIndex(of: ":") else { return (address, "0") }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, String(address[address.index(after: colon)...]))
+    }
+}

@@ -1,0 +1,309 @@
+import WeirConfig
+
+/// What one statistics row shows: an entity's counters summed over the
+/// workers of the current generation (with what earlier generations handed
+/// over) and over what older generations still draining counted since.
+public struct StatsRow: Sendable {
+    public var entity: Int
+    public var info: SegmentEntity
+    public var totals: [Int64]
+    /// Sessions (connections for a server) open now, every generation.
+    public var current: Int
+    public var maximum: Int
+    public var limit: Int
+    public var status: String
+    public var weight: Int
+    public var userWeight: Int
+    public var active: Int
+    public var backup: Int
+    public var lastChange: Int
+    public var checkStatus: String
+
+    public subscript(_ counter: Counter) -> Int64 { totals[counter.rawValue] }
+}
+
+/// The statistics of a running configuration, read from shared memory.
+public struct StatsView {
+    public let current: SharedSegment
+    /// Older generations whose workers still drain.
+    public let older: [SharedSegment]
+
+    /// For each older segment, its entities by name.
+    let olderIndex: [[String: Int]]
+
+    public init(current: SharedSegment, older: [SharedSegment] = []) {
+        self.current = current
+        self.older = older
+        olderIndex = older.map { segment in
+            var index: [String: Int] = [:]
+            for (i, entity) in segment.layout.entities.enumerated() { index[entity.key] = i }
+            return index
+        }
+    }
+
+    public var layout: SegmentLayout { current.layout }
+
+    /// Whether a server takes traffic in the eyes of `show stat`: not in
+    /// maintenance and not down (draining servers still count).
+    func serverRunning(_ entity: Int) -> Bool {
+        !current.admin(entity).inMaintenance && current.health(entity) != .down
+    }
+
+    public func row(_ entity: Int, now: Int) -> StatsRow {
+        let info = layout.entities[entity]
+        var totals = current.totals(entity)
+        var open = current.current(entity)
+        for (old, index) in zip(older, olderIndex) {
+            guard let o = index[info.key] else { continue }
+            let late = old.countedSinceHandOver(o)
+            for counter in Counter.allCases {
+                switch counter.combine {
+                case .sum, .gauge: totals[counter.rawValue] &+= late[counter.rawValue]
+                case .max: totals[counter.rawValue] = max(totals[counter.rawValue], late[counter.rawValue])
+                }
+            }
+            open += old.current(o)
+        }
+        var row = StatsRow(entity: entity, info: info, totals: totals, current: open,
+                           maximum: max(current.maximum(entity), open), limit: 0, status: "", weight: 0, userWeight: 0,
+                           active: 0, backup: 0, lastChange: 0, checkStatus: "")
+        switch info.kind {
+        case .frontend:
+            row.status = "OPEN"
+            row.limit = current.maxconn(entity)
+        case .server:
+            let admin = current.admin(entity)
+            let health = current.health(entity)
+            if admin.inMaintenance {
+                row.status = "MAINT"
+            } else if admin.contains(.drain) {
+                row.status = "DRAIN"
+            } else {
+                switch health {
+                case .noCheck: row.status = "no check"
+                case .up: row.status = "UP"
+                case .down: row.status = "DOWN"
+                }
+            }
+            let running = serverRunning(entity)
+            row.userWeight = current.weight(entity)
+            row.weight = running && !admin.contains(.drain) ? row.userWeight : 0
+            row.active = info.isBackup ? 0 : 1
+            row.backup = info.isBackup ? 1 : 0
+            row.limit = current.maxconn(entity)
+            row.lastChange = max(0, now - current.lastChange(entity))
+            row.checkStatus = current.checkStatus(entity)
+        case .backend:
+            guard let b = layout.backendIndex(of: entity) else { break }
+            var anyRunning = false
+            var lastChange = current.createdWall
+            for s in 0..<layout.serverCount[b] {
+                let e = layout.server(backend: b, s)
+                lastChange = max(lastChange, current.lastChange(e))
+                guard serverRunning(e) else { continue }
+                anyRunning = true
+                let drain = current.admin(e).contains(.drain)
+                if layout.entities[e].isBackup { row.backup += 1 } else { row.active += 1 }
+                if !drain && !layout.entities[e].isBackup { row.weight += current.weight(e) }
+            }
+            row.userWeight = row.weight
+            row.status = anyRunning ? "UP" : "DOWN"
+            row.lastChange = max(0, now - lastChange)
+        }
+        return row
+    }
+
+    /// Rows in `show stat` order, optionally only those of one proxy id and type mask.
+    public func rows(now: Int) -> [StatsRow] {
+        layout.statOrder.map { row($0, now: now) }
+    }
+}
+
+/// `show stat`: HAProxy 2.6's CSV columns (through `srid`), in its order.
+public enum StatsCSV {
+    /// Column names, and which kinds fill them (F frontend, B backend, S server).
+    public static let columns: [(name: String, kinds: String)] = [
+        ("pxname", "FBS"), ("svname", "FBS"), ("qcur", "BS"), ("qmax", "BS"), ("scur", "FBS"), ("smax", "FBS"),
+        ("slim", "FBS"), ("stot", "FBS"), ("bin", "FBS"), ("bout", "FBS"), ("dreq", "FB"), ("dresp", "FBS"),
+        ("ereq", "F"), ("econ", "BS"), ("eresp", "BS"), ("wretr", "BS"), ("wredis", "BS"), ("status", "FBS"),
+        ("weight", "BS"), ("act", "BS"), ("bck", "BS"), ("chkfail", ""), ("chkdown", ""), ("lastchg", "BS"),
+        ("downtime", ""), ("qlimit", ""), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
+        ("lbtot", "BS"), ("tracked", ""), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
+        ("check_status", ""), ("check_code", ""), ("check_duration", ""), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
+        ("hrsp_3xx", "FBS"), ("hrsp_4xx", "FBS"), ("hrsp_5xx", "FBS"), ("hrsp_other", "FBS"), ("hanafail", ""),
+        ("req_rate", "F"), ("req_rate_max", "F"), ("req_tot", "FBS"), ("cli_abrt", "BS"), ("srv_abrt", "BS"),
+        ("comp_in", "FB"), ("comp_out", "FB"), ("comp_byp", "FB"), ("comp_rsp", "FB"), ("lastsess", "BS"),
+        ("last_chk", ""), ("last_agt", ""), ("qtime", "BS"), ("ctime", "BS"), ("rtime", "BS"), ("ttime", "BS"),
+        ("agent_status", ""), ("agent_code", ""), ("agent_duration", ""), ("check_desc", ""), ("agent_desc", ""),
+        ("check_rise", ""), ("check_fall", ""), ("check_health", ""), ("agent_rise", ""), ("agent_fall", ""),
+        ("agent_health", ""), ("addr", "S"), ("cookie", ""), ("mode", "FBS"), ("algo", ""), ("conn_rate", "F"),
+        ("conn_rate_max", "F"), ("conn_tot", "F"), ("intercepted", "FB"), ("dcon", "F"), ("dses", "F"), ("wrew", "FBS"),
+        ("connect", "BS"), ("reuse", "BS"), ("cache_lookups", ""), ("cache_hits", ""), ("srv_icur", ""),
+        ("src_ilim", ""), ("qtime_max", ""), ("ctime_max", ""), ("rtime_max", ""), ("ttime_max", ""), ("eint", "FBS"),
+        ("idle_conn_cur", ""), ("safe_conn_cur", ""), ("used_conn_cur", ""), ("need_conn_est", ""), ("uweight", "BS"),
+        ("agg_server_status", ""), ("agg_server_check_status", ""), ("agg_check_status", ""), ("srid", "S"),
+    ]
+
+    public static var header: String { "# " + columns.map(\.name).joined(separator: ",") + ",\n" }
+
+    static func average(_ sum: Int64, _ count: Int64) -> String { count > 0 ? String(sum / count) : "0" }
+
+    /// One column of a row; "" when the column does not apply to the row's kind.
+    public static func value(_ column: Int, _ row: StatsRow, now: Int) -> String {
+        let (name, kinds) = columns[column]
+        let kind: Character = row.info.kind == .frontend ? "F" : row.info.kind == .backend ? "B" : "S"
+        guard kinds.contains(kind) else { return "" }
+        let http = row.info.isHTTP
+        switch name {
+        case "pxname": return row.info.proxy
+        case "svname": return row.info.kind == .frontend ? "FRONTEND" : row.info.kind == .backend ? "BACKEND" : row.info.server
+        case "qcur": return String(row[.queueCurrent])
+        case "qmax": return String(row[.queueMax])
+        case "scur": return String(row.current)
+        case "smax": return String(row.maximum)
+        case "slim": return row.limit > 0 ? String(row.limit) : ""
+        case "stot": return String(row[.sessionsTotal])
+        case "bin": return String(row[.bytesIn])
+        case "bout": return String(row[.bytesOut])
+        case "dreq": return String(row[.deniedRequests])
+        case "dresp": return String(row[.deniedResponses])
+        case "ereq": return String(row[.requestErrors])
+        case "econ": return String(row[.connectionErrors])
+        case "eresp": return String(row[.responseErrors])
+        case "wretr": return String(row[.retries])
+        case "wredis": return String(row[.redispatches])
+        case "status": return row.status
+        case "weight": return String(row.weight)
+        case "act": return String(row.active)
+        case "bck": return String(row.backup)
+        case "lastchg": return String(row.lastChange)
+        case "pid": return "1"
+        case "iid": return String(row.info.proxyID)
+        case "sid": return String(row.info.serverID)
+        case "lbtot": return String(row[.lbTotal])
+        case "type": return row.info.kind == .frontend ? "0" : row.info.kind == .backend ? "1" : "2"
+        case "rate", "rate_lim", "rate_max", "req_rate", "req_rate_max", "conn_rate", "conn_rate_max":
+            return name == "rate_lim" ? "" : "0"
+        case "hrsp_1xx": return http ? String(row[.http1xx]) : ""
+        case "hrsp_2xx": return http ? String(row[.http2xx]) : ""
+        case "hrsp_3xx": return http ? String(row[.http3xx]) : ""
+        case "hrsp_4xx": return http ? String(row[.http4xx]) : ""
+        case "hrsp_5xx": return http ? String(row[.http5xx]) : ""
+        case "hrsp_other": return http ? String(row[.httpOther]) : ""
+        case "req_tot": return http ? String(row[.requestsTotal]) : ""
+        case "cli_abrt": return String(row[.clientAborts])
+        case "srv_abrt": return String(row[.serverAborts])
+        case "comp_in", "comp_out", "comp_byp", "comp_rsp": return http ? "0" : ""
+        case "lastsess":
+            let last = row[.lastSession]
+            return last > 0 ? String(max(0, Int64(now) - last)) : "-1"
+        case "qtime": return average(row[.queueTimeSum], row[.timedCount])
+        case "ctime": return average(row[.connectTimeSum], row[.connectCount])
+        case "rtime": return average(row[.responseTimeSum], row[.responseCount])
+        case "ttime": return average(row[.totalTimeSum], row[.timedCount])
+        case "addr": return row.info.address
+        case "mode": return row.info.isHTTP ? "http" : "tcp"
+        case "conn_tot": return String(row[.connectionsTotal])
+        case "intercepted": return String(row[.intercepted])
+        case "dcon": return String(row[.deniedConnections])
+        case "dses", "wrew", "eint", "reuse": return "0"
+        case "connect": return String(row[.lbTotal])
+        case "uweight": return String(row.userWeight)
+        case "srid": return "1"
+        default: return ""
+        }
+    }
+
+    /// The CSV, header first, then one line per row, then an empty line.
+    public static func render(_ rows: [StatsRow], now: Int) -> String {
+        var text = header
+        for row in rows {
+            text += (0..<columns.count).map { value($0, row, now: now) }.joined(separator: ",") + ",\n"
+        }
+        return text
+    }
+
+    /// `show stat typed`: one line per non-empty field,
+    /// `T.iid.sid.0.pos.name.1:tags:type:value` (T: F, B or S).
+    public static func renderTyped(_ rows: [StatsRow], now: Int) -> String {
+        var text = ""
+        for row in rows {
+            let kind = row.info.kind.rawValue
+            for column in columns.indices {
+                let value = self.value(column, row, now: now)
+                guard !value.isEmpty else { continue }
+                let (tags, type) = describe(column)
+                text += "\(kind).\(row.info.proxyID).\(row.info.serverID).\(column).\(columns[column].name).1:\(tags):\(type):\(value)\n"
+            }
+        }
+        return text
+    }
+
+    /// `show stat json`: an array per row of field objects.
+    public static func renderJSON(_ rows: [StatsRow], now: Int) -> String {
+        var objects: [String] = []
+        for row in rows {
+            var fields: [String] = []
+            let objType = row.info.kind == .frontend ? "Frontend" : row.info.kind == .backend ? "Backend" : "Server"
+            for column in columns.indices {
+                let value = self.value(column, row, now: now)
+                guard !value.isEmpty else { continue }
+                let (tags, type) = describe(column)
+                let chars = Array(tags)
+                let origin = chars[0] == "K" ? "Key" : chars[0] == "C" ? "Config" : chars[0] == "S" ? "Status" : "Metric"
+                let nature: String
+                switch chars[1] {
+                case "N": nature = "Name"
+                case "G": nature = "Gauge"
+                case "L": nature = "Limit"
+                case "A": nature = "Avg"
+                case "O": nature = "Output"
+                case "D": nature = "Duration"
+                case "M": nature = "Max"
+                default: nature = "Counter"
+                }
+                let rendered = type == "str" ? "\"" + jsonEscape(value) + "\"" : value
+                fields.append("{\"objType\":\"\(objType)\",\"proxyId\":\(row.info.proxyID),\"id\":\(row.info.serverID),"
+                    + "\"field\":{\"pos\":\(column),\"name\":\"\(columns[column].name)\"},\"processNum\":1,"
+                    + "\"tags\":{\"origin\":\"\(origin)\",\"nature\":\"\(nature)\",\"scope\":\"Process\"},"
+                    + "\"value\":{\"type\":\"\(type)\",\"value\":\(rendered)}}")
+            }
+            objects.append("[" + fields.joined(separator: ",") + "]")
+        }
+        return "[" + objects.joined(separator: ",") + "]\n"
+    }
+
+    /// Tags (origin, nature, scope) and value type of a column, as `typed` prints them.
+    static func describe(_ column: Int) -> (tags: String, type: String) {
+        switch columns[column].name {
+        case "pxname", "svname", "addr", "mode": return ("KNP", "str")
+        case "status", "check_status": return ("SOP", "str")
+        case "iid", "sid", "pid", "type", "srid": return ("KNP", "u32")
+        case "slim", "weight", "uweight": return ("CLP", "u32")
+        case "qcur", "scur", "act", "bck", "rate": return ("MGP", "u32")
+        case "qmax", "smax", "rate_max": return ("MMP", "u32")
+        case "lastchg", "lastsess": return ("MDP", "u32")
+        case "qtime", "ctime", "rtime", "ttime": return ("MAP", "u32")
+        default: return ("MCP", "u64")
+        }
+    }
+
+    static func jsonEscape(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+}
