@@ -66,8 +66,11 @@ public enum ListenerBinding {
             return error
         }
         for (index, frontend) in configuration.frontends.enumerated() {
-            for bind in frontend.binds {
-                let configured = bind.address.description
+            for (bindIndex, bind) in frontend.binds.enumerated() {
+                // Port 0 names no socket of its own: several `:0` binds would
+                // share one key, so theirs also says which bind line they are.
+                var configured = bind.address.description
+                if case .ip(_, 0) = bind.address { configured = "\(frontend.name)#\(bindIndex)=\(configured)" }
                 let shared: Bool
                 switch bind.address {
                 case .ip: shared = false

@@ -159,6 +159,30 @@ struct MasterReloadTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("two frontends on 127.0.0.1:0 each keep their own port and socket across reloads")
+    func twoEphemeralBindsKeepTheirPorts() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        let second = """
+            frontend other
+                bind 127.0.0.1:0
+                default_backend be
+            """
+        let h = try MasterHarness(config: masterConfig(server: backend.address, extraSections: second))
+        defer { h.close() }
+        let first = try h.master.port(of: "fe")
+        let other = try h.master.port(of: "other")
+        #expect(first != other)
+        #expect(connectAndEcho(first) && connectAndEcho(other))
+        for i in 1...2 {
+            let (success, answer) = try h.reload()
+            #expect(success, "reload \(i): \(answer)")
+            #expect(connectAndEcho(first), "fe's port \(first) no longer serves after reload \(i)")
+            #expect(connectAndEcho(other), "other's port \(other) no longer serves after reload \(i)")
+        }
+        h.expectNoWorkerCrash()
+    }
+
     @Test("a reload that adds a bind and removes another: the new port serves, the removed one refuses, the kept one never refuses")
     func addAndRemoveBinds() throws {
         let backend = try Backend(.echo)
