@@ -27,12 +27,17 @@ public struct HeadWriter {
     /// Appends `bytes` as they are.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let destination = reserve(bytes.count), let source = bytes.baseAddress else { return }
-        destination.copyMemory(from: source, byteCount: bytes.count)
+        Self.copy(destination, source, bytes.count)
     }
 
     /// Appends the UTF-8 bytes of `text`.
+    @inline(__always)
     public mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
+        guard text.hasPointerRepresentation else {
+            text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
+            return
+        }
+        append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Appends one byte.
@@ -60,33 +65,77 @@ public struct HeadWriter {
     }
 
     /// Appends the field line `name: value` and its CRLF, whole or not at all.
+    @inline(__always)
     public mutating func appendHeader(name: StaticString, value: UnsafeRawBufferPointer) {
-        name.withUTF8Buffer { appendHeader(name: UnsafeRawBufferPointer($0), value: value) }
-    }
-
-    /// Appends the field line `name: value` and its CRLF, whole or not at all.
-    public mutating func appendHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard !overflowed, capacity - count >= name.count + value.count + 4 else {
-            overflowed = true
+        guard name.hasPointerRepresentation else {
+            name.withUTF8Buffer { appendHeader(name: UnsafeRawBufferPointer($0), value: value) }
             return
         }
-        append(name)
-        append(byte: ASCII.colon)
-        append(byte: ASCII.space)
-        append(value)
-        append(byte: ASCII.carriageReturn)
-        append(byte: ASCII.lineFeed)
+        appendHeader(name: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: value)
+    }
+
+    /// Appends the field line `name: value` and its CRLF, whole or not at all:
+    /// one check for room, then the copies.
+    public mutating func appendHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let nameCount = name.count
+        let valueCount = value.count
+        // Buffer counts are far below Int.max: the sums cannot overflow.
+        guard let destination = reserve(nameCount &+ valueCount &+ 4) else { return }
+        if let source = name.baseAddress { Self.copy(destination, source, nameCount) }
+        // ": " and CRLF, each stored as one 16-bit little-endian word.
+        destination.storeBytes(of: UInt16(0x203A).littleEndian, toByteOffset: nameCount, as: UInt16.self)
+        if let source = value.baseAddress { Self.copy(destination + (nameCount &+ 2), source, valueCount) }
+        destination.storeBytes(of: UInt16(0x0A0D).littleEndian, toByteOffset: nameCount &+ 2 &+ valueCount,
+                               as: UInt16.self)
+    }
+
+    /// Copies `count` bytes: the short runs a head is made of (names, most
+    /// values) with overlapping loads and stores, longer ones with memcpy.
+    /// Every load comes before any store, so the areas may overlap.
+    @inline(__always)
+    private static func copy(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+        if count > 16 {
+            if count > 32 {
+                destination.copyMemory(from: source, byteCount: count)
+                return
+            }
+            let a = source.loadUnaligned(as: UInt64.self)
+            let b = source.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            let c = source.loadUnaligned(fromByteOffset: count &- 16, as: UInt64.self)
+            let d = source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self)
+            destination.storeBytes(of: a, as: UInt64.self)
+            destination.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            destination.storeBytes(of: c, toByteOffset: count &- 16, as: UInt64.self)
+            destination.storeBytes(of: d, toByteOffset: count &- 8, as: UInt64.self)
+        } else if count >= 8 {
+            let head = source.loadUnaligned(as: UInt64.self)
+            let tail = source.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self)
+            destination.storeBytes(of: head, as: UInt64.self)
+            destination.storeBytes(of: tail, toByteOffset: count &- 8, as: UInt64.self)
+        } else if count >= 4 {
+            let head = source.loadUnaligned(as: UInt32.self)
+            let tail = source.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
+            destination.storeBytes(of: head, as: UInt32.self)
+            destination.storeBytes(of: tail, toByteOffset: count &- 4, as: UInt32.self)
+        } else if count > 0 {
+            let first = source.load(as: UInt8.self)
+            let middle = source.load(fromByteOffset: count &>> 1, as: UInt8.self)
+            let last = source.load(fromByteOffset: count &- 1, as: UInt8.self)
+            destination.storeBytes(of: first, as: UInt8.self)
+            destination.storeBytes(of: middle, toByteOffset: count &>> 1, as: UInt8.self)
+            destination.storeBytes(of: last, toByteOffset: count &- 1, as: UInt8.self)
+        }
     }
 
     /// Makes room for `length` more bytes and returns where they go, or nil
     /// (and marks the writer overflowed) when they do not fit.
     private mutating func reserve(_ length: Int) -> UnsafeMutableRawPointer? {
-        guard !overflowed, capacity - count >= length else {
+        guard !overflowed, capacity &- count >= length else {
             overflowed = true
             return nil
         }
         let destination = base + count
-        count += length
+        count &+= length
         return destination
     }
 }

@@ -28,8 +28,9 @@ extension Worker {
         var forwardedPresent = false
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
-            if HTTPField.isHopByHop(name) {
-                guard upgrade && HTTPField.equalsIgnoringCase(name, "upgrade") else { continue }
+            let knownName = rules.fields[i].knownName
+            if knownName.isHopByHop {
+                guard upgrade && knownName == .upgrade else { continue }
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
@@ -76,8 +77,9 @@ extension Worker {
         rules.writeStatusLine(rules.status, reason: rules.reason, into: &w)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
-            if HTTPField.isHopByHop(name) {
-                guard tunnel && HTTPField.equalsIgnoringCase(name, "upgrade") else { continue }
+            let knownName = rules.fields[i].knownName
+            if knownName.isHopByHop {
+                guard tunnel && knownName == .upgrade else { continue }
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }

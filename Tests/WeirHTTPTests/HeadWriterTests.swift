@@ -64,6 +64,24 @@ struct HeadWriterTests {
         #expect(!exact.overflowed)
     }
 
+    /// Names and values of every length around the copy sizes (4, 8, 16, 32 bytes).
+    @Test func writesFieldLinesOfEveryLength() {
+        for nameLength in 0...34 {
+            for valueLength in [0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 100] {
+                let name = String((0..<nameLength).map { Character(UnicodeScalar(UInt8(65 + $0 % 26))) })
+                let value = String((0..<valueLength).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+                let written = write(capacity: 256) { writer in
+                    writer.append(byte: UInt8(ascii: ">"))
+                    Array(name.utf8).withUnsafeBytes { n in
+                        Array(value.utf8).withUnsafeBytes { writer.appendHeader(name: n, value: $0) }
+                    }
+                    writer.append(byte: UInt8(ascii: "<"))
+                }
+                #expect(written.text == ">\(name): \(value)\r\n<", "\(nameLength) \(valueLength)")
+            }
+        }
+    }
+
     @Test func writesSingleCharacterStaticStrings() {
         let written = write(capacity: 4) { writer in
             writer.append(":")
