@@ -82,10 +82,37 @@ public struct SocketAddress: @unchecked Sendable {
                 for (i, b) in text.utf8.enumerated() { out[i] = CChar(bitPattern: b) }
                 return text.utf8.count
             }
-            let offset = family == AF_INET ? 4 : 8
-            guard inet_ntop(family, raw.baseAddress! + offset, out, 46) != nil else { return 0 }
+            if family == AF_INET { return Self.formatIPv4(raw.baseAddress! + 4, into: out) }
+            guard inet_ntop(family, raw.baseAddress! + 8, out, 46) != nil else { return 0 }
             return strlen(out)
         }
+    }
+
+    /// The dotted-quad text of the 4 bytes at `address` (as inet_ntop
+    /// writes it, without its call through sprintf), NUL-terminated;
+    /// returns the length.
+    @inline(__always)
+    private static func formatIPv4(_ address: UnsafeRawPointer, into out: UnsafeMutablePointer<CChar>) -> Int {
+        var n = 0
+        for i in 0..<4 {
+            if i > 0 {
+                out[n] = CChar(UInt8(ascii: "."))
+                n += 1
+            }
+            let octet = address.load(fromByteOffset: i, as: UInt8.self)
+            if octet >= 100 {
+                out[n] = CChar(48 + octet / 100)
+                n += 1
+            }
+            if octet >= 10 {
+                out[n] = CChar(48 + octet / 10 % 10)
+                n += 1
+            }
+            out[n] = CChar(48 + octet % 10)
+            n += 1
+        }
+        out[n] = 0
+        return n
     }
 
     /// `1.2.3.4:80`, `[::1]:80` or the UNIX path.
