@@ -26,6 +26,9 @@ extension Worker {
         let upgrade = s.pointee.exchange.upgradeRequested
         let forwardFor = backends[backend].forwardFor ?? frontends[frontend].forwardFor
         var forwardedPresent = false
+        let cookies = backends[backend].cookie != nil
+        // Lines still as received go out in runs, one copy each.
+        var lines = FieldLineRun(in: head)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
@@ -37,12 +40,14 @@ extension Worker {
             if let forwardFor, forwardFor.ifNone, !forwardedPresent {
                 forwardedPresent = forwardFor.header.withUnsafeBytes { HTTPField.equalsIgnoringCase(name, $0) }
             }
-            if let cookie = rewritesCookieField(name, backend: backend) {
+            if cookies, let cookie = rewritesCookieField(name, backend: backend) {
+                lines.flush(to: &w)
                 cookie.writeRequestField(&w, name: name, value: rules.fields[i].value)
                 continue
             }
-            w.appendHeader(name: name, value: rules.fields[i].value)
+            lines.append(name: name, value: rules.fields[i].value, to: &w)
         }
+        lines.flush(to: &w)
         // `unique-id-header`.
         appendUniqueIDHeader(&w, slot: slot)
         if let forwardFor, !(forwardFor.ifNone && forwardedPresent), !forwardFor.isExcepted(s.pointee.peer) {
@@ -75,6 +80,10 @@ extension Worker {
     func writeResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead, slot: UInt32, tunnel: Bool) {
         let s = sessions.pointer(slot)
         rules.writeStatusLine(rules.status, reason: rules.reason, into: &w)
+        let backend = Int(s.pointee.backend)
+        let cookies = backend >= 0 && backends[backend].cookie != nil
+        // Lines still as received go out in runs, one copy each.
+        var lines = FieldLineRun(in: head)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
@@ -83,9 +92,13 @@ extension Worker {
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
-            if writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
-            w.appendHeader(name: name, value: rules.fields[i].value)
+            if cookies {
+                lines.flush(to: &w)
+                if writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
+            }
+            lines.append(name: name, value: rules.fields[i].value, to: &w)
         }
+        lines.flush(to: &w)
         writeInsertedCookie(&w, slot: slot)
         if tunnel {
             w.append("connection: upgrade\r\n")
