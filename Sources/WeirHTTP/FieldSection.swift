@@ -44,6 +44,12 @@ struct FieldSection {
         let maxFields = min(limits.maxHeaders, headers.capacity)
         guard start < end, let base = head.baseAddress else { throw outOfBytes }
         let classes = ASCII.classes
+        // The fields go straight into the table's storage (the capacity is
+        // checked against `maxFields`); its count is set on the way out,
+        // whether the head parsed or not.
+        let fields = headers.storage
+        var count = headers.count
+        defer { headers.count = count }
         // Offsets are stored as Int32: one check here, none per field.
         precondition(end <= Int(Int32.max), "head larger than 2 GiB")
         @inline(__always) func byte(_ i: Int) -> UInt8 { base.load(fromByteOffset: i, as: UInt8.self) }
@@ -108,15 +114,16 @@ struct FieldSection {
                 throw HTTPParseError(.fieldValueInvalid, in: message)
             }
             while valueEnd > valueStart && ASCII.isWhitespace(byte(valueEnd - 1)) { valueEnd -= 1 }
-            guard headers.count < maxFields else { throw HTTPParseError(.tooManyHeaders, in: message) }
+            guard count < maxFields else { throw HTTPParseError(.tooManyHeaders, in: message) }
             let knownName = KnownFieldName(base + nameStart, count: nameEnd - nameStart)
             let field = HeaderField(
                 nameStart: Int32(truncatingIfNeeded: nameStart), nameEnd: Int32(truncatingIfNeeded: nameEnd),
                 valueStart: Int32(truncatingIfNeeded: valueStart), valueEnd: Int32(truncatingIfNeeded: valueEnd),
                 knownName: knownName)
-            headers.appendParsed(field)
+            fields[count] = field
+            count += 1
             if knownName != .other {
-                try interpret(field, at: headers.count - 1, in: head, into: &headers, message: message)
+                try interpret(field, at: count - 1, in: head, into: &headers, message: message)
             }
         }
     }

@@ -34,11 +34,12 @@ public struct HeaderField: Sendable, Equatable {
 /// A fixed-capacity table of header fields, allocated once per worker and
 /// reused for every message: parsing a head never allocates.
 public struct HeaderTable: ~Copyable {
-    private let storage: UnsafeMutablePointer<HeaderField>
+    /// The fields; the parser writes them here directly (`FieldSection`).
+    let storage: UnsafeMutablePointer<HeaderField>
     /// How many fields the table can hold; give it at least `HTTPLimits.maxHeaders`.
     public let capacity: Int
     /// How many fields the last parsed head had.
-    public private(set) var count: Int = 0
+    public internal(set) var count: Int = 0
     /// What the `Connection` fields of the parsed head list, recorded by the
     /// parser so `isNominatedByConnection` need not look in the common case.
     @usableFromInline var connectionOptions: ConnectionOptions = []
@@ -77,14 +78,6 @@ public struct HeaderTable: ~Copyable {
         count += 1
         optionsKnown = false
         return true
-    }
-
-    /// Adds a field the parser found; the caller has checked the capacity
-    /// and records what a `Connection` field lists.
-    @inline(__always)
-    mutating func appendParsed(_ field: HeaderField) {
-        storage[count] = field
-        count += 1
     }
 
     /// Index of the first field named `name` (ASCII case-insensitive; `name`
