@@ -53,6 +53,9 @@ struct FieldSection {
         // Offsets are stored as Int32: one check here, none per field.
         precondition(end <= Int(Int32.max), "head larger than 2 GiB")
         @inline(__always) func byte(_ i: Int) -> UInt8 { base.load(fromByteOffset: i, as: UInt8.self) }
+        @inline(__always) func half(_ i: Int) -> UInt16 {
+            UInt16(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt16.self))
+        }
         @inline(__always) func word(_ i: Int) -> UInt64 {
             UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
         }
@@ -81,15 +84,21 @@ struct FieldSection {
                 }
                 p &+= 8
             }
-            while p < end && classes[Int(byte(p))].contains(.token) { p += 1 }
-            guard p < end else { throw outOfBytes }
+            // Most often the colon is there; else the rarer tchars, one by one.
+            if p >= end || byte(p) != ASCII.colon {
+                while p < end && classes[Int(byte(p))].contains(.token) { p += 1 }
+                guard p < end else { throw outOfBytes }
+            }
             guard p > nameStart, byte(p) == ASCII.colon else {
                 throw HTTPParseError(.fieldNameInvalid, in: message)
             }
             let nameEnd = p
-            p += 1
-            // Most often one SP, then the value.
-            if p < end && byte(p) == ASCII.space { p += 1 }
+            // Most often ": ", then the value.
+            if p &+ 2 <= end && half(p) == Self.colonSpace {
+                p &+= 2
+            } else {
+                p &+= 1
+            }
             while p < end && ASCII.isWhitespace(byte(p)) { p += 1 }
             let valueStart = p
             while p &+ 8 <= end {
@@ -100,18 +109,25 @@ struct FieldSection {
                 }
                 p &+= 8
             }
-            while p < end && classes[Int(byte(p))].contains(.fieldValue) { p += 1 }
-            guard p < end else { throw outOfBytes }
-            var valueEnd = p
-            let stop = byte(p)
-            if stop == ASCII.lineFeed {
-                p += 1
-            } else if stop == ASCII.carriageReturn {
-                guard p + 1 < end else { throw outOfBytes }
-                guard byte(p + 1) == ASCII.lineFeed else { throw HTTPParseError(.lineEndingInvalid, in: message) }
-                p += 2
+            var valueEnd: Int
+            if p &+ 2 <= end && half(p) == Self.crlf {
+                // Most often the first control byte starts the CRLF.
+                valueEnd = p
+                p &+= 2
             } else {
-                throw HTTPParseError(.fieldValueInvalid, in: message)
+                while p < end && classes[Int(byte(p))].contains(.fieldValue) { p += 1 }
+                guard p < end else { throw outOfBytes }
+                valueEnd = p
+                let stop = byte(p)
+                if stop == ASCII.lineFeed {
+                    p += 1
+                } else if stop == ASCII.carriageReturn {
+                    guard p + 1 < end else { throw outOfBytes }
+                    guard byte(p + 1) == ASCII.lineFeed else { throw HTTPParseError(.lineEndingInvalid, in: message) }
+                    p += 2
+                } else {
+                    throw HTTPParseError(.fieldValueInvalid, in: message)
+                }
             }
             while valueEnd > valueStart && ASCII.isWhitespace(byte(valueEnd - 1)) { valueEnd -= 1 }
             guard count < maxFields else { throw HTTPParseError(.tooManyHeaders, in: message) }
@@ -127,6 +143,10 @@ struct FieldSection {
             }
         }
     }
+
+    /// `: ` and CRLF as little-endian 16-bit words.
+    private static let colonSpace: UInt16 = 0x203A
+    private static let crlf: UInt16 = 0x0A0D
 
     /// Records what a framing- or connection-related field says.
     private mutating func interpret(

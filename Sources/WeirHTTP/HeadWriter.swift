@@ -172,12 +172,18 @@ public struct FieldLineRun {
     @inlinable @inline(__always)
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
                                 to w: inout HeadWriter) {
-        let lineEnd = receivedLineEnd(name: name, value: value)
-        if let lineEnd, lineEnd &- value.count &- name.count &- 4 == end, end != start {
-            end = lineEnd
-            return
+        // The common case first: the line just after the run, as received.
+        if end != start, let base = head.baseAddress, name.baseAddress == base + end {
+            let separator = end &+ name.count
+            let lineEnd = separator &+ 2 &+ value.count &+ 2
+            if value.baseAddress == base + (separator &+ 2), lineEnd <= head.count,
+               base.loadUnaligned(fromByteOffset: separator, as: UInt16.self) == UInt16(0x203A).littleEndian,
+               base.loadUnaligned(fromByteOffset: lineEnd &- 2, as: UInt16.self) == UInt16(0x0A0D).littleEndian {
+                end = lineEnd
+                return
+            }
         }
-        startRun(name: name, value: value, lineEnd: lineEnd, to: &w)
+        startRun(name: name, value: value, lineEnd: receivedLineEnd(name: name, value: value), to: &w)
     }
 
     /// Writes the gathered lines, then starts a run with this line (which
