@@ -1,5 +1,5 @@
-// Byte classes of RFC 9110 §5.6 and RFC 9112, as branch-light tests on one
-// byte: no tables to initialise, nothing allocated.
+// Byte classes of RFC 9110 §5.6 and RFC 9112: branch-light tests on one
+// byte, and one 256-entry table for the loops that scan runs of bytes.
 
 /// Byte values and character classes the HTTP/1 grammar is written in.
 enum ASCII {
@@ -47,6 +47,68 @@ enum ASCII {
         byte &- zero < 10
     }
 
+    /// One entry per byte value: which of the `ByteClass` classes it is in.
+    /// Built once, never freed; the scanning loops index it without bounds
+    /// checks (a byte is always below 256).
+    nonisolated(unsafe) static let classes: UnsafePointer<ByteClass> = {
+        let table = UnsafeMutablePointer<ByteClass>.allocate(capacity: 256)
+        for value in 0..<256 {
+            let byte = UInt8(value)
+            var c: ByteClass = []
+            if isTokenChar(byte) { c.insert(.token) }
+            if isFieldValueChar(byte) { c.insert(.fieldValue) }
+            if byte > space && byte < 0x7F && byte != numberSign { c.insert(.target) }
+            table[value] = c
+        }
+        return UnsafePointer(table)
+    }()
+
+    // Eight bytes at a time (SWAR): a word loaded little-endian, so its low
+    // byte comes first. Each test below sets the high bit of exactly the
+    // bytes it finds (no carry crosses a byte: every sum stays below 0x100),
+    // so `trailingZeroBitCount / 8` is the offset of the first one.
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+    private static let lowBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+
+    /// The bytes of `word` equal to `byte` (below 0x80).
+    @inline(__always)
+    static func bytes(of word: UInt64, equalTo byte: UInt8) -> UInt64 {
+        let difference = word ^ (ones &* UInt64(byte))
+        return ~(((difference & lowBits) &+ lowBits) | difference) & highBits
+    }
+
+    /// The bytes of `word` a field value may not hold, and HTAB, which it
+    /// may: every CTL (below SP) and DEL. Adding 1 to the low seven bits
+    /// takes DEL to 0 and CTLs to 1–0x20, so one comparison (below 0x21)
+    /// finds both; bytes from 0x80 (obs-text) are left out.
+    @inline(__always)
+    static func controlBytes(of word: UInt64) -> UInt64 {
+        let rotated = ((word & lowBits) &+ ones) & lowBits
+        return ~(rotated &+ ones &* 0x5F) & ~word & highBits
+    }
+
+    /// The bytes of `word` that are neither an ASCII letter nor `-`: where
+    /// the common run of a field name ends (the colon, or a rarer tchar).
+    @inline(__always)
+    static func nonNameLetterBytes(of word: UInt64) -> UInt64 {
+        let folded = (word | ones &* 0x20) & lowBits
+        let fromA = folded &+ ones &* 0x1F
+        let pastZ = folded &+ ones &* 0x05
+        let letters = fromA & ~pastZ & ~word & highBits
+        return ~(letters | bytes(of: word, equalTo: hyphen)) & highBits
+    }
+
+    /// Each byte of `word` lowercased: `A`–`Z` to `a`–`z`, others unchanged.
+    @inline(__always)
+    static func lowercased(word: UInt64) -> UInt64 {
+        let low = word & lowBits
+        let fromA = low &+ ones &* 0x3F
+        let pastZ = low &+ ones &* 0x25
+        let upper = fromA & ~pastZ & ~word & highBits
+        return word | upper &>> 2
+    }
+
     /// `A`–`Z` mapped to `a`–`z`; every other byte unchanged.
     @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 {
@@ -61,4 +123,16 @@ enum ASCII {
         if letter &- 0x61 < 6 { return letter &- 0x61 &+ 10 }
         return nil
     }
+}
+
+/// Classes of a byte, as `ASCII.classes` records them.
+struct ByteClass: OptionSet {
+    let rawValue: UInt8
+
+    /// `tchar`: method, field name, token.
+    static let token = ByteClass(rawValue: 1)
+    /// HTAB, SP, VCHAR, obs-text: a field value or reason phrase byte.
+    static let fieldValue = ByteClass(rawValue: 2)
+    /// VCHAR but `#`: a request-target byte (RFC 9112 §3.2, no fragment).
+    static let target = ByteClass(rawValue: 4)
 }

@@ -28,6 +28,13 @@ struct FieldSection {
     /// followed at once by `:` (no whitespace before the colon, no obs-fold);
     /// a value holds no CTL but HTAB, no DEL; lines end in CRLF or a bare LF,
     /// and a CR anywhere else is rejected.
+    ///
+    /// Each line is read in runs, eight bytes at a time: the name up to its
+    /// first byte that is not a letter or `-` (the colon, most often), the
+    /// value up to its first control byte (the line end, most often); then
+    /// byte by byte through the byte class table to the first byte that may
+    /// not be there, which says how the name or line ends. The first
+    /// offending byte decides the error, as in a byte-by-byte reading.
     init(
         parsing head: UnsafeRawBufferPointer, from start: Int, into headers: inout HeaderTable,
         limits: HTTPLimits, message: HTTPMessageKind
@@ -35,13 +42,30 @@ struct FieldSection {
         let end = min(head.count, limits.maxHeadBytes)
         let outOfBytes = HTTPParseError(end < head.count ? .headTooLarge : .lineEndingInvalid, in: message)
         let maxFields = min(limits.maxHeaders, headers.capacity)
+        guard start < end, let base = head.baseAddress else { throw outOfBytes }
+        let classes = ASCII.classes
+        // The fields go straight into the table's storage (the capacity is
+        // checked against `maxFields`); its count is set on the way out,
+        // whether the head parsed or not.
+        let fields = headers.storage
+        var count = headers.count
+        defer { headers.count = count }
+        // Offsets are stored as Int32: one check here, none per field.
+        precondition(end <= Int(Int32.max), "head larger than 2 GiB")
+        @inline(__always) func byte(_ i: Int) -> UInt8 { base.load(fromByteOffset: i, as: UInt8.self) }
+        @inline(__always) func half(_ i: Int) -> UInt16 {
+            UInt16(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt16.self))
+        }
+        @inline(__always) func word(_ i: Int) -> UInt64 {
+            UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        }
         var p = start
         while true {
             guard p < end else { throw outOfBytes }
-            let first = head[p]
+            let first = byte(p)
             if first == ASCII.carriageReturn {
                 guard p + 1 < end else { throw outOfBytes }
-                guard head[p + 1] == ASCII.lineFeed else { throw HTTPParseError(.lineEndingInvalid, in: message) }
+                guard byte(p + 1) == ASCII.lineFeed else { throw HTTPParseError(.lineEndingInvalid, in: message) }
                 self.end = p + 2
                 return
             }
@@ -52,70 +76,122 @@ struct FieldSection {
             if ASCII.isWhitespace(first) { throw HTTPParseError(.obsoleteLineFolding, in: message) }
 
             let nameStart = p
-            while p < end && ASCII.isTokenChar(head[p]) { p += 1 }
-            guard p < end else { throw outOfBytes }
-            guard p > nameStart, head[p] == ASCII.colon else {
+            while p &+ 8 <= end {
+                let others = ASCII.nonNameLetterBytes(of: word(p))
+                if others != 0 {
+                    p &+= others.trailingZeroBitCount &>> 3
+                    break
+                }
+                p &+= 8
+            }
+            // Most often the colon is there; else the rarer tchars, one by one.
+            if p >= end || byte(p) != ASCII.colon {
+                while p < end && classes[Int(byte(p))].contains(.token) { p += 1 }
+                guard p < end else { throw outOfBytes }
+            }
+            guard p > nameStart, byte(p) == ASCII.colon else {
                 throw HTTPParseError(.fieldNameInvalid, in: message)
             }
             let nameEnd = p
-            p += 1
-            while p < end && ASCII.isWhitespace(head[p]) { p += 1 }
-            let valueStart = p
-            var valueEnd = p
-            var lineEnded = false
-            while p < end {
-                let byte = head[p]
-                if byte == ASCII.lineFeed {
-                    p += 1
-                    lineEnded = true
-                    break
-                }
-                if byte == ASCII.carriageReturn {
-                    guard p + 1 < end else { throw outOfBytes }
-                    guard head[p + 1] == ASCII.lineFeed else { throw HTTPParseError(.lineEndingInvalid, in: message) }
-                    p += 2
-                    lineEnded = true
-                    break
-                }
-                guard ASCII.isFieldValueChar(byte) else { throw HTTPParseError(.fieldValueInvalid, in: message) }
-                if !ASCII.isWhitespace(byte) { valueEnd = p + 1 }
-                p += 1
+            // Most often ": ", then the value.
+            if p &+ 2 <= end && half(p) == Self.colonSpace {
+                p &+= 2
+            } else {
+                p &+= 1
             }
-            guard lineEnded else { throw outOfBytes }
-            guard headers.count < maxFields else { throw HTTPParseError(.tooManyHeaders, in: message) }
+            while p < end && ASCII.isWhitespace(byte(p)) { p += 1 }
+            let valueStart = p
+            while p &+ 8 <= end {
+                let controls = ASCII.controlBytes(of: word(p))
+                if controls != 0 {
+                    p &+= controls.trailingZeroBitCount &>> 3
+                    break
+                }
+                p &+= 8
+            }
+            var valueEnd: Int
+            if p &+ 2 <= end && half(p) == Self.crlf {
+                // Most often the first control byte starts the CRLF.
+                valueEnd = p
+                p &+= 2
+            } else {
+                while p < end && classes[Int(byte(p))].contains(.fieldValue) { p += 1 }
+                guard p < end else { throw outOfBytes }
+                valueEnd = p
+                let stop = byte(p)
+                if stop == ASCII.lineFeed {
+                    p += 1
+                } else if stop == ASCII.carriageReturn {
+                    guard p + 1 < end else { throw outOfBytes }
+                    guard byte(p + 1) == ASCII.lineFeed else { throw HTTPParseError(.lineEndingInvalid, in: message) }
+                    p += 2
+                } else {
+                    throw HTTPParseError(.fieldValueInvalid, in: message)
+                }
+            }
+            while valueEnd > valueStart && ASCII.isWhitespace(byte(valueEnd - 1)) { valueEnd -= 1 }
+            guard count < maxFields else { throw HTTPParseError(.tooManyHeaders, in: message) }
+            let knownName = KnownFieldName(base + nameStart, count: nameEnd - nameStart)
             let field = HeaderField(
-                nameStart: Int32(nameStart), nameEnd: Int32(nameEnd),
-                valueStart: Int32(valueStart), valueEnd: Int32(valueEnd))
-            headers.append(field)
-            try interpret(field, at: headers.count - 1, in: head, message: message)
+                nameStart: Int32(truncatingIfNeeded: nameStart), nameEnd: Int32(truncatingIfNeeded: nameEnd),
+                valueStart: Int32(truncatingIfNeeded: valueStart), valueEnd: Int32(truncatingIfNeeded: valueEnd),
+                knownName: knownName)
+            fields[count] = field
+            count += 1
+            if knownName != .other {
+                try interpret(field, at: count - 1, in: head, into: &headers, message: message)
+            }
         }
     }
 
+    /// `: ` and CRLF as little-endian 16-bit words.
+    private static let colonSpace: UInt16 = 0x203A
+    private static let crlf: UInt16 = 0x0A0D
+
     /// Records what a framing- or connection-related field says.
     private mutating func interpret(
-        _ field: HeaderField, at index: Int, in head: UnsafeRawBufferPointer, message: HTTPMessageKind
+        _ field: HeaderField, at index: Int, in head: UnsafeRawBufferPointer, into headers: inout HeaderTable,
+        message: HTTPMessageKind
     ) throws(HTTPParseError) {
-        let name = field.name(in: head)
         let value = field.value(in: head)
-        switch name.count {
-        case 4 where HTTPField.equalsIgnoringCase(name, "host"):
+        switch field.knownName {
+        case .host:
             guard hostIndex < 0 else { throw HTTPParseError(.hostDuplicated, in: message) }
             hostIndex = index
-        case 6 where HTTPField.equalsIgnoringCase(name, "expect"):
+        case .expect:
             if HTTPField.equalsIgnoringCase(value, "100-continue") { expectsContinue = true }
-        case 7 where HTTPField.equalsIgnoringCase(name, "upgrade"):
+        case .upgrade:
             hasUpgradeField = true
-        case 10 where HTTPField.equalsIgnoringCase(name, "connection"):
+        case .connection:
+            // The usual values, at once; any other through the list.
+            if value.count == 10 && HTTPField.equalsIgnoringCase(value, "keep-alive") {
+                connectionKeepAlive = true
+                headers.connectionOptions.insert(.keepAlive)
+                return
+            }
+            if value.count == 5 && HTTPField.equalsIgnoringCase(value, "close") {
+                connectionClose = true
+                headers.connectionOptions.insert(.close)
+                return
+            }
             for option in HTTPField.elements(value) {
-                if HTTPField.equalsIgnoringCase(option, "close") {
+                switch option.count {
+                case 5 where HTTPField.equalsIgnoringCase(option, "close"):
                     connectionClose = true
-                } else if HTTPField.equalsIgnoringCase(option, "keep-alive") {
+                    headers.connectionOptions.insert(.close)
+                case 10 where HTTPField.equalsIgnoringCase(option, "keep-alive"):
                     connectionKeepAlive = true
-                } else if HTTPField.equalsIgnoringCase(option, "upgrade") {
+                    headers.connectionOptions.insert(.keepAlive)
+                case 7 where HTTPField.equalsIgnoringCase(option, "upgrade"):
                     connectionUpgrade = true
+                    headers.connectionOptions.insert(.upgrade)
+                case 2 where HTTPField.equalsIgnoringCase(option, "te"):
+                    headers.connectionOptions.insert(.te)
+                default:
+                    headers.connectionOptions.insert(.other)
                 }
             }
-        case 14 where HTTPField.equalsIgnoringCase(name, "content-length"):
+        case .contentLength:
             switch HTTPField.contentLength(value) {
             case .length(let length):
                 if contentLength >= 0 && contentLength != length {
@@ -127,14 +203,14 @@ struct FieldSection {
             case .invalid:
                 throw HTTPParseError(.contentLengthInvalid, in: message)
             }
-        case 17 where HTTPField.equalsIgnoringCase(name, "transfer-encoding"):
+        case .transferEncoding:
             hasTransferEncoding = true
             for coding in HTTPField.elements(value) {
                 transferCodingCount += 1
                 lastCodingIsChunked = HTTPField.equalsIgnoringCase(coding, "chunked")
                 if lastCodingIsChunked { chunkedCount += 1 }
             }
-        default:
+        case .other, .keepAlive, .proxyConnection, .te:
             break
         }
     }

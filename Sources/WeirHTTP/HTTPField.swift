@@ -4,21 +4,46 @@ public enum HTTPField {
     /// Whether `a` and `b` are the same bytes, ignoring ASCII case.
     public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
         guard a.count == b.count else { return false }
-        for i in 0..<a.count where ASCII.lowercased(a[i]) != ASCII.lowercased(b[i]) {
-            return false
-        }
-        return true
+        guard let x = a.baseAddress, let y = b.baseAddress else { return true }
+        return equalsIgnoringCase(x, y, count: a.count, lowercasingBoth: true)
     }
 
     /// Whether `bytes` spell `lowercaseText` in any ASCII case.
+    @inline(__always)
     public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercaseText: StaticString) -> Bool {
-        lowercaseText.withUTF8Buffer { expected in
-            guard expected.count == bytes.count else { return false }
-            for i in 0..<bytes.count where ASCII.lowercased(bytes[i]) != expected[i] {
-                return false
-            }
-            return true
+        guard lowercaseText.hasPointerRepresentation else {
+            return lowercaseText.withUTF8Buffer { equalsIgnoringCase(bytes, UnsafeRawBufferPointer($0)) }
         }
+        guard bytes.count == lowercaseText.utf8CodeUnitCount else { return false }
+        guard let x = bytes.baseAddress else { return true }
+        return equalsIgnoringCase(x, UnsafeRawPointer(lowercaseText.utf8Start), count: bytes.count,
+                                  lowercasingBoth: false)
+    }
+
+    /// Whether `count` bytes at `a`, lowercased, equal those at `b`, also
+    /// lowercased when `lowercasingBoth` (else taken as they are). Eight
+    /// bytes at a time, the last word overlapping the one before; shorter
+    /// runs in two overlapping halves.
+    @inline(__always)
+    static func equalsIgnoringCase(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int,
+                                   lowercasingBoth: Bool) -> Bool {
+        @inline(__always)
+        func same<Word: FixedWidthInteger & UnsignedInteger>(_: Word.Type, at offset: Int) -> Bool {
+            let x = UInt64(a.loadUnaligned(fromByteOffset: offset, as: Word.self))
+            let y = UInt64(b.loadUnaligned(fromByteOffset: offset, as: Word.self))
+            return ASCII.lowercased(word: x) == (lowercasingBoth ? ASCII.lowercased(word: y) : y)
+        }
+        if count >= 8 {
+            var offset = 0
+            while offset &+ 8 < count {
+                guard same(UInt64.self, at: offset) else { return false }
+                offset &+= 8
+            }
+            return same(UInt64.self, at: count &- 8)
+        }
+        if count >= 4 { return same(UInt32.self, at: 0) && same(UInt32.self, at: count &- 4) }
+        if count >= 2 { return same(UInt16.self, at: 0) && same(UInt16.self, at: count &- 2) }
+        return count == 0 || same(UInt8.self, at: 0)
     }
 
     /// The elements of a comma-separated field value (RFC 9110 §5.6.1),
@@ -48,13 +73,7 @@ public enum HTTPField {
     /// must travel with it. `Trailer` is not either: it announces the trailer
     /// section, which is forwarded inside the body.
     public static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
-        switch name.count {
-        case 2: equalsIgnoringCase(name, "te")
-        case 7: equalsIgnoringCase(name, "upgrade")
-        case 10: equalsIgnoringCase(name, "connection") || equalsIgnoringCase(name, "keep-alive")
-        case 16: equalsIgnoringCase(name, "proxy-connection")
-        default: false
-        }
+        KnownFieldName(name).isHopByHop
     }
 
     /// The length a `Content-Length` value announces, or nil when it is not
@@ -95,6 +114,85 @@ public enum HTTPField {
             if i == end { return .length(result) }
             if value[i] != ASCII.comma { return .invalid }
             i += 1
+        }
+    }
+}
+
+/// The field names the HTTP/1 engine and the proxy tell apart: those that
+/// frame the body, describe the connection or are hop-by-hop. The parser
+/// finds each field's once (`HeaderField.knownName`), so the code that
+/// forwards a head compares no names.
+public enum KnownFieldName: UInt8, Sendable {
+    case other
+    case host
+    case contentLength
+    case transferEncoding
+    case connection
+    case keepAlive
+    case proxyConnection
+    case te
+    case upgrade
+    case expect
+
+    /// The known name `name` spells, in any ASCII case, or `.other`: a
+    /// dispatch on the length and first byte, then one comparison.
+    @inline(__always)
+    public init(_ name: UnsafeRawBufferPointer) {
+        guard let base = name.baseAddress, name.count > 0 else {
+            self = .other
+            return
+        }
+        self.init(base, count: name.count)
+    }
+
+    /// The known name the `count` bytes at `name` spell. Most names are
+    /// none, and most of those are told at once by their first letter and
+    /// length; the others go to `classify`.
+    @inline(__always)
+    init(_ name: UnsafeRawPointer, count: Int) {
+        let letter = name.load(as: UInt8.self) & 31
+        guard count < 32, (Self.firstLetters &>> letter) & (Self.lengths &>> count) & 1 != 0 else {
+            self = .other
+            return
+        }
+        self = Self.classify(name, count: count)
+    }
+
+    /// The first letters of the known names, as bits indexed by the letter's
+    /// low five bits (either case): c, e, h, k, p, t, u.
+    private static let firstLetters: UInt32 = 1 << 3 | 1 << 5 | 1 << 8 | 1 << 11 | 1 << 16 | 1 << 20 | 1 << 21
+    /// The lengths of the known names, as bits.
+    private static let lengths: UInt32 = 1 << 2 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 10 | 1 << 14 | 1 << 16 | 1 << 17
+
+    private static func classify(_ name: UnsafeRawPointer, count: Int) -> KnownFieldName {
+        // `| 0x20` lowercases a letter and maps no other byte to one.
+        let first = name.load(as: UInt8.self) | 0x20
+        @inline(__always)
+        func spells(_ lowercase: StaticString) -> Bool {
+            HTTPField.equalsIgnoringCase(name, UnsafeRawPointer(lowercase.utf8Start), count: count,
+                                         lowercasingBoth: false)
+        }
+        switch count {
+        case 2: return first == UInt8(ascii: "t") && spells("te") ? .te : .other
+        case 4: return first == UInt8(ascii: "h") && spells("host") ? .host : .other
+        case 6: return first == UInt8(ascii: "e") && spells("expect") ? .expect : .other
+        case 7: return first == UInt8(ascii: "u") && spells("upgrade") ? .upgrade : .other
+        case 10:
+            if first == UInt8(ascii: "c") { return spells("connection") ? .connection : .other }
+            return first == UInt8(ascii: "k") && spells("keep-alive") ? .keepAlive : .other
+        case 14: return first == UInt8(ascii: "c") && spells("content-length") ? .contentLength : .other
+        case 16: return first == UInt8(ascii: "p") && spells("proxy-connection") ? .proxyConnection : .other
+        case 17: return first == UInt8(ascii: "t") && spells("transfer-encoding") ? .transferEncoding : .other
+        default: return .other
+        }
+    }
+
+    /// Whether a field of this name is hop-by-hop whatever `Connection` says
+    /// (see `HTTPField.isHopByHop`).
+    public var isHopByHop: Bool {
+        switch self {
+        case .connection, .keepAlive, .proxyConnection, .te, .upgrade: true
+        default: false
         }
     }
 }

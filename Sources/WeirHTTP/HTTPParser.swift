@@ -95,8 +95,9 @@ public enum HTTPParser {
         let end = min(head.count, limits.maxHeadBytes)
         let startLineKind: HTTPParseError.Kind = end < head.count ? .requestLineTooLarge : .requestLineInvalid
         var p = 0
+        let classes = ASCII.classes
 
-        while p < end && ASCII.isTokenChar(head[p]) { p += 1 }
+        while p < end && classes[Int(head[p])].contains(.token) { p += 1 }
         let methodEnd = p
         guard p < end else { throw HTTPParseError(startLineKind, in: .request) }
         guard methodEnd > 0, head[p] == ASCII.space else {
@@ -107,7 +108,7 @@ public enum HTTPParser {
         p += 1
 
         let targetStart = p
-        while p < end, head[p] > ASCII.space, head[p] < 0x7F, head[p] != ASCII.numberSign { p += 1 }
+        while p < end && classes[Int(head[p])].contains(.target) { p += 1 }
         let targetEnd = p
         guard p < end else { throw HTTPParseError(startLineKind, in: .request) }
         guard head[p] == ASCII.space, targetEnd > targetStart else {
@@ -203,6 +204,12 @@ public enum HTTPParser {
         message: HTTPMessageKind
     ) throws(HTTPParseError) -> Int {
         guard p + 8 <= end else { throw HTTPParseError(startLineKind, in: message) }
+        // "HTTP/1.1" or "HTTP/1.0", as one little-endian word.
+        switch UInt64(littleEndian: head.loadUnaligned(fromByteOffset: p, as: UInt64.self)) {
+        case 0x312E_312F_5054_5448: return 1
+        case 0x302E_312F_5054_5448: return 0
+        default: break
+        }
         let version = head.slice(p, p + 8)
         guard version.slice(0, 5).hasBytes("HTTP/"), ASCII.isDigit(version[5]),
               version[6] == ASCII.period, ASCII.isDigit(version[7])

@@ -34,18 +34,19 @@ public struct HeadScanner: Sendable {
         guard let base = bytes.baseAddress else {
             return limits.maxHeadBytes <= 0 ? .tooLarge(status: 414) : .incomplete
         }
-        while resumeOffset < limit {
-            guard let found = memchr(base + resumeOffset, Int32(ASCII.lineFeed), limit - resumeOffset) else {
-                break
-            }
+        var offset = resumeOffset
+        while offset < limit {
+            guard let found = memchr(base + offset, Int32(ASCII.lineFeed), limit &- offset) else { break }
             let lineFeed = base.distance(to: UnsafeRawPointer(found))
-            if Self.isEmptyLine(endingAt: lineFeed, in: bytes) {
+            if Self.isEmptyLine(endingAt: lineFeed, in: base) {
+                resumeOffset = offset
                 return .complete(length: lineFeed + 1)
             }
-            resumeOffset = lineFeed + 1
+            offset = lineFeed &+ 1
         }
+        resumeOffset = offset
         guard bytes.count >= limits.maxHeadBytes else { return .incomplete }
-        return .tooLarge(status: resumeOffset == 0 ? 414 : 431)
+        return .tooLarge(status: offset == 0 ? 414 : 431)
     }
 
     /// Forgets the position, ready for the next message.
@@ -75,9 +76,11 @@ public struct HeadScanner: Sendable {
     /// Whether the line ending with the LF at `lineFeed` is empty: it starts
     /// the message or follows another line's LF, and holds at most a CR.
     @inline(__always)
-    private static func isEmptyLine(endingAt lineFeed: Int, in bytes: UnsafeRawBufferPointer) -> Bool {
-        if lineFeed == 0 || bytes[lineFeed - 1] == ASCII.lineFeed { return true }
-        guard bytes[lineFeed - 1] == ASCII.carriageReturn else { return false }
-        return lineFeed == 1 || bytes[lineFeed - 2] == ASCII.lineFeed
+    private static func isEmptyLine(endingAt lineFeed: Int, in base: UnsafeRawPointer) -> Bool {
+        if lineFeed == 0 { return true }
+        let before = base.load(fromByteOffset: lineFeed &- 1, as: UInt8.self)
+        if before == ASCII.lineFeed { return true }
+        guard before == ASCII.carriageReturn else { return false }
+        return lineFeed == 1 || base.load(fromByteOffset: lineFeed &- 2, as: UInt8.self) == ASCII.lineFeed
     }
 }

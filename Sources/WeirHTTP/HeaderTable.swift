@@ -5,35 +5,47 @@ public struct HeaderField: Sendable, Equatable {
     public var nameEnd: Int32
     public var valueStart: Int32
     public var valueEnd: Int32
+    /// Which of the names the engine tells apart this field has, found once
+    /// when the head is parsed (`.other` for a field built by hand).
+    public var knownName: KnownFieldName
 
-    public init(nameStart: Int32, nameEnd: Int32, valueStart: Int32, valueEnd: Int32) {
+    public init(nameStart: Int32, nameEnd: Int32, valueStart: Int32, valueEnd: Int32,
+                knownName: KnownFieldName = .other) {
         self.nameStart = nameStart
         self.nameEnd = nameEnd
         self.valueStart = valueStart
         self.valueEnd = valueEnd
+        self.knownName = knownName
     }
 
     /// The field name's bytes in `head`.
     @inline(__always)
     public func name(in head: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        head.slice(Int(nameStart), Int(nameEnd))
+        UnsafeRawBufferPointer(start: head.baseAddress.map { $0 + Int(nameStart) }, count: Int(nameEnd &- nameStart))
     }
 
     /// The field value's bytes in `head`, without surrounding whitespace.
     @inline(__always)
     public func value(in head: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        head.slice(Int(valueStart), Int(valueEnd))
+        UnsafeRawBufferPointer(start: head.baseAddress.map { $0 + Int(valueStart) }, count: Int(valueEnd &- valueStart))
     }
 }
 
 /// A fixed-capacity table of header fields, allocated once per worker and
 /// reused for every message: parsing a head never allocates.
 public struct HeaderTable: ~Copyable {
-    private let storage: UnsafeMutablePointer<HeaderField>
+    /// The fields; the parser writes them here directly (`FieldSection`).
+    let storage: UnsafeMutablePointer<HeaderField>
     /// How many fields the table can hold; give it at least `HTTPLimits.maxHeaders`.
     public let capacity: Int
     /// How many fields the last parsed head had.
-    public private(set) var count: Int = 0
+    public internal(set) var count: Int = 0
+    /// What the `Connection` fields of the parsed head list, recorded by the
+    /// parser so `isNominatedByConnection` need not look in the common case.
+    @usableFromInline var connectionOptions: ConnectionOptions = []
+    /// False once a field was appended by hand (`append`): then
+    /// `connectionOptions` says nothing and the fields are searched by name.
+    @usableFromInline var optionsKnown = true
 
     public init(capacity: Int) {
         precondition(capacity >= 0, "HeaderTable capacity must not be negative")
@@ -54,6 +66,8 @@ public struct HeaderTable: ~Copyable {
     /// Forgets every field; the capacity is kept.
     public mutating func removeAll() {
         count = 0
+        connectionOptions = []
+        optionsKnown = true
     }
 
     /// Adds a field at the end; false, and nothing added, when the table is full.
@@ -62,6 +76,7 @@ public struct HeaderTable: ~Copyable {
         guard count < capacity else { return false }
         storage[count] = field
         count += 1
+        optionsKnown = false
         return true
     }
 
@@ -77,7 +92,7 @@ public struct HeaderTable: ~Copyable {
         var i = max(from, 0)
         while i < count {
             let field = storage[i]
-            if Int(field.nameEnd - field.nameStart) == name.count,
+            if Int(field.nameEnd &- field.nameStart) == name.count,
                HTTPField.equalsIgnoringCase(field.name(in: head), name) {
                 return i
             }
@@ -98,16 +113,59 @@ public struct HeaderTable: ~Copyable {
 
     /// Whether a `Connection` field lists `name` as one of its options, which
     /// makes the field of that name hop-by-hop for this message (RFC 9110 §7.6.1).
+    ///
+    /// Answered at once in the common cases: no `Connection` field, or one
+    /// listing only `close`, `keep-alive`, `upgrade` or `te` and a `name` that
+    /// cannot be one of them. Otherwise the `Connection` values are read.
+    @inlinable
     public func isNominatedByConnection(_ name: UnsafeRawBufferPointer, in head: UnsafeRawBufferPointer) -> Bool {
-        var index = firstIndex(named: "connection", in: head)
-        while let found = index {
-            for option in HTTPField.elements(value(at: found, in: head))
-            where HTTPField.equalsIgnoringCase(option, name) {
+        if optionsKnown && !connectionOptions.mayNominate(nameLength: name.count) { return false }
+        return connectionListsOption(name, in: head)
+    }
+
+    /// Whether a `Connection` field lists `name`: their values read one by
+    /// one, found by the name the parser recorded (or by name for a table
+    /// filled by hand).
+    @usableFromInline
+    func connectionListsOption(_ name: UnsafeRawBufferPointer, in head: UnsafeRawBufferPointer) -> Bool {
+        for i in 0..<count {
+            let field = storage[i]
+            guard optionsKnown ? field.knownName == .connection
+                : HTTPField.equalsIgnoringCase(field.name(in: head), "connection") else { continue }
+            for option in HTTPField.elements(field.value(in: head)) where HTTPField.equalsIgnoringCase(option, name) {
                 return true
             }
-            index = firstIndex(named: "connection", in: head, from: found + 1)
         }
         return false
+    }
+}
+
+/// The options the `Connection` fields of a head list, as one set: the
+/// usual tokens, and whether any other (a field name it nominates) is there.
+@usableFromInline
+struct ConnectionOptions: OptionSet, Sendable {
+    @usableFromInline let rawValue: UInt8
+
+    @inlinable
+    init(rawValue: UInt8) {
+        self.rawValue = rawValue
+    }
+
+    static let close = ConnectionOptions(rawValue: 1)
+    static let keepAlive = ConnectionOptions(rawValue: 2)
+    static let upgrade = ConnectionOptions(rawValue: 4)
+    static let te = ConnectionOptions(rawValue: 8)
+    /// Any option but those four.
+    static let other = ConnectionOptions(rawValue: 16)
+
+    /// Whether a field name of `nameLength` bytes may be among the options:
+    /// never when there are none; when there are only the usual four, only
+    /// for their lengths (`te`, `close`, `upgrade`, `keep-alive`).
+    @inlinable
+    func mayNominate(nameLength: Int) -> Bool {
+        if rawValue == 0 { return false }
+        if rawValue & 16 != 0 { return true }  // `.other`
+        return nameLength == 2 || nameLength == 5 || nameLength == 7 || nameLength == 10
     }
 }
 

@@ -61,7 +61,69 @@ enum HeadChecks {
                 precondition(first != 32 && first != 9 && last != 32 && last != 9, "value not trimmed")
             }
             previousEnd = field.valueEnd
+            precondition(field.knownName == referenceKnownName(field.name(in: head)), "wrong known name")
         }
+        checkNominations(headers, in: head)
+        checkFieldLineRun(headers, in: head)
+    }
+
+    static let knownNames: [(String, KnownFieldName)] = [
+        ("host", .host), ("content-length", .contentLength), ("transfer-encoding", .transferEncoding),
+        ("connection", .connection), ("keep-alive", .keepAlive), ("proxy-connection", .proxyConnection),
+        ("te", .te), ("upgrade", .upgrade), ("expect", .expect),
+    ]
+
+    /// The known name, found slowly: the name lowercased, looked up by text.
+    static func referenceKnownName(_ name: UnsafeRawBufferPointer) -> KnownFieldName {
+        let lowered = String(decoding: name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+        return knownNames.first { $0.0 == lowered }?.1 ?? .other
+    }
+
+    /// `isNominatedByConnection`, which answers from what the parser
+    /// recorded, against a reading of every `Connection` value, for each
+    /// field name of the head and for the usual tokens.
+    static func checkNominations(_ headers: borrowing HeaderTable, in head: UnsafeRawBufferPointer) {
+        func listed(_ name: UnsafeRawBufferPointer) -> Bool {
+            for i in 0..<headers.count where referenceKnownName(headers.name(at: i, in: head)) == .connection {
+                for option in HTTPField.elements(headers.value(at: i, in: head))
+                where option.count == name.count && zip(option, name).allSatisfy({ lower($0) == lower($1) }) {
+                    return true
+                }
+            }
+            return false
+        }
+        for i in 0..<headers.count {
+            let name = headers.name(at: i, in: head)
+            precondition(headers.isNominatedByConnection(name, in: head) == listed(name), "wrong nomination")
+        }
+        for token in ["close", "keep-alive", "upgrade", "te", "x"] {
+            Array(token.utf8).withUnsafeBytes { name in
+                precondition(headers.isNominatedByConnection(name, in: head) == listed(name), "wrong nomination")
+            }
+        }
+    }
+
+    static func lower(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte + 32 : byte }
+
+    /// The field lines written through `FieldLineRun` (gathered from the
+    /// head when they are as received) are the bytes `appendHeader` writes.
+    static func checkFieldLineRun(_ headers: borrowing HeaderTable, in head: UnsafeRawBufferPointer) {
+        let capacity = head.count * 2 + 64
+        let one = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 1)
+        let runs = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 1)
+        defer {
+            one.deallocate()
+            runs.deallocate()
+        }
+        var a = HeadWriter(one, capacity: capacity)
+        var b = HeadWriter(runs, capacity: capacity)
+        var lines = FieldLineRun(in: head)
+        for i in 0..<headers.count where i % 5 != 3 {
+            a.appendHeader(name: headers.name(at: i, in: head), value: headers.value(at: i, in: head))
+            lines.append(name: headers.name(at: i, in: head), value: headers.value(at: i, in: head), to: &b)
+        }
+        lines.flush(to: &b)
+        precondition(!a.overflowed && !b.overflowed && a.written.elementsEqual(b.written), "runs differ")
     }
 
     static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -26,22 +26,28 @@ extension Worker {
         let upgrade = s.pointee.exchange.upgradeRequested
         let forwardFor = backends[backend].forwardFor ?? frontends[frontend].forwardFor
         var forwardedPresent = false
+        let cookies = backends[backend].hasCookie
+        // Lines still as received go out in runs, one copy each.
+        var lines = FieldLineRun(in: head)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
-            if HTTPField.isHopByHop(name) {
-                guard upgrade && HTTPField.equalsIgnoringCase(name, "upgrade") else { continue }
+            let knownName = rules.fields[i].knownName
+            if knownName.isHopByHop {
+                guard upgrade && knownName == .upgrade else { continue }
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
             if let forwardFor, forwardFor.ifNone, !forwardedPresent {
                 forwardedPresent = forwardFor.header.withUnsafeBytes { HTTPField.equalsIgnoringCase(name, $0) }
             }
-            if let cookie = rewritesCookieField(name, backend: backend) {
+            if cookies, let cookie = rewritesCookieField(name, backend: backend) {
+                lines.flush(to: &w)
                 cookie.writeRequestField(&w, name: name, value: rules.fields[i].value)
                 continue
             }
-            w.appendHeader(name: name, value: rules.fields[i].value)
+            lines.append(name: name, value: rules.fields[i].value, to: &w)
         }
+        lines.flush(to: &w)
         // `unique-id-header`.
         appendUniqueIDHeader(&w, slot: slot)
         if let forwardFor, !(forwardFor.ifNone && forwardedPresent), !forwardFor.isExcepted(s.pointee.peer) {
@@ -73,20 +79,27 @@ extension Worker {
     /// `connection` field saying what happens to the client connection next.
     func writeResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead, slot: UInt32, tunnel: Bool) {
         let s = sessions.pointer(slot)
-        let backend = Int(s.pointee.backend)
-        let rewritesSetCookie = backend >= 0 && backends[backend].hasCookie
         rules.writeStatusLine(rules.status, reason: rules.reason, into: &w)
+        let backend = Int(s.pointee.backend)
+        let cookies = backend >= 0 && backends[backend].hasCookie
+        // Lines still as received go out in runs, one copy each.
+        var lines = FieldLineRun(in: head)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
-            if HTTPField.isHopByHop(name) {
-                guard tunnel && HTTPField.equalsIgnoringCase(name, "upgrade") else { continue }
+            let knownName = rules.fields[i].knownName
+            if knownName.isHopByHop {
+                guard tunnel && knownName == .upgrade else { continue }
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
-            if rewritesSetCookie && writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
-            w.appendHeader(name: name, value: rules.fields[i].value)
+            if cookies {
+                lines.flush(to: &w)
+                if writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
+            }
+            lines.append(name: name, value: rules.fields[i].value, to: &w)
         }
-        if rewritesSetCookie { writeInsertedCookie(&w, slot: slot) }
+        lines.flush(to: &w)
+        if cookies { writeInsertedCookie(&w, slot: slot) }
         if tunnel {
             w.append("connection: upgrade\r\n")
         } else if !s.pointee.exchange.clientKeepAlive {

@@ -91,6 +91,51 @@ struct HTTPFieldTests {
         #expect(countAfterRemoval == 0)
     }
 
+    /// A `Connection` field line (or none), and names with whether it nominates them.
+    static let nominations: [(connection: String, names: [(name: String, nominated: Bool)])] = [
+        ("", [("x-foo", false), ("close", false), ("keep-alive", false)]),
+        ("Connection: keep-alive\r\n", [("x-foo", false), ("keep-alive", true), ("KEEP-ALIVE", true), ("close", false),
+                                         ("upgrade", false), ("x-foo-bar", false)]),
+        ("Connection: Close\r\n", [("close", true), ("x-foo", false), ("te", false)]),
+        ("Connection: te, upgrade\r\n", [("te", true), ("upgrade", true), ("close", false), ("x-tag", false)]),
+        ("Connection: close, X-Foo\r\n", [("x-foo", true), ("X-FOO", true), ("close", true), ("x-fo", false)]),
+        ("Connection: keep-alive\r\nConnection: x-bar\r\n", [("x-bar", true), ("keep-alive", true), ("x", false)]),
+        ("Connection:\r\n", [("x-foo", false), ("", false)]),
+    ]
+
+    /// Connection's options are recorded when the head is parsed: without
+    /// one, or with only the usual tokens, no other field is nominated.
+    @Test(arguments: nominations)
+    func recordsWhatConnectionNominates(_ connection: String, _ cases: [(name: String, nominated: Bool)]) throws {
+        let bytes = Array("HTTP/1.1 200 OK\r\nX-Tag: 1\r\n\(connection)Content-Length: 0\r\n\r\n".utf8)
+        var table = HeaderTable(capacity: 16)
+        try bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+            for (name, expected) in cases {
+                let found = Array(name.utf8).withUnsafeBytes { table.isNominatedByConnection($0, in: head) }
+                #expect(found == expected, "\(connection) \(name)")
+            }
+        }
+    }
+
+    /// A table filled by hand has no recorded options: the fields are searched by name.
+    @Test func aTableFilledByHandIsSearchedByName() {
+        let bytes = Array("Connection: X-Foo\r\n".utf8)
+        var table = HeaderTable(capacity: 4)
+        table.append(HeaderField(nameStart: 0, nameEnd: 10, valueStart: 12, valueEnd: 17))
+        bytes.withUnsafeBytes { head in
+            let nominated = Array("x-foo".utf8).withUnsafeBytes { table.isNominatedByConnection($0, in: head) }
+            let other = Array("x-bar".utf8).withUnsafeBytes { table.isNominatedByConnection($0, in: head) }
+            #expect(nominated)
+            #expect(!other)
+        }
+        table.removeAll()
+        bytes.withUnsafeBytes { head in
+            let afterRemoval = Array("x-foo".utf8).withUnsafeBytes { table.isNominatedByConnection($0, in: head) }
+            #expect(!afterRemoval)
+        }
+    }
+
     @Test func aFullTableRefusesMoreFields() {
         var table = HeaderTable(capacity: 2)
         let field = HeaderField(nameStart: 0, nameEnd: 1, valueStart: 2, valueEnd: 3)

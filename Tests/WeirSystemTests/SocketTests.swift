@@ -19,6 +19,18 @@ import Testing
         #expect(v6.withIPBytes { Array($0) } == v6bytes)
     }
 
+    /// IPv4 is printed without inet_ntop: the same text for every octet width.
+    @Test(arguments: [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 99, 100], [1, 22, 203, 9], [192, 168, 100, 10]])
+    func formatsIPv4AsInetNtopDoes(_ octets: [UInt8]) {
+        let address = SocketAddress(ip: octets, port: 1)
+        var expected = [CChar](repeating: 0, count: 46)
+        var written = [CChar](repeating: 0x7F, count: 46)
+        let n = written.withUnsafeMutableBufferPointer { address.formatHost(into: $0.baseAddress!) }
+        octets.withUnsafeBytes { _ = inet_ntop(AF_INET, $0.baseAddress, &expected, 46) }
+        #expect(Array(written[0...n]) == Array(expected[0...n]))
+        #expect(n == strlen(expected))
+    }
+
     @Test func unixPathsAndTheirLimit() {
         #expect(SocketAddress(unixPath: "/run/weir.sock")?.description == "/run/weir.sock")
         #expect(SocketAddress(unixPath: String(repeating: "x", count: 200)) == nil)

@@ -31,6 +31,9 @@ struct FieldEntry {
     var name: UnsafeRawBufferPointer
     var value: UnsafeRawBufferPointer
     var removed: Bool
+    /// What `name` is to the HTTP engine, found once (by the parser for a
+    /// received field): the head writers skip hop-by-hop fields by it.
+    var knownName: KnownFieldName
 }
 
 enum MessageKind {
@@ -177,7 +180,8 @@ struct RuleEngine: ~Copyable {
         let count = min(headers.count, fieldCapacity)
         for i in 0..<count {
             let field = headers[i]
-            fields[i] = FieldEntry(name: field.name(in: head), value: field.value(in: head), removed: false)
+            fields[i] = FieldEntry(name: field.name(in: head), value: field.value(in: head), removed: false,
+                                   knownName: field.knownName)
         }
         fieldCount = count
     }
@@ -240,7 +244,7 @@ struct RuleEngine: ~Copyable {
     /// Adds a field at the end of the message; false when the table is full.
     mutating func appendField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
         guard fieldCount < fieldCapacity else { return false }
-        fields[fieldCount] = FieldEntry(name: name, value: value, removed: false)
+        fields[fieldCount] = FieldEntry(name: name, value: value, removed: false, knownName: KnownFieldName(name))
         fieldCount += 1
         return true
     }

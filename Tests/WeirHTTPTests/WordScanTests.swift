@@ -1,0 +1,139 @@
+import Testing
+@testable import WeirHTTP
+
+/// The parser and the comparisons read eight bytes at a time: these put the
+/// interesting byte at every offset of a word, and runs of every length
+/// around a word's size, to check that the answer is the byte-by-byte one.
+@Suite("word-at-a-time scanning")
+struct WordScanTests {
+    func withBytes<R>(_ text: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        Array(text.utf8).withUnsafeBytes(body)
+    }
+
+    /// A name of `length` letters, digits and hyphens, mixed case.
+    func name(_ length: Int) -> String {
+        let letters = Array("Ab-Cd9eF-gh0IjKl-Mn1oP")
+        return String((0..<length).map { letters[$0 % letters.count] })
+    }
+
+    @Test(arguments: 0...24)
+    func comparesEveryLengthAndEveryPosition(_ length: Int) {
+        let a = name(length)
+        let same = withBytes(a) { x in withBytes(a.uppercased()) { HTTPField.equalsIgnoringCase(x, $0) } }
+        #expect(same)
+        for i in 0..<length {
+            var changed = Array(a.utf8)
+            // Bit 5 flipped: another case of a letter, a different byte otherwise.
+            let flipped = changed[i] ^ 0x20
+            changed[i] = flipped
+            let isLetter = ASCII.lowercased(flipped) != flipped || ASCII.lowercased(flipped ^ 0x20) != flipped ^ 0x20
+            let found = withBytes(a) { x in changed.withUnsafeBytes { HTTPField.equalsIgnoringCase(x, $0) } }
+            #expect(found == isLetter, "\(a) at \(i)")
+            changed[i] = UInt8(ascii: "_")
+            let differs = withBytes(a) { x in changed.withUnsafeBytes { HTTPField.equalsIgnoringCase(x, $0) } }
+            #expect(!differs, "\(a) at \(i)")
+        }
+    }
+
+    @Test func comparesWithAStaticStringLoweringOnlyTheBytes() {
+        #expect(withBytes("100-CONTINUE") { HTTPField.equalsIgnoringCase($0, "100-continue") })
+        #expect(!withBytes("100-continuf") { HTTPField.equalsIgnoringCase($0, "100-continue") })
+        #expect(!withBytes("1@0-continue") { HTTPField.equalsIgnoringCase($0, "1`0-continue") })
+        #expect(withBytes("Max-Age=0") { HTTPField.equalsIgnoringCase($0, "max-age=0") })
+        #expect(withBytes("") { HTTPField.equalsIgnoringCase($0, "") })
+        #expect(!withBytes("a") { HTTPField.equalsIgnoringCase($0, "") })
+    }
+
+    @Test(arguments: [
+        ("Host", KnownFieldName.host), ("HOST", .host), ("content-length", .contentLength),
+        ("Content-Length", .contentLength), ("Transfer-Encoding", .transferEncoding), ("connection", .connection),
+        ("Keep-Alive", .keepAlive), ("Proxy-Connection", .proxyConnection), ("TE", .te), ("te", .te),
+        ("Upgrade", .upgrade), ("Expect", .expect),
+        ("Hosts", .other), ("Hos", .other), ("Jost", .other), ("Content-Lengt", .other), ("Content_Length", .other),
+        ("Content-Lengtx", .other), ("Xontent-Length", .other), ("Connectiom", .other), ("Keep_Alive", .other),
+        ("Transfer-Encodinf", .other), ("Tf", .other), ("T", .other), ("", .other), ("Server", .other),
+        ("ETag", .other), ("User-Agent", .other), ("Content-Type", .other), ("Upgradf", .other),
+        ("4ost", .other), ("$ost", .other), ("Tg", .other),
+    ])
+    func classifiesKnownNames(_ name: String, _ expected: KnownFieldName) {
+        #expect(withBytes(name) { KnownFieldName($0) } == expected)
+    }
+
+    @Test func theParserRecordsEachFieldsKnownName() throws {
+        let wire = Array(("GET / HTTP/1.1\r\nHOST: h\r\nX-A: 1\r\nContent-Length: 0\r\nte: trailers\r\n"
+            + "Connection: close\r\n\r\n").utf8)
+        var table = HeaderTable(capacity: 16)
+        try wire.withUnsafeBytes { head in
+            _ = try HTTPParser.parseRequest(head, headers: &table, limits: HTTPLimits())
+        }
+        let names = (0..<table.count).map { table[$0].knownName }
+        #expect(names == [.host, .other, .contentLength, .te, .connection])
+    }
+
+    /// Values of every length up to past three words, with a byte a value may
+    /// not hold at every offset: always the same error, whatever the word.
+    @Test(arguments: [UInt8(0x00), 0x01, 0x08, 0x0B, 0x1F, 0x7F])
+    func findsAForbiddenValueByteAtEveryOffset(_ bad: UInt8) {
+        for length in 1...26 {
+            for at in 0..<length {
+                var value = Array(String(repeating: "v", count: length).utf8)
+                value[at] = bad
+                let wire = Wire(Array("GET / HTTP/1.1\r\nHost: h\r\nX: ".utf8) + value + Array("\r\n\r\n".utf8))
+                #expect(parseRequest(wire).result.error?.kind == .fieldValueInvalid, "\(length) \(at)")
+            }
+        }
+    }
+
+    /// HTAB, SP and obs-text are allowed anywhere in a value; a HTAB ends the
+    /// word-at-a-time run, and the rest is read byte by byte.
+    @Test func acceptsTabsSpacesAndObsTextAtEveryOffset() throws {
+        for allowed in [UInt8(0x09), 0x20, 0x80, 0xFF, 0x7E] {
+            for length in 1...20 {
+                for at in 0..<length {
+                    var value = Array(String(repeating: "v", count: length).utf8)
+                    value[at] = allowed
+                    value[length - 1] = UInt8(ascii: "z")
+                    // Leading whitespace is OWS, trimmed; this is about inner bytes.
+                    if at == length - 1 || (at == 0 && allowed <= 0x20) { continue }
+                    let wire = Wire(Array("GET / HTTP/1.1\r\nHost: h\r\nX: ".utf8) + value + Array("\r\n\r\n".utf8))
+                    let parsed = parseRequest(wire)
+                    #expect(parsed.result.value != nil, "\(allowed) \(length) \(at)")
+                    #expect(parsed.fields.last?.value == String(decoding: value, as: UTF8.self))
+                }
+            }
+        }
+    }
+
+    /// Names of every length with a rarer tchar (which ends the fast run of
+    /// letters and hyphens) or a byte no name may hold, at every offset.
+    @Test func readsNamesWithEveryByteAtEveryOffset() {
+        for length in 1...20 {
+            for at in 0..<length {
+                for (byte, valid) in [(UInt8(ascii: "_"), true), (UInt8(ascii: "7"), true), (UInt8(ascii: "~"), true),
+                                      (UInt8(ascii: "@"), false), (UInt8(ascii: "["), false), (0x80, false),
+                                      (UInt8(ascii: "("), false)] {
+                    var fieldName = Array(name(length).utf8)
+                    fieldName[at] = byte
+                    let wire = Wire(Array("GET / HTTP/1.1\r\nHost: h\r\n".utf8) + fieldName + Array(": v\r\n\r\n".utf8))
+                    let parsed = parseRequest(wire)
+                    if valid {
+                        #expect(parsed.fields.last?.name == String(decoding: fieldName, as: UTF8.self),
+                                "\(length) \(at) \(byte)")
+                    } else {
+                        #expect(parsed.result.error?.kind == .fieldNameInvalid, "\(length) \(at) \(byte)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A head cut anywhere: never a field read past the bytes given.
+    @Test func aHeadCutAnywhereRunsOutOfBytes() {
+        let whole = Array(("GET / HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/x-www-form\r\n"
+            + "X-Long-Header-Name-Here: a value that spans words\r\n\r\n").utf8)
+        for cut in 16..<whole.count {
+            let kind = parseRequest(Wire(Array(whole[..<cut]))).result.error?.kind
+            #expect(kind == .lineEndingInvalid, "cut at \(cut)")
+        }
+    }
+}
