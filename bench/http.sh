@@ -289,7 +289,7 @@ done
 
 proxy_cmd() {
     case $1 in
-        weir) echo "$WEIR_BIN $WEIR_FLAGS -f $WORK/weir.cfg" ;;
+        weir) echo "${2:-$WEIR_BIN} $WEIR_FLAGS -f $WORK/weir.cfg" ;;
         haproxy) echo "$HAPROXY_BIN -db -f $WORK/haproxy.cfg" ;;
         nginx) echo "nginx -p $WORK/nginxproxy -e $WORK/nginxproxy/error.log -c $WORK/nginxproxy/nginx.conf" ;;
     esac
@@ -495,7 +495,7 @@ callgrind_run() {
     rm -f "$file"
     # shellcheck disable=SC2046
     taskset -c "$PROXY_CPU" valgrind --tool=callgrind "${CG_SEPARATE[@]}" --callgrind-out-file="$file" \
-        $(proxy_cmd "$p") >"$file.log" 2>&1 &
+        $(proxy_cmd "$p" "$(callgrind_binary "$p")") >"$file.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     wait_ready "$PROXY_PORT" "$pid" 120 || { tail -n 20 "$file.log" >&2; die "$p did not start under valgrind"; }

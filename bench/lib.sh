@@ -186,3 +186,15 @@ backend nginx
     server n1 127.0.0.1:$NGINX_PORT
 EOF
 }
+
+# callgrind_binary P: the binary to run P from under valgrind, printed for
+# Weir only (empty for the others). Valgrind 3.19 cannot read the DWARF of
+# some Swift release builds ("debuginfo reader: Possibly corrupted"), so
+# Weir runs from a copy without debug sections; its symbol table stays, so
+# functions keep their names.
+callgrind_binary() {
+    [[ $1 == weir ]] || return 0
+    local copy=$WORK/weir.callgrind
+    [[ -x $copy ]] || strip --strip-debug -o "$copy" "$WEIR_BIN" || die "strip --strip-debug $WEIR_BIN failed"
+    echo "$copy"
+}

@@ -97,7 +97,7 @@ trap bench_cleanup EXIT
 
 proxy_cmd() {
     case $1 in
-        weir) echo "$WEIR_BIN $WEIR_FLAGS -f $WORK/$1.cfg" ;;
+        weir) echo "${2:-$WEIR_BIN} $WEIR_FLAGS -f $WORK/$1.cfg" ;;
         haproxy) echo "$HAPROXY_BIN -db -f $WORK/$1.cfg" ;;
     esac
 }
@@ -218,7 +218,7 @@ callgrind_run() {
     file=$WORK/callgrind.$p.$mode.$n.out
     # shellcheck disable=SC2046
     taskset -c "$PROXY_CPU" valgrind --tool=callgrind --callgrind-out-file="$file" \
-        $(proxy_cmd "$p") >"$WORK/$p.cg.$mode.$n.log" 2>&1 &
+        $(proxy_cmd "$p" "$(callgrind_binary "$p")") >"$WORK/$p.cg.$mode.$n.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     wait_ready "$PROXY_PORT" "$pid" 120 || { tail -n 20 "$WORK/$p.cg.$mode.$n.log" >&2; die "$p did not start under valgrind"; }
