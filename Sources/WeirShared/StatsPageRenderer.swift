@@ -114,7 +114,8 @@ public enum StatsPageRenderer {
                 out += "<td class=\"name\">" + escape(name) + "</td>"
                 for group in groups {
                     for column in group.columns {
-                        var text = StatsCSV.value(named: column.name, row, now: now)
+                        var text = column.name == "check_status" ? row.checkStatus
+                            : StatsCSV.value(named: column.name, row, now: now)
                         if column.name == "lastsess", text == "-1" { text = "" }
                         if column.name == "status", row.info.kind != .frontend, !text.isEmpty {
                             text += " " + duration(row.lastChange)

@@ -31,6 +31,8 @@ struct StatsPageTests {
             http-request deny if { path_beg /deny }
             default_backend app
         backend app
+            stats uri /app-stats
+            stats hide-version
         \(backends.map { "    server \($0.name) \($0.address)" }.joined(separator: "\n"))
         listen stats
             bind 127.0.0.1:\(stats)
@@ -179,6 +181,14 @@ struct StatsPageTests {
         let unknown = try page(stats, "/stats", method: "POST", headers: [Self.credentials],
                                body: Array("s=nope&action=maint&b=app".utf8))
         #expect(unknown.headers.value("location") == "/stats;st=NONE")
+
+        // A backend's page, reached through the frontend that chose it: no credentials asked.
+        let backendPage = try page(web, "/app-stats")
+        #expect(backendPage.status == 200 && backendPage.text.contains("<h1>Weir</h1>"), "\(backendPage)")
+        let backendCSV = try page(web, "/app-stats;csv")
+        #expect(backendCSV.text.hasPrefix("# pxname,svname,"))
+        #expect((h1.requests + h2.requests).allSatisfy { !$0.target.hasPrefix("/app-stats") })
+        h.expectNoWorkerCrash()
     }
 
     @Test("the Prometheus exposition parses with prometheus_client and counts the traffic sent",
@@ -238,6 +248,7 @@ struct StatsPageTests {
         #expect(value("haproxy_process_nbthread{}") == 2)
         // Longer than one 16 KiB buffer: sent a buffer at a time.
         #expect((value("#bytes") ?? 0) > 16384)
+        h.expectNoWorkerCrash()
         // The parser names counter families without `_total`; their samples keep it.
         #expect(parsed["#type haproxy_frontend_http_requests"] as? String == "counter")
         #expect(parsed["#type haproxy_frontend_current_sessions"] as? String == "gauge")
