@@ -79,7 +79,7 @@ extension Worker {
         }
         // A form posted to a stats page is read whole before the page acts on it.
         if request.method == .post,
-           awaitsStatsForm(frontend: frontend, head: head, request: request,
+           awaitsStatsForm(slot, frontend: frontend, head: head, request: request,
                            bodyBytes: s.pointee.toServer.tail - (start + length)) {
             return .idle
         }

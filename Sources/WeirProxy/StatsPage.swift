@@ -3,6 +3,7 @@ import WeirConfig
 import WeirHTTP
 import WeirLoop
 import WeirShared
+import WeirSystem
 
 /// An answer of the proxy longer than one pooled buffer (the statistics
 /// page, the Prometheus exposition): the bytes not yet handed to the
@@ -45,16 +46,29 @@ extension Worker {
     }
 
     /// A POST to a stats page with `stats admin` whose form has not fully
-    /// arrived: the head waits in the buffer for it.
-    func awaitsStatsForm(frontend: Int, head: UnsafeRawBufferPointer, request: RequestHead, bodyBytes: Int) -> Bool {
-        guard request.method == .post, !request.expectsContinue, case .contentLength(let length) = request.framing,
+    /// arrived: the head waits in the buffer for it (a client that expects
+    /// `100 Continue` is told to send it).
+    mutating func awaitsStatsForm(_ slot: UInt32, frontend: Int, head: UnsafeRawBufferPointer, request: RequestHead,
+                                  bodyBytes: Int) -> Bool {
+        guard request.method == .post, case .contentLength(let length) = request.framing,
               length <= Int64(Self.statsFormLimit), Int64(bodyBytes) < length else { return false }
         let target = UnsafeRawBufferPointer(rebasing: head[request.targetStart..<request.targetEnd])
         func matches(_ page: CompiledStatsPage?) -> Bool {
             guard let page, page.admin != nil else { return false }
             return Self.hasPrefix(target, page.uri)
         }
-        return matches(rules.compiled.frontendStatsPages[frontend]) || rules.compiled.backendStatsPages.contains(where: matches)
+        guard matches(rules.compiled.frontendStatsPages[frontend])
+                || rules.compiled.backendStatsPages.contains(where: matches) else { return false }
+        let s = sessions.pointer(slot)
+        // Only when nothing else is on its way to the client (no earlier pipelined answer).
+        if request.expectsContinue && !s.pointee.exchange.sentContinue && isFlushed(s.pointee.toClient)
+            && s.pointee.toClient.prefix < 0 && longAnswers[slot] == nil {
+            s.pointee.exchange.sentContinue = true
+            // 25 bytes on a connection with nothing else in flight: they fit in the socket buffer.
+            let interim: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+            _ = try? Posix.send(s.pointee.clientFD, from: interim.utf8Start, count: interim.utf8CodeUnitCount)
+        }
+        return true
     }
 
     static let statsFormLimit = 4096

@@ -169,6 +169,24 @@ struct StatsPageTests {
         #expect(after.text.contains("<tr class=\"draining\">") == false, ";up hides servers that are not UP")
         let all = try page(stats, "/stats;norefresh", headers: [Self.credentials])
         #expect(all.text.contains("<tr class=\"draining\">") && !all.text.contains("http-equiv=\"refresh\""))
+        // A client that waits for `100 Continue` before sending its form gets it.
+        do {
+            let connection = try HTTPConnection(port: stats)
+            defer { connection.close() }
+            let form = "s=h2&action=maint&b=app"
+            try connection.send("POST /stats HTTP/1.1\r\nhost: weir.test\r\n\(Self.credentials)\r\n"
+                                + "expect: 100-continue\r\ncontent-length: \(form.utf8.count)\r\n\r\n")
+            let interim = try connection.readResponse()
+            #expect(interim.status == 100)
+            try connection.send(form)
+            let final = try connection.readResponse()
+            #expect(final.status == 303 && final.headers.value("location") == "/stats;st=DONE")
+            let maint = waitForStat(socket) { $0.text("app/h2", "status") == "MAINT" }
+            #expect(maint.ok)
+            _ = try page(stats, "/stats", method: "POST", headers: [Self.credentials],
+                         body: Array("s=h2&action=ready&b=app".utf8))
+            #expect(waitForStat(socket) { $0.text("app/h2", "status") == "no check" }.ok)
+        }
         // Long answers end cleanly: the connection serves the next request.
         let connection = try HTTPConnection(port: stats)
         defer { connection.close() }
