@@ -161,7 +161,7 @@ extension Worker {
     /// to a request keep the client connection when it allows it and has no
     /// body to skip; answers replacing a response close it.
     mutating func answer(_ slot: UInt32, _ verdict: RuleVerdict, request: RequestHead?, requestEnd: Int?,
-                                 tarpitTimeout: Int?, loop: inout EventLoop) {
+                         tarpitTimeout: Int?, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let phase: Character = request == nil ? "H" : "R"
         let keepAlive = request != nil && request!.framing == .none && s.pointee.exchange.clientKeepAlive && !stopping
