@@ -480,6 +480,14 @@ public enum HTTPAction: Sendable, Hashable {
     case setStatus(status: Int, reason: String?)
     /// `http-request capture SAMPLE len N`: kept for the log (%hr), truncated to `length`.
     case capture(sample: Sample, length: Int)
+    /// `http-request use-service NAME`: the proxy answers with a built-in service.
+    case useService(HTTPService)
+}
+
+/// The services `http-request use-service` can hand a request to.
+public enum HTTPService: String, Sendable, Hashable {
+    /// HAProxy's Prometheus exporter: the counters in text exposition format.
+    case prometheusExporter = "prometheus-exporter"
 }
 
 public enum RedirectKind: String, Sendable, Hashable {

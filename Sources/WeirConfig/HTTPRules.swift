@@ -11,7 +11,7 @@ enum HTTPRuleSyntax {
     static let requestActions = [
         "allow", "deny", "tarpit", "auth", "redirect", "return", "set-header", "add-header", "del-header",
         "replace-header", "replace-value", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
-        "unset-var", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri",
+        "unset-var", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri", "use-service",
     ]
     static let responseActions = [
         "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header",
@@ -24,7 +24,7 @@ enum HTTPRuleSyntax {
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
         "set-bandwidth-limit", "set-dst", "set-dst-port", "set-mark", "set-nice", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop", "strict-mode",
-        "track-sc0", "track-sc1", "track-sc2", "use-service", "wait-for-body", "wait-for-handshake", "set-var-fmt",
+        "track-sc0", "track-sc1", "track-sc2", "wait-for-body", "wait-for-handshake", "set-var-fmt",
         "set-fc-mark", "set-fc-tos", "attach-srv", "set-retries", "pause", "lua",
     ]
     static let statusCodes: Set<Int> = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
@@ -138,6 +138,14 @@ extension ParserState {
             guard let (redirect, next) = redirectArguments(words, from: 2, context: context, dynamic: true,
                                                            maximum: maximum) else { return nil }
             return (.redirect(redirect), next)
+        case "use-service":
+            guard let service = arg(2, "a service name ('prometheus-exporter')") else { return nil }
+            guard let known = HTTPService(rawValue: service.text) else {
+                error("\(context): unknown service '\(service.text)'; Weir only has 'prometheus-exporter'"
+                      + Keywords.didYouMean(service.text, among: ["prometheus-exporter"]).replacingDidYouMean(), at: service)
+                return nil
+            }
+            return (.useService(known), 3)
         case "return":
             guard let (spec, next) = returnArguments(words, from: 2, context: context, maximum: maximum) else { return nil }
             return (.returnResponse(spec), next)
@@ -562,7 +570,7 @@ extension HTTPAction {
     /// Whether later rules of the same list are skipped once this one applies.
     var endsEvaluation: Bool {
         switch self {
-        case .allow, .deny, .tarpit, .auth, .redirect, .returnResponse: return true
+        case .allow, .deny, .tarpit, .auth, .redirect, .returnResponse, .useService: return true
         default: return false
         }
     }

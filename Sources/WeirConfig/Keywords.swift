@@ -87,6 +87,7 @@ enum Keywords {
         ("ignore-persist", false, true, true, true),
         ("http-check", true, false, true, true),
         ("tcp-check", true, false, true, true),
+        ("stats", true, true, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -102,7 +103,7 @@ enum Keywords {
 
     static let proxyUnsupported: Set<String> = [
         "http-after-response", "tcp-response", "stick-table", "stick", "errorfiles", "compression", "monitor-uri",
-        "monitor", "stats", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
+        "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "server-state-file-name", "load-server-state-from-file", "use-server",
         "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",

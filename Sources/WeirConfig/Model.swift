@@ -277,6 +277,8 @@ public struct Frontend: Sendable, Hashable {
     public var tcpRequestContentRules: [TCPRule] = []
     /// `tcp-request inspect-delay`: how long content rules may wait for data (ms).
     public var tcpInspectDelay: Int?
+    /// `stats enable|uri|auth|…`: the HTML statistics page; nil: none.
+    public var statsPage: StatsPage?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -323,6 +325,8 @@ public struct Backend: Sendable, Hashable {
     public var forcePersist: [Condition] { persistRules.filter { $0.kind == .force }.map(\.condition) }
     /// `ignore-persist if …`: ignore the cookie.
     public var ignorePersist: [Condition] { persistRules.filter { $0.kind == .ignore }.map(\.condition) }
+    /// `stats enable|uri|auth|…`: the HTML statistics page; nil: none.
+    public var statsPage: StatsPage?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

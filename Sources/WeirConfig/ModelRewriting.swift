@@ -42,7 +42,7 @@ extension ReturnSpec {
 extension HTTPAction {
     mutating func rewriteFetches(_ f: (inout Fetch) -> Void) {
         switch self {
-        case .allow, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus:
+        case .allow, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService:
             break
         case .redirect(var r):
             r.value.rewriteFetches(f)
@@ -130,6 +130,7 @@ extension Frontend {
         logFormat?.rewriteFetches(f)
         uniqueIDFormat?.rewriteFetches(f)
         errorPages.rewriteFetches(f)
+        statsPage?.admin?.rewriteFetches(f)
     }
 }
 
@@ -140,6 +141,7 @@ extension Backend {
         redirectRules.rewriteFetches(f)
         tcpRequestContentRules.rewriteFetches(f)
         errorPages.rewriteFetches(f)
+        statsPage?.admin?.rewriteFetches(f)
         for i in persistRules.indices { persistRules[i].condition.rewriteFetches(f) }
         if case .hash(var sample) = balance {
             sample.rewriteFetches(f)

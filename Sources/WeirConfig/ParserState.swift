@@ -48,6 +48,9 @@ struct ProxySettings: Sendable {
     var tcpCheckLocation: SourceLocation?
     var logHealthChecks = false
     var allBackups = false
+
+    /// `stats enable|uri|auth|…`: the HTML stats page (inherited from `defaults`).
+    var statsPage: StatsPage?
 }
 
 enum CheckKindChoice: Sendable {
@@ -129,10 +132,10 @@ extension ProxyDraft {
     var answersLocally: Bool {
         !redirectRules.isEmpty || httpRequestRules.contains {
             switch $0.action {
-            case .deny, .tarpit, .auth, .redirect, .returnResponse: return true
+            case .deny, .tarpit, .auth, .redirect, .returnResponse, .useService: return true
             default: return false
             }
-        }
+        } || settings.statsPage != nil
     }
 
     /// Every condition of the section's rules, for resolving ACL names.
@@ -144,6 +147,7 @@ extension ProxyDraft {
         for i in tcpRequestConnectionRules.indices { body(&tcpRequestConnectionRules[i].condition) }
         for i in tcpRequestContentRules.indices { body(&tcpRequestContentRules[i].condition) }
         for i in persistRules.indices { body(&persistRules[i].condition) }
+        if settings.statsPage?.admin != nil { body(&settings.statsPage!.admin!) }
     }
 }
 

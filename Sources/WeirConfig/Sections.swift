@@ -303,6 +303,7 @@ extension ParserState {
             case "force-persist", "ignore-persist": parsePersistRule(words)
             case "http-check": parseHTTPCheck(words)
             case "tcp-check": parseTCPCheck(words)
+            case "stats": parseProxyStats(words)
             case "description": break
             default: break
             }

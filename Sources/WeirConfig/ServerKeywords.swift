@@ -136,6 +136,10 @@ extension ParserState {
             draft.httpRequestRules = []
             draft.httpResponseRules = []
             draft.redirectRules = []
+            if let page = draft.settings.statsPage, draft.kind != .defaults {
+                report(.warning, "'stats' is ignored in \(label): the statistics page needs 'mode http'", at: page.location)
+                draft.settings.statsPage = nil
+            }
             // HAProxy: "cookie will be ignored for backend 'x' (needs 'mode http')".
             if draft.settings.cookie != nil, draft.kind.hasBackend {
                 report(.warning, "'cookie' is ignored in \(label): it needs 'mode http'",

@@ -48,6 +48,7 @@ extension ParserState {
                 backend.cookie = draft.settings.cookie
                 backend.persist = draft.settings.persist
                 backend.persistRules = draft.persistRules
+                backend.statsPage = draft.settings.statsPage
                 config.backends.append(backend)
 
                 var seen: [String: SourceLocation] = [:]
@@ -110,6 +111,7 @@ extension ParserState {
             frontend.tcpRequestConnectionRules = draft.tcpRequestConnectionRules
             frontend.tcpRequestContentRules = draft.tcpRequestContentRules
             frontend.tcpInspectDelay = draft.tcpInspectDelay
+            frontend.statsPage = draft.settings.statsPage
             let label = "\(draft.kind.rawValue) '\(draft.name)'"
 
             if !draft.hasBindLine {

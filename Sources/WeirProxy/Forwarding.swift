@@ -293,6 +293,7 @@ extension Worker {
         }
         releaseBuffers(&s.pointee.toServer)
         releaseBuffers(&s.pointee.toClient)
+        if !longAnswers.isEmpty { longAnswers[slot] = nil }
         if options.debug { debugLine(slot, "close") }
         let frontend = Int(s.pointee.frontend)
         if s.pointee.isHTTP {

@@ -62,6 +62,8 @@ struct HTTPExchange {
     var reusedConnection = false
     /// The exchange has begun: a request byte arrived (it is logged if it ends).
     var started = false
+    /// The proxy itself told the client `100 Continue` (a form posted to the stats page).
+    var sentContinue = false
     /// `balance uri|url_param|hdr|hash`: the hash key of the request, taken
     /// at its first server pick (while the rules engine holds the request)
     /// and used again by a pick from the queue or a redispatch; nil: the

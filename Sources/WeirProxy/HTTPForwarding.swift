@@ -189,7 +189,9 @@ extension Worker {
             }
 
             // Client side out.
+            if !longAnswers.isEmpty { refillLongAnswer(slot) }
             let down = flush(&s.pointee.toClient, to: s.pointee.clientFD)
+            if !longAnswers.isEmpty { refillLongAnswer(slot) }
             if down.error != nil {
                 abortExchange(slot, cause: "C", loop: &loop)
                 return
@@ -201,7 +203,8 @@ extension Worker {
             }
 
             // End of the exchange once its response is out.
-            if s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient) {
+            if s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient)
+                && (longAnswers.isEmpty || longAnswers[slot] == nil) {
                 if !finishExchange(slot, loop: &loop) { return }
                 progressed = true
             }

@@ -77,6 +77,12 @@ extension Worker {
             reply(slot, status: error.status, cause: "P", phase: "R", loop: &loop)
             return .progressed
         }
+        // A form posted to a stats page is read whole before the page acts on it.
+        if request.method == .post,
+           awaitsStatsForm(slot, frontend: frontend, head: head, request: request,
+                           bodyBytes: s.pointee.toServer.tail - (start + length)) {
+            return .idle
+        }
         s.pointee.exchange.requestHeadAt = loop.now
         recordRequestLine(slot, head)
         s.pointee.exchange.method = request.method

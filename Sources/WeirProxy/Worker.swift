@@ -100,6 +100,8 @@ public struct Worker: ~Copyable, EventHandler {
     /// `-d` mode: the stats sockets served by this process.
     var statsServer: StatsServer
     let statsTimeout: Int
+    /// Answers longer than a buffer still being sent, by session slot (`StatsPage.swift`).
+    var longAnswers: [UInt32: LongAnswer] = [:]
     let startedWall: Int64
     let fileLimit: Int
 

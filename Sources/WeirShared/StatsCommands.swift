@@ -169,7 +169,7 @@ public enum StatsCommands {
         }
     }
 
-    static func wallSeconds() -> Int64 {
+    public static func wallSeconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec)
@@ -231,24 +231,29 @@ public enum StatsCommands {
         }
     }
 
-    static func uptime(_ seconds: Int64) -> String {
+    public static func uptime(_ seconds: Int64) -> String {
         let d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60, s = seconds % 60
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(d)d \(h)h\(two(m))m\(two(s))s"
     }
 
-    static func showInfo(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
-        var currentConnections = 0
-        var connections: Int64 = 0
-        var requests: Int64 = 0
-        var bytesOut: Int64 = 0
+    /// What `show info` sums over the frontends: sessions open now,
+    /// connections and requests since the start, bytes sent to clients.
+    public static func processTotals(view: StatsView, now: Int)
+        -> (currentConnections: Int, connections: Int64, requests: Int64, bytesOut: Int64) {
+        var totals = (currentConnections: 0, connections: Int64(0), requests: Int64(0), bytesOut: Int64(0))
         for f in 0..<view.layout.frontendCount {
             let row = view.row(view.layout.frontend(f), now: now)
-            currentConnections += row.current
-            connections += row[.connectionsTotal]
-            requests += row[.requestsTotal]
-            bytesOut += row[.bytesOut]
+            totals.currentConnections += row.current
+            totals.connections += row[.connectionsTotal]
+            totals.requests += row[.requestsTotal]
+            totals.bytesOut += row[.bytesOut]
         }
+        return totals
+    }
+
+    static func showInfo(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
+        let (currentConnections, connections, requests, bytesOut) = processTotals(view: view, now: now)
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         let node = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

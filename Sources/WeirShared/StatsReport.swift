@@ -146,6 +146,19 @@ public enum StatsCSV {
 
     public static var header: String { "# " + columns.map(\.name).joined(separator: ",") + ",\n" }
 
+    /// Each column's position by name.
+    static let positions: [String: Int] = {
+        var positions: [String: Int] = [:]
+        for (i, column) in columns.enumerated() { positions[column.name] = i }
+        return positions
+    }()
+
+    /// The column `name` of a row, as `show stat` prints it ("" when it does not apply).
+    public static func value(named name: String, _ row: StatsRow, now: Int) -> String {
+        guard let column = positions[name] else { return "" }
+        return value(column, row, now: now)
+    }
+
     static func average(_ sum: Int64, _ count: Int64) -> String { count > 0 ? String(sum / count) : "0" }
 
     /// One column of a row; "" when the column does not apply to the row's kind.

@@ -33,7 +33,7 @@ import Testing
                 stick-table type ip size 1m
                 capture cookie SRV len 32
                 compression algo gzip
-                stats enable
+                stats scope be
                 option logasap
                 default_backend be
             backend be
@@ -47,7 +47,7 @@ import Testing
             "t.cfg:9:5: error: 'stick-table' is not supported by Weir yet",
             "t.cfg:10:13: error: 'capture cookie' is not supported by Weir yet",
             "t.cfg:11:5: error: 'compression' is not supported by Weir yet",
-            "t.cfg:12:5: error: 'stats' is not supported by Weir yet",
+            "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",
             "t.cfg:13:12: error: 'option logasap' is not supported by Weir yet",
             "t.cfg:16:12: error: 'option ssl-hello-chk' is not supported by Weir yet",
             "t.cfg:17:5: error: 'persist' is not supported by Weir yet",

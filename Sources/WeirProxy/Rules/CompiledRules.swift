@@ -221,6 +221,8 @@ enum CompiledAction {
     case auth(realm: UnsafeRawBufferPointer)
     case redirect(CompiledRedirect)
     case answer(CompiledReturn)
+    /// `use-service`: a built-in service answers.
+    case service(HTTPService)
     /// `name` as written, for the new field; `lowercaseName` finds the old ones.
     case setHeader(name: UnsafeRawBufferPointer, lowercaseName: UnsafeRawBufferPointer, value: CompiledLogFormat)
     case addHeader(name: UnsafeRawBufferPointer, value: CompiledLogFormat)
@@ -323,6 +325,17 @@ struct CompiledUser {
     let name: UnsafeRawBufferPointer
     let password: StoredPassword
     let groups: [UnsafeRawBufferPointer]
+}
+
+/// A proxy's `stats …` lines, ready for requests.
+struct CompiledStatsPage {
+    let page: StatsPage
+    let uri: UnsafeRawBufferPointer
+    let realm: UnsafeRawBufferPointer
+    /// `user:password` pairs accepted as Basic credentials; empty: no authentication.
+    let credentials: [[UInt8]]
+    /// `stats admin`; nil: no admin.
+    let admin: CompiledCondition?
 }
 
 struct CompiledUserlist {

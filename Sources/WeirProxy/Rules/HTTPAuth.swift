@@ -39,6 +39,14 @@ extension RuleEngine {
         return index
     }
 
+    /// `stats auth`: whether the request's Basic credentials are one of `accepted` (`user:password` each).
+    mutating func carriesCredentials(_ accepted: [[UInt8]]) -> Bool {
+        let mark = scratch.mark
+        defer { scratch.rewind(to: mark) }
+        guard let credentials = basicCredentials() else { return false }
+        return accepted.contains { expected in expected.elementsEqual(credentials) }
+    }
+
     /// The decoded `user:password` of an `Authorization: Basic …` field.
     private mutating func basicCredentials() -> UnsafeRawBufferPointer? {
         guard kind == .request, let value = firstValue(named: "authorization"), value.count > 6 else { return nil }

@@ -29,6 +29,9 @@ struct CompiledRuleSet {
     var persistRules: [[CompiledPersistRule]] = []
     /// Per frontend: its log line and unique id (`HTTPLog.swift`).
     var frontendLogging: [FrontendLogging] = []
+    /// Each frontend's and backend's statistics page (`stats …`), if any.
+    var frontendStatsPages: [CompiledStatsPage?] = []
+    var backendStatsPages: [CompiledStatsPage?] = []
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -50,6 +53,16 @@ struct RuleCompiler {
         var compiler = RuleCompiler(configuration)
         var compiled = try compiler.compileAll()
         compiled.persistRules = try compiler.persistRules(configuration.backends)
+        for frontend in configuration.frontends {
+            compiled.frontendStatsPages.append(try frontend.statsPage.map { page throws(StartupError) in
+                try compiler.statsPage(page)
+            })
+        }
+        for backend in configuration.backends {
+            compiled.backendStatsPages.append(try backend.statsPage.map { page throws(StartupError) in
+                try compiler.statsPage(page)
+            })
+        }
         return compiled
     }
 
@@ -199,6 +212,7 @@ struct RuleCompiler {
         case .auth(let realm): action = .auth(realm: constants.intern(realm ?? proxyName))
         case .redirect(let redirect): action = .redirect(try self.redirect(redirect))
         case .returnResponse(let spec): action = .answer(try returnSpec(spec))
+        case .useService(let service): action = .service(service)
         case .setHeader(let name, let value):
             action = .setHeader(name: constants.intern(name), lowercaseName: lowercase(name), value: try logFormat(value))
         case .addHeader(let name, let value): action = .addHeader(name: constants.intern(name), value: try logFormat(value))
@@ -268,6 +282,12 @@ struct RuleCompiler {
     }
 
     // MARK: - Conditions
+
+    mutating func statsPage(_ page: StatsPage) throws(StartupError) -> CompiledStatsPage {
+        CompiledStatsPage(page: page, uri: constants.intern(page.uri), realm: constants.intern(page.realmOrDefault),
+                          credentials: page.credentials.map { Array($0.utf8) },
+                          admin: try page.admin.map { condition throws(StartupError) in try self.condition(condition) })
+    }
 
     mutating func condition(_ condition: Condition) throws(StartupError) -> CompiledCondition {
         if condition == .always { return .always }

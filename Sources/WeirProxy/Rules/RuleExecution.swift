@@ -10,6 +10,7 @@ enum RuleVerdict {
     case auth(realm: UnsafeRawBufferPointer)
     case redirect(CompiledRedirect)
     case answer(CompiledReturn)
+    case service(HTTPService)
     /// A rewrite did not fit (the edit arena or the field table is full).
     case failed
 }
@@ -30,6 +31,7 @@ extension RuleEngine {
             case .auth(let realm): return .auth(realm: realm)
             case .redirect(let redirect): return .redirect(redirect)
             case .answer(let answer): return .answer(answer)
+            case .service(let service): return .service(service)
             default:
                 guard apply(rule.action) else { return .failed }
             }
@@ -99,7 +101,7 @@ extension RuleEngine {
             statusEdited = true
         case .capture(let sample, let slot):
             if let bytes = bytes(of: sampleValue(sample)) { sessions.capture(input.slot, slot, bytes) }
-        case .allow, .deny, .tarpit, .auth, .redirect, .answer:
+        case .allow, .deny, .tarpit, .auth, .redirect, .answer, .service:
             break
         }
         return true

@@ -94,6 +94,10 @@ extension Worker {
                    loop: &loop)
             return .answered
         }
+        if let page = rules.compiled.frontendStatsPages[frontend],
+           serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
+            return .answered
+        }
         let backend = rules.chooseBackend(frontend: frontend)
         guard backend >= 0 else {
             reply(slot, status: 503, cause: "P", phase: "R", loop: &loop)
@@ -115,7 +119,13 @@ extension Worker {
         }
         verdict = rules.run(backendRules.requestRules)
         if case .proceed = verdict { verdict = rules.run(backendRules.redirectRules) }
-        if case .proceed = verdict { return .forward(backend: backend) }
+        if case .proceed = verdict {
+            if let page = rules.compiled.backendStatsPages[backend],
+               serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
+                return .answered
+            }
+            return .forward(backend: backend)
+        }
         answer(slot, verdict, request: request, requestEnd: requestEnd, tarpitTimeout: backendRules.tarpitTimeout,
                loop: &loop)
         return .answered
@@ -150,8 +160,8 @@ extension Worker {
     /// Sends what a rule decided instead of the server's response. Answers
     /// to a request keep the client connection when it allows it and has no
     /// body to skip; answers replacing a response close it.
-    private mutating func answer(_ slot: UInt32, _ verdict: RuleVerdict, request: RequestHead?, requestEnd: Int?,
-                                 tarpitTimeout: Int?, loop: inout EventLoop) {
+    mutating func answer(_ slot: UInt32, _ verdict: RuleVerdict, request: RequestHead?, requestEnd: Int?,
+                         tarpitTimeout: Int?, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let phase: Character = request == nil ? "H" : "R"
         let keepAlive = request != nil && request!.framing == .none && s.pointee.exchange.clientKeepAlive && !stopping
@@ -161,6 +171,8 @@ extension Worker {
         switch verdict {
         case .proceed:
             return
+        case .service(.prometheusExporter):
+            servePrometheus(slot, request: request, requestEnd: requestEnd, loop: &loop)
         case .deny(let status):
             countDenied(slot, response: request == nil)
             reply(slot, status: status, cause: "P", phase: phase, loop: &loop)

@@ -1,0 +1,226 @@
+/// `http-request use-service prometheus-exporter`: the statistics in
+/// Prometheus' text exposition format (version 0.0.4), with the metric names,
+/// types and labels of HAProxy's exporter (promex). Values are those of
+/// `show stat`, read through `StatsCSV` so both always agree.
+public enum PrometheusExporter {
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    enum Kind { case gauge, counter }
+
+    /// One `haproxy_<scope>_<name>` family: the `show stat` column it shows,
+    /// which rows have it (F, B, S), whether only HTTP proxies do, and how
+    /// the column's text becomes the value.
+    struct Family {
+        var name: String
+        var column: String
+        var kind: Kind
+        var help: String
+        var scopes: String
+        var httpOnly = false
+        /// Milliseconds in the column, seconds in the metric.
+        var milliseconds = false
+    }
+
+    static let families: [Family] = [
+        Family(name: "current_queue", column: "qcur", kind: .gauge, help: "Current number of queued requests.", scopes: "BS"),
+        Family(name: "max_queue", column: "qmax", kind: .gauge, help: "Maximum observed number of queued requests.", scopes: "BS"),
+        Family(name: "current_sessions", column: "scur", kind: .gauge, help: "Current number of active sessions.", scopes: "FBS"),
+        Family(name: "max_sessions", column: "smax", kind: .gauge, help: "Maximum observed number of active sessions.", scopes: "FBS"),
+        Family(name: "limit_sessions", column: "slim", kind: .gauge, help: "Configured session limit.", scopes: "FBS"),
+        Family(name: "sessions_total", column: "stot", kind: .counter, help: "Total number of sessions.", scopes: "FBS"),
+        Family(name: "bytes_in_total", column: "bin", kind: .counter, help: "Current total of incoming bytes.", scopes: "FBS"),
+        Family(name: "bytes_out_total", column: "bout", kind: .counter, help: "Current total of outgoing bytes.", scopes: "FBS"),
+        Family(name: "requests_denied_total", column: "dreq", kind: .counter,
+               help: "Total number of denied requests.", scopes: "FB"),
+        Family(name: "responses_denied_total", column: "dresp", kind: .counter,
+               help: "Total number of denied responses.", scopes: "FBS"),
+        Family(name: "request_errors_total", column: "ereq", kind: .counter,
+               help: "Total number of request errors.", scopes: "F"),
+        Family(name: "connection_errors_total", column: "econ", kind: .counter,
+               help: "Total number of connection errors.", scopes: "BS"),
+        Family(name: "response_errors_total", column: "eresp", kind: .counter,
+               help: "Total number of response errors.", scopes: "BS"),
+        Family(name: "retry_warnings_total", column: "wretr", kind: .counter,
+               help: "Total number of retry warnings.", scopes: "BS"),
+        Family(name: "redispatch_warnings_total", column: "wredis", kind: .counter,
+               help: "Total number of redispatch warnings.", scopes: "BS"),
+        Family(name: "weight", column: "weight", kind: .gauge,
+               help: "Service weight.", scopes: "BS"),
+        Family(name: "active_servers", column: "act", kind: .gauge,
+               help: "Current number of active servers.", scopes: "B"),
+        Family(name: "backup_servers", column: "bck", kind: .gauge,
+               help: "Current number of backup servers.", scopes: "B"),
+        Family(name: "check_last_change_seconds", column: "lastchg", kind: .gauge,
+               help: "Number of seconds since the last UP<->DOWN transition.", scopes: "BS"),
+        Family(name: "loadbalanced_total", column: "lbtot", kind: .counter,
+               help: "Total number of times a service was selected, either for new sessions, or when redispatching.",
+               scopes: "BS"),
+        Family(name: "http_requests_total", column: "req_tot", kind: .counter,
+               help: "Total number of HTTP requests received.", scopes: "FB", httpOnly: true),
+        Family(name: "http_responses_total", column: "hrsp_*", kind: .counter,
+               help: "Total number of HTTP responses.", scopes: "FBS", httpOnly: true),
+        Family(name: "client_aborts_total", column: "cli_abrt", kind: .counter,
+               help: "Total number of data transfers aborted by the client.", scopes: "BS"),
+        Family(name: "server_aborts_total", column: "srv_abrt", kind: .counter,
+               help: "Total number of data transfers aborted by the server.", scopes: "BS"),
+        Family(name: "last_session_seconds", column: "lastsess", kind: .gauge,
+               help: "Number of seconds since last session assigned to server/backend.", scopes: "BS"),
+        Family(name: "queue_time_average_seconds", column: "qtime", kind: .gauge,
+               help: "Avg. queue time for last 1024 successful connections.", scopes: "BS", milliseconds: true),
+        Family(name: "connect_time_average_seconds", column: "ctime", kind: .gauge,
+               help: "Avg. connect time for last 1024 successful connections.", scopes: "BS", milliseconds: true),
+        Family(name: "response_time_average_seconds", column: "rtime", kind: .gauge,
+               help: "Avg. response time for last 1024 successful connections.", scopes: "BS", milliseconds: true),
+        Family(name: "total_time_average_seconds", column: "ttime", kind: .gauge,
+               help: "Avg. total time for last 1024 successful connections.", scopes: "BS", milliseconds: true),
+        Family(name: "connections_total", column: "conn_tot", kind: .counter,
+               help: "Total number of connections.", scopes: "F"),
+        Family(name: "intercepted_requests_total", column: "intercepted", kind: .counter,
+               help: "Total number of intercepted HTTP requests.", scopes: "F", httpOnly: true),
+        Family(name: "denied_connections_total", column: "dcon", kind: .counter,
+               help: "Total number of requests denied by \"tcp-request connection\" rules.", scopes: "F"),
+        Family(name: "connection_attempts_total", column: "connect", kind: .counter,
+               help: "Total number of connection establishment attempts.", scopes: "BS"),
+        Family(name: "uweight", column: "uweight", kind: .gauge,
+               help: "Server's user weight, or sum of active servers' user weights for a backend.", scopes: "BS"),
+    ]
+
+    static let statusClasses: [(code: String, column: String)] = [
+        ("1xx", "hrsp_1xx"), ("2xx", "hrsp_2xx"), ("3xx", "hrsp_3xx"), ("4xx", "hrsp_4xx"), ("5xx", "hrsp_5xx"),
+        ("other", "hrsp_other"),
+    ]
+
+    /// The whole exposition: process metrics, then frontends, backends and
+    /// servers, each family with its `# HELP` and `# TYPE` lines once.
+    public static func render(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
+        var out = ""
+        out.reserveCapacity(16384)
+        renderProcess(&out, view: view, process: process, now: now)
+        let rows = view.rows(now: now)
+        let scopes: [(letter: Character, name: String, kind: EntityKind)] = [
+            ("F", "frontend", .frontend), ("B", "backend", .backend), ("S", "server", .server),
+        ]
+        for scope in scopes {
+            let scoped = rows.filter { $0.info.kind == scope.kind }
+            guard !scoped.isEmpty else { continue }
+            // Status first, as HAProxy's exporter lists it among the first families.
+            family(&out, "haproxy_\(scope.name)_status", .gauge, "Current status of the service, per state label value.")
+            let states = scope.kind == .server ? ["DOWN", "UP", "MAINT", "DRAIN", "NOLB"] : ["DOWN", "UP"]
+            for row in scoped {
+                let current = statusState(row)
+                for state in states {
+                    sample(&out, "haproxy_\(scope.name)_status", labels(row) + ",state=\"\(state)\"",
+                           current == state ? "1" : "0")
+                }
+            }
+            for f in families where f.scopes.contains(scope.letter) {
+                let applicable = scoped.filter { !f.httpOnly || $0.info.isHTTP }
+                guard !applicable.isEmpty else { continue }
+                let name = "haproxy_\(scope.name)_\(f.name)"
+                var lines = ""
+                for row in applicable {
+                    if f.column == "hrsp_*" {
+                        for (code, column) in statusClasses {
+                            let text = StatsCSV.value(named: column, row, now: now)
+                            sample(&lines, name, labels(row) + ",code=\"\(code)\"", text.isEmpty ? "0" : text)
+                        }
+                        continue
+                    }
+                    let text = StatsCSV.value(named: f.column, row, now: now)
+                    // An empty column (no limit set): promex leaves such values out or writes 0.
+                    let value = text.isEmpty ? "0" : f.milliseconds ? seconds(text) : text
+                    sample(&lines, name, labels(row), value)
+                }
+                family(&out, name, f.kind, f.help)
+                out += lines
+            }
+        }
+        return out
+    }
+
+    static func renderProcess(_ out: inout String, view: StatsView, process: StatsProcessInfo, now: Int) {
+        let totals = StatsCommands.processTotals(view: view, now: now)
+        let started = process.startedWall / 1000
+        let up = max(0, Int64(now) - started)
+        let metrics: [(String, Kind, String, String)] = [
+            ("nbthread", .gauge, "Number of started threads (global.nbthread).", String(process.workers)),
+            ("nbproc", .gauge, "Number of started processes (historical, always 1).", "1"),
+            ("relative_process_id", .gauge, "Relative process id, starting at 1.", "1"),
+            ("uptime_seconds", .gauge, "How long ago this worker process was started (seconds).", String(up)),
+            ("start_time_seconds", .gauge, "Start time in seconds.", String(started)),
+            ("max_fds", .gauge, "Hard limit on the number of per-process file descriptors.", String(process.fileLimit)),
+            ("max_connections", .gauge, "Maximum number of concurrent connections (global.maxconn).",
+             String(process.maxconn)),
+            ("hard_max_connections", .gauge, "Initial Maximum number of concurrent connections (global.maxconn).",
+             String(process.maxconn)),
+            ("current_connections", .gauge, "Current number of connections on this worker process.",
+             String(totals.currentConnections)),
+            ("connections_total", .counter, "Total number of connections on this worker process since started.",
+             String(totals.connections)),
+            ("requests_total", .counter, "Total number of requests on this worker process since started.",
+             String(totals.requests)),
+            ("stopping", .gauge, "Non zero means stopping in progress.", process.stopping ? "1" : "0"),
+            ("jobs", .gauge, "Current number of active jobs on the current worker process (frontend connections, master connections, listeners).",
+             String(totals.currentConnections + process.listeners)),
+            ("listeners", .gauge, "Current number of active listeners on the current worker process.",
+             String(process.listeners)),
+            ("bytes_out_total", .counter, "Total number of bytes emitted by current worker process since started.",
+             String(totals.bytesOut)),
+        ]
+        for (name, kind, help, value) in metrics {
+            family(&out, "haproxy_process_" + name, kind, help)
+            sample(&out, "haproxy_process_" + name, nil, value)
+        }
+        family(&out, "haproxy_process_build_info", .gauge, "Build info.")
+        sample(&out, "haproxy_process_build_info", "version=\"\(escape(process.version))\"", "1")
+    }
+
+    /// HAProxy's exporter's server states: MAINT over everything, DRAIN for
+    /// a running server being drained, UP or DOWN otherwise.
+    static func statusState(_ row: StatsRow) -> String {
+        switch row.status {
+        case "MAINT", "DRAIN", "DOWN": return row.status
+        case "OPEN", "UP", "no check": return "UP"
+        default: return "DOWN"
+        }
+    }
+
+    static func labels(_ row: StatsRow) -> String {
+        var text = "proxy=\"" + escape(row.info.proxy) + "\""
+        if row.info.kind == .server { text += ",server=\"" + escape(row.info.server) + "\"" }
+        return text
+    }
+
+    static func family(_ out: inout String, _ name: String, _ kind: Kind, _ help: String) {
+        out += "# HELP " + name + " " + help + "\n# TYPE " + name + (kind == .gauge ? " gauge\n" : " counter\n")
+    }
+
+    static func sample(_ out: inout String, _ name: String, _ labels: String?, _ value: String) {
+        out += name
+        if let labels { out += "{" + labels + "}" }
+        out += " " + value + "\n"
+    }
+
+    /// `1234` ms as `1.234`.
+    static func seconds(_ milliseconds: String) -> String {
+        guard let ms = Int64(milliseconds) else { return "0" }
+        let whole = ms / 1000, fraction = abs(ms % 1000)
+        let digits = String(fraction)
+        return "\(whole).\(String(repeating: "0", count: 3 - digits.count))\(digits)"
+    }
+
+    /// A label value: backslash, double quote and line feed escaped.
+    static func escape(_ text: String) -> String {
+        guard text.contains(where: { $0 == "\\" || $0 == "\"" || $0 == "\n" }) else { return text }
+        var out = ""
+        for character in text {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}
