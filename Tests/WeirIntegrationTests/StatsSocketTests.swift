@@ -253,6 +253,8 @@ struct StatsSocketTests {
         // Two are served; whichever workers the others reached, they wait.
         let (ok, table) = waitForStat(socket) { t in t.int("be/s1", "scur") == 2 && t.int("be/BACKEND", "qcur") == 6 }
         #expect(ok, "\(table.map(\.raw) ?? "no answer")")
+        // The proxy counts a connection before the backend has accepted it.
+        #expect(waitUntil(timeout: 10) { backend.snapshot.maxOpen == 2 }, "\(backend.snapshot)")
         #expect(backend.snapshot.maxOpen == 2)
         var served: [Int] = []
         _ = waitUntil(timeout: 10) {
