@@ -19,6 +19,20 @@ public struct CheckResult: Sendable, Hashable {
 
         public var passed: Bool { self == .layer4OK || self == .layer7OK }
 
+        /// HAProxy's short `check_status` (the `show stat` column).
+        public var code: String {
+            switch self {
+            case .layer4Connection: return "L4CON"
+            case .layer4Timeout: return "L4TOUT"
+            case .layer4OK: return "L4OK"
+            case .layer7Timeout: return "L7TOUT"
+            case .layer7Invalid: return "L7RSP"
+            case .layer7WrongStatus: return "L7STS"
+            case .layer7OK: return "L7OK"
+            case .healthAnalyze: return "HANA"
+            }
+        }
+
         /// `reason:` in HAProxy's log line.
         public var reason: String {
             switch self {

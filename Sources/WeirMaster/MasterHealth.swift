@@ -16,6 +16,7 @@ extension Master {
         guard !fresh.isEmpty else { return }
         checker = fresh
         checksGeneration = current
+        generations[current]?.segment?.markCheckedServersUp(configuration)
         checker?.start(loop: &loop)
     }
 
@@ -42,23 +43,31 @@ extension Master {
     }
 
     private func applyCheckEvents(_ events: [CheckEvent]) {
+        let segment = generations[checksGeneration]?.segment
         for event in events {
+            var sessions = 0
+            if let segment {
+                let entity = segment.layout.server(backend: event.backend, event.server)
+                if event.kind == .wentUp || event.kind == .wentDown {
+                    segment.setHealth(event.state.usable ? .up : .down, entity)
+                }
+                if let result = event.result { segment.setCheckStatus(result.status.code, entity) }
+                sessions = segment.current(entity)
+            }
             publish(backend: event.backend, server: event.server, state: event.state)
-            // The master does not know the sessions on a server yet (they
-            // will be in shared memory): the DOWN line says 0.
-            if let line = event.logLine(sessions: 0) { Notice.warning(line) }
+            if let line = event.logLine(sessions: sessions) { Notice.warning(line) }
             if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
         }
     }
 
     /// Makes a server's health known to every worker that balances over it.
     ///
-    /// This is the one place where checked state leaves the master. Today it
-    /// is a `SERVER` message on each current worker's control channel; with
-    /// the shared-memory segment (issue 5 §1) it becomes a store into the
-    /// server's health slot of the current generation's segment (state,
-    /// effective weight, last change), which workers read when balancing,
-    /// and the channel message goes away.
+    /// This is the one place where checked state leaves the master: a
+    /// `SERVER` message on each current worker's control channel (the
+    /// slow-start weight and the `on-marked-*` session shutdowns need the
+    /// worker to act). The health slot of the shared segment, which `show
+    /// stat` and every worker's balancer read, is written by
+    /// `applyCheckEvents` and again by each worker on the message.
     func publish(backend: Int, server: Int, state: ServerHealth) {
         let message = ControlMessage.serverState(.init(backend: backend, server: server, usable: state.usable,
                                                        weight: state.weight))

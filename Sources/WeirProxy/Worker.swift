@@ -151,6 +151,7 @@ public struct Worker: ~Copyable, EventHandler {
             let checker = HealthChecker(configuration: configuration, tokenKind: TokenKind.check.rawValue)
             for problem in checker.problems { Notice.warning(problem) }
             self.checker = checker.isEmpty ? nil : checker
+            if !checker.isEmpty { stats.segment.markCheckedServersUp(configuration) }
         }
         Signals.ignoreBrokenPipe()
     }

@@ -9,13 +9,17 @@ import WeirShared
 // checks itself (`Worker.checker`) and applies their events directly; under
 // a master the master runs them once for all workers and sends each change
 // over the control channel (`ControlMessage.serverState`), applied here
-// the same way. Either way the balancer is the only consumer.
+// the same way. Either way the state also goes to the shared health slot,
+// which `show stat` and every worker's balancer read.
 extension Worker {
     /// Events of the worker's own checker (`-d` mode): applied and logged.
     mutating func checkerEvents(_ events: [CheckEvent], loop: inout EventLoop) {
         for event in events {
             let sessions = backends[event.backend].balancer.servers[event.server].activeConnections
             applyServerHealth(backend: event.backend, server: event.server, event.state, loop: &loop)
+            if let result = event.result {
+                stats.segment.setCheckStatus(result.status.code, stats.server(event.backend, event.server))
+            }
             if let line = event.logLine(sessions: sessions) { Notice.warning(line) }
             if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
         }

@@ -525,3 +525,16 @@ public struct SharedSegment: @unchecked Sendable {
         return String(decoding: UnsafeRawBufferPointer(start: base, count: length), as: UTF8.self)
     }
 }
+
+extension SharedSegment {
+    /// Checked servers start UP, as HAProxy's do, until a check says
+    /// otherwise; a server already DOWN (no address) stays so.
+    public func markCheckedServersUp(_ configuration: Configuration) {
+        for (b, backend) in configuration.backends.enumerated() {
+            for (i, server) in backend.servers.enumerated() where server.check.enabled {
+                let entity = layout.server(backend: b, i)
+                if health(entity) == .noCheck { setHealth(.up, entity) }
+            }
+        }
+    }
+}

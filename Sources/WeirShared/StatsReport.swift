@@ -129,7 +129,7 @@ public enum StatsCSV {
         ("weight", "BS"), ("act", "BS"), ("bck", "BS"), ("chkfail", ""), ("chkdown", ""), ("lastchg", "BS"),
         ("downtime", ""), ("qlimit", ""), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
         ("lbtot", "BS"), ("tracked", ""), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
-        ("check_status", ""), ("check_code", ""), ("check_duration", ""), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
+        ("check_status", "S"), ("check_code", ""), ("check_duration", ""), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
         ("hrsp_3xx", "FBS"), ("hrsp_4xx", "FBS"), ("hrsp_5xx", "FBS"), ("hrsp_other", "FBS"), ("hanafail", ""),
         ("req_rate", "F"), ("req_rate_max", "F"), ("req_tot", "FBS"), ("cli_abrt", "BS"), ("srv_abrt", "BS"),
         ("comp_in", "FB"), ("comp_out", "FB"), ("comp_byp", "FB"), ("comp_rsp", "FB"), ("lastsess", "BS"),
@@ -186,6 +186,7 @@ public enum StatsCSV {
         case "wretr": return String(row[.retries])
         case "wredis": return String(row[.redispatches])
         case "status": return row.status
+        case "check_status": return row.info.kind == .server ? row.checkStatus : ""
         case "weight": return String(row.weight)
         case "act": return String(row.active)
         case "bck": return String(row.backup)

@@ -4,10 +4,11 @@ import Testing
 // Health checks under a master: run once by the master, not once per
 // worker, and their results reach every worker's balancer.
 
-private func healthMasterConfig(servers: String, nbthread: Int) -> String {
+private func healthMasterConfig(servers: String, nbthread: Int, global: String = "") -> String {
     """
     global
         nbthread \(nbthread)
+    \(global)
 
     defaults
         mode tcp
@@ -104,6 +105,35 @@ struct HealthCheckMasterTests {
         var names = Set<String>()
         for _ in 0..<40 { if let name = try? askName(port) { names.insert(name) } }
         #expect(names == ["s1", "s2"], "\(names)")
+        harness.expectNoWorkerCrash()
+    }
+
+    @Test("show stat gives the checked state and the last check's status: DOWN with L4CON, then UP with L4OK")
+    func showStatHasTheCheckedState() throws {
+        let s1 = try Backend(.name("s1"))
+        let s2 = try Backend(.name("s2"))
+        defer {
+            s1.stop()
+            s2.stop()
+        }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let config = healthMasterConfig(servers: """
+                server s1 \(s1.address) check inter 100ms rise 1 fall 1
+                server s2 \(s2.address) check inter 100ms rise 1 fall 1
+            """, nbthread: 2, global: "    stats socket \(socket) level admin")
+        let harness = try MasterHarness(config: config)
+        defer { harness.close() }
+        let s1Port = s1.port
+        s1.stop()
+        let down = waitForStat(socket) { $0.text("be/s1", "status") == "DOWN" }
+        #expect(down.ok, "\(down.table.map(\.raw) ?? "no answer")")
+        #expect(down.table?.text("be/s1", "check_status") == "L4CON", "\(down.table.map(\.raw) ?? "")")
+        #expect(down.table?.text("be/s2", "status") == "UP", "\(down.table.map(\.raw) ?? "")")
+        let again = try Backend(.name("s1"), port: s1Port)
+        defer { again.stop() }
+        let up = waitForStat(socket) { $0.text("be/s1", "status") == "UP" && $0.text("be/s1", "check_status") == "L4OK" }
+        #expect(up.ok, "\(up.table.map(\.raw) ?? "no answer")")
         harness.expectNoWorkerCrash()
     }
 }
