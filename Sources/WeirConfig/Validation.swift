@@ -32,6 +32,8 @@ extension ParserState {
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
                 backend.redispatch = draft.settings.redispatch
+                backend.redispatchInterval = draft.settings.redispatchInterval
+                backend.retryOn = draft.settings.retryOn
                 backend.healthCheck = checkKind(of: draft)
                 backend.logHealthChecks = draft.settings.logHealthChecks
                 backend.allBackups = draft.settings.allBackups

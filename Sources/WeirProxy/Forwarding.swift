@@ -254,7 +254,10 @@ extension Worker {
         } else if s.pointee.serverExpiry <= now {
             if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.exchange.response == .head
                 && s.pointee.exchange.responseBytes == 0 {
-                reply(slot, status: 504, cause: "s", phase: "H", loop: &loop)
+                s.pointee.serverExpiry = .max
+                if !retryRequest(slot, after: .responseTimeout, loop: &loop) {
+                    reply(slot, status: 504, cause: "s", phase: "H", loop: &loop)
+                }
                 httpService(slot, loop: &loop)
                 return
             }
