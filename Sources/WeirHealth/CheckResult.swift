@@ -70,6 +70,8 @@ public struct CheckEvent: Sendable {
         case weight
         /// `option log-health-checks`: a result within the rise/fall window.
         case progress
+        /// `set server … health stopping`: UP, but no new sessions from the balancer.
+        case stopping
     }
 
     public var kind: Kind
@@ -86,6 +88,8 @@ public struct CheckEvent: Sendable {
     public var backupLeft: Int
     /// For `progress`: `status: 2/3 UP`.
     public var progressText: String = ""
+    /// Why, when no check result says it (`changed from CLI`).
+    public var cause: String?
 
     /// The backend has no usable server left (HAProxy's ALERT line follows the DOWN one).
     public var backendHasNoServer: Bool { kind == .wentDown && activeLeft == 0 && backupLeft == 0 }
@@ -99,11 +103,14 @@ public struct CheckEvent: Sendable {
         case .weight:
             return nil
         case .wentDown:
-            let summary = result.map { ", " + $0.summary } ?? ""
+            let summary = cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
             return "\(who) is DOWN\(summary). \(activeLeft) active and \(backupLeft) backup servers left.\(running)"
                 + " \(sessions) sessions active, 0 requeued, 0 remaining in queue."
+        case .stopping:
+            return "\(who) is stopping\(cause.map { ", " + $0 } ?? ""). \(activeLeft) active and \(backupLeft) backup servers online."
+                + "\(running) 0 sessions requeued, 0 total in queue."
         case .wentUp:
-            let summary = result.map { ", " + $0.summary } ?? ""
+            let summary = cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
             return "\(who) is UP\(summary). \(activeLeft) active and \(backupLeft) backup servers online.\(running)"
                 + " 0 sessions requeued, 0 total in queue."
         case .progress:

@@ -41,7 +41,7 @@ extension Master {
         applyCheckEvents(events)
     }
 
-    private func applyCheckEvents(_ events: [CheckEvent]) {
+    func applyCheckEvents(_ events: [CheckEvent]) {
         for event in events {
             publish(backend: event.backend, server: event.server, state: event.state)
             // The master does not know the sessions on a server yet (they
