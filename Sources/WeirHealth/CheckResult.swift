@@ -131,6 +131,10 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
     case httpStatus(Int)
     /// The server's response was not valid HTTP.
     case invalidResponse
+    /// The server closed, or its connection failed, before any response.
+    case noResponse
+    /// `timeout server` passed while waiting for the response.
+    case responseTimeout
 
     /// Whether it counts as an error (true), clears the error count
     /// (false), or is not looked at (nil) under `mode`, as HAProxy's
@@ -141,9 +145,10 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
         case (.connectFailed, _): return true
         case (.connected, .layer4): return false
         case (.connected, .layer7): return nil
-        case (.httpStatus, .layer4), (.invalidResponse, .layer4): return nil
+        case (.httpStatus, .layer4), (.invalidResponse, .layer4), (.noResponse, .layer4), (.responseTimeout, .layer4):
+            return nil
         case (.httpStatus(let code), .layer7): return code >= 500 && code != 501 && code != 505
-        case (.invalidResponse, .layer7): return true
+        case (.invalidResponse, .layer7), (.noResponse, .layer7), (.responseTimeout, .layer7): return true
         }
     }
 
@@ -154,16 +159,21 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
         case .connected: return "L4 successful connection"
         case .httpStatus(let code): return code >= 500 ? "Wrong http response" : "Correct http response"
         case .invalidResponse: return "Invalid http response"
+        case .noResponse: return "Read error (http)"
+        case .responseTimeout: return "Read timeout (http)"
         }
     }
 
-    /// Compact form for the control channel: `L4ERR`, `L4OK`, `HTTP 503`, `HTTPINV`.
+    /// Compact form for the control channel: `L4ERR`, `L4OK`, `HTTP 503`,
+    /// `HTTPINV`, `HTTPNONE`, `HTTPTOUT`.
     public var wire: String {
         switch self {
         case .connectFailed: return "L4ERR"
         case .connected: return "L4OK"
         case .httpStatus(let code): return "HTTP\(code)"
         case .invalidResponse: return "HTTPINV"
+        case .noResponse: return "HTTPNONE"
+        case .responseTimeout: return "HTTPTOUT"
         }
     }
 
@@ -172,6 +182,8 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
         case "L4ERR": self = .connectFailed
         case "L4OK": self = .connected
         case "HTTPINV": self = .invalidResponse
+        case "HTTPNONE": self = .noResponse
+        case "HTTPTOUT": self = .responseTimeout
         default:
             guard wire.hasPrefix("HTTP"), let code = Int(wire.dropFirst(4)), (100...999).contains(code) else { return nil }
             self = .httpStatus(code)

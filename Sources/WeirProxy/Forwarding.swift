@@ -255,6 +255,7 @@ extension Worker {
             if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.exchange.response == .head
                 && s.pointee.exchange.responseBytes == 0 {
                 s.pointee.serverExpiry = .max
+                guard observeAttempt(slot, .responseTimeout, loop: &loop) else { return }
                 if !retryRequest(slot, after: .responseTimeout, loop: &loop) {
                     reply(slot, status: 504, cause: "s", phase: "H", loop: &loop)
                 }

@@ -1,5 +1,6 @@
 import WeirConfig
 import WeirHTTP
+import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -215,6 +216,7 @@ extension Worker {
                 // Closed without a response: a reused connection the server
                 // had given up on gets the request again on a new one.
                 if retryOnNewConnection(slot, loop: &loop) { return .progressed }
+                guard observeAttempt(slot, .noResponse, loop: &loop) else { return .closed }
                 if retryRequest(slot, after: .emptyResponse, loop: &loop) { return .progressed }
                 reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
                 return .progressed
@@ -229,12 +231,14 @@ extension Worker {
         case .incomplete:
             if d.sourceEOF {
                 // A partial head, then nothing: junk.
+                guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
                 if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
                 reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
                 return .progressed
             }
             return .idle
         case .tooLarge:
+            guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
             if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
             reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
             return .progressed
@@ -246,7 +250,7 @@ extension Worker {
         do {
             response = try HTTPParser.parseResponse(head, requestMethod: s.pointee.exchange.method, headers: &headers, limits: httpLimits)
         } catch {
-            observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), .invalidResponse, loop: &loop)
+            guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
             if options.debug { Notice.debug("\(backends[Int(s.pointee.backend)].name): bad response: \(error.reason)") }
             if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
             reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
@@ -260,8 +264,8 @@ extension Worker {
             s.pointee.exchange.responseScanner.reset()
             return .progressed
         }
-        observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), .httpStatus(response.status),
-                 loop: &loop)
+        // Every attempt is reported, the retried ones too (`observe layer7`).
+        guard observeAttempt(slot, .httpStatus(response.status), loop: &loop) else { return .closed }
         if s.pointee.toServer.holdPrefix {
             // `retry-on 503` and the like: the server's answer is dropped and
             // the request goes again.
@@ -468,7 +472,9 @@ extension Worker {
             if retryOnNewConnection(slot, loop: &loop) { return true }
             // Nothing received is an empty response; part of a head, junk.
             let d = s.pointee.toClient
-            let failure: RetryOn = d.buffer >= 0 && d.tail > d.limit ? .junkResponse : .emptyResponse
+            let junk = d.buffer >= 0 && d.tail > d.limit
+            guard observeAttempt(slot, junk ? .invalidResponse : .noResponse, loop: &loop) else { return false }
+            let failure: RetryOn = junk ? .junkResponse : .emptyResponse
             if retryRequest(slot, after: failure, loop: &loop) { return true }
             reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
             return true
@@ -490,6 +496,16 @@ extension Worker {
         rewindRequest(slot)
         connect(slot, loop: &loop)
         return true
+    }
+
+    /// Reports what the server connection's latest attempt gave to the
+    /// passive checks (`observe`), retried or not. False when that closed
+    /// the session (`on-marked-down shutdown-sessions` in `-d` mode).
+    mutating func observeAttempt(_ slot: UInt32, _ outcome: PassiveOutcome, loop: inout EventLoop) -> Bool {
+        let s = sessions.pointer(slot)
+        let generation = sessions.generation(slot)
+        observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), outcome, loop: &loop)
+        return sessions.matches(slot, generation: generation)
     }
 
     /// `retry-on`: the exchange failed as `failure` says; when the backend

@@ -187,3 +187,49 @@ struct HTTPRetryOnTests {
         #expect(stat.int("be/s1", "wredis") >= 1, "\(stat)")
     }
 }
+
+/// `observe layer7` sees every failed attempt, the retried ones too: a
+/// server whose failures retries hide from clients is still marked DOWN.
+@Suite("HTTP retry-on and passive checks")
+struct HTTPRetryOnObserveTests {
+    private func scenario(failing: BackendReply, retryOn: String) throws -> (HTTPScenario, HTTPBackend) {
+        let bad = try HTTPBackend(name: "s1") { _ in failing }
+        let good = try HTTPBackend(name: "s2")
+        let config = httpConfig(backend: """
+                balance roundrobin
+                retries 2
+                option redispatch
+                retry-on \(retryOn)
+                server s1 \(bad.address) check inter 10s observe layer7 error-limit 2 on-error mark-down
+                server s2 \(good.address)
+            """)
+        return (try HTTPScenario(config: config, backends: [bad, good]), bad)
+    }
+
+    @Test("a server answering 503, retried elsewhere: clients get 200s, and s1 is marked DOWN by its errors",
+          arguments: [("503", BackendReply.text(503, "busy\n")), ("empty-response", .closeWithoutAnswer)])
+    func retriedFailuresAreObserved(retryOn: String, failing: BackendReply) throws {
+        let (scenario, bad) = try scenario(failing: failing, retryOn: retryOn)
+        defer { scenario.close() }
+        var statuses: [Int] = []
+        for i in 0..<8 {
+            let c = try scenario.connect()
+            try c.request("GET", "/\(i)")
+            statuses.append(try c.readResponse().status)
+            c.close()
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        let down = scenario.weir.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is DOWN") }
+        let line = try #require(down, "\(scenario.weir.stderr.text)")
+        #expect(line.contains("reason: Health analyze"), "\(line)")
+        // Once DOWN, s1 gets no more requests.
+        let seen = bad.requests.count
+        for i in 0..<4 {
+            let c = try scenario.connect()
+            try c.request("GET", "/after\(i)")
+            #expect(try c.readResponse().status == 200)
+            c.close()
+        }
+        #expect(bad.requests.count == seen)
+    }
+}
