@@ -30,7 +30,11 @@ extension Worker {
             if d.tail == bufferSize {
                 guard d.head > 0 else { break }
                 // Making room moves the held request: it can no longer be replayed.
-                if d.holdBody { dropReplay(&d) }
+                if d.holdBody {
+                    dropReplay(&d)
+                    // All of it was sent: the buffer went back, take a fresh one.
+                    if d.buffer < 0 { continue }
+                }
                 compact(&d)
             }
             let space = bufferSize - d.tail

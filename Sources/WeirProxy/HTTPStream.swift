@@ -440,6 +440,8 @@ extension Worker {
         d.tail = 0
         d.prefixHead = 0
         d.prefixTail = 0
+        d.holdPrefix = false
+        d.holdBody = false
     }
 
     // MARK: - Answers from the proxy itself

@@ -128,6 +128,31 @@ struct HTTPRetryOnTests {
         }
     }
 
+    @Test("a held request that fills the buffer exactly, then the next one pipelined before the response")
+    func heldRequestFillingTheBuffer() throws {
+        let counter = RequestCounter()
+        let backend = try HTTPBackend { request in
+            let reply = BackendReply.text(200, "ok \(request.body.count)\n")
+            return counter.next() == 1 ? .after(milliseconds: 200, reply) : reply
+        }
+        let scenario = try HTTPScenario(backends: [backend], backend: "    retry-on 503")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        defer { c.close() }
+        let head = { (n: Int) in "POST /p HTTP/1.1\r\nhost: weir.test\r\ncontent-length: \(n)\r\n\r\n" }
+        // 16384 bytes in all, tune.bufsize: the buffer ends exactly with the request.
+        var bodyLength = 16384 - head(16000).utf8.count
+        if head(bodyLength).utf8.count != head(16000).utf8.count { bodyLength -= 1 }
+        try c.send(Array(head(bodyLength).utf8) + HTTPPattern.bytes(bodyLength))
+        #expect(waitUntil(timeout: 10) { backend.requests.count == 1 })
+        try c.send(Array(head(3000).utf8) + HTTPPattern.bytes(3000))
+        let first = try c.readResponse()
+        let second = try c.readResponse()
+        #expect(first.status == 200 && first.body.text == "ok \(bodyLength)\n", "\(first)")
+        #expect(second.status == 200 && second.body.text == "ok 3000\n", "\(second)")
+        #expect(backend.requests.map(\.body.count) == [bodyLength, 3000])
+    }
+
     @Test("retry-on none: a refused connect is not retried")
     func noneDisablesConnectRetries() throws {
         let dead = try Sock.refusedPort()
