@@ -123,6 +123,7 @@ extension ParserState {
             }
         }
         settings.retryOn = retryOn
+        settings.retryOnLocation = location(words[0])
     }
 
     // MARK: capture

@@ -10,6 +10,7 @@ struct ProxySettings: Sendable {
     var redispatch = false
     var redispatchInterval = -1
     var retryOn: RetryOn = .connFailure
+    var retryOnLocation: SourceLocation?
     var balance: BalanceAlgorithm = .roundRobin
     var logs: [LogEntry] = []
     var tcpLog = false

@@ -44,6 +44,25 @@ import Testing
         #expect(!errors(frontend).isEmpty)
     }
 
+    @Test func tcpModeWarns() {
+        let text = """
+            defaults
+                mode tcp
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            frontend fe
+                bind :80
+                default_backend be
+            backend be
+                retry-on conn-failure empty-response
+                server s1 127.0.0.1:8080
+
+            """
+        #expect(warnings(text).contains { $0.contains("only 'conn-failure' applies in mode tcp") }, "\(warnings(text))")
+        #expect(warnings(text.replacing(" empty-response", with: "")).isEmpty)
+    }
+
     @Test func redispatchInterval() {
         #expect(backend("    option redispatch 1")?.redispatchInterval == 1)
         #expect(backend("    option redispatch -2")?.redispatchInterval == -2)
