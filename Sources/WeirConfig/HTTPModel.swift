@@ -476,6 +476,8 @@ public enum HTTPAction: Sendable, Hashable {
     case unsetVar(scope: VariableScope, name: String)
     /// nil: `silent`, the stream is not logged.
     case setLogLevel(LogLevel?)
+    /// `http-request disable-l7-retry`: only a failed connection is retried (`retry-on`).
+    case disableL7Retry
     /// `http-response set-status N [reason TEXT]`.
     case setStatus(status: Int, reason: String?)
     /// `http-request capture SAMPLE len N`: kept for the log (%hr), truncated to `length`.

@@ -42,7 +42,7 @@ extension ReturnSpec {
 extension HTTPAction {
     mutating func rewriteFetches(_ f: (inout Fetch) -> Void) {
         switch self {
-        case .allow, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus:
+        case .allow, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .disableL7Retry:
             break
         case .redirect(var r):
             r.value.rewriteFetches(f)

@@ -97,6 +97,8 @@ extension Worker {
         case .closed: return .closed
         }
         analyseRequestCookies(slot, backend: backend)
+        // Read before the response rules reset the engine.
+        let l7RetryDisabled = rules.l7RetryDisabled
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "R", loop: &loop)
             return .closed
@@ -141,8 +143,9 @@ extension Worker {
         // again if it fails: over a new connection when a reused one turns
         // out to be closed (requests without a body), or as `retry-on` asks
         // (while the whole request fits the buffer).
+        let retriesL7 = backends[backend].holdsRequests && !l7RetryDisabled
         if s.pointee.phase != .httpReply
-            && (backends[backend].holdsRequests || (s.pointee.exchange.reusedConnection && request.framing == .none)) {
+            && (retriesL7 || (s.pointee.exchange.reusedConnection && request.framing == .none)) {
             s.pointee.toServer.holdPrefix = true
             s.pointee.toServer.holdBody = true
             s.pointee.toServer.replayFrom = start + length

@@ -63,6 +63,11 @@ import Testing
         #expect(warnings(text.replacing(" empty-response", with: "")).isEmpty)
     }
 
+    @Test func disableL7RetryAction() throws {
+        let b = try #require(backend("    http-request disable-l7-retry if { path_beg /pay }"))
+        #expect(b.httpRequestRules.first?.action == .disableL7Retry)
+    }
+
     @Test func redispatchInterval() {
         #expect(backend("    option redispatch 1")?.redispatchInterval == 1)
         #expect(backend("    option redispatch -2")?.redispatchInterval == -2)

@@ -54,6 +54,23 @@ struct HTTPRetryOnTests {
         }
     }
 
+    @Test("http-request disable-l7-retry: the 503 stays for the requests it matches")
+    func disableL7Retry() throws {
+        let (backend, counter) = try failingOnce(.text(503, "busy\n"))
+        let scenario = try HTTPScenario(backends: [backend], backend: """
+                retry-on 503
+                http-request disable-l7-retry if { path_beg /once }
+            """)
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        defer { c.close() }
+        try c.request("GET", "/once")
+        let r = try c.readResponse()
+        #expect(r.status == 503, "\(r)")
+        #expect(counter.value == 1)
+        #expect(try scenario.log(of: c).retries == "0")
+    }
+
     @Test("the server closes without answering: retried with retry-on empty-response")
     func emptyResponseRetried() throws {
         let (backend, counter) = try failingOnce(.closeWithoutAnswer)
