@@ -476,6 +476,8 @@ public enum HTTPAction: Sendable, Hashable {
     case unsetVar(scope: VariableScope, name: String)
     /// nil: `silent`, the stream is not logged.
     case setLogLevel(LogLevel?)
+    /// `http-request disable-l7-retry`: only a failed connection is retried (`retry-on`).
+    case disableL7Retry
     /// `http-response set-status N [reason TEXT]`.
     case setStatus(status: Int, reason: String?)
     /// `http-request capture SAMPLE len N`: kept for the log (%hr), truncated to `length`.
@@ -631,6 +633,49 @@ public enum HTTPConnectionMode: Sendable, Hashable {
     case keepAlive
     case serverClose
     case close
+}
+
+/// `retry-on`: the failures after which a request is sent again (to the
+/// same or, with `option redispatch`, another server), while `retries`
+/// allow and the request can be replayed. `conn-failure` by default.
+public struct RetryOn: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// The connection failed: nothing of the request was sent.
+    public static let connFailure = RetryOn(rawValue: 1 << 0)
+    /// The server closed after the request, with no byte of a response.
+    public static let emptyResponse = RetryOn(rawValue: 1 << 1)
+    /// The server sent something that is not a complete HTTP response head.
+    public static let junkResponse = RetryOn(rawValue: 1 << 2)
+    /// `timeout server` struck while waiting for the response head.
+    public static let responseTimeout = RetryOn(rawValue: 1 << 3)
+    /// TLS early data refused (accepted; Weir sends no early data).
+    public static let zeroRTTRejected = RetryOn(rawValue: 1 << 4)
+
+    /// The statuses a response may be retried on, as HAProxy 2.6 lists them.
+    public static let retryableStatuses = [401, 403, 404, 408, 425, 500, 501, 502, 503, 504]
+
+    /// The bit for a retryable status, nil for any other.
+    public static func status(_ code: Int) -> RetryOn? {
+        guard let index = retryableStatuses.firstIndex(of: code) else { return nil }
+        return RetryOn(rawValue: 1 << UInt32(8 + index))
+    }
+
+    /// `all-retryable-errors`.
+    public static let allRetryableErrors: RetryOn = [.connFailure, .emptyResponse, .junkResponse, .responseTimeout,
+                                                     .zeroRTTRejected, .status(500)!, .status(502)!, .status(503)!,
+                                                     .status(504)!]
+
+    /// Some failure other than a connection failure: the request must be
+    /// kept until the response head is known.
+    public var needsReplay: Bool { !subtracting([.connFailure, .zeroRTTRejected]).isEmpty }
+
+    /// Whether a response with this status is retried.
+    public func retries(status: Int) -> Bool {
+        guard let bit = RetryOn.status(status) else { return false }
+        return contains(bit)
+    }
 }
 
 /// `http-reuse never|safe|aggressive|always` (safe by default).

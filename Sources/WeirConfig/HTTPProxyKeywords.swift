@@ -83,6 +83,49 @@ extension ParserState {
         if expectAtMost(2, words, after: "http-reuse \(words[1].text)") { settings.httpReuse = reuse }
     }
 
+    // MARK: retry-on
+
+    /// `retry-on KEYWORD…`: replaces what an earlier `retry-on` (or the
+    /// defaults) set, as HAProxy does; `none` only alone.
+    mutating func parseRetryOn(_ words: [Word]) {
+        let names = ["none", "conn-failure", "empty-response", "junk-response", "response-timeout", "0rtt-rejected",
+                     "all-retryable-errors"] + RetryOn.retryableStatuses.map(String.init)
+        guard words.count > 1 else {
+            error("retry-on: expected at least one of \(names.joined(separator: ", "))", at: words[0])
+            return
+        }
+        var retryOn: RetryOn = []
+        for word in words.dropFirst() {
+            switch word.text {
+            case "none":
+                guard words.count == 2 else {
+                    error("retry-on: 'none' may only be used alone", at: word)
+                    return
+                }
+            case "conn-failure": retryOn.insert(.connFailure)
+            case "empty-response": retryOn.insert(.emptyResponse)
+            case "junk-response": retryOn.insert(.junkResponse)
+            case "response-timeout": retryOn.insert(.responseTimeout)
+            case "0rtt-rejected": retryOn.insert(.zeroRTTRejected)
+            case "all-retryable-errors": retryOn.formUnion(.allRetryableErrors)
+            default:
+                if let code = Int(word.text), let bit = RetryOn.status(code) {
+                    retryOn.insert(bit)
+                } else if let code = Int(word.text), (100...599).contains(code) {
+                    error("retry-on: status \(code) is not retryable (expected one of "
+                          + RetryOn.retryableStatuses.map(String.init).joined(separator: ", ") + ")", at: word)
+                    return
+                } else {
+                    error("retry-on: unknown keyword '\(word.text)'"
+                          + Keywords.didYouMean(word.text, among: names).replacingDidYouMean(), at: word)
+                    return
+                }
+            }
+        }
+        settings.retryOn = retryOn
+        settings.retryOnLocation = location(words[0])
+    }
+
     // MARK: capture
 
     /// `capture request header NAME len N`, `capture response header NAME len N`.

@@ -12,6 +12,7 @@ enum HTTPRuleSyntax {
         "allow", "deny", "tarpit", "auth", "redirect", "return", "set-header", "add-header", "del-header",
         "replace-header", "replace-value", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
         "unset-var", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri", "use-service",
+        "disable-l7-retry",
     ]
     static let responseActions = [
         "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header",
@@ -19,7 +20,7 @@ enum HTTPRuleSyntax {
     ]
     /// HAProxy actions Weir does not have yet, in either direction.
     static let unsupportedActions: Set<String> = [
-        "add-acl", "del-acl", "set-map", "del-map", "cache-use", "cache-store", "disable-l7-retry", "do-resolve",
+        "add-acl", "del-acl", "set-map", "del-map", "cache-use", "cache-store", "do-resolve",
         "early-hint", "normalize-uri", "reject", "sc-add-gpc",
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
         "set-bandwidth-limit", "set-dst", "set-dst-port", "set-mark", "set-nice", "set-priority-class",
@@ -222,6 +223,8 @@ extension ParserState {
             guard let expression = self.argumentWord(words, 2, context: context, what: "a sample expression"),
                   let parsed = sampleValue(expression, context: context, maximum: maximum) else { return nil }
             return (.setVar(scope: scope, name: variable, sample: parsed.sample), 3)
+        case "disable-l7-retry":
+            return (.disableL7Retry, 2)
         case "set-log-level":
             guard let w = arg(2, "a log level or 'silent'") else { return nil }
             if w.text == "silent" { return (.setLogLevel(nil), 3) }

@@ -296,6 +296,12 @@ public struct Backend: Sendable, Hashable {
     /// `retries N`, 3 by default as in HAProxy.
     public var retries = 3
     public var redispatch = false
+    /// `option redispatch [INTERVAL]`: redispatch on every INTERVALth retry
+    /// when positive; when negative, on the INTERVALth retry before the last
+    /// (-1, the default: the last one).
+    public var redispatchInterval = -1
+    /// `retry-on`: which failures are retried (`conn-failure` by default).
+    public var retryOn: RetryOn = .connFailure
     /// What servers with `check` are checked with.
     public var healthCheck: HealthCheckKind = .connect
     /// `option log-health-checks`: log every check result change, not only UP and DOWN.

@@ -42,7 +42,8 @@ extension ReturnSpec {
 extension HTTPAction {
     mutating func rewriteFetches(_ f: (inout Fetch) -> Void) {
         switch self {
-        case .allow, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService:
+        case .allow, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService,
+             .disableL7Retry:
             break
         case .redirect(var r):
             r.value.rewriteFetches(f)

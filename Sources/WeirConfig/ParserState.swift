@@ -8,6 +8,9 @@ struct ProxySettings: Sendable {
     var maxconn = 0
     var retries = 3
     var redispatch = false
+    var redispatchInterval = -1
+    var retryOn: RetryOn = .connFailure
+    var retryOnLocation: SourceLocation?
     var balance: BalanceAlgorithm = .roundRobin
     var logs: [LogEntry] = []
     var tcpLog = false

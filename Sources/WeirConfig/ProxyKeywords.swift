@@ -282,7 +282,18 @@ extension ParserState {
                 warning("'option redispatch' is ignored in a 'frontend' section: it applies to backends", at: name)
             }
             settings.redispatch = !negated
-            expectAtMost(2, words, after: "\(prefix) redispatch")
+            settings.redispatchInterval = -1
+            if words.count > 2 && !negated {
+                // `option redispatch N`: every Nth retry; -N: the Nth before the last.
+                guard let n = Int(words[2].text), n != 0 else {
+                    error("option redispatch: expected a non-zero number of retries, got '\(words[2].text)'", at: words[2])
+                    return
+                }
+                settings.redispatchInterval = n
+                expectAtMost(3, words, after: "option redispatch \(words[2].text)")
+            } else {
+                expectAtMost(2, words, after: "\(prefix) redispatch")
+            }
         case "tcplog":
             settings.tcpLog = !negated
             if !negated {

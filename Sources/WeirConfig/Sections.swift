@@ -283,6 +283,7 @@ extension ParserState {
             case "retries":
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
                 expectAtMost(2, words, after: "retries")
+            case "retry-on": parseRetryOn(words)
             case "option": parseOption(words, negated: false)
             case "no": parseNo(words)
             case "log": parseProxyLog(words)

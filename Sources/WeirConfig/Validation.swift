@@ -32,6 +32,12 @@ extension ParserState {
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
                 backend.redispatch = draft.settings.redispatch
+                backend.redispatchInterval = draft.settings.redispatchInterval
+                backend.retryOn = draft.settings.retryOn
+                if backend.mode == .tcp && backend.retryOn.needsReplay, let location = draft.settings.retryOnLocation {
+                    report(.warning, "retry-on: only 'conn-failure' applies in mode tcp; the other failures are "
+                           + "retried in mode http only", at: location)
+                }
                 backend.healthCheck = checkKind(of: draft)
                 backend.logHealthChecks = draft.settings.logHealthChecks
                 backend.allBackups = draft.settings.allBackups

@@ -84,6 +84,8 @@ public struct CheckEvent: Sendable {
         case weight
         /// `option log-health-checks`: a result within the rise/fall window.
         case progress
+        /// `set server … health stopping`: UP, but no new sessions from the balancer.
+        case stopping
     }
 
     public var kind: Kind
@@ -100,6 +102,8 @@ public struct CheckEvent: Sendable {
     public var backupLeft: Int
     /// For `progress`: `status: 2/3 UP`.
     public var progressText: String = ""
+    /// Why, when no check result says it (`changed from CLI`).
+    public var cause: String?
 
     /// The backend has no usable server left (HAProxy's ALERT line follows the DOWN one).
     public var backendHasNoServer: Bool { kind == .wentDown && activeLeft == 0 && backupLeft == 0 }
@@ -113,11 +117,14 @@ public struct CheckEvent: Sendable {
         case .weight:
             return nil
         case .wentDown:
-            let summary = result.map { ", " + $0.summary } ?? ""
+            let summary = cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
             return "\(who) is DOWN\(summary). \(activeLeft) active and \(backupLeft) backup servers left.\(running)"
                 + " \(sessions) sessions active, 0 requeued, 0 remaining in queue."
+        case .stopping:
+            return "\(who) is stopping\(cause.map { ", " + $0 } ?? ""). \(activeLeft) active and \(backupLeft) backup servers online."
+                + "\(running) 0 sessions requeued, 0 total in queue."
         case .wentUp:
-            let summary = result.map { ", " + $0.summary } ?? ""
+            let summary = cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
             return "\(who) is UP\(summary). \(activeLeft) active and \(backupLeft) backup servers online.\(running)"
                 + " 0 sessions requeued, 0 total in queue."
         case .progress:
@@ -138,6 +145,10 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
     case httpStatus(Int)
     /// The server's response was not valid HTTP.
     case invalidResponse
+    /// The server closed, or its connection failed, before any response.
+    case noResponse
+    /// `timeout server` passed while waiting for the response.
+    case responseTimeout
 
     /// Whether it counts as an error (true), clears the error count
     /// (false), or is not looked at (nil) under `mode`, as HAProxy's
@@ -148,9 +159,10 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
         case (.connectFailed, _): return true
         case (.connected, .layer4): return false
         case (.connected, .layer7): return nil
-        case (.httpStatus, .layer4), (.invalidResponse, .layer4): return nil
+        case (.httpStatus, .layer4), (.invalidResponse, .layer4), (.noResponse, .layer4), (.responseTimeout, .layer4):
+            return nil
         case (.httpStatus(let code), .layer7): return code >= 500 && code != 501 && code != 505
-        case (.invalidResponse, .layer7): return true
+        case (.invalidResponse, .layer7), (.noResponse, .layer7), (.responseTimeout, .layer7): return true
         }
     }
 
@@ -161,16 +173,21 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
         case .connected: return "L4 successful connection"
         case .httpStatus(let code): return code >= 500 ? "Wrong http response" : "Correct http response"
         case .invalidResponse: return "Invalid http response"
+        case .noResponse: return "Read error (http)"
+        case .responseTimeout: return "Read timeout (http)"
         }
     }
 
-    /// Compact form for the control channel: `L4ERR`, `L4OK`, `HTTP 503`, `HTTPINV`.
+    /// Compact form for the control channel: `L4ERR`, `L4OK`, `HTTP 503`,
+    /// `HTTPINV`, `HTTPNONE`, `HTTPTOUT`.
     public var wire: String {
         switch self {
         case .connectFailed: return "L4ERR"
         case .connected: return "L4OK"
         case .httpStatus(let code): return "HTTP\(code)"
         case .invalidResponse: return "HTTPINV"
+        case .noResponse: return "HTTPNONE"
+        case .responseTimeout: return "HTTPTOUT"
         }
     }
 
@@ -179,6 +196,8 @@ public enum PassiveOutcome: Sendable, Hashable, CustomStringConvertible {
         case "L4ERR": self = .connectFailed
         case "L4OK": self = .connected
         case "HTTPINV": self = .invalidResponse
+        case "HTTPNONE": self = .noResponse
+        case "HTTPTOUT": self = .responseTimeout
         default:
             guard wire.hasPrefix("HTTP"), let code = Int(wire.dropFirst(4)), (100...999).contains(code) else { return nil }
             self = .httpStatus(code)

@@ -70,6 +70,16 @@ public struct CheckState: Sendable, Hashable {
         if isUp { health = rise } else { health = 0 }
     }
 
+    /// `set server … health up|down` from the runtime API: fully UP (the
+    /// counter at the top) or fully DOWN (0), whatever the checks said.
+    public mutating func force(up: Bool) -> Transition {
+        let was = isUp
+        health = up ? top : 0
+        isUp = up
+        if was == up { return .none }
+        return up ? .wentUp : .wentDown
+    }
+
     /// `on-error mark-down`: DOWN now.
     public mutating func markDown() -> Transition {
         health = 0

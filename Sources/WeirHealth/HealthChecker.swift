@@ -69,6 +69,10 @@ public struct HealthChecker {
         var upSince: Int64?
         /// Passive checks: errors in a row seen on live traffic.
         var consecutiveErrors = 0
+        /// `disable health` stopped the checks (the last state stays).
+        var enabled = true
+        /// The last check's verdict (HAProxy's `check_result`): nil before one.
+        var lastResult: CheckResult?
     }
 
     /// A server as the backend's usable-server counts see it.
@@ -278,7 +282,7 @@ public struct HealthChecker {
             return ramp(Int(token.slot & ~HealthChecker.rampFlag), loop: &loop)
         }
         let i = Int(token.slot)
-        guard i < servers.count, token.generation == servers[i].attempt & 0xFF_FFFF,
+        guard i < servers.count, servers[i].enabled, token.generation == servers[i].attempt & 0xFF_FFFF,
               loop.now >= servers[i].deadline else { return [] }
         if servers[i].running {
             if !servers[i].connected {
@@ -532,6 +536,7 @@ public struct HealthChecker {
         let transition = servers[i].state.record(success: result.passed)
         let events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
         servers[i].lastPassed = result.passed
+        servers[i].lastResult = result
         let interval = servers[i].settings.interval(transitioning: servers[i].state.isTransitioning,
                                                     down: !servers[i].state.isUp)
         servers[i].deadline = loop.now + Int64(interval)
@@ -578,7 +583,7 @@ public struct HealthChecker {
     public mutating func observe(backend: Int, server: Int, _ outcome: PassiveOutcome,
                                  loop: inout EventLoop) -> [CheckEvent] {
         guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
-              let i = members[backend][server].checked, let mode = servers[i].settings.observe,
+              let i = members[backend][server].checked, servers[i].enabled, let mode = servers[i].settings.observe,
               let isError = outcome.isError(under: mode) else { return [] }
         guard isError else {
             servers[i].consecutiveErrors = 0
@@ -612,6 +617,58 @@ public struct HealthChecker {
             loop.schedule(token(i), at: servers[i].deadline)
         }
         return events
+    }
+
+    // MARK: Runtime API
+
+    /// What `show servers state` says of a server's check, nil when the
+    /// server has none.
+    public func report(backend: Int, server: Int) -> CheckReport? {
+        guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
+              let i = members[backend][server].checked else { return nil }
+        let s = servers[i]
+        return CheckReport(enabled: s.enabled, running: s.running, health: s.state.health,
+                           passed: s.lastResult.map(\.passed), status: s.lastResult?.status)
+    }
+
+    /// `disable health` (false) and `enable health` (true): checks stop,
+    /// the server keeping the state they last gave it, or start again at
+    /// once from that state. False when the server has no check.
+    @discardableResult
+    public mutating func setEnabled(_ enabled: Bool, backend: Int, server: Int, loop: inout EventLoop) -> Bool {
+        guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
+              let i = members[backend][server].checked else { return false }
+        guard servers[i].enabled != enabled else { return true }
+        servers[i].enabled = enabled
+        // Timers and events of the check in progress are dropped with it.
+        closeSocket(i, loop: &loop)
+        servers[i].running = false
+        servers[i].attempt &+= 1
+        servers[i].consecutiveErrors = 0
+        if enabled {
+            servers[i].deadline = loop.now
+            loop.schedule(token(i), at: servers[i].deadline)
+        }
+        return true
+    }
+
+    /// `set server BE/SRV health up|stopping|down`: the server's state as
+    /// given, whatever the checks said; the checks (when enabled) go on from
+    /// there. Nil when the server has no check.
+    public mutating func force(_ forced: ForcedHealth, backend: Int, server: Int, loop: inout EventLoop) -> [CheckEvent]? {
+        guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
+              let i = members[backend][server].checked else { return nil }
+        let was = servers[i].health
+        let transition = servers[i].state.force(up: forced != .down)
+        servers[i].upSince = nil
+        servers[i].consecutiveErrors = 0
+        let weight = forced == .stopping ? 0 : servers[i].configuredWeight
+        servers[i].health = ServerHealth(usable: forced != .down, weight: weight)
+        guard servers[i].health != was || transition != .none else { return [] }
+        let kind: CheckEvent.Kind = forced == .stopping ? .stopping : forced == .up ? .wentUp : .wentDown
+        var e = event(i, kind, nil)
+        e.cause = "changed from CLI"
+        return [e]
     }
 
     private func event(_ i: Int, _ kind: CheckEvent.Kind, _ result: CheckResult?) -> CheckEvent {
@@ -681,4 +738,39 @@ struct CheckSetupError: Error, CustomStringConvertible {
     /// `init-addr none` left the server without an address: not a problem
     /// to report, the server is simply out of service.
     var unresolved = false
+}
+
+/// `set server … health`: the states the runtime API may force.
+public enum ForcedHealth: String, Sendable, Hashable {
+    case up, stopping, down
+}
+
+/// A server's check as `show servers state` reports it.
+public struct CheckReport: Sendable, Hashable {
+    public var enabled: Bool
+    public var running: Bool
+    /// The rise/fall counter.
+    public var health: Int
+    /// The last check's verdict, nil before one.
+    public var passed: Bool?
+    public var status: CheckResult.Status?
+
+    /// HAProxy's `srv_check_state`: CHK_ST_CONFIGURED (2), ENABLED (4), INPROGRESS (1).
+    public var stateFlags: Int { 2 | (enabled ? 4 : 0) | (running ? 1 : 0) }
+    /// HAProxy's `srv_check_result`: unknown 0, failed 2, passed 3.
+    public var resultCode: Int { passed.map { $0 ? 3 : 2 } ?? 0 }
+    /// HAProxy's `srv_check_status` (`HCHK_STATUS_*`).
+    public var statusCode: Int {
+        switch status {
+        case nil: return 1 // HCHK_STATUS_INI
+        case .layer4Connection?: return 8 // L4CON
+        case .layer4Timeout?: return 7 // L4TOUT
+        case .layer4OK?: return 6 // L4OK
+        case .layer7Timeout?: return 12 // L7TOUT
+        case .layer7Invalid?: return 13 // L7RSP
+        case .layer7WrongStatus?: return 17 // L7STS
+        case .layer7OK?: return 15 // L7OKD
+        case .healthAnalyze?: return 4 // HANA
+        }
+    }
 }

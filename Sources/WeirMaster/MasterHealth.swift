@@ -42,7 +42,7 @@ extension Master {
         applyCheckEvents(events)
     }
 
-    private func applyCheckEvents(_ events: [CheckEvent]) {
+    func applyCheckEvents(_ events: [CheckEvent]) {
         let segment = generations[checksGeneration]?.segment
         for event in events {
             var sessions = 0

@@ -1,5 +1,6 @@
 import Glibc
 import WeirConfig
+import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -62,13 +63,39 @@ extension Master {
         let info = StatsProcessInfo(pid: getpid(), workers: slotsFor(configuration), startedWall: startedWall,
                                     version: options.version, maxconn: configuration.global.maxconn,
                                     fileLimit: currentFileLimit(), listeners: listeners.count, stopping: stopping)
+        // The checks of the current generation, when they are its own.
+        let checker = checksGeneration == current ? self.checker : nil
+        var requests: [HealthRequest] = []
         let done = statsServer.serve(fd, now: loop.now, timeout: configuration.global.statsTimeout) { command, level in
             guard let view else { return "The first generation of workers is not ready yet.\n" }
-            return StatsCommands.run(command, view: view, process: info, level: level)
+            return StatsCommands.run(command, view: view, process: info, level: level,
+                                     checks: { b, s in checker?.report(backend: b, server: s).map(CheckColumns.init) },
+                                     health: &requests)
         }
         if done {
             loop.deregister(fd)
             statsServer.close(fd)
+        }
+        for request in requests { runHealthRequest(request, loop: &loop) }
+    }
+
+    /// `disable|enable health`, `set server … health`: the master runs the
+    /// checks, so it carries them out, and publishes a forced state to the
+    /// workers as it publishes a checked one.
+    private mutating func runHealthRequest(_ request: HealthRequest, loop: inout EventLoop) {
+        let (b, s) = (request.backend, request.server)
+        let checked = checksGeneration == current && checker?.report(backend: b, server: s) != nil
+        switch request.action {
+        case .disable, .enable:
+            guard checked else { return }
+            checker?.setEnabled(request.action == .enable, backend: b, server: s, loop: &loop)
+        case .up, .stopping, .down:
+            let forced: ForcedHealth = request.action == .up ? .up : request.action == .down ? .down : .stopping
+            if checked, let events = checker?.force(forced, backend: b, server: s, loop: &loop) {
+                applyCheckEvents(events)
+            } else if let segment = generations[current]?.segment {
+                request.applyWithoutCheck(segment, segment.layout)
+            }
         }
     }
 
@@ -106,5 +133,11 @@ extension Master {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
         return Int(limit.rlim_cur)
+    }
+}
+
+extension CheckColumns {
+    init(_ report: CheckReport) {
+        self.init(status: report.statusCode, result: report.resultCode, health: report.health, state: report.stateFlags)
     }
 }

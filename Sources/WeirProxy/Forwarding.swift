@@ -254,7 +254,11 @@ extension Worker {
         } else if s.pointee.serverExpiry <= now {
             if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.exchange.response == .head
                 && s.pointee.exchange.responseBytes == 0 {
-                reply(slot, status: 504, cause: "s", phase: "H", loop: &loop)
+                s.pointee.serverExpiry = .max
+                guard observeAttempt(slot, .responseTimeout, loop: &loop) else { return }
+                if !retryRequest(slot, after: .responseTimeout, loop: &loop) {
+                    reply(slot, status: 504, cause: "s", phase: "H", loop: &loop)
+                }
                 httpService(slot, loop: &loop)
                 return
             }

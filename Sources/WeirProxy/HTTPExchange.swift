@@ -58,6 +58,8 @@ struct HTTPExchange {
     var requestLineLength: Int32 = 0
     /// Exchanges completed on this session before this one.
     var served: Int32 = 0
+    /// The request has a body (Content-Length or chunked).
+    var requestHasBody = false
     /// The server connection came from the idle pool.
     var reusedConnection = false
     /// The exchange has begun: a request byte arrived (it is logged if it ends).

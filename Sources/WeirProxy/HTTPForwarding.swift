@@ -29,6 +29,12 @@ extension Worker {
             }
             if d.tail == bufferSize {
                 guard d.head > 0 else { break }
+                // Making room moves the held request: it can no longer be replayed.
+                if d.holdBody {
+                    dropReplay(&d)
+                    // All of it was sent: the buffer went back, take a fresh one.
+                    if d.buffer < 0 { continue }
+                }
                 compact(&d)
             }
             let space = bufferSize - d.tail
@@ -113,13 +119,22 @@ extension Worker {
             d.prefixHead = 0
             d.prefixTail = 0
         }
-        if d.buffer >= 0 && d.head == d.tail {
+        if d.buffer >= 0 && d.head == d.tail && !d.holdBody {
             buffers.release(d.buffer)
             d.buffer = -1
             d.head = 0
             d.limit = 0
             d.tail = 0
         }
+    }
+
+    /// Stops holding a sent request for a replay and gives back what was
+    /// held only for it.
+    mutating func dropReplay(_ d: inout Direction) {
+        guard d.holdPrefix || d.holdBody else { return }
+        d.holdPrefix = false
+        d.holdBody = false
+        releaseSent(&d)
     }
 
     /// Nothing analysed is waiting to be sent this way.

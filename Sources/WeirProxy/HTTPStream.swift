@@ -1,4 +1,6 @@
+import WeirConfig
 import WeirHTTP
+import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -101,6 +103,8 @@ extension Worker {
         case .closed: return .closed
         }
         analyseRequestCookies(slot, backend: backend)
+        // Read before the response rules reset the engine.
+        let l7RetryDisabled = rules.l7RetryDisabled
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "R", loop: &loop)
             return .closed
@@ -118,9 +122,11 @@ extension Worker {
         s.pointee.toServer.prefixHead = 0
         s.pointee.toServer.prefixTail = writer.count
         s.pointee.toServer.holdPrefix = false
+        s.pointee.toServer.holdBody = false
         s.pointee.toServer.head = start + length
         s.pointee.toServer.limit = start + length
         s.pointee.exchange.requestBody = BodyTracker(framing: request.framing)
+        s.pointee.exchange.requestHasBody = request.framing != .none
         s.pointee.exchange.request = request.framing == .none ? .complete : .body
         s.pointee.exchange.response = .head
 
@@ -139,10 +145,17 @@ extension Worker {
         touchClient(slot, now: loop.now)
         assignServer(slot, loop: &loop)
         guard sessions.matches(slot, generation: generation) else { return .closed }
-        // A request without a body sent over a reused connection is kept
-        // until the response starts, to be sent again on a new connection
-        // if the server had closed the reused one meanwhile.
-        s.pointee.toServer.holdPrefix = s.pointee.exchange.reusedConnection && request.framing == .none
+        // The request is kept until the response head is known, to be sent
+        // again if it fails: over a new connection when a reused one turns
+        // out to be closed (requests without a body), or as `retry-on` asks
+        // (while the whole request fits the buffer).
+        let retriesL7 = backends[backend].holdsRequests && !l7RetryDisabled
+        if s.pointee.phase != .httpReply
+            && (retriesL7 || (s.pointee.exchange.reusedConnection && request.framing == .none)) {
+            s.pointee.toServer.holdPrefix = true
+            s.pointee.toServer.holdBody = true
+            s.pointee.toServer.replayFrom = start + length
+        }
         if s.pointee.exchange.request == .body { _ = advanceRequestBody(slot, loop: &loop) }
         return sessions.matches(slot, generation: generation) ? .progressed : .closed
     }
@@ -212,14 +225,12 @@ extension Worker {
                 // Closed without a response: a reused connection the server
                 // had given up on gets the request again on a new one.
                 if retryOnNewConnection(slot, loop: &loop) { return .progressed }
+                guard observeAttempt(slot, .noResponse, loop: &loop) else { return .closed }
+                if retryRequest(slot, after: .emptyResponse, loop: &loop) { return .progressed }
                 reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
                 return .progressed
             }
             return .idle
-        }
-        if s.pointee.toServer.holdPrefix {
-            s.pointee.toServer.holdPrefix = false
-            releaseSent(&s.pointee.toServer)
         }
         guard d.prefix < 0 && d.head == d.limit else { return .idle }
         let start = d.limit
@@ -228,11 +239,16 @@ extension Worker {
         switch s.pointee.exchange.responseScanner.scan(bytes, limits: httpLimits) {
         case .incomplete:
             if d.sourceEOF {
+                // A partial head, then nothing: junk.
+                guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
+                if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
                 reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
                 return .progressed
             }
             return .idle
         case .tooLarge:
+            guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
+            if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
             reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
             return .progressed
         case .complete(let n):
@@ -243,20 +259,28 @@ extension Worker {
         do {
             response = try HTTPParser.parseResponse(head, requestMethod: s.pointee.exchange.method, headers: &headers, limits: httpLimits)
         } catch {
-            observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), .invalidResponse, loop: &loop)
+            guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
             if options.debug { Notice.debug("\(backends[Int(s.pointee.backend)].name): bad response: \(error.reason)") }
+            if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
             reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
             return .progressed
         }
         if response.status < 200 && response.status != 101 {
             // An interim response (100 Continue) goes through as it is; the
-            // final one follows.
+            // final one follows. Once it is out, the request is not replayed.
+            dropReplay(&s.pointee.toServer)
             s.pointee.toClient.limit = start + length
             s.pointee.exchange.responseScanner.reset()
             return .progressed
         }
-        observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), .httpStatus(response.status),
-                 loop: &loop)
+        // Every attempt is reported, the retried ones too (`observe layer7`).
+        guard observeAttempt(slot, .httpStatus(response.status), loop: &loop) else { return .closed }
+        if s.pointee.toServer.holdPrefix {
+            // `retry-on 503` and the like: the server's answer is dropped and
+            // the request goes again.
+            if let bit = RetryOn.status(response.status), retryRequest(slot, after: bit, loop: &loop) { return .progressed }
+            dropReplay(&s.pointee.toServer)
+        }
         if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
         analyseResponseCookies(slot)
         guard let prefix = buffers.acquire() else {
@@ -346,6 +370,7 @@ extension Worker {
         recordExchange(slot, now: loop.now)
         if frontends[frontend].httpLog { logExchange(slot, now: loop.now) }
         s.pointee.exchange.started = false
+        dropReplay(&s.pointee.toServer)
         let backend = Int(s.pointee.backend)
         let keepServer = s.pointee.phase == .connected && s.pointee.exchange.serverKeepAlive
             && s.pointee.exchange.request == .complete && s.pointee.toClient.tail == s.pointee.toClient.limit
@@ -424,6 +449,8 @@ extension Worker {
         d.tail = 0
         d.prefixHead = 0
         d.prefixTail = 0
+        d.holdPrefix = false
+        d.holdBody = false
     }
 
     // MARK: - Answers from the proxy itself
@@ -454,6 +481,12 @@ extension Worker {
         let s = sessions.pointer(slot)
         if s.pointee.exchange.response == .head && s.pointee.exchange.responseBytes == 0 {
             if retryOnNewConnection(slot, loop: &loop) { return true }
+            // Nothing received is an empty response; part of a head, junk.
+            let d = s.pointee.toClient
+            let junk = d.buffer >= 0 && d.tail > d.limit
+            guard observeAttempt(slot, junk ? .invalidResponse : .noResponse, loop: &loop) else { return false }
+            let failure: RetryOn = junk ? .junkResponse : .emptyResponse
+            if retryRequest(slot, after: failure, loop: &loop) { return true }
             reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
             return true
         }
@@ -462,19 +495,78 @@ extension Worker {
     }
 
     /// A reused server connection failed before any response byte: sends
-    /// the held request head again over a new connection to the same server.
-    /// Returns false when the request cannot be replayed.
+    /// the held request again over a new connection to the same server
+    /// (not counted as a retry). Returns false when the request cannot be
+    /// replayed.
     private mutating func retryOnNewConnection(_ slot: UInt32, loop: inout EventLoop) -> Bool {
         let s = sessions.pointer(slot)
-        guard s.pointee.exchange.reusedConnection && s.pointee.toServer.holdPrefix
-            && s.pointee.toClient.tail == s.pointee.toClient.limit else { return false }
-        detachServerConnection(slot)
-        s.pointee.exchange.reusedConnection = false
-        s.pointee.exchange.requestSentAt = -1
-        s.pointee.toServer.holdPrefix = false
-        s.pointee.toServer.prefixHead = 0
+        guard s.pointee.exchange.reusedConnection && !s.pointee.exchange.requestHasBody
+            && s.pointee.toClient.tail == s.pointee.toClient.limit && canReplay(slot) else {
+            return false
+        }
+        rewindRequest(slot)
         connect(slot, loop: &loop)
         return true
+    }
+
+    /// Reports what the server connection's latest attempt gave to the
+    /// passive checks (`observe`), retried or not. False when that closed
+    /// the session (`on-marked-down shutdown-sessions` in `-d` mode).
+    mutating func observeAttempt(_ slot: UInt32, _ outcome: PassiveOutcome, loop: inout EventLoop) -> Bool {
+        let s = sessions.pointer(slot)
+        let generation = sessions.generation(slot)
+        observed(backend: Int(s.pointee.connectionBackend), server: Int(s.pointee.connectionServer), outcome, loop: &loop)
+        return sessions.matches(slot, generation: generation)
+    }
+
+    /// `retry-on`: the exchange failed as `failure` says; when the backend
+    /// retries on it, a retry is left and the request can be replayed, the
+    /// server's connection and whatever it sent are dropped, and the request
+    /// goes again, to the same server or, as `option redispatch` decides, to
+    /// another. Returns false when the failure stands.
+    mutating func retryRequest(_ slot: UInt32, after failure: RetryOn, loop: inout EventLoop) -> Bool {
+        let s = sessions.pointer(slot)
+        let backend = Int(s.pointee.backend)
+        guard backend >= 0, s.pointee.server >= 0, backends[backend].retryOn.contains(failure),
+              s.pointee.retriesLeft > 0, canReplay(slot) else { return false }
+        if options.debug {
+            Notice.debug("\(backends[backend].name)/\(backends[backend].servers[Int(s.pointee.server)].name): "
+                         + "retrying the request (\(failure.rawValue))")
+        }
+        rewindRequest(slot)
+        countRetry(slot, backend: backend)
+        if shouldRedispatch(slot, backend: backend) {
+            redispatch(slot, backend: backend, loop: &loop)
+        } else {
+            connect(slot, loop: &loop)
+        }
+        return true
+    }
+
+    /// The request can be sent again: all of it arrived and is still held,
+    /// and nothing of a response went to the client.
+    private func canReplay(_ slot: UInt32) -> Bool {
+        let s = sessions.pointer(slot)
+        let up = s.pointee.toServer
+        let down = s.pointee.toClient
+        return up.holdPrefix && up.holdBody && up.prefix >= 0 && s.pointee.exchange.request == .complete
+            && s.pointee.exchange.responseBytes == 0 && down.prefix < 0 && down.head == down.limit
+    }
+
+    /// Drops the server connection and what came from it, and winds the
+    /// held request back to its first byte.
+    private mutating func rewindRequest(_ slot: UInt32) {
+        let s = sessions.pointer(slot)
+        detachServerConnection(slot)
+        releaseBuffers(&s.pointee.toClient)
+        s.pointee.exchange.reusedConnection = false
+        s.pointee.exchange.serverKeepAlive = false
+        s.pointee.exchange.response = .head
+        s.pointee.exchange.responseScanner.reset()
+        s.pointee.exchange.requestSentAt = -1
+        s.pointee.exchange.requestBytes = 0
+        s.pointee.toServer.prefixHead = 0
+        s.pointee.toServer.head = s.pointee.toServer.replayFrom
     }
 
     /// The client failed or went away mid-exchange.

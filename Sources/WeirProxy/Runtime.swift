@@ -89,6 +89,16 @@ struct BackendRuntime {
     let serverFinTimeout: Int?
     let retries: Int
     let redispatch: Bool
+    /// `option redispatch N` (-1: on the last retry).
+    let redispatchInterval: Int
+    /// `retry-on`.
+    let retryOn: RetryOn
+    /// `retry-on` asks for a failure after the request was sent: requests
+    /// that fit a buffer are held until the response head is known.
+    let holdsRequests: Bool
+    /// `balance roundrobin|static-rr`: any server will do, so a failed
+    /// request may go to another one at once (HAProxy's redispatch rule).
+    let balancesRoundRobin: Bool
     let forwardFor: ForwardedFor?
     /// `option originalto`: the same shape, for the address the client reached.
     let originalTo: ForwardedFor?
@@ -181,6 +191,13 @@ struct BackendRuntime {
         serverFinTimeout = backend.timeouts.serverFin
         retries = backend.retries
         redispatch = backend.redispatch
+        redispatchInterval = backend.redispatchInterval
+        retryOn = backend.retryOn
+        holdsRequests = backend.mode == .http && backend.retries > 0 && backend.retryOn.needsReplay
+        switch backend.balance {
+        case .roundRobin, .staticRoundRobin: balancesRoundRobin = true
+        default: balancesRoundRobin = false
+        }
         forwardFor = backend.forwardFor.map(ForwardedFor.init)
         originalTo = backend.originalTo.map(ForwardedFor.init)
         keepsServerConnections = backend.connectionMode == .keepAlive

@@ -1,5 +1,6 @@
 import Glibc
 import WeirBalance
+import WeirConfig
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -174,24 +175,14 @@ extension Worker {
         if options.debug {
             Notice.debug("connect to \(backends[backend].name)/\(backends[backend].servers[Int(s.pointee.server)].name) failed: \(error.map { $0.description } ?? "timeout")")
         }
-        guard s.pointee.retriesLeft > 0 else {
+        // `retry-on` without `conn-failure` leaves a failed connect unretried.
+        guard s.pointee.retriesLeft > 0 && backends[backend].retryOn.contains(.connFailure) else {
             fail(slot, cause: error == nil ? "s" : "S", phase: "C", loop: &loop)
             return
         }
-        s.pointee.retriesLeft -= 1
-        s.pointee.retriesDone += 1
-        stats.add(stats.backend(backend), .retries)
-        stats.add(stats.server(backend, Int(s.pointee.server)), .retries)
-        if backends[backend].redispatch && s.pointee.retriesLeft == 0 && !forbidsRedispatch(slot) {
-            // The last retry goes to another server when one is eligible.
-            let failed = Int(s.pointee.server)
-            stats.add(stats.backend(backend), .redispatches)
-            stats.add(stats.server(backend, failed), .redispatches)
-            releaseServer(backend: backend, server: failed)
-            s.pointee.countedOnServer = false
-            s.pointee.redispatched = true
-            s.pointee.phase = .retryWait
-            assignServer(slot, excluding: failed, loop: &loop)
+        countRetry(slot, backend: backend)
+        if shouldRedispatch(slot, backend: backend) {
+            redispatch(slot, backend: backend, loop: &loop)
             return
         }
         // HAProxy's turn-around delay before hitting the same server again:
@@ -200,6 +191,60 @@ extension Worker {
         s.pointee.phase = .retryWait
         s.pointee.phaseExpiry = error == nil ? loop.now : loop.now + delay
         rearm(slot, loop: &loop)
+    }
+
+    /// One retry of the session's request is spent: counted for the log
+    /// (`%rc`) and on the backend and the server that failed (`wretr`).
+    mutating func countRetry(_ slot: UInt32, backend: Int) {
+        let s = sessions.pointer(slot)
+        s.pointee.retriesLeft -= 1
+        s.pointee.retriesDone += 1
+        stats.add(stats.backend(backend), .retries)
+        stats.add(stats.server(backend, Int(s.pointee.server)), .retries)
+    }
+
+    /// After `countRetry`: whether this retry goes to another server, as
+    /// HAProxy decides with `option redispatch [N]`: unless `force-persist`
+    /// holds the request, when the server is no longer usable, on every Nth
+    /// retry (N > 0) or the -Nth before the last (N < 0; the last one by
+    /// default), or at once when the request is not held by a cookie and
+    /// round robin has another active server to offer.
+    mutating func shouldRedispatch(_ slot: UInt32, backend: Int) -> Bool {
+        let s = sessions.pointer(slot)
+        guard backends[backend].redispatch, !forbidsRedispatch(slot) else { return false }
+        let server = Int(s.pointee.server)
+        if server >= 0 && !backends[backend].balancer.servers[server].isUsable { return true }
+        let done = Int(s.pointee.retriesDone)
+        let interval = backends[backend].redispatchInterval
+        if interval > 0 && done % interval == 0 { return true }
+        if interval < 0 {
+            let period = backends[backend].retries + 1 + interval
+            if period > 0 && done % period == 0 { return true }
+        }
+        if backends[backend].balancesRoundRobin && !s.pointee.exchange.cookie.direct {
+            var active = 0
+            for candidate in backends[backend].balancer.servers where candidate.isCandidate && !candidate.isBackup {
+                active += 1
+            }
+            if active > 1 { return true }
+        }
+        return false
+    }
+
+    /// Sends the session to another server than the one that failed it
+    /// (`wredis`, the `+` of `%rc`).
+    mutating func redispatch(_ slot: UInt32, backend: Int, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let failed = Int(s.pointee.server)
+        stats.add(stats.backend(backend), .redispatches)
+        stats.add(stats.server(backend, failed), .redispatches)
+        if s.pointee.countedOnServer {
+            releaseServer(backend: backend, server: failed)
+            s.pointee.countedOnServer = false
+        }
+        s.pointee.redispatched = true
+        s.pointee.phase = .retryWait
+        assignServer(slot, excluding: failed, loop: &loop)
     }
 
     /// `timeout http-request` or `timeout http-keep-alive` passed: a request

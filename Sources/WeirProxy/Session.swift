@@ -31,6 +31,12 @@ struct Direction {
     /// Keep the prefix once sent: a request head that may have to be sent
     /// again on a new connection if a reused one turns out to be closed.
     var holdPrefix = false
+    /// HTTP: keep the request's body bytes `replayFrom..<limit` once sent
+    /// (the buffer is neither released nor compacted), so that the whole
+    /// request can be sent again (`retry-on`). Dropped, for good, when the
+    /// buffer would have to make room.
+    var holdBody = false
+    var replayFrom = 0
 
     var isEmpty: Bool { head == tail }
     /// End-of-file reached the sink: nothing more will flow this way.

@@ -1,5 +1,6 @@
 import Glibc
 import WeirConfig
+import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
@@ -30,12 +31,34 @@ extension Worker {
     mutating func statsEvent(fd: Int32, loop: inout EventLoop) {
         let view = statsView()
         let info = statsProcessInfo()
+        let checker = self.checker
+        var requests: [HealthRequest] = []
         let done = statsServer.serve(fd, now: loop.now, timeout: statsTimeout) { command, level in
-            StatsCommands.run(command, view: view, process: info, level: level)
+            StatsCommands.run(command, view: view, process: info, level: level,
+                              checks: { b, s in checker?.report(backend: b, server: s).map(CheckColumns.init) },
+                              health: &requests)
         }
         if done {
             loop.deregister(fd)
             statsServer.close(fd)
+        }
+        for request in requests { runHealthRequest(request, loop: &loop) }
+    }
+
+    /// `disable|enable health`, `set server … health`: carried out by the
+    /// process's own checker.
+    private mutating func runHealthRequest(_ request: HealthRequest, loop: inout EventLoop) {
+        let (b, s) = (request.backend, request.server)
+        switch request.action {
+        case .disable, .enable:
+            checker?.setEnabled(request.action == .enable, backend: b, server: s, loop: &loop)
+        case .up, .stopping, .down:
+            let forced: ForcedHealth = request.action == .up ? .up : request.action == .down ? .down : .stopping
+            if let events = checker?.force(forced, backend: b, server: s, loop: &loop) {
+                checkerEvents(events, loop: &loop)
+            } else {
+                request.applyWithoutCheck(stats.segment, stats.segment.layout)
+            }
         }
     }
 
@@ -48,5 +71,11 @@ extension Worker {
         } else {
             loop.schedule(Token(kind: TokenKind.statsClient.rawValue, slot: UInt32(bitPattern: fd)), at: deadline)
         }
+    }
+}
+
+extension CheckColumns {
+    init(_ report: CheckReport) {
+        self.init(status: report.statusCode, result: report.resultCode, health: report.health, state: report.stateFlags)
     }
 }

@@ -27,6 +27,49 @@ public struct StatsProcessInfo: Sendable {
     }
 }
 
+/// What the runtime API asks of the health checker, which the host (the
+/// master, or a `-d` process) runs once the command is answered.
+public struct HealthRequest: Sendable, Hashable {
+    public enum Action: Sendable, Hashable {
+        /// `disable health`, `enable health`.
+        case disable, enable
+        /// `set server … health up|stopping|down`.
+        case up, stopping, down
+    }
+
+    public var backend: Int
+    public var server: Int
+    public var action: Action
+}
+
+extension HealthRequest {
+    /// For a server without a check: the runtime API sets its health slot
+    /// itself (`up` or `down`), which every worker reads.
+    public func applyWithoutCheck(_ segment: SharedSegment, _ layout: SegmentLayout) {
+        switch action {
+        case .up: segment.setHealth(.up, layout.server(backend: backend, server))
+        case .down: segment.setHealth(.down, layout.server(backend: backend, server))
+        case .disable, .enable, .stopping: break
+        }
+    }
+}
+
+/// A server's check in `show servers state` (HAProxy's numbers), from the
+/// host's checker: nil for a server without a check.
+public struct CheckColumns: Sendable, Hashable {
+    public var status: Int
+    public var result: Int
+    public var health: Int
+    public var state: Int
+
+    public init(status: Int, result: Int, health: Int, state: Int) {
+        self.status = status
+        self.result = result
+        self.health = health
+        self.state = state
+    }
+}
+
 /// The runtime API of `stats socket`: HAProxy's commands, answered from
 /// shared memory. Pure text in, text out; the hosts (the master, or a `-d`
 /// process) own the sockets.
@@ -53,6 +96,9 @@ public enum StatsCommands {
                   enable server <bk>/<srv>                : enable a disabled server (use 'set server' instead)
                   set server <bk>/<srv> state ready|drain|maint : change a server's administrative state
                   set server <bk>/<srv> weight <w>[%]     : change a server's weight
+                  set server <bk>/<srv> health up|stopping|down : force a server's health
+                  disable health <bk>/<srv>               : stop a server's health checks (its state stays)
+                  enable health <bk>/<srv>                : start a server's health checks again
                   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
                   set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0: no limit)
                   set maxconn frontend <fe> <n>           : change a frontend's maxconn (per worker)
@@ -65,6 +111,15 @@ public enum StatsCommands {
     /// Runs one command; returns its answer (each ends with an empty line
     /// in HAProxy's way, added by the caller).
     public static func run(_ command: String, view: StatsView, process: StatsProcessInfo, level: StatsLevel) -> String {
+        var ignored: [HealthRequest] = []
+        return run(command, view: view, process: process, level: level, checks: { _, _ in nil }, health: &ignored)
+    }
+
+    /// Runs one command; `checks` tells what the host's checker knows of a
+    /// server (backend and server indexes), and the health commands are
+    /// added to `health` for the host to carry out.
+    public static func run(_ command: String, view: StatsView, process: StatsProcessInfo, level: StatsLevel,
+                           checks: (Int, Int) -> CheckColumns?, health: inout [HealthRequest]) -> String {
         let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         let now = Int(wallSeconds())
         func need(_ required: StatsLevel) -> Bool { level >= required }
@@ -76,7 +131,16 @@ public enum StatsCommands {
         case ("show", "stat"):
             return showStat(Array(words.dropFirst(2)), view: view, now: now)
         case ("show", "servers") where words.count > 2 && words[2] == "state":
-            return showServersState(words.count > 3 ? words[3] : nil, view: view, now: now)
+            return showServersState(words.count > 3 ? words[3] : nil, view: view, now: now, checks: checks)
+        case ("disable", "health"), ("enable", "health"):
+            guard need(.admin) else { return "Permission denied\n" }
+            guard words.count > 2 else { return "Require 'backend/server'.\n" }
+            switch serverIndexes(words[2], view.layout) {
+            case .failure(let message): return message.description
+            case .success(let (b, s)):
+                health.append(HealthRequest(backend: b, server: s, action: words[0] == "disable" ? .disable : .enable))
+                return ""
+            }
         case ("show", "backend"):
             var text = "# name\n"
             for b in 0..<view.layout.backendCount { text += view.layout.entities[view.layout.backend(b)].proxy + "\n" }
@@ -134,8 +198,22 @@ public enum StatsCommands {
                 return ""
             case "weight":
                 return setWeight(words.count > 4 ? words[4] : "", entity, view.current)
+            case "health":
+                let action: HealthRequest.Action
+                switch words.count > 4 ? words[4] : "" {
+                case "up": action = .up
+                case "stopping": action = .stopping
+                case "down": action = .down
+                default: return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
+                }
+                guard case .success(let (b, s)) = serverIndexes(words[2], view.layout) else { return "No such server.\n" }
+                if action == .stopping && checks(b, s) == nil {
+                    return "Weir can set 'health stopping' only on a server with 'check'.\n"
+                }
+                health.append(HealthRequest(backend: b, server: s, action: action))
+                return ""
             default:
-                return "'set server <srv>' only supports 'state' and 'weight' in Weir.\n"
+                return "'set server <srv>' only supports 'state', 'weight' and 'health' in Weir.\n"
             }
         case ("set", "maxconn"):
             guard need(.admin) else { return "Permission denied\n" }
@@ -182,6 +260,19 @@ public enum StatsCommands {
         guard layout.backend(named: backend) != nil else { return .failure(Message("No such backend.\n")) }
         guard let entity = layout.server(backend: backend, server: server) else { return .failure(Message("No such server.\n")) }
         return .success(entity)
+    }
+
+    /// `backend/server` to its backend and server indexes.
+    static func serverIndexes(_ name: String, _ layout: SegmentLayout) -> Result<(Int, Int), Message> {
+        guard let slash = name.firstIndex(of: "/") else { return .failure(Message("Require 'backend/server'.\n")) }
+        let backend = String(name[..<slash]), server = String(name[name.index(after: slash)...])
+        guard let b = (0..<layout.backendCount).first(where: { layout.entities[layout.backend($0)].proxy == backend }) else {
+            return .failure(Message("No such backend.\n"))
+        }
+        guard let s = (0..<layout.serverCount[b]).first(where: { layout.entities[layout.server(backend: b, $0)].server == server }) else {
+            return .failure(Message("No such server.\n"))
+        }
+        return .success((b, s))
     }
 
     struct Message: Error, CustomStringConvertible {
@@ -274,7 +365,8 @@ public enum StatsCommands {
     }
 
     /// `show servers state`: version 1 of HAProxy's server-state format.
-    static func showServersState(_ backend: String?, view: StatsView, now: Int) -> String {
+    static func showServersState(_ backend: String?, view: StatsView, now: Int,
+                                 checks: (Int, Int) -> CheckColumns? = { _, _ in nil }) -> String {
         let layout = view.layout
         if let backend, layout.backend(named: backend) == nil { return "Can't find backend.\n" }
         var text = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
@@ -295,10 +387,13 @@ public enum StatsCommands {
                 if admin.contains(.drain) { adminBits |= 0x08 }
                 let running = !admin.inMaintenance && segment.health(e) != .down
                 let (address, port) = splitAddress(server.address)
+                // Without a check: HAProxy's defaults for an unchecked server.
+                let check = checks(b, s) ?? CheckColumns(status: 6, result: 0, health: 0, state: 0)
                 let fields: [String] = [
                     String(be.proxyID), be.proxy, String(server.serverID), server.server, address,
                     running ? "2" : "0", String(adminBits), String(segment.weight(e)), String(segment.initialWeight(e)),
-                    String(max(0, now - segment.lastChange(e))), "6", "0", "0", "0", "0", "0", "0", "-", port, "-", "0",
+                    String(max(0, now - segment.lastChange(e))), String(check.status), String(check.result),
+                    String(check.health), String(check.state), "0", "0", "0", "-", port, "-", "0",
                     "0", "-", "-", "0",
                 ]
                 text += fields.joined(separator: " ") + "\n"

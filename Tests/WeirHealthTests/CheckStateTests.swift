@@ -175,7 +175,11 @@ import WeirLoop
         #expect(PassiveOutcome.httpStatus(501).isError(under: .layer7) == false)
         #expect(PassiveOutcome.httpStatus(404).isError(under: .layer7) == false)
         #expect(PassiveOutcome.httpStatus(503).isError(under: .layer4) == nil)
-        for outcome in [PassiveOutcome.connectFailed, .connected, .httpStatus(502), .invalidResponse] {
+        #expect(PassiveOutcome.noResponse.isError(under: .layer7) == true)
+        #expect(PassiveOutcome.responseTimeout.isError(under: .layer7) == true)
+        #expect(PassiveOutcome.noResponse.isError(under: .layer4) == nil)
+        for outcome in [PassiveOutcome.connectFailed, .connected, .httpStatus(502), .invalidResponse, .noResponse,
+                        .responseTimeout] {
             #expect(PassiveOutcome(wire: Substring(outcome.wire)) == outcome)
         }
         #expect(PassiveOutcome(wire: "HTTPx") == nil)
@@ -202,5 +206,20 @@ import WeirLoop
         #expect(c.servers[0].state.isUp && c.servers[0].state.health == c.servers[0].state.rise)
         var fail = try checker("observe layer7 error-limit 1 on-error fail-check")
         #expect(fail.observe(backend: 0, server: 0, .invalidResponse, loop: &loop).map(\.kind) == [.wentDown])
+    }
+}
+
+@Suite struct ForcedCheckStateTests {
+    @Test func forceUpAndDown() {
+        var state = CheckState(rise: 2, fall: 3)
+        #expect(state.force(up: false) == .wentDown)
+        #expect(state.health == 0 && !state.isUp)
+        #expect(state.force(up: false) == .none)
+        #expect(state.force(up: true) == .wentUp)
+        #expect(state.health == 4 && state.isUp)
+        // The checks go on from the forced state: three failures to DOWN.
+        #expect(state.record(success: false) == .none)
+        #expect(state.record(success: false) == .none)
+        #expect(state.record(success: false) == .wentDown)
     }
 }

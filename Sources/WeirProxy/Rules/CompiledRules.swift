@@ -240,6 +240,7 @@ enum CompiledAction {
     case setVariable(VariableSlot, CompiledSample)
     case unsetVariable(VariableSlot)
     /// nil: silent.
+    case disableL7Retry
     case setLogLevel(LogLevel?)
     case setStatus(Int, reason: UnsafeRawBufferPointer?)
     case capture(CompiledSample, CaptureSlot)

@@ -244,6 +244,7 @@ struct RuleCompiler {
             action = .setVariable(variable(scope, name), try self.sample(sample))
         case .unsetVar(let scope, let name): action = .unsetVariable(variable(scope, name))
         case .setLogLevel(let level): action = .setLogLevel(level)
+        case .disableL7Retry: action = .disableL7Retry
         case .setStatus(let status, let reason): action = .setStatus(status, reason: reason.map { constants.intern($0) })
         case .capture(let sample, let length):
             let slot = newCaptureSlot(length: length)

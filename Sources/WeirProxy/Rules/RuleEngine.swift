@@ -86,6 +86,9 @@ struct RuleEngine: ~Copyable {
     var reason = emptyBytes
     var statusEdited = false
 
+    /// `http-request disable-l7-retry` acted on this request.
+    var l7RetryDisabled = false
+
     /// `http_auth`: the user list checked for this request and the user found (-1: none).
     var authUserlist = -1
     var authUser = -1
@@ -136,6 +139,7 @@ struct RuleEngine: ~Copyable {
         edits.reset()
         output.reset()
         fieldCount = 0
+        l7RetryDisabled = false
         authUserlist = -1
         authUser = -1
     }

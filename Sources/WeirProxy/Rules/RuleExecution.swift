@@ -87,6 +87,8 @@ extension RuleEngine {
             sessions.set(input.slot, variable, sampleValue(sample))
         case .unsetVariable(let variable):
             sessions.unset(input.slot, variable)
+        case .disableL7Retry:
+            l7RetryDisabled = true
         case .setLogLevel(let level):
             sessions.setLogLevel(input.slot, level.map { UInt8($0.rawValue) } ?? SessionRuleTable.logLevelSilent)
         case .setStatus(let code, let newReason):
