@@ -87,6 +87,8 @@ enum Keywords {
         ("ignore-persist", false, true, true, true),
         ("http-check", true, false, true, true),
         ("tcp-check", true, false, true, true),
+        ("stick-table", false, true, true, true),
+        ("stick", false, false, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -101,7 +103,7 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "http-after-response", "tcp-response", "stick-table", "stick", "errorfiles", "compression", "monitor-uri",
+        "http-after-response", "tcp-response", "errorfiles", "compression", "monitor-uri",
         "monitor", "stats", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "server-state-file-name", "load-server-state-from-file", "use-server",

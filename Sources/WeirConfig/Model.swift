@@ -323,6 +323,10 @@ public struct Backend: Sendable, Hashable {
     public var forcePersist: [Condition] { persistRules.filter { $0.kind == .force }.map(\.condition) }
     /// `ignore-persist if …`: ignore the cookie.
     public var ignorePersist: [Condition] { persistRules.filter { $0.kind == .ignore }.map(\.condition) }
+    /// `stick-table`: this backend's table in shared memory.
+    public var stickTable: StickTableSpec?
+    /// `stick` rules in their order.
+    public var stickRules: [StickRule] = []
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

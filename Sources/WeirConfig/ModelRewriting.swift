@@ -141,6 +141,10 @@ extension Backend {
         tcpRequestContentRules.rewriteFetches(f)
         errorPages.rewriteFetches(f)
         for i in persistRules.indices { persistRules[i].condition.rewriteFetches(f) }
+        for i in stickRules.indices {
+            stickRules[i].condition.rewriteFetches(f)
+            stickRules[i].sample.rewriteFetches(f)
+        }
         if case .hash(var sample) = balance {
             sample.rewriteFetches(f)
             balance = .hash(sample)

@@ -303,6 +303,8 @@ extension ParserState {
             case "force-persist", "ignore-persist": parsePersistRule(words)
             case "http-check": parseHTTPCheck(words)
             case "tcp-check": parseTCPCheck(words)
+            case "stick-table": parseStickTable(words)
+            case "stick": parseStick(words)
             case "description": break
             default: break
             }
