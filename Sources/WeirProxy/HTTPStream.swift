@@ -95,6 +95,7 @@ extension Worker {
         case .closed: return .closed
         }
         analyseRequestCookies(slot, backend: backend)
+        analyseStickRules(slot, backend: backend)
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "R", loop: &loop)
             return .closed
@@ -253,6 +254,7 @@ extension Worker {
                  loop: &loop)
         if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
         analyseResponseCookies(slot)
+        analyseStickResponse(slot)
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "H", loop: &loop)
             return .closed

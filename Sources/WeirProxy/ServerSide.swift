@@ -13,7 +13,9 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         loadGlobalConnections(backend: backend)
         // A cookie naming a server takes the request there (CookiePersistence.swift).
+        // Then a stick table naming a server (StickPersistence.swift).
         let persisted = persistentPick(slot, backend: backend, excluding: excluding)
+            ?? stickPick(slot, backend: backend, excluding: excluding)
         var result: PickResult
         if let persisted {
             result = persisted
@@ -41,6 +43,7 @@ extension Worker {
             let wall = s.pointee.isHTTP ? s.pointee.exchange.waitStartWall : s.pointee.acceptedWall
             stats.sessionStarted(entity, wallSeconds: wall / 1000)
             s.pointee.server = Int32(server)
+            if s.pointee.stick.pending.table >= 0 { storeStickKey(slot, backend: backend, server: server) }
             s.pointee.countedOnServer = true
             if s.pointee.queuedAt >= 0 && s.pointee.queueTime < 0 {
                 s.pointee.queueTime = loop.now - s.pointee.queuedAt

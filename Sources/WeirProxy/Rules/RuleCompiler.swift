@@ -27,6 +27,8 @@ struct CompiledRuleSet {
     let balanceSamples: [CompiledSample?]
     /// Each backend's `force-persist`/`ignore-persist` lines (CookiePersistence.swift).
     var persistRules: [[CompiledPersistRule]] = []
+    /// Each backend's `stick` lines (StickPersistence.swift).
+    var stickRules: [[CompiledStickRule]] = []
     /// Per frontend: its log line and unique id (`HTTPLog.swift`).
     var frontendLogging: [FrontendLogging] = []
 }
@@ -50,6 +52,7 @@ struct RuleCompiler {
         var compiler = RuleCompiler(configuration)
         var compiled = try compiler.compileAll()
         compiled.persistRules = try compiler.persistRules(configuration.backends)
+        compiled.stickRules = try compiler.stickRules(configuration.backends)
         return compiled
     }
 
