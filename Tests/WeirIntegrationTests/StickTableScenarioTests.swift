@@ -153,6 +153,40 @@ struct StickTableScenarioTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("a reload keeps the entries of a table that keeps its name and type")
+    func entriesSurviveAReload() throws {
+        let servers = try (1...3).map { try Backend(.name("s\($0)")) }
+        defer { for s in servers { s.stop() } }
+        let socket = statsSocketPath()
+        let port = try freeLoopbackPort()
+        let config = tcpConfig(socket: socket, port: port, servers: servers, table: "stick-table type ip size 1k expire 10m",
+                               nbthread: 2)
+        let h = try MasterHarness(config: config)
+        defer { h.close() }
+        let sources = (1...6).map { "127.0.0.\($0)" }
+        var chosen: [String: String] = [:]
+        for source in sources { chosen[source] = try askName(port, source: source) }
+        // The new configuration's table is larger: the entries move over.
+        try h.writeConfig(config.replacingOccurrences(of: "size 1k", with: "size 2k"))
+        let (success, answer) = try h.reload()
+        try #require(success, "\(answer)")
+        let dump = TableDump(try statsCommand(socket, "show table be"))
+        #expect(dump.header == "# table: be, type: ip, size:2048, used:6", "\(dump.header)")
+        for source in sources {
+            #expect(dump.server(of: source).map { "s\($0)" } == chosen[source])
+            let again = try (0..<6).map { _ in try askName(port, source: source) }
+            #expect(Set(again) == [chosen[source]!], "\(source) after the reload: \(again), before: \(chosen[source] ?? "?")")
+        }
+        // Another key type is another table: it starts empty.
+        try h.writeConfig(config.replacingOccurrences(of: "type ip", with: "type ipv6"))
+        let (changed, changedAnswer) = try h.reload()
+        try #require(changed, "\(changedAnswer)")
+        #expect(try statsCommand(socket, "show table") == "# table: be, type: ipv6, size:1024, used:0\n\n")
+        _ = try askName(port, source: "127.0.0.9")
+        #expect(TableDump(try statsCommand(socket, "show table be")).server(of: "::ffff:127.0.0.9") != nil)
+        h.expectNoWorkerCrash()
+    }
+
     @Test("mode http: stick on hdr(x-user), and store-response learning from the server's answer")
     func httpHeaderPersistence() throws {
         let backends = try (1...3).map { try HTTPBackend(name: "s\($0)") }
