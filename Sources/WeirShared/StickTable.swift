@@ -107,6 +107,8 @@ public struct StickTable: @unchecked Sendable {
         (bucket + StickTableInfo.bucketHeader + index * entryStride).assumingMemoryBound(to: Int64.self)
     }
 
+    /// This process's PID, the lock owner's mark: read once (getpid is a
+    /// system call; worker processes are exec'd, never forked).
     private static let pid = Int(getpid())
 
     /// Takes a bucket's lock. A lock held by a process that no longer exists
@@ -114,7 +116,7 @@ public struct StickTable: @unchecked Sendable {
     @inline(__always)
     private func lock(_ bucket: UnsafeMutableRawPointer) {
         let word = lockWord(bucket)
-        let me = Int(getpid())
+        let me = StickTable.pid
         var spins = 0
         while true {
             let (done, owner) = word.weakCompareExchange(expected: 0, desired: me, successOrdering: .acquiring,
