@@ -43,7 +43,6 @@ extension Worker {
             let wall = s.pointee.isHTTP ? s.pointee.exchange.waitStartWall : s.pointee.acceptedWall
             stats.sessionStarted(entity, wallSeconds: wall / 1000)
             s.pointee.server = Int32(server)
-            if s.pointee.stick.pending.table >= 0 { storeStickKey(slot, backend: backend, server: server) }
             s.pointee.countedOnServer = true
             if s.pointee.queuedAt >= 0 && s.pointee.queueTime < 0 {
                 s.pointee.queueTime = loop.now - s.pointee.queuedAt
@@ -93,6 +92,7 @@ extension Worker {
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = 0
+        if s.pointee.stick.pending.table >= 0 { storeStickKey(slot) }
         s.pointee.toServer.sinkWritable = true
         s.pointee.toServer.sinkShut = false
         // No read until epoll reports one: the connection was drained when
@@ -150,6 +150,7 @@ extension Worker {
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = loop.now - s.pointee.connectStart
+        if s.pointee.stick.pending.table >= 0 { storeStickKey(slot) }
         observed(backend: Int(s.pointee.backend), server: Int(s.pointee.server), .connected, loop: &loop)
         s.pointee.toServer.sinkWritable = true
         s.pointee.toClient.sourceReadable = true

@@ -6,7 +6,8 @@
 //   it before the balancer unless it is in maintenance (or down, without
 //   `option persist`), full, or a redispatch moves the session;
 // * the first `on`/`store-request` rule that applies keeps its key in the
-//   session; once a server is assigned, the key is stored with its id;
+//   session; once the connection to the assigned server is established,
+//   the key is stored with the server's id;
 // * `store-response` rules store their key when the response arrives.
 //
 // Keys are normalised per table type into the session's fixed key bytes:
@@ -192,11 +193,15 @@ extension Worker {
         return backends[backend].balancer.servers[server].isFull ? .allFull : .server(server)
     }
 
-    /// Once `server` is assigned: the kept key is stored with its id.
-    func storeStickKey(_ slot: UInt32, backend: Int, server: Int) {
+    /// Once the session's server connection is established (or reused):
+    /// the kept key is stored with the server's id, once. A server that
+    /// refused the connection is not stored; the retry's is.
+    func storeStickKey(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         let pending = s.pointee.stick.pending
-        guard pending.table >= 0, let table = backends[Int(pending.table)].stickTable else { return }
+        s.pointee.stick.pending.table = -1
+        let backend = Int(s.pointee.backend), server = Int(s.pointee.server)
+        guard backend >= 0, server >= 0, let table = backends[Int(pending.table)].stickTable else { return }
         var bytes = pending.bytes
         withUnsafeBytes(of: &bytes) {
             _ = table.store(UnsafeRawBufferPointer(rebasing: $0[0..<Int(pending.length)]),

@@ -153,6 +153,58 @@ struct StickTableScenarioTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("a server that refuses the connection is not stored; the one a redispatch reaches is")
+    func refusedConnectionsAreNotStored() throws {
+        let alive = try Backend(.name("s2"))
+        defer { alive.stop() }
+        let socket = statsSocketPath()
+        let port = try freeLoopbackPort(), refused = try freeLoopbackPort()
+        let config = """
+            global
+                nbthread 1
+                stats socket \(socket) level admin
+            defaults
+                mode tcp
+                timeout connect 2s
+                timeout client 30s
+                timeout server 30s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend be
+            backend be
+                balance first
+                retries 0
+                stick-table type ip size 10
+                stick on src
+                server s1 127.0.0.1:\(refused)
+                server s2 \(alive.address)
+            frontend fe2
+                bind 127.0.0.1:0
+                default_backend be2
+            backend be2
+                balance first
+                retries 1
+                option redispatch
+                stick-table type ip size 10
+                stick on src
+                server s1 127.0.0.1:\(refused)
+                server s2 \(alive.address)
+
+            """
+        let h = try MasterHarness(config: config)
+        defer { h.close() }
+        // `first` picks s1, which refuses: no retry, nothing stored.
+        let client = try Client(port: port, source: "127.0.0.7")
+        _ = client.readToEnd()
+        client.close()
+        #expect(try statsCommand(socket, "show table be") == "# table: be, type: ip, size:10, used:0\n\n")
+        // With a redispatch, s2 answers and is the one stored.
+        let port2 = try h.master.port(of: "fe2")
+        #expect(try askName(port2, source: "127.0.0.7") == "s2")
+        #expect(TableDump(try statsCommand(socket, "show table be2")).server(of: "127.0.0.7") == 2)
+        h.expectNoWorkerCrash()
+    }
+
     @Test("a reload keeps the entries of a table that keeps its name and type")
     func entriesSurviveAReload() throws {
         let servers = try (1...3).map { try Backend(.name("s\($0)")) }
