@@ -258,9 +258,12 @@ public struct StickTable: @unchecked Sendable {
         return false
     }
 
-    /// Every live entry (expired ones are freed on the way), bucket by bucket.
+    /// Every live entry (expired ones are freed on the way), bucket by
+    /// bucket. A scan writes every bucket's lock, so the whole table's pages
+    /// become resident: an empty table is not scanned.
     public func entries(now: Int64) -> [StickEntry] {
         var result: [StickEntry] = []
+        guard used > 0 else { return result }
         for index in 0..<bucketCount {
             let b = bucket(index)
             lock(b)
@@ -284,6 +287,7 @@ public struct StickTable: @unchecked Sendable {
     @discardableResult
     public func removeAll(where matching: (StickEntry) -> Bool = { _ in true }, now: Int64) -> Int {
         var removed = 0
+        guard used > 0 else { return 0 }
         for index in 0..<bucketCount {
             let b = bucket(index)
             lock(b)
