@@ -118,6 +118,13 @@ struct StickTableScenarioTests {
             #expect(dump.server(of: source).map { "s\($0)" } == after[source]?.first)
         }
 
+        // A draining server keeps its sticky clients.
+        let drained = try #require(dump.server(of: sources[1]).map { "s\($0)" })
+        #expect(try statsCommand(socket, "set server be/\(drained) state drain") == "\n")
+        let stayed = try (0..<8).map { _ in try askName(port, source: sources[1]) }
+        #expect(Set(stayed) == [drained], "\(sources[1]) while its server drains: \(stayed)")
+        #expect(try statsCommand(socket, "set server be/\(drained) state ready") == "\n")
+
         // clear table forgets one key, then all of them.
         #expect(try statsCommand(socket, "clear table be key 127.0.0.2") == "\n")
         dump = TableDump(try statsCommand(socket, "show table be"))
