@@ -89,6 +89,8 @@ enum Keywords {
         ("http-check", true, false, true, true),
         ("tcp-check", true, false, true, true),
         ("stats", true, true, true, true),
+        ("stick-table", false, true, true, true),
+        ("stick", false, false, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -103,7 +105,7 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "http-after-response", "tcp-response", "stick-table", "stick", "errorfiles", "compression", "monitor-uri",
+        "http-after-response", "tcp-response", "errorfiles", "compression", "monitor-uri",
         "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "server-state-file-name", "load-server-state-from-file", "use-server",

@@ -333,6 +333,10 @@ public struct Backend: Sendable, Hashable {
     public var ignorePersist: [Condition] { persistRules.filter { $0.kind == .ignore }.map(\.condition) }
     /// `stats enable|uri|auth|…`: the HTML statistics page; nil: none.
     public var statsPage: StatsPage?
+    /// `stick-table`: this backend's table in shared memory.
+    public var stickTable: StickTableSpec?
+    /// `stick` rules in their order.
+    public var stickRules: [StickRule] = []
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

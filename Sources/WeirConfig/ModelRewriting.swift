@@ -144,6 +144,10 @@ extension Backend {
         errorPages.rewriteFetches(f)
         statsPage?.admin?.rewriteFetches(f)
         for i in persistRules.indices { persistRules[i].condition.rewriteFetches(f) }
+        for i in stickRules.indices {
+            stickRules[i].condition.rewriteFetches(f)
+            stickRules[i].sample.rewriteFetches(f)
+        }
         if case .hash(var sample) = balance {
             sample.rewriteFetches(f)
             balance = .hash(sample)

@@ -125,6 +125,8 @@ struct ProxyDraft: Sendable {
     var requestCaptures: [HeaderCapture] = []
     var responseCaptures: [HeaderCapture] = []
     var persistRules: [PersistRule] = []
+    var stickTable: StickTableSpec?
+    var stickRules: [StickRule] = []
     var servers: [Server] = []
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
@@ -151,6 +153,7 @@ extension ProxyDraft {
         for i in tcpRequestContentRules.indices { body(&tcpRequestContentRules[i].condition) }
         for i in persistRules.indices { body(&persistRules[i].condition) }
         if settings.statsPage?.admin != nil { body(&settings.statsPage!.admin!) }
+        for i in stickRules.indices { body(&stickRules[i].condition) }
     }
 }
 

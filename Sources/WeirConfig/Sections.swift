@@ -305,6 +305,8 @@ extension ParserState {
             case "http-check": parseHTTPCheck(words)
             case "tcp-check": parseTCPCheck(words)
             case "stats": parseProxyStats(words)
+            case "stick-table": parseStickTable(words)
+            case "stick": parseStick(words)
             case "description": break
             default: break
             }

@@ -55,6 +55,8 @@ extension ParserState {
                 backend.persist = draft.settings.persist
                 backend.persistRules = draft.persistRules
                 backend.statsPage = draft.settings.statsPage
+                backend.stickTable = draft.stickTable
+                backend.stickRules = draft.stickRules
                 config.backends.append(backend)
 
                 var seen: [String: SourceLocation] = [:]
@@ -171,7 +173,40 @@ extension ParserState {
             for i in config.frontends.indices { config.frontends[i].rewriteFetches(rewrite) }
             for i in config.backends.indices { config.backends[i].rewriteFetches(rewrite) }
         }
+        resolveStickTables(&config, backendIndex: backendIndex)
         return config
+    }
+
+    /// `stick … table NAME`: the backend holding the table; a rule without
+    /// one uses its own backend's.
+    private mutating func resolveStickTables(_ config: inout Configuration, backendIndex: [String: Int]) {
+        let withTables = config.backends.filter { $0.stickTable != nil }.map(\.name)
+        for b in config.backends.indices {
+            for r in config.backends[b].stickRules.indices {
+                let rule = config.backends[b].stickRules[r]
+                let context = "stick \(rule.kind.rawValue)"
+                if let name = rule.tableName {
+                    guard let target = backendIndex[name] else {
+                        report(.error, "\(context): no backend named '\(name)'"
+                               + Keywords.didYouMean(name, among: backendIndex.keys.sorted()), at: rule.location)
+                        continue
+                    }
+                    guard config.backends[target].stickTable != nil else {
+                        report(.error, "\(context): backend '\(name)' has no stick-table"
+                               + Keywords.didYouMean(name, among: withTables), at: rule.location)
+                        continue
+                    }
+                    config.backends[b].stickRules[r].table = target
+                } else {
+                    guard config.backends[b].stickTable != nil else {
+                        report(.error, "\(context): backend '\(config.backends[b].name)' has no stick-table; "
+                               + "declare one or name another backend's with 'table'", at: rule.location)
+                        continue
+                    }
+                    config.backends[b].stickRules[r].table = b
+                }
+            }
+        }
     }
 
     /// The user lists, and the index of each name `http_auth()` refers to.

@@ -103,6 +103,7 @@ extension Worker {
         case .closed: return .closed
         }
         analyseRequestCookies(slot, backend: backend)
+        analyseStickRules(slot, backend: backend)
         // Read before the response rules reset the engine.
         let l7RetryDisabled = rules.l7RetryDisabled
         guard let prefix = buffers.acquire() else {
@@ -283,6 +284,7 @@ extension Worker {
         }
         if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
         analyseResponseCookies(slot)
+        analyseStickResponse(slot)
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "H", loop: &loop)
             return .closed

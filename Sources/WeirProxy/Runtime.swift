@@ -112,6 +112,12 @@ struct BackendRuntime {
     let cookie: CookieSettings?
     /// `cookie != nil`, readable without copying the settings out.
     let hasCookie: Bool
+    /// Each server's `id`: what stick tables store.
+    let serverIDs: [Int]
+    /// `option persist`: a persistent client keeps a server that is down.
+    let persist: Bool
+    /// This backend's `stick-table` in shared memory (StickPersistence.swift).
+    var stickTable: StickTable?
     /// Per server: the first idle connection (a slot in the worker's idle
     /// table, -1 when none) and how many there are.
     var idleHeads: [Int32]
@@ -205,6 +211,8 @@ struct BackendRuntime {
         reuse = backend.httpReuse
         cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
         hasCookie = cookie != nil
+        serverIDs = backend.servers.map(\.id)
+        persist = backend.persist
     }
 }
 

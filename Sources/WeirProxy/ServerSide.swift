@@ -14,7 +14,9 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         loadGlobalConnections(backend: backend)
         // A cookie naming a server takes the request there (CookiePersistence.swift).
+        // Then a stick table naming a server (StickPersistence.swift).
         let persisted = persistentPick(slot, backend: backend, excluding: excluding)
+            ?? stickPick(slot, backend: backend, excluding: excluding)
         var result: PickResult
         if let persisted {
             result = persisted
@@ -91,6 +93,7 @@ extension Worker {
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = 0
+        if s.pointee.stick.pending.table >= 0 { storeStickKey(slot) }
         s.pointee.toServer.sinkWritable = true
         s.pointee.toServer.sinkShut = false
         // No read until epoll reports one: the connection was drained when
@@ -148,6 +151,7 @@ extension Worker {
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = loop.now - s.pointee.connectStart
+        if s.pointee.stick.pending.table >= 0 { storeStickKey(slot) }
         observed(backend: Int(s.pointee.backend), server: Int(s.pointee.server), .connected, loop: &loop)
         s.pointee.toServer.sinkWritable = true
         s.pointee.toClient.sourceReadable = true

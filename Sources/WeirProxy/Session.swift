@@ -115,6 +115,8 @@ struct Session {
     /// bytes flow as in `mode tcp`.
     var isTunnel = false
     var exchange = HTTPExchange()
+    /// Stick table persistence of the current request (StickPersistence.swift).
+    var stick = StickState()
     /// HAProxy's two-letter termination state: who ended it, and in which phase.
     var terminationCause = UInt8(ascii: "-")
     var terminationPhase = UInt8(ascii: "-")

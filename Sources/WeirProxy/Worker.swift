@@ -126,6 +126,7 @@ public struct Worker: ~Copyable, EventHandler {
         for b in backends.indices {
             for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
         }
+        for b in backends.indices { backends[b].stickTable = segment.table(named: backends[b].name) }
         self.backends = backends
         self.options = options
         let fileLimit = Posix.raiseFileLimit()
@@ -319,6 +320,10 @@ public struct Worker: ~Copyable, EventHandler {
         let s = sessions.pointer(slot)
         s.pointee.backend = Int32(backend)
         s.pointee.retriesLeft = Int32(backends[backend].retries)
+        if !rules.compiled.stickRules[backend].isEmpty {
+            rules.beginConnection(sampleInput(slot))
+            analyseStickRules(slot, backend: backend)
+        }
         backends[backend].current += 1
         backends[backend].cumulated += 1
         stats.open(stats.backend(backend))

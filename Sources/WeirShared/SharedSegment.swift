@@ -149,6 +149,10 @@ public struct SharedSegment: @unchecked Sendable {
         case stateVersion
         case createdWall
         case totalSize
+        /// The stick tables' descriptions (`StickTableInfo` lines); 0 in
+        /// segments laid out before stick tables.
+        case tablesTextOffset
+        case tablesTextLength
     }
 
     public let memory: UnsafeMutableRawBufferPointer
@@ -158,6 +162,8 @@ public struct SharedSegment: @unchecked Sendable {
     let states: UnsafeMutablePointer<Int.AtomicRepresentation>
     let counterBase: UnsafeMutableRawPointer
     let slotStride: Int
+    /// The stick tables, in backend order.
+    public let tables: [StickTable]
 
     /// The slot index of the master's carried-over counters.
     public var carriedSlot: Int { slots }
@@ -174,7 +180,19 @@ public struct SharedSegment: @unchecked Sendable {
         let stateOffset = (layoutOffset + text.count + 63) & ~63
         let countersOffset = stateOffset + entities * StateWord.stride * 8
         let slotStride = (workerHeaderSize + entities * Counter.stride * 8 + 63) & ~63
-        let total = countersOffset + (slots + 2) * slotStride
+        var infos: [StickTableInfo] = []
+        var tablesOffset = countersOffset + (slots + 2) * slotStride
+        for backend in configuration.backends {
+            guard let spec = backend.stickTable else { continue }
+            var info = StickTableInfo(name: backend.name, type: spec.type, keyLength: spec.type.keyLength(spec.length),
+                                      size: spec.size, expire: spec.expire ?? 0, noPurge: spec.noPurge)
+            info.offset = tablesOffset
+            tablesOffset += (info.byteCount + 63) & ~63
+            infos.append(info)
+        }
+        let tablesText = Array(infos.map { $0.encoded() + "\n" }.joined().utf8)
+        let tablesTextOffset = tablesOffset
+        let total = tablesTextOffset + tablesText.count
         let fd = try MemoryFile.create(name: "weir-shared", size: total)
         let memory: UnsafeMutableRawBufferPointer
         do { memory = try MemoryFile.map(fd) } catch {
@@ -193,6 +211,11 @@ public struct SharedSegment: @unchecked Sendable {
         header(.slotStride, slotStride)
         header(.createdWall, Int(Clock.wallMilliseconds() / 1000))
         header(.totalSize, total)
+        header(.tablesTextOffset, tablesTextOffset)
+        header(.tablesTextLength, tablesText.count)
+        tablesText.withUnsafeBytes {
+            if $0.count > 0 { memory.baseAddress!.advanced(by: tablesTextOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
         text.withUnsafeBytes { memory.baseAddress!.advanced(by: layoutOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         memory.storeBytes(of: magic, toByteOffset: 0, as: UInt64.self)
         let segment = SharedSegment(memory: memory, layout: layout, slots: slots)
@@ -244,6 +267,24 @@ public struct SharedSegment: @unchecked Sendable {
         states = (base + stateOffset).bindMemory(to: Int.AtomicRepresentation.self,
                                                  capacity: layout.entities.count * StateWord.stride)
         counterBase = base + countersOffset
+        var tables: [StickTable] = []
+        let textOffset = Int(memory.load(fromByteOffset: Header.tablesTextOffset.rawValue * 8, as: Int64.self))
+        let textLength = Int(memory.load(fromByteOffset: Header.tablesTextLength.rawValue * 8, as: Int64.self))
+        if textOffset > 0, textLength > 0, textOffset + textLength <= memory.count {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: memory[textOffset..<(textOffset + textLength)]),
+                              as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                guard let info = StickTableInfo.decode(line), info.offset >= 0,
+                      info.offset + info.byteCount <= memory.count else { continue }
+                tables.append(StickTable(info: info, base: base + info.offset))
+            }
+        }
+        self.tables = tables
+    }
+
+    /// The stick table of backend `name`.
+    public func table(named name: String) -> StickTable? {
+        tables.first { $0.info.name == name }
     }
 
     /// Unmaps the segment; the value must not be used afterwards.
@@ -332,6 +373,12 @@ public struct SharedSegment: @unchecked Sendable {
             setCheckStatus(old.checkStatus(o), index)
         }
         old.markHandedOver()
+        let now = Clock.monotonicMilliseconds()
+        for table in tables {
+            if let previous = old.table(named: table.info.name), previous.info.type == table.info.type {
+                table.takeOver(from: previous, now: now)
+            }
+        }
         bumpStateVersion()
     }
 

@@ -85,10 +85,12 @@ public enum StatsCommands {
               show servers state [backend]            : dump volatile server information (version 1)
               show backend                            : list backends in the current running config
               get weight <bk>/<srv>                   : report a server's current weight
+              show table [<name> [data.server_id <op> <v>|key <k>]] : report table usage stats or dump a table's contents
 
             """
         if level >= .operator {
             text += "  clear counters [all]                    : clear max statistics counters (all: every counter)\n"
+            text += "  clear table <name> [data.server_id <op> <v>|key <k>] : remove entries from a stick table\n"
         }
         if level >= .admin {
             text += """
@@ -145,6 +147,11 @@ public enum StatsCommands {
             var text = "# name\n"
             for b in 0..<view.layout.backendCount { text += view.layout.entities[view.layout.backend(b)].proxy + "\n" }
             return text
+        case ("show", "table"):
+            return showTable(Array(words.dropFirst(2)), segment: view.current)
+        case ("clear", "table"):
+            guard need(.operator) else { return "Permission denied\n" }
+            return clearTable(Array(words.dropFirst(2)), segment: view.current)
         case ("get", "weight"):
             guard words.count > 2 else { return "Require 'backend/server'.\n" }
             switch server(words[2], view.layout) {
@@ -245,6 +252,98 @@ public enum StatsCommands {
         default:
             return "Unknown command: '\(command)'\n" + help(level)
         }
+    }
+
+    // MARK: - Stick tables
+
+    /// What `show table NAME …` and `clear table NAME …` select: every
+    /// entry, one key, or entries whose server_id compares to a value.
+    enum TableFilter {
+        case all
+        case key([UInt8])
+        case serverID(op: String, value: Int)
+
+        func accepts(_ entry: StickEntry) -> Bool {
+            switch self {
+            case .all: return true
+            case .key(let key): return entry.key == key
+            case .serverID(let op, let value):
+                switch op {
+                case "eq": return entry.serverID == value
+                case "ne": return entry.serverID != value
+                case "lt": return entry.serverID < value
+                case "le": return entry.serverID <= value
+                case "gt": return entry.serverID > value
+                default: return entry.serverID >= value
+                }
+            }
+        }
+    }
+
+    /// The table and filter of `show|clear table NAME [key K | data.server_id OP V]`, or the error to answer.
+    static func tableArguments(_ words: [String], segment: SharedSegment, verb: String) -> Result<(StickTable, TableFilter), Message> {
+        guard let name = words.first else { return .failure(Message("Require a table name.\n")) }
+        guard let table = segment.table(named: name) else { return .failure(Message("No such table\n")) }
+        let rest = Array(words.dropFirst())
+        switch rest.first {
+        case nil:
+            return .success((table, .all))
+        case "key":
+            guard rest.count == 2, let key = table.info.type.parse(rest[1], length: table.info.keyLength) else {
+                return .failure(Message("Invalid key\n"))
+            }
+            return .success((table, .key(key)))
+        case "data.server_id":
+            let ops = ["eq", "ne", "lt", "le", "gt", "ge"]
+            guard rest.count == 3, ops.contains(rest[1]) else {
+                return .failure(Message("Require an operator among \"eq\", \"ne\", \"le\", \"ge\", \"lt\", \"gt\"\n"))
+            }
+            guard let value = Int(rest[2]) else { return .failure(Message("Require a valid integer value to compare against\n")) }
+            return .success((table, .serverID(op: rest[1], value: value)))
+        case let other?:
+            if other.hasPrefix("data.") { return .failure(Message("Data type not stored in this table\n")) }
+            return .failure(Message("Optional argument only supports \"data.<store_data_type>\" and key <key>\n"))
+        }
+    }
+
+    static func tableHeader(_ table: StickTable) -> String {
+        "# table: \(table.info.name), type: \(table.info.type.rawValue), size:\(table.info.size), used:\(table.used)\n"
+    }
+
+    /// `show table [NAME [filter]]`: HAProxy's lines, one per entry.
+    static func showTable(_ words: [String], segment: SharedSegment) -> String {
+        if words.isEmpty { return segment.tables.map(tableHeader).joined() }
+        switch tableArguments(words, segment: segment, verb: "show") {
+        case .failure(let message): return message.description
+        case .success(let (table, filter)):
+            let entries = table.entries(now: monotonicMilliseconds()).filter(filter.accepts)
+            var text = tableHeader(table)
+            for entry in entries {
+                text += "0x" + String(entry.address, radix: 16) + ": key=" + table.info.type.text(entry.key)
+                    + " use=0 exp=\(max(0, entry.expiresIn ?? 0)) server_id=\(entry.serverID)\n"
+            }
+            return text
+        }
+    }
+
+    /// `clear table NAME [filter]`: removes the selected entries.
+    static func clearTable(_ words: [String], segment: SharedSegment) -> String {
+        switch tableArguments(words, segment: segment, verb: "clear") {
+        case .failure(let message): return message.description
+        case .success(let (table, filter)):
+            if case .key(let key) = filter {
+                key.withUnsafeBytes { _ = table.remove($0) }
+            } else {
+                table.removeAll(where: filter.accepts, now: monotonicMilliseconds())
+            }
+            return ""
+        }
+    }
+
+    static func monotonicMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     public static func wallSeconds() -> Int64 {

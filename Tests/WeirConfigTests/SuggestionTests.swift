@@ -44,7 +44,7 @@ import Testing
             """) == [
             "t.cfg:7:5: error: 'http-after-response' is not supported by Weir yet",
             "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
-            "t.cfg:9:5: error: 'stick-table' is not supported by Weir yet",
+            "t.cfg:9:5: error: 'stick-table' in a frontend is not supported by Weir yet; declare it in a backend",
             "t.cfg:10:13: error: 'capture cookie' is not supported by Weir yet",
             "t.cfg:11:5: error: 'compression' is not supported by Weir yet",
             "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",
@@ -52,7 +52,7 @@ import Testing
             "t.cfg:16:12: error: 'option ssl-hello-chk' is not supported by Weir yet",
             "t.cfg:17:5: error: 'persist' is not supported by Weir yet",
             "t.cfg:18:5: error: 'errorfiles' is not supported by Weir yet",
-            "t.cfg:19:5: error: 'stick' is not supported by Weir yet",
+            "t.cfg:19:5: error: stick on: backend 'be' has no stick-table; declare one or name another backend's with 'table'",
         ])
     }
 

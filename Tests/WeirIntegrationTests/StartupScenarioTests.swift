@@ -125,7 +125,7 @@ struct StartupScenarioTests {
             ["\(p):7:21: error: timeout connect: expected a duration like 5s, got '5x'",
              "    timeout connect 5x",
              "                    ^"],
-            ["\(p):11:5: error: 'stick-table' is not supported by Weir yet",
+            ["\(p):11:5: error: 'stick-table' in a frontend is not supported by Weir yet; declare it in a backend",
              "    stick-table type ip size 1m",
              "    ^"],
         ]

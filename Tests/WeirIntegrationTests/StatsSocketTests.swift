@@ -131,8 +131,11 @@ struct StatsSocketTests {
             Issue.record("\(error) (web \(web), tcp \(tcp)); \(h.output)")
             return
         }
+        // A session's bytes are counted when it ends, which may come after
+        // the client saw the echo's end: wait for them too.
         var (ok, table) = waitForStat(socket) { t in
             t.int("web/FRONTEND", "req_tot") == 40 && t.int("tcpx/BACKEND", "stot") == 10
+                && t.int("tcpx/FRONTEND", "bin") == 110 && t.int("tcpx/e1", "bin") == 110
         }
         #expect(ok, "\(table.map(\.raw) ?? "no answer")")
         guard let t = table else { return }

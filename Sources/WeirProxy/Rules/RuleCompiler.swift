@@ -27,6 +27,8 @@ struct CompiledRuleSet {
     let balanceSamples: [CompiledSample?]
     /// Each backend's `force-persist`/`ignore-persist` lines (CookiePersistence.swift).
     var persistRules: [[CompiledPersistRule]] = []
+    /// Each backend's `stick` lines (StickPersistence.swift).
+    var stickRules: [[CompiledStickRule]] = []
     /// Per frontend: its log line and unique id (`HTTPLog.swift`).
     var frontendLogging: [FrontendLogging] = []
     /// Each frontend's and backend's statistics page (`stats …`), if any.
@@ -63,6 +65,7 @@ struct RuleCompiler {
                 try compiler.statsPage(page)
             })
         }
+        compiled.stickRules = try compiler.stickRules(configuration.backends)
         return compiled
     }
 

@@ -1,0 +1,224 @@
+// `stick-table` and the `stick` rules: persistence of a client to a server
+// through a table in shared memory.
+
+/// The type of a stick table's keys.
+public enum StickKeyType: String, Sendable, Hashable {
+    /// IPv4 addresses (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    case ip
+    /// IPv6 addresses (IPv4 ones are stored mapped, `::ffff:a.b.c.d`).
+    case ipv6
+    /// Signed 64-bit integers.
+    case integer
+    /// Strings of at most `len` bytes (32 by default).
+    case string
+}
+
+/// `stick-table type T [len N] size N [expire T] [nopurge] [store …]`.
+public struct StickTableSpec: Sendable, Hashable {
+    public var type: StickKeyType
+    /// A string key's most bytes (`len`); longer keys are cut there.
+    public var length = 32
+    public var size: Int
+    /// Milliseconds an entry lives after its last store; nil: forever.
+    public var expire: Int?
+    public var noPurge = false
+    /// Data types stored (`server_id`; `stick` rules store it anyway).
+    public var stores: [String] = []
+    public var location: SourceLocation
+
+    public init(type: StickKeyType, size: Int, location: SourceLocation) {
+        self.type = type
+        self.size = size
+        self.location = location
+    }
+
+    /// The most bytes Weir keeps for a string key.
+    public static let maxStringLength = 64
+}
+
+/// One `stick on|match|store-request|store-response` line.
+public struct StickRule: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        case on
+        case match
+        case storeRequest = "store-request"
+        case storeResponse = "store-response"
+
+        /// Whether the rule looks the key up before balancing.
+        public var matches: Bool { self == .on || self == .match }
+        /// Whether the rule stores the key with the request's server.
+        public var storesRequest: Bool { self == .on || self == .storeRequest }
+    }
+
+    public var kind: Kind
+    public var sample: Sample
+    /// `table NAME`, as written; nil: the backend's own.
+    public var tableName: String?
+    /// The backend whose table the rule uses, resolved after parsing.
+    public var table = -1
+    public var condition: Condition
+    public var location: SourceLocation
+
+    public init(kind: Kind, sample: Sample, tableName: String?, condition: Condition, location: SourceLocation) {
+        self.kind = kind
+        self.sample = sample
+        self.tableName = tableName
+        self.condition = condition
+        self.location = location
+    }
+}
+
+extension ParserState {
+    // MARK: stick-table
+
+    mutating func parseStickTable(_ words: [Word]) {
+        guard let index = proxyIndex else { return }
+        if proxies[index].kind == .frontend {
+            error("'stick-table' in a frontend is not supported by Weir yet; declare it in a backend", at: words[0])
+            return
+        }
+        if proxies[index].stickTable != nil {
+            error("stick-table: only one table per section", at: words[0])
+            return
+        }
+        var type: StickKeyType?
+        var length: Int?
+        var size: Int?
+        var expire: Int?
+        var noPurge = false
+        var stores: [String] = []
+        var i = 1
+        let options = ["type", "len", "size", "expire", "nopurge", "store"]
+        while i < words.count {
+            let w = words[i]
+            func value() -> Word? {
+                guard i + 1 < words.count else {
+                    error("stick-table: '\(w.text)' expects a value", at: w)
+                    return nil
+                }
+                return words[i + 1]
+            }
+            switch w.text {
+            case "type":
+                guard let v = value() else { return }
+                guard let t = StickKeyType(rawValue: v.text) else {
+                    if v.text == "binary" {
+                        error("stick-table: type 'binary' is not supported by Weir yet", at: v)
+                    } else {
+                        error("stick-table: unknown type '\(v.text)'; expected ip, ipv6, integer or string"
+                              + Keywords.didYouMean(v.text, among: ["ip", "ipv6", "integer", "string"]).replacingDidYouMean(),
+                              at: v)
+                    }
+                    return
+                }
+                type = t
+                i += 2
+                if t == .string, i < words.count, words[i].text == "len" {
+                    guard let n = integer(words, i + 1, keyword: "stick-table len", range: 1...StickTableSpec.maxStringLength,
+                                          anchor: words[i]) else { return }
+                    length = n
+                    i += 2
+                }
+            case "len":
+                error("stick-table: 'len' goes right after 'type string'", at: w)
+                return
+            case "size":
+                guard let v = value() else { return }
+                guard let n = Units.size(v.text), n >= 1, n <= 1 << 24 else {
+                    error("stick-table size: expected a number of entries between 1 and 16m, as in 100k, got '\(v.text)'",
+                          at: v)
+                    return
+                }
+                size = n
+                i += 2
+            case "expire":
+                guard let ms = duration(words, i + 1, keyword: "stick-table expire") else { return }
+                expire = ms > 0 ? ms : nil
+                i += 2
+            case "nopurge":
+                noPurge = true
+                i += 1
+            case "store":
+                guard let v = value() else { return }
+                for item in v.text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+                    guard item == "server_id" else {
+                        if item.isEmpty {
+                            error("stick-table store: empty data type in '\(v.text)'", at: v)
+                        } else {
+                            error("stick-table store: data type '\(item)' is not supported by Weir yet (only server_id)", at: v)
+                        }
+                        return
+                    }
+                    stores.append(item)
+                }
+                i += 2
+            case "peers", "srvkey", "write-to", "recv-only":
+                error("stick-table: '\(w.text)' is not supported by Weir yet", at: w)
+                return
+            default:
+                error("stick-table: unexpected '\(w.text)'; expected type, size, expire, nopurge or store"
+                      + Keywords.didYouMean(w.text, among: options).replacingDidYouMean(), at: w)
+                return
+            }
+        }
+        guard let type else {
+            error("stick-table: missing 'type' (ip, ipv6, integer or string)", at: words[0])
+            return
+        }
+        guard let size else {
+            error("stick-table: missing 'size', as in 'size 100k'", at: words[0])
+            return
+        }
+        var spec = StickTableSpec(type: type, size: size, location: location(words[0]))
+        if let length { spec.length = length }
+        spec.expire = expire
+        spec.noPurge = noPurge
+        spec.stores = stores
+        proxies[index].stickTable = spec
+    }
+
+    // MARK: stick
+
+    mutating func parseStick(_ words: [Word]) {
+        guard let index = proxyIndex else { return }
+        let kinds = ["on", "match", "store-request", "store-response"]
+        guard words.count > 1 else {
+            error("stick: expected on, match, store-request or store-response", at: words[0])
+            return
+        }
+        guard let kind = StickRule.Kind(rawValue: words[1].text) else {
+            error("stick: unknown rule '\(words[1].text)'; expected on, match, store-request or store-response"
+                  + Keywords.didYouMean(words[1].text, among: kinds).replacingDidYouMean(), at: words[1])
+            return
+        }
+        let context = "stick \(kind.rawValue)"
+        guard words.count > 2 else {
+            error("\(context): expected a sample expression, as in 'stick \(kind.rawValue) src'", at: words[1])
+            return
+        }
+        guard let parsed = sampleValue(words[2], context: context,
+                                       maximum: kind == .storeResponse ? .response : .request) else { return }
+        var tableName: String?
+        var i = 3
+        if i < words.count, words[i].text == "table" {
+            guard i + 1 < words.count else {
+                error("\(context): 'table' expects a backend name", at: words[i])
+                return
+            }
+            tableName = words[i + 1].text
+            i += 2
+        }
+        var condition = Condition.always
+        if i < words.count {
+            guard words[i].text == "if" || words[i].text == "unless" else {
+                error("\(context): unexpected '\(words[i].text)'; expected 'table', 'if' or 'unless'", at: words[i])
+                return
+            }
+            guard let c = self.condition(words[i...], keyword: context) else { return }
+            condition = c
+        }
+        let at = tableName != nil ? location(words[4]) : location(words[0])
+        proxies[index].stickRules.append(StickRule(kind: kind, sample: parsed.sample, tableName: tableName,
+                                                   condition: condition, location: at))
+    }
+}

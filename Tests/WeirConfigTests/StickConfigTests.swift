@@ -1,0 +1,81 @@
+import Testing
+@testable import WeirConfig
+
+@Suite struct StickConfigTests {
+    @Test func tablesAndRules() throws {
+        let c = try #require(config(timeoutDefaults + """
+            backend web
+                mode http
+                stick-table type string len 16 size 10k expire 30m store server_id
+                stick on hdr(x-user) if { hdr(x-user) -m found }
+                stick match req.cook(sid),lower table shared
+                stick store-response res.hdr(x-session)
+                server s1 127.0.0.1:8001
+            backend shared
+                stick-table type ip size 1m nopurge
+                stick on src
+                server s2 127.0.0.1:8002 id 5
+
+            """))
+        let web = c.backends[0], shared = c.backends[1]
+        let table = try #require(web.stickTable)
+        #expect(table.type == .string && table.length == 16 && table.size == 10 * 1024)
+        #expect(table.expire == 30 * 60_000 && !table.noPurge && table.stores == ["server_id"])
+        #expect(web.stickRules.map(\.kind) == [.on, .match, .storeResponse])
+        #expect(web.stickRules.map(\.table) == [0, 1, 0])
+        #expect(web.stickRules[0].condition != .always)
+        #expect(web.stickRules[1].sample.converters.count == 1)
+        let other = try #require(shared.stickTable)
+        #expect(other.type == .ip && other.size == 1 << 20 && other.noPurge && other.expire == nil)
+        #expect(shared.stickRules.first?.table == 1)
+    }
+
+    @Test func diagnostics() {
+        #expect(errors(timeoutDefaults + """
+            backend a
+                stick-table size 10
+                stick-table type ip
+                server s1 127.0.0.1:1
+            backend b
+                stick-table type ipv4 size 10
+                stick-table type string len 100 size 1
+                stick-table type ip size 10 store conn_cnt
+                stick-table type ip size 10 expire 5x
+                stick-table type ip size 0
+                stick-table type ip size 1 peers p
+                server s1 127.0.0.1:1
+            backend c
+                stick-table type ip size 10
+                stick-table type ip size 10
+                stick in src
+                stick on
+                stick on src table nowhere
+                stick on src table a
+                stick match src unless
+                stick store-request status
+                stick on src tabel c
+                server s1 127.0.0.1:1
+            backend d
+                stick on src
+                server s1 127.0.0.1:1
+            """) == [
+            "t.cfg:6:5: error: stick-table: missing 'type' (ip, ipv6, integer or string)",
+            "t.cfg:7:5: error: stick-table: missing 'size', as in 'size 100k'",
+            "t.cfg:10:22: error: stick-table: unknown type 'ipv4'; expected ip, ipv6, integer or string (did you mean 'ipv6'?)",
+            "t.cfg:11:33: error: stick-table len: expected a number between 1 and 64, got '100'",
+            "t.cfg:12:39: error: stick-table store: data type 'conn_cnt' is not supported by Weir yet (only server_id)",
+            "t.cfg:13:40: error: stick-table expire: expected a duration like 5s, got '5x'",
+            "t.cfg:14:30: error: stick-table size: expected a number of entries between 1 and 16m, as in 100k, got '0'",
+            "t.cfg:15:32: error: stick-table: 'peers' is not supported by Weir yet",
+            "t.cfg:19:5: error: stick-table: only one table per section",
+            "t.cfg:20:11: error: stick: unknown rule 'in'; expected on, match, store-request or store-response (did you mean 'on'?)",
+            "t.cfg:21:11: error: stick on: expected a sample expression, as in 'stick on src'",
+            "t.cfg:24:21: error: stick match: expected a condition after 'unless'",
+            "t.cfg:25:25: error: stick store-request: this sample needs the HTTP response, which is not available before the response arrives",
+            "t.cfg:26:18: error: stick on: unexpected 'tabel'; expected 'table', 'if' or 'unless'",
+            "t.cfg:22:24: error: stick on: no backend named 'nowhere'",
+            "t.cfg:23:24: error: stick on: backend 'a' has no stick-table; did you mean 'c'?",
+            "t.cfg:29:5: error: stick on: backend 'd' has no stick-table; declare one or name another backend's with 'table'",
+        ])
+    }
+}
