@@ -201,7 +201,7 @@ extension ParserState {
     // MARK: Error pages
 
     /// An error status that `errorfile`/`errorloc`/`http-error` may replace.
-    private mutating func errorStatus(_ words: [Word], _ index: Int, keyword: String) -> Int? {
+    mutating func errorStatus(_ words: [Word], _ index: Int, keyword: String) -> Int? {
         guard let code = integer(words, index, keyword: keyword, range: 100...599) else { return nil }
         guard HTTPRuleSyntax.statusCodes.contains(code) else {
             let list = HTTPRuleSyntax.statusCodes.sorted().map(String.init).joined(separator: ", ")
@@ -214,24 +214,31 @@ extension ParserState {
     /// `errorfile CODE FILE`: a complete HTTP response, checked now (an empty
     /// file, like /dev/null, sends nothing).
     mutating func parseErrorFile(_ words: [Word]) {
-        guard let code = errorStatus(words, 1, keyword: "errorfile") else { return }
+        guard let (code, bytes) = errorFileLine(words) else { return }
+        settings.errorPages[code] = .raw(bytes)
+    }
+
+    /// `errorfile CODE FILE`, in a proxy or an `http-errors` section: the
+    /// status and the file's bytes, a complete HTTP response.
+    mutating func errorFileLine(_ words: [Word]) -> (Int, [UInt8])? {
+        guard let code = errorStatus(words, 1, keyword: "errorfile") else { return nil }
         guard words.count > 2 else {
             error("errorfile: expected a file after the status", at: words[1])
-            return
+            return nil
         }
-        guard expectAtMost(3, words, after: "errorfile \(code) \(words[2].text)") else { return }
+        guard expectAtMost(3, words, after: "errorfile \(code) \(words[2].text)") else { return nil }
         let bytes: [UInt8]
         switch referencedFile(words[2].text) {
         case .success(let b): bytes = b
         case .failure(let e):
             error("errorfile: \(e)", at: words[2])
-            return
+            return nil
         }
         if !bytes.isEmpty, let problem = Self.httpResponseProblem(bytes) {
             error("errorfile: '\(words[2].text)' is not a valid HTTP response: \(problem)", at: words[2])
-            return
+            return nil
         }
-        settings.errorPages[code] = .raw(bytes)
+        return (code, bytes)
     }
 
     /// `errorloc|errorloc302|errorloc303 CODE URL`.

@@ -357,7 +357,7 @@ extension ParserState {
                 guard setBody(.defaultErrorFiles) else { return nil }
                 i += 1
             case "errorfiles":
-                error("\(context): 'errorfiles' (and 'http-errors' sections) are not supported by Weir yet", at: w)
+                error("\(context): 'errorfiles' is not supported by Weir yet", at: w)
                 return nil
             case "hdr":
                 guard i + 2 < words.count else {

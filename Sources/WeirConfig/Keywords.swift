@@ -13,7 +13,7 @@ enum Keywords {
 
     /// HAProxy sections Weir does not have yet; their contents are skipped.
     static let unsupportedSections: Set<String> = [
-        "peers", "resolvers", "mailers", "program", "http-errors", "ring", "cache", "fcgi-app",
+        "peers", "resolvers", "mailers", "program", "ring", "cache", "fcgi-app",
         "log-forward", "crt-store", "traces", "acme", "namespace_list",
     ]
 
@@ -78,6 +78,7 @@ enum Keywords {
         ("unique-id-format", true, true, true, false),
         ("unique-id-header", true, true, true, false),
         ("errorfile", true, true, true, true),
+        ("errorfiles", true, true, true, true),
         ("errorloc", true, true, true, true),
         ("errorloc302", true, true, true, true),
         ("errorloc303", true, true, true, true),
@@ -105,7 +106,7 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "http-after-response", "tcp-response", "errorfiles", "compression", "monitor-uri",
+        "http-after-response", "tcp-response", "compression", "monitor-uri",
         "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "server-state-file-name", "load-server-state-from-file", "use-server",

@@ -31,6 +31,8 @@ struct ProxySettings: Sendable {
     var dontLogNormal = false
     var logSeparateErrors = false
     var errorPages: [Int: ErrorPage] = [:]
+    /// `errorfiles NAME [CODE...]` lines, resolved when the file is read.
+    var errorFilesImports: [ErrorFilesImport] = []
     var hashType = HashType()
     var cookie: CookiePersistence?
     var cookieLocation: SourceLocation?
@@ -167,6 +169,8 @@ enum CurrentSection {
     case unsupported
     /// A `userlist` section: an index into `userlists`.
     case userlist(index: Int)
+    /// An `http-errors` section: an index into `httpErrorSections`.
+    case httpErrors(index: Int)
 }
 
 struct ParserState {
@@ -195,6 +199,8 @@ struct ParserState {
     /// groups are written (in the same order).
     var userlists: [Userlist] = []
     var userlistLocations: [(users: [SourceLocation], groups: [SourceLocation])] = []
+    /// `http-errors` sections read so far.
+    var httpErrorSections: [HTTPErrorsSection] = []
     /// Where `tune.maxrewrite` is written, to check it against `tune.bufsize`.
     var maxRewriteLocation: SourceLocation?
     /// Where names met in the expression being parsed are written.
@@ -286,7 +292,7 @@ struct ParserState {
         case .global: return .global
         case .defaults: return .defaults
         case .proxy(let i): return proxies[i].kind
-        case .none, .unsupported, .userlist: return nil
+        case .none, .unsupported, .userlist, .httpErrors: return nil
         }
     }
 
@@ -296,6 +302,7 @@ struct ParserState {
         case .defaults(let name, _): return name ?? ""
         case .proxy(let i): return proxies[i].name
         case .userlist(let i): return userlists[i].name
+        case .httpErrors(let i): return httpErrorSections[i].name
         case .none, .unsupported: return ""
         }
     }

@@ -135,6 +135,11 @@ extension ParserState {
             openUserlist(words)
             return
         }
+        if keyword == "http-errors" {
+            closeSection()
+            openHTTPErrors(words)
+            return
+        }
         if Keywords.sections.contains(keyword) {
             openSection(words)
             return
@@ -150,8 +155,10 @@ extension ParserState {
             return
         case .userlist:
             userlistKeyword(words)
+        case .httpErrors:
+            httpErrorsKeyword(words)
         case .none:
-            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist"]) {
+            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist", "http-errors"]) {
                 error("unknown section '\(keyword)'; did you mean '\(s)'?", at: words[0])
             } else {
                 error("'\(keyword)' must be inside a section (global, defaults, frontend, backend or listen)",
@@ -177,7 +184,7 @@ extension ParserState {
             finishProxy(index)
         case .userlist(let index):
             finishUserlist(index)
-        case .none, .global, .unsupported:
+        case .none, .global, .unsupported, .httpErrors:
             break
         }
     }
@@ -297,6 +304,7 @@ extension ParserState {
             case "log-format", "unique-id-format": parseLogFormatKeyword(words)
             case "unique-id-header": parseUniqueIDHeader(words)
             case "errorfile": parseErrorFile(words)
+            case "errorfiles": parseErrorFiles(words)
             case "errorloc", "errorloc302", "errorloc303": parseErrorLocation(words)
             case "http-error": parseHTTPError(words)
             case "cookie": parseCookie(words)

@@ -49,7 +49,7 @@ extension ParserState {
                 backend.originalTo = draft.settings.originalTo
                 backend.connectionMode = draft.settings.connectionMode
                 backend.httpReuse = draft.settings.httpReuse
-                backend.errorPages = draft.settings.errorPages
+                backend.errorPages = resolvedErrorPages(draft.settings)
                 backend.hashType = draft.settings.hashType
                 backend.cookie = draft.settings.cookie
                 backend.persist = draft.settings.persist
@@ -115,7 +115,7 @@ extension ParserState {
             frontend.uniqueIDHeader = draft.settings.uniqueIDHeader
             frontend.dontLogNormal = draft.settings.dontLogNormal
             frontend.logSeparateErrors = draft.settings.logSeparateErrors
-            frontend.errorPages = draft.settings.errorPages
+            frontend.errorPages = resolvedErrorPages(draft.settings)
             frontend.tcpRequestConnectionRules = draft.tcpRequestConnectionRules
             frontend.tcpRequestContentRules = draft.tcpRequestContentRules
             frontend.tcpInspectDelay = draft.tcpInspectDelay

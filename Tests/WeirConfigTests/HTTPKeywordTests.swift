@@ -147,6 +147,44 @@ import Testing
         #expect(c.backends[0].errorPages[503] == .raw(Array(page.utf8)))
     }
 
+    @Test func httpErrorsSections() throws {
+        let page503 = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\ndown\n"
+        let page404 = "HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\ngone\n"
+        let own503 = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nown\n"
+        let (f503, f404, fOwn) = (temporaryFile(page503), temporaryFile(page404), temporaryFile(own503))
+        let c = try #require(config(httpDefaults + """
+            frontend fe
+                bind :80
+                errorfiles site 404
+                default_backend be
+            backend be
+                errorfiles site
+                errorfile 503 \(fOwn)
+            http-errors site
+                errorfile 503 \(f503)
+                errorfile 404 \(f404)
+
+            """))
+        // The section comes after the proxies that use it; a proxy imports
+        // every page or the codes it names; its own errorfile wins.
+        #expect(c.frontends[0].errorPages == [404: .raw(Array(page404.utf8))])
+        #expect(c.backends[0].errorPages[404] == .raw(Array(page404.utf8)))
+        #expect(c.backends[0].errorPages[503] == .raw(Array(own503.utf8)))
+        #expect(errors(httpDefaults + """
+            backend be
+                errorfiles sit
+            http-errors site
+                errorfile 503 \(f503)
+                errorloc 503 /x
+            http-errors site
+
+            """) == [
+            "t.cfg:10:5: error: unknown keyword 'errorloc' in 'http-errors' section; expected 'errorfile'",
+            "t.cfg:11:13: error: http-errors 'site' is already defined at t.cfg:8:13",
+            "t.cfg:7:16: error: errorfiles: no 'http-errors' section named 'sit'; did you mean 'site'?",
+        ])
+    }
+
     @Test func errorPageErrors() {
         let bad = temporaryFile("<h1>not a response</h1>\n")
         let noEnd = temporaryFile("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n")

@@ -317,7 +317,7 @@ import Testing
         #expect(ruleErrors("    http-request return file /nonexistent")
                 == ["t.cfg:8:30: error: http-request return: file: cannot read '/nonexistent': No such file or directory"])
         #expect(ruleErrors("    http-request return errorfiles x")
-                == ["t.cfg:8:25: error: http-request return: 'errorfiles' (and 'http-errors' sections) are not supported by Weir yet"])
+                == ["t.cfg:8:25: error: http-request return: 'errorfiles' is not supported by Weir yet"])
         #expect(ruleErrors("    http-request redirect place /x")
                 == ["t.cfg:8:27: error: http-request redirect: expected 'location', 'prefix' or 'scheme', got 'place'"])
         #expect(ruleErrors("    redirect location /x code 304")

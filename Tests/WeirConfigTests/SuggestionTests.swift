@@ -51,7 +51,7 @@ import Testing
             "t.cfg:13:12: error: 'option logasap' is not supported by Weir yet",
             "t.cfg:16:12: error: 'option ssl-hello-chk' is not supported by Weir yet",
             "t.cfg:17:5: error: 'persist' is not supported by Weir yet",
-            "t.cfg:18:5: error: 'errorfiles' is not supported by Weir yet",
+            "t.cfg:18:16: error: errorfiles: no 'http-errors' section named 'site'",
             "t.cfg:19:5: error: stick on: backend 'be' has no stick-table; declare one or name another backend's with 'table'",
         ])
     }

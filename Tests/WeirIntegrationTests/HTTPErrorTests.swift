@@ -91,6 +91,22 @@ struct HTTPErrorTests {
         try expectRejected("GET / HTTP/1.1\r\nHost: weir.test\r\n\r\n", status: 503, termination: "SC--", scenario: scenario)
     }
 
+    @Test("errorfiles NAME: a backend's 503 is the page of its http-errors section")
+    func httpErrorsSection() throws {
+        let port = try Sock.refusedPort()
+        let page = try rulesFile("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nsite is down\n",
+                                 name: "503.http")
+        defer { page.remove() }
+        let config = httpConfig(backend: "    retries 0\n    errorfiles site\n    server s1 127.0.0.1:\(port)")
+            + "\nhttp-errors site\n    errorfile 503 \(page.path)\n"
+        let scenario = try HTTPScenario(config: config, backends: [])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/")
+        let response = try c.readResponse()
+        #expect(response.status == 503 && response.text == "site is down\n", "\(response)")
+    }
+
     @Test("the server closes without answering: 502, SH--")
     func serverClosesSilently() throws {
         let backend = try HTTPBackend { _ in .closeWithoutAnswer }
