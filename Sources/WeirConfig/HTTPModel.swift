@@ -474,6 +474,8 @@ public enum HTTPAction: Sendable, Hashable {
     case setMethod(LogFormat)
     case setVar(scope: VariableScope, name: String, sample: Sample)
     case unsetVar(scope: VariableScope, name: String)
+    /// `set-var-fmt(scope.name) FMT`: the variable gets the rendered text.
+    case setVarFormat(scope: VariableScope, name: String, format: LogFormat)
     /// nil: `silent`, the stream is not logged.
     case setLogLevel(LogLevel?)
     /// `http-request disable-l7-retry`: only a failed connection is retried (`retry-on`).

@@ -11,12 +11,12 @@ enum HTTPRuleSyntax {
     static let requestActions = [
         "allow", "deny", "tarpit", "auth", "redirect", "return", "set-header", "add-header", "del-header",
         "replace-header", "replace-value", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
-        "unset-var", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri", "use-service",
+        "unset-var", "set-var-fmt", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri", "use-service",
         "disable-l7-retry",
     ]
     static let responseActions = [
         "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header",
-        "replace-value", "set-status", "set-var", "unset-var", "set-log-level",
+        "replace-value", "set-status", "set-var", "set-var-fmt", "unset-var", "set-log-level",
     ]
     /// HAProxy actions Weir does not have yet, in either direction.
     static let unsupportedActions: Set<String> = [
@@ -25,7 +25,7 @@ enum HTTPRuleSyntax {
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
         "set-bandwidth-limit", "set-dst", "set-dst-port", "set-mark", "set-nice", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop", "strict-mode",
-        "track-sc0", "track-sc1", "track-sc2", "wait-for-body", "wait-for-handshake", "set-var-fmt",
+        "track-sc0", "track-sc1", "track-sc2", "wait-for-body", "wait-for-handshake",
         "set-fc-mark", "set-fc-tos", "attach-srv", "set-retries", "pause", "lua",
     ]
     static let statusCodes: Set<Int> = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
@@ -99,7 +99,7 @@ extension ParserState {
             }
             return words[i]
         }
-        if argument != nil, name != "set-var", name != "unset-var" {
+        if argument != nil, name != "set-var", name != "set-var-fmt", name != "unset-var" {
             error("\(context): unexpected '(' in the action name", at: actionWord)
             return nil
         }
@@ -204,7 +204,7 @@ extension ParserState {
             default: .setMethod(value)
             }
             return (action, 3)
-        case "set-var", "unset-var":
+        case "set-var", "set-var-fmt", "unset-var":
             guard let argument else {
                 error("\(context): expected a variable, as in \(name)(txn.name)", at: actionWord)
                 return nil
@@ -220,6 +220,11 @@ extension ParserState {
                 return nil
             }
             if name == "unset-var" { return (.unsetVar(scope: scope, name: variable), 2) }
+            if name == "set-var-fmt" {
+                guard let w = arg(2, "a log-format string"),
+                      let format = logFormat(w, context: context, maximumSource: maximum) else { return nil }
+                return (.setVarFormat(scope: scope, name: variable, format: format), 3)
+            }
             guard let expression = self.argumentWord(words, 2, context: context, what: "a sample expression"),
                   let parsed = sampleValue(expression, context: context, maximum: maximum) else { return nil }
             return (.setVar(scope: scope, name: variable, sample: parsed.sample), 3)

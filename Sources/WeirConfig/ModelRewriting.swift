@@ -81,6 +81,9 @@ extension HTTPAction {
         case .replaceTarget(let part, let regex, var replacement):
             replacement.rewriteFetches(f)
             self = .replaceTarget(part: part, regex: regex, replacement: replacement)
+        case .setVarFormat(let scope, let name, var format):
+            format.rewriteFetches(f)
+            self = .setVarFormat(scope: scope, name: name, format: format)
         case .setVar(let scope, let name, var sample):
             sample.rewriteFetches(f)
             self = .setVar(scope: scope, name: name, sample: sample)

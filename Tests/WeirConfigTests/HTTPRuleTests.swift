@@ -55,6 +55,13 @@ import Testing
         #expect(responseAction("del-header Server") == .delHeader(name: "Server", method: .str))
     }
 
+    @Test func setVarFormat() {
+        #expect(requestAction("set-var-fmt(txn.who) %[src]-x")
+                == .setVarFormat(scope: .txn, name: "who",
+                                 format: LogFormat(nodes: [.sample(Sample(fetch: .src), .none), .literal(Array("-x".utf8))])))
+        #expect(ruleErrors("    http-request set-var-fmt(txn.who)").first?.contains("expected a log-format string") == true)
+    }
+
     @Test func uriActions() {
         #expect(requestAction("set-path /v2%[path]")
                 == .setPath(LogFormat(nodes: [.literal(Array("/v2".utf8)), .sample(Sample(fetch: .path), .none)])))

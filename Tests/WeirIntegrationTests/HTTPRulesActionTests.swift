@@ -36,6 +36,8 @@ struct HTTPRulesActionTests {
             http-request set-path /v2%[path] if { path_beg /shop }
             http-request set-query lang=fr if { path_beg /v2/shop }
             http-request set-method PUT if { hdr(x-method-override) PUT }
+            http-request set-var-fmt(txn.who) "%[src] asked %[path]"
+            http-request set-header X-Who %[var(txn.who)]
         """, backend: "    http-request set-header X-Backend %[be_name]")
         defer { s.close() }
         let c = try s.connect()
@@ -52,6 +54,7 @@ struct HTTPRulesActionTests {
         #expect(seen.headers.value("accept") == "text/x-html, application/json")
         #expect(seen.headers.value("x-seen") == "127.0.0.1", "a later rule sees an earlier set-header")
         #expect(seen.headers.value("x-backend") == "app", "backend rules run after the backend is chosen")
+        #expect(seen.headers.value("x-who") == "127.0.0.1 asked /v2/shop/list", "set-var-fmt renders when it runs")
     }
 
     @Test("set-uri, set-pathq, replace-path, replace-pathq and replace-uri")

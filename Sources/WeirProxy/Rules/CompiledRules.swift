@@ -239,6 +239,7 @@ enum CompiledAction {
     case replaceTarget(part: RequestTargetPart, regex: CompiledRegex, replacement: CompiledLogFormat)
     case setVariable(VariableSlot, CompiledSample)
     case unsetVariable(VariableSlot)
+    case setVariableFormat(VariableSlot, CompiledLogFormat)
     /// nil: silent.
     case disableL7Retry
     case setLogLevel(LogLevel?)

@@ -246,6 +246,8 @@ struct RuleCompiler {
         case .setVar(let scope, let name, let sample):
             action = .setVariable(variable(scope, name), try self.sample(sample))
         case .unsetVar(let scope, let name): action = .unsetVariable(variable(scope, name))
+        case .setVarFormat(let scope, let name, let format):
+            action = .setVariableFormat(variable(scope, name), try logFormat(format))
         case .setLogLevel(let level): action = .setLogLevel(level)
         case .disableL7Retry: action = .disableL7Retry
         case .setStatus(let status, let reason): action = .setStatus(status, reason: reason.map { constants.intern($0) })

@@ -87,6 +87,9 @@ extension RuleEngine {
             sessions.set(input.slot, variable, sampleValue(sample))
         case .unsetVariable(let variable):
             sessions.unset(input.slot, variable)
+        case .setVariableFormat(let variable, let format):
+            guard let value = render(format, into: .output) else { return false }
+            sessions.set(input.slot, variable, .bytes(value))
         case .disableL7Retry:
             l7RetryDisabled = true
         case .setLogLevel(let level):
