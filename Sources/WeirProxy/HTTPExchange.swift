@@ -52,6 +52,8 @@ struct HTTPExchange {
     var waitStartWall: Int64 = 0
     /// Bytes of this exchange, client to server and server to client.
     var requestBytes: Int64 = 0
+    /// The request head's size as the client sent it, for `%U`.
+    var requestHeadLength: Int32 = 0
     var responseBytes: Int64 = 0
     /// A pooled buffer holding the request line for the log, or -1.
     var requestLine: Int32 = -1

@@ -70,6 +70,7 @@ extension Worker {
         let generation = sessions.generation(slot)
         let frontend = Int(s.pointee.frontend)
         let head = UnsafeRawBufferPointer(start: buffers.pointer(s.pointee.toServer.buffer) + start, count: length)
+        s.pointee.exchange.requestHeadLength = Int32(length)
         let request: RequestHead
         do {
             request = try HTTPParser.parseRequest(head, headers: &headers, limits: httpLimits)
