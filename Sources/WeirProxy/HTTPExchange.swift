@@ -50,10 +50,9 @@ struct HTTPExchange {
     var responseHeadAt: Int64 = -1
     /// Wall-clock ms when the request's first byte was awaited, for the log date.
     var waitStartWall: Int64 = 0
-    /// Bytes of this exchange, client to server and server to client.
-    var requestBytes: Int64 = 0
-    /// The request head's size as the client sent it, for `%U`.
+    /// The request head's size as the client sent it.
     var requestHeadLength: Int32 = 0
+    /// Bytes sent to the client.
     var responseBytes: Int64 = 0
     /// A pooled buffer holding the request line for the log, or -1.
     var requestLine: Int32 = -1
@@ -79,4 +78,10 @@ struct HTTPExchange {
     /// `%rt`: the worker's stream count when the exchange was first logged
     /// or given a unique id; -1 before.
     var streamID: Int64 = -1
+}
+
+extension HTTPExchange {
+    /// What the client sent of this exchange: its head as received, then
+    /// the body (`%U`, `bin`).
+    var clientRequestBytes: Int64 { Int64(requestHeadLength) + requestBody.consumedBytes }
 }

@@ -180,7 +180,6 @@ extension Worker {
                     }
                     if up.progressed {
                         progressed = true
-                        s.pointee.exchange.requestBytes += Int64(up.bytes)
                         if s.pointee.exchange.requestSentAt < 0 { s.pointee.exchange.requestSentAt = loop.now }
                         touchServer(slot, now: loop.now)
                     }

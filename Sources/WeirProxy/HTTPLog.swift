@@ -56,8 +56,7 @@ extension Worker {
         c.totalTime = now - e.waitStart
         c.status = e.status == 0 ? -1 : Int64(e.status)
         c.bytesOut = e.responseBytes
-        // %U: what the client sent (its head as received, then the body).
-        c.bytesIn = Int64(e.requestHeadLength) + e.requestBody.consumedBytes
+        c.bytesIn = e.clientRequestBytes
         c.cause = s.pointee.terminationCause
         c.phase = s.pointee.terminationPhase
         (c.requestCookie, c.responseCookie) = cookieTerminationChars(slot)

@@ -567,7 +567,6 @@ extension Worker {
         s.pointee.exchange.response = .head
         s.pointee.exchange.responseScanner.reset()
         s.pointee.exchange.requestSentAt = -1
-        s.pointee.exchange.requestBytes = 0
         s.pointee.toServer.prefixHead = 0
         s.pointee.toServer.head = s.pointee.toServer.replayFrom
     }

@@ -190,7 +190,9 @@ extension Worker {
         let status = Int(e.status)
         let cause = s.pointee.terminationCause, phase = s.pointee.terminationPhase
         stats.add(frontend, .requestsTotal)
-        stats.add(frontend, .bytesIn, e.requestBytes)
+        // `bin`: what the client sent, as `%U` counts it.
+        let requestIn = e.clientRequestBytes
+        stats.add(frontend, .bytesIn, requestIn)
         stats.add(frontend, .bytesOut, e.responseBytes)
         if status > 0 { stats.add(frontend, Counter.statusClass(status)) }
         if phase == UInt8(ascii: "R")
@@ -210,7 +212,7 @@ extension Worker {
             if step == 1 && server < 0 { break }
             let entity = step == 0 ? stats.backend(b) : stats.server(b, Int(server))
             stats.add(entity, .requestsTotal)
-            stats.add(entity, .bytesIn, e.requestBytes)
+            stats.add(entity, .bytesIn, requestIn)
             stats.add(entity, .bytesOut, e.responseBytes)
             if status > 0 { stats.add(entity, Counter.statusClass(status)) }
             if responseError { stats.add(entity, .responseErrors) }
