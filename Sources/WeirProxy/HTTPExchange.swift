@@ -34,6 +34,8 @@ struct HTTPExchange {
     var method = HTTPMethod.get
     /// The client may send another request after this one.
     var clientKeepAlive = false
+    /// The request said `Connection: close` (or was HTTP/1.0 without keep-alive).
+    var clientClosesAfterResponse = false
     /// The server connection may carry another request after this one.
     var serverKeepAlive = false
     var upgradeRequested = false

@@ -91,6 +91,7 @@ extension Worker {
         s.pointee.exchange.method = request.method
         s.pointee.exchange.clientMinor = Int8(request.versionMinor)
         s.pointee.exchange.clientKeepAlive = request.keepAlive && frontends[frontend].closesClientAfterResponse == false
+        s.pointee.exchange.clientClosesAfterResponse = !request.keepAlive
         s.pointee.exchange.upgradeRequested = request.upgrade
         if request.method == .connect {
             // A reverse proxy has no tunnel to open to an arbitrary host.
@@ -431,6 +432,15 @@ extension Worker {
     /// that destroys the response in flight.
     private mutating func lingeringClose(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        // A client that said it closes after this response, whose request
+        // was read whole with nothing after it, sends nothing more: close
+        // at once rather than wait for its FIN.
+        let d = s.pointee.toServer
+        if s.pointee.exchange.clientClosesAfterResponse && s.pointee.exchange.request == .complete
+            && (d.buffer < 0 || d.head == d.tail) && !d.sourceReadable {
+            close(slot, cause: "-", loop: &loop)
+            return
+        }
         detachServerConnection(slot)
         releaseBuffers(&s.pointee.toServer)
         releaseBuffers(&s.pointee.toClient)
