@@ -136,9 +136,8 @@ enum Keywords {
     ]
 
     static let bindOptionsUnsupported: Set<String> = [
-        "ssl", "crt", "crt-list", "ca-file", "verify", "alpn", "npn", "ciphers", "ciphersuites", "curves",
-        "ecdhe", "strict-sni", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "ssl-min-ver",
-        "ssl-max-ver", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
+        "crt-list", "ca-file", "verify", "npn", "curves",
+        "ecdhe", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
         "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",

@@ -3,10 +3,15 @@ import WeirConfig
 import WeirHealth
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 struct ListenerRuntime {
     var fd: Int32
     var frontend: Int
+    /// `bind … ssl`: the contexts its sessions' handshakes start from.
+    var tls: TLSFrontend?
+    /// Its bind line's position in the frontend (HAProxy's listener id, from 1).
+    var bind = 0
     var paused = false
     var closed = false
 }
@@ -29,6 +34,8 @@ struct FrontendRuntime {
     /// `timeout http-keep-alive` (the wait for the next request), falling back
     /// to `timeout http-request`, then `timeout client`.
     let keepAliveTimeout: Int?
+    /// `timeout client-hs`, falling back to `timeout client`: the TLS handshake.
+    let handshakeTimeout: Int?
     /// `option httpclose`: one request per client connection.
     let closesClientAfterResponse: Bool
     let forwardFor: ForwardedFor?
@@ -56,6 +63,7 @@ struct FrontendRuntime {
         httpLog = isHTTP && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
         httpRequestTimeout = frontend.timeouts.httpRequest ?? frontend.timeouts.client
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
+        handshakeTimeout = frontend.timeouts.clientHandshake ?? frontend.timeouts.client
         closesClientAfterResponse = frontend.connectionMode == .close
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
         originalTo = frontend.originalTo.map(ForwardedFor.init)

@@ -97,9 +97,9 @@ import Testing
     }
 
     @Test func ignoredTimeoutsWarn() {
-        #expect(warnings("defaults\n timeout http-request 10s\n timeout client-hs 2s\n") == [
-            "t.cfg:3:10: warning: 'timeout client-hs' is ignored until a later release",
-        ])
+        #expect(warnings("defaults\n timeout http-request 10s\n timeout client-hs 2s\n") == [])
+        let c = try? #require(parse("defaults\n timeout client-hs 2s\nfrontend fe\n bind :80\n default_backend be\nbackend be\n").configuration)
+        #expect(c?.frontends[0].timeouts.clientHandshake == 2000)
     }
 
     @Test func timeoutsOnTheWrongSideWarn() {

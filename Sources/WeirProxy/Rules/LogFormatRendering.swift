@@ -238,6 +238,8 @@ struct LogContext {
     var server = -1
     var peer: SocketAddress
     var clientFD: Int32
+    /// The client side's TLS connection, for `ssl_fc*` in a layer-4 log.
+    var tls: OpaquePointer?
     var isHTTP: Bool
     /// Wall clock ms: when the stream began (the accept, or for a later
     /// request on a kept connection the end of the previous one), and when
@@ -358,6 +360,7 @@ extension Worker {
             var input = SampleInput(slot: c.slot, peer: c.peer, clientFD: c.clientFD, local: c.local, frontend: c.frontend)
             input.backend = c.backend
             input.server = c.server
+            input.tls = c.tls
             rules.input = input
         }
         let mark = rules.scratch.mark
