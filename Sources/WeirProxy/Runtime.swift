@@ -19,6 +19,8 @@ struct ListenerRuntime {
 struct FrontendRuntime {
     let name: String
     let nameBytes: [UInt8]
+    /// The name and `~`: `%ft` of a TLS session.
+    let tlsNameBytes: [UInt8]
     /// 0: no frontend limit (per worker). `set maxconn frontend` changes it.
     var maxconn: Int
     let clientTimeout: Int?
@@ -50,6 +52,7 @@ struct FrontendRuntime {
     init(_ frontend: Frontend) {
         name = frontend.name
         nameBytes = Array(frontend.name.utf8)
+        tlsNameBytes = nameBytes + [UInt8(ascii: "~")]
         maxconn = frontend.maxconn
         clientTimeout = frontend.timeouts.client
         clientFinTimeout = frontend.timeouts.clientFin

@@ -2,6 +2,7 @@ import Glibc
 import WeirConfig
 import WeirHTTP
 import WeirSystem
+import WeirTLS
 
 /// Where a rendered log-format string goes.
 enum RenderTarget {
@@ -397,10 +398,24 @@ extension Worker {
             }
             let address = backends[c.backend].servers[c.server].address
             if variable == .serverIP { appendAddress(address, options, mandatory: mandatory) } else { appendPort(address, options) }
-        case .backendSourceIP, .backendSourcePort, .sslCiphers, .sslVersion:
+        case .backendSourceIP, .backendSourcePort:
             dash(options, mandatory)
-        case .frontendName, .frontendNameTransport:
+        case .sslCiphers, .sslVersion:
+            guard let tls = c.tls,
+                  let name = variable == .sslCiphers ? TLSConnection.cipherName(tls) : TLSConnection.protocolName(tls) else {
+                dash(options, mandatory)
+                return true
+            }
+            logger.line.appendField(UnsafeRawBufferPointer(start: name, count: strlen(name)), options, mandatory: mandatory)
+        case .frontendName:
             frontends[c.frontend].nameBytes.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }
+        case .frontendNameTransport:
+            // `%ft`: the frontend's name, with `~` when the client side is TLS (as HAProxy logs it).
+            if c.tls == nil {
+                frontends[c.frontend].nameBytes.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }
+            } else {
+                frontends[c.frontend].tlsNameBytes.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }
+            }
         case .backendName:
             let name = c.backend >= 0 ? backends[c.backend].nameBytes : frontends[c.frontend].nameBytes
             name.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }
