@@ -315,8 +315,9 @@ extension Worker {
             TLSConnection.free(tls)
             s.pointee.tls = nil
         }
-        // An aborted client gets a reset, as HAProxy does, so it sees the error.
-        if cause == "C" || cause == "S" || cause == "s" || cause == "c" {
+        // An aborted client gets a reset, as HAProxy does, so it sees the error;
+        // not a failed handshake, whose alert must reach the client first.
+        if (cause == "C" || cause == "S" || cause == "s" || cause == "c") && !s.pointee.handshaking {
             Posix.closeWithReset(s.pointee.clientFD)
         } else {
             Posix.close(s.pointee.clientFD)
