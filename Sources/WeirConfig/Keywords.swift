@@ -20,14 +20,14 @@ enum Keywords {
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
-        "tune.maxrewrite",
+        "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
+        "crt-base",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
     /// until a later feature (TLS) lands.
     static let globalIgnored: Set<String> = [
-        "ca-base", "crt-base", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
-        "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
+        "ca-base", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
         "ssl-dh-param-file", "tune.ssl.default-dh-param",
     ]
 

@@ -74,6 +74,15 @@ public struct Bind: Sendable, Hashable {
     }
 }
 
+/// `global` defaults of `bind … ssl` lines.
+public struct DefaultBindTLS: Sendable, Hashable {
+    public var ciphers: String?
+    public var ciphersuites: String?
+    public var minVersion: BindTLS.Version?
+    public var maxVersion: BindTLS.Version?
+    public init() {}
+}
+
 /// The TLS options of a `bind … ssl` line. Files are only named here; the
 /// WeirTLS module reads and checks them.
 public struct BindTLS: Sendable, Hashable {
@@ -449,6 +458,11 @@ public struct GlobalSettings: Sendable, Hashable {
     public var maxHeaders = 101
     /// `tune.maxrewrite`: bytes of each buffer kept free for header rewrites.
     public var maxRewrite = 1024
+    /// `ssl-default-bind-ciphers`, `…-ciphersuites`, `…-options` (versions):
+    /// what a `bind … ssl` line that does not say otherwise uses.
+    public var defaultBindTLS = DefaultBindTLS()
+    /// `crt-base`: the directory a relative `crt` path is read from.
+    public var certificateBase: String?
 
     public init() {}
 }

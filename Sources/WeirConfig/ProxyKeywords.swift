@@ -123,7 +123,11 @@ extension ParserState {
             j += 2
             switch option.text {
             case "crt":
-                settings.certificates.append(BindTLS.Certificate(path: v.text, location: location(v)))
+                var path = v.text
+                if let base = global.certificateBase, !path.hasPrefix("/") {
+                    path = base.hasSuffix("/") ? base + path : base + "/" + path
+                }
+                settings.certificates.append(BindTLS.Certificate(path: path, location: location(v)))
             case "alpn":
                 let list = v.text.split(separator: ",").map(String.init)
                 if list.isEmpty || list.contains(where: { $0.utf8.count > 255 }) {
@@ -140,6 +144,12 @@ extension ParserState {
             default: settings.ciphersuites = v.text
             }
         }
+        // `global` defaults for what the line does not say.
+        let defaults = global.defaultBindTLS
+        if settings.ciphers == nil { settings.ciphers = defaults.ciphers }
+        if settings.ciphersuites == nil { settings.ciphersuites = defaults.ciphersuites }
+        if settings.minVersion == nil { settings.minVersion = defaults.minVersion }
+        if settings.maxVersion == nil { settings.maxVersion = defaults.maxVersion }
         if settings.certificates.isEmpty {
             error("bind: 'ssl' needs at least one certificate ('crt FILE')", at: words[0])
             return
