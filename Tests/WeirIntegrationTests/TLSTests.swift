@@ -132,6 +132,33 @@ struct TLSTests {
         #expect(log.contains("] fe~ be/s1 "), "\(log)")
     }
 
+    @Test("large bodies both ways over TLS: a 3 MB download and a 1 MB upload, byte for byte")
+    func largeBodies() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        let backend = try HTTPBackend { request in
+            if request.method == "POST" {
+                return .text(200, "got \(request.body.count)\n")
+            }
+            return .response(status: 200, headers: [], body: .bytes(big), framing: .contentLength)
+        }
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: tlsHTTPConfig(binds: "    bind 127.0.0.1:0 ssl crt \(certs.a)", backend: backend))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let out = certs.dir + "/download"
+        let run = try runTool(curlPath, ["-s", "--max-time", "10", "--cacert", certs.aCert, "--resolve", "a.test:\(port):127.0.0.1",
+                                         "-o", out, "https://a.test:\(port)/big"], timeout: 15)
+        #expect(run.status == 0, "\(run.stderr)")
+        let downloaded = try #require(FileManager.default.contents(atPath: out))
+        #expect(downloaded.count == big.count && Array(downloaded) == big)
+        let upload = certs.dir + "/upload"
+        try Data(big.prefix(1 << 20)).write(to: URL(fileURLWithPath: upload))
+        let posted = try curlHTTPS(port: port, "/up", ca: certs.aCert, arguments: ["--data-binary", "@" + upload])
+        #expect(posted.status == 200 && posted.body == "got \(1 << 20)\n", "\(posted)")
+    }
+
     @Test("SNI picks the exact or the wildcard certificate; an unknown name gets the first one")
     func sniSelection() throws {
         let certs = try TestCertificates()
