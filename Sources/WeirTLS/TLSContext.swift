@@ -31,6 +31,8 @@ public final class TLSFrontend: @unchecked Sendable {
     let strictSNI: Bool
     /// The `alpn` list in wire format (length-prefixed names).
     let alpnWire: [UInt8]
+    /// What deserves a warning but still serves (an expired certificate).
+    public let warnings: [TLSConfigError]
 
     /// ALPN names a `mode http` frontend does not offer: Weir speaks HTTP/1 only.
     public static let unsupportedHTTPProtocols: Set<String> = ["h2", "h3", "h2c"]
@@ -49,6 +51,7 @@ public final class TLSFrontend: @unchecked Sendable {
         }
         var contexts: [OpaquePointer] = []
         var names: [String: Int] = [:]
+        var warnings: [TLSConfigError] = []
         var wire: [UInt8] = []
         for name in settings.alpn where !(http && TLSFrontend.unsupportedHTTPProtocols.contains(name)) {
             wire.append(UInt8(name.utf8.count))
@@ -58,6 +61,9 @@ public final class TLSFrontend: @unchecked Sendable {
             for file in files {
                 let ctx = try TLSFrontend.makeContext(settings, file: file.path, at: file.location)
                 contexts.append(ctx)
+                if let expiry = TLSFrontend.expiry(ctx) {
+                    warnings.append(TLSConfigError("bind: the certificate in '\(file.path)' expired on \(expiry)", at: file.location))
+                }
                 for name in TLSFrontend.certificateNames(ctx) where names[name] == nil { names[name] = contexts.count - 1 }
             }
         } catch {
@@ -68,6 +74,7 @@ public final class TLSFrontend: @unchecked Sendable {
         self.names = names
         self.strictSNI = settings.strictSNI
         self.alpnWire = wire
+        self.warnings = warnings
         let me = Unmanaged.passUnretained(self).toOpaque()
         CShims_SSL_CTX_set_tlsext_servername_callback(contexts[0], tlsServerNameCallback, me)
         if !wire.isEmpty {
@@ -200,6 +207,16 @@ public final class TLSFrontend: @unchecked Sendable {
         }
     }
 
+    /// When the context's certificate expired (`2020-01-02 00:00:00 UTC`), nil if it has not.
+    static func expiry(_ ctx: OpaquePointer) -> String? {
+        guard let cert = SSL_CTX_get0_certificate(ctx), let notAfter = X509_get0_notAfter(cert),
+              X509_cmp_current_time(notAfter) < 0 else { return nil }
+        var t = tm()
+        guard ASN1_TIME_to_tm(notAfter, &t) == 1 else { return "an unreadable date" }
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(t.tm_year + 1900)-\(two(t.tm_mon + 1))-\(two(t.tm_mday)) \(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)) UTC"
+    }
+
     /// The lower-cased DNS names of the context's certificate (SAN, else CN).
     static func certificateNames(_ ctx: OpaquePointer) -> [String] {
         guard let cert = SSL_CTX_get0_certificate(ctx) else { return [] }
@@ -273,7 +290,14 @@ public enum TLSSetup {
             for bind in frontend.binds {
                 guard let tls = bind.tls, seen.insert(tls).inserted else { continue }
                 let http = frontend.mode == .http
-                do { _ = try TLSFrontend(tls, http: http) } catch { diagnostics.append(error.diagnostic) }
+                do {
+                    let built = try TLSFrontend(tls, http: http)
+                    for warning in built.warnings {
+                        diagnostics.append(Diagnostic(severity: .warning, location: warning.location, message: warning.message))
+                    }
+                } catch {
+                    diagnostics.append(error.diagnostic)
+                }
                 let dropped = tls.alpn.filter { TLSFrontend.unsupportedHTTPProtocols.contains($0) }
                 if http, !dropped.isEmpty {
                     diagnostics.append(Diagnostic(severity: .warning, location: tls.location,

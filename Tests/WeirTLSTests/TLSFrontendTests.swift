@@ -34,6 +34,46 @@ private final class Certificates: @unchecked Sendable {
         try #require(process.terminationStatus == 0)
     }
 
+    /// A self-signed certificate valid only on 2020-01-01, made with
+    /// `openssl ca` (the one command that sets past dates); returns its PEM path.
+    func expired() throws -> String {
+        let ca = dir + "/ca"
+        try FileManager.default.createDirectory(atPath: ca, withIntermediateDirectories: true)
+        try "".write(toFile: ca + "/index.txt", atomically: true, encoding: .utf8)
+        try "01\n".write(toFile: ca + "/serial", atomically: true, encoding: .utf8)
+        try """
+            [ca]
+            default_ca = d
+            [d]
+            database = \(ca)/index.txt
+            new_certs_dir = \(ca)
+            serial = \(ca)/serial
+            default_md = sha256
+            policy = p
+            unique_subject = no
+            [p]
+            commonName = supplied
+            """.write(toFile: ca + "/ca.cnf", atomically: true, encoding: .utf8)
+        try run(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", ca + "/old.key", "-out", ca + "/old.csr", "-subj", "/CN=old.test"])
+        try run(["ca", "-batch", "-config", ca + "/ca.cnf", "-selfsign", "-keyfile", ca + "/old.key", "-in", ca + "/old.csr",
+                 "-out", ca + "/old.crt", "-startdate", "20200101000000Z", "-enddate", "20200102000000Z"])
+        let pem = try String(contentsOfFile: ca + "/old.crt", encoding: .utf8) + String(contentsOfFile: ca + "/old.key", encoding: .utf8)
+        try pem.write(toFile: dir + "/old.pem", atomically: true, encoding: .utf8)
+        return dir + "/old.pem"
+    }
+
+    private func run(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "openssl \(arguments)")
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
 }
 
@@ -93,6 +133,15 @@ struct TLSFrontendTests {
         #expect(message(settings(c.dir + "/empty")) == "t.cfg:3:30: bind: no certificate in directory '\(c.dir)/empty'")
         #expect(message(settings(c.dir + "/none.pem"))
                 == "t.cfg:3:30: bind: cannot read certificate '\(c.dir)/none.pem': No such file or directory")
+    }
+
+    @Test func anExpiredCertificateIsAWarning() throws {
+        let c = try Certificates()
+        defer { c.remove() }
+        let old = try c.expired()
+        let frontend = try TLSFrontend(settings(c.dir + "/cn.pem", old))
+        #expect(frontend.warnings.map(\.description) == ["t.cfg:3:30: bind: the certificate in '\(old)' expired on 2020-01-02 00:00:00 UTC"])
+        #expect(try TLSFrontend(settings(c.dir + "/cn.pem")).warnings.isEmpty)
     }
 
     @Test func checkWarnsAboutH2InHTTPMode() throws {
