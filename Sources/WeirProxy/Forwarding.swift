@@ -309,11 +309,9 @@ extension Worker {
             Posix.close(s.pointee.serverFD)
             s.pointee.serverFD = -1
         }
-        if let tls = s.pointee.tls {
-            // close_notify, best effort, when the session ends normally.
-            if cause == "-" && !s.pointee.handshaking && !s.pointee.toClient.sinkShut { TLSConnection.shutdown(tls) }
-            TLSConnection.free(tls)
-            s.pointee.tls = nil
+        // close_notify, best effort, when the session ends normally.
+        if let tls = s.pointee.tls, cause == "-" && !s.pointee.handshaking && !s.pointee.toClient.sinkShut {
+            TLSConnection.shutdown(tls)
         }
         // An aborted client gets a reset, as HAProxy does, so it sees the error;
         // not a failed handshake, whose alert must reach the client first.
@@ -336,6 +334,11 @@ extension Worker {
         } else {
             recordSession(slot, now: loop.now)
             if frontends[frontend].tcpLog { logSession(slot, now: loop.now) }
+        }
+        // Freed after the log line, which may name its protocol and cipher.
+        if let tls = s.pointee.tls {
+            TLSConnection.free(tls)
+            s.pointee.tls = nil
         }
         frontends[frontend].current -= 1
         stats.close(stats.frontend(frontend))

@@ -364,6 +364,55 @@ struct TLSTests {
                 "\(run.stdout) \(run.stderr)")
     }
 
+    @Test("mode tcp: use_backend by ssl_fc_sni after termination; the tcplog says fe~")
+    func tcpRoutingBySNI() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let python = try #require(pythonPath)
+        let one = try Backend(.name("one"))
+        defer { one.stop() }
+        let two = try Backend(.name("two"))
+        defer { two.stop() }
+        let weir = try WeirProcess.start(config: """
+            global
+                log stdout format raw local0
+            defaults
+                mode tcp
+                log global
+                option tcplog
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+            frontend fe
+                bind 127.0.0.1:0 ssl crt \(certs.a) crt \(certs.w)
+                use_backend two if { ssl_fc_sni -m end .w.test }
+                default_backend one
+            backend one
+                server s1 \(one.address)
+            backend two
+                server s2 \(two.address)
+            """)
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let script = """
+            import socket, ssl, sys
+            ctx = ssl.create_default_context(cafile=sys.argv[1])
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5), server_hostname=sys.argv[3])
+            got = b""
+            while not got.endswith(b"\\n"):
+                chunk = s.recv(100)
+                if not chunk: break
+                got += chunk
+            print(got.decode().strip())
+            """
+        let a = try runTool(python, ["-c", script, certs.aCert, String(port), "a.test"], timeout: 10)
+        #expect(a.stdout == "one\n", "\(a.stdout) \(a.stderr)")
+        let w = try runTool(python, ["-c", script, certs.wCert, String(port), "api.w.test"], timeout: 10)
+        #expect(w.stdout == "two\n", "\(w.stdout) \(w.stderr)")
+        let log = weir.stdout.waitForLine { $0.contains(" fe~ two/s2 ") }
+        #expect(log != nil, "stdout:\n\(weir.stdout.text)")
+    }
+
     @Test("master and 2 workers: HTTPS served; a reload with a mismatched key fails and the old workers keep serving; a renewed certificate is picked up")
     func reloadKeepsServingOnBadCertificate() throws {
         let certs = try TestCertificates()
