@@ -77,7 +77,10 @@ extension ParserState {
             }
             switch option.text {
             case "name":
-                guard value() != nil else { break }
+                guard value() != nil else {
+                    i = words.count
+                    continue
+                }
                 i += 2
                 continue
             case "ssl":
@@ -89,7 +92,10 @@ extension ParserState {
                 i += 1
                 continue
             case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites":
-                guard let v = value() else { break }
+                guard let v = value() else {
+                    i = words.count
+                    continue
+                }
                 tlsWords.append(option)
                 tlsWords.append(v)
                 i += 2
