@@ -13,7 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
-        .target(name: "CShims"),
+        // Also OpenSSL's macros (tls.c), hence libssl.
+        .target(name: "CShims", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "WeirSystem", dependencies: ["CShims"]),
@@ -22,14 +23,15 @@ let package = Package(
         .target(name: "WeirBalance"),
         .target(name: "WeirHTTP"),
         .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
+        .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig"]),
         .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
-                                              "WeirHealth"],
+                                              "WeirHealth", "WeirTLS"],
                 // crypt_r for http_auth with hashed passwords.
                 linkerSettings: [.linkedLibrary("crypt")]),
         .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth",
-                                                  "CSystemd"]),
-        .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL"]),
+                                                  "CSystemd", "WeirTLS"]),
+        .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL", "WeirTLS"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "WeirHTTPFuzz", dependencies: ["WeirHTTP", "CFuzzDriver"]),
 
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         .testTarget(name: "WeirHTTPTests", dependencies: ["WeirHTTP"]),
+        .testTarget(name: "WeirTLSTests", dependencies: ["WeirTLS", "WeirConfig"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
         .testTarget(name: "WeirHealthTests", dependencies: ["WeirHealth", "WeirConfig", "WeirLoop", "WeirSystem"]),
         .testTarget(name: "WeirSharedTests", dependencies: ["WeirShared", "WeirConfig", "WeirSystem"]),

@@ -75,6 +75,19 @@ extension ParserState {
             parseGlobalStats(words)
         case "description":
             break
+        case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "crt-base":
+            guard words.count > 1 else {
+                error("\(k): expected a value", at: keyword)
+                return
+            }
+            switch k {
+            case "ssl-default-bind-ciphers": global.defaultBindTLS.ciphers = words[1].text
+            case "ssl-default-bind-ciphersuites": global.defaultBindTLS.ciphersuites = words[1].text
+            default: global.certificateBase = words[1].text
+            }
+            expectAtMost(2, words, after: k)
+        case "ssl-default-bind-options":
+            parseDefaultBindOptions(words)
         default:
             if Keywords.globalIgnored.contains(k) {
                 warning("'\(k)' is ignored: it has no effect until TLS support lands", at: keyword)
@@ -183,5 +196,38 @@ extension String {
     func replacingDidYouMean() -> String {
         guard hasPrefix("; ") else { return self }
         return " (" + dropFirst(2) + ")"
+    }
+}
+
+extension ParserState {
+    /// `ssl-default-bind-options`: `ssl-min-ver V`, `ssl-max-ver V`, and the
+    /// `no-sslv3`, `no-tlsv10`, `no-tlsv11` that TLS 1.2 as the minimum implies.
+    mutating func parseDefaultBindOptions(_ words: [Word]) {
+        var i = 1
+        while i < words.count {
+            let option = words[i]
+            switch option.text {
+            case "ssl-min-ver", "ssl-max-ver":
+                guard i + 1 < words.count else {
+                    error("ssl-default-bind-options: '\(option.text)' expects a version", at: option)
+                    return
+                }
+                guard let version = BindTLS.Version(rawValue: words[i + 1].text) else {
+                    error("ssl-default-bind-options: '\(option.text)' expects TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, "
+                          + "got '\(words[i + 1].text)'", at: words[i + 1])
+                    return
+                }
+                if option.text == "ssl-min-ver" { global.defaultBindTLS.minVersion = version } else {
+                    global.defaultBindTLS.maxVersion = version
+                }
+                i += 2
+            case "no-sslv3", "no-tlsv10", "no-tlsv11":
+                i += 1
+            default:
+                error("ssl-default-bind-options: '\(option.text)' is not supported by Weir yet; "
+                      + "supported: ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10, no-tlsv11", at: option)
+                return
+            }
+        }
     }
 }

@@ -164,6 +164,18 @@ public enum Fetch: Sendable, Hashable {
     case frontendName
     case backendName
     case serverName
+
+    // TLS on the client side.
+    /// The client connection is TLS (`ssl_fc`).
+    case sslFrontend
+    /// The server name the client sent (`ssl_fc_sni`).
+    case sslFrontendSNI
+    /// `TLSv1.3`, … (`ssl_fc_protocol`).
+    case sslFrontendProtocol
+    /// OpenSSL's name of the cipher (`ssl_fc_cipher`).
+    case sslFrontendCipher
+    /// The ALPN protocol negotiated (`ssl_fc_alpn`).
+    case sslFrontendALPN
 }
 
 /// How an ACL compares its sample with its patterns (`-m METHOD`).

@@ -20,14 +20,14 @@ enum Keywords {
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
-        "tune.maxrewrite",
+        "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
+        "crt-base",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
     /// until a later feature (TLS) lands.
     static let globalIgnored: Set<String> = [
-        "ca-base", "crt-base", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
-        "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
+        "ca-base", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
         "ssl-dh-param-file", "tune.ssl.default-dh-param",
     ]
 
@@ -137,9 +137,8 @@ enum Keywords {
     ]
 
     static let bindOptionsUnsupported: Set<String> = [
-        "ssl", "crt", "crt-list", "ca-file", "verify", "alpn", "npn", "ciphers", "ciphersuites", "curves",
-        "ecdhe", "strict-sni", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "ssl-min-ver",
-        "ssl-max-ver", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
+        "crt-list", "ca-file", "verify", "npn", "curves",
+        "ecdhe", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
         "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",

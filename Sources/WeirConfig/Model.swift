@@ -64,11 +64,54 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
 public struct Bind: Sendable, Hashable {
     public var address: ListenAddress
     public var location: SourceLocation
+    /// `ssl …`: TLS termination on this socket; nil for plain TCP.
+    public var tls: BindTLS?
 
-    public init(address: ListenAddress, location: SourceLocation) {
+    public init(address: ListenAddress, location: SourceLocation, tls: BindTLS? = nil) {
         self.address = address
         self.location = location
+        self.tls = tls
     }
+}
+
+/// `global` defaults of `bind … ssl` lines.
+public struct DefaultBindTLS: Sendable, Hashable {
+    public var ciphers: String?
+    public var ciphersuites: String?
+    public var minVersion: BindTLS.Version?
+    public var maxVersion: BindTLS.Version?
+    public init() {}
+}
+
+/// The TLS options of a `bind … ssl` line. Files are only named here; the
+/// WeirTLS module reads and checks them.
+public struct BindTLS: Sendable, Hashable {
+    public enum Version: String, Sendable, Hashable, CaseIterable {
+        case tls10 = "TLSv1.0", tls11 = "TLSv1.1", tls12 = "TLSv1.2", tls13 = "TLSv1.3"
+    }
+
+    /// A `crt FILE|DIR` argument, with where it was written.
+    public struct Certificate: Sendable, Hashable {
+        public var path: String
+        public var location: SourceLocation
+        public init(path: String, location: SourceLocation) {
+            self.path = path
+            self.location = location
+        }
+    }
+
+    public var certificates: [Certificate] = []
+    /// `alpn h2,http/1.1`: protocols in the server's order of preference.
+    public var alpn: [String] = []
+    public var minVersion: Version?
+    public var maxVersion: Version?
+    public var ciphers: String?
+    public var ciphersuites: String?
+    public var strictSNI = false
+    /// The `ssl` word.
+    public var location: SourceLocation
+
+    public init(location: SourceLocation) { self.location = location }
 }
 
 /// A server address: an IP literal, a host name resolved when the worker
@@ -108,6 +151,9 @@ public struct Timeouts: Sendable, Hashable {
     /// `timeout check`: how long a health check may take once connected
     /// (nil: the check interval bounds it).
     public var check: Int?
+    /// `timeout client-hs`: how long a client may take to complete its TLS
+    /// handshake (frontend side; nil: `timeout client` applies).
+    public var clientHandshake: Int?
 
     public init(connect: Int? = nil, client: Int? = nil, server: Int? = nil, queue: Int? = nil,
                 tunnel: Int? = nil, clientFin: Int? = nil, serverFin: Int? = nil,
@@ -412,6 +458,11 @@ public struct GlobalSettings: Sendable, Hashable {
     public var maxHeaders = 101
     /// `tune.maxrewrite`: bytes of each buffer kept free for header rewrites.
     public var maxRewrite = 1024
+    /// `ssl-default-bind-ciphers`, `…-ciphersuites`, `…-options` (versions):
+    /// what a `bind … ssl` line that does not say otherwise uses.
+    public var defaultBindTLS = DefaultBindTLS()
+    /// `crt-base`: the directory a relative `crt` path is read from.
+    public var certificateBase: String?
 
     public init() {}
 }

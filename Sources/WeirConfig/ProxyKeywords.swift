@@ -47,6 +47,7 @@ extension ParserState {
             return
         }
         let spec = words[1]
+        let before = proxies[index].binds.count
         var offset = 0
         for element in spec.text.split(separator: ",", omittingEmptySubsequences: false) {
             let at = location(spec, offset: offset)
@@ -62,20 +63,108 @@ extension ParserState {
                 report(.error, message.text, at: at)
             }
         }
+        var tls: BindTLS?
+        var tlsWords: [Word] = []
         var i = 2
         while i < words.count {
             let option = words[i]
-            if option.text == "name" {
-                if i + 1 >= words.count { error("bind: 'name' expects a name", at: option) }
+            func value() -> Word? {
+                guard i + 1 < words.count else {
+                    error("bind: '\(option.text)' expects a value", at: option)
+                    return nil
+                }
+                return words[i + 1]
+            }
+            switch option.text {
+            case "name":
+                guard value() != nil else {
+                    i = words.count
+                    continue
+                }
                 i += 2
                 continue
+            case "ssl":
+                if tls == nil { tls = BindTLS(location: location(option)) }
+                i += 1
+                continue
+            case "strict-sni":
+                tlsWords.append(option)
+                i += 1
+                continue
+            case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites":
+                guard let v = value() else {
+                    i = words.count
+                    continue
+                }
+                tlsWords.append(option)
+                tlsWords.append(v)
+                i += 2
+                continue
+            default:
+                break
             }
+            if i >= words.count { break }
+            let supported = ["name", "ssl", "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
+                             "strict-sni"]
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
-                ? "" : Keywords.didYouMean(option.text, among: ["name"])
+                ? "" : Keywords.didYouMean(option.text, among: supported)
             error("unsupported bind option '\(option.text)'" + hint, at: option)
             // Which words after it are its values is unknown: stop at the first.
             break
         }
+        guard !tlsWords.isEmpty || tls != nil else { return }
+        guard var settings = tls else {
+            error("bind: '\(tlsWords[0].text)' needs 'ssl' on the same line", at: tlsWords[0])
+            return
+        }
+        var j = 0
+        while j < tlsWords.count {
+            let option = tlsWords[j]
+            if option.text == "strict-sni" {
+                settings.strictSNI = true
+                j += 1
+                continue
+            }
+            let v = tlsWords[j + 1]
+            j += 2
+            switch option.text {
+            case "crt":
+                var path = v.text
+                if let base = global.certificateBase, !path.hasPrefix("/") {
+                    path = base.hasSuffix("/") ? base + path : base + "/" + path
+                }
+                settings.certificates.append(BindTLS.Certificate(path: path, location: location(v)))
+            case "alpn":
+                let list = v.text.split(separator: ",").map(String.init)
+                if list.isEmpty || list.contains(where: { $0.utf8.count > 255 }) {
+                    error("bind: 'alpn' expects a comma-separated list of protocol names like 'h2,http/1.1'", at: v)
+                }
+                settings.alpn = list
+            case "ssl-min-ver", "ssl-max-ver":
+                guard let version = BindTLS.Version(rawValue: v.text) else {
+                    error("bind: '\(option.text)' expects TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, got '\(v.text)'", at: v)
+                    continue
+                }
+                if option.text == "ssl-min-ver" { settings.minVersion = version } else { settings.maxVersion = version }
+            case "ciphers": settings.ciphers = v.text
+            default: settings.ciphersuites = v.text
+            }
+        }
+        // `global` defaults for what the line does not say.
+        let defaults = global.defaultBindTLS
+        if settings.ciphers == nil { settings.ciphers = defaults.ciphers }
+        if settings.ciphersuites == nil { settings.ciphersuites = defaults.ciphersuites }
+        if settings.minVersion == nil { settings.minVersion = defaults.minVersion }
+        if settings.maxVersion == nil { settings.maxVersion = defaults.maxVersion }
+        if settings.certificates.isEmpty {
+            error("bind: 'ssl' needs at least one certificate ('crt FILE')", at: words[0])
+            return
+        }
+        if let lo = settings.minVersion, let hi = settings.maxVersion,
+           BindTLS.Version.allCases.firstIndex(of: lo)! > BindTLS.Version.allCases.firstIndex(of: hi)! {
+            error("bind: 'ssl-min-ver \(lo.rawValue)' is above 'ssl-max-ver \(hi.rawValue)'", at: words[0])
+        }
+        for b in before..<proxies[index].binds.count { proxies[index].binds[b].tls = settings }
     }
 
     // MARK: backend switching
@@ -219,8 +308,8 @@ extension ParserState {
 
     mutating func parseTimeout(_ words: [Word]) {
         let stored = ["connect", "client", "server", "queue", "tunnel", "client-fin", "server-fin", "http-request",
-                      "http-keep-alive", "tarpit", "check"]
-        let ignored = ["client-hs"]
+                      "http-keep-alive", "tarpit", "check", "client-hs"]
+        let ignored: [String] = []
         guard words.count > 1 else {
             error("timeout: expected a timeout name (connect, client, server, queue, tunnel, client-fin, server-fin, "
                   + "http-request, http-keep-alive or tarpit)", at: words[0])
@@ -240,7 +329,7 @@ extension ParserState {
             warning("'\(keyword)' is ignored until a later release", at: name)
             return
         }
-        let frontendSide = ["client", "client-fin", "http-request", "http-keep-alive"].contains(name.text)
+        let frontendSide = ["client", "client-fin", "http-request", "http-keep-alive", "client-hs"].contains(name.text)
         if let kind = sectionKind, name.text != "tarpit" {
             if kind == .frontend, !frontendSide {
                 warning("'\(keyword)' is ignored in a 'frontend' section: it applies to backends", at: name)
@@ -263,6 +352,7 @@ extension ParserState {
         case "http-keep-alive": settings.timeouts.httpKeepAlive = value
         case "tarpit": settings.timeouts.tarpit = value
         case "check": settings.timeouts.check = value
+        case "client-hs": settings.timeouts.clientHandshake = value
         default: settings.timeouts.serverFin = value
         }
     }

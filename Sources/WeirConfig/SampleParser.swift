@@ -57,6 +57,8 @@ extension Fetch {
         case .status, .resHdr, .resHdrCount, .capturedResponseHeader: return .response
         case .nbsrv, .variable, .constant, .alwaysTrue, .alwaysFalse, .frontendName, .backendName, .serverName:
             return .constant
+        case .sslFrontend, .sslFrontendSNI, .sslFrontendProtocol, .sslFrontendCipher, .sslFrontendALPN:
+            return .connection
         }
     }
 }
@@ -70,11 +72,11 @@ enum SampleSyntax {
         "req.cook_val", "urlp_val", "status", "res.hdr", "shdr", "res.hdr_cnt", "shdr_cnt", "res.hdr_val",
         "shdr_val", "res.hdr_ip", "shdr_ip", "nbsrv", "var", "str", "int", "always_true", "always_false",
         "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fe_name", "be_name",
-        "srv_name",
+        "srv_name", "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn",
     ]
 
     /// ACL keywords that imply a match method: `<base>_<method>`.
-    static let derivedBases = ["path", "url", "base", "hdr", "cook", "urlp", "shdr"]
+    static let derivedBases = ["path", "url", "base", "hdr", "cook", "urlp", "shdr", "ssl_fc_sni"]
     static let derivedMethods: [String: MatchMethod] = [
         "beg": .beg, "dir": .dir, "dom": .dom, "end": .end, "len": .len, "reg": .reg, "sub": .sub,
     ]
@@ -107,12 +109,13 @@ enum SampleSyntax {
         "res.comp_algo", "res.cook", "res.cook_cnt", "res.cook_val", "res.cook_names", "res.fhdr", "res.fhdr_cnt",
         "res.hdr_names", "res.hdrs", "res.ver", "resp_ver", "scook", "scook_cnt", "scook_val", "set-cookie",
         "txn.status", "txn.timer.total", "txn.sess_term_state", "url32", "url32+src", "url_ip", "url_port",
-        "http_req_rate", "http_err_rate", "req.cook_val_cnt", "acl", "quic_enabled", "ssl_fc", "ssl_fc_sni",
-        "ssl_c_used", "ssl_c_verify", "ssl_fc_alpn", "ssl_fc_protocol", "ssl_bc", "ssl_fc_has_crt",
-        "ssl_fc_has_sni", "ssl_c_s_dn", "ssl_f_s_dn", "ssl_fc_cipher", "ssl_fc_session_id",
+        "http_req_rate", "http_err_rate", "req.cook_val_cnt", "acl", "quic_enabled",
+        "ssl_c_used", "ssl_c_verify", "ssl_bc", "ssl_fc_has_crt",
+        "ssl_fc_has_sni", "ssl_c_s_dn", "ssl_f_s_dn", "ssl_fc_session_id",
     ]
 
     static func isUnsupportedFetch(_ name: String) -> Bool {
+        if fetches.contains(name) { return false }
         if unsupportedFetches.contains(name) || name.hasPrefix("ssl_") || name.hasPrefix("sc_") { return true }
         // sc0_*, sc1_*, sc2_*, src_* counters, table_*.
         if name.count > 4, name.hasPrefix("sc"), name.dropFirst(2).first?.isNumber == true { return true }
@@ -123,7 +126,7 @@ enum SampleSyntax {
         for suffix in ["_beg", "_dir", "_dom", "_end", "_len", "_reg", "_sub", "_cnt", "_val", "_ip"]
         where name.hasSuffix(suffix) {
             let base = String(name.dropLast(suffix.count))
-            if ["scook", "res.cook", "req.ssl_sni", "ssl_fc_sni", "url_param", "req.body_param"].contains(base) {
+            if ["scook", "res.cook", "req.ssl_sni", "url_param", "req.body_param"].contains(base) {
                 return true
             }
         }
@@ -460,6 +463,15 @@ extension ParserState {
             }
             return made(name == "capture.req.hdr" ? .capturedRequestHeader(n) : .capturedResponseHeader(n), .string,
                         name == "capture.req.hdr" ? .request : .response)
+        case "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn":
+            if let e = noArguments() { return fail(e) }
+            switch name {
+            case "ssl_fc": return made(.sslFrontend, .boolean, .connection)
+            case "ssl_fc_sni": return made(.sslFrontendSNI, .string, .connection)
+            case "ssl_fc_protocol": return made(.sslFrontendProtocol, .string, .connection)
+            case "ssl_fc_cipher": return made(.sslFrontendCipher, .string, .connection)
+            default: return made(.sslFrontendALPN, .string, .connection)
+            }
         case "fe_name", "be_name", "srv_name":
             if let e = noArguments() { return fail(e) }
             let f: Fetch = name == "fe_name" ? .frontendName : name == "be_name" ? .backendName : .serverName

@@ -328,7 +328,7 @@ public struct Master: ~Copyable, EventHandler {
         if let pending, pending.number == number { slots = slotsFor(pending.configuration) } else { slots = slotsFor(configuration) }
         let mineForSlot = listeners.filter { $0.key.slot % slots == slot || $0.shared }
         let hello = ControlMessage.Hello(generation: number, slot: slot, masterPID: getpid(),
-                                         listeners: mineForSlot.map { .init(frontend: $0.frontend, name: $0.name) })
+                                         listeners: mineForSlot.map { .init(frontend: $0.frontend, bind: $0.bind, name: $0.name) })
         do {
             try Channel.send(mine, ControlMessage.hello(hello).encoded(),
                              fds: [generation.configFD, generation.sharedFD] + mineForSlot.map(\.fd))

@@ -1,3 +1,4 @@
+import WeirTLS
 import Glibc
 import WeirConfig
 import WeirLoop
@@ -26,7 +27,7 @@ public struct ReexecState: Sendable {
     func encoded() -> [UInt8] {
         var lines = ["master\t\(executable)\t\(current)\t\(reloads)\t\(failedReloads)\t\(startedWall)\t\(cliListener)\t\(reloadReply)"]
         for l in listeners {
-            lines.append("listener\t\(l.fd)\t\(l.key.slot)\t\(l.shared ? 1 : 0)\t\(l.frontend)\t\(l.key.address)\t\(l.name)")
+            lines.append("listener\t\(l.fd)\t\(l.key.slot)\t\(l.shared ? 1 : 0)\t\(l.frontend)\t\(l.key.address)\t\(l.name)\t\(l.bind)")
         }
         for client in cliClients {
             lines.append("cliclient\t\(client.fd)\t" + client.pending.map { String($0, radix: 16) }.joined(separator: ","))
@@ -53,10 +54,11 @@ public struct ReexecState: Sendable {
                 (state.executable, state.current, state.reloads, state.failedReloads) = (f[1], current, reloads, failed)
                 (state.startedWall, state.cliListener, state.reloadReply) = (started, cli, reply)
                 sawMaster = true
-            case "listener" where f.count == 7:
+            case "listener" where f.count == 7 || f.count == 8:
                 guard let fd = Int32(f[1]), let slot = Int(f[2]), let frontend = Int(f[4]) else { return nil }
                 state.listeners.append(OpenListener(key: ListenerKey(address: f[5], slot: slot), fd: fd,
-                                                    frontend: frontend, name: f[6], shared: f[3] == "1"))
+                                                    frontend: frontend, bind: f.count == 8 ? Int(f[7]) ?? 0 : 0,
+                                                    name: f[6], shared: f[3] == "1"))
             case "cliclient" where f.count == 3:
                 guard let fd = Int32(f[1]) else { return nil }
                 let bytes = f[2].split(separator: ",").compactMap { UInt8($0, radix: 16) }
@@ -145,7 +147,8 @@ extension Master {
         do { files = try ConfigLoader.load(paths: options.configPaths) } catch {
             return (nil, [], ["\(error)"], "\(error)")
         }
-        let result = ConfigParser.parse(files, environment: Processes.environmentVariables())
+        var result = ConfigParser.parse(files, environment: Processes.environmentVariables())
+        if let parsed = result.configuration, !result.hasErrors { result.diagnostics += TLSSetup.check(parsed) }
         let messages = result.diagnostics.map { $0.rendered() }
         let firstError = result.diagnostics.first { $0.severity == .error || $0.severity == .alert }
             .map { d in d.location.map { "\($0): \(d.message)" } ?? d.message }

@@ -1,5 +1,6 @@
 import WeirLoop
 import WeirSystem
+import WeirTLS
 
 /// What one pass of `pump` saw.
 struct PumpStatus {
@@ -57,6 +58,10 @@ extension Worker {
     /// Moves whatever can move for this session, then decides whether it ends.
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        if s.pointee.handshaking {
+            continueHandshake(slot, loop: &loop)
+            return
+        }
         if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.phase != .lingering {
             httpService(slot, loop: &loop)
             return
@@ -70,7 +75,8 @@ extension Worker {
             httpService(slot, loop: &loop)
         case .queued, .retryWait, .connecting:
             // Read ahead from the client while the server side is not ready.
-            let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false)
+            let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false,
+                              sourceTLS: s.pointee.tls)
             if let error = status.sourceError {
                 _ = error
                 close(slot, cause: "C", loop: &loop)
@@ -93,8 +99,9 @@ extension Worker {
         let s = sessions.pointer(slot)
         let clientFD = s.pointee.clientFD
         let serverFD = s.pointee.serverFD
-        let up = pump(&s.pointee.toServer, from: clientFD, to: serverFD, sinkReady: true)
-        let down = pump(&s.pointee.toClient, from: serverFD, to: clientFD, sinkReady: true)
+        let tls = s.pointee.tls
+        let up = pump(&s.pointee.toServer, from: clientFD, to: serverFD, sinkReady: true, sourceTLS: tls)
+        let down = pump(&s.pointee.toClient, from: serverFD, to: clientFD, sinkReady: true, sinkTLS: tls)
         if up.sourceError != nil || down.sinkError != nil {
             close(slot, cause: "C", loop: &loop)
             return
@@ -115,7 +122,11 @@ extension Worker {
     /// Moves bytes from `source` to `sink` through the direction's buffer until
     /// neither side can make progress. A buffer is held only while it holds bytes.
     @inline(__always)
-    mutating func pump(_ d: inout Direction, from source: Int32, to sink: Int32, sinkReady: Bool) -> PumpStatus {
+    /// `sourceTLS`/`sinkTLS`: that side is a TLS connection, read and written
+    /// through OpenSSL (which may hold decrypted bytes the socket no longer
+    /// has, so only EAGAIN ends its reads).
+    mutating func pump(_ d: inout Direction, from source: Int32, to sink: Int32, sinkReady: Bool,
+                       sourceTLS: OpaquePointer? = nil, sinkTLS: OpaquePointer? = nil) -> PumpStatus {
         var status = PumpStatus()
         while true {
             var progressed = false
@@ -127,7 +138,10 @@ extension Worker {
                 }
                 let space = bufferSize - d.tail
                 do {
-                    switch try Posix.read(source, into: buffers.pointer(d.buffer) + d.tail, count: space) {
+                    let into = buffers.pointer(d.buffer) + d.tail
+                    let result = if let sourceTLS { try TLSConnection.read(sourceTLS, into: into, count: space) }
+                        else { try Posix.read(source, into: into, count: space) }
+                    switch result {
                     case .processed(0):
                         d.sourceEOF = true
                         status.sourceActive = true
@@ -139,7 +153,7 @@ extension Worker {
                         progressed = true
                         // A short read emptied the socket and edge-triggered epoll
                         // reports new data, but not a FIN that came with this edge.
-                        if n < space && !d.sourceHungUp { d.sourceReadable = false }
+                        if n < space && !d.sourceHungUp && sourceTLS == nil { d.sourceReadable = false }
                     case .wouldBlock:
                         d.sourceReadable = false
                     }
@@ -151,7 +165,10 @@ extension Worker {
             if sinkReady && d.sinkWritable && d.head < d.tail {
                 let count = d.tail - d.head
                 do {
-                    switch try Posix.send(sink, from: buffers.pointer(d.buffer) + d.head, count: count) {
+                    let from = UnsafeRawPointer(buffers.pointer(d.buffer) + d.head)
+                    let result = if let sinkTLS { try TLSConnection.write(sinkTLS, from: from, count: count) }
+                        else { try Posix.send(sink, from: from, count: count) }
+                    switch result {
                     case .processed(let n):
                         d.head += n
                         status.sinkActive = true
@@ -187,6 +204,7 @@ extension Worker {
             d.tail = 0
         }
         if sinkReady && d.sourceEOF && d.head == d.tail && !d.sinkShut && status.sinkError == nil {
+            if let sinkTLS { TLSConnection.shutdown(sinkTLS) }
             Posix.shutdownWrite(sink)
             d.sinkShut = true
             status.sinkActive = true
@@ -245,7 +263,9 @@ extension Worker {
         let s = sessions.pointer(slot)
         if deadline == s.pointee.scheduled { s.pointee.scheduled = .max }
         let now = loop.now
-        if s.pointee.phaseExpiry <= now {
+        if s.pointee.phaseExpiry <= now && s.pointee.handshaking {
+            handshakeFailed(slot, reason: "Timeout during SSL handshake", loop: &loop)
+        } else if s.pointee.phaseExpiry <= now {
             s.pointee.phaseExpiry = .max
             phaseTimedOut(slot, loop: &loop)
             serviceHTTPReply(token, loop: &loop)
@@ -289,8 +309,13 @@ extension Worker {
             Posix.close(s.pointee.serverFD)
             s.pointee.serverFD = -1
         }
-        // An aborted client gets a reset, as HAProxy does, so it sees the error.
-        if cause == "C" || cause == "S" || cause == "s" || cause == "c" {
+        // close_notify, best effort, when the session ends normally.
+        if let tls = s.pointee.tls, cause == "-" && !s.pointee.handshaking && !s.pointee.toClient.sinkShut {
+            TLSConnection.shutdown(tls)
+        }
+        // An aborted client gets a reset, as HAProxy does, so it sees the error;
+        // not a failed handshake, whose alert must reach the client first.
+        if (cause == "C" || cause == "S" || cause == "s" || cause == "c") && !s.pointee.handshaking {
             Posix.closeWithReset(s.pointee.clientFD)
         } else {
             Posix.close(s.pointee.clientFD)
@@ -300,13 +325,20 @@ extension Worker {
         if !longAnswers.isEmpty { longAnswers[slot] = nil }
         if options.debug { debugLine(slot, "close") }
         let frontend = Int(s.pointee.frontend)
-        if s.pointee.isHTTP {
+        if s.pointee.handshaking {
+            // Logged by `handshakeFailed`: no session to account for.
+        } else if s.pointee.isHTTP {
             if s.pointee.exchange.started { recordExchange(slot, now: loop.now) }
             if frontends[frontend].httpLog && s.pointee.exchange.started { logExchange(slot, now: loop.now) }
             if s.pointee.exchange.requestLine >= 0 { lineBuffers.release(s.pointee.exchange.requestLine) }
         } else {
             recordSession(slot, now: loop.now)
             if frontends[frontend].tcpLog { logSession(slot, now: loop.now) }
+        }
+        // Freed after the log line, which may name its protocol and cipher.
+        if let tls = s.pointee.tls {
+            TLSConnection.free(tls)
+            s.pointee.tls = nil
         }
         frontends[frontend].current -= 1
         stats.close(stats.frontend(frontend))

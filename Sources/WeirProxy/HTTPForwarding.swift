@@ -1,6 +1,7 @@
 import WeirHTTP
 import WeirLoop
 import WeirSystem
+import WeirTLS
 
 /// What a read or a write pass on one side did.
 struct TransferStatus {
@@ -16,7 +17,8 @@ extension Worker {
 
     /// Reads what the source has into the direction's buffer, up to a full
     /// buffer, without sending anything: HTTP analyses before it forwards.
-    mutating func fill(_ d: inout Direction, from fd: Int32) -> TransferStatus {
+    /// `tls`: the source is a TLS connection (see `pump`).
+    mutating func fill(_ d: inout Direction, from fd: Int32, tls: OpaquePointer? = nil) -> TransferStatus {
         var status = TransferStatus()
         while d.sourceReadable && !d.sourceEOF {
             if d.buffer < 0 {
@@ -39,7 +41,10 @@ extension Worker {
             }
             let space = bufferSize - d.tail
             do {
-                switch try Posix.read(fd, into: buffers.pointer(d.buffer) + d.tail, count: space) {
+                let into = buffers.pointer(d.buffer) + d.tail
+                let result = if let tls { try TLSConnection.read(tls, into: into, count: space) }
+                    else { try Posix.read(fd, into: into, count: space) }
+                switch result {
                 case .processed(0):
                     d.sourceEOF = true
                     status.endOfFile = true
@@ -48,7 +53,7 @@ extension Worker {
                     d.bytes += Int64(n)
                     status.bytes += n
                     // See `pump`: a FIN in the same edge gets no edge of its own.
-                    if n < space && !d.sourceHungUp { d.sourceReadable = false }
+                    if n < space && !d.sourceHungUp && tls == nil { d.sourceReadable = false }
                 case .wouldBlock:
                     d.sourceReadable = false
                 }
@@ -75,7 +80,9 @@ extension Worker {
 
     /// Sends the direction's prefix (a head built by the proxy), then the
     /// analysed bytes `head..<limit`, in one `sendmsg` when both are pending.
-    mutating func flush(_ d: inout Direction, to fd: Int32) -> TransferStatus {
+    /// `tls`: the sink is a TLS connection: the prefix and the bytes go in
+    /// separate writes, the prefix first, so a retried write repeats its bytes.
+    mutating func flush(_ d: inout Direction, to fd: Int32, tls: OpaquePointer? = nil) -> TransferStatus {
         var status = TransferStatus()
         while d.sinkWritable {
             let prefixCount = d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0
@@ -83,7 +90,19 @@ extension Worker {
             if prefixCount == 0 && bodyCount == 0 { break }
             let result: IOResult
             do {
-                if prefixCount > 0 && bodyCount > 0 {
+                if let tls {
+                    if prefixCount > 0 {
+                        result = try TLSConnection.write(tls, from: buffers.pointer(d.prefix) + d.prefixHead, count: prefixCount)
+                        if case .processed(let n) = result {
+                            status.bytes += n
+                            d.prefixHead += n
+                            if n < prefixCount { d.sinkWritable = false }
+                            continue
+                        }
+                    } else {
+                        result = try TLSConnection.write(tls, from: buffers.pointer(d.buffer) + d.head, count: bodyCount)
+                    }
+                } else if prefixCount > 0 && bodyCount > 0 {
                     result = try Posix.send(fd, UnsafeRawBufferPointer(start: buffers.pointer(d.prefix) + d.prefixHead, count: prefixCount),
                                             UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.head, count: bodyCount))
                 } else if prefixCount > 0 {
@@ -153,7 +172,7 @@ extension Worker {
             var progressed = false
 
             // Client side in: read ahead, bounded by one buffer.
-            let fromClient = fill(&s.pointee.toServer, from: s.pointee.clientFD)
+            let fromClient = fill(&s.pointee.toServer, from: s.pointee.clientFD, tls: s.pointee.tls)
             if fromClient.error != nil {
                 abortExchange(slot, cause: "C", loop: &loop)
                 return
@@ -204,7 +223,7 @@ extension Worker {
 
             // Client side out.
             if !longAnswers.isEmpty { refillLongAnswer(slot) }
-            let down = flush(&s.pointee.toClient, to: s.pointee.clientFD)
+            let down = flush(&s.pointee.toClient, to: s.pointee.clientFD, tls: s.pointee.tls)
             if !longAnswers.isEmpty { refillLongAnswer(slot) }
             if down.error != nil {
                 abortExchange(slot, cause: "C", loop: &loop)

@@ -39,6 +39,7 @@ extension Worker {
         let e = s.pointee.exchange
         var c = LogContext(slot: slot, frontend: Int(s.pointee.frontend), peer: s.pointee.peer,
                            clientFD: s.pointee.clientFD, isHTTP: true)
+        c.tls = s.pointee.tls
         c.streamID = e.streamID
         c.streamWall = e.waitStartWall
         // The request began with its first byte; the stream's start stands in
@@ -96,6 +97,7 @@ extension Worker {
         let s = sessions.pointer(slot)
         var c = LogContext(slot: slot, frontend: Int(s.pointee.frontend), peer: s.pointee.peer,
                            clientFD: s.pointee.clientFD, isHTTP: false)
+        c.tls = s.pointee.tls
         c.streamWall = s.pointee.acceptedWall
         c.requestWall = s.pointee.acceptedWall
         c.queueTime = queueTime(s, now: now)

@@ -4,6 +4,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 /// What analysing one side did to the session.
 enum AnalysisStep {
@@ -444,6 +445,7 @@ extension Worker {
         detachServerConnection(slot)
         releaseBuffers(&s.pointee.toServer)
         releaseBuffers(&s.pointee.toClient)
+        if let tls = s.pointee.tls { TLSConnection.shutdown(tls) }
         Posix.shutdownWrite(s.pointee.clientFD)
         s.pointee.toClient.sinkShut = true
         s.pointee.phase = .lingering
@@ -592,7 +594,8 @@ extension Worker {
     /// discards what the client still sends until it closes.
     mutating func drainLingeringClient(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
-        let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false)
+        let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false,
+                          sourceTLS: s.pointee.tls)
         if s.pointee.toServer.buffer >= 0 { buffers.release(s.pointee.toServer.buffer) }
         s.pointee.toServer.buffer = -1
         s.pointee.toServer.head = 0

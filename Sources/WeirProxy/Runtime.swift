@@ -3,10 +3,15 @@ import WeirConfig
 import WeirHealth
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 struct ListenerRuntime {
     var fd: Int32
     var frontend: Int
+    /// `bind … ssl`: the contexts its sessions' handshakes start from.
+    var tls: TLSFrontend?
+    /// Its bind line's position in the frontend (HAProxy's listener id, from 1).
+    var bind = 0
     var paused = false
     var closed = false
 }
@@ -14,6 +19,8 @@ struct ListenerRuntime {
 struct FrontendRuntime {
     let name: String
     let nameBytes: [UInt8]
+    /// The name and `~`: `%ft` of a TLS session.
+    let tlsNameBytes: [UInt8]
     /// 0: no frontend limit (per worker). `set maxconn frontend` changes it.
     var maxconn: Int
     let clientTimeout: Int?
@@ -29,6 +36,8 @@ struct FrontendRuntime {
     /// `timeout http-keep-alive` (the wait for the next request), falling back
     /// to `timeout http-request`, then `timeout client`.
     let keepAliveTimeout: Int?
+    /// `timeout client-hs`, falling back to `timeout client`: the TLS handshake.
+    let handshakeTimeout: Int?
     /// `option httpclose`: one request per client connection.
     let closesClientAfterResponse: Bool
     let forwardFor: ForwardedFor?
@@ -43,6 +52,7 @@ struct FrontendRuntime {
     init(_ frontend: Frontend) {
         name = frontend.name
         nameBytes = Array(frontend.name.utf8)
+        tlsNameBytes = nameBytes + [UInt8(ascii: "~")]
         maxconn = frontend.maxconn
         clientTimeout = frontend.timeouts.client
         clientFinTimeout = frontend.timeouts.clientFin
@@ -56,6 +66,7 @@ struct FrontendRuntime {
         httpLog = isHTTP && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
         httpRequestTimeout = frontend.timeouts.httpRequest ?? frontend.timeouts.client
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
+        handshakeTimeout = frontend.timeouts.clientHandshake ?? frontend.timeouts.client
         closesClientAfterResponse = frontend.connectionMode == .close
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
         originalTo = frontend.originalTo.map(ForwardedFor.init)

@@ -109,6 +109,12 @@ struct Session {
     var inQueue = false
 
     var peer: SocketAddress
+    /// The client side's TLS connection (`SSL *`), nil on a plain bind.
+    var tls: OpaquePointer?
+    /// The TLS handshake is not finished: nothing else happens until it is.
+    var handshaking = false
+    /// Index of the listener that accepted it.
+    var listener: Int32 = -1
     /// The frontend is in `mode http`.
     var isHTTP = false
     /// An HTTP session switched to a tunnel (after `101 Switching Protocols`):

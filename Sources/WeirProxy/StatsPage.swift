@@ -4,6 +4,7 @@ import WeirHTTP
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 /// An answer of the proxy longer than one pooled buffer (the statistics
 /// page, the Prometheus exposition): the bytes not yet handed to the
@@ -66,7 +67,11 @@ extension Worker {
             s.pointee.exchange.sentContinue = true
             // 25 bytes on a connection with nothing else in flight: they fit in the socket buffer.
             let interim: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
-            _ = try? Posix.send(s.pointee.clientFD, from: interim.utf8Start, count: interim.utf8CodeUnitCount)
+            if let tls = s.pointee.tls {
+                _ = try? TLSConnection.write(tls, from: interim.utf8Start, count: interim.utf8CodeUnitCount)
+            } else {
+                _ = try? Posix.send(s.pointee.clientFD, from: interim.utf8Start, count: interim.utf8CodeUnitCount)
+            }
         }
         return true
     }

@@ -35,7 +35,7 @@ extension Worker {
         logger.line.append(ascii: " [")
         logger.appendLogDate(wallMilliseconds: s.acceptedWall)
         logger.line.append(ascii: "] ")
-        logger.line.append(frontends[frontend].nameBytes)
+        logger.line.append(s.tls == nil ? frontends[frontend].nameBytes : frontends[frontend].tlsNameBytes)
         logger.line.append(UInt8(ascii: " "))
         let backend = Int(s.backend)
         var serverConnections = 0

@@ -6,6 +6,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 /// The registrants an epoll token or a timer can name.
 enum TokenKind: UInt8 {
@@ -111,6 +112,8 @@ public struct Worker: ~Copyable, EventHandler {
         var backends: [BackendRuntime] = []
         for backend in configuration.backends { backends.append(try BackendRuntime(backend)) }
         let compiledRules = try RuleCompiler.compile(configuration)
+        let tls: [[TLSFrontend?]]
+        do { tls = try TLSSetup.build(configuration) } catch { throw StartupError("\(error)") }
         let segment: SharedSegment
         if let given = options.segment {
             segment = given
@@ -147,7 +150,10 @@ public struct Worker: ~Copyable, EventHandler {
                            sessionCapacity: min(maxconn, 1024))
         logger = Logger()
         frontends = configuration.frontends.map(FrontendRuntime.init)
-        listeners = bound.map { ListenerRuntime(fd: $0.fd, frontend: $0.frontend) }
+        listeners = bound.map {
+            ListenerRuntime(fd: $0.fd, frontend: $0.frontend,
+                            tls: $0.bind < tls[$0.frontend].count ? tls[$0.frontend][$0.bind] : nil, bind: $0.bind)
+        }
         if options.control == nil {
             let checker = HealthChecker(configuration: configuration, tokenKind: TokenKind.check.rawValue)
             for problem in checker.problems { Notice.warning(problem) }
@@ -269,12 +275,13 @@ public struct Worker: ~Copyable, EventHandler {
                 break
             }
             guard let clientFD = accepted else { break }
-            startSession(clientFD: clientFD, peer: peer, frontend: frontendIndex, loop: &loop)
+            startSession(clientFD: clientFD, peer: peer, listener: index, loop: &loop)
         }
         updateListeners(loop: &loop)
     }
 
-    private mutating func startSession(clientFD: Int32, peer: SocketAddress, frontend index: Int, loop: inout EventLoop) {
+    private mutating func startSession(clientFD: Int32, peer: SocketAddress, listener: Int, loop: inout EventLoop) {
+        let index = listeners[listener].frontend
         if peer.family != AF_UNIX { Posix.setNoDelay(clientFD) }
         // `tcp-request connection reject`: closed before it becomes a session.
         stats.add(stats.frontend(index), .connectionsTotal)
@@ -293,6 +300,7 @@ public struct Worker: ~Copyable, EventHandler {
             session.exchange.waitStartWall = wall
             session.phaseExpiry = frontends[index].httpRequestTimeout.map { loop.now + Int64($0) } ?? .max
         }
+        session.listener = Int32(listener)
         let slot = sessions.insert(session)
         rules.sessions.startSession(slot)
         frontends[index].current += 1
@@ -309,6 +317,26 @@ public struct Worker: ~Copyable, EventHandler {
             return
         }
         if options.debug { debugLine(slot, "accept") }
+        if let tls = listeners[listener].tls {
+            guard let ssl = tls.connection(fd: clientFD) else {
+                close(slot, cause: "R", loop: &loop)
+                return
+            }
+            let s = sessions.pointer(slot)
+            s.pointee.tls = ssl
+            s.pointee.handshaking = true
+            s.pointee.phaseExpiry = frontends[index].handshakeTimeout.map { loop.now + Int64($0) } ?? .max
+            continueHandshake(slot, loop: &loop)
+            return
+        }
+        beginTraffic(slot, loop: &loop)
+    }
+
+    /// What follows the accept (and the TLS handshake): the first request is
+    /// read, or a server is chosen for a `mode tcp` session.
+    mutating func beginTraffic(_ slot: UInt32, loop: inout EventLoop) {
+        let http = sessions.pointer(slot).pointee.isHTTP
+        let wall = sessions.pointer(slot).pointee.acceptedWall
         if http {
             // The first request may be on its way already.
             httpService(slot, loop: &loop)

@@ -53,10 +53,13 @@ public enum ControlMessage: Sendable, Equatable {
 
     public struct ListenerInfo: Sendable, Equatable {
         public var frontend: Int
+        /// Index into the frontend's `binds` (its TLS settings).
+        public var bind: Int
         public var name: String
 
-        public init(frontend: Int, name: String) {
+        public init(frontend: Int, bind: Int = 0, name: String) {
             self.frontend = frontend
+            self.bind = bind
             self.name = name
         }
     }
@@ -68,7 +71,7 @@ public enum ControlMessage: Sendable, Equatable {
         switch self {
         case .hello(let hello):
             var text = "HELLO \(hello.generation) \(hello.slot) \(hello.masterPID)\n"
-            for listener in hello.listeners { text += "LISTENER \(listener.frontend) \(listener.name)\n" }
+            for listener in hello.listeners { text += "LISTENER \(listener.frontend).\(listener.bind) \(listener.name)\n" }
             return Array(text.utf8)
         case .ready: return Array("READY\n".utf8)
         case .drain: return Array("DRAIN\n".utf8)
@@ -102,8 +105,10 @@ public enum ControlMessage: Sendable, Equatable {
             var listeners: [ListenerInfo] = []
             for line in lines.dropFirst() {
                 let parts = line.split(separator: " ", maxSplits: 2)
-                guard parts.count == 3, parts[0] == "LISTENER", let frontend = Int(parts[1]) else { return nil }
-                listeners.append(ListenerInfo(frontend: frontend, name: String(parts[2])))
+                guard parts.count == 3, parts[0] == "LISTENER" else { return nil }
+                let indices = parts[1].split(separator: ".")
+                guard indices.count == 2, let frontend = Int(indices[0]), let bind = Int(indices[1]) else { return nil }
+                listeners.append(ListenerInfo(frontend: frontend, bind: bind, name: String(parts[2])))
             }
             return .hello(Hello(generation: generation, slot: slot, masterPID: master, listeners: listeners))
         default:

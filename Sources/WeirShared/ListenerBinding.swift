@@ -23,15 +23,18 @@ public struct OpenListener: Sendable {
     public var fd: Int32
     /// Index into `Configuration.frontends`.
     public var frontend: Int
+    /// Index into the frontend's `binds`.
+    public var bind: Int
     /// The bound address, port 0 resolved.
     public var name: String
     /// One socket for every worker slot (UNIX and `fd@` sockets) rather than one per slot.
     public var shared: Bool
 
-    public init(key: ListenerKey, fd: Int32, frontend: Int, name: String, shared: Bool) {
+    public init(key: ListenerKey, fd: Int32, frontend: Int, bind: Int = 0, name: String, shared: Bool) {
         self.key = key
         self.fd = fd
         self.frontend = frontend
+        self.bind = bind
         self.name = name
         self.shared = shared
     }
@@ -43,7 +46,7 @@ public enum ListenerBinding {
     public static func bindAll(_ configuration: Configuration, reusePort: Bool) throws(StartupError) -> [BoundListener] {
         var none: [ListenerKey: Int32] = [:]
         return try bindAll(configuration, slots: 1, reusing: &none).map {
-            BoundListener(fd: $0.fd, frontend: $0.frontend, name: $0.name)
+            BoundListener(fd: $0.fd, frontend: $0.frontend, bind: $0.bind, name: $0.name)
         }
     }
 
@@ -58,7 +61,7 @@ public enum ListenerBinding {
                                probe: Bool = true) throws(StartupError) -> [OpenListener] {
         var opened: [OpenListener] = []
         var reused: [ListenerKey: Int32] = [:]
-        var ipFrontends: [String: Int] = [:]
+        var ipFrontends: [String: (frontend: Int, bind: Int)] = [:]
         func fail(_ error: StartupError) -> StartupError {
             for listener in opened where reused[listener.key] == nil { Posix.close(listener.fd) }
             // What was reused goes back, so the caller still owns it.
@@ -93,21 +96,21 @@ public enum ListenerBinding {
                     }
                     let local = try? Posix.localAddress(fd)
                     if slot == 0 { boundPort = local?.port ?? 0 }
-                    opened.append(OpenListener(key: key, fd: fd, frontend: index,
+                    opened.append(OpenListener(key: key, fd: fd, frontend: index, bind: bindIndex,
                                                name: local?.description ?? configured, shared: shared))
                 }
-                if !shared { ipFrontends[configured] = index }
+                if !shared { ipFrontends[configured] = (index, bindIndex) }
             }
         }
         // Fewer slots than before: the sockets of the slots that went away
         // stay, and workers share them (slot modulo the new count), so no
         // connection already queued on them is reset.
         for (key, fd) in inherited where key.slot >= slots {
-            guard let frontend = ipFrontends[key.address] else { continue }
+            guard let owner = ipFrontends[key.address] else { continue }
             inherited[key] = nil
             reused[key] = fd
             let name = (try? Posix.localAddress(fd))?.description ?? key.address
-            opened.append(OpenListener(key: key, fd: fd, frontend: frontend, name: name, shared: false))
+            opened.append(OpenListener(key: key, fd: fd, frontend: owner.frontend, bind: owner.bind, name: name, shared: false))
         }
         return opened
     }

@@ -46,7 +46,7 @@ enum WorkerMode {
         for (index, info) in hello.listeners.enumerated() {
             guard info.frontend < configuration.frontends.count else { return 1 }
             listeners.append(BoundListener(fd: fds[ControlMessage.helloFixedDescriptors + index],
-                                           frontend: info.frontend, name: info.name))
+                                           frontend: info.frontend, bind: info.bind, name: info.name))
         }
         do {
             let global = configuration.global

@@ -5,6 +5,7 @@ import WeirMaster
 import WeirProxy
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 let version = ConfigParser.version
 
@@ -96,7 +97,9 @@ do {
     fail("[ALERT]    (\(getpid())) : \(error)")
 }
 
-let result = ConfigParser.parse(files, environment: Processes.environmentVariables())
+var result = ConfigParser.parse(files, environment: Processes.environmentVariables())
+// Certificates and keys are read now, so a bad one fails `-c`, the start and a reload alike.
+if let parsed = result.configuration, !result.hasErrors { result.diagnostics += TLSSetup.check(parsed) }
 for diagnostic in result.diagnostics where !(options.quiet && diagnostic.severity != .error && diagnostic.severity != .alert) {
     Posix.writeAll(2, diagnostic.rendered() + "\n")
 }

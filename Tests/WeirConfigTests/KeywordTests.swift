@@ -70,9 +70,34 @@ import Testing
                 == ["t.cfg:2:18: error: stats socket: unsupported option 'bogus'; expected 'mode' or 'level'"])
     }
 
-    @Test func tlsGlobalsAreIgnoredWithAWarning() {
-        #expect(warnings("global\n ssl-default-bind-options ssl-min-ver TLSv1.2\n")
-                == ["t.cfg:2:2: warning: 'ssl-default-bind-options' is ignored: it has no effect until TLS support lands"])
+    @Test func serverTLSGlobalsAreIgnoredWithAWarning() {
+        #expect(warnings("global\n ssl-default-server-options ssl-min-ver TLSv1.2\n")
+                == ["t.cfg:2:2: warning: 'ssl-default-server-options' is ignored: it has no effect until TLS support lands"])
+    }
+
+    @Test func bindTLSDefaultsFromGlobal() throws {
+        let c = try #require(parse("""
+            global
+             ssl-default-bind-ciphers ECDHE-ECDSA-AES128-GCM-SHA256
+             ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256
+             ssl-default-bind-options no-sslv3 no-tlsv10 ssl-min-ver TLSv1.3
+             crt-base /etc/weir/certs
+            frontend fe
+             bind :443 ssl crt site.pem crt /abs/other.pem
+             bind :444 ssl crt site.pem ciphers AES256-SHA ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2
+             default_backend be
+            backend be
+
+            """).configuration)
+        let first = try #require(c.frontends[0].binds[0].tls)
+        #expect(first.certificates.map(\.path) == ["/etc/weir/certs/site.pem", "/abs/other.pem"])
+        #expect(first.ciphers == "ECDHE-ECDSA-AES128-GCM-SHA256" && first.ciphersuites == "TLS_AES_128_GCM_SHA256")
+        #expect(first.minVersion == .tls13 && first.maxVersion == nil)
+        let second = try #require(c.frontends[0].binds[1].tls)
+        #expect(second.ciphers == "AES256-SHA" && second.minVersion == .tls12 && second.maxVersion == .tls12)
+        #expect(errors("global\n ssl-default-bind-options no-tls-tickets\n")
+                == ["t.cfg:2:27: error: ssl-default-bind-options: 'no-tls-tickets' is not supported by Weir yet; "
+                    + "supported: ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10, no-tlsv11"])
     }
 
     @Test func timeouts() throws {
@@ -97,9 +122,9 @@ import Testing
     }
 
     @Test func ignoredTimeoutsWarn() {
-        #expect(warnings("defaults\n timeout http-request 10s\n timeout client-hs 2s\n") == [
-            "t.cfg:3:10: warning: 'timeout client-hs' is ignored until a later release",
-        ])
+        #expect(warnings("defaults\n timeout http-request 10s\n timeout client-hs 2s\n") == [])
+        let c = try? #require(parse("defaults\n timeout client-hs 2s\nfrontend fe\n bind :80\n default_backend be\nbackend be\n").configuration)
+        #expect(c?.frontends[0].timeouts.clientHandshake == 2000)
     }
 
     @Test func timeoutsOnTheWrongSideWarn() {

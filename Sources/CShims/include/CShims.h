@@ -74,4 +74,26 @@ extern const int CShims_O_CLOEXEC;
 extern const int CShims_MSG_NOSIGNAL;
 extern const int CShims_SIGCHLD;
 
+/* OpenSSL's function-like macros and SSL_OP_* constants (tls.c). The types
+   are declared opaque here, so this header does not include OpenSSL's. */
+struct ssl_st;
+struct ssl_ctx_st;
+struct x509_st;
+/// Weir's defaults on a server context: no compression, no renegotiation,
+/// server cipher preference, an unexpected EOF read as end-of-file, partial
+/// writes and a write buffer that may move between retries.
+void CShims_SSL_CTX_set_server_defaults(struct ssl_ctx_st *ctx);
+int CShims_SSL_CTX_set_min_proto_version(struct ssl_ctx_st *ctx, int version);
+int CShims_SSL_CTX_set_max_proto_version(struct ssl_ctx_st *ctx, int version);
+/// SSL_CTX_set_tlsext_servername_callback and SSL_CTX_set_tlsext_servername_arg.
+void CShims_SSL_CTX_set_tlsext_servername_callback(struct ssl_ctx_st *ctx,
+    int (*callback)(struct ssl_st *ssl, int *alert, void *arg), void *arg);
+/// The DNS names of a certificate's subjectAltName, else its subject CN,
+/// written to `out` separated by '\n'; returns the length written (truncated at `capacity`).
+int CShims_X509_dns_names(struct x509_st *cert, char *out, int capacity);
+/// The ALPN protocol SSL_select_next_proto picks from the client's list, in
+/// `server` order; returns 1 with `out`/`outlen` set, 0 when none matches.
+int CShims_SSL_select_alpn(const unsigned char **out, unsigned char *outlen,
+    const unsigned char *server, unsigned int serverlen, const unsigned char *client, unsigned int clientlen);
+
 #endif

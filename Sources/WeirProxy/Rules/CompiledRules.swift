@@ -37,6 +37,7 @@ enum CompiledFetch {
     /// An index into the frontend's request (or response) captures.
     case capturedHeader(index: Int, inResponse: Bool)
     case frontendName, backendName, serverName
+    case sslFrontend, sslFrontendSNI, sslFrontendProtocol, sslFrontendCipher, sslFrontendALPN
 
     /// Whether an ACL tries every value the fetch has, not just one.
     var isMultiValued: Bool {

@@ -2,6 +2,7 @@ import Glibc
 import WeirConfig
 import WeirHTTP
 import WeirSystem
+import WeirTLS
 
 /// Where a rendered log-format string goes.
 enum RenderTarget {
@@ -238,6 +239,8 @@ struct LogContext {
     var server = -1
     var peer: SocketAddress
     var clientFD: Int32
+    /// The client side's TLS connection, for `ssl_fc*` in a layer-4 log.
+    var tls: OpaquePointer?
     var isHTTP: Bool
     /// Wall clock ms: when the stream began (the accept, or for a later
     /// request on a kept connection the end of the previous one), and when
@@ -358,6 +361,7 @@ extension Worker {
             var input = SampleInput(slot: c.slot, peer: c.peer, clientFD: c.clientFD, local: c.local, frontend: c.frontend)
             input.backend = c.backend
             input.server = c.server
+            input.tls = c.tls
             rules.input = input
         }
         let mark = rules.scratch.mark
@@ -394,10 +398,24 @@ extension Worker {
             }
             let address = backends[c.backend].servers[c.server].address
             if variable == .serverIP { appendAddress(address, options, mandatory: mandatory) } else { appendPort(address, options) }
-        case .backendSourceIP, .backendSourcePort, .sslCiphers, .sslVersion:
+        case .backendSourceIP, .backendSourcePort:
             dash(options, mandatory)
-        case .frontendName, .frontendNameTransport:
+        case .sslCiphers, .sslVersion:
+            guard let tls = c.tls,
+                  let name = variable == .sslCiphers ? TLSConnection.cipherName(tls) : TLSConnection.protocolName(tls) else {
+                dash(options, mandatory)
+                return true
+            }
+            logger.line.appendField(UnsafeRawBufferPointer(start: name, count: strlen(name)), options, mandatory: mandatory)
+        case .frontendName:
             frontends[c.frontend].nameBytes.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }
+        case .frontendNameTransport:
+            // `%ft`: the frontend's name, with `~` when the client side is TLS (as HAProxy logs it).
+            if c.tls == nil {
+                frontends[c.frontend].nameBytes.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }
+            } else {
+                frontends[c.frontend].tlsNameBytes.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }
+            }
         case .backendName:
             let name = c.backend >= 0 ? backends[c.backend].nameBytes : frontends[c.frontend].nameBytes
             name.withUnsafeBytes { logger.line.appendField($0, options, mandatory: mandatory) }

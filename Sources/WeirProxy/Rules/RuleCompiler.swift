@@ -385,6 +385,11 @@ struct RuleCompiler {
         case .frontendName: return .frontendName
         case .backendName: return .backendName
         case .serverName: return .serverName
+        case .sslFrontend: return .sslFrontend
+        case .sslFrontendSNI: return .sslFrontendSNI
+        case .sslFrontendProtocol: return .sslFrontendProtocol
+        case .sslFrontendCipher: return .sslFrontendCipher
+        case .sslFrontendALPN: return .sslFrontendALPN
         }
     }
 

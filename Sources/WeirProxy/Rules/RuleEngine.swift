@@ -13,6 +13,8 @@ struct SampleInput {
     var clientFD: Int32
     var local: SocketAddress?
     var frontend: Int
+    /// The client side's TLS connection (`ssl_fc*`), nil when plain.
+    var tls: OpaquePointer?
     var backend = -1
     var server = -1
 

@@ -1,6 +1,7 @@
 import Glibc
 import WeirConfig
 import WeirSystem
+import WeirTLS
 
 extension RuleEngine {
     /// The value of a sample: its fetch, then its converters in order.
@@ -106,6 +107,21 @@ extension RuleEngine {
         case .serverName:
             guard input.backend >= 0, input.server >= 0 else { return .none }
             return .bytes(compiled.serverNames[input.backend][input.server])
+        case .sslFrontend:
+            return .boolean(input.tls != nil)
+        case .sslFrontendSNI:
+            guard let tls = input.tls, let name = TLSConnection.serverName(tls) else { return .none }
+            return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+        case .sslFrontendProtocol:
+            guard let tls = input.tls, let name = TLSConnection.protocolName(tls) else { return .none }
+            return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+        case .sslFrontendCipher:
+            guard let tls = input.tls, let name = TLSConnection.cipherName(tls) else { return .none }
+            return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+        case .sslFrontendALPN:
+            guard let tls = input.tls else { return .none }
+            let alpn = TLSConnection.alpn(tls)
+            return alpn.isEmpty ? .none : .bytes(alpn)
         }
     }
 

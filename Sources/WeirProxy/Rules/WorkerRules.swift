@@ -20,6 +20,7 @@ extension Worker {
                                 frontend: Int(s.pointee.frontend))
         input.backend = Int(s.pointee.backend)
         input.server = Int(s.pointee.server)
+        input.tls = s.pointee.tls
         return input
     }
 

@@ -1,0 +1,65 @@
+import WeirLoop
+import WeirSystem
+import WeirTLS
+
+extension Worker {
+    /// Moves a session's TLS handshake on, after any event on its client
+    /// side: OpenSSL's WANT_READ/WANT_WRITE just wait for the next edge.
+    /// Once done, the session starts as a plain one would after its accept.
+    mutating func continueHandshake(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        guard let tls = s.pointee.tls else { return }
+        switch TLSConnection.handshake(tls) {
+        case .done:
+            s.pointee.handshaking = false
+            // OpenSSL may already hold request bytes: read until it says EAGAIN.
+            s.pointee.toServer.sourceReadable = true
+            s.pointee.toClient.sinkWritable = true
+            let frontend = Int(s.pointee.frontend)
+            if s.pointee.isHTTP {
+                s.pointee.phaseExpiry = frontends[frontend].httpRequestTimeout.map { loop.now + Int64($0) } ?? .max
+            } else {
+                s.pointee.phaseExpiry = .max
+            }
+            if options.debug { debugLine(slot, "handshake") }
+            beginTraffic(slot, loop: &loop)
+        case .wantRead, .wantWrite:
+            rearm(slot, loop: &loop)
+        case .closed:
+            handshakeFailed(slot, reason: "Connection closed during SSL handshake", loop: &loop)
+        case .failed(let reason):
+            handshakeFailed(slot, reason: "SSL handshake failure (\(reason))", loop: &loop)
+        }
+    }
+
+    /// Logs a handshake that did not complete the way HAProxy logs a
+    /// connection error (`%ci:%cp [%t] %ft/%bind: reason`), then closes it.
+    mutating func handshakeFailed(_ slot: UInt32, reason: String, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        let frontend = Int(s.pointee.frontend)
+        stats.add(stats.frontend(frontend), .requestErrors)
+        if !frontends[frontend].logTargets.isEmpty {
+            var host = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            let peer = s.pointee.peer
+            withUnsafeMutableBytes(of: &host) { raw in
+                let text = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+                let n = peer.formatHost(into: text)
+                logger.line.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: n))
+            }
+            logger.line.append(UInt8(ascii: ":"))
+            logger.line.append(decimal: Int(peer.port))
+            logger.line.append(ascii: " [")
+            logger.appendLogDate(wallMilliseconds: s.pointee.acceptedWall)
+            logger.line.append(ascii: "] ")
+            logger.line.append(frontends[frontend].nameBytes)
+            logger.line.append(UInt8(ascii: "/"))
+            let listener = Int(s.pointee.listener)
+            logger.line.append(decimal: listener >= 0 ? listeners[listener].bind + 1 : 1)
+            logger.line.append(ascii: ": ")
+            logger.line.append(Array(reason.utf8))
+            logger.emit(level: .info, to: frontends[frontend].logTargets)
+        }
+        if options.debug { debugLine(slot, "handshake failed: \(reason)") }
+        close(slot, cause: "C", phase: "-", loop: &loop)
+    }
+}
