@@ -124,21 +124,16 @@ extension RuleEngine {
             var changed = false
             if eachValue {
                 var first = true
-                var failed = false
-                Self.forEachElement(of: value) { element in
-                    if !first && !scratch.append(", ") {
-                        failed = true
-                        return
-                    }
+                for element in ListElements(value) {
+                    if !first { guard scratch.append(", ") else { return false } }
                     first = false
                     if regex.firstMatch(element, from: 0, groups: regexGroups, count: groupCount) {
                         changed = true
-                        if !appendExpanded(template, source: element, groupCount: groupCount) { failed = true }
-                    } else if !scratch.append(element) {
-                        failed = true
+                        guard appendExpanded(template, source: element, groupCount: groupCount) else { return false }
+                    } else {
+                        guard scratch.append(element) else { return false }
                     }
                 }
-                if failed { return false }
             } else if regex.firstMatch(value, from: 0, groups: regexGroups, count: groupCount) {
                 changed = true
                 guard appendExpanded(template, source: value, groupCount: groupCount) else { return false }
@@ -187,20 +182,6 @@ extension RuleEngine {
             setTarget(replaced)
         }
         return true
-    }
-
-    private static func forEachElement(of value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
-        var start = 0
-        while start <= value.count {
-            var end = start
-            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
-            var from = start
-            var to = end
-            while from < to && (value[from] == 32 || value[from] == 9) { from += 1 }
-            while to > from && (value[to - 1] == 32 || value[to - 1] == 9) { to -= 1 }
-            if to > from { body(value.slice(from, to)) }
-            start = end + 1
-        }
     }
 
     // MARK: - Backend selection and layer 4 rules

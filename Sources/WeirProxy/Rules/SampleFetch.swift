@@ -1,5 +1,6 @@
 import Glibc
 import WeirConfig
+import WeirHTTP
 import WeirSystem
 import WeirTLS
 
@@ -147,20 +148,12 @@ extension RuleEngine {
                 if body(value) { return }
                 continue
             }
-            var start = 0
-            while start <= value.count {
-                var end = start
-                while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
-                var from = start
-                var to = end
-                while from < to && (value[from] == 32 || value[from] == 9) { from += 1 }
-                while to > from && (value[to - 1] == 32 || value[to - 1] == 9) { to -= 1 }
-                if to > from || value.count == 0 {
-                    if body(value.slice(from, to)) { return }
-                }
-                if value.count == 0 { break }
-                start = end + 1
+            // An empty field is one empty value; otherwise its non-empty elements.
+            if value.count == 0 {
+                if body(value) { return }
+                continue
             }
+            for element in ListElements(value) where body(element) { return }
         }
     }
 
