@@ -74,17 +74,9 @@ extension Worker {
         c.frontendConnections = frontends[c.frontend].current
         let backend = Int(s.pointee.backend)
         if backend >= 0 {
-            c.backend = backend
             if !tarpitted { c.queueTime = queueTime(s, now: now) }
             c.connectTime = s.pointee.connectTime
-            c.backendConnections = backends[backend].current
-            c.backendQueue = backends[backend].queueLength
-            if s.pointee.server >= 0 {
-                c.server = Int(s.pointee.server)
-                c.serverConnections = backends[backend].balancer.servers[c.server].activeConnections
-            }
-            c.retries = Int(s.pointee.retriesDone)
-            c.redispatched = s.pointee.redispatched
+            fillBackend(&c, s, backend: backend)
         }
         if e.requestLine >= 0 && e.requestLineLength > 0 {
             c.requestLine = UnsafeRawBufferPointer(start: lineBuffers.pointer(e.requestLine), count: Int(e.requestLineLength))
@@ -115,17 +107,26 @@ extension Worker {
         streamCount += 1
         let backend = Int(s.pointee.backend)
         if backend >= 0 {
-            c.backend = backend
-            c.backendConnections = backends[backend].current
-            c.backendQueue = backends[backend].queueLength
-            if s.pointee.server >= 0 {
-                c.server = Int(s.pointee.server)
-                c.serverConnections = backends[backend].balancer.servers[c.server].activeConnections
-            }
+            fillBackend(&c, s, backend: backend)
+        } else {
+            c.retries = Int(s.pointee.retriesDone)
+            c.redispatched = s.pointee.redispatched
+        }
+        return c
+    }
+
+    /// The backend side of a line: names, connection and queue counts,
+    /// retries and redispatch.
+    private func fillBackend(_ c: inout LogContext, _ s: UnsafeMutablePointer<Session>, backend: Int) {
+        c.backend = backend
+        c.backendConnections = backends[backend].current
+        c.backendQueue = backends[backend].queueLength
+        if s.pointee.server >= 0 {
+            c.server = Int(s.pointee.server)
+            c.serverConnections = backends[backend].balancer.servers[c.server].activeConnections
         }
         c.retries = Int(s.pointee.retriesDone)
         c.redispatched = s.pointee.redispatched
-        return c
     }
 
     /// `%Tw`: the time spent queued; for a session that left the queue
