@@ -58,10 +58,25 @@ final class ClientCertificatePKI: @unchecked Sendable {
         try openssl(["ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.crt", "-gencrl", "-out", "crl.pem"])
     }
 
-    private func issue(_ name: String, subject: String, serial: String, by issuer: String) throws {
+    private func issue(_ name: String, subject: String, serial: String, by issuer: String,
+                       extensions: String = "client.ext") throws {
         try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject])
         try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).crt", "-CAkey", "\(issuer).key", "-set_serial", serial,
-                     "-days", "2", "-out", "\(name).crt", "-extfile", "client.ext"])
+                     "-days", "2", "-out", "\(name).crt", "-extfile", extensions])
+    }
+
+    /// An intermediate CA signed by `ca`, and a client certificate it signed,
+    /// sent with the intermediate: the certificate and chain file, the key,
+    /// and the intermediate alone.
+    func intermediateChain() throws -> (chain: String, key: String, intermediate: String) {
+        try "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".write(
+            toFile: dir + "/ca.ext", atomically: true, encoding: .utf8)
+        try issue("intermediate", subject: "/CN=Intermediate", serial: "5", by: "ca", extensions: "ca.ext")
+        try issue("leaf", subject: "/CN=leaf", serial: "6", by: "intermediate")
+        let chain = try String(contentsOfFile: dir + "/leaf.crt", encoding: .utf8)
+            + String(contentsOfFile: dir + "/intermediate.crt", encoding: .utf8)
+        try chain.write(toFile: dir + "/leaf-chain.crt", atomically: true, encoding: .utf8)
+        return (dir + "/leaf-chain.crt", dir + "/leaf.key", dir + "/intermediate.crt")
     }
 
     /// Runs `openssl` in the directory; its standard output.
@@ -260,6 +275,40 @@ struct TLSClientCertificateTests {
         // 20: unable to get local issuer certificate, the first error; the
         // verification then ended on 21 (unable to verify the first certificate).
         #expect(verify.last == "1 1 21 20 rogue", "\(verify)")
+    }
+
+    @Test("an error above the client certificate is a CA chain error, let through by ca-ignore-err with ssl_c_ca_err and its depth")
+    func caChainError() throws {
+        let pki = try ClientCertificatePKI()
+        defer { pki.remove() }
+        let leaf = try pki.intermediateChain()
+        // Only the intermediate is trusted: its issuer (depth 1) cannot be found.
+        let weir = try WeirProcess.start(config: """
+            global
+                log stdout format raw local0
+            defaults
+                mode http
+                log global
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+            frontend fe
+                bind 127.0.0.1:0 ssl crt \(pki.server) verify required ca-file \(leaf.intermediate)
+                bind 127.0.0.1:0 ssl crt \(pki.server) verify required ca-file \(leaf.intermediate) ca-ignore-err 2
+                http-request return status 200 content-type text/plain lf-string "%[ssl_c_verify] %[ssl_c_err] %[ssl_c_ca_err] %[ssl_c_ca_err_depth] %[ssl_c_s_dn(cn)]\\n"
+                default_backend be
+            backend be
+                server s1 127.0.0.1:9
+            """)
+        defer { weir.stop() }
+        let refused = try curlMTLS(port: try weir.port(of: "fe", index: 0), pki: pki, certificate: (leaf.chain, leaf.key))
+        #expect(refused.status == 0 && refused.exitCode != 0, "\(refused)")
+        #expect(weir.stdout.waitForLine {
+            $0.contains("fe/1: SSL client CA chain cannot be verified (unable to get issuer certificate)")
+        } != nil, "stdout:\n\(weir.stdout.text)")
+        // 2: X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, at depth 1.
+        let ignored = try curlMTLS(port: try weir.port(of: "fe", index: 1), pki: pki, certificate: (leaf.chain, leaf.key))
+        #expect(ignored.status == 200 && ignored.body == "2 0 2 1 leaf\n", "\(ignored)")
     }
 
     @Test("ssl_f_* read the certificate the frontend presented")
