@@ -147,7 +147,6 @@ extension BindTLS {
             self.all = all
             self.ids = ids
         }
-        public func contains(_ id: Int) -> Bool { all || ids.contains(id) }
     }
 
     /// How a bind checks client certificates. The certificate a client

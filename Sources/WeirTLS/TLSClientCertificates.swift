@@ -123,12 +123,16 @@ extension TLSConnection {
         CShims_SSL_certificate(ssl, client ? 1 : 0)
     }
 
-    /// A field of a certificate, written at `out`: its length, nil when the
-    /// field is absent or does not fit in `capacity`.
+    /// The certificate fields that are written out as bytes.
     public enum CertificateBytes {
-        case serial, sha1, der, notBefore, notAfter
+        /// Binary: the serial number, the SHA-1 of the DER form, the DER form.
+        case serial, sha1, der
+        /// YYMMDDhhmmss[Z].
+        case notBefore, notAfter
     }
 
+    /// A field of a certificate, written at `out`: its length, nil when the
+    /// field is absent or does not fit in `capacity`.
     public static func write(_ field: CertificateBytes, of certificate: OpaquePointer, to out: UnsafeMutableRawPointer,
                              capacity: Int) -> Int? {
         let bytes = out.assumingMemoryBound(to: UInt8.self)
