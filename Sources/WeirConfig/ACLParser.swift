@@ -63,12 +63,9 @@ extension ParserState {
                 i += 2
             case "-m":
                 guard let v = value() else { return nil }
-                let methods = ["found", "bool", "int", "ip", "len", "str", "sub", "reg", "beg", "end", "dir", "dom"]
+                let methods = ["found", "bool", "int", "ip", "len", "str", "sub", "reg", "beg", "end", "dir", "dom", "bin"]
                 if let m = MatchMethod(rawValue: v.text) {
                     match.method = m
-                } else if v.text == "bin" {
-                    error("\(context): '-m bin' is not supported by Weir yet", at: v)
-                    return nil
                 } else {
                     error("\(context): unknown match method '\(v.text)'; expected one of \(methods.joined(separator: ", "))"
                           + Keywords.didYouMean(v.text, among: methods).replacingDidYouMean(), at: v)
@@ -151,6 +148,13 @@ extension ParserState {
                     match.strings.append(text)
                 }
             case .str, .beg, .end, .sub, .dom, .dir:
+                match.strings.append(text)
+            case .bin:
+                guard text.count % 2 == 0, text.allSatisfy(\.isHexDigit) else {
+                    report(.error, "\(context): '-m bin' expects bytes in hexadecimal like 0A1B2C, got '\(text)'", at: at)
+                    ok = false
+                    continue
+                }
                 match.strings.append(text)
             }
         }

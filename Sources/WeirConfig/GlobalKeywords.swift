@@ -75,7 +75,7 @@ extension ParserState {
             parseGlobalStats(words)
         case "description":
             break
-        case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "crt-base":
+        case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "crt-base", "ca-base":
             guard words.count > 1 else {
                 error("\(k): expected a value", at: keyword)
                 return
@@ -83,6 +83,7 @@ extension ParserState {
             switch k {
             case "ssl-default-bind-ciphers": global.defaultBindTLS.ciphers = words[1].text
             case "ssl-default-bind-ciphersuites": global.defaultBindTLS.ciphersuites = words[1].text
+            case "ca-base": global.caBase = words[1].text
             default: global.certificateBase = words[1].text
             }
             expectAtMost(2, words, after: k)

@@ -176,6 +176,60 @@ public enum Fetch: Sendable, Hashable {
     case sslFrontendCipher
     /// The ALPN protocol negotiated (`ssl_fc_alpn`).
     case sslFrontendALPN
+
+    // Client certificates (mTLS) and the frontend's certificate.
+    /// The client presented a certificate on this connection (`ssl_fc_has_crt`).
+    case sslClientHasCertificate
+    /// The TLS session has a client certificate, also when resumed (`ssl_c_used`).
+    case sslClientUsed
+    /// `ssl_c_verify`, `ssl_c_err`, `ssl_c_ca_err`, `ssl_c_ca_err_depth`.
+    case sslClientVerify(SSLVerifyField)
+    /// A field of the client's certificate (`ssl_c_*`, `client`) or of the
+    /// one the frontend presented (`ssl_f_*`).
+    case sslCertificate(SSLCertificateField, client: Bool)
+}
+
+/// What `ssl_c_verify` and its kin return: integers from the verification.
+public enum SSLVerifyField: Sendable, Hashable {
+    /// SSL_get_verify_result (`ssl_c_verify`).
+    case result
+    /// The first error of the client's certificate (`ssl_c_err`).
+    case error
+    /// The first error above it in the chain (`ssl_c_ca_err`) and its depth (`ssl_c_ca_err_depth`).
+    case caError
+    case caErrorDepth
+}
+
+/// A field of a certificate, as the `ssl_c_*` and `ssl_f_*` fetches read it.
+public enum SSLCertificateField: Sendable, Hashable {
+    /// `ssl_c_s_dn([entry[,occ[,format]]])`, `ssl_c_i_dn(…)`.
+    case subjectDN(DNSelection)
+    case issuerDN(DNSelection)
+    /// Binary: the serial number's bytes, the SHA-1 of the DER form, the DER form.
+    case serial, sha1, der
+    /// YYMMDDhhmmss[Z].
+    case notBefore, notAfter
+    /// An integer: 1 to 3.
+    case version
+    /// OpenSSL's short names ("RSA-SHA256"; "rsaEncryption").
+    case signatureAlgorithm, keyAlgorithm
+}
+
+/// Which part of a DN a fetch returns: the whole DN (HAProxy's
+/// "/C=FR/O=Org/CN=name", or RFC 2253), or one entry's value.
+public struct DNSelection: Sendable, Hashable {
+    /// An entry's short name ("CN", "OU"), compared ignoring case; nil: the whole DN.
+    public var entry: String?
+    /// Which value of the entry: 1 the first, -1 the last.
+    public var occurrence: Int
+    /// The whole DN in RFC 2253 form (`ssl_c_s_dn(,0,rfc2253)`).
+    public var rfc2253: Bool
+
+    public init(entry: String? = nil, occurrence: Int = 1, rfc2253: Bool = false) {
+        self.entry = entry
+        self.occurrence = occurrence
+        self.rfc2253 = rfc2253
+    }
 }
 
 /// How an ACL compares its sample with its patterns (`-m METHOD`).
@@ -203,6 +257,9 @@ public enum MatchMethod: String, Sendable, Hashable {
     case ip
     /// The sample is true (a non-zero integer; no pattern).
     case bool
+    /// The sample's bytes equal a pattern written in hexadecimal (`-m bin`;
+    /// the default of binary fetches like `ssl_c_serial`).
+    case bin
 }
 
 /// An ACL's match method and patterns. Which pattern list is used depends on

@@ -108,10 +108,63 @@ public struct BindTLS: Sendable, Hashable {
     public var ciphers: String?
     public var ciphersuites: String?
     public var strictSNI = false
+    /// `verify`, `ca-file`, `crl-file`, `ca-ignore-err`, `crt-ignore-err`.
+    public var clientVerification = ClientVerification()
     /// The `ssl` word.
     public var location: SourceLocation
 
     public init(location: SourceLocation) { self.location = location }
+}
+
+// MARK: Client certificates (mTLS)
+
+extension BindTLS {
+    /// `verify none|optional|required`: whether a client certificate is
+    /// asked for, and whether the handshake fails without one.
+    public enum Verify: String, Sendable, Hashable, CaseIterable {
+        case none, optional, required
+    }
+
+    /// A file a bind option names (`ca-file`, `crl-file`), with where the
+    /// line names it; a relative path is already joined to `ca-base`.
+    public struct File: Sendable, Hashable {
+        public var path: String
+        public var location: SourceLocation
+        public init(path: String, location: SourceLocation) {
+            self.path = path
+            self.location = location
+        }
+    }
+
+    /// X509 verification error ids (`X509_V_ERR_*`) a handshake lets
+    /// through: `ca-ignore-err`, `crt-ignore-err` (`all`, or `10,23`).
+    public struct IgnoredErrors: Sendable, Hashable {
+        public var all = false
+        public var ids: Set<Int> = []
+        /// Ids above this are refused (HAProxy keeps them in a bit field).
+        public static let maximumID = 127
+        public init(all: Bool = false, ids: Set<Int> = []) {
+            self.all = all
+            self.ids = ids
+        }
+    }
+
+    /// How a bind checks client certificates. The certificate a client
+    /// presents is always checked against `caFile` (and `crlFile`); `verify`
+    /// only says whether one is asked for and required.
+    public struct ClientVerification: Sendable, Hashable {
+        /// nil: not written (`none`).
+        public var verify: Verify?
+        public var caFile: File?
+        public var crlFile: File?
+        /// Errors found above the client's own certificate (depth > 0).
+        public var caIgnoreErrors = IgnoredErrors()
+        /// Errors of the client's own certificate (depth 0).
+        public var crtIgnoreErrors = IgnoredErrors()
+        public init() {}
+
+        public var mode: Verify { verify ?? .none }
+    }
 }
 
 /// A server address: an IP literal, a host name resolved when the worker
@@ -463,6 +516,8 @@ public struct GlobalSettings: Sendable, Hashable {
     public var defaultBindTLS = DefaultBindTLS()
     /// `crt-base`: the directory a relative `crt` path is read from.
     public var certificateBase: String?
+    /// `ca-base`: the directory a relative `ca-file` or `crl-file` path is read from.
+    public var caBase: String?
 
     public init() {}
 }

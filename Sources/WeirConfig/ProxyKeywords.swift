@@ -91,7 +91,8 @@ extension ParserState {
                 tlsWords.append(option)
                 i += 1
                 continue
-            case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites":
+            case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
+                 "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
                 guard let v = value() else {
                     i = words.count
                     continue
@@ -105,7 +106,7 @@ extension ParserState {
             }
             if i >= words.count { break }
             let supported = ["name", "ssl", "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
-                             "strict-sni"]
+                             "strict-sni", "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err"]
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
             error("unsupported bind option '\(option.text)'" + hint, at: option)
@@ -118,6 +119,7 @@ extension ParserState {
             return
         }
         var j = 0
+        var verifyWord: Word?
         while j < tlsWords.count {
             let option = tlsWords[j]
             if option.text == "strict-sni" {
@@ -147,9 +149,13 @@ extension ParserState {
                 }
                 if option.text == "ssl-min-ver" { settings.minVersion = version } else { settings.maxVersion = version }
             case "ciphers": settings.ciphers = v.text
+            case "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
+                if option.text == "verify" { verifyWord = option }
+                parseClientVerificationOption(option, v, into: &settings.clientVerification)
             default: settings.ciphersuites = v.text
             }
         }
+        checkClientVerification(settings.clientVerification, verifyWord: verifyWord)
         // `global` defaults for what the line does not say.
         let defaults = global.defaultBindTLS
         if settings.ciphers == nil { settings.ciphers = defaults.ciphers }
@@ -165,6 +171,51 @@ extension ParserState {
             error("bind: 'ssl-min-ver \(lo.rawValue)' is above 'ssl-max-ver \(hi.rawValue)'", at: words[0])
         }
         for b in before..<proxies[index].binds.count { proxies[index].binds[b].tls = settings }
+    }
+
+    // MARK: bind … verify (client certificates)
+
+    /// `verify`, `ca-file`, `crl-file`, `ca-ignore-err`, `crt-ignore-err`.
+    mutating func parseClientVerificationOption(_ option: Word, _ v: Word, into settings: inout BindTLS.ClientVerification) {
+        switch option.text {
+        case "verify":
+            guard let mode = BindTLS.Verify(rawValue: v.text) else {
+                error("bind: 'verify' expects none, optional or required, got '\(v.text)'"
+                      + Keywords.didYouMean(v.text, among: BindTLS.Verify.allCases.map(\.rawValue)), at: v)
+                return
+            }
+            settings.verify = mode
+        case "ca-file", "crl-file":
+            var path = v.text
+            if let base = global.caBase, !path.hasPrefix("/") {
+                path = base.hasSuffix("/") ? base + path : base + "/" + path
+            }
+            let file = BindTLS.File(path: path, location: location(v))
+            if option.text == "ca-file" { settings.caFile = file } else { settings.crlFile = file }
+        default:
+            // ca-ignore-err, crt-ignore-err: `all` or a comma-separated list of ids.
+            var ignored = BindTLS.IgnoredErrors()
+            if v.text == "all" {
+                ignored.all = true
+            } else {
+                for element in v.text.split(separator: ",", omittingEmptySubsequences: false) {
+                    guard let id = Int(element), id >= 1, id <= BindTLS.IgnoredErrors.maximumID else {
+                        error("bind: '\(option.text)': ID '\(element)' out of range (1..\(BindTLS.IgnoredErrors.maximumID)) "
+                              + "in error IDs list '\(v.text)'; expected 'all' or numeric X509 error ids like 10,23", at: v)
+                        return
+                    }
+                    ignored.ids.insert(id)
+                }
+            }
+            if option.text == "ca-ignore-err" { settings.caIgnoreErrors = ignored } else { settings.crtIgnoreErrors = ignored }
+        }
+    }
+
+    /// HAProxy refuses `verify optional|required` without a `ca-file` to check with.
+    mutating func checkClientVerification(_ settings: BindTLS.ClientVerification, verifyWord: Word?) {
+        guard let verifyWord, settings.mode != .none, settings.caFile == nil else { return }
+        error("bind: verify is enabled but no CA file specified: 'verify \(settings.mode.rawValue)' needs 'ca-file FILE'",
+              at: verifyWord)
     }
 
     // MARK: backend switching

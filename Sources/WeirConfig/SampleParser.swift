@@ -6,6 +6,8 @@
 /// The type of a sample's value, which picks an ACL's default match method.
 enum SampleType: Sendable {
     case string, integer, address, boolean
+    /// Bytes that are not text (`ssl_c_serial`, `ssl_c_sha1`): matched as hexadecimal patterns.
+    case binary
 
     var defaultMatch: MatchMethod {
         switch self {
@@ -13,6 +15,7 @@ enum SampleType: Sendable {
         case .integer: return .int
         case .address: return .ip
         case .boolean: return .bool
+        case .binary: return .bin
         }
     }
 }
@@ -59,6 +62,8 @@ extension Fetch {
             return .constant
         case .sslFrontend, .sslFrontendSNI, .sslFrontendProtocol, .sslFrontendCipher, .sslFrontendALPN:
             return .connection
+        case .sslClientHasCertificate, .sslClientUsed, .sslClientVerify, .sslCertificate:
+            return .connection
         }
     }
 }
@@ -73,6 +78,15 @@ enum SampleSyntax {
         "shdr_val", "res.hdr_ip", "shdr_ip", "nbsrv", "var", "str", "int", "always_true", "always_false",
         "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fe_name", "be_name",
         "srv_name", "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn",
+    ] + clientCertificateFetches
+
+    /// Client certificates (mTLS) and the frontend's certificate.
+    static let clientCertificateFetches: [String] = [
+        "ssl_fc_has_crt", "ssl_c_used", "ssl_c_verify", "ssl_c_err", "ssl_c_ca_err", "ssl_c_ca_err_depth",
+        "ssl_c_s_dn", "ssl_c_i_dn", "ssl_c_serial", "ssl_c_sha1", "ssl_c_der", "ssl_c_notbefore", "ssl_c_notafter",
+        "ssl_c_version", "ssl_c_sig_alg", "ssl_c_key_alg",
+        "ssl_f_s_dn", "ssl_f_i_dn", "ssl_f_serial", "ssl_f_sha1", "ssl_f_der", "ssl_f_notbefore", "ssl_f_notafter",
+        "ssl_f_version", "ssl_f_sig_alg", "ssl_f_key_alg",
     ]
 
     /// ACL keywords that imply a match method: `<base>_<method>`.
@@ -110,8 +124,8 @@ enum SampleSyntax {
         "res.hdr_names", "res.hdrs", "res.ver", "resp_ver", "scook", "scook_cnt", "scook_val", "set-cookie",
         "txn.status", "txn.timer.total", "txn.sess_term_state", "url32", "url32+src", "url_ip", "url_port",
         "http_req_rate", "http_err_rate", "req.cook_val_cnt", "acl", "quic_enabled",
-        "ssl_c_used", "ssl_c_verify", "ssl_bc", "ssl_fc_has_crt",
-        "ssl_fc_has_sni", "ssl_c_s_dn", "ssl_f_s_dn", "ssl_fc_session_id",
+        "ssl_bc",
+        "ssl_fc_has_sni", "ssl_fc_session_id",
     ]
 
     static func isUnsupportedFetch(_ name: String) -> Bool {
@@ -472,6 +486,8 @@ extension ParserState {
             case "ssl_fc_cipher": return made(.sslFrontendCipher, .string, .connection)
             default: return made(.sslFrontendALPN, .string, .connection)
             }
+        case _ where SampleSyntax.clientCertificateFetches.contains(name):
+            return clientCertificateFetch(name, args)
         case "fe_name", "be_name", "srv_name":
             if let e = noArguments() { return fail(e) }
             let f: Fetch = name == "fe_name" ? .frontendName : name == "be_name" ? .backendName : .serverName
@@ -499,6 +515,71 @@ extension ParserState {
         }
         let candidates = acl ? SampleSyntax.aclKeywords : SampleSyntax.fetches
         return fail("unknown fetch '\(name)'" + Keywords.didYouMean(name, among: candidates))
+    }
+
+    /// `ssl_fc_has_crt`, `ssl_c_*` and `ssl_f_*`.
+    private func clientCertificateFetch(_ name: String, _ args: [String]?) -> Result<ParsedSample, SampleError> {
+        func made(_ fetch: Fetch, _ type: SampleType) -> Result<ParsedSample, SampleError> {
+            .success(ParsedSample(sample: Sample(fetch: fetch), type: type, derivedMatch: nil, source: .connection))
+        }
+        func fail(_ message: String) -> Result<ParsedSample, SampleError> { .failure(SampleError(offset: 0, message: message)) }
+        let client = name.hasPrefix("ssl_c_") || name == "ssl_fc_has_crt"
+        let field = String(name.dropFirst(6))
+        if field == "s_dn" || field == "i_dn" {
+            // ([entry[,occ[,format]]])
+            let args = args ?? []
+            if args.count > 3 { return fail("'\(name)' takes at most an entry, an occurrence and a format, as in \(name)(CN,1)") }
+            var selection = DNSelection()
+            if let entry = args.first, !entry.isEmpty { selection.entry = entry }
+            if args.count > 1 {
+                guard let n = Int(args[1]), abs(n) <= 1_000_000 else {
+                    return fail("'\(name)': expected an occurrence number like 1 or -1, got '\(args[1])'")
+                }
+                guard n != 0 || selection.entry == nil else {
+                    return fail("'\(name)': the occurrence of '\(selection.entry!)' cannot be 0; 1 is the first, -1 the last")
+                }
+                if n != 0 { selection.occurrence = n }
+            }
+            if args.count > 2, !args[2].isEmpty {
+                guard args[2] == "rfc2253" else {
+                    return fail("'\(name)': only rfc2253 or a blank value are currently supported as the format argument, "
+                                + "got '\(args[2])'")
+                }
+                selection.rfc2253 = true
+            }
+            return made(.sslCertificate(field == "s_dn" ? .subjectDN(selection) : .issuerDN(selection), client: client), .string)
+        }
+        if let args, !args.isEmpty { return fail("'\(name)' takes no argument") }
+        switch name {
+        case "ssl_fc_has_crt": return made(.sslClientHasCertificate, .boolean)
+        case "ssl_c_used": return made(.sslClientUsed, .boolean)
+        case "ssl_c_verify": return made(.sslClientVerify(.result), .integer)
+        case "ssl_c_err": return made(.sslClientVerify(.error), .integer)
+        case "ssl_c_ca_err": return made(.sslClientVerify(.caError), .integer)
+        case "ssl_c_ca_err_depth": return made(.sslClientVerify(.caErrorDepth), .integer)
+        default: break
+        }
+        let certificateField: SSLCertificateField
+        var type = SampleType.string
+        switch field {
+        case "serial":
+            certificateField = .serial
+            type = .binary
+        case "sha1":
+            certificateField = .sha1
+            type = .binary
+        case "der":
+            certificateField = .der
+            type = .binary
+        case "notbefore": certificateField = .notBefore
+        case "notafter": certificateField = .notAfter
+        case "version":
+            certificateField = .version
+            type = .integer
+        case "sig_alg": certificateField = .signatureAlgorithm
+        default: certificateField = .keyAlgorithm
+        }
+        return made(.sslCertificate(certificateField, client: client), type)
     }
 
     /// The location used for names resolved once every section is read: the

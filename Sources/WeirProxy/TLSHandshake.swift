@@ -22,14 +22,25 @@ extension Worker {
                 s.pointee.phaseExpiry = .max
             }
             if options.debug { debugLine(slot, "handshake") }
+            countHandshake(frontend, tls: tls)
             beginTraffic(slot, loop: &loop)
         case .wantRead, .wantWrite:
             rearm(slot, loop: &loop)
         case .closed:
+            stats.add(stats.frontend(Int(s.pointee.frontend)), .sslFailedHandshakes)
             handshakeFailed(slot, reason: "Connection closed during SSL handshake", loop: &loop)
         case .failed(let reason):
-            handshakeFailed(slot, reason: "SSL handshake failure (\(reason))", loop: &loop)
+            stats.add(stats.frontend(Int(s.pointee.frontend)), .sslFailedHandshakes)
+            // A refused client certificate says so, as HAProxy does.
+            let why = TLSConnection.verificationFailure(tls) ?? "SSL handshake failure (\(reason))"
+            handshakeFailed(slot, reason: why, loop: &loop)
         }
+    }
+
+    /// HAProxy's `ssl` stats module: `ssl_sess`, `ssl_reused_sess`.
+    private func countHandshake(_ frontend: Int, tls: OpaquePointer) {
+        stats.add(stats.frontend(frontend), .sslSessions)
+        if TLSConnection.sessionReused(tls) { stats.add(stats.frontend(frontend), .sslReusedSessions) }
     }
 
     /// Logs a handshake that did not complete the way HAProxy logs a

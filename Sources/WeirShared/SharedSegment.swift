@@ -54,6 +54,12 @@ public enum Counter: Int, CaseIterable, Sendable {
     /// Sessions this worker has open on the entity: its share of the shared
     /// `current` count, taken back if the worker dies.
     case openHere
+    /// HAProxy's `ssl` stats module, per frontend: TLS handshakes completed
+    /// (`ssl_sess`), of which resumed (`ssl_reused_sess`), and failed
+    /// (`ssl_failed_handshake`: refused, or closed by the client, not timed out).
+    case sslSessions
+    case sslReusedSessions
+    case sslFailedHandshakes
 
     /// Words per entity in a slot: room for fields added later without
     /// changing the layout's shape.

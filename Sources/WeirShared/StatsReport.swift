@@ -142,7 +142,18 @@ public enum StatsCSV {
         ("src_ilim", ""), ("qtime_max", ""), ("ctime_max", ""), ("rtime_max", ""), ("ttime_max", ""), ("eint", "FBS"),
         ("idle_conn_cur", ""), ("safe_conn_cur", ""), ("used_conn_cur", ""), ("need_conn_est", ""), ("uweight", "BS"),
         ("agg_server_status", ""), ("agg_server_check_status", ""), ("agg_check_status", ""), ("srid", "S"),
+        // HAProxy ends the static columns with "-", then come its stats
+        // modules' columns: those of its `ssl` module.
+        (moduleDelimiter, "FBS"), ("ssl_sess", "F"), ("ssl_reused_sess", "F"), ("ssl_failed_handshake", "F"),
     ]
+
+    /// The column (and the value in every row) that ends the static columns;
+    /// `typed` and `json` skip it, and number the module columns after it from its position.
+    public static let moduleDelimiter = "-"
+    static var delimiterPosition: Int { positions[moduleDelimiter]! }
+
+    /// The field position `typed` and `json` give a column: the delimiter has none.
+    static func fieldPosition(_ column: Int) -> Int { column > delimiterPosition ? column - 1 : column }
 
     public static var header: String { "# " + columns.map(\.name).joined(separator: ",") + ",\n" }
 
@@ -224,6 +235,10 @@ public enum StatsCSV {
         case "connect": return String(row[.lbTotal])
         case "uweight": return String(row.userWeight)
         case "srid": return "1"
+        case moduleDelimiter: return moduleDelimiter
+        case "ssl_sess": return String(row[.sslSessions])
+        case "ssl_reused_sess": return String(row[.sslReusedSessions])
+        case "ssl_failed_handshake": return String(row[.sslFailedHandshakes])
         default: return ""
         }
     }
@@ -243,11 +258,11 @@ public enum StatsCSV {
         var text = ""
         for row in rows {
             let kind = row.info.kind.rawValue
-            for column in columns.indices {
+            for column in columns.indices where column != delimiterPosition {
                 let value = self.value(column, row, now: now)
                 guard !value.isEmpty else { continue }
                 let (tags, type) = describe(column)
-                text += "\(kind).\(row.info.proxyID).\(row.info.serverID).\(column).\(columns[column].name).1:\(tags):\(type):\(value)\n"
+                text += "\(kind).\(row.info.proxyID).\(row.info.serverID).\(fieldPosition(column)).\(columns[column].name).1:\(tags):\(type):\(value)\n"
             }
         }
         return text
@@ -259,7 +274,7 @@ public enum StatsCSV {
         for row in rows {
             var fields: [String] = []
             let objType = row.info.kind == .frontend ? "Frontend" : row.info.kind == .backend ? "Backend" : "Server"
-            for column in columns.indices {
+            for column in columns.indices where column != delimiterPosition {
                 let value = self.value(column, row, now: now)
                 guard !value.isEmpty else { continue }
                 let (tags, type) = describe(column)
@@ -278,7 +293,7 @@ public enum StatsCSV {
                 }
                 let rendered = type == "str" ? "\"" + jsonEscape(value) + "\"" : value
                 fields.append("{\"objType\":\"\(objType)\",\"proxyId\":\(row.info.proxyID),\"id\":\(row.info.serverID),"
-                    + "\"field\":{\"pos\":\(column),\"name\":\"\(columns[column].name)\"},\"processNum\":1,"
+                    + "\"field\":{\"pos\":\(fieldPosition(column)),\"name\":\"\(columns[column].name)\"},\"processNum\":1,"
                     + "\"tags\":{\"origin\":\"\(origin)\",\"nature\":\"\(nature)\",\"scope\":\"Process\"},"
                     + "\"value\":{\"type\":\"\(type)\",\"value\":\(rendered)}}")
             }

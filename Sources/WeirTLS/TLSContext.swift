@@ -195,6 +195,12 @@ public final class TLSFrontend: @unchecked Sendable {
             ERR_clear_error()
             throw fail("bind: the private key for '\(file)' does not match its certificate")
         }
+        do {
+            try configureClientVerification(ctx, settings.clientVerification, at: location)
+        } catch {
+            SSL_CTX_free(ctx)
+            throw error
+        }
         return ctx
     }
 

@@ -49,6 +49,13 @@ import Testing
         ("str(abc) abc", .constant("abc"), .str, ["abc"]),
         ("unique-id -m found", .uniqueID, .found, []),
         ("path -m sub -i Admin", .path, .sub, ["Admin"]),
+        ("ssl_c_sha1 9C03BF2913A693B0BFFE62C9C90E2192335A9C11", .sslCertificate(.sha1, client: true), .bin,
+         ["9C03BF2913A693B0BFFE62C9C90E2192335A9C11"]),
+        ("ssl_f_serial -m str x", .sslCertificate(.serial, client: false), .str, ["x"]),
+        ("ssl_c_s_dn(cn) -m beg client", .sslCertificate(.subjectDN(DNSelection(entry: "cn")), client: true), .beg, ["client"]),
+        ("ssl_f_i_dn(OU,-1) Ops", .sslCertificate(.issuerDN(DNSelection(entry: "OU", occurrence: -1)), client: false), .str, ["Ops"]),
+        ("ssl_c_i_dn(,0,rfc2253) CN=x", .sslCertificate(.issuerDN(DNSelection(rfc2253: true)), client: true), .str, ["CN=x"]),
+        ("ssl_c_notafter -m beg 26", .sslCertificate(.notAfter, client: true), .beg, ["26"]),
     ])
     func stringACLs(line: String, fetch: Fetch, method: MatchMethod, patterns: [String]) {
         let a = acl("    acl x \(line)")
@@ -221,19 +228,41 @@ import Testing
         }
     }
 
+    @Test func clientCertificateFetches() {
+        #expect(aclErrors("    acl x ssl_c_used") == [])
+        #expect(aclErrors("    acl x ssl_fc_has_crt") == [])
+        #expect(aclErrors("    acl x ssl_c_verify 0") == [])
+        #expect(aclErrors("    acl x ssl_c_s_dn(cn) -m beg client") == [])
+        #expect(aclErrors("    acl x ssl_c_i_dn(OU,-1) Ops") == [])
+        #expect(aclErrors("    acl x ssl_f_s_dn(,0,rfc2253) -m sub CN=") == [])
+        #expect(aclErrors("    acl x ssl_c_serial 1234ABCD 0a") == [])
+        #expect(aclErrors("    acl x ssl_c_sha1,hex -m str 9C03") == [])
+        #expect(aclErrors("    acl x ssl_c_serial 123")
+                == ["t.cfg:8:24: error: acl 'x': '-m bin' expects bytes in hexadecimal like 0A1B2C, got '123'"])
+        #expect(aclErrors("    acl x path -m bin 2F zz")
+                == ["t.cfg:8:26: error: acl 'x': '-m bin' expects bytes in hexadecimal like 0A1B2C, got 'zz'"])
+        #expect(aclErrors("    acl x ssl_c_s_dn(cn,1,ldap) a")
+                == ["t.cfg:8:11: error: acl 'x': 'ssl_c_s_dn': only rfc2253 or a blank value are currently supported as the "
+                    + "format argument, got 'ldap'"])
+        #expect(aclErrors("    acl x ssl_c_s_dn(cn,0) a")
+                == ["t.cfg:8:11: error: acl 'x': 'ssl_c_s_dn': the occurrence of 'cn' cannot be 0; 1 is the first, -1 the last"])
+        #expect(aclErrors("    acl x ssl_c_verify(1) 0") == ["t.cfg:8:11: error: acl 'x': 'ssl_c_verify' takes no argument"])
+    }
+
     @Test func aclLineErrors() {
         #expect(aclErrors("    acl x pth_beg /a") == ["t.cfg:8:11: error: acl 'x': unknown fetch 'pth_beg'; did you mean 'path_beg'?"])
         #expect(aclErrors("    acl x hdr_dmo(host) a")
                 == ["t.cfg:8:11: error: acl 'x': unknown fetch 'hdr_dmo'; did you mean 'hdr_dom'?"])
         #expect(aclErrors("    acl x ssl_fc") == [])
         #expect(aclErrors("    acl x ssl_fc_sni_end .example.com") == [])
-        #expect(aclErrors("    acl x ssl_c_used") == ["t.cfg:8:11: error: acl 'x': fetch 'ssl_c_used' is not supported by Weir yet"])
+        #expect(aclErrors("    acl x ssl_fc_session_id -m found")
+                == ["t.cfg:8:11: error: acl 'x': fetch 'ssl_fc_session_id' is not supported by Weir yet"])
         #expect(aclErrors("    acl x path_reg ^/(a") == ["t.cfg:8:20: error: acl 'x': invalid regular expression '^/(a': Unmatched ( or \\("])
         #expect(aclErrors("    acl x") == ["t.cfg:8:9: error: acl 'x': expected a criterion like path_beg or hdr(host)"])
         #expect(aclErrors("    acl") == ["t.cfg:8:5: error: acl: expected a name and a criterion, as in 'acl is_api path_beg /api'"])
         #expect(aclErrors("    acl x path -m strr a")
                 == ["t.cfg:8:19: error: acl 'x': unknown match method 'strr'; expected one of found, bool, int, ip, len, str, "
-                    + "sub, reg, beg, end, dir, dom (did you mean 'str'?)"])
+                    + "sub, reg, beg, end, dir, dom, bin (did you mean 'str'?)"])
         #expect(aclErrors("    acl x path -j a")
                 == ["t.cfg:8:16: error: acl 'x': unknown flag '-j'; put '--' before a pattern that starts with '-' (did you mean '-i'?)"])
         #expect(aclErrors("    acl x path -m") == ["t.cfg:8:16: error: acl 'x': '-m' expects a value"])

@@ -86,7 +86,15 @@ import Testing
         #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem strict-snii\n default_backend be\nbackend be\n")
                 == ["t.cfg:6:27: error: unsupported bind option 'strict-snii'; did you mean 'strict-sni'?"])
         #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem verify required\n default_backend be\nbackend be\n")
-                == ["t.cfg:6:27: error: unsupported bind option 'verify'"])
+                == ["t.cfg:6:27: error: bind: verify is enabled but no CA file specified: 'verify required' needs 'ca-file FILE'"])
+        #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem verify none\n default_backend be\nbackend be\n") == [])
+        #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem verify yes ca-file /ca.pem\n default_backend be\nbackend be\n")
+                == ["t.cfg:6:34: error: bind: 'verify' expects none, optional or required, got 'yes'"])
+        #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem ca-file /ca.pem crt-ignore-err 10,200\n default_backend be\nbackend be\n")
+                == ["t.cfg:6:58: error: bind: 'crt-ignore-err': ID '200' out of range (1..127) in error IDs list '10,200'; "
+                    + "expected 'all' or numeric X509 error ids like 10,23"])
+        #expect(proxyErrors("frontend fe\n bind :443 verify optional ca-file /ca.pem\n default_backend be\nbackend be\n")
+                == ["t.cfg:6:12: error: bind: 'verify' needs 'ssl' on the same line"])
         #expect(proxyErrors("frontend fe\n bind :443 nmae x\n default_backend be\nbackend be\n")
                 == ["t.cfg:6:12: error: unsupported bind option 'nmae'; did you mean 'name'?"])
     }

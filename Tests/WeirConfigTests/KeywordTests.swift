@@ -100,6 +100,30 @@ import Testing
                     + "supported: ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10, no-tlsv11"])
     }
 
+    @Test func bindClientVerification() throws {
+        let c = try #require(parse("""
+            global
+             ca-base /etc/weir/ca
+            frontend fe
+             bind :443 ssl crt /x.pem verify required ca-file clients.pem crl-file /abs/crl.pem ca-ignore-err all crt-ignore-err 10,23
+             bind :444 ssl crt /x.pem verify optional ca-file ca/
+             bind :445 ssl crt /x.pem
+             default_backend be
+            backend be
+
+            """).configuration)
+        let required = try #require(c.frontends[0].binds[0].tls?.clientVerification)
+        #expect(required.mode == .required)
+        #expect(required.caFile?.path == "/etc/weir/ca/clients.pem" && required.crlFile?.path == "/abs/crl.pem")
+        #expect(required.caFile?.location == SourceLocation(file: "t.cfg", line: 4, column: 51))
+        #expect(required.caIgnoreErrors == BindTLS.IgnoredErrors(all: true))
+        #expect(required.crtIgnoreErrors == BindTLS.IgnoredErrors(all: false, ids: [10, 23]))
+        let optional = try #require(c.frontends[0].binds[1].tls?.clientVerification)
+        #expect(optional.mode == .optional && optional.caFile?.path == "/etc/weir/ca/ca/" && optional.crlFile == nil)
+        #expect(c.frontends[0].binds[2].tls?.clientVerification == BindTLS.ClientVerification())
+        #expect(c.frontends[0].binds[2].tls?.clientVerification.mode == BindTLS.Verify.none)
+    }
+
     @Test func timeouts() throws {
         let c = try #require(config("""
             defaults

@@ -96,4 +96,46 @@ int CShims_X509_dns_names(struct x509_st *cert, char *out, int capacity);
 int CShims_SSL_select_alpn(const unsigned char **out, unsigned char *outlen,
     const unsigned char *server, unsigned int serverlen, const unsigned char *client, unsigned int clientlen);
 
+/* Client certificates (tls_client_certs.c). */
+/// What the verify callback recorded on a connection (CShims_SSL_client_verify_state):
+/// flags in the low bits, then the first error of the client's certificate
+/// (bits 16-31, ssl_c_err), the first error above it (bits 32-47,
+/// ssl_c_ca_err) and that error's depth (bits 48-62).
+enum {
+    /// The callback ran: the client presented a certificate (ssl_fc_has_crt).
+    CShims_TLS_VERIFY_DONE = 1,
+    /// An error above the client's certificate no ignore list named.
+    CShims_TLS_VERIFY_CA_FAILED = 2,
+    /// An error of the client's certificate no ignore list named.
+    CShims_TLS_VERIFY_CRT_FAILED = 4,
+};
+/// SSL_CTX_set_verify with Weir's callback: mode 0 none, 1 optional, 2
+/// required; the ignore lists are two 64-bit words each (bit n: X509 error
+/// n passes), or `all`. Sets a session id context when verifying. 0 when out of memory.
+int CShims_SSL_CTX_set_client_verify(struct ssl_ctx_st *ctx, int mode, const uint64_t *ca_ignore, int ca_all,
+    const uint64_t *crt_ignore, int crt_all);
+uint64_t CShims_SSL_client_verify_state(const struct ssl_st *ssl);
+/// The client's certificate (`peer` 1, also from a resumed session) or the
+/// one this side presented (0); NULL when none. Not reference-counted.
+struct x509_st *CShims_SSL_certificate(struct ssl_st *ssl, int peer);
+/// The certificate fields below write at most `capacity` bytes to `out` and
+/// return the length: -1 when the field is absent, -2 when it does not fit.
+/// The subject (or issuer) DN as HAProxy writes it ("/C=FR/O=Org/CN=name"),
+/// in RFC 2253 form, or the `occurrence`-th value (negative: from the end)
+/// of the entry named `entry` ("CN", case-insensitive).
+long CShims_X509_dn(struct x509_st *cert, int issuer, const char *entry, int occurrence, int rfc2253,
+    char *out, long capacity);
+/// notBefore or notAfter as YYMMDDhhmmss[Z].
+long CShims_X509_time(struct x509_st *cert, int not_after, char *out, long capacity);
+/// The serial number's bytes, big-endian.
+long CShims_X509_serial(struct x509_st *cert, unsigned char *out, long capacity);
+/// The SHA-1 of the DER form (20 bytes).
+long CShims_X509_sha1(struct x509_st *cert, unsigned char *out, long capacity);
+long CShims_X509_der(struct x509_st *cert, unsigned char *out, long capacity);
+/// 1, 2 or 3.
+long CShims_X509_version(struct x509_st *cert);
+/// OpenSSL's short names: "RSA-SHA256", "ecdsa-with-SHA256"; "rsaEncryption", "id-ecPublicKey".
+const char *CShims_X509_signature_algorithm(struct x509_st *cert);
+const char *CShims_X509_key_algorithm(struct x509_st *cert);
+
 #endif

@@ -38,6 +38,10 @@ enum CompiledFetch {
     case capturedHeader(index: Int, inResponse: Bool)
     case frontendName, backendName, serverName
     case sslFrontend, sslFrontendSNI, sslFrontendProtocol, sslFrontendCipher, sslFrontendALPN
+    // Client certificates (mTLS) and the frontend's certificate.
+    case sslClientHasCertificate, sslClientUsed
+    case sslClientVerify(SSLVerifyField)
+    case sslCertificate(CompiledCertificateField, client: Bool)
 
     /// Whether an ACL tries every value the fetch has, not just one.
     var isMultiValued: Bool {
@@ -48,6 +52,15 @@ enum CompiledFetch {
         default: return false
         }
     }
+}
+
+/// A certificate field of `ssl_c_*` / `ssl_f_*`.
+enum CompiledCertificateField {
+    /// The subject's or issuer's DN; `entry` a NUL-terminated short name
+    /// ("CN") in the constants, nil for the whole DN.
+    case distinguishedName(issuer: Bool, entry: UnsafePointer<CChar>?, occurrence: Int, rfc2253: Bool)
+    case serial, sha1, der, notBefore, notAfter
+    case version, signatureAlgorithm, keyAlgorithm
 }
 
 enum CompiledConverter {

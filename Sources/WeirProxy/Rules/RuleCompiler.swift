@@ -326,6 +326,15 @@ struct RuleCompiler {
         case .str:
             let patterns = match.strings.map { match.ignoreCase ? Self.lowered(Array($0.utf8)) : Array($0.utf8) }
             strings = patterns.sorted { $0.lexicographicallyPrecedes($1) }.map { constants.intern($0) }
+        case .bin:
+            // Hexadecimal patterns (checked by the parser) as the bytes they spell, sorted.
+            let patterns = match.strings.map { hex in
+                stride(from: 0, to: hex.utf8.count, by: 2).map { i in
+                    let digits = Array(hex.utf8)
+                    return UInt8(String(decoding: digits[i..<(i + 2)], as: UTF8.self), radix: 16) ?? 0
+                }
+            }
+            strings = patterns.sorted { $0.lexicographicallyPrecedes($1) }.map { constants.intern($0) }
         default:
             strings = match.strings.map { constants.intern(match.ignoreCase ? Self.lowered(Array($0.utf8)) : Array($0.utf8)) }
         }
@@ -390,6 +399,29 @@ struct RuleCompiler {
         case .sslFrontendProtocol: return .sslFrontendProtocol
         case .sslFrontendCipher: return .sslFrontendCipher
         case .sslFrontendALPN: return .sslFrontendALPN
+        case .sslClientHasCertificate: return .sslClientHasCertificate
+        case .sslClientUsed: return .sslClientUsed
+        case .sslClientVerify(let field): return .sslClientVerify(field)
+        case .sslCertificate(let field, let client): return .sslCertificate(certificateField(field), client: client)
+        }
+    }
+
+    private func certificateField(_ field: SSLCertificateField) -> CompiledCertificateField {
+        func dn(_ selection: DNSelection, issuer: Bool) -> CompiledCertificateField {
+            let entry = selection.entry.map { constants.intern(Array($0.utf8) + [0]).baseAddress!.assumingMemoryBound(to: CChar.self) }
+            return .distinguishedName(issuer: issuer, entry: entry, occurrence: selection.occurrence, rfc2253: selection.rfc2253)
+        }
+        switch field {
+        case .subjectDN(let selection): return dn(selection, issuer: false)
+        case .issuerDN(let selection): return dn(selection, issuer: true)
+        case .serial: return .serial
+        case .sha1: return .sha1
+        case .der: return .der
+        case .notBefore: return .notBefore
+        case .notAfter: return .notAfter
+        case .version: return .version
+        case .signatureAlgorithm: return .signatureAlgorithm
+        case .keyAlgorithm: return .keyAlgorithm
         }
     }
 

@@ -123,7 +123,60 @@ extension RuleEngine {
             guard let tls = input.tls else { return .none }
             let alpn = TLSConnection.alpn(tls)
             return alpn.isEmpty ? .none : .bytes(alpn)
+        case .sslClientHasCertificate:
+            guard let tls = input.tls else { return .none }
+            return .boolean(TLSConnection.clientVerification(tls).presented)
+        case .sslClientUsed:
+            guard let tls = input.tls else { return .none }
+            return .boolean(TLSConnection.certificate(tls, client: true) != nil)
+        case .sslClientVerify(let field):
+            guard let tls = input.tls else { return .none }
+            switch field {
+            case .result: return .integer(Int64(TLSConnection.verifyResult(tls)))
+            case .error: return .integer(Int64(TLSConnection.clientVerification(tls).error))
+            case .caError: return .integer(Int64(TLSConnection.clientVerification(tls).caError))
+            case .caErrorDepth: return .integer(Int64(TLSConnection.clientVerification(tls).caErrorDepth))
+            }
+        case .sslCertificate(let field, let client):
+            guard let tls = input.tls, let certificate = TLSConnection.certificate(tls, client: client) else { return .none }
+            return certificateValue(certificate, field)
         }
+    }
+
+    /// A certificate field: names and numbers straight from OpenSSL, bytes
+    /// written into the scratch arena.
+    private mutating func certificateValue(_ certificate: OpaquePointer, _ field: CompiledCertificateField) -> SampleValue {
+        func name(_ text: UnsafePointer<CChar>?) -> SampleValue {
+            guard let text else { return .none }
+            return .bytes(UnsafeRawBufferPointer(start: text, count: strlen(text)))
+        }
+        switch field {
+        case .version: return .integer(Int64(TLSConnection.version(of: certificate)))
+        case .signatureAlgorithm: return name(TLSConnection.signatureAlgorithm(of: certificate))
+        case .keyAlgorithm: return name(TLSConnection.keyAlgorithm(of: certificate))
+        default: break
+        }
+        let start = scratch.mark
+        let capacity = scratch.capacity - start
+        guard let out = scratch.reserve(capacity) else { return .none }
+        let written: Int?
+        switch field {
+        case .distinguishedName(let issuer, let entry, let occurrence, let rfc2253):
+            written = TLSConnection.writeDistinguishedName(of: certificate, issuer: issuer, entry: entry, occurrence: occurrence,
+                                                           rfc2253: rfc2253, to: out, capacity: capacity)
+        case .serial: written = TLSConnection.write(.serial, of: certificate, to: out, capacity: capacity)
+        case .sha1: written = TLSConnection.write(.sha1, of: certificate, to: out, capacity: capacity)
+        case .der: written = TLSConnection.write(.der, of: certificate, to: out, capacity: capacity)
+        case .notBefore: written = TLSConnection.write(.notBefore, of: certificate, to: out, capacity: capacity)
+        case .notAfter: written = TLSConnection.write(.notAfter, of: certificate, to: out, capacity: capacity)
+        case .version, .signatureAlgorithm, .keyAlgorithm: written = nil
+        }
+        guard let written else {
+            scratch.rewind(to: start)
+            return .none
+        }
+        scratch.rewind(to: start + written)
+        return .bytes(UnsafeRawBufferPointer(start: out, count: written))
     }
 
     /// The address the client connected to, read once per evaluation.
