@@ -96,4 +96,29 @@ int CShims_X509_dns_names(struct x509_st *cert, char *out, int capacity);
 int CShims_SSL_select_alpn(const unsigned char **out, unsigned char *outlen,
     const unsigned char *server, unsigned int serverlen, const unsigned char *client, unsigned int clientlen);
 
+/* Certificate options of `bind … ssl` (tls_certs.c). */
+struct evp_pkey_st;
+/// SSL_CTX_set1_groups_list (`curves`); 1 on success.
+int CShims_SSL_CTX_set1_groups_list(struct ssl_ctx_st *ctx, const char *list);
+/// SSL_CTX_set1_sigalgs_list (`sigalgs`); 1 on success.
+int CShims_SSL_CTX_set1_sigalgs_list(struct ssl_ctx_st *ctx, const char *list);
+/// `no-tls-tickets` sets SSL_OP_NO_TICKET; `prefer-client-ciphers` clears SSL_OP_CIPHER_SERVER_PREFERENCE.
+void CShims_SSL_CTX_set_bind_flags(struct ssl_ctx_st *ctx, int no_tickets, int prefer_client_ciphers);
+/// SSL_CTX_set_dh_auto(ctx, 1): DH parameters sized to the certificate's key.
+int CShims_SSL_CTX_set_dh_auto(struct ssl_ctx_st *ctx);
+/// PEM DH parameters from `path` (OpenSSL 3 EVP_PKEY), or NULL with the reason in `error`.
+struct evp_pkey_st *CShims_load_dh_params(const char *path, char *error, int capacity);
+/// SSL_CTX_set0_tmp_dh_pkey with a new reference to `params`; 1 on success, else OpenSSL's error is queued.
+int CShims_SSL_CTX_set_dh_params(struct ssl_ctx_st *ctx, struct evp_pkey_st *params);
+/// SSL_CTX_set_tlsext_status_cb and SSL_CTX_set_tlsext_status_arg.
+void CShims_SSL_CTX_set_tlsext_status_cb(struct ssl_ctx_st *ctx, int (*callback)(struct ssl_st *ssl, void *arg), void *arg);
+/// SSL_set_tlsext_status_ocsp_resp with an OPENSSL_malloc'd copy of `response`; 1 on success.
+int CShims_SSL_set_tlsext_status_ocsp_resp(struct ssl_st *ssl, const unsigned char *response, long length);
+/// Checks a DER OCSP response against the context's current certificate and
+/// its issuer (from the chain, else `issuer_file`, which may be NULL): 0 when
+/// it can be stapled (`*next_update` set, seconds since the epoch); 1 when it
+/// cannot (what is wrong in `message`); 2 when the issuer is not found.
+int CShims_OCSP_check_response(struct ssl_ctx_st *ctx, const char *issuer_file, const unsigned char *der, long length,
+    long long *next_update, char *message, int capacity);
+
 #endif
