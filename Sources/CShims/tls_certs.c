@@ -180,3 +180,29 @@ out:
     X509_free(issuer);
     return result;
 }
+
+int CShims_SSL_client_hello_server_name(SSL *ssl, const unsigned char **name, size_t *length) {
+    const unsigned char *p;
+    size_t remaining;
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &remaining) || remaining <= 2) return 0;
+    size_t list = ((size_t)p[0] << 8) | p[1];
+    if (list + 2 != remaining) return 0;
+    p += 2;
+    remaining -= 2;
+    if (remaining < 3 || p[0] != TLSEXT_NAMETYPE_host_name) return 0;
+    size_t n = ((size_t)p[1] << 8) | p[2];
+    if (n == 0 || n > remaining - 3) return 0;
+    *name = p + 3;
+    *length = n;
+    return 1;
+}
+
+int CShims_SSL_set_handshake_settings(SSL *ssl, int min_version, int max_version, const char *ciphers,
+                                      const char *ciphersuites, const char *groups) {
+    int ok = SSL_set_min_proto_version(ssl, min_version) == 1 && SSL_set_max_proto_version(ssl, max_version) == 1
+        && SSL_set_cipher_list(ssl, ciphers) == 1
+        && (!ciphersuites || SSL_set_ciphersuites(ssl, ciphersuites) == 1)
+        && (!groups || SSL_set1_groups_list(ssl, groups) == 1);
+    ERR_clear_error();
+    return ok;
+}

@@ -21,16 +21,59 @@ final class ServedContext {
     var keyTypes: [Int32] = []
     /// OCSP responses to staple, per certificate (X509 *).
     var staples: [OCSPStaple] = []
+    /// What a connection switched to this context by SNI must also set,
+    /// because OpenSSL keeps it per connection; nil when the default
+    /// context has the same.
+    let handshake: HandshakeSettings?
 
-    init(ctx: OpaquePointer, alpnWire: [UInt8], options: BindTLS.Options, nameSet: [String], exclusions: Set<String>) {
+    /// Protocol versions, ciphers and curves, ready for OpenSSL.
+    struct HandshakeSettings {
+        var minVersion: Int32
+        var maxVersion: Int32
+        var ciphers: [CChar]
+        var ciphersuites: [CChar]?
+        var curves: [CChar]?
+
+        init(_ s: BindTLS) {
+            minVersion = TLSFrontend.protocolVersion(s.minVersion ?? .tls12)
+            maxVersion = s.maxVersion.map(TLSFrontend.protocolVersion) ?? 0
+            ciphers = Array((s.ciphers ?? TLSFrontend.defaultCiphers).utf8CString)
+            ciphersuites = s.ciphersuites.map { Array($0.utf8CString) }
+            curves = s.curves.map { Array($0.utf8CString) }
+        }
+
+        /// Whether `a` and `b` set the same.
+        static func same(_ a: BindTLS, _ b: BindTLS) -> Bool {
+            a.minVersion == b.minVersion && a.maxVersion == b.maxVersion && a.ciphers == b.ciphers
+                && a.ciphersuites == b.ciphersuites && a.curves == b.curves
+        }
+    }
+
+    init(ctx: OpaquePointer, alpnWire: [UInt8], options: BindTLS.Options, nameSet: [String], exclusions: Set<String>,
+         handshake: HandshakeSettings?) {
         self.ctx = ctx
         self.alpnWire = alpnWire
         self.options = options
         self.nameSet = nameSet
         self.exclusions = exclusions
+        self.handshake = handshake
     }
 
     deinit { SSL_CTX_free(ctx) }
+
+    /// Switches `ssl` (in its ClientHello callback) to this context; false
+    /// when OpenSSL refuses.
+    func use(on ssl: OpaquePointer) -> Bool {
+        guard SSL_set_SSL_CTX(ssl, ctx) != nil else { return false }
+        guard let h = handshake else { return true }
+        return h.ciphers.withUnsafeBufferPointer { ciphers in
+            withOptionalCString(h.ciphersuites) { suites in
+                withOptionalCString(h.curves) { curves in
+                    CShims_SSL_set_handshake_settings(ssl, h.minVersion, h.maxVersion, ciphers.baseAddress, suites, curves) == 1
+                }
+            }
+        }
+    }
 
     /// The ALPN and OCSP callbacks, pointing at this object.
     func installCallbacks() {
@@ -38,6 +81,11 @@ final class ServedContext {
         if !alpnWire.isEmpty { SSL_CTX_set_alpn_select_cb(ctx, tlsALPNCallback, me) }
         if !staples.isEmpty { CShims_SSL_CTX_set_tlsext_status_cb(ctx, tlsOCSPStatusCallback, me) }
     }
+}
+
+private func withOptionalCString<R>(_ chars: [CChar]?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let chars else { return body(nil) }
+    return chars.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
 /// `ssl-dh-param-file`: DH parameters (an OpenSSL 3 EVP_PKEY) every context
@@ -110,7 +158,10 @@ enum CertificateLoader {
             do { files = try TLSFrontend.certificateFiles(certificate) } catch {
                 throw CertificateLoader.error(error.message, at: location, origin: origin)
             }
-            let alpn = alpnWire(settings.applying(certificate.options).alpn, http: http)
+            let effective = settings.applying(certificate.options)
+            let alpn = alpnWire(effective.alpn, http: http)
+            let handshake = ServedContext.HandshakeSettings.same(effective, settings.applying(settings.certificates[0].options))
+                ? nil : ServedContext.HandshakeSettings(effective)
             for file in files {
                 let fresh = try TLSFrontend.makeContext(settings, for: certificate, dhParameters: dhParameters)
                 do { try TLSFrontend.useCertificate(fresh, file: file) } catch {
@@ -138,7 +189,8 @@ enum CertificateLoader {
                 } else {
                     let context = ServedContext(ctx: fresh, alpnWire: alpn,
                                                 options: certificate.options, nameSet: nameSet,
-                                                exclusions: Set(serves.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()) }))
+                                                exclusions: Set(serves.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()) }),
+                                                handshake: handshake)
                     served.append(context)
                     for name in serves where !name.hasPrefix("!") {
                         if names[name]?.contains(served.count - 1) != true { names[name, default: []].append(served.count - 1) }

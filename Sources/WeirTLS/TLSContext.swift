@@ -52,6 +52,7 @@ public final class TLSFrontend: @unchecked Sendable {
         self.strictSNI = settings.strictSNI
         self.warnings = loaded.warnings
         let me = Unmanaged.passUnretained(self).toOpaque()
+        SSL_CTX_set_client_hello_cb(served[0].ctx, tlsClientHelloCallback, me)
         CShims_SSL_CTX_set_tlsext_servername_callback(served[0].ctx, tlsServerNameCallback, me)
         for context in served { context.installCallbacks() }
     }
@@ -240,27 +241,36 @@ public final class TLSFrontend: @unchecked Sendable {
     }
 }
 
-/// SNI: switches the connection to the certificate serving the name.
-private func tlsServerNameCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
-                                   _ arg: UnsafeMutableRawPointer?) -> Int32 {
-    guard let ssl, let arg else { return SSL_TLSEXT_ERR_NOACK }
+/// SNI, from the ClientHello before OpenSSL reads the rest of it: switches
+/// the connection to the context serving the name, with that context's
+/// protocol versions, ciphers and curves (which OpenSSL takes from the
+/// connection, not from its context); `strict-sni` refuses an unknown name.
+private func tlsClientHelloCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
+                                    _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    guard let ssl, let arg else { return SSL_CLIENT_HELLO_SUCCESS }
     let frontend = Unmanaged<TLSFrontend>.fromOpaque(arg).takeUnretainedValue()
-    guard let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) else {
+    var name: UnsafePointer<UInt8>?
+    var length = 0
+    guard CShims_SSL_client_hello_server_name(ssl, &name, &length) == 1, let name,
+          let index = frontend.context(forServerName: String(decoding: UnsafeBufferPointer(start: name, count: length),
+                                                             as: UTF8.self)) else {
         if frontend.strictSNI {
             alert?.pointee = 112  // unrecognized_name
-            return SSL_TLSEXT_ERR_ALERT_FATAL
+            return SSL_CLIENT_HELLO_ERROR
         }
-        return SSL_TLSEXT_ERR_OK
+        return SSL_CLIENT_HELLO_SUCCESS
     }
-    guard let index = frontend.context(forServerName: String(cString: name)) else {
-        if frontend.strictSNI {
-            alert?.pointee = 112
-            return SSL_TLSEXT_ERR_ALERT_FATAL
-        }
-        return SSL_TLSEXT_ERR_OK
+    if index != 0, !frontend.served[index].use(on: ssl) {
+        alert?.pointee = 80  // internal_error
+        return SSL_CLIENT_HELLO_ERROR
     }
-    if index != 0 { SSL_set_SSL_CTX(ssl, frontend.served[index].ctx) }
-    return SSL_TLSEXT_ERR_OK
+    return SSL_CLIENT_HELLO_SUCCESS
+}
+
+/// SNI acknowledged (the name was looked up by the ClientHello callback).
+private func tlsServerNameCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
+                                   _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    SSL_TLSEXT_ERR_OK
 }
 
 /// OpenSSL's per-thread error queue.

@@ -120,5 +120,12 @@ int CShims_SSL_set_tlsext_status_ocsp_resp(struct ssl_st *ssl, const unsigned ch
 /// cannot (what is wrong in `message`); 2 when the issuer is not found.
 int CShims_OCSP_check_response(struct ssl_ctx_st *ctx, const char *issuer_file, const unsigned char *der, long length,
     long long *next_update, char *message, int capacity);
+/// The host name of the server_name extension of the ClientHello being
+/// processed (in a client hello callback); 1 with `name`/`length` set, 0 when none.
+int CShims_SSL_client_hello_server_name(struct ssl_st *ssl, const unsigned char **name, size_t *length);
+/// The protocol versions (0: no bound), ciphers, TLS 1.3 suites and groups
+/// (NULL: unchanged) of one connection, from a client hello callback; 1 on success.
+int CShims_SSL_set_handshake_settings(struct ssl_st *ssl, int min_version, int max_version, const char *ciphers,
+    const char *ciphersuites, const char *groups);
 
 #endif
