@@ -165,13 +165,14 @@ extension ParserState {
         }
         if let problem = BindTLSOptions.checkVersions(settings.minVersion, settings.maxVersion) {
             error("bind: " + problem, at: words[0])
-        }
-        for certificate in settings.certificates where certificate.options != BindTLS.Options() {
-            let effective = settings.applying(certificate.options)
-            if let problem = BindTLSOptions.checkVersions(effective.minVersion, effective.maxVersion),
-               BindTLSOptions.checkVersions(settings.minVersion, settings.maxVersion) == nil {
-                report(.error, "\(certificate.origin ?? certificate.path): \(problem) (with the bind line's options)",
-                       at: certificate.location)
+        } else {
+            // A crt-list line's version with the bind line's other one.
+            for certificate in settings.certificates where certificate.options != BindTLS.Options() {
+                let effective = settings.applying(certificate.options)
+                if let problem = BindTLSOptions.checkVersions(effective.minVersion, effective.maxVersion) {
+                    report(.error, "\(certificate.origin ?? certificate.path): \(problem) (with the bind line's options)",
+                           at: certificate.location)
+                }
             }
         }
         for b in before..<proxies[index].binds.count { proxies[index].binds[b].tls = settings }
