@@ -62,15 +62,20 @@ final class CertificateFactory: @unchecked Sendable {
 
     /// A DER OCSP response saying `NAME.crt` is good, signed by the CA, valid a day, written to `path`.
     func ocspResponse(for name: String, to path: String) throws {
-        let serial = try openssl(["x509", "-in", "\(dir)/\(name).crt", "-noout", "-serial"])
-            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
+        let number = try serial(of: "\(dir)/\(name).crt")
         // index.txt: status, expiry (YYMMDDHHMMSSZ), revocation, serial, file, subject.
-        try "V\t301231235959Z\t\t\(serial)\tunknown\t/CN=\(name)\n"
+        try "V\t301231235959Z\t\t\(number)\tunknown\t/CN=\(name)\n"
             .write(toFile: "\(dir)/index.txt", atomically: true, encoding: .utf8)
         try openssl(["ocsp", "-issuer", "\(dir)/ca.crt", "-cert", "\(dir)/\(name).crt", "-no_nonce",
                      "-reqout", "\(dir)/\(name).req"])
         try openssl(["ocsp", "-index", "\(dir)/index.txt", "-rsigner", "\(dir)/ca.crt", "-rkey", "\(dir)/ca.key",
                      "-CA", "\(dir)/ca.crt", "-reqin", "\(dir)/\(name).req", "-respout", path, "-ndays", "1"])
+    }
+
+    /// The serial number (hex) of the first certificate in the PEM file at `path`.
+    func serial(of path: String) throws -> String {
+        try openssl(["x509", "-in", path, "-noout", "-serial"])
+            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
     }
 
     /// The files of `dir` named `parts`, end to end, in `dir/name`; its path.
@@ -336,12 +341,8 @@ struct TLSCertificateOptionsTests {
         try certs.selfSigned("new", names: ["site.test", "renewed.site.test"])
         let served = certs.dir + "/site.pem"
         try FileManager.default.copyItem(atPath: certs.dir + "/old.pem", toPath: served)
-        let serial = { (name: String) in
-            try certs.openssl(["x509", "-in", "\(certs.dir)/\(name).crt", "-noout", "-serial"])
-                .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
-        }
-        let oldSerial = try serial("old")
-        let newSerial = try serial("new")
+        let oldSerial = try certs.serial(of: certs.dir + "/old.crt")
+        let newSerial = try certs.serial(of: certs.dir + "/new.crt")
         #expect(oldSerial != newSerial)
         let h = try MasterHarness(config: """
             global
@@ -364,8 +365,7 @@ struct TLSCertificateOptionsTests {
                   let end = out.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<out.endIndex) else { return out }
             let pem = certs.dir + "/presented.pem"
             try String(out[begin.lowerBound..<end.upperBound] + "\n").write(toFile: pem, atomically: true, encoding: .utf8)
-            return try certs.openssl(["x509", "-in", pem, "-noout", "-serial"])
-                .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "")
+            return try certs.serial(of: pem)
         }
         for _ in 0..<3 { #expect(try presented() == oldSerial) }
         // Overwritten in place, as a renewal job would.
