@@ -100,7 +100,7 @@ private func handshake(_ port: UInt16, _ name: String, _ extra: [String] = []) t
 
 @Suite("TLS certificate options", .serialized, .enabled(if: hasCurl && hasOpenSSL))
 struct TLSCertificateOptionsTests {
-    @Test("crt-list: SNI filters replace the certificate's names, wildcards, !exclusions, per-line alpn and ssl-min-ver, crt-base")
+    @Test("crt-list: SNI filters replace the certificate's names, wildcards, !exclusions, per-line alpn, ssl-min-ver, curves and ciphersuites, crt-base")
     func crtListFiltersAndOptions() throws {
         let certs = try CertificateFactory()
         defer { certs.remove() }
@@ -111,7 +111,7 @@ struct TLSCertificateOptionsTests {
             # the first line is the default certificate
 
             default.pem
-            api.pem [alpn echo/1 ssl-min-ver TLSv1.3] api.test alias.test
+            api.pem [alpn echo/1 ssl-min-ver TLSv1.3 curves P-384 ciphersuites TLS_CHACHA20_POLY1305_SHA256] api.test alias.test
             \(certs.dir)/wild.pem *.w.test !secret.w.test
             """.write(toFile: certs.dir + "/list.txt", atomically: true, encoding: .utf8)
         let backend = try HTTPBackend()
@@ -130,6 +130,11 @@ struct TLSCertificateOptionsTests {
         let alpn = try sClient(port: port, serverName: "alias.test", alpn: "echo/1").output
         #expect(alpn.contains("ALPN protocol: echo/1"), "\(alpn)")
         #expect(try sClient(port: port, serverName: "default.test", alpn: "echo/1").output.contains("No ALPN negotiated"))
+        let api = try handshake(port, "api.test")
+        #expect(api.contains("Server Temp Key: ECDH, secp384r1") && api.contains("Cipher is TLS_CHACHA20_POLY1305_SHA256"),
+                "\(api)")
+        let plain = try handshake(port, "default.test")
+        #expect(plain.contains("Server Temp Key: X25519") && !plain.contains("CHACHA20"), "\(plain)")
         let old = try sClient(port: port, serverName: "api.test", extra: ["-tls1_2"])
         #expect(old.status != 0 && old.output.contains("protocol version"), "\(old.output)")
         let fine = try sClient(port: port, serverName: "default.test", extra: ["-tls1_2"])
