@@ -75,16 +75,31 @@ extension ParserState {
             parseGlobalStats(words)
         case "description":
             break
-        case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "crt-base", "ca-base":
+        case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-curves",
+             "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file":
             guard words.count > 1 else {
                 error("\(k): expected a value", at: keyword)
                 return
             }
+            let value = words[1].text
             switch k {
-            case "ssl-default-bind-ciphers": global.defaultBindTLS.ciphers = words[1].text
-            case "ssl-default-bind-ciphersuites": global.defaultBindTLS.ciphersuites = words[1].text
-            case "ca-base": global.caBase = words[1].text
-            default: global.certificateBase = words[1].text
+            case "crt-base": global.certificateBase = value
+            case "ca-base": global.caBase = value
+            case "ssl-dh-param-file":
+                global.dhParamFile = value
+                global.dhParamFileLocation = location(words[1])
+            default:
+                let option = String(k.dropFirst("ssl-default-bind-".count))
+                var options = BindTLS.Options()
+                if let problem = BindTLSOptions.set(option, value, in: &options) {
+                    error("\(k): " + problem, at: words[1])
+                }
+                let defaults = global.defaultBindTLS
+                global.defaultBindTLS.ciphers = options.ciphers ?? defaults.ciphers
+                global.defaultBindTLS.ciphersuites = options.ciphersuites ?? defaults.ciphersuites
+                global.defaultBindTLS.curves = options.curves ?? defaults.curves
+                global.defaultBindTLS.sigalgs = options.sigalgs ?? defaults.sigalgs
+                global.defaultBindTLS.locations[option] = location(words[1])
             }
             expectAtMost(2, words, after: k)
         case "ssl-default-bind-options":
@@ -201,8 +216,9 @@ extension String {
 }
 
 extension ParserState {
-    /// `ssl-default-bind-options`: `ssl-min-ver V`, `ssl-max-ver V`, and the
-    /// `no-sslv3`, `no-tlsv10`, `no-tlsv11` that TLS 1.2 as the minimum implies.
+    /// `ssl-default-bind-options`: `ssl-min-ver V`, `ssl-max-ver V`,
+    /// `no-tls-tickets`, `prefer-client-ciphers`, and the `no-sslv3`,
+    /// `no-tlsv10`, `no-tlsv11` that TLS 1.2 as the minimum implies.
     mutating func parseDefaultBindOptions(_ words: [Word]) {
         var i = 1
         while i < words.count {
@@ -224,9 +240,16 @@ extension ParserState {
                 i += 2
             case "no-sslv3", "no-tlsv10", "no-tlsv11":
                 i += 1
+            case "no-tls-tickets":
+                global.defaultBindTLS.noTLSTickets = true
+                i += 1
+            case "prefer-client-ciphers":
+                global.defaultBindTLS.preferClientCiphers = true
+                i += 1
             default:
                 error("ssl-default-bind-options: '\(option.text)' is not supported by Weir yet; "
-                      + "supported: ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10, no-tlsv11", at: option)
+                      + "supported: ssl-min-ver, ssl-max-ver, no-tls-tickets, prefer-client-ciphers, "
+                      + "no-sslv3, no-tlsv10, no-tlsv11", at: option)
                 return
             }
         }

@@ -21,14 +21,14 @@ enum Keywords {
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
-        "crt-base", "ca-base",
+        "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
     /// until a later feature (TLS) lands.
     static let globalIgnored: Set<String> = [
         "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
-        "ssl-dh-param-file", "tune.ssl.default-dh-param",
+        "tune.ssl.default-dh-param",
     ]
 
     static let globalUnsupported: Set<String> = [
@@ -137,12 +137,12 @@ enum Keywords {
     ]
 
     static let bindOptionsUnsupported: Set<String> = [
-        "crt-list", "npn", "curves",
+        "npn",
         "ecdhe", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
         "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
-        "no-ca-names", "prefer-client-ciphers", "tls-ticket-keys", "no-tls-tickets", "label",
+        "no-ca-names", "tls-ticket-keys", "label",
         "idle-ping", "guid-prefix",
     ]
 

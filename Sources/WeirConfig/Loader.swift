@@ -56,7 +56,7 @@ public enum ConfigLoader {
         return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
-    static func readFile(_ path: String) throws(ConfigLoadError) -> [UInt8] {
+    public static func readFile(_ path: String) throws(ConfigLoadError) -> [UInt8] {
         var fd: Int32
         repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && Glibc.errno == EINTR
         guard fd >= 0 else { throw ConfigLoadError(path: path, errno: Glibc.errno) }

@@ -80,6 +80,15 @@ public struct DefaultBindTLS: Sendable, Hashable {
     public var ciphersuites: String?
     public var minVersion: BindTLS.Version?
     public var maxVersion: BindTLS.Version?
+    /// `ssl-default-bind-curves`, `ssl-default-bind-sigalgs`.
+    public var curves: String?
+    public var sigalgs: String?
+    /// `ssl-default-bind-options no-tls-tickets`, `… prefer-client-ciphers`.
+    public var noTLSTickets = false
+    public var preferClientCiphers = false
+    /// Where each default was written, by option name (`curves`, `ciphers`, …):
+    /// OpenSSL judges the lists only when the contexts are built.
+    public var locations: [String: SourceLocation] = [:]
     public init() {}
 }
 
@@ -90,14 +99,41 @@ public struct BindTLS: Sendable, Hashable {
         case tls10 = "TLSv1.0", tls11 = "TLSv1.1", tls12 = "TLSv1.2", tls13 = "TLSv1.3"
     }
 
-    /// A `crt FILE|DIR` argument, with where it was written.
+    /// A `crt FILE|DIR` argument or one line of a `crt-list`, with where it
+    /// was written (for a `crt-list` line: the `crt-list` argument).
     public struct Certificate: Sendable, Hashable {
         public var path: String
         public var location: SourceLocation
-        public init(path: String, location: SourceLocation) {
+        /// `FILE:LINE` of the `crt-list` line, put before the messages about it.
+        public var origin: String?
+        /// The SNI filters of a `crt-list` line: names, `*.domain` wildcards
+        /// and `!name` exclusions. When present they replace the names of
+        /// the certificate.
+        public var sniFilters: [String] = []
+        /// The `[…]` options of a `crt-list` line, over the bind line's.
+        public var options = Options()
+
+        public init(path: String, location: SourceLocation, origin: String? = nil, sniFilters: [String] = [],
+                    options: Options = Options()) {
             self.path = path
             self.location = location
+            self.origin = origin
+            self.sniFilters = sniFilters
+            self.options = options
         }
+    }
+
+    /// The options that a bind line and a `crt-list` line may both set; nil
+    /// leaves the value to the bind line (then to `global`).
+    public struct Options: Sendable, Hashable {
+        public var alpn: [String]?
+        public var ciphers: String?
+        public var ciphersuites: String?
+        public var curves: String?
+        public var sigalgs: String?
+        public var minVersion: Version?
+        public var maxVersion: Version?
+        public init() {}
     }
 
     public var certificates: [Certificate] = []
@@ -107,13 +143,37 @@ public struct BindTLS: Sendable, Hashable {
     public var maxVersion: Version?
     public var ciphers: String?
     public var ciphersuites: String?
+    /// `curves X25519:P-256`: the key-exchange groups, in OpenSSL's syntax.
+    public var curves: String?
+    /// `sigalgs ECDSA+SHA256:RSA-PSS+SHA256`: the signature algorithms.
+    public var sigalgs: String?
     public var strictSNI = false
     /// `verify`, `ca-file`, `crl-file`, `ca-ignore-err`, `crt-ignore-err`.
     public var clientVerification = ClientVerification()
+    /// `no-tls-tickets`: no stateless session resumption.
+    public var noTLSTickets = false
+    /// `prefer-client-ciphers`: the client's cipher order, not the server's.
+    public var preferClientCiphers = false
+    /// Where `ciphers`, `ciphersuites`, `curves` and `sigalgs` were written,
+    /// by option name: OpenSSL judges the lists only when the contexts are built.
+    public var optionLocations: [String: SourceLocation] = [:]
     /// The `ssl` word.
     public var location: SourceLocation
 
     public init(location: SourceLocation) { self.location = location }
+
+    /// These settings with what `options` sets replacing the bind line's.
+    public func applying(_ options: Options) -> BindTLS {
+        var copy = self
+        if let v = options.alpn { copy.alpn = v }
+        if let v = options.ciphers { copy.ciphers = v }
+        if let v = options.ciphersuites { copy.ciphersuites = v }
+        if let v = options.curves { copy.curves = v }
+        if let v = options.sigalgs { copy.sigalgs = v }
+        if let v = options.minVersion { copy.minVersion = v }
+        if let v = options.maxVersion { copy.maxVersion = v }
+        return copy
+    }
 }
 
 // MARK: Client certificates (mTLS)
@@ -518,6 +578,10 @@ public struct GlobalSettings: Sendable, Hashable {
     public var certificateBase: String?
     /// `ca-base`: the directory a relative `ca-file` or `crl-file` path is read from.
     public var caBase: String?
+    /// `ssl-dh-param-file`: the Diffie-Hellman parameters for DHE ciphers,
+    /// with where the keyword was written.
+    public var dhParamFile: String?
+    public var dhParamFileLocation: SourceLocation?
 
     public init() {}
 }

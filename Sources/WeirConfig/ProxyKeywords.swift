@@ -87,11 +87,11 @@ extension ParserState {
                 if tls == nil { tls = BindTLS(location: location(option)) }
                 i += 1
                 continue
-            case "strict-sni":
+            case "strict-sni", "no-tls-tickets", "prefer-client-ciphers":
                 tlsWords.append(option)
                 i += 1
                 continue
-            case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
+            case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites", "curves", "sigalgs",
                  "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
                 guard let v = value() else {
                     i = words.count
@@ -105,8 +105,9 @@ extension ParserState {
                 break
             }
             if i >= words.count { break }
-            let supported = ["name", "ssl", "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
-                             "strict-sni", "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err"]
+            let supported = ["name", "ssl", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
+                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err"]
+                + BindTLSOptions.valueKeywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
             error("unsupported bind option '\(option.text)'" + hint, at: option)
@@ -118,57 +119,68 @@ extension ParserState {
             error("bind: '\(tlsWords[0].text)' needs 'ssl' on the same line", at: tlsWords[0])
             return
         }
+        var options = BindTLS.Options()
         var j = 0
         var verifyWord: Word?
         while j < tlsWords.count {
             let option = tlsWords[j]
-            if option.text == "strict-sni" {
-                settings.strictSNI = true
-                j += 1
-                continue
-            }
-            let v = tlsWords[j + 1]
-            j += 2
             switch option.text {
-            case "crt":
-                var path = v.text
-                if let base = global.certificateBase, !path.hasPrefix("/") {
-                    path = base.hasSuffix("/") ? base + path : base + "/" + path
+            case "strict-sni": settings.strictSNI = true
+            case "no-tls-tickets": settings.noTLSTickets = true
+            case "prefer-client-ciphers": settings.preferClientCiphers = true
+            default:
+                let v = tlsWords[j + 1]
+                j += 1
+                switch option.text {
+                case "crt":
+                    settings.certificates.append(BindTLS.Certificate(path: certificatePath(v.text), location: location(v)))
+                case "crt-list":
+                    settings.certificates += crtListCertificates(v)
+                case "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
+                    if option.text == "verify" { verifyWord = option }
+                    parseClientVerificationOption(option, v, into: &settings.clientVerification)
+                default:
+                    if let problem = BindTLSOptions.set(option.text, v.text, in: &options) {
+                        error("bind: " + problem, at: v)
+                    }
+                    settings.optionLocations[option.text] = location(v)
                 }
-                settings.certificates.append(BindTLS.Certificate(path: path, location: location(v)))
-            case "alpn":
-                let list = v.text.split(separator: ",").map(String.init)
-                if list.isEmpty || list.contains(where: { $0.utf8.count > 255 }) {
-                    error("bind: 'alpn' expects a comma-separated list of protocol names like 'h2,http/1.1'", at: v)
-                }
-                settings.alpn = list
-            case "ssl-min-ver", "ssl-max-ver":
-                guard let version = BindTLS.Version(rawValue: v.text) else {
-                    error("bind: '\(option.text)' expects TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, got '\(v.text)'", at: v)
-                    continue
-                }
-                if option.text == "ssl-min-ver" { settings.minVersion = version } else { settings.maxVersion = version }
-            case "ciphers": settings.ciphers = v.text
-            case "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
-                if option.text == "verify" { verifyWord = option }
-                parseClientVerificationOption(option, v, into: &settings.clientVerification)
-            default: settings.ciphersuites = v.text
             }
+            j += 1
         }
         checkClientVerification(settings.clientVerification, verifyWord: verifyWord)
-        // `global` defaults for what the line does not say.
+        // The line's options, then the `global` defaults for what it does not say.
+        settings = settings.applying(options)
         let defaults = global.defaultBindTLS
+        for (name, value) in [("ciphers", options.ciphers), ("ciphersuites", options.ciphersuites),
+                              ("curves", options.curves), ("sigalgs", options.sigalgs)] where value == nil {
+            settings.optionLocations[name] = defaults.locations[name]
+        }
         if settings.ciphers == nil { settings.ciphers = defaults.ciphers }
         if settings.ciphersuites == nil { settings.ciphersuites = defaults.ciphersuites }
+        if settings.curves == nil { settings.curves = defaults.curves }
+        if settings.sigalgs == nil { settings.sigalgs = defaults.sigalgs }
         if settings.minVersion == nil { settings.minVersion = defaults.minVersion }
         if settings.maxVersion == nil { settings.maxVersion = defaults.maxVersion }
+        settings.noTLSTickets = settings.noTLSTickets || defaults.noTLSTickets
+        settings.preferClientCiphers = settings.preferClientCiphers || defaults.preferClientCiphers
         if settings.certificates.isEmpty {
-            error("bind: 'ssl' needs at least one certificate ('crt FILE')", at: words[0])
+            if !tlsWords.contains(where: { $0.text == "crt-list" }) {
+                error("bind: 'ssl' needs at least one certificate ('crt FILE' or 'crt-list FILE')", at: words[0])
+            }
             return
         }
-        if let lo = settings.minVersion, let hi = settings.maxVersion,
-           BindTLS.Version.allCases.firstIndex(of: lo)! > BindTLS.Version.allCases.firstIndex(of: hi)! {
-            error("bind: 'ssl-min-ver \(lo.rawValue)' is above 'ssl-max-ver \(hi.rawValue)'", at: words[0])
+        if let problem = BindTLSOptions.checkVersions(settings.minVersion, settings.maxVersion) {
+            error("bind: " + problem, at: words[0])
+        } else {
+            // A crt-list line's version with the bind line's other one.
+            for certificate in settings.certificates where certificate.options != BindTLS.Options() {
+                let effective = settings.applying(certificate.options)
+                if let problem = BindTLSOptions.checkVersions(effective.minVersion, effective.maxVersion) {
+                    report(.error, "\(certificate.origin ?? certificate.path): \(problem) (with the bind line's options)",
+                           at: certificate.location)
+                }
+            }
         }
         for b in before..<proxies[index].binds.count { proxies[index].binds[b].tls = settings }
     }

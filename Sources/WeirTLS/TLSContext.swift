@@ -20,17 +20,17 @@ public struct TLSConfigError: Error, Sendable, CustomStringConvertible {
 }
 
 /// The server side of one `bind … ssl` line: one OpenSSL context per
-/// certificate (the first is the default), the names each certificate
+/// certificate (the first is the default) or per set of certificates of
+/// different key types serving the same names, the names each context
 /// serves, and the ALPN protocols offered. Built once per process and kept
-/// for its lifetime (the SNI and ALPN callbacks point at it).
+/// for its lifetime (the SNI, ALPN and OCSP callbacks point at it).
 public final class TLSFrontend: @unchecked Sendable {
-    /// SSL_CTX pointers, the default first.
-    let contexts: [OpaquePointer]
-    /// Lower-cased DNS name (`*.example.com` for a wildcard) to context index.
-    let names: [String: Int]
+    /// The contexts, the default first.
+    let served: [ServedContext]
+    /// Lower-cased DNS name (`*.example.com` for a wildcard) to the contexts
+    /// serving it, in configuration order.
+    let names: [String: [Int]]
     let strictSNI: Bool
-    /// The `alpn` list in wire format (length-prefixed names).
-    let alpnWire: [UInt8]
     /// What deserves a warning but still serves (an expired certificate).
     public let warnings: [TLSConfigError]
 
@@ -44,51 +44,22 @@ public final class TLSFrontend: @unchecked Sendable {
 
     /// Reads every certificate the line names and builds its contexts.
     /// `http`: the frontend speaks HTTP/1 only, so `h2` is not offered.
-    public init(_ settings: BindTLS, http: Bool = false) throws(TLSConfigError) {
-        var files: [(path: String, location: SourceLocation)] = []
-        for certificate in settings.certificates {
-            for path in try TLSFrontend.certificateFiles(certificate) { files.append((path, certificate.location)) }
-        }
-        var contexts: [OpaquePointer] = []
-        var names: [String: Int] = [:]
-        var warnings: [TLSConfigError] = []
-        var wire: [UInt8] = []
-        for name in settings.alpn where !(http && TLSFrontend.unsupportedHTTPProtocols.contains(name)) {
-            wire.append(UInt8(name.utf8.count))
-            wire.append(contentsOf: name.utf8)
-        }
-        do {
-            for file in files {
-                let ctx = try TLSFrontend.makeContext(settings, file: file.path, at: file.location)
-                contexts.append(ctx)
-                if let expiry = TLSFrontend.expiry(ctx) {
-                    warnings.append(TLSConfigError("bind: the certificate in '\(file.path)' expired on \(expiry)", at: file.location))
-                }
-                for name in TLSFrontend.certificateNames(ctx) where names[name] == nil { names[name] = contexts.count - 1 }
-            }
-        } catch {
-            for ctx in contexts { SSL_CTX_free(ctx) }
-            throw error
-        }
-        self.contexts = contexts
-        self.names = names
+    /// `dhParameters`: `ssl-dh-param-file`, else sized to each key.
+    public init(_ settings: BindTLS, http: Bool = false, dhParameters: DHParameters? = nil) throws(TLSConfigError) {
+        let loaded = try CertificateLoader.load(settings, http: http, dhParameters: dhParameters)
+        self.served = loaded.served
+        self.names = loaded.names
         self.strictSNI = settings.strictSNI
-        self.alpnWire = wire
-        self.warnings = warnings
+        self.warnings = loaded.warnings
         let me = Unmanaged.passUnretained(self).toOpaque()
-        CShims_SSL_CTX_set_tlsext_servername_callback(contexts[0], tlsServerNameCallback, me)
-        if !wire.isEmpty {
-            for ctx in contexts { SSL_CTX_set_alpn_select_cb(ctx, tlsALPNCallback, me) }
-        }
-    }
-
-    deinit {
-        for ctx in contexts { SSL_CTX_free(ctx) }
+        SSL_CTX_set_client_hello_cb(served[0].ctx, tlsClientHelloCallback, me)
+        CShims_SSL_CTX_set_tlsext_servername_callback(served[0].ctx, tlsServerNameCallback, me)
+        for context in served { context.installCallbacks() }
     }
 
     /// A new server-side connection on `fd`, or nil when OpenSSL is out of memory.
     public func connection(fd: Int32) -> OpaquePointer? {
-        guard let ssl = SSL_new(contexts[0]) else { return nil }
+        guard let ssl = SSL_new(served[0].ctx) else { return nil }
         guard SSL_set_fd(ssl, fd) == 1 else {
             SSL_free(ssl)
             return nil
@@ -98,24 +69,29 @@ public final class TLSFrontend: @unchecked Sendable {
     }
 
     /// The context serving `name`: an exact name first, then a wildcard one
-    /// level up; nil when none does.
+    /// level up that the same context does not exclude (`!name` in a
+    /// crt-list); nil when none does.
     func context(forServerName name: String) -> Int? {
         let lower = name.lowercased()
-        if let exact = names[lower] { return exact }
+        if let exact = names[lower]?.first { return exact }
         guard let dot = lower.firstIndex(of: ".") else { return nil }
-        return names["*" + lower[dot...]]
+        return names["*" + lower[dot...]]?.first { !served[$0].exclusions.contains(lower) }
     }
 
     // MARK: - Loading
 
     /// `crt FILE` is one file; `crt DIR` is every file in it, in name order,
-    /// except the `.key`, `.ocsp`, `.issuer` and `.sctl` companions.
+    /// except the `.key`, `.ocsp`, `.issuer` and `.sctl` companions. A FILE
+    /// that does not exist but has `.rsa`, `.dsa` or `.ecdsa` siblings is
+    /// HAProxy's multi-certificate bundle: those files.
     static func certificateFiles(_ certificate: BindTLS.Certificate) throws(TLSConfigError) -> [String] {
         let path = certificate.path
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw TLSConfigError("bind: cannot read certificate '\(path)': \(String(cString: strerror(errno)))",
-                                 at: certificate.location)
+            let reason = String(cString: strerror(errno))
+            let bundle = ["rsa", "dsa", "ecdsa"].map { path + "." + $0 }.filter { access($0, F_OK) == 0 }
+            if !bundle.isEmpty { return bundle }
+            throw TLSConfigError("bind: cannot read certificate '\(path)': \(reason)", at: certificate.location)
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { return [path] }
         guard let dir = opendir(path) else {
@@ -140,68 +116,106 @@ public final class TLSFrontend: @unchecked Sendable {
         return files.sorted()
     }
 
-    static func makeContext(_ settings: BindTLS, file: String, at location: SourceLocation) throws(TLSConfigError) -> OpaquePointer {
+    /// A server context with the protocol versions, ciphers, curves,
+    /// signature algorithms and flags of the line and of `certificate`'s
+    /// crt-list options, and no certificate yet. A refused option is an
+    /// error where it was written.
+    static func makeContext(_ line: BindTLS, for certificate: BindTLS.Certificate,
+                            dhParameters: DHParameters?) throws(TLSConfigError) -> OpaquePointer {
+        let settings = line.applying(certificate.options)
         guard let ctx = SSL_CTX_new(TLS_server_method()) else {
-            throw TLSConfigError("bind: cannot create a TLS context: \(TLSErrors.pop())", at: location)
+            throw TLSConfigError("bind: cannot create a TLS context: \(TLSErrors.pop())", at: certificate.location)
         }
-        func fail(_ message: String) -> TLSConfigError {
+        func fail(_ message: String, option: String? = nil) -> TLSConfigError {
             SSL_CTX_free(ctx)
-            return TLSConfigError(message, at: location)
+            let entryOption = switch option {
+            case "ciphers": certificate.options.ciphers != nil
+            case "ciphersuites": certificate.options.ciphersuites != nil
+            case "curves": certificate.options.curves != nil
+            case "sigalgs": certificate.options.sigalgs != nil
+            default: false
+            }
+            guard entryOption, let origin = certificate.origin else {
+                return TLSConfigError(message, at: option.flatMap { line.optionLocations[$0] } ?? certificate.location)
+            }
+            return CertificateLoader.error(message, at: certificate.location, origin: origin)
         }
         CShims_SSL_CTX_set_server_defaults(ctx)
+        CShims_SSL_CTX_set_bind_flags(ctx, settings.noTLSTickets ? 1 : 0, settings.preferClientCiphers ? 1 : 0)
         _ = CShims_SSL_CTX_set_min_proto_version(ctx, protocolVersion(settings.minVersion ?? .tls12))
         if let max = settings.maxVersion { _ = CShims_SSL_CTX_set_max_proto_version(ctx, protocolVersion(max)) }
         if SSL_CTX_set_cipher_list(ctx, settings.ciphers ?? defaultCiphers) != 1 {
             ERR_clear_error()
-            throw fail("bind: no usable cipher in 'ciphers \(settings.ciphers ?? "")'")
+            throw fail("bind: no usable cipher in 'ciphers \(settings.ciphers ?? "")'", option: "ciphers")
         }
         if let suites = settings.ciphersuites, SSL_CTX_set_ciphersuites(ctx, suites) != 1 {
             ERR_clear_error()
-            throw fail("bind: no usable cipher suite in 'ciphersuites \(suites)'")
+            throw fail("bind: no usable cipher suite in 'ciphersuites \(suites)'", option: "ciphersuites")
         }
+        if let curves = settings.curves,
+           let bad = CertificateLoader.unknownListElement(ctx, curves, CShims_SSL_CTX_set1_groups_list) {
+            throw fail("bind: unknown curve '\(bad)' in 'curves \(curves)'", option: "curves")
+        }
+        if let sigalgs = settings.sigalgs,
+           let bad = CertificateLoader.unknownListElement(ctx, sigalgs, CShims_SSL_CTX_set1_sigalgs_list) {
+            throw fail("bind: unknown signature algorithm '\(bad)' in 'sigalgs \(sigalgs)'", option: "sigalgs")
+        }
+        if let dhParameters {
+            guard CShims_SSL_CTX_set_dh_params(ctx, dhParameters.key) == 1 else {
+                throw fail("bind: OpenSSL refuses the DH parameters in '\(dhParameters.path)' (\(TLSErrors.pop()))")
+            }
+        } else {
+            _ = CShims_SSL_CTX_set_dh_auto(ctx)
+        }
+        do {
+            try configureClientVerification(ctx, settings.clientVerification, at: certificate.location)
+        } catch {
+            SSL_CTX_free(ctx)
+            throw error
+        }
+        return ctx
+    }
+
+    /// Loads the certificate, its chain and its key from `file` (the key
+    /// from `file.key` when `file` has none) into `ctx`, as its certificate
+    /// for the key's type.
+    static func useCertificate(_ ctx: OpaquePointer, file: String) throws(CertificateLoader.Failure) {
         // Readable at all? (OpenSSL's own message for a missing file is vague.)
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
-            throw fail("bind: cannot read certificate '\(file)': \(reason)")
+            throw .init("bind: cannot read certificate '\(file)': \(reason)")
         }
         Glibc.close(fd)
         ERR_clear_error()
         guard SSL_CTX_use_certificate_chain_file(ctx, file) == 1 else {
             let reason = TLSErrors.pop()
-            throw fail("bind: '\(file)' holds no valid PEM certificate (\(reason))")
+            throw .init("bind: '\(file)' holds no valid PEM certificate (\(reason))")
         }
         if SSL_CTX_use_PrivateKey_file(ctx, file, SSL_FILETYPE_PEM) != 1 {
             let reason = TLSErrors.pop()
             let keyFile = file + ".key"
             if access(keyFile, F_OK) == 0 {
                 guard access(keyFile, R_OK) == 0 else {
-                    throw fail("bind: cannot read private key '\(keyFile)': \(String(cString: strerror(errno)))")
+                    throw .init("bind: cannot read private key '\(keyFile)': \(String(cString: strerror(errno)))")
                 }
                 if SSL_CTX_use_PrivateKey_file(ctx, keyFile, SSL_FILETYPE_PEM) != 1 {
                     let keyReason = TLSErrors.pop()
                     if keyReason.contains("values mismatch") || keyReason.contains("key values mismatch") {
-                        throw fail("bind: the private key in '\(keyFile)' does not match the certificate in '\(file)'")
+                        throw .init("bind: the private key in '\(keyFile)' does not match the certificate in '\(file)'")
                     }
-                    throw fail("bind: '\(keyFile)' holds no valid PEM private key (\(keyReason))")
+                    throw .init("bind: '\(keyFile)' holds no valid PEM private key (\(keyReason))")
                 }
             } else if reason.contains("values mismatch") {
-                throw fail("bind: the private key in '\(file)' does not match its certificate")
+                throw .init("bind: the private key in '\(file)' does not match its certificate")
             } else {
-                throw fail("bind: no private key for '\(file)' in the file nor in '\(keyFile)'")
+                throw .init("bind: no private key for '\(file)' in the file nor in '\(keyFile)'")
             }
         }
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             ERR_clear_error()
-            throw fail("bind: the private key for '\(file)' does not match its certificate")
+            throw .init("bind: the private key for '\(file)' does not match its certificate")
         }
-        do {
-            try configureClientVerification(ctx, settings.clientVerification, at: location)
-        } catch {
-            SSL_CTX_free(ctx)
-            throw error
-        }
-        return ctx
     }
 
     static func protocolVersion(_ version: BindTLS.Version) -> Int32 {
@@ -233,39 +247,36 @@ public final class TLSFrontend: @unchecked Sendable {
     }
 }
 
-/// SNI: switches the connection to the certificate serving the name.
-private func tlsServerNameCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
-                                   _ arg: UnsafeMutableRawPointer?) -> Int32 {
-    guard let ssl, let arg else { return SSL_TLSEXT_ERR_NOACK }
+/// SNI, from the ClientHello before OpenSSL reads the rest of it: switches
+/// the connection to the context serving the name, with that context's
+/// protocol versions, ciphers and curves (which OpenSSL takes from the
+/// connection, not from its context); `strict-sni` refuses an unknown name.
+private func tlsClientHelloCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
+                                    _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    guard let ssl, let arg else { return SSL_CLIENT_HELLO_SUCCESS }
     let frontend = Unmanaged<TLSFrontend>.fromOpaque(arg).takeUnretainedValue()
-    guard let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) else {
+    var name: UnsafePointer<UInt8>?
+    var length = 0
+    guard CShims_SSL_client_hello_server_name(ssl, &name, &length) == 1, let name,
+          let index = frontend.context(forServerName: String(decoding: UnsafeBufferPointer(start: name, count: length),
+                                                             as: UTF8.self)) else {
         if frontend.strictSNI {
             alert?.pointee = 112  // unrecognized_name
-            return SSL_TLSEXT_ERR_ALERT_FATAL
+            return SSL_CLIENT_HELLO_ERROR
         }
-        return SSL_TLSEXT_ERR_OK
+        return SSL_CLIENT_HELLO_SUCCESS
     }
-    guard let index = frontend.context(forServerName: String(cString: name)) else {
-        if frontend.strictSNI {
-            alert?.pointee = 112
-            return SSL_TLSEXT_ERR_ALERT_FATAL
-        }
-        return SSL_TLSEXT_ERR_OK
+    if index != 0, !frontend.served[index].use(on: ssl) {
+        alert?.pointee = 80  // internal_error
+        return SSL_CLIENT_HELLO_ERROR
     }
-    if index != 0 { SSL_set_SSL_CTX(ssl, frontend.contexts[index]) }
-    return SSL_TLSEXT_ERR_OK
+    return SSL_CLIENT_HELLO_SUCCESS
 }
 
-/// ALPN: the first protocol of the `alpn` list the client also offers.
-private func tlsALPNCallback(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
-                             _ outlen: UnsafeMutablePointer<UInt8>?, _ input: UnsafePointer<UInt8>?, _ inlen: UInt32,
-                             _ arg: UnsafeMutableRawPointer?) -> Int32 {
-    guard let arg, let out, let outlen, let input else { return SSL_TLSEXT_ERR_NOACK }
-    let frontend = Unmanaged<TLSFrontend>.fromOpaque(arg).takeUnretainedValue()
-    return frontend.alpnWire.withUnsafeBufferPointer { server in
-        CShims_SSL_select_alpn(out, outlen, server.baseAddress, UInt32(server.count), input, inlen) == 1
-            ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_NOACK
-    }
+/// SNI acknowledged (the name was looked up by the ClientHello callback).
+private func tlsServerNameCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
+                                   _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    SSL_TLSEXT_ERR_OK
 }
 
 /// OpenSSL's per-thread error queue.
@@ -291,19 +302,24 @@ public enum TLSSetup {
     /// as configuration errors; empty when all certificates load.
     public static func check(_ configuration: Configuration) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
+        let dhParameters: DHParameters?
+        do { dhParameters = try DHParameters.load(configuration.global) } catch {
+            return [error.diagnostic]
+        }
         for frontend in configuration.frontends {
             var seen = Set<BindTLS>()
             for bind in frontend.binds {
                 guard let tls = bind.tls, seen.insert(tls).inserted else { continue }
                 let http = frontend.mode == .http
                 do {
-                    let built = try TLSFrontend(tls, http: http)
+                    let built = try TLSFrontend(tls, http: http, dhParameters: dhParameters)
                     for warning in built.warnings {
                         diagnostics.append(Diagnostic(severity: .warning, location: warning.location, message: warning.message))
                     }
-                } catch {
+                } catch where !diagnostics.contains(error.diagnostic) {
+                    // A refused `global` default is reported once, not once per line.
                     diagnostics.append(error.diagnostic)
-                }
+                } catch {}
                 let dropped = tls.alpn.filter { TLSFrontend.unsupportedHTTPProtocols.contains($0) }
                 if http, !dropped.isEmpty {
                     diagnostics.append(Diagnostic(severity: .warning, location: tls.location,
@@ -319,6 +335,7 @@ public enum TLSSetup {
     /// Binds of one line share one `TLSFrontend`.
     public static func build(_ configuration: Configuration) throws(TLSConfigError) -> [[TLSFrontend?]] {
         var result: [[TLSFrontend?]] = []
+        let dhParameters = try DHParameters.load(configuration.global)
         for frontend in configuration.frontends {
             var built: [BindTLS: TLSFrontend] = [:]
             var row: [TLSFrontend?] = []
@@ -330,7 +347,7 @@ public enum TLSSetup {
                 if let existing = built[tls] {
                     row.append(existing)
                 } else {
-                    let made = try TLSFrontend(tls, http: frontend.mode == .http)
+                    let made = try TLSFrontend(tls, http: frontend.mode == .http, dhParameters: dhParameters)
                     built[tls] = made
                     row.append(made)
                 }

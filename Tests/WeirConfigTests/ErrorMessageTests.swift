@@ -75,14 +75,14 @@ import Testing
     @Test func bindOptions() {
         #expect(proxyErrors("frontend fe\n bind :443 ssl crt /etc/x.pem\n default_backend be\nbackend be\n") == [])
         #expect(proxyErrors("frontend fe\n bind :443 ssl\n default_backend be\nbackend be\n")
-                == ["t.cfg:6:2: error: bind: 'ssl' needs at least one certificate ('crt FILE')"])
+                == ["t.cfg:6:2: error: bind: 'ssl' needs at least one certificate ('crt FILE' or 'crt-list FILE')"])
         #expect(proxyErrors("frontend fe\n bind :443 crt /x.pem\n default_backend be\nbackend be\n")
                 == ["t.cfg:6:12: error: bind: 'crt' needs 'ssl' on the same line"])
         #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem ssl-min-ver TLSv1.4\n default_backend be\nbackend be\n")
                 == ["t.cfg:6:39: error: bind: 'ssl-min-ver' expects TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, got 'TLSv1.4'"])
         #expect(proxyErrors("frontend fe\n bind :443 ssl crt\n default_backend be\nbackend be\n")
                 == ["t.cfg:6:16: error: bind: 'crt' expects a value",
-                    "t.cfg:6:2: error: bind: 'ssl' needs at least one certificate ('crt FILE')"])
+                    "t.cfg:6:2: error: bind: 'ssl' needs at least one certificate ('crt FILE' or 'crt-list FILE')"])
         #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem strict-snii\n default_backend be\nbackend be\n")
                 == ["t.cfg:6:27: error: unsupported bind option 'strict-snii'; did you mean 'strict-sni'?"])
         #expect(proxyErrors("frontend fe\n bind :443 ssl crt /x.pem verify required\n default_backend be\nbackend be\n")

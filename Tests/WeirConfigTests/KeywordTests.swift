@@ -95,9 +95,10 @@ import Testing
         #expect(first.minVersion == .tls13 && first.maxVersion == nil)
         let second = try #require(c.frontends[0].binds[1].tls)
         #expect(second.ciphers == "AES256-SHA" && second.minVersion == .tls12 && second.maxVersion == .tls12)
-        #expect(errors("global\n ssl-default-bind-options no-tls-tickets\n")
-                == ["t.cfg:2:27: error: ssl-default-bind-options: 'no-tls-tickets' is not supported by Weir yet; "
-                    + "supported: ssl-min-ver, ssl-max-ver, no-sslv3, no-tlsv10, no-tlsv11"])
+        #expect(errors("global\n ssl-default-bind-options force-tlsv12\n")
+                == ["t.cfg:2:27: error: ssl-default-bind-options: 'force-tlsv12' is not supported by Weir yet; "
+                    + "supported: ssl-min-ver, ssl-max-ver, no-tls-tickets, prefer-client-ciphers, "
+                    + "no-sslv3, no-tlsv10, no-tlsv11"])
     }
 
     @Test func bindClientVerification() throws {

@@ -91,8 +91,8 @@ struct TLSFrontendTests {
         let c = try Certificates()
         defer { c.remove() }
         let frontend = try TLSFrontend(settings(c.dir + "/certs", c.dir + "/cn.pem"))
-        #expect(frontend.contexts.count == 3)
-        #expect(frontend.names == ["a.test": 0, "www.a.test": 0, "*.w.test": 1, "only.cn.test": 2])
+        #expect(frontend.served.count == 3)
+        #expect(frontend.names == ["a.test": [0], "www.a.test": [0], "*.w.test": [1], "only.cn.test": [2]])
         #expect(frontend.context(forServerName: "A.Test") == 0)
         #expect(frontend.context(forServerName: "api.w.test") == 1)
         #expect(frontend.context(forServerName: "a.b.w.test") == nil)
@@ -106,8 +106,8 @@ struct TLSFrontendTests {
         defer { c.remove() }
         var tls = settings(c.dir + "/certs/1-a.pem")
         tls.alpn = ["h2", "http/1.1"]
-        #expect(try TLSFrontend(tls).alpnWire == [2, 104, 50, 8] + Array("http/1.1".utf8))
-        #expect(try TLSFrontend(tls, http: true).alpnWire == [8] + Array("http/1.1".utf8))
+        #expect(try TLSFrontend(tls).served[0].alpnWire == [2, 104, 50, 8] + Array("http/1.1".utf8))
+        #expect(try TLSFrontend(tls, http: true).served[0].alpnWire == [8] + Array("http/1.1".utf8))
     }
 
     @Test func refusedSettings() throws {

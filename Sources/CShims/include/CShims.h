@@ -137,5 +137,36 @@ long CShims_X509_version(struct x509_st *cert);
 /// OpenSSL's short names: "RSA-SHA256", "ecdsa-with-SHA256"; "rsaEncryption", "id-ecPublicKey".
 const char *CShims_X509_signature_algorithm(struct x509_st *cert);
 const char *CShims_X509_key_algorithm(struct x509_st *cert);
+/* Certificate options of `bind … ssl` (tls_certs.c). */
+struct evp_pkey_st;
+/// SSL_CTX_set1_groups_list (`curves`); 1 on success.
+int CShims_SSL_CTX_set1_groups_list(struct ssl_ctx_st *ctx, const char *list);
+/// SSL_CTX_set1_sigalgs_list (`sigalgs`); 1 on success.
+int CShims_SSL_CTX_set1_sigalgs_list(struct ssl_ctx_st *ctx, const char *list);
+/// `no-tls-tickets` sets SSL_OP_NO_TICKET; `prefer-client-ciphers` clears SSL_OP_CIPHER_SERVER_PREFERENCE.
+void CShims_SSL_CTX_set_bind_flags(struct ssl_ctx_st *ctx, int no_tickets, int prefer_client_ciphers);
+/// SSL_CTX_set_dh_auto(ctx, 1): DH parameters sized to the certificate's key.
+int CShims_SSL_CTX_set_dh_auto(struct ssl_ctx_st *ctx);
+/// PEM DH parameters from `path` (OpenSSL 3 EVP_PKEY), or NULL with the reason in `error`.
+struct evp_pkey_st *CShims_load_dh_params(const char *path, char *error, int capacity);
+/// SSL_CTX_set0_tmp_dh_pkey with a new reference to `params`; 1 on success, else OpenSSL's error is queued.
+int CShims_SSL_CTX_set_dh_params(struct ssl_ctx_st *ctx, struct evp_pkey_st *params);
+/// SSL_CTX_set_tlsext_status_cb and SSL_CTX_set_tlsext_status_arg.
+void CShims_SSL_CTX_set_tlsext_status_cb(struct ssl_ctx_st *ctx, int (*callback)(struct ssl_st *ssl, void *arg), void *arg);
+/// SSL_set_tlsext_status_ocsp_resp with an OPENSSL_malloc'd copy of `response`; 1 on success.
+int CShims_SSL_set_tlsext_status_ocsp_resp(struct ssl_st *ssl, const unsigned char *response, long length);
+/// Checks a DER OCSP response against the context's current certificate and
+/// its issuer (from the chain, else `issuer_file`, which may be NULL): 0 when
+/// it can be stapled (`*next_update` set, seconds since the epoch); 1 when it
+/// cannot (what is wrong in `message`); 2 when the issuer is not found.
+int CShims_OCSP_check_response(struct ssl_ctx_st *ctx, const char *issuer_file, const unsigned char *der, long length,
+    long long *next_update, char *message, int capacity);
+/// The host name of the server_name extension of the ClientHello being
+/// processed (in a client hello callback); 1 with `name`/`length` set, 0 when none.
+int CShims_SSL_client_hello_server_name(struct ssl_st *ssl, const unsigned char **name, size_t *length);
+/// The protocol versions (0: no bound), ciphers, TLS 1.3 suites and groups
+/// (NULL: unchanged) of one connection, from a client hello callback; 1 on success.
+int CShims_SSL_set_handshake_settings(struct ssl_st *ssl, int min_version, int max_version, const char *ciphers,
+    const char *ciphersuites, const char *groups);
 
 #endif
