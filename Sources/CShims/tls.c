@@ -19,6 +19,10 @@ int CShims_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) {
     return (int)SSL_CTX_set_max_proto_version(ctx, version);
 }
 
+void CShims_SSL_CTX_disable_tickets(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+}
+
 void CShims_SSL_CTX_set_tlsext_servername_callback(SSL_CTX *ctx, int (*callback)(SSL *, int *, void *), void *arg) {
     SSL_CTX_set_tlsext_servername_callback(ctx, callback);
     SSL_CTX_set_tlsext_servername_arg(ctx, arg);

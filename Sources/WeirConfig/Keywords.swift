@@ -142,7 +142,7 @@ enum Keywords {
         "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
-        "crl-file", "no-ca-names", "prefer-client-ciphers", "tls-ticket-keys", "no-tls-tickets", "label",
+        "crl-file", "no-ca-names", "prefer-client-ciphers", "tls-ticket-keys", "label",
         "idle-ping", "guid-prefix",
     ]
 

@@ -108,6 +108,9 @@ public struct BindTLS: Sendable, Hashable {
     public var ciphers: String?
     public var ciphersuites: String?
     public var strictSNI = false
+    /// `no-tls-tickets`: no RFC 5077 session tickets (TLS 1.3 tickets become
+    /// stateful): resumption goes through the session cache.
+    public var noTLSTickets = false
     /// The `ssl` word.
     public var location: SourceLocation
 

@@ -87,7 +87,7 @@ extension ParserState {
                 if tls == nil { tls = BindTLS(location: location(option)) }
                 i += 1
                 continue
-            case "strict-sni":
+            case "strict-sni", "no-tls-tickets":
                 tlsWords.append(option)
                 i += 1
                 continue
@@ -105,7 +105,7 @@ extension ParserState {
             }
             if i >= words.count { break }
             let supported = ["name", "ssl", "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
-                             "strict-sni"]
+                             "strict-sni", "no-tls-tickets"]
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
             error("unsupported bind option '\(option.text)'" + hint, at: option)
@@ -120,8 +120,8 @@ extension ParserState {
         var j = 0
         while j < tlsWords.count {
             let option = tlsWords[j]
-            if option.text == "strict-sni" {
-                settings.strictSNI = true
+            if option.text == "strict-sni" || option.text == "no-tls-tickets" {
+                if option.text == "strict-sni" { settings.strictSNI = true } else { settings.noTLSTickets = true }
                 j += 1
                 continue
             }

@@ -151,6 +151,7 @@ public final class TLSFrontend: @unchecked Sendable {
         CShims_SSL_CTX_set_server_defaults(ctx)
         _ = CShims_SSL_CTX_set_min_proto_version(ctx, protocolVersion(settings.minVersion ?? .tls12))
         if let max = settings.maxVersion { _ = CShims_SSL_CTX_set_max_proto_version(ctx, protocolVersion(max)) }
+        if settings.noTLSTickets { CShims_SSL_CTX_disable_tickets(ctx) }
         if SSL_CTX_set_cipher_list(ctx, settings.ciphers ?? defaultCiphers) != 1 {
             ERR_clear_error()
             throw fail("bind: no usable cipher in 'ciphers \(settings.ciphers ?? "")'")

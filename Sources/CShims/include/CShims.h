@@ -85,6 +85,8 @@ struct x509_st;
 void CShims_SSL_CTX_set_server_defaults(struct ssl_ctx_st *ctx);
 int CShims_SSL_CTX_set_min_proto_version(struct ssl_ctx_st *ctx, int version);
 int CShims_SSL_CTX_set_max_proto_version(struct ssl_ctx_st *ctx, int version);
+/// SSL_OP_NO_TICKET: no RFC 5077 session tickets (`no-tls-tickets`).
+void CShims_SSL_CTX_disable_tickets(struct ssl_ctx_st *ctx);
 /// SSL_CTX_set_tlsext_servername_callback and SSL_CTX_set_tlsext_servername_arg.
 void CShims_SSL_CTX_set_tlsext_servername_callback(struct ssl_ctx_st *ctx,
     int (*callback)(struct ssl_st *ssl, int *alert, void *arg), void *arg);
