@@ -91,7 +91,7 @@ extension ParserState {
                 tlsWords.append(option)
                 i += 1
                 continue
-            case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites":
+            case "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites", "tls-ticket-keys":
                 guard let v = value() else {
                     i = words.count
                     continue
@@ -105,7 +105,7 @@ extension ParserState {
             }
             if i >= words.count { break }
             let supported = ["name", "ssl", "crt", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites",
-                             "strict-sni", "no-tls-tickets"]
+                             "strict-sni", "no-tls-tickets", "tls-ticket-keys"]
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
             error("unsupported bind option '\(option.text)'" + hint, at: option)
@@ -146,6 +146,7 @@ extension ParserState {
                     continue
                 }
                 if option.text == "ssl-min-ver" { settings.minVersion = version } else { settings.maxVersion = version }
+            case "tls-ticket-keys": settings.ticketKeys = BindTLS.TicketKeys(path: v.text, location: location(v))
             case "ciphers": settings.ciphers = v.text
             default: settings.ciphersuites = v.text
             }

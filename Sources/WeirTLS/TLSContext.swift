@@ -33,6 +33,8 @@ public final class TLSFrontend: @unchecked Sendable {
     let alpnWire: [UInt8]
     /// What deserves a warning but still serves (an expired certificate).
     public let warnings: [TLSConfigError]
+    /// Session IDs, tickets and the shared cache (the contexts point at it).
+    let resumption: TLSResumption
 
     /// ALPN names a `mode http` frontend does not offer: Weir speaks HTTP/1 only.
     public static let unsupportedHTTPProtocols: Set<String> = ["h2", "h3", "h2c"]
@@ -44,7 +46,10 @@ public final class TLSFrontend: @unchecked Sendable {
 
     /// Reads every certificate the line names and builds its contexts.
     /// `http`: the frontend speaks HTTP/1 only, so `h2` is not offered.
-    public init(_ settings: BindTLS, http: Bool = false) throws(TLSConfigError) {
+    /// `frontend` names the session ID context; `store` is where sessions
+    /// and ticket keys are shared (nil: when only checking).
+    public init(_ settings: BindTLS, http: Bool = false, frontend: String = "", store: TLSSessionStore? = nil) throws(TLSConfigError) {
+        let resumption = try TLSResumption(settings, frontend: frontend, store: store)
         var files: [(path: String, location: SourceLocation)] = []
         for certificate in settings.certificates {
             for path in try TLSFrontend.certificateFiles(certificate) { files.append((path, certificate.location)) }
@@ -75,6 +80,8 @@ public final class TLSFrontend: @unchecked Sendable {
         self.strictSNI = settings.strictSNI
         self.alpnWire = wire
         self.warnings = warnings
+        self.resumption = resumption
+        for ctx in contexts { resumption.install(on: ctx) }
         let me = Unmanaged.passUnretained(self).toOpaque()
         CShims_SSL_CTX_set_tlsext_servername_callback(contexts[0], tlsServerNameCallback, me)
         if !wire.isEmpty {
@@ -292,7 +299,7 @@ public enum TLSSetup {
                 guard let tls = bind.tls, seen.insert(tls).inserted else { continue }
                 let http = frontend.mode == .http
                 do {
-                    let built = try TLSFrontend(tls, http: http)
+                    let built = try TLSFrontend(tls, http: http, frontend: frontend.name)
                     for warning in built.warnings {
                         diagnostics.append(Diagnostic(severity: .warning, location: warning.location, message: warning.message))
                     }
@@ -311,8 +318,8 @@ public enum TLSSetup {
     }
 
     /// For each frontend, for each of its binds, its TLS side (nil: plain).
-    /// Binds of one line share one `TLSFrontend`.
-    public static func build(_ configuration: Configuration) throws(TLSConfigError) -> [[TLSFrontend?]] {
+    /// Binds of one line share one `TLSFrontend`; `store` is where they share sessions.
+    public static func build(_ configuration: Configuration, store: TLSSessionStore? = nil) throws(TLSConfigError) -> [[TLSFrontend?]] {
         var result: [[TLSFrontend?]] = []
         for frontend in configuration.frontends {
             var built: [BindTLS: TLSFrontend] = [:]
@@ -325,7 +332,7 @@ public enum TLSSetup {
                 if let existing = built[tls] {
                     row.append(existing)
                 } else {
-                    let made = try TLSFrontend(tls, http: frontend.mode == .http)
+                    let made = try TLSFrontend(tls, http: frontend.mode == .http, frontend: frontend.name, store: store)
                     built[tls] = made
                     row.append(made)
                 }
