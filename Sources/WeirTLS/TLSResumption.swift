@@ -102,6 +102,8 @@ final class TLSResumption: @unchecked Sendable {
             _ = SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tlsTicketKeyCallback)
         }
         CShims_SSL_CTX_set_external_session_cache(ctx, cache == nil ? 0 : 1)
+        // No tickets and no cache: a TLS 1.3 (stateful) ticket could never be redeemed.
+        if !tickets && cache == nil { _ = SSL_CTX_set_num_tickets(ctx, 0) }
         if cache != nil {
             SSL_CTX_sess_set_new_cb(ctx, tlsNewSessionCallback)
             SSL_CTX_sess_set_get_cb(ctx, tlsGetSessionCallback)
