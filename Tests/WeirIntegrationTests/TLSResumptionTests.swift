@@ -132,13 +132,16 @@ struct TLSResumptionTests {
         }
         let (success, answer) = try h.reload()
         #expect(success, "\(answer)")
+        // Once the old workers are gone, only the new generation answers.
+        let drained = h.waitForNoOldWorkers(timeout: 20)
+        #expect(drained.done, "\(String(describing: drained.last))")
         for variant in Self.variants {
             let port = try h.master.port(of: "fe", index: variant.bind)
             let name = "v\(variant.bind)-\(variant.version)"
             for _ in 0..<3 {
                 let again = try resume(port: port, version: variant.version, offer: files.session(name), request: files.request)
                 #expect(again.reused, "\(name): \(again.output)")
-                // Served by the new generation's workers.
+                // Served by the new generation's workers, which never saw the session.
                 #expect(again.pid.map { !before.contains($0) } == true, "\(name): pid \(String(describing: again.pid)) \(before)")
             }
         }

@@ -1,5 +1,7 @@
+import Glibc
 import Testing
 import WeirConfig
+import WeirShared
 @testable import WeirTLS
 
 private func base64(_ bytes: [UInt8]) -> String {
@@ -66,5 +68,29 @@ private func parse(_ text: String) -> Result<TicketKeyFile, TicketKeyFileError> 
         var tighter = one
         tighter.minVersion = .tls13
         #expect(TLSResumption.context(frontend: "fe", settings: tighter) != TLSResumption.context(frontend: "fe", settings: one))
+    }
+}
+
+@Suite struct TLSTicketKeysTests {
+    @Test func aNewKeyEveryLifetimeAtLeastAMinuteApart() throws {
+        #expect(TLSTicketKeys.interval(lifetime: 300) == 300_000)
+        #expect(TLSTicketKeys.interval(lifetime: 10) == 60_000)
+        let key = TLSTicketKeys.generate()
+        #expect(key.count == TicketKeyRing.keySize && key != TLSTicketKeys.generate())
+        let text = "defaults\n mode http\n timeout client 1s\n timeout connect 1s\n timeout server 1s\n"
+            + "frontend fe\n bind 127.0.0.1:0 ssl crt /x.pem\n http-request return status 200\n"
+        let configuration = try #require(ConfigParser.parse([ConfigFile(name: "t.cfg", bytes: Array(text.utf8))],
+                                                            environment: [:]).configuration)
+        let (fd, segment) = try SharedSegment.create(configuration: configuration, slots: 1)
+        defer {
+            segment.unmap()
+            close(fd)
+        }
+        let ring = try #require(segment.ticketKeys)
+        #expect(TLSTicketKeys.isDue(ring, lifetime: 300, now: 1_000_000))
+        ring.publish(key, now: 1_000_000)
+        #expect(!TLSTicketKeys.isDue(ring, lifetime: 300, now: 1_299_999))
+        #expect(TLSTicketKeys.isDue(ring, lifetime: 300, now: 1_300_000))
+        #expect(TLSTicketKeys.nextRotation(ring, lifetime: 300) == 1_300_000)
     }
 }
