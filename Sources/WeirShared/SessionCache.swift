@@ -134,18 +134,25 @@ public struct SessionCache: @unchecked Sendable {
         return true
     }
 
-    /// Copies the session stored under `id` into `buffer` (at least
-    /// `maxSessionBytes`); returns its length, nil when there is none or it
-    /// expired (then it is freed). A hit counts as a use for eviction.
-    public func lookup(id: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawPointer, now: Int64) -> Int? {
+    /// Runs `body` with the entry of `id` (nil when there is none) under
+    /// its bucket's lock; nil for an ID no slot can hold.
+    @inline(__always)
+    private func withEntry<R>(_ id: UnsafeRawBufferPointer, _ body: (UnsafeMutablePointer<Int64>?) -> R) -> R? {
         guard id.count > 0, id.count <= SessionCache.maxIDLength else { return nil }
         let b = bucket(for: id)
         let lock = lockWord(b)
         ProcessLock.lock(lock)
         defer { ProcessLock.unlock(lock) }
-        for i in 0..<SessionCache.bucketEntries {
-            let e = entry(b, i)
-            guard e[0] != 0, idEquals(e, id) else { continue }
+        let found = (0..<SessionCache.bucketEntries).lazy.map { entry(b, $0) }.first { $0[0] != 0 && idEquals($0, id) }
+        return body(found)
+    }
+
+    /// Copies the session stored under `id` into `buffer` (at least
+    /// `maxSessionBytes`); returns its length, nil when there is none or it
+    /// expired (then it is freed). A hit counts as a use for eviction.
+    public func lookup(id: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawPointer, now: Int64) -> Int? {
+        withEntry(id) { e -> Int? in
+            guard let e else { return nil }
             if e[2] - now <= 0 {
                 release(e)
                 return nil
@@ -154,26 +161,17 @@ public struct SessionCache: @unchecked Sendable {
             let length = Int(e[0])
             buffer.copyMemory(from: UnsafeRawPointer(e).advanced(by: SessionCache.entryHeader), byteCount: length)
             return length
-        }
-        return nil
+        } ?? nil
     }
 
     /// Forgets the session stored under `id`; false when there was none.
     @discardableResult
     public func remove(id: UnsafeRawBufferPointer) -> Bool {
-        guard id.count > 0, id.count <= SessionCache.maxIDLength else { return false }
-        let b = bucket(for: id)
-        let lock = lockWord(b)
-        ProcessLock.lock(lock)
-        defer { ProcessLock.unlock(lock) }
-        for i in 0..<SessionCache.bucketEntries {
-            let e = entry(b, i)
-            if e[0] != 0 && idEquals(e, id) {
-                release(e)
-                return true
-            }
-        }
-        return false
+        withEntry(id) { e -> Bool in
+            guard let e else { return false }
+            release(e)
+            return true
+        } ?? false
     }
 
     /// Copies the live sessions of `old` (the previous generation's cache)
