@@ -85,7 +85,7 @@ final class TLSResumption: @unchecked Sendable {
         ring = store?.ticketKeys
         cache = store?.sessionCache
         tickets = !settings.noTLSTickets
-        lifetime = store?.lifetime ?? 300
+        lifetime = store?.lifetime ?? GlobalSettings().sslLifetime
         scratch = UnsafeMutableRawPointer.allocate(byteCount: SessionCache.maxSessionBytes, alignment: 16)
     }
 
@@ -181,12 +181,16 @@ final class TLSResumption: @unchecked Sendable {
         return Array(digest.prefix(Int(size)))
     }
 
-    /// Every stored value of `value`, recursively, without source locations.
+    /// Every stored value of `value`, recursively, without source locations;
+    /// the same text in every process (a set's or dictionary's elements sorted,
+    /// since their order depends on the process's hash seed).
     static func describe(_ value: Any) -> String {
         if value is SourceLocation { return "" }
         let mirror = Mirror(reflecting: value)
         if mirror.children.isEmpty { return String(describing: value) }
-        return "(" + mirror.children.map { ($0.label ?? "") + "=" + describe($0.value) }.joined(separator: ",") + ")"
+        var parts = mirror.children.map { ($0.label ?? "") + "=" + describe($0.value) }
+        if mirror.displayStyle == .set || mirror.displayStyle == .dictionary { parts.sort() }
+        return "(" + parts.joined(separator: ",") + ")"
     }
 
     /// The object a context's callbacks work for.

@@ -65,6 +65,8 @@ private func parse(_ text: String) -> Result<TicketKeyFile, TicketKeyFileError> 
         #expect(TLSResumption.context(frontend: "fe", settings: one) == TLSResumption.context(frontend: "fe", settings: moved))
         #expect(TLSResumption.context(frontend: "fe", settings: one).count == 32)
         #expect(TLSResumption.context(frontend: "other", settings: one) != TLSResumption.context(frontend: "fe", settings: one))
+        // A set's order depends on the process's hash seed; its description does not.
+        #expect(TLSResumption.describe(Set(["b", "a", "c"])) == "(=a,=b,=c)")
         var tighter = one
         tighter.minVersion = .tls13
         #expect(TLSResumption.context(frontend: "fe", settings: tighter) != TLSResumption.context(frontend: "fe", settings: one))
