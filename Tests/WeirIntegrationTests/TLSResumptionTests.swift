@@ -148,6 +148,27 @@ struct TLSResumptionTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("a session resumes on another bind line with the same settings, not on one with other settings")
+    func sessionIDContextPerSettings() throws {
+        let files = try ResumptionFiles()
+        defer { files.remove() }
+        let weir = try WeirProcess.start(config: resumptionConfig(binds: [
+            "127.0.0.1:0 ssl crt \(files.certs.a)",
+            "127.0.0.1:0 ssl crt \(files.certs.a)",
+            "127.0.0.1:0 ssl crt \(files.certs.a) alpn http/1.1",
+        ]))
+        defer { weir.stop() }
+        for version in ["1.2", "1.3"] {
+            let saved = files.session("ctx-\(version)")
+            let first = try resume(port: weir.port(of: "fe", index: 0), version: version, save: saved, request: files.request)
+            #expect(!first.reused, "\(first.output)")
+            let alike = try resume(port: weir.port(of: "fe", index: 1), version: version, offer: saved, request: files.request)
+            #expect(alike.reused, "TLS \(version): \(alike.output)")
+            let other = try resume(port: weir.port(of: "fe", index: 2), version: version, offer: saved, request: files.request)
+            #expect(!other.reused && other.pid != nil, "TLS \(version): \(other.output)")
+        }
+    }
+
     @Test("tls-ticket-keys: two weir with the same file resume each other's sessions; two without it do not")
     func sharedTicketKeysFile() throws {
         let files = try ResumptionFiles()
