@@ -2,3 +2,5 @@
 #include <openssl/err.h>
 #include <openssl/opensslv.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/evp.h>

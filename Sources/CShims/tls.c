@@ -2,6 +2,9 @@
 #include "CShims.h"
 
 #include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -22,6 +25,30 @@ int CShims_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
 
 int CShims_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) {
     return (int)SSL_CTX_set_max_proto_version(ctx, version);
+}
+
+int CShims_SSL_tickets_enabled(const SSL *ssl) {
+    return (SSL_get_options(ssl) & SSL_OP_NO_TICKET) == 0;
+}
+
+void CShims_SSL_CTX_set_external_session_cache(SSL_CTX *ctx, int enabled) {
+    SSL_CTX_set_session_cache_mode(ctx, enabled ? SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL : SSL_SESS_CACHE_OFF);
+}
+
+int CShims_ticket_cipher_init(const unsigned char *aes, const unsigned char *hmac, int key_length, unsigned char *iv,
+                              EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int encrypt) {
+    const EVP_CIPHER *aes_cbc = key_length == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)hmac, (size_t)key_length);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (encrypt) {
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes_cbc)) != 1) return -1;
+        if (EVP_EncryptInit_ex(cipher, aes_cbc, NULL, aes, iv) != 1) return -1;
+    } else if (EVP_DecryptInit_ex(cipher, aes_cbc, NULL, aes, iv) != 1) {
+        return -1;
+    }
+    return EVP_MAC_CTX_set_params(mac, params) == 1 ? 1 : -1;
 }
 
 void CShims_SSL_CTX_set_tlsext_servername_callback(SSL_CTX *ctx, int (*callback)(SSL *, int *, void *), void *arg) {

@@ -71,6 +71,12 @@ extension ParserState {
                 maxRewriteLocation = location(words[1])
             }
             expectAtMost(2, words, after: "tune.maxrewrite")
+        case "tune.ssl.cachesize":
+            if let n = integer(words, 1, keyword: "tune.ssl.cachesize", range: 0...(1 << 24)) { global.sslCacheSize = n }
+            expectAtMost(2, words, after: "tune.ssl.cachesize")
+        case "tune.ssl.lifetime":
+            if let seconds = lifetimeSeconds(words) { global.sslLifetime = seconds }
+            expectAtMost(2, words, after: "tune.ssl.lifetime")
         case "stats":
             parseGlobalStats(words)
         case "description":
@@ -130,6 +136,31 @@ extension ParserState {
         }
         guard expectAtMost(2, words, after: "\(words[0].text) \(words[1].text)") else { return nil }
         return words[1].text
+    }
+
+    /// `tune.ssl.lifetime 300` or `5m`: seconds unless a unit says otherwise
+    /// (HAProxy's default unit here), rounded up, at least 1.
+    private mutating func lifetimeSeconds(_ words: [Word]) -> Int? {
+        let keyword = "tune.ssl.lifetime"
+        guard words.count > 1 else {
+            error("\(keyword): expected a duration like 300 (seconds) or 5m", at: words[0])
+            return nil
+        }
+        let text = words[1].text
+        let seconds: Int
+        if let n = Units.integer(text) {
+            seconds = n
+        } else if case .success(let ms) = Units.duration(text) {
+            seconds = (ms + 999) / 1000
+        } else {
+            error("\(keyword): expected a duration like 300 (seconds) or 5m, got '\(text)'", at: words[1])
+            return nil
+        }
+        guard seconds >= 1, seconds <= Units.maxDurationMs / 1000 else {
+            error("\(keyword): expected between 1 second and 24 days, got '\(text)'", at: words[1])
+            return nil
+        }
+        return seconds
     }
 
     private mutating func parseGlobalStats(_ words: [Word]) {

@@ -22,6 +22,7 @@ enum Keywords {
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
+        "tune.ssl.cachesize", "tune.ssl.lifetime",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
@@ -45,7 +46,7 @@ enum Keywords {
         "unix-bind", "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
         "issuers-chain-path", "limited-quic", "ocsp-update.mode",
-        "tune.ssl.cachesize", "tune.ssl.lifetime", "tune.maxaccept", "tune.rcvbuf.client", "tune.sndbuf.client",
+        "tune.maxaccept", "tune.rcvbuf.client", "tune.sndbuf.client",
         "tune.rcvbuf.server", "tune.sndbuf.server", "tune.idletimer", "tune.pipesize", "tune.h2.max-concurrent-streams",
         "tune.lua.maxmem", "tune.comp.maxlevel", "tune.http.logurilen", "tune.maxpollevents", "tune.runqueue-depth",
     ]
@@ -142,7 +143,7 @@ enum Keywords {
         "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
-        "no-ca-names", "tls-ticket-keys", "label",
+        "no-ca-names", "label",
         "idle-ping", "guid-prefix",
     ]
 

@@ -157,8 +157,22 @@ public struct BindTLS: Sendable, Hashable {
     /// Where `ciphers`, `ciphersuites`, `curves` and `sigalgs` were written,
     /// by option name: OpenSSL judges the lists only when the contexts are built.
     public var optionLocations: [String: SourceLocation] = [:]
+    /// `tls-ticket-keys FILE`: session tickets are encrypted with this file's
+    /// keys instead of the master's (HAProxy's format, read when the
+    /// contexts are built).
+    public var ticketKeys: TicketKeys?
     /// The `ssl` word.
     public var location: SourceLocation
+
+    /// A `tls-ticket-keys FILE` argument, with where it was written.
+    public struct TicketKeys: Sendable, Hashable {
+        public var path: String
+        public var location: SourceLocation
+        public init(path: String, location: SourceLocation) {
+            self.path = path
+            self.location = location
+        }
+    }
 
     public init(location: SourceLocation) { self.location = location }
 
@@ -582,6 +596,12 @@ public struct GlobalSettings: Sendable, Hashable {
     /// with where the keyword was written.
     public var dhParamFile: String?
     public var dhParamFileLocation: SourceLocation?
+    /// `tune.ssl.cachesize`: entries of the session cache all workers share
+    /// (session-ID and TLS 1.3 stateful-ticket resumption); 0 disables it.
+    public var sslCacheSize = 20000
+    /// `tune.ssl.lifetime`: seconds a TLS session may be resumed (cached
+    /// sessions and tickets alike); also paces the master's ticket keys.
+    public var sslLifetime = 300
 
     public init() {}
 }

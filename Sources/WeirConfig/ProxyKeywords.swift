@@ -92,7 +92,7 @@ extension ParserState {
                 i += 1
                 continue
             case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites", "curves", "sigalgs",
-                 "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
+                 "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys":
                 guard let v = value() else {
                     i = words.count
                     continue
@@ -106,7 +106,7 @@ extension ParserState {
             }
             if i >= words.count { break }
             let supported = ["name", "ssl", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
-                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err"]
+                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys"]
                 + BindTLSOptions.valueKeywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
@@ -136,6 +136,8 @@ extension ParserState {
                     settings.certificates.append(BindTLS.Certificate(path: certificatePath(v.text), location: location(v)))
                 case "crt-list":
                     settings.certificates += crtListCertificates(v)
+                case "tls-ticket-keys":
+                    settings.ticketKeys = BindTLS.TicketKeys(path: v.text, location: location(v))
                 case "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
                     if option.text == "verify" { verifyWord = option }
                     parseClientVerificationOption(option, v, into: &settings.clientVerification)

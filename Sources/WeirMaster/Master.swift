@@ -22,6 +22,8 @@ enum MasterToken: UInt8 {
     /// A stats socket, and a connection to one (slot: its descriptor; also its timeout timer).
     case statsListener
     case statsClient
+    /// Timer: a new TLS ticket key (MasterTicketKeys.swift).
+    case ticketKeys
 }
 
 public struct MasterOptions: Sendable {
@@ -90,6 +92,8 @@ public struct Master: ~Copyable, EventHandler {
     /// `stats socket`s and their connections; the lines they were bound from.
     var statsServer = StatsServer(listeners: [])
     var statsSockets: [StatsSocket] = []
+    /// When the ticket-key timer armed last fires (0: none armed).
+    var ticketKeysDue: Int64 = 0
 
     static let startTimeout: Int64 = 15_000
     static let crashLimit = 5
@@ -221,6 +225,11 @@ public struct Master: ~Copyable, EventHandler {
             checkTimer(token, deadline: deadline, loop: &loop)
         case .statsClient:
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
+        case .ticketKeys:
+            if deadline == ticketKeysDue {
+                ticketKeysDue = 0
+                tendTicketKeys(lifetime: (pending?.configuration ?? configuration).global.sslLifetime, loop: &loop)
+            }
         default:
             break
         }
@@ -295,6 +304,8 @@ public struct Master: ~Copyable, EventHandler {
             throw StartupError("cannot create the shared memory of generation \(number): \(error)")
         }
         generations[number] = generation
+        // Its workers find a ticket key (the running one's, or a first one) when they start.
+        tendTicketKeys(lifetime: configuration.global.sslLifetime, loop: &loop)
         pending = PendingGeneration(number: number, configuration: configuration, files: files, listeners: listeners,
                                     messages: messages, deadline: loop.now + Master.startTimeout)
         loop.schedule(Token(kind: MasterToken.startDeadline.rawValue, slot: UInt32(number)), at: loop.now + Master.startTimeout)

@@ -29,6 +29,8 @@ enum TokenKind: UInt8 {
     case statsClient
     /// Timer: retry the backend queues (a slot may have freed in another worker).
     case queuePoll
+    /// Timer, `-d` mode only: a new TLS ticket key (under a master, the master rotates them).
+    case ticketKeys
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -105,6 +107,9 @@ public struct Worker: ~Copyable, EventHandler {
     var longAnswers: [UInt32: LongAnswer] = [:]
     let startedWall: Int64
     let fileLimit: Int
+    /// `-d` mode with a `bind … ssl`: `tune.ssl.lifetime`, which paces this
+    /// process's own ticket keys; nil otherwise.
+    let ticketKeyLifetime: Int?
 
     public init(configuration: Configuration, listeners bound: [BoundListener], options: WorkerOptions) throws(StartupError) {
         // Everything that can fail comes first: the owned resources below
@@ -112,8 +117,6 @@ public struct Worker: ~Copyable, EventHandler {
         var backends: [BackendRuntime] = []
         for backend in configuration.backends { backends.append(try BackendRuntime(backend)) }
         let compiledRules = try RuleCompiler.compile(configuration)
-        let tls: [[TLSFrontend?]]
-        do { tls = try TLSSetup.build(configuration) } catch { throw StartupError("\(error)") }
         let segment: SharedSegment
         if let given = options.segment {
             segment = given
@@ -122,6 +125,12 @@ public struct Worker: ~Copyable, EventHandler {
                 throw StartupError("cannot create the shared memory: \(error)")
             }
         }
+        let tls: [[TLSFrontend?]]
+        do { tls = try TLSSetup.build(configuration, store: TLSSessionStore(segment: segment, configuration: configuration)) } catch {
+            throw StartupError("\(error)")
+        }
+        // `-d`: this process makes its own ticket keys, as a master would.
+        let selfKeyed = options.segment == nil && tls.contains { $0.contains { $0 != nil } }
         signals = try Worker.makeSignalFd()
         stats = WorkerStats(segment: segment, slot: options.segment == nil ? 0 : options.slot)
         statsServer = StatsServer(listeners: options.statsSockets)
@@ -135,6 +144,7 @@ public struct Worker: ~Copyable, EventHandler {
         let fileLimit = Posix.raiseFileLimit()
         self.fileLimit = fileLimit
         statsTimeout = configuration.global.statsTimeout
+        ticketKeyLifetime = selfKeyed ? configuration.global.sslLifetime : nil
         startedWall = Clock.wallMilliseconds()
         maxconn = configuration.global.maxconn > 0 ? configuration.global.maxconn : max(16, (fileLimit - 64) / 2)
         bufferSize = configuration.global.bufferSize
@@ -200,6 +210,7 @@ public struct Worker: ~Copyable, EventHandler {
         }
         if !options.quiet { Notice.notice("Loading success.") }
         checker?.start(loop: &eventLoop)
+        rotateTicketKeys(loop: &eventLoop)
         eventLoop.run(&self)
         statsServer.closeAll()
         logger.flushBeforeExit()
@@ -218,7 +229,7 @@ public struct Worker: ~Copyable, EventHandler {
             if let events = checker?.handleEvent(token, events: events, loop: &loop) { checkerEvents(events, loop: &loop) }
         case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
-        case .acceptResume, .idleSweep, .queuePoll, nil: break
+        case .acceptResume, .idleSweep, .queuePoll, .ticketKeys, nil: break
         }
     }
 
@@ -235,8 +246,19 @@ public struct Worker: ~Copyable, EventHandler {
             pollQueues(loop: &loop)
         case .statsClient:
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
+        case .ticketKeys:
+            rotateTicketKeys(loop: &loop)
         default: break
         }
+    }
+
+    /// `-d` mode: a new ticket key every `tune.ssl.lifetime` (`TLSTicketKeys`).
+    private func rotateTicketKeys(loop: inout EventLoop) {
+        guard let lifetime = ticketKeyLifetime, let ring = stats.segment.ticketKeys else { return }
+        if TLSTicketKeys.isDue(ring, lifetime: lifetime, now: loop.now) {
+            ring.publish(TLSTicketKeys.generate(), now: loop.now)
+        }
+        loop.schedule(Token(kind: TokenKind.ticketKeys.rawValue, slot: 0), at: TLSTicketKeys.nextRotation(ring, lifetime: lifetime))
     }
 
     public mutating func endOfTick(loop: inout EventLoop) {

@@ -143,7 +143,9 @@ enum StateWord: Int {
 /// `Counter.stride` words per entity), plus two that only the master
 /// writes: `carried` (what earlier generations counted, and the offset that
 /// `clear counters all` applies) and `handedOver` (what this generation had
-/// counted when the next one took its counters over).
+/// counted when the next one took its counters over); then the stick
+/// tables and their descriptions; then the TLS session-ticket keys and the
+/// TLS session cache.
 public struct SharedSegment: @unchecked Sendable {
     static let magic: UInt64 = 0x3248_534D_5249_4557  // "WEIRSHM2", little-endian
     static let headerSize = 256
@@ -159,6 +161,12 @@ public struct SharedSegment: @unchecked Sendable {
         /// segments laid out before stick tables.
         case tablesTextOffset
         case tablesTextLength
+        /// The TLS session-ticket keys (`TicketKeyRing`); 0 in segments laid
+        /// out before them.
+        case ticketKeysOffset
+        /// The TLS session cache and its size in entries (0: none).
+        case sessionCacheOffset
+        case sessionCacheSize
     }
 
     public let memory: UnsafeMutableRawBufferPointer
@@ -170,6 +178,11 @@ public struct SharedSegment: @unchecked Sendable {
     let slotStride: Int
     /// The stick tables, in backend order.
     public let tables: [StickTable]
+    /// The master's session-ticket keys; nil in a segment from before them.
+    public let ticketKeys: TicketKeyRing?
+    /// The session cache all workers share; nil when `tune.ssl.cachesize` is
+    /// 0 or no `bind` has `ssl`.
+    public let sessionCache: SessionCache?
 
     /// The slot index of the master's carried-over counters.
     public var carriedSlot: Int { slots }
@@ -198,7 +211,11 @@ public struct SharedSegment: @unchecked Sendable {
         }
         let tablesText = Array(infos.map { $0.encoded() + "\n" }.joined().utf8)
         let tablesTextOffset = tablesOffset
-        let total = tablesTextOffset + tablesText.count
+        let ticketKeysOffset = (tablesTextOffset + tablesText.count + 63) & ~63
+        let sessionCacheOffset = ticketKeysOffset + TicketKeyRing.byteCount
+        let usesTLS = configuration.frontends.contains { $0.binds.contains { $0.tls != nil } }
+        let sessionCacheSize = usesTLS ? configuration.global.sslCacheSize : 0
+        let total = sessionCacheOffset + (sessionCacheSize > 0 ? SessionCache.byteCount(size: sessionCacheSize) : 0)
         let fd = try MemoryFile.create(name: "weir-shared", size: total)
         let memory: UnsafeMutableRawBufferPointer
         do { memory = try MemoryFile.map(fd) } catch {
@@ -219,6 +236,9 @@ public struct SharedSegment: @unchecked Sendable {
         header(.totalSize, total)
         header(.tablesTextOffset, tablesTextOffset)
         header(.tablesTextLength, tablesText.count)
+        header(.ticketKeysOffset, ticketKeysOffset)
+        header(.sessionCacheOffset, sessionCacheOffset)
+        header(.sessionCacheSize, sessionCacheSize)
         tablesText.withUnsafeBytes {
             if $0.count > 0 { memory.baseAddress!.advanced(by: tablesTextOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         }
@@ -286,6 +306,14 @@ public struct SharedSegment: @unchecked Sendable {
             }
         }
         self.tables = tables
+        func header(_ word: Header) -> Int { Int(memory.load(fromByteOffset: word.rawValue * 8, as: Int64.self)) }
+        let keysOffset = header(.ticketKeysOffset)
+        ticketKeys = keysOffset >= SharedSegment.headerSize && keysOffset + TicketKeyRing.byteCount <= memory.count
+            ? TicketKeyRing(base: base + keysOffset) : nil
+        let cacheOffset = header(.sessionCacheOffset), cacheSize = header(.sessionCacheSize)
+        sessionCache = cacheSize > 0 && cacheOffset >= SharedSegment.headerSize
+            && cacheOffset + SessionCache.byteCount(size: cacheSize) <= memory.count
+            ? SessionCache(base: base + cacheOffset, size: cacheSize) : nil
     }
 
     /// The stick table of backend `name`.
@@ -360,8 +388,9 @@ public struct SharedSegment: @unchecked Sendable {
 
     /// Takes over what `old` counted and the state of its servers, matched by
     /// name: counters add up, admin states (and weights set at run time, if
-    /// the configured weight did not change) carry over. Marks in `old`
-    /// what it handed over.
+    /// the configured weight did not change) carry over, and so do stick
+    /// tables, TLS ticket keys and cached TLS sessions. Marks in `old` what
+    /// it handed over.
     public func takeOver(from old: SharedSegment) {
         var oldIndex: [String: Int] = [:]
         for (index, entity) in old.layout.entities.enumerated() { oldIndex[entity.key] = index }
@@ -385,6 +414,9 @@ public struct SharedSegment: @unchecked Sendable {
                 table.takeOver(from: previous, now: now)
             }
         }
+        // TLS tickets and cached sessions stay resumable across the reload.
+        if let keys = ticketKeys, let previous = old.ticketKeys { keys.takeOver(from: previous) }
+        if let cache = sessionCache, let previous = old.sessionCache { cache.takeOver(from: previous, now: now) }
         bumpStateVersion()
     }
 

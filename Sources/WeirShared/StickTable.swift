@@ -107,35 +107,12 @@ public struct StickTable: @unchecked Sendable {
         (bucket + StickTableInfo.bucketHeader + index * entryStride).assumingMemoryBound(to: Int64.self)
     }
 
-    /// This process's PID, the lock owner's mark: read once (getpid is a
-    /// system call; worker processes are exec'd, never forked).
-    private static let pid = Int(getpid())
-
-    /// Takes a bucket's lock. A lock held by a process that no longer exists
-    /// (a worker killed in its critical section) is taken over.
+    /// Takes a bucket's lock (see `ProcessLock`: a dead owner's lock is taken over).
     @inline(__always)
-    private func lock(_ bucket: UnsafeMutableRawPointer) {
-        let word = lockWord(bucket)
-        let me = StickTable.pid
-        var spins = 0
-        while true {
-            let (done, owner) = word.weakCompareExchange(expected: 0, desired: me, successOrdering: .acquiring,
-                                                         failureOrdering: .relaxed)
-            if done { return }
-            spins += 1
-            if spins & 1023 == 0 {
-                if owner != 0, kill(pid_t(owner), 0) == -1, errno == ESRCH {
-                    _ = word.compareExchange(expected: owner, desired: 0, ordering: .relaxed)
-                }
-                sched_yield()
-            }
-        }
-    }
+    private func lock(_ bucket: UnsafeMutableRawPointer) { ProcessLock.lock(lockWord(bucket)) }
 
     @inline(__always)
-    private func unlock(_ bucket: UnsafeMutableRawPointer) {
-        lockWord(bucket).store(0, ordering: .releasing)
-    }
+    private func unlock(_ bucket: UnsafeMutableRawPointer) { ProcessLock.unlock(lockWord(bucket)) }
 
     /// FNV-1a over the key: fixed, so every process finds the same bucket.
     @inline(__always)

@@ -33,6 +33,8 @@ public final class TLSFrontend: @unchecked Sendable {
     let strictSNI: Bool
     /// What deserves a warning but still serves (an expired certificate).
     public let warnings: [TLSConfigError]
+    /// Session IDs, tickets and the shared cache (the contexts point at it).
+    let resumption: TLSResumption
 
     /// ALPN names a `mode http` frontend does not offer: Weir speaks HTTP/1 only.
     public static let unsupportedHTTPProtocols: Set<String> = ["h2", "h3", "h2c"]
@@ -45,12 +47,18 @@ public final class TLSFrontend: @unchecked Sendable {
     /// Reads every certificate the line names and builds its contexts.
     /// `http`: the frontend speaks HTTP/1 only, so `h2` is not offered.
     /// `dhParameters`: `ssl-dh-param-file`, else sized to each key.
-    public init(_ settings: BindTLS, http: Bool = false, dhParameters: DHParameters? = nil) throws(TLSConfigError) {
+    /// `frontend` names the session ID context; `store` is where sessions
+    /// and ticket keys are shared (nil: when only checking).
+    public init(_ settings: BindTLS, http: Bool = false, dhParameters: DHParameters? = nil, frontend: String = "",
+                store: TLSSessionStore? = nil) throws(TLSConfigError) {
+        let resumption = try TLSResumption(settings, frontend: frontend, store: store)
         let loaded = try CertificateLoader.load(settings, http: http, dhParameters: dhParameters)
         self.served = loaded.served
         self.names = loaded.names
         self.strictSNI = settings.strictSNI
         self.warnings = loaded.warnings
+        self.resumption = resumption
+        for context in served { resumption.install(on: context.ctx) }
         let me = Unmanaged.passUnretained(self).toOpaque()
         SSL_CTX_set_client_hello_cb(served[0].ctx, tlsClientHelloCallback, me)
         CShims_SSL_CTX_set_tlsext_servername_callback(served[0].ctx, tlsServerNameCallback, me)
@@ -312,7 +320,7 @@ public enum TLSSetup {
                 guard let tls = bind.tls, seen.insert(tls).inserted else { continue }
                 let http = frontend.mode == .http
                 do {
-                    let built = try TLSFrontend(tls, http: http, dhParameters: dhParameters)
+                    let built = try TLSFrontend(tls, http: http, dhParameters: dhParameters, frontend: frontend.name)
                     for warning in built.warnings {
                         diagnostics.append(Diagnostic(severity: .warning, location: warning.location, message: warning.message))
                     }
@@ -332,8 +340,8 @@ public enum TLSSetup {
     }
 
     /// For each frontend, for each of its binds, its TLS side (nil: plain).
-    /// Binds of one line share one `TLSFrontend`.
-    public static func build(_ configuration: Configuration) throws(TLSConfigError) -> [[TLSFrontend?]] {
+    /// Binds of one line share one `TLSFrontend`; `store` is where they share sessions.
+    public static func build(_ configuration: Configuration, store: TLSSessionStore? = nil) throws(TLSConfigError) -> [[TLSFrontend?]] {
         var result: [[TLSFrontend?]] = []
         let dhParameters = try DHParameters.load(configuration.global)
         for frontend in configuration.frontends {
@@ -347,7 +355,8 @@ public enum TLSSetup {
                 if let existing = built[tls] {
                     row.append(existing)
                 } else {
-                    let made = try TLSFrontend(tls, http: frontend.mode == .http, dhParameters: dhParameters)
+                    let made = try TLSFrontend(tls, http: frontend.mode == .http, dhParameters: dhParameters,
+                                               frontend: frontend.name, store: store)
                     built[tls] = made
                     row.append(made)
                 }

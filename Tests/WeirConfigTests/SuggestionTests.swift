@@ -57,10 +57,10 @@ import Testing
     }
 
     @Test func unsupportedGlobalKeywords() {
-        #expect(errors("global\n nbproc 2\n lua-load /x.lua\n tune.ssl.cachesize 1\n tune.something 1\n") == [
+        #expect(errors("global\n nbproc 2\n lua-load /x.lua\n tune.ssl.maxrecord 1\n tune.something 1\n") == [
             "t.cfg:2:2: error: 'nbproc' is not supported by Weir yet",
             "t.cfg:3:2: error: 'lua-load' is not supported by Weir yet",
-            "t.cfg:4:2: error: 'tune.ssl.cachesize' is not supported by Weir yet",
+            "t.cfg:4:2: error: 'tune.ssl.maxrecord' is not supported by Weir yet",
             "t.cfg:5:2: error: 'tune.something' is not supported by Weir yet",
         ])
         #expect(errors("global\n stats enable\n") == ["t.cfg:2:8: error: stats: unknown keyword 'enable'; expected 'socket' or 'timeout'"])

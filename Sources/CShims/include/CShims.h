@@ -85,6 +85,19 @@ struct x509_st;
 void CShims_SSL_CTX_set_server_defaults(struct ssl_ctx_st *ctx);
 int CShims_SSL_CTX_set_min_proto_version(struct ssl_ctx_st *ctx, int version);
 int CShims_SSL_CTX_set_max_proto_version(struct ssl_ctx_st *ctx, int version);
+/// Whether the connection may issue RFC 5077 tickets (SSL_OP_NO_TICKET unset).
+int CShims_SSL_tickets_enabled(const struct ssl_st *ssl);
+/// SSL_CTX_set_session_cache_mode: server side, external cache only (the
+/// callbacks' shared cache), or no cache at all.
+void CShims_SSL_CTX_set_external_session_cache(struct ssl_ctx_st *ctx, int enabled);
+struct evp_cipher_ctx_st;
+struct evp_mac_ctx_st;
+/// What a ticket key callback sets up for one ticket: AES-CBC (128 or 256
+/// bits, after `key_length` 16 or 32) with `aes`, HMAC-SHA-256 with `hmac`
+/// (`key_length` bytes). When encrypting, a random IV is written to `iv`
+/// first. Returns 1, or -1 on an OpenSSL failure.
+int CShims_ticket_cipher_init(const unsigned char *aes, const unsigned char *hmac, int key_length, unsigned char *iv,
+    struct evp_cipher_ctx_st *cipher, struct evp_mac_ctx_st *mac, int encrypt);
 /// SSL_CTX_set_tlsext_servername_callback and SSL_CTX_set_tlsext_servername_arg.
 void CShims_SSL_CTX_set_tlsext_servername_callback(struct ssl_ctx_st *ctx,
     int (*callback)(struct ssl_st *ssl, int *alert, void *arg), void *arg);
