@@ -135,8 +135,13 @@ struct RuleEngine: ~Copyable {
     // MARK: - Starting an evaluation
 
     private mutating func begin(_ kind: MessageKind, _ input: SampleInput) {
-        self.kind = kind
         self.input = input
+        begin(kind)
+    }
+
+    /// Starts an evaluation over the input already in place (`setInput`).
+    private mutating func begin(_ kind: MessageKind) {
+        self.kind = kind
         scratch.reset()
         edits.reset()
         output.reset()
@@ -144,6 +149,20 @@ struct RuleEngine: ~Copyable {
         l7RetryDisabled = false
         authUserlist = -1
         authUser = -1
+    }
+
+    /// Fills `input` in place, field by field: the per-request path copies
+    /// no whole `SampleInput` (two socket addresses).
+    mutating func setInput(slot: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32, frontend: Int,
+                           backend: Int, server: Int, tls: OpaquePointer?) {
+        input.slot = slot
+        input.peer = peer.pointee
+        input.clientFD = clientFD
+        if input.local != nil { input.local = nil }
+        input.frontend = frontend
+        input.tls = tls
+        input.backend = backend
+        input.server = server
     }
 
     /// Layer 4 decisions: only addresses, constants and variables are known.
@@ -156,7 +175,13 @@ struct RuleEngine: ~Copyable {
     /// reset, and the frontend's header captures taken.
     mutating func beginRequest(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, request: RequestHead,
                                input: SampleInput) {
-        begin(.request, input)
+        self.input = input
+        beginRequest(head: head, headers: headers, request: request)
+    }
+
+    /// `beginRequest` over the input already in place (`setInput`).
+    mutating func beginRequest(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, request: RequestHead) {
+        begin(.request)
         loadFields(head, headers)
         method = head.slice(0, request.methodEnd)
         versionMinor = request.versionMinor
@@ -172,7 +197,13 @@ struct RuleEngine: ~Copyable {
     /// A response head was parsed into `headers`.
     mutating func beginResponse(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, response: ResponseHead,
                                 input: SampleInput) {
-        begin(.response, input)
+        self.input = input
+        beginResponse(head: head, headers: headers, response: response)
+    }
+
+    /// `beginResponse` over the input already in place (`setInput`).
+    mutating func beginResponse(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, response: ResponseHead) {
+        begin(.response)
         loadFields(head, headers)
         status = response.status
         reason = head.slice(response.reasonStart, response.reasonEnd)

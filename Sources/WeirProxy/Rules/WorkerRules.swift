@@ -24,6 +24,15 @@ extension Worker {
         return input
     }
 
+    /// Puts what the rules know of the session into the engine, in place.
+    mutating func loadSampleInput(_ slot: UInt32) {
+        let s = sessions.pointer(slot)
+        withUnsafePointer(to: &s.pointee.peer) { peer in
+            rules.setInput(slot: slot, peer: peer, clientFD: s.pointee.clientFD, frontend: Int(s.pointee.frontend),
+                           backend: Int(s.pointee.backend), server: Int(s.pointee.server), tls: s.pointee.tls)
+        }
+    }
+
     /// `nbsrv`: counts the usable servers of every backend, when a rule asks.
     private mutating func refreshUsableServers() {
         guard rules.compiled.countsServers else { return }
@@ -81,7 +90,8 @@ extension Worker {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
         refreshUsableServers()
-        rules.beginRequest(head: head, headers: headers, request: request, input: sampleInput(slot))
+        loadSampleInput(slot)
+        rules.beginRequest(head: head, headers: headers, request: request)
         generateUniqueIDIfNeeded(slot, now: loop.now)
         let frontendRules = rules.compiled.frontends[frontend]
         guard rules.accepts(frontendRules.tcpContentRules) else {
@@ -141,7 +151,8 @@ extension Worker {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
         let backend = Int(s.pointee.backend)
-        rules.beginResponse(head: head, headers: headers, response: response, input: sampleInput(slot))
+        loadSampleInput(slot)
+        rules.beginResponse(head: head, headers: headers, response: response)
         let frontendRules = rules.compiled.frontends[frontend]
         var verdict = RuleVerdict.proceed
         if backend >= 0 && backend != frontendRules.ownBackend {
