@@ -65,6 +65,8 @@ struct RuleEngine: ~Copyable {
     var sessions: SessionRuleTable
     /// `nbsrv`: usable servers per backend, kept current by the worker.
     var usableServers: [Int]
+    /// The compiled rules laid out for the per-request path (`RulePlan`).
+    let plan: RulePlan
 
     let fields: UnsafeMutablePointer<FieldEntry>
     let fieldCapacity: Int
@@ -112,6 +114,7 @@ struct RuleEngine: ~Copyable {
                                     uniqueIDCapacity: compiled.frontendLogging.contains { $0.uniqueIDFormat != nil } ? 128 : 0,
                                     initialCapacity: sessionCapacity)
         usableServers = Array(repeating: 0, count: compiled.backends.count)
+        plan = RulePlan(compiled)
         fieldCapacity = maxHeaders + 64
         fields = .allocate(capacity: fieldCapacity)
         input = SampleInput(slot: 0, peer: SocketAddress(), frontend: 0)
@@ -189,8 +192,8 @@ struct RuleEngine: ~Copyable {
         targetEdited = false
         splitTarget(originalTarget)
         sessions.startExchange(input.slot)
-        for capture in compiled.frontends[input.frontend].requestHeaderCaptures {
-            captureHeader(capture)
+        if plan.frontends[input.frontend].hasRequestCaptures {
+            for capture in compiled.frontends[input.frontend].requestHeaderCaptures { captureHeader(capture) }
         }
     }
 
@@ -208,8 +211,8 @@ struct RuleEngine: ~Copyable {
         status = response.status
         reason = head.slice(response.reasonStart, response.reasonEnd)
         statusEdited = false
-        for capture in compiled.frontends[input.frontend].responseHeaderCaptures {
-            captureHeader(capture)
+        if plan.frontends[input.frontend].hasResponseCaptures {
+            for capture in compiled.frontends[input.frontend].responseHeaderCaptures { captureHeader(capture) }
         }
     }
 
@@ -280,8 +283,13 @@ struct RuleEngine: ~Copyable {
 
     /// Adds a field at the end of the message; false when the table is full.
     mutating func appendField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
+        appendField(name: name, value: value, knownName: KnownFieldName(name))
+    }
+
+    mutating func appendField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                              knownName: KnownFieldName) -> Bool {
         guard fieldCount < fieldCapacity else { return false }
-        fields[fieldCount] = FieldEntry(name: name, value: value, removed: false, knownName: KnownFieldName(name))
+        fields[fieldCount] = FieldEntry(name: name, value: value, removed: false, knownName: knownName)
         fieldCount += 1
         return true
     }

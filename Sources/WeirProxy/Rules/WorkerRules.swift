@@ -93,23 +93,25 @@ extension Worker {
         loadSampleInput(slot)
         rules.beginRequest(head: head, headers: headers, request: request)
         generateUniqueIDIfNeeded(slot, now: loop.now)
-        let frontendRules = rules.compiled.frontends[frontend]
-        guard rules.accepts(frontendRules.tcpContentRules) else {
-            close(slot, cause: "P", phase: "R", loop: &loop)
-            return .closed
+        let frontendPlan = rules.plan.frontends[frontend]
+        if frontendPlan.hasTCPContentRules {
+            guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
+                close(slot, cause: "P", phase: "R", loop: &loop)
+                return .closed
+            }
         }
-        var verdict = rules.run(frontendRules.requestRules)
-        if case .proceed = verdict { verdict = rules.run(frontendRules.redirectRules) }
+        var verdict = rules.run(frontendPlan.requestRules)
+        if case .proceed = verdict { verdict = rules.run(frontendPlan.redirectRules) }
         if case .proceed = verdict {} else {
-            answer(slot, verdict, request: request, requestEnd: requestEnd, tarpitTimeout: frontendRules.tarpitTimeout,
-                   loop: &loop)
+            answer(slot, verdict, request: request, requestEnd: requestEnd,
+                   tarpitTimeout: rules.compiled.frontends[frontend].tarpitTimeout, loop: &loop)
             return .answered
         }
-        if let page = rules.compiled.frontendStatsPages[frontend],
+        if frontendPlan.hasStatsPage, let page = rules.compiled.frontendStatsPages[frontend],
            serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
             return .answered
         }
-        let backend = rules.chooseBackend(frontend: frontend)
+        let backend = rules.chooseBackend(frontendPlan)
         guard backend >= 0 else {
             reply(slot, status: 503, cause: "P", phase: "R", loop: &loop)
             return .answered
@@ -122,23 +124,25 @@ extension Worker {
         stats.sessionStarted(stats.backend(backend), wallSeconds: s.pointee.exchange.waitStartWall / 1000)
         if backends[backend].closesClientAfterResponse { s.pointee.exchange.clientKeepAlive = false }
         rules.input.backend = backend
-        guard backend != frontendRules.ownBackend else { return .forward(backend: backend) }
-        let backendRules = rules.compiled.backends[backend]
-        guard rules.accepts(backendRules.tcpContentRules) else {
-            close(slot, cause: "P", phase: "R", loop: &loop)
-            return .closed
+        guard backend != frontendPlan.ownBackend else { return .forward(backend: backend) }
+        let backendPlan = rules.plan.backends[backend]
+        if backendPlan.hasTCPContentRules {
+            guard rules.accepts(rules.compiled.backends[backend].tcpContentRules) else {
+                close(slot, cause: "P", phase: "R", loop: &loop)
+                return .closed
+            }
         }
-        verdict = rules.run(backendRules.requestRules)
-        if case .proceed = verdict { verdict = rules.run(backendRules.redirectRules) }
+        verdict = rules.run(backendPlan.requestRules)
+        if case .proceed = verdict { verdict = rules.run(backendPlan.redirectRules) }
         if case .proceed = verdict {
-            if let page = rules.compiled.backendStatsPages[backend],
+            if backendPlan.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
                serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
                 return .answered
             }
             return .forward(backend: backend)
         }
-        answer(slot, verdict, request: request, requestEnd: requestEnd, tarpitTimeout: backendRules.tarpitTimeout,
-               loop: &loop)
+        answer(slot, verdict, request: request, requestEnd: requestEnd,
+               tarpitTimeout: rules.compiled.backends[backend].tarpitTimeout, loop: &loop)
         return .answered
     }
 
@@ -153,12 +157,12 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         loadSampleInput(slot)
         rules.beginResponse(head: head, headers: headers, response: response)
-        let frontendRules = rules.compiled.frontends[frontend]
+        let frontendPlan = rules.plan.frontends[frontend]
         var verdict = RuleVerdict.proceed
-        if backend >= 0 && backend != frontendRules.ownBackend {
-            verdict = rules.run(rules.compiled.backends[backend].responseRules)
+        if backend >= 0 && backend != frontendPlan.ownBackend {
+            verdict = rules.run(rules.plan.backends[backend].responseRules)
         }
-        if case .proceed = verdict { verdict = rules.run(frontendRules.responseRules) }
+        if case .proceed = verdict { verdict = rules.run(frontendPlan.responseRules) }
         if case .proceed = verdict {
             s.pointee.exchange.status = Int32(rules.status)
             return true
