@@ -1,3 +1,4 @@
+import Glibc
 import WeirConfig
 import WeirHTTP
 
@@ -196,9 +197,10 @@ extension RuleEngine {
     /// negated) terms, each term holding when any of its lines matches.
     mutating func evaluate(_ condition: PlannedCondition) -> Bool {
         if let constant = condition.constant { return constant }
-        let lines = condition.lines
+        guard let lines = condition.lines.baseAddress else { return condition.negated }
+        let count = condition.lines.count
         var i = 0
-        while i < lines.count {
+        while i < count {
             let groupEnd = lines[i].groupEnd
             var all = true
             while i < groupEnd {
@@ -206,7 +208,7 @@ extension RuleEngine {
                 var matched = false
                 var j = i
                 while j < termEnd {
-                    if matches(lines[j]) {
+                    if matches(lines + j) {
                         matched = true
                         break
                     }
@@ -224,10 +226,10 @@ extension RuleEngine {
         return condition.negated
     }
 
-    private mutating func matches(_ line: PlannedACL) -> Bool {
-        switch line.fast {
+    private mutating func matches(_ line: UnsafePointer<PlannedACL>) -> Bool {
+        switch line.pointee.fast {
         case .none:
-            return line.acl._withUnsafeGuaranteedRef { matches($0) }
+            return line.pointee.acl._withUnsafeGuaranteedRef { matches($0) }
         case .single(let fetch):
             let mark = scratch.mark
             defer { scratch.rewind(to: mark) }
@@ -242,27 +244,46 @@ extension RuleEngine {
                     if Self.matches(value, line) { return true }
                     continue
                 }
+                if let single = Self.singleElement(value) {
+                    if Self.matches(single, line) { return true }
+                    continue
+                }
                 for element in ListElements(value) where Self.matches(element, line) { return true }
             }
             return false
         }
     }
 
+    /// A non-empty value without a comma and without surrounding whitespace
+    /// (a value as parsed, most often) is its own single list element; nil
+    /// otherwise (`ListElements` then splits it).
+    @inline(__always)
+    private static func singleElement(_ value: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let base = value.baseAddress, value.count > 0,
+              !Self.isWhitespace(value[0]), !Self.isWhitespace(value[value.count - 1]),
+              memchr(base, Int32(UInt8(ascii: ",")), value.count) == nil else { return nil }
+        return value
+    }
+
+    @inline(__always)
+    private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+
     /// A string sample against a line's patterns.
-    private static func matches(_ bytes: UnsafeRawBufferPointer, _ line: PlannedACL) -> Bool {
-        let patterns = line.patterns
-        if line.method == .str && patterns.count > 8 {
+    private static func matches(_ bytes: UnsafeRawBufferPointer, _ line: UnsafePointer<PlannedACL>) -> Bool {
+        let patterns = line.pointee.patterns
+        let method = line.pointee.method, ignoreCase = line.pointee.ignoreCase
+        if method == .str && patterns.count > 8 {
             var low = 0
             var high = patterns.count - 1
             while low <= high {
                 let middle = (low + high) / 2
-                let order = ByteMatching.compare(bytes, patterns[middle], ignoreCase: line.ignoreCase)
+                let order = ByteMatching.compare(bytes, patterns[middle], ignoreCase: ignoreCase)
                 if order == 0 { return true }
                 if order < 0 { high = middle - 1 } else { low = middle + 1 }
             }
             return false
         }
-        for pattern in patterns where matches(bytes, pattern, method: line.method, ignoreCase: line.ignoreCase) {
+        for pattern in patterns where matches(bytes, pattern, method: method, ignoreCase: ignoreCase) {
             return true
         }
         return false
