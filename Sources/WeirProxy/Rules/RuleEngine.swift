@@ -73,6 +73,9 @@ struct RuleEngine: ~Copyable {
     var fieldCount = 0
     var kind = MessageKind.connection
     var input: SampleInput
+    /// The session whose addresses `input` holds (`setInput`), as
+    /// `generation << 32 | slot`; `.max`: none known.
+    private var inputOwner: UInt64 = .max
 
     // The request line, as edited.
     var method = emptyBytes
@@ -138,8 +141,13 @@ struct RuleEngine: ~Copyable {
     // MARK: - Starting an evaluation
 
     private mutating func begin(_ kind: MessageKind, _ input: SampleInput) {
-        self.input = input
+        replaceInput(input)
         begin(kind)
+    }
+
+    private mutating func replaceInput(_ input: SampleInput) {
+        self.input = input
+        inputOwner = .max
     }
 
     /// Starts an evaluation over the input already in place (`setInput`).
@@ -156,12 +164,18 @@ struct RuleEngine: ~Copyable {
 
     /// Fills `input` in place, field by field: the per-request path copies
     /// no whole `SampleInput` (two socket addresses).
-    mutating func setInput(slot: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32, frontend: Int,
-                           backend: Int, server: Int, tls: OpaquePointer?) {
+    /// The session's addresses are copied once per session, not per
+    /// message: `generation` tells a slot's sessions apart.
+    mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32,
+                           frontend: Int, backend: Int, server: Int, tls: OpaquePointer?) {
+        let owner = UInt64(generation) << 32 | UInt64(slot)
+        if owner != inputOwner {
+            input.peer = peer.pointee
+            if input.local != nil { input.local = nil }
+            inputOwner = owner
+        }
         input.slot = slot
-        input.peer = peer.pointee
         input.clientFD = clientFD
-        if input.local != nil { input.local = nil }
         input.frontend = frontend
         input.tls = tls
         input.backend = backend
@@ -178,7 +192,7 @@ struct RuleEngine: ~Copyable {
     /// reset, and the frontend's header captures taken.
     mutating func beginRequest(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, request: RequestHead,
                                input: SampleInput) {
-        self.input = input
+        replaceInput(input)
         beginRequest(head: head, headers: headers, request: request)
     }
 
@@ -200,7 +214,7 @@ struct RuleEngine: ~Copyable {
     /// A response head was parsed into `headers`.
     mutating func beginResponse(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, response: ResponseHead,
                                 input: SampleInput) {
-        self.input = input
+        replaceInput(input)
         beginResponse(head: head, headers: headers, response: response)
     }
 

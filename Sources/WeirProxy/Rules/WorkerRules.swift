@@ -28,8 +28,9 @@ extension Worker {
     mutating func loadSampleInput(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         withUnsafePointer(to: &s.pointee.peer) { peer in
-            rules.setInput(slot: slot, peer: peer, clientFD: s.pointee.clientFD, frontend: Int(s.pointee.frontend),
-                           backend: Int(s.pointee.backend), server: Int(s.pointee.server), tls: s.pointee.tls)
+            rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer, clientFD: s.pointee.clientFD,
+                           frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
+                           server: Int(s.pointee.server), tls: s.pointee.tls)
         }
     }
 
