@@ -232,6 +232,19 @@ struct RuleEngine: ~Copyable {
 
     private mutating func loadFields(_ head: UnsafeRawBufferPointer, _ headers: borrowing HeaderTable) {
         let count = min(headers.count, fieldCapacity)
+        if let base = head.baseAddress {
+            let source = headers.fields
+            for i in 0..<count {
+                let field = source[i]
+                fields[i] = FieldEntry(
+                    name: UnsafeRawBufferPointer(start: base + Int(field.nameStart), count: Int(field.nameEnd &- field.nameStart)),
+                    value: UnsafeRawBufferPointer(start: base + Int(field.valueStart),
+                                                  count: Int(field.valueEnd &- field.valueStart)),
+                    removed: false, knownName: field.knownName)
+            }
+            fieldCount = count
+            return
+        }
         for i in 0..<count {
             let field = headers[i]
             fields[i] = FieldEntry(name: field.name(in: head), value: field.value(in: head), removed: false,
