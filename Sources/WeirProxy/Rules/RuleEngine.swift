@@ -264,8 +264,11 @@ struct RuleEngine: ~Copyable {
                 && target[pathStart] != UInt8(ascii: "?") { pathStart += 1 }
         }
         targetPrefix = target.slice(0, pathStart)
-        var queryMark = pathStart
-        while queryMark < target.count && target[queryMark] != UInt8(ascii: "?") { queryMark += 1 }
+        var queryMark = target.count
+        if pathStart < target.count, let found = memchr(target.baseAddress! + pathStart, Int32(UInt8(ascii: "?")),
+                                                       target.count - pathStart) {
+            queryMark = target.baseAddress!.distance(to: UnsafeRawPointer(found))
+        }
         path = target.slice(pathStart, queryMark)
         hasQuery = queryMark < target.count
         query = hasQuery ? target.slice(queryMark + 1, target.count) : emptyBytes

@@ -289,8 +289,14 @@ extension RuleEngine {
         return false
     }
 
-    /// Runs planned rules as `run(_:)` runs compiled ones.
+    /// Runs planned rules as `run(_:)` runs compiled ones. Most lists are
+    /// empty: that costs no call.
+    @inline(__always)
     mutating func run(_ rules: UnsafeBufferPointer<PlannedRule>) -> RuleVerdict {
+        rules.isEmpty ? .proceed : runPlanned(rules)
+    }
+
+    private mutating func runPlanned(_ rules: UnsafeBufferPointer<PlannedRule>) -> RuleVerdict {
         for planned in rules {
             scratch.reset()
             output.reset()
