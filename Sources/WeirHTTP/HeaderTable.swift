@@ -35,7 +35,7 @@ public struct HeaderField: Sendable, Equatable {
 /// reused for every message: parsing a head never allocates.
 public struct HeaderTable: ~Copyable {
     /// The fields; the parser writes them here directly (`FieldSection`).
-    let storage: UnsafeMutablePointer<HeaderField>
+    @usableFromInline let storage: UnsafeMutablePointer<HeaderField>
     /// How many fields the table can hold; give it at least `HTTPLimits.maxHeaders`.
     public let capacity: Int
     /// How many fields the last parsed head had.
@@ -55,6 +55,12 @@ public struct HeaderTable: ~Copyable {
 
     deinit {
         storage.deallocate()
+    }
+
+    /// Every field in head order, for a loop that reads them all without a
+    /// check per field; valid until the table changes.
+    @inlinable public var fields: UnsafeBufferPointer<HeaderField> {
+        UnsafeBufferPointer(start: storage, count: count)
     }
 
     /// The `i`th field in head order.

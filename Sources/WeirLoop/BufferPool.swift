@@ -5,8 +5,9 @@ public struct BufferPool: ~Copyable {
     public let bufferSize: Int
     /// At most this many buffers exist at once; `acquire` fails beyond it.
     public let limit: Int
-    private let buffersPerChunk = 64
-    private var chunks: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    /// A constant, so that `pointer` divides by a shift.
+    @usableFromInline static var buffersPerChunk: Int { 64 }
+    @usableFromInline var chunks: UnsafeMutablePointer<UnsafeMutableRawPointer>
     private var chunkCount = 0
     private let maxChunks: Int
     private var freeIDs: UnsafeMutablePointer<Int32>
@@ -16,8 +17,8 @@ public struct BufferPool: ~Copyable {
     public init(bufferSize: Int, limit: Int) {
         precondition(bufferSize >= 1024)
         self.bufferSize = bufferSize
-        maxChunks = max(1, (limit + buffersPerChunk - 1) / buffersPerChunk)
-        self.limit = maxChunks * buffersPerChunk
+        maxChunks = max(1, (limit + Self.buffersPerChunk - 1) / Self.buffersPerChunk)
+        self.limit = maxChunks * Self.buffersPerChunk
         chunks = .allocate(capacity: maxChunks)
         freeIDs = .allocate(capacity: self.limit)
     }
@@ -29,7 +30,7 @@ public struct BufferPool: ~Copyable {
     }
 
     /// Buffers allocated so far (in use or free).
-    public var allocated: Int { chunkCount * buffersPerChunk }
+    public var allocated: Int { chunkCount * Self.buffersPerChunk }
 
     /// A free buffer's id, or nil when the pool is at its limit.
     @inline(__always)
@@ -48,18 +49,18 @@ public struct BufferPool: ~Copyable {
     }
 
     /// The start of buffer `id`'s `bufferSize` bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func pointer(_ id: Int32) -> UnsafeMutableRawPointer {
         let index = Int(id)
-        return chunks[index / buffersPerChunk] + (index % buffersPerChunk) * bufferSize
+        return chunks[index / Self.buffersPerChunk] + (index % Self.buffersPerChunk) * bufferSize
     }
 
     private mutating func addChunk() -> Bool {
         guard chunkCount < maxChunks else { return false }
-        chunks[chunkCount] = .allocate(byteCount: bufferSize * buffersPerChunk, alignment: 64)
-        let first = chunkCount * buffersPerChunk
+        chunks[chunkCount] = .allocate(byteCount: bufferSize * Self.buffersPerChunk, alignment: 64)
+        let first = chunkCount * Self.buffersPerChunk
         // Push in reverse so the lowest id is handed out first.
-        for id in (first..<first + buffersPerChunk).reversed() {
+        for id in (first..<first + Self.buffersPerChunk).reversed() {
             freeIDs[freeCount] = Int32(id)
             freeCount += 1
         }

@@ -602,7 +602,7 @@ extension Worker {
     /// After the response rules: what happens to the server's `Set-Cookie`
     /// fields and whether ours is inserted (the rules engine holds the
     /// response as edited).
-    func analyseResponseCookies(_ slot: UInt32) {
+    mutating func analyseResponseCookies(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
         guard backend >= 0, backends[backend].hasCookie, let settings = backends[backend].cookie else { return }

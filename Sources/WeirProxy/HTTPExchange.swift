@@ -29,6 +29,11 @@ struct HTTPExchange {
     var response = ResponseProgress.idle
     var requestScanner = HeadScanner()
     var responseScanner = HeadScanner()
+    /// The head was parsed once from what had arrived and did not parse (it
+    /// was incomplete, most often): from then on the scanner says when it
+    /// is whole, so a head arriving in pieces is not parsed again and again.
+    var requestHeadScanned = false
+    var responseHeadScanned = false
     var requestBody = BodyTracker(framing: .none)
     var responseBody = BodyTracker(framing: .none)
     var method = HTTPMethod.get

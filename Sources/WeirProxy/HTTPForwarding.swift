@@ -18,7 +18,21 @@ extension Worker {
     /// Reads what the source has into the direction's buffer, up to a full
     /// buffer, without sending anything: HTTP analyses before it forwards.
     /// `tls`: the source is a TLS connection (see `pump`).
+    @inline(__always)
     mutating func fill(_ d: inout Direction, from fd: Int32, tls: OpaquePointer? = nil) -> TransferStatus {
+        // The service loop asks often when there is nothing to read: that
+        // answer costs no call.
+        guard d.sourceReadable && !d.sourceEOF else {
+            if d.buffer >= 0 && d.tail == 0 {
+                buffers.release(d.buffer)
+                d.buffer = -1
+            }
+            return TransferStatus()
+        }
+        return fillReadable(&d, from: fd, tls: tls)
+    }
+
+    private mutating func fillReadable(_ d: inout Direction, from fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
         while d.sourceReadable && !d.sourceEOF {
             if d.buffer < 0 {
@@ -82,7 +96,18 @@ extension Worker {
     /// analysed bytes `head..<limit`, in one `sendmsg` when both are pending.
     /// `tls`: the sink is a TLS connection: the prefix and the bytes go in
     /// separate writes, the prefix first, so a retried write repeats its bytes.
+    @inline(__always)
     mutating func flush(_ d: inout Direction, to fd: Int32, tls: OpaquePointer? = nil) -> TransferStatus {
+        // As `fill`: nothing to send, or no room for it, costs no call.
+        let pending = (d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0) + (d.buffer >= 0 ? d.limit - d.head : 0)
+        guard d.sinkWritable && pending > 0 else {
+            releaseSent(&d)
+            return TransferStatus()
+        }
+        return flushPending(&d, to: fd, tls: tls)
+    }
+
+    private mutating func flushPending(_ d: inout Direction, to fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
         while d.sinkWritable {
             let prefixCount = d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0

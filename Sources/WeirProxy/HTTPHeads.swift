@@ -7,7 +7,7 @@ extension Worker {
     /// the end-to-end fields in their order, then the fields the proxy adds;
     /// all as the rules left them (`rules` holds the request's view).
     /// Hop-by-hop fields (RFC 9110 §7.6.1) stay on the client side.
-    func writeRequestHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, request: RequestHead, slot: UInt32, backend: Int) {
+    mutating func writeRequestHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, request: RequestHead, slot: UInt32, backend: Int) {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
         w.append(rules.method)
@@ -77,7 +77,7 @@ extension Worker {
     /// The response head sent to the client: the status line in HTTP/1.1,
     /// the server's end-to-end fields as the rules left them, and a
     /// `connection` field saying what happens to the client connection next.
-    func writeResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead, slot: UInt32, tunnel: Bool) {
+    mutating func writeResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead, slot: UInt32, tunnel: Bool) {
         let s = sessions.pointer(slot)
         rules.writeStatusLine(rules.status, reason: rules.reason, into: &w)
         let backend = Int(s.pointee.backend)

@@ -54,6 +54,15 @@ extension Worker {
             bytes = UnsafeRawBufferPointer(rebasing: bytes[blank...])
             if bytes.isEmpty { return .idle }
         }
+        if !s.pointee.exchange.requestHeadScanned {
+            // Most heads arrive whole: the parser finds where the head ends
+            // as it goes, with no scan before it. A parse that fails (an
+            // incomplete head, or a bad one) leaves it to the scanner.
+            if let request = try? HTTPParser.parseRequest(bytes, headers: &headers, limits: httpLimits) {
+                return requestHeadComplete(slot, start: start, length: request.headLength, parsed: request, loop: &loop)
+            }
+            s.pointee.exchange.requestHeadScanned = true
+        }
         switch s.pointee.exchange.requestScanner.scan(bytes, limits: httpLimits) {
         case .incomplete:
             return .idle
@@ -62,19 +71,23 @@ extension Worker {
             reply(slot, status: status, cause: "P", phase: "R", loop: &loop)
             return .progressed
         case .complete(let length):
-            return requestHeadComplete(slot, start: start, length: length, loop: &loop)
+            return requestHeadComplete(slot, start: start, length: length, parsed: nil, loop: &loop)
         }
     }
 
-    private mutating func requestHeadComplete(_ slot: UInt32, start: Int, length: Int, loop: inout EventLoop) -> AnalysisStep {
+    /// `parsed`: the head, when it was parsed already.
+    private mutating func requestHeadComplete(_ slot: UInt32, start: Int, length: Int, parsed: RequestHead?,
+                                              loop: inout EventLoop) -> AnalysisStep {
         let s = sessions.pointer(slot)
         let generation = sessions.generation(slot)
         let frontend = Int(s.pointee.frontend)
         let head = UnsafeRawBufferPointer(start: buffers.pointer(s.pointee.toServer.buffer) + start, count: length)
         s.pointee.exchange.requestHeadLength = Int32(length)
         let request: RequestHead
-        do {
-            request = try HTTPParser.parseRequest(head, headers: &headers, limits: httpLimits)
+        do throws(HTTPParseError) {
+            if let parsed { request = parsed } else {
+                request = try HTTPParser.parseRequest(head, headers: &headers, limits: httpLimits)
+            }
         } catch {
             // Logged as HAProxy does: `<BADREQ>`, no request time.
             if options.debug { Notice.debug("\(frontends[frontend].name): bad request: \(error.reason)") }
@@ -240,28 +253,42 @@ extension Worker {
         let start = d.limit
         let bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + start, count: d.tail - start)
         let length: Int
-        switch s.pointee.exchange.responseScanner.scan(bytes, limits: httpLimits) {
-        case .incomplete:
-            if d.sourceEOF {
-                // A partial head, then nothing: junk.
+        var parsed: ResponseHead?
+        if !s.pointee.exchange.responseHeadScanned {
+            // As for requests: parsed at once, the scanner only after a failure.
+            parsed = try? HTTPParser.parseResponse(bytes, requestMethod: s.pointee.exchange.method, headers: &headers,
+                                                  limits: httpLimits)
+            if parsed == nil { s.pointee.exchange.responseHeadScanned = true }
+        }
+        if let parsed {
+            length = parsed.headLength
+        } else {
+            switch s.pointee.exchange.responseScanner.scan(bytes, limits: httpLimits) {
+            case .incomplete:
+                if d.sourceEOF {
+                    // A partial head, then nothing: junk.
+                    guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
+                    if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
+                    reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
+                    return .progressed
+                }
+                return .idle
+            case .tooLarge:
                 guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
                 if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
-                reply(slot, status: 502, cause: "S", phase: "H", loop: &loop)
+                reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
                 return .progressed
+            case .complete(let n):
+                length = n
             }
-            return .idle
-        case .tooLarge:
-            guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
-            if retryRequest(slot, after: .junkResponse, loop: &loop) { return .progressed }
-            reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
-            return .progressed
-        case .complete(let n):
-            length = n
         }
         let head = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + start, count: length)
         let response: ResponseHead
-        do {
-            response = try HTTPParser.parseResponse(head, requestMethod: s.pointee.exchange.method, headers: &headers, limits: httpLimits)
+        do throws(HTTPParseError) {
+            if let parsed { response = parsed } else {
+                response = try HTTPParser.parseResponse(head, requestMethod: s.pointee.exchange.method, headers: &headers,
+                                                        limits: httpLimits)
+            }
         } catch {
             guard observeAttempt(slot, .invalidResponse, loop: &loop) else { return .closed }
             if options.debug { Notice.debug("\(backends[Int(s.pointee.backend)].name): bad response: \(error.reason)") }
@@ -275,6 +302,7 @@ extension Worker {
             dropReplay(&s.pointee.toServer)
             s.pointee.toClient.limit = start + length
             s.pointee.exchange.responseScanner.reset()
+            s.pointee.exchange.responseHeadScanned = false
             return .progressed
         }
         // Every attempt is reported, the retried ones too (`observe layer7`).
@@ -578,6 +606,7 @@ extension Worker {
         s.pointee.exchange.serverKeepAlive = false
         s.pointee.exchange.response = .head
         s.pointee.exchange.responseScanner.reset()
+        s.pointee.exchange.responseHeadScanned = false
         s.pointee.exchange.requestSentAt = -1
         s.pointee.toServer.prefixHead = 0
         s.pointee.toServer.head = s.pointee.toServer.replayFrom

@@ -30,10 +30,11 @@ extension Worker {
     }
 
     /// `unique-id-header NAME: ID`, for the request head sent to the server.
-    func appendUniqueIDHeader(_ w: inout HeadWriter, slot: UInt32) {
+    mutating func appendUniqueIDHeader(_ w: inout HeadWriter, slot: UInt32) {
+        // The cheap test first: without an id, the header's name is not copied out.
+        guard rules.sessions.hasUniqueID(slot) else { return }
         let frontend = Int(sessions.pointer(slot).pointee.frontend)
-        guard let name = rules.compiled.frontendLogging[frontend].uniqueIDHeader,
-              rules.sessions.hasUniqueID(slot) else { return }
+        guard let name = rules.compiled.frontendLogging[frontend].uniqueIDHeader else { return }
         let id = rules.sessions.uniqueID(slot) ?? UnsafeRawBufferPointer(start: nil, count: 0)
         name.withUnsafeBytes { w.appendHeader(name: $0, value: id) }
     }

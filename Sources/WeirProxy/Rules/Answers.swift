@@ -147,9 +147,17 @@ extension RuleEngine {
     }
 
     func writeStatusLine(_ status: Int, reason: UnsafeRawBufferPointer, into w: inout HeadWriter) {
-        w.append("HTTP/1.1 ")
-        w.append(decimal: status)
-        w.append(byte: 32)
+        if status >= 100 && status <= 999 {
+            // `HTTP/1.1 NNN ` as two little-endian words, one append.
+            let code = UInt64(status)
+            var line = (UInt64(0x312E_312F_5054_5448),
+                        0x20 | (0x30 + code / 100) << 8 | (0x30 + code / 10 % 10) << 16 | (0x30 + code % 10) << 24 | 0x20 << 32)
+            withUnsafeBytes(of: &line) { w.append(UnsafeRawBufferPointer(rebasing: $0[0..<13])) }
+        } else {
+            w.append("HTTP/1.1 ")
+            w.append(decimal: status)
+            w.append(byte: 32)
+        }
         w.append(reason)
         w.append("\r\n")
     }

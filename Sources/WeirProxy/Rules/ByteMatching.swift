@@ -15,10 +15,37 @@ enum ByteMatching {
     }
 
     static func equal(_ sample: UnsafeRawBufferPointer, _ pattern: UnsafeRawBufferPointer, ignoreCase: Bool) -> Bool {
-        guard sample.count == pattern.count else { return false }
-        if !ignoreCase { return sample.count == 0 || memcmp(sample.baseAddress!, pattern.baseAddress!, sample.count) == 0 }
-        for i in 0..<sample.count where lower(sample[i]) != pattern[i] { return false }
-        return true
+        let count = sample.count
+        guard count == pattern.count else { return false }
+        guard count > 0, let s = sample.baseAddress, let p = pattern.baseAddress else { return true }
+        if !ignoreCase { return memcmp(s, p, count) == 0 }
+        if count < 8 {
+            for i in 0..<count where lower(s.load(fromByteOffset: i, as: UInt8.self)) != p.load(fromByteOffset: i, as: UInt8.self) {
+                return false
+            }
+            return true
+        }
+        // Eight bytes at a time, the last word overlapping the one before.
+        var i = 0
+        while true {
+            if i &+ 8 > count { i = count &- 8 }
+            guard lowered(s.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                    == p.loadUnaligned(fromByteOffset: i, as: UInt64.self) else { return false }
+            i &+= 8
+            if i >= count { return true }
+        }
+    }
+
+    /// Each byte of `word` lowercased (`A`–`Z` only), as `lower` does one:
+    /// a byte from `A` (adding 0x3F sets its high bit) and not past `Z`
+    /// (adding 0x25 does not), below 0x80, gets 0x20. No sum carries into
+    /// the next byte.
+    @inline(__always)
+    static func lowered(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let low = word & (ones &* 0x7F)
+        let upper = (low &+ ones &* 0x3F) & ~(low &+ ones &* 0x25) & ~word & (ones &* 0x80)
+        return word | upper &>> 2
     }
 
     static func hasPrefix(_ sample: UnsafeRawBufferPointer, _ pattern: UnsafeRawBufferPointer, ignoreCase: Bool) -> Bool {

@@ -65,12 +65,17 @@ struct RuleEngine: ~Copyable {
     var sessions: SessionRuleTable
     /// `nbsrv`: usable servers per backend, kept current by the worker.
     var usableServers: [Int]
+    /// The compiled rules laid out for the per-request path (`RulePlan`).
+    let plan: RulePlan
 
     let fields: UnsafeMutablePointer<FieldEntry>
     let fieldCapacity: Int
     var fieldCount = 0
     var kind = MessageKind.connection
     var input: SampleInput
+    /// The session whose addresses `input` holds (`setInput`), as
+    /// `generation << 32 | slot`; `.max`: none known.
+    private var inputOwner: UInt64 = .max
 
     // The request line, as edited.
     var method = emptyBytes
@@ -112,6 +117,7 @@ struct RuleEngine: ~Copyable {
                                     uniqueIDCapacity: compiled.frontendLogging.contains { $0.uniqueIDFormat != nil } ? 128 : 0,
                                     initialCapacity: sessionCapacity)
         usableServers = Array(repeating: 0, count: compiled.backends.count)
+        plan = RulePlan(compiled)
         fieldCapacity = maxHeaders + 64
         fields = .allocate(capacity: fieldCapacity)
         input = SampleInput(slot: 0, peer: SocketAddress(), frontend: 0)
@@ -135,8 +141,18 @@ struct RuleEngine: ~Copyable {
     // MARK: - Starting an evaluation
 
     private mutating func begin(_ kind: MessageKind, _ input: SampleInput) {
-        self.kind = kind
+        replaceInput(input)
+        begin(kind)
+    }
+
+    private mutating func replaceInput(_ input: SampleInput) {
         self.input = input
+        inputOwner = .max
+    }
+
+    /// Starts an evaluation over the input already in place (`setInput`).
+    private mutating func begin(_ kind: MessageKind) {
+        self.kind = kind
         scratch.reset()
         edits.reset()
         output.reset()
@@ -144,6 +160,26 @@ struct RuleEngine: ~Copyable {
         l7RetryDisabled = false
         authUserlist = -1
         authUser = -1
+    }
+
+    /// Fills `input` in place, field by field: the per-request path copies
+    /// no whole `SampleInput` (two socket addresses).
+    /// The session's addresses are copied once per session, not per
+    /// message: `generation` tells a slot's sessions apart.
+    mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32,
+                           frontend: Int, backend: Int, server: Int, tls: OpaquePointer?) {
+        let owner = UInt64(generation) << 32 | UInt64(slot)
+        if owner != inputOwner {
+            input.peer = peer.pointee
+            if input.local != nil { input.local = nil }
+            inputOwner = owner
+        }
+        input.slot = slot
+        input.clientFD = clientFD
+        input.frontend = frontend
+        input.tls = tls
+        input.backend = backend
+        input.server = server
     }
 
     /// Layer 4 decisions: only addresses, constants and variables are known.
@@ -156,7 +192,13 @@ struct RuleEngine: ~Copyable {
     /// reset, and the frontend's header captures taken.
     mutating func beginRequest(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, request: RequestHead,
                                input: SampleInput) {
-        begin(.request, input)
+        replaceInput(input)
+        beginRequest(head: head, headers: headers, request: request)
+    }
+
+    /// `beginRequest` over the input already in place (`setInput`).
+    mutating func beginRequest(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, request: RequestHead) {
+        begin(.request)
         loadFields(head, headers)
         method = head.slice(0, request.methodEnd)
         versionMinor = request.versionMinor
@@ -164,26 +206,45 @@ struct RuleEngine: ~Copyable {
         targetEdited = false
         splitTarget(originalTarget)
         sessions.startExchange(input.slot)
-        for capture in compiled.frontends[input.frontend].requestHeaderCaptures {
-            captureHeader(capture)
+        if plan.frontends[input.frontend].hasRequestCaptures {
+            for capture in compiled.frontends[input.frontend].requestHeaderCaptures { captureHeader(capture) }
         }
     }
 
     /// A response head was parsed into `headers`.
     mutating func beginResponse(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, response: ResponseHead,
                                 input: SampleInput) {
-        begin(.response, input)
+        replaceInput(input)
+        beginResponse(head: head, headers: headers, response: response)
+    }
+
+    /// `beginResponse` over the input already in place (`setInput`).
+    mutating func beginResponse(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, response: ResponseHead) {
+        begin(.response)
         loadFields(head, headers)
         status = response.status
         reason = head.slice(response.reasonStart, response.reasonEnd)
         statusEdited = false
-        for capture in compiled.frontends[input.frontend].responseHeaderCaptures {
-            captureHeader(capture)
+        if plan.frontends[input.frontend].hasResponseCaptures {
+            for capture in compiled.frontends[input.frontend].responseHeaderCaptures { captureHeader(capture) }
         }
     }
 
     private mutating func loadFields(_ head: UnsafeRawBufferPointer, _ headers: borrowing HeaderTable) {
         let count = min(headers.count, fieldCapacity)
+        if let base = head.baseAddress {
+            let source = headers.fields
+            for i in 0..<count {
+                let field = source[i]
+                fields[i] = FieldEntry(
+                    name: UnsafeRawBufferPointer(start: base + Int(field.nameStart), count: Int(field.nameEnd &- field.nameStart)),
+                    value: UnsafeRawBufferPointer(start: base + Int(field.valueStart),
+                                                  count: Int(field.valueEnd &- field.valueStart)),
+                    removed: false, knownName: field.knownName)
+            }
+            fieldCount = count
+            return
+        }
         for i in 0..<count {
             let field = headers[i]
             fields[i] = FieldEntry(name: field.name(in: head), value: field.value(in: head), removed: false,
@@ -203,8 +264,11 @@ struct RuleEngine: ~Copyable {
                 && target[pathStart] != UInt8(ascii: "?") { pathStart += 1 }
         }
         targetPrefix = target.slice(0, pathStart)
-        var queryMark = pathStart
-        while queryMark < target.count && target[queryMark] != UInt8(ascii: "?") { queryMark += 1 }
+        var queryMark = target.count
+        if pathStart < target.count, let found = memchr(target.baseAddress! + pathStart, Int32(UInt8(ascii: "?")),
+                                                       target.count - pathStart) {
+            queryMark = target.baseAddress!.distance(to: UnsafeRawPointer(found))
+        }
         path = target.slice(pathStart, queryMark)
         hasQuery = queryMark < target.count
         query = hasQuery ? target.slice(queryMark + 1, target.count) : emptyBytes
@@ -249,8 +313,13 @@ struct RuleEngine: ~Copyable {
 
     /// Adds a field at the end of the message; false when the table is full.
     mutating func appendField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
+        appendField(name: name, value: value, knownName: KnownFieldName(name))
+    }
+
+    mutating func appendField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+                              knownName: KnownFieldName) -> Bool {
         guard fieldCount < fieldCapacity else { return false }
-        fields[fieldCount] = FieldEntry(name: name, value: value, removed: false, knownName: KnownFieldName(name))
+        fields[fieldCount] = FieldEntry(name: name, value: value, removed: false, knownName: knownName)
         fieldCount += 1
         return true
     }

@@ -24,19 +24,25 @@ extension RuleEngine {
             scratch.reset()
             output.reset()
             guard evaluate(rule.condition) else { continue }
-            switch rule.action {
-            case .allow: return .proceed
-            case .deny(let status): return .deny(status: status)
-            case .tarpit(let status): return .tarpit(status: status)
-            case .auth(let realm): return .auth(realm: realm)
-            case .redirect(let redirect): return .redirect(redirect)
-            case .answer(let answer): return .answer(answer)
-            case .service(let service): return .service(service)
-            default:
-                guard apply(rule.action) else { return .failed }
-            }
+            if let verdict = act(rule.action) { return verdict }
         }
         return .proceed
+    }
+
+    /// Carries out the action of a rule whose condition holds: the verdict
+    /// when it ends the list, nil when the list goes on.
+    mutating func act(_ action: CompiledAction) -> RuleVerdict? {
+        switch action {
+        case .allow: return .proceed
+        case .deny(let status): return .deny(status: status)
+        case .tarpit(let status): return .tarpit(status: status)
+        case .auth(let realm): return .auth(realm: realm)
+        case .redirect(let redirect): return .redirect(redirect)
+        case .answer(let answer): return .answer(answer)
+        case .service(let service): return .service(service)
+        default:
+            return apply(action) ? nil : .failed
+        }
     }
 
     /// Applies an action that changes the message or the session; false when
@@ -196,12 +202,19 @@ extension RuleEngine {
             scratch.reset()
             output.reset()
             guard evaluate(rule.condition) else { continue }
-            guard let dynamicName = rule.dynamicName else { return rule.backend }
-            guard let name = render(dynamicName, into: .output),
-                  let index = backendIndex(named: name), compiled.backends[index].isHTTP == rules.isHTTP else { continue }
-            return index
+            if let backend = dynamicBackend(rule, isHTTP: rules.isHTTP) { return backend }
         }
         return rules.defaultBackend
+    }
+
+    /// The backend a `use_backend` rule whose condition holds names: its
+    /// own, or for a `%[…]` name the backend of that name if it is of the
+    /// frontend's mode; nil for none.
+    mutating func dynamicBackend(_ rule: CompiledBackendRule, isHTTP: Bool) -> Int? {
+        guard let dynamicName = rule.dynamicName else { return rule.backend }
+        guard let name = render(dynamicName, into: .output),
+              let index = backendIndex(named: name), compiled.backends[index].isHTTP == isHTTP else { return nil }
+        return index
     }
 
     /// The index of the backend named `name`, or nil.

@@ -210,7 +210,7 @@ extension RuleEngine {
         }
     }
 
-    private func headerValue(_ name: UnsafeRawBufferPointer, selector: HeaderSelector, valueIndex: Int?) -> SampleValue {
+    private mutating func headerValue(_ name: UnsafeRawBufferPointer, selector: HeaderSelector, valueIndex: Int?) -> SampleValue {
         var wanted: Int
         if let occurrence = selector.occurrence, occurrence != 0 {
             if occurrence > 0 {
@@ -278,7 +278,7 @@ extension RuleEngine {
 
     /// A named cookie's value: the last one, or the `valueIndex`-th in an
     /// ACL; nil name: the first cookie's value.
-    private func cookie(_ name: UnsafeRawBufferPointer?, valueIndex: Int?) -> SampleValue {
+    private mutating func cookie(_ name: UnsafeRawBufferPointer?, valueIndex: Int?) -> SampleValue {
         var wanted = valueIndex ?? -1
         var found: UnsafeRawBufferPointer?
         forEachCookie { cookieName, value in
@@ -302,7 +302,7 @@ extension RuleEngine {
     }
 
     /// The `valueIndex`-th value of a query-string parameter.
-    private func urlParameter(_ name: UnsafeRawBufferPointer, valueIndex: Int) -> SampleValue {
+    private mutating func urlParameter(_ name: UnsafeRawBufferPointer, valueIndex: Int) -> SampleValue {
         var wanted = valueIndex
         var start = 0
         while start < query.count {

@@ -24,6 +24,16 @@ extension Worker {
         return input
     }
 
+    /// Puts what the rules know of the session into the engine, in place.
+    mutating func loadSampleInput(_ slot: UInt32) {
+        let s = sessions.pointer(slot)
+        withUnsafePointer(to: &s.pointee.peer) { peer in
+            rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer, clientFD: s.pointee.clientFD,
+                           frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
+                           server: Int(s.pointee.server), tls: s.pointee.tls)
+        }
+    }
+
     /// `nbsrv`: counts the usable servers of every backend, when a rule asks.
     private mutating func refreshUsableServers() {
         guard rules.compiled.countsServers else { return }
@@ -81,25 +91,28 @@ extension Worker {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
         refreshUsableServers()
-        rules.beginRequest(head: head, headers: headers, request: request, input: sampleInput(slot))
+        loadSampleInput(slot)
+        rules.beginRequest(head: head, headers: headers, request: request)
         generateUniqueIDIfNeeded(slot, now: loop.now)
-        let frontendRules = rules.compiled.frontends[frontend]
-        guard rules.accepts(frontendRules.tcpContentRules) else {
-            close(slot, cause: "P", phase: "R", loop: &loop)
-            return .closed
+        let frontendPlan = rules.plan.frontends[frontend]
+        if frontendPlan.hasTCPContentRules {
+            guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
+                close(slot, cause: "P", phase: "R", loop: &loop)
+                return .closed
+            }
         }
-        var verdict = rules.run(frontendRules.requestRules)
-        if case .proceed = verdict { verdict = rules.run(frontendRules.redirectRules) }
+        var verdict = rules.run(frontendPlan.requestRules)
+        if case .proceed = verdict { verdict = rules.run(frontendPlan.redirectRules) }
         if case .proceed = verdict {} else {
-            answer(slot, verdict, request: request, requestEnd: requestEnd, tarpitTimeout: frontendRules.tarpitTimeout,
-                   loop: &loop)
+            answer(slot, verdict, request: request, requestEnd: requestEnd,
+                   tarpitTimeout: rules.compiled.frontends[frontend].tarpitTimeout, loop: &loop)
             return .answered
         }
-        if let page = rules.compiled.frontendStatsPages[frontend],
+        if frontendPlan.hasStatsPage, let page = rules.compiled.frontendStatsPages[frontend],
            serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
             return .answered
         }
-        let backend = rules.chooseBackend(frontend: frontend)
+        let backend = rules.chooseBackend(frontendPlan)
         guard backend >= 0 else {
             reply(slot, status: 503, cause: "P", phase: "R", loop: &loop)
             return .answered
@@ -112,23 +125,25 @@ extension Worker {
         stats.sessionStarted(stats.backend(backend), wallSeconds: s.pointee.exchange.waitStartWall / 1000)
         if backends[backend].closesClientAfterResponse { s.pointee.exchange.clientKeepAlive = false }
         rules.input.backend = backend
-        guard backend != frontendRules.ownBackend else { return .forward(backend: backend) }
-        let backendRules = rules.compiled.backends[backend]
-        guard rules.accepts(backendRules.tcpContentRules) else {
-            close(slot, cause: "P", phase: "R", loop: &loop)
-            return .closed
+        guard backend != frontendPlan.ownBackend else { return .forward(backend: backend) }
+        let backendPlan = rules.plan.backends[backend]
+        if backendPlan.hasTCPContentRules {
+            guard rules.accepts(rules.compiled.backends[backend].tcpContentRules) else {
+                close(slot, cause: "P", phase: "R", loop: &loop)
+                return .closed
+            }
         }
-        verdict = rules.run(backendRules.requestRules)
-        if case .proceed = verdict { verdict = rules.run(backendRules.redirectRules) }
+        verdict = rules.run(backendPlan.requestRules)
+        if case .proceed = verdict { verdict = rules.run(backendPlan.redirectRules) }
         if case .proceed = verdict {
-            if let page = rules.compiled.backendStatsPages[backend],
+            if backendPlan.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
                serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
                 return .answered
             }
             return .forward(backend: backend)
         }
-        answer(slot, verdict, request: request, requestEnd: requestEnd, tarpitTimeout: backendRules.tarpitTimeout,
-               loop: &loop)
+        answer(slot, verdict, request: request, requestEnd: requestEnd,
+               tarpitTimeout: rules.compiled.backends[backend].tarpitTimeout, loop: &loop)
         return .answered
     }
 
@@ -141,13 +156,14 @@ extension Worker {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
         let backend = Int(s.pointee.backend)
-        rules.beginResponse(head: head, headers: headers, response: response, input: sampleInput(slot))
-        let frontendRules = rules.compiled.frontends[frontend]
+        loadSampleInput(slot)
+        rules.beginResponse(head: head, headers: headers, response: response)
+        let frontendPlan = rules.plan.frontends[frontend]
         var verdict = RuleVerdict.proceed
-        if backend >= 0 && backend != frontendRules.ownBackend {
-            verdict = rules.run(rules.compiled.backends[backend].responseRules)
+        if backend >= 0 && backend != frontendPlan.ownBackend {
+            verdict = rules.run(rules.plan.backends[backend].responseRules)
         }
-        if case .proceed = verdict { verdict = rules.run(frontendRules.responseRules) }
+        if case .proceed = verdict { verdict = rules.run(frontendPlan.responseRules) }
         if case .proceed = verdict {
             s.pointee.exchange.status = Int32(rules.status)
             return true
