@@ -2,3 +2,4 @@
 #include <openssl/err.h>
 #include <openssl/opensslv.h>
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>

@@ -75,7 +75,8 @@ extension ParserState {
             parseGlobalStats(words)
         case "description":
             break
-        case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "crt-base":
+        case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "crt-base", "ca-base",
+             "ssl-default-server-ciphers", "ssl-default-server-ciphersuites":
             guard words.count > 1 else {
                 error("\(k): expected a value", at: keyword)
                 return
@@ -83,11 +84,18 @@ extension ParserState {
             switch k {
             case "ssl-default-bind-ciphers": global.defaultBindTLS.ciphers = words[1].text
             case "ssl-default-bind-ciphersuites": global.defaultBindTLS.ciphersuites = words[1].text
+            case "ssl-default-server-ciphers": global.defaultServerTLS.ciphers = words[1].text
+            case "ssl-default-server-ciphersuites": global.defaultServerTLS.ciphersuites = words[1].text
+            case "ca-base": global.caBase = words[1].text
             default: global.certificateBase = words[1].text
             }
             expectAtMost(2, words, after: k)
         case "ssl-default-bind-options":
             parseDefaultBindOptions(words)
+        case "ssl-default-server-options":
+            parseDefaultServerOptions(words)
+        case "ssl-server-verify":
+            parseServerVerify(words)
         default:
             if Keywords.globalIgnored.contains(k) {
                 warning("'\(k)' is ignored: it has no effect until TLS support lands", at: keyword)

@@ -176,6 +176,14 @@ public enum Fetch: Sendable, Hashable {
     case sslFrontendCipher
     /// The ALPN protocol negotiated (`ssl_fc_alpn`).
     case sslFrontendALPN
+    /// The connection to the server is TLS (`ssl_bc`).
+    case sslBackend
+    /// `TLSv1.3`, … towards the server (`ssl_bc_protocol`).
+    case sslBackendProtocol
+    /// OpenSSL's name of the cipher towards the server (`ssl_bc_cipher`).
+    case sslBackendCipher
+    /// The ALPN protocol the server chose (`ssl_bc_alpn`).
+    case sslBackendALPN
 }
 
 /// How an ACL compares its sample with its patterns (`-m METHOD`).

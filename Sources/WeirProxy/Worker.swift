@@ -103,6 +103,8 @@ public struct Worker: ~Copyable, EventHandler {
     let statsTimeout: Int
     /// Answers longer than a buffer still being sent, by session slot (`StatsPage.swift`).
     var longAnswers: [UInt32: LongAnswer] = [:]
+    /// The SNI each exchange chose, by session slot (`ServerTLS.swift`).
+    var serverNames: [UInt32: ServerNameChoice] = [:]
     let startedWall: Int64
     let fileLimit: Int
 
@@ -114,6 +116,10 @@ public struct Worker: ~Copyable, EventHandler {
         let compiledRules = try RuleCompiler.compile(configuration)
         let tls: [[TLSFrontend?]]
         do { tls = try TLSSetup.build(configuration) } catch { throw StartupError("\(error)") }
+        do {
+            let serverTLS = try TLSSetup.buildServers(configuration, traffic: true)
+            for b in backends.indices { backends[b].serverTLS = serverTLS[b] }
+        } catch { throw StartupError("\(error)") }
         let segment: SharedSegment
         if let given = options.segment {
             segment = given

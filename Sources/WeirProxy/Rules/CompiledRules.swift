@@ -38,6 +38,7 @@ enum CompiledFetch {
     case capturedHeader(index: Int, inResponse: Bool)
     case frontendName, backendName, serverName
     case sslFrontend, sslFrontendSNI, sslFrontendProtocol, sslFrontendCipher, sslFrontendALPN
+    case sslBackend, sslBackendProtocol, sslBackendCipher, sslBackendALPN
 
     /// Whether an ACL tries every value the fetch has, not just one.
     var isMultiValued: Bool {

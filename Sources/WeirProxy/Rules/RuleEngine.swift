@@ -15,6 +15,8 @@ struct SampleInput {
     var frontend: Int
     /// The client side's TLS connection (`ssl_fc*`), nil when plain.
     var tls: OpaquePointer?
+    /// The server side's TLS connection (`ssl_bc*`), nil when plain or not connected.
+    var serverTLS: OpaquePointer?
     var backend = -1
     var server = -1
 

@@ -21,6 +21,7 @@ extension Worker {
         input.backend = Int(s.pointee.backend)
         input.server = Int(s.pointee.server)
         input.tls = s.pointee.tls
+        input.serverTLS = s.pointee.serverTLS
         return input
     }
 
