@@ -338,4 +338,62 @@ struct ServerTLSTests {
                 "\(weir.stdout.text)")
         #expect(weir.stdout.waitForLine { $0.contains(" SC ") } != nil, "\(weir.stdout.text)")
     }
+
+    @Test("check-ssl: a TLS server passes, a plain one and one from another CA fail with HAProxy's Layer6 reason")
+    func tlsChecks() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let good = try PythonTLSServer(certificate: certs.server)
+        defer { good.stop() }
+        let plain = try PythonTLSServer(certificate: certs.server, plain: true)
+        defer { plain.stop() }
+        let other = try PythonTLSServer(certificate: certs.otherServer)
+        defer { other.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: """
+                default-server check check-ssl ca-file \(certs.ca) check-sni x.test inter 200 fall 1 rise 1
+                    server good 127.0.0.1:\(good.port)
+                    server plain 127.0.0.1:\(plain.port)
+                    server other 127.0.0.1:\(other.port)
+                """,
+            backend: """
+                    option httpchk GET /health
+                    option log-health-checks
+                """))
+        defer { weir.stop() }
+        let passed = weir.stderr.waitForLine { $0.contains("Health check for server be/good succeeded, reason: Layer7 check passed, code: 200") }
+        #expect(passed != nil, "\(weir.stderr.text)")
+        let plainDown = weir.stderr.waitForLine { $0.contains("Server be/plain is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure (") }
+        #expect(plainDown != nil, "\(weir.stderr.text)")
+        let otherDown = weir.stderr.waitForLine {
+            $0.contains("Server be/other is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure (certificate verify failed")
+        }
+        #expect(otherDown != nil, "\(weir.stderr.text)")
+        // Traffic goes to the server still UP (plain HTTP: the servers have no `ssl`).
+        #expect(weir.stderr.lines.contains { $0.contains("Server be/good is DOWN") } == false)
+    }
+
+    @Test("configuration errors: no CA file under the default verify required, an unreadable crt")
+    func configurationErrors() throws {
+        let missingCA = try TempFile("""
+            backend be
+                server s1 127.0.0.1:8443 ssl
+            """)
+        defer { missingCA.remove() }
+        let first = try WeirProcess.run(["-c", "-f", missingCA.path])
+        #expect(first.status != 0)
+        #expect(first.stderr.contains("\(missingCA.path):2:30: error: server 'be/s1': verify is enabled by default but no CA file specified."),
+                "\(first.stderr)")
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let line = "    server s1 127.0.0.1:8443 ssl ca-file \(certs.ca) crt /nonexistent/client.pem"
+        let unreadable = try TempFile("backend be\n" + line + "\n")
+        defer { unreadable.remove() }
+        let second = try WeirProcess.run(["-c", "-f", unreadable.path])
+        #expect(second.status != 0)
+        // The column of the path after `crt`.
+        let column = line.distance(from: line.startIndex, to: line.range(of: "/nonexistent")!.lowerBound) + 1
+        #expect(second.stderr.contains("\(unreadable.path):2:\(column): error: server 'be/s1': cannot read certificate "
+                                       + "'/nonexistent/client.pem': No such file or directory"), "\(second.stderr)")
+    }
 }
