@@ -33,8 +33,7 @@ extension Worker {
         s.pointee.connectionServer = -1
         s.pointee.serverExpiry = .max
         // A connection whose SNI came from its request serves no other request.
-        guard backends[backend].idleCounts[server] < Self.idlePerServer, !stopping,
-              !rules.compiled.serverSNIByRequest[backend][server] else {
+        guard backends[backend].idleCounts[server] < Self.idlePerServer, !stopping, s.pointee.connectionSNI == 0 else {
             closeServerSocket(slot, reset: true)
             return
         }
@@ -100,6 +99,7 @@ extension Worker {
         let s = sessions.pointer(slot)
         s.pointee.serverFD = fd
         s.pointee.serverTLS = tls
+        s.pointee.connectionSNI = 0
         s.pointee.connectionBackend = Int32(backend)
         s.pointee.connectionServer = Int32(server)
         s.pointee.toClient.sourceReadable = false

@@ -54,7 +54,7 @@ extension Worker {
                 // HTTP keep-alive: the previous exchange's connection serves
                 // this one when it leads to the server picked.
                 if s.pointee.connectionBackend == Int32(backend) && s.pointee.connectionServer == Int32(server)
-                    && keptConnectionFits(slot, backend: backend, server: server) {
+                    && keptConnectionFits(slot) {
                     s.pointee.exchange.reusedConnection = true
                     reuseServerConnection(slot, loop: &loop)
                     return
@@ -119,6 +119,7 @@ extension Worker {
         }
         let fd = socket.release()
         s.pointee.serverFD = fd
+        s.pointee.connectionSNI = 0
         s.pointee.connectionBackend = Int32(backend)
         s.pointee.connectionServer = s.pointee.server
         s.pointee.toServer.sinkWritable = false

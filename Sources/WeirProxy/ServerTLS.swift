@@ -23,7 +23,9 @@ extension Worker {
     mutating func startServerHandshake(_ slot: UInt32, context: TLSServerContext, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let name = serverName(slot)
-        s.pointee.connectionSNI = Self.sniHash(name)
+        if rules.compiled.serverSNIByRequest[Int(s.pointee.backend)][Int(s.pointee.server)] {
+            s.pointee.connectionSNI = Self.sniHash(name)
+        }
         guard let ssl = context.connection(fd: s.pointee.serverFD, serverName: name) else {
             serverHandshakeFailed(slot, reason: "SSL handshake failure (out of memory)", loop: &loop)
             return
@@ -114,22 +116,24 @@ extension Worker {
     }
 
     /// Whether the server connection the session keeps may carry its new
-    /// exchange: always, unless the server's SNI depends on the request and
-    /// differs from the one the connection was made with.
-    mutating func keptConnectionFits(_ slot: UInt32, backend: Int, server: Int) -> Bool {
-        guard rules.compiled.serverSNIByRequest[backend][server] else { return true }
-        return Self.sniHash(serverName(slot)) == sessions.pointer(slot).pointee.connectionSNI
+    /// exchange: always, unless it was made with an SNI taken from a request
+    /// and this exchange's differs.
+    mutating func keptConnectionFits(_ slot: UInt32) -> Bool {
+        let made = sessions.pointer(slot).pointee.connectionSNI
+        guard made != 0 else { return true }
+        return Self.sniHash(serverName(slot)) == made
     }
 
-    /// FNV-1a of the name (0: none), to tell connections' SNIs apart.
+    /// FNV-1a of a name taken from a request, never 0 (1: no name), to
+    /// tell connections' SNIs apart.
     static func sniHash(_ name: String?) -> UInt64 {
-        guard let name else { return 0 }
+        guard let name else { return 1 }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in name.utf8 {
             hash ^= UInt64(byte)
             hash = hash &* 0x100_0000_01b3
         }
-        return hash == 0 ? 1 : hash
+        return hash <= 1 ? 2 : hash
     }
 
     // MARK: - Closing

@@ -119,7 +119,8 @@ struct Session {
     /// The server connection is connected but its TLS handshake is not
     /// finished (the phase stays `connecting`, bounded by `timeout connect`).
     var serverHandshaking = false
-    /// The SNI the server connection was made with (`Worker.sniHash`, 0: none).
+    /// The SNI the server connection was made with when it came from the
+    /// request (`Worker.sniHash`); 0 when the connection may carry any request.
     var connectionSNI: UInt64 = 0
     /// Index of the listener that accepted it.
     var listener: Int32 = -1

@@ -248,6 +248,16 @@ struct ServerTLSTests {
             backend: "    retries 0"))
         defer { weir.stop() }
         let port = try weir.port(of: "fe")
+        // One client: its kept server connection serves the requests with
+        // the same name; another name gets a connection of its own.
+        let client = try HTTPConnection(port: port)
+        for (name, expected) in [("x.test", "conn=1 sni=x.test"), ("x.test", "conn=1 sni=x.test"),
+                                 ("localhost", "conn=2 sni=localhost")] {
+            try client.request("GET", "/", headers: ["x-name: \(name)"])
+            let r = try client.readResponse()
+            #expect(r.status == 200 && r.text.hasPrefix(expected), "\(r)")
+        }
+        client.close()
         let good = try curlRequest(port: port, "/", arguments: ["-H", "x-name: x.test"])
         #expect(good.status == 200 && good.body.contains("sni=x.test"), "\(good)")
         let wrong = try curlRequest(port: port, "/", arguments: ["-H", "x-name: y.test"])
@@ -291,6 +301,23 @@ struct ServerTLSTests {
         // A new client gets a new server connection, offered the last session.
         let r = try curlRequest(port: port, "/again")
         #expect(r.status == 200 && r.body.hasPrefix("conn=2 ") && r.body.contains("resumed=True"), "\(r)")
+    }
+
+    @Test("http-reuse always: a pooled server connection keeps its TLS side for the next client")
+    func pooledConnection() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni str(x.test)",
+            backend: "    http-reuse always"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        for i in 1...3 {
+            let r = try curlRequest(port: port, "/p\(i)")
+            #expect(r.status == 200 && r.body == "conn=1 sni=x.test client=- resumed=False path=/p\(i)", "\(r)")
+        }
     }
 
     @Test("no-ssl-reuse: the next connection makes a full handshake")
