@@ -118,9 +118,12 @@ public struct HealthChecker {
                         let address = try HealthChecker.address(of: server)
                         var tls: TLSServerContext?
                         if server.checksUseTLS {
+                            // An HTTP check speaks HTTP/1.1: `h2` is not offered to it.
+                            var http = backend.mode == .http
+                            if case .http = backend.healthCheck { http = true }
                             do {
                                 tls = try TLSServerContext(server.tls, label: "\(backend.name)/\(server.name)",
-                                                           at: server.tls.location ?? server.location, http: false)
+                                                           at: server.tls.location ?? server.location, http: http)
                             } catch {
                                 throw CheckSetupError(description: error.message)
                             }
