@@ -337,6 +337,25 @@ struct ServerTLSTests {
         }
     }
 
+    @Test("a server that never answers the handshake: timeout connect bounds it, 503 sC")
+    func handshakeTimeout() throws {
+        // Listening, never accepting: the kernel completes the TCP handshake,
+        // nobody answers the ClientHello.
+        let silent = try Sock.listener()
+        defer { Glibc.close(silent) }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(Sock.localPort(silent)) ssl verify none",
+            backend: """
+                    retries 0
+                    timeout connect 300ms
+                """))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        #expect(r.status == 503, "\(r)")
+        #expect(weir.stdout.waitForLine { $0.contains("fe be/s1: Timeout during SSL handshake") } != nil, "\(weir.stdout.text)")
+        #expect(weir.stdout.waitForLine { $0.contains(" 503 ") && $0.contains(" sC-- ") } != nil, "\(weir.stdout.text)")
+    }
+
     @Test("mode tcp over TLS to the server")
     func tcpMode() throws {
         let certs = try ServerCertificates()
