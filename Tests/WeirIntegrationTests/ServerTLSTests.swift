@@ -419,6 +419,30 @@ struct ServerTLSTests {
         #expect(weir.stderr.lines.contains { $0.contains("Server be/good is DOWN") } == false)
     }
 
+    @Test("under a master, its health checker runs the TLS checks: a certificate from another CA is DOWN")
+    func tlsChecksUnderAMaster() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let good = try PythonTLSServer(certificate: certs.server)
+        defer { good.stop() }
+        let other = try PythonTLSServer(certificate: certs.otherServer)
+        defer { other.stop() }
+        let harness = try MasterHarness(config: serverTLSConfig(
+            server: """
+                server good 127.0.0.1:\(good.port) ssl ca-file \(certs.ca) check inter 200 fall 1 rise 1
+                    server other 127.0.0.1:\(other.port) ssl ca-file \(certs.ca) check inter 200 fall 1 rise 1
+                """,
+            global: "    nbthread 2",
+            backend: "    option httpchk GET /health"))
+        defer { harness.close() }
+        let down = "Server be/other is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure (certificate verify failed"
+        #expect(harness.master.waitForCount(of: down, atLeast: 1), "\(harness.master.stderr.text)")
+        // Traffic goes to the server still UP, over TLS.
+        let r = try curlRequest(port: try harness.master.port(of: "fe"), "/")
+        #expect(r.status == 200 && r.body.contains("path=/"), "\(r)")
+        #expect(harness.master.count(of: "Server be/good is DOWN") == 0, "\(harness.master.stderr.text)")
+    }
+
     @Test("configuration errors: no CA file under the default verify required, an unreadable crt")
     func configurationErrors() throws {
         let missingCA = try TempFile("""
