@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "WeirHTTP"),
         .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig", "WeirShared"]),
-        .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP"]),
+        .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
                                               "WeirHealth", "WeirTLS"],
                 // crypt_r for http_auth with hashed passwords.

@@ -4,3 +4,4 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>

@@ -36,6 +36,8 @@ public struct ServerCheck: Sendable, Hashable {
     public var shutdownBackupSessionsOnUp = false
     /// `slowstart`: how long a recovered server takes to reach its full weight (ms).
     public var slowstart: Int?
+    /// `check-ssl`: checks go over TLS even when the traffic does not.
+    public var ssl = false
 
     public init() {}
 

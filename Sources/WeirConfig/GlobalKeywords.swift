@@ -82,7 +82,8 @@ extension ParserState {
         case "description":
             break
         case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-curves",
-             "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file":
+             "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
+             "ssl-default-server-ciphers", "ssl-default-server-ciphersuites":
             guard words.count > 1 else {
                 error("\(k): expected a value", at: keyword)
                 return
@@ -94,6 +95,8 @@ extension ParserState {
             case "ssl-dh-param-file":
                 global.dhParamFile = value
                 global.dhParamFileLocation = location(words[1])
+            case "ssl-default-server-ciphers": global.defaultServerTLS.ciphers = value
+            case "ssl-default-server-ciphersuites": global.defaultServerTLS.ciphersuites = value
             default:
                 let option = String(k.dropFirst("ssl-default-bind-".count))
                 var options = BindTLS.Options()
@@ -110,6 +113,10 @@ extension ParserState {
             expectAtMost(2, words, after: k)
         case "ssl-default-bind-options":
             parseDefaultBindOptions(words)
+        case "ssl-default-server-options":
+            parseDefaultServerOptions(words)
+        case "ssl-server-verify":
+            parseServerVerify(words)
         default:
             if Keywords.globalIgnored.contains(k) {
                 warning("'\(k)' is ignored: it has no effect until TLS support lands", at: keyword)

@@ -187,6 +187,14 @@ public enum Fetch: Sendable, Hashable {
     /// A field of the client's certificate (`ssl_c_*`, `client`) or of the
     /// one the frontend presented (`ssl_f_*`).
     case sslCertificate(SSLCertificateField, client: Bool)
+    /// The connection to the server is TLS (`ssl_bc`).
+    case sslBackend
+    /// `TLSv1.3`, … towards the server (`ssl_bc_protocol`).
+    case sslBackendProtocol
+    /// OpenSSL's name of the cipher towards the server (`ssl_bc_cipher`).
+    case sslBackendCipher
+    /// The ALPN protocol the server chose (`ssl_bc_alpn`).
+    case sslBackendALPN
 }
 
 /// What `ssl_c_verify` and its kin return: integers from the verification.

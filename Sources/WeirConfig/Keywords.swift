@@ -22,13 +22,13 @@ enum Keywords {
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
-        "tune.ssl.cachesize", "tune.ssl.lifetime",
+        "tune.ssl.cachesize", "tune.ssl.lifetime", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
+        "ssl-default-server-options", "ssl-server-verify",
     ]
 
     /// Global keywords accepted with a warning because they change nothing
     /// until a later feature (TLS) lands.
     static let globalIgnored: Set<String> = [
-        "ssl-default-server-ciphers", "ssl-default-server-ciphersuites", "ssl-default-server-options",
         "tune.ssl.default-dh-param",
     ]
 
@@ -39,7 +39,7 @@ enum Keywords {
         "log-send-hostname", "log-tag", "server-state-file", "server-state-base", "spread-checks",
         "quiet", "zero-warning", "busy-polling", "set-dumpable", "strict-limits",
         "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
-        "h1-case-adjust", "h1-case-adjust-file", "ssl-server-verify", "ssl-engine", "ssl-mode-async",
+        "h1-case-adjust", "h1-case-adjust-file", "ssl-engine", "ssl-mode-async",
         "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",
         "thread-groups", "thread-group", "profiling.tasks", "profiling.memory", "noepoll", "nopoll", "nosplice",
         "nogetaddrinfo", "noreuseport", "pp2-never-send-local", "stats-file", "fd-hard-limit", "grace",
@@ -154,14 +154,12 @@ enum Keywords {
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
-        "ssl", "verify", "verifyhost",
-        "ca-file", "crt", "sni", "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "resolvers", "resolve-prefer",
+        "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "resolvers", "resolve-prefer",
         "resolve-opts", "resolve-net", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
-        "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto", "alpn", "check-ssl",
-        "check-sni", "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
-        "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "no-ssl", "allow-0rtt", "ws",
-        "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "ssl-min-ver", "ssl-max-ver", "ciphers",
-        "ciphersuites", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "force-sslv3",
+        "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
+        "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
+        "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
+        "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "no-tlsv12", "no-tlsv13", "force-sslv3",
         "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "max-reuse", "npn", "curves", "sigalgs",
         "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
         "no-send-proxy", "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",

@@ -169,8 +169,9 @@ extension ParserState {
     }
 
     static func unavailable(_ parsed: ParsedSample, _ maximum: FetchSource) -> String {
-        let needs = parsed.source == .response ? "the HTTP response" : "the HTTP request"
-        let here = maximum == .connection ? "when the connection is accepted" : "before the response arrives"
+        let needs = parsed.source.needs
+        let here = maximum == .connection ? "when the connection is accepted"
+            : parsed.source == .serverConnection ? "before a server is connected" : "before the response arrives"
         return "this sample needs \(needs), which is not available \(here)"
     }
 }

@@ -334,6 +334,9 @@ public struct Server: Sendable, Hashable {
     public var id: Int
     /// `check`, `inter`, `rise`, `fall`, `slowstart`, `observe`…
     public var check = ServerCheck()
+    /// `ssl`, `verify`, `ca-file`, `crt`, `sni`…: TLS towards the server
+    /// (for its traffic when `tls.enabled`, for its checks when `checksUseTLS`).
+    public var tls = ServerTLS()
     public var location: SourceLocation
 
     public init(name: String, address: ServerAddress, id: Int, location: SourceLocation) {
@@ -342,6 +345,78 @@ public struct Server: Sendable, Hashable {
         self.id = id
         self.location = location
     }
+
+    /// Checks go over TLS: `check-ssl`, or a server with `ssl` whose checks
+    /// go to its own address and port (no `port` nor `addr`), as in HAProxy.
+    public var checksUseTLS: Bool {
+        check.ssl || (tls.enabled && check.port == nil && check.address == nil)
+    }
+
+    /// The server's traffic or its checks go over TLS.
+    public var usesTLS: Bool { tls.enabled || (check.enabled && checksUseTLS) }
+}
+
+/// A file a server line names (`ca-file`, `crt`), with where it is written.
+public struct ServerFile: Sendable, Hashable {
+    public var path: String
+    public var location: SourceLocation
+    public init(path: String, location: SourceLocation) {
+        self.path = path
+        self.location = location
+    }
+}
+
+/// The TLS options of a server line (or `default-server`). Files are only
+/// named here; WeirTLS reads and checks them.
+public struct ServerTLS: Sendable, Hashable {
+    public enum Verify: String, Sendable, Hashable {
+        case none, required
+    }
+
+    /// `ssl`: the server's traffic is TLS.
+    public var enabled = false
+    /// `verify none|required`; nil: `ssl-server-verify` (default required),
+    /// resolved when the configuration is built.
+    public var verify: Verify?
+    /// `ca-file FILE` (after `ca-base`), or `@system-ca`.
+    public var caFile: ServerFile?
+    /// `crt FILE` (after `crt-base`): the client certificate and its key.
+    public var certificate: ServerFile?
+    /// `sni EXPR`: the server name sent, evaluated at each connect.
+    public var sni: Sample?
+    /// Where `sni`'s expression is written.
+    public var sniLocation: SourceLocation?
+    /// `verifyhost NAME`: the name checked when no SNI is sent.
+    public var verifyHost: String?
+    /// `alpn LIST`.
+    public var alpn: [String] = []
+    public var minVersion: BindTLS.Version?
+    public var maxVersion: BindTLS.Version?
+    public var ciphers: String?
+    public var ciphersuites: String?
+    /// `no-ssl-reuse` clears it: no TLS session is offered again.
+    public var reuseSessions = true
+    /// `check-sni NAME`: the server name health checks send.
+    public var checkSNI: String?
+    /// The `ssl` (or `check-ssl`) word that asked for TLS.
+    public var location: SourceLocation?
+
+    public init() {}
+
+    /// Whether the certificate is verified (`verify` resolved).
+    public var verifies: Bool { verify != ServerTLS.Verify.none }
+}
+
+/// `ssl-default-server-*` in `global`: what a server's TLS that does not
+/// say otherwise uses.
+public struct DefaultServerTLS: Sendable, Hashable {
+    public var ciphers: String?
+    public var ciphersuites: String?
+    public var minVersion: BindTLS.Version?
+    public var maxVersion: BindTLS.Version?
+    /// `no-ssl-reuse` among `ssl-default-server-options`.
+    public var noReuse = false
+    public init() {}
 }
 
 public enum LogDestination: Sendable, Hashable {
@@ -602,6 +677,11 @@ public struct GlobalSettings: Sendable, Hashable {
     /// `tune.ssl.lifetime`: seconds a TLS session may be resumed (cached
     /// sessions and tickets alike); also paces the master's ticket keys.
     public var sslLifetime = 300
+    /// `ssl-default-server-ciphers`, `…-ciphersuites`, `…-options`.
+    public var defaultServerTLS = DefaultServerTLS()
+    /// `ssl-server-verify`: what a server without `verify` does (HAProxy's
+    /// default: required).
+    public var serverVerify = ServerTLS.Verify.required
 
     public init() {}
 }

@@ -86,6 +86,7 @@ struct ServerDefaults: Sendable {
     var backup = false
     var disabled = false
     var check = ServerCheck()
+    var tls = ServerTLS()
     /// Only on `server` lines.
     var cookie: String?
 }

@@ -28,10 +28,21 @@ enum FetchSource: Int, Sendable, Comparable {
     case connection
     /// The HTTP request.
     case request
+    /// The connection to the server (`ssl_bc*`): known once connected.
+    case serverConnection
     /// The HTTP response.
     case response
 
     static func < (a: FetchSource, b: FetchSource) -> Bool { a.rawValue < b.rawValue }
+
+    /// What a fetch of this source needs, for messages.
+    var needs: String {
+        switch self {
+        case .response: return "the HTTP response"
+        case .serverConnection: return "the connection to the server"
+        default: return "the HTTP request"
+        }
+    }
 }
 
 /// A parsed sample with what the parser learnt about it.
@@ -64,6 +75,8 @@ extension Fetch {
             return .connection
         case .sslClientHasCertificate, .sslClientUsed, .sslClientVerify, .sslCertificate:
             return .connection
+        case .sslBackend, .sslBackendProtocol, .sslBackendCipher, .sslBackendALPN:
+            return .serverConnection
         }
     }
 }
@@ -78,6 +91,7 @@ enum SampleSyntax {
         "shdr_val", "res.hdr_ip", "shdr_ip", "nbsrv", "var", "str", "int", "always_true", "always_false",
         "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fe_name", "be_name",
         "srv_name", "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn",
+        "ssl_bc", "ssl_bc_protocol", "ssl_bc_cipher", "ssl_bc_alpn",
     ] + clientCertificateFetches
 
     /// Client certificates (mTLS) and the frontend's certificate.
@@ -124,7 +138,6 @@ enum SampleSyntax {
         "res.hdr_names", "res.hdrs", "res.ver", "resp_ver", "scook", "scook_cnt", "scook_val", "set-cookie",
         "txn.status", "txn.timer.total", "txn.sess_term_state", "url32", "url32+src", "url_ip", "url_port",
         "http_req_rate", "http_err_rate", "req.cook_val_cnt", "acl", "quic_enabled",
-        "ssl_bc",
         "ssl_fc_has_sni", "ssl_fc_session_id",
     ]
 
@@ -488,6 +501,14 @@ extension ParserState {
             }
         case _ where SampleSyntax.clientCertificateFetches.contains(name):
             return clientCertificateFetch(name, args)
+        case "ssl_bc", "ssl_bc_protocol", "ssl_bc_cipher", "ssl_bc_alpn":
+            if let e = noArguments() { return fail(e) }
+            switch name {
+            case "ssl_bc": return made(.sslBackend, .boolean, .serverConnection)
+            case "ssl_bc_protocol": return made(.sslBackendProtocol, .string, .serverConnection)
+            case "ssl_bc_cipher": return made(.sslBackendCipher, .string, .serverConnection)
+            default: return made(.sslBackendALPN, .string, .serverConnection)
+            }
         case "fe_name", "be_name", "srv_name":
             if let e = noArguments() { return fail(e) }
             let f: Fetch = name == "fe_name" ? .frontendName : name == "be_name" ? .backendName : .serverName

@@ -32,6 +32,7 @@ extension ParserState {
         server.disabled = options.disabled
         server.cookie = options.cookie
         server.check = options.check
+        server.tls = options.tls
         proxies[index].servers.append(server)
         proxies[index].serverIDs.append(explicitID)
     }
@@ -89,6 +90,11 @@ extension ParserState {
                 options.disabled = false
                 i += 1
             default:
+                if let parsed = parseServerTLSOption(words, &i, into: &options.tls, check: &options.check,
+                                                     keyword: keyword) {
+                    if !parsed { return false }
+                    continue
+                }
                 if let parsed = parseServerCheckOption(words, &i, into: &options.check, keyword: keyword) {
                     if !parsed { return false }
                     continue
@@ -97,7 +103,8 @@ extension ParserState {
                     error("\(keyword) option '\(option.text)' is not supported by Weir yet", at: option)
                 } else {
                     error("unknown \(keyword) option '\(option.text)'"
-                          + Keywords.didYouMean(option.text, among: Keywords.serverOptions), at: option)
+                          + Keywords.didYouMean(option.text, among: Keywords.serverOptions + Self.serverTLSOptions),
+                          at: option)
                 }
                 // Its arguments cannot be told apart from the next option.
                 ok = false
@@ -162,7 +169,7 @@ extension ParserState {
                     for term in group {
                         for acl in term.acls where acl.sample.fetch.source > maximum && warned.insert(acl.location).inserted {
                             let what = acl.name.isEmpty ? "this anonymous ACL" : "ACL '\(acl.name)'"
-                            let needs = acl.sample.fetch.source == .response ? "the HTTP response" : "the HTTP request"
+                            let needs = acl.sample.fetch.source.needs
                             report(.warning, "\(what) never matches in '\(keyword)' rules: it needs \(needs), "
                                    + "which is not available yet there", at: acl.location)
                         }

@@ -57,6 +57,7 @@ extension ParserState {
                 backend.statsPage = draft.settings.statsPage
                 backend.stickTable = draft.stickTable
                 backend.stickRules = draft.stickRules
+                resolveServerTLS(&backend)
                 config.backends.append(backend)
 
                 var seen: [String: SourceLocation] = [:]

@@ -8,6 +8,11 @@ public struct CheckResult: Sendable, Hashable {
         case layer4Connection
         case layer4Timeout
         case layer4OK
+        /// The TLS handshake of a `check-ssl` check failed (or its verification).
+        case layer6Invalid
+        case layer6Timeout
+        /// A connect-only check over TLS passed.
+        case layer6OK
         case layer7Timeout
         /// Not a valid response (not HTTP, closed early, empty).
         case layer7Invalid
@@ -17,7 +22,7 @@ public struct CheckResult: Sendable, Hashable {
         /// Passive checks (`observe`) saw `error-limit` errors in a row.
         case healthAnalyze
 
-        public var passed: Bool { self == .layer4OK || self == .layer7OK }
+        public var passed: Bool { self == .layer4OK || self == .layer6OK || self == .layer7OK }
 
         /// HAProxy's short `check_status` (the `show stat` column).
         public var code: String {
@@ -25,6 +30,9 @@ public struct CheckResult: Sendable, Hashable {
             case .layer4Connection: return "L4CON"
             case .layer4Timeout: return "L4TOUT"
             case .layer4OK: return "L4OK"
+            case .layer6Invalid: return "L6RSP"
+            case .layer6Timeout: return "L6TOUT"
+            case .layer6OK: return "L6OK"
             case .layer7Timeout: return "L7TOUT"
             case .layer7Invalid: return "L7RSP"
             case .layer7WrongStatus: return "L7STS"
@@ -39,6 +47,9 @@ public struct CheckResult: Sendable, Hashable {
             case .layer4Connection: return "Layer4 connection problem"
             case .layer4Timeout: return "Layer4 timeout"
             case .layer4OK: return "Layer4 check passed"
+            case .layer6Invalid: return "Layer6 invalid response"
+            case .layer6Timeout: return "Layer6 timeout"
+            case .layer6OK: return "Layer6 check passed"
             case .layer7Timeout: return "Layer7 timeout"
             case .layer7Invalid: return "Layer7 invalid response"
             case .layer7WrongStatus: return "Layer7 wrong status"

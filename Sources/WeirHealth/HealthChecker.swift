@@ -3,6 +3,7 @@ import WeirConfig
 import WeirHTTP
 import WeirLoop
 import WeirSystem
+import WeirTLS
 
 /// Active health checks of every server with `check`, run on an event loop
 /// that someone else owns: the master's (master-worker mode) or the single
@@ -46,12 +47,20 @@ public struct HealthChecker {
         let connectTimeout: Int?
         let checkTimeout: Int?
         let logProgress: Bool
+        /// `check-ssl` (or `ssl` checked on its own port): the checks' TLS
+        /// context and the name they send (`check-sni`).
+        let tls: TLSServerContext?
+        let sni: String?
         var state: CheckState
         var health: ServerHealth
 
         // The check in progress.
         var running = false
         var fd: Int32 = -1
+        /// The check's TLS connection, and whether its handshake is under way.
+        var ssl: OpaquePointer?
+        var handshaking = false
+        /// Connected (and for a TLS check, its handshake done).
         var connected = false
         var stepStarted = false
         var step = 0
@@ -107,6 +116,18 @@ public struct HealthChecker {
                 if server.check.enabled && !server.disabled {
                     do {
                         let address = try HealthChecker.address(of: server)
+                        var tls: TLSServerContext?
+                        if server.checksUseTLS {
+                            // An HTTP check speaks HTTP/1.1: `h2` is not offered to it.
+                            var http = backend.mode == .http
+                            if case .http = backend.healthCheck { http = true }
+                            do {
+                                tls = try TLSServerContext(server.tls, label: "\(backend.name)/\(server.name)",
+                                                           at: server.tls.location ?? server.location, http: http)
+                            } catch {
+                                throw CheckSetupError(description: error.message)
+                            }
+                        }
                         member.checked = servers.count
                         let state = CheckState(rise: server.check.rise, fall: server.check.fall)
                         servers.append(Checked(
@@ -114,7 +135,7 @@ public struct HealthChecker {
                             isBackup: server.backup, configuredWeight: server.weight, settings: server.check,
                             address: address, plan: planIndex, connectTimeout: backend.timeouts.connect,
                             checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
-                            state: state, health: ServerHealth(usable: true, weight: server.weight)))
+                            tls: tls, sni: server.tls.checkSNI, state: state, health: ServerHealth(usable: true, weight: server.weight)))
                     } catch let error as CheckSetupError where error.unresolved {
                         member.disabled = true
                     } catch {
@@ -248,9 +269,7 @@ public struct HealthChecker {
     /// Closes every check in progress (the host is stopping or reloading).
     public mutating func stop(loop: inout EventLoop) {
         for i in servers.indices where servers[i].fd >= 0 {
-            loop.deregister(servers[i].fd)
-            Posix.closeWithReset(servers[i].fd)
-            servers[i].fd = -1
+            closeSocket(i, loop: &loop)
             servers[i].running = false
             servers[i].attempt &+= 1
         }
@@ -264,11 +283,16 @@ public struct HealthChecker {
         let i = Int(token.slot)
         guard i < servers.count, servers[i].running, token.generation == servers[i].attempt & 0xFF_FFFF else { return [] }
         if !servers[i].connected {
-            if let error = Posix.socketError(servers[i].fd) {
-                return finish(i, CheckResult(.layer4Connection, info: stepInfo(i, error.description)), loop: &loop)
+            if servers[i].handshaking {
+                if let failure = continueHandshake(i) { return finish(i, failure, loop: &loop) }
+            } else {
+                if let error = Posix.socketError(servers[i].fd) {
+                    return finish(i, CheckResult(.layer4Connection, info: stepInfo(i, error.description)), loop: &loop)
+                }
+                guard events & (Epoll.writable | Epoll.readable | Epoll.hangup | Epoll.error) != 0 else { return [] }
+                if let failure = established(i) { return finish(i, failure, loop: &loop) }
             }
-            guard events & (Epoll.writable | Epoll.readable | Epoll.hangup | Epoll.error) != 0 else { return [] }
-            servers[i].connected = true
+            guard servers[i].connected else { return [] }
             if servers[i].step == 0, let timeout = servers[i].checkTimeout {
                 servers[i].deadline = loop.now + Int64(timeout)
                 loop.schedule(self.token(i), at: servers[i].deadline)
@@ -285,6 +309,10 @@ public struct HealthChecker {
         guard i < servers.count, servers[i].enabled, token.generation == servers[i].attempt & 0xFF_FFFF,
               loop.now >= servers[i].deadline else { return [] }
         if servers[i].running {
+            if servers[i].handshaking {
+                return finish(i, CheckResult(.layer6Timeout, info: stepInfo(i, "Timeout during SSL handshake")),
+                              loop: &loop)
+            }
             if !servers[i].connected {
                 return finish(i, CheckResult(.layer4Timeout, info: stepInfo(i, nil)), loop: &loop)
             }
@@ -357,8 +385,8 @@ public struct HealthChecker {
             servers[i].step += 1
             servers[i].stepStarted = false
         }
-        return finish(i, CheckResult(plan.layer7 ? .layer7OK : .layer4OK, info: plan.isTCPCheck && plan.layer7 ? "(tcp-check)" : nil),
-                      loop: &loop)
+        let passed: CheckResult.Status = plan.layer7 ? .layer7OK : servers[i].tls != nil ? .layer6OK : .layer4OK
+        return finish(i, CheckResult(passed, info: plan.isTCPCheck && plan.layer7 ? "(tcp-check)" : nil), loop: &loop)
     }
 
     /// Opens the connection of a connect step (closing the previous one).
@@ -385,16 +413,50 @@ public struct HealthChecker {
         } catch {
             return CheckResult(.layer4Connection, info: stepInfo(i, error.description))
         }
-        if connected { servers[i].connected = true }
-        return nil
+        return connected ? established(i) : nil
+    }
+
+    /// The TCP connection is up: a TLS check starts its handshake.
+    private mutating func established(_ i: Int) -> CheckResult? {
+        guard let tls = servers[i].tls else {
+            servers[i].connected = true
+            return nil
+        }
+        guard let ssl = tls.connection(fd: servers[i].fd, serverName: servers[i].sni) else {
+            return CheckResult(.layer6Invalid, info: stepInfo(i, "SSL handshake failure (out of memory)"))
+        }
+        servers[i].ssl = ssl
+        servers[i].handshaking = true
+        return continueHandshake(i)
+    }
+
+    /// One step of a TLS check's handshake; its failure as HAProxy reports it
+    /// (`Layer6 invalid response`, with OpenSSL's reason).
+    private mutating func continueHandshake(_ i: Int) -> CheckResult? {
+        guard let ssl = servers[i].ssl else { return nil }
+        switch TLSConnection.connect(ssl) {
+        case .done:
+            servers[i].handshaking = false
+            servers[i].connected = true
+            return nil
+        case .wantRead, .wantWrite:
+            return nil
+        case .closed:
+            return CheckResult(.layer6Invalid, info: stepInfo(i, "Connection closed during SSL handshake"))
+        case .failed(let reason):
+            servers[i].tls?.forgetSession()
+            return CheckResult(.layer6Invalid, info: stepInfo(i, "SSL handshake failure (\(reason))"))
+        }
     }
 
     private mutating func flush(_ i: Int) -> CheckResult? {
         while servers[i].outputOffset < servers[i].output.count {
             let fd = servers[i].fd
+            let ssl = servers[i].ssl
             let offset = servers[i].outputOffset
             let outcome: Result<IOResult, Errno> = servers[i].output.withUnsafeBytes { p in
                 do throws(Errno) {
+                    if let ssl { return .success(try TLSConnection.write(ssl, from: p.baseAddress! + offset, count: p.count - offset)) }
                     return .success(try Posix.send(fd, from: p.baseAddress! + offset, count: p.count - offset))
                 } catch {
                     return .failure(error)
@@ -420,8 +482,10 @@ public struct HealthChecker {
         while servers[i].input.count < readLimit {
             let want = min(chunk.count, readLimit - servers[i].input.count)
             let fd = servers[i].fd
+            let ssl = servers[i].ssl
             let outcome: Result<IOResult, Errno> = chunk.withUnsafeMutableBytes { p in
                 do throws(Errno) {
+                    if let ssl { return .success(try TLSConnection.read(ssl, into: p.baseAddress!, count: want)) }
                     return .success(try Posix.read(fd, into: p.baseAddress!, count: want))
                 } catch {
                     return .failure(error)
@@ -518,6 +582,11 @@ public struct HealthChecker {
     }
 
     private mutating func closeSocket(_ i: Int, loop: inout EventLoop) {
+        if let ssl = servers[i].ssl {
+            TLSConnection.free(ssl)
+            servers[i].ssl = nil
+        }
+        servers[i].handshaking = false
         guard servers[i].fd >= 0 else { return }
         loop.deregister(servers[i].fd)
         Posix.closeWithReset(servers[i].fd)
@@ -766,6 +835,9 @@ public struct CheckReport: Sendable, Hashable {
         case .layer4Connection?: return 8 // L4CON
         case .layer4Timeout?: return 7 // L4TOUT
         case .layer4OK?: return 6 // L4OK
+        case .layer6OK?: return 9 // L6OK
+        case .layer6Timeout?: return 10 // L6TOUT
+        case .layer6Invalid?: return 11 // L6RSP
         case .layer7Timeout?: return 12 // L7TOUT
         case .layer7Invalid?: return 13 // L7RSP
         case .layer7WrongStatus?: return 17 // L7STS

@@ -43,13 +43,23 @@ extension Worker {
             s.pointee.toServer.sinkWritable = true
         }
         if s.pointee.phase == .connecting {
-            guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
-            if let error = Posix.socketError(s.pointee.serverFD) {
-                connectFailed(slot, error: error, loop: &loop)
+            if s.pointee.serverHandshaking {
+                continueServerHandshake(slot, loop: &loop)
+            } else {
+                guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
+                if let error = Posix.socketError(s.pointee.serverFD) {
+                    connectFailed(slot, error: error, loop: &loop)
+                    serviceHTTPReply(token, loop: &loop)
+                    return
+                }
+                connectSucceeded(slot, loop: &loop)
+            }
+            // Still handshaking, retrying, answered (503) or closed.
+            guard sessions.matches(slot, generation: token.generation) else { return }
+            if s.pointee.phase != .connected {
                 serviceHTTPReply(token, loop: &loop)
                 return
             }
-            connectSucceeded(slot, loop: &loop)
             if !s.pointee.isHTTP { return }
         }
         service(slot, loop: &loop)
@@ -100,8 +110,11 @@ extension Worker {
         let clientFD = s.pointee.clientFD
         let serverFD = s.pointee.serverFD
         let tls = s.pointee.tls
-        let up = pump(&s.pointee.toServer, from: clientFD, to: serverFD, sinkReady: true, sourceTLS: tls)
-        let down = pump(&s.pointee.toClient, from: serverFD, to: clientFD, sinkReady: true, sinkTLS: tls)
+        let serverTLS = s.pointee.serverTLS
+        let up = pump(&s.pointee.toServer, from: clientFD, to: serverFD, sinkReady: true, sourceTLS: tls,
+                      sinkTLS: serverTLS)
+        let down = pump(&s.pointee.toClient, from: serverFD, to: clientFD, sinkReady: true, sourceTLS: serverTLS,
+                        sinkTLS: tls)
         if up.sourceError != nil || down.sinkError != nil {
             close(slot, cause: "C", loop: &loop)
             return
@@ -306,6 +319,7 @@ extension Worker {
         // outlives the client: it goes to the pool.
         if s.pointee.isHTTP && !s.pointee.isTunnel { releaseServerConnection(slot, loop: &loop) }
         if s.pointee.serverFD >= 0 {
+            // Its TLS side is freed after the log line, which may name its protocol.
             Posix.close(s.pointee.serverFD)
             s.pointee.serverFD = -1
         }
@@ -323,6 +337,7 @@ extension Worker {
         releaseBuffers(&s.pointee.toServer)
         releaseBuffers(&s.pointee.toClient)
         if !longAnswers.isEmpty { longAnswers[slot] = nil }
+        if !serverNames.isEmpty { serverNames[slot] = nil }
         if options.debug { debugLine(slot, "close") }
         let frontend = Int(s.pointee.frontend)
         if s.pointee.handshaking {
@@ -340,6 +355,7 @@ extension Worker {
             TLSConnection.free(tls)
             s.pointee.tls = nil
         }
+        closeServerSocket(slot)
         frontends[frontend].current -= 1
         stats.close(stats.frontend(frontend))
         let backend = Int(s.pointee.backend)

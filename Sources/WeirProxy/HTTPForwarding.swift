@@ -217,7 +217,7 @@ extension Worker {
             // Server side.
             if s.pointee.serverFD >= 0 {
                 if s.pointee.phase == .connected {
-                    let up = flush(&s.pointee.toServer, to: s.pointee.serverFD)
+                    let up = flush(&s.pointee.toServer, to: s.pointee.serverFD, tls: s.pointee.serverTLS)
                     if up.error != nil {
                         if serverFailed(slot, loop: &loop) { continue }
                         return
@@ -227,7 +227,7 @@ extension Worker {
                         if s.pointee.exchange.requestSentAt < 0 { s.pointee.exchange.requestSentAt = loop.now }
                         touchServer(slot, now: loop.now)
                     }
-                    let fromServer = fill(&s.pointee.toClient, from: s.pointee.serverFD)
+                    let fromServer = fill(&s.pointee.toClient, from: s.pointee.serverFD, tls: s.pointee.serverTLS)
                     if fromServer.error != nil {
                         if serverFailed(slot, loop: &loop) { continue }
                         return
@@ -293,7 +293,8 @@ extension Worker {
     private mutating func checkIdleServerConnection(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         guard s.pointee.toClient.sourceReadable else { return }
-        let status = fill(&s.pointee.toClient, from: s.pointee.serverFD)
+        // A TLS record without data (a session ticket) is no progress.
+        let status = fill(&s.pointee.toClient, from: s.pointee.serverFD, tls: s.pointee.serverTLS)
         if status.progressed || status.error != nil {
             detachServerConnection(slot)
         }
@@ -303,8 +304,7 @@ extension Worker {
     mutating func detachServerConnection(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         guard s.pointee.serverFD >= 0 else { return }
-        Posix.close(s.pointee.serverFD)
-        s.pointee.serverFD = -1
+        closeServerSocket(slot)
         s.pointee.connectionBackend = -1
         s.pointee.connectionServer = -1
         s.pointee.serverExpiry = .max

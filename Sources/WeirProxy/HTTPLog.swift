@@ -40,6 +40,7 @@ extension Worker {
         var c = LogContext(slot: slot, frontend: Int(s.pointee.frontend), peer: s.pointee.peer,
                            clientFD: s.pointee.clientFD, isHTTP: true)
         c.tls = s.pointee.tls
+        c.serverTLS = s.pointee.serverTLS
         c.streamID = e.streamID
         c.streamWall = e.waitStartWall
         // The request began with its first byte; the stream's start stands in
@@ -90,6 +91,7 @@ extension Worker {
         var c = LogContext(slot: slot, frontend: Int(s.pointee.frontend), peer: s.pointee.peer,
                            clientFD: s.pointee.clientFD, isHTTP: false)
         c.tls = s.pointee.tls
+        c.serverTLS = s.pointee.serverTLS
         c.streamWall = s.pointee.acceptedWall
         c.requestWall = s.pointee.acceptedWall
         c.queueTime = queueTime(s, now: now)

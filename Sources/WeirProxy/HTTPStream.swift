@@ -404,6 +404,7 @@ extension Worker {
         if frontends[frontend].httpLog { logExchange(slot, now: loop.now) }
         s.pointee.exchange.started = false
         dropReplay(&s.pointee.toServer)
+        if !serverNames.isEmpty { serverNames[slot] = nil }
         let backend = Int(s.pointee.backend)
         let keepServer = s.pointee.phase == .connected && s.pointee.exchange.serverKeepAlive
             && s.pointee.exchange.request == .complete && s.pointee.toClient.tail == s.pointee.toClient.limit

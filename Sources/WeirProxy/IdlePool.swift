@@ -1,10 +1,13 @@
 import WeirConfig
 import WeirLoop
 import WeirSystem
+import WeirTLS
 
 /// A server connection between two exchanges, parked for reuse (`http-reuse`).
 struct IdleConnection {
     var fd: Int32
+    /// Its TLS connection (`server … ssl`), nil when plain.
+    var tls: OpaquePointer?
     var backend: Int32
     var server: Int32
     var parkedAt: Int64
@@ -24,19 +27,22 @@ extension Worker {
     /// closes it when the list is full.
     mutating func parkServerConnection(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
-        let fd = s.pointee.serverFD
         let backend = Int(s.pointee.connectionBackend)
         let server = Int(s.pointee.connectionServer)
-        s.pointee.serverFD = -1
         s.pointee.connectionBackend = -1
         s.pointee.connectionServer = -1
         s.pointee.serverExpiry = .max
-        guard backends[backend].idleCounts[server] < Self.idlePerServer, !stopping else {
-            Posix.closeWithReset(fd)
+        // A connection whose SNI came from its request serves no other request.
+        guard backends[backend].idleCounts[server] < Self.idlePerServer, !stopping, s.pointee.connectionSNI == 0 else {
+            closeServerSocket(slot, reset: true)
             return
         }
+        let fd = s.pointee.serverFD
+        let tls = s.pointee.serverTLS
+        s.pointee.serverFD = -1
+        s.pointee.serverTLS = nil
         let head = backends[backend].idleHeads[server]
-        let idleSlot = idle.insert(IdleConnection(fd: fd, backend: Int32(backend), server: Int32(server),
+        let idleSlot = idle.insert(IdleConnection(fd: fd, tls: tls, backend: Int32(backend), server: Int32(server),
                                                   parkedAt: loop.now, next: head))
         if head >= 0 { idle.pointer(UInt32(head)).pointee.prev = Int32(idleSlot) }
         backends[backend].idleHeads[server] = Int32(idleSlot)
@@ -87,10 +93,13 @@ extension Worker {
         let head = backends[backend].idleHeads[server]
         guard head >= 0 else { return false }
         let fd = idle.pointer(UInt32(head)).pointee.fd
+        let tls = idle.pointer(UInt32(head)).pointee.tls
         unlinkIdle(UInt32(head))
         idle.remove(UInt32(head))
         let s = sessions.pointer(slot)
         s.pointee.serverFD = fd
+        s.pointee.serverTLS = tls
+        s.pointee.connectionSNI = 0
         s.pointee.connectionBackend = Int32(backend)
         s.pointee.connectionServer = Int32(server)
         s.pointee.toClient.sourceReadable = false
@@ -98,8 +107,7 @@ extension Worker {
         do {
             try loop.modify(fd, events: Epoll.readable | Epoll.writable | Epoll.peerClosed | Epoll.edgeTriggered, token: token)
         } catch {
-            Posix.close(fd)
-            s.pointee.serverFD = -1
+            closeServerSocket(slot)
             s.pointee.connectionBackend = -1
             s.pointee.connectionServer = -1
             return false
@@ -107,9 +115,15 @@ extension Worker {
         return true
     }
 
-    /// The server closed or wrote to an idle connection.
+    /// The server closed or wrote to an idle connection. Over TLS, a record
+    /// without data (a late session ticket) leaves it parked.
     mutating func idleEvent(_ token: Token) {
         guard idle.matches(token.slot, generation: token.generation) else { return }
+        if let tls = idle.pointer(token.slot).pointee.tls {
+            var byte: UInt8 = 0
+            let result = try? TLSConnection.read(tls, into: &byte, count: 1)
+            if case .wouldBlock? = result { return }
+        }
         retireIdle(token.slot)
     }
 
@@ -154,6 +168,7 @@ extension Worker {
     /// no request, and a FIN would leave it in TIME_WAIT on this side, where
     /// thousands per second would use up the ports towards the server.
     private mutating func retireIdle(_ idleSlot: UInt32) {
+        if let tls = idle.pointer(idleSlot).pointee.tls { TLSConnection.free(tls) }
         Posix.closeWithReset(idle.pointer(idleSlot).pointee.fd)
         unlinkIdle(idleSlot)
         idle.remove(idleSlot)

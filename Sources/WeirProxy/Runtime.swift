@@ -135,6 +135,8 @@ struct BackendRuntime {
     var idleCounts: [Int32]
     /// Per server: this worker reported a passive error since the last success.
     var passiveFailing: [Bool]
+    /// Per server: its TLS context (`ssl`), nil for plain TCP (set by the worker).
+    var serverTLS: [TLSServerContext?]
     var queueHead: Int32 = -1
     var queueTail: Int32 = -1
     var queueLength = 0
@@ -197,6 +199,7 @@ struct BackendRuntime {
         idleHeads = Array(repeating: -1, count: servers.count)
         idleCounts = Array(repeating: 0, count: servers.count)
         passiveFailing = Array(repeating: false, count: servers.count)
+        serverTLS = Array(repeating: nil, count: servers.count)
         // Hashing algorithms use the map-based table, or with
         // `hash-type consistent` the ring (see `BalanceHashing`).
         hashing = BalanceHashing(balance: backend.balance, hashType: backend.hashType)

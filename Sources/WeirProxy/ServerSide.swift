@@ -53,7 +53,8 @@ extension Worker {
             if s.pointee.serverFD >= 0 {
                 // HTTP keep-alive: the previous exchange's connection serves
                 // this one when it leads to the server picked.
-                if s.pointee.connectionBackend == Int32(backend) && s.pointee.connectionServer == Int32(server) {
+                if s.pointee.connectionBackend == Int32(backend) && s.pointee.connectionServer == Int32(server)
+                    && keptConnectionFits(slot) {
                     s.pointee.exchange.reusedConnection = true
                     reuseServerConnection(slot, loop: &loop)
                     return
@@ -118,6 +119,7 @@ extension Worker {
         }
         let fd = socket.release()
         s.pointee.serverFD = fd
+        s.pointee.connectionSNI = 0
         s.pointee.connectionBackend = Int32(backend)
         s.pointee.connectionServer = s.pointee.server
         s.pointee.toServer.sinkWritable = false
@@ -146,8 +148,14 @@ extension Worker {
         }
     }
 
+    /// The connection to the server is up (and for a `server … ssl`, its
+    /// TLS handshake done: it starts here).
     mutating func connectSucceeded(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        if s.pointee.serverTLS == nil, let context = backends[Int(s.pointee.backend)].serverTLS[Int(s.pointee.server)] {
+            startServerHandshake(slot, context: context, loop: &loop)
+            return
+        }
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = loop.now - s.pointee.connectStart
@@ -169,8 +177,7 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         observed(backend: backend, server: Int(s.pointee.server), .connectFailed, loop: &loop)
         if s.pointee.serverFD >= 0 {
-            Posix.close(s.pointee.serverFD)
-            s.pointee.serverFD = -1
+            closeServerSocket(slot)
             s.pointee.connectionBackend = -1
             s.pointee.connectionServer = -1
         }
@@ -274,6 +281,7 @@ extension Worker {
         case .retryWait:
             connect(slot, loop: &loop)
         case .connecting:
+            if s.pointee.serverHandshaking { logServerConnectionError(slot, reason: "Timeout during SSL handshake") }
             connectFailed(slot, error: nil, loop: &loop)
         default:
             rearm(slot, loop: &loop)

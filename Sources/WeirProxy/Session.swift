@@ -113,6 +113,15 @@ struct Session {
     var tls: OpaquePointer?
     /// The TLS handshake is not finished: nothing else happens until it is.
     var handshaking = false
+    /// The server side's TLS connection (`server … ssl`), nil when plain;
+    /// it belongs to the server connection and goes with it to the idle pool.
+    var serverTLS: OpaquePointer?
+    /// The server connection is connected but its TLS handshake is not
+    /// finished (the phase stays `connecting`, bounded by `timeout connect`).
+    var serverHandshaking = false
+    /// The SNI the server connection was made with when it came from the
+    /// request (`Worker.sniHash`); 0 when the connection may carry any request.
+    var connectionSNI: UInt64 = 0
     /// Index of the listener that accepted it.
     var listener: Int32 = -1
     /// The frontend is in `mode http`.

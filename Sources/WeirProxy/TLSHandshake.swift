@@ -50,18 +50,7 @@ extension Worker {
         let frontend = Int(s.pointee.frontend)
         stats.add(stats.frontend(frontend), .requestErrors)
         if !frontends[frontend].logTargets.isEmpty {
-            var host = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-            let peer = s.pointee.peer
-            withUnsafeMutableBytes(of: &host) { raw in
-                let text = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                let n = peer.formatHost(into: text)
-                logger.line.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: n))
-            }
-            logger.line.append(UInt8(ascii: ":"))
-            logger.line.append(decimal: Int(peer.port))
-            logger.line.append(ascii: " [")
-            logger.appendLogDate(wallMilliseconds: s.pointee.acceptedWall)
-            logger.line.append(ascii: "] ")
+            appendConnectionErrorPrefix(slot, wallMilliseconds: s.pointee.acceptedWall)
             logger.line.append(frontends[frontend].nameBytes)
             logger.line.append(UInt8(ascii: "/"))
             let listener = Int(s.pointee.listener)
@@ -72,5 +61,21 @@ extension Worker {
         }
         if options.debug { debugLine(slot, "handshake failed: \(reason)") }
         close(slot, cause: "C", phase: "-", loop: &loop)
+    }
+
+    /// `%ci:%cp [%t] `: how a connection error line starts.
+    mutating func appendConnectionErrorPrefix(_ slot: UInt32, wallMilliseconds: Int64) {
+        var host = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let peer = sessions.pointer(slot).pointee.peer
+        withUnsafeMutableBytes(of: &host) { raw in
+            let text = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            let n = peer.formatHost(into: text)
+            logger.line.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: n))
+        }
+        logger.line.append(UInt8(ascii: ":"))
+        logger.line.append(decimal: Int(peer.port))
+        logger.line.append(ascii: " [")
+        logger.appendLogDate(wallMilliseconds: wallMilliseconds)
+        logger.line.append(ascii: "] ")
     }
 }

@@ -105,6 +105,8 @@ public struct Worker: ~Copyable, EventHandler {
     let statsTimeout: Int
     /// Answers longer than a buffer still being sent, by session slot (`StatsPage.swift`).
     var longAnswers: [UInt32: LongAnswer] = [:]
+    /// The SNI each exchange chose, by session slot (`ServerTLS.swift`).
+    var serverNames: [UInt32: ServerNameChoice] = [:]
     let startedWall: Int64
     let fileLimit: Int
     /// `-d` mode with a `bind … ssl`: `tune.ssl.lifetime`, which paces this
@@ -117,6 +119,10 @@ public struct Worker: ~Copyable, EventHandler {
         var backends: [BackendRuntime] = []
         for backend in configuration.backends { backends.append(try BackendRuntime(backend)) }
         let compiledRules = try RuleCompiler.compile(configuration)
+        do {
+            let serverTLS = try TLSSetup.buildServers(configuration, traffic: true)
+            for b in backends.indices { backends[b].serverTLS = serverTLS[b] }
+        } catch { throw StartupError("\(error)") }
         let segment: SharedSegment
         if let given = options.segment {
             segment = given

@@ -9,7 +9,7 @@ public enum TLSHandshake: Equatable, Sendable {
     case wantRead
     /// Waiting for the socket to become writable.
     case wantWrite
-    /// The client closed before finishing.
+    /// The peer closed before finishing.
     case closed
     case failed(String)
 }
@@ -19,8 +19,10 @@ public enum TLSHandshake: Equatable, Sendable {
 /// from OpenSSL; each call leaves OpenSSL's error queue empty.
 public enum TLSConnection {
     /// SSL_accept: one step of the handshake.
-    public static func handshake(_ ssl: OpaquePointer) -> TLSHandshake {
-        let r = SSL_accept(ssl)
+    public static func handshake(_ ssl: OpaquePointer) -> TLSHandshake { step(ssl, SSL_accept(ssl)) }
+
+    /// What a handshake call (SSL_accept, SSL_connect) that returned `r` did.
+    static func step(_ ssl: OpaquePointer, _ r: Int32) -> TLSHandshake {
         if r == 1 { return .done }
         let error = SSL_get_error(ssl, r)
         switch error {

@@ -336,7 +336,7 @@ public enum TLSSetup {
                 }
             }
         }
-        return diagnostics
+        return diagnostics + checkServers(configuration)
     }
 
     /// For each frontend, for each of its binds, its TLS side (nil: plain).

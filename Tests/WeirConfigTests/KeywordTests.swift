@@ -70,9 +70,44 @@ import Testing
                 == ["t.cfg:2:18: error: stats socket: unsupported option 'bogus'; expected 'mode' or 'level'"])
     }
 
-    @Test func serverTLSGlobalsAreIgnoredWithAWarning() {
-        #expect(warnings("global\n ssl-default-server-options ssl-min-ver TLSv1.2\n")
-                == ["t.cfg:2:2: warning: 'ssl-default-server-options' is ignored: it has no effect until TLS support lands"])
+    @Test func serverTLSGlobals() throws {
+        let c = try #require(parse("""
+            global
+             ca-base /etc/ssl/weir
+             crt-base /etc/weir/certs
+             ssl-default-server-ciphers ECDHE-ECDSA-AES128-GCM-SHA256
+             ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256
+             ssl-default-server-options no-tlsv10 ssl-min-ver TLSv1.3 no-ssl-reuse
+            backend be
+             default-server ssl ca-file ca.pem alpn http/1.1
+             server s1 10.0.0.1:443 crt client.pem sni str(x.test) verifyhost x.test check check-sni c.test
+             server s2 10.0.0.2:443 verify none ciphers AES256-SHA no-ssl
+             server s3 10.0.0.3:443 no-ssl check-ssl verify none
+
+            """).configuration)
+        let s = c.backends[0].servers
+        #expect(s[0].tls.enabled && s[0].tls.verify == .required && s[0].tls.caFile?.path == "/etc/ssl/weir/ca.pem")
+        #expect(s[0].tls.certificate?.path == "/etc/weir/certs/client.pem" && s[0].tls.verifyHost == "x.test")
+        #expect(s[0].tls.sni == Sample(fetch: .constant("x.test")) && s[0].tls.checkSNI == "c.test")
+        #expect(s[0].tls.ciphers == "ECDHE-ECDSA-AES128-GCM-SHA256" && s[0].tls.minVersion == .tls13)
+        #expect(s[0].tls.alpn == ["http/1.1"] && !s[0].tls.reuseSessions && s[0].checksUseTLS)
+        #expect(!s[1].tls.enabled && s[1].tls.verify == ServerTLS.Verify.none && s[1].tls.ciphers == "AES256-SHA")
+        #expect(!s[2].tls.enabled && s[2].checksUseTLS && s[2].usesTLS == false)
+        #expect(errors("global\n ssl-server-verify maybe\n")
+                == ["t.cfg:2:20: error: ssl-server-verify: expected 'none' or 'required', got 'maybe'"])
+    }
+
+    @Test func serverVerifyNeedsACAFile() {
+        #expect(errors("backend be\n server s1 10.0.0.1:443 ssl\n") == [
+            "t.cfg:2:25: error: server 'be/s1': verify is enabled by default but no CA file specified. If you're "
+                + "running on a LAN where you're certain to trust the server's certificate, please set an explicit "
+                + "'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global "
+                + "section to disable server-side verifications by default."])
+        #expect(errors("backend be\n server s1 10.0.0.1:443 ssl verify required\n")
+                == ["t.cfg:2:25: error: server 'be/s1': verify is enabled but no CA file specified."])
+        #expect(errors("backend be\n server s1 10.0.0.1:443 ssl\nglobal\n ssl-server-verify none\n").isEmpty)
+        #expect(errors("backend be\n server s1 10.0.0.1:443 ssl verify maybe\n")
+                == ["t.cfg:2:36: error: server verify: expected 'none' or 'required', got 'maybe'"])
     }
 
     @Test func bindTLSDefaultsFromGlobal() throws {

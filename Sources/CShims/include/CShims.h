@@ -104,6 +104,13 @@ void CShims_SSL_CTX_set_tlsext_servername_callback(struct ssl_ctx_st *ctx,
 /// The DNS names of a certificate's subjectAltName, else its subject CN,
 /// written to `out` separated by '\n'; returns the length written (truncated at `capacity`).
 int CShims_X509_dns_names(struct x509_st *cert, char *out, int capacity);
+/// Weir's defaults on a context that connects to servers: no compression,
+/// no renegotiation, an unexpected EOF read as end-of-file, partial writes,
+/// a write buffer that may move between retries, and a client session cache
+/// kept outside OpenSSL (the new-session callback receives each session).
+void CShims_SSL_CTX_set_client_defaults(struct ssl_ctx_st *ctx);
+/// SSL_set_tlsext_host_name: the SNI a client connection sends.
+int CShims_SSL_set_tlsext_host_name(struct ssl_st *ssl, const char *name);
 /// The ALPN protocol SSL_select_next_proto picks from the client's list, in
 /// `server` order; returns 1 with `out`/`outlen` set, 0 when none matches.
 int CShims_SSL_select_alpn(const unsigned char **out, unsigned char *outlen,

@@ -42,6 +42,7 @@ enum CompiledFetch {
     case sslClientHasCertificate, sslClientUsed
     case sslClientVerify(SSLVerifyField)
     case sslCertificate(CompiledCertificateField, client: Bool)
+    case sslBackend, sslBackendProtocol, sslBackendCipher, sslBackendALPN
 
     /// Whether an ACL tries every value the fetch has, not just one.
     var isMultiValued: Bool {

@@ -241,6 +241,8 @@ struct LogContext {
     var clientFD: Int32
     /// The client side's TLS connection, for `ssl_fc*` in a layer-4 log.
     var tls: OpaquePointer?
+    /// The server side's, for `ssl_bc*`.
+    var serverTLS: OpaquePointer?
     var isHTTP: Bool
     /// Wall clock ms: when the stream began (the accept, or for a later
     /// request on a kept connection the end of the previous one), and when
@@ -362,6 +364,7 @@ extension Worker {
             input.backend = c.backend
             input.server = c.server
             input.tls = c.tls
+            input.serverTLS = c.serverTLS
             rules.input = input
         }
         let mark = rules.scratch.mark

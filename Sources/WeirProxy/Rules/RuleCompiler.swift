@@ -34,6 +34,13 @@ struct CompiledRuleSet {
     /// Each frontend's and backend's statistics page (`stats …`), if any.
     var frontendStatsPages: [CompiledStatsPage?] = []
     var backendStatsPages: [CompiledStatsPage?] = []
+    /// Per backend, per server: the `sni` expression (ServerTLS.swift), nil without.
+    var serverSNI: [[CompiledSample?]] = []
+    /// Per backend, per server: which distinct `sni` expression of the
+    /// backend it has (servers with the same one share a name), -1 without.
+    var serverSNIGroups: [[Int]] = []
+    /// Per backend, per server: its `sni` reads the request.
+    var serverSNIByRequest: [[Bool]] = []
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -66,6 +73,28 @@ struct RuleCompiler {
             })
         }
         compiled.stickRules = try compiler.stickRules(configuration.backends)
+        for backend in configuration.backends {
+            var samples: [CompiledSample?] = []
+            var groups: [Int] = []
+            var distinct: [Sample] = []
+            for server in backend.servers {
+                guard server.tls.enabled, let sni = server.tls.sni else {
+                    samples.append(nil)
+                    groups.append(-1)
+                    continue
+                }
+                samples.append(try compiler.sample(sni))
+                if let known = distinct.firstIndex(of: sni) {
+                    groups.append(known)
+                } else {
+                    groups.append(distinct.count)
+                    distinct.append(sni)
+                }
+            }
+            compiled.serverSNI.append(samples)
+            compiled.serverSNIGroups.append(groups)
+            compiled.serverSNIByRequest.append(backend.servers.map { $0.tls.enabled && $0.tls.sniDependsOnRequest })
+        }
         return compiled
     }
 
@@ -403,6 +432,10 @@ struct RuleCompiler {
         case .sslClientUsed: return .sslClientUsed
         case .sslClientVerify(let field): return .sslClientVerify(field)
         case .sslCertificate(let field, let client): return .sslCertificate(certificateField(field), client: client)
+        case .sslBackend: return .sslBackend
+        case .sslBackendProtocol: return .sslBackendProtocol
+        case .sslBackendCipher: return .sslBackendCipher
+        case .sslBackendALPN: return .sslBackendALPN
         }
     }
 

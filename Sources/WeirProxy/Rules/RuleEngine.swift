@@ -15,6 +15,8 @@ struct SampleInput {
     var frontend: Int
     /// The client side's TLS connection (`ssl_fc*`), nil when plain.
     var tls: OpaquePointer?
+    /// The server side's TLS connection (`ssl_bc*`), nil when plain or not connected.
+    var serverTLS: OpaquePointer?
     var backend = -1
     var server = -1
 
@@ -167,7 +169,7 @@ struct RuleEngine: ~Copyable {
     /// The session's addresses are copied once per session, not per
     /// message: `generation` tells a slot's sessions apart.
     mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32,
-                           frontend: Int, backend: Int, server: Int, tls: OpaquePointer?) {
+                           frontend: Int, backend: Int, server: Int, tls: OpaquePointer?, serverTLS: OpaquePointer?) {
         let owner = UInt64(generation) << 32 | UInt64(slot)
         if owner != inputOwner {
             input.peer = peer.pointee
@@ -178,6 +180,7 @@ struct RuleEngine: ~Copyable {
         input.clientFD = clientFD
         input.frontend = frontend
         input.tls = tls
+        input.serverTLS = serverTLS
         input.backend = backend
         input.server = server
     }

@@ -114,15 +114,19 @@ extension RuleEngine {
             guard let tls = input.tls, let name = TLSConnection.serverName(tls) else { return .none }
             return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
         case .sslFrontendProtocol:
-            guard let tls = input.tls, let name = TLSConnection.protocolName(tls) else { return .none }
-            return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+            return Self.protocolName(input.tls)
         case .sslFrontendCipher:
-            guard let tls = input.tls, let name = TLSConnection.cipherName(tls) else { return .none }
-            return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+            return Self.cipherName(input.tls)
         case .sslFrontendALPN:
-            guard let tls = input.tls else { return .none }
-            let alpn = TLSConnection.alpn(tls)
-            return alpn.isEmpty ? .none : .bytes(alpn)
+            return Self.alpn(input.tls)
+        case .sslBackend:
+            return .boolean(input.serverTLS != nil)
+        case .sslBackendProtocol:
+            return Self.protocolName(input.serverTLS)
+        case .sslBackendCipher:
+            return Self.cipherName(input.serverTLS)
+        case .sslBackendALPN:
+            return Self.alpn(input.serverTLS)
         case .sslClientHasCertificate:
             guard let tls = input.tls else { return .none }
             return .boolean(TLSConnection.clientVerification(tls).presented)
@@ -177,6 +181,25 @@ extension RuleEngine {
         }
         scratch.rewind(to: start + written)
         return .bytes(UnsafeRawBufferPointer(start: out, count: written))
+    }
+
+    /// `ssl_fc_protocol`, `ssl_bc_protocol`.
+    private static func protocolName(_ tls: OpaquePointer?) -> SampleValue {
+        guard let tls, let name = TLSConnection.protocolName(tls) else { return .none }
+        return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+    }
+
+    /// `ssl_fc_cipher`, `ssl_bc_cipher`.
+    private static func cipherName(_ tls: OpaquePointer?) -> SampleValue {
+        guard let tls, let name = TLSConnection.cipherName(tls) else { return .none }
+        return .bytes(UnsafeRawBufferPointer(start: name, count: strlen(name)))
+    }
+
+    /// `ssl_fc_alpn`, `ssl_bc_alpn`: none when no protocol was agreed.
+    private static func alpn(_ tls: OpaquePointer?) -> SampleValue {
+        guard let tls else { return .none }
+        let alpn = TLSConnection.alpn(tls)
+        return alpn.isEmpty ? .none : .bytes(alpn)
     }
 
     /// The address the client connected to, read once per evaluation.

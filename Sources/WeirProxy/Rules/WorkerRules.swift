@@ -21,6 +21,7 @@ extension Worker {
         input.backend = Int(s.pointee.backend)
         input.server = Int(s.pointee.server)
         input.tls = s.pointee.tls
+        input.serverTLS = s.pointee.serverTLS
         return input
     }
 
@@ -30,7 +31,7 @@ extension Worker {
         withUnsafePointer(to: &s.pointee.peer) { peer in
             rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer, clientFD: s.pointee.clientFD,
                            frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
-                           server: Int(s.pointee.server), tls: s.pointee.tls)
+                           server: Int(s.pointee.server), tls: s.pointee.tls, serverTLS: s.pointee.serverTLS)
         }
     }
 

@@ -1,0 +1,469 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let python3Path = "/usr/bin/python3"
+private var hasServerTLSTools: Bool {
+    FileManager.default.isExecutableFile(atPath: python3Path) && hasOpenSSL
+}
+
+/// A CA, a server certificate it signed (`x.test`, `localhost`, 127.0.0.1),
+/// a client certificate it signed, and a server certificate from another
+/// CA, made with the `openssl` CLI in a temporary directory.
+private final class ServerCertificates: @unchecked Sendable {
+    let dir: String
+    var ca: String { dir + "/ca.crt" }
+    var server: String { dir + "/server.pem" }
+    var client: String { dir + "/client.pem" }
+    var otherServer: String { dir + "/other.pem" }
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "weir-server-tls-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", dir + "/ca.key", "-out", ca, "-days", "2", "-subj", "/CN=Weir Test CA"])
+        try signed("server", subject: "/CN=x.test", extensions: "subjectAltName=DNS:x.test,DNS:localhost,IP:127.0.0.1")
+        try signed("client", subject: "/CN=weir-client", extensions: "extendedKeyUsage=clientAuth")
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", dir + "/other.key", "-out", dir + "/other.crt", "-days", "2", "-subj", "/CN=x.test",
+                     "-addext", "subjectAltName=DNS:x.test"])
+        try concatenate(dir + "/other.crt", dir + "/other.key", into: otherServer)
+    }
+
+    private func signed(_ name: String, subject: String, extensions: String) throws {
+        try extensions.write(toFile: "\(dir)/\(name).ext", atomically: true, encoding: .utf8)
+        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", subject])
+        try openssl(["x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", ca, "-CAkey", dir + "/ca.key",
+                     "-CAcreateserial", "-out", "\(dir)/\(name).crt", "-days", "2", "-extfile", "\(dir)/\(name).ext"])
+        try concatenate("\(dir)/\(name).crt", "\(dir)/\(name).key", into: "\(dir)/\(name).pem")
+    }
+
+    private func concatenate(_ a: String, _ b: String, into path: String) throws {
+        let text = try String(contentsOfFile: a, encoding: .utf8) + String(contentsOfFile: b, encoding: .utf8)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    private func openssl(_ arguments: [String]) throws {
+        let run = try runTool(opensslPath, arguments, timeout: 20)
+        guard run.status == 0 else { throw WeirProcess.SpawnFailure(description: "openssl failed: \(run.stderr)") }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+/// The TLS server the tests connect weir to: Python's `http.server` over
+/// `ssl`, HTTP/1.1 with keep-alive. Each response body says
+/// `conn=N sni=NAME client=CN resumed=BOOL path=P`: N counts the TLS
+/// connections it accepted. With `plain`, no TLS at all.
+private final class PythonTLSServer: @unchecked Sendable {
+    static let script = """
+        import http.server, socketserver, ssl, sys, threading
+        cert, require_client, ca, plain = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4] == "1"
+        lock = threading.Lock()
+        count = [0]
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def setup(self):
+                super().setup()
+                with lock:
+                    count[0] += 1
+                    self.number = count[0]
+            def do_GET(self):
+                sni = getattr(self.request, "weir_sni", None)
+                client = "-"
+                resumed = False
+                if not plain:
+                    peer = self.request.getpeercert()
+                    if peer:
+                        client = dict(x[0] for x in peer["subject"]).get("commonName", "?")
+                    resumed = self.request.session_reused
+                body = ("conn=%d sni=%s client=%s resumed=%s path=%s" % (self.number, sni, client, resumed, self.path)).encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *args):
+                pass
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            def handle_error(self, request, address):
+                pass
+        httpd = Server(("127.0.0.1", 0), Handler)
+        if not plain:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert)
+            context.set_alpn_protocols(["http/1.1"])
+            if require_client:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(ca)
+            def remember(sock, name, ctx):
+                sock.weir_sni = name
+            context.sni_callback = remember
+            httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        print(httpd.server_address[1], flush=True)
+        httpd.serve_forever()
+        """
+
+    let process = Process()
+    let port: UInt16
+    private let dir: String
+
+    init(certificate: String, requireClientCertificate: Bool = false, ca: String = "", plain: Bool = false) throws {
+        dir = NSTemporaryDirectory() + "weir-pytls-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/server.py"
+        try Self.script.write(toFile: path, atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: python3Path)
+        process.arguments = [path, certificate, requireClientCertificate ? "1" : "0", ca, plain ? "1" : "0"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // The port is printed once the socket listens: readiness.
+        var line = Data()
+        let reader = out.fileHandleForReading
+        while line.count < 16 {
+            let byte = reader.readData(ofLength: 1)
+            if byte.isEmpty || byte.first == UInt8(ascii: "\n") { break }
+            line.append(byte)
+        }
+        guard let port = UInt16(String(decoding: line, as: UTF8.self)) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw WeirProcess.SpawnFailure(description: "the Python TLS server did not start")
+        }
+        self.port = port
+    }
+
+    /// SIGKILL: the test runner's threads may block SIGTERM, and the child inherits the mask.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+/// A `mode http` weir: frontend `fe` on a free port, backend `be` with `server`.
+private func serverTLSConfig(server: String, mode: String = "http", global: String = "", backend: String = "") -> String {
+    """
+    global
+        log stdout format raw local0
+    \(global)
+    defaults
+        mode \(mode)
+        log global
+        option \(mode == "http" ? "httplog" : "tcplog")
+        timeout connect 2s
+        timeout client 10s
+        timeout server 10s
+    frontend fe
+        bind 127.0.0.1:0
+        default_backend be
+    backend be
+    \(backend)
+        \(server)
+    """
+}
+
+@Suite("TLS towards the servers", .serialized, .enabled(if: hasCurl && hasServerTLSTools))
+struct ServerTLSTests {
+    @Test("verify required with the right CA: 200, and ssl_bc* see the server side")
+    func verifiedServer() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl verify required ca-file \(certs.ca) alpn http/1.1",
+            backend: """
+                    http-response set-header X-BC "%[ssl_bc] %[ssl_bc_protocol] %[ssl_bc_alpn]"
+                    http-response set-header X-BC-Cipher %[ssl_bc_cipher]
+                """))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/hello")
+        #expect(r.status == 200, "\(r)")
+        #expect(r.body.hasPrefix("conn=1 sni=None client=- resumed=False path=/hello"), "\(r)")
+        let bc = try #require(r.header("x-bc"))
+        #expect(bc.hasPrefix("1 TLSv1.") && bc.hasSuffix(" http/1.1"), "\(bc)")
+        #expect(!(r.header("x-bc-cipher") ?? "").isEmpty)
+    }
+
+    @Test("a server certificate from another CA: 503, SC, and a log line naming the failed verification")
+    func wrongCA() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.otherServer)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca)", backend: "    retries 1"))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        #expect(r.status == 503, "\(r)")
+        let reason = weir.stdout.waitForLine { $0.contains("fe be/s1: SSL handshake failure (certificate verify failed") }
+        #expect(reason != nil, "\(weir.stdout.text)")
+        // One try and one retry, each failing the same way.
+        #expect(weir.stdout.waitForLine { $0.contains(" 503 ") && $0.contains(" SC-- ") } != nil, "\(weir.stdout.text)")
+        #expect(weir.stdout.lines.filter { $0.contains("certificate verify failed") }.count == 2, "\(weir.stdout.text)")
+    }
+
+    @Test("verify none accepts a certificate from any CA")
+    func verifyNone() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.otherServer)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(server: "server s1 127.0.0.1:\(backend.port) ssl verify none"))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        #expect(r.status == 200, "\(r)")
+    }
+
+    @Test("sni str(x.test) reaches the server")
+    func constantServerName() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni str(x.test)"))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        #expect(r.status == 200, "\(r)")
+        #expect(r.body.contains("sni=x.test"), "\(r)")
+    }
+
+    @Test("sni req.hdr(x-name): each request's name is sent and verified against the certificate")
+    func requestServerName() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni req.hdr(x-name)",
+            backend: "    retries 0"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        // One client: its kept server connection serves the requests with
+        // the same name; another name gets a connection of its own.
+        let client = try HTTPConnection(port: port)
+        for (name, expected) in [("x.test", "conn=1 sni=x.test"), ("x.test", "conn=1 sni=x.test"),
+                                 ("localhost", "conn=2 sni=localhost")] {
+            try client.request("GET", "/", headers: ["x-name: \(name)"])
+            let r = try client.readResponse()
+            #expect(r.status == 200 && r.text.hasPrefix(expected), "\(r)")
+        }
+        client.close()
+        let good = try curlRequest(port: port, "/", arguments: ["-H", "x-name: x.test"])
+        #expect(good.status == 200 && good.body.contains("sni=x.test"), "\(good)")
+        let wrong = try curlRequest(port: port, "/", arguments: ["-H", "x-name: y.test"])
+        #expect(wrong.status == 503, "\(wrong)")
+        #expect(weir.stdout.waitForLine { $0.contains("certificate verify failed: hostname mismatch") } != nil,
+                "\(weir.stdout.text)")
+    }
+
+    @Test("a client certificate (crt) is presented to a server that requires one")
+    func clientCertificate() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server, requireClientCertificate: true, ca: certs.ca)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) crt \(certs.client)"))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        #expect(r.status == 200, "\(r)")
+        #expect(r.body.contains("client=weir-client"), "\(r)")
+    }
+
+    @Test("keep-alive: several requests over one server TLS connection; the next connection resumes the session")
+    func keepAliveAndResumption() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) verifyhost x.test",
+            backend: "    http-reuse never"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let client = try HTTPConnection(port: port)
+        for i in 1...3 {
+            try client.request("GET", "/r\(i)")
+            let r = try client.readResponse()
+            #expect(r.status == 200 && r.text == "conn=1 sni=None client=- resumed=False path=/r\(i)", "\(r)")
+        }
+        client.close()
+        // A new client gets a new server connection, offered the last session.
+        let r = try curlRequest(port: port, "/again")
+        #expect(r.status == 200 && r.body.hasPrefix("conn=2 ") && r.body.contains("resumed=True"), "\(r)")
+    }
+
+    @Test("http-reuse always: a pooled server connection keeps its TLS side for the next client")
+    func pooledConnection() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni str(x.test)",
+            backend: "    http-reuse always"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        for i in 1...3 {
+            let r = try curlRequest(port: port, "/p\(i)")
+            #expect(r.status == 200 && r.body == "conn=1 sni=x.test client=- resumed=False path=/p\(i)", "\(r)")
+        }
+    }
+
+    @Test("no-ssl-reuse: the next connection makes a full handshake")
+    func noSessionReuse() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) no-ssl-reuse",
+            backend: "    http-reuse never"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        for _ in 1...2 {
+            let r = try curlRequest(port: port, "/")
+            #expect(r.status == 200 && r.body.contains("resumed=False"), "\(r)")
+        }
+    }
+
+    @Test("a server that never answers the handshake: timeout connect bounds it, 503 sC")
+    func handshakeTimeout() throws {
+        // Listening, never accepting: the kernel completes the TCP handshake,
+        // nobody answers the ClientHello.
+        let silent = try Sock.listener()
+        defer { Glibc.close(silent) }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(Sock.localPort(silent)) ssl verify none",
+            backend: """
+                    retries 0
+                    timeout connect 300ms
+                """))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        #expect(r.status == 503, "\(r)")
+        #expect(weir.stdout.waitForLine { $0.contains("fe be/s1: Timeout during SSL handshake") } != nil, "\(weir.stdout.text)")
+        #expect(weir.stdout.waitForLine { $0.contains(" 503 ") && $0.contains(" sC-- ") } != nil, "\(weir.stdout.text)")
+    }
+
+    @Test("mode tcp over TLS to the server")
+    func tcpMode() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.server)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni str(x.test)", mode: "tcp"))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/tcp")
+        #expect(r.status == 200 && r.body.contains("sni=x.test") && r.body.contains("path=/tcp"), "\(r)")
+    }
+
+    @Test("mode tcp: a failed verification closes the client and logs the reason")
+    func tcpModeFailure() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let backend = try PythonTLSServer(certificate: certs.otherServer)
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca)", mode: "tcp", backend: "    retries 0"))
+        defer { weir.stop() }
+        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        #expect(r.status == 0, "\(r)")
+        #expect(weir.stdout.waitForLine { $0.contains("fe be/s1: SSL handshake failure (certificate verify failed") } != nil,
+                "\(weir.stdout.text)")
+        #expect(weir.stdout.waitForLine { $0.contains(" SC ") } != nil, "\(weir.stdout.text)")
+    }
+
+    @Test("check-ssl: a TLS server passes, a plain one and one from another CA fail with HAProxy's Layer6 reason")
+    func tlsChecks() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let good = try PythonTLSServer(certificate: certs.server)
+        defer { good.stop() }
+        let plain = try PythonTLSServer(certificate: certs.server, plain: true)
+        defer { plain.stop() }
+        let other = try PythonTLSServer(certificate: certs.otherServer)
+        defer { other.stop() }
+        let weir = try WeirProcess.start(config: serverTLSConfig(
+            server: """
+                default-server check check-ssl ca-file \(certs.ca) check-sni x.test inter 200 fall 1 rise 1
+                    server good 127.0.0.1:\(good.port)
+                    server plain 127.0.0.1:\(plain.port)
+                    server other 127.0.0.1:\(other.port)
+                """,
+            backend: """
+                    option httpchk GET /health
+                    option log-health-checks
+                """))
+        defer { weir.stop() }
+        let passed = weir.stderr.waitForLine { $0.contains("Health check for server be/good succeeded, reason: Layer7 check passed, code: 200") }
+        #expect(passed != nil, "\(weir.stderr.text)")
+        let plainDown = weir.stderr.waitForLine { $0.contains("Server be/plain is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure (") }
+        #expect(plainDown != nil, "\(weir.stderr.text)")
+        let otherDown = weir.stderr.waitForLine {
+            $0.contains("Server be/other is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure (certificate verify failed")
+        }
+        #expect(otherDown != nil, "\(weir.stderr.text)")
+        // Traffic goes to the server still UP (plain HTTP: the servers have no `ssl`).
+        #expect(weir.stderr.lines.contains { $0.contains("Server be/good is DOWN") } == false)
+    }
+
+    @Test("under a master, its health checker runs the TLS checks: a certificate from another CA is DOWN")
+    func tlsChecksUnderAMaster() throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let good = try PythonTLSServer(certificate: certs.server)
+        defer { good.stop() }
+        let other = try PythonTLSServer(certificate: certs.otherServer)
+        defer { other.stop() }
+        let harness = try MasterHarness(config: serverTLSConfig(
+            server: """
+                server good 127.0.0.1:\(good.port) ssl ca-file \(certs.ca) check inter 200 fall 1 rise 1
+                    server other 127.0.0.1:\(other.port) ssl ca-file \(certs.ca) check inter 200 fall 1 rise 1
+                """,
+            global: "    nbthread 2",
+            backend: "    option httpchk GET /health"))
+        defer { harness.close() }
+        let down = "Server be/other is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure (certificate verify failed"
+        #expect(harness.master.waitForCount(of: down, atLeast: 1), "\(harness.master.stderr.text)")
+        // Traffic goes to the server still UP, over TLS.
+        let r = try curlRequest(port: try harness.master.port(of: "fe"), "/")
+        #expect(r.status == 200 && r.body.contains("path=/"), "\(r)")
+        #expect(harness.master.count(of: "Server be/good is DOWN") == 0, "\(harness.master.stderr.text)")
+    }
+
+    @Test("configuration errors: no CA file under the default verify required, an unreadable crt")
+    func configurationErrors() throws {
+        let missingCA = try TempFile("""
+            backend be
+                server s1 127.0.0.1:8443 ssl
+            """)
+        defer { missingCA.remove() }
+        let first = try WeirProcess.run(["-c", "-f", missingCA.path])
+        #expect(first.status != 0)
+        #expect(first.stderr.contains("\(missingCA.path):2:30: error: server 'be/s1': verify is enabled by default but no CA file specified."),
+                "\(first.stderr)")
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let line = "    server s1 127.0.0.1:8443 ssl ca-file \(certs.ca) crt /nonexistent/client.pem"
+        let unreadable = try TempFile("backend be\n" + line + "\n")
+        defer { unreadable.remove() }
+        let second = try WeirProcess.run(["-c", "-f", unreadable.path])
+        #expect(second.status != 0)
+        // The column of the path after `crt`.
+        let column = line.distance(from: line.startIndex, to: line.range(of: "/nonexistent")!.lowerBound) + 1
+        #expect(second.stderr.contains("\(unreadable.path):2:\(column): error: server 'be/s1': cannot read certificate "
+                                       + "'/nonexistent/client.pem': No such file or directory"), "\(second.stderr)")
+    }
+}
