@@ -176,6 +176,10 @@ public enum Fetch: Sendable, Hashable {
     case sslFrontendCipher
     /// The ALPN protocol negotiated (`ssl_fc_alpn`).
     case sslFrontendALPN
+
+    // The request buffer's raw bytes, in mode tcp (ContentFetches.swift).
+    /// `req.len`, `req.payload`, `req.ssl_sni`, `wait_end`, …
+    case content(ContentFetch)
 }
 
 /// How an ACL compares its sample with its patterns (`-m METHOD`).
@@ -203,6 +207,8 @@ public enum MatchMethod: String, Sendable, Hashable {
     case ip
     /// The sample is true (a non-zero integer; no pattern).
     case bool
+    /// The sample's bytes are exactly a pattern, written in hexadecimal.
+    case bin
 }
 
 /// An ACL's match method and patterns. Which pattern list is used depends on

@@ -169,7 +169,7 @@ extension ParserState {
     }
 
     static func unavailable(_ parsed: ParsedSample, _ maximum: FetchSource) -> String {
-        let needs = parsed.source == .response ? "the HTTP response" : "the HTTP request"
+        let needs = parsed.source.needs
         let here = maximum == .connection ? "when the connection is accepted" : "before the response arrives"
         return "this sample needs \(needs), which is not available \(here)"
     }

@@ -5,11 +5,12 @@
 
 /// The type of a sample's value, which picks an ACL's default match method.
 enum SampleType: Sendable {
-    case string, integer, address, boolean
+    case string, integer, address, boolean, binary
 
     var defaultMatch: MatchMethod {
         switch self {
         case .string: return .str
+        case .binary: return .bin
         case .integer: return .int
         case .address: return .ip
         case .boolean: return .bool
@@ -23,12 +24,23 @@ enum FetchSource: Int, Sendable, Comparable {
     case constant = 0
     /// The connection's addresses.
     case connection
+    /// The raw bytes of the request buffer (`mode tcp` content inspection).
+    case content
     /// The HTTP request.
     case request
     /// The HTTP response.
     case response
 
     static func < (a: FetchSource, b: FetchSource) -> Bool { a.rawValue < b.rawValue }
+
+    /// What the fetch needs, for a warning that it is not there yet.
+    var needs: String {
+        switch self {
+        case .response: return "the HTTP response"
+        case .content: return "the request's contents"
+        default: return "the HTTP request"
+        }
+    }
 }
 
 /// A parsed sample with what the parser learnt about it.
@@ -38,6 +50,8 @@ struct ParsedSample: Sendable {
     /// The match method a derived ACL keyword implies (`path_beg`: beg).
     var derivedMatch: MatchMethod?
     var source: FetchSource
+    /// Integer patterns may be written as versions, `3.1` (`req.ssl_ver`).
+    var dottedVersion = false
 }
 
 /// Why a sample expression was refused: the message, and the character
@@ -59,6 +73,7 @@ extension Fetch {
             return .constant
         case .sslFrontend, .sslFrontendSNI, .sslFrontendProtocol, .sslFrontendCipher, .sslFrontendALPN:
             return .connection
+        case .content: return .content
         }
     }
 }
@@ -73,7 +88,7 @@ enum SampleSyntax {
         "shdr_val", "res.hdr_ip", "shdr_ip", "nbsrv", "var", "str", "int", "always_true", "always_false",
         "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fe_name", "be_name",
         "srv_name", "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn",
-    ]
+    ] + ContentFetchSyntax.names
 
     /// ACL keywords that imply a match method: `<base>_<method>`.
     static let derivedBases = ["path", "url", "base", "hdr", "cook", "urlp", "shdr", "ssl_fc_sni"]
@@ -97,11 +112,10 @@ enum SampleSyntax {
         "fc_dst_port", "fc_src", "fc_src_port", "fc_http_major", "fc_rcvd_proxy", "fc_rtt", "fc_rttvar",
         "fc_unacked", "fc_pp_authority", "fc_pp_unique_id", "so_id", "so_name", "src_conn_cnt", "src_is_local",
         "src_conn_rate", "src_http_req_rate", "src_http_req_cnt", "src_http_err_rate", "src_bytes_in_rate",
-        "src_bytes_out_rate", "src_gpc0", "src_inc_gpc0", "srv_id", "srv_name_hash", "req.len", "req_len",
-        "req.payload", "req.payload_lv", "req.proto_http", "req_proto_http", "req.rdp_cookie", "rdp_cookie",
-        "req.rdp_cookie_cnt", "req.ssl_ec_ext", "req.ssl_hello_type", "req.ssl_sni", "req.ssl_st_ext",
-        "req.ssl_ver", "req.ssl_alpn", "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
-        "wait_end", "base32", "base32+src", "baseq", "capture.req.method", "capture.req.uri", "capture.req.ver",
+        "src_bytes_out_rate", "src_gpc0", "src_inc_gpc0", "srv_id", "srv_name_hash",
+        "req.proto_http", "req_proto_http", "req.rdp_cookie", "rdp_cookie",
+        "req.rdp_cookie_cnt", "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
+        "base32", "base32+src", "baseq", "capture.req.method", "capture.req.uri", "capture.req.ver",
         "capture.res.ver", "cookie", "http_auth_bearer", "http_auth_pass", "http_auth_type", "http_auth_user",
         "http_first_req", "pathq", "req.body", "req.body_len", "req.body_param", "req.body_size", "req.cook_names",
         "req.hdr_names", "req.hdrs", "req.hdrs_bin", "req.timer.hdr", "req.timer.idle", "req.timer.queue",
@@ -477,7 +491,7 @@ extension ParserState {
             let f: Fetch = name == "fe_name" ? .frontendName : name == "be_name" ? .backendName : .serverName
             return made(f, .string, .constant)
         default:
-            break
+            if let content = contentFetch(name, args) { return content }
         }
 
         // Derived ACL keywords: <base>_<method>.

@@ -162,13 +162,21 @@ extension ParserState {
                     for term in group {
                         for acl in term.acls where acl.sample.fetch.source > maximum && warned.insert(acl.location).inserted {
                             let what = acl.name.isEmpty ? "this anonymous ACL" : "ACL '\(acl.name)'"
-                            let needs = acl.sample.fetch.source == .response ? "the HTTP response" : "the HTTP request"
+                            let needs = acl.sample.fetch.source.needs
                             report(.warning, "\(what) never matches in '\(keyword)' rules: it needs \(needs), "
                                    + "which is not available yet there", at: acl.location)
                         }
                     }
                 }
             }
+        }
+        // HAProxy: "some 'tcp-request content' rules explicitly depending on request contents without any
+        // 'tcp-request inspect-delay' setting".
+        if draft.settings.mode == .tcp, draft.settings.tcpInspectDelay == nil,
+           let at = (draft.tcpRequestContentRules.map(\.condition) + draft.useBackends.map(\.condition))
+            .lazy.compactMap(\.firstContentACL).first {
+            report(.warning, "\(label) has rules reading the request's contents but no 'tcp-request inspect-delay': "
+                   + "they only see what arrived with the connection (usually nothing)", at: at)
         }
         if let at = draft.settings.httpLog, draft.kind.hasFrontend, draft.settings.mode == .tcp {
             report(.warning, "'option httplog' is ignored in tcp mode: \(label) logs in tcplog format instead", at: at)

@@ -275,6 +275,10 @@ extension Worker {
             connect(slot, loop: &loop)
         case .connecting:
             connectFailed(slot, error: nil, loop: &loop)
+        case .inspecting:
+            // The deadline stays passed, so that every stage left decides now.
+            s.pointee.phaseExpiry = loop.now
+            analyseTCPContent(slot, loop: &loop)
         default:
             rearm(slot, loop: &loop)
         }

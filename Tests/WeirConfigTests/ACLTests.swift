@@ -233,7 +233,7 @@ import Testing
         #expect(aclErrors("    acl") == ["t.cfg:8:5: error: acl: expected a name and a criterion, as in 'acl is_api path_beg /api'"])
         #expect(aclErrors("    acl x path -m strr a")
                 == ["t.cfg:8:19: error: acl 'x': unknown match method 'strr'; expected one of found, bool, int, ip, len, str, "
-                    + "sub, reg, beg, end, dir, dom (did you mean 'str'?)"])
+                    + "sub, reg, beg, end, dir, dom, bin (did you mean 'str'?)"])
         #expect(aclErrors("    acl x path -j a")
                 == ["t.cfg:8:16: error: acl 'x': unknown flag '-j'; put '--' before a pattern that starts with '-' (did you mean '-i'?)"])
         #expect(aclErrors("    acl x path -m") == ["t.cfg:8:16: error: acl 'x': '-m' expects a value"])

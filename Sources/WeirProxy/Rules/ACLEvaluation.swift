@@ -70,6 +70,9 @@ extension RuleEngine {
         case .str:
             guard let bytes = bytes(of: value) else { return false }
             return ByteMatching.binarySearch(bytes, in: acl.strings, ignoreCase: acl.ignoreCase) != nil
+        case .bin:
+            guard let bytes = bytes(of: value) else { return false }
+            return acl.strings.contains { ByteMatching.equal(bytes, $0, ignoreCase: false) }
         case .beg, .end, .sub, .dom, .dir:
             guard let bytes = bytes(of: value) else { return false }
             for pattern in acl.strings where Self.matches(bytes, pattern, method: acl.method, ignoreCase: acl.ignoreCase) {

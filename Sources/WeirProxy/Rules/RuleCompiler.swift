@@ -326,6 +326,8 @@ struct RuleCompiler {
         case .str:
             let patterns = match.strings.map { match.ignoreCase ? Self.lowered(Array($0.utf8)) : Array($0.utf8) }
             strings = patterns.sorted { $0.lexicographicallyPrecedes($1) }.map { constants.intern($0) }
+        case .bin:
+            strings = match.binaryPatterns.map { constants.intern($0) }
         default:
             strings = match.strings.map { constants.intern(match.ignoreCase ? Self.lowered(Array($0.utf8)) : Array($0.utf8)) }
         }
@@ -390,6 +392,7 @@ struct RuleCompiler {
         case .sslFrontendProtocol: return .sslFrontendProtocol
         case .sslFrontendCipher: return .sslFrontendCipher
         case .sslFrontendALPN: return .sslFrontendALPN
+        case .content(let fetch): return .content(fetch)
         }
     }
 
@@ -454,7 +457,7 @@ struct RuleCompiler {
 
     // MARK: - Helpers
 
-    private mutating func variable(_ scope: VariableScope, _ name: String) -> VariableSlot {
+    mutating func variable(_ scope: VariableScope, _ name: String) -> VariableSlot {
         let key = scope.rawValue + "." + name
         if scope == .proc {
             if let index = processVariables[key] { return VariableSlot(index: index, scope: scope) }

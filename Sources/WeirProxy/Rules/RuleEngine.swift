@@ -17,6 +17,13 @@ struct SampleInput {
     var tls: OpaquePointer?
     var backend = -1
     var server = -1
+    /// Mode tcp: the bytes the client sent so far, none forwarded yet
+    /// (`ContentSamples.swift`); nil outside content inspection.
+    var content: UnsafeRawBufferPointer?
+    /// No more bytes will be waited for: a value missing now is missing.
+    var contentFinal = true
+    /// Set by a content fetch that found no value, or one that may change, because more bytes may come.
+    var contentUndecided = false
 
     init(slot: UInt32, peer: SocketAddress, clientFD: Int32 = -1, local: SocketAddress? = nil, frontend: Int) {
         self.slot = slot

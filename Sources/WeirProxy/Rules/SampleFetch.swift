@@ -123,6 +123,8 @@ extension RuleEngine {
             guard let tls = input.tls else { return .none }
             let alpn = TLSConnection.alpn(tls)
             return alpn.isEmpty ? .none : .bytes(alpn)
+        case .content(let fetch):
+            return contentSample(fetch, valueIndex: valueIndex ?? 0)
         }
     }
 
