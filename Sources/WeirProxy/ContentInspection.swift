@@ -21,7 +21,7 @@ extension Worker {
         refreshUsableServers()
         if s.pointee.backend < 0 {
             let delay = frontends[frontend].inspectDelay
-            beginContent(slot, delay: delay, now: loop.now)
+            beginContent(slot, final: contentIsFinal(slot, delay: delay, now: loop.now))
             switch rules.contentVerdict(rules.compiled.frontends[frontend].tcpContentRules) {
             case .wait:
                 waitForContent(slot, delay: delay ?? 0, loop: &loop)
@@ -36,7 +36,7 @@ extension Worker {
             rules.input.contentFinal = true
             let backend = rules.chooseBackend(frontend: frontend)
             guard backend >= 0 else {
-                keepContentForLog(slot, now: loop.now)
+                keepContentForLog(slot)
                 close(slot, cause: "P", phase: "R", loop: &loop)
                 return
             }
@@ -45,7 +45,7 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         if backend != rules.compiled.frontends[frontend].ownBackend {
             let delay = backends[backend].inspectDelay
-            beginContent(slot, delay: delay, now: loop.now)
+            beginContent(slot, final: contentIsFinal(slot, delay: delay, now: loop.now))
             switch rules.contentVerdict(rules.compiled.backends[backend].tcpContentRules) {
             case .wait:
                 waitForContent(slot, delay: delay ?? 0, loop: &loop)
@@ -57,7 +57,7 @@ extension Worker {
                 break
             }
         }
-        keepContentForLog(slot, now: loop.now)
+        keepContentForLog(slot)
         // The client left before sending anything to forward: HAProxy's `CR`.
         if s.pointee.toServer.sourceEOF && s.pointee.toServer.isEmpty {
             close(slot, cause: "C", phase: "R", loop: &loop)
@@ -66,7 +66,7 @@ extension Worker {
         s.pointee.phase = .queued
         s.pointee.phaseExpiry = .max
         if !rules.compiled.stickRules[backend].isEmpty {
-            beginContent(slot, delay: nil, now: loop.now)
+            beginContent(slot)
             analyseStickRules(slot, backend: backend)
         }
         assignServer(slot, loop: &loop)
@@ -79,7 +79,7 @@ extension Worker {
         let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false,
                           sourceTLS: s.pointee.tls)
         if status.sourceError != nil {
-            keepContentForLog(slot, now: loop.now)
+            keepContentForLog(slot)
             close(slot, cause: "C", loop: &loop)
             return
         }
@@ -91,18 +91,24 @@ extension Worker {
         analyseTCPContent(slot, loop: &loop)
     }
 
-    /// Starts the rules engine on the session with its buffered bytes. They
-    /// are final without an inspection delay, once it passed, at the
-    /// client's end-of-file, and when the buffer is full.
-    private mutating func beginContent(_ slot: UInt32, delay: Int?, now: Int64) {
-        let s = sessions.pointer(slot)
+    /// Starts the rules engine on the session with its buffered bytes;
+    /// `final`: no more will be waited for.
+    mutating func beginContent(_ slot: UInt32, final: Bool = true) {
+        let d = sessions.pointer(slot).pointee.toServer
         var input = sampleInput(slot)
-        let d = s.pointee.toServer
         input.content = d.buffer >= 0
             ? UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.head, count: d.tail - d.head)
             : UnsafeRawBufferPointer(start: nil, count: 0)
-        input.contentFinal = delay == nil || s.pointee.phaseExpiry <= now || d.sourceEOF || d.tail >= bufferSize
+        input.contentFinal = final
         rules.beginConnection(input)
+    }
+
+    /// The bytes are final without an inspection delay, once it passed, at
+    /// the client's end-of-file, and when the buffer is full.
+    private func contentIsFinal(_ slot: UInt32, delay: Int?, now: Int64) -> Bool {
+        let s = sessions.pointer(slot)
+        return delay == nil || s.pointee.phaseExpiry <= now || s.pointee.toServer.sourceEOF
+            || s.pointee.toServer.tail >= bufferSize
     }
 
     /// The rules wait: the inspection deadline is set once, and the first
@@ -121,7 +127,7 @@ extension Worker {
     /// `tcp-request content reject`: counted as a denied request, logged `PR`.
     private mutating func rejectContent(_ slot: UInt32, loop: inout EventLoop) {
         countDenied(slot, response: false)
-        keepContentForLog(slot, now: loop.now)
+        keepContentForLog(slot)
         close(slot, cause: "P", phase: "R", loop: &loop)
     }
 
@@ -138,10 +144,10 @@ extension Worker {
 
     /// Takes the log line's `%[…]` over the contents now, while the bytes
     /// are still buffered (`ContentSnapshot`).
-    private mutating func keepContentForLog(_ slot: UInt32, now: Int64) {
+    private mutating func keepContentForLog(_ slot: UInt32) {
         let frontend = Int(sessions.pointer(slot).pointee.frontend)
         guard !rules.compiled.frontendLogging[frontend].contentSnapshots.isEmpty else { return }
-        beginContent(slot, delay: nil, now: now)
+        beginContent(slot)
         for snapshot in rules.compiled.frontendLogging[frontend].contentSnapshots {
             rules.scratch.reset()
             rules.sessions.set(slot, snapshot.variable, rules.sampleValue(snapshot.sample))

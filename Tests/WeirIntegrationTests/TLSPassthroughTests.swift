@@ -116,6 +116,10 @@ private final class PassthroughScenario: @unchecked Sendable {
                     server w \(started[1].address)
                 backend be_default
                     server d \(started[2].address)
+                backend be_hash
+                    balance hash req.ssl_sni
+                    server a \(started[0].address)
+                    server w \(started[1].address)
                 """)
         } catch {
             started.forEach { $0.stop() }
@@ -265,6 +269,22 @@ struct TLSPassthroughTests {
         #expect(bytes.isEmpty && end.isClosed, "\(end)")
         let line = try #require(rejecting.weir.logLine(clientPort: client.localPort), "stdout:\n\(rejecting.weir.stdout.text)")
         #expect(line.termination == "PR")
+    }
+
+    @Test("balance hash req.ssl_sni: the name read from the ClientHello keeps each client on one server")
+    func hashBySNI() throws {
+        let s = try PassthroughScenario(rules: """
+                tcp-request content accept if { req.ssl_hello_type 1 }
+                use_backend be_hash if { req.ssl_sni -m end .hash.test }
+            """)
+        defer { s.stop() }
+        // Round robin would alternate between the two servers.
+        for name in ["one.hash.test", "two.hash.test", "three.hash.test"] {
+            let first = try s.handshake(serverName: name)
+            #expect(first == "a" || first == "w", "\(name): \(String(describing: first))")
+            #expect(try s.handshake(serverName: name) == first, "\(name)")
+            #expect(try s.handshake(serverName: name) == first, "\(name)")
+        }
     }
 
     @Test("a client that closes or resets during inspection is logged CR, with no server")
