@@ -20,18 +20,8 @@ extension Worker {
         let frontend = Int(s.pointee.frontend)
         refreshUsableServers()
         if s.pointee.backend < 0 {
-            let delay = frontends[frontend].inspectDelay
-            beginContent(slot, final: contentIsFinal(slot, delay: delay, now: loop.now))
-            switch rules.contentVerdict(rules.compiled.frontends[frontend].tcpContentRules) {
-            case .wait:
-                waitForContent(slot, delay: delay ?? 0, loop: &loop)
-                return
-            case .reject:
-                rejectContent(slot, loop: &loop)
-                return
-            case .accept:
-                break
-            }
+            guard contentRulesAccept(slot, rules.compiled.frontends[frontend].tcpContentRules,
+                                     delay: frontends[frontend].inspectDelay, loop: &loop) else { return }
             // `use_backend` decides on what is there, as HAProxy's switching rules.
             rules.input.contentFinal = true
             let backend = rules.chooseBackend(frontend: frontend)
@@ -43,19 +33,11 @@ extension Worker {
             enterBackend(slot, backend)
         }
         let backend = Int(s.pointee.backend)
-        if backend != rules.compiled.frontends[frontend].ownBackend {
-            let delay = backends[backend].inspectDelay
-            beginContent(slot, final: contentIsFinal(slot, delay: delay, now: loop.now))
-            switch rules.contentVerdict(rules.compiled.backends[backend].tcpContentRules) {
-            case .wait:
-                waitForContent(slot, delay: delay ?? 0, loop: &loop)
-                return
-            case .reject:
-                rejectContent(slot, loop: &loop)
-                return
-            case .accept:
-                break
-            }
+        if backend != rules.compiled.frontends[frontend].ownBackend,
+           !rules.compiled.backends[backend].tcpContentRules.isEmpty,
+           !contentRulesAccept(slot, rules.compiled.backends[backend].tcpContentRules,
+                               delay: backends[backend].inspectDelay, loop: &loop) {
+            return
         }
         keepContentForLog(slot)
         // The client left before sending anything to forward: HAProxy's `CR`.
@@ -70,6 +52,19 @@ extension Worker {
             analyseStickRules(slot, backend: backend)
         }
         assignServer(slot, loop: &loop)
+    }
+
+    /// One stage's content rules over what is buffered: true when they
+    /// accept; otherwise the session now waits for bytes, or is closed.
+    private mutating func contentRulesAccept(_ slot: UInt32, _ contentRules: [CompiledTCPRule], delay: Int?,
+                                             loop: inout EventLoop) -> Bool {
+        beginContent(slot, final: contentIsFinal(slot, delay: delay, now: loop.now))
+        switch rules.contentVerdict(contentRules) {
+        case .accept: return true
+        case .wait: waitForContent(slot, delay: delay ?? 0, loop: &loop)
+        case .reject: rejectContent(slot, loop: &loop)
+        }
+        return false
     }
 
     /// `.inspecting`: reads what the client sent, then runs the rules again
