@@ -84,7 +84,7 @@ private final class PassthroughScenario: @unchecked Sendable {
     let weir: WeirProcess
     let port: UInt16
 
-    init(delay: String = "5s", rules: String, backendRules: String = "") throws {
+    init(delay: String = "5s", clientTimeout: String = "10s", rules: String, backendRules: String = "") throws {
         certificates = try PassthroughCertificates()
         var started: [TLSBackend] = []
         do {
@@ -99,7 +99,7 @@ private final class PassthroughScenario: @unchecked Sendable {
                     mode tcp
                     log global
                     timeout connect 2s
-                    timeout client 10s
+                    timeout client \(clientTimeout)
                     timeout server 10s
                 frontend tls_in
                     bind 127.0.0.1:0
@@ -304,5 +304,18 @@ struct TLSPassthroughTests {
         let reset = try #require(s.weir.logLine(clientPort: resetting.localPort))
         #expect(reset.termination == "CR")
         #expect(reset.server == "<NOSRV>")
+    }
+
+    @Test("timeout client shorter than inspect-delay: a silent client is closed and logged cR")
+    func clientTimeoutDuringInspection() throws {
+        let s = try PassthroughScenario(clientTimeout: "300ms",
+                                        rules: "    tcp-request content accept if { req.ssl_hello_type 1 }")
+        defer { s.stop() }
+        let client = try Client(port: s.port)
+        let (bytes, end) = client.readToEnd()
+        #expect(bytes.isEmpty && end.isClosed, "\(end)")
+        let line = try #require(s.weir.logLine(clientPort: client.localPort), "stdout:\n\(s.weir.stdout.text)")
+        #expect(line.termination == "cR")
+        #expect(line.backend == "tls_in" && line.server == "<NOSRV>")
     }
 }
