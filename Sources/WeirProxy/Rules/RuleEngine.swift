@@ -22,7 +22,8 @@ struct SampleInput {
     var content: UnsafeRawBufferPointer?
     /// No more bytes will be waited for: a value missing now is missing.
     var contentFinal = true
-    /// Set by a content fetch that found no value, or one that may change, because more bytes may come.
+    /// Set by a content fetch whose value is missing or may still change
+    /// because more bytes may come (HAProxy's SMP_F_MAY_CHANGE).
     var contentUndecided = false
 
     init(slot: UInt32, peer: SocketAddress, clientFD: Int32 = -1, local: SocketAddress? = nil, frontend: Int) {
