@@ -94,7 +94,7 @@ extension ParserState {
                 return nil
             }
         }
-        guard addPatterns(patterns, to: &match, context: context) else { return nil }
+        guard addPatterns(patterns, to: &match, context: context, dottedVersion: parsed.dottedVersion) else { return nil }
         switch match.method {
         case .found, .bool:
             break
@@ -109,7 +109,7 @@ extension ParserState {
 
     /// Parses patterns for the match's method; errors are reported where each pattern is written.
     private mutating func addPatterns(_ patterns: [(text: String, at: SourceLocation)], to match: inout Match,
-                                      context: String) -> Bool {
+                                      context: String, dottedVersion: Bool = false) -> Bool {
         var ok = true
         var pendingOperator: (String, SourceLocation)?
         for (text, at) in patterns {
@@ -133,6 +133,17 @@ extension ParserState {
                     pendingOperator = (text, at)
                     continue
                 }
+                var text = text
+                if dottedVersion, match.method == .int, let version = ContentFetchSyntax.dottedVersion(text) {
+                    switch version {
+                    case .success(let integer): text = integer
+                    case .failure(let m):
+                        report(.error, "\(context): \(m.text)", at: at)
+                        ok = false
+                        pendingOperator = nil
+                        continue
+                    }
+                }
                 switch Self.integerRange(text, operator: pendingOperator?.0) {
                 case .success(let r): match.integers.append(r)
                 case .failure(let m):
@@ -150,7 +161,7 @@ extension ParserState {
             case .str, .beg, .end, .sub, .dom, .dir:
                 match.strings.append(text)
             case .bin:
-                guard text.count % 2 == 0, text.allSatisfy(\.isHexDigit) else {
+                guard Self.hexBytes(text) != nil else {
                     report(.error, "\(context): '-m bin' expects bytes in hexadecimal like 0A1B2C, got '\(text)'", at: at)
                     ok = false
                     continue
@@ -198,7 +209,7 @@ extension ParserState {
     static let predefinedACLNames = [
         "TRUE", "FALSE", "HTTP_1.0", "HTTP_1.1", "HTTP_CONTENT", "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR",
         "LOCALHOST", "METH_CONNECT", "METH_DELETE", "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT",
-        "METH_TRACE",
+        "METH_TRACE", "REQ_CONTENT", "WAIT_END",
     ]
 
     /// HAProxy's predefined ACLs, as ACLs on supported fetches.
@@ -222,6 +233,8 @@ extension ParserState {
                 IPNetwork(address: IPAddress(bytes: [127, 0, 0, 1]), prefixLength: 8),
                 IPNetwork(address: IPAddress(bytes: [UInt8](repeating: 0, count: 15) + [1]), prefixLength: 128),
             ]))
+        case "REQ_CONTENT": return acl(.content(.length), Match(method: .int, integers: [1...Int64.max]))
+        case "WAIT_END": return acl(.content(.waitEnd), Match(method: .bool))
         case "METH_GET": return acl(.method, Match(method: .str, strings: ["GET", "HEAD"]))
         case "METH_CONNECT", "METH_DELETE", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT", "METH_TRACE":
             return acl(.method, Match(method: .str, strings: [String(name.dropFirst(5))]))
@@ -229,7 +242,7 @@ extension ParserState {
         }
     }
 
-    static let unsupportedPredefinedACLs: Set<String> = ["HTTP", "RDP_COOKIE", "REQ_CONTENT", "WAIT_END"]
+    static let unsupportedPredefinedACLs: Set<String> = ["HTTP", "RDP_COOKIE"]
 
     // MARK: Conditions
 

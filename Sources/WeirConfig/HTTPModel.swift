@@ -195,6 +195,9 @@ public enum Fetch: Sendable, Hashable {
     case sslBackendCipher
     /// The ALPN protocol the server chose (`ssl_bc_alpn`).
     case sslBackendALPN
+    // The request buffer's raw bytes, in mode tcp (ContentFetches.swift).
+    /// `req.len`, `req.payload`, `req.ssl_sni`, `wait_end`, …
+    case content(ContentFetch)
 }
 
 /// What `ssl_c_verify` and its kin return: integers from the verification.

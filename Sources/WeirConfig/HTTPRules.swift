@@ -515,18 +515,26 @@ extension ParserState {
     // MARK: tcp-request
 
     mutating func parseTCPRequest(_ words: [Word]) {
-        guard let index = proxyIndex else { return }
         guard words.count > 1 else {
             error("tcp-request: expected 'connection', 'content' or 'inspect-delay'", at: words[0])
             return
         }
         let kind = words[1]
-        switch kind.text {
-        case "inspect-delay":
+        // `inspect-delay` is inherited from `defaults`; the rules are not.
+        if kind.text == "inspect-delay" {
             guard let ms = duration(words, 2, keyword: "tcp-request inspect-delay") else { return }
             expectAtMost(3, words, after: "tcp-request inspect-delay \(words[2].text)")
-            proxies[index].tcpInspectDelay = ms
+            settings.tcpInspectDelay = ms
             return
+        }
+        guard let index = proxyIndex else {
+            if case .defaults = section {
+                error("'tcp-request \(kind.text)' is not allowed in a 'defaults' section; only 'tcp-request inspect-delay' is",
+                      at: kind)
+            }
+            return
+        }
+        switch kind.text {
         case "connection", "content":
             break
         case "session":

@@ -72,7 +72,7 @@ enum Keywords {
         ("acl", false, true, true, true),
         ("http-response", false, true, true, true),
         ("redirect", false, true, true, true),
-        ("tcp-request", false, true, true, true),
+        ("tcp-request", true, true, true, true),
         ("http-reuse", true, false, true, true),
         ("capture", false, true, true, false),
         ("log-format", true, true, true, false),

@@ -563,6 +563,8 @@ public struct Backend: Sendable, Hashable {
     /// `redirect` lines of the backend, evaluated after `httpRequestRules`.
     public var redirectRules: [HTTPRule] = []
     public var tcpRequestContentRules: [TCPRule] = []
+    /// `tcp-request inspect-delay`: how long this backend's content rules may wait for data (ms).
+    public var tcpInspectDelay: Int?
     public var forwardFor: ForwardedHeader?
     public var originalTo: ForwardedHeader?
     public var connectionMode: HTTPConnectionMode = .keepAlive

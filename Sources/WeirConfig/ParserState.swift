@@ -18,6 +18,8 @@ struct ProxySettings: Sendable {
     var dontLogNull = false
     var serverDefaults = ServerDefaults()
     var defaultBackend: NamedReference?
+    /// `tcp-request inspect-delay` (ms), inherited from `defaults`.
+    var tcpInspectDelay: Int?
 
     // HTTP mode.
     var forwardFor: ForwardedHeader?
@@ -124,7 +126,6 @@ struct ProxyDraft: Sendable {
     var redirectRules: [HTTPRule] = []
     var tcpRequestConnectionRules: [TCPRule] = []
     var tcpRequestContentRules: [TCPRule] = []
-    var tcpInspectDelay: Int?
     var requestCaptures: [HeaderCapture] = []
     var responseCaptures: [HeaderCapture] = []
     var persistRules: [PersistRule] = []

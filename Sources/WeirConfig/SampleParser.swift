@@ -6,16 +6,16 @@
 /// The type of a sample's value, which picks an ACL's default match method.
 enum SampleType: Sendable {
     case string, integer, address, boolean
-    /// Bytes that are not text (`ssl_c_serial`, `ssl_c_sha1`): matched as hexadecimal patterns.
+    /// Bytes that are not text (`ssl_c_serial`, `ssl_c_sha1`, `req.payload`): matched as hexadecimal patterns.
     case binary
 
     var defaultMatch: MatchMethod {
         switch self {
         case .string: return .str
+        case .binary: return .bin
         case .integer: return .int
         case .address: return .ip
         case .boolean: return .bool
-        case .binary: return .bin
         }
     }
 }
@@ -26,6 +26,8 @@ enum FetchSource: Int, Sendable, Comparable {
     case constant = 0
     /// The connection's addresses.
     case connection
+    /// The raw bytes of the request buffer (`mode tcp` content inspection).
+    case content
     /// The HTTP request.
     case request
     /// The connection to the server (`ssl_bc*`): known once connected.
@@ -40,6 +42,7 @@ enum FetchSource: Int, Sendable, Comparable {
         switch self {
         case .response: return "the HTTP response"
         case .serverConnection: return "the connection to the server"
+        case .content: return "the request's contents"
         default: return "the HTTP request"
         }
     }
@@ -52,6 +55,8 @@ struct ParsedSample: Sendable {
     /// The match method a derived ACL keyword implies (`path_beg`: beg).
     var derivedMatch: MatchMethod?
     var source: FetchSource
+    /// Integer patterns may be written as versions, `3.1` (`req.ssl_ver`).
+    var dottedVersion = false
 }
 
 /// Why a sample expression was refused: the message, and the character
@@ -77,6 +82,7 @@ extension Fetch {
             return .connection
         case .sslBackend, .sslBackendProtocol, .sslBackendCipher, .sslBackendALPN:
             return .serverConnection
+        case .content: return .content
         }
     }
 }
@@ -92,7 +98,7 @@ enum SampleSyntax {
         "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fe_name", "be_name",
         "srv_name", "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn",
         "ssl_bc", "ssl_bc_protocol", "ssl_bc_cipher", "ssl_bc_alpn",
-    ] + clientCertificateFetches
+    ] + clientCertificateFetches + ContentFetchSyntax.names
 
     /// Client certificates (mTLS) and the frontend's certificate.
     static let clientCertificateFetches: [String] = [
@@ -125,11 +131,10 @@ enum SampleSyntax {
         "fc_dst_port", "fc_src", "fc_src_port", "fc_http_major", "fc_rcvd_proxy", "fc_rtt", "fc_rttvar",
         "fc_unacked", "fc_pp_authority", "fc_pp_unique_id", "so_id", "so_name", "src_conn_cnt", "src_is_local",
         "src_conn_rate", "src_http_req_rate", "src_http_req_cnt", "src_http_err_rate", "src_bytes_in_rate",
-        "src_bytes_out_rate", "src_gpc0", "src_inc_gpc0", "srv_id", "srv_name_hash", "req.len", "req_len",
-        "req.payload", "req.payload_lv", "req.proto_http", "req_proto_http", "req.rdp_cookie", "rdp_cookie",
-        "req.rdp_cookie_cnt", "req.ssl_ec_ext", "req.ssl_hello_type", "req.ssl_sni", "req.ssl_st_ext",
-        "req.ssl_ver", "req.ssl_alpn", "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
-        "wait_end", "base32", "base32+src", "baseq", "capture.req.method", "capture.req.uri", "capture.req.ver",
+        "src_bytes_out_rate", "src_gpc0", "src_inc_gpc0", "srv_id", "srv_name_hash",
+        "req.proto_http", "req_proto_http", "req.rdp_cookie", "rdp_cookie",
+        "req.rdp_cookie_cnt", "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
+        "base32", "base32+src", "baseq", "capture.req.method", "capture.req.uri", "capture.req.ver",
         "capture.res.ver", "cookie", "http_auth_bearer", "http_auth_pass", "http_auth_type", "http_auth_user",
         "http_first_req", "pathq", "req.body", "req.body_len", "req.body_param", "req.body_size", "req.cook_names",
         "req.hdr_names", "req.hdrs", "req.hdrs_bin", "req.timer.hdr", "req.timer.idle", "req.timer.queue",
@@ -514,7 +519,7 @@ extension ParserState {
             let f: Fetch = name == "fe_name" ? .frontendName : name == "be_name" ? .backendName : .serverName
             return made(f, .string, .constant)
         default:
-            break
+            if let content = contentFetch(name, args) { return content }
         }
 
         // Derived ACL keywords: <base>_<method>.

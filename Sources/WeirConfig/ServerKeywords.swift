@@ -177,6 +177,14 @@ extension ParserState {
                 }
             }
         }
+        // HAProxy: "some 'tcp-request content' rules explicitly depending on request contents without any
+        // 'tcp-request inspect-delay' setting".
+        if draft.settings.mode == .tcp, draft.settings.tcpInspectDelay == nil,
+           let at = (draft.tcpRequestContentRules.map(\.condition) + draft.useBackends.map(\.condition))
+            .lazy.compactMap(\.firstContentACL).first {
+            report(.warning, "\(label) has rules reading the request's contents but no 'tcp-request inspect-delay': "
+                   + "they only see what arrived with the connection (usually nothing)", at: at)
+        }
         if let at = draft.settings.httpLog, draft.kind.hasFrontend, draft.settings.mode == .tcp {
             report(.warning, "'option httplog' is ignored in tcp mode: \(label) logs in tcplog format instead", at: at)
             draft.settings.tcpLog = true

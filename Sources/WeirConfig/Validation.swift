@@ -45,6 +45,7 @@ extension ParserState {
                 backend.httpResponseRules = draft.httpResponseRules
                 backend.redirectRules = draft.redirectRules
                 backend.tcpRequestContentRules = draft.tcpRequestContentRules
+                backend.tcpInspectDelay = draft.settings.tcpInspectDelay
                 backend.forwardFor = draft.settings.forwardFor
                 backend.originalTo = draft.settings.originalTo
                 backend.connectionMode = draft.settings.connectionMode
@@ -119,7 +120,7 @@ extension ParserState {
             frontend.errorPages = resolvedErrorPages(draft.settings)
             frontend.tcpRequestConnectionRules = draft.tcpRequestConnectionRules
             frontend.tcpRequestContentRules = draft.tcpRequestContentRules
-            frontend.tcpInspectDelay = draft.tcpInspectDelay
+            frontend.tcpInspectDelay = draft.settings.tcpInspectDelay
             frontend.statsPage = draft.settings.statsPage
             let label = "\(draft.kind.rawValue) '\(draft.name)'"
 

@@ -160,10 +160,11 @@ extension Worker {
         let s = sessions.pointer(slot)
         let hashing = backends[backend].hashing
         guard s.pointee.isHTTP else {
-            // `mode tcp`: only an expression over what layer 4 knows; HAProxy
-            // falls back to round robin for the HTTP ones.
+            // `mode tcp`: only an expression over what layer 4 and the
+            // buffered contents (`req.ssl_sni`) know; HAProxy falls back to
+            // round robin for the HTTP ones.
             guard case .sample = hashing.key, let sample = rules.compiled.balanceSamples[backend] else { return nil }
-            rules.beginConnection(sampleInput(slot))
+            beginContent(slot)
             return ContentKey.withBinary(rules.sampleValue(sample)) { hashing.hash($0) }
         }
         // The request's rules ran just before its first pick: what they left

@@ -83,6 +83,8 @@ extension Worker {
             drainLingeringClient(slot, loop: &loop)
         case .httpHead, .httpReply:
             httpService(slot, loop: &loop)
+        case .inspecting:
+            inspectContent(slot, loop: &loop)
         case .queued, .retryWait, .connecting:
             // Read ahead from the client while the server side is not ready.
             let status = pump(&s.pointee.toServer, from: s.pointee.clientFD, to: -1, sinkReady: false,

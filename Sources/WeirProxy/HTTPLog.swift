@@ -6,7 +6,7 @@ import WeirSystem
 /// `option tcplog`, `log-format`), its unique id, and when lines are written.
 struct FrontendLogging {
     /// nil: no line per exchange (nor per session with a custom format).
-    let format: CompiledLogFormat?
+    var format: CompiledLogFormat?
     /// `format` is `option tcplog`'s, which `logSession` writes directly.
     let isTCPLog: Bool
     let uniqueIDFormat: CompiledLogFormat?
@@ -16,15 +16,22 @@ struct FrontendLogging {
     let dontLogNormal: Bool
     /// `option log-separate-errors`: errors are logged at `err`, not `info`.
     let logSeparateErrors: Bool
+    /// Mode tcp: the `%[…]` of `format` over the request's contents, taken
+    /// when the content rules decide (`ContentSamples.swift`).
+    var contentSnapshots: [ContentSnapshot] = []
 }
 
 extension RuleCompiler {
     mutating func frontendLogging(_ frontend: Frontend) throws(StartupError) -> FrontendLogging {
-        FrontendLogging(format: try frontend.logFormat.map { f throws(StartupError) in try logFormat(f) },
-                        isTCPLog: frontend.logFormat == LogFormat.tcplog,
-                               uniqueIDFormat: try frontend.uniqueIDFormat.map { f throws(StartupError) in try logFormat(f) },
-                               uniqueIDHeader: frontend.uniqueIDHeader.map { Array($0.utf8) },
-                               dontLogNormal: frontend.dontLogNormal, logSeparateErrors: frontend.logSeparateErrors)
+        var logging = FrontendLogging(format: try frontend.logFormat.map { f throws(StartupError) in try logFormat(f) },
+                                      isTCPLog: frontend.logFormat == LogFormat.tcplog,
+                                      uniqueIDFormat: try frontend.uniqueIDFormat.map { f throws(StartupError) in try logFormat(f) },
+                                      uniqueIDHeader: frontend.uniqueIDHeader.map { Array($0.utf8) },
+                                      dontLogNormal: frontend.dontLogNormal, logSeparateErrors: frontend.logSeparateErrors)
+        if frontend.mode == .tcp, let format = logging.format {
+            (logging.format, logging.contentSnapshots) = snapshotContentSamples(format)
+        }
+        return logging
     }
 }
 

@@ -25,6 +25,8 @@ struct FrontendRuntime {
     var maxconn: Int
     let clientTimeout: Int?
     let clientFinTimeout: Int?
+    /// `tcp-request inspect-delay` (ms): how long mode tcp content rules may wait for bytes.
+    let inspectDelay: Int?
     let tcpLog: Bool
     let dontLogNull: Bool
     let logTargets: [LogTarget]
@@ -56,6 +58,7 @@ struct FrontendRuntime {
         maxconn = frontend.maxconn
         clientTimeout = frontend.timeouts.client
         clientFinTimeout = frontend.timeouts.clientFin
+        inspectDelay = frontend.tcpInspectDelay
         // `option tcplog`, or a `log-format` in `mode tcp`.
         tcpLog = frontend.tcpLog || (frontend.mode == .tcp && frontend.logFormat != nil)
         dontLogNull = frontend.dontLogNull
@@ -98,6 +101,8 @@ struct BackendRuntime {
     let queueTimeout: Int?
     let tunnelTimeout: Int?
     let serverFinTimeout: Int?
+    /// `tcp-request inspect-delay` (ms), for this backend's content rules.
+    let inspectDelay: Int?
     let retries: Int
     let redispatch: Bool
     /// `option redispatch N` (-1: on the last retry).
@@ -209,6 +214,7 @@ struct BackendRuntime {
         queueTimeout = backend.timeouts.queue ?? backend.timeouts.connect
         tunnelTimeout = backend.timeouts.tunnel
         serverFinTimeout = backend.timeouts.serverFin
+        inspectDelay = backend.tcpInspectDelay
         retries = backend.retries
         redispatch = backend.redispatch
         redispatchInterval = backend.redispatchInterval

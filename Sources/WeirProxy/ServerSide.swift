@@ -283,6 +283,10 @@ extension Worker {
         case .connecting:
             if s.pointee.serverHandshaking { logServerConnectionError(slot, reason: "Timeout during SSL handshake") }
             connectFailed(slot, error: nil, loop: &loop)
+        case .inspecting:
+            // The deadline stays passed, so that every stage left decides now.
+            s.pointee.phaseExpiry = loop.now
+            analyseTCPContent(slot, loop: &loop)
         default:
             rearm(slot, loop: &loop)
         }

@@ -59,6 +59,9 @@ enum Phase: UInt8 {
     /// HTTP: writing a response the proxy generated (error, deny, redirect,
     /// return); the session then waits for the next request or closes.
     case httpReply
+    /// Mode tcp: `tcp-request content` rules wait for the client's bytes
+    /// (`tcp-request inspect-delay`) before a server is chosen.
+    case inspecting
 }
 
 /// One client connection and, once assigned, its server connection. Lives in
@@ -154,7 +157,7 @@ struct Session {
         case .queued: return UInt8(ascii: "Q")
         case .retryWait, .connecting: return UInt8(ascii: "C")
         case .connected: return isHTTP && exchange.response == .head ? UInt8(ascii: "H") : UInt8(ascii: "D")
-        case .httpHead: return UInt8(ascii: "R")
+        case .httpHead, .inspecting: return UInt8(ascii: "R")
         case .lingering, .httpReply: return UInt8(ascii: "L")
         }
     }

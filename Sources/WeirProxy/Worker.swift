@@ -361,30 +361,16 @@ public struct Worker: ~Copyable, EventHandler {
     }
 
     /// What follows the accept (and the TLS handshake): the first request is
-    /// read, or a server is chosen for a `mode tcp` session.
+    /// read, or a `mode tcp` session's content rules choose its backend
+    /// (`ContentInspection.swift`).
     mutating func beginTraffic(_ slot: UInt32, loop: inout EventLoop) {
-        let http = sessions.pointer(slot).pointee.isHTTP
-        let wall = sessions.pointer(slot).pointee.acceptedWall
-        if http {
+        if sessions.pointer(slot).pointee.isHTTP {
             // The first request may be on its way already.
             httpService(slot, loop: &loop)
             return
         }
         touchClient(slot, now: loop.now)
-        let backend = chooseTCPBackend(slot, loop: &loop)
-        guard backend >= 0 else { return }
-        let s = sessions.pointer(slot)
-        s.pointee.backend = Int32(backend)
-        s.pointee.retriesLeft = Int32(backends[backend].retries)
-        if !rules.compiled.stickRules[backend].isEmpty {
-            rules.beginConnection(sampleInput(slot))
-            analyseStickRules(slot, backend: backend)
-        }
-        backends[backend].current += 1
-        backends[backend].cumulated += 1
-        stats.open(stats.backend(backend))
-        stats.sessionStarted(stats.backend(backend), wallSeconds: wall / 1000)
-        assignServer(slot, loop: &loop)
+        analyseTCPContent(slot, loop: &loop)
     }
 
     /// Pauses listeners at a connection limit and resumes them below it.

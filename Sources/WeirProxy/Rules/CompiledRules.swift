@@ -43,13 +43,15 @@ enum CompiledFetch {
     case sslClientVerify(SSLVerifyField)
     case sslCertificate(CompiledCertificateField, client: Bool)
     case sslBackend, sslBackendProtocol, sslBackendCipher, sslBackendALPN
+    /// The request buffer's raw bytes in mode tcp (`ContentSamples.swift`).
+    case content(ContentFetch)
 
     /// Whether an ACL tries every value the fetch has, not just one.
     var isMultiValued: Bool {
         switch self {
         case .header(let h): return h.occurrence == nil
         case .cookie(let name): return name != nil
-        case .urlParameter, .httpAuthGroup: return true
+        case .urlParameter, .httpAuthGroup, .content(.sslALPN): return true
         default: return false
         }
     }

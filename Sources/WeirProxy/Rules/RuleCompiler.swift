@@ -357,13 +357,7 @@ struct RuleCompiler {
             strings = patterns.sorted { $0.lexicographicallyPrecedes($1) }.map { constants.intern($0) }
         case .bin:
             // Hexadecimal patterns (checked by the parser) as the bytes they spell, sorted.
-            let patterns = match.strings.map { hex in
-                stride(from: 0, to: hex.utf8.count, by: 2).map { i in
-                    let digits = Array(hex.utf8)
-                    return UInt8(String(decoding: digits[i..<(i + 2)], as: UTF8.self), radix: 16) ?? 0
-                }
-            }
-            strings = patterns.sorted { $0.lexicographicallyPrecedes($1) }.map { constants.intern($0) }
+            strings = match.binaryPatterns.sorted { $0.lexicographicallyPrecedes($1) }.map { constants.intern($0) }
         default:
             strings = match.strings.map { constants.intern(match.ignoreCase ? Self.lowered(Array($0.utf8)) : Array($0.utf8)) }
         }
@@ -436,6 +430,7 @@ struct RuleCompiler {
         case .sslBackendProtocol: return .sslBackendProtocol
         case .sslBackendCipher: return .sslBackendCipher
         case .sslBackendALPN: return .sslBackendALPN
+        case .content(let fetch): return .content(fetch)
         }
     }
 
@@ -519,7 +514,7 @@ struct RuleCompiler {
 
     // MARK: - Helpers
 
-    private mutating func variable(_ scope: VariableScope, _ name: String) -> VariableSlot {
+    mutating func variable(_ scope: VariableScope, _ name: String) -> VariableSlot {
         let key = scope.rawValue + "." + name
         if scope == .proc {
             if let index = processVariables[key] { return VariableSlot(index: index, scope: scope) }

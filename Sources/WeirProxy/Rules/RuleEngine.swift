@@ -19,6 +19,14 @@ struct SampleInput {
     var serverTLS: OpaquePointer?
     var backend = -1
     var server = -1
+    /// Mode tcp: the bytes the client sent so far, none forwarded yet
+    /// (`ContentSamples.swift`); nil outside content inspection.
+    var content: UnsafeRawBufferPointer?
+    /// No more bytes will be waited for: a value missing now is missing.
+    var contentFinal = true
+    /// Set by a content fetch whose value is missing or may still change
+    /// because more bytes may come (HAProxy's SMP_F_MAY_CHANGE).
+    var contentUndecided = false
 
     init(slot: UInt32, peer: SocketAddress, clientFD: Int32 = -1, local: SocketAddress? = nil, frontend: Int) {
         self.slot = slot

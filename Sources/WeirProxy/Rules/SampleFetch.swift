@@ -144,6 +144,8 @@ extension RuleEngine {
         case .sslCertificate(let field, let client):
             guard let tls = input.tls, let certificate = TLSConnection.certificate(tls, client: client) else { return .none }
             return certificateValue(certificate, field)
+        case .content(let fetch):
+            return contentSample(fetch, valueIndex: valueIndex ?? 0)
         }
     }
 

@@ -36,7 +36,7 @@ extension Worker {
     }
 
     /// `nbsrv`: counts the usable servers of every backend, when a rule asks.
-    private mutating func refreshUsableServers() {
+    mutating func refreshUsableServers() {
         guard rules.compiled.countsServers else { return }
         for backend in backends.indices {
             var usable = 0
@@ -53,32 +53,6 @@ extension Worker {
         guard !connectionRules.isEmpty else { return true }
         rules.beginConnection(SampleInput(slot: .max, peer: peer, clientFD: clientFD, frontend: frontend))
         return rules.accepts(connectionRules)
-    }
-
-    /// A `mode tcp` session: its `tcp-request content` rules and its
-    /// backend, from the layer 4 data known at accept time. -1: rejected or
-    /// no backend (the session is closed then).
-    mutating func chooseTCPBackend(_ slot: UInt32, loop: inout EventLoop) -> Int {
-        let frontend = Int(sessions.pointer(slot).pointee.frontend)
-        refreshUsableServers()
-        rules.beginConnection(sampleInput(slot))
-        guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
-            close(slot, cause: "P", phase: "R", loop: &loop)
-            return -1
-        }
-        let backend = rules.chooseBackend(frontend: frontend)
-        guard backend >= 0 else {
-            sessions.pointer(slot).pointee.terminationPhase = UInt8(ascii: "R")
-            close(slot, cause: "P", loop: &loop)
-            return -1
-        }
-        rules.input.backend = backend
-        if backend != rules.compiled.frontends[frontend].ownBackend,
-           !rules.accepts(rules.compiled.backends[backend].tcpContentRules) {
-            close(slot, cause: "P", phase: "R", loop: &loop)
-            return -1
-        }
-        return backend
     }
 
     // MARK: - Requests

@@ -129,7 +129,16 @@ final class MasterProcess: @unchecked Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, binary, &actions, &attributes, argv, envp)
+        var rc = posix_spawn(&child, binary, &actions, &attributes, argv, envp)
+        // A binary the test just wrote can be "busy" for an instant: a process
+        // that another test forked in the meantime holds its write descriptor
+        // until it calls exec. Bounded retries outlast that window.
+        var attempts = 0
+        while rc == ETXTBSY && attempts < 200 {
+            attempts += 1
+            usleep(10_000)
+            rc = posix_spawn(&child, binary, &actions, &attributes, argv, envp)
+        }
         close(outPipe[1])
         close(errPipe[1])
         guard rc == 0 else {
