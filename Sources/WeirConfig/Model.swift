@@ -313,8 +313,9 @@ public enum BalanceAlgorithm: Sendable, Hashable {
     /// `balance url_param NAME`: a hash of that query parameter's value
     /// (round robin when absent).
     case urlParam(String)
-    /// `balance hdr(NAME)`: a hash of that request header's value (round robin when absent).
-    case header(String)
+    /// `balance hdr(NAME) [use_domain_only]`: a hash of that request header's
+    /// value, or of its main domain name only (round robin when absent).
+    case header(String, domainOnly: Bool = false)
     /// `balance hash EXPR`: a hash of the sample's value (round robin when absent).
     case hash(Sample)
 }

@@ -139,7 +139,7 @@ extension ProxyDraft {
     var answersLocally: Bool {
         !redirectRules.isEmpty || httpRequestRules.contains {
             switch $0.action {
-            case .deny, .tarpit, .auth, .redirect, .returnResponse, .useService: return true
+            case .deny, .tarpit, .auth, .redirect, .returnResponse, .useService, .reject, .silentDrop: return true
             default: return false
             }
         } || settings.statsPage != nil

@@ -352,11 +352,9 @@ extension ParserState {
                     error("balance hdr: expected a header name, as in hdr(host)", at: w)
                     return
                 }
-                if words.count > 2, words[2].text == "use_domain_only" {
-                    error("balance hdr: 'use_domain_only' is not supported by Weir yet", at: words[2])
-                    return
-                }
-                settings.balance = .header(String(w.text.dropFirst(4).dropLast()))
+                let domainOnly = words.count > 2 && words[2].text == "use_domain_only"
+                settings.balance = .header(String(w.text.dropFirst(4).dropLast()), domainOnly: domainOnly)
+                if domainOnly { consumed = 3 }
             } else if Keywords.balanceUnsupported.contains(base) {
                 error("balance '\(base)' is not supported by Weir yet", at: w)
                 return

@@ -10,6 +10,7 @@ extension ParserState {
             global.maxRewrite = global.bufferSize / 2
         }
         config.global = global
+        resolveErrorFilesBodies()
 
         // Backends, including the backend half of each listen section.
         var backendIndex: [String: Int] = [:]

@@ -13,8 +13,8 @@ enum BalanceKeySource {
     case uri(whole: Bool, length: Int, depth: Int)
     /// `balance url_param NAME`.
     case urlParameter([UInt8])
-    /// `balance hdr(NAME)`, the name lowercased.
-    case header([UInt8])
+    /// `balance hdr(NAME) [use_domain_only]`, the name lowercased.
+    case header([UInt8], domainOnly: Bool)
     /// `balance hash EXPR`: the compiled expression is the backend's entry in
     /// `CompiledRuleSet.balanceSamples`.
     case sample
@@ -41,7 +41,8 @@ struct BalanceHashing {
         case .uri(let whole, let length, let depth):
             (algorithm, key) = (hashed, .uri(whole: whole, length: length ?? 0, depth: depth ?? 0))
         case .urlParam(let name): (algorithm, key) = (hashed, .urlParameter(Array(name.utf8)))
-        case .header(let name): (algorithm, key) = (hashed, .header(Array(name.lowercased().utf8)))
+        case .header(let name, let domainOnly):
+            (algorithm, key) = (hashed, .header(Array(name.lowercased().utf8), domainOnly: domainOnly))
         case .hash: (algorithm, key) = (hashed, .sample)
         }
         switch hashType.function {
@@ -67,6 +68,19 @@ struct BalanceHashing {
 /// `get_server_hh`, `get_server_expr`) cuts a request into the bytes it
 /// hashes. Pure: every result is a view into the bytes given.
 enum ContentKey {
+    /// `balance hdr(NAME) use_domain_only`: the label before the last dot
+    /// (`1wt` in `haproxy.1wt.eu`), from the start when there is one dot;
+    /// the whole value when there is none.
+    static func mainDomain(_ value: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var end = value.count
+        while end > 0 && value[end - 1] != UInt8(ascii: ".") { end -= 1 }
+        guard end > 0 else { return value }
+        end -= 1
+        var start = end
+        while start > 0 && value[start - 1] != UInt8(ascii: ".") { start -= 1 }
+        return UnsafeRawBufferPointer(rebasing: value[start..<end])
+    }
+
     /// `balance uri`: the URI up to its `?` (past it with `whole`), at most
     /// `length` bytes (0: no limit), and at most `depth` directories: it
     /// stops before the slash that would open directory `depth + 1`
@@ -183,13 +197,13 @@ extension Worker {
             return name.withUnsafeBytes { name in
                 ContentKey.urlParameter(name, in: query).map { hashing.hash($0) }
             }
-        case .header(let name):
+        case .header(let name, let domainOnly):
             // The first value of the first such field, as HAProxy's
             // `http_find_header`; an empty one counts as absent.
             var key: UInt64?
             name.withUnsafeBytes { name in
                 rules.forEachHeaderValue(name, split: true) { value in
-                    if !value.isEmpty { key = hashing.hash(value) }
+                    if !value.isEmpty { key = hashing.hash(domainOnly ? ContentKey.mainDomain(value) : value) }
                     return true
                 }
             }

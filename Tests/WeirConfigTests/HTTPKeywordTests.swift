@@ -211,6 +211,7 @@ import Testing
         ("uri whole len 20 depth 3", .uri(whole: true, length: 20, depth: 3)),
         ("url_param userid", .urlParam("userid")),
         ("hdr(host)", .header("host")),
+        ("hdr(Host) use_domain_only", .header("Host", domainOnly: true)),
         ("hash req.cook(sid)", .hash(Sample(fetch: .cookie("sid")))),
         ("hash path,lower", .hash(Sample(fetch: .path, converters: [.lower]))),
     ])

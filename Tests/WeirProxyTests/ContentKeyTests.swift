@@ -25,6 +25,18 @@ struct ContentKeyTests {
         }
     }
 
+    @Test func mainDomainIsTheLabelBeforeTheTopLevelOne() {
+        func domain(_ text: String) -> String {
+            var text = text
+            return text.withUTF8 { String(decoding: ContentKey.mainDomain(UnsafeRawBufferPointer($0)), as: UTF8.self) }
+        }
+        #expect(domain("haproxy.1wt.eu") == "1wt")
+        #expect(domain("www.shop.example.com") == "example")
+        #expect(domain("example.com") == "example")
+        #expect(domain("localhost") == "localhost")
+        #expect(domain(".com") == "")
+    }
+
     @Test func uriStopsAtTheQueryUnlessWhole() {
         #expect(uri("/a/b/c?x=1") == "/a/b/c")
         #expect(uri("/a/b/c?x=1", whole: true) == "/a/b/c?x=1")
@@ -99,7 +111,7 @@ struct ContentKeyTests {
         // The default function is sdbm, as in HAProxy.
         let sdbm = BalanceHashing(balance: .hash(Sample(fetch: .path)), hashType: HashType())
         #expect(sdbm.function == .sdbm)
-        if case .header(let name) = BalanceHashing(balance: .header("X-User"), hashType: HashType()).key {
+        if case .header(let name, false) = BalanceHashing(balance: .header("X-User"), hashType: HashType()).key {
             #expect(name == Array("x-user".utf8))
         } else {
             Issue.record("hdr(X-User) keys on a header")

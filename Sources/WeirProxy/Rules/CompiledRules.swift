@@ -185,9 +185,12 @@ final class CompiledRedirect {
     let appendSlash: Bool
     /// The whole Set-Cookie value (`NAME=V; path=/;`), or nil.
     let cookie: UnsafeRawBufferPointer?
+    /// `ignore-empty`: no redirect when the value renders empty.
+    let ignoreEmpty: Bool
 
     init(kind: RedirectKind, value: CompiledLogFormat, code: Int, dropQuery: Bool, appendSlash: Bool,
-         cookie: UnsafeRawBufferPointer?) {
+         cookie: UnsafeRawBufferPointer?, ignoreEmpty: Bool) {
+        self.ignoreEmpty = ignoreEmpty
         self.kind = kind
         self.value = value
         self.code = code
@@ -230,8 +233,12 @@ enum CompiledErrorPage {
 
 enum CompiledAction {
     case allow
-    case deny(status: Int)
-    case tarpit(status: Int)
+    case reject
+    case silentDrop
+    /// `answer` nil: the proxy's error page for the status.
+    case deny(status: Int, answer: CompiledReturn?)
+    /// `answer`: 1 + the index of the custom answer in `tarpitAnswers`; 0: none.
+    case tarpit(status: Int, answer: Int)
     case auth(realm: UnsafeRawBufferPointer)
     case redirect(CompiledRedirect)
     case answer(CompiledReturn)

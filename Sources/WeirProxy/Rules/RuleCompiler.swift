@@ -34,6 +34,8 @@ struct CompiledRuleSet {
     /// Each frontend's and backend's statistics page (`stats …`), if any.
     var frontendStatsPages: [CompiledStatsPage?] = []
     var backendStatsPages: [CompiledStatsPage?] = []
+    /// The custom answers of `tarpit` rules, by the index their action holds.
+    var tarpitAnswers: [CompiledReturn] = []
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -46,6 +48,7 @@ struct RuleCompiler {
     private var captureLengths: [Int] = []
     private var countsServers = false
     private var errorStatuses: Set<Int> = []
+    private var tarpitAnswers: [CompiledReturn] = []
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -66,6 +69,7 @@ struct RuleCompiler {
             })
         }
         compiled.stickRules = try compiler.stickRules(configuration.backends)
+        compiled.tarpitAnswers = compiler.tarpitAnswers
         return compiled
     }
 
@@ -206,12 +210,23 @@ struct RuleCompiler {
         let action: CompiledAction
         switch rule.action {
         case .allow: action = .allow
-        case .deny(let status):
+        case .reject: action = .reject
+        case .silentDrop: action = .silentDrop
+        case .deny(let status, let answer):
             errorStatuses.insert(status)
-            action = .deny(status: status)
-        case .tarpit(let status):
+            if let answer {
+                action = .deny(status: status, answer: try returnSpec(answer))
+            } else {
+                action = .deny(status: status, answer: nil)
+            }
+        case .tarpit(let status, let answer):
             errorStatuses.insert(status)
-            action = .tarpit(status: status)
+            if let answer {
+                tarpitAnswers.append(try returnSpec(answer))
+                action = .tarpit(status: status, answer: tarpitAnswers.count)
+            } else {
+                action = .tarpit(status: status, answer: 0)
+            }
         case .auth(let realm): action = .auth(realm: constants.intern(realm ?? proxyName))
         case .redirect(let redirect): action = .redirect(try self.redirect(redirect))
         case .returnResponse(let spec): action = .answer(try returnSpec(spec))
@@ -267,7 +282,8 @@ struct RuleCompiler {
             cookie = constants.intern(clear + "; path=/; Max-Age=0;")
         }
         return CompiledRedirect(kind: redirect.kind, value: try logFormat(redirect.value), code: redirect.code,
-                                dropQuery: redirect.dropQuery, appendSlash: redirect.appendSlash, cookie: cookie)
+                                dropQuery: redirect.dropQuery, appendSlash: redirect.appendSlash, cookie: cookie,
+                                ignoreEmpty: redirect.ignoreEmpty)
     }
 
     private mutating func returnSpec(_ spec: ReturnSpec) throws(StartupError) -> CompiledReturn {
@@ -277,7 +293,8 @@ struct RuleCompiler {
         case .bytes(let bytes): body = .bytes(constants.intern(bytes))
         case .logFormat(let format): body = .logFormat(try logFormat(format))
         case .rawResponse(let bytes): body = .rawResponse(constants.intern(bytes))
-        case .defaultErrorFiles:
+        case .defaultErrorFiles, .errorFiles:
+            // `errorfiles` was resolved when the configuration was read.
             errorStatuses.insert(spec.status)
             body = .errorPage
         }

@@ -6,7 +6,7 @@ import WeirConfig
 /// that grows only when the session slab does; `proc` variables have one
 /// record for the whole worker.
 ///
-/// Record layout: a 16-byte header (log level, tarpit status), then each
+/// Record layout: a 16-byte header (log level, tarpit status and answer), then each
 /// variable (a 16-byte header: kind, length, integer; then its bytes), then
 /// each capture (a 2-byte length, then its bytes), then the unique id (a
 /// 2-byte length, 0xffff before it is generated, then its bytes).
@@ -123,6 +123,16 @@ struct SessionRuleTable: ~Copyable {
 
     mutating func setTarpitStatus(_ slot: UInt32, _ status: Int) {
         record(slot)?.storeBytes(of: UInt16(status), toByteOffset: 2, as: UInt16.self)
+    }
+
+    /// The custom answer of the pending tarpit (1 + its index in
+    /// `tarpitAnswers`; 0: the error page); read only while a status is set.
+    func tarpitAnswer(_ slot: UInt32) -> Int {
+        Int(record(slot)?.load(fromByteOffset: 4, as: UInt16.self) ?? 0)
+    }
+
+    mutating func setTarpitAnswer(_ slot: UInt32, _ answer: Int) {
+        record(slot)?.storeBytes(of: UInt16(answer), toByteOffset: 4, as: UInt16.self)
     }
 
     // MARK: Variables
