@@ -435,6 +435,8 @@ public struct Frontend: Sendable, Hashable {
     public var connectionMode: HTTPConnectionMode = .keepAlive
     public var requestCaptures: [HeaderCapture] = []
     public var responseCaptures: [HeaderCapture] = []
+    /// `capture cookie NAME len N`: logged as `%CC` and `%CS`.
+    public var cookieCapture: HeaderCapture?
     /// The log line's format: `log-format`, or the format of `option
     /// httplog` (tcplog's in tcp mode) or `option tcplog`, whichever was
     /// written last; nil: HAProxy's default one-line connection log.

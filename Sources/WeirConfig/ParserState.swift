@@ -126,6 +126,8 @@ struct ProxyDraft: Sendable {
     var tcpInspectDelay: Int?
     var requestCaptures: [HeaderCapture] = []
     var responseCaptures: [HeaderCapture] = []
+    var cookieCapture: HeaderCapture?
+    var cookieCaptureLocation: SourceLocation?
     var persistRules: [PersistRule] = []
     var stickTable: StickTableSpec?
     var stickRules: [StickRule] = []

@@ -105,6 +105,7 @@ extension ParserState {
             frontend.connectionMode = draft.settings.connectionMode
             frontend.requestCaptures = draft.requestCaptures
             frontend.responseCaptures = draft.responseCaptures
+            frontend.cookieCapture = draft.cookieCapture
             switch draft.settings.logChoice {
             case .none: frontend.logFormat = nil
             case .tcplog: frontend.logFormat = .tcplog

@@ -120,6 +120,14 @@ import Testing
                 == ["t.cfg:8:13: error: capture: expected 'request header' or 'response header', got 'requets' (did you mean 'request'?)"])
         #expect(proxyErrors("backend be\n    capture request header Host len 1\n")
                 == ["t.cfg:7:5: error: 'capture' is not allowed in a 'backend' section"])
+        let cookie = try #require(frontend("    capture cookie SRV len 32"))
+        #expect(cookie.cookieCapture == HeaderCapture(name: "SRV", length: 32))
+        #expect(fe.cookieCapture == nil)
+        #expect(proxyErrors("frontend fe\n    bind :80\n    capture cookie A len 4\n    capture cookie B len 4\n")
+                == ["t.cfg:9:5: error: capture cookie: only one is allowed in a section; the first is at t.cfg:8:5"])
+        #expect(proxyErrors("frontend fe\n    bind :80\n    capture cookie A\n")
+                == ["t.cfg:8:20: error: capture cookie: expected 'len' and a length after the cookie name"])
+        #expect(proxyErrors("frontend fe\n    bind :80\n    capture cookie A len 4 x\n").count == 1)
     }
 
     // MARK: Error pages

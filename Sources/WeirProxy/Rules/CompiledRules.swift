@@ -313,6 +313,8 @@ final class ProxyRules {
     let responseCaptures: [CaptureSlot]
     /// `timeout tarpit`, else `timeout connect`, in ms.
     let tarpitTimeout: Int?
+    /// A frontend's `capture cookie` (CookieCapture.swift).
+    var cookieCapture: CompiledCookieCapture?
 
     init(name: UnsafeRawBufferPointer, isHTTP: Bool, requestRules: [CompiledHTTPRule], responseRules: [CompiledHTTPRule],
          redirectRules: [CompiledHTTPRule], tcpConnectionRules: [CompiledTCPRule], tcpContentRules: [CompiledTCPRule],

@@ -41,7 +41,7 @@ struct CompiledRuleSet {
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
 struct RuleCompiler {
     private let configuration: Configuration
-    private let constants = ConstantStore()
+    let constants = ConstantStore()
     private var sessionVariables: [String: Int] = [:]
     private var sessionVariableScopes: [VariableScope] = []
     private var processVariables: [String: Int] = [:]
@@ -127,6 +127,9 @@ struct RuleCompiler {
                 balanceSamples.append(nil)
             }
         }
+        for (i, frontend) in configuration.frontends.enumerated() {
+            frontends[i].cookieCapture = frontend.cookieCapture.map { cookieCapture($0) }
+        }
         var logging: [FrontendLogging] = []
         for frontend in configuration.frontends { logging.append(try frontendLogging(frontend)) }
         var compiled = CompiledRuleSet(constants: constants, frontends: frontends, backends: backends, userlists: userlists,
@@ -198,7 +201,7 @@ struct RuleCompiler {
         CompiledHeaderCapture(name: lowercase(capture.name), slot: newCaptureSlot(length: capture.length))
     }
 
-    private mutating func newCaptureSlot(length: Int) -> CaptureSlot {
+    mutating func newCaptureSlot(length: Int) -> CaptureSlot {
         captureLengths.append(max(0, min(length, 65535)))
         return CaptureSlot(index: captureLengths.count - 1, length: captureLengths[captureLengths.count - 1])
     }
