@@ -561,6 +561,16 @@ public enum HTTPAction: Sendable, Hashable {
     case capture(sample: Sample, length: Int)
     /// `http-request use-service NAME`: the proxy answers with a built-in service.
     case useService(HTTPService)
+    /// `http-request set-timeout server|tunnel VALUE`: that timeout, for
+    /// this request only.
+    case setTimeout(tunnel: Bool, TimeoutValue)
+}
+
+/// The value of `set-timeout`.
+public enum TimeoutValue: Sendable, Hashable {
+    case milliseconds(Int)
+    /// An integer, in milliseconds; not positive: no change.
+    case expression(Sample)
 }
 
 /// The services `http-request use-service` can hand a request to.

@@ -12,7 +12,7 @@ enum HTTPRuleSyntax {
         "allow", "deny", "tarpit", "auth", "redirect", "return", "set-header", "add-header", "del-header",
         "replace-header", "replace-value", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
         "unset-var", "set-var-fmt", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri", "use-service",
-        "disable-l7-retry", "reject", "silent-drop",
+        "disable-l7-retry", "reject", "silent-drop", "set-timeout",
     ]
     static let responseActions = [
         "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header",
@@ -24,7 +24,7 @@ enum HTTPRuleSyntax {
         "early-hint", "normalize-uri", "sc-add-gpc",
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
         "set-bandwidth-limit", "set-dst", "set-dst-port", "set-mark", "set-nice", "set-priority-class",
-        "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "strict-mode",
+        "set-priority-offset", "set-src", "set-src-port", "set-tos", "strict-mode",
         "track-sc0", "track-sc1", "track-sc2", "wait-for-body", "wait-for-handshake",
         "set-fc-mark", "set-fc-tos", "attach-srv", "set-retries", "pause", "lua",
     ]
@@ -110,6 +110,32 @@ extension ParserState {
             return (.reject, 2)
         case "silent-drop":
             return (.silentDrop, 2)
+        case "set-timeout":
+            // HAProxy 2.6 has `server` and `tunnel`; `client` came later.
+            guard let which = arg(2, "'server' or 'tunnel'") else { return nil }
+            guard which.text == "server" || which.text == "tunnel" else {
+                error("\(context): expected 'server' or 'tunnel', got '\(which.text)'"
+                      + Keywords.didYouMean(which.text, among: ["server", "tunnel"]).replacingDidYouMean(), at: which)
+                return nil
+            }
+            guard let valueWord = arg(3, "a timeout like 5s or a sample expression") else { return nil }
+            let value: TimeoutValue
+            switch Units.duration(valueWord.text) {
+            case .success(let ms):
+                guard ms > 0 else {
+                    error("\(context): the timeout must not be null", at: valueWord)
+                    return nil
+                }
+                value = .milliseconds(ms)
+            case .failure(.tooLarge):
+                error("\(context): duration '\(valueWord.text)' is too large (the maximum is 2147483647ms, about 24.8 days)",
+                      at: valueWord)
+                return nil
+            case .failure(.invalid):
+                guard let parsed = sampleValue(valueWord, context: context, maximum: maximum) else { return nil }
+                value = .expression(parsed.sample)
+            }
+            return (.setTimeout(tunnel: which.text == "tunnel", value), 4)
         case "deny", "tarpit":
             // HAProxy 2.2+: the answer is built as for `return`, the proxy's error page by default.
             let status = name == "tarpit" ? 500 : (direction == .request ? 403 : 502)

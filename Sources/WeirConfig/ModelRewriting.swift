@@ -48,7 +48,10 @@ extension HTTPAction {
         case .tarpit(let status, var answer?):
             answer.rewriteFetches(f)
             self = .tarpit(status: status, answer: answer)
-        case .allow, .reject, .silentDrop, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService,
+        case .setTimeout(let tunnel, .expression(var sample)):
+            sample.rewriteFetches(f)
+            self = .setTimeout(tunnel: tunnel, .expression(sample))
+        case .allow, .reject, .silentDrop, .setTimeout, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService,
              .disableL7Retry:
             break
         case .redirect(var r):

@@ -266,6 +266,8 @@ enum CompiledAction {
     case setLogLevel(LogLevel?)
     case setStatus(Int, reason: UnsafeRawBufferPointer?)
     case capture(CompiledSample, CaptureSlot)
+    /// `set-timeout server|tunnel`: `milliseconds`, or the sample's value when given.
+    case setTimeout(tunnel: Bool, milliseconds: Int, sample: CompiledSample?)
 }
 
 final class CompiledHTTPRule {

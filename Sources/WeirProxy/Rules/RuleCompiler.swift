@@ -36,6 +36,8 @@ struct CompiledRuleSet {
     var backendStatsPages: [CompiledStatsPage?] = []
     /// The custom answers of `tarpit` rules, by the index their action holds.
     var tarpitAnswers: [CompiledReturn] = []
+    /// Whether a rule has `set-timeout`, so that timeouts look for it.
+    var setsTimeouts = false
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -49,6 +51,7 @@ struct RuleCompiler {
     private var countsServers = false
     private var errorStatuses: Set<Int> = []
     private var tarpitAnswers: [CompiledReturn] = []
+    private var setsTimeouts = false
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -70,6 +73,7 @@ struct RuleCompiler {
         }
         compiled.stickRules = try compiler.stickRules(configuration.backends)
         compiled.tarpitAnswers = compiler.tarpitAnswers
+        compiled.setsTimeouts = compiler.setsTimeouts
         return compiled
     }
 
@@ -268,6 +272,12 @@ struct RuleCompiler {
             action = .setVariableFormat(variable(scope, name), try logFormat(format))
         case .setLogLevel(let level): action = .setLogLevel(level)
         case .disableL7Retry: action = .disableL7Retry
+        case .setTimeout(let tunnel, .milliseconds(let ms)):
+            setsTimeouts = true
+            action = .setTimeout(tunnel: tunnel, milliseconds: ms, sample: nil)
+        case .setTimeout(let tunnel, .expression(let sample)):
+            setsTimeouts = true
+            action = .setTimeout(tunnel: tunnel, milliseconds: 0, sample: try self.sample(sample))
         case .setStatus(let status, let reason): action = .setStatus(status, reason: reason.map { constants.intern($0) })
         case .capture(let sample, let length):
             let slot = newCaptureSlot(length: length)

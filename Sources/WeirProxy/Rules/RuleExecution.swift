@@ -119,6 +119,10 @@ extension RuleEngine {
             statusEdited = true
         case .capture(let sample, let slot):
             if let bytes = bytes(of: sampleValue(sample)) { sessions.capture(input.slot, slot, bytes) }
+        case .setTimeout(let tunnel, let fixed, let sample):
+            var ms = Int64(fixed)
+            if let sample { ms = integer(of: sampleValue(sample)) ?? 0 }
+            if ms > 0 { sessions.setTimeout(input.slot, tunnel: tunnel, milliseconds: Int(min(ms, Int64(Int32.max)))) }
         case .allow, .reject, .silentDrop, .deny, .tarpit, .auth, .redirect, .answer, .service:
             break
         }
