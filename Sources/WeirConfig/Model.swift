@@ -310,9 +310,10 @@ public enum BalanceAlgorithm: Sendable, Hashable {
     /// whole URI, query included, with `whole`), of its first `length`
     /// characters or `depth` directories when given.
     case uri(whole: Bool, length: Int?, depth: Int?)
-    /// `balance url_param NAME`: a hash of that query parameter's value
-    /// (round robin when absent).
-    case urlParam(String)
+    /// `balance url_param NAME [check_post]`: a hash of that query
+    /// parameter's value, or with `checkPost` of a POST body's (round robin
+    /// when absent).
+    case urlParam(String, checkPost: Bool = false)
     /// `balance hdr(NAME) [use_domain_only]`: a hash of that request header's
     /// value, or of its main domain name only (round robin when absent).
     case header(String, domainOnly: Bool = false)

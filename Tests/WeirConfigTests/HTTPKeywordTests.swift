@@ -218,6 +218,8 @@ import Testing
         ("uri", BalanceAlgorithm.uri(whole: false, length: nil, depth: nil)),
         ("uri whole len 20 depth 3", .uri(whole: true, length: 20, depth: 3)),
         ("url_param userid", .urlParam("userid")),
+        ("url_param userid check_post", .urlParam("userid", checkPost: true)),
+        ("url_param userid check_post 128", .urlParam("userid", checkPost: true)),
         ("hdr(host)", .header("host")),
         ("hdr(Host) use_domain_only", .header("Host", domainOnly: true)),
         ("hash req.cook(sid)", .hash(Sample(fetch: .cookie("sid")))),
@@ -234,8 +236,8 @@ import Testing
         #expect(proxyErrors("backend be\n    balance hdr\n") == ["t.cfg:7:13: error: balance hdr: expected a header name, as in hdr(host)"])
         #expect(proxyErrors("backend be\n    balance hash res.hdr(x)\n")
                 == ["t.cfg:7:18: error: balance hash: this sample needs the HTTP response, which is not available before the response arrives"])
-        #expect(proxyErrors("backend be\n    balance url_param id check_post\n")
-                == ["t.cfg:7:26: error: balance url_param: 'check_post' is not supported by Weir yet"])
+        #expect(proxyErrors("backend be\n    balance url_param id check_post soon\n")
+                == ["t.cfg:7:37: error: balance url_param check_post: expected a number, got 'soon'"])
     }
 
     @Test func hashType() {

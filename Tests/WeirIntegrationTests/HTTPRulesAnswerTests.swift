@@ -142,9 +142,33 @@ struct HTTPRulesAnswerTests {
     }
 }
 
-/// `balance hdr(NAME) use_domain_only`: only the main domain name is hashed.
-@Suite("HTTP balancing: hdr use_domain_only", .serialized)
-struct HTTPBalanceDomainTests {
+/// `balance hdr(NAME) use_domain_only` and `balance url_param NAME check_post`.
+@Suite("HTTP balancing: use_domain_only, check_post", .serialized)
+struct HTTPBalanceOptionTests {
+    @Test("check_post: a form body's parameter picks the server its query form picks; the query wins")
+    func checkPost() throws {
+        var backends: [HTTPBackend] = []
+        for i in 1...4 { backends.append(try HTTPBackend(name: "s\(i)")) }
+        let s = try HTTPScenario(backends: backends, backend: "    balance url_param uid check_post")
+        defer { s.close() }
+        func server(_ method: String, _ target: String, body: String = "") throws -> String {
+            let c = try HTTPConnection(port: s.port)
+            defer { c.close() }
+            // One write, so that the body is buffered with the head.
+            try c.send("\(method) \(target) HTTP/1.1\r\nhost: weir.test\r\n"
+                       + "content-type: application/x-www-form-urlencoded\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            return try c.readResponse().headers.value("x-served-by") ?? "?"
+        }
+        var spread: Set<String> = []
+        for n in 0..<12 {
+            let first = try server("GET", "/?uid=user-\(n)")
+            #expect(try server("POST", "/form", body: "a=1&uid=user-\(n)&b=2") == first, "user-\(n)")
+            #expect(try server("POST", "/form?uid=user-\(n)", body: "uid=other") == first, "user-\(n): the query first")
+            spread.insert(first)
+        }
+        #expect(spread.count > 1, "12 values on one server: \(spread)")
+    }
+
     @Test("hosts of the same domain reach the same server; other domains spread")
     func sameDomainSameServer() throws {
         var backends: [HTTPBackend] = []
