@@ -82,3 +82,48 @@ extension ParserState {
         return pages
     }
 }
+
+extension ParserState {
+    /// Replaces each `errorfiles NAME` body of a `return`, `deny`,
+    /// `tarpit` or `http-error` with the page of that section for the
+    /// status, or with the proxy's page when the section has none.
+    mutating func resolveErrorFilesBodies() {
+        for p in proxies.indices {
+            var draft = proxies[p]
+            for i in draft.httpRequestRules.indices { resolveErrorFiles(&draft.httpRequestRules[i].action) }
+            for i in draft.httpResponseRules.indices { resolveErrorFiles(&draft.httpResponseRules[i].action) }
+            for (code, page) in draft.settings.errorPages {
+                guard case .response(var spec) = page else { continue }
+                resolveErrorFiles(&spec)
+                draft.settings.errorPages[code] = .response(spec)
+            }
+            proxies[p] = draft
+        }
+    }
+
+    private mutating func resolveErrorFiles(_ action: inout HTTPAction) {
+        switch action {
+        case .returnResponse(var spec):
+            resolveErrorFiles(&spec)
+            action = .returnResponse(spec)
+        case .deny(let status, var spec?):
+            resolveErrorFiles(&spec)
+            action = .deny(status: status, answer: spec.body == .defaultErrorFiles ? nil : spec)
+        case .tarpit(let status, var spec?):
+            resolveErrorFiles(&spec)
+            action = .tarpit(status: status, answer: spec.body == .defaultErrorFiles ? nil : spec)
+        default:
+            break
+        }
+    }
+
+    private mutating func resolveErrorFiles(_ spec: inout ReturnSpec) {
+        guard case .errorFiles(let name, let location) = spec.body else { return }
+        guard let section = httpErrorSections.first(where: { $0.name == name }) else {
+            report(.error, "errorfiles: no 'http-errors' section named '\(name)'"
+                   + Keywords.didYouMean(name, among: httpErrorSections.map(\.name)), at: location)
+            return
+        }
+        spec.body = section.pages[spec.status].map { .rawResponse($0) } ?? .defaultErrorFiles
+    }
+}

@@ -524,10 +524,16 @@ public struct HTTPRule: Sendable, Hashable {
 
 public enum HTTPAction: Sendable, Hashable {
     case allow
-    /// `deny [deny_status N]`: 403 by default in requests, 502 in responses.
-    case deny(status: Int)
-    /// `tarpit [deny_status N]`: waits `timeout tarpit`, then answers (500 by default).
-    case tarpit(status: Int)
+    /// `http-request reject`: the connection is closed without an answer (logged `PR`).
+    case reject
+    /// `silent-drop`: the connection is reset without an answer, the reset
+    /// sent with a TTL of 1 so that the client is not told (logged `PR`/`PH`).
+    case silentDrop
+    /// `deny [deny_status N] [answer…]`: 403 by default in requests, 502 in
+    /// responses; `answer` nil: the proxy's error page for the status.
+    case deny(status: Int, answer: ReturnSpec? = nil)
+    /// `tarpit [deny_status N] [answer…]`: waits `timeout tarpit`, then answers (500 by default).
+    case tarpit(status: Int, answer: ReturnSpec? = nil)
     /// `auth [realm R]`: a 401 (407 in a proxy) asking for credentials; nil
     /// realm: the proxy's name.
     case auth(realm: String?)
@@ -566,6 +572,16 @@ public enum HTTPAction: Sendable, Hashable {
     case capture(sample: Sample, length: Int)
     /// `http-request use-service NAME`: the proxy answers with a built-in service.
     case useService(HTTPService)
+    /// `http-request set-timeout server|tunnel VALUE`: that timeout, for
+    /// this request only.
+    case setTimeout(tunnel: Bool, TimeoutValue)
+}
+
+/// The value of `set-timeout`.
+public enum TimeoutValue: Sendable, Hashable {
+    case milliseconds(Int)
+    /// An integer, in milliseconds; not positive: no change.
+    case expression(Sample)
 }
 
 /// The services `http-request use-service` can hand a request to.
@@ -595,6 +611,8 @@ public struct Redirect: Sendable, Hashable {
     public var setCookie: String?
     /// `clear-cookie NAME[=]`, as written.
     public var clearCookie: String?
+    /// `ignore-empty`: the rule is skipped when its value renders empty.
+    public var ignoreEmpty = false
 
     public init(kind: RedirectKind, value: LogFormat, code: Int = 302, dropQuery: Bool = false,
                 appendSlash: Bool = false, setCookie: String? = nil, clearCookie: String? = nil) {
@@ -640,6 +658,9 @@ public enum ReturnBody: Sendable, Hashable {
     case rawResponse([UInt8])
     /// `default-errorfiles`: the proxy's error page for the status.
     case defaultErrorFiles
+    /// `errorfiles NAME`: the page of `http-errors NAME` for the status (the
+    /// proxy's page when it has none); resolved once every section is read.
+    case errorFiles(section: String, location: SourceLocation)
 }
 
 public struct ReturnHeader: Sendable, Hashable {

@@ -140,7 +140,7 @@ extension ParserState {
         case "request", "response":
             break
         case "cookie":
-            error("'capture cookie' is not supported by Weir yet", at: side)
+            parseCookieCapture(words, index: index)
             return
         default:
             error("capture: expected 'request header' or 'response header', got '\(side.text)'"
@@ -169,6 +169,28 @@ extension ParserState {
         } else {
             proxies[index].responseCaptures.append(capture)
         }
+    }
+
+    /// `capture cookie NAME len N`: the first request cookie and the first
+    /// response `Set-Cookie` whose `name=value` starts with NAME, kept for
+    /// `%CC` and `%CS`. One per frontend, as in HAProxy.
+    private mutating func parseCookieCapture(_ words: [Word], index: Int) {
+        guard words.count > 2 else {
+            error("capture cookie: expected a cookie name", at: words[1])
+            return
+        }
+        guard words.count > 3, words[3].text == "len" else {
+            error("capture cookie: expected 'len' and a length after the cookie name", at: words.count > 3 ? words[3] : words[2])
+            return
+        }
+        guard let length = integer(words, 4, keyword: "capture cookie len", range: 1...65535, anchor: words[3]) else { return }
+        guard expectAtMost(5, words, after: "capture cookie \(words[2].text) len \(length)") else { return }
+        if let previous = proxies[index].cookieCaptureLocation {
+            error("capture cookie: only one is allowed in a section; the first is at \(previous)", at: words[0])
+            return
+        }
+        proxies[index].cookieCapture = HeaderCapture(name: words[2].text, length: length)
+        proxies[index].cookieCaptureLocation = location(words[0])
     }
 
     // MARK: log-format / unique-id

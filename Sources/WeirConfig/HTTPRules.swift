@@ -12,19 +12,19 @@ enum HTTPRuleSyntax {
         "allow", "deny", "tarpit", "auth", "redirect", "return", "set-header", "add-header", "del-header",
         "replace-header", "replace-value", "set-path", "set-pathq", "set-query", "set-uri", "set-method", "set-var",
         "unset-var", "set-var-fmt", "set-log-level", "capture", "replace-path", "replace-pathq", "replace-uri", "use-service",
-        "disable-l7-retry",
+        "disable-l7-retry", "reject", "silent-drop", "set-timeout",
     ]
     static let responseActions = [
         "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header",
-        "replace-value", "set-status", "set-var", "set-var-fmt", "unset-var", "set-log-level",
+        "replace-value", "set-status", "set-var", "set-var-fmt", "unset-var", "set-log-level", "silent-drop",
     ]
     /// HAProxy actions Weir does not have yet, in either direction.
     static let unsupportedActions: Set<String> = [
         "add-acl", "del-acl", "set-map", "del-map", "cache-use", "cache-store", "do-resolve",
-        "early-hint", "normalize-uri", "reject", "sc-add-gpc",
+        "early-hint", "normalize-uri", "sc-add-gpc",
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
         "set-bandwidth-limit", "set-dst", "set-dst-port", "set-mark", "set-nice", "set-priority-class",
-        "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop", "strict-mode",
+        "set-priority-offset", "set-src", "set-src-port", "set-tos", "strict-mode",
         "track-sc0", "track-sc1", "track-sc2", "wait-for-body", "wait-for-handshake",
         "set-fc-mark", "set-fc-tos", "attach-srv", "set-retries", "pause", "lua",
     ]
@@ -106,29 +106,50 @@ extension ParserState {
         switch name {
         case "allow":
             return (.allow, 2)
-        case "deny", "tarpit":
-            var status = name == "tarpit" ? 500 : (direction == .request ? 403 : 502)
-            var i = 2
-            while i < words.count, !isConditionStart(i) {
-                let w = words[i]
-                switch w.text {
-                case "deny_status", "status":
-                    guard let n = integer(words, i + 1, keyword: "\(context) \(w.text)", range: 200...599, anchor: w) else {
-                        return nil
-                    }
-                    status = n
-                    i += 2
-                case "content-type", "string", "lf-string", "file", "lf-file", "errorfile", "errorfiles",
-                     "default-errorfiles", "hdr":
-                    error("\(context): '\(w.text)' is not supported by Weir yet; use 'errorfile' or 'http-error' for the body",
-                          at: w)
-                    return nil
-                default:
-                    error("\(context): unexpected '\(w.text)'; expected 'deny_status', 'if' or 'unless'", at: w)
+        case "reject":
+            return (.reject, 2)
+        case "silent-drop":
+            return (.silentDrop, 2)
+        case "set-timeout":
+            // HAProxy 2.6 has `server` and `tunnel`; `client` came later.
+            guard let which = arg(2, "'server' or 'tunnel'") else { return nil }
+            guard which.text == "server" || which.text == "tunnel" else {
+                error("\(context): expected 'server' or 'tunnel', got '\(which.text)'"
+                      + Keywords.didYouMean(which.text, among: ["server", "tunnel"]).replacingDidYouMean(), at: which)
+                return nil
+            }
+            guard let valueWord = arg(3, "a timeout like 5s or a sample expression") else { return nil }
+            let value: TimeoutValue
+            switch Units.duration(valueWord.text) {
+            case .success(let ms):
+                guard ms > 0 else {
+                    error("\(context): the timeout must not be null", at: valueWord)
                     return nil
                 }
+                value = .milliseconds(ms)
+            case .failure(.tooLarge):
+                error("\(context): duration '\(valueWord.text)' is too large (the maximum is 2147483647ms, about 24.8 days)",
+                      at: valueWord)
+                return nil
+            case .failure(.invalid):
+                guard let parsed = sampleValue(valueWord, context: context, maximum: maximum) else { return nil }
+                value = .expression(parsed.sample)
             }
-            return (name == "deny" ? .deny(status: status) : .tarpit(status: status), i)
+            return (.setTimeout(tunnel: which.text == "tunnel", value), 4)
+        case "deny", "tarpit":
+            // HAProxy 2.2+: the answer is built as for `return`, the proxy's error page by default.
+            let status = name == "tarpit" ? 500 : (direction == .request ? 403 : 502)
+            guard let (spec, next) = returnArguments(words, from: 2, context: context, maximum: maximum,
+                                                     defaultStatus: status, isDeny: true) else { return nil }
+            if name == "tarpit", !spec.isConstant {
+                // The answer goes out after the delay, when the request is no longer at hand.
+                error("\(context): 'lf-string', 'lf-file' and 'hdr' values with '%' fields are not supported by Weir "
+                      + "yet in a tarpit; use 'string', 'file' or a constant 'hdr'", at: words[1])
+                return nil
+            }
+            let answer: ReturnSpec? = spec.body == .defaultErrorFiles ? nil : spec
+            return (name == "deny" ? .deny(status: spec.status, answer: answer)
+                                   : .tarpit(status: spec.status, answer: answer), next)
         case "auth":
             if words.count > 2, words[2].text == "realm" {
                 guard let realm = arg(3, "a realm after 'realm'") else { return nil }
@@ -292,10 +313,12 @@ extension ParserState {
 
     // MARK: return
 
-    /// `[status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]…`
-    mutating func returnArguments(_ words: [Word], from start: Int, context: String,
-                                  maximum: FetchSource) -> (ReturnSpec, Int)? {
-        var spec = ReturnSpec()
+    /// `[status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|errorfiles NAME|default-errorfiles] [hdr N V]…`.
+    /// `isDeny`: the arguments of `deny` and `tarpit`, which also take
+    /// `deny_status` and whose default body is the proxy's error page.
+    mutating func returnArguments(_ words: [Word], from start: Int, context: String, maximum: FetchSource,
+                                  defaultStatus: Int = 200, isDeny: Bool = false) -> (ReturnSpec, Int)? {
+        var spec = ReturnSpec(status: defaultStatus, body: isDeny ? .defaultErrorFiles : .none)
         var bodyWord: Word?
         var i = start
         while i < words.count, words[i].text != "if", words[i].text != "unless" {
@@ -317,8 +340,8 @@ extension ParserState {
                 return true
             }
             switch w.text {
-            case "status":
-                guard let n = integer(words, i + 1, keyword: "\(context) status", range: 200...599, anchor: w) else {
+            case "deny_status" where isDeny, "status":
+                guard let n = integer(words, i + 1, keyword: "\(context) \(w.text)", range: 200...599, anchor: w) else {
                     return nil
                 }
                 spec.status = n
@@ -362,8 +385,8 @@ extension ParserState {
                 guard setBody(.defaultErrorFiles) else { return nil }
                 i += 1
             case "errorfiles":
-                error("\(context): 'errorfiles' is not supported by Weir yet", at: w)
-                return nil
+                guard let v = value(), setBody(.errorFiles(section: v.text, location: location(v))) else { return nil }
+                i += 2
             case "hdr":
                 guard i + 2 < words.count else {
                     error("\(context): 'hdr' expects a header name and a value", at: w)
@@ -373,14 +396,19 @@ extension ParserState {
                 spec.headers.append(ReturnHeader(name: words[i + 1].text, value: value))
                 i += 3
             default:
-                error("\(context): unexpected '\(w.text)'; expected status, content-type, string, lf-string, file, "
-                      + "lf-file, errorfile, default-errorfiles or hdr", at: w)
+                error("\(context): unexpected '\(w.text)'; expected \(isDeny ? "deny_status" : "status"), content-type, "
+                      + "string, lf-string, file, lf-file, errorfile, errorfiles, default-errorfiles or hdr", at: w)
                 return nil
             }
         }
+        if isDeny, bodyWord == nil, spec.contentType != nil || !spec.headers.isEmpty {
+            error("\(context): 'content-type' and 'hdr' need a body ('string', 'lf-string', 'file' or 'lf-file')",
+                  at: words[start - 1])
+            return nil
+        }
         if let bodyWord {
             switch spec.body {
-            case .rawResponse, .defaultErrorFiles:
+            case .rawResponse, .defaultErrorFiles, .errorFiles:
                 if spec.contentType != nil || !spec.headers.isEmpty {
                     error("\(context): 'content-type' and 'hdr' cannot be used with '\(bodyWord.text)', which gives a whole response",
                           at: bodyWord)
@@ -498,13 +526,16 @@ extension ParserState {
                 }
                 if w.text == "set-cookie" { redirect.setCookie = words[i + 1].text } else { redirect.clearCookie = words[i + 1].text }
                 i += 2
-            case "ignore-empty", "keep-query", "set-cookie-fmt":
+            case "ignore-empty":
+                redirect.ignoreEmpty = true
+                i += 1
+            case "keep-query", "set-cookie-fmt":
                 error("\(context): '\(w.text)' is not supported by Weir yet", at: w)
                 return nil
             default:
-                let options = ["code", "drop-query", "append-slash", "set-cookie", "clear-cookie"]
+                let options = ["code", "drop-query", "append-slash", "set-cookie", "clear-cookie", "ignore-empty"]
                 error("\(context): unexpected '\(w.text)'; expected code, drop-query, append-slash, set-cookie, "
-                      + "clear-cookie, 'if' or 'unless'" + Keywords.didYouMean(w.text, among: options).replacingDidYouMean(),
+                      + "clear-cookie, ignore-empty, 'if' or 'unless'" + Keywords.didYouMean(w.text, among: options).replacingDidYouMean(),
                       at: w)
                 return nil
             }
@@ -582,11 +613,25 @@ extension ParserState {
     }
 }
 
+extension ReturnSpec {
+    /// Whether the answer is the same for every request: no log-format field in it.
+    var isConstant: Bool {
+        if case .logFormat(let format) = body, !format.isLiteral { return false }
+        return headers.allSatisfy { $0.value.isLiteral }
+    }
+}
+
+extension LogFormat {
+    var isLiteral: Bool {
+        nodes.allSatisfy { if case .literal = $0 { return true } else { return false } }
+    }
+}
+
 extension HTTPAction {
     /// Whether later rules of the same list are skipped once this one applies.
     var endsEvaluation: Bool {
         switch self {
-        case .allow, .deny, .tarpit, .auth, .redirect, .returnResponse, .useService: return true
+        case .allow, .deny, .tarpit, .auth, .redirect, .returnResponse, .useService, .reject, .silentDrop: return true
         default: return false
         }
     }

@@ -310,11 +310,13 @@ public enum BalanceAlgorithm: Sendable, Hashable {
     /// whole URI, query included, with `whole`), of its first `length`
     /// characters or `depth` directories when given.
     case uri(whole: Bool, length: Int?, depth: Int?)
-    /// `balance url_param NAME`: a hash of that query parameter's value
-    /// (round robin when absent).
-    case urlParam(String)
-    /// `balance hdr(NAME)`: a hash of that request header's value (round robin when absent).
-    case header(String)
+    /// `balance url_param NAME [check_post]`: a hash of that query
+    /// parameter's value, or with `checkPost` of a POST body's (round robin
+    /// when absent).
+    case urlParam(String, checkPost: Bool = false)
+    /// `balance hdr(NAME) [use_domain_only]`: a hash of that request header's
+    /// value, or of its main domain name only (round robin when absent).
+    case header(String, domainOnly: Bool = false)
     /// `balance hash EXPR`: a hash of the sample's value (round robin when absent).
     case hash(Sample)
 }
@@ -509,6 +511,8 @@ public struct Frontend: Sendable, Hashable {
     public var connectionMode: HTTPConnectionMode = .keepAlive
     public var requestCaptures: [HeaderCapture] = []
     public var responseCaptures: [HeaderCapture] = []
+    /// `capture cookie NAME len N`: logged as `%CC` and `%CS`.
+    public var cookieCapture: HeaderCapture?
     /// The log line's format: `log-format`, or the format of `option
     /// httplog` (tcplog's in tcp mode) or `option tcplog`, whichever was
     /// written last; nil: HAProxy's default one-line connection log.

@@ -42,7 +42,16 @@ extension ReturnSpec {
 extension HTTPAction {
     mutating func rewriteFetches(_ f: (inout Fetch) -> Void) {
         switch self {
-        case .allow, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService,
+        case .deny(let status, var answer?):
+            answer.rewriteFetches(f)
+            self = .deny(status: status, answer: answer)
+        case .tarpit(let status, var answer?):
+            answer.rewriteFetches(f)
+            self = .tarpit(status: status, answer: answer)
+        case .setTimeout(let tunnel, .expression(var sample)):
+            sample.rewriteFetches(f)
+            self = .setTimeout(tunnel: tunnel, .expression(sample))
+        case .allow, .reject, .silentDrop, .setTimeout, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService,
              .disableL7Retry:
             break
         case .redirect(var r):

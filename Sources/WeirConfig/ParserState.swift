@@ -128,6 +128,8 @@ struct ProxyDraft: Sendable {
     var tcpRequestContentRules: [TCPRule] = []
     var requestCaptures: [HeaderCapture] = []
     var responseCaptures: [HeaderCapture] = []
+    var cookieCapture: HeaderCapture?
+    var cookieCaptureLocation: SourceLocation?
     var persistRules: [PersistRule] = []
     var stickTable: StickTableSpec?
     var stickRules: [StickRule] = []
@@ -141,7 +143,7 @@ extension ProxyDraft {
     var answersLocally: Bool {
         !redirectRules.isEmpty || httpRequestRules.contains {
             switch $0.action {
-            case .deny, .tarpit, .auth, .redirect, .returnResponse, .useService: return true
+            case .deny, .tarpit, .auth, .redirect, .returnResponse, .useService, .reject, .silentDrop: return true
             default: return false
             }
         } || settings.statsPage != nil

@@ -325,12 +325,14 @@ extension ParserState {
                 error("balance url_param: expected a parameter name", at: w)
                 return
             }
-            if words.count > 3, words[3].text == "check_post" {
-                error("balance url_param: 'check_post' is not supported by Weir yet", at: words[3])
-                return
+            let checkPost = words.count > 3 && words[3].text == "check_post"
+            consumed = checkPost ? 4 : 3
+            // `check_post <max_wait>`: HAProxy 2.6 reads and ignores the number.
+            if checkPost, words.count > 4 {
+                guard integer(words, 4, keyword: "balance url_param check_post", anchor: words[3]) != nil else { return }
+                consumed = 5
             }
-            settings.balance = .urlParam(words[2].text)
-            consumed = 3
+            settings.balance = .urlParam(words[2].text, checkPost: checkPost)
         case "hash":
             guard words.count > 2 else {
                 error("balance hash: expected a sample expression, as in 'balance hash req.cook(id)'", at: w)
@@ -352,11 +354,9 @@ extension ParserState {
                     error("balance hdr: expected a header name, as in hdr(host)", at: w)
                     return
                 }
-                if words.count > 2, words[2].text == "use_domain_only" {
-                    error("balance hdr: 'use_domain_only' is not supported by Weir yet", at: words[2])
-                    return
-                }
-                settings.balance = .header(String(w.text.dropFirst(4).dropLast()))
+                let domainOnly = words.count > 2 && words[2].text == "use_domain_only"
+                settings.balance = .header(String(w.text.dropFirst(4).dropLast()), domainOnly: domainOnly)
+                if domainOnly { consumed = 3 }
             } else if Keywords.balanceUnsupported.contains(base) {
                 error("balance '\(base)' is not supported by Weir yet", at: w)
                 return

@@ -10,6 +10,7 @@ extension ParserState {
             global.maxRewrite = global.bufferSize / 2
         }
         config.global = global
+        resolveErrorFilesBodies()
 
         // Backends, including the backend half of each listen section.
         var backendIndex: [String: Int] = [:]
@@ -106,6 +107,7 @@ extension ParserState {
             frontend.connectionMode = draft.settings.connectionMode
             frontend.requestCaptures = draft.requestCaptures
             frontend.responseCaptures = draft.responseCaptures
+            frontend.cookieCapture = draft.cookieCapture
             switch draft.settings.logChoice {
             case .none: frontend.logFormat = nil
             case .tcplog: frontend.logFormat = .tcplog

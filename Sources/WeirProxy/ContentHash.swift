@@ -11,10 +11,10 @@ enum BalanceKeySource {
     /// `balance uri [whole] [len N] [depth N]`: the request target, cut by
     /// `ContentKey.uri`; 0 means no `len` or no `depth`.
     case uri(whole: Bool, length: Int, depth: Int)
-    /// `balance url_param NAME`.
-    case urlParameter([UInt8])
-    /// `balance hdr(NAME)`, the name lowercased.
-    case header([UInt8])
+    /// `balance url_param NAME [check_post]`.
+    case urlParameter([UInt8], checkPost: Bool)
+    /// `balance hdr(NAME) [use_domain_only]`, the name lowercased.
+    case header([UInt8], domainOnly: Bool)
     /// `balance hash EXPR`: the compiled expression is the backend's entry in
     /// `CompiledRuleSet.balanceSamples`.
     case sample
@@ -40,8 +40,9 @@ struct BalanceHashing {
         case .source: (algorithm, key) = (hashed, .source)
         case .uri(let whole, let length, let depth):
             (algorithm, key) = (hashed, .uri(whole: whole, length: length ?? 0, depth: depth ?? 0))
-        case .urlParam(let name): (algorithm, key) = (hashed, .urlParameter(Array(name.utf8)))
-        case .header(let name): (algorithm, key) = (hashed, .header(Array(name.lowercased().utf8)))
+        case .urlParam(let name, let checkPost): (algorithm, key) = (hashed, .urlParameter(Array(name.utf8), checkPost: checkPost))
+        case .header(let name, let domainOnly):
+            (algorithm, key) = (hashed, .header(Array(name.lowercased().utf8), domainOnly: domainOnly))
         case .hash: (algorithm, key) = (hashed, .sample)
         }
         switch hashType.function {
@@ -67,6 +68,19 @@ struct BalanceHashing {
 /// `get_server_hh`, `get_server_expr`) cuts a request into the bytes it
 /// hashes. Pure: every result is a view into the bytes given.
 enum ContentKey {
+    /// `balance hdr(NAME) use_domain_only`: the label before the last dot
+    /// (`1wt` in `haproxy.1wt.eu`), from the start when there is one dot;
+    /// the whole value when there is none.
+    static func mainDomain(_ value: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var end = value.count
+        while end > 0 && value[end - 1] != UInt8(ascii: ".") { end -= 1 }
+        guard end > 0 else { return value }
+        end -= 1
+        var start = end
+        while start > 0 && value[start - 1] != UInt8(ascii: ".") { start -= 1 }
+        return UnsafeRawBufferPointer(rebasing: value[start..<end])
+    }
+
     /// `balance uri`: the URI up to its `?` (past it with `whole`), at most
     /// `length` bytes (0: no limit), and at most `depth` directories: it
     /// stops before the slash that would open directory `depth + 1`
@@ -91,6 +105,42 @@ enum ContentKey {
     /// `balance url_param`: the value of the first `name=` parameter of
     /// `query` (the part after `?`), up to the next `&`; it may be empty.
     /// Nil when no parameter has that name (names compare case-sensitively).
+    /// `balance url_param NAME check_post`: as `get_server_ph_post`, the
+    /// value of the first `NAME=` of a form body, up to `&` or a blank; nil
+    /// when it holds a byte that is not a token character (the body is
+    /// not a form).
+    static func postParameter(_ name: UnsafeRawBufferPointer, in body: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var start = 0
+        while body.count - start > name.count {
+            if body[start + name.count] == UInt8(ascii: "=") && memoryEqual(body, start, name) {
+                let valueStart = start + name.count + 1
+                var end = valueStart
+                while end < body.count && body[end] != UInt8(ascii: "&") {
+                    let byte = body[end]
+                    if byte == 32 || byte == 9 || byte == 13 || byte == 10 { break }
+                    guard isTokenByte(byte) else { return nil }
+                    end += 1
+                }
+                return UnsafeRawBufferPointer(rebasing: body[valueStart..<end])
+            }
+            var next = start
+            while next < body.count && body[next] != UInt8(ascii: "&") { next += 1 }
+            guard next < body.count else { return nil }
+            start = next + 1
+        }
+        return nil
+    }
+
+    /// RFC 9110's `tchar`.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
     static func urlParameter(_ name: UnsafeRawBufferPointer, in query: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         var start = 0
         while start < query.count {
@@ -178,19 +228,21 @@ extension Worker {
         case .uri(let whole, let length, let depth):
             guard let target = rules.currentTarget() else { return nil }
             return hashing.hash(ContentKey.uri(target, whole: whole, length: length, depth: depth))
-        case .urlParameter(let name):
-            guard rules.hasQuery else { return nil }
-            let query = rules.query
-            return name.withUnsafeBytes { name in
-                ContentKey.urlParameter(name, in: query).map { hashing.hash($0) }
+        case .urlParameter(let name, let checkPost):
+            if rules.hasQuery {
+                let query = rules.query
+                let key = name.withUnsafeBytes { name in ContentKey.urlParameter(name, in: query).map { hashing.hash($0) } }
+                if key != nil || !checkPost { return key }
             }
-        case .header(let name):
+            guard checkPost, s.pointee.exchange.method == .post, let body = bufferedRequestBody(slot) else { return nil }
+            return name.withUnsafeBytes { name in ContentKey.postParameter(name, in: body).map { hashing.hash($0) } }
+        case .header(let name, let domainOnly):
             // The first value of the first such field, as HAProxy's
             // `http_find_header`; an empty one counts as absent.
             var key: UInt64?
             name.withUnsafeBytes { name in
                 rules.forEachHeaderValue(name, split: true) { value in
-                    if !value.isEmpty { key = hashing.hash(value) }
+                    if !value.isEmpty { key = hashing.hash(domainOnly ? ContentKey.mainDomain(value) : value) }
                     return true
                 }
             }
@@ -199,5 +251,24 @@ extension Worker {
             guard let sample = rules.compiled.balanceSamples[backend] else { return nil }
             return ContentKey.withBinary(rules.sampleValue(sample)) { hashing.hash($0) }
         }
+    }
+}
+
+extension Worker {
+    /// `check_post`: the bytes of the request's body already read, after
+    /// its head and within its Content-Length, at its first pick; nil when
+    /// none, or for a chunked body.
+    fileprivate func bufferedRequestBody(_ slot: UInt32) -> UnsafeRawBufferPointer? {
+        let d = sessions.pointer(slot).pointee.toServer
+        let name: StaticString = "content-length"
+        guard d.buffer >= 0, d.tail > d.head,
+              let field = rules.firstValue(named: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        else { return nil }
+        var length = 0
+        for byte in field {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"), length < Int(Int32.max) else { return nil }
+            length = length * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.head, count: min(d.tail - d.head, length))
     }
 }

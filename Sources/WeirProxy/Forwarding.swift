@@ -241,6 +241,9 @@ extension Worker {
            let tunnel = backends[Int(s.pointee.backend)].tunnelTimeout {
             timeout = tunnel
         }
+        if rules.compiled.setsTimeouts && s.pointee.isTunnel, let tunnel = rules.sessions.timeout(slot, tunnel: true) {
+            timeout = tunnel
+        }
         if s.pointee.toServer.sourceEOF || s.pointee.toClient.sinkShut, let fin = frontends[frontend].clientFinTimeout {
             timeout = fin
         }
@@ -253,6 +256,10 @@ extension Worker {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
         var timeout = backends[backend].tunnelTimeout ?? backends[backend].serverTimeout
+        if rules.compiled.setsTimeouts && s.pointee.isHTTP,
+           let chosen = rules.sessions.timeout(slot, tunnel: s.pointee.isTunnel) {
+            timeout = chosen
+        }
         if s.pointee.toClient.sourceEOF || s.pointee.toServer.sinkShut, let fin = backends[backend].serverFinTimeout {
             timeout = fin
         }

@@ -509,6 +509,11 @@ extension Worker {
         var phase = phase
         let tarpitStatus = endTarpit(slot)
         if tarpitStatus != 0 {
+            let custom = rules.sessions.tarpitAnswer(slot)
+            if custom != 0 {
+                sendDenial(slot, rules.compiled.tarpitAnswers[custom - 1], phase: "T", loop: &loop)
+                return
+            }
             status = tarpitStatus
             cause = "P"
             phase = "T"

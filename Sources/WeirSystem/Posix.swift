@@ -164,6 +164,16 @@ public enum Posix {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// Makes the next close(2) send an RST that dies at the first router
+    /// (SO_LINGER 0, a TTL or hop limit of 1), as HAProxy's `silent-drop`.
+    public static func prepareSilentReset(_ fd: Int32) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Closes with an RST instead of a FIN (SO_LINGER 0), for aborts.
     public static func closeWithReset(_ fd: Int32) {
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)

@@ -120,6 +120,14 @@ import Testing
                 == ["t.cfg:8:13: error: capture: expected 'request header' or 'response header', got 'requets' (did you mean 'request'?)"])
         #expect(proxyErrors("backend be\n    capture request header Host len 1\n")
                 == ["t.cfg:7:5: error: 'capture' is not allowed in a 'backend' section"])
+        let cookie = try #require(frontend("    capture cookie SRV len 32"))
+        #expect(cookie.cookieCapture == HeaderCapture(name: "SRV", length: 32))
+        #expect(fe.cookieCapture == nil)
+        #expect(proxyErrors("frontend fe\n    bind :80\n    capture cookie A len 4\n    capture cookie B len 4\n")
+                == ["t.cfg:9:5: error: capture cookie: only one is allowed in a section; the first is at t.cfg:8:5"])
+        #expect(proxyErrors("frontend fe\n    bind :80\n    capture cookie A\n")
+                == ["t.cfg:8:20: error: capture cookie: expected 'len' and a length after the cookie name"])
+        #expect(proxyErrors("frontend fe\n    bind :80\n    capture cookie A len 4 x\n").count == 1)
     }
 
     // MARK: Error pages
@@ -210,7 +218,10 @@ import Testing
         ("uri", BalanceAlgorithm.uri(whole: false, length: nil, depth: nil)),
         ("uri whole len 20 depth 3", .uri(whole: true, length: 20, depth: 3)),
         ("url_param userid", .urlParam("userid")),
+        ("url_param userid check_post", .urlParam("userid", checkPost: true)),
+        ("url_param userid check_post 128", .urlParam("userid", checkPost: true)),
         ("hdr(host)", .header("host")),
+        ("hdr(Host) use_domain_only", .header("Host", domainOnly: true)),
         ("hash req.cook(sid)", .hash(Sample(fetch: .cookie("sid")))),
         ("hash path,lower", .hash(Sample(fetch: .path, converters: [.lower]))),
     ])
@@ -225,8 +236,8 @@ import Testing
         #expect(proxyErrors("backend be\n    balance hdr\n") == ["t.cfg:7:13: error: balance hdr: expected a header name, as in hdr(host)"])
         #expect(proxyErrors("backend be\n    balance hash res.hdr(x)\n")
                 == ["t.cfg:7:18: error: balance hash: this sample needs the HTTP response, which is not available before the response arrives"])
-        #expect(proxyErrors("backend be\n    balance url_param id check_post\n")
-                == ["t.cfg:7:26: error: balance url_param: 'check_post' is not supported by Weir yet"])
+        #expect(proxyErrors("backend be\n    balance url_param id check_post soon\n")
+                == ["t.cfg:7:37: error: balance url_param check_post: expected a number, got 'soon'"])
     }
 
     @Test func hashType() {

@@ -30,6 +30,15 @@ import Testing
         #expect(requestAction("deny status 400") == .deny(status: 400))
         #expect(requestAction("tarpit") == .tarpit(status: 500))
         #expect(requestAction("tarpit deny_status 403") == .tarpit(status: 403))
+        #expect(requestAction("deny default-errorfiles") == .deny(status: 403))
+        #expect(requestAction("deny deny_status 429 content-type text/plain string slow hdr Retry-After 30")
+                == .deny(status: 429, answer: ReturnSpec(status: 429, contentType: "text/plain", body: .bytes(Array("slow".utf8)),
+                                                         headers: [ReturnHeader(name: "Retry-After", value: lit("30"))])))
+        #expect(responseAction("deny content-type text/plain lf-string %[status]")
+                == .deny(status: 502, answer: ReturnSpec(status: 502, contentType: "text/plain",
+                                                         body: .logFormat(LogFormat(nodes: [.sample(Sample(fetch: .status), .none)])))))
+        #expect(requestAction("tarpit content-type text/plain string later")
+                == .tarpit(status: 500, answer: ReturnSpec(status: 500, contentType: "text/plain", body: .bytes(Array("later".utf8)))))
         #expect(requestAction("auth") == .auth(realm: nil))
         #expect(requestAction("auth realm \"Admin area\"") == .auth(realm: "Admin area"))
         #expect(responseAction("deny") == .deny(status: 502))
@@ -92,6 +101,15 @@ import Testing
         let lf = temporaryFile("client %ci\n")
         let raw = temporaryFile("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\ndown")
         #expect(requestAction("return") == .returnResponse(ReturnSpec()))
+        #expect(requestAction("reject") == .reject)
+        #expect(requestAction("set-timeout server 5s") == .setTimeout(tunnel: false, .milliseconds(5000)))
+        #expect(requestAction("set-timeout tunnel req.hdr(x-t)")
+                == .setTimeout(tunnel: true, .expression(Sample(fetch: .hdr(name: "x-t", occurrence: nil)))))
+        #expect(requestAction("silent-drop") == .silentDrop)
+        #expect(responseAction("silent-drop") == .silentDrop)
+        var empty = Redirect(kind: .location, value: LogFormat(nodes: [.sample(Sample(fetch: .hdr(name: "x-to", occurrence: nil)), .none)]))
+        empty.ignoreEmpty = true
+        #expect(requestAction("redirect location %[req.hdr(x-to)] ignore-empty") == .redirect(empty))
         #expect(requestAction("return status 404 content-type text/plain string nope hdr X-A b hdr X-B %[src]")
                 == .returnResponse(ReturnSpec(status: 404, contentType: "text/plain", body: .bytes(Array("nope".utf8)),
                                               headers: [ReturnHeader(name: "X-A", value: lit("b")),
@@ -110,6 +128,22 @@ import Testing
         #expect(requestAction("return errorfile \(raw)") == .returnResponse(ReturnSpec(body: .rawResponse(rawBytes))))
         #expect(requestAction("return status 503 default-errorfiles")
                 == .returnResponse(ReturnSpec(status: 503, body: .defaultErrorFiles)))
+    }
+
+    @Test func errorFilesInAnswers() throws {
+        let page = temporaryFile("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+        let pageBytes = Array("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n".utf8)
+        let text = httpDefaults + "frontend fe\n    bind :80\n"
+            + "    http-request return status 403 errorfiles site if { path /a }\n"
+            + "    http-request deny errorfiles site if { path /b }\n"
+            + "    http-request deny deny_status 404 errorfiles site\n"
+            + "    default_backend be\nbackend be\nhttp-errors site\n    errorfile 403 \(page)\n"
+        let rules = try #require(config(text)?.frontends.first?.httpRequestRules)
+        #expect(rules.map(\.action) == [
+            .returnResponse(ReturnSpec(status: 403, body: .rawResponse(pageBytes))),
+            .deny(status: 403, answer: ReturnSpec(status: 403, body: .rawResponse(pageBytes))),
+            .deny(status: 404),
+        ])
     }
 
     @Test func rulesKeepOrderConditionsAndLocations() throws {
@@ -310,7 +344,26 @@ import Testing
         #expect(ruleErrors("    http-request deny deny_status 99")
                 == ["t.cfg:8:35: error: http-request deny deny_status: expected a number between 200 and 599, got '99'"])
         #expect(ruleErrors("    http-request deny content-type text/plain")
-                == ["t.cfg:8:23: error: http-request deny: 'content-type' is not supported by Weir yet; use 'errorfile' or 'http-error' for the body"])
+                == ["t.cfg:8:18: error: http-request deny: 'content-type' and 'hdr' need a body ('string', 'lf-string', 'file' or 'lf-file')"])
+        #expect(ruleErrors("    http-request deny default-errorfiles hdr X-A b")
+                == ["t.cfg:8:23: error: http-request deny: 'content-type' and 'hdr' cannot be used with 'default-errorfiles', "
+                    + "which gives a whole response"])
+        #expect(ruleErrors("    http-request return deny_status 403")
+                == ["t.cfg:8:25: error: http-request return: unexpected 'deny_status'; expected status, content-type, "
+                    + "string, lf-string, file, lf-file, errorfile, errorfiles, default-errorfiles or hdr"])
+        #expect(ruleErrors("    http-request tarpit content-type text/plain lf-string %[src]")
+                == ["t.cfg:8:18: error: http-request tarpit: 'lf-string', 'lf-file' and 'hdr' values with '%' fields are not "
+                    + "supported by Weir yet in a tarpit; use 'string', 'file' or a constant 'hdr'"])
+        #expect(ruleErrors("    http-request set-timeout client 5s")
+                == ["t.cfg:8:30: error: http-request set-timeout: expected 'server' or 'tunnel', got 'client'"])
+        #expect(ruleErrors("    http-request set-timeout server 0")
+                == ["t.cfg:8:37: error: http-request set-timeout: the timeout must not be null"])
+        #expect(ruleErrors("    http-request set-timeout server")
+                == ["t.cfg:8:30: error: http-request set-timeout: expected a timeout like 5s or a sample expression"])
+        #expect(ruleErrors("    http-response set-timeout server 5s")
+                == ["t.cfg:8:19: error: 'set-timeout' is not an action of 'http-response' (it is one of 'http-request')"])
+        #expect(ruleErrors("    http-request deny errorfiles nowhere")
+                == ["t.cfg:8:34: error: errorfiles: no 'http-errors' section named 'nowhere'"])
         #expect(ruleErrors("    http-request set-var(txn) str(a)")
                 == ["t.cfg:8:18: error: http-request set-var: expected a scope and a name like txn.name, got 'txn'"])
         #expect(ruleErrors("    http-request set-var(txn.a)") == ["t.cfg:8:18: error: http-request set-var: expected a sample expression"])
@@ -326,15 +379,15 @@ import Testing
                 == ["t.cfg:8:52: error: http-request return: 'file' and 'string' both give the body; keep one"])
         #expect(ruleErrors("    http-request return file /nonexistent")
                 == ["t.cfg:8:30: error: http-request return: file: cannot read '/nonexistent': No such file or directory"])
-        #expect(ruleErrors("    http-request return errorfiles x")
-                == ["t.cfg:8:25: error: http-request return: 'errorfiles' is not supported by Weir yet"])
         #expect(ruleErrors("    http-request redirect place /x")
                 == ["t.cfg:8:27: error: http-request redirect: expected 'location', 'prefix' or 'scheme', got 'place'"])
         #expect(ruleErrors("    redirect location /x code 304")
                 == ["t.cfg:8:31: error: redirect code: expected 301, 302, 303, 307 or 308, got '304'"])
         #expect(ruleErrors("    redirect location /x drop_query")
                 == ["t.cfg:8:26: error: redirect: unexpected 'drop_query'; expected code, drop-query, append-slash, "
-                    + "set-cookie, clear-cookie, 'if' or 'unless' (did you mean 'drop-query'?)"])
+                    + "set-cookie, clear-cookie, ignore-empty, 'if' or 'unless' (did you mean 'drop-query'?)"])
+        #expect(ruleErrors("    http-request redirect location /x keep-query")
+                == ["t.cfg:8:39: error: http-request redirect: 'keep-query' is not supported by Weir yet"])
         #expect(ruleErrors("    redirect location") == ["t.cfg:8:14: error: redirect location: expected a value"])
         #expect(ruleErrors("    tcp-request conection accept")
                 == ["t.cfg:8:17: error: tcp-request: expected 'connection', 'content' or 'inspect-delay', got 'conection' "

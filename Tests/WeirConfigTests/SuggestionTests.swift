@@ -31,7 +31,7 @@ import Testing
                 http-after-response set-header X-A b
                 tcp-response content accept
                 stick-table type ip size 1m
-                capture cookie SRV len 32
+                http-request set-bandwidth-limit x
                 compression algo gzip
                 stats scope be
                 option logasap
@@ -45,7 +45,7 @@ import Testing
             "t.cfg:7:5: error: 'http-after-response' is not supported by Weir yet",
             "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
             "t.cfg:9:5: error: 'stick-table' in a frontend is not supported by Weir yet; declare it in a backend",
-            "t.cfg:10:13: error: 'capture cookie' is not supported by Weir yet",
+            "t.cfg:10:18: error: 'http-request set-bandwidth-limit' is not supported by Weir yet",
             "t.cfg:11:5: error: 'compression' is not supported by Weir yet",
             "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",
             "t.cfg:13:12: error: 'option logasap' is not supported by Weir yet",

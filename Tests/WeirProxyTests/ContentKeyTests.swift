@@ -25,6 +25,39 @@ struct ContentKeyTests {
         }
     }
 
+    @Test func mainDomainIsTheLabelBeforeTheTopLevelOne() {
+        func domain(_ text: String) -> String {
+            var text = text
+            return text.withUTF8 { String(decoding: ContentKey.mainDomain(UnsafeRawBufferPointer($0)), as: UTF8.self) }
+        }
+        #expect(domain("haproxy.1wt.eu") == "1wt")
+        #expect(domain("www.shop.example.com") == "example")
+        #expect(domain("example.com") == "example")
+        #expect(domain("localhost") == "localhost")
+        #expect(domain(".com") == "")
+    }
+
+    @Test func postParameterIsReadFromAFormBodyOnly() {
+        func post(_ name: String, _ body: String) -> String? {
+            var name = name
+            var body = body
+            return name.withUTF8 { name in
+                body.withUTF8 { body in
+                    ContentKey.postParameter(UnsafeRawBufferPointer(name), in: UnsafeRawBufferPointer(body))
+                        .map { String(decoding: $0, as: UTF8.self) }
+                }
+            }
+        }
+        #expect(post("uid", "a=1&uid=u%2042&b=2") == "u%2042")
+        #expect(post("uid", "uid=7") == "7")
+        #expect(post("uid", "xuid=7&uid=8") == "8")
+        #expect(post("uid", "uid=7 trailing") == "7")
+        #expect(post("uid", "uid=") == "")
+        #expect(post("uid", "uid={\"json\":1}") == nil, "not a form")
+        #expect(post("uid", "a=1&b=2") == nil)
+        #expect(post("uid", "uid") == nil)
+    }
+
     @Test func uriStopsAtTheQueryUnlessWhole() {
         #expect(uri("/a/b/c?x=1") == "/a/b/c")
         #expect(uri("/a/b/c?x=1", whole: true) == "/a/b/c?x=1")
@@ -99,7 +132,7 @@ struct ContentKeyTests {
         // The default function is sdbm, as in HAProxy.
         let sdbm = BalanceHashing(balance: .hash(Sample(fetch: .path)), hashType: HashType())
         #expect(sdbm.function == .sdbm)
-        if case .header(let name) = BalanceHashing(balance: .header("X-User"), hashType: HashType()).key {
+        if case .header(let name, false) = BalanceHashing(balance: .header("X-User"), hashType: HashType()).key {
             #expect(name == Array("x-user".utf8))
         } else {
             Issue.record("hdr(X-User) keys on a header")

@@ -67,16 +67,16 @@ import Testing
         try h.begin(request: Self.request)
         guard case .proceed = h.runRequestRules() else { Issue.record("allow must stop the list"); return }
         try h.begin(request: "GET /other HTTP/1.1\nhost: a\n\n")
-        guard case .deny(let status) = h.runRequestRules() else { Issue.record("expected deny"); return }
+        guard case .deny(let status, nil) = h.runRequestRules() else { Issue.record("expected deny"); return }
         #expect(status == 403)
     }
 
     @Test func denyAndTarpitStatuses() throws {
         var h = try harness("http-request deny deny_status 429 if { path_beg /a }\n    http-request tarpit if { path_beg /b }")
         try h.begin(request: "GET /a HTTP/1.1\nhost: a\n\n")
-        guard case .deny(429) = h.runRequestRules() else { Issue.record("expected deny 429"); return }
+        guard case .deny(429, nil) = h.runRequestRules() else { Issue.record("expected deny 429"); return }
         try h.begin(request: "GET /b HTTP/1.1\nhost: a\n\n")
-        guard case .tarpit(let status) = h.runRequestRules() else { Issue.record("expected tarpit"); return }
+        guard case .tarpit(let status, 0) = h.runRequestRules() else { Issue.record("expected tarpit"); return }
         #expect(status == 500)
     }
 
@@ -126,7 +126,7 @@ import Testing
         #expect(h.fields("x-server") == ["app-edited"])
         #expect(h.fields("server").isEmpty)
         try h.begin(response: "HTTP/1.1 200 OK\nx-leak: 1\ncontent-length: 0\n\n")
-        guard case .deny(let status) = h.runResponseRules() else { Issue.record("expected deny"); return }
+        guard case .deny(let status, nil) = h.runResponseRules() else { Issue.record("expected deny"); return }
         #expect(status == 502)
     }
 

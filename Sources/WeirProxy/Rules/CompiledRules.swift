@@ -188,9 +188,12 @@ final class CompiledRedirect {
     let appendSlash: Bool
     /// The whole Set-Cookie value (`NAME=V; path=/;`), or nil.
     let cookie: UnsafeRawBufferPointer?
+    /// `ignore-empty`: no redirect when the value renders empty.
+    let ignoreEmpty: Bool
 
     init(kind: RedirectKind, value: CompiledLogFormat, code: Int, dropQuery: Bool, appendSlash: Bool,
-         cookie: UnsafeRawBufferPointer?) {
+         cookie: UnsafeRawBufferPointer?, ignoreEmpty: Bool) {
+        self.ignoreEmpty = ignoreEmpty
         self.kind = kind
         self.value = value
         self.code = code
@@ -233,8 +236,12 @@ enum CompiledErrorPage {
 
 enum CompiledAction {
     case allow
-    case deny(status: Int)
-    case tarpit(status: Int)
+    case reject
+    case silentDrop
+    /// `answer` nil: the proxy's error page for the status.
+    case deny(status: Int, answer: CompiledReturn?)
+    /// `answer`: 1 + the index of the custom answer in `tarpitAnswers`; 0: none.
+    case tarpit(status: Int, answer: Int)
     case auth(realm: UnsafeRawBufferPointer)
     case redirect(CompiledRedirect)
     case answer(CompiledReturn)
@@ -262,6 +269,8 @@ enum CompiledAction {
     case setLogLevel(LogLevel?)
     case setStatus(Int, reason: UnsafeRawBufferPointer?)
     case capture(CompiledSample, CaptureSlot)
+    /// `set-timeout server|tunnel`: `milliseconds`, or the sample's value when given.
+    case setTimeout(tunnel: Bool, milliseconds: Int, sample: CompiledSample?)
 }
 
 final class CompiledHTTPRule {
@@ -309,6 +318,8 @@ final class ProxyRules {
     let responseCaptures: [CaptureSlot]
     /// `timeout tarpit`, else `timeout connect`, in ms.
     let tarpitTimeout: Int?
+    /// A frontend's `capture cookie` (CookieCapture.swift).
+    var cookieCapture: CompiledCookieCapture?
 
     init(name: UnsafeRawBufferPointer, isHTTP: Bool, requestRules: [CompiledHTTPRule], responseRules: [CompiledHTTPRule],
          redirectRules: [CompiledHTTPRule], tcpConnectionRules: [CompiledTCPRule], tcpContentRules: [CompiledTCPRule],

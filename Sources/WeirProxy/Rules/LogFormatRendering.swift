@@ -435,7 +435,12 @@ extension Worker {
         case .bytesRead: logger.line.append(decimal: c.bytesOut)
         case .bytesUploaded: logger.line.append(decimal: c.bytesIn)
         case .capturedRequestCookie, .capturedResponseCookie:
-            logger.line.appendField(nil, options, mandatory: mandatory)
+            var value: UnsafeRawBufferPointer?
+            if let capture = rules.compiled.frontends[c.frontend].cookieCapture {
+                let slot = variable == .capturedRequestCookie ? capture.requestSlot : capture.responseSlot
+                value = rules.sessions.captured(c.slot, slot.index)
+            }
+            logger.line.appendField(value, options, mandatory: mandatory)
         case .hostname:
             var name = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
                         UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))

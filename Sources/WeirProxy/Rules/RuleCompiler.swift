@@ -41,18 +41,24 @@ struct CompiledRuleSet {
     var serverSNIGroups: [[Int]] = []
     /// Per backend, per server: its `sni` reads the request.
     var serverSNIByRequest: [[Bool]] = []
+    /// The custom answers of `tarpit` rules, by the index their action holds.
+    var tarpitAnswers: [CompiledReturn] = []
+    /// Whether a rule has `set-timeout`, so that timeouts look for it.
+    var setsTimeouts = false
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
 struct RuleCompiler {
     private let configuration: Configuration
-    private let constants = ConstantStore()
+    let constants = ConstantStore()
     private var sessionVariables: [String: Int] = [:]
     private var sessionVariableScopes: [VariableScope] = []
     private var processVariables: [String: Int] = [:]
     private var captureLengths: [Int] = []
     private var countsServers = false
     private var errorStatuses: Set<Int> = []
+    private var tarpitAnswers: [CompiledReturn] = []
+    private var setsTimeouts = false
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -95,6 +101,8 @@ struct RuleCompiler {
             compiled.serverSNIGroups.append(groups)
             compiled.serverSNIByRequest.append(backend.servers.map { $0.tls.enabled && $0.tls.sniDependsOnRequest })
         }
+        compiled.tarpitAnswers = compiler.tarpitAnswers
+        compiled.setsTimeouts = compiler.setsTimeouts
         return compiled
     }
 
@@ -151,6 +159,9 @@ struct RuleCompiler {
             } else {
                 balanceSamples.append(nil)
             }
+        }
+        for (i, frontend) in configuration.frontends.enumerated() {
+            frontends[i].cookieCapture = frontend.cookieCapture.map { cookieCapture($0) }
         }
         var logging: [FrontendLogging] = []
         for frontend in configuration.frontends { logging.append(try frontendLogging(frontend)) }
@@ -223,7 +234,7 @@ struct RuleCompiler {
         CompiledHeaderCapture(name: lowercase(capture.name), slot: newCaptureSlot(length: capture.length))
     }
 
-    private mutating func newCaptureSlot(length: Int) -> CaptureSlot {
+    mutating func newCaptureSlot(length: Int) -> CaptureSlot {
         captureLengths.append(max(0, min(length, 65535)))
         return CaptureSlot(index: captureLengths.count - 1, length: captureLengths[captureLengths.count - 1])
     }
@@ -235,12 +246,23 @@ struct RuleCompiler {
         let action: CompiledAction
         switch rule.action {
         case .allow: action = .allow
-        case .deny(let status):
+        case .reject: action = .reject
+        case .silentDrop: action = .silentDrop
+        case .deny(let status, let answer):
             errorStatuses.insert(status)
-            action = .deny(status: status)
-        case .tarpit(let status):
+            if let answer {
+                action = .deny(status: status, answer: try returnSpec(answer))
+            } else {
+                action = .deny(status: status, answer: nil)
+            }
+        case .tarpit(let status, let answer):
             errorStatuses.insert(status)
-            action = .tarpit(status: status)
+            if let answer {
+                tarpitAnswers.append(try returnSpec(answer))
+                action = .tarpit(status: status, answer: tarpitAnswers.count)
+            } else {
+                action = .tarpit(status: status, answer: 0)
+            }
         case .auth(let realm): action = .auth(realm: constants.intern(realm ?? proxyName))
         case .redirect(let redirect): action = .redirect(try self.redirect(redirect))
         case .returnResponse(let spec): action = .answer(try returnSpec(spec))
@@ -279,6 +301,12 @@ struct RuleCompiler {
             action = .setVariableFormat(variable(scope, name), try logFormat(format))
         case .setLogLevel(let level): action = .setLogLevel(level)
         case .disableL7Retry: action = .disableL7Retry
+        case .setTimeout(let tunnel, .milliseconds(let ms)):
+            setsTimeouts = true
+            action = .setTimeout(tunnel: tunnel, milliseconds: ms, sample: nil)
+        case .setTimeout(let tunnel, .expression(let sample)):
+            setsTimeouts = true
+            action = .setTimeout(tunnel: tunnel, milliseconds: 0, sample: try self.sample(sample))
         case .setStatus(let status, let reason): action = .setStatus(status, reason: reason.map { constants.intern($0) })
         case .capture(let sample, let length):
             let slot = newCaptureSlot(length: length)
@@ -296,7 +324,8 @@ struct RuleCompiler {
             cookie = constants.intern(clear + "; path=/; Max-Age=0;")
         }
         return CompiledRedirect(kind: redirect.kind, value: try logFormat(redirect.value), code: redirect.code,
-                                dropQuery: redirect.dropQuery, appendSlash: redirect.appendSlash, cookie: cookie)
+                                dropQuery: redirect.dropQuery, appendSlash: redirect.appendSlash, cookie: cookie,
+                                ignoreEmpty: redirect.ignoreEmpty)
     }
 
     private mutating func returnSpec(_ spec: ReturnSpec) throws(StartupError) -> CompiledReturn {
@@ -306,7 +335,8 @@ struct RuleCompiler {
         case .bytes(let bytes): body = .bytes(constants.intern(bytes))
         case .logFormat(let format): body = .logFormat(try logFormat(format))
         case .rawResponse(let bytes): body = .rawResponse(constants.intern(bytes))
-        case .defaultErrorFiles:
+        case .defaultErrorFiles, .errorFiles:
+            // `errorfiles` was resolved when the configuration was read.
             errorStatuses.insert(spec.status)
             body = .errorPage
         }

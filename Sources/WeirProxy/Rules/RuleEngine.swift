@@ -218,7 +218,9 @@ struct RuleEngine: ~Copyable {
         splitTarget(originalTarget)
         sessions.startExchange(input.slot)
         if plan.frontends[input.frontend].hasRequestCaptures {
-            for capture in compiled.frontends[input.frontend].requestHeaderCaptures { captureHeader(capture) }
+            let proxy = compiled.frontends[input.frontend]
+            for capture in proxy.requestHeaderCaptures { captureHeader(capture) }
+            if let cookie = proxy.cookieCapture { captureRequestCookie(cookie) }
         }
     }
 
@@ -237,7 +239,9 @@ struct RuleEngine: ~Copyable {
         reason = head.slice(response.reasonStart, response.reasonEnd)
         statusEdited = false
         if plan.frontends[input.frontend].hasResponseCaptures {
-            for capture in compiled.frontends[input.frontend].responseHeaderCaptures { captureHeader(capture) }
+            let proxy = compiled.frontends[input.frontend]
+            for capture in proxy.responseHeaderCaptures { captureHeader(capture) }
+            if let cookie = proxy.cookieCapture { captureResponseCookie(cookie) }
         }
     }
 

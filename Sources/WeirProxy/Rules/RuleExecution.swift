@@ -5,12 +5,15 @@ import WeirHTTP
 enum RuleVerdict {
     /// Go on: no rule stopped the message (or `allow` ended the list).
     case proceed
-    case deny(status: Int)
-    case tarpit(status: Int)
+    case deny(status: Int, answer: CompiledReturn?)
+    case tarpit(status: Int, answer: Int)
     case auth(realm: UnsafeRawBufferPointer)
     case redirect(CompiledRedirect)
     case answer(CompiledReturn)
     case service(HTTPService)
+    /// `reject`, `silent-drop`: the connection ends without an answer.
+    case reject
+    case silentDrop
     /// A rewrite did not fit (the edit arena or the field table is full).
     case failed
 }
@@ -34,12 +37,16 @@ extension RuleEngine {
     mutating func act(_ action: CompiledAction) -> RuleVerdict? {
         switch action {
         case .allow: return .proceed
-        case .deny(let status): return .deny(status: status)
-        case .tarpit(let status): return .tarpit(status: status)
+        case .deny(let status, let answer): return .deny(status: status, answer: answer)
+        case .tarpit(let status, let answer): return .tarpit(status: status, answer: answer)
         case .auth(let realm): return .auth(realm: realm)
-        case .redirect(let redirect): return .redirect(redirect)
+        case .redirect(let redirect):
+            if redirect.ignoreEmpty, let value = render(redirect.value, into: .output), value.count == 0 { return nil }
+            return .redirect(redirect)
         case .answer(let answer): return .answer(answer)
         case .service(let service): return .service(service)
+        case .reject: return .reject
+        case .silentDrop: return .silentDrop
         default:
             return apply(action) ? nil : .failed
         }
@@ -112,7 +119,11 @@ extension RuleEngine {
             statusEdited = true
         case .capture(let sample, let slot):
             if let bytes = bytes(of: sampleValue(sample)) { sessions.capture(input.slot, slot, bytes) }
-        case .allow, .deny, .tarpit, .auth, .redirect, .answer, .service:
+        case .setTimeout(let tunnel, let fixed, let sample):
+            var ms = Int64(fixed)
+            if let sample { ms = integer(of: sampleValue(sample)) ?? 0 }
+            if ms > 0 { sessions.setTimeout(input.slot, tunnel: tunnel, milliseconds: Int(min(ms, Int64(Int32.max)))) }
+        case .allow, .reject, .silentDrop, .deny, .tarpit, .auth, .redirect, .answer, .service:
             break
         }
         return true

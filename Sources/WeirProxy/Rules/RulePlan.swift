@@ -131,8 +131,8 @@ struct RulePlan: ~Copyable {
                   backendRules: store(proxy.backendRules.map {
                       PlannedBackendRule(backend: $0.backend, isDynamic: $0.dynamicName != nil, condition: plan($0.condition))
                   }),
-                  hasRequestCaptures: !proxy.requestHeaderCaptures.isEmpty,
-                  hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty)
+                  hasRequestCaptures: !proxy.requestHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
+                  hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty || proxy.cookieCapture != nil)
     }
 
     private mutating func plan(_ rule: CompiledHTTPRule) -> PlannedRule {

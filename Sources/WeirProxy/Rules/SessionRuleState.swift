@@ -6,7 +6,8 @@ import WeirConfig
 /// that grows only when the session slab does; `proc` variables have one
 /// record for the whole worker.
 ///
-/// Record layout: a 16-byte header (log level, tarpit status), then each
+/// Record layout: a 16-byte header (log level, tarpit status and answer,
+/// `set-timeout` server and tunnel), then each
 /// variable (a 16-byte header: kind, length, integer; then its bytes), then
 /// each capture (a 2-byte length, then its bytes), then the unique id (a
 /// 2-byte length, 0xffff before it is generated, then its bytes).
@@ -100,6 +101,7 @@ struct SessionRuleTable: ~Copyable {
         guard let r = record(slot) else { return }
         r.storeBytes(of: Self.logLevelUnset, as: UInt8.self)
         r.storeBytes(of: UInt16(0), toByteOffset: 2, as: UInt16.self)
+        r.storeBytes(of: UInt64(0), toByteOffset: 8, as: UInt64.self)
         for index in 0..<variableCount where !outlivesExchange[index] {
             (r + variablesOffset + index * (16 + Self.variableCapacity)).storeBytes(of: Kind.unset.rawValue, as: UInt8.self)
         }
@@ -123,6 +125,29 @@ struct SessionRuleTable: ~Copyable {
 
     mutating func setTarpitStatus(_ slot: UInt32, _ status: Int) {
         record(slot)?.storeBytes(of: UInt16(status), toByteOffset: 2, as: UInt16.self)
+    }
+
+    /// The custom answer of the pending tarpit (1 + its index in
+    /// `tarpitAnswers`; 0: the error page); read only while a status is set.
+    func tarpitAnswer(_ slot: UInt32) -> Int {
+        Int(record(slot)?.load(fromByteOffset: 4, as: UInt16.self) ?? 0)
+    }
+
+    mutating func setTarpitAnswer(_ slot: UInt32, _ answer: Int) {
+        record(slot)?.storeBytes(of: UInt16(answer), toByteOffset: 4, as: UInt16.self)
+    }
+
+    // MARK: set-timeout
+
+    /// The exchange's `set-timeout server` (or `tunnel`) in ms; nil: none.
+    func timeout(_ slot: UInt32, tunnel: Bool) -> Int? {
+        guard let r = record(slot) else { return nil }
+        let ms = r.load(fromByteOffset: tunnel ? 12 : 8, as: UInt32.self)
+        return ms == 0 ? nil : Int(ms)
+    }
+
+    mutating func setTimeout(_ slot: UInt32, tunnel: Bool, milliseconds: Int) {
+        record(slot)?.storeBytes(of: UInt32(milliseconds), toByteOffset: tunnel ? 12 : 8, as: UInt32.self)
     }
 
     // MARK: Variables

@@ -165,13 +165,21 @@ extension Worker {
             return
         case .service(.prometheusExporter):
             servePrometheus(slot, request: request, requestEnd: requestEnd, loop: &loop)
-        case .deny(let status):
+        case .deny(let status, let custom):
             countDenied(slot, response: request == nil)
-            reply(slot, status: status, cause: "P", phase: phase, loop: &loop)
+            if let custom {
+                sendDenial(slot, custom, phase: phase, loop: &loop)
+            } else {
+                reply(slot, status: status, cause: "P", phase: phase, loop: &loop)
+            }
         case .failed:
             reply(slot, status: request == nil ? 502 : 500, cause: "I", phase: phase, loop: &loop)
-        case .tarpit(let status):
+        case .reject, .silentDrop:
+            countDenied(slot, response: request == nil)
+            closeWithoutAnswer(slot, silently: verdict.isSilentDrop, phase: phase, loop: &loop)
+        case .tarpit(let status, let custom):
             countDenied(slot, response: false)
+            rules.sessions.setTarpitAnswer(slot, custom)
             startTarpit(slot, status: status, timeout: tarpitTimeout, loop: &loop)
         case .auth(let realm):
             guard let id = buffers.acquire() else {
