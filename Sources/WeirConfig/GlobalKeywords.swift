@@ -254,6 +254,22 @@ extension String {
 }
 
 extension ParserState {
+    /// The version after the `ssl-min-ver` or `ssl-max-ver` at `words[i]` of
+    /// an `ssl-default-*-options` line; nil once the problem is reported.
+    mutating func defaultOptionsVersion(_ words: [Word], _ i: Int) -> BindTLS.Version? {
+        let keyword = words[0].text
+        guard i + 1 < words.count else {
+            error("\(keyword): '\(words[i].text)' expects a version", at: words[i])
+            return nil
+        }
+        guard let version = BindTLS.Version(rawValue: words[i + 1].text) else {
+            error("\(keyword): '\(words[i].text)' expects TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, "
+                  + "got '\(words[i + 1].text)'", at: words[i + 1])
+            return nil
+        }
+        return version
+    }
+
     /// `ssl-default-bind-options`: `ssl-min-ver V`, `ssl-max-ver V`,
     /// `no-tls-tickets`, `prefer-client-ciphers`, and the `no-sslv3`,
     /// `no-tlsv10`, `no-tlsv11` that TLS 1.2 as the minimum implies.
@@ -263,15 +279,7 @@ extension ParserState {
             let option = words[i]
             switch option.text {
             case "ssl-min-ver", "ssl-max-ver":
-                guard i + 1 < words.count else {
-                    error("ssl-default-bind-options: '\(option.text)' expects a version", at: option)
-                    return
-                }
-                guard let version = BindTLS.Version(rawValue: words[i + 1].text) else {
-                    error("ssl-default-bind-options: '\(option.text)' expects TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, "
-                          + "got '\(words[i + 1].text)'", at: words[i + 1])
-                    return
-                }
+                guard let version = defaultOptionsVersion(words, i) else { return }
                 if option.text == "ssl-min-ver" { global.defaultBindTLS.minVersion = version } else {
                     global.defaultBindTLS.maxVersion = version
                 }

@@ -129,15 +129,7 @@ extension ParserState {
             let option = words[i]
             switch option.text {
             case "ssl-min-ver", "ssl-max-ver":
-                guard i + 1 < words.count else {
-                    error("ssl-default-server-options: '\(option.text)' expects a version", at: option)
-                    return
-                }
-                guard let version = BindTLS.Version(rawValue: words[i + 1].text) else {
-                    error("ssl-default-server-options: '\(option.text)' expects TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, "
-                          + "got '\(words[i + 1].text)'", at: words[i + 1])
-                    return
-                }
+                guard let version = defaultOptionsVersion(words, i) else { return }
                 if option.text == "ssl-min-ver" { global.defaultServerTLS.minVersion = version } else {
                     global.defaultServerTLS.maxVersion = version
                 }
