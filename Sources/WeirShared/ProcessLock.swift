@@ -20,6 +20,13 @@ enum ProcessLock {
             let (done, owner) = word.weakCompareExchange(expected: 0, desired: me, successOrdering: .acquiring,
                                                          failureOrdering: .relaxed)
             if done { return }
+            // One thread per process and no nested locking: a word naming
+            // this process was left by a dead one that had the same PID
+            // (PIDs are reused). Waiting for ourselves would spin for ever.
+            if owner == me {
+                if word.compareExchange(expected: me, desired: me, ordering: .acquiring).exchanged { return }
+                continue
+            }
             spins += 1
             if spins & 1023 == 0 {
                 if owner != 0, kill(pid_t(owner), 0) == -1, errno == ESRCH {
