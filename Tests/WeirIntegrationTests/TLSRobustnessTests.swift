@@ -1,0 +1,420 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Bad and hostile TLS clients against the real binary: garbage instead of a
+// ClientHello, clients that vanish mid-handshake, broken records after the
+// handshake, slow clients, many handshakes at once with a worker killed,
+// renegotiation, oversized ClientHellos and SNI names, close_notify and
+// half-close. Hand-crafted bytes come from python3 (raw sockets, and
+// `ssl.MemoryBIO` for a real handshake followed by raw bytes); each script
+// is bounded in connections and time and prints one JSON line.
+
+/// The Python side: building ClientHellos, a handshake over memory BIOs,
+/// reading to the end, the worker's descriptors and RSS.
+private let robustClients = #"""
+import json, os, socket, ssl, struct, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+
+def u16(n): return struct.pack(">H", n)
+def ext(kind, data): return u16(kind) + u16(len(data)) + data
+
+def client_hello(sni=None, padding=0, extra=0, record=16384):
+    # A TLS 1.2 ClientHello made by hand, split into records of `record` bytes.
+    exts = b""
+    if sni is not None:
+        entry = b"\x00" + u16(len(sni)) + sni
+        exts += ext(0, u16(len(entry)) + entry)
+    exts += ext(10, u16(4) + u16(23) + u16(29))            # supported_groups
+    exts += ext(11, b"\x01\x00")                            # ec_point_formats
+    exts += ext(13, u16(4) + u16(0x0403) + u16(0x0804))     # signature_algorithms
+    for k in range(extra): exts += ext(0xf000 + k, b"12345678")
+    if padding: exts += ext(21, b"\x00" * padding)
+    body = b"\x03\x03" + bytes(range(32)) + b"\x00" + u16(4) + u16(0xc02b) + u16(0xc02f) + b"\x01\x00" + u16(len(exts)) + exts
+    message = b"\x01" + struct.pack(">I", len(body))[1:] + body
+    out = b""
+    for i in range(0, len(message), record):
+        fragment = message[i:i + record]
+        out += b"\x16\x03\x01" + u16(len(fragment)) + fragment
+    return out
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+def reset(s):
+    # RST instead of FIN.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+def read_to_end(s, limit=1 << 20):
+    got = b""
+    try:
+        while len(got) < limit:
+            chunk = s.recv(65536)
+            if not chunk: return got, "eof"
+            got += chunk
+    except ConnectionResetError: return got, "reset"
+    except socket.timeout: return got, "timeout"
+    return got, "limit"
+
+def first_reply(port, data, shut=False):
+    # What the server answers raw bytes with: its ServerHello (and whether
+    # its certificate names a.test), an alert, or nothing.
+    s = connect(port)
+    try:
+        s.sendall(data)
+        if shut: s.shutdown(socket.SHUT_WR)
+        got, how = read_to_end(s, limit=4096)
+    finally:
+        s.close()
+    if got[:1] == b"\x16" and len(got) > 5 and got[5] == 2:
+        return "serverhello a.test" if b"a.test" in got else "serverhello"
+    if got[:1] == b"\x15" and len(got) >= 7: return "alert %d" % got[6]
+    return how
+
+def context(version=None, cert=None):
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    if version == "1.2": c.maximum_version = ssl.TLSVersion.TLSv1_2
+    if version == "1.3": c.minimum_version = ssl.TLSVersion.TLSv1_3
+    return c
+
+class RawTLS:
+    # A client whose handshake runs through memory BIOs over a plain
+    # socket: after it, the test writes raw bytes (a bad MAC, a truncated
+    # record) where a normal client could not.
+    def __init__(self, port, version=None, sni="a.test"):
+        self.inbox, self.outbox = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context(version).wrap_bio(self.inbox, self.outbox, server_hostname=sni)
+        self.sock = connect(port)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.outbox.read())
+                data = self.sock.recv(65536)
+                if not data: raise Exception("closed during the handshake")
+                self.inbox.write(data)
+        self.sock.sendall(self.outbox.read())
+
+    def send(self, data):
+        self.tls.write(data)
+        self.sock.sendall(self.outbox.read())
+
+    def receive(self, count):
+        # `count` plaintext bytes (fewer if the server closes first).
+        plain = b""
+        while len(plain) < count:
+            try:
+                plain += self.tls.read(count - len(plain))
+            except ssl.SSLWantReadError:
+                data = self.sock.recv(65536)
+                if not data: break
+                self.inbox.write(data)
+        return plain
+
+    def close_notify(self):
+        try: self.tls.unwrap()
+        except ssl.SSLWantReadError: pass
+        self.sock.sendall(self.outbox.read())
+
+    def replies(self):
+        # Everything the server sends until it closes, decrypted; how it closed.
+        raw, how = read_to_end(self.sock)
+        self.sock.close()
+        self.inbox.write(raw)
+        plain = b""
+        try:
+            while True:
+                chunk = self.tls.read(65536)
+                if not chunk: break
+                plain += chunk
+        except ssl.SSLError as e:
+            how += " " + (e.reason or type(e).__name__)
+        return plain, how
+
+def https_get(port, version=None, session=None, ctx=None, request=b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"):
+    s = (ctx or context(version)).wrap_socket(connect(port), server_hostname="a.test", session=session)
+    s.sendall(request)
+    got, how = read_to_end(s)
+    result = {"ok": got.startswith(b"HTTP/1.1 200"), "reused": s.session_reused, "session": s.session}
+    s.close()
+    return result
+
+def fd_count(pid): return len(os.listdir("/proc/%d/fd" % pid))
+
+def rss_kb(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"): return int(line.split()[1])
+
+def settle(predicate, seconds=10):
+    # Polls a condition the server reaches on its own (closing descriptors).
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline: time.sleep(0.02)
+    return predicate()
+
+def emit(value): print(json.dumps(value))
+
+"""#
+
+/// Runs `script` after `robustClients` with `arguments`; its last stdout line as JSON.
+private func robustPython(_ script: String, _ arguments: [String], timeout: Double = 120) throws -> [String: Any] {
+    let python = try #require(pythonPath, "python3 is not installed (.ci/run installs it)")
+    let run = try runTool(python, ["-c", robustClients + script] + arguments, timeout: timeout)
+    guard let last = run.stdout.split(separator: "\n").last,
+          let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
+        throw WeirProcess.SpawnFailure(description: "python exited \(run.status):\n\(run.stdout)\n\(run.stderr)")
+    }
+    return object
+}
+
+/// A `-d` weir: `fe` (`mode http`, answering itself) on a plain TLS bind and
+/// a `strict-sni` one, and `ft` (`mode tcp`) terminating TLS in front of `echo`.
+private func robustConfig(certs: TestCertificates, echo: Backend, defaults: String = "", httpBackend: HTTPBackend? = nil) -> String {
+    """
+    global
+        log stdout format raw local0
+    defaults
+        mode http
+        log global
+        timeout connect 2s
+        timeout client 10s
+        timeout server 10s
+    \(defaults)
+    frontend fe
+        option httplog
+        bind 127.0.0.1:0 ssl crt \(certs.a)
+        bind 127.0.0.1:0 ssl crt \(certs.a) strict-sni
+    \(httpBackend.map { "    default_backend be\nbackend be\n    server s1 \($0.address)" }
+        ?? "    http-request return status 200 content-type text/plain lf-string \"pid=%pid\\n\"")
+    frontend ft
+        mode tcp
+        option tcplog
+        bind 127.0.0.1:0 ssl crt \(certs.a)
+        default_backend echo
+    backend echo
+        mode tcp
+        server s1 \(echo.address)
+    """
+}
+
+/// The process is still running (not exited, not a zombie).
+private func alive(_ weir: WeirProcess) -> Bool { weir.waitForExit(timeout: 0) == nil && processIsAlive(weir.pid) }
+
+@Suite("TLS termination against bad and hostile clients", .serialized, .enabled(if: hasCurl && hasOpenSSL))
+struct TLSRobustnessTests {
+    @Test("garbage instead of a ClientHello: closed, logged as a handshake failure; the worker serves a client already connected")
+    func garbageInsteadOfClientHello() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let result = try robustPython(#"""
+            port = int(sys.argv[1])
+            # A keep-alive client in the middle of its session.
+            other = context().wrap_socket(connect(port), server_hostname="a.test")
+            other.sendall(b"GET /1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            first = other.recv(4096)
+            cases = {
+                "http": (b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", False),
+                "junk": (bytes((i * 37 + 66) % 256 for i in range(300)), False),
+                "announces16k": (b"\x16\x03\x01\x40\x00", True),
+                "oversized": (b"\x16\x03\x01\xff\xff" + bytes(200), False),
+            }
+            out = {name: first_reply(port, data, shut) for name, (data, shut) in cases.items()}
+            other.sendall(b"GET /2 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            second, how = read_to_end(other)
+            out["other"] = [first.startswith(b"HTTP/1.1 200"), second.startswith(b"HTTP/1.1 200")]
+            emit(out)
+            """#, [String(port)])
+        #expect(result["http"] as? String == "alert 70" || result["http"] as? String == "eof", "\(result)")
+        for name in ["junk", "announces16k", "oversized"] {
+            let outcome = result[name] as? String ?? "?"
+            #expect(outcome.hasPrefix("alert") || outcome == "eof" || outcome == "reset", "\(name): \(outcome)")
+        }
+        #expect(result["other"] as? [Bool] == [true, true], "\(result)")
+        let expected = ["fe/1: SSL handshake failure (http request)", "fe/1: SSL handshake failure (wrong version number)",
+                        "fe/1: Connection closed during SSL handshake", "fe/1: SSL handshake failure (packet length too long)"]
+        for line in expected {
+            #expect(weir.stdout.waitForLine { $0.contains(line) } != nil, "no '\(line)':\n\(weir.stdout.text)")
+        }
+        #expect(try curlHTTPS(port: port, ca: certs.aCert).status == 200)
+        #expect(alive(weir))
+    }
+
+    @Test("clients vanishing at every point of the handshake, 200 per round: descriptors back to the baseline, RSS flat, all later requests served")
+    func vanishingClients() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, defaults: "    timeout client-hs 5s"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let result = try robustPython(#"""
+            port, pid = int(sys.argv[1]), int(sys.argv[2])
+            def vanish(k):
+                version = "1.2" if k % 2 else None
+                inbox, outbox = ssl.MemoryBIO(), ssl.MemoryBIO()
+                tls = context(version).wrap_bio(inbox, outbox, server_hostname="a.test")
+                try: tls.do_handshake()
+                except ssl.SSLWantReadError: pass
+                hello = outbox.read()
+                s = connect(port)
+                point = k % 8
+                if point == 0: s.sendall(hello[:len(hello) // 2]); return reset(s)
+                if point == 1: s.sendall(hello[:len(hello) // 2]); return s.close()
+                s.sendall(hello)
+                if point == 2: return reset(s)
+                if point == 3: return s.close()
+                flight = s.recv(65536)
+                if point == 4: return reset(s)
+                if point == 5:
+                    s.shutdown(socket.SHUT_WR)
+                    read_to_end(s)
+                    return s.close()
+                inbox.write(flight)
+                try: tls.do_handshake()
+                except ssl.SSLError: pass
+                finished = outbox.read()
+                if point == 6: s.sendall(finished[:max(1, len(finished) // 2)]); return reset(s)
+                s.sendall(finished)
+                reset(s)
+            https_get(port)
+            baseline = fd_count(pid)
+            rounds = []
+            for r in range(2):
+                for k in range(200): vanish(k)
+                settled = settle(lambda: fd_count(pid) <= baseline)
+                rounds.append({"fds": fd_count(pid), "rss": rss_kb(pid), "settled": settled,
+                               "served": sum(https_get(port)["ok"] for _ in range(20))})
+            emit({"baseline": baseline, "rounds": rounds})
+            """#, [String(port), String(weir.pid)])
+        let baseline = try #require(result["baseline"] as? Int)
+        let rounds = try #require(result["rounds"] as? [[String: Any]])
+        try #require(rounds.count == 2)
+        for round in rounds {
+            #expect(round["settled"] as? Bool == true && round["fds"] as? Int == baseline, "\(result)")
+            #expect(round["served"] as? Int == 20, "\(result)")
+        }
+        let first = try #require(rounds[0]["rss"] as? Int), second = try #require(rounds[1]["rss"] as? Int)
+        // Kilobytes: the second round may not grow the process by more than 4 MiB over the first.
+        #expect(second - first < 4096, "RSS grew from \(first) kB to \(second) kB")
+        // Every vanishing before the handshake's end is logged (points 0 to 6, 25 each per round).
+        let logged = { weir.stdout.lines.filter { $0.contains("fe/1: Connection closed during SSL handshake")
+            || $0.contains("fe/1: SSL handshake failure") }.count }
+        #expect(waitUntil(timeout: 10) { logged() >= 2 * 7 * 25 }, "\(logged()) lines:\n\(weir.stdout.lines.suffix(20))")
+        #expect(alive(weir))
+    }
+
+    @Test("a truncated record, a bad MAC, a plaintext alert or junk after the handshake, mid-request: closed, logged CR, no crash")
+    func brokenRecordsAfterHandshake() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let tcpPort = try weir.port(of: "ft")
+        let result = try robustPython(#"""
+            port, tcp_port = int(sys.argv[1]), int(sys.argv[2])
+            out = {}
+            for version in ("1.2", "1.3"):
+                for case in ("badmac", "truncated", "plainalert", "junktype", "finmidrequest", "rstmidrequest"):
+                    c = RawTLS(port, version)
+                    c.send(b"GET / HTTP/1.1\r\nHost: a.test\r\n")
+                    if case == "badmac": c.sock.sendall(b"\x17\x03\x03\x00\x40" + bytes(64))
+                    if case == "truncated": c.sock.sendall(b"\x17\x03\x03\x00\x64" + bytes(10)); c.sock.shutdown(socket.SHUT_WR)
+                    if case == "plainalert": c.sock.sendall(b"\x15\x03\x03\x00\x02\x02\x28")
+                    if case == "junktype": c.sock.sendall(b"\x42\x03\x03\x00\x05hello")
+                    if case == "finmidrequest": c.sock.shutdown(socket.SHUT_WR)
+                    if case == "rstmidrequest":
+                        reset(c.sock)
+                        continue
+                    plain, how = c.replies()
+                    out[version + " " + case] = [len(plain), how.split(" ")[0]]
+                # mode tcp: a bad MAC after echoed bytes.
+                c = RawTLS(tcp_port, version)
+                c.send(b"ping")
+                out[version + " echoed"] = c.receive(4).decode()
+                c.sock.sendall(b"\x17\x03\x03\x00\x40" + bytes(64))
+                plain, how = c.replies()
+                out[version + " tcp"] = [len(plain), how.split(" ")[0]]
+            out["after"] = https_get(port)["ok"]
+            emit(out)
+            """#, [String(port), String(tcpPort)])
+        for version in ["1.2", "1.3"] {
+            for name in ["badmac", "truncated", "plainalert", "junktype", "finmidrequest"] {
+                let outcome = try #require(result["\(version) \(name)"] as? [Any], "\(result)")
+                // Nothing answered, and the connection closed (not left hanging).
+                #expect(outcome.first as? Int == 0, "\(version) \(name): \(outcome)")
+                #expect(["eof", "reset"].contains(outcome.last as? String ?? ""), "\(version) \(name): \(outcome)")
+            }
+            let tcp = try #require(result["\(version) tcp"] as? [Any], "\(result)")
+            #expect(result["\(version) echoed"] as? String == "ping", "\(result)")
+            #expect(["eof", "reset"].contains(tcp.last as? String ?? ""), "\(tcp)")
+        }
+        #expect(result["after"] as? Bool == true)
+        // HAProxy's termination state: the client (C) aborted while the request (R) was read.
+        let aborted = { weir.stdout.lines.filter { $0.contains(" fe~ ") && $0.contains(" CR-- ") && $0.contains("\"<BADREQ>\"") }.count }
+        #expect(waitUntil(timeout: 10) { aborted() == 12 }, "\(aborted()):\n\(weir.stdout.text)")
+        let tcpAborts = { weir.stdout.lines.filter { $0.contains(" ft~ echo/s1 ") && $0.contains(" CD ") }.count }
+        #expect(waitUntil(timeout: 10) { tcpAborts() == 2 }, "\(weir.stdout.text)")
+        #expect(alive(weir))
+    }
+
+    @Test("50 clients sending their ClientHello a byte at a time are cut by timeout client-hs; a normal client meanwhile gets 100 answers")
+    func slowClients() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, defaults: "    timeout client-hs 1s"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let result = try robustPython(#"""
+            port = int(sys.argv[1])
+            hello = client_hello(b"a.test", padding=1000)
+            slow = [connect(port) for _ in range(50)]
+            sent, closed = [0] * 50, [False] * 50
+            for s in slow: s.setblocking(False)
+            done = threading.Event()
+            def drip():
+                deadline = time.monotonic() + 30
+                while not done.is_set() and not all(closed) and time.monotonic() < deadline:
+                    for k, s in enumerate(slow):
+                        if closed[k]: continue
+                        try:
+                            if sent[k] < len(hello):
+                                s.send(hello[sent[k]:sent[k] + 1])
+                                sent[k] += 1
+                            if s.recv(100) == b"": closed[k] = True
+                        except BlockingIOError: pass
+                        except OSError: closed[k] = True
+                    time.sleep(0.02)
+            dripper = threading.Thread(target=drip)
+            dripper.start()
+            served = sum(https_get(port)["ok"] for _ in range(100))
+            dripper.join()
+            done.set()
+            emit({"served": served, "closed": sum(closed), "longest": max(sent), "hello": len(hello)})
+            """#, [String(port)])
+        #expect(result["served"] as? Int == 100, "\(result)")
+        #expect(result["closed"] as? Int == 50, "\(result)")
+        // Cut before their ClientHello was whole.
+        #expect((result["longest"] as? Int ?? .max) < (result["hello"] as? Int ?? 0), "\(result)")
+        let timeouts = { weir.stdout.lines.filter { $0.contains("fe/1: Timeout during SSL handshake") }.count }
+        #expect(waitUntil(timeout: 10) { timeouts() == 50 }, "\(timeouts())")
+        #expect(alive(weir))
+    }
+}
