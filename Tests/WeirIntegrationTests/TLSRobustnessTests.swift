@@ -63,20 +63,24 @@ def read_to_end(s, limit=1 << 20):
 
 def first_reply(port, data, shut=False):
     # What the server answers raw bytes with: its ServerHello (and whether
-    # its certificate names a.test), an alert, or nothing.
+    # its certificate names a.test), an alert, or nothing ("eof", "reset").
     s = connect(port)
+    got, how = b"", "eof"
     try:
         s.sendall(data)
         if shut: s.shutdown(socket.SHUT_WR)
-        got, how = read_to_end(s, limit=4096)
-    finally:
-        s.close()
+        while len(got) < 7 or (got[:1] == b"\x16" and b"a.test" not in got and len(got) < 65536):
+            chunk = s.recv(65536)
+            if not chunk: break
+            got += chunk
+    except ConnectionResetError: how = "reset"
+    finally: s.close()
     if got[:1] == b"\x16" and len(got) > 5 and got[5] == 2:
         return "serverhello a.test" if b"a.test" in got else "serverhello"
     if got[:1] == b"\x15" and len(got) >= 7: return "alert %d" % got[6]
     return how
 
-def context(version=None, cert=None):
+def context(version=None):
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
@@ -415,6 +419,218 @@ struct TLSRobustnessTests {
         #expect((result["longest"] as? Int ?? .max) < (result["hello"] as? Int ?? 0), "\(result)")
         let timeouts = { weir.stdout.lines.filter { $0.contains("fe/1: Timeout during SSL handshake") }.count }
         #expect(waitUntil(timeout: 10) { timeouts() == 50 }, "\(timeouts())")
+        #expect(alive(weir))
+    }
+
+    @Test("400 concurrent handshakes on 4 workers with resumption mixed in; a worker killed mid-load is replaced, and a cache lock it left is taken over")
+    func concurrentHandshakesAndAKilledWorker() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let h = try MasterHarness(config: """
+            global
+                nbthread 4
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+                timeout client-hs 5s
+            frontend fe
+                bind 127.0.0.1:0 ssl crt \(certs.a)
+                bind 127.0.0.1:0 ssl crt \(certs.a) no-tls-tickets
+                http-request return status 200 content-type text/plain lf-string "pid=%pid\\n"
+            """)
+        defer { h.close() }
+        #expect(h.master.waitForCount(of: ") ready", atLeast: 4))
+        let tickets = try h.master.port(of: "fe", index: 0)
+        let cache = try h.master.port(of: "fe", index: 1)
+        // Every third connection is a full handshake; the others offer the
+        // last session of their bind and version: tickets on the first bind,
+        // the shared cache on the second (TLS 1.2 IDs, TLS 1.3 stateful tickets).
+        let load = #"""
+            ports, count, victim, master = [int(p) for p in sys.argv[1:3]], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+            contexts = {v: context(v) for v in ("1.2", "1.3")}
+            sessions, lock, out = {}, threading.Lock(), {"ok": 0, "failed": [], "offered": 0, "reused": 0}
+            def one(k):
+                port, version = ports[k % 2], ("1.2", "1.3")[(k // 2) % 2]
+                with lock: session = sessions.get((port, version)) if k % 3 else None
+                try:
+                    r = https_get(port, ctx=contexts[version], session=session)
+                except Exception as e:
+                    with lock: out["failed"].append("%d %s: %r" % (port, version, e))
+                    return
+                with lock:
+                    out["ok"] += r["ok"]
+                    if not r["ok"]: out["failed"].append("%d %s: no 200" % (port, version))
+                    if session is not None:
+                        out["offered"] += 1
+                        out["reused"] += r["reused"]
+                    sessions[(port, version)] = r["session"]
+            locks = None
+            if master:
+                # The killed worker, as if it died holding every lock of the session cache.
+                import mmap
+                for n in os.listdir("/proc/%d/fd" % master):
+                    if os.readlink("/proc/%d/fd/%s" % (master, n)).startswith("/memfd:weir-shared"):
+                        memory = mmap.mmap(os.open("/proc/%d/fd/%s" % (master, n), os.O_RDWR), 0)
+                offset, size = struct.unpack_from("<qq", memory, 14 * 8)
+                stride = (64 + 8 * (64 + 1536) + 63) & ~63
+                locks = [offset + 64 + b * stride for b in range(max(1, (size + 7) // 8))]
+                for at in locks: struct.pack_into("<q", memory, at, victim)
+            with ThreadPoolExecutor(16) as pool:
+                futures = []
+                for k in range(count):
+                    futures.append(pool.submit(one, k))
+                    if victim and not master and k == count // 3: os.kill(victim, 9)
+                for f in futures: f.result()
+            if locks:
+                out["locks"] = len(locks)
+                out["stillHeld"] = sum(struct.unpack_from("<q", memory, at)[0] == victim for at in locks)
+            emit(out)
+            """#
+        let ports = [String(tickets), String(cache)]
+        // 1. Calm: every handshake succeeds and every offered session resumes.
+        let calm = try robustPython(load, ports + ["400", "0", "0"])
+        #expect(calm["ok"] as? Int == 400, "\(calm)")
+        #expect((calm["offered"] as? Int ?? 0) > 200 && calm["reused"] as? Int == calm["offered"] as? Int, "\(calm)")
+
+        // 2. Worker 1 killed a third of the way in: only connections it held
+        // at that moment (at most one per client thread) may fail.
+        let victim = try #require(h.master.readyLines.first { $0.slot == 1 }?.pid)
+        let killed = try robustPython(load, ports + ["400", String(victim), "0"])
+        let failed = killed["failed"] as? [String] ?? []
+        #expect(failed.count <= 16 && (killed["ok"] as? Int ?? 0) + failed.count == 400, "\(killed)")
+        #expect(h.master.stderr.waitForLine { $0.contains("worker 1 (pid \(victim)) exited: killed by signal 9") } != nil, "\(h.output)")
+        let replaced = h.master.stderr.waitForLine { line in
+            WorkerReadyLine(line).map { $0.slot == 1 && $0.pid != victim } ?? false
+        }
+        #expect(replaced != nil, "\(h.output)")
+
+        // 3. The dead worker "holds" every cache lock: the others take them
+        // over, and resumption through the cache still works.
+        let recovered = try robustPython(load, ports + ["200", String(victim), String(h.pid)])
+        #expect(recovered["ok"] as? Int == 200, "\(recovered)")
+        #expect((recovered["offered"] as? Int ?? 0) > 100 && recovered["reused"] as? Int == recovered["offered"] as? Int,
+                "\(recovered)")
+        // The buckets those handshakes used were taken over (the others still name the dead worker).
+        #expect((recovered["stillHeld"] as? Int ?? .max) < (recovered["locks"] as? Int ?? 0), "\(recovered)")
+        let crashes = h.master.stderr.lines.filter { $0.contains("exited") && !$0.contains("(pid \(victim))") }
+        #expect(crashes.isEmpty, "\(h.output)")
+        #expect(!h.master.stdout.text.contains("decryption failed") && !h.master.stderr.text.contains("decryption failed"))
+    }
+
+    @Test("a TLS 1.2 renegotiation attempt is refused (no_renegotiation); the client's abort is logged; the worker serves on")
+    func renegotiationRefused() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
+        defer { weir.stop() }
+        // s_client reads its commands only once the handshake is done: `R` renegotiates.
+        let commands = certs.dir + "/renegotiate"
+        try "R\n".write(toFile: commands, atomically: true, encoding: .utf8)
+        for frontend in ["fe", "ft"] {
+            let port = try weir.port(of: frontend)
+            let run = try runTool("/bin/sh", ["-c", "exec \"$@\" < \"$0\" 2>&1", commands, opensslPath, "s_client",
+                                              "-connect", "127.0.0.1:\(port)", "-servername", "a.test", "-tls1_2"], timeout: 15)
+            #expect(run.stdout.contains("RENEGOTIATING") && run.stdout.contains("no renegotiation"), "\(frontend): \(run.stdout)")
+        }
+        // mode tcp logs every session: the client (C) gave up after the refusal (while the
+        // server connection was still being made, or after).
+        let aborted = weir.stdout.waitForLine { line in
+            TCPLogLine(line).map { $0.frontend == "ft~" && $0.termination.hasPrefix("C") } ?? false
+        }
+        #expect(aborted != nil, "\(weir.stdout.text)")
+        #expect(try curlHTTPS(port: try weir.port(of: "fe"), ca: certs.aCert).status == 200)
+        #expect(alive(weir))
+    }
+
+    @Test("oversized ClientHellos (16 to 60 KiB, 1000 extensions, 1-byte records) and odd SNI names: default certificate or refusal per strict-sni")
+    func hugeClientHellosAndOddNames() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
+        defer { weir.stop() }
+        let plain = try weir.port(of: "fe", index: 0)
+        let strict = try weir.port(of: "fe", index: 1)
+        let result = try robustPython(#"""
+            hellos = {
+                "a.test": client_hello(b"a.test"),
+                "no SNI": client_hello(),
+                "padded 16k": client_hello(b"a.test", padding=16000),
+                "padded 60k": client_hello(b"a.test", padding=60000),
+                "1000 extensions": client_hello(b"a.test", extra=1000),
+                "1-byte records": client_hello(b"a.test", record=1),
+                "upper case": client_hello(b"A.TEST"),
+                "255 bytes": client_hello(b"a" * 255),
+                "300 bytes": client_hello(b"b" * 300),
+                "1000 bytes": client_hello(b"c." * 500),
+                "NUL and controls": client_hello(b"a.te\x00st\xff\n/.."),
+                "empty": client_hello(b""),
+                "UTF-8": client_hello("\u00e9.test".encode()),
+            }
+            emit({str(port): {name: first_reply(port, hello) for name, hello in hellos.items()} for port in map(int, sys.argv[1:3])})
+            """#, [String(plain), String(strict)])
+        let served = "serverhello a.test", refused = "alert 112"
+        // OpenSSL itself refuses a name over 255 bytes or with a NUL, strict-sni or not.
+        let expected: [(String, String, String)] = [
+            ("a.test", served, served), ("no SNI", served, refused), ("padded 16k", served, served),
+            ("padded 60k", served, served), ("1000 extensions", served, served), ("1-byte records", served, served),
+            ("upper case", served, served), ("255 bytes", served, refused), ("300 bytes", refused, refused),
+            ("1000 bytes", refused, refused), ("NUL and controls", refused, refused), ("empty", served, refused),
+            ("UTF-8", served, refused),
+        ]
+        let plainResults = try #require(result[String(plain)] as? [String: String], "\(result)")
+        let strictResults = try #require(result[String(strict)] as? [String: String], "\(result)")
+        for (name, onPlain, onStrict) in expected {
+            #expect(plainResults[name] == onPlain, "\(name) without strict-sni: \(plainResults[name] ?? "?")")
+            #expect(strictResults[name] == onStrict, "\(name) with strict-sni: \(strictResults[name] ?? "?")")
+        }
+        let refusals = { weir.stdout.lines.filter { $0.contains(": SSL handshake failure (") }.count }
+        #expect(waitUntil(timeout: 10) { refusals() == 3 + 7 }, "\(weir.stdout.text)")
+        #expect(try curlHTTPS(port: strict, ca: certs.aCert).status == 200)
+        #expect(alive(weir))
+    }
+
+    @Test("close_notify then more bytes, or a half-close, after a request: the answer still arrives (mode http and mode tcp)")
+    func closeNotifyAndHalfClose() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let backend = try HTTPBackend()
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, httpBackend: backend))
+        defer { weir.stop() }
+        let result = try robustPython(#"""
+            http, tcp = int(sys.argv[1]), int(sys.argv[2])
+            out = {}
+            for version in ("1.2", "1.3"):
+                for how in ("close_notify", "half-close"):
+                    for port, message in ((http, b"GET /%s HTTP/1.1\r\nHost: a.test\r\n\r\n" % how.encode()), (tcp, b"ping")):
+                        c = RawTLS(port, version)
+                        c.send(message)
+                        if how == "close_notify":
+                            c.close_notify()
+                            c.sock.sendall(b"\x17\x03\x03\x00\x20" + bytes(32))
+                        else:
+                            c.sock.shutdown(socket.SHUT_WR)
+                        plain, closed = c.replies()
+                        out["%s %s %s" % (version, how, "http" if port == http else "tcp")] = plain.decode("latin1")
+            emit(out)
+            """#, [String(try weir.port(of: "fe")), String(try weir.port(of: "ft"))])
+        for version in ["1.2", "1.3"] {
+            for how in ["close_notify", "half-close"] {
+                let http = result["\(version) \(how) http"] as? String ?? ""
+                #expect(http.hasPrefix("HTTP/1.1 200") && http.contains("s1 GET /\(how)"), "\(version) \(how): \(http)")
+                #expect(result["\(version) \(how) tcp"] as? String == "ping", "\(result)")
+            }
+        }
+        let served = { weir.stdout.lines.filter { $0.contains(" fe~ be/s1 ") && $0.contains(" 200 ") }.count }
+        #expect(waitUntil(timeout: 10) { served() == 4 }, "\(weir.stdout.text)")
         #expect(alive(weir))
     }
 }
