@@ -163,6 +163,20 @@ def settle(predicate, seconds=10):
     while not predicate() and time.monotonic() < deadline: time.sleep(0.02)
     return predicate()
 
+def hold_cache_locks(holder, owner):
+    # Writes `owner` into every bucket lock of the TLS session cache in the
+    # shared memory (`SessionCache`'s layout) that process `holder` keeps
+    # open; returns a function reading the lock words back.
+    import mmap
+    for n in os.listdir("/proc/%d/fd" % holder):
+        if os.readlink("/proc/%d/fd/%s" % (holder, n)).startswith("/memfd:weir-shared"):
+            memory = mmap.mmap(os.open("/proc/%d/fd/%s" % (holder, n), os.O_RDWR), 0)
+    offset, size = struct.unpack_from("<qq", memory, 14 * 8)
+    stride = (64 + 8 * (64 + 1536) + 63) & ~63
+    words = [offset + 64 + b * stride for b in range(max(1, (size + 7) // 8))]
+    for at in words: struct.pack_into("<q", memory, at, owner)
+    return lambda: [struct.unpack_from("<q", memory, at)[0] for at in words]
+
 def emit(value): print(json.dumps(value))
 
 """#
@@ -180,7 +194,9 @@ private func robustPython(_ script: String, _ arguments: [String], timeout: Doub
 
 /// A `-d` weir: `fe` (`mode http`, answering itself) on a plain TLS bind and
 /// a `strict-sni` one, and `ft` (`mode tcp`) terminating TLS in front of `echo`.
-private func robustConfig(certs: TestCertificates, echo: Backend, defaults: String = "", httpBackend: HTTPBackend? = nil) -> String {
+/// `strictOptions` are added to the `strict-sni` bind.
+private func robustConfig(certs: TestCertificates, echo: Backend, defaults: String = "", httpBackend: HTTPBackend? = nil,
+                          strictOptions: String = "") -> String {
     """
     global
         log stdout format raw local0
@@ -194,7 +210,7 @@ private func robustConfig(certs: TestCertificates, echo: Backend, defaults: Stri
     frontend fe
         option httplog
         bind 127.0.0.1:0 ssl crt \(certs.a)
-        bind 127.0.0.1:0 ssl crt \(certs.a) strict-sni
+        bind 127.0.0.1:0 ssl crt \(certs.a) strict-sni \(strictOptions)
     \(httpBackend.map { "    default_backend be\nbackend be\n    server s1 \($0.address)" }
         ?? "    http-request return status 200 content-type text/plain lf-string \"pid=%pid\\n\"")
     frontend ft
@@ -466,17 +482,8 @@ struct TLSRobustnessTests {
                         out["offered"] += 1
                         out["reused"] += r["reused"]
                     sessions[(port, version)] = r["session"]
-            locks = None
-            if master:
-                # The killed worker, as if it died holding every lock of the session cache.
-                import mmap
-                for n in os.listdir("/proc/%d/fd" % master):
-                    if os.readlink("/proc/%d/fd/%s" % (master, n)).startswith("/memfd:weir-shared"):
-                        memory = mmap.mmap(os.open("/proc/%d/fd/%s" % (master, n), os.O_RDWR), 0)
-                offset, size = struct.unpack_from("<qq", memory, 14 * 8)
-                stride = (64 + 8 * (64 + 1536) + 63) & ~63
-                locks = [offset + 64 + b * stride for b in range(max(1, (size + 7) // 8))]
-                for at in locks: struct.pack_into("<q", memory, at, victim)
+            # The killed worker, as if it died holding every lock of the session cache.
+            locks = hold_cache_locks(master, victim) if master else None
             with ThreadPoolExecutor(16) as pool:
                 futures = []
                 for k in range(count):
@@ -484,8 +491,8 @@ struct TLSRobustnessTests {
                     if victim and not master and k == count // 3: os.kill(victim, 9)
                 for f in futures: f.result()
             if locks:
-                out["locks"] = len(locks)
-                out["stillHeld"] = sum(struct.unpack_from("<q", memory, at)[0] == victim for at in locks)
+                out["locks"] = len(locks())
+                out["stillHeld"] = sum(owner == victim for owner in locks())
             emit(out)
             """#
         let ports = [String(tickets), String(cache)]
@@ -517,6 +524,28 @@ struct TLSRobustnessTests {
         let crashes = h.master.stderr.lines.filter { $0.contains("exited") && !$0.contains("(pid \(victim))") }
         #expect(crashes.isEmpty, "\(h.output)")
         #expect(!h.master.stdout.text.contains("decryption failed") && !h.master.stderr.text.contains("decryption failed"))
+    }
+
+    @Test("cache locks left by a dead process whose PID the worker now has: taken over, not waited on for ever")
+    func cacheLocksNamingTheWorkerItself() throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let echo = try Backend(.echo)
+        defer { echo.stop() }
+        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, strictOptions: "no-tls-tickets"))
+        defer { weir.stop() }
+        // In `-d` mode the process holds its shared memory itself. Without
+        // tickets, each TLS 1.2 handshake stores its session in the cache;
+        // before, the first one spun for ever on a lock naming the process's own PID.
+        let result = try robustPython(#"""
+            port, pid = int(sys.argv[1]), int(sys.argv[2])
+            locks = hold_cache_locks(pid, pid)
+            served = sum(https_get(port, version="1.2")["ok"] for _ in range(20))
+            emit({"served": served, "taken": sum(owner != pid for owner in locks())})
+            """#, [String(try weir.port(of: "fe", index: 1)), String(weir.pid)], timeout: 60)
+        #expect(result["served"] as? Int == 20, "\(result)")
+        #expect((result["taken"] as? Int ?? 0) > 0, "\(result)")
+        #expect(alive(weir))
     }
 
     @Test("a TLS 1.2 renegotiation attempt is refused (no_renegotiation); the client's abort is logged; the worker serves on")
