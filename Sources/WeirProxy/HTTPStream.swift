@@ -30,6 +30,17 @@ extension Worker {
         }
     }
 
+    /// The request has begun: `timeout http-request` now bounds its head,
+    /// and the exchange is logged however it ends.
+    mutating func requestBegan(_ slot: UInt32, now: Int64) {
+        let s = sessions.pointer(slot)
+        guard !s.pointee.exchange.started else { return }
+        s.pointee.exchange.started = true
+        s.pointee.exchange.firstByteAt = now
+        let timeout = frontends[Int(s.pointee.frontend)].httpRequestTimeout
+        s.pointee.phaseExpiry = timeout.map { now + Int64($0) } ?? .max
+    }
+
     private mutating func analyseRequestHead(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
         let s = sessions.pointer(slot)
         let d = s.pointee.toServer
@@ -58,17 +69,6 @@ extension Worker {
         case .complete(let length):
             return requestHeadComplete(slot, start: start, length: length, loop: &loop)
         }
-    }
-
-    /// The request has begun: `timeout http-request` now bounds its head,
-    /// and the exchange is logged however it ends.
-    mutating func requestBegan(_ slot: UInt32, now: Int64) {
-        let s = sessions.pointer(slot)
-        guard !s.pointee.exchange.started else { return }
-        s.pointee.exchange.started = true
-        s.pointee.exchange.firstByteAt = now
-        let timeout = frontends[Int(s.pointee.frontend)].httpRequestTimeout
-        s.pointee.phaseExpiry = timeout.map { now + Int64($0) } ?? .max
     }
 
     private mutating func requestHeadComplete(_ slot: UInt32, start: Int, length: Int, loop: inout EventLoop) -> AnalysisStep {
