@@ -199,6 +199,9 @@ extension Worker {
             // Client side in: read ahead, bounded by one buffer.
             let fromClient = fill(&s.pointee.toServer, from: s.pointee.clientFD, tls: s.pointee.tls)
             if fromClient.error != nil {
+                // Bytes read before the error (a request, then a bad TLS
+                // record or a reset) began an exchange: logged as CR.
+                if fromClient.bytes > 0 { requestBegan(slot, now: loop.now) }
                 abortExchange(slot, cause: "C", loop: &loop)
                 return
             }

@@ -30,18 +30,23 @@ extension Worker {
         }
     }
 
+    /// The request has begun: `timeout http-request` now bounds its head,
+    /// and the exchange is logged however it ends.
+    mutating func requestBegan(_ slot: UInt32, now: Int64) {
+        let s = sessions.pointer(slot)
+        guard !s.pointee.exchange.started else { return }
+        s.pointee.exchange.started = true
+        s.pointee.exchange.firstByteAt = now
+        let timeout = frontends[Int(s.pointee.frontend)].httpRequestTimeout
+        s.pointee.phaseExpiry = timeout.map { now + Int64($0) } ?? .max
+    }
+
     private mutating func analyseRequestHead(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
         let s = sessions.pointer(slot)
         let d = s.pointee.toServer
         // A head is analysed once everything before it has left.
         guard d.buffer >= 0, d.tail > d.limit, isFlushed(d) else { return .idle }
-        if !s.pointee.exchange.started {
-            // The request has begun: `timeout http-request` now bounds its head.
-            s.pointee.exchange.started = true
-            s.pointee.exchange.firstByteAt = loop.now
-            let timeout = frontends[Int(s.pointee.frontend)].httpRequestTimeout
-            s.pointee.phaseExpiry = timeout.map { loop.now + Int64($0) } ?? .max
-        }
+        requestBegan(slot, now: loop.now)
         var start = d.limit
         var bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + start, count: d.tail - start)
         // Empty lines before a request line (a CRLF some clients send after

@@ -124,6 +124,10 @@ public struct SessionCache: @unchecked Sendable {
             usedCounter.wrappingIncrement(ordering: .relaxed)
         }
         let e = target!
+        // Free while it is rewritten: a writer killed halfway leaves an
+        // empty slot for the next lock holder, never a torn session.
+        e[0] = 0
+        atomicMemoryFence(ordering: .releasing)
         e[1] = Int64(id.count)
         e[2] = now + max(1, lifetime)
         e[3] = now

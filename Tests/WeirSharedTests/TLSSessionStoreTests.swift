@@ -114,6 +114,22 @@ private func store(_ cache: SessionCache, _ id: [UInt8], _ session: [UInt8], now
         }
     }
 
+    @Test(.timeLimit(.minutes(1))) func aLockNamingThisProcessIsALeftoverAndIsTakenOver() throws {
+        try withCache { cache in
+            store(cache, id(1), [1], now: 1)
+            // A worker killed in its critical section whose PID the kernel
+            // has since given to this process: the lock names a live process
+            // that does not hold it. Before, the lookup spun for ever.
+            for b in 0..<cache.bucketCount {
+                let word = cache.base + 64 + b * SessionCache.bucketStride
+                word.storeBytes(of: Int(getpid()), as: Int.self)
+            }
+            #expect(lookup(cache, id(1), now: 2) == [1])
+            store(cache, id(2), [2], now: 3)
+            #expect(lookup(cache, id(2), now: 4) == [2])
+        }
+    }
+
     @Test func aNewGenerationTakesTheLiveSessionsOver() throws {
         try withCache { old in
             store(old, id(1), [1], now: 1000, lifetime: 500)
