@@ -438,7 +438,7 @@ extension Worker {
             s.pointee.exchange.served = served + 1
             s.pointee.exchange.requestLine = line
             s.pointee.exchange.waitStart = loop.now
-            s.pointee.exchange.waitStartWall = Clock.wallMilliseconds()
+            s.pointee.exchange.waitStartWall = loop.wallNow
             s.pointee.terminationCause = UInt8(ascii: "-")
             s.pointee.terminationPhase = UInt8(ascii: "-")
             // The next exchange's timers start afresh (%Tw, %Tc).

@@ -313,7 +313,7 @@ public struct Worker: ~Copyable, EventHandler {
             return
         }
         let http = frontends[index].isHTTP
-        let wall = Clock.wallMilliseconds()
+        let wall = loop.wallNow
         var session = Session(clientFD: clientFD, frontend: Int32(index), phase: http ? .httpHead : .queued, peer: peer,
                               now: loop.now, wall: wall)
         if http {
