@@ -110,6 +110,48 @@ extension Worker {
         w.append("\r\n")
     }
 
+    /// `writeResponseHead` for a response nothing reads (`ResponseReaders`),
+    /// from the parser's table rather than the rules engine's view, with no
+    /// cookie to handle. When every field line came as `name: value` CRLF
+    /// (`regularLines`), the lines between the fields left out go as
+    /// received, one copy each, with no test per line but its name's.
+    mutating func writeParsedResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead,
+                                          slot: UInt32, tunnel: Bool) {
+        let s = sessions.pointer(slot)
+        rules.writeStatusLine(response.status, reason: head.slice(response.reasonStart, response.reasonEnd), into: &w)
+        let fields = headers.fields
+        if headers.regularLines, let base = head.baseAddress, let last = fields.last {
+            var runStart = Int(fields[0].nameStart)
+            for field in fields where !forwardsResponseField(field, head: head, tunnel: tunnel) {
+                w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(field.nameStart) &- runStart))
+                runStart = Int(field.valueEnd) &+ 2
+            }
+            w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(last.valueEnd) &+ 2 &- runStart))
+        } else {
+            var lines = FieldLineRun(in: head)
+            for field in fields where forwardsResponseField(field, head: head, tunnel: tunnel) {
+                lines.append(name: field.name(in: head), value: field.value(in: head), to: &w)
+            }
+            lines.flush(to: &w)
+        }
+        if tunnel {
+            w.append("connection: upgrade\r\n")
+        } else if !s.pointee.exchange.clientKeepAlive {
+            w.append("connection: close\r\n")
+        } else if s.pointee.exchange.clientMinor == 0 {
+            w.append("connection: keep-alive\r\n")
+        }
+        w.append("\r\n")
+    }
+
+    /// A response field goes to the client: end-to-end, or the `upgrade` of
+    /// a tunnel.
+    @inline(__always)
+    private func forwardsResponseField(_ field: HeaderField, head: UnsafeRawBufferPointer, tunnel: Bool) -> Bool {
+        if field.knownName.isHopByHop { return tunnel && field.knownName == .upgrade }
+        return !headers.isNominatedByConnection(field.name(in: head), in: head)
+    }
+
     /// The client's address as text, without allocating.
     private func appendHost(_ w: inout HeadWriter, _ peer: SocketAddress) {
         var text = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))

@@ -313,9 +313,12 @@ extension Worker {
             if let bit = RetryOn.status(response.status), retryRequest(slot, after: bit, loop: &loop) { return .progressed }
             dropReplay(&s.pointee.toServer)
         }
-        if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
-        analyseResponseCookies(slot)
-        analyseStickResponse(slot)
+        let read = responseReaders.read(frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend))
+        if read {
+            if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
+            analyseResponseCookies(slot)
+            analyseStickResponse(slot)
+        }
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "H", loop: &loop)
             return .closed
@@ -334,7 +337,11 @@ extension Worker {
             s.pointee.exchange.serverKeepAlive = response.keepAlive && backends[backend].keepsServerConnections
         }
         var writer = HeadWriter(buffers.pointer(prefix), capacity: bufferSize)
-        writeResponseHead(&writer, head: head, response: response, slot: slot, tunnel: tunnel)
+        if read {
+            writeResponseHead(&writer, head: head, response: response, slot: slot, tunnel: tunnel)
+        } else {
+            writeParsedResponseHead(&writer, head: head, response: response, slot: slot, tunnel: tunnel)
+        }
         if writer.overflowed {
             buffers.release(prefix)
             reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
@@ -345,7 +352,7 @@ extension Worker {
         s.pointee.toClient.prefixTail = writer.count
         s.pointee.toClient.head = start + length
         s.pointee.toClient.limit = start + length
-        s.pointee.exchange.status = Int32(rules.status)
+        s.pointee.exchange.status = Int32(read ? rules.status : response.status)
         s.pointee.exchange.responseHeadAt = loop.now
         if tunnel {
             s.pointee.exchange.response = .tunnel

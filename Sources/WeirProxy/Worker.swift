@@ -78,6 +78,7 @@ public struct Worker: ~Copyable, EventHandler {
     let errorPages: ErrorPages
     /// ACLs, rules and the view of the message they edit (`Rules/`).
     var rules: RuleEngine
+    let responseReaders: ResponseReaders
     var logger: Logger
     var listeners: [ListenerRuntime]
     var frontends: [FrontendRuntime]
@@ -139,6 +140,7 @@ public struct Worker: ~Copyable, EventHandler {
             for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
         }
         for b in backends.indices { backends[b].stickTable = segment.table(named: backends[b].name) }
+        responseReaders = ResponseReaders(compiledRules, backendCookies: backends.map(\.hasCookie))
         self.backends = backends
         self.options = options
         let fileLimit = Posix.raiseFileLimit()

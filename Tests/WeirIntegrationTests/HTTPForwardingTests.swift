@@ -88,6 +88,34 @@ struct HTTPForwardingTests {
         #expect(!response.headers.tokens("connection").contains("x-private"), "\(response.headers)")
     }
 
+    @Test("a response no rule reads: its end-to-end lines in order, hop-by-hop ones left out wherever they are")
+    func parsedResponseLines() throws {
+        let head = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nX-A: 1\r\nKeep-Alive: timeout=5\r\n"
+            + "X-B: two words\r\nX-C: 3\r\nConnection: x-drop\r\nX-Empty: \r\ncontent-length: 3\r\nX-Drop: secret\r\n\r\nok\n"
+        let backend = try HTTPBackend { _ in .raw(Array(head.utf8), close: false) }
+        let scenario = try HTTPScenario(backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        let expected = "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: two words\r\nX-C: 3\r\nX-Empty: \r\ncontent-length: 3\r\n\r\nok\n"
+        for _ in 1...2 {
+            try c.request("GET", "/")
+            #expect(String(decoding: try c.readRaw(expected.utf8.count), as: UTF8.self) == expected)
+        }
+    }
+
+    @Test("a response no rule reads, with lines written loosely: each forwarded as name: value")
+    func parsedIrregularResponseLines() throws {
+        let head = "HTTP/1.1 200 OK\r\nX-A:1\r\nConnection: keep-alive\r\nX-B:   spaced out  \r\n"
+            + "X-C: 3\ncontent-length: 3\r\n\r\nok\n"
+        let backend = try HTTPBackend { _ in .raw(Array(head.utf8), close: false) }
+        let scenario = try HTTPScenario(backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/")
+        let expected = "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: spaced out\r\nX-C: 3\r\ncontent-length: 3\r\n\r\nok\n"
+        #expect(String(decoding: try c.readRaw(expected.utf8.count), as: UTF8.self) == expected)
+    }
+
     @Test("20 requests on one client connection reuse one server connection")
     func keepAliveReusesServerConnection() throws {
         let backend = try HTTPBackend()
