@@ -21,7 +21,10 @@ extension Worker {
         let s = sessions.pointer(slot)
         switch s.pointee.exchange.request {
         case .head:
-            guard s.pointee.phase == .httpHead else { return .idle }
+            // A head is analysed once everything before it has left. The
+            // service loop asks again after each step: nothing new costs no call.
+            let d = s.pointee.toServer
+            guard s.pointee.phase == .httpHead, d.buffer >= 0, d.tail > d.limit, isFlushed(d) else { return .idle }
             return analyseRequestHead(slot, loop: &loop)
         case .body:
             return advanceRequestBody(slot, loop: &loop)
@@ -30,11 +33,10 @@ extension Worker {
         }
     }
 
+    /// `analyseRequest` checked there are bytes to analyse.
     private mutating func analyseRequestHead(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
         let s = sessions.pointer(slot)
         let d = s.pointee.toServer
-        // A head is analysed once everything before it has left.
-        guard d.buffer >= 0, d.tail > d.limit, isFlushed(d) else { return .idle }
         if !s.pointee.exchange.started {
             // The request has begun: `timeout http-request` now bounds its head.
             s.pointee.exchange.started = true
@@ -226,6 +228,9 @@ extension Worker {
         let s = sessions.pointer(slot)
         switch s.pointee.exchange.response {
         case .head:
+            // As for requests: no byte and no end of file, no call.
+            let d = s.pointee.toClient
+            guard (d.buffer >= 0 && d.tail > d.limit) || d.sourceEOF else { return .idle }
             return analyseResponseHead(slot, loop: &loop)
         case .body:
             return advanceResponseBody(slot, loop: &loop)
