@@ -24,7 +24,7 @@ extension Worker {
         }
         w.append(" HTTP/1.1\r\n")
         let upgrade = s.pointee.exchange.upgradeRequested
-        let forwardFor = backends[backend].forwardFor ?? frontends[frontend].forwardFor
+        let forwardFor = forwardedFor.entry(frontend: frontend, backend: backend)
         var forwardedPresent = false
         let cookies = backends[backend].hasCookie
         // Lines still as received go out in runs, one copy each.
@@ -37,8 +37,8 @@ extension Worker {
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
-            if let forwardFor, forwardFor.ifNone, !forwardedPresent {
-                forwardedPresent = forwardFor.header.withUnsafeBytes { HTTPField.equalsIgnoringCase(name, $0) }
+            if forwardFor.ifNone && !forwardedPresent {
+                forwardedPresent = HTTPField.equalsIgnoringCase(name, forwardFor.header)
             }
             if cookies, let cookie = rewritesCookieField(name, backend: backend) {
                 lines.flush(to: &w)
@@ -50,10 +50,12 @@ extension Worker {
         lines.flush(to: &w)
         // `unique-id-header`.
         appendUniqueIDHeader(&w, slot: slot)
-        if let forwardFor, !(forwardFor.ifNone && forwardedPresent), !forwardFor.isExcepted(s.pointee.peer) {
-            forwardFor.header.withUnsafeBytes { w.append($0) }
+        if forwardFor.isSet, !(forwardFor.ifNone && forwardedPresent),
+           !(forwardFor.hasExceptions
+             && (backends[backend].forwardFor ?? frontends[frontend].forwardFor)!.isExcepted(s.pointee.peer)) {
+            w.append(forwardFor.header)
             w.append(": ")
-            appendHost(&w, s.pointee.peer)
+            withUnsafePointer(to: &s.pointee.peer) { Self.appendHost(&w, $0) }
             w.append("\r\n")
         }
         // `option originalto`: the address the client connected to, which
@@ -63,7 +65,7 @@ extension Worker {
            !originalTo.isExcepted(local) {
             originalTo.header.withUnsafeBytes { w.append($0) }
             w.append(": ")
-            appendHost(&w, local)
+            withUnsafePointer(to: local) { Self.appendHost(&w, $0) }
             w.append("\r\n")
         }
         if upgrade {
@@ -152,11 +154,11 @@ extension Worker {
         return !headers.isNominatedByConnection(field.name(in: head), in: head)
     }
 
-    /// The client's address as text, without allocating.
-    private func appendHost(_ w: inout HeadWriter, _ peer: SocketAddress) {
+    /// An address as text, read where it lies (not copied), without allocating.
+    private static func appendHost(_ w: inout HeadWriter, _ address: UnsafePointer<SocketAddress>) {
         var text = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         withUnsafeMutableBytes(of: &text) { raw in
-            let n = peer.formatHost(into: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            let n = SocketAddress.formatHost(address, into: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
             w.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: n))
         }
     }

@@ -79,6 +79,7 @@ public struct Worker: ~Copyable, EventHandler {
     /// ACLs, rules and the view of the message they edit (`Rules/`).
     var rules: RuleEngine
     let responseReaders: ResponseReaders
+    let forwardedFor: ForwardedForTable
     var logger: Logger
     var listeners: [ListenerRuntime]
     var frontends: [FrontendRuntime]
@@ -162,6 +163,7 @@ public struct Worker: ~Copyable, EventHandler {
                            sessionCapacity: min(maxconn, 1024))
         logger = Logger()
         frontends = configuration.frontends.map(FrontendRuntime.init)
+        forwardedFor = ForwardedForTable(frontends: frontends.map(\.forwardFor), backends: self.backends.map(\.forwardFor))
         listeners = bound.map {
             ListenerRuntime(fd: $0.fd, frontend: $0.frontend,
                             tls: $0.bind < tls[$0.frontend].count ? tls[$0.frontend][$0.bind] : nil, bind: $0.bind)

@@ -288,6 +288,24 @@ struct HTTPForwardingTests {
         #expect(seen[1].headers.values("x-forwarded-for") == ["127.0.0.1"], "\(seen[1].headers)")
     }
 
+    @Test("option forwardfor header NAME: the backend's option wins over the frontend's")
+    func forwardForBackendHeader() throws {
+        let backend = try HTTPBackend()
+        let scenario = try HTTPScenario(backends: [backend], backend: "    option forwardfor header X-Client",
+                                        frontend: "    option forwardfor")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        for path in ["/a", "/b"] {
+            try c.request("GET", path)
+            #expect(try c.readResponse().status == 200)
+        }
+        try #require(backend.requests.count == 2)
+        for seen in backend.requests {
+            #expect(seen.headers.values("x-client") == ["127.0.0.1"], "\(seen.headers)")
+            #expect(!seen.headers.has("x-forwarded-for"), "\(seen.headers)")
+        }
+    }
+
     @Test("option forwardfor except 127.0.0.0/8 adds nothing for a loopback client")
     func forwardForExcept() throws {
         let backend = try HTTPBackend()
