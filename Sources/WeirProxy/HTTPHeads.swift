@@ -10,25 +10,30 @@ extension Worker {
     mutating func writeRequestHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, request: RequestHead, slot: UInt32, backend: Int) {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
-        w.append(rules.method)
-        w.append(byte: 32)
-        if rules.targetEdited {
-            w.append(rules.targetPrefix)
-            w.append(rules.path)
-            if rules.hasQuery {
-                w.append(byte: UInt8(ascii: "?"))
-                w.append(rules.query)
-            }
+        // Lines still as received go out in runs, one copy each: the request
+        // line too, when the rules left it and it came in HTTP/1.1.
+        var lines = FieldLineRun(in: head)
+        if let lineEnd = unchangedRequestLineEnd(head, request) {
+            lines.gatherStartLine(count: lineEnd)
         } else {
-            w.append(rules.originalTarget)
+            w.append(rules.method)
+            w.append(byte: 32)
+            if rules.targetEdited {
+                w.append(rules.targetPrefix)
+                w.append(rules.path)
+                if rules.hasQuery {
+                    w.append(byte: UInt8(ascii: "?"))
+                    w.append(rules.query)
+                }
+            } else {
+                w.append(rules.originalTarget)
+            }
+            w.append(" HTTP/1.1\r\n")
         }
-        w.append(" HTTP/1.1\r\n")
         let upgrade = s.pointee.exchange.upgradeRequested
         let forwardFor = forwardedFor.entry(frontend: frontend, backend: backend)
         var forwardedPresent = false
         let cookies = backends[backend].hasCookie
-        // Lines still as received go out in runs, one copy each.
-        var lines = FieldLineRun(in: head)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
@@ -74,6 +79,22 @@ extension Worker {
             w.append("connection: close\r\n")
         }
         w.append("\r\n")
+    }
+
+    /// Where the request line ends (after its CRLF) when it goes as received:
+    /// the rules changed neither method nor target, and it reads
+    /// `METHOD SP target SP HTTP/1.1 CRLF`. Nil otherwise.
+    @inline(__always)
+    private func unchangedRequestLineEnd(_ head: UnsafeRawBufferPointer, _ request: RequestHead) -> Int? {
+        guard !rules.targetEdited, let base = head.baseAddress, rules.method.baseAddress == base,
+              rules.method.count == request.methodEnd, request.targetStart == request.methodEnd + 1 else { return nil }
+        // ` HTTP/1.1` and CRLF: a little-endian word, then three bytes.
+        let version = request.targetEnd
+        guard version + 11 <= head.count,
+              UInt64(littleEndian: base.loadUnaligned(fromByteOffset: version, as: UInt64.self)) == 0x2E31_2F50_5454_4820,
+              UInt16(littleEndian: base.loadUnaligned(fromByteOffset: version + 8, as: UInt16.self)) == 0x0D31,
+              base.load(fromByteOffset: version + 10, as: UInt8.self) == 0x0A else { return nil }
+        return version + 11
     }
 
     /// The response head sent to the client: the status line in HTTP/1.1,

@@ -88,6 +88,27 @@ struct HTTPForwardingTests {
         #expect(!response.headers.tokens("connection").contains("x-private"), "\(response.headers)")
     }
 
+    @Test("the request line reaches the server in HTTP/1.1: as received, or rewritten after a rule or from HTTP/1.0")
+    func requestLineForwarding() throws {
+        let backend = try HTTPBackend()
+        let scenario = try HTTPScenario(backends: [backend], frontend: "    http-request set-path /rewritten if { path /c }")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.send("GET /a?x=1 HTTP/1.1\r\nHost: weir.test\r\nX-A: 1\r\n\r\n")
+        #expect(try c.readResponse().status == 200)
+        try c.send("GET /b HTTP/1.0\r\nHost: weir.test\r\nConnection: keep-alive\r\nX-B: 2\r\n\r\n")
+        #expect(try c.readResponse().status == 200)
+        try c.send("POST /c?y=2 HTTP/1.1\r\nHost: weir.test\r\nContent-Length: 0\r\n\r\n")
+        #expect(try c.readResponse().status == 200)
+        let seen = backend.requests
+        try #require(seen.count == 3)
+        #expect(seen.map { "\($0.method) \($0.target) \($0.version)" }
+                == ["GET /a?x=1 HTTP/1.1", "GET /b HTTP/1.1", "POST /rewritten?y=2 HTTP/1.1"])
+        #expect(seen[0].headers.value("x-a") == "1", "\(seen[0].headers)")
+        #expect(seen[0].headers.value("host") == "weir.test", "\(seen[0].headers)")
+        #expect(seen[1].headers.value("x-b") == "2", "\(seen[1].headers)")
+    }
+
     @Test("a response no rule reads: its end-to-end lines in order, hop-by-hop ones left out wherever they are")
     func parsedResponseLines() throws {
         let head = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nX-A: 1\r\nKeep-Alive: timeout=5\r\n"
