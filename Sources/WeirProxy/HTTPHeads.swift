@@ -141,10 +141,14 @@ extension Worker {
     mutating func writeParsedResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead,
                                           slot: UInt32, tunnel: Bool) {
         let s = sessions.pointer(slot)
-        rules.writeStatusLine(response.status, reason: head.slice(response.reasonStart, response.reasonEnd), into: &w)
+        // An HTTP/1.1 status line goes as received, with the lines after it.
+        let statusLineEnd = receivedStatusLineEnd(head, response)
+        if statusLineEnd == nil {
+            rules.writeStatusLine(response.status, reason: head.slice(response.reasonStart, response.reasonEnd), into: &w)
+        }
         let fields = headers.fields
         if headers.regularLines, let base = head.baseAddress, let last = fields.last {
-            var runStart = Int(fields[0].nameStart)
+            var runStart = statusLineEnd == nil ? Int(fields[0].nameStart) : 0
             for field in fields where !forwardsResponseField(field, head: head, tunnel: tunnel) {
                 w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(field.nameStart) &- runStart))
                 runStart = Int(field.valueEnd) &+ 2
@@ -152,6 +156,7 @@ extension Worker {
             w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(last.valueEnd) &+ 2 &- runStart))
         } else {
             var lines = FieldLineRun(in: head)
+            if let statusLineEnd { lines.gatherStartLine(count: statusLineEnd) }
             for field in fields where forwardsResponseField(field, head: head, tunnel: tunnel) {
                 lines.append(name: field.name(in: head), value: field.value(in: head), to: &w)
             }
@@ -165,6 +170,19 @@ extension Worker {
             w.append("connection: keep-alive\r\n")
         }
         w.append("\r\n")
+    }
+
+    /// Where the status line ends (after its CRLF) when it reads
+    /// `HTTP/1.1 NNN reason` CRLF, as the proxy would write it; else nil.
+    @inline(__always)
+    private func receivedStatusLineEnd(_ head: UnsafeRawBufferPointer, _ response: ResponseHead) -> Int? {
+        let end = response.reasonEnd + 2
+        guard response.reasonStart == 13, end <= head.count, let base = head.baseAddress,
+              UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)) == 0x312E_312F_5054_5448,
+              base.load(fromByteOffset: 8, as: UInt8.self) == 0x20, base.load(fromByteOffset: 12, as: UInt8.self) == 0x20,
+              UInt16(littleEndian: base.loadUnaligned(fromByteOffset: response.reasonEnd, as: UInt16.self)) == 0x0A0D
+        else { return nil }
+        return end
     }
 
     /// A response field goes to the client: end-to-end, or the `upgrade` of

@@ -124,6 +124,21 @@ struct HTTPForwardingTests {
         }
     }
 
+    @Test("a response's status line reaches the client in HTTP/1.1: as received, or rewritten",
+          arguments: [("HTTP/1.1 404 Not Found", "HTTP/1.1 404 Not Found"), ("HTTP/1.0 200 OK", "HTTP/1.1 200 OK"),
+                      ("HTTP/1.1 200", "HTTP/1.1 200 "), ("HTTP/1.1 200 ", "HTTP/1.1 200 ")])
+    func parsedResponseStatusLine(received: String, sent: String) throws {
+        let backend = try HTTPBackend { _ in
+            .raw(Array("\(received)\r\ncontent-length: 3\r\nX-A: 1\r\n\r\nok\n".utf8), close: false)
+        }
+        let scenario = try HTTPScenario(backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/")
+        let expected = "\(sent)\r\ncontent-length: 3\r\nX-A: 1\r\n\r\nok\n"
+        #expect(String(decoding: try c.readRaw(expected.utf8.count), as: UTF8.self) == expected)
+    }
+
     @Test("a response no rule reads, with lines written loosely: each forwarded as name: value")
     func parsedIrregularResponseLines() throws {
         let head = "HTTP/1.1 200 OK\r\nX-A:1\r\nConnection: keep-alive\r\nX-B:   spaced out  \r\n"
