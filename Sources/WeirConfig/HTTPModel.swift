@@ -761,7 +761,8 @@ public struct RetryOn: OptionSet, Sendable, Hashable {
 
     /// The bit for a retryable status, nil for any other.
     public static func status(_ code: Int) -> RetryOn? {
-        guard let index = retryableStatuses.firstIndex(of: code) else { return nil }
+        // Most statuses are not retryable: one test, no search.
+        guard code >= 401 && code <= 504, let index = retryableStatuses.firstIndex(of: code) else { return nil }
         return RetryOn(rawValue: 1 << UInt32(8 + index))
     }
 

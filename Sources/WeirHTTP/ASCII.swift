@@ -99,6 +99,17 @@ enum ASCII {
         return ~(letters | bytes(of: word, equalTo: hyphen)) & highBits
     }
 
+    /// The bytes of `word` a request-target may not hold (`target` class):
+    /// SP and the CTLs below it, DEL and above, `#`. Exact for the first one
+    /// found (a borrow only flags bytes after a true one), which is all a
+    /// scan reads.
+    @inline(__always)
+    static func nonTargetBytes(of word: UInt64) -> UInt64 {
+        let belowBang = (word &- ones &* 0x21) & ~word
+        let delOrAbove = ((word & lowBits) &+ ones) | word
+        return (belowBang | delOrAbove | bytes(of: word, equalTo: numberSign)) & highBits
+    }
+
     /// Each byte of `word` lowercased: `A`–`Z` to `a`–`z`, others unchanged.
     @inline(__always)
     static func lowercased(word: UInt64) -> UInt64 {

@@ -14,7 +14,7 @@
 /// * trailer fields follow the header field rules (token name, colon at once,
 ///   no CTL in the value, no obs-fold).
 public struct BodyTracker: Sendable {
-    private enum State: UInt8, Sendable {
+    @usableFromInline enum State: UInt8, Sendable {
         case complete
         case fixedLength
         case untilClose
@@ -33,19 +33,22 @@ public struct BodyTracker: Sendable {
         case finalLineFeed
     }
 
-    private var state: State
+    // Visible to the inlinable `init`: the exchange sets up two trackers per
+    // request.
+    @usableFromInline var state: State
     /// Bytes left in a `Content-Length` body or in the current chunk; while a
     /// chunk size is read, the size so far.
-    private var remaining: Int64 = 0
+    @usableFromInline var remaining: Int64 = 0
     /// Hex digits read so far in the current chunk size.
-    private var chunkSizeDigits = 0
-    private let message: HTTPMessageKind
+    @usableFromInline var chunkSizeDigits = 0
+    @usableFromInline let message: HTTPMessageKind
 
     /// Bytes of this message's body consumed so far, chunk framing included.
     public private(set) var consumedBytes: Int64 = 0
 
     /// Starts following a body framed as `framing`, sent by `message`'s side
     /// (which decides an error's status: 400 for a request, 502 for a response).
+    @inlinable
     public init(framing: BodyFraming, message: HTTPMessageKind = .request) {
         self.message = message
         switch framing {

@@ -49,7 +49,12 @@ struct FieldSection {
         // whether the head parsed or not.
         let fields = headers.storage
         var count = headers.count
-        defer { headers.count = count }
+        // Every line so far is `name: value` CRLF, with no other whitespace.
+        var regular = true
+        defer {
+            headers.count = count
+            headers.regularLines = regular
+        }
         // Offsets are stored as Int32: one check here, none per field.
         precondition(end <= Int(Int32.max), "head larger than 2 GiB")
         @inline(__always) func byte(_ i: Int) -> UInt8 { base.load(fromByteOffset: i, as: UInt8.self) }
@@ -98,8 +103,12 @@ struct FieldSection {
                 p &+= 2
             } else {
                 p &+= 1
+                regular = false
             }
-            while p < end && ASCII.isWhitespace(byte(p)) { p += 1 }
+            if p < end && ASCII.isWhitespace(byte(p)) {
+                regular = false
+                while p < end && ASCII.isWhitespace(byte(p)) { p += 1 }
+            }
             let valueStart = p
             while p &+ 8 <= end {
                 let controls = ASCII.controlBytes(of: word(p))
@@ -121,6 +130,7 @@ struct FieldSection {
                 let stop = byte(p)
                 if stop == ASCII.lineFeed {
                     p += 1
+                    regular = false
                 } else if stop == ASCII.carriageReturn {
                     guard p + 1 < end else { throw outOfBytes }
                     guard byte(p + 1) == ASCII.lineFeed else { throw HTTPParseError(.lineEndingInvalid, in: message) }
@@ -129,7 +139,10 @@ struct FieldSection {
                     throw HTTPParseError(.fieldValueInvalid, in: message)
                 }
             }
-            while valueEnd > valueStart && ASCII.isWhitespace(byte(valueEnd - 1)) { valueEnd -= 1 }
+            if valueEnd > valueStart && ASCII.isWhitespace(byte(valueEnd - 1)) {
+                regular = false
+                while valueEnd > valueStart && ASCII.isWhitespace(byte(valueEnd - 1)) { valueEnd -= 1 }
+            }
             guard count < maxFields else { throw HTTPParseError(.tooManyHeaders, in: message) }
             let knownName = KnownFieldName(base + nameStart, count: nameEnd - nameStart)
             let field = HeaderField(

@@ -108,6 +108,17 @@ public enum HTTPParser {
         p += 1
 
         let targetStart = p
+        // Eight bytes at a time, then byte by byte to where the target stops.
+        if let base = head.baseAddress {
+            while p &+ 8 <= end {
+                let others = ASCII.nonTargetBytes(of: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
+                if others != 0 {
+                    p &+= others.trailingZeroBitCount &>> 3
+                    break
+                }
+                p &+= 8
+            }
+        }
         while p < end && classes[Int(head[p])].contains(.target) { p += 1 }
         let targetEnd = p
         guard p < end else { throw HTTPParseError(startLineKind, in: .request) }

@@ -167,6 +167,14 @@ public struct FieldLineRun {
         self.head = head
     }
 
+    /// Gathers the head's first `count` bytes (its start line, sent as
+    /// received), so that the field lines after it join the same run.
+    @inlinable
+    public mutating func gatherStartLine(count: Int) {
+        start = 0
+        end = count
+    }
+
     /// Writes the field line `name: value`: gathered when it is the head's
     /// own line just after those gathered, else after them, by `appendHeader`.
     @inlinable @inline(__always)

@@ -46,6 +46,11 @@ public struct HeaderTable: ~Copyable {
     /// False once a field was appended by hand (`append`): then
     /// `connectionOptions` says nothing and the fields are searched by name.
     @usableFromInline var optionsKnown = true
+    /// Every field line of the parsed head was received as `name: value`
+    /// and CRLF, with no other whitespace, and the table holds them all in
+    /// order: field `i + 1`'s line starts where field `i`'s ends, at its
+    /// `valueEnd + 2`. False for a table filled or extended by hand.
+    public internal(set) var regularLines = false
 
     public init(capacity: Int) {
         precondition(capacity >= 0, "HeaderTable capacity must not be negative")
@@ -74,6 +79,7 @@ public struct HeaderTable: ~Copyable {
         count = 0
         connectionOptions = []
         optionsKnown = true
+        regularLines = false
     }
 
     /// Adds a field at the end; false, and nothing added, when the table is full.
@@ -83,6 +89,7 @@ public struct HeaderTable: ~Copyable {
         storage[count] = field
         count += 1
         optionsKnown = false
+        regularLines = false
         return true
     }
 

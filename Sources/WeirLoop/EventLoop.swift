@@ -13,16 +13,21 @@ public protocol EventHandler: ~Copyable {
     mutating func endOfTick(loop: inout EventLoop)
 }
 
-/// One thread's epoll loop. Each tick runs fixed phases: update the clock,
-/// wait for events (bounded by the next timer), dispatch them, update the
-/// clock, run expired timers, then the handler's end-of-tick work.
+/// One thread's epoll loop. Each tick runs fixed phases: wait for events
+/// (bounded by the next timer), update the clock, dispatch the events, run
+/// expired timers, then the handler's end-of-tick work.
 public struct EventLoop: ~Copyable {
     public let epoll: Epoll
     private let events: UnsafeMutablePointer<EpollEvent>
     private let eventCapacity: Int32
     public var timers: TimerHeap
-    /// Monotonic milliseconds, refreshed twice per tick (not per event).
+    /// Monotonic milliseconds, refreshed once per tick, after the wait (not
+    /// per event).
     public private(set) var now: Int64
+    /// Wall-clock milliseconds minus monotonic ones, read again at most once
+    /// a second: `wallNow` costs no clock read.
+    private var wallOffset: Int64
+    private var wallOffsetExpiry: Int64
     private var running = false
 
     public init(eventCapacity: Int = 256) throws(Errno) {
@@ -31,7 +36,13 @@ public struct EventLoop: ~Copyable {
         self.eventCapacity = Int32(eventCapacity)
         timers = TimerHeap()
         now = Clock.monotonicMilliseconds()
+        wallOffset = Clock.wallMilliseconds() - now
+        wallOffsetExpiry = now + 1000
     }
+
+    /// Wall-clock milliseconds at `now`: the offset from the monotonic clock
+    /// is read again each second, so a clock step shows within a second.
+    public var wallNow: Int64 { now + wallOffset }
 
     deinit { events.deallocate() }
 
@@ -58,18 +69,21 @@ public struct EventLoop: ~Copyable {
     /// Runs ticks until `stop()`.
     public mutating func run<Handler: EventHandler & ~Copyable>(_ handler: inout Handler) {
         running = true
+        updateClock()
         while running {
             tick(&handler)
         }
     }
 
     /// One tick; public so tests can step the loop.
+    /// The wait is bounded by the next deadline as seen from the clock
+    /// read after the previous wait (as HAProxy's poller does): a timer is
+    /// late by at most the time the previous tick took.
     public mutating func tick<Handler: EventHandler & ~Copyable>(_ handler: inout Handler, maximumWait: Int64 = 1000) {
-        now = Clock.monotonicMilliseconds()
         var wait = maximumWait
         if let next = timers.nextDeadline { wait = max(0, min(wait, next - now)) }
         let count = epoll.wait(into: events, capacity: eventCapacity, timeoutMilliseconds: Int32(wait))
-        now = Clock.monotonicMilliseconds()
+        updateClock()
         for i in 0..<count {
             let event = events[i]
             handler.handleEvent(Token(rawValue: event.data.u64), events: event.events, loop: &self)
@@ -78,5 +92,14 @@ public struct EventLoop: ~Copyable {
             handler.handleTimer(entry.token, deadline: entry.deadline, loop: &self)
         }
         handler.endOfTick(loop: &self)
+    }
+
+    @inline(__always)
+    private mutating func updateClock() {
+        now = Clock.monotonicMilliseconds()
+        if now >= wallOffsetExpiry {
+            wallOffset = Clock.wallMilliseconds() - now
+            wallOffsetExpiry = now + 1000
+        }
     }
 }

@@ -109,7 +109,7 @@ extension Worker {
 
     private mutating func flushPending(_ d: inout Direction, to fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
-        while d.sinkWritable {
+        sending: while d.sinkWritable {
             let prefixCount = d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0
             let bodyCount = d.buffer >= 0 ? d.limit - d.head : 0
             if prefixCount == 0 && bodyCount == 0 { break }
@@ -145,7 +145,12 @@ extension Worker {
                 let fromPrefix = min(n, prefixCount)
                 d.prefixHead += fromPrefix
                 d.head += n - fromPrefix
-                if n < prefixCount + bodyCount { d.sinkWritable = false }
+                if n < prefixCount + bodyCount {
+                    d.sinkWritable = false
+                } else {
+                    // All of it went: another pass would find nothing to send.
+                    break sending
+                }
             case .wouldBlock:
                 d.sinkWritable = false
             }

@@ -10,25 +10,30 @@ extension Worker {
     mutating func writeRequestHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, request: RequestHead, slot: UInt32, backend: Int) {
         let s = sessions.pointer(slot)
         let frontend = Int(s.pointee.frontend)
-        w.append(rules.method)
-        w.append(byte: 32)
-        if rules.targetEdited {
-            w.append(rules.targetPrefix)
-            w.append(rules.path)
-            if rules.hasQuery {
-                w.append(byte: UInt8(ascii: "?"))
-                w.append(rules.query)
-            }
+        // Lines still as received go out in runs, one copy each: the request
+        // line too, when the rules left it and it came in HTTP/1.1.
+        var lines = FieldLineRun(in: head)
+        if let lineEnd = unchangedRequestLineEnd(head, request) {
+            lines.gatherStartLine(count: lineEnd)
         } else {
-            w.append(rules.originalTarget)
+            w.append(rules.method)
+            w.append(byte: 32)
+            if rules.targetEdited {
+                w.append(rules.targetPrefix)
+                w.append(rules.path)
+                if rules.hasQuery {
+                    w.append(byte: UInt8(ascii: "?"))
+                    w.append(rules.query)
+                }
+            } else {
+                w.append(rules.originalTarget)
+            }
+            w.append(" HTTP/1.1\r\n")
         }
-        w.append(" HTTP/1.1\r\n")
         let upgrade = s.pointee.exchange.upgradeRequested
-        let forwardFor = backends[backend].forwardFor ?? frontends[frontend].forwardFor
+        let forwardFor = forwardedFor.entry(frontend: frontend, backend: backend)
         var forwardedPresent = false
         let cookies = backends[backend].hasCookie
-        // Lines still as received go out in runs, one copy each.
-        var lines = FieldLineRun(in: head)
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
@@ -37,8 +42,8 @@ extension Worker {
             } else if headers.isNominatedByConnection(name, in: head) {
                 continue
             }
-            if let forwardFor, forwardFor.ifNone, !forwardedPresent {
-                forwardedPresent = forwardFor.header.withUnsafeBytes { HTTPField.equalsIgnoringCase(name, $0) }
+            if forwardFor.ifNone && !forwardedPresent {
+                forwardedPresent = HTTPField.equalsIgnoringCase(name, forwardFor.header)
             }
             if cookies, let cookie = rewritesCookieField(name, backend: backend) {
                 lines.flush(to: &w)
@@ -50,10 +55,12 @@ extension Worker {
         lines.flush(to: &w)
         // `unique-id-header`.
         appendUniqueIDHeader(&w, slot: slot)
-        if let forwardFor, !(forwardFor.ifNone && forwardedPresent), !forwardFor.isExcepted(s.pointee.peer) {
-            forwardFor.header.withUnsafeBytes { w.append($0) }
+        if forwardFor.isSet, !(forwardFor.ifNone && forwardedPresent),
+           !(forwardFor.hasExceptions
+             && (backends[backend].forwardFor ?? frontends[frontend].forwardFor)!.isExcepted(s.pointee.peer)) {
+            w.append(forwardFor.header)
             w.append(": ")
-            appendHost(&w, s.pointee.peer)
+            withUnsafePointer(to: &s.pointee.peer) { Self.appendHost(&w, $0) }
             w.append("\r\n")
         }
         // `option originalto`: the address the client connected to, which
@@ -63,7 +70,7 @@ extension Worker {
            !originalTo.isExcepted(local) {
             originalTo.header.withUnsafeBytes { w.append($0) }
             w.append(": ")
-            appendHost(&w, local)
+            withUnsafePointer(to: local) { Self.appendHost(&w, $0) }
             w.append("\r\n")
         }
         if upgrade {
@@ -72,6 +79,22 @@ extension Worker {
             w.append("connection: close\r\n")
         }
         w.append("\r\n")
+    }
+
+    /// Where the request line ends (after its CRLF) when it goes as received:
+    /// the rules changed neither method nor target, and it reads
+    /// `METHOD SP target SP HTTP/1.1 CRLF`. Nil otherwise.
+    @inline(__always)
+    private func unchangedRequestLineEnd(_ head: UnsafeRawBufferPointer, _ request: RequestHead) -> Int? {
+        guard !rules.targetEdited, let base = head.baseAddress, rules.method.baseAddress == base,
+              rules.method.count == request.methodEnd, request.targetStart == request.methodEnd + 1 else { return nil }
+        // ` HTTP/1.1` and CRLF: a little-endian word, then three bytes.
+        let version = request.targetEnd
+        guard version + 11 <= head.count,
+              UInt64(littleEndian: base.loadUnaligned(fromByteOffset: version, as: UInt64.self)) == 0x2E31_2F50_5454_4820,
+              UInt16(littleEndian: base.loadUnaligned(fromByteOffset: version + 8, as: UInt16.self)) == 0x0D31,
+              base.load(fromByteOffset: version + 10, as: UInt8.self) == 0x0A else { return nil }
+        return version + 11
     }
 
     /// The response head sent to the client: the status line in HTTP/1.1,
@@ -110,11 +133,71 @@ extension Worker {
         w.append("\r\n")
     }
 
-    /// The client's address as text, without allocating.
-    private func appendHost(_ w: inout HeadWriter, _ peer: SocketAddress) {
+    /// `writeResponseHead` for a response nothing reads (`ResponseReaders`),
+    /// from the parser's table rather than the rules engine's view, with no
+    /// cookie to handle. When every field line came as `name: value` CRLF
+    /// (`regularLines`), the lines between the fields left out go as
+    /// received, one copy each, with no test per line but its name's.
+    mutating func writeParsedResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead,
+                                          slot: UInt32, tunnel: Bool) {
+        let s = sessions.pointer(slot)
+        // An HTTP/1.1 status line goes as received, with the lines after it.
+        let statusLineEnd = receivedStatusLineEnd(head, response)
+        if statusLineEnd == nil {
+            rules.writeStatusLine(response.status, reason: head.slice(response.reasonStart, response.reasonEnd), into: &w)
+        }
+        let fields = headers.fields
+        if headers.regularLines, let base = head.baseAddress, let last = fields.last {
+            var runStart = statusLineEnd == nil ? Int(fields[0].nameStart) : 0
+            for field in fields where !forwardsResponseField(field, head: head, tunnel: tunnel) {
+                w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(field.nameStart) &- runStart))
+                runStart = Int(field.valueEnd) &+ 2
+            }
+            w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(last.valueEnd) &+ 2 &- runStart))
+        } else {
+            var lines = FieldLineRun(in: head)
+            if let statusLineEnd { lines.gatherStartLine(count: statusLineEnd) }
+            for field in fields where forwardsResponseField(field, head: head, tunnel: tunnel) {
+                lines.append(name: field.name(in: head), value: field.value(in: head), to: &w)
+            }
+            lines.flush(to: &w)
+        }
+        if tunnel {
+            w.append("connection: upgrade\r\n")
+        } else if !s.pointee.exchange.clientKeepAlive {
+            w.append("connection: close\r\n")
+        } else if s.pointee.exchange.clientMinor == 0 {
+            w.append("connection: keep-alive\r\n")
+        }
+        w.append("\r\n")
+    }
+
+    /// Where the status line ends (after its CRLF) when it reads
+    /// `HTTP/1.1 NNN reason` CRLF, as the proxy would write it; else nil.
+    @inline(__always)
+    private func receivedStatusLineEnd(_ head: UnsafeRawBufferPointer, _ response: ResponseHead) -> Int? {
+        let end = response.reasonEnd + 2
+        guard response.reasonStart == 13, end <= head.count, let base = head.baseAddress,
+              UInt64(littleEndian: base.loadUnaligned(as: UInt64.self)) == 0x312E_312F_5054_5448,
+              base.load(fromByteOffset: 8, as: UInt8.self) == 0x20, base.load(fromByteOffset: 12, as: UInt8.self) == 0x20,
+              UInt16(littleEndian: base.loadUnaligned(fromByteOffset: response.reasonEnd, as: UInt16.self)) == 0x0A0D
+        else { return nil }
+        return end
+    }
+
+    /// A response field goes to the client: end-to-end, or the `upgrade` of
+    /// a tunnel.
+    @inline(__always)
+    private func forwardsResponseField(_ field: HeaderField, head: UnsafeRawBufferPointer, tunnel: Bool) -> Bool {
+        if field.knownName.isHopByHop { return tunnel && field.knownName == .upgrade }
+        return !headers.isNominatedByConnection(field.name(in: head), in: head)
+    }
+
+    /// An address as text, read where it lies (not copied), without allocating.
+    private static func appendHost(_ w: inout HeadWriter, _ address: UnsafePointer<SocketAddress>) {
         var text = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         withUnsafeMutableBytes(of: &text) { raw in
-            let n = peer.formatHost(into: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            let n = SocketAddress.formatHost(address, into: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
             w.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: n))
         }
     }

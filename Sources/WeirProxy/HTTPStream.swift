@@ -21,7 +21,10 @@ extension Worker {
         let s = sessions.pointer(slot)
         switch s.pointee.exchange.request {
         case .head:
-            guard s.pointee.phase == .httpHead else { return .idle }
+            // A head is analysed once everything before it has left. The
+            // service loop asks again after each step: nothing new costs no call.
+            let d = s.pointee.toServer
+            guard s.pointee.phase == .httpHead, d.buffer >= 0, d.tail > d.limit, isFlushed(d) else { return .idle }
             return analyseRequestHead(slot, loop: &loop)
         case .body:
             return advanceRequestBody(slot, loop: &loop)
@@ -41,11 +44,10 @@ extension Worker {
         s.pointee.phaseExpiry = timeout.map { now + Int64($0) } ?? .max
     }
 
+    /// `analyseRequest` checked there are bytes to analyse.
     private mutating func analyseRequestHead(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
         let s = sessions.pointer(slot)
         let d = s.pointee.toServer
-        // A head is analysed once everything before it has left.
-        guard d.buffer >= 0, d.tail > d.limit, isFlushed(d) else { return .idle }
         requestBegan(slot, now: loop.now)
         var start = d.limit
         var bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + start, count: d.tail - start)
@@ -231,6 +233,9 @@ extension Worker {
         let s = sessions.pointer(slot)
         switch s.pointee.exchange.response {
         case .head:
+            // As for requests: no byte and no end of file, no call.
+            let d = s.pointee.toClient
+            guard (d.buffer >= 0 && d.tail > d.limit) || d.sourceEOF else { return .idle }
             return analyseResponseHead(slot, loop: &loop)
         case .body:
             return advanceResponseBody(slot, loop: &loop)
@@ -318,9 +323,12 @@ extension Worker {
             if let bit = RetryOn.status(response.status), retryRequest(slot, after: bit, loop: &loop) { return .progressed }
             dropReplay(&s.pointee.toServer)
         }
-        if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
-        analyseResponseCookies(slot)
-        analyseStickResponse(slot)
+        let read = responseReaders.read(frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend))
+        if read {
+            if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
+            analyseResponseCookies(slot)
+            analyseStickResponse(slot)
+        }
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "H", loop: &loop)
             return .closed
@@ -339,7 +347,11 @@ extension Worker {
             s.pointee.exchange.serverKeepAlive = response.keepAlive && backends[backend].keepsServerConnections
         }
         var writer = HeadWriter(buffers.pointer(prefix), capacity: bufferSize)
-        writeResponseHead(&writer, head: head, response: response, slot: slot, tunnel: tunnel)
+        if read {
+            writeResponseHead(&writer, head: head, response: response, slot: slot, tunnel: tunnel)
+        } else {
+            writeParsedResponseHead(&writer, head: head, response: response, slot: slot, tunnel: tunnel)
+        }
         if writer.overflowed {
             buffers.release(prefix)
             reply(slot, status: 502, cause: "P", phase: "H", loop: &loop)
@@ -350,7 +362,7 @@ extension Worker {
         s.pointee.toClient.prefixTail = writer.count
         s.pointee.toClient.head = start + length
         s.pointee.toClient.limit = start + length
-        s.pointee.exchange.status = Int32(rules.status)
+        s.pointee.exchange.status = Int32(read ? rules.status : response.status)
         s.pointee.exchange.responseHeadAt = loop.now
         if tunnel {
             s.pointee.exchange.response = .tunnel
@@ -444,7 +456,7 @@ extension Worker {
             s.pointee.exchange.served = served + 1
             s.pointee.exchange.requestLine = line
             s.pointee.exchange.waitStart = loop.now
-            s.pointee.exchange.waitStartWall = Clock.wallMilliseconds()
+            s.pointee.exchange.waitStartWall = loop.wallNow
             s.pointee.terminationCause = UInt8(ascii: "-")
             s.pointee.terminationPhase = UInt8(ascii: "-")
             // The next exchange's timers start afresh (%Tw, %Tc).

@@ -279,9 +279,12 @@ struct Logger: ~Copyable {
         record.append(UInt8(ascii: "\n"))
     }
 
+    /// Called once per loop tick: with nothing pending (no log lines, or
+    /// none since the last tick) it costs no call.
+    @inline(__always)
     mutating func flush() {
-        stdoutPending.flush(to: 1)
-        stderrPending.flush(to: 2)
+        if stdoutPending.count > 0 { stdoutPending.flush(to: 1) }
+        if stderrPending.count > 0 { stderrPending.flush(to: 2) }
     }
 
     /// Before exit: waits (a bounded time) for slow readers to take the rest.

@@ -78,6 +78,8 @@ public struct Worker: ~Copyable, EventHandler {
     let errorPages: ErrorPages
     /// ACLs, rules and the view of the message they edit (`Rules/`).
     var rules: RuleEngine
+    let responseReaders: ResponseReaders
+    let forwardedFor: ForwardedForTable
     var logger: Logger
     var listeners: [ListenerRuntime]
     var frontends: [FrontendRuntime]
@@ -145,6 +147,7 @@ public struct Worker: ~Copyable, EventHandler {
             for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
         }
         for b in backends.indices { backends[b].stickTable = segment.table(named: backends[b].name) }
+        responseReaders = ResponseReaders(compiledRules, backendCookies: backends.map(\.hasCookie))
         self.backends = backends
         self.options = options
         let fileLimit = Posix.raiseFileLimit()
@@ -166,6 +169,7 @@ public struct Worker: ~Copyable, EventHandler {
                            sessionCapacity: min(maxconn, 1024))
         logger = Logger()
         frontends = configuration.frontends.map(FrontendRuntime.init)
+        forwardedFor = ForwardedForTable(frontends: frontends.map(\.forwardFor), backends: self.backends.map(\.forwardFor))
         listeners = bound.map {
             ListenerRuntime(fd: $0.fd, frontend: $0.frontend,
                             tls: $0.bind < tls[$0.frontend].count ? tls[$0.frontend][$0.bind] : nil, bind: $0.bind)
@@ -319,7 +323,7 @@ public struct Worker: ~Copyable, EventHandler {
             return
         }
         let http = frontends[index].isHTTP
-        let wall = Clock.wallMilliseconds()
+        let wall = loop.wallNow
         var session = Session(clientFD: clientFD, frontend: Int32(index), phase: http ? .httpHead : .queued, peer: peer,
                               now: loop.now, wall: wall)
         if http {

@@ -75,31 +75,43 @@ public struct SocketAddress: @unchecked Sendable {
     /// Writes into `out` (at least 46 bytes) and returns the length.
     @inline(__always)
     public func formatHost(into out: UnsafeMutablePointer<CChar>) -> Int {
-        withUnsafeBytes(of: storage) { raw -> Int in
-            let family = self.family
-            guard family == AF_INET || family == AF_INET6 else {
-                let text = "unix"
-                for (i, b) in text.utf8.enumerated() { out[i] = CChar(bitPattern: b) }
-                return text.utf8.count
-            }
-            if family == AF_INET {
-                // By hand: inet_ntop formats IPv4 through vsprintf, and this
-                // runs for every forwarded request (X-Forwarded-For, logs).
-                var n = 0
-                for i in 0..<4 {
-                    if i > 0 { out[n] = 0x2E; n += 1 }
-                    let byte = raw[4 + i]
-                    if byte >= 100 { out[n] = CChar(0x30 + byte / 100); n += 1 }
-                    if byte >= 10 { out[n] = CChar(0x30 + byte / 10 % 10); n += 1 }
-                    out[n] = CChar(0x30 + byte % 10)
-                    n += 1
-                }
-                out[n] = 0
-                return n
-            }
-            guard inet_ntop(family, raw.baseAddress! + 8, out, 46) != nil else { return 0 }
-            return strlen(out)
+        withUnsafeBytes(of: storage) { Self.formatHost($0, into: out) }
+    }
+
+    /// `formatHost(into:)` reading the address where it lies, without the
+    /// copy of its 128-byte storage that a method call makes.
+    @inline(__always)
+    public static func formatHost(_ address: UnsafePointer<SocketAddress>, into out: UnsafeMutablePointer<CChar>) -> Int {
+        let storage = UnsafeRawPointer(address) + MemoryLayout<SocketAddress>.offset(of: \.storage)!
+        return formatHost(UnsafeRawBufferPointer(start: storage, count: MemoryLayout<sockaddr_storage>.size), into: out)
+    }
+
+    /// `raw`: a `sockaddr_storage`.
+    @inline(__always)
+    private static func formatHost(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<CChar>) -> Int {
+        let family = Int32(raw.load(as: sa_family_t.self))
+        guard family == AF_INET || family == AF_INET6 else {
+            let text = "unix"
+            for (i, b) in text.utf8.enumerated() { out[i] = CChar(bitPattern: b) }
+            return text.utf8.count
         }
+        if family == AF_INET {
+            // By hand: inet_ntop formats IPv4 through vsprintf, and this
+            // runs for every forwarded request (X-Forwarded-For, logs).
+            var n = 0
+            for i in 0..<4 {
+                if i > 0 { out[n] = 0x2E; n += 1 }
+                let byte = raw[4 + i]
+                if byte >= 100 { out[n] = CChar(0x30 + byte / 100); n += 1 }
+                if byte >= 10 { out[n] = CChar(0x30 + byte / 10 % 10); n += 1 }
+                out[n] = CChar(0x30 + byte % 10)
+                n += 1
+            }
+            out[n] = 0
+            return n
+        }
+        guard inet_ntop(family, raw.baseAddress! + 8, out, 46) != nil else { return 0 }
+        return strlen(out)
     }
 
     /// `1.2.3.4:80`, `[::1]:80` or the UNIX path.

@@ -132,3 +132,43 @@ struct ResponseParserTests {
         _ = try parseResponse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").result.get()
     }
 }
+
+@Suite("regular field lines")
+struct RegularLinesTests {
+    func regular(_ wire: Wire) throws -> Bool {
+        var table = HeaderTable(capacity: 16)
+        return try wire.bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+            return table.regularLines
+        }
+    }
+
+    @Test func linesWrittenNameColonSpaceValueCRLFAreRegular() throws {
+        #expect(try regular("HTTP/1.1 200 OK\r\nX-A: 1\r\nX-Empty: \r\nContent-Length: 0\r\n\r\n"))
+        #expect(try regular("HTTP/1.1 200 OK\r\n\r\n"))
+    }
+
+    @Test(arguments: [
+        "HTTP/1.1 200 OK\r\nX-A:1\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A:  1\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A: 1 \r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A: \t1\r\nContent-Length: 0\r\n\r\n",
+    ] as [Wire])
+    func anyOtherLineIsNot(_ wire: Wire) throws {
+        #expect(try !regular(wire))
+    }
+
+    @Test func aFieldAddedByHandMakesTheTableIrregular() throws {
+        var table = HeaderTable(capacity: 16)
+        let wire: Wire = "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n"
+        try wire.bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+        }
+        let parsed = table.regularLines
+        #expect(parsed)
+        table.append(HeaderField(nameStart: 17, nameEnd: 20, valueStart: 22, valueEnd: 23))
+        let appended = table.regularLines
+        #expect(!appended)
+    }
+}

@@ -127,6 +127,28 @@ struct WordScanTests {
         }
     }
 
+    /// Targets of every length around a word's size with every byte value
+    /// at every offset: the target ends (or the line is refused) exactly
+    /// where a byte-by-byte reading through the class table says.
+    @Test func readsTargetsWithEveryByteAtEveryOffset() {
+        for length in 1...18 {
+            for at in 0..<length {
+                for value in 0...255 {
+                    let byte = UInt8(value)
+                    var target = Array(String(repeating: "/a-Z.9~%", count: 3).utf8.prefix(length))
+                    target[at] = byte
+                    let wire = Wire(Array("GET ".utf8) + target + Array(" HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+                    let parsed = parseRequest(wire).result
+                    if ASCII.classes[value].contains(.target) {
+                        #expect((try? parsed.get())?.targetEnd == 4 + length, "\(length) \(at) \(value)")
+                    } else {
+                        #expect(throws: HTTPParseError.self, "\(length) \(at) \(value)") { try parsed.get() }
+                    }
+                }
+            }
+        }
+    }
+
     /// A head cut anywhere: never a field read past the bytes given.
     @Test func aHeadCutAnywhereRunsOutOfBytes() {
         let whole = Array(("GET / HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/x-www-form\r\n"

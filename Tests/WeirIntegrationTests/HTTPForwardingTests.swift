@@ -88,6 +88,70 @@ struct HTTPForwardingTests {
         #expect(!response.headers.tokens("connection").contains("x-private"), "\(response.headers)")
     }
 
+    @Test("the request line reaches the server in HTTP/1.1: as received, or rewritten after a rule or from HTTP/1.0")
+    func requestLineForwarding() throws {
+        let backend = try HTTPBackend()
+        let scenario = try HTTPScenario(backends: [backend], frontend: "    http-request set-path /rewritten if { path /c }")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.send("GET /a?x=1 HTTP/1.1\r\nHost: weir.test\r\nX-A: 1\r\n\r\n")
+        #expect(try c.readResponse().status == 200)
+        try c.send("GET /b HTTP/1.0\r\nHost: weir.test\r\nConnection: keep-alive\r\nX-B: 2\r\n\r\n")
+        #expect(try c.readResponse().status == 200)
+        try c.send("POST /c?y=2 HTTP/1.1\r\nHost: weir.test\r\nContent-Length: 0\r\n\r\n")
+        #expect(try c.readResponse().status == 200)
+        let seen = backend.requests
+        try #require(seen.count == 3)
+        #expect(seen.map { "\($0.method) \($0.target) \($0.version)" }
+                == ["GET /a?x=1 HTTP/1.1", "GET /b HTTP/1.1", "POST /rewritten?y=2 HTTP/1.1"])
+        #expect(seen[0].headers.value("x-a") == "1", "\(seen[0].headers)")
+        #expect(seen[0].headers.value("host") == "weir.test", "\(seen[0].headers)")
+        #expect(seen[1].headers.value("x-b") == "2", "\(seen[1].headers)")
+    }
+
+    @Test("a response no rule reads: its end-to-end lines in order, hop-by-hop ones left out wherever they are")
+    func parsedResponseLines() throws {
+        let head = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nX-A: 1\r\nKeep-Alive: timeout=5\r\n"
+            + "X-B: two words\r\nX-C: 3\r\nConnection: x-drop\r\nX-Empty: \r\ncontent-length: 3\r\nX-Drop: secret\r\n\r\nok\n"
+        let backend = try HTTPBackend { _ in .raw(Array(head.utf8), close: false) }
+        let scenario = try HTTPScenario(backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        let expected = "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: two words\r\nX-C: 3\r\nX-Empty: \r\ncontent-length: 3\r\n\r\nok\n"
+        for _ in 1...2 {
+            try c.request("GET", "/")
+            #expect(String(decoding: try c.readRaw(expected.utf8.count), as: UTF8.self) == expected)
+        }
+    }
+
+    @Test("a response's status line reaches the client in HTTP/1.1: as received, or rewritten",
+          arguments: [("HTTP/1.1 404 Not Found", "HTTP/1.1 404 Not Found"), ("HTTP/1.0 200 OK", "HTTP/1.1 200 OK"),
+                      ("HTTP/1.1 200", "HTTP/1.1 200 "), ("HTTP/1.1 200 ", "HTTP/1.1 200 ")])
+    func parsedResponseStatusLine(received: String, sent: String) throws {
+        let backend = try HTTPBackend { _ in
+            .raw(Array("\(received)\r\ncontent-length: 3\r\nX-A: 1\r\n\r\nok\n".utf8), close: false)
+        }
+        let scenario = try HTTPScenario(backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/")
+        let expected = "\(sent)\r\ncontent-length: 3\r\nX-A: 1\r\n\r\nok\n"
+        #expect(String(decoding: try c.readRaw(expected.utf8.count), as: UTF8.self) == expected)
+    }
+
+    @Test("a response no rule reads, with lines written loosely: each forwarded as name: value")
+    func parsedIrregularResponseLines() throws {
+        let head = "HTTP/1.1 200 OK\r\nX-A:1\r\nConnection: keep-alive\r\nX-B:   spaced out  \r\n"
+            + "X-C: 3\ncontent-length: 3\r\n\r\nok\n"
+        let backend = try HTTPBackend { _ in .raw(Array(head.utf8), close: false) }
+        let scenario = try HTTPScenario(backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/")
+        let expected = "HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: spaced out\r\nX-C: 3\r\ncontent-length: 3\r\n\r\nok\n"
+        #expect(String(decoding: try c.readRaw(expected.utf8.count), as: UTF8.self) == expected)
+    }
+
     @Test("20 requests on one client connection reuse one server connection")
     func keepAliveReusesServerConnection() throws {
         let backend = try HTTPBackend()
@@ -258,6 +322,24 @@ struct HTTPForwardingTests {
         try #require(seen.count == 2)
         #expect(seen[0].headers.values("x-forwarded-for") == ["192.0.2.7"], "\(seen[0].headers)")
         #expect(seen[1].headers.values("x-forwarded-for") == ["127.0.0.1"], "\(seen[1].headers)")
+    }
+
+    @Test("option forwardfor header NAME: the backend's option wins over the frontend's")
+    func forwardForBackendHeader() throws {
+        let backend = try HTTPBackend()
+        let scenario = try HTTPScenario(backends: [backend], backend: "    option forwardfor header X-Client",
+                                        frontend: "    option forwardfor")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        for path in ["/a", "/b"] {
+            try c.request("GET", path)
+            #expect(try c.readResponse().status == 200)
+        }
+        try #require(backend.requests.count == 2)
+        for seen in backend.requests {
+            #expect(seen.headers.values("x-client") == ["127.0.0.1"], "\(seen.headers)")
+            #expect(!seen.headers.has("x-forwarded-for"), "\(seen.headers)")
+        }
     }
 
     @Test("option forwardfor except 127.0.0.0/8 adds nothing for a loopback client")
