@@ -145,11 +145,14 @@ struct HTTPRulesAnswerTests {
 /// `balance hdr(NAME) use_domain_only` and `balance url_param NAME check_post`.
 @Suite("HTTP balancing: use_domain_only, check_post", .serialized)
 struct HTTPBalanceOptionTests {
+    /// Servers `s1` to `s4`, each naming itself in `x-served-by`, behind `balance`.
+    private func fourServers(balance: String) throws -> HTTPScenario {
+        try HTTPScenario(backends: namedBackends(["s1", "s2", "s3", "s4"]).backends, backend: "    balance \(balance)")
+    }
+
     @Test("check_post: a form body's parameter picks the server its query form picks; the query wins")
     func checkPost() throws {
-        var backends: [HTTPBackend] = []
-        for i in 1...4 { backends.append(try HTTPBackend(name: "s\(i)")) }
-        let s = try HTTPScenario(backends: backends, backend: "    balance url_param uid check_post")
+        let s = try fourServers(balance: "url_param uid check_post")
         defer { s.close() }
         func server(_ method: String, _ target: String, body: String = "") throws -> String {
             let c = try HTTPConnection(port: s.port)
@@ -171,9 +174,7 @@ struct HTTPBalanceOptionTests {
 
     @Test("hosts of the same domain reach the same server; other domains spread")
     func sameDomainSameServer() throws {
-        var backends: [HTTPBackend] = []
-        for i in 1...4 { backends.append(try HTTPBackend(name: "s\(i)")) }
-        let s = try HTTPScenario(backends: backends, backend: "    balance hdr(X-Site) use_domain_only")
+        let s = try fourServers(balance: "hdr(X-Site) use_domain_only")
         defer { s.close() }
         func server(_ host: String) throws -> String {
             let c = try HTTPConnection(port: s.port)

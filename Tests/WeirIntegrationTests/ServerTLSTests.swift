@@ -4,54 +4,28 @@ import Testing
 import Glibc
 #endif
 
-private let python3Path = "/usr/bin/python3"
-private var hasServerTLSTools: Bool {
-    FileManager.default.isExecutableFile(atPath: python3Path) && hasOpenSSL
-}
+private var hasServerTLSTools: Bool { pythonPath != nil && hasOpenSSL }
 
 /// A CA, a server certificate it signed (`x.test`, `localhost`, 127.0.0.1),
 /// a client certificate it signed, and a server certificate from another
-/// CA, made with the `openssl` CLI in a temporary directory.
-private final class ServerCertificates: @unchecked Sendable {
-    let dir: String
-    var ca: String { dir + "/ca.crt" }
-    var server: String { dir + "/server.pem" }
-    var client: String { dir + "/client.pem" }
-    var otherServer: String { dir + "/other.pem" }
+/// CA; all ECDSA.
+private struct ServerCertificates {
+    let pki: TestPKI
+    let ca: TestCertificate
+    let server: TestCertificate
+    let client: TestCertificate
+    let otherServer: TestCertificate
 
     init() throws {
-        dir = NSTemporaryDirectory() + "weir-server-tls-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-keyout", dir + "/ca.key", "-out", ca, "-days", "2", "-subj", "/CN=Weir Test CA"])
-        try signed("server", subject: "/CN=x.test", extensions: "subjectAltName=DNS:x.test,DNS:localhost,IP:127.0.0.1")
-        try signed("client", subject: "/CN=weir-client", extensions: "extendedKeyUsage=clientAuth")
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-keyout", dir + "/other.key", "-out", dir + "/other.crt", "-days", "2", "-subj", "/CN=x.test",
-                     "-addext", "subjectAltName=DNS:x.test"])
-        try concatenate(dir + "/other.crt", dir + "/other.key", into: otherServer)
+        pki = try TestPKI()
+        ca = try pki.authority("ca", subject: "/CN=Weir Test CA", key: .ecdsa)
+        server = try pki.signed("server", subject: "/CN=x.test", by: ca, key: .ecdsa,
+                                extensions: ["subjectAltName=DNS:x.test,DNS:localhost,IP:127.0.0.1"])
+        client = try pki.signed("client", subject: "/CN=weir-client", by: ca, key: .ecdsa, extensions: ["extendedKeyUsage=clientAuth"])
+        otherServer = try pki.selfSigned("other", names: ["x.test"])
     }
 
-    private func signed(_ name: String, subject: String, extensions: String) throws {
-        try extensions.write(toFile: "\(dir)/\(name).ext", atomically: true, encoding: .utf8)
-        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", subject])
-        try openssl(["x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", ca, "-CAkey", dir + "/ca.key",
-                     "-CAcreateserial", "-out", "\(dir)/\(name).crt", "-days", "2", "-extfile", "\(dir)/\(name).ext"])
-        try concatenate("\(dir)/\(name).crt", "\(dir)/\(name).key", into: "\(dir)/\(name).pem")
-    }
-
-    private func concatenate(_ a: String, _ b: String, into path: String) throws {
-        let text = try String(contentsOfFile: a, encoding: .utf8) + String(contentsOfFile: b, encoding: .utf8)
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-    }
-
-    private func openssl(_ arguments: [String]) throws {
-        let run = try runTool(opensslPath, arguments, timeout: 20)
-        guard run.status == 0 else { throw WeirProcess.SpawnFailure(description: "openssl failed: \(run.stderr)") }
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+    func remove() { pki.remove() }
 }
 
 /// The TLS server the tests connect weir to: Python's `http.server` over
@@ -109,15 +83,10 @@ private final class PythonTLSServer: @unchecked Sendable {
 
     let process = Process()
     let port: UInt16
-    private let dir: String
 
     init(certificate: String, requireClientCertificate: Bool = false, ca: String = "", plain: Bool = false) throws {
-        dir = NSTemporaryDirectory() + "weir-pytls-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = dir + "/server.py"
-        try Self.script.write(toFile: path, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: python3Path)
-        process.arguments = [path, certificate, requireClientCertificate ? "1" : "0", ca, plain ? "1" : "0"]
+        process.executableURL = URL(fileURLWithPath: try #require(pythonPath))
+        process.arguments = ["-c", Self.script, certificate, requireClientCertificate ? "1" : "0", ca, plain ? "1" : "0"]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -144,48 +113,63 @@ private final class PythonTLSServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(atPath: dir)
     }
 }
 
-/// A `mode http` weir: frontend `fe` on a free port, backend `be` with `server`.
-private func serverTLSConfig(server: String, mode: String = "http", global: String = "", backend: String = "") -> String {
-    """
-    global
-        log stdout format raw local0
-    \(global)
-    defaults
-        mode \(mode)
-        log global
-        option \(mode == "http" ? "httplog" : "tcplog")
-        timeout connect 2s
-        timeout client 10s
-        timeout server 10s
-    frontend fe
-        bind 127.0.0.1:0
-        default_backend be
-    backend be
-    \(backend)
-        \(server)
-    """
+/// A weir logging to stdout whose frontend `fe`, on a free port, sends to
+/// backend `be` with `backend` lines, then `servers`.
+private func serverTLSConfig(mode: String = "http", global: [String] = [], backend: [String] = [], servers: [String]) -> String {
+    tlsTestConfig(mode: mode, log: mode == "http" ? .httplog : .tcplog, global: global, (
+        ["frontend fe", "    bind 127.0.0.1:0", "    default_backend be", "backend be"] + (backend + servers).map { "    " + $0 }
+    ).joined(separator: "\n"))
+}
+
+/// `ServerCertificates`, a `PythonTLSServer` presenting `presenting` of them
+/// (the CA-signed server certificate unless given), and a weir whose server
+/// `s1` is that server with `ssl` and `options`.
+private final class ServerTLSScenario: @unchecked Sendable {
+    let certs: ServerCertificates
+    let server: PythonTLSServer
+    let weir: WeirProcess
+
+    init(presenting: (ServerCertificates) -> TestCertificate = { $0.server }, requireClientCertificate: Bool = false,
+         mode: String = "http", backend: [String] = [], options: (ServerCertificates) -> String) throws {
+        certs = try ServerCertificates()
+        do {
+            server = try PythonTLSServer(certificate: presenting(certs).pem, requireClientCertificate: requireClientCertificate,
+                                         ca: certs.ca.cert)
+        } catch {
+            certs.remove()
+            throw error
+        }
+        do {
+            weir = try WeirProcess.start(config: serverTLSConfig(mode: mode, backend: backend, servers: [
+                "server s1 127.0.0.1:\(server.port) ssl \(options(certs))",
+            ]))
+        } catch {
+            server.stop()
+            certs.remove()
+            throw error
+        }
+    }
+
+    func stop() {
+        weir.stop()
+        server.stop()
+        certs.remove()
+    }
 }
 
 @Suite("TLS towards the servers", .serialized, .enabled(if: hasCurl && hasServerTLSTools))
 struct ServerTLSTests {
     @Test("verify required with the right CA: 200, and ssl_bc* see the server side")
     func verifiedServer() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl verify required ca-file \(certs.ca) alpn http/1.1",
-            backend: """
-                    http-response set-header X-BC "%[ssl_bc] %[ssl_bc_protocol] %[ssl_bc_alpn]"
-                    http-response set-header X-BC-Cipher %[ssl_bc_cipher]
-                """))
-        defer { weir.stop() }
-        let r = try curlRequest(port: try weir.port(of: "fe"), "/hello")
+        let s = try ServerTLSScenario(backend: [
+            #"http-response set-header X-BC "%[ssl_bc] %[ssl_bc_protocol] %[ssl_bc_alpn]""#,
+            "http-response set-header X-BC-Cipher %[ssl_bc_cipher]",
+        ], options: { "verify required ca-file \($0.ca.cert) alpn http/1.1" })
+        defer { s.stop() }
+        let r = try curlRequest(port: try s.weir.port(of: "fe"), "/hello")
         #expect(r.status == 200, "\(r)")
         #expect(r.body.hasPrefix("conn=1 sni=None client=- resumed=False path=/hello"), "\(r)")
         let bc = try #require(r.header("x-bc"))
@@ -195,13 +179,9 @@ struct ServerTLSTests {
 
     @Test("a server certificate from another CA: 503, SC, and a log line naming the failed verification")
     func wrongCA() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.otherServer)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca)", backend: "    retries 1"))
-        defer { weir.stop() }
+        let s = try ServerTLSScenario(presenting: { $0.otherServer }, backend: ["retries 1"], options: { "ca-file \($0.ca.cert)" })
+        defer { s.stop() }
+        let weir = s.weir
         let r = try curlRequest(port: try weir.port(of: "fe"), "/")
         #expect(r.status == 503, "\(r)")
         let reason = weir.stdout.waitForLine { $0.contains("fe be/s1: SSL handshake failure (certificate verify failed") }
@@ -213,41 +193,26 @@ struct ServerTLSTests {
 
     @Test("verify none accepts a certificate from any CA")
     func verifyNone() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.otherServer)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(server: "server s1 127.0.0.1:\(backend.port) ssl verify none"))
-        defer { weir.stop() }
-        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        let s = try ServerTLSScenario(presenting: { $0.otherServer }, options: { _ in "verify none" })
+        defer { s.stop() }
+        let r = try curlRequest(port: try s.weir.port(of: "fe"), "/")
         #expect(r.status == 200, "\(r)")
     }
 
     @Test("sni str(x.test) reaches the server")
     func constantServerName() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni str(x.test)"))
-        defer { weir.stop() }
-        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        let s = try ServerTLSScenario(options: { "ca-file \($0.ca.cert) sni str(x.test)" })
+        defer { s.stop() }
+        let r = try curlRequest(port: try s.weir.port(of: "fe"), "/")
         #expect(r.status == 200, "\(r)")
         #expect(r.body.contains("sni=x.test"), "\(r)")
     }
 
     @Test("sni req.hdr(x-name): each request's name is sent and verified against the certificate")
     func requestServerName() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni req.hdr(x-name)",
-            backend: "    retries 0"))
-        defer { weir.stop() }
-        let port = try weir.port(of: "fe")
+        let s = try ServerTLSScenario(backend: ["retries 0"], options: { "ca-file \($0.ca.cert) sni req.hdr(x-name)" })
+        defer { s.stop() }
+        let port = try s.weir.port(of: "fe")
         // One client: its kept server connection serves the requests with
         // the same name; another name gets a connection of its own.
         let client = try HTTPConnection(port: port)
@@ -262,35 +227,24 @@ struct ServerTLSTests {
         #expect(good.status == 200 && good.body.contains("sni=x.test"), "\(good)")
         let wrong = try curlRequest(port: port, "/", arguments: ["-H", "x-name: y.test"])
         #expect(wrong.status == 503, "\(wrong)")
-        #expect(weir.stdout.waitForLine { $0.contains("certificate verify failed: hostname mismatch") } != nil,
-                "\(weir.stdout.text)")
+        #expect(s.weir.stdout.waitForLine { $0.contains("certificate verify failed: hostname mismatch") } != nil,
+                "\(s.weir.stdout.text)")
     }
 
     @Test("a client certificate (crt) is presented to a server that requires one")
     func clientCertificate() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server, requireClientCertificate: true, ca: certs.ca)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) crt \(certs.client)"))
-        defer { weir.stop() }
-        let r = try curlRequest(port: try weir.port(of: "fe"), "/")
+        let s = try ServerTLSScenario(requireClientCertificate: true, options: { "ca-file \($0.ca.cert) crt \($0.client.pem)" })
+        defer { s.stop() }
+        let r = try curlRequest(port: try s.weir.port(of: "fe"), "/")
         #expect(r.status == 200, "\(r)")
         #expect(r.body.contains("client=weir-client"), "\(r)")
     }
 
     @Test("keep-alive: several requests over one server TLS connection; the next connection resumes the session")
     func keepAliveAndResumption() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) verifyhost x.test",
-            backend: "    http-reuse never"))
-        defer { weir.stop() }
-        let port = try weir.port(of: "fe")
+        let s = try ServerTLSScenario(backend: ["http-reuse never"], options: { "ca-file \($0.ca.cert) verifyhost x.test" })
+        defer { s.stop() }
+        let port = try s.weir.port(of: "fe")
         let client = try HTTPConnection(port: port)
         for i in 1...3 {
             try client.request("GET", "/r\(i)")
@@ -305,15 +259,9 @@ struct ServerTLSTests {
 
     @Test("http-reuse always: a pooled server connection keeps its TLS side for the next client")
     func pooledConnection() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni str(x.test)",
-            backend: "    http-reuse always"))
-        defer { weir.stop() }
-        let port = try weir.port(of: "fe")
+        let s = try ServerTLSScenario(backend: ["http-reuse always"], options: { "ca-file \($0.ca.cert) sni str(x.test)" })
+        defer { s.stop() }
+        let port = try s.weir.port(of: "fe")
         for i in 1...3 {
             let r = try curlRequest(port: port, "/p\(i)")
             #expect(r.status == 200 && r.body == "conn=1 sni=x.test client=- resumed=False path=/p\(i)", "\(r)")
@@ -322,15 +270,9 @@ struct ServerTLSTests {
 
     @Test("no-ssl-reuse: the next connection makes a full handshake")
     func noSessionReuse() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) no-ssl-reuse",
-            backend: "    http-reuse never"))
-        defer { weir.stop() }
-        let port = try weir.port(of: "fe")
+        let s = try ServerTLSScenario(backend: ["http-reuse never"], options: { "ca-file \($0.ca.cert) no-ssl-reuse" })
+        defer { s.stop() }
+        let port = try s.weir.port(of: "fe")
         for _ in 1...2 {
             let r = try curlRequest(port: port, "/")
             #expect(r.status == 200 && r.body.contains("resumed=False"), "\(r)")
@@ -343,12 +285,9 @@ struct ServerTLSTests {
         // nobody answers the ClientHello.
         let silent = try Sock.listener()
         defer { Glibc.close(silent) }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(Sock.localPort(silent)) ssl verify none",
-            backend: """
-                    retries 0
-                    timeout connect 300ms
-                """))
+        let weir = try WeirProcess.start(config: serverTLSConfig(backend: ["retries 0", "timeout connect 300ms"], servers: [
+            "server s1 127.0.0.1:\(Sock.localPort(silent)) ssl verify none",
+        ]))
         defer { weir.stop() }
         let r = try curlRequest(port: try weir.port(of: "fe"), "/")
         #expect(r.status == 503, "\(r)")
@@ -358,26 +297,18 @@ struct ServerTLSTests {
 
     @Test("mode tcp over TLS to the server")
     func tcpMode() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.server)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca) sni str(x.test)", mode: "tcp"))
-        defer { weir.stop() }
-        let r = try curlRequest(port: try weir.port(of: "fe"), "/tcp")
+        let s = try ServerTLSScenario(mode: "tcp", options: { "ca-file \($0.ca.cert) sni str(x.test)" })
+        defer { s.stop() }
+        let r = try curlRequest(port: try s.weir.port(of: "fe"), "/tcp")
         #expect(r.status == 200 && r.body.contains("sni=x.test") && r.body.contains("path=/tcp"), "\(r)")
     }
 
     @Test("mode tcp: a failed verification closes the client and logs the reason")
     func tcpModeFailure() throws {
-        let certs = try ServerCertificates()
-        defer { certs.remove() }
-        let backend = try PythonTLSServer(certificate: certs.otherServer)
-        defer { backend.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: "server s1 127.0.0.1:\(backend.port) ssl ca-file \(certs.ca)", mode: "tcp", backend: "    retries 0"))
-        defer { weir.stop() }
+        let s = try ServerTLSScenario(presenting: { $0.otherServer }, mode: "tcp", backend: ["retries 0"],
+                                      options: { "ca-file \($0.ca.cert)" })
+        defer { s.stop() }
+        let weir = s.weir
         let r = try curlRequest(port: try weir.port(of: "fe"), "/")
         #expect(r.status == 0, "\(r)")
         #expect(weir.stdout.waitForLine { $0.contains("fe be/s1: SSL handshake failure (certificate verify failed") } != nil,
@@ -389,23 +320,19 @@ struct ServerTLSTests {
     func tlsChecks() throws {
         let certs = try ServerCertificates()
         defer { certs.remove() }
-        let good = try PythonTLSServer(certificate: certs.server)
+        let good = try PythonTLSServer(certificate: certs.server.pem)
         defer { good.stop() }
-        let plain = try PythonTLSServer(certificate: certs.server, plain: true)
+        let plain = try PythonTLSServer(certificate: certs.server.pem, plain: true)
         defer { plain.stop() }
-        let other = try PythonTLSServer(certificate: certs.otherServer)
+        let other = try PythonTLSServer(certificate: certs.otherServer.pem)
         defer { other.stop() }
-        let weir = try WeirProcess.start(config: serverTLSConfig(
-            server: """
-                default-server check check-ssl ca-file \(certs.ca) check-sni x.test inter 200 fall 1 rise 1
-                    server good 127.0.0.1:\(good.port)
-                    server plain 127.0.0.1:\(plain.port)
-                    server other 127.0.0.1:\(other.port)
-                """,
-            backend: """
-                    option httpchk GET /health
-                    option log-health-checks
-                """))
+        let weir = try WeirProcess.start(config: serverTLSConfig(backend: ["option httpchk GET /health", "option log-health-checks"],
+                                                                 servers: [
+            "default-server check check-ssl ca-file \(certs.ca.cert) check-sni x.test inter 200 fall 1 rise 1",
+            "server good 127.0.0.1:\(good.port)",
+            "server plain 127.0.0.1:\(plain.port)",
+            "server other 127.0.0.1:\(other.port)",
+        ]))
         defer { weir.stop() }
         let passed = weir.stderr.waitForLine { $0.contains("Health check for server be/good succeeded, reason: Layer7 check passed, code: 200") }
         #expect(passed != nil, "\(weir.stderr.text)")
@@ -423,17 +350,14 @@ struct ServerTLSTests {
     func tlsChecksUnderAMaster() throws {
         let certs = try ServerCertificates()
         defer { certs.remove() }
-        let good = try PythonTLSServer(certificate: certs.server)
+        let good = try PythonTLSServer(certificate: certs.server.pem)
         defer { good.stop() }
-        let other = try PythonTLSServer(certificate: certs.otherServer)
+        let other = try PythonTLSServer(certificate: certs.otherServer.pem)
         defer { other.stop() }
-        let harness = try MasterHarness(config: serverTLSConfig(
-            server: """
-                server good 127.0.0.1:\(good.port) ssl ca-file \(certs.ca) check inter 200 fall 1 rise 1
-                    server other 127.0.0.1:\(other.port) ssl ca-file \(certs.ca) check inter 200 fall 1 rise 1
-                """,
-            global: "    nbthread 2",
-            backend: "    option httpchk GET /health"))
+        let harness = try MasterHarness(config: serverTLSConfig(global: ["nbthread 2"], backend: ["option httpchk GET /health"], servers: [
+            "server good 127.0.0.1:\(good.port) ssl ca-file \(certs.ca.cert) check inter 200 fall 1 rise 1",
+            "server other 127.0.0.1:\(other.port) ssl ca-file \(certs.ca.cert) check inter 200 fall 1 rise 1",
+        ]))
         defer { harness.close() }
         let down = "Server be/other is DOWN, reason: Layer6 invalid response, info: \"SSL handshake failure (certificate verify failed"
         #expect(harness.master.waitForCount(of: down, atLeast: 1), "\(harness.master.stderr.text)")
@@ -445,25 +369,21 @@ struct ServerTLSTests {
 
     @Test("configuration errors: no CA file under the default verify required, an unreadable crt")
     func configurationErrors() throws {
-        let missingCA = try TempFile("""
+        let first = try checkConfiguration("""
             backend be
                 server s1 127.0.0.1:8443 ssl
             """)
-        defer { missingCA.remove() }
-        let first = try WeirProcess.run(["-c", "-f", missingCA.path])
         #expect(first.status != 0)
-        #expect(first.stderr.contains("\(missingCA.path):2:30: error: server 'be/s1': verify is enabled by default but no CA file specified."),
+        #expect(first.stderr.contains("\(first.path):2:30: error: server 'be/s1': verify is enabled by default but no CA file specified."),
                 "\(first.stderr)")
         let certs = try ServerCertificates()
         defer { certs.remove() }
-        let line = "    server s1 127.0.0.1:8443 ssl ca-file \(certs.ca) crt /nonexistent/client.pem"
-        let unreadable = try TempFile("backend be\n" + line + "\n")
-        defer { unreadable.remove() }
-        let second = try WeirProcess.run(["-c", "-f", unreadable.path])
+        let line = "    server s1 127.0.0.1:8443 ssl ca-file \(certs.ca.cert) crt /nonexistent/client.pem"
+        let second = try checkConfiguration("backend be\n" + line + "\n")
         #expect(second.status != 0)
         // The column of the path after `crt`.
         let column = line.distance(from: line.startIndex, to: line.range(of: "/nonexistent")!.lowerBound) + 1
-        #expect(second.stderr.contains("\(unreadable.path):2:\(column): error: server 'be/s1': cannot read certificate "
+        #expect(second.stderr.contains("\(second.path):2:\(column): error: server 'be/s1': cannot read certificate "
                                        + "'/nonexistent/client.pem': No such file or directory"), "\(second.stderr)")
     }
 }

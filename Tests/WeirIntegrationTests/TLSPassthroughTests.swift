@@ -10,46 +10,22 @@ import Glibc
 // each with a certificate of its own, so the certificate a client sees
 // names the backend it reached.
 
-/// Self-signed certificates `pass-a`, `pass-w` and `pass-d`, made with the
-/// openssl CLI in a temporary directory.
-private final class PassthroughCertificates: @unchecked Sendable {
-    let dir: String
-
-    init() throws {
-        dir = NSTemporaryDirectory() + "weir-passthrough-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for name in ["a", "w", "d"] {
-            let run = try runTool(opensslPath, [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", key(name), "-out", certificate(name), "-days", "2", "-subj", "/CN=pass-\(name)",
-            ], timeout: 20)
-            guard run.status == 0 else { throw WeirProcess.SpawnFailure(description: "openssl req: \(run.stderr)") }
-        }
-    }
-
-    func certificate(_ name: String) -> String { "\(dir)/\(name).crt" }
-    func key(_ name: String) -> String { "\(dir)/\(name).key" }
-    func remove() { try? FileManager.default.removeItem(atPath: dir) }
-}
-
 /// `openssl s_server -www` on a loopback port it picks: ready once it has
 /// printed `ACCEPT 127.0.0.1:PORT` and that port accepts connections.
 private final class TLSBackend: @unchecked Sendable {
     let process = Process()
     let port: UInt16
-    private let output: String
 
-    init(certificate: String, key: String, dir: String) throws {
-        output = "\(dir)/s_server-\(UUID().uuidString).out"
+    /// `output` collects what s_server prints.
+    init(certificate: TestCertificate, output: String) throws {
         FileManager.default.createFile(atPath: output, contents: nil)
         process.executableURL = URL(fileURLWithPath: opensslPath)
-        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www"]
+        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate.cert, "-key", certificate.key, "-www"]
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: output)
         process.standardError = FileHandle.nullDevice
         try process.run()
         var found: UInt16?
-        let output = output
         _ = waitUntil(timeout: 10) {
             let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ACCEPT ") }),
@@ -75,34 +51,28 @@ private final class TLSBackend: @unchecked Sendable {
     }
 }
 
-/// Three TLS backends and a weir routing to them by SNI; `rules` go in the
-/// frontend after `tcp-request inspect-delay`. The log line is tcplog's,
-/// then `sni=%[req.ssl_sni]`.
+/// Three TLS backends, each with a self-signed certificate of its own
+/// (`pass-a`, `pass-w`, `pass-d`), and a weir routing to them by SNI; `rules`
+/// go in the frontend after `tcp-request inspect-delay`, with its `timeout
+/// client` when given. The log line is tcplog's, then `sni=%[req.ssl_sni]`.
 private final class PassthroughScenario: @unchecked Sendable {
-    let certificates: PassthroughCertificates
+    let pki: TestPKI
     let backends: [TLSBackend]
     let weir: WeirProcess
     let port: UInt16
 
-    init(delay: String = "5s", clientTimeout: String = "10s", rules: String, backendRules: String = "") throws {
-        certificates = try PassthroughCertificates()
+    init(delay: String = "5s", clientTimeout: String? = nil, rules: String, backendRules: String = "") throws {
+        pki = try TestPKI()
         var started: [TLSBackend] = []
         do {
             for name in ["a", "w", "d"] {
-                started.append(try TLSBackend(certificate: certificates.certificate(name), key: certificates.key(name),
-                                              dir: certificates.dir))
+                started.append(try TLSBackend(certificate: pki.selfSigned(name, subject: "/CN=pass-\(name)"),
+                                              output: pki.path("s_server-\(name).out")))
             }
-            weir = try WeirProcess.start(config: """
-                global
-                    log stdout format raw local0
-                defaults
-                    mode tcp
-                    log global
-                    timeout connect 2s
-                    timeout client \(clientTimeout)
-                    timeout server 10s
+            weir = try WeirProcess.start(config: tlsTestConfig(mode: "tcp", log: .frontendFormats, """
                 frontend tls_in
                     bind 127.0.0.1:0
+                \(clientTimeout.map { "    timeout client " + $0 } ?? "")
                     log-format "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq sni=%[req.ssl_sni]"
                     tcp-request inspect-delay \(delay)
                 \(rules)
@@ -120,10 +90,10 @@ private final class PassthroughScenario: @unchecked Sendable {
                     balance hash req.ssl_sni
                     server a \(started[0].address)
                     server w \(started[1].address)
-                """)
+                """))
         } catch {
             started.forEach { $0.stop() }
-            certificates.remove()
+            pki.remove()
             throw error
         }
         backends = started
@@ -133,15 +103,12 @@ private final class PassthroughScenario: @unchecked Sendable {
     func stop() {
         weir.stop()
         backends.forEach { $0.stop() }
-        certificates.remove()
+        pki.remove()
     }
 
     /// Which backend's certificate `openssl s_client` saw (`a`, `w`, `d`), nil when the handshake failed.
     func handshake(serverName: String?) throws -> String? {
-        var args = ["s_client", "-connect", "127.0.0.1:\(port)"]
-        if let serverName { args += ["-servername", serverName] } else { args.append("-noservername") }
-        let run = try runTool(opensslPath, args, timeout: 15)
-        return Self.backendName(in: run.stdout)
+        Self.backendName(in: try sClient(port: port, serverName: serverName).stdout)
     }
 
     static func backendName(in text: String) -> String? {

@@ -20,14 +20,11 @@ private struct Resumption {
 /// "1.3"), saving the session to `save` or offering the one in `offer`.
 private func resume(port: UInt16, version: String, save: String? = nil, offer: String? = nil,
                     request: String) throws -> Resumption {
-    var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "a.test", "-ign_eof",
-                     version == "1.2" ? "-tls1_2" : "-tls1_3"]
+    var arguments = ["-ign_eof", version == "1.2" ? "-tls1_2" : "-tls1_3"]
     if let save { arguments += ["-sess_out", save] }
     if let offer { arguments += ["-sess_in", offer] }
     // The request comes from a file on stdin; the server closes after its answer (`Connection: close`).
-    let run = try runTool("/bin/sh", ["-c", "f=$1; shift; exec \"$@\" < \"$f\" 2>/dev/null", "sh", request, opensslPath] + arguments,
-                          timeout: 15)
-    let text = run.stdout
+    let text = try sClient(port: port, serverName: "a.test", extra: arguments, input: request).stdout
     let lines = text.split(whereSeparator: \.isNewline)
     let reused = lines.contains { $0.hasPrefix("Reused, TLSv") }
     let pid = lines.first { $0.hasPrefix("pid=") }.flatMap { Int($0.dropFirst(4)) }
@@ -37,46 +34,34 @@ private func resume(port: UInt16, version: String, save: String? = nil, offer: S
 /// A directory with the certificate `a.test`, an HTTP request file, and
 /// room for saved sessions.
 private final class ResumptionFiles: @unchecked Sendable {
-    let certs: TestCertificates
-    var dir: String { certs.dir }
-    var request: String { dir + "/request" }
+    let pki: TestPKI
+    let a: TestCertificate
+    let request: String
 
     init() throws {
-        certs = try TestCertificates()
-        try "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n".write(toFile: request, atomically: true, encoding: .utf8)
+        pki = try TestPKI()
+        a = try pki.aTest()
+        request = try pki.write("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", to: "request")
     }
 
-    func session(_ name: String) -> String { dir + "/" + name + ".sess" }
+    func session(_ name: String) -> String { pki.path(name + ".sess") }
 
     /// `count` base64 lines of `bytes` random bytes, as `openssl rand` makes them.
     func keyFile(_ name: String, count: Int, bytes: Int = 80) throws -> String {
         var lines: [String] = []
         for _ in 0..<count {
-            let run = try runTool(opensslPath, ["rand", "-base64", String(bytes)], timeout: 10)
-            lines.append(run.stdout.replacingOccurrences(of: "\n", with: ""))
+            lines.append(try pki.openssl(["rand", "-base64", String(bytes)]).replacingOccurrences(of: "\n", with: ""))
         }
-        let path = dir + "/" + name
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        return try pki.write(lines.joined(separator: "\n") + "\n", to: name)
     }
 
-    func remove() { certs.remove() }
+    func remove() { pki.remove() }
 }
 
 /// A `mode http` frontend `fe` answering `pid=<worker pid>` itself.
-private func resumptionConfig(global: String = "", binds: [String]) -> String {
-    """
-    global
-    \(global)
-    defaults
-        mode http
-        timeout connect 2s
-        timeout client 10s
-        timeout server 10s
-    frontend fe
-    \(binds.map { "    bind " + $0 }.joined(separator: "\n"))
-        http-request return status 200 content-type text/plain lf-string "pid=%pid\\n"
-    """
+private func resumptionConfig(global: [String] = [], binds: [String]) -> String {
+    tlsTestConfig(global: global, (["frontend fe"] + (binds.map { "bind " + $0 } + [answerWorkerPID]).map { "    " + $0 })
+        .joined(separator: "\n"))
 }
 
 @Suite("TLS session resumption", .serialized, .enabled(if: hasOpenSSL))
@@ -89,9 +74,9 @@ struct TLSResumptionTests {
     func resumptionAcrossWorkers() throws {
         let files = try ResumptionFiles()
         defer { files.remove() }
-        let h = try MasterHarness(config: resumptionConfig(global: "    nbthread 4", binds: [
-            "127.0.0.1:0 ssl crt \(files.certs.a)",
-            "127.0.0.1:0 ssl crt \(files.certs.a) no-tls-tickets",
+        let h = try MasterHarness(config: resumptionConfig(global: ["nbthread 4"], binds: [
+            "127.0.0.1:0 ssl crt \(files.a.pem)",
+            "127.0.0.1:0 ssl crt \(files.a.pem) no-tls-tickets",
         ]))
         defer { h.close() }
         for variant in Self.variants {
@@ -117,9 +102,9 @@ struct TLSResumptionTests {
     func resumptionAcrossReload() throws {
         let files = try ResumptionFiles()
         defer { files.remove() }
-        let h = try MasterHarness(config: resumptionConfig(global: "    nbthread 2", binds: [
-            "127.0.0.1:0 ssl crt \(files.certs.a)",
-            "127.0.0.1:0 ssl crt \(files.certs.a) no-tls-tickets",
+        let h = try MasterHarness(config: resumptionConfig(global: ["nbthread 2"], binds: [
+            "127.0.0.1:0 ssl crt \(files.a.pem)",
+            "127.0.0.1:0 ssl crt \(files.a.pem) no-tls-tickets",
         ]))
         defer { h.close() }
         var before = Set<Int>()
@@ -153,9 +138,9 @@ struct TLSResumptionTests {
         let files = try ResumptionFiles()
         defer { files.remove() }
         let weir = try WeirProcess.start(config: resumptionConfig(binds: [
-            "127.0.0.1:0 ssl crt \(files.certs.a)",
-            "127.0.0.1:0 ssl crt \(files.certs.a)",
-            "127.0.0.1:0 ssl crt \(files.certs.a) alpn http/1.1",
+            "127.0.0.1:0 ssl crt \(files.a.pem)",
+            "127.0.0.1:0 ssl crt \(files.a.pem)",
+            "127.0.0.1:0 ssl crt \(files.a.pem) alpn http/1.1",
         ]))
         defer { weir.stop() }
         for version in ["1.2", "1.3"] {
@@ -174,12 +159,12 @@ struct TLSResumptionTests {
         let files = try ResumptionFiles()
         defer { files.remove() }
         let keys = try files.keyFile("tickets.keys", count: 4)
-        let withFile = resumptionConfig(binds: ["127.0.0.1:0 ssl crt \(files.certs.a) tls-ticket-keys \(keys)"])
+        let withFile = resumptionConfig(binds: ["127.0.0.1:0 ssl crt \(files.a.pem) tls-ticket-keys \(keys)"])
         let one = try WeirProcess.start(config: withFile)
         defer { one.stop() }
         let two = try WeirProcess.start(config: withFile)
         defer { two.stop() }
-        let withoutFile = resumptionConfig(binds: ["127.0.0.1:0 ssl crt \(files.certs.a)"])
+        let withoutFile = resumptionConfig(binds: ["127.0.0.1:0 ssl crt \(files.a.pem)"])
         let three = try WeirProcess.start(config: withoutFile)
         defer { three.stop() }
         let four = try WeirProcess.start(config: withoutFile)
@@ -204,35 +189,27 @@ struct TLSResumptionTests {
     func badTicketKeysFile() throws {
         let files = try ResumptionFiles()
         defer { files.remove() }
-        let missing = files.dir + "/missing.keys"
+        let missing = files.pki.path("missing.keys")
         let short = try files.keyFile("short.keys", count: 2)
         let wrongSize = try files.keyFile("size.keys", count: 3, bytes: 64)
-        let garbage = files.dir + "/garbage.keys"
-        try "not base64 at all!\n".write(toFile: garbage, atomically: true, encoding: .utf8)
-        let a = files.certs.a
-        let file = try TempFile("""
-            defaults
-                mode http
-                timeout connect 2s
-                timeout client 10s
-                timeout server 10s
+        let garbage = try files.pki.write("not base64 at all!\n", to: "garbage.keys")
+        let a = files.a.pem
+        let run = try checkConfiguration(tlsTestConfig("""
             frontend fe
                 bind 127.0.0.1:0 ssl crt \(a) tls-ticket-keys \(missing)
                 bind 127.0.0.1:0 ssl crt \(a) tls-ticket-keys \(short)
                 bind 127.0.0.1:0 ssl crt \(a) tls-ticket-keys \(wrongSize)
                 bind 127.0.0.1:0 ssl crt \(a) tls-ticket-keys \(garbage)
                 http-request return status 200
-            """)
-        defer { file.remove() }
-        let run = try WeirProcess.run(["-c", "-f", file.path])
+            """))
         #expect(run.status == 1)
         // The value after `tls-ticket-keys`, after `    bind 127.0.0.1:0 ssl crt PATH tls-ticket-keys `.
         let col = 47 + a.count
         let expected = [
-            "\(file.path):7:\(col): error: bind: cannot read tls-ticket-keys '\(missing)': No such file or directory",
-            "\(file.path):8:\(col): error: bind: tls-ticket-keys '\(short)' holds 2 keys; at least 3 are needed",
-            "\(file.path):9:\(col): error: bind: tls-ticket-keys '\(wrongSize)' line 1: a key is 48 or 80 bytes, this one is 64",
-            "\(file.path):10:\(col): error: bind: tls-ticket-keys '\(garbage)' line 1: not a base64-encoded key",
+            "\(run.path):7:\(col): error: bind: cannot read tls-ticket-keys '\(missing)': No such file or directory",
+            "\(run.path):8:\(col): error: bind: tls-ticket-keys '\(short)' holds 2 keys; at least 3 are needed",
+            "\(run.path):9:\(col): error: bind: tls-ticket-keys '\(wrongSize)' line 1: a key is 48 or 80 bytes, this one is 64",
+            "\(run.path):10:\(col): error: bind: tls-ticket-keys '\(garbage)' line 1: not a base64-encoded key",
         ]
         for line in expected { #expect(run.stderr.contains(line), "missing \(line) in:\n\(run.stderr)") }
     }
@@ -241,9 +218,9 @@ struct TLSResumptionTests {
     func cacheSizeZero() throws {
         let files = try ResumptionFiles()
         defer { files.remove() }
-        let weir = try WeirProcess.start(config: resumptionConfig(global: "    tune.ssl.cachesize 0", binds: [
-            "127.0.0.1:0 ssl crt \(files.certs.a) no-tls-tickets",
-            "127.0.0.1:0 ssl crt \(files.certs.a)",
+        let weir = try WeirProcess.start(config: resumptionConfig(global: ["tune.ssl.cachesize 0"], binds: [
+            "127.0.0.1:0 ssl crt \(files.a.pem) no-tls-tickets",
+            "127.0.0.1:0 ssl crt \(files.a.pem)",
         ]))
         defer { weir.stop() }
         for version in ["1.2", "1.3"] {

@@ -192,36 +192,53 @@ private func robustPython(_ script: String, _ arguments: [String], timeout: Doub
     return object
 }
 
-/// A `-d` weir: `fe` (`mode http`, answering itself) on a plain TLS bind and
-/// a `strict-sni` one, and `ft` (`mode tcp`) terminating TLS in front of `echo`.
-/// `strictOptions` are added to the `strict-sni` bind.
-private func robustConfig(certs: TestCertificates, echo: Backend, defaults: String = "", httpBackend: HTTPBackend? = nil,
-                          strictOptions: String = "") -> String {
-    """
-    global
-        log stdout format raw local0
-    defaults
-        mode http
-        log global
-        timeout connect 2s
-        timeout client 10s
-        timeout server 10s
-    \(defaults)
-    frontend fe
-        option httplog
-        bind 127.0.0.1:0 ssl crt \(certs.a)
-        bind 127.0.0.1:0 ssl crt \(certs.a) strict-sni \(strictOptions)
-    \(httpBackend.map { "    default_backend be\nbackend be\n    server s1 \($0.address)" }
-        ?? "    http-request return status 200 content-type text/plain lf-string \"pid=%pid\\n\"")
-    frontend ft
-        mode tcp
-        option tcplog
-        bind 127.0.0.1:0 ssl crt \(certs.a)
-        default_backend echo
-    backend echo
-        mode tcp
-        server s1 \(echo.address)
-    """
+/// A `-d` weir serving `a.test`: `fe` (`mode http`, answering itself or
+/// sending to `httpBackend`) on a plain TLS bind and a `strict-sni` one with
+/// `strictOptions`, and `ft` (`mode tcp`) terminating TLS in front of `echo`.
+private final class RobustScenario: @unchecked Sendable {
+    let pki: TestPKI
+    let a: TestCertificate
+    let echo: Backend
+    let weir: WeirProcess
+
+    init(defaults: [String] = [], httpBackend: HTTPBackend? = nil, strictOptions: String = "") throws {
+        pki = try TestPKI()
+        do {
+            a = try pki.aTest()
+            echo = try Backend(.echo)
+        } catch {
+            pki.remove()
+            throw error
+        }
+        let answer = httpBackend.map { "    default_backend be\nbackend be\n    server s1 \($0.address)" } ?? "    " + answerWorkerPID
+        do {
+            weir = try WeirProcess.start(config: tlsTestConfig(log: .frontendFormats, defaults: defaults, """
+                frontend fe
+                    option httplog
+                    bind 127.0.0.1:0 ssl crt \(a.pem)
+                    bind 127.0.0.1:0 ssl crt \(a.pem) strict-sni \(strictOptions)
+                \(answer)
+                frontend ft
+                    mode tcp
+                    option tcplog
+                    bind 127.0.0.1:0 ssl crt \(a.pem)
+                    default_backend echo
+                backend echo
+                    mode tcp
+                    server s1 \(echo.address)
+                """))
+        } catch {
+            echo.stop()
+            pki.remove()
+            throw error
+        }
+    }
+
+    func stop() {
+        weir.stop()
+        echo.stop()
+        pki.remove()
+    }
 }
 
 /// The process is still running (not exited, not a zombie).
@@ -231,12 +248,9 @@ private func alive(_ weir: WeirProcess) -> Bool { weir.waitForExit(timeout: 0) =
 struct TLSRobustnessTests {
     @Test("garbage instead of a ClientHello: closed, logged as a handshake failure; the worker serves a client already connected")
     func garbageInsteadOfClientHello() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
-        defer { weir.stop() }
+        let s = try RobustScenario()
+        defer { s.stop() }
+        let weir = s.weir
         let port = try weir.port(of: "fe")
         let result = try robustPython(#"""
             port = int(sys.argv[1])
@@ -267,18 +281,15 @@ struct TLSRobustnessTests {
         for line in expected {
             #expect(weir.stdout.waitForLine { $0.contains(line) } != nil, "no '\(line)':\n\(weir.stdout.text)")
         }
-        #expect(try curlHTTPS(port: port, ca: certs.aCert).status == 200)
+        #expect(try curlHTTPS(port: port, ca: s.a.cert).status == 200)
         #expect(alive(weir))
     }
 
     @Test("clients vanishing at every point of the handshake, 200 per round: descriptors back to the baseline, RSS flat, all later requests served")
     func vanishingClients() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, defaults: "    timeout client-hs 5s"))
-        defer { weir.stop() }
+        let s = try RobustScenario(defaults: ["timeout client-hs 5s"])
+        defer { s.stop() }
+        let weir = s.weir
         let port = try weir.port(of: "fe")
         let result = try robustPython(#"""
             port, pid = int(sys.argv[1]), int(sys.argv[2])
@@ -339,12 +350,9 @@ struct TLSRobustnessTests {
 
     @Test("a truncated record, a bad MAC, a plaintext alert or junk after the handshake, mid-request: closed, logged CR, no crash")
     func brokenRecordsAfterHandshake() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
-        defer { weir.stop() }
+        let s = try RobustScenario()
+        defer { s.stop() }
+        let weir = s.weir
         let port = try weir.port(of: "fe")
         let tcpPort = try weir.port(of: "ft")
         let result = try robustPython(#"""
@@ -396,12 +404,9 @@ struct TLSRobustnessTests {
 
     @Test("50 clients sending their ClientHello a byte at a time are cut by timeout client-hs; a normal client meanwhile gets 100 answers")
     func slowClients() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, defaults: "    timeout client-hs 1s"))
-        defer { weir.stop() }
+        let s = try RobustScenario(defaults: ["timeout client-hs 1s"])
+        defer { s.stop() }
+        let weir = s.weir
         let port = try weir.port(of: "fe")
         let result = try robustPython(#"""
             port = int(sys.argv[1])
@@ -441,22 +446,15 @@ struct TLSRobustnessTests {
 
     @Test("400 concurrent handshakes on 4 workers with resumption mixed in; a worker killed mid-load is replaced, and a cache lock it left is taken over")
     func concurrentHandshakesAndAKilledWorker() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let h = try MasterHarness(config: """
-            global
-                nbthread 4
-            defaults
-                mode http
-                timeout connect 2s
-                timeout client 10s
-                timeout server 10s
-                timeout client-hs 5s
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let a = try pki.aTest()
+        let h = try MasterHarness(config: tlsTestConfig(global: ["nbthread 4"], defaults: ["timeout client-hs 5s"], """
             frontend fe
-                bind 127.0.0.1:0 ssl crt \(certs.a)
-                bind 127.0.0.1:0 ssl crt \(certs.a) no-tls-tickets
-                http-request return status 200 content-type text/plain lf-string "pid=%pid\\n"
-            """)
+                bind 127.0.0.1:0 ssl crt \(a.pem)
+                bind 127.0.0.1:0 ssl crt \(a.pem) no-tls-tickets
+                \(answerWorkerPID)
+            """))
         defer { h.close() }
         #expect(h.master.waitForCount(of: ") ready", atLeast: 4))
         let tickets = try h.master.port(of: "fe", index: 0)
@@ -529,12 +527,9 @@ struct TLSRobustnessTests {
 
     @Test("cache locks left by a dead process whose PID the worker now has: taken over, not waited on for ever")
     func cacheLocksNamingTheWorkerItself() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, strictOptions: "no-tls-tickets"))
-        defer { weir.stop() }
+        let s = try RobustScenario(strictOptions: "no-tls-tickets")
+        defer { s.stop() }
+        let weir = s.weir
         // In `-d` mode the process holds its shared memory itself. Without
         // tickets, each TLS 1.2 handshake stores its session in the cache;
         // before, the first one spun for ever on a lock naming the process's own PID.
@@ -551,20 +546,15 @@ struct TLSRobustnessTests {
 
     @Test("a TLS 1.2 renegotiation attempt is refused (no_renegotiation); the client's abort is logged; the worker serves on")
     func renegotiationRefused() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
-        defer { weir.stop() }
+        let s = try RobustScenario()
+        defer { s.stop() }
+        let weir = s.weir
         // s_client reads its commands only once the handshake is done: `R` renegotiates.
-        let commands = certs.dir + "/renegotiate"
-        try "R\n".write(toFile: commands, atomically: true, encoding: .utf8)
+        let commands = try s.pki.write("R\n", to: "renegotiate")
         for frontend in ["fe", "ft"] {
             let port = try weir.port(of: frontend)
-            let run = try runTool("/bin/sh", ["-c", "exec \"$@\" < \"$0\" 2>&1", commands, opensslPath, "s_client",
-                                              "-connect", "127.0.0.1:\(port)", "-servername", "a.test", "-tls1_2"], timeout: 15)
-            #expect(run.stdout.contains("RENEGOTIATING") && run.stdout.contains("no renegotiation"), "\(frontend): \(run.stdout)")
+            let run = try sClient(port: port, serverName: "a.test", extra: ["-tls1_2"], input: commands)
+            #expect(run.output.contains("RENEGOTIATING") && run.output.contains("no renegotiation"), "\(frontend): \(run.output)")
         }
         // mode tcp logs every session: the client (C) gave up after the refusal (while the
         // server connection was still being made, or after).
@@ -572,18 +562,15 @@ struct TLSRobustnessTests {
             TCPLogLine(line).map { $0.frontend == "ft~" && $0.termination.hasPrefix("C") } ?? false
         }
         #expect(aborted != nil, "\(weir.stdout.text)")
-        #expect(try curlHTTPS(port: try weir.port(of: "fe"), ca: certs.aCert).status == 200)
+        #expect(try curlHTTPS(port: try weir.port(of: "fe"), ca: s.a.cert).status == 200)
         #expect(alive(weir))
     }
 
     @Test("oversized ClientHellos (16 to 60 KiB, 1000 extensions, 1-byte records) and odd SNI names: default certificate or refusal per strict-sni")
     func hugeClientHellosAndOddNames() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo))
-        defer { weir.stop() }
+        let s = try RobustScenario()
+        defer { s.stop() }
+        let weir = s.weir
         let plain = try weir.port(of: "fe", index: 0)
         let strict = try weir.port(of: "fe", index: 1)
         let result = try robustPython(#"""
@@ -621,20 +608,17 @@ struct TLSRobustnessTests {
         }
         let refusals = { weir.stdout.lines.filter { $0.contains(": SSL handshake failure (") }.count }
         #expect(waitUntil(timeout: 10) { refusals() == 3 + 7 }, "\(weir.stdout.text)")
-        #expect(try curlHTTPS(port: strict, ca: certs.aCert).status == 200)
+        #expect(try curlHTTPS(port: strict, ca: s.a.cert).status == 200)
         #expect(alive(weir))
     }
 
     @Test("close_notify then more bytes, or a half-close, after a request: the answer still arrives (mode http and mode tcp)")
     func closeNotifyAndHalfClose() throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        let echo = try Backend(.echo)
-        defer { echo.stop() }
         let backend = try HTTPBackend()
         defer { backend.stop() }
-        let weir = try WeirProcess.start(config: robustConfig(certs: certs, echo: echo, httpBackend: backend))
-        defer { weir.stop() }
+        let s = try RobustScenario(httpBackend: backend)
+        defer { s.stop() }
+        let weir = s.weir
         let result = try robustPython(#"""
             http, tcp = int(sys.argv[1]), int(sys.argv[2])
             out = {}

@@ -14,15 +14,20 @@ struct ContentKeyTests {
         }
     }
 
-    private func parameter(_ name: String, _ query: String) -> String? {
+    /// `lookup` of `name` in `text`, both as raw bytes; what it found, as a string.
+    private func find(_ name: String, in text: String,
+                      _ lookup: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?) -> String? {
         var name = name
-        var query = query
+        var text = text
         return name.withUTF8 { name in
-            query.withUTF8 { query in
-                ContentKey.urlParameter(UnsafeRawBufferPointer(name), in: UnsafeRawBufferPointer(query))
-                    .map { String(decoding: $0, as: UTF8.self) }
+            text.withUTF8 { text in
+                lookup(UnsafeRawBufferPointer(name), UnsafeRawBufferPointer(text)).map { String(decoding: $0, as: UTF8.self) }
             }
         }
+    }
+
+    private func parameter(_ name: String, _ query: String) -> String? {
+        find(name, in: query) { ContentKey.urlParameter($0, in: $1) }
     }
 
     @Test func mainDomainIsTheLabelBeforeTheTopLevelOne() {
@@ -38,16 +43,7 @@ struct ContentKeyTests {
     }
 
     @Test func postParameterIsReadFromAFormBodyOnly() {
-        func post(_ name: String, _ body: String) -> String? {
-            var name = name
-            var body = body
-            return name.withUTF8 { name in
-                body.withUTF8 { body in
-                    ContentKey.postParameter(UnsafeRawBufferPointer(name), in: UnsafeRawBufferPointer(body))
-                        .map { String(decoding: $0, as: UTF8.self) }
-                }
-            }
-        }
+        func post(_ name: String, _ body: String) -> String? { find(name, in: body) { ContentKey.postParameter($0, in: $1) } }
         #expect(post("uid", "a=1&uid=u%2042&b=2") == "u%2042")
         #expect(post("uid", "uid=7") == "7")
         #expect(post("uid", "xuid=7&uid=8") == "8")

@@ -17,6 +17,21 @@ struct CurlResponse: CustomStringConvertible {
     func header(_ name: String) -> String? { headers.first { $0.name == name.lowercased() }?.value }
 }
 
+extension CurlResponse {
+    /// What curl `-i` printed to standard `output` and its exit code.
+    init(exitCode: Int32, output: String) {
+        self.init(exitCode: exitCode, status: 0, headers: [], body: "")
+        guard let split = output.range(of: "\r\n\r\n") else { return }
+        let lines = output[..<split.lowerBound].components(separatedBy: "\r\n")
+        status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        body = String(output[split.upperBound...])
+    }
+}
+
 /// One request with curl (`-i`, no retries, bounded), from `source` when given.
 func curlRequest(port: UInt16, _ path: String, source: String? = nil, arguments: [String] = []) throws -> CurlResponse {
     var args = ["-s", "-i", "--max-time", "10", "--noproxy", "*"]
@@ -24,16 +39,7 @@ func curlRequest(port: UInt16, _ path: String, source: String? = nil, arguments:
     args += arguments
     args.append("http://127.0.0.1:\(port)\(path)")
     let run = try runTool(curlPath, args, timeout: 20)
-    var response = CurlResponse(exitCode: run.status, status: 0, headers: [], body: "")
-    guard let split = run.stdout.range(of: "\r\n\r\n") else { return response }
-    let lines = run.stdout[..<split.lowerBound].components(separatedBy: "\r\n")
-    response.status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
-    for line in lines.dropFirst() {
-        guard let colon = line.firstIndex(of: ":") else { continue }
-        response.headers.append((line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
-    }
-    response.body = String(run.stdout[split.upperBound...])
-    return response
+    return CurlResponse(exitCode: run.status, output: run.stdout)
 }
 
 /// HTTP backends named `names`, each answering `<name> <METHOD> <target>`;
