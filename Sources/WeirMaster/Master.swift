@@ -4,6 +4,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 enum MasterToken: UInt8 {
     case signal = 1
@@ -63,7 +64,12 @@ public struct Master: ~Copyable, EventHandler {
     let signals: SignalFd
     /// Workers receive the master's environment minus what is the master's own.
     let workerEnvironment: [String]
-    var configuration: Configuration
+    var configuration: Configuration {
+        didSet { certificateInventory = nil }
+    }
+    /// `show ssl cert`: the certificate files of `configuration`, read on
+    /// the first such command after a (re)load.
+    var certificateInventory: TLSInventory?
     var files: [ConfigFile]
     /// The current generation's listening sockets.
     var listeners: [OpenListener] = []

@@ -4,6 +4,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 /// The `stats socket`s, served by the master from the shared memory of every
 /// generation it keeps; and the counters and server states a new generation
@@ -66,12 +67,22 @@ extension Master {
         // The checks of the current generation, when they are its own.
         let checker = checksGeneration == current ? self.checker : nil
         var requests: [HealthRequest] = []
+        var inventory = certificateInventory
+        let running = configuration
         let done = statsServer.serve(fd, now: loop.now, timeout: configuration.global.statsTimeout) { command, level in
+            let tls = TLSRuntimeCommands.run(command) {
+                if let inventory { return inventory }
+                let made = TLSInventory(running)
+                inventory = made
+                return made
+            }
+            if let tls { return tls }
             guard let view else { return "The first generation of workers is not ready yet.\n" }
             return StatsCommands.run(command, view: view, process: info, level: level,
                                      checks: { b, s in checker?.report(backend: b, server: s).map(CheckColumns.init) },
                                      health: &requests)
         }
+        certificateInventory = inventory
         if done {
             loop.deregister(fd)
             statsServer.close(fd)

@@ -4,6 +4,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 /// `-d` mode: with no master, the process serves its `stats socket`s itself.
 extension Worker {
@@ -33,8 +34,10 @@ extension Worker {
         let info = statsProcessInfo()
         let checker = self.checker
         var requests: [HealthRequest] = []
+        let certificates = certificateInventory
         let done = statsServer.serve(fd, now: loop.now, timeout: statsTimeout) { command, level in
-            StatsCommands.run(command, view: view, process: info, level: level,
+            if let tls = TLSRuntimeCommands.run(command, inventory: { certificates }) { return tls }
+            return StatsCommands.run(command, view: view, process: info, level: level,
                               checks: { b, s in checker?.report(backend: b, server: s).map(CheckColumns.init) },
                               health: &requests)
         }

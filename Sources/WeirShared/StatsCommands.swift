@@ -86,6 +86,8 @@ public enum StatsCommands {
               show backend                            : list backends in the current running config
               get weight <bk>/<srv>                   : report a server's current weight
               show table [<name> [data.server_id <op> <v>|key <k>]] : report table usage stats or dump a table's contents
+              show ssl cert [<certfile>]              : display the certificate files in use, or one file's details
+              show tls-keys [id|*]                    : show tls-ticket-keys files, or the keys of one or all
 
             """
         if level >= .operator {

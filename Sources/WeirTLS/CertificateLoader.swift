@@ -61,10 +61,13 @@ final class ServedContext {
 
     deinit { SSL_CTX_free(ctx) }
 
-    /// Switches `ssl` (in its ClientHello callback) to this context; false
-    /// when OpenSSL refuses.
+    /// Switches `ssl` (in its ClientHello callback) to this context, with
+    /// its client certificate check (OpenSSL takes the verify mode from the
+    /// connection; the CA store and names follow the context); false when
+    /// OpenSSL refuses.
     func use(on ssl: OpaquePointer) -> Bool {
         guard SSL_set_SSL_CTX(ssl, ctx) != nil else { return false }
+        SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx))
         guard let h = handshake else { return true }
         return h.ciphers.withUnsafeBufferPointer { ciphers in
             withOptionalCString(h.ciphersuites) { suites in

@@ -81,6 +81,24 @@ public struct TicketKeyFileError: Error, Sendable, Equatable, CustomStringConver
 
 /// Strict base64 (RFC 4648, with padding), as `openssl base64` writes it.
 enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let count = min(3, bytes.count - index)
+            var triple = UInt32(bytes[index]) << 16
+            if count > 1 { triple |= UInt32(bytes[index + 1]) << 8 }
+            if count > 2 { triple |= UInt32(bytes[index + 2]) }
+            for place in 0..<4 {
+                out.append(place <= count ? alphabet[Int(triple >> UInt32(18 - 6 * place) & 63)] : UInt8(ascii: "="))
+            }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         guard text.count % 4 == 0 else { return nil }
         var out: [UInt8] = []

@@ -1,0 +1,223 @@
+import COpenSSL
+import CShims
+import Glibc
+import WeirConfig
+
+/// The certificate files a configuration's `bind … ssl` lines serve and
+/// their `tls-ticket-keys` files, for the runtime API's `show ssl cert` and
+/// `show tls-keys`: as read when the inventory is made (once per loaded
+/// configuration).
+public struct TLSInventory: Sendable {
+    /// The files in configuration order, each once.
+    public let files: [String]
+    /// The `show ssl cert FILE` text of each file.
+    let details: [String: String]
+    /// The `tls-ticket-keys` files, each once, in configuration order (a
+    /// file's index is its id), with their live keys.
+    let ticketKeyFiles: [(path: String, keys: TicketKeyFile?)]
+
+    /// No file.
+    public init() {
+        files = []
+        details = [:]
+        ticketKeyFiles = []
+    }
+
+    /// Reads every certificate file of `configuration`'s `bind … ssl`
+    /// lines; a file that cannot be read (the configuration check refused it)
+    /// is left out.
+    public init(_ configuration: Configuration) {
+        var files: [String] = []
+        var details: [String: String] = [:]
+        var ticketKeyFiles: [(path: String, keys: TicketKeyFile?)] = []
+        for frontend in configuration.frontends {
+            for bind in frontend.binds {
+                guard let tls = bind.tls else { continue }
+                if let keys = tls.ticketKeys, !ticketKeyFiles.contains(where: { $0.path == keys.path }) {
+                    ticketKeyFiles.append((keys.path, try? TicketKeyFile.load(keys.path).get()))
+                }
+                for certificate in tls.certificates {
+                    guard let paths = try? TLSFrontend.certificateFiles(certificate) else { continue }
+                    for path in paths where details[path] == nil {
+                        guard let text = Self.describe(path) else { continue }
+                        files.append(path)
+                        details[path] = text
+                    }
+                }
+            }
+        }
+        self.files = files
+        self.details = details
+        self.ticketKeyFiles = ticketKeyFiles
+    }
+
+    /// `show ssl cert [FILE]`: the list of files, or one file's details.
+    public func show(_ file: String?) -> String {
+        guard let file else { return "# filename\n" + files.map { $0 + "\n" }.joined() }
+        return details[file] ?? "Can't display the certificate: Not found or the certificate is a bundle!\n"
+    }
+
+    /// `show tls-keys [ID|FILE|*]`: the files and their ids, or the live
+    /// keys of one file (`#ID`, `ID` or its path) or of all (`*`), the one
+    /// that encrypts in the middle.
+    public func showTicketKeys(_ reference: String?) -> String {
+        guard let reference else {
+            return "# id (file)\n" + ticketKeyFiles.enumerated().map { "\($0.offset) (\($0.element.path))\n" }.joined()
+        }
+        let selected: [Int]
+        if reference == "*" {
+            selected = Array(ticketKeyFiles.indices)
+        } else if let id = Int(reference.hasPrefix("#") ? String(reference.dropFirst()) : reference),
+                  ticketKeyFiles.indices.contains(id) {
+            selected = [id]
+        } else if let index = ticketKeyFiles.firstIndex(where: { $0.path == reference }) {
+            selected = [index]
+        } else {
+            return "'show tls-keys' unable to locate referenced filename\n"
+        }
+        var text = "# id secret\n"
+        for id in selected {
+            text += "# \(id) (\(ticketKeyFiles[id].path))\n"
+            guard let file = ticketKeyFiles[id].keys else { continue }
+            for index in 0..<TicketKeyFile.liveKeys {
+                let key = Array(file.keys[index * file.keySize..<(index + 1) * file.keySize])
+                text += "\(id).\(index) \(Base64.encode(key))\n"
+            }
+        }
+        return text
+    }
+
+    /// HAProxy's lines for the certificate in `path`, its chain after it in
+    /// the file; nil when the file holds no PEM certificate.
+    static func describe(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        var certificates: [OpaquePointer] = []
+        while certificates.count < 64, let certificate = PEM_read_X509(file, nil, nil, nil) {
+            certificates.append(certificate)
+        }
+        fclose(file)
+        ERR_clear_error()
+        defer { for certificate in certificates { X509_free(certificate) } }
+        guard let leaf = certificates.first else { return nil }
+        let chain = certificates.dropFirst()
+        var text = "Filename: \(path)\nStatus: Used\n"
+        text += "Serial: \(hex(bytes(leaf, CShims_X509_serial)))\n"
+        text += "notBefore: \(date(X509_get0_notBefore(leaf)))\n"
+        text += "notAfter: \(date(X509_get0_notAfter(leaf)))\n"
+        text += "Subject Alternative Name: \(alternativeNames(leaf))\n"
+        text += "Algorithm: \(algorithm(leaf))\n"
+        text += "SHA1 FingerPrint: \(hex(bytes(leaf, CShims_X509_sha1)))\n"
+        text += "Subject: \(distinguishedName(leaf, issuer: false))\n"
+        text += "Issuer: \(distinguishedName(leaf, issuer: true))\n"
+        for certificate in chain {
+            text += "Chain Subject: \(distinguishedName(certificate, issuer: false))\n"
+            text += "Chain Issuer: \(distinguishedName(certificate, issuer: true))\n"
+        }
+        if access(path + ".ocsp", F_OK) == 0, let key = ocspKey(leaf, chain: Array(chain), path: path) {
+            text += "OCSP Response Key: \(hex(key, upper: false))\n"
+        }
+        return text
+    }
+
+    private static func bytes(_ certificate: OpaquePointer,
+                              _ read: (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> Int) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBufferPointer { read(certificate, $0.baseAddress, $0.count) }
+        return n > 0 ? Array(buffer[0..<n]) : []
+    }
+
+    static func hex(_ bytes: [UInt8], upper: Bool = true) -> String {
+        let digits = Array((upper ? "0123456789ABCDEF" : "0123456789abcdef").utf8)
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `Aug  7 17:52:27 2026 GMT`, as OpenSSL prints an ASN1_TIME.
+    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> String {
+        var t = tm()
+        guard let time, ASN1_TIME_to_tm(time, &t) == 1 else { return "" }
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let day = t.tm_mday < 10 ? " \(t.tm_mday)" : "\(t.tm_mday)"
+        return "\(months[Int(t.tm_mon)]) \(day) \(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)) \(t.tm_year + 1900) GMT"
+    }
+
+    /// `DNS:a.test, DNS:b.test` (the DNS names of the extension).
+    private static func alternativeNames(_ certificate: OpaquePointer) -> String {
+        var buffer = [CChar](repeating: 0, count: 8192)
+        let n = buffer.withUnsafeMutableBufferPointer {
+            CShims_X509_dns_names(certificate, $0.baseAddress, Int32($0.count))
+        }
+        guard n > 0 else { return "" }
+        let names = buffer[0..<Int(n)].map { UInt8(bitPattern: $0) }.split(separator: UInt8(ascii: "\n"))
+        return names.map { "DNS:" + String(decoding: $0, as: UTF8.self) }.joined(separator: ", ")
+    }
+
+    /// `RSA2048`, `EC256`, `DSA2048`: the key's type and size.
+    private static func algorithm(_ certificate: OpaquePointer) -> String {
+        guard let key = X509_get0_pubkey(certificate) else { return "" }
+        let bits = EVP_PKEY_get_bits(key)
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_RSA: return "RSA\(bits)"
+        case EVP_PKEY_EC: return "EC\(bits)"
+        case EVP_PKEY_DSA: return "DSA\(bits)"
+        case EVP_PKEY_ED25519: return "ED25519"
+        case EVP_PKEY_ED448: return "ED448"
+        default: return "UNKNOWN\(bits)"
+        }
+    }
+
+    /// `/C=FR/O=Org/CN=name`.
+    private static func distinguishedName(_ certificate: OpaquePointer, issuer: Bool) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBufferPointer {
+            CShims_X509_dn(certificate, issuer ? 1 : 0, nil, 0, 0, $0.baseAddress, $0.count)
+        }
+        guard n > 0 else { return "" }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The DER OCSP certificate ID (SHA-1) of `certificate`, whose issuer is
+    /// in its chain or in `FILE.issuer`; nil without an issuer.
+    static func ocspKey(_ certificate: OpaquePointer, chain: [OpaquePointer], path: String) -> [UInt8]? {
+        var issuer = chain.first { X509_check_issued($0, certificate) == X509_V_OK }
+        var loaded: OpaquePointer?
+        if issuer == nil, let file = fopen(path + ".issuer", "r") {
+            loaded = PEM_read_X509(file, nil, nil, nil)
+            fclose(file)
+            issuer = loaded
+        }
+        defer { if let loaded { X509_free(loaded) } }
+        ERR_clear_error()
+        guard let issuer, let id = OCSP_cert_to_id(nil, certificate, issuer) else { return nil }
+        defer { OCSP_CERTID_free(id) }
+        let length = i2d_OCSP_CERTID(id, nil)
+        guard length > 0 else { return nil }
+        var der = [UInt8](repeating: 0, count: Int(length))
+        let written = der.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var out: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return i2d_OCSP_CERTID(id, &out)
+        }
+        return written == length ? der : nil
+    }
+}
+
+/// The TLS commands of the runtime API, answered by the host serving the
+/// stats socket (the master, or a `-d` process) before the others (their
+/// `help` lines are `StatsCommands.help`'s).
+public enum TLSRuntimeCommands {
+    /// The answer to `command` when it is a TLS command, nil otherwise;
+    /// `certificates` is asked for only when needed.
+    public static func run(_ command: String, inventory certificates: () -> TLSInventory) -> String? {
+        let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        if words.count >= 2, words[0] == "show", words[1] == "tls-keys" {
+            return certificates().showTicketKeys(words.count > 2 ? words[2] : nil)
+        }
+        guard words.count >= 3, words[0] == "show", words[1] == "ssl", words[2] == "cert" else { return nil }
+        return certificates().show(words.count > 3 ? words[3] : nil)
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A CA made with the `openssl` CLI in a temporary directory, the server
+/// certificate it signed for `a.test` and `b.test` (with the CA after it in
+/// `server.pem`, and its key), and a client certificate it signed.
+private final class RuntimePKI: @unchecked Sendable {
+    let dir: String
+    var ca: String { dir + "/ca.crt" }
+    var server: String { dir + "/server.pem" }
+    var serverCert: String { dir + "/server.crt" }
+    var client: (cert: String, key: String) { (dir + "/client.crt", dir + "/client.key") }
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "weir-tlsrt-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+                     "-subj", "/C=FR/O=Weir Test/CN=Runtime CA",
+                     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        try "subjectAltName=DNS:a.test,DNS:b.test\n".write(toFile: dir + "/server.ext", atomically: true, encoding: .utf8)
+        try "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n".write(toFile: dir + "/client.ext", atomically: true,
+                                                                             encoding: .utf8)
+        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
+                     "-out", "server.csr", "-subj", "/CN=a.test"])
+        try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "0x5EA1",
+                     "-days", "2", "-out", "server.crt", "-extfile", "server.ext"])
+        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=client"])
+        try openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", "77",
+                     "-days", "2", "-out", "client.crt", "-extfile", "client.ext"])
+        let pem = try String(contentsOfFile: dir + "/server.crt", encoding: .utf8)
+            + String(contentsOfFile: dir + "/ca.crt", encoding: .utf8)
+            + String(contentsOfFile: dir + "/server.key", encoding: .utf8)
+        try pem.write(toFile: server, atomically: true, encoding: .utf8)
+    }
+
+    /// Runs `openssl` in the directory; its standard output.
+    @discardableResult
+    func openssl(_ arguments: [String]) throws -> String {
+        let script = "cd \"$1\" && shift && exec \"$@\""
+        let run = try runTool("/bin/sh", ["-c", script, "sh", dir, opensslPath] + arguments, timeout: 30)
+        guard run.status == 0 else {
+            throw WeirProcess.SpawnFailure(description: "openssl \(arguments.joined(separator: " ")) failed: \(run.stderr)")
+        }
+        return run.stdout
+    }
+
+    /// `openssl x509 -noout -OPTION` of a certificate: the text after `=`.
+    func field(_ certificate: String, _ option: [String]) throws -> String {
+        let out = try openssl(["x509", "-in", certificate, "-noout"] + option).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let equals = out.firstIndex(of: "=") else { return out }
+        return String(out[out.index(after: equals)...])
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+@Suite("TLS runtime API", .serialized, .enabled(if: hasCurl && hasOpenSSL))
+struct TLSRuntimeTests {
+    @Test("show ssl cert lists the files in use and shows a file's serial, dates, names, fingerprint and chain as openssl does")
+    func showSSLCert() throws {
+        let pki = try RuntimePKI()
+        defer { pki.remove() }
+        // A second file: the client certificate with its key.
+        let other = pki.dir + "/other.pem"
+        try (String(contentsOfFile: pki.client.cert, encoding: .utf8) + String(contentsOfFile: pki.client.key, encoding: .utf8))
+            .write(toFile: other, atomically: true, encoding: .utf8)
+        let socket = statsSocketPath()
+        let weir = try WeirProcess.start(config: """
+            global
+                stats socket \(socket) level admin
+            defaults
+                mode tcp
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+            frontend fe
+                bind 127.0.0.1:0 ssl crt \(pki.server)
+                bind 127.0.0.1:0 ssl crt \(pki.server) crt \(other)
+                default_backend be
+            backend be
+                server s1 127.0.0.1:9
+            """)
+        defer { weir.stop() }
+        #expect(try statsCommand(socket, "show ssl cert") == "# filename\n\(pki.server)\n\(other)\n\n")
+        let details = try statsCommand(socket, "show ssl cert \(pki.server)")
+        let lines = details.split(separator: "\n").map(String.init)
+        func value(_ name: String) -> [String] {
+            lines.filter { $0.hasPrefix(name + ": ") || $0 == name + ":" }.map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(value("Filename") == [pki.server] && value("Status") == ["Used"], "\(details)")
+        #expect(value("Serial") == [try pki.field(pki.serverCert, ["-serial"])] && value("Serial") == ["5EA1"], "\(details)")
+        let sha1 = try pki.field(pki.serverCert, ["-fingerprint", "-sha1"]).replacingOccurrences(of: ":", with: "")
+        #expect(value("SHA1 FingerPrint") == [sha1] && sha1.count == 40, "\(details)")
+        #expect(value("notBefore") == [try pki.field(pki.serverCert, ["-startdate"])], "\(details)")
+        #expect(value("notAfter") == [try pki.field(pki.serverCert, ["-enddate"])], "\(details)")
+        #expect(value("Subject Alternative Name") == ["DNS:a.test, DNS:b.test"], "\(details)")
+        #expect(value("Algorithm") == ["EC256"], "\(details)")
+        #expect(value("Subject") == ["/CN=a.test"] && value("Issuer") == ["/C=FR/O=Weir Test/CN=Runtime CA"], "\(details)")
+        #expect(value("Chain Subject") == ["/C=FR/O=Weir Test/CN=Runtime CA"], "\(details)")
+        #expect(value("Chain Issuer") == ["/C=FR/O=Weir Test/CN=Runtime CA"], "\(details)")
+        #expect(value("OCSP Response Key").isEmpty, "no .ocsp file: \(details)")
+        #expect(try statsCommand(socket, "show ssl cert /nonexistent.pem")
+                == "Can't display the certificate: Not found or the certificate is a bundle!\n\n")
+        #expect(try statsCommand(socket, "help").contains("show ssl cert [<certfile>]"))
+    }
+
+    @Test("show tls-keys lists the tls-ticket-keys files and dumps the live keys of one or all")
+    func showTLSKeys() throws {
+        let pki = try RuntimePKI()
+        defer { pki.remove() }
+        var keys: [String] = []
+        for _ in 0..<4 { keys.append(try pki.openssl(["rand", "-base64", "48"]).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let keyFile = pki.dir + "/tickets.keys"
+        try (keys.joined(separator: "\n") + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let socket = statsSocketPath()
+        let weir = try WeirProcess.start(config: """
+            global
+                stats socket \(socket) level admin
+            defaults
+                mode tcp
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+            frontend fe
+                bind 127.0.0.1:0 ssl crt \(pki.server) tls-ticket-keys \(keyFile)
+                bind 127.0.0.1:0 ssl crt \(pki.server)
+                default_backend be
+            backend be
+                server s1 127.0.0.1:9
+            """)
+        defer { weir.stop() }
+        #expect(try statsCommand(socket, "show tls-keys") == "# id (file)\n0 (\(keyFile))\n\n")
+        // The last three keys of the file are live, the middle one encrypts.
+        let dump = "# id secret\n# 0 (\(keyFile))\n0.0 \(keys[1])\n0.1 \(keys[2])\n0.2 \(keys[3])\n\n"
+        #expect(try statsCommand(socket, "show tls-keys 0") == dump)
+        #expect(try statsCommand(socket, "show tls-keys *") == dump)
+        #expect(try statsCommand(socket, "show tls-keys \(keyFile)") == dump)
+        #expect(try statsCommand(socket, "show tls-keys 7") == "'show tls-keys' unable to locate referenced filename\n\n")
+    }
+
+    @Test("crt-list [verify required ca-file F]: a client certificate is demanded for one SNI name, not for the other")
+    func crtListVerifyPerEntry() throws {
+        let pki = try RuntimePKI()
+        defer { pki.remove() }
+        let backend = try HTTPBackend()
+        defer { backend.stop() }
+        // The default entry (b.test) asks nothing; SNI a.test switches to the entry that requires a certificate.
+        let list = pki.dir + "/list.txt"
+        try """
+            \(pki.server) b.test
+            \(pki.server) [verify required ca-file ca.crt] a.test
+
+            """.write(toFile: list, atomically: true, encoding: .utf8)
+        let weir = try WeirProcess.start(config: """
+            global
+                ca-base \(pki.dir)
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+            frontend fe
+                bind 127.0.0.1:0 ssl crt-list \(list)
+                http-request set-header X-Has-Cert %[ssl_fc_has_crt]
+                default_backend be
+            backend be
+                server s1 \(backend.address)
+            """)
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let free = try curlHTTPS(port: port, name: "b.test", "/free", ca: pki.ca)
+        #expect(free.status == 200, "\(free)")
+        let refused = try curlHTTPS(port: port, name: "a.test", "/refused", ca: pki.ca)
+        #expect(refused.status == 0 && refused.exitCode != 0, "\(refused)")
+        let withCertificate = try curlHTTPS(port: port, name: "a.test", "/mtls", ca: pki.ca,
+                                            arguments: ["--cert", pki.client.cert, "--key", pki.client.key])
+        #expect(withCertificate.status == 200, "\(withCertificate)")
+        #expect(backend.waitForRequests { $0.count == 2 })
+        let paths = backend.requests.map { request in
+            "\(request.target) \(request.headers.first { $0.name.lowercased() == "x-has-cert" }?.value ?? "-")"
+        }
+        #expect(paths == ["/free 0", "/mtls 1"], "\(paths)")
+    }
+
+    @Test("crt-list verify without a CA file, or with an unreadable one, is a configuration error")
+    func crtListVerifyConfigurationErrors() throws {
+        let pki = try RuntimePKI()
+        defer { pki.remove() }
+        let list = pki.dir + "/list.txt"
+        try "\(pki.server) [verify required] a.test\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let missing = pki.dir + "/missing.txt"
+        try "\(pki.server) [verify optional ca-file \(pki.dir)/nope.crt] a.test\n".write(toFile: missing, atomically: true,
+                                                                                         encoding: .utf8)
+        for (file, expected) in [(list, "\(list):1: verify is enabled but no CA file specified"),
+                                 (missing, "cannot read CA file '\(pki.dir)/nope.crt'")] {
+            let config = pki.dir + "/weir.cfg"
+            try """
+                defaults
+                    mode http
+                    timeout connect 2s
+                    timeout client 10s
+                    timeout server 10s
+                frontend fe
+                    bind 127.0.0.1:0 ssl crt-list \(file)
+                    default_backend be
+                backend be
+                    server s1 127.0.0.1:9
+
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let run = try WeirProcess.run(["-c", "-f", config])
+            #expect(run.status != 0 && run.stderr.contains(expected), "\(run.stderr)")
+        }
+    }
+}
