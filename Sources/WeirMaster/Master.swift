@@ -70,6 +70,8 @@ public struct Master: ~Copyable, EventHandler {
     /// `show ssl cert`: the certificate files of `configuration`, read on
     /// the first such command after a (re)load.
     var certificateInventory: TLSInventory?
+    /// The `set ssl …` changes sent to the workers of a generation.
+    var tlsUpdates: (generation: Int, messages: [ControlMessage]) = (0, [])
     var files: [ConfigFile]
     /// The current generation's listening sockets.
     var listeners: [OpenListener] = []
@@ -359,6 +361,7 @@ public struct Master: ~Copyable, EventHandler {
                                      startedWall: Clock.wallMilliseconds(), version: options.version))
         // A replacement worker learns the servers' health before it accepts.
         sendHealthStates(to: workers.count - 1)
+        sendTLSUpdates(to: workers.count - 1)
     }
 
     private mutating func channelEvent(pid: Int32, loop: inout EventLoop) {

@@ -21,6 +21,8 @@ final class ServedContext {
     var keyTypes: [Int32] = []
     /// OCSP responses to staple, per certificate (X509 *).
     var staples: [OCSPStaple] = []
+    /// Its certificates (X509 *, owned by the context) and their files.
+    var certificates: [(file: String, certificate: OpaquePointer)] = []
     /// What a connection switched to this context by SNI must also set,
     /// because OpenSSL keeps it per connection; nil when the default
     /// context has the same.
@@ -76,6 +78,24 @@ final class ServedContext {
                 }
             }
         }
+    }
+
+    /// `set ssl ocsp-response`: staples `response` from now on for the
+    /// certificates it is about; how many.
+    func updateOCSP(_ response: [UInt8]) -> Int {
+        var updated = 0
+        for (file, certificate) in certificates {
+            guard case .staple(let staple) = OCSPStaple.check(response, for: file, certificate: certificate, in: ctx) else {
+                continue
+            }
+            staples.removeAll { $0.certificate == certificate }
+            staples.append(staple)
+            updated += 1
+        }
+        if updated > 0 {
+            CShims_SSL_CTX_set_tlsext_status_cb(ctx, tlsOCSPStatusCallback, Unmanaged.passUnretained(self).toOpaque())
+        }
+        return updated
     }
 
     /// The ALPN and OCSP callbacks, pointing at this object.
@@ -201,6 +221,7 @@ enum CertificateLoader {
                     target = context
                 }
                 target.keyTypes.append(keyType)
+                if let certificate = SSL_CTX_get0_certificate(target.ctx) { target.certificates.append((file, certificate)) }
                 switch OCSPStaple.load(for: file, in: target.ctx) {
                 case .none: break
                 case .staple(let staple): target.staples.append(staple)

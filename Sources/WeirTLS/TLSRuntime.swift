@@ -2,6 +2,7 @@ import COpenSSL
 import CShims
 import Glibc
 import WeirConfig
+import WeirShared
 
 /// The certificate files a configuration's `bind … ssl` lines serve and
 /// their `tls-ticket-keys` files, for the runtime API's `show ssl cert` and
@@ -14,7 +15,7 @@ public struct TLSInventory: Sendable {
     let details: [String: String]
     /// The `tls-ticket-keys` files, each once, in configuration order (a
     /// file's index is its id), with their live keys.
-    let ticketKeyFiles: [(path: String, keys: TicketKeyFile?)]
+    var ticketKeyFiles: [(path: String, keys: TicketKeyFile?)]
 
     /// No file.
     public init() {
@@ -57,6 +58,34 @@ public struct TLSInventory: Sendable {
         return details[file] ?? "Can't display the certificate: Not found or the certificate is a bundle!\n"
     }
 
+    /// The id of the `tls-ticket-keys` file `reference` names (`#ID`, `ID` or its path).
+    func ticketKeyFileIndex(_ reference: String) -> Int? {
+        if let id = Int(reference.hasPrefix("#") ? String(reference.dropFirst()) : reference),
+           ticketKeyFiles.indices.contains(id) {
+            return id
+        }
+        return ticketKeyFiles.firstIndex { $0.path == reference }
+    }
+
+    /// What is wrong with an OCSP response for `set ssl ocsp-response`, as
+    /// when a `.ocsp` file is loaded: nil when it is about one of the
+    /// certificates and can be stapled.
+    func checkOCSP(_ der: [UInt8]) -> String? {
+        var problem: String?
+        for file in files {
+            guard let ctx = SSL_CTX_new(TLS_server_method()) else { continue }
+            defer { SSL_CTX_free(ctx) }
+            guard (try? TLSFrontend.useCertificate(ctx, file: file)) != nil else { continue }
+            switch OCSPStaple.check(der, for: file, certificate: nil, in: ctx) {
+            case .staple: return nil
+            case .unusable(let reason): problem = problem ?? "OCSP response: \(reason).\n"
+            case .noIssuer, .otherCertificate: break
+            }
+        }
+        ERR_clear_error()
+        return problem ?? "OCSP single response: Certificate ID does not match any certificate or issuer.\n"
+    }
+
     /// `show tls-keys [ID|FILE|*]`: the files and their ids, or the live
     /// keys of one file (`#ID`, `ID` or its path) or of all (`*`), the one
     /// that encrypts in the middle.
@@ -67,11 +96,8 @@ public struct TLSInventory: Sendable {
         let selected: [Int]
         if reference == "*" {
             selected = Array(ticketKeyFiles.indices)
-        } else if let id = Int(reference.hasPrefix("#") ? String(reference.dropFirst()) : reference),
-                  ticketKeyFiles.indices.contains(id) {
+        } else if let id = ticketKeyFileIndex(reference) {
             selected = [id]
-        } else if let index = ticketKeyFiles.firstIndex(where: { $0.path == reference }) {
-            selected = [index]
         } else {
             return "'show tls-keys' unable to locate referenced filename\n"
         }
@@ -210,14 +236,69 @@ public struct TLSInventory: Sendable {
 /// stats socket (the master, or a `-d` process) before the others (their
 /// `help` lines are `StatsCommands.help`'s).
 public enum TLSRuntimeCommands {
-    /// The answer to `command` when it is a TLS command, nil otherwise;
-    /// `certificates` is asked for only when needed.
-    public static func run(_ command: String, inventory certificates: () -> TLSInventory) -> String? {
+    /// The answer to `command` when it is a TLS command, nil otherwise.
+    /// `inventory` is made from `configuration` when first needed; a `set`
+    /// command is applied to it and added to `updates`, for the host to
+    /// apply to its own TLS contexts or to send to its workers.
+    public static func run(_ command: String, level: StatsLevel, inventory: inout TLSInventory?,
+                           configuration: @autoclosure () -> Configuration,
+                           updates: inout [ControlMessage.TLSUpdate]) -> String? {
         let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        if words.count >= 2, words[0] == "show", words[1] == "tls-keys" {
-            return certificates().showTicketKeys(words.count > 2 ? words[2] : nil)
+        guard words.count >= 2 else { return nil }
+        func made() -> TLSInventory {
+            if let inventory { return inventory }
+            let fresh = TLSInventory(configuration())
+            inventory = fresh
+            return fresh
         }
-        guard words.count >= 3, words[0] == "show", words[1] == "ssl", words[2] == "cert" else { return nil }
-        return certificates().show(words.count > 3 ? words[3] : nil)
+        switch (words[0], words[1], words.count > 2 ? words[2] : "") {
+        case ("show", "tls-keys", _):
+            return made().showTicketKeys(words.count > 2 ? words[2] : nil)
+        case ("show", "ssl", "cert"):
+            return made().show(words.count > 3 ? words[3] : nil)
+        case ("set", "ssl", "ocsp-response"):
+            guard level >= .admin else { return "Permission denied\n" }
+            guard words.count > 3 else { return "'set ssl ocsp-response' expects response in base64 encoding.\n" }
+            guard let der = Base64.decode(Array(words[3].utf8)), !der.isEmpty else {
+                return "'set ssl ocsp-response' received invalid base64 encoded response.\n"
+            }
+            if let problem = made().checkOCSP(der) { return problem }
+            updates.append(.ocspResponse(der))
+            return "OCSP Response updated!\n"
+        case ("set", "ssl", "tls-key"):
+            guard level >= .admin else { return "Permission denied\n" }
+            guard words.count > 4 else {
+                return "'set ssl tls-key' expects a filename and the new TLS key in base64 encoding.\n"
+            }
+            var current = made()
+            guard let id = current.ticketKeyFileIndex(words[3]) else {
+                return "'set ssl tls-key' unable to locate referenced filename\n"
+            }
+            guard let key = Base64.decode(Array(words[4].utf8)), let keys = current.ticketKeyFiles[id].keys?.adding(key) else {
+                return "'set ssl tls-key' received invalid base64 encoded TLS key.\n"
+            }
+            current.ticketKeyFiles[id].keys = keys
+            inventory = current
+            updates.append(.ticketKey(file: current.ticketKeyFiles[id].path, key: key))
+            return "TLS ticket key updated!\n"
+        default:
+            return nil
+        }
+    }
+}
+
+extension TLSFrontend {
+    /// Applies a runtime API change to this line's contexts; whether it
+    /// concerned the line.
+    @discardableResult
+    public func apply(_ update: ControlMessage.TLSUpdate) -> Bool {
+        switch update {
+        case .ocspResponse(let der):
+            return served.reduce(0) { $0 + $1.updateOCSP(der) } > 0
+        case .ticketKey(let file, let key):
+            guard resumption.fileKeysPath == file, let keys = resumption.fileKeys?.adding(key) else { return false }
+            resumption.fileKeys = keys
+            return true
+        }
     }
 }

@@ -16,6 +16,14 @@ public struct TicketKeyFile: Sendable, Equatable {
     /// Which of `keys` encrypts.
     public static let encryptionIndex = 1
 
+    /// `set ssl tls-key`: `key` after the live keys, the oldest dropped, so
+    /// the key that was next now encrypts and `key` is the next; nil when
+    /// `key` is not of the file's size.
+    public func adding(_ key: [UInt8]) -> TicketKeyFile? {
+        guard key.count == keySize else { return nil }
+        return TicketKeyFile(keySize: keySize, keys: Array(keys.dropFirst(keySize)) + key)
+    }
+
     /// Parses the file's bytes; the message says what is wrong and on which line.
     public static func parse(_ bytes: [UInt8], path: String) -> Result<TicketKeyFile, TicketKeyFileError> {
         var decoded: [[UInt8]] = []

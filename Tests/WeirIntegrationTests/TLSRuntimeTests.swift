@@ -54,7 +54,58 @@ private final class RuntimePKI: @unchecked Sendable {
         return String(out[out.index(after: equals)...])
     }
 
+    /// A DER OCSP response signed by the CA saying `cert` (serial `serial`) is good for a day; its base64.
+    func ocspResponse(for cert: String, serial: String, subject: String) throws -> String {
+        try "V\t301231235959Z\t\t\(serial)\tunknown\t\(subject)\n".write(toFile: dir + "/index.txt", atomically: true,
+                                                                             encoding: .utf8)
+        try openssl(["ocsp", "-issuer", "ca.crt", "-cert", cert, "-no_nonce", "-reqout", "ocsp.req"])
+        try openssl(["ocsp", "-index", "index.txt", "-rsigner", "ca.crt", "-rkey", "ca.key", "-CA", "ca.crt",
+                     "-reqin", "ocsp.req", "-respout", "ocsp.der", "-ndays", "1"])
+        return try openssl(["base64", "-A", "-in", "ocsp.der"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     func remove() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+/// One HTTPS request with `openssl s_client` to `a.test` (TLS `version`),
+/// asking for a stapled OCSP response, saving the session to `save` or
+/// offering the one in `offer`: the whole output (with the `pid=` answer).
+private func sClientRequest(port: UInt16, version: String = "1.3", save: String? = nil, offer: String? = nil,
+                            request: String, extra: [String] = []) throws -> String {
+    var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "a.test", "-ign_eof",
+                     version == "1.2" ? "-tls1_2" : "-tls1_3"] + extra
+    if let save { arguments += ["-sess_out", save] }
+    if let offer { arguments += ["-sess_in", offer] }
+    // The request comes from a file on stdin; the server closes after its answer (`Connection: close`).
+    let run = try runTool("/bin/sh", ["-c", "f=$1; shift; exec \"$@\" < \"$f\" 2>/dev/null", "sh", request, opensslPath] + arguments,
+                          timeout: 15)
+    return run.stdout
+}
+
+/// The worker pid a `pid=%pid` answer names.
+private func answeringPID(_ output: String) -> String? {
+    output.split(whereSeparator: \.isNewline).first { $0.hasPrefix("pid=") }.map { String($0.dropFirst(4)) }
+}
+
+private func reused(_ output: String) -> Bool {
+    output.split(whereSeparator: \.isNewline).contains { $0.hasPrefix("Reused, TLSv") }
+}
+
+/// A master with two workers and a stats socket; `fe` answers `pid=<worker pid>`.
+private func twoWorkers(socket: String, bind: String) throws -> MasterHarness {
+    try MasterHarness(config: """
+        global
+            nbthread 2
+            stats socket \(socket) level admin
+        defaults
+            mode http
+            timeout connect 2s
+            timeout client 10s
+            timeout server 10s
+        frontend fe
+            bind \(bind)
+            http-request return status 200 content-type text/plain lf-string "pid=%pid\\n"
+        """)
 }
 
 @Suite("TLS runtime API", .serialized, .enabled(if: hasCurl && hasOpenSSL))
@@ -212,6 +263,88 @@ struct TLSRuntimeTests {
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             let run = try WeirProcess.run(["-c", "-f", config])
             #expect(run.status != 0 && run.stderr.contains(expected), "\(run.stderr)")
+        }
+    }
+
+    @Test("set ssl ocsp-response: a response made at test time is stapled by every worker; a bad one is refused")
+    func setOCSPResponse() throws {
+        let pki = try RuntimePKI()
+        defer { pki.remove() }
+        let request = pki.dir + "/request"
+        try "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n".write(toFile: request, atomically: true, encoding: .utf8)
+        let socket = statsSocketPath()
+        let h = try twoWorkers(socket: socket, bind: "127.0.0.1:0 ssl crt \(pki.server)")
+        defer { h.close() }
+        let port = try h.master.port(of: "fe")
+        let before = try sClientRequest(port: port, request: request, extra: ["-status"])
+        #expect(before.contains("OCSP response: no response sent") && answeringPID(before) != nil, "\(before)")
+        // Refused: not base64, not an OCSP response, about another certificate.
+        #expect(try statsCommand(socket, "set ssl ocsp-response !!!")
+                == "'set ssl ocsp-response' received invalid base64 encoded response.\n\n")
+        #expect(try statsCommand(socket, "set ssl ocsp-response AAAA") == "OCSP response: not a DER OCSP response.\n\n")
+        let other = try pki.ocspResponse(for: "client.crt", serial: "4D", subject: "/CN=client")
+        #expect(try statsCommand(socket, "set ssl ocsp-response \(other)")
+                == "OCSP single response: Certificate ID does not match any certificate or issuer.\n\n")
+        #expect(try statsCommand(socket, "set ssl ocsp-response") == "'set ssl ocsp-response' expects response in base64 encoding.\n\n")
+        let response = try pki.ocspResponse(for: "server.crt", serial: "5EA1", subject: "/CN=a.test")
+        #expect(try statsCommand(socket, "set ssl ocsp-response \(response)") == "OCSP Response updated!\n\n")
+        // Every worker staples it: connections until both workers answered (bounded).
+        var pids = Set<String>()
+        for _ in 0..<40 where pids.count < 2 {
+            let output = try sClientRequest(port: port, request: request, extra: ["-status"])
+            #expect(output.contains("OCSP Response Status: successful") && output.contains("Cert Status: good"), "\(output)")
+            if let pid = answeringPID(output) { pids.insert(pid) }
+        }
+        #expect(pids.count == 2, "\(pids)")
+    }
+
+    @Test("set ssl tls-key: the key set at runtime encrypts the tickets of every worker after the next one, as in HAProxy")
+    func setTLSKey() throws {
+        let pki = try RuntimePKI()
+        defer { pki.remove() }
+        let request = pki.dir + "/request"
+        try "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n".write(toFile: request, atomically: true, encoding: .utf8)
+        func randomKey() throws -> String {
+            try pki.openssl(["rand", "-base64", "48"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let original = try (0..<3).map { _ in try randomKey() }
+        let keyFile = pki.dir + "/tickets.keys"
+        try (original.joined(separator: "\n") + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let socket = statsSocketPath()
+        let bind = "127.0.0.1:0 ssl crt \(pki.server) tls-ticket-keys \(keyFile)"
+        let a = try twoWorkers(socket: socket, bind: bind)
+        defer { a.close() }
+        let portA = try a.master.port(of: "fe")
+        let session = { (name: String) in pki.dir + "/" + name + ".sess" }
+        _ = try sClientRequest(port: portA, version: "1.2", save: session("before"), request: request)
+        #expect(try statsCommand(socket, "set ssl tls-key 0 !!!") == "'set ssl tls-key' received invalid base64 encoded TLS key.\n\n")
+        #expect(try statsCommand(socket, "set ssl tls-key 3 \(try randomKey())")
+                == "'set ssl tls-key' unable to locate referenced filename\n\n")
+        let (first, second) = (try randomKey(), try randomKey())
+        #expect(try statsCommand(socket, "set ssl tls-key 0 \(first)") == "TLS ticket key updated!\n\n")
+        #expect(try statsCommand(socket, "set ssl tls-key \(keyFile) \(second)") == "TLS ticket key updated!\n\n")
+        // The key set first now encrypts, the second is next.
+        #expect(try statsCommand(socket, "show tls-keys 0")
+                == "# id secret\n# 0 (\(keyFile))\n0.0 \(original[2])\n0.1 \(first)\n0.2 \(second)\n\n")
+        // Sessions from both workers (bounded), then a second weir whose file knows only the first new key.
+        var pids = Set<String>()
+        var saved: [String] = []
+        for index in 0..<40 where pids.count < 2 || saved.count < 4 {
+            let output = try sClientRequest(port: portA, version: "1.2", save: session("after\(index)"), request: request)
+            if let pid = answeringPID(output) { pids.insert(pid) }
+            saved.append(session("after\(index)"))
+        }
+        #expect(pids.count == 2, "\(pids)")
+        try ([try randomKey(), try randomKey(), first].joined(separator: "\n") + "\n")
+            .write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let b = try twoWorkers(socket: statsSocketPath(), bind: bind)
+        defer { b.close() }
+        let portB = try b.master.port(of: "fe")
+        let old = try sClientRequest(port: portB, version: "1.2", offer: session("before"), request: request)
+        #expect(!reused(old) && answeringPID(old) != nil, "\(old)")
+        for file in saved {
+            let output = try sClientRequest(port: portB, version: "1.2", offer: file, request: request)
+            #expect(reused(output), "\(output)")
         }
     }
 }
