@@ -106,6 +106,8 @@ public enum StatsCommands {
                   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
                   set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0: no limit)
                   set maxconn frontend <fe> <n>           : change a frontend's maxconn (per worker)
+                  set ssl ocsp-response <resp>            : staple a new base64 DER OCSP response for its certificate
+                  set ssl tls-key [id|file] <key>         : set the next TLS ticket key of a tls-ticket-keys file
 
                 """
         }
