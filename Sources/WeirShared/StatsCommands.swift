@@ -87,6 +87,7 @@ public enum StatsCommands {
               get weight <bk>/<srv>                   : report a server's current weight
               show table [<name> [data.server_id <op> <v>|key <k>]] : report table usage stats or dump a table's contents
               show ssl cert [<certfile>]              : display the certificate files in use, or one file's details
+              show ssl ocsp-response [<id>]           : display the ids of the stapled OCSP responses, or one response
               show tls-keys [id|*]                    : show tls-ticket-keys files, or the keys of one or all
 
             """

@@ -4,15 +4,21 @@ import Glibc
 import WeirConfig
 import WeirShared
 
-/// The certificate files a configuration's `bind … ssl` lines serve and
-/// their `tls-ticket-keys` files, for the runtime API's `show ssl cert` and
-/// `show tls-keys`: as read when the inventory is made (once per loaded
-/// configuration).
+/// The certificate files a configuration's `bind … ssl` lines serve, the
+/// OCSP responses stapled for them and the `tls-ticket-keys` files, for the
+/// runtime API's `show ssl cert`, `show ssl ocsp-response` and `show
+/// tls-keys`: as read when the inventory is made (once per loaded
+/// configuration), then as the `set ssl …` commands change them.
 public struct TLSInventory: Sendable {
     /// The files in configuration order, each once.
     public let files: [String]
-    /// The `show ssl cert FILE` text of each file.
+    /// The `show ssl cert FILE` text of each file (without its OCSP line).
     let details: [String: String]
+    /// The DER OCSP certificate id of each file whose issuer is known.
+    let ocspKeys: [String: [UInt8]]
+    /// The stapled responses by certificate id, the ids in the order they came.
+    var ocspResponses: [[UInt8]: [UInt8]] = [:]
+    var ocspOrder: [[UInt8]] = []
     /// The `tls-ticket-keys` files, each once, in configuration order (a
     /// file's index is its id), with their live keys.
     var ticketKeyFiles: [(path: String, keys: TicketKeyFile?)]
@@ -21,15 +27,17 @@ public struct TLSInventory: Sendable {
     public init() {
         files = []
         details = [:]
+        ocspKeys = [:]
         ticketKeyFiles = []
     }
 
     /// Reads every certificate file of `configuration`'s `bind … ssl`
-    /// lines; a file that cannot be read (the configuration check refused it)
-    /// is left out.
+    /// lines, with their `.ocsp` responses; a file that cannot be read (the
+    /// configuration check refused it) is left out.
     public init(_ configuration: Configuration) {
         var files: [String] = []
         var details: [String: String] = [:]
+        var ocspKeys: [String: [UInt8]] = [:]
         var ticketKeyFiles: [(path: String, keys: TicketKeyFile?)] = []
         for frontend in configuration.frontends {
             for bind in frontend.binds {
@@ -40,22 +48,133 @@ public struct TLSInventory: Sendable {
                 for certificate in tls.certificates {
                     guard let paths = try? TLSFrontend.certificateFiles(certificate) else { continue }
                     for path in paths where details[path] == nil {
-                        guard let text = Self.describe(path) else { continue }
+                        guard let (text, key) = Self.describe(path) else { continue }
                         files.append(path)
                         details[path] = text
+                        ocspKeys[path] = key
                     }
                 }
             }
         }
         self.files = files
         self.details = details
+        self.ocspKeys = ocspKeys
         self.ticketKeyFiles = ticketKeyFiles
+        for file in files {
+            guard access(file + ".ocsp", F_OK) == 0, let der = try? ConfigLoader.readFile(file + ".ocsp"),
+                  Self.staples(der, for: file) else { continue }
+            record(der, for: [file])
+        }
     }
 
     /// `show ssl cert [FILE]`: the list of files, or one file's details.
     public func show(_ file: String?) -> String {
         guard let file else { return "# filename\n" + files.map { $0 + "\n" }.joined() }
-        return details[file] ?? "Can't display the certificate: Not found or the certificate is a bundle!\n"
+        guard let text = details[file] else {
+            return "Can't display the certificate: Not found or the certificate is a bundle!\n"
+        }
+        guard let key = ocspKeys[file], ocspResponses[key] != nil else { return text }
+        return text + "OCSP Response Key: \(Self.hex(key, upper: false))\n"
+    }
+
+    /// Whether `der` can be stapled for the certificate of `file`.
+    static func staples(_ der: [UInt8], for file: String) -> Bool {
+        if case .staple = check(der, for: file) { return true }
+        return false
+    }
+
+    private static func check(_ der: [UInt8], for file: String) -> OCSPStaple.Check? {
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else { return nil }
+        defer {
+            SSL_CTX_free(ctx)
+            ERR_clear_error()
+        }
+        guard (try? TLSFrontend.useCertificate(ctx, file: file)) != nil else { return nil }
+        return OCSPStaple.check(der, for: file, certificate: nil, in: ctx)
+    }
+
+    /// Keeps `der` as the response of the certificates of `files`.
+    mutating func record(_ der: [UInt8], for files: [String]) {
+        for file in files {
+            guard let key = ocspKeys[file] else { continue }
+            if ocspResponses[key] == nil { ocspOrder.append(key) }
+            ocspResponses[key] = der
+        }
+    }
+
+    /// The files whose certificate an OCSP response for `set ssl
+    /// ocsp-response` is about and can be stapled for, as when a `.ocsp`
+    /// file is loaded; when there is none, what is wrong with it.
+    func matchOCSP(_ der: [UInt8]) -> (files: [String], problem: String) {
+        var problem: String?
+        var matched: [String] = []
+        for file in files {
+            switch Self.check(der, for: file) {
+            case .staple: matched.append(file)
+            case .unusable(let reason): problem = problem ?? "OCSP response: \(reason).\n"
+            case .noIssuer, .otherCertificate, nil: break
+            }
+        }
+        return (matched, problem ?? "OCSP single response: Certificate ID does not match any certificate or issuer.\n")
+    }
+
+    /// `show ssl ocsp-response [ID]`: the ids of the stapled responses with
+    /// what they are made of, or one response as OpenSSL prints it.
+    public func showOCSP(_ id: String?) -> String {
+        guard let id else {
+            var text = "# Certificate IDs\n"
+            for key in ocspOrder {
+                text += "  Certificate ID key : \(Self.hex(key, upper: false))\n"
+                text += Self.describeCertificateID(key)
+            }
+            return text
+        }
+        guard let key = ocspOrder.first(where: { Self.hex($0, upper: false) == id.lowercased() }),
+              let der = ocspResponses[key] else {
+            return "Certificate ID does not match any certificate.\n"
+        }
+        return Self.printResponse(der) ?? "Unable to print the OCSP response.\n"
+    }
+
+    /// The issuer name and key hashes and the serial of a DER certificate id.
+    private static func describeCertificateID(_ key: [UInt8]) -> String {
+        let id: OpaquePointer? = key.withUnsafeBufferPointer { buffer in
+            var p: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_OCSP_CERTID(nil, &p, buffer.count)
+        }
+        guard let id else { return "" }
+        defer { OCSP_CERTID_free(id) }
+        var nameHash: UnsafeMutablePointer<ASN1_OCTET_STRING>?
+        var keyHash: UnsafeMutablePointer<ASN1_OCTET_STRING>?
+        var serial: UnsafeMutablePointer<ASN1_INTEGER>?
+        guard OCSP_id_get0_info(&nameHash, nil, &keyHash, &serial, id) == 1 else { return "" }
+        func octets(_ string: UnsafeMutablePointer<ASN1_OCTET_STRING>?) -> [UInt8] {
+            guard let string, let data = ASN1_STRING_get0_data(string) else { return [] }
+            return Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(string))))
+        }
+        return "    Certificate ID:\n      Issuer Name Hash: \(hex(octets(nameHash)))\n"
+            + "      Issuer Key Hash: \(hex(octets(keyHash)))\n      Serial Number: \(hex(octets(serial)))\n"
+    }
+
+    /// OpenSSL's text of a DER OCSP response.
+    private static func printResponse(_ der: [UInt8]) -> String? {
+        let response: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var p: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_OCSP_RESPONSE(nil, &p, buffer.count)
+        }
+        guard let response else { return nil }
+        defer { OCSP_RESPONSE_free(response) }
+        guard let bio = BIO_new(BIO_s_mem()) else { return nil }
+        defer { BIO_free(bio) }
+        guard OCSP_RESPONSE_print(bio, response, 0) == 1 else { return nil }
+        var text: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while text.count < 1 << 20 {
+            let n = chunk.withUnsafeMutableBytes { BIO_read(bio, $0.baseAddress, Int32($0.count)) }
+            guard n > 0 else { break }
+            text += chunk[0..<Int(n)]
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The id of the `tls-ticket-keys` file `reference` names (`#ID`, `ID` or its path).
@@ -65,25 +184,6 @@ public struct TLSInventory: Sendable {
             return id
         }
         return ticketKeyFiles.firstIndex { $0.path == reference }
-    }
-
-    /// What is wrong with an OCSP response for `set ssl ocsp-response`, as
-    /// when a `.ocsp` file is loaded: nil when it is about one of the
-    /// certificates and can be stapled.
-    func checkOCSP(_ der: [UInt8]) -> String? {
-        var problem: String?
-        for file in files {
-            guard let ctx = SSL_CTX_new(TLS_server_method()) else { continue }
-            defer { SSL_CTX_free(ctx) }
-            guard (try? TLSFrontend.useCertificate(ctx, file: file)) != nil else { continue }
-            switch OCSPStaple.check(der, for: file, certificate: nil, in: ctx) {
-            case .staple: return nil
-            case .unusable(let reason): problem = problem ?? "OCSP response: \(reason).\n"
-            case .noIssuer, .otherCertificate: break
-            }
-        }
-        ERR_clear_error()
-        return problem ?? "OCSP single response: Certificate ID does not match any certificate or issuer.\n"
     }
 
     /// `show tls-keys [ID|FILE|*]`: the files and their ids, or the live
@@ -114,8 +214,9 @@ public struct TLSInventory: Sendable {
     }
 
     /// HAProxy's lines for the certificate in `path`, its chain after it in
-    /// the file; nil when the file holds no PEM certificate.
-    static func describe(_ path: String) -> String? {
+    /// the file, and its DER OCSP certificate id (nil without an issuer);
+    /// nil when the file holds no PEM certificate.
+    static func describe(_ path: String) -> (text: String, ocspKey: [UInt8]?)? {
         guard let file = fopen(path, "r") else { return nil }
         var certificates: [OpaquePointer] = []
         while certificates.count < 64, let certificate = PEM_read_X509(file, nil, nil, nil) {
@@ -139,10 +240,7 @@ public struct TLSInventory: Sendable {
             text += "Chain Subject: \(distinguishedName(certificate, issuer: false))\n"
             text += "Chain Issuer: \(distinguishedName(certificate, issuer: true))\n"
         }
-        if access(path + ".ocsp", F_OK) == 0, let key = ocspKey(leaf, chain: Array(chain), path: path) {
-            text += "OCSP Response Key: \(hex(key, upper: false))\n"
-        }
-        return text
+        return (text, ocspKey(leaf, chain: Array(chain), path: path))
     }
 
     private static func bytes(_ certificate: OpaquePointer,
@@ -256,13 +354,19 @@ public enum TLSRuntimeCommands {
             return made().showTicketKeys(words.count > 2 ? words[2] : nil)
         case ("show", "ssl", "cert"):
             return made().show(words.count > 3 ? words[3] : nil)
+        case ("show", "ssl", "ocsp-response"):
+            return made().showOCSP(words.count > 3 ? words[3] : nil)
         case ("set", "ssl", "ocsp-response"):
             guard level >= .admin else { return "Permission denied\n" }
             guard words.count > 3 else { return "'set ssl ocsp-response' expects response in base64 encoding.\n" }
             guard let der = Base64.decode(Array(words[3].utf8)), !der.isEmpty else {
                 return "'set ssl ocsp-response' received invalid base64 encoded response.\n"
             }
-            if let problem = made().checkOCSP(der) { return problem }
+            var current = made()
+            let (files, problem) = current.matchOCSP(der)
+            guard !files.isEmpty else { return problem }
+            current.record(der, for: files)
+            inventory = current
             updates.append(.ocspResponse(der))
             return "OCSP Response updated!\n"
         case ("set", "ssl", "tls-key"):

@@ -287,7 +287,22 @@ struct TLSRuntimeTests {
                 == "OCSP single response: Certificate ID does not match any certificate or issuer.\n\n")
         #expect(try statsCommand(socket, "set ssl ocsp-response") == "'set ssl ocsp-response' expects response in base64 encoding.\n\n")
         let response = try pki.ocspResponse(for: "server.crt", serial: "5EA1", subject: "/CN=a.test")
+        #expect(try statsCommand(socket, "show ssl ocsp-response") == "# Certificate IDs\n\n")
         #expect(try statsCommand(socket, "set ssl ocsp-response \(response)") == "OCSP Response updated!\n\n")
+        // The master keeps it: its certificate id as `openssl ocsp -req_text` shows the request's.
+        let ids = try statsCommand(socket, "show ssl ocsp-response")
+        let idLines = ids.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let requestText = try pki.openssl(["ocsp", "-reqin", "ocsp.req", "-req_text"])
+        for field in ["Issuer Name Hash:", "Issuer Key Hash:", "Serial Number:"] {
+            let ours = idLines.first { $0.hasPrefix(field) }
+            let theirs = requestText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { $0.hasPrefix(field) }
+            #expect(ours != nil && ours == theirs, "\(ids)\n\(requestText)")
+        }
+        let key = try #require(idLines.first { $0.hasPrefix("Certificate ID key : ") }.map { String($0.dropFirst(21)) }, "\(ids)")
+        let printed = try statsCommand(socket, "show ssl ocsp-response \(key)")
+        #expect(printed.contains("OCSP Response Status: successful") && printed.contains("Cert Status: good"), "\(printed)")
+        #expect(try statsCommand(socket, "show ssl cert \(pki.server)").contains("\nOCSP Response Key: \(key)\n"))
+        #expect(try statsCommand(socket, "show ssl ocsp-response 00") == "Certificate ID does not match any certificate.\n\n")
         // Every worker staples it: connections until both workers answered (bounded).
         var pids = Set<String>()
         for _ in 0..<40 where pids.count < 2 {
