@@ -5,3 +5,4 @@
 #include <openssl/rand.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
+#include <openssl/ocsp.h>

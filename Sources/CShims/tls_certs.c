@@ -109,10 +109,14 @@ static X509 *find_issuer(SSL_CTX *ctx, X509 *cert, const char *issuer_file) {
     return issuer;
 }
 
-int CShims_OCSP_check_response(SSL_CTX *ctx, const char *issuer_file, const unsigned char *der, long length,
-                               long long *next_update, char *message, int capacity) {
+int CShims_OCSP_check_response(SSL_CTX *ctx, X509 *cert, const char *issuer_file, const unsigned char *der,
+                               long length, long long *next_update, char *message, int capacity) {
     int result = 1;
-    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    if (cert) {
+        if (SSL_CTX_select_current_cert(ctx, cert) != 1) cert = NULL;
+    } else {
+        cert = SSL_CTX_get0_certificate(ctx);
+    }
     X509 *issuer = cert ? find_issuer(ctx, cert, issuer_file) : NULL;
     OCSP_CERTID *id = NULL;
     OCSP_RESPONSE *response = NULL;
@@ -148,6 +152,7 @@ int CShims_OCSP_check_response(SSL_CTX *ctx, const char *issuer_file, const unsi
     const OCSP_CERTID *single_id = OCSP_SINGLERESP_get0_id(single);
     if (!id || !single_id || OCSP_id_cmp(single_id, id) != 0) {
         snprintf(message, (size_t)capacity, "the response is not about this certificate and issuer");
+        result = 3;
         goto out;
     }
     int reason = 0;

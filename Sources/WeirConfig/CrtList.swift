@@ -96,9 +96,12 @@ enum BindTLSOptions {
 
     /// HAProxy's crt-list options that Weir does not take there (yet).
     static let crtListUnsupported: Set<String> = [
-        "verify", "ca-file", "ca-verify-file", "crl-file", "ecdhe", "npn", "no-alpn", "no-ca-names", "allow-0rtt",
+        "ca-verify-file", "ecdhe", "npn", "no-alpn", "no-ca-names", "allow-0rtt",
         "client-sigalgs", "ocsp-update",
     ]
+
+    /// The client certificate options a crt-list line takes.
+    static let verifyKeywords: [String] = ["verify", "ca-file", "crl-file"]
 
     /// Sets `keyword` (one of `valueKeywords`) to `value` in `options`;
     /// returns what is wrong with the value, if anything.
@@ -170,16 +173,21 @@ extension ParserState {
                     fail("'\(keyword)' in a crt-list is not supported by Weir yet")
                     continue lines
                 }
-                guard BindTLSOptions.valueKeywords.contains(keyword) else {
-                    fail("unknown crt-list option '\(keyword)'"
-                         + Keywords.didYouMean(keyword, among: BindTLSOptions.valueKeywords))
+                let known = BindTLSOptions.valueKeywords + BindTLSOptions.verifyKeywords
+                guard known.contains(keyword) else {
+                    fail("unknown crt-list option '\(keyword)'" + Keywords.didYouMean(keyword, among: known))
                     continue lines
                 }
                 guard i + 1 < line.options.count else {
                     fail("'\(keyword)' expects a value inside the brackets")
                     continue lines
                 }
-                if let problem = BindTLSOptions.set(keyword, line.options[i + 1], in: &options) {
+                if BindTLSOptions.verifyKeywords.contains(keyword) {
+                    if let problem = setVerification(keyword, line.options[i + 1], at: at, in: &options) {
+                        fail(problem)
+                        continue lines
+                    }
+                } else if let problem = BindTLSOptions.set(keyword, line.options[i + 1], in: &options) {
                     fail(problem)
                     continue lines
                 }
@@ -201,6 +209,27 @@ extension ParserState {
             report(.error, "bind: crt-list '\(listPath)' names no certificate", at: at)
         }
         return certificates
+    }
+
+    /// `verify`, `ca-file` or `crl-file` of a crt-list line (a file relative
+    /// to `ca-base`, as on the bind line); what is wrong with it, if anything.
+    func setVerification(_ keyword: String, _ value: String, at: SourceLocation,
+                         in options: inout BindTLS.Options) -> String? {
+        guard keyword != "verify" else {
+            guard let mode = BindTLS.Verify(rawValue: value) else {
+                return "'verify' expects none, optional or required, got '\(value)'"
+                    + Keywords.didYouMean(value, among: BindTLS.Verify.allCases.map(\.rawValue))
+            }
+            options.verify = mode
+            return nil
+        }
+        var path = value
+        if let base = global.caBase, !path.hasPrefix("/") {
+            path = base.hasSuffix("/") ? base + path : base + "/" + path
+        }
+        let file = BindTLS.File(path: path, location: at)
+        if keyword == "ca-file" { options.caFile = file } else { options.crlFile = file }
+        return nil
     }
 
     /// A `crt` path or a crt-list line's path, relative to `crt-base` unless absolute.

@@ -133,6 +133,11 @@ public struct BindTLS: Sendable, Hashable {
         public var sigalgs: String?
         public var minVersion: Version?
         public var maxVersion: Version?
+        /// `verify`, `ca-file`, `crl-file` of a crt-list line: the client
+        /// certificate check of the connections SNI sends to it.
+        public var verify: Verify?
+        public var caFile: File?
+        public var crlFile: File?
         public init() {}
     }
 
@@ -186,6 +191,9 @@ public struct BindTLS: Sendable, Hashable {
         if let v = options.sigalgs { copy.sigalgs = v }
         if let v = options.minVersion { copy.minVersion = v }
         if let v = options.maxVersion { copy.maxVersion = v }
+        if let v = options.verify { copy.clientVerification.verify = v }
+        if let v = options.caFile { copy.clientVerification.caFile = v }
+        if let v = options.crlFile { copy.clientVerification.crlFile = v }
         return copy
     }
 }

@@ -184,6 +184,15 @@ extension ParserState {
                 }
             }
         }
+        // A crt-list line's `verify` with the bind line's `ca-file`, or its own.
+        for certificate in settings.certificates where certificate.options.verify != nil {
+            let verification = settings.applying(certificate.options).clientVerification
+            if verification.mode != .none, verification.caFile == nil {
+                report(.error, "\(certificate.origin ?? certificate.path): verify is enabled but no CA file specified: "
+                       + "'verify \(verification.mode.rawValue)' needs 'ca-file FILE' on the line or on the bind line",
+                       at: certificate.location)
+            }
+        }
         for b in before..<proxies[index].binds.count { proxies[index].binds[b].tls = settings }
     }
 

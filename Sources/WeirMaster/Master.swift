@@ -4,6 +4,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 enum MasterToken: UInt8 {
     case signal = 1
@@ -63,7 +64,14 @@ public struct Master: ~Copyable, EventHandler {
     let signals: SignalFd
     /// Workers receive the master's environment minus what is the master's own.
     let workerEnvironment: [String]
-    var configuration: Configuration
+    var configuration: Configuration {
+        didSet { certificateInventory = nil }
+    }
+    /// `show ssl cert`: the certificate files of `configuration`, read on
+    /// the first such command after a (re)load.
+    var certificateInventory: TLSInventory?
+    /// The `set ssl …` changes sent to the workers of a generation.
+    var tlsUpdates: (generation: Int, messages: [ControlMessage]) = (0, [])
     var files: [ConfigFile]
     /// The current generation's listening sockets.
     var listeners: [OpenListener] = []
@@ -353,6 +361,7 @@ public struct Master: ~Copyable, EventHandler {
                                      startedWall: Clock.wallMilliseconds(), version: options.version))
         // A replacement worker learns the servers' health before it accepts.
         sendHealthStates(to: workers.count - 1)
+        sendTLSUpdates(to: workers.count - 1)
     }
 
     private mutating func channelEvent(pid: Int32, loop: inout EventLoop) {

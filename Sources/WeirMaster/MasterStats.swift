@@ -4,6 +4,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 /// The `stats socket`s, served by the master from the shared memory of every
 /// generation it keeps; and the counters and server states a new generation
@@ -66,12 +67,21 @@ extension Master {
         // The checks of the current generation, when they are its own.
         let checker = checksGeneration == current ? self.checker : nil
         var requests: [HealthRequest] = []
+        var inventory = certificateInventory
+        var updates: [ControlMessage.TLSUpdate] = []
+        let running = configuration
         let done = statsServer.serve(fd, now: loop.now, timeout: configuration.global.statsTimeout) { command, level in
+            if let tls = TLSRuntimeCommands.run(command, level: level, inventory: &inventory, configuration: running,
+                                                updates: &updates) {
+                return tls
+            }
             guard let view else { return "The first generation of workers is not ready yet.\n" }
             return StatsCommands.run(command, view: view, process: info, level: level,
                                      checks: { b, s in checker?.report(backend: b, server: s).map(CheckColumns.init) },
                                      health: &requests)
         }
+        certificateInventory = inventory
+        for update in updates { publishTLS(update) }
         if done {
             loop.deregister(fd)
             statsServer.close(fd)
@@ -97,6 +107,25 @@ extension Master {
                 request.applyWithoutCheck(segment, segment.layout)
             }
         }
+    }
+
+    /// `set ssl ocsp-response`, `set ssl tls-key`: each worker holds its
+    /// own OpenSSL contexts, so the master, which checked the change, sends
+    /// it to every worker of the current generation on its control channel
+    /// (as it sends health changes), and again to a worker that replaces a
+    /// dead one; a reload reads the files again, as in HAProxy.
+    mutating func publishTLS(_ update: ControlMessage.TLSUpdate) {
+        if tlsUpdates.generation != current { tlsUpdates = (current, []) }
+        tlsUpdates.messages.append(.tls(update))
+        for index in workers.indices where workers[index].generation == current && !workers[index].draining {
+            send(.tls(update), to: index)
+        }
+    }
+
+    /// A worker that replaces a dead one learns the runtime TLS changes of its generation.
+    func sendTLSUpdates(to index: Int) {
+        guard workers[index].generation == tlsUpdates.generation else { return }
+        for message in tlsUpdates.messages { send(message, to: index) }
     }
 
     mutating func statsTimer(fd: Int32, loop: inout EventLoop) {

@@ -105,6 +105,11 @@ public struct Worker: ~Copyable, EventHandler {
     /// `-d` mode: the stats sockets served by this process.
     var statsServer: StatsServer
     let statsTimeout: Int
+    /// `-d` mode: the certificate and ticket key files the runtime API
+    /// shows, read when first asked.
+    var certificateInventory: TLSInventory?
+    /// The configuration, for `certificateInventory`.
+    let configuration: Configuration
     /// Answers longer than a buffer still being sent, by session slot (`StatsPage.swift`).
     var longAnswers: [UInt32: LongAnswer] = [:]
     /// The SNI each exchange chose, by session slot (`ServerTLS.swift`).
@@ -142,6 +147,7 @@ public struct Worker: ~Copyable, EventHandler {
         signals = try Worker.makeSignalFd()
         stats = WorkerStats(segment: segment, slot: options.segment == nil ? 0 : options.slot)
         statsServer = StatsServer(listeners: options.statsSockets)
+        self.configuration = configuration
         // A server without an address is DOWN for every worker's balancer.
         for b in backends.indices {
             for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
@@ -434,6 +440,8 @@ public struct Worker: ~Copyable, EventHandler {
         case .serverState(let s):
             applyServerHealth(backend: s.backend, server: s.server, ServerHealth(usable: s.usable, weight: s.weight),
                               loop: &loop)
+        case .tls(let update):
+            applyTLS(update)
         default:
             break
         }

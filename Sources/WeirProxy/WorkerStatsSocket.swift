@@ -4,6 +4,7 @@ import WeirHealth
 import WeirLoop
 import WeirShared
 import WeirSystem
+import WeirTLS
 
 /// `-d` mode: with no master, the process serves its `stats socket`s itself.
 extension Worker {
@@ -33,16 +34,36 @@ extension Worker {
         let info = statsProcessInfo()
         let checker = self.checker
         var requests: [HealthRequest] = []
+        var inventory = certificateInventory
+        var updates: [ControlMessage.TLSUpdate] = []
+        let configuration = self.configuration
         let done = statsServer.serve(fd, now: loop.now, timeout: statsTimeout) { command, level in
-            StatsCommands.run(command, view: view, process: info, level: level,
+            if let tls = TLSRuntimeCommands.run(command, level: level, inventory: &inventory, configuration: configuration,
+                                                updates: &updates) {
+                return tls
+            }
+            return StatsCommands.run(command, view: view, process: info, level: level,
                               checks: { b, s in checker?.report(backend: b, server: s).map(CheckColumns.init) },
                               health: &requests)
         }
+        certificateInventory = inventory
+        for update in updates { applyTLS(update) }
         if done {
             loop.deregister(fd)
             statsServer.close(fd)
         }
         for request in requests { runHealthRequest(request, loop: &loop) }
+    }
+
+    /// `set ssl ocsp-response`, `set ssl tls-key` (from the master, or from
+    /// this process's own stats socket in `-d` mode): applied to every
+    /// `bind … ssl` line's contexts.
+    func applyTLS(_ update: ControlMessage.TLSUpdate) {
+        var seen = Set<ObjectIdentifier>()
+        for listener in listeners {
+            guard let tls = listener.tls, seen.insert(ObjectIdentifier(tls)).inserted else { continue }
+            tls.apply(update)
+        }
     }
 
     /// `disable|enable health`, `set server … health`: carried out by the

@@ -20,6 +20,19 @@ public enum ControlMessage: Sendable, Equatable {
     /// error, or a success after errors (`outcome` in `PassiveOutcome`'s
     /// wire form: `L4ERR`, `L4OK`, `HTTP503`, `HTTPINV`).
     case observed(backend: Int, server: Int, outcome: String)
+    /// Master to worker: the runtime API changed the TLS side
+    /// (`set ssl ocsp-response`, `set ssl tls-key`), which each worker
+    /// holds in its own OpenSSL contexts.
+    case tls(TLSUpdate)
+
+    public enum TLSUpdate: Sendable, Equatable {
+        /// A DER OCSP response, already checked by the master, to staple
+        /// for the certificates it is about.
+        case ocspResponse([UInt8])
+        /// A key for the binds with `tls-ticket-keys FILE`: it joins their
+        /// live keys as the next to encrypt.
+        case ticketKey(file: String, key: [UInt8])
+    }
 
     public struct ServerState: Sendable, Equatable {
         public var backend: Int
@@ -80,6 +93,10 @@ public enum ControlMessage: Sendable, Equatable {
             return Array("SERVER \(s.backend) \(s.server) \(s.usable ? 1 : 0) \(s.weight)\n".utf8)
         case .observed(let backend, let server, let outcome):
             return Array("OBSERVED \(backend) \(server) \(outcome)\n".utf8)
+        case .tls(.ocspResponse(let der)):
+            return Array("OCSP \(Self.hex(der))\n".utf8)
+        case .tls(.ticketKey(let file, let key)):
+            return Array("TLSKEY \(Self.hex(key)) \(file)\n".utf8)
         }
     }
 
@@ -92,6 +109,13 @@ public enum ControlMessage: Sendable, Equatable {
         case "READY": return .ready
         case "DRAIN": return .drain
         case "STOP": return .stop
+        case "OCSP":
+            guard words.count == 2, let der = Self.bytes(fromHex: words[1]) else { return nil }
+            return .tls(.ocspResponse(der))
+        case "TLSKEY":
+            let parts = first.split(separator: " ", maxSplits: 2)
+            guard parts.count == 3, let key = Self.bytes(fromHex: parts[1]) else { return nil }
+            return .tls(.ticketKey(file: String(parts[2]), key: key))
         case "OBSERVED":
             guard words.count == 4, let backend = Int(words[1]), let server = Int(words[2]) else { return nil }
             return .observed(backend: backend, server: server, outcome: String(words[3]))
@@ -114,5 +138,37 @@ public enum ControlMessage: Sendable, Equatable {
         default:
             return nil
         }
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func bytes(fromHex text: Substring) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count / 2)
+        var index = 0
+        while index < utf8.count {
+            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
     }
 }

@@ -86,6 +86,9 @@ public enum StatsCommands {
               show backend                            : list backends in the current running config
               get weight <bk>/<srv>                   : report a server's current weight
               show table [<name> [data.server_id <op> <v>|key <k>]] : report table usage stats or dump a table's contents
+              show ssl cert [<certfile>]              : display the certificate files in use, or one file's details
+              show ssl ocsp-response [<id>]           : display the ids of the stapled OCSP responses, or one response
+              show tls-keys [id|*]                    : show tls-ticket-keys files, or the keys of one or all
 
             """
         if level >= .operator {
@@ -104,6 +107,8 @@ public enum StatsCommands {
                   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
                   set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0: no limit)
                   set maxconn frontend <fe> <n>           : change a frontend's maxconn (per worker)
+                  set ssl ocsp-response <resp>            : staple a new base64 DER OCSP response for its certificate
+                  set ssl tls-key [id|file] <key>         : set the next TLS ticket key of a tls-ticket-keys file
 
                 """
         }

@@ -21,6 +21,8 @@ final class ServedContext {
     var keyTypes: [Int32] = []
     /// OCSP responses to staple, per certificate (X509 *).
     var staples: [OCSPStaple] = []
+    /// Its certificates (X509 *, owned by the context) and their files.
+    var certificates: [(file: String, certificate: OpaquePointer)] = []
     /// What a connection switched to this context by SNI must also set,
     /// because OpenSSL keeps it per connection; nil when the default
     /// context has the same.
@@ -61,10 +63,13 @@ final class ServedContext {
 
     deinit { SSL_CTX_free(ctx) }
 
-    /// Switches `ssl` (in its ClientHello callback) to this context; false
-    /// when OpenSSL refuses.
+    /// Switches `ssl` (in its ClientHello callback) to this context, with
+    /// its client certificate check (OpenSSL takes the verify mode from the
+    /// connection; the CA store and names follow the context); false when
+    /// OpenSSL refuses.
     func use(on ssl: OpaquePointer) -> Bool {
         guard SSL_set_SSL_CTX(ssl, ctx) != nil else { return false }
+        SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx))
         guard let h = handshake else { return true }
         return h.ciphers.withUnsafeBufferPointer { ciphers in
             withOptionalCString(h.ciphersuites) { suites in
@@ -73,6 +78,24 @@ final class ServedContext {
                 }
             }
         }
+    }
+
+    /// `set ssl ocsp-response`: staples `response` from now on for the
+    /// certificates it is about; how many.
+    func updateOCSP(_ response: [UInt8]) -> Int {
+        var updated = 0
+        for (file, certificate) in certificates {
+            guard case .staple(let staple) = OCSPStaple.check(response, for: file, certificate: certificate, in: ctx) else {
+                continue
+            }
+            staples.removeAll { $0.certificate == certificate }
+            staples.append(staple)
+            updated += 1
+        }
+        if updated > 0 {
+            CShims_SSL_CTX_set_tlsext_status_cb(ctx, tlsOCSPStatusCallback, Unmanaged.passUnretained(self).toOpaque())
+        }
+        return updated
     }
 
     /// The ALPN and OCSP callbacks, pointing at this object.
@@ -198,6 +221,7 @@ enum CertificateLoader {
                     target = context
                 }
                 target.keyTypes.append(keyType)
+                if let certificate = SSL_CTX_get0_certificate(target.ctx) { target.certificates.append((file, certificate)) }
                 switch OCSPStaple.load(for: file, in: target.ctx) {
                 case .none: break
                 case .staple(let staple): target.staples.append(staple)

@@ -34,23 +34,46 @@ struct OCSPStaple {
         do { response = try ConfigLoader.readFile(path) } catch {
             return .failed("bind: OCSP response: \(error)")
         }
+        switch check(response, for: file, certificate: nil, in: ctx) {
+        case .staple(let staple): return .staple(staple)
+        case .noIssuer(let reason):
+            return .failed("bind: '\(path)' is present but the OCSP certificate ID cannot be computed: \(reason)")
+        case .otherCertificate(let reason), .unusable(let reason):
+            return .ignored("bind: the OCSP response in '\(path)' is not stapled: \(reason)")
+        }
+    }
+
+    /// What a response is for one certificate.
+    enum Check {
+        case staple(OCSPStaple)
+        /// The certificate's issuer is in neither its chain nor `FILE.issuer`.
+        case noIssuer(String)
+        /// About another certificate or issuer.
+        case otherCertificate(String)
+        /// About this certificate, but not to be stapled (revoked, out of date…).
+        case unusable(String)
+    }
+
+    /// Checks `response` against the certificate of `file` in `ctx`
+    /// (`certificate`, or nil: the one just loaded), whose issuer is in
+    /// its chain or in `FILE.issuer`.
+    static func check(_ response: [UInt8], for file: String, certificate: OpaquePointer?, in ctx: OpaquePointer) -> Check {
         let issuerFile = file + ".issuer"
         let hasIssuerFile = access(issuerFile, F_OK) == 0
         var nextUpdate: Int64 = 0
         var message = [CChar](repeating: 0, count: 256)
         let result = response.withUnsafeBufferPointer { der in
-            CShims_OCSP_check_response(ctx, hasIssuerFile ? issuerFile : nil, der.baseAddress, der.count,
+            CShims_OCSP_check_response(ctx, certificate, hasIssuerFile ? issuerFile : nil, der.baseAddress, der.count,
                                        &nextUpdate, &message, Int32(message.count))
         }
         let reason = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         switch result {
         case 0:
-            guard let certificate = SSL_CTX_get0_certificate(ctx) else { return .none }
-            return .staple(OCSPStaple(certificate: certificate, response: response, expires: Int(nextUpdate)))
-        case 2:
-            return .failed("bind: '\(path)' is present but the OCSP certificate ID cannot be computed: \(reason)")
-        default:
-            return .ignored("bind: the OCSP response in '\(path)' is not stapled: \(reason)")
+            guard let current = certificate ?? SSL_CTX_get0_certificate(ctx) else { return .unusable("no certificate") }
+            return .staple(OCSPStaple(certificate: current, response: response, expires: Int(nextUpdate)))
+        case 2: return .noIssuer(reason)
+        case 3: return .otherCertificate(reason)
+        default: return .unusable(reason)
         }
     }
 }

@@ -10,8 +10,8 @@ import WeirConfig
 extension TLSFrontend {
     /// The verify mode, callback and ignore lists, the CA file (trusted, and
     /// its names sent in the certificate request) and the CRL file of one
-    /// context. Every context of a bind line gets the same, since SNI may
-    /// switch a connection to any of them.
+    /// context: the bind line's, or a crt-list line's own `[verify …
+    /// ca-file … crl-file …]` (SNI switches the connection to it).
     static func configureClientVerification(_ ctx: OpaquePointer, _ settings: BindTLS.ClientVerification,
                                             at location: SourceLocation) throws(TLSConfigError) {
         if let ca = settings.caFile {

@@ -63,7 +63,9 @@ final class TLSResumption: @unchecked Sendable {
     /// resumes only on a bind configured alike, in any worker, after a
     /// reload, and on another weir with the same configuration.
     let sessionIDContext: [UInt8]
-    let fileKeys: TicketKeyFile?
+    /// `tls-ticket-keys FILE`: its path and live keys (`set ssl tls-key` adds one).
+    let fileKeysPath: String?
+    var fileKeys: TicketKeyFile?
     let ring: TicketKeyRing?
     let cache: SessionCache?
     let tickets: Bool
@@ -81,6 +83,7 @@ final class TLSResumption: @unchecked Sendable {
         } else {
             fileKeys = nil
         }
+        fileKeysPath = settings.ticketKeys?.path
         sessionIDContext = TLSResumption.context(frontend: frontend, settings: settings)
         ring = store?.ticketKeys
         cache = store?.sessionCache

@@ -16,6 +16,14 @@ public struct TicketKeyFile: Sendable, Equatable {
     /// Which of `keys` encrypts.
     public static let encryptionIndex = 1
 
+    /// `set ssl tls-key`: `key` after the live keys, the oldest dropped, so
+    /// the key that was next now encrypts and `key` is the next; nil when
+    /// `key` is not of the file's size.
+    public func adding(_ key: [UInt8]) -> TicketKeyFile? {
+        guard key.count == keySize else { return nil }
+        return TicketKeyFile(keySize: keySize, keys: Array(keys.dropFirst(keySize)) + key)
+    }
+
     /// Parses the file's bytes; the message says what is wrong and on which line.
     public static func parse(_ bytes: [UInt8], path: String) -> Result<TicketKeyFile, TicketKeyFileError> {
         var decoded: [[UInt8]] = []
@@ -81,6 +89,24 @@ public struct TicketKeyFileError: Error, Sendable, Equatable, CustomStringConver
 
 /// Strict base64 (RFC 4648, with padding), as `openssl base64` writes it.
 enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let count = min(3, bytes.count - index)
+            var triple = UInt32(bytes[index]) << 16
+            if count > 1 { triple |= UInt32(bytes[index + 1]) << 8 }
+            if count > 2 { triple |= UInt32(bytes[index + 2]) }
+            for place in 0..<4 {
+                out.append(place <= count ? alphabet[Int(triple >> UInt32(18 - 6 * place) & 63)] : UInt8(ascii: "="))
+            }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         guard text.count % 4 == 0 else { return nil }
         var out: [UInt8] = []

@@ -95,7 +95,7 @@ import Glibc
     @Test func crtListErrorsNameTheListLineAtTheBindArgument() throws {
         let path = try listFile("""
             good.pem
-            a.pem [verify required]
+            a.pem [ca-verify-file ca.pem]
             b.pem [bogus 1]
             c.pem [alpn]
             d.pem [ssl-min-ver TLSv1.3 ssl-max-ver TLSv1.2]
@@ -109,7 +109,7 @@ import Glibc
         let result = parse("frontend fe\n bind :443 ssl crt-list \(path)\n default_backend be\nbackend be\n")
         let at = "t.cfg:2:25: error: \(path)"
         #expect(messages(result) == [
-            "\(at):2: 'verify' in a crt-list is not supported by Weir yet",
+            "\(at):2: 'ca-verify-file' in a crt-list is not supported by Weir yet",
             "\(at):3: unknown crt-list option 'bogus'",
             "\(at):4: 'alpn' expects a value inside the brackets",
             "\(at):5: 'ssl-min-ver TLSv1.3' is above 'ssl-max-ver TLSv1.2'",
@@ -125,6 +125,52 @@ import Glibc
         defer { unlink(empty) }
         #expect(messages(parse("frontend fe\n bind :443 ssl crt-list \(empty)\n default_backend be\nbackend be\n"))
                 == ["t.cfg:2:25: error: bind: crt-list '\(empty)' names no certificate"])
+    }
+
+    @Test func crtListVerifyTakesItsOwnOrTheBindLinesCAFile() throws {
+        let path = try listFile("""
+            a.pem [verify required ca-file a-ca.pem crl-file a.crl] a.test
+            b.pem [verify optional] b.test
+            c.pem [verify none] c.test
+            d.pem
+            """)
+        defer { unlink(path) }
+        let c = try #require(config("""
+            global
+             ca-base /etc/ca
+            \(timeoutDefaults)
+            frontend fe
+             bind :443 ssl crt-list \(path) ca-file bind-ca.pem
+             default_backend be
+            backend be
+            """))
+        let tls = try #require(c.frontends[0].binds[0].tls)
+        let a = tls.applying(tls.certificates[0].options).clientVerification
+        #expect(a.mode == .required && a.caFile?.path == "/etc/ca/a-ca.pem" && a.crlFile?.path == "/etc/ca/a.crl")
+        let b = tls.applying(tls.certificates[1].options).clientVerification
+        #expect(b.mode == .optional && b.caFile?.path == "/etc/ca/bind-ca.pem")
+        #expect(tls.applying(tls.certificates[2].options).clientVerification.mode == .none)
+        #expect(tls.applying(tls.certificates[3].options).clientVerification.mode == .none)
+    }
+
+    @Test func crtListVerifyErrors() throws {
+        let path = try listFile("""
+            a.pem [verify required] a.test
+            b.pem [verify sometimes ca-file ca.pem]
+            c.pem [verify requird ca-file ca.pem]
+            d.pem [ca-file]
+            e.pem [verify optional ca-file ca.pem] e.test
+            """)
+        defer { unlink(path) }
+        let result = parse("frontend fe\n bind :443 ssl crt-list \(path)\n default_backend be\nbackend be\n")
+        let at = "t.cfg:2:25: error: \(path)"
+        #expect(messages(result) == [
+            "\(at):2: 'verify' expects none, optional or required, got 'sometimes'",
+            "\(at):3: 'verify' expects none, optional or required, got 'requird'; did you mean 'required'?",
+            "\(at):4: 'ca-file' expects a value inside the brackets",
+            "\(at):1: verify is enabled but no CA file specified: 'verify required' needs 'ca-file FILE' "
+                + "on the line or on the bind line",
+        ])
     }
 
     @Test func curvesSigalgsAndFlagsOnTheBindLineAndInGlobal() throws {

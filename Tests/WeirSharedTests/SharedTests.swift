@@ -11,10 +11,13 @@ import WeirSystem
         ]))
         #expect(ControlMessage.decode(hello.encoded()) == hello)
         for message in [ControlMessage.ready, .drain, .stop, .serverState(.init(backend: 2, server: 5, usable: false, weight: 17)),
-                        .observed(backend: 1, server: 0, outcome: "HTTP503")] {
+                        .observed(backend: 1, server: 0, outcome: "HTTP503"), .tls(.ocspResponse([0x30, 0x82, 0, 0xff])),
+                        .tls(.ticketKey(file: "/etc/weir/ticket keys", key: Array(0..<48)))] {
             #expect(ControlMessage.decode(message.encoded()) == message)
         }
         #expect(ControlMessage.decode(Array("HELLO 1 x 3\n".utf8)) == nil)
+        #expect(ControlMessage.decode(Array("OCSP 3g\n".utf8)) == nil)
+        #expect(ControlMessage.decode(Array("TLSKEY 00\n".utf8)) == nil)
         #expect(ControlMessage.decode([]) == nil)
     }
 

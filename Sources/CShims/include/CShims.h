@@ -175,12 +175,14 @@ int CShims_SSL_CTX_set_dh_params(struct ssl_ctx_st *ctx, struct evp_pkey_st *par
 void CShims_SSL_CTX_set_tlsext_status_cb(struct ssl_ctx_st *ctx, int (*callback)(struct ssl_st *ssl, void *arg), void *arg);
 /// SSL_set_tlsext_status_ocsp_resp with an OPENSSL_malloc'd copy of `response`; 1 on success.
 int CShims_SSL_set_tlsext_status_ocsp_resp(struct ssl_st *ssl, const unsigned char *response, long length);
-/// Checks a DER OCSP response against the context's current certificate and
-/// its issuer (from the chain, else `issuer_file`, which may be NULL): 0 when
+/// Checks a DER OCSP response against `cert` (NULL: the context's current
+/// certificate; else `cert` becomes the current one, with SSL_CTX_select_current_cert)
+/// and its issuer (from the chain, else `issuer_file`, which may be NULL): 0 when
 /// it can be stapled (`*next_update` set, seconds since the epoch); 1 when it
-/// cannot (what is wrong in `message`); 2 when the issuer is not found.
-int CShims_OCSP_check_response(struct ssl_ctx_st *ctx, const char *issuer_file, const unsigned char *der, long length,
-    long long *next_update, char *message, int capacity);
+/// cannot (what is wrong in `message`); 2 when the issuer is not found; 3 when
+/// the response is about another certificate or issuer.
+int CShims_OCSP_check_response(struct ssl_ctx_st *ctx, struct x509_st *cert, const char *issuer_file,
+    const unsigned char *der, long length, long long *next_update, char *message, int capacity);
 /// The host name of the server_name extension of the ClientHello being
 /// processed (in a client hello callback); 1 with `name`/`length` set, 0 when none.
 int CShims_SSL_client_hello_server_name(struct ssl_st *ssl, const unsigned char **name, size_t *length);
