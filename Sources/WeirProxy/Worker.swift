@@ -164,6 +164,7 @@ public struct Worker: ~Copyable, EventHandler {
         errorPages = ErrorPages(extraStatuses: compiledRules.errorStatuses)
         rules = RuleEngine(compiled: compiledRules, arenaSize: bufferSize, maxHeaders: configuration.global.maxHeaders,
                            sessionCapacity: min(maxconn, 1024))
+        rules.stick.tables = segment.tables
         logger = Logger()
         frontends = configuration.frontends.map(FrontendRuntime.init)
         listeners = bound.map {
@@ -314,6 +315,7 @@ public struct Worker: ~Copyable, EventHandler {
         // `tcp-request connection reject`: closed before it becomes a session.
         stats.add(stats.frontend(index), .connectionsTotal)
         guard acceptsConnection(frontend: index, clientFD: clientFD, peer: peer) else {
+            rules.stick.release(.max, all: true, status: 0, bytesIn: 0, bytesOut: 0, now: Clock.monotonicMilliseconds())
             stats.add(stats.frontend(index), .deniedConnections)
             Posix.close(clientFD)
             return
@@ -331,6 +333,7 @@ public struct Worker: ~Copyable, EventHandler {
         session.listener = Int32(listener)
         let slot = sessions.insert(session)
         rules.sessions.startSession(slot)
+        rules.stick.adoptAccepted(slot)
         frontends[index].current += 1
         frontends[index].cumulated += 1
         cumulated += 1
