@@ -26,6 +26,17 @@ private struct CounterDump {
     func entry(_ key: String) -> [String: String]? { entries.first { $0["key"] == key } }
 }
 
+/// `key`'s entry in `table` once no session tracks it any more: a client has
+/// its answer a moment before the worker ends the exchange and counts it.
+private func settledEntry(_ socket: String, _ table: String, _ key: String) -> [String: String]? {
+    var entry: [String: String]?
+    _ = waitUntil(timeout: 10) {
+        entry = CounterDump((try? statsCommand(socket, "show table \(table)")) ?? "").entry(key)
+        return entry?["use"] == "0"
+    }
+    return entry
+}
+
 @Suite("Stick counters", .serialized)
 struct StickCounterTests {
     private func httpConfig(socket: String, port: UInt16, backend: HTTPBackend, rules: String, table: String,
@@ -86,7 +97,7 @@ struct StickCounterTests {
         // Every worker counted in the same shared entry.
         let dump = CounterDump(try statsCommand(socket, "show table fe"))
         #expect(dump.header == "# table: fe, type: ip, size:102400, used:1", "\(dump.header)")
-        let entry = try #require(dump.entry("127.0.0.1"), "\(dump.entries)")
+        let entry = try #require(settledEntry(socket, "fe", "127.0.0.1"), "\(dump.entries)")
         let total = 10 + statuses.count
         #expect(entry["http_req_cnt"] == "\(total)" && entry["conn_cnt"] == "\(total)", "\(entry)")
         #expect(entry["conn_cur"] == "0" && entry["use"] == "0", "\(entry)")
@@ -181,7 +192,7 @@ struct StickCounterTests {
         let peek = try connection.readResponse()
         // The peek is not tracked: its own request is not counted.
         #expect(peek.body.text == "gpc0=2 cnt=5 tracked=0 entries=1", "\(peek)")
-        let entry = CounterDump(try statsCommand(socket, "show table fe")).entry("127.0.0.1")
+        let entry = settledEntry(socket, "fe", "127.0.0.1")
         // The two 403 answers count as errors.
         #expect(entry?["gpc0"] == "2" && entry?["gpt0"] == "42" && entry?["http_req_cnt"] == "5"
                 && entry?["http_err_cnt"] == "2", "\(entry ?? [:])")
@@ -207,6 +218,7 @@ struct StickCounterTests {
         let h = try MasterHarness(config: config)
         defer { h.close() }
         for path in ["/inc", "/", "/inc"] { #expect(try get(port, path) == 200) }
+        _ = settledEntry(socket, "fe", "127.0.0.1")
         let text = try statsCommand(socket, "show table fe")
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.first == "# table: fe, type: ip, size:1024, used:1", "\(text)")
@@ -224,7 +236,7 @@ struct StickCounterTests {
             #expect(after[field] == before[field], "\(field): \(after) after \(before)")
         }
         #expect(try get(port, "/inc") == 200)
-        after = try #require(CounterDump(try statsCommand(socket, "show table fe")).entry("127.0.0.1"))
+        after = try #require(settledEntry(socket, "fe", "127.0.0.1"))
         #expect(after["gpc0"] == "3" && after["http_req_cnt"] == "4", "\(after)")
 
         // Another store list: the entries stay, their counters start again.
