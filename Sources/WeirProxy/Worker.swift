@@ -144,7 +144,9 @@ public struct Worker: ~Copyable, EventHandler {
         for b in backends.indices {
             for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
         }
-        for b in backends.indices { backends[b].stickTable = segment.table(named: backends[b].name) }
+        for b in backends.indices where configuration.backends[b].stickTable != nil {
+            backends[b].stickTable = segment.table(named: backends[b].name)
+        }
         self.backends = backends
         self.options = options
         let fileLimit = Posix.raiseFileLimit()
