@@ -248,6 +248,55 @@ struct StickCounterTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("keep-alive: a connection's tracker counts each request; a content tracker lasts one request")
+    func keepAliveCounting() throws {
+        let backend = try HTTPBackend()
+        defer { backend.stop() }
+        let socket = statsSocketPath()
+        let port = try freeLoopbackPort()
+        let h = try MasterHarness(config: """
+            global
+                nbthread 2
+                stats socket \(socket) level admin
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 30s
+                timeout server 30s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                tcp-request connection track-sc1 src table per_connection
+                tcp-request content track-sc2 src table per_request
+                http-request set-header x-counts "%[sc1_http_req_cnt]/%[sc2_conn_cnt]/%[sc_tracked(0)]"
+                default_backend be
+            backend be
+                server s1 \(backend.address)
+            backend per_connection
+                stick-table type ip size 1k expire 10m store conn_cnt,conn_cur,sess_cnt,http_req_cnt
+            backend per_request
+                stick-table type ip size 1k expire 10m store conn_cnt,conn_cur,http_req_cnt
+
+            """)
+        defer { h.close() }
+        let connection = try HTTPConnection(port: port)
+        for _ in 1...3 {
+            try connection.request("GET", "/")
+            #expect(try connection.readResponse().status == 200)
+        }
+        #expect(backend.requests.map { $0.headers.value("x-counts") } == ["1/1/0", "2/2/0", "3/3/0"],
+                "\(backend.requests.map(\.headers))")
+        let open = CounterDump(try statsCommand(socket, "show table per_connection")).entry("127.0.0.1")
+        #expect(open?["use"] == "1" && open?["conn_cur"] == "1" && open?["conn_cnt"] == "1" && open?["sess_cnt"] == "1"
+                && open?["http_req_cnt"] == "3", "\(open ?? [:])")
+        connection.close()
+        let perConnection = settledEntry(socket, "per_connection", "127.0.0.1")
+        #expect(perConnection?["conn_cur"] == "0" && perConnection?["http_req_cnt"] == "3", "\(perConnection ?? [:])")
+        let perRequest = settledEntry(socket, "per_request", "127.0.0.1")
+        #expect(perRequest?["conn_cur"] == "0" && perRequest?["conn_cnt"] == "3" && perRequest?["http_req_cnt"] == "3",
+                "\(perRequest ?? [:])")
+        h.expectNoWorkerCrash()
+    }
+
     @Test("configuration errors name the file, line and column")
     func configurationErrors() throws {
         let file = try TempFile("""
