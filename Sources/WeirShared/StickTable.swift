@@ -15,7 +15,8 @@ public struct StickTableInfo: Sendable, Hashable {
     /// `expire` in milliseconds; 0 when entries never expire.
     public var expire: Int
     public var noPurge: Bool
-    /// The data types stored besides server_id, in `StickDataType` order.
+    /// The data types stored (`store`), in `StickDataType` order; server_id
+    /// has its word in the entry's header whether listed or not.
     public var stores: [StickStore]
     /// Byte offset of the table in the segment.
     public var offset: Int
