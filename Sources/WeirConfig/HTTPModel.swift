@@ -164,6 +164,8 @@ public enum Fetch: Sendable, Hashable {
     case frontendName
     case backendName
     case serverName
+    /// A stick counter: `sc_*`, `scN_*`, `src_*`, `table_cnt`, `table_avl`.
+    case stickCounter(StickFetch)
 
     // TLS on the client side.
     /// The client connection is TLS (`ssl_fc`).
@@ -575,6 +577,8 @@ public enum HTTPAction: Sendable, Hashable {
     /// `http-request set-timeout server|tunnel VALUE`: that timeout, for
     /// this request only.
     case setTimeout(tunnel: Bool, TimeoutValue)
+    /// `track-sc*`, `sc-inc-gpc0|1`, `sc-set-gpt0`.
+    case stickCounter(StickCounterAction)
 }
 
 /// The value of `set-timeout`.
@@ -701,11 +705,14 @@ public enum TCPAction: String, Sendable, Hashable {
 
 /// `tcp-request connection|content accept|reject [if|unless COND]`.
 public struct TCPRule: Sendable, Hashable {
-    public var action: TCPAction
+    /// nil for a stick-counter rule, which decides nothing.
+    public var action: TCPAction?
+    /// `track-sc*`, `sc-inc-gpc0|1`, `sc-set-gpt0`: nil for accept and reject.
+    public var stickAction: StickCounterAction?
     public var condition: Condition
     public var location: SourceLocation
 
-    public init(action: TCPAction, condition: Condition = .always, location: SourceLocation) {
+    public init(action: TCPAction?, condition: Condition = .always, location: SourceLocation) {
         self.action = action
         self.condition = condition
         self.location = location

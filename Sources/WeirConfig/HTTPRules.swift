@@ -22,10 +22,10 @@ enum HTTPRuleSyntax {
     static let unsupportedActions: Set<String> = [
         "add-acl", "del-acl", "set-map", "del-map", "cache-use", "cache-store", "do-resolve",
         "early-hint", "normalize-uri", "sc-add-gpc",
-        "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt", "sc-set-gpt0", "send-spoe-group",
+        "sc-inc-gpc", "sc-set-gpt", "send-spoe-group",
         "set-bandwidth-limit", "set-dst", "set-dst-port", "set-mark", "set-nice", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-tos", "strict-mode",
-        "track-sc0", "track-sc1", "track-sc2", "wait-for-body", "wait-for-handshake",
+        "wait-for-body", "wait-for-handshake",
         "set-fc-mark", "set-fc-tos", "attach-srv", "set-retries", "pause", "lua",
     ]
     static let statusCodes: Set<Int> = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
@@ -50,6 +50,14 @@ extension ParserState {
             actionArgument = String(actionWord.text[actionWord.text.index(after: open)..<actionWord.text.index(before: actionWord.text.endIndex)])
         }
         let supported = direction == .request ? HTTPRuleSyntax.requestActions : HTTPRuleSyntax.responseActions
+        if direction == .request, StickCounterSyntax.isAction(actionName) {
+            let context = "\(keyword) \(actionName)"
+            guard let (action, next) = stickCounterAction(words, at: 1, context: context, maximum: .request),
+                  let condition = optionalCondition(words, at: next, keyword: context) else { return }
+            proxies[index].httpRequestRules.append(HTTPRule(action: .stickCounter(action), condition: condition,
+                                                            location: location(words[0])))
+            return
+        }
         guard supported.contains(actionName) else {
             let other = direction == .request ? HTTPRuleSyntax.responseActions : HTTPRuleSyntax.requestActions
             if direction == .response, actionName == "capture" {
@@ -587,9 +595,23 @@ extension ParserState {
             return
         }
         let actionWord = words[2]
+        let stickName = actionWord.text.prefix { $0 != "(" }
+        if StickCounterSyntax.isAction(String(stickName)) {
+            let context = "\(context) \(stickName)"
+            guard let (stick, next) = stickCounterAction(words, at: 2, context: context,
+                                                         maximum: kind.text == "connection" ? .connection : .content),
+                  let condition = optionalCondition(words, at: next, keyword: context) else { return }
+            var rule = TCPRule(action: nil, condition: condition, location: location(words[0]))
+            rule.stickAction = stick
+            if kind.text == "connection" {
+                proxies[index].tcpRequestConnectionRules.append(rule)
+            } else {
+                proxies[index].tcpRequestContentRules.append(rule)
+            }
+            return
+        }
         guard let action = TCPAction(rawValue: actionWord.text) else {
-            let unsupported = ["expect-proxy", "expect-netscaler-cip", "capture", "track-sc0", "track-sc1", "track-sc2",
-                               "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "set-src", "set-dst", "silent-drop",
+            let unsupported = ["expect-proxy", "expect-netscaler-cip", "capture", "set-src", "set-dst", "silent-drop",
                                "set-mark", "set-tos", "set-var", "unset-var", "do-resolve", "set-priority-class",
                                "set-priority-offset", "switch-mode", "use-service", "send-spoe-group",
                                "set-bandwidth-limit", "set-log-level", "set-nice", "attach-srv", "set-dst-port",

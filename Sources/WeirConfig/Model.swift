@@ -534,6 +534,8 @@ public struct Frontend: Sendable, Hashable {
     public var logSeparateErrors = false
     public var errorPages: [Int: ErrorPage] = [:]
     public var tcpRequestConnectionRules: [TCPRule] = []
+    /// `stick-table` in a frontend section (a listen section's is its backend's).
+    public var stickTable: StickTableSpec?
     public var tcpRequestContentRules: [TCPRule] = []
     /// `tcp-request inspect-delay`: how long content rules may wait for data (ms).
     public var tcpInspectDelay: Int?

@@ -52,7 +52,7 @@ extension HTTPAction {
             sample.rewriteFetches(f)
             self = .setTimeout(tunnel: tunnel, .expression(sample))
         case .allow, .reject, .silentDrop, .setTimeout, .deny, .tarpit, .auth, .delHeader, .unsetVar, .setLogLevel, .setStatus, .useService,
-             .disableL7Retry:
+             .disableL7Retry, .stickCounter:
             break
         case .redirect(var r):
             r.value.rewriteFetches(f)

@@ -197,6 +197,9 @@ struct ParserState {
     /// Backend names in `nbsrv(NAME)`: `Fetch.nbsrv` holds an index into this
     /// list until `build` replaces it with the backend's index.
     var backendReferences: [NamedReference] = []
+    /// Stick tables named by `track-sc*` actions and stick-counter fetches,
+    /// resolved the same way (`resolveStickCounters`).
+    var stickTableReferences: [NamedReference] = []
     /// User-list names in `http_auth(NAME)`, resolved the same way.
     var userlistReferences: [NamedReference] = []
     /// `userlist` sections read so far, and where each one's users and

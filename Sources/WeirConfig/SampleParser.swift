@@ -74,6 +74,7 @@ extension Fetch {
         case .method, .path, .url, .query, .base, .reqVer, .urlParam, .hdr, .fhdr, .hdrCount, .fhdrCount, .cookie,
              .cookieCount, .uniqueID, .httpAuth, .httpAuthGroup, .capturedRequestHeader: return .request
         case .status, .resHdr, .resHdrCount, .capturedResponseHeader: return .response
+        case .stickCounter: return .connection
         case .nbsrv, .variable, .constant, .alwaysTrue, .alwaysFalse, .frontendName, .backendName, .serverName:
             return .constant
         case .sslFrontend, .sslFrontendSNI, .sslFrontendProtocol, .sslFrontendCipher, .sslFrontendALPN:
@@ -126,12 +127,12 @@ enum SampleSyntax {
         "fe_conn", "fe_id", "fe_req_rate", "fe_sess_rate", "hostname", "ipv4", "ipv6", "last_rule_file",
         "last_rule_line", "lat_ns_avg", "lat_ns_tot", "meth", "prio_class", "prio_offset", "pid", "proc", "queue",
         "rand", "srv_conn", "srv_conn_free", "srv_is_up", "srv_queue", "srv_sess_rate", "srv_iweight",
-        "srv_uweight", "srv_weight", "stopping", "table_avl", "table_cnt", "thread", "uuid", "act_conn",
+        "srv_uweight", "srv_weight", "stopping", "thread", "uuid", "act_conn",
         "bc_dst", "bc_dst_port", "bc_src", "bc_src_port", "bc_http_major", "dst_conn", "dst_is_local", "fc_dst",
         "fc_dst_port", "fc_src", "fc_src_port", "fc_http_major", "fc_rcvd_proxy", "fc_rtt", "fc_rttvar",
-        "fc_unacked", "fc_pp_authority", "fc_pp_unique_id", "so_id", "so_name", "src_conn_cnt", "src_is_local",
-        "src_conn_rate", "src_http_req_rate", "src_http_req_cnt", "src_http_err_rate", "src_bytes_in_rate",
-        "src_bytes_out_rate", "src_gpc0", "src_inc_gpc0", "srv_id", "srv_name_hash",
+        "fc_unacked", "fc_pp_authority", "fc_pp_unique_id", "so_id", "so_name", "src_is_local",
+        "src_bytes_in_rate",
+        "src_bytes_out_rate", "src_gpc0", "srv_id", "srv_name_hash",
         "req.proto_http", "req_proto_http", "req.rdp_cookie", "rdp_cookie",
         "req.rdp_cookie_cnt", "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
         "base32", "base32+src", "baseq", "capture.req.method", "capture.req.uri", "capture.req.ver",
@@ -520,6 +521,7 @@ extension ParserState {
             return made(f, .string, .constant)
         default:
             if let content = contentFetch(name, args) { return content }
+            if let counter = stickCounterFetch(name, args) { return counter }
         }
 
         // Derived ACL keywords: <base>_<method>.

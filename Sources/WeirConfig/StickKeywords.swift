@@ -22,8 +22,9 @@ public struct StickTableSpec: Sendable, Hashable {
     /// Milliseconds an entry lives after its last store; nil: forever.
     public var expire: Int?
     public var noPurge = false
-    /// Data types stored (`server_id`; `stick` rules store it anyway).
-    public var stores: [String] = []
+    /// Data types stored (`server_id`; `stick` rules store it anyway), in
+    /// the order written.
+    public var stores: [StickStore] = []
     public var location: SourceLocation
 
     public init(type: StickKeyType, size: Int, location: SourceLocation) {
@@ -34,6 +35,72 @@ public struct StickTableSpec: Sendable, Hashable {
 
     /// The most bytes Weir keeps for a string key.
     public static let maxStringLength = 64
+}
+
+/// A data type a stick table stores (`store` in `stick-table`), in
+/// HAProxy's order, the order `show table` prints them in.
+public enum StickDataType: String, Sendable, Hashable, CaseIterable {
+    case serverID = "server_id"
+    case gpt0
+    case gpc0
+    case gpc0Rate = "gpc0_rate"
+    case connCount = "conn_cnt"
+    case connRate = "conn_rate"
+    case connCurrent = "conn_cur"
+    case sessionCount = "sess_cnt"
+    case sessionRate = "sess_rate"
+    case httpRequestCount = "http_req_cnt"
+    case httpRequestRate = "http_req_rate"
+    case httpErrorCount = "http_err_cnt"
+    case httpErrorRate = "http_err_rate"
+    case bytesInCount = "bytes_in_cnt"
+    case bytesOutCount = "bytes_out_cnt"
+    case gpc1
+
+    /// Its position in `allCases` (a switch: nothing allocated).
+    public var index: Int {
+        switch self {
+        case .serverID: return 0
+        case .gpt0: return 1
+        case .gpc0: return 2
+        case .gpc0Rate: return 3
+        case .connCount: return 4
+        case .connRate: return 5
+        case .connCurrent: return 6
+        case .sessionCount: return 7
+        case .sessionRate: return 8
+        case .httpRequestCount: return 9
+        case .httpRequestRate: return 10
+        case .httpErrorCount: return 11
+        case .httpErrorRate: return 12
+        case .bytesInCount: return 13
+        case .bytesOutCount: return 14
+        case .gpc1: return 15
+        }
+    }
+
+    /// A frequency counter over a period, written `name(period)`.
+    public var isRate: Bool { rawValue.hasSuffix("_rate") }
+
+    /// HAProxy's data types Weir does not store yet.
+    static let unsupported: Set<String> = [
+        "bytes_in_rate", "bytes_out_rate", "gpc1_rate", "gpt", "gpc", "gpc_rate", "http_fail_cnt", "http_fail_rate",
+        "server_key", "server_name",
+    ]
+}
+
+/// One item of a `store` list: a data type, and a rate's period in milliseconds (0 otherwise).
+public struct StickStore: Sendable, Hashable, CustomStringConvertible {
+    public var type: StickDataType
+    public var period: Int
+
+    public init(type: StickDataType, period: Int = 0) {
+        self.type = type
+        self.period = period
+    }
+
+    /// As `show table` names it: `http_req_rate(10000)`.
+    public var description: String { type.isRate ? "\(type.rawValue)(\(period))" : type.rawValue }
 }
 
 /// One `stick on|match|store-request|store-response` line.
@@ -73,10 +140,6 @@ extension ParserState {
 
     mutating func parseStickTable(_ words: [Word]) {
         guard let index = proxyIndex else { return }
-        if proxies[index].kind == .frontend {
-            error("'stick-table' in a frontend is not supported by Weir yet; declare it in a backend", at: words[0])
-            return
-        }
         if proxies[index].stickTable != nil {
             error("stick-table: only one table per section", at: words[0])
             return
@@ -86,7 +149,7 @@ extension ParserState {
         var size: Int?
         var expire: Int?
         var noPurge = false
-        var stores: [String] = []
+        var stores: [StickStore] = []
         var i = 1
         let options = ["type", "len", "size", "expire", "nopurge", "store"]
         while i < words.count {
@@ -140,17 +203,8 @@ extension ParserState {
                 i += 1
             case "store":
                 guard let v = value() else { return }
-                for item in v.text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
-                    guard item == "server_id" else {
-                        if item.isEmpty {
-                            error("stick-table store: empty data type in '\(v.text)'", at: v)
-                        } else {
-                            error("stick-table store: data type '\(item)' is not supported by Weir yet (only server_id)", at: v)
-                        }
-                        return
-                    }
-                    stores.append(item)
-                }
+                guard let parsed = storeList(v) else { return }
+                for item in parsed where !stores.contains(where: { $0.type == item.type }) { stores.append(item) }
                 i += 2
             case "peers", "srvkey", "write-to", "recv-only":
                 error("stick-table: '\(w.text)' is not supported by Weir yet", at: w)
@@ -175,6 +229,53 @@ extension ParserState {
         spec.noPurge = noPurge
         spec.stores = stores
         proxies[index].stickTable = spec
+    }
+
+    /// `store a,b(period),…`: each data type, with a rate's period.
+    private mutating func storeList(_ word: Word) -> [StickStore]? {
+        var result: [StickStore] = []
+        let names = StickDataType.allCases.map(\.rawValue)
+        for item in word.text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+            var name = item
+            var period: String?
+            if let open = item.firstIndex(of: "(") {
+                guard item.hasSuffix(")") else {
+                    error("stick-table store: missing ')' in '\(item)'", at: word)
+                    return nil
+                }
+                name = String(item[..<open])
+                period = String(item[item.index(after: open)..<item.index(before: item.endIndex)])
+            }
+            guard let type = StickDataType(rawValue: name) else {
+                if name.isEmpty {
+                    error("stick-table store: empty data type in '\(word.text)'", at: word)
+                } else if StickDataType.unsupported.contains(name) {
+                    error("stick-table store: data type '\(name)' is not supported by Weir yet", at: word)
+                } else {
+                    error("stick-table store: unknown data type '\(name)'"
+                          + Keywords.didYouMean(name, among: names).replacingDidYouMean(), at: word)
+                }
+                return nil
+            }
+            if type.isRate {
+                guard let period, !period.isEmpty else {
+                    error("stick-table store: '\(name)' needs a period, as in \(name)(10s)", at: word)
+                    return nil
+                }
+                guard case .success(let ms) = Units.duration(period), ms > 0 else {
+                    error("stick-table store: '\(name)': expected a period like 10s, got '\(period)'", at: word)
+                    return nil
+                }
+                result.append(StickStore(type: type, period: ms))
+            } else {
+                if period != nil {
+                    error("stick-table store: '\(name)' takes no period", at: word)
+                    return nil
+                }
+                result.append(StickStore(type: type))
+            }
+        }
+        return result
     }
 
     // MARK: stick

@@ -124,6 +124,7 @@ extension ParserState {
             frontend.tcpRequestContentRules = draft.tcpRequestContentRules
             frontend.tcpInspectDelay = draft.settings.tcpInspectDelay
             frontend.statsPage = draft.settings.statsPage
+            if draft.kind == .frontend { frontend.stickTable = draft.stickTable }
             let label = "\(draft.kind.rawValue) '\(draft.name)'"
 
             if !draft.hasBindLine {
@@ -178,6 +179,7 @@ extension ParserState {
             for i in config.backends.indices { config.backends[i].rewriteFetches(rewrite) }
         }
         resolveStickTables(&config, backendIndex: backendIndex)
+        resolveStickCounters(&config)
         return config
     }
 

@@ -359,6 +359,7 @@ extension Worker {
             recordSession(slot, now: loop.now)
             if frontends[frontend].tcpLog { logSession(slot, now: loop.now) }
         }
+        endStickSession(slot)
         // Freed after the log line, which may name its protocol and cipher.
         if let tls = s.pointee.tls {
             TLSConnection.free(tls)

@@ -419,6 +419,7 @@ extension Worker {
         let frontend = Int(s.pointee.frontend)
         recordExchange(slot, now: loop.now)
         if frontends[frontend].httpLog { logExchange(slot, now: loop.now) }
+        endStickExchange(slot)
         s.pointee.exchange.started = false
         dropReplay(&s.pointee.toServer)
         if !serverNames.isEmpty { serverNames[slot] = nil }

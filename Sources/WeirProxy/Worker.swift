@@ -152,7 +152,9 @@ public struct Worker: ~Copyable, EventHandler {
         for b in backends.indices {
             for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
         }
-        for b in backends.indices { backends[b].stickTable = segment.table(named: backends[b].name) }
+        for b in backends.indices where configuration.backends[b].stickTable != nil {
+            backends[b].stickTable = segment.table(named: backends[b].name)
+        }
         responseReaders = ResponseReaders(compiledRules, backendCookies: backends.map(\.hasCookie))
         self.backends = backends
         self.options = options
@@ -173,6 +175,7 @@ public struct Worker: ~Copyable, EventHandler {
         errorPages = ErrorPages(extraStatuses: compiledRules.errorStatuses)
         rules = RuleEngine(compiled: compiledRules, arenaSize: bufferSize, maxHeaders: configuration.global.maxHeaders,
                            sessionCapacity: min(maxconn, 1024))
+        rules.stick.tables = segment.tables
         logger = Logger()
         frontends = configuration.frontends.map(FrontendRuntime.init)
         forwardedFor = ForwardedForTable(frontends: frontends.map(\.forwardFor), backends: self.backends.map(\.forwardFor))
@@ -324,6 +327,7 @@ public struct Worker: ~Copyable, EventHandler {
         // `tcp-request connection reject`: closed before it becomes a session.
         stats.add(stats.frontend(index), .connectionsTotal)
         guard acceptsConnection(frontend: index, clientFD: clientFD, peer: peer) else {
+            rules.stick.release(.max, all: true, status: 0, bytesIn: 0, bytesOut: 0, now: Clock.monotonicMilliseconds())
             stats.add(stats.frontend(index), .deniedConnections)
             Posix.close(clientFD)
             return
@@ -341,6 +345,7 @@ public struct Worker: ~Copyable, EventHandler {
         session.listener = Int32(listener)
         let slot = sessions.insert(session)
         rules.sessions.startSession(slot)
+        rules.stick.adoptAccepted(slot)
         frontends[index].current += 1
         frontends[index].cumulated += 1
         cumulated += 1

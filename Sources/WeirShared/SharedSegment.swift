@@ -176,7 +176,7 @@ public struct SharedSegment: @unchecked Sendable {
     let states: UnsafeMutablePointer<Int.AtomicRepresentation>
     let counterBase: UnsafeMutableRawPointer
     let slotStride: Int
-    /// The stick tables, in backend order.
+    /// The stick tables, in `Configuration.stickTables` order.
     public let tables: [StickTable]
     /// The master's session-ticket keys; nil in a segment from before them.
     public let ticketKeys: TicketKeyRing?
@@ -201,10 +201,11 @@ public struct SharedSegment: @unchecked Sendable {
         let slotStride = (workerHeaderSize + entities * Counter.stride * 8 + 63) & ~63
         var infos: [StickTableInfo] = []
         var tablesOffset = countersOffset + (slots + 2) * slotStride
-        for backend in configuration.backends {
-            guard let spec = backend.stickTable else { continue }
-            var info = StickTableInfo(name: backend.name, type: spec.type, keyLength: spec.type.keyLength(spec.length),
-                                      size: spec.size, expire: spec.expire ?? 0, noPurge: spec.noPurge)
+        for table in configuration.stickTables {
+            let spec = table.spec
+            var info = StickTableInfo(name: table.name, type: spec.type, keyLength: spec.type.keyLength(spec.length),
+                                      size: spec.size, expire: spec.expire ?? 0, noPurge: spec.noPurge,
+                                      stores: spec.stores)
             info.offset = tablesOffset
             tablesOffset += (info.byteCount + 63) & ~63
             infos.append(info)
@@ -316,7 +317,7 @@ public struct SharedSegment: @unchecked Sendable {
             ? SessionCache(base: base + cacheOffset, size: cacheSize) : nil
     }
 
-    /// The stick table of backend `name`.
+    /// The stick table of the proxy named `name`.
     public func table(named name: String) -> StickTable? {
         tables.first { $0.info.name == name }
     }

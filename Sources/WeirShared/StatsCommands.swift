@@ -85,7 +85,7 @@ public enum StatsCommands {
               show servers state [backend]            : dump volatile server information (version 1)
               show backend                            : list backends in the current running config
               get weight <bk>/<srv>                   : report a server's current weight
-              show table [<name> [data.server_id <op> <v>|key <k>]] : report table usage stats or dump a table's contents
+              show table [<name> [data.<type> <op> <v>|key <k>]] : report table usage stats or dump a table's contents
               show ssl cert [<certfile>]              : display the certificate files in use, or one file's details
               show ssl ocsp-response [<id>]           : display the ids of the stapled OCSP responses, or one response
               show tls-keys [id|*]                    : show tls-ticket-keys files, or the keys of one or all
@@ -93,7 +93,7 @@ public enum StatsCommands {
             """
         if level >= .operator {
             text += "  clear counters [all]                    : clear max statistics counters (all: every counter)\n"
-            text += "  clear table <name> [data.server_id <op> <v>|key <k>] : remove entries from a stick table\n"
+            text += "  clear table <name> [data.<type> <op> <v>|key <k>] : remove entries from a stick table\n"
         }
         if level >= .admin {
             text += """
@@ -266,21 +266,26 @@ public enum StatsCommands {
     enum TableFilter {
         case all
         case key([UInt8])
-        case serverID(op: String, value: Int)
+        case serverID(op: String, value: Int64)
+        /// `data.TYPE OP VALUE`: the index of TYPE in the table's `stores`.
+        case data(index: Int, op: String, value: Int64)
 
         func accepts(_ entry: StickEntry) -> Bool {
+            func compare(_ a: Int64, _ op: String, _ b: Int64) -> Bool {
+                switch op {
+                case "eq": return a == b
+                case "ne": return a != b
+                case "lt": return a < b
+                case "le": return a <= b
+                case "gt": return a > b
+                default: return a >= b
+                }
+            }
             switch self {
             case .all: return true
             case .key(let key): return entry.key == key
-            case .serverID(let op, let value):
-                switch op {
-                case "eq": return entry.serverID == value
-                case "ne": return entry.serverID != value
-                case "lt": return entry.serverID < value
-                case "le": return entry.serverID <= value
-                case "gt": return entry.serverID > value
-                default: return entry.serverID >= value
-                }
+            case .serverID(let op, let value): return compare(Int64(entry.serverID), op, value)
+            case .data(let index, let op, let value): return index < entry.data.count && compare(entry.data[index], op, value)
             }
         }
     }
@@ -298,15 +303,20 @@ public enum StatsCommands {
                 return .failure(Message("Invalid key\n"))
             }
             return .success((table, .key(key)))
-        case "data.server_id":
+        case let other? where other.hasPrefix("data."):
+            guard let type = StickDataType(rawValue: String(other.dropFirst(5))) else {
+                return .failure(Message("Unknown data type\n"))
+            }
+            let index = table.info.stores.firstIndex { $0.type == type }
+            guard type == .serverID || index != nil else { return .failure(Message("Data type not stored in this table\n")) }
             let ops = ["eq", "ne", "lt", "le", "gt", "ge"]
             guard rest.count == 3, ops.contains(rest[1]) else {
                 return .failure(Message("Require an operator among \"eq\", \"ne\", \"le\", \"ge\", \"lt\", \"gt\"\n"))
             }
-            guard let value = Int(rest[2]) else { return .failure(Message("Require a valid integer value to compare against\n")) }
+            guard let value = Int64(rest[2]) else { return .failure(Message("Require a valid integer value to compare against\n")) }
+            if let index { return .success((table, .data(index: index, op: rest[1], value: value))) }
             return .success((table, .serverID(op: rest[1], value: value)))
-        case let other?:
-            if other.hasPrefix("data.") { return .failure(Message("Data type not stored in this table\n")) }
+        default:
             return .failure(Message("Optional argument only supports \"data.<store_data_type>\" and key <key>\n"))
         }
     }
@@ -323,9 +333,17 @@ public enum StatsCommands {
         case .success(let (table, filter)):
             let entries = table.entries(now: monotonicMilliseconds()).filter(filter.accepts)
             var text = tableHeader(table)
+            // server_id shows unless the table stores other data and not it.
+            let stores = table.info.stores
+            let serverID = stores.isEmpty || stores.contains { $0.type == .serverID }
             for entry in entries {
                 text += "0x" + String(entry.address, radix: 16) + ": key=" + table.info.type.text(entry.key)
-                    + " use=0 exp=\(max(0, entry.expiresIn ?? 0)) server_id=\(entry.serverID)\n"
+                    + " use=\(entry.use) exp=\(max(0, entry.expiresIn ?? 0))"
+                for (store, value) in zip(stores, entry.data) where store.type != .serverID || serverID {
+                    text += " \(store)=\(value)"
+                }
+                if serverID && !stores.contains(where: { $0.type == .serverID }) { text += " server_id=\(entry.serverID)" }
+                text += "\n"
             }
             return text
         }

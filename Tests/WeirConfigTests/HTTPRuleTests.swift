@@ -324,7 +324,7 @@ import Testing
                 == ["t.cfg:8:18: error: 'set-status' is not an action of 'http-request' (it is one of 'http-response')"])
         #expect(ruleErrors("    http-response tarpit")
                 == ["t.cfg:8:19: error: 'tarpit' is not an action of 'http-response' (it is one of 'http-request')"])
-        #expect(ruleErrors("    http-request track-sc0 src") == ["t.cfg:8:18: error: 'http-request track-sc0' is not supported by Weir yet"])
+        #expect(ruleErrors("    http-request track-sc0 src") == ["t.cfg:8:18: error: no stick-table named 'fe'"])
         #expect(ruleErrors("    http-request set-header X-A") == ["t.cfg:8:29: error: http-request set-header: expected a value after the header name"])
         #expect(ruleErrors("    http-request set-header X-A if TRUE")
                 == ["t.cfg:8:29: error: http-request set-header: expected a value after the header name"])

@@ -20,7 +20,7 @@ import Testing
         let web = c.backends[0], shared = c.backends[1]
         let table = try #require(web.stickTable)
         #expect(table.type == .string && table.length == 16 && table.size == 10 * 1024)
-        #expect(table.expire == 30 * 60_000 && !table.noPurge && table.stores == ["server_id"])
+        #expect(table.expire == 30 * 60_000 && !table.noPurge && table.stores.map(\.type) == [.serverID])
         #expect(web.stickRules.map(\.kind) == [.on, .match, .storeResponse])
         #expect(web.stickRules.map(\.table) == [0, 1, 0])
         #expect(web.stickRules[0].condition != .always)
@@ -39,7 +39,7 @@ import Testing
             backend b
                 stick-table type ipv4 size 10
                 stick-table type string len 100 size 1
-                stick-table type ip size 10 store conn_cnt
+                stick-table type ip size 10 store conn_cnt,bytes_in_rate(1s)
                 stick-table type ip size 10 expire 5x
                 stick-table type ip size 0
                 stick-table type ip size 1 peers p
@@ -63,7 +63,7 @@ import Testing
             "t.cfg:7:5: error: stick-table: missing 'size', as in 'size 100k'",
             "t.cfg:10:22: error: stick-table: unknown type 'ipv4'; expected ip, ipv6, integer or string (did you mean 'ipv6'?)",
             "t.cfg:11:33: error: stick-table len: expected a number between 1 and 64, got '100'",
-            "t.cfg:12:39: error: stick-table store: data type 'conn_cnt' is not supported by Weir yet (only server_id)",
+            "t.cfg:12:39: error: stick-table store: data type 'bytes_in_rate' is not supported by Weir yet",
             "t.cfg:13:40: error: stick-table expire: expected a duration like 5s, got '5x'",
             "t.cfg:14:30: error: stick-table size: expected a number of entries between 1 and 16m, as in 100k, got '0'",
             "t.cfg:15:32: error: stick-table: 'peers' is not supported by Weir yet",

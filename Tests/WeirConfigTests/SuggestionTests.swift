@@ -44,7 +44,6 @@ import Testing
             """) == [
             "t.cfg:7:5: error: 'http-after-response' is not supported by Weir yet",
             "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
-            "t.cfg:9:5: error: 'stick-table' in a frontend is not supported by Weir yet; declare it in a backend",
             "t.cfg:10:18: error: 'http-request set-bandwidth-limit' is not supported by Weir yet",
             "t.cfg:11:5: error: 'compression' is not supported by Weir yet",
             "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",

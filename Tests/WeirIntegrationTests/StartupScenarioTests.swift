@@ -107,7 +107,7 @@ struct StartupScenarioTests {
 
             frontend fe
                 bind 127.0.0.1:8443
-                stick-table type ip size 1m
+                stick-table type ip size 1m store http_req_rate
                 default_backend be
 
             backend be
@@ -125,9 +125,9 @@ struct StartupScenarioTests {
             ["\(p):7:21: error: timeout connect: expected a duration like 5s, got '5x'",
              "    timeout connect 5x",
              "                    ^"],
-            ["\(p):11:5: error: 'stick-table' in a frontend is not supported by Weir yet; declare it in a backend",
-             "    stick-table type ip size 1m",
-             "    ^"],
+            ["\(p):11:39: error: stick-table store: 'http_req_rate' needs a period, as in http_req_rate(10s)",
+             "    stick-table type ip size 1m store http_req_rate",
+             "                                      ^"],
         ]
         let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var from = 0

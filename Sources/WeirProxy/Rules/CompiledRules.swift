@@ -45,6 +45,7 @@ enum CompiledFetch {
     case sslBackend, sslBackendProtocol, sslBackendCipher, sslBackendALPN
     /// The request buffer's raw bytes in mode tcp (`ContentSamples.swift`).
     case content(ContentFetch)
+    case stickCounter(StickFetch)
 
     /// Whether an ACL tries every value the fetch has, not just one.
     var isMultiValued: Bool {
@@ -271,6 +272,7 @@ enum CompiledAction {
     case capture(CompiledSample, CaptureSlot)
     /// `set-timeout server|tunnel`: `milliseconds`, or the sample's value when given.
     case setTimeout(tunnel: Bool, milliseconds: Int, sample: CompiledSample?)
+    case stickCounter(CompiledStickAction)
 }
 
 final class CompiledHTTPRule {
@@ -286,6 +288,8 @@ final class CompiledHTTPRule {
 struct CompiledTCPRule {
     let accepts: Bool
     let condition: CompiledCondition
+    /// A stick-counter rule: it acts and the list goes on.
+    var stick: CompiledStickAction? = nil
 }
 
 struct CompiledBackendRule {

@@ -102,7 +102,12 @@ extension RuleEngine {
         for rule in rules {
             scratch.reset()
             switch decide(rule.condition) {
-            case true?: return rule.accepts ? .accept : .reject
+            case true?:
+                if let stick = rule.stick {
+                    stickAction(stick)
+                    continue
+                }
+                return rule.accepts ? .accept : .reject
             case false?: continue
             case nil: return .wait
             }

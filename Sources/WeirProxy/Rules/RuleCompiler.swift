@@ -201,11 +201,13 @@ struct RuleCompiler {
         }
         var connection: [CompiledTCPRule] = []
         for rule in tcpConnectionRules {
-            connection.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition)))
+            connection.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition),
+                                              stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) }))
         }
         var content: [CompiledTCPRule] = []
         for rule in tcpContentRules {
-            content.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition)))
+            content.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition),
+                                           stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) }))
         }
         var backendRules: [CompiledBackendRule] = []
         for rule in useBackends {
@@ -312,8 +314,17 @@ struct RuleCompiler {
             let slot = newCaptureSlot(length: length)
             captureSlots.append(slot)
             action = .capture(try self.sample(sample), slot)
+        case .stickCounter(let stick): action = .stickCounter(try stickAction(stick))
         }
         return CompiledHTTPRule(condition: try condition(rule.condition), action: action)
+    }
+
+    private mutating func stickAction(_ action: StickCounterAction) throws(StartupError) -> CompiledStickAction {
+        switch action {
+        case .track(let t): return .track(counter: t.counter, key: try sample(t.key), table: t.table)
+        case .increment(let counter, let type): return .increment(counter: counter, type: type)
+        case .setGPT0(let counter, let value): return .setGPT0(counter: counter, value: value)
+        }
     }
 
     private mutating func redirect(_ redirect: Redirect) throws(StartupError) -> CompiledRedirect {
@@ -461,6 +472,7 @@ struct RuleCompiler {
         case .sslBackendCipher: return .sslBackendCipher
         case .sslBackendALPN: return .sslBackendALPN
         case .content(let fetch): return .content(fetch)
+        case .stickCounter(let counter): return .stickCounter(counter)
         }
     }
 

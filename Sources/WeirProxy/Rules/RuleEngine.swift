@@ -73,6 +73,8 @@ struct RuleEngine: ~Copyable {
     /// Strings rendered for an answer or a backend name, rewound at each rule.
     var output: ByteArena
     var sessions: SessionRuleTable
+    /// The sessions' tracked stick counters (`StickCounters.swift`).
+    var stick: StickTrackers
     /// `nbsrv`: usable servers per backend, kept current by the worker.
     var usableServers: [Int]
     /// The compiled rules laid out for the per-request path (`RulePlan`).
@@ -127,6 +129,7 @@ struct RuleEngine: ~Copyable {
                                     uniqueIDCapacity: compiled.frontendLogging.contains { $0.uniqueIDFormat != nil } ? 128 : 0,
                                     initialCapacity: sessionCapacity)
         usableServers = Array(repeating: 0, count: compiled.backends.count)
+        stick = StickTrackers(sessionCapacity: sessionCapacity)
         plan = RulePlan(compiled)
         fieldCapacity = maxHeaders + 64
         fields = .allocate(capacity: fieldCapacity)

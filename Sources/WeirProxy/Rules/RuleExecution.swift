@@ -123,6 +123,8 @@ extension RuleEngine {
             var ms = Int64(fixed)
             if let sample { ms = integer(of: sampleValue(sample)) ?? 0 }
             if ms > 0 { sessions.setTimeout(input.slot, tunnel: tunnel, milliseconds: Int(min(ms, Int64(Int32.max)))) }
+        case .stickCounter(let stickAction):
+            self.stickAction(stickAction)
         case .allow, .reject, .silentDrop, .deny, .tarpit, .auth, .redirect, .answer, .service:
             break
         }
@@ -246,7 +248,12 @@ extension RuleEngine {
     mutating func accepts(_ rules: [CompiledTCPRule]) -> Bool {
         for rule in rules {
             scratch.reset()
-            if evaluate(rule.condition) { return rule.accepts }
+            guard evaluate(rule.condition) else { continue }
+            if let stick = rule.stick {
+                stickAction(stick)
+                continue
+            }
+            return rule.accepts
         }
         return true
     }

@@ -101,6 +101,8 @@ extension RuleEngine {
             let slots = inResponse ? frontend.responseCaptures : frontend.requestCaptures
             guard index < slots.count, let bytes = sessions.captured(input.slot, slots[index].index) else { return .none }
             return .bytes(bytes)
+        case .stickCounter(let counter):
+            return stickFetch(counter)
         case .frontendName:
             return .bytes(compiled.frontends[input.frontend].name)
         case .backendName:

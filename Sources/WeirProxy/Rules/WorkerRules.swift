@@ -67,6 +67,7 @@ extension Worker {
         let frontend = Int(s.pointee.frontend)
         refreshUsableServers()
         loadSampleInput(slot)
+        rules.countStickRequest(slot)
         rules.beginRequest(head: head, headers: headers, request: request)
         generateUniqueIDIfNeeded(slot, now: loop.now)
         let frontendPlan = rules.plan.frontends[frontend]
