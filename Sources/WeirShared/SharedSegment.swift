@@ -464,11 +464,19 @@ public struct SharedSegment: @unchecked Sendable {
     }
 
     /// `clear counters`: the maximum values restart from the present.
+    /// A worker keeps its own queue maximum in its slot: the one word it
+    /// shares with the master, which sets it to the worker's queue length
+    /// now (a worker's update racing with it may win, as in HAProxy,
+    /// whose threads clear maxima without a lock).
     public func clearMaxima() {
         for entity in layout.entities.indices {
             store(.maximum, load(.current, entity), entity)
             let words = counters(slot: carriedSlot) + entity * Counter.stride
             for counter in Counter.allCases where counter.combine == .max && counter != .lastSession { words[counter.rawValue] = 0 }
+            for slot in 0..<slots {
+                let worker = counters(slot: slot) + entity * Counter.stride
+                worker[Counter.queueMax.rawValue] = worker[Counter.queueCurrent.rawValue]
+            }
         }
     }
 
