@@ -299,6 +299,11 @@ public struct Master: ~Copyable, EventHandler {
             let shared = try SharedSegment.create(configuration: configuration, slots: slots)
             // Counters and server states of the running generation carry over, by name.
             if let running = generations[current]?.segment { shared.segment.takeOver(from: running) }
+            // Then what the operator saved with `show servers state`, if the configuration says so.
+            for warning in ServerStateFile.apply(configuration: configuration, to: shared.segment,
+                                                 now: Int(Clock.wallMilliseconds() / 1000), read: ServerStateFile.read) {
+                Notice.warning(warning)
+            }
             generation = Generation(number: number, configFD: configFD, sharedFD: shared.fd, segment: shared.segment)
         } catch {
             throw StartupError("cannot create the shared memory of generation \(number): \(error)")
