@@ -445,6 +445,16 @@ public enum StatsCommands {
 
     static func showInfo(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
         let (currentConnections, connections, requests, bytesOut) = processTotals(view: view, now: now)
+        // The process's rates: the frontends' summed (their maxima too,
+        // which may not have been reached in the same second).
+        var rates = SharedSegment.Rates()
+        for f in 0..<view.layout.frontendCount {
+            let r = view.current.rates(view.layout.frontend(f))
+            rates.connection += r.connection
+            rates.connectionMax += r.connectionMax
+            rates.session += r.session
+            rates.sessionMax += r.sessionMax
+        }
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         let node = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -461,8 +471,8 @@ public enum StatsCommands {
             ("Hard_maxconn", String(process.maxconn)), ("CurrConns", String(currentConnections)),
             ("CumConns", String(connections)), ("CumReq", String(requests)), ("MaxSslConns", zero),
             ("CurrSslConns", zero), ("CumSslConns", zero), ("Maxpipes", zero), ("PipesUsed", zero), ("PipesFree", zero),
-            ("ConnRate", zero), ("ConnRateLimit", zero), ("MaxConnRate", zero), ("SessRate", zero),
-            ("SessRateLimit", zero), ("MaxSessRate", zero), ("SslRate", zero), ("SslRateLimit", zero),
+            ("ConnRate", String(rates.connection)), ("ConnRateLimit", zero), ("MaxConnRate", String(rates.connectionMax)),
+            ("SessRate", String(rates.session)), ("SessRateLimit", zero), ("MaxSessRate", String(rates.sessionMax)), ("SslRate", zero), ("SslRateLimit", zero),
             ("MaxSslRate", zero), ("SslFrontendKeyRate", zero), ("SslFrontendMaxKeyRate", zero),
             ("SslFrontendSessionReuse_pct", zero), ("SslBackendKeyRate", zero), ("SslBackendMaxKeyRate", zero),
             ("SslCacheLookups", zero), ("SslCacheMisses", zero), ("CompressBpsIn", zero), ("CompressBpsOut", zero),

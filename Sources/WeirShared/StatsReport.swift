@@ -18,6 +18,7 @@ public struct StatsRow: Sendable {
     public var backup: Int
     public var lastChange: Int
     public var checkStatus: String
+    public var rates = SharedSegment.Rates()
 
     public subscript(_ counter: Counter) -> Int64 { totals[counter.rawValue] }
 }
@@ -66,7 +67,7 @@ public struct StatsView {
         }
         var row = StatsRow(entity: entity, info: info, totals: totals, current: open,
                            maximum: max(current.maximum(entity), open), limit: 0, status: "", weight: 0, userWeight: 0,
-                           active: 0, backup: 0, lastChange: 0, checkStatus: "")
+                           active: 0, backup: 0, lastChange: 0, checkStatus: "", rates: current.rates(entity))
         switch info.kind {
         case .frontend:
             row.status = "OPEN"
@@ -209,8 +210,14 @@ public enum StatsCSV {
         case "sid": return String(row.info.serverID)
         case "lbtot": return String(row[.lbTotal])
         case "type": return row.info.kind == .frontend ? "0" : row.info.kind == .backend ? "1" : "2"
-        case "rate", "rate_lim", "rate_max", "req_rate", "req_rate_max", "conn_rate", "conn_rate_max":
-            return "0"
+        case "rate": return String(row.rates.session)
+        case "rate_max": return String(row.rates.sessionMax)
+        case "req_rate": return String(row.rates.request)
+        case "req_rate_max": return String(row.rates.requestMax)
+        case "conn_rate": return String(row.rates.connection)
+        case "conn_rate_max": return String(row.rates.connectionMax)
+        // No `rate-limit sessions` in Weir: no limit.
+        case "rate_lim": return "0"
         case "hrsp_1xx": return http ? String(row[.http1xx]) : ""
         case "hrsp_2xx": return http ? String(row[.http2xx]) : ""
         case "hrsp_3xx": return http ? String(row[.http3xx]) : ""
