@@ -30,6 +30,10 @@ extension ParserState {
         case "master-worker":
             // Weir always runs a master unless -d: the keyword changes nothing.
             expectAtMost(2, words, after: "master-worker")
+        case "server-state-file":
+            if let value = singleArgument(words, what: "a file path") { global.serverStateFile = value }
+        case "server-state-base":
+            if let value = singleArgument(words, what: "a directory") { global.serverStateBase = value }
         case "pidfile":
             if let value = singleArgument(words, what: "a file path") { global.pidfile = value }
         case "user":

@@ -557,6 +557,10 @@ public struct Backend: Sendable, Hashable {
     public var timeouts = Timeouts()
     /// `retries N`, 3 by default as in HAProxy.
     public var retries = 3
+    /// The server-state file this backend's servers take their state from
+    /// at startup and reload (`load-server-state-from-file`), resolved
+    /// against `server-state-base`; nil for none.
+    public var serverStateFile: String?
     public var redispatch = false
     /// `option redispatch [INTERVAL]`: redispatch on every INTERVALth retry
     /// when positive; when negative, on the INTERVALth retry before the last
@@ -649,6 +653,10 @@ public struct StatsSocket: Sendable, Hashable {
 public struct GlobalSettings: Sendable, Hashable {
     /// 0 means the default computed from the file-descriptor limit.
     public var maxconn: Int = 0
+    /// `server-state-file`, and the `server-state-base` a relative one (and
+    /// a backend's relative `server-state-file-name`) is read from.
+    public var serverStateFile: String?
+    public var serverStateBase: String?
     /// Number of worker processes; nil means one per CPU.
     public var nbthread: Int?
     public var logs: [LogTarget] = []

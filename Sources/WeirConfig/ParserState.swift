@@ -7,6 +7,9 @@ struct ProxySettings: Sendable {
     var timeouts = Timeouts()
     var maxconn = 0
     var retries = 3
+    /// `load-server-state-from-file`, and the backend's `server-state-file-name`.
+    var loadServerState: ServerStateSource = .none
+    var serverStateFileName: String?
     var redispatch = false
     var redispatchInterval = -1
     var retryOn: RetryOn = .connFailure

@@ -291,6 +291,8 @@ extension ParserState {
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
                 expectAtMost(2, words, after: "retries")
             case "retry-on": parseRetryOn(words)
+            case "load-server-state-from-file": parseLoadServerState(words)
+            case "server-state-file-name": parseServerStateFileName(words)
             case "option": parseOption(words, negated: false)
             case "no": parseNo(words)
             case "log": parseProxyLog(words)

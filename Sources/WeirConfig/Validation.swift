@@ -32,6 +32,7 @@ extension ParserState {
                 backend.servers = draft.servers
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
+                backend.serverStateFile = serverStateFile(of: draft, global: config.global)
                 backend.redispatch = draft.settings.redispatch
                 backend.redispatchInterval = draft.settings.redispatchInterval
                 backend.retryOn = draft.settings.retryOn

@@ -25,6 +25,8 @@ enum MasterToken: UInt8 {
     case statsClient
     /// Timer: a new TLS ticket key (MasterTicketKeys.swift).
     case ticketKeys
+    /// Timer: once a second, the statistics' rates (MasterStats.swift).
+    case rates
 }
 
 public struct MasterOptions: Sendable {
@@ -102,6 +104,9 @@ public struct Master: ~Copyable, EventHandler {
     var statsSockets: [StatsSocket] = []
     /// When the ticket-key timer armed last fires (0: none armed).
     var ticketKeysDue: Int64 = 0
+    /// The statistics' per-second rates, and when their timer fires next (0: not armed).
+    var rates = RateSampler()
+    var ratesDue: Int64 = 0
 
     static let startTimeout: Int64 = 15_000
     static let crashLimit = 5
@@ -233,6 +238,8 @@ public struct Master: ~Copyable, EventHandler {
             checkTimer(token, deadline: deadline, loop: &loop)
         case .statsClient:
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
+        case .rates:
+            if deadline == ratesDue { sampleRates(loop: &loop) }
         case .ticketKeys:
             if deadline == ticketKeysDue {
                 ticketKeysDue = 0
@@ -307,6 +314,11 @@ public struct Master: ~Copyable, EventHandler {
             let shared = try SharedSegment.create(configuration: configuration, slots: slots)
             // Counters and server states of the running generation carry over, by name.
             if let running = generations[current]?.segment { shared.segment.takeOver(from: running) }
+            // Then what the operator saved with `show servers state`, if the configuration says so.
+            for warning in ServerStateFile.apply(configuration: configuration, to: shared.segment,
+                                                 now: Int(Clock.wallMilliseconds() / 1000), read: ServerStateFile.read) {
+                Notice.warning(warning)
+            }
             generation = Generation(number: number, configFD: configFD, sharedFD: shared.fd, segment: shared.segment)
         } catch {
             throw StartupError("cannot create the shared memory of generation \(number): \(error)")
@@ -409,6 +421,8 @@ public struct Master: ~Copyable, EventHandler {
         files = pending.files
         current = pending.number
         self.pending = nil
+        // The rates count from here, before the new workers' first second.
+        if let view = statsView() { rates.tick(view, now: loop.now) }
         reopenStatsIfChanged(loop: &loop)
         if previous > 0 { reloads += 1 }
         drainOlderGenerations(loop: &loop)

@@ -22,6 +22,7 @@ extension Master {
         }
         statsServer = StatsServer(listeners: listeners)
         statsSockets = configuration.global.statsSockets
+        if ratesDue == 0 { sampleRates(loop: &loop) }
         for (index, listener) in listeners.enumerated() {
             do {
                 try loop.register(listener.fd, events: Epoll.readable,
@@ -136,6 +137,14 @@ extension Master {
         } else {
             loop.schedule(Token(kind: MasterToken.statsClient.rawValue, slot: UInt32(bitPattern: fd)), at: deadline)
         }
+    }
+
+    /// Once a second: the rates of the last second, which every reader
+    /// (stats socket, stats page, exporter) finds in the current segment.
+    mutating func sampleRates(loop: inout EventLoop) {
+        if let view = statsView() { rates.tick(view, now: loop.now) }
+        ratesDue = loop.now + 1000
+        loop.schedule(Token(kind: MasterToken.rates.rawValue, slot: 0), at: ratesDue)
     }
 
     /// The current generation's segment, with the older ones still draining.

@@ -137,6 +137,10 @@ public struct Worker: ~Copyable, EventHandler {
             do { segment = try SharedSegment.create(configuration: configuration, slots: 1).segment } catch {
                 throw StartupError("cannot create the shared memory: \(error)")
             }
+            for warning in ServerStateFile.apply(configuration: configuration, to: segment,
+                                                 now: Int(Clock.wallMilliseconds() / 1000), read: ServerStateFile.read) {
+                Notice.warning(warning)
+            }
         }
         let tls: [[TLSFrontend?]]
         do { tls = try TLSSetup.build(configuration, store: TLSSessionStore(segment: segment, configuration: configuration)) } catch {

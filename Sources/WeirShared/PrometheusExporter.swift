@@ -21,50 +21,62 @@ public enum PrometheusExporter {
         var milliseconds = false
     }
 
+    /// In `show stat` column order, as HAProxy's exporter lists them
+    /// (help texts as HAProxy 2.6.12 prints them).
     static let families: [Family] = [
-        Family(name: "current_queue", column: "qcur", kind: .gauge, help: "Current number of queued requests.", scopes: "BS"),
-        Family(name: "max_queue", column: "qmax", kind: .gauge, help: "Maximum observed number of queued requests.", scopes: "BS"),
-        Family(name: "current_sessions", column: "scur", kind: .gauge, help: "Current number of active sessions.", scopes: "FBS"),
-        Family(name: "max_sessions", column: "smax", kind: .gauge, help: "Maximum observed number of active sessions.", scopes: "FBS"),
-        Family(name: "limit_sessions", column: "slim", kind: .gauge, help: "Configured session limit.", scopes: "FBS"),
-        Family(name: "sessions_total", column: "stot", kind: .counter, help: "Total number of sessions.", scopes: "FBS"),
-        Family(name: "bytes_in_total", column: "bin", kind: .counter, help: "Current total of incoming bytes.", scopes: "FBS"),
-        Family(name: "bytes_out_total", column: "bout", kind: .counter, help: "Current total of outgoing bytes.", scopes: "FBS"),
+        Family(name: "current_queue", column: "qcur", kind: .gauge, help: "Number of current queued connections", scopes: "BS"),
+        Family(name: "max_queue", column: "qmax", kind: .gauge, help: "Highest value of queued connections encountered since process started", scopes: "BS"),
+        Family(name: "current_sessions", column: "scur", kind: .gauge, help: "Number of current sessions on the frontend, backend or server", scopes: "FBS"),
+        Family(name: "max_sessions", column: "smax", kind: .gauge, help: "Highest value of current sessions encountered since process started", scopes: "FBS"),
+        Family(name: "limit_sessions", column: "slim", kind: .gauge, help: "Frontend/listener/server's maxconn, backend's fullconn", scopes: "FBS"),
+        Family(name: "sessions_total", column: "stot", kind: .counter, help: "Total number of sessions since process started", scopes: "FBS"),
+        Family(name: "bytes_in_total", column: "bin", kind: .counter, help: "Total number of request bytes since process started", scopes: "FBS"),
+        Family(name: "bytes_out_total", column: "bout", kind: .counter, help: "Total number of response bytes since process started", scopes: "FBS"),
         Family(name: "requests_denied_total", column: "dreq", kind: .counter,
-               help: "Total number of denied requests.", scopes: "FB"),
+               help: "Total number of denied requests since process started", scopes: "FB"),
         Family(name: "responses_denied_total", column: "dresp", kind: .counter,
-               help: "Total number of denied responses.", scopes: "FBS"),
+               help: "Total number of denied responses since process started", scopes: "FBS"),
         Family(name: "request_errors_total", column: "ereq", kind: .counter,
-               help: "Total number of request errors.", scopes: "F"),
+               help: "Total number of invalid requests since process started", scopes: "F"),
         Family(name: "connection_errors_total", column: "econ", kind: .counter,
-               help: "Total number of connection errors.", scopes: "BS"),
+               help: "Total number of failed connections to server since the worker process started", scopes: "BS"),
         Family(name: "response_errors_total", column: "eresp", kind: .counter,
-               help: "Total number of response errors.", scopes: "BS"),
+               help: "Total number of invalid responses since the worker process started", scopes: "BS"),
         Family(name: "retry_warnings_total", column: "wretr", kind: .counter,
-               help: "Total number of retry warnings.", scopes: "BS"),
+               help: "Total number of server connection retries since the worker process started", scopes: "BS"),
         Family(name: "redispatch_warnings_total", column: "wredis", kind: .counter,
-               help: "Total number of redispatch warnings.", scopes: "BS"),
+               help: "Total number of server redispatches due to connection failures since the worker process started", scopes: "BS"),
+        Family(name: "status", column: "status", kind: .gauge,
+               help: "Current status of the service, per state label value.", scopes: "FBS"),
         Family(name: "weight", column: "weight", kind: .gauge,
-               help: "Service weight.", scopes: "BS"),
+               help: "Server's effective weight, or sum of active servers' effective weights for a backend", scopes: "BS"),
         Family(name: "active_servers", column: "act", kind: .gauge,
-               help: "Current number of active servers.", scopes: "B"),
+               help: "Total number of active UP servers with a non-zero weight", scopes: "B"),
         Family(name: "backup_servers", column: "bck", kind: .gauge,
-               help: "Current number of backup servers.", scopes: "B"),
+               help: "Total number of backup UP servers with a non-zero weight", scopes: "B"),
         Family(name: "check_last_change_seconds", column: "lastchg", kind: .gauge,
-               help: "Number of seconds since the last UP<->DOWN transition.", scopes: "BS"),
+               help: "How long ago the last server state changed, in seconds", scopes: "BS"),
         Family(name: "loadbalanced_total", column: "lbtot", kind: .counter,
-               help: "Total number of times a service was selected, either for new sessions, or when redispatching.",
+               help: "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)",
                scopes: "BS"),
-        Family(name: "http_requests_total", column: "req_tot", kind: .counter,
-               help: "Total number of HTTP requests received.", scopes: "FB", httpOnly: true),
+        Family(name: "limit_session_rate", column: "rate_lim", kind: .gauge,
+               help: "Limit on the number of sessions accepted in a second (frontend only, 'rate-limit sessions' setting)",
+               scopes: "F"),
+        Family(name: "max_session_rate", column: "rate_max", kind: .gauge,
+               help: "Highest value of sessions per second observed since the worker process started", scopes: "FBS"),
         Family(name: "http_responses_total", column: "hrsp_*", kind: .counter,
-               help: "Total number of HTTP responses.", scopes: "FBS", httpOnly: true),
+               help: "Total number of HTTP responses with status 100-199 returned by this object since the worker process started", scopes: "FBS", httpOnly: true),
+        Family(name: "http_requests_rate_max", column: "req_rate_max", kind: .gauge,
+               help: "Highest value of http requests observed since the worker process started", scopes: "F",
+               httpOnly: true),
+        Family(name: "http_requests_total", column: "req_tot", kind: .counter,
+               help: "Total number of HTTP requests processed by this object since the worker process started", scopes: "FB", httpOnly: true),
         Family(name: "client_aborts_total", column: "cli_abrt", kind: .counter,
-               help: "Total number of data transfers aborted by the client.", scopes: "BS"),
+               help: "Total number of requests or connections aborted by the client since the worker process started", scopes: "BS"),
         Family(name: "server_aborts_total", column: "srv_abrt", kind: .counter,
-               help: "Total number of data transfers aborted by the server.", scopes: "BS"),
+               help: "Total number of requests or connections aborted by the server since the worker process started", scopes: "BS"),
         Family(name: "last_session_seconds", column: "lastsess", kind: .gauge,
-               help: "Number of seconds since last session assigned to server/backend.", scopes: "BS"),
+               help: "How long ago some traffic was seen on this object on this worker process, in seconds", scopes: "BS"),
         Family(name: "queue_time_average_seconds", column: "qtime", kind: .gauge,
                help: "Avg. queue time for last 1024 successful connections.", scopes: "BS", milliseconds: true),
         Family(name: "connect_time_average_seconds", column: "ctime", kind: .gauge,
@@ -73,16 +85,18 @@ public enum PrometheusExporter {
                help: "Avg. response time for last 1024 successful connections.", scopes: "BS", milliseconds: true),
         Family(name: "total_time_average_seconds", column: "ttime", kind: .gauge,
                help: "Avg. total time for last 1024 successful connections.", scopes: "BS", milliseconds: true),
+        Family(name: "connections_rate_max", column: "conn_rate_max", kind: .gauge,
+               help: "Highest value of connections per second observed since the worker process started", scopes: "F"),
         Family(name: "connections_total", column: "conn_tot", kind: .counter,
-               help: "Total number of connections.", scopes: "F"),
+               help: "Total number of new connections accepted on this frontend since the worker process started", scopes: "F"),
         Family(name: "intercepted_requests_total", column: "intercepted", kind: .counter,
-               help: "Total number of intercepted HTTP requests.", scopes: "F", httpOnly: true),
+               help: "Total number of HTTP requests intercepted on the frontend (redirects/stats/services) since the worker process started", scopes: "F", httpOnly: true),
         Family(name: "denied_connections_total", column: "dcon", kind: .counter,
-               help: "Total number of requests denied by \"tcp-request connection\" rules.", scopes: "F"),
+               help: "Total number of incoming connections blocked on a listener/frontend by a tcp-request connection rule since the worker process started", scopes: "F"),
         Family(name: "connection_attempts_total", column: "connect", kind: .counter,
-               help: "Total number of connection establishment attempts.", scopes: "BS"),
+               help: "Total number of outgoing connection attempts on this backend/server since the worker process started", scopes: "BS"),
         Family(name: "uweight", column: "uweight", kind: .gauge,
-               help: "Server's user weight, or sum of active servers' user weights for a backend.", scopes: "BS"),
+               help: "Server's user weight, or sum of active servers' user weights for a backend", scopes: "BS"),
     ]
 
     static let statusClasses: [(code: String, column: String)] = [
@@ -103,17 +117,19 @@ public enum PrometheusExporter {
         for scope in scopes {
             let scoped = rows.filter { $0.info.kind == scope.kind }
             guard !scoped.isEmpty else { continue }
-            // Status first, as HAProxy's exporter lists it among the first families.
-            family(&out, "haproxy_\(scope.name)_status", .gauge, "Current status of the service, per state label value.")
-            let states = scope.kind == .server ? ["DOWN", "UP", "MAINT", "DRAIN", "NOLB"] : ["DOWN", "UP"]
-            for row in scoped {
-                let current = statusState(row)
-                for state in states {
-                    sample(&out, "haproxy_\(scope.name)_status", labels(row) + ",state=\"\(state)\"",
-                           current == state ? "1" : "0")
-                }
-            }
             for f in families where f.scopes.contains(scope.letter) {
+                if f.column == "status" {
+                    family(&out, "haproxy_\(scope.name)_status", .gauge, f.help)
+                    let states = scope.kind == .server ? ["DOWN", "UP", "MAINT", "DRAIN", "NOLB"] : ["DOWN", "UP"]
+                    for row in scoped {
+                        let current = statusState(row)
+                        for state in states {
+                            sample(&out, "haproxy_\(scope.name)_status", labels(row) + ",state=\"\(state)\"",
+                                   current == state ? "1" : "0")
+                        }
+                    }
+                    continue
+                }
                 let applicable = scoped.filter { !f.httpOnly || $0.info.isHTTP }
                 guard !applicable.isEmpty else { continue }
                 let name = "haproxy_\(scope.name)_\(f.name)"
@@ -143,36 +159,38 @@ public enum PrometheusExporter {
         let started = process.startedWall / 1000
         let up = max(0, Int64(now) - started)
         let metrics: [(String, Kind, String, String)] = [
-            ("nbthread", .gauge, "Number of started threads (global.nbthread).", String(process.workers)),
-            ("nbproc", .gauge, "Number of started processes (historical, always 1).", "1"),
-            ("relative_process_id", .gauge, "Relative process id, starting at 1.", "1"),
-            ("uptime_seconds", .gauge, "How long ago this worker process was started (seconds).", String(up)),
-            ("start_time_seconds", .gauge, "Start time in seconds.", String(started)),
-            ("max_fds", .gauge, "Hard limit on the number of per-process file descriptors.", String(process.fileLimit)),
-            ("max_connections", .gauge, "Maximum number of concurrent connections (global.maxconn).",
+            ("nbthread", .gauge, "Number of started threads (global.nbthread)", String(process.workers)),
+            ("nbproc", .gauge, "Number of started worker processes (historical, always 1)", "1"),
+            ("relative_process_id", .gauge, "Relative worker process number (1)", "1"),
+            ("uptime_seconds", .gauge, "How long ago this worker process was started (seconds)", String(up)),
+            ("max_fds", .gauge, "Hard limit on the number of per-process file descriptors", String(process.fileLimit)),
+            ("max_connections", .gauge, "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)",
              String(process.maxconn)),
-            ("hard_max_connections", .gauge, "Initial Maximum number of concurrent connections (global.maxconn).",
+            ("hard_max_connections", .gauge, "Hard limit on the number of per-process connections (imposed by Memmax_MB or Ulimit-n)",
              String(process.maxconn)),
-            ("current_connections", .gauge, "Current number of connections on this worker process.",
+            ("current_connections", .gauge, "Current number of connections on this worker process",
              String(totals.currentConnections)),
-            ("connections_total", .counter, "Total number of connections on this worker process since started.",
+            ("connections_total", .counter, "Total number of connections on this worker process since started",
              String(totals.connections)),
-            ("requests_total", .counter, "Total number of requests on this worker process since started.",
+            ("requests_total", .counter, "Total number of requests on this worker process since started",
              String(totals.requests)),
-            ("stopping", .gauge, "Non zero means stopping in progress.", process.stopping ? "1" : "0"),
-            ("jobs", .gauge, "Current number of active jobs on the current worker process (frontend connections, master connections, listeners).",
+            ("stopping", .gauge, "1 if the worker process is currently stopping, otherwise zero", process.stopping ? "1" : "0"),
+            ("jobs", .gauge, "Current number of active jobs on the current worker process (frontend connections, master connections, listeners)",
              String(totals.currentConnections + process.listeners)),
-            ("listeners", .gauge, "Current number of active listeners on the current worker process.",
+            ("listeners", .gauge, "Current number of active listeners on the current worker process",
              String(process.listeners)),
-            ("bytes_out_total", .counter, "Total number of bytes emitted by current worker process since started.",
+            ("bytes_out_total", .counter, "Total number of bytes emitted by current worker process since started",
              String(totals.bytesOut)),
         ]
         for (name, kind, help, value) in metrics {
             family(&out, "haproxy_process_" + name, kind, help)
             sample(&out, "haproxy_process_" + name, nil, value)
         }
-        family(&out, "haproxy_process_build_info", .gauge, "Build info.")
+        family(&out, "haproxy_process_build_info", .gauge, "Build info")
         sample(&out, "haproxy_process_build_info", "version=\"\(escape(process.version))\"", "1")
+        // HAProxy 2.6 lists the start time last.
+        family(&out, "haproxy_process_start_time_seconds", .gauge, "Start time in seconds")
+        sample(&out, "haproxy_process_start_time_seconds", nil, String(started))
     }
 
     /// HAProxy's exporter's server states: MAINT over everything, DRAIN for

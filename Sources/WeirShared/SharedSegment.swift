@@ -130,6 +130,12 @@ enum StateWord: Int {
     /// Length of the check status text, then its bytes (32 at most).
     case checkStatusLength
     case checkStatus
+    /// After the check status's 32 bytes: the per-second rates the master
+    /// samples (`RateSampler`), each the rate in the low 32 bits and its
+    /// maximum in the high 32: sessions, HTTP requests, connections.
+    case sessionRate = 13
+    case requestRate
+    case connectionRate
     static let checkStatusBytes = 32
     static let stride = 16
 }
@@ -460,16 +466,61 @@ public struct SharedSegment: @unchecked Sendable {
             for counter in Counter.allCases where counter.combine == .sum { words[counter.rawValue] = 0 &- sums[counter.rawValue] }
             let handed = counters(slot: handedOverSlot) + entity * Counter.stride
             for counter in Counter.allCases { handed[counter.rawValue] = 0 }
+            for word in [StateWord.sessionRate, .requestRate, .connectionRate] { store(word, 0, entity) }
         }
         clearMaxima()
     }
 
+    /// An entity's per-second rates and their maxima (`rate`, `req_rate`,
+    /// `conn_rate` and their `_max`).
+    public struct Rates: Sendable, Hashable {
+        public var session = 0, sessionMax = 0, request = 0, requestMax = 0, connection = 0, connectionMax = 0
+        public init() {}
+    }
+
+    public func rates(_ entity: Int) -> Rates {
+        func split(_ word: StateWord) -> (Int, Int) {
+            let value = UInt64(bitPattern: Int64(load(word, entity)))
+            return (Int(value & 0xffff_ffff), Int(value >> 32))
+        }
+        var rates = Rates()
+        (rates.session, rates.sessionMax) = split(.sessionRate)
+        (rates.request, rates.requestMax) = split(.requestRate)
+        (rates.connection, rates.connectionMax) = split(.connectionRate)
+        return rates
+    }
+
+    /// The rates of the last second (master only); the maxima follow.
+    public func setRates(session: Int, request: Int, connection: Int, _ entity: Int) {
+        func put(_ rate: Int, _ word: StateWord) {
+            let r = UInt64(min(max(rate, 0), Int(UInt32.max)))
+            let maximum = max(UInt64(bitPattern: Int64(load(word, entity))) >> 32, r)
+            store(word, Int(Int64(bitPattern: maximum << 32 | r)), entity)
+        }
+        put(session, .sessionRate)
+        put(request, .requestRate)
+        put(connection, .connectionRate)
+    }
+
     /// `clear counters`: the maximum values restart from the present.
+    /// A worker keeps its own queue maximum in its slot: the one word it
+    /// shares with the master, which sets it to the worker's queue length
+    /// now (a worker's update racing with it may win, as in HAProxy,
+    /// whose threads clear maxima without a lock).
     public func clearMaxima() {
         for entity in layout.entities.indices {
             store(.maximum, load(.current, entity), entity)
+            // The rates' maxima restart from the last second's rates.
+            for word in [StateWord.sessionRate, .requestRate, .connectionRate] {
+                let rate = load(word, entity) & 0xffff_ffff
+                store(word, rate << 32 | rate, entity)
+            }
             let words = counters(slot: carriedSlot) + entity * Counter.stride
             for counter in Counter.allCases where counter.combine == .max && counter != .lastSession { words[counter.rawValue] = 0 }
+            for slot in 0..<slots {
+                let worker = counters(slot: slot) + entity * Counter.stride
+                worker[Counter.queueMax.rawValue] = worker[Counter.queueCurrent.rawValue]
+            }
         }
     }
 

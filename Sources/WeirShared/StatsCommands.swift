@@ -172,6 +172,7 @@ public enum StatsCommands {
                 for old in view.older { old.markHandedOver() }
             } else {
                 view.current.clearMaxima()
+                for old in view.older { old.clearMaxima() }
             }
             return ""
         case ("disable", "server"), ("enable", "server"):
@@ -467,21 +468,45 @@ public enum StatsCommands {
 
     static func showInfo(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
         let (currentConnections, connections, requests, bytesOut) = processTotals(view: view, now: now)
+        // The process's rates: the frontends' summed (their maxima too,
+        // which may not have been reached in the same second).
+        var rates = SharedSegment.Rates()
+        for f in 0..<view.layout.frontendCount {
+            let r = view.current.rates(view.layout.frontend(f))
+            rates.connection += r.connection
+            rates.connectionMax += r.connectionMax
+            rates.session += r.session
+            rates.sessionMax += r.sessionMax
+        }
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         let node = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let up = max(0, Int64(now) - process.startedWall / 1000)
+        // HAProxy 2.6's fields in its order; what Weir has no feature for
+        // (pools, pipes, TLS rates, compression, peers, ...) reads 0.
+        let zero = "0"
         let lines: [(String, String)] = [
             ("Name", "Weir"), ("Version", process.version), ("Release_date", ""),
             ("Nbthread", String(process.workers)), ("Nbproc", "1"), ("Process_num", "1"), ("Pid", String(process.pid)),
-            ("Uptime", uptime(up)), ("Uptime_sec", String(up)), ("Start_time_sec", String(process.startedWall / 1000)),
-            ("Memmax_MB", "0"), ("Ulimit-n", String(process.fileLimit)), ("Maxsock", String(process.fileLimit)),
-            ("Maxconn", String(process.maxconn)), ("Hard_maxconn", String(process.maxconn)),
-            ("CurrConns", String(currentConnections)), ("CumConns", String(connections)), ("CumReq", String(requests)),
-            ("ConnRate", "0"), ("ConnRateLimit", "0"), ("MaxConnRate", "0"), ("SessRate", "0"), ("SessRateLimit", "0"),
-            ("MaxSessRate", "0"), ("Idle_pct", "100"), ("node", node), ("Stopping", process.stopping ? "1" : "0"),
-            ("Jobs", String(currentConnections + process.listeners)), ("Listeners", String(process.listeners)),
-            ("TotalBytesOut", String(bytesOut)),
+            ("Uptime", uptime(up)), ("Uptime_sec", String(up)), ("Memmax_MB", zero), ("PoolAlloc_MB", zero),
+            ("PoolUsed_MB", zero), ("PoolFailed", zero), ("Ulimit-n", String(process.fileLimit)),
+            ("Maxsock", String(process.fileLimit)), ("Maxconn", String(process.maxconn)),
+            ("Hard_maxconn", String(process.maxconn)), ("CurrConns", String(currentConnections)),
+            ("CumConns", String(connections)), ("CumReq", String(requests)), ("MaxSslConns", zero),
+            ("CurrSslConns", zero), ("CumSslConns", zero), ("Maxpipes", zero), ("PipesUsed", zero), ("PipesFree", zero),
+            ("ConnRate", String(rates.connection)), ("ConnRateLimit", zero), ("MaxConnRate", String(rates.connectionMax)),
+            ("SessRate", String(rates.session)), ("SessRateLimit", zero), ("MaxSessRate", String(rates.sessionMax)), ("SslRate", zero), ("SslRateLimit", zero),
+            ("MaxSslRate", zero), ("SslFrontendKeyRate", zero), ("SslFrontendMaxKeyRate", zero),
+            ("SslFrontendSessionReuse_pct", zero), ("SslBackendKeyRate", zero), ("SslBackendMaxKeyRate", zero),
+            ("SslCacheLookups", zero), ("SslCacheMisses", zero), ("CompressBpsIn", zero), ("CompressBpsOut", zero),
+            ("CompressBpsRateLim", zero), ("Tasks", zero), ("Run_queue", zero), ("Idle_pct", "100"), ("node", node),
+            ("Stopping", process.stopping ? "1" : "0"), ("Jobs", String(currentConnections + process.listeners)),
+            ("Unstoppable Jobs", zero), ("Listeners", String(process.listeners)), ("ActivePeers", zero),
+            ("ConnectedPeers", zero), ("DroppedLogs", zero), ("BusyPolling", zero), ("FailedResolutions", zero),
+            ("TotalBytesOut", String(bytesOut)), ("TotalSplicdedBytesOut", zero), ("BytesOutRate", zero),
+            ("DebugCommandsIssued", zero), ("CumRecvLogs", zero), ("Build info", process.version),
+            ("Memmax_bytes", zero), ("PoolAlloc_bytes", zero), ("PoolUsed_bytes", zero),
+            ("Start_time_sec", String(process.startedWall / 1000)), ("Tainted", zero),
         ]
         return lines.map { "\($0.0): \($0.1)\n" }.joined()
     }
@@ -503,14 +528,20 @@ public enum StatsCommands {
                 let e = layout.server(backend: b, s)
                 let server = layout.entities[e]
                 let admin = segment.admin(e)
+                // HAProxy's SRV_ADMF_* bits: `disabled` in the configuration
+                // is forced maintenance (0x01) marked as configured (0x04).
                 var adminBits = 0
-                if admin.contains(.maint) { adminBits |= 0x01 }
+                if admin.contains(.maint) || admin.contains(.configMaint) { adminBits |= 0x01 }
                 if admin.contains(.configMaint) { adminBits |= 0x04 }
                 if admin.contains(.drain) { adminBits |= 0x08 }
                 let running = !admin.inMaintenance && segment.health(e) != .down
                 let (address, port) = splitAddress(server.address)
-                // Without a check: HAProxy's defaults for an unchecked server.
-                let check = checks(b, s) ?? CheckColumns(status: 6, result: 0, health: 0, state: 0)
+                // Without a check, what HAProxy 2.6 prints for an unchecked
+                // server: status INI (1), no result, health at the default
+                // rise (2) while running, and checks paused (8) when disabled
+                // in the configuration.
+                let check = checks(b, s) ?? CheckColumns(status: 1, result: 0, health: running ? 2 : 0,
+                                                         state: admin.contains(.configMaint) ? 8 : 0)
                 let fields: [String] = [
                     String(be.proxyID), be.proxy, String(server.serverID), server.server, address,
                     running ? "2" : "0", String(adminBits), String(segment.weight(e)), String(segment.initialWeight(e)),

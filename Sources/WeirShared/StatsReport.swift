@@ -18,6 +18,7 @@ public struct StatsRow: Sendable {
     public var backup: Int
     public var lastChange: Int
     public var checkStatus: String
+    public var rates = SharedSegment.Rates()
 
     public subscript(_ counter: Counter) -> Int64 { totals[counter.rawValue] }
 }
@@ -66,7 +67,7 @@ public struct StatsView {
         }
         var row = StatsRow(entity: entity, info: info, totals: totals, current: open,
                            maximum: max(current.maximum(entity), open), limit: 0, status: "", weight: 0, userWeight: 0,
-                           active: 0, backup: 0, lastChange: 0, checkStatus: "")
+                           active: 0, backup: 0, lastChange: 0, checkStatus: "", rates: current.rates(entity))
         switch info.kind {
         case .frontend:
             row.status = "OPEN"
@@ -85,9 +86,10 @@ public struct StatsView {
                 case .down: row.status = "DOWN"
                 }
             }
-            let running = serverRunning(entity)
+            // HAProxy shows a server's effective weight whatever its state:
+            // down, drained or in maintenance, it keeps its weight.
             row.userWeight = current.weight(entity)
-            row.weight = running && !admin.contains(.drain) ? row.userWeight : 0
+            row.weight = row.userWeight
             row.active = info.isBackup ? 0 : 1
             row.backup = info.isBackup ? 1 : 0
             row.limit = current.maxconn(entity)
@@ -119,7 +121,7 @@ public struct StatsView {
     }
 }
 
-/// `show stat`: HAProxy 2.6's CSV columns (through `srid`), in its order.
+/// `show stat`: HAProxy 2.6's CSV columns, in its order.
 public enum StatsCSV {
     /// Column names, and which kinds fill them (F frontend, B backend, S server).
     public static let columns: [(name: String, kinds: String)] = [
@@ -137,14 +139,14 @@ public enum StatsCSV {
         ("agent_status", ""), ("agent_code", ""), ("agent_duration", ""), ("check_desc", ""), ("agent_desc", ""),
         ("check_rise", ""), ("check_fall", ""), ("check_health", ""), ("agent_rise", ""), ("agent_fall", ""),
         ("agent_health", ""), ("addr", "S"), ("cookie", ""), ("mode", "FBS"), ("algo", ""), ("conn_rate", "F"),
-        ("conn_rate_max", "F"), ("conn_tot", "F"), ("intercepted", "FB"), ("dcon", "F"), ("dses", "F"), ("wrew", "FBS"),
-        ("connect", "BS"), ("reuse", "BS"), ("cache_lookups", ""), ("cache_hits", ""), ("srv_icur", ""),
+        ("conn_rate_max", "F"), ("conn_tot", "F"), ("intercepted", "F"), ("dcon", "F"), ("dses", "F"), ("wrew", "FBS"),
+        ("connect", "BS"), ("reuse", "BS"), ("cache_lookups", "FB"), ("cache_hits", "FB"), ("srv_icur", ""),
         ("src_ilim", ""), ("qtime_max", ""), ("ctime_max", ""), ("rtime_max", ""), ("ttime_max", ""), ("eint", "FBS"),
         ("idle_conn_cur", ""), ("safe_conn_cur", ""), ("used_conn_cur", ""), ("need_conn_est", ""), ("uweight", "BS"),
-        ("agg_server_status", ""), ("agg_server_check_status", ""), ("agg_check_status", ""), ("srid", "S"),
+        ("agg_server_status", ""), ("agg_server_check_status", ""), ("agg_check_status", ""),
         // HAProxy ends the static columns with "-", then come its stats
-        // modules' columns: those of its `ssl` module.
-        (moduleDelimiter, "FBS"), ("ssl_sess", "F"), ("ssl_reused_sess", "F"), ("ssl_failed_handshake", "F"),
+        // modules' columns: those of its `ssl` module, on every row.
+        (moduleDelimiter, "FBS"), ("ssl_sess", "FBS"), ("ssl_reused_sess", "FBS"), ("ssl_failed_handshake", "FBS"),
     ]
 
     /// The column (and the value in every row) that ends the static columns;
@@ -197,7 +199,8 @@ public enum StatsCSV {
         case "wretr": return String(row[.retries])
         case "wredis": return String(row[.redispatches])
         case "status": return row.status
-        case "check_status": return row.info.kind == .server ? row.checkStatus : ""
+        // HAProxy hides the last check's status while a server is in maintenance.
+        case "check_status": return row.info.kind == .server && row.status != "MAINT" ? row.checkStatus : ""
         case "weight": return String(row.weight)
         case "act": return String(row.active)
         case "bck": return String(row.backup)
@@ -207,8 +210,14 @@ public enum StatsCSV {
         case "sid": return String(row.info.serverID)
         case "lbtot": return String(row[.lbTotal])
         case "type": return row.info.kind == .frontend ? "0" : row.info.kind == .backend ? "1" : "2"
-        case "rate", "rate_lim", "rate_max", "req_rate", "req_rate_max", "conn_rate", "conn_rate_max":
-            return name == "rate_lim" ? "" : "0"
+        case "rate": return String(row.rates.session)
+        case "rate_max": return String(row.rates.sessionMax)
+        case "req_rate": return String(row.rates.request)
+        case "req_rate_max": return String(row.rates.requestMax)
+        case "conn_rate": return String(row.rates.connection)
+        case "conn_rate_max": return String(row.rates.connectionMax)
+        // No `rate-limit sessions` in Weir: no limit.
+        case "rate_lim": return "0"
         case "hrsp_1xx": return http ? String(row[.http1xx]) : ""
         case "hrsp_2xx": return http ? String(row[.http2xx]) : ""
         case "hrsp_3xx": return http ? String(row[.http3xx]) : ""
@@ -231,10 +240,11 @@ public enum StatsCSV {
         case "conn_tot": return String(row[.connectionsTotal])
         case "intercepted": return String(row[.intercepted])
         case "dcon": return String(row[.deniedConnections])
-        case "dses", "wrew", "eint", "reuse": return "0"
+        // What Weir has no feature for (session rules, header rewrites,
+        // internal errors, connection reuse, a cache) counts nothing.
+        case "dses", "wrew", "eint", "reuse", "cache_lookups", "cache_hits": return "0"
         case "connect": return String(row[.lbTotal])
         case "uweight": return String(row.userWeight)
-        case "srid": return "1"
         case moduleDelimiter: return moduleDelimiter
         case "ssl_sess": return String(row[.sslSessions])
         case "ssl_reused_sess": return String(row[.sslReusedSessions])
@@ -261,7 +271,7 @@ public enum StatsCSV {
             for column in columns.indices where column != delimiterPosition {
                 let value = self.value(column, row, now: now)
                 guard !value.isEmpty else { continue }
-                let (tags, type) = describe(column)
+                let (tags, type) = describe(column, kind: row.info.kind)
                 text += "\(kind).\(row.info.proxyID).\(row.info.serverID).\(fieldPosition(column)).\(columns[column].name).1:\(tags):\(type):\(value)\n"
             }
         }
@@ -277,7 +287,7 @@ public enum StatsCSV {
             for column in columns.indices where column != delimiterPosition {
                 let value = self.value(column, row, now: now)
                 guard !value.isEmpty else { continue }
-                let (tags, type) = describe(column)
+                let (tags, type) = describe(column, kind: row.info.kind)
                 let chars = Array(tags)
                 let origin = chars[0] == "K" ? "Key" : chars[0] == "C" ? "Config" : chars[0] == "S" ? "Status" : "Metric"
                 let nature: String
@@ -285,16 +295,19 @@ public enum StatsCSV {
                 case "N": nature = "Name"
                 case "G": nature = "Gauge"
                 case "L": nature = "Limit"
-                case "A": nature = "Avg"
+                case "a": nature = "Avg"
+                case "A": nature = "Age"
                 case "O": nature = "Output"
                 case "D": nature = "Duration"
                 case "M": nature = "Max"
+                case "R": nature = "Rate"
                 default: nature = "Counter"
                 }
+                let scope = chars[2] == "S" ? "Service" : "Process"
                 let rendered = type == "str" ? "\"" + jsonEscape(value) + "\"" : value
                 fields.append("{\"objType\":\"\(objType)\",\"proxyId\":\(row.info.proxyID),\"id\":\(row.info.serverID),"
                     + "\"field\":{\"pos\":\(fieldPosition(column)),\"name\":\"\(columns[column].name)\"},\"processNum\":1,"
-                    + "\"tags\":{\"origin\":\"\(origin)\",\"nature\":\"\(nature)\",\"scope\":\"Process\"},"
+                    + "\"tags\":{\"origin\":\"\(origin)\",\"nature\":\"\(nature)\",\"scope\":\"\(scope)\"},"
                     + "\"value\":{\"type\":\"\(type)\",\"value\":\(rendered)}}")
             }
             objects.append("[" + fields.joined(separator: ",") + "]")
@@ -302,17 +315,33 @@ public enum StatsCSV {
         return "[" + objects.joined(separator: ",") + "]\n"
     }
 
-    /// Tags (origin, nature, scope) and value type of a column, as `typed` prints them.
-    static func describe(_ column: Int) -> (tags: String, type: String) {
+    /// Tags (origin, nature, scope) and value type of a column on a row of
+    /// `kind`, as HAProxy 2.6's `show stat typed` prints them: origin K(ey),
+    /// C(onfig), S(tatus), M(etric); nature N(ame), G(auge), L(imit),
+    /// a(verage), A(ge), O(utput), D(uration), M(ax), C(ounter), R(ate);
+    /// scope S(ervice), P(rocess).
+    static func describe(_ column: Int, kind: EntityKind) -> (tags: String, type: String) {
         switch columns[column].name {
-        case "pxname", "svname", "addr", "mode": return ("KNP", "str")
-        case "status", "check_status": return ("SOP", "str")
-        case "iid", "sid", "pid", "type", "srid": return ("KNP", "u32")
-        case "slim", "weight", "uweight": return ("CLP", "u32")
-        case "qcur", "scur", "act", "bck", "rate": return ("MGP", "u32")
-        case "qmax", "smax", "rate_max": return ("MMP", "u32")
-        case "lastchg", "lastsess": return ("MDP", "u32")
-        case "qtime", "ctime", "rtime", "ttime": return ("MAP", "u32")
+        case "pxname", "svname": return ("KNS", "str")
+        case "status": return ("SGP", "str")
+        case "check_status", "last_chk", "check_desc": return ("MOP", "str")
+        case "addr", "mode", "algo": return ("CGS", "str")
+        case "pid": return ("KGP", "u32")
+        case "iid", "sid": return ("KGS", "u32")
+        case "type", "check_rise", "check_fall", "check_health": return ("CGS", "u32")
+        case "slim", "rate_lim": return ("CLP", "u32")
+        case "weight", "uweight", "qtime", "ctime", "rtime", "ttime": return ("MaP", "u32")
+        case "act", "bck": return (kind == .server ? "SGP" : "MGP", "u32")
+        case "rate": return (kind == .backend ? "MGP" : "MRP", "u32")
+        case "rate_max": return (kind == .backend ? "MGP" : "MMP", "u32")
+        case "req_rate", "conn_rate": return ("MRP", "u32")
+        case "qcur", "scur", "srv_icur": return ("MGP", "u32")
+        case "qmax", "smax", "req_rate_max", "conn_rate_max", "qtime_max", "ctime_max", "rtime_max", "ttime_max":
+            return ("MMP", "u32")
+        case "lastchg": return ("MAP", "u32")
+        case "lastsess": return ("MAP", "s32")
+        case "downtime": return ("MCP", "u32")
+        case "check_duration": return ("MDP", "u64")
         default: return ("MCP", "u64")
         }
     }

@@ -136,7 +136,7 @@ struct TLSClientCertificateTests {
         #expect(table?.int("fe/FRONTEND", "ssl_reused_sess") == 0)
         #expect(table?.text("fe/FRONTEND", "-") == "-")
         let columns = table?.columns ?? []
-        #expect(columns.firstIndex(of: "-").map { columns[$0 - 1] == "srid" && columns[$0 + 1] == "ssl_sess" } == true, "\(columns)")
+        #expect(columns.firstIndex(of: "-").map { columns[$0 - 1] == "agg_check_status" && columns[$0 + 1] == "ssl_sess" } == true, "\(columns)")
         let typed = try statsCommand(socket, "show stat typed")
         #expect(typed.contains(".ssl_failed_handshake.1:MCP:u64:3\n"), "\(typed)")
     }

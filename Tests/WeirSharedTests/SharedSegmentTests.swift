@@ -159,7 +159,8 @@ let twoProxies = """
         #expect(field(lines[1], "req_tot") == "11")
         #expect(field(lines[1], "status") == "OPEN" && field(lines[1], "slim") == "50")
         #expect(lines[2].hasPrefix("app,s1,"))
-        #expect(field(lines[2], "status") == "DRAIN" && field(lines[2], "scur") == "1" && field(lines[2], "weight") == "0")
+        #expect(field(lines[2], "status") == "DRAIN" && field(lines[2], "scur") == "1" && field(lines[2], "weight") == "10",
+                "HAProxy 2.6 shows a drained server's weight")
         #expect(field(lines[3], "status") == "MAINT")
         #expect(field(lines[4], "status") == "no check" && field(lines[4], "bck") == "1")
         #expect(lines[5].hasPrefix("app,BACKEND,") && field(lines[5], "status") == "UP")
@@ -207,10 +208,10 @@ let twoProxies = """
         let state = run("show servers state app", .user).split(separator: "\n").map(String.init)
         #expect(state[0] == "1" && state.count == 5)
         #expect(state[2].hasPrefix("2 app 1 s1 127.0.0.1 2 0 7 10 "))
-        #expect(state[3].hasPrefix("2 app 2 s2 127.0.0.1 0 4 1 1 "))
+        #expect(state[3].hasPrefix("2 app 2 s2 127.0.0.1 0 5 1 1 "), "disabled: forced and configured maintenance")
         #expect(run("show stat -1 4 -1", .user).split(separator: "\n").count == 5)
         #expect(run("show stat json", .user).hasPrefix("[[{\"objType\":\"Frontend\",\"proxyId\":1,"))
-        #expect(run("show stat typed", .user).hasPrefix("F.1.0.0.pxname.1:KNP:str:fe\n"))
+        #expect(run("show stat typed", .user).hasPrefix("F.1.0.0.pxname.1:KNS:str:fe\n"))
     }
 }
 
