@@ -96,7 +96,13 @@ public enum HTTPParser {
         let startLineKind: HTTPParseError.Kind = end < head.count ? .requestLineTooLarge : .requestLineInvalid
         var p = 0
 
-        while p < end && ASCII.isTokenChar(head[p]) { p += 1 }
+        // Most requests are GETs: `GET ` as one little-endian word.
+        let isGet = end >= 4 && UInt32(littleEndian: head.loadUnaligned(as: UInt32.self)) == 0x2054_4547
+        if isGet {
+            p = 3
+        } else {
+            while p < end && ASCII.isTokenChar(head[p]) { p += 1 }
+        }
         let methodEnd = p
         guard p < end else { throw HTTPParseError(startLineKind, in: .request) }
         guard methodEnd > 0, head[p] == ASCII.space else {
@@ -136,7 +142,7 @@ public enum HTTPParser {
         let keepAlive = !fields.connectionClose && (versionMinor == 1 || fields.connectionKeepAlive)
 
         return RequestHead(
-            method: HTTPMethod(head.slice(0, methodEnd)),
+            method: isGet ? .get : HTTPMethod(head.slice(0, methodEnd)),
             methodEnd: methodEnd,
             targetStart: targetStart,
             targetEnd: targetEnd,
