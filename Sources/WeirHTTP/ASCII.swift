@@ -61,7 +61,7 @@ enum ASCII {
 
     // Sixteen bytes at a time, on a vector (SSE2 on x86-64: a `pminub` and
     // a `pcmpeqb` per comparison). Each test gives the bytes it finds as
-    // 0xFF, the vector read as two little-endian words. The constants are
+    // 0xFF in two words (`foundWords`). The constants are
     // spelled `SIMD16<UInt8>(repeating: literal)`: built from a named
     // constant, the comparisons went lane by lane.
 
@@ -71,7 +71,7 @@ enum ASCII {
     @inline(__always)
     static func controlBytes(of chunk: SIMD16<UInt8>) -> SIMD2<UInt64> {
         let found = (chunk .< SIMD16<UInt8>(repeating: 0x20)) .| (chunk .== SIMD16<UInt8>(repeating: 0x7F))
-        return unsafeBitCast(SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: found), to: SIMD2<UInt64>.self)
+        return foundWords(found)
     }
 
     /// The bytes of `chunk` that are neither an ASCII letter nor `-`: where
@@ -82,7 +82,7 @@ enum ASCII {
         let folded = chunk | SIMD16<UInt8>(repeating: 0x20)
         let letters = folded &- SIMD16<UInt8>(repeating: 0x61) .< SIMD16<UInt8>(repeating: 26)
         let found = .!(letters .| (chunk .== SIMD16<UInt8>(repeating: 0x2D)))
-        return unsafeBitCast(SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: found), to: SIMD2<UInt64>.self)
+        return foundWords(found)
     }
 
     /// The bytes of `chunk` a request-target may not hold (`target` class):
@@ -91,7 +91,15 @@ enum ASCII {
     static func nonTargetBytes(of chunk: SIMD16<UInt8>) -> SIMD2<UInt64> {
         let found = (chunk .<= SIMD16<UInt8>(repeating: 0x20)) .| (chunk .>= SIMD16<UInt8>(repeating: 0x7F))
             .| (chunk .== SIMD16<UInt8>(repeating: 0x23))
-        return unsafeBitCast(SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: found), to: SIMD2<UInt64>.self)
+        return foundWords(found)
+    }
+
+    /// The lanes `found` marks as 0xFF bytes in two words, the first lane in
+    /// the low byte of the first word whatever the byte order.
+    @inline(__always)
+    private static func foundWords(_ found: SIMDMask<SIMD16<Int8>>) -> SIMD2<UInt64> {
+        let words = unsafeBitCast(SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: found), to: SIMD2<UInt64>.self)
+        return SIMD2(UInt64(littleEndian: words[0]), UInt64(littleEndian: words[1]))
     }
 
     /// The offset of the first byte a sixteen-byte test found, 16 if none.
