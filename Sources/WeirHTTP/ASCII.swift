@@ -1,5 +1,5 @@
 // Byte classes of RFC 9110 §5.6 and RFC 9112: branch-light tests on one
-// byte, and one 256-entry table for the loops that scan runs of bytes.
+// byte, and tests on sixteen at once for the loops that scan runs of bytes.
 
 /// Byte values and character classes the HTTP/1 grammar is written in.
 enum ASCII {
@@ -36,6 +36,12 @@ enum ASCII {
         byte >= space ? byte != 0x7F : byte == horizontalTab
     }
 
+    /// A request-target byte (RFC 9112 §3.2, no fragment): VCHAR but `#`.
+    @inline(__always)
+    static func isTargetChar(_ byte: UInt8) -> Bool {
+        byte &- 0x21 < 0x5E && byte != numberSign
+    }
+
     /// SP or HTAB: optional whitespace (OWS, BWS, RWS).
     @inline(__always)
     static func isWhitespace(_ byte: UInt8) -> Bool {
@@ -47,67 +53,69 @@ enum ASCII {
         byte &- zero < 10
     }
 
-    /// One entry per byte value: which of the `ByteClass` classes it is in.
-    /// Built once, never freed; the scanning loops index it without bounds
-    /// checks (a byte is always below 256).
-    nonisolated(unsafe) static let classes: UnsafePointer<ByteClass> = {
-        let table = UnsafeMutablePointer<ByteClass>.allocate(capacity: 256)
-        for value in 0..<256 {
-            let byte = UInt8(value)
-            var c: ByteClass = []
-            if isTokenChar(byte) { c.insert(.token) }
-            if isFieldValueChar(byte) { c.insert(.fieldValue) }
-            if byte > space && byte < 0x7F && byte != numberSign { c.insert(.target) }
-            table[value] = c
-        }
-        return UnsafePointer(table)
-    }()
-
-    // Eight bytes at a time (SWAR): a word loaded little-endian, so its low
-    // byte comes first. Each test below sets the high bit of exactly the
-    // bytes it finds (no carry crosses a byte: every sum stays below 0x100),
-    // so `trailingZeroBitCount / 8` is the offset of the first one.
+    // Eight bytes at a time (SWAR), for `lowercased(word:)`: a word loaded
+    // little-endian, so its low byte comes first.
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highBits: UInt64 = 0x8080_8080_8080_8080
     private static let lowBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
 
-    /// The bytes of `word` equal to `byte` (below 0x80).
+    // Sixteen bytes at a time, on a vector (SSE2 on x86-64: a `pminub` and
+    // a `pcmpeqb` per comparison). Each test gives the bytes it finds as
+    // 0xFF in two words (`foundWords`). The constants are
+    // spelled `SIMD16<UInt8>(repeating: literal)`: built from a named
+    // constant, the comparisons went lane by lane.
+
+    /// The bytes of `chunk` a field value may not hold, and HTAB, which it
+    /// may: every CTL (below SP) and DEL. Bytes from 0x80 (obs-text) are
+    /// left out.
     @inline(__always)
-    static func bytes(of word: UInt64, equalTo byte: UInt8) -> UInt64 {
-        let difference = word ^ (ones &* UInt64(byte))
-        return ~(((difference & lowBits) &+ lowBits) | difference) & highBits
+    static func controlBytes(of chunk: SIMD16<UInt8>) -> SIMD2<UInt64> {
+        let found = (chunk .< SIMD16<UInt8>(repeating: 0x20)) .| (chunk .== SIMD16<UInt8>(repeating: 0x7F))
+        return foundWords(found)
     }
 
-    /// The bytes of `word` a field value may not hold, and HTAB, which it
-    /// may: every CTL (below SP) and DEL. Adding 1 to the low seven bits
-    /// takes DEL to 0 and CTLs to 1–0x20, so one comparison (below 0x21)
-    /// finds both; bytes from 0x80 (obs-text) are left out.
-    @inline(__always)
-    static func controlBytes(of word: UInt64) -> UInt64 {
-        let rotated = ((word & lowBits) &+ ones) & lowBits
-        return ~(rotated &+ ones &* 0x5F) & ~word & highBits
-    }
-
-    /// The bytes of `word` that are neither an ASCII letter nor `-`: where
+    /// The bytes of `chunk` that are neither an ASCII letter nor `-`: where
     /// the common run of a field name ends (the colon, or a rarer tchar).
+    /// `| 0x20` maps exactly the letters of either case to `a`–`z`.
     @inline(__always)
-    static func nonNameLetterBytes(of word: UInt64) -> UInt64 {
-        let folded = (word | ones &* 0x20) & lowBits
-        let fromA = folded &+ ones &* 0x1F
-        let pastZ = folded &+ ones &* 0x05
-        let letters = fromA & ~pastZ & ~word & highBits
-        return ~(letters | bytes(of: word, equalTo: hyphen)) & highBits
+    static func nonNameLetterBytes(of chunk: SIMD16<UInt8>) -> SIMD2<UInt64> {
+        let folded = chunk | SIMD16<UInt8>(repeating: 0x20)
+        let letters = folded &- SIMD16<UInt8>(repeating: 0x61) .< SIMD16<UInt8>(repeating: 26)
+        let found = .!(letters .| (chunk .== SIMD16<UInt8>(repeating: 0x2D)))
+        return foundWords(found)
     }
 
-    /// The bytes of `word` a request-target may not hold (`target` class):
-    /// SP and the CTLs below it, DEL and above, `#`. Exact for the first one
-    /// found (a borrow only flags bytes after a true one), which is all a
-    /// scan reads.
+    /// The bytes of `chunk` a request-target may not hold (`target` class):
+    /// SP and the CTLs below it, DEL and above, `#`.
     @inline(__always)
-    static func nonTargetBytes(of word: UInt64) -> UInt64 {
-        let belowBang = (word &- ones &* 0x21) & ~word
-        let delOrAbove = ((word & lowBits) &+ ones) | word
-        return (belowBang | delOrAbove | bytes(of: word, equalTo: numberSign)) & highBits
+    static func nonTargetBytes(of chunk: SIMD16<UInt8>) -> SIMD2<UInt64> {
+        let found = (chunk .<= SIMD16<UInt8>(repeating: 0x20)) .| (chunk .>= SIMD16<UInt8>(repeating: 0x7F))
+            .| (chunk .== SIMD16<UInt8>(repeating: 0x23))
+        return foundWords(found)
+    }
+
+    /// The lanes `found` marks as 0xFF bytes in two words, the first lane in
+    /// the low byte of the first word whatever the byte order.
+    @inline(__always)
+    private static func foundWords(_ found: SIMDMask<SIMD16<Int8>>) -> SIMD2<UInt64> {
+        let words = unsafeBitCast(SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: found), to: SIMD2<UInt64>.self)
+        return SIMD2(UInt64(littleEndian: words[0]), UInt64(littleEndian: words[1]))
+    }
+
+    /// The offset of the first byte a sixteen-byte test found, 16 if none.
+    @inline(__always)
+    static func firstFound(_ found: SIMD2<UInt64>) -> Int {
+        if found[0] != 0 { return found[0].trailingZeroBitCount &>> 3 }
+        if found[1] != 0 { return 8 &+ found[1].trailingZeroBitCount &>> 3 }
+        return 16
+    }
+
+    /// `found` without the bytes it found among its first `count` (0 to 15).
+    @inline(__always)
+    static func droppingFirst(_ count: Int, of found: SIMD2<UInt64>) -> SIMD2<UInt64> {
+        let bits = UInt64(truncatingIfNeeded: count &* 8)
+        if count < 8 { return SIMD2(found[0] & (~0 &<< bits), found[1]) }
+        return SIMD2(0, found[1] & (~0 &<< (bits &- 64)))
     }
 
     /// Each byte of `word` lowercased: `A`–`Z` to `a`–`z`, others unchanged.
@@ -134,16 +142,4 @@ enum ASCII {
         if letter &- 0x61 < 6 { return letter &- 0x61 &+ 10 }
         return nil
     }
-}
-
-/// Classes of a byte, as `ASCII.classes` records them.
-struct ByteClass: OptionSet {
-    let rawValue: UInt8
-
-    /// `tchar`: method, field name, token.
-    static let token = ByteClass(rawValue: 1)
-    /// HTAB, SP, VCHAR, obs-text: a field value or reason phrase byte.
-    static let fieldValue = ByteClass(rawValue: 2)
-    /// VCHAR but `#`: a request-target byte (RFC 9112 §3.2, no fragment).
-    static let target = ByteClass(rawValue: 4)
 }

@@ -29,10 +29,10 @@ struct FieldSection {
     /// a value holds no CTL but HTAB, no DEL; lines end in CRLF or a bare LF,
     /// and a CR anywhere else is rejected.
     ///
-    /// Each line is read in runs, eight bytes at a time: the name up to its
-    /// first byte that is not a letter or `-` (the colon, most often), the
-    /// value up to its first control byte (the line end, most often); then
-    /// byte by byte through the byte class table to the first byte that may
+    /// Each line is read in runs, sixteen bytes at a time: the name up to
+    /// its first byte that is not a letter or `-` (the colon, most often),
+    /// the value up to its first control byte (the line end); then
+    /// byte by byte through the byte class tests to the first byte that may
     /// not be there, which says how the name or line ends. The first
     /// offending byte decides the error, as in a byte-by-byte reading.
     init(
@@ -43,7 +43,6 @@ struct FieldSection {
         let outOfBytes = HTTPParseError(end < head.count ? .headTooLarge : .lineEndingInvalid, in: message)
         let maxFields = min(limits.maxHeaders, headers.capacity)
         guard start < end, let base = head.baseAddress else { throw outOfBytes }
-        let classes = ASCII.classes
         // The fields go straight into the table's storage (the capacity is
         // checked against `maxFields`); its count is set on the way out,
         // whether the head parsed or not.
@@ -61,8 +60,8 @@ struct FieldSection {
         @inline(__always) func half(_ i: Int) -> UInt16 {
             UInt16(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt16.self))
         }
-        @inline(__always) func word(_ i: Int) -> UInt64 {
-            UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        @inline(__always) func chunk(_ i: Int) -> SIMD16<UInt8> {
+            base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
         }
         var p = start
         while true {
@@ -81,17 +80,24 @@ struct FieldSection {
             if ASCII.isWhitespace(first) { throw HTTPParseError(.obsoleteLineFolding, in: message) }
 
             let nameStart = p
-            while p &+ 8 <= end {
-                let others = ASCII.nonNameLetterBytes(of: word(p))
-                if others != 0 {
-                    p &+= others.trailingZeroBitCount &>> 3
+            // Sixteen bytes at a time; the last bytes before `end` as the
+            // sixteen that end there, those before `p` left out.
+            while true {
+                if p &+ 16 <= end {
+                    let offset = ASCII.firstFound(ASCII.nonNameLetterBytes(of: chunk(p)))
+                    p &+= offset
+                    if offset < 16 { break }
+                } else {
+                    if p < end && end >= 16 {
+                        let found = ASCII.nonNameLetterBytes(of: chunk(end &- 16))
+                        p = end &- 16 &+ ASCII.firstFound(ASCII.droppingFirst(p &- (end &- 16), of: found))
+                    }
                     break
                 }
-                p &+= 8
             }
             // Most often the colon is there; else the rarer tchars, one by one.
             if p >= end || byte(p) != ASCII.colon {
-                while p < end && classes[Int(byte(p))].contains(.token) { p += 1 }
+                while p < end && ASCII.isTokenChar(byte(p)) { p += 1 }
                 guard p < end else { throw outOfBytes }
             }
             guard p > nameStart, byte(p) == ASCII.colon else {
@@ -110,13 +116,19 @@ struct FieldSection {
                 while p < end && ASCII.isWhitespace(byte(p)) { p += 1 }
             }
             let valueStart = p
-            while p &+ 8 <= end {
-                let controls = ASCII.controlBytes(of: word(p))
-                if controls != 0 {
-                    p &+= controls.trailingZeroBitCount &>> 3
+            // As the name is read.
+            while true {
+                if p &+ 16 <= end {
+                    let offset = ASCII.firstFound(ASCII.controlBytes(of: chunk(p)))
+                    p &+= offset
+                    if offset < 16 { break }
+                } else {
+                    if p < end && end >= 16 {
+                        let found = ASCII.controlBytes(of: chunk(end &- 16))
+                        p = end &- 16 &+ ASCII.firstFound(ASCII.droppingFirst(p &- (end &- 16), of: found))
+                    }
                     break
                 }
-                p &+= 8
             }
             var valueEnd: Int
             if p &+ 2 <= end && half(p) == Self.crlf {
@@ -124,7 +136,7 @@ struct FieldSection {
                 valueEnd = p
                 p &+= 2
             } else {
-                while p < end && classes[Int(byte(p))].contains(.fieldValue) { p += 1 }
+                while p < end && ASCII.isFieldValueChar(byte(p)) { p += 1 }
                 guard p < end else { throw outOfBytes }
                 valueEnd = p
                 let stop = byte(p)

@@ -146,23 +146,22 @@ public enum KnownFieldName: UInt8, Sendable {
     }
 
     /// The known name the `count` bytes at `name` spell. Most names are
-    /// none, and most of those are told at once by their first letter and
-    /// length; the others go to `classify`.
+    /// none, and most of those are told at once by a hash of their first
+    /// letter (either case) and length; the others go to `classify`.
     @inline(__always)
     init(_ name: UnsafeRawPointer, count: Int) {
-        let letter = name.load(as: UInt8.self) & 31
-        guard count < 32, (Self.firstLetters &>> letter) & (Self.lengths &>> count) & 1 != 0 else {
+        let letter = Int(name.load(as: UInt8.self) & 31)
+        guard Self.hashes &>> UInt64(truncatingIfNeeded: (letter &+ count &* 38) & 63) & 1 != 0 else {
             self = .other
             return
         }
         self = Self.classify(name, count: count)
     }
 
-    /// The first letters of the known names, as bits indexed by the letter's
-    /// low five bits (either case): c, e, h, k, p, t, u.
-    private static let firstLetters: UInt32 = 1 << 3 | 1 << 5 | 1 << 8 | 1 << 11 | 1 << 16 | 1 << 20 | 1 << 21
-    /// The lengths of the known names, as bits.
-    private static let lengths: UInt32 = 1 << 2 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 10 | 1 << 14 | 1 << 16 | 1 << 17
+    /// The known names' hashes (`letter + 38 × length`, modulo 64), as bits.
+    /// The factor leaves out the usual other names: Date, Server, ETag,
+    /// User-Agent, Accept*, Content-Type, Cache-Control, Cookie, Referer...
+    private static let hashes: UInt64 = 1 << 7 | 1 << 23 | 1 << 26 | 1 << 31 | 1 << 32 | 1 << 41 | 1 << 48 | 1 << 63
 
     private static func classify(_ name: UnsafeRawPointer, count: Int) -> KnownFieldName {
         // `| 0x20` lowercases a letter and maps no other byte to one.

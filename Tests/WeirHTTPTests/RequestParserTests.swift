@@ -65,6 +65,11 @@ struct RequestParserTests {
               method: .other, target: "/cache", versionMinor: 1, framing: .none, keepAlive: true),
         Shape(wire: "get / HTTP/1.1\r\nHost: h\r\n\r\n",
               method: .other, target: "/", versionMinor: 1, framing: .none, keepAlive: true),
+        // `GET ` is read as one word: a longer or shorter method is not GET.
+        Shape(wire: "GETS / HTTP/1.1\r\nHost: h\r\n\r\n",
+              method: .other, target: "/", versionMinor: 1, framing: .none, keepAlive: true),
+        Shape(wire: "GE / HTTP/1.1\r\nHost: h\r\n\r\n",
+              method: .other, target: "/", versionMinor: 1, framing: .none, keepAlive: true),
         Shape(wire: "M-SEARCH * HTTP/1.1\r\nHost: h\r\n\r\n",
               method: .other, target: "*", versionMinor: 1, framing: .none, keepAlive: true),
         Shape(wire: "GET /%7Euser/a%20b;p=1?x=[1]&y={2}|~ HTTP/1.1\r\nHost: h\r\n\r\n",
