@@ -135,8 +135,17 @@ extension ParserState {
     /// A stick table named in a rule or fetch, resolved once every section is
     /// read; nil `name`: the table of the section being read.
     private mutating func stickTableReference(_ name: String?) -> Int {
-        let own = proxyIndex.map { proxies[$0].name } ?? ""
-        stickTableReferences.append(NamedReference(name: name ?? own, location: lineLocationForReferences))
+        // Spelled out: Swift 6.3.1's optimizer crashes (CopyPropagation) on
+        // `name ?? proxyIndex.map { proxies[$0].name } ?? ""` in release builds.
+        let table: String
+        if let name {
+            table = name
+        } else if let index = proxyIndex {
+            table = proxies[index].name
+        } else {
+            table = ""
+        }
+        stickTableReferences.append(NamedReference(name: table, location: lineLocationForReferences))
         return stickTableReferences.count - 1
     }
 
