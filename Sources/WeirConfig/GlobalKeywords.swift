@@ -123,7 +123,8 @@ extension ParserState {
             parseServerVerify(words)
         default:
             if Keywords.globalIgnored.contains(k) {
-                warning("'\(k)' is ignored: it has no effect until TLS support lands", at: keyword)
+                warning("'\(k)' is ignored: Weir sizes DH parameters to the certificate's key; "
+                        + "set them with 'ssl-dh-param-file'", at: keyword)
                 return
             }
             if Keywords.globalUnsupported.contains(k) || k.hasPrefix("tune.") || k.hasPrefix("ssl-") {

@@ -26,8 +26,8 @@ enum Keywords {
         "ssl-default-server-options", "ssl-server-verify",
     ]
 
-    /// Global keywords accepted with a warning because they change nothing
-    /// until a later feature (TLS) lands.
+    /// Global keywords accepted with a warning because they change nothing in
+    /// Weir (DH parameters follow the certificate's key, or ssl-dh-param-file).
     static let globalIgnored: Set<String> = [
         "tune.ssl.default-dh-param",
     ]

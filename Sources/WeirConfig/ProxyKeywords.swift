@@ -380,19 +380,23 @@ extension ParserState {
 
     // MARK: timeout
 
+    /// `a, b or c`: every timeout name, for the messages.
+    static func timeoutNames(_ names: [String]) -> String {
+        names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1]
+    }
+
     mutating func parseTimeout(_ words: [Word]) {
         let stored = ["connect", "client", "server", "queue", "tunnel", "client-fin", "server-fin", "http-request",
                       "http-keep-alive", "tarpit", "check", "client-hs"]
         let ignored: [String] = []
         guard words.count > 1 else {
-            error("timeout: expected a timeout name (connect, client, server, queue, tunnel, client-fin, server-fin, "
-                  + "http-request, http-keep-alive or tarpit)", at: words[0])
+            error("timeout: expected a timeout name (\(Self.timeoutNames(stored)))", at: words[0])
             return
         }
         let name = words[1]
         guard stored.contains(name.text) || ignored.contains(name.text) else {
-            error("timeout: unknown timeout '\(name.text)'; expected connect, client, server, queue, tunnel, client-fin, "
-                  + "server-fin, http-request, http-keep-alive or tarpit" + Keywords.didYouMean(name.text, among: stored + ignored).replacingDidYouMean(),
+            error("timeout: unknown timeout '\(name.text)'; expected \(Self.timeoutNames(stored))"
+                  + Keywords.didYouMean(name.text, among: stored + ignored).replacingDidYouMean(),
                   at: name)
             return
         }

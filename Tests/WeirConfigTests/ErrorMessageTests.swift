@@ -38,7 +38,7 @@ import Testing
         #expect(errors("defaults\n timeout connect\n") == ["t.cfg:2:10: error: timeout connect: expected a duration like 5s"])
         #expect(errors("defaults\n timeout\n")
                 == ["t.cfg:2:2: error: timeout: expected a timeout name (connect, client, server, queue, tunnel, client-fin, "
-                    + "server-fin, http-request, http-keep-alive or tarpit)"])
+                    + "server-fin, http-request, http-keep-alive, tarpit, check or client-hs)"])
         #expect(errors("global\n maxconn\n") == ["t.cfg:2:2: error: maxconn: expected a non-negative number"])
         #expect(errors("global\n pidfile\n") == ["t.cfg:2:2: error: pidfile: expected a file path"])
         #expect(errors("global\n maxconn 1 2\n") == ["t.cfg:2:12: error: unexpected argument '2' after 'maxconn'"])
@@ -47,7 +47,7 @@ import Testing
     @Test func unknownTimeout() {
         #expect(errors("defaults\n timeout conect 5s\n")
                 == ["t.cfg:2:10: error: timeout: unknown timeout 'conect'; expected connect, client, server, queue, tunnel, "
-                    + "client-fin, server-fin, http-request, http-keep-alive or tarpit (did you mean 'connect'?)"])
+                    + "client-fin, server-fin, http-request, http-keep-alive, tarpit, check or client-hs (did you mean 'connect'?)"])
     }
 
     @Test func sizes() {

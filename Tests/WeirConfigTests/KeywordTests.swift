@@ -13,6 +13,13 @@ import Testing
                 == ["t.cfg:2:21: error: hard-stop-after: expected a duration like 5s, got 'soon'"])
     }
 
+    @Test func defaultDHParamIsIgnoredWithATrueReason() {
+        let r = parse("global\n    tune.ssl.default-dh-param 2048\n")
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning) == ["t.cfg:2:5: warning: 'tune.ssl.default-dh-param' is ignored: Weir sizes DH "
+                                          + "parameters to the certificate's key; set them with 'ssl-dh-param-file'"])
+    }
+
     @Test func globalKeywords() throws {
         let r = parse("""
             global
