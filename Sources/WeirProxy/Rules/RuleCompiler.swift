@@ -25,6 +25,9 @@ struct CompiledRuleSet {
     let errorStatuses: Set<Int>
     /// Per backend: the expression of `balance hash EXPR`, nil for other algorithms.
     let balanceSamples: [CompiledSample?]
+    /// Whether a rule tracks stick counters (`track-sc*`): the worker keeps
+    /// per-session trackers only then.
+    var tracksStickCounters = false
     /// Each backend's `force-persist`/`ignore-persist` lines (CookiePersistence.swift).
     var persistRules: [[CompiledPersistRule]] = []
     /// Each backend's `stick` lines (StickPersistence.swift).
@@ -56,6 +59,7 @@ struct RuleCompiler {
     private var processVariables: [String: Int] = [:]
     private var captureLengths: [Int] = []
     private var countsServers = false
+    private var tracksStickCounters = false
     private var errorStatuses: Set<Int> = []
     private var tarpitAnswers: [CompiledReturn] = []
     private var setsTimeouts = false
@@ -172,6 +176,7 @@ struct RuleCompiler {
                                        needsCrypt: needsCrypt, countsServers: countsServers, errorStatuses: errorStatuses,
                                        balanceSamples: balanceSamples)
         compiled.frontendLogging = logging
+        compiled.tracksStickCounters = tracksStickCounters
         return compiled
     }
 
@@ -321,7 +326,9 @@ struct RuleCompiler {
 
     private mutating func stickAction(_ action: StickCounterAction) throws(StartupError) -> CompiledStickAction {
         switch action {
-        case .track(let t): return .track(counter: t.counter, key: try sample(t.key), table: t.table)
+        case .track(let t):
+            tracksStickCounters = true
+            return .track(counter: t.counter, key: try sample(t.key), table: t.table)
         case .increment(let counter, let type): return .increment(counter: counter, type: type)
         case .setGPT0(let counter, let value): return .setGPT0(counter: counter, value: value)
         }

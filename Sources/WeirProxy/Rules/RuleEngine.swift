@@ -129,7 +129,7 @@ struct RuleEngine: ~Copyable {
                                     uniqueIDCapacity: compiled.frontendLogging.contains { $0.uniqueIDFormat != nil } ? 128 : 0,
                                     initialCapacity: sessionCapacity)
         usableServers = Array(repeating: 0, count: compiled.backends.count)
-        stick = StickTrackers(sessionCapacity: sessionCapacity)
+        stick = StickTrackers(sessionCapacity: compiled.tracksStickCounters ? sessionCapacity : 0)
         plan = RulePlan(compiled)
         fieldCapacity = maxHeaders + 64
         fields = .allocate(capacity: fieldCapacity)

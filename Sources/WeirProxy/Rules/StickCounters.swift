@@ -47,8 +47,13 @@ struct StickTrackers: ~Copyable {
     var tables: [StickTable] = []
     private var trackers: UnsafeMutablePointer<StickTracker>
     private var capacity: Int
+    /// Whether any rule tracks: without, nothing is kept per session and
+    /// ending an exchange or a session costs one test.
+    let enabled: Bool
 
+    /// `sessionCapacity` 0: no rule tracks.
     init(sessionCapacity: Int) {
+        enabled = sessionCapacity > 0
         capacity = max(sessionCapacity, 1)
         let count = (capacity + 1) * Self.perSession
         trackers = .allocate(capacity: count)
@@ -58,9 +63,10 @@ struct StickTrackers: ~Copyable {
     deinit { trackers.deallocate() }
 
     /// The trackers of `slot`; `.max`: the connection being accepted.
-    /// Grows (allocating) only when the session slab did.
+    /// Grows (allocating) only when the session slab did. Without `enabled`,
+    /// every slot shares one set that never tracks.
     mutating func of(_ slot: UInt32) -> UnsafeMutablePointer<StickTracker> {
-        guard slot != .max else { return trackers }
+        guard enabled, slot != .max else { return trackers }
         if Int(slot) >= capacity {
             var grown = capacity * 2
             while grown <= Int(slot) { grown *= 2 }
@@ -90,6 +96,7 @@ struct StickTrackers: ~Copyable {
     /// Gives up what the trackers of `slot` hold (all of them, or only the
     /// exchange's), after counting the bytes and whether the response was an error.
     mutating func release(_ slot: UInt32, all: Bool, status: Int, bytesIn: Int64, bytesOut: Int64, now: Int64) {
+        guard enabled else { return }
         let list = of(slot)
         for i in 0..<Self.perSession where list[i].isTracking {
             let ending = all || !list[i].sessionLevel
@@ -112,6 +119,7 @@ struct StickTrackers: ~Copyable {
     /// The connection being accepted became the session in `slot`: its
     /// trackers move there, and count a session (sess_cnt, sess_rate).
     mutating func adoptAccepted(_ slot: UInt32) {
+        guard enabled else { return }
         let pending = of(.max)
         guard pending[0].isTracking || pending[1].isTracking || pending[2].isTracking else { return }
         let list = of(slot)
@@ -247,6 +255,7 @@ extension Worker {
     /// An HTTP exchange ended: its status and bytes count in the session's
     /// entries, and the trackers of its rules are released.
     mutating func endStickExchange(_ slot: UInt32) {
+        guard rules.stick.enabled else { return }
         let e = sessions.pointer(slot).pointee.exchange
         rules.stick.release(slot, all: false, status: Int(e.status), bytesIn: Int64(e.clientRequestBytes),
                             bytesOut: Int64(e.responseBytes), now: Clock.monotonicMilliseconds())
@@ -255,6 +264,7 @@ extension Worker {
     /// A session ends: its exchange (if one is under way) or, in mode tcp,
     /// its bytes count; every tracker is released.
     mutating func endStickSession(_ slot: UInt32) {
+        guard rules.stick.enabled else { return }
         let s = sessions.pointer(slot)
         if s.pointee.isHTTP {
             if s.pointee.exchange.started && !s.pointee.handshaking { endStickExchange(slot) }
