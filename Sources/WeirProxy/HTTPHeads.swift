@@ -123,6 +123,14 @@ extension Worker {
         }
         lines.flush(to: &w)
         if cookies { writeInsertedCookie(&w, slot: slot) }
+        endResponseHead(&w, slot: slot, tunnel: tunnel)
+    }
+
+    /// The `Connection` line the client needs (the upgrade, the close it
+    /// will see, or keep-alive for HTTP/1.0), then the empty line.
+    @inline(__always)
+    private func endResponseHead(_ w: inout HeadWriter, slot: UInt32, tunnel: Bool) {
+        let s = sessions.pointer(slot)
         if tunnel {
             w.append("connection: upgrade\r\n")
         } else if !s.pointee.exchange.clientKeepAlive {
@@ -140,7 +148,6 @@ extension Worker {
     /// received, one copy each, with no test per line but its name's.
     mutating func writeParsedResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead,
                                           slot: UInt32, tunnel: Bool) {
-        let s = sessions.pointer(slot)
         // An HTTP/1.1 status line goes as received, with the lines after it.
         let statusLineEnd = receivedStatusLineEnd(head, response)
         if statusLineEnd == nil {
@@ -162,14 +169,7 @@ extension Worker {
             }
             lines.flush(to: &w)
         }
-        if tunnel {
-            w.append("connection: upgrade\r\n")
-        } else if !s.pointee.exchange.clientKeepAlive {
-            w.append("connection: close\r\n")
-        } else if s.pointee.exchange.clientMinor == 0 {
-            w.append("connection: keep-alive\r\n")
-        }
-        w.append("\r\n")
+        endResponseHead(&w, slot: slot, tunnel: tunnel)
     }
 
     /// Where the status line ends (after its CRLF) when it reads
