@@ -82,8 +82,11 @@ public struct Worker: ~Copyable, EventHandler {
     let forwardedFor: ForwardedForTable
     var logger: Logger
     var listeners: [ListenerRuntime]
-    var frontends: [FrontendRuntime]
-    var backends: [BackendRuntime]
+    /// Owned buffers (freed in deinit) rather than arrays: the counters and
+    /// balancers updated per request are then written in place, without the
+    /// uniqueness check an array element's mutation costs.
+    let frontends: UnsafeMutableBufferPointer<FrontendRuntime>
+    let backends: UnsafeMutableBufferPointer<BackendRuntime>
     let signals: SignalFd
     let options: WorkerOptions
     let bufferSize: Int
@@ -160,7 +163,8 @@ public struct Worker: ~Copyable, EventHandler {
             backends[b].stickTable = segment.table(named: backends[b].name)
         }
         responseReaders = ResponseReaders(compiledRules, backendCookies: backends.map(\.hasCookie))
-        self.backends = backends
+        self.backends = .allocate(capacity: backends.count)
+        _ = self.backends.initialize(fromContentsOf: backends)
         self.options = options
         let fileLimit = Posix.raiseFileLimit()
         self.fileLimit = fileLimit
@@ -181,7 +185,8 @@ public struct Worker: ~Copyable, EventHandler {
                            sessionCapacity: min(maxconn, 1024))
         rules.stick.tables = segment.tables
         logger = Logger()
-        frontends = configuration.frontends.map(FrontendRuntime.init)
+        frontends = .allocate(capacity: configuration.frontends.count)
+        _ = frontends.initialize(fromContentsOf: configuration.frontends.map(FrontendRuntime.init))
         forwardedFor = ForwardedForTable(frontends: frontends.map(\.forwardFor), backends: self.backends.map(\.forwardFor))
         listeners = bound.map {
             ListenerRuntime(fd: $0.fd, frontend: $0.frontend,
@@ -194,6 +199,11 @@ public struct Worker: ~Copyable, EventHandler {
             if !checker.isEmpty { stats.segment.markCheckedServersUp(configuration) }
         }
         Signals.ignoreBrokenPipe()
+    }
+
+    deinit {
+        frontends.deinitialize().deallocate()
+        backends.deinitialize().deallocate()
     }
 
     private static func makeSignalFd() throws(StartupError) -> SignalFd {
