@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "WeirConfig"),
         .target(name: "WeirBalance"),
         .target(name: "WeirHTTP"),
-        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
+        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig", "WeirShared"]),
         .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",

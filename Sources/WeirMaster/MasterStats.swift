@@ -49,15 +49,8 @@ extension Master {
     }
 
     mutating func acceptStats(listener index: Int, loop: inout EventLoop) {
-        let timeout = configuration.global.statsTimeout
-        for fd in statsServer.accept(index, now: loop.now, timeout: timeout) {
-            let token = Token(kind: MasterToken.statsClient.rawValue, slot: UInt32(bitPattern: fd))
-            do { try loop.register(fd, events: Epoll.readable, token: token) } catch {
-                statsServer.close(fd)
-                continue
-            }
-            loop.schedule(token, at: loop.now + Int64(timeout))
-        }
+        statsServer.accept(index, tokenKind: MasterToken.statsClient.rawValue, timeout: configuration.global.statsTimeout,
+                           loop: &loop)
     }
 
     mutating func statsEvent(fd: Int32, loop: inout EventLoop) {

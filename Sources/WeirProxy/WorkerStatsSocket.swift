@@ -19,14 +19,7 @@ extension Worker {
     }
 
     mutating func acceptStats(listener index: Int, loop: inout EventLoop) {
-        for fd in statsServer.accept(index, now: loop.now, timeout: statsTimeout) {
-            let token = Token(kind: TokenKind.statsClient.rawValue, slot: UInt32(bitPattern: fd))
-            do { try loop.register(fd, events: Epoll.readable, token: token) } catch {
-                statsServer.close(fd)
-                continue
-            }
-            loop.schedule(token, at: loop.now + Int64(statsTimeout))
-        }
+        statsServer.accept(index, tokenKind: TokenKind.statsClient.rawValue, timeout: statsTimeout, loop: &loop)
     }
 
     mutating func statsEvent(fd: Int32, loop: inout EventLoop) {

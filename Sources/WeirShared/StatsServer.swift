@@ -1,5 +1,6 @@
 import Glibc
 import WeirConfig
+import WeirLoop
 import WeirSystem
 
 /// A bound `stats socket`.
@@ -71,16 +72,21 @@ public struct StatsServer {
 
     public var connectionCount: Int { clients.count }
 
-    /// Accepts what waits on listener `index`; returns the new connections to watch.
-    public mutating func accept(_ index: Int, now: Int64, timeout: Int) -> [Int32] {
-        guard index < listeners.count else { return [] }
-        var accepted: [Int32] = []
+    /// Accepts what waits on listener `index` and watches each new
+    /// connection in `loop` under a token of kind `tokenKind` (its slot the
+    /// descriptor), with a timer for `timeout` (`stats timeout`).
+    public mutating func accept(_ index: Int, tokenKind: UInt8, timeout: Int, loop: inout EventLoop) {
+        guard index < listeners.count else { return }
         var peer = SocketAddress()
         while let fd = try? Posix.accept(listeners[index].fd, peer: &peer) {
-            clients[fd] = Client(level: listeners[index].level, deadline: now + Int64(timeout))
-            accepted.append(fd)
+            let token = Token(kind: tokenKind, slot: UInt32(bitPattern: fd))
+            do { try loop.register(fd, events: Epoll.readable, token: token) } catch {
+                Posix.close(fd)
+                continue
+            }
+            clients[fd] = Client(level: listeners[index].level, deadline: loop.now + Int64(timeout))
+            loop.schedule(token, at: loop.now + Int64(timeout))
         }
-        return accepted
     }
 
     /// Reads what `fd` sent and answers each complete command with
