@@ -75,6 +75,15 @@ extension ParserState {
                 maxRewriteLocation = location(words[1])
             }
             expectAtMost(2, words, after: "tune.maxrewrite")
+        case "tune.wakeup-coalesce":
+            if words.count < 2 {
+                error("tune.wakeup-coalesce: expected a duration from 0 to 1ms like 30us", at: keyword)
+            } else if let micro = Units.microseconds(words[1].text, limit: 1000) {
+                global.wakeupCoalesceMicroseconds = micro
+            } else {
+                error("tune.wakeup-coalesce: expected a duration from 0 to 1ms like 30us, got '\(words[1].text)'", at: words[1])
+            }
+            expectAtMost(2, words, after: "tune.wakeup-coalesce")
         case "tune.ssl.cachesize":
             if let n = integer(words, 1, keyword: "tune.ssl.cachesize", range: 0...(1 << 24)) { global.sslCacheSize = n }
             expectAtMost(2, words, after: "tune.ssl.cachesize")

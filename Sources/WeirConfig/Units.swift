@@ -39,6 +39,22 @@ enum Units {
         return .success(ms)
     }
 
+    /// Parses a short duration into microseconds: `50us`, `1ms`, or a bare
+    /// number of milliseconds as everywhere else; nil when malformed or
+    /// beyond `limit` microseconds.
+    static func microseconds(_ text: String, limit: Int) -> Int? {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 9, let value = Int(digits) else { return nil }
+        let micro: Int
+        switch text.dropFirst(digits.count) {
+        case "us": micro = value
+        case "", "ms": micro = value * 1000
+        case "s": micro = value * 1_000_000
+        default: return nil
+        }
+        return micro <= limit ? micro : nil
+    }
+
     /// Parses `16384`, `16k`, `1m`, `1g` (case-insensitive unit) into bytes.
     static func size(_ text: String) -> Int? {
         let utf8 = Array(text.utf8)

@@ -29,8 +29,12 @@ public struct EventLoop: ~Copyable {
     private var wallOffset: Int64
     private var wallOffsetExpiry: Int64
     private var running = false
+    /// Whether to nap before waiting (see `WakeupCoalescing`); the handler
+    /// counts its busy connections there.
+    public var coalescing: WakeupCoalescing
 
-    public init(eventCapacity: Int = 256) throws(Errno) {
+    public init(eventCapacity: Int = 256, coalescing: WakeupCoalescing = WakeupCoalescing(napNanoseconds: 0)) throws(Errno) {
+        self.coalescing = coalescing
         epoll = try Epoll()
         events = .allocate(capacity: eventCapacity)
         self.eventCapacity = Int32(eventCapacity)
@@ -82,8 +86,22 @@ public struct EventLoop: ~Copyable {
     public mutating func tick<Handler: EventHandler & ~Copyable>(_ handler: inout Handler, maximumWait: Int64 = 1000) {
         var wait = maximumWait
         if let next = timers.nextDeadline { wait = max(0, min(wait, next - now)) }
-        let count = epoll.wait(into: events, capacity: eventCapacity, timeoutMilliseconds: Int32(wait))
+        var count: Int
+        var napped = false
+        if coalescing.napping && wait > 0 {
+            count = epoll.wait(into: events, capacity: eventCapacity, timeoutMilliseconds: 0)
+            if count == 0 {
+                nap()
+                napped = true
+                count = epoll.wait(into: events, capacity: eventCapacity, timeoutMilliseconds: Int32(wait))
+            }
+        } else {
+            count = epoll.wait(into: events, capacity: eventCapacity, timeoutMilliseconds: Int32(wait))
+        }
         updateClock()
+        // Judged against the connections busy up to now, not before a long wait.
+        coalescing.advance(to: now)
+        if napped { coalescing.observeNap(gathered: count) } else { coalescing.observeWait(count) }
         for i in 0..<count {
             let event = events[i]
             handler.handleEvent(Token(rawValue: event.data.u64), events: event.events, loop: &self)
@@ -92,6 +110,13 @@ public struct EventLoop: ~Copyable {
             handler.handleTimer(entry.token, deadline: entry.deadline, loop: &self)
         }
         handler.endOfTick(loop: &self)
+    }
+
+    /// Sleeps `coalescing.napNanoseconds` without being woken by events.
+    private func nap() {
+        var duration = timespec(tv_sec: 0, tv_nsec: coalescing.napNanoseconds)
+        // An interrupting signal is seen by the wait that follows.
+        _ = clock_nanosleep(CLOCK_MONOTONIC, 0, &duration, nil)
     }
 
     @inline(__always)

@@ -68,6 +68,7 @@ extension Worker {
     /// Moves whatever can move for this session, then decides whether it ends.
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        loop.coalescing.countBusy(&s.pointee.busyStamp, now: loop.now)
         if s.pointee.handshaking {
             continueHandshake(slot, loop: &loop)
             return

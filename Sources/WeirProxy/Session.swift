@@ -105,6 +105,8 @@ struct Session {
     var phaseExpiry = Int64.max
     /// The earliest deadline pushed to the timer heap for this session.
     var scheduled = Int64.max
+    /// When the loop last counted this session among its busy connections.
+    var busyStamp: Int64 = -1
 
     /// Backend queue links (slots), -1 at the ends.
     var queueNext: Int32 = -1

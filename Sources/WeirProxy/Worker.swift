@@ -95,6 +95,8 @@ public struct Worker: ~Copyable, EventHandler {
     var acceptPaused = false
     /// Sessions accepted since start.
     var cumulated = 0
+    /// `tune.wakeup-coalesce`, in microseconds.
+    let wakeupCoalesce: Int
     /// Streams (HTTP exchanges) numbered so far, for `%rt`.
     var streamCount: Int64 = 0
     var exitStatus: Int32 = 0
@@ -173,6 +175,7 @@ public struct Worker: ~Copyable, EventHandler {
         startedWall = Clock.wallMilliseconds()
         maxconn = configuration.global.maxconn > 0 ? configuration.global.maxconn : max(16, (fileLimit - 64) / 2)
         bufferSize = configuration.global.bufferSize
+        wakeupCoalesce = configuration.global.wakeupCoalesceMicroseconds
         sessions = Slab(initialCapacity: min(maxconn, 1024))
         idle = Slab(initialCapacity: 64)
         buffers = BufferPool(bufferSize: bufferSize, limit: maxconn * 2 + 64)
@@ -217,7 +220,11 @@ public struct Worker: ~Copyable, EventHandler {
     /// Runs until stopped by a signal; returns the process exit status.
     public consuming func run() -> Int32 {
         let loop: EventLoop
-        do { loop = try EventLoop() } catch {
+        if wakeupCoalesce > 0 {
+            // The default timer slack (50 µs) would stretch each nap.
+            Processes.setTimerSlack(nanoseconds: wakeupCoalesce * 100)
+        }
+        do { loop = try EventLoop(coalescing: WakeupCoalescing(napNanoseconds: wakeupCoalesce * 1000)) } catch {
             Notice.alert("cannot create epoll instance: \(error)")
             return 1
         }

@@ -71,6 +71,12 @@ public enum Processes {
         _ = CShims_set_parent_death_signal(signal)
     }
 
+    /// prctl(PR_SET_TIMERSLACK): how late the kernel may fire this thread's
+    /// timers to group wake-ups (50 µs by default).
+    public static func setTimerSlack(nanoseconds: Int) {
+        _ = CShims_set_timer_slack(UInt(nanoseconds))
+    }
+
     public static let childSignal = CShims_SIGCHLD
 
     /// The current environment as `NAME=value` strings.

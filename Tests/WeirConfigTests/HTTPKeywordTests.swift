@@ -102,6 +102,21 @@ import Testing
                 == ["t.cfg:2:22: error: tune.http.maxhdr: expected a number between 1 and 32767, got '0'"])
     }
 
+    @Test func wakeupCoalescing() throws {
+        #expect(try #require(config("global\n")?.global).wakeupCoalesceMicroseconds == 30)
+        #expect(try #require(config("global\n    tune.wakeup-coalesce 50us\n")?.global).wakeupCoalesceMicroseconds == 50)
+        #expect(try #require(config("global\n    tune.wakeup-coalesce 1ms\n")?.global).wakeupCoalesceMicroseconds == 1000)
+        #expect(try #require(config("global\n    tune.wakeup-coalesce 0\n")?.global).wakeupCoalesceMicroseconds == 0)
+        #expect(errors("global\n    tune.wakeup-coalesce 2ms\n")
+                == ["t.cfg:2:26: error: tune.wakeup-coalesce: expected a duration from 0 to 1ms like 30us, got '2ms'"])
+        // A bare number is milliseconds, as for every HAProxy duration.
+        #expect(errors("global\n    tune.wakeup-coalesce 30 us\n")
+                == ["t.cfg:2:26: error: tune.wakeup-coalesce: expected a duration from 0 to 1ms like 30us, got '30'",
+                    "t.cfg:2:29: error: unexpected argument 'us' after 'tune.wakeup-coalesce'"])
+        #expect(errors("global\n    tune.wakeup-coalesce\n")
+                == ["t.cfg:2:5: error: tune.wakeup-coalesce: expected a duration from 0 to 1ms like 30us"])
+    }
+
     // MARK: Captures
 
     @Test func captures() throws {

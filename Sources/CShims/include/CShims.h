@@ -41,6 +41,8 @@ ssize_t CShims_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, i
 int CShims_memfd_create(const char *name);
 /// prctl(PR_SET_PDEATHSIG, signal)
 int CShims_set_parent_death_signal(int signal);
+/// prctl(PR_SET_TIMERSLACK, nanoseconds)
+int CShims_set_timer_slack(unsigned long nanoseconds);
 /// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)
 int CShims_seqpacket_pair(int fds[2]);
 

@@ -1,0 +1,114 @@
+/// When a busy loop naps before it waits (`tune.wakeup-coalesce`).
+///
+/// A proxy that is not the bottleneck of a busy system wakes up for every
+/// few events: it handles them faster than its peers produce new ones, then
+/// sleeps in epoll_wait and is woken again. Each sleep and wake-up costs a
+/// context switch on its core and a cross-CPU wake-up on the peer's, more
+/// than the work the wake-up serves. Under such load the loop, finding no
+/// event ready, first naps for a few tens of microseconds: the events of
+/// several connections gather and one wake-up serves them all (what a
+/// network card's interrupt coalescing does).
+///
+/// A nap delays the events it gathers, so it is only taken while it pays.
+/// What decides is how many connections are busy: the handler counts each
+/// connection once per millisecond of the loop's clock in which it had an
+/// event (`countBusy`), and the busier of the last two milliseconds stands
+/// for the connections in play. Then:
+/// * napping starts after a wait that returned several events from at most
+///   a third of the busy connections;
+/// * it stops at once when a nap gathers events from more than a third of
+///   them: most of the connections in play were waiting on this loop, and
+///   napping holds them all up (a few busy clients, a benchmark at low
+///   concurrency, however many idle connections are open besides);
+/// * it stops after four naps in a row that each gathered fewer than two
+///   events: the traffic is too thin for batches.
+///
+/// A loop that stopped napping starts again only after a cool-down of
+/// ticks that doubles each time it stops, and is reset by a nap that pays.
+/// The policy is pure state, so that its decisions can be tested without
+/// timing.
+public struct WakeupCoalescing: Sendable {
+    /// The nap in nanoseconds; 0 turns coalescing off.
+    public let napNanoseconds: Int
+    /// Whether the next wait that finds nothing ready naps first.
+    public private(set) var napping = false
+    private var coolDown = 0
+    private var penalty = WakeupCoalescing.minimumCoolDown
+    private var thinNaps = 0
+    /// Connections counted in the current millisecond and the one before.
+    private var millisecond: Int64 = 0
+    private var busyNow = 0
+    private var busyBefore = 0
+
+    static let minimumCoolDown = 16
+    static let maximumCoolDown = 4096
+    static let thinNapsToStop = 4
+
+    public init(napNanoseconds: Int) {
+        self.napNanoseconds = max(0, napNanoseconds)
+    }
+
+    /// The connections in play: the busier of the last two milliseconds.
+    public var busyConnections: Int { max(busyNow, busyBefore) }
+
+    /// Counts a connection that has an event at `now` (the loop's clock),
+    /// once per millisecond: `stamp` is the connection's own record of
+    /// when it was last counted.
+    @inline(__always)
+    public mutating func countBusy(_ stamp: inout Int64, now: Int64) {
+        if stamp != now {
+            stamp = now
+            busyNow += 1
+        }
+    }
+
+    /// Moves to the loop's new time, once per tick.
+    @inline(__always)
+    mutating func advance(to now: Int64) {
+        if now == millisecond { return }
+        busyBefore = now == millisecond + 1 ? busyNow : 0
+        busyNow = 0
+        millisecond = now
+    }
+
+    @inline(__always)
+    private func isMostOfBusy(_ count: Int) -> Bool {
+        count * 3 > busyConnections
+    }
+
+    /// Two or more events from at most a third of the busy connections.
+    @inline(__always)
+    private func isBatch(_ count: Int) -> Bool {
+        count >= 2 && !isMostOfBusy(count)
+    }
+
+    /// After an ordinary wait that returned `count` events.
+    @inline(__always)
+    public mutating func observeWait(_ count: Int) {
+        if coolDown > 0 {
+            coolDown -= 1
+        } else if napNanoseconds > 0 && isBatch(count) {
+            napping = true
+        }
+    }
+
+    /// After a nap and the wait that followed it returned `count` events.
+    public mutating func observeNap(gathered count: Int) {
+        if isBatch(count) {
+            penalty = Self.minimumCoolDown
+            thinNaps = 0
+        } else if count > 0 && isMostOfBusy(count) {
+            stop()
+        } else {
+            thinNaps += 1
+            if thinNaps == Self.thinNapsToStop { stop() }
+        }
+    }
+
+    private mutating func stop() {
+        napping = false
+        thinNaps = 0
+        coolDown = penalty
+        penalty = min(penalty * 2, Self.maximumCoolDown)
+    }
+}

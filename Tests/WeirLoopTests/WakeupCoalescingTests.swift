@@ -1,0 +1,119 @@
+import Testing
+@testable import WeirLoop
+
+@Suite struct WakeupCoalescingTests {
+    /// A policy that counted `busy` connections in the current millisecond,
+    /// then saw one wait of `count` events.
+    func policy(busy: Int, after count: Int, nap: Int = 30_000) -> WakeupCoalescing {
+        var c = WakeupCoalescing(napNanoseconds: nap)
+        countBusy(busy, in: &c, at: 1)
+        c.observeWait(count)
+        return c
+    }
+
+    /// Counts `n` distinct connections at millisecond `now`.
+    func countBusy(_ n: Int, in c: inout WakeupCoalescing, at now: Int64) {
+        c.advance(to: now)
+        for _ in 0..<n {
+            var stamp: Int64 = -1
+            c.countBusy(&stamp, now: now)
+        }
+    }
+
+    @Test func countsEachConnectionOncePerMillisecondOverTheLastTwo() {
+        var c = WakeupCoalescing(napNanoseconds: 30_000)
+        var a: Int64 = -1, b: Int64 = -1
+        c.advance(to: 10)
+        c.countBusy(&a, now: 10)
+        c.countBusy(&a, now: 10)
+        c.countBusy(&b, now: 10)
+        #expect(c.busyConnections == 2)
+        c.advance(to: 11)
+        #expect(c.busyConnections == 2, "the millisecond before still counts")
+        c.countBusy(&a, now: 11)
+        #expect(c.busyConnections == 2)
+        c.advance(to: 12)
+        #expect(c.busyConnections == 1)
+        c.advance(to: 20)
+        #expect(c.busyConnections == 0, "after a gap nothing is busy")
+    }
+
+    @Test func startsNappingOnlyWhenAWaitReturnsABatchFromAFewOfManyBusyConnections() {
+        #expect(policy(busy: 50, after: 3).napping)
+        #expect(policy(busy: 6, after: 2).napping)
+        #expect(!policy(busy: 50, after: 1).napping, "one event per wake-up: thin traffic")
+        #expect(!policy(busy: 5, after: 2).napping, "events from most of the busy connections")
+        #expect(!policy(busy: 4, after: 4).napping)
+        #expect(!policy(busy: 0, after: 3).napping)
+        #expect(!policy(busy: 50, after: 3, nap: 0).napping, "turned off")
+    }
+
+    @Test func keepsNappingWhileNapsGatherBatches() {
+        var c = policy(busy: 60, after: 3)
+        for _ in 0..<100 {
+            c.observeNap(gathered: 8)
+            #expect(c.napping)
+        }
+    }
+
+    /// Four naps that gather fewer than two events each.
+    func thinNaps(_ c: inout WakeupCoalescing) {
+        for _ in 0..<4 {
+            #expect(c.napping)
+            c.observeNap(gathered: 1)
+        }
+    }
+
+    @Test func fourThinNapsInARowStopNappingForACoolDownThatGrows() {
+        var c = policy(busy: 60, after: 3)
+        c.observeNap(gathered: 0)
+        c.observeNap(gathered: 1)
+        c.observeNap(gathered: 1)
+        c.observeNap(gathered: 5)
+        #expect(c.napping, "a nap that pays starts the count again")
+        thinNaps(&c)
+        #expect(!c.napping)
+        // 16 waits of cool-down, whatever they return.
+        for _ in 0..<16 {
+            c.observeWait(10)
+            #expect(!c.napping)
+        }
+        c.observeWait(10)
+        #expect(c.napping)
+        // Stopping again doubles the cool-down.
+        thinNaps(&c)
+        for _ in 0..<32 { c.observeWait(10) }
+        #expect(!c.napping)
+        c.observeWait(10)
+        #expect(c.napping)
+        // A nap that pays resets it.
+        c.observeNap(gathered: 5)
+        thinNaps(&c)
+        for _ in 0..<16 { c.observeWait(10) }
+        c.observeWait(10)
+        #expect(c.napping)
+    }
+
+    @Test func aNapThatGathersEventsFromMostBusyConnectionsStopsNapping() {
+        // Twelve busy connections, then only four: the nap collects all
+        // four, so every one of them was waiting on this loop.
+        var c = policy(busy: 12, after: 3)
+        #expect(c.napping)
+        countBusy(4, in: &c, at: 3)
+        c.observeNap(gathered: 4)
+        #expect(!c.napping)
+    }
+
+    @Test func theCoolDownIsBounded() {
+        var c = policy(busy: 60, after: 3)
+        for _ in 0..<20 {
+            thinNaps(&c)
+            var waits = 0
+            while !c.napping {
+                c.observeWait(10)
+                waits += 1
+            }
+            #expect(waits <= 4097)
+        }
+    }
+}
