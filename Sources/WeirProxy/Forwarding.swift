@@ -156,7 +156,7 @@ extension Worker {
                 do {
                     let into = buffers.pointer(d.buffer) + d.tail
                     let result = if let sourceTLS { try TLSConnection.read(sourceTLS, into: into, count: space) }
-                        else { try Posix.read(source, into: into, count: space) }
+                        else { try Posix.receive(source, into: into, count: space) }
                     switch result {
                     case .processed(0):
                         d.sourceEOF = true

@@ -57,7 +57,7 @@ extension Worker {
             do {
                 let into = buffers.pointer(d.buffer) + d.tail
                 let result = if let tls { try TLSConnection.read(tls, into: into, count: space) }
-                    else { try Posix.read(fd, into: into, count: space) }
+                    else { try Posix.receive(fd, into: into, count: space) }
                 switch result {
                 case .processed(0):
                     d.sourceEOF = true

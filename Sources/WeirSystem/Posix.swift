@@ -20,6 +20,17 @@ public enum Posix {
         }
     }
 
+    /// recv(2) without flags, for sockets: the same as read(2) without the
+    /// file layer's checks (permission hooks, fsnotify) on every call.
+    @inline(__always)
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(Errno) -> IOResult {
+        switch retryingSyscall({ Glibc.recv(fd, buffer, count, 0) }) {
+        case .success(let n): return .processed(n)
+        case .failure(let e) where e == .wouldBlock: return .wouldBlock
+        case .failure(let e): throw e
+        }
+    }
+
     /// send(2) with MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE.
     @inline(__always)
     public static func send(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(Errno) -> IOResult {
