@@ -18,7 +18,8 @@
 #   close  the same with 'Connection: close' (a new connection per request)
 #   16k    the same as ka with 16 KiB responses
 # measuring requests/s, p50/p99, the proxy's CPU time (and user time) per
-# request, server connections per request (from the backends' stub_status)
+# request, its sleeps per request (voluntary context switches: wake-ups),
+# server connections per request (from the backends' stub_status)
 # and peak RSS. Then system calls per request (strace -c, sequential
 # requests, keep-alive and new connections). Then, under valgrind
 # --tool=callgrind, user-space instructions per request for Weir, HAProxy
@@ -348,6 +349,11 @@ median() {
         else printf f "\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# Voluntary context switches so far: each is a sleep the proxy woke from.
+sleeps() {
+    awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status"
+}
+
 # utime alone, in clock ticks (field 14 of /proc/PID/stat).
 user_ticks() {
     local stat rest
@@ -356,7 +362,7 @@ user_ticks() {
     awk '{ print $12 }' <<<"$rest"
 }
 
-declare -A SCONN RUNS SC USR_US
+declare -A SCONN RUNS SC USR_US SLEEPS
 declare -A RPS P50 P99 CPU_US ERRS PEAK_KIB RSS0_KIB RSS_IDLE_KIB IDLE_HELD IDLE_CLOSED LOADAVG
 declare -A IR
 
@@ -412,7 +418,7 @@ wrk_args() {
 
 # run_wrk PROXY SCENARIO ROUND: one measured wrk run; results under P:S:R.
 run_wrk() {
-    local p=$1 s=$2 r=$3 out t0 t1 u0 u1 a0 a1 requests non2xx k=$1:$2:$3
+    local p=$1 s=$2 r=$3 out t0 t1 u0 u1 a0 a1 v0 v1 requests non2xx k=$1:$2:$3
     wrk_args "$s"
     start_proxy "$p"
     LOADAVG[$k]=$(cut -d' ' -f1 /proc/loadavg)
@@ -423,9 +429,11 @@ run_wrk() {
     a0=$(backend_accepts)
     t0=$(cpu_ticks "$PID")
     u0=$(user_ticks "$PID")
+    v0=$(sleeps "$PID")
     out=$(timeout 600 taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${WRK_ARGS[@]}")
     t1=$(cpu_ticks "$PID")
     u1=$(user_ticks "$PID")
+    v1=$(sleeps "$PID")
     a1=$(backend_accepts)
     printf '%s\n' "$out" >"$WORK/$p.$s.$r.wrk"
     printf '%s\n' "$out" | sed 's/^/    /' >&2
@@ -436,6 +444,7 @@ run_wrk() {
     P99[$k]=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' <<<"$out")")
     CPU_US[$k]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.2f", d / hz / n * 1e6 }')
     USR_US[$k]=$(awk -v d=$((u1 - u0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.2f", d / hz / n * 1e6 }')
+    SLEEPS[$k]=$(awk -v d=$((v1 - v0)) -v n="$requests" 'BEGIN { printf "%.3f", d / n }')
     # Server connections the proxy opened per request (the stub_status
     # query between the two readings counts one).
     SCONN[$k]=$(awk -v d=$((a1 - a0 - 1)) -v n="$requests" 'BEGIN { printf "%.3f", d / n }')
@@ -555,7 +564,7 @@ done
 # The median over the rounds of each figure; every round listed in the report.
 for s in $SCENARIOS; do
     for p in "${PROXIES[@]}"; do
-        for spec in RPS:%.0f P50:%.2f P99:%.2f CPU_US:%.2f USR_US:%.2f SCONN:%.3f; do
+        for spec in RPS:%.0f P50:%.2f P99:%.2f CPU_US:%.2f USR_US:%.2f SLEEPS:%.3f SCONN:%.3f; do
             declare -n a=${spec%%:*}
             vals=()
             for ((r = 1; r <= ROUNDS; r++)); do vals+=("${a[$p:$s:$r]}"); done
@@ -629,6 +638,7 @@ report() {
         row "$label: p99 (ms)" "$(get P99 "weir:$s")" "$(get P99 "haproxy:$s")" "$(get P99 "nginx:$s")"
         row "$label: CPU/req (us)" "$(get CPU_US "weir:$s")" "$(get CPU_US "haproxy:$s")" "$(get CPU_US "nginx:$s")"
         row "$label: of which user (us)" "$(get USR_US "weir:$s")" "$(get USR_US "haproxy:$s")" "$(get USR_US "nginx:$s")"
+        row "$label: sleeps/req" "$(get SLEEPS "weir:$s")" "$(get SLEEPS "haproxy:$s")" "$(get SLEEPS "nginx:$s")"
         row "$label: server conns/req" "$(get SCONN "weir:$s")" "$(get SCONN "haproxy:$s")" "$(get SCONN "nginx:$s")"
     done
     if [[ $IDLE_CONNS -gt 0 ]]; then
