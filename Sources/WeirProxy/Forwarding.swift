@@ -66,14 +66,23 @@ extension Worker {
     }
 
     /// Moves whatever can move for this session, then decides whether it ends.
+    @inline(__always)
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        // An HTTP exchange, the common case, goes straight to its loop.
+        if s.pointee.isHTTP && !s.pointee.isTunnel && !s.pointee.handshaking && s.pointee.phase != .lingering {
+            httpService(slot, loop: &loop)
+            return
+        }
+        serviceOutsideHTTPLoop(slot, loop: &loop)
+    }
+
+    /// `service` for a TLS handshake, a `mode tcp` session or tunnel, a
+    /// lingering close, content inspection, or a session waiting for its server.
+    private mutating func serviceOutsideHTTPLoop(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         if s.pointee.handshaking {
             continueHandshake(slot, loop: &loop)
-            return
-        }
-        if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.phase != .lingering {
-            httpService(slot, loop: &loop)
             return
         }
         switch s.pointee.phase {
