@@ -283,6 +283,8 @@ extension Worker {
                 return
             }
             if !progressed { break }
+            // Skip the pass that would find nothing to do.
+            if longAnswers.isEmpty && !Worker.mayProgressAgain(s) { break }
         }
         if s.pointee.phase == .httpHead && s.pointee.toServer.sourceEOF {
             // The client closed between requests, or before finishing a head.
@@ -294,6 +296,36 @@ extension Worker {
             return
         }
         rearm(slot, loop: &loop)
+    }
+
+    /// After a pass of `httpService` that progressed: whether another pass
+    /// might do more. A pass's steps run in the order bytes flow (read,
+    /// analyse, send; the client side's request, then the server's
+    /// response), so most progress is taken up by the steps after it; this
+    /// is true whenever a step's guard might hold again (long answers
+    /// aside: the caller checks those). It errs towards true: the cost of
+    /// a wrong true is one pass that finds nothing.
+    @inline(__always)
+    private static func mayProgressAgain(_ s: UnsafeMutablePointer<Session>) -> Bool {
+        // A read stopped before the socket was drained (a full buffer, none free).
+        if s.pointee.toServer.sourceReadable && !s.pointee.toServer.sourceEOF { return true }
+        if s.pointee.toClient.sourceReadable && !s.pointee.toClient.sourceEOF { return true }
+        // Bytes to send that a writable side has not taken.
+        if s.pointee.toServer.sinkWritable && s.pointee.toServer.hasUnsentBytes { return true }
+        if s.pointee.toClient.sinkWritable && s.pointee.toClient.hasUnsentBytes { return true }
+        // Bytes or an end of file not analysed yet (a pipelined request, an
+        // interim response followed by the final one, a body's end).
+        if s.pointee.toServer.hasUnanalysedBytes
+            || (s.pointee.toServer.sourceEOF && s.pointee.exchange.request == .body) {
+            return true
+        }
+        let response = s.pointee.exchange.response
+        if (response == .head || response == .body)
+            && (s.pointee.toClient.hasUnanalysedBytes || s.pointee.toClient.sourceEOF) {
+            return true
+        }
+        // A buffer that `fill` or `flush` would give back.
+        return s.pointee.toServer.holdsReleasableBuffer || s.pointee.toClient.holdsReleasableBuffer
     }
 
     /// An attached server connection idles while the client prepares its next
@@ -328,5 +360,16 @@ extension Worker {
         s.pointee.toClient.sourceEOF = false
         s.pointee.toClient.sourceHungUp = false
         s.pointee.toClient.sourceReadable = false
+    }
+}
+
+/// What `Worker.mayProgressAgain` asks of a direction.
+private extension Direction {
+    /// The negation of `Worker.isFlushed`.
+    var hasUnsentBytes: Bool { prefixHead != prefixTail || head != limit }
+    var hasUnanalysedBytes: Bool { buffer >= 0 && tail > limit }
+    /// A buffer `fill` (empty) or `releaseSent` (sent, not held) gives back.
+    var holdsReleasableBuffer: Bool {
+        (buffer >= 0 && (tail == 0 || (head == tail && !holdBody))) || (prefix >= 0 && prefixHead == prefixTail && !holdPrefix)
     }
 }
