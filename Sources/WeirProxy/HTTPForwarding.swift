@@ -32,6 +32,8 @@ extension Worker {
         return fillReadable(&d, from: fd, tls: tls)
     }
 
+    // Offsets and counts here stay within one buffer: the arithmetic wraps
+    // rather than checks for an overflow that cannot happen.
     private mutating func fillReadable(_ d: inout Direction, from fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
         while d.sourceReadable && !d.sourceEOF {
@@ -53,7 +55,7 @@ extension Worker {
                 }
                 compact(&d)
             }
-            let space = bufferSize - d.tail
+            let space = bufferSize &- d.tail
             do {
                 let into = buffers.pointer(d.buffer) + d.tail
                 let result = if let tls { try TLSConnection.read(tls, into: into, count: space) }
@@ -63,9 +65,9 @@ extension Worker {
                     d.sourceEOF = true
                     status.endOfFile = true
                 case .processed(let n):
-                    d.tail += n
-                    d.bytes += Int64(n)
-                    status.bytes += n
+                    d.tail &+= n
+                    d.bytes &+= Int64(n)
+                    status.bytes &+= n
                     // See `pump`: a FIN in the same edge gets no edge of its own.
                     if n < space && !d.sourceHungUp && tls == nil { d.sourceReadable = false }
                 case .wouldBlock:
@@ -99,7 +101,7 @@ extension Worker {
     @inline(__always)
     mutating func flush(_ d: inout Direction, to fd: Int32, tls: OpaquePointer? = nil) -> TransferStatus {
         // As `fill`: nothing to send, or no room for it, costs no call.
-        let pending = (d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0) + (d.buffer >= 0 ? d.limit - d.head : 0)
+        let pending = (d.prefix >= 0 ? d.prefixTail &- d.prefixHead : 0) &+ (d.buffer >= 0 ? d.limit &- d.head : 0)
         guard d.sinkWritable && pending > 0 else {
             releaseSent(&d)
             return TransferStatus()
@@ -107,11 +109,12 @@ extension Worker {
         return flushPending(&d, to: fd, tls: tls)
     }
 
+    // As in `fillReadable`, the arithmetic wraps.
     private mutating func flushPending(_ d: inout Direction, to fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
         sending: while d.sinkWritable {
-            let prefixCount = d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0
-            let bodyCount = d.buffer >= 0 ? d.limit - d.head : 0
+            let prefixCount = d.prefix >= 0 ? d.prefixTail &- d.prefixHead : 0
+            let bodyCount = d.buffer >= 0 ? d.limit &- d.head : 0
             if prefixCount == 0 && bodyCount == 0 { break }
             let result: IOResult
             do {
@@ -141,11 +144,11 @@ extension Worker {
             }
             switch result {
             case .processed(let n):
-                status.bytes += n
+                status.bytes &+= n
                 let fromPrefix = min(n, prefixCount)
-                d.prefixHead += fromPrefix
-                d.head += n - fromPrefix
-                if n < prefixCount + bodyCount {
+                d.prefixHead &+= fromPrefix
+                d.head &+= n &- fromPrefix
+                if n < prefixCount &+ bodyCount {
                     d.sinkWritable = false
                 } else {
                     // All of it went: another pass would find nothing to send.
