@@ -310,25 +310,35 @@ extension Worker {
     /// a wrong true is one pass that finds nothing.
     @inline(__always)
     private static func mayProgressAgain(_ s: UnsafeMutablePointer<Session>) -> Bool {
-        // A read stopped before the socket was drained (a full buffer, none free).
-        if s.pointee.toServer.sourceReadable && !s.pointee.toServer.sourceEOF { return true }
-        if s.pointee.toClient.sourceReadable && !s.pointee.toClient.sourceEOF { return true }
-        // Bytes to send that a writable side has not taken.
-        if s.pointee.toServer.sinkWritable && s.pointee.toServer.hasUnsentBytes { return true }
-        if s.pointee.toClient.sinkWritable && s.pointee.toClient.hasUnsentBytes { return true }
-        // Bytes or an end of file not analysed yet (a pipelined request, an
-        // interim response followed by the final one, a body's end).
-        if s.pointee.toServer.hasUnanalysedBytes
-            || (s.pointee.toServer.sourceEOF && s.pointee.exchange.request == .body) {
-            return true
-        }
         let response = s.pointee.exchange.response
-        if (response == .head || response == .body)
-            && (s.pointee.toClient.hasUnanalysedBytes || s.pointee.toClient.sourceEOF) {
+        // Fields read through pointers, each only when needed.
+        return mayMove(s.pointer(to: \.toServer)!, analysingEndOfFile: s.pointee.exchange.request == .body)
+            || mayMove(s.pointer(to: \.toClient)!, analysingEndOfFile: response == .head || response == .body)
+    }
+
+    /// Whether `fill`, `flush` or the analysis of a direction's bytes might
+    /// do anything: a read stopped before the socket was drained (a full
+    /// buffer, or none free); an end of file the analysis has yet to see
+    /// (`analysingEndOfFile`: a body or a response head is being read);
+    /// bytes to send on a writable side; bytes not analysed yet (a
+    /// pipelined request, the final response after an interim one); a
+    /// buffer `fill` (empty) or `releaseSent` (sent, not held) gives back.
+    @inline(__always)
+    private static func mayMove(_ d: UnsafeMutablePointer<Direction>, analysingEndOfFile: Bool) -> Bool {
+        if d.pointee.sourceReadable && !d.pointee.sourceEOF { return true }
+        if d.pointee.sourceEOF && analysingEndOfFile { return true }
+        let buffer = d.pointee.buffer, prefix = d.pointee.prefix
+        // Nothing held: nothing to send, analyse or give back.
+        if buffer < 0 && prefix < 0 { return false }
+        if prefix >= 0 && d.pointee.prefixHead == d.pointee.prefixTail {
+            if !d.pointee.holdPrefix { return true }
+        } else if prefix >= 0 && d.pointee.sinkWritable {
             return true
         }
-        // A buffer that `fill` or `flush` would give back.
-        return s.pointee.toServer.holdsReleasableBuffer || s.pointee.toClient.holdsReleasableBuffer
+        guard buffer >= 0 else { return false }
+        let head = d.pointee.head, limit = d.pointee.limit, tail = d.pointee.tail
+        if limit > head && d.pointee.sinkWritable { return true }
+        return tail > limit || tail == 0 || (head == tail && !d.pointee.holdBody)
     }
 
     /// An attached server connection idles while the client prepares its next
@@ -363,16 +373,5 @@ extension Worker {
         s.pointee.toClient.sourceEOF = false
         s.pointee.toClient.sourceHungUp = false
         s.pointee.toClient.sourceReadable = false
-    }
-}
-
-/// What `Worker.mayProgressAgain` asks of a direction.
-private extension Direction {
-    /// The negation of `Worker.isFlushed`.
-    var hasUnsentBytes: Bool { prefixHead != prefixTail || head != limit }
-    var hasUnanalysedBytes: Bool { buffer >= 0 && tail > limit }
-    /// A buffer `fill` (empty) or `releaseSent` (sent, not held) gives back.
-    var holdsReleasableBuffer: Bool {
-        (buffer >= 0 && (tail == 0 || (head == tail && !holdBody))) || (prefix >= 0 && prefixHead == prefixTail && !holdPrefix)
     }
 }
