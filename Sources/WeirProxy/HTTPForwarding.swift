@@ -265,15 +265,16 @@ extension Worker {
                 abortExchange(slot, cause: "C", loop: &loop)
                 return
             }
+            // The exchange ends once its response is out.
+            let exchangeEnds = s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient)
+                && (longAnswers.isEmpty || longAnswers[slot] == nil)
             if down.progressed {
                 progressed = true
                 s.pointee.exchange.responseBytes += Int64(down.bytes)
-                if s.pointee.phase != .httpHead { touchClient(slot, now: loop.now) }
+                // An ending exchange sets the client's deadline itself.
+                if s.pointee.phase != .httpHead && !exchangeEnds { touchClient(slot, now: loop.now) }
             }
-
-            // End of the exchange once its response is out.
-            if s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient)
-                && (longAnswers.isEmpty || longAnswers[slot] == nil) {
+            if exchangeEnds {
                 if !finishExchange(slot, loop: &loop) { return }
                 progressed = true
             }
