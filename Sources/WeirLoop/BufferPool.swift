@@ -36,28 +36,31 @@ public struct BufferPool: ~Copyable {
     /// Buffers allocated so far (in use or free).
     public var allocated: Int { chunkCount * Self.buffersPerChunk }
 
+    // The counts below stay within 0...limit: they wrap rather than check.
+
     /// A free buffer's id, or nil when the pool is at its limit.
     @inlinable @inline(__always)
     public mutating func acquire() -> Int32? {
         if freeCount == 0 && !addChunk() { return nil }
-        freeCount -= 1
-        buffersInUse += 1
+        freeCount &-= 1
+        buffersInUse &+= 1
         return freeIDs[freeCount]
     }
 
     @inlinable @inline(__always)
     public mutating func release(_ id: Int32) {
         freeIDs[freeCount] = id
-        freeCount += 1
-        buffersInUse -= 1
+        freeCount &+= 1
+        buffersInUse &-= 1
     }
 
     /// The start of buffer `id`'s `bufferSize` bytes.
     @inlinable @inline(__always)
     public func pointer(_ id: Int32) -> UnsafeMutableRawPointer {
-        // Ids are never negative: unsigned, the division is a shift.
+        // Ids are never negative: unsigned, the division is a shift. The
+        // offset is within a chunk that was allocated: no overflow to check.
         let index = Int(UInt32(bitPattern: id))
-        return chunks[index / Self.buffersPerChunk] + (index % Self.buffersPerChunk) * bufferSize
+        return chunks[index / Self.buffersPerChunk] + (index % Self.buffersPerChunk) &* bufferSize
     }
 
     @usableFromInline
