@@ -43,25 +43,36 @@ extension Worker {
             s.pointee.toServer.sinkWritable = true
         }
         if s.pointee.phase == .connecting {
-            if s.pointee.serverHandshaking {
-                continueServerHandshake(slot, loop: &loop)
-            } else {
-                guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
-                if let error = Posix.socketError(s.pointee.serverFD) {
-                    connectFailed(slot, error: error, loop: &loop)
-                    serviceHTTPReply(token, loop: &loop)
-                    return
-                }
-                connectSucceeded(slot, loop: &loop)
-            }
-            // Still handshaking, retrying, answered (503) or closed.
-            guard sessions.matches(slot, generation: token.generation) else { return }
-            if s.pointee.phase != .connected {
+            connectingServerEvent(token, events: events, loop: &loop)
+            return
+        }
+        service(slot, loop: &loop)
+    }
+
+    /// `serverEvent` while the server connection is being established (or
+    /// its TLS handshake made). Out of line: most server events are not.
+    @inline(never)
+    private mutating func connectingServerEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        let slot = token.slot
+        let s = sessions.pointer(slot)
+        if s.pointee.serverHandshaking {
+            continueServerHandshake(slot, loop: &loop)
+        } else {
+            guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
+            if let error = Posix.socketError(s.pointee.serverFD) {
+                connectFailed(slot, error: error, loop: &loop)
                 serviceHTTPReply(token, loop: &loop)
                 return
             }
-            if !s.pointee.isHTTP { return }
+            connectSucceeded(slot, loop: &loop)
         }
+        // Still handshaking, retrying, answered (503) or closed.
+        guard sessions.matches(slot, generation: token.generation) else { return }
+        if s.pointee.phase != .connected {
+            serviceHTTPReply(token, loop: &loop)
+            return
+        }
+        if !s.pointee.isHTTP { return }
         service(slot, loop: &loop)
     }
 

@@ -322,9 +322,10 @@ public struct Worker: ~Copyable, EventHandler {
     private mutating func flushLog() { logger.flush() }
 
     /// The last session of a stopping worker is gone. Kept out of
-    /// `endOfTick`, which runs every tick.
+    /// `endOfTick`, which runs every tick (and mutating: a borrowing call
+    /// from there would copy the worker onto its stack).
     @inline(never)
-    private func stopAfterDrain(loop: inout EventLoop) {
+    private mutating func stopAfterDrain(loop: inout EventLoop) {
         for frontend in frontends where !options.quiet {
             Notice.notice("Proxy \(frontend.name) stopped (cumulated conns: FE: \(frontend.cumulated)).")
         }
