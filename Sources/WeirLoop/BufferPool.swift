@@ -10,9 +10,13 @@ public struct BufferPool: ~Copyable {
     @usableFromInline var chunks: UnsafeMutablePointer<UnsafeMutableRawPointer>
     private var chunkCount = 0
     private let maxChunks: Int
-    private var freeIDs: UnsafeMutablePointer<Int32>
-    private var freeCount = 0
-    public private(set) var inUse = 0
+    // Read by the inlinable `acquire` and `release`, which the request path
+    // calls from other modules: a call each would cost more than their work.
+    @usableFromInline var freeIDs: UnsafeMutablePointer<Int32>
+    @usableFromInline var freeCount = 0
+    @usableFromInline var buffersInUse = 0
+    /// Buffers acquired and not released.
+    public var inUse: Int { buffersInUse }
 
     public init(bufferSize: Int, limit: Int) {
         precondition(bufferSize >= 1024)
@@ -32,30 +36,35 @@ public struct BufferPool: ~Copyable {
     /// Buffers allocated so far (in use or free).
     public var allocated: Int { chunkCount * Self.buffersPerChunk }
 
+    // The counts below stay within 0...limit: they wrap rather than check.
+
     /// A free buffer's id, or nil when the pool is at its limit.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func acquire() -> Int32? {
         if freeCount == 0 && !addChunk() { return nil }
-        freeCount -= 1
-        inUse += 1
+        freeCount &-= 1
+        buffersInUse &+= 1
         return freeIDs[freeCount]
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func release(_ id: Int32) {
         freeIDs[freeCount] = id
-        freeCount += 1
-        inUse -= 1
+        freeCount &+= 1
+        buffersInUse &-= 1
     }
 
     /// The start of buffer `id`'s `bufferSize` bytes.
     @inlinable @inline(__always)
     public func pointer(_ id: Int32) -> UnsafeMutableRawPointer {
-        let index = Int(id)
-        return chunks[index / Self.buffersPerChunk] + (index % Self.buffersPerChunk) * bufferSize
+        // Ids are never negative: unsigned, the division is a shift. The
+        // offset is within a chunk that was allocated: no overflow to check.
+        let index = Int(UInt32(bitPattern: id))
+        return chunks[index / Self.buffersPerChunk] + (index % Self.buffersPerChunk) &* bufferSize
     }
 
-    private mutating func addChunk() -> Bool {
+    @usableFromInline
+    mutating func addChunk() -> Bool {
         guard chunkCount < maxChunks else { return false }
         chunks[chunkCount] = .allocate(byteCount: bufferSize * Self.buffersPerChunk, alignment: 64)
         let first = chunkCount * Self.buffersPerChunk

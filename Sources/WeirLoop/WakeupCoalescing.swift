@@ -37,7 +37,7 @@ public struct WakeupCoalescing: Sendable {
     private var thinNaps = 0
     /// Connections counted in the current millisecond and the one before.
     private var millisecond: Int64 = 0
-    private var busyNow = 0
+    @usableFromInline var busyNow = 0
     private var busyBefore = 0
 
     static let minimumCoolDown = 16
@@ -53,8 +53,9 @@ public struct WakeupCoalescing: Sendable {
 
     /// Counts a connection that has an event at `now` (the loop's clock),
     /// once per millisecond: `stamp` is the connection's own record of
-    /// when it was last counted.
-    @inline(__always)
+    /// when it was last counted. Inlinable: the handler calls it for every
+    /// event, from another module.
+    @inlinable @inline(__always)
     public mutating func countBusy(_ stamp: inout Int64, now: Int64) {
         if stamp != now {
             stamp = now

@@ -43,38 +43,58 @@ extension Worker {
             s.pointee.toServer.sinkWritable = true
         }
         if s.pointee.phase == .connecting {
-            if s.pointee.serverHandshaking {
-                continueServerHandshake(slot, loop: &loop)
-            } else {
-                guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
-                if let error = Posix.socketError(s.pointee.serverFD) {
-                    connectFailed(slot, error: error, loop: &loop)
-                    serviceHTTPReply(token, loop: &loop)
-                    return
-                }
-                connectSucceeded(slot, loop: &loop)
-            }
-            // Still handshaking, retrying, answered (503) or closed.
-            guard sessions.matches(slot, generation: token.generation) else { return }
-            if s.pointee.phase != .connected {
-                serviceHTTPReply(token, loop: &loop)
-                return
-            }
-            if !s.pointee.isHTTP { return }
+            connectingServerEvent(token, events: events, loop: &loop)
+            return
         }
         service(slot, loop: &loop)
     }
 
+    /// `serverEvent` while the server connection is being established (or
+    /// its TLS handshake made). Out of line: most server events are not.
+    @inline(never)
+    private mutating func connectingServerEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        let slot = token.slot
+        let s = sessions.pointer(slot)
+        if s.pointee.serverHandshaking {
+            continueServerHandshake(slot, loop: &loop)
+        } else {
+            guard events & (Epoll.writable | Epoll.hangup | Epoll.error) != 0 else { return }
+            if let error = Posix.socketError(s.pointee.serverFD) {
+                connectFailed(slot, error: error, loop: &loop)
+                serviceHTTPReply(token, loop: &loop)
+                return
+            }
+            connectSucceeded(slot, loop: &loop)
+        }
+        // Still handshaking, retrying, answered (503) or closed.
+        guard sessions.matches(slot, generation: token.generation) else { return }
+        if s.pointee.phase != .connected {
+            serviceHTTPReply(token, loop: &loop)
+            return
+        }
+        if !s.pointee.isHTTP { return }
+        service(slot, loop: &loop)
+    }
+
     /// Moves whatever can move for this session, then decides whether it ends.
+    @inline(__always)
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         loop.coalescing.countBusy(&s.pointee.busyStamp, now: loop.now)
-        if s.pointee.handshaking {
-            continueHandshake(slot, loop: &loop)
+        // An HTTP exchange, the common case, goes straight to its loop.
+        if s.pointee.isHTTP && !s.pointee.isTunnel && !s.pointee.handshaking && s.pointee.phase != .lingering {
+            httpService(slot, loop: &loop)
             return
         }
-        if s.pointee.isHTTP && !s.pointee.isTunnel && s.pointee.phase != .lingering {
-            httpService(slot, loop: &loop)
+        serviceOutsideHTTPLoop(slot, loop: &loop)
+    }
+
+    /// `service` for a TLS handshake, a `mode tcp` session or tunnel, a
+    /// lingering close, content inspection, or a session waiting for its server.
+    private mutating func serviceOutsideHTTPLoop(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        if s.pointee.handshaking {
+            continueHandshake(slot, loop: &loop)
             return
         }
         switch s.pointee.phase {

@@ -32,6 +32,8 @@ extension Worker {
         return fillReadable(&d, from: fd, tls: tls)
     }
 
+    // Offsets and counts here stay within one buffer: the arithmetic wraps
+    // rather than checks for an overflow that cannot happen.
     private mutating func fillReadable(_ d: inout Direction, from fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
         while d.sourceReadable && !d.sourceEOF {
@@ -53,7 +55,7 @@ extension Worker {
                 }
                 compact(&d)
             }
-            let space = bufferSize - d.tail
+            let space = bufferSize &- d.tail
             do {
                 let into = buffers.pointer(d.buffer) + d.tail
                 let result = if let tls { try TLSConnection.read(tls, into: into, count: space) }
@@ -63,9 +65,9 @@ extension Worker {
                     d.sourceEOF = true
                     status.endOfFile = true
                 case .processed(let n):
-                    d.tail += n
-                    d.bytes += Int64(n)
-                    status.bytes += n
+                    d.tail &+= n
+                    d.bytes &+= Int64(n)
+                    status.bytes &+= n
                     // See `pump`: a FIN in the same edge gets no edge of its own.
                     if n < space && !d.sourceHungUp && tls == nil { d.sourceReadable = false }
                 case .wouldBlock:
@@ -99,7 +101,7 @@ extension Worker {
     @inline(__always)
     mutating func flush(_ d: inout Direction, to fd: Int32, tls: OpaquePointer? = nil) -> TransferStatus {
         // As `fill`: nothing to send, or no room for it, costs no call.
-        let pending = (d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0) + (d.buffer >= 0 ? d.limit - d.head : 0)
+        let pending = (d.prefix >= 0 ? d.prefixTail &- d.prefixHead : 0) &+ (d.buffer >= 0 ? d.limit &- d.head : 0)
         guard d.sinkWritable && pending > 0 else {
             releaseSent(&d)
             return TransferStatus()
@@ -107,11 +109,12 @@ extension Worker {
         return flushPending(&d, to: fd, tls: tls)
     }
 
+    // As in `fillReadable`, the arithmetic wraps.
     private mutating func flushPending(_ d: inout Direction, to fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
         sending: while d.sinkWritable {
-            let prefixCount = d.prefix >= 0 ? d.prefixTail - d.prefixHead : 0
-            let bodyCount = d.buffer >= 0 ? d.limit - d.head : 0
+            let prefixCount = d.prefix >= 0 ? d.prefixTail &- d.prefixHead : 0
+            let bodyCount = d.buffer >= 0 ? d.limit &- d.head : 0
             if prefixCount == 0 && bodyCount == 0 { break }
             let result: IOResult
             do {
@@ -141,11 +144,11 @@ extension Worker {
             }
             switch result {
             case .processed(let n):
-                status.bytes += n
+                status.bytes &+= n
                 let fromPrefix = min(n, prefixCount)
-                d.prefixHead += fromPrefix
-                d.head += n - fromPrefix
-                if n < prefixCount + bodyCount {
+                d.prefixHead &+= fromPrefix
+                d.head &+= n &- fromPrefix
+                if n < prefixCount &+ bodyCount {
                     d.sinkWritable = false
                 } else {
                     // All of it went: another pass would find nothing to send.
@@ -262,15 +265,16 @@ extension Worker {
                 abortExchange(slot, cause: "C", loop: &loop)
                 return
             }
+            // The exchange ends once its response is out.
+            let exchangeEnds = s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient)
+                && (longAnswers.isEmpty || longAnswers[slot] == nil)
             if down.progressed {
                 progressed = true
                 s.pointee.exchange.responseBytes += Int64(down.bytes)
-                if s.pointee.phase != .httpHead { touchClient(slot, now: loop.now) }
+                // An ending exchange sets the client's deadline itself.
+                if s.pointee.phase != .httpHead && !exchangeEnds { touchClient(slot, now: loop.now) }
             }
-
-            // End of the exchange once its response is out.
-            if s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient)
-                && (longAnswers.isEmpty || longAnswers[slot] == nil) {
+            if exchangeEnds {
                 if !finishExchange(slot, loop: &loop) { return }
                 progressed = true
             }
@@ -283,6 +287,8 @@ extension Worker {
                 return
             }
             if !progressed { break }
+            // Skip the pass that would find nothing to do.
+            if longAnswers.isEmpty && !Worker.mayProgressAgain(s) { break }
         }
         if s.pointee.phase == .httpHead && s.pointee.toServer.sourceEOF {
             // The client closed between requests, or before finishing a head.
@@ -294,6 +300,46 @@ extension Worker {
             return
         }
         rearm(slot, loop: &loop)
+    }
+
+    /// After a pass of `httpService` that progressed: whether another pass
+    /// might do more. A pass's steps run in the order bytes flow (read,
+    /// analyse, send; the client side's request, then the server's
+    /// response), so most progress is taken up by the steps after it; this
+    /// is true whenever a step's guard might hold again (long answers
+    /// aside: the caller checks those). It errs towards true: the cost of
+    /// a wrong true is one pass that finds nothing.
+    @inline(__always)
+    private static func mayProgressAgain(_ s: UnsafeMutablePointer<Session>) -> Bool {
+        let response = s.pointee.exchange.response
+        // Fields read through pointers, each only when needed.
+        return mayMove(s.pointer(to: \.toServer)!, analysingEndOfFile: s.pointee.exchange.request == .body)
+            || mayMove(s.pointer(to: \.toClient)!, analysingEndOfFile: response == .head || response == .body)
+    }
+
+    /// Whether `fill`, `flush` or the analysis of a direction's bytes might
+    /// do anything: a read stopped before the socket was drained (a full
+    /// buffer, or none free); an end of file the analysis has yet to see
+    /// (`analysingEndOfFile`: a body or a response head is being read);
+    /// bytes to send on a writable side; bytes not analysed yet (a
+    /// pipelined request, the final response after an interim one); a
+    /// buffer `fill` (empty) or `releaseSent` (sent, not held) gives back.
+    @inline(__always)
+    private static func mayMove(_ d: UnsafeMutablePointer<Direction>, analysingEndOfFile: Bool) -> Bool {
+        if d.pointee.sourceReadable && !d.pointee.sourceEOF { return true }
+        if d.pointee.sourceEOF && analysingEndOfFile { return true }
+        let buffer = d.pointee.buffer, prefix = d.pointee.prefix
+        // Nothing held: nothing to send, analyse or give back.
+        if buffer < 0 && prefix < 0 { return false }
+        if prefix >= 0 && d.pointee.prefixHead == d.pointee.prefixTail {
+            if !d.pointee.holdPrefix { return true }
+        } else if prefix >= 0 && d.pointee.sinkWritable {
+            return true
+        }
+        guard buffer >= 0 else { return false }
+        let head = d.pointee.head, limit = d.pointee.limit, tail = d.pointee.tail
+        if limit > head && d.pointee.sinkWritable { return true }
+        return tail > limit || tail == 0 || (head == tail && !d.pointee.holdBody)
     }
 
     /// An attached server connection idles while the client prepares its next

@@ -419,7 +419,7 @@ extension Worker {
         let frontend = Int(s.pointee.frontend)
         recordExchange(slot, now: loop.now)
         if frontends[frontend].httpLog { logExchange(slot, now: loop.now) }
-        endStickExchange(slot)
+        if rules.stick.enabled { endStickExchange(slot) }
         s.pointee.exchange.started = false
         dropReplay(&s.pointee.toServer)
         if !serverNames.isEmpty { serverNames[slot] = nil }
@@ -469,7 +469,8 @@ extension Worker {
             let timeout = frontends[frontend].keepAliveTimeout
             s.pointee.phaseExpiry = timeout.map { loop.now + Int64($0) } ?? .max
         }
-        if backend >= 0 { processQueue(backend: backend, loop: &loop) }
+        // The slot freed on the server may go to a queued session.
+        if backend >= 0 && backends[backend].queueHead >= 0 { processQueue(backend: backend, loop: &loop) }
         if keepClient { return true }
         lingeringClose(slot, loop: &loop)
         return false

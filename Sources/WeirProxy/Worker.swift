@@ -258,6 +258,21 @@ public struct Worker: ~Copyable, EventHandler {
     }
 
     public mutating func handleEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
+        // Sessions' events, nearly all of them, by their raw kind: no enum
+        // conversion, and none of the other registrants' code in this frame.
+        if token.kind == TokenKind.client.rawValue {
+            clientEvent(token, events: events, loop: &loop)
+        } else if token.kind == TokenKind.server.rawValue {
+            serverEvent(token, events: events, loop: &loop)
+        } else {
+            handleRegistrantEvent(token, events: events, loop: &loop)
+        }
+    }
+
+    /// The events of everything but a session: listeners, signals, the
+    /// master's channel, pooled connections, checks, stats sockets.
+    @inline(never)
+    private mutating func handleRegistrantEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
         switch TokenKind(rawValue: token.kind) {
         case .listener: acceptConnections(listener: Int(token.slot), loop: &loop)
         case .client: clientEvent(token, events: events, loop: &loop)
@@ -302,15 +317,26 @@ public struct Worker: ~Copyable, EventHandler {
     }
 
     public mutating func endOfTick(loop: inout EventLoop) {
-        logger.flush()
+        if logger.stdoutPending.count > 0 || logger.stderrPending.count > 0 { flushLog() }
         stats.header.pointee.sessions = Int64(sessions.count)
         stats.header.pointee.cumulated = Int64(cumulated)
-        if stopping && sessions.count == 0 {
-            for frontend in frontends where !options.quiet {
-                Notice.notice("Proxy \(frontend.name) stopped (cumulated conns: FE: \(frontend.cumulated)).")
-            }
-            loop.stop()
+        if stopping && sessions.count == 0 { stopAfterDrain(loop: &loop) }
+    }
+
+    /// Out of line: the writes it inlines would make every tick pay for
+    /// their stack frame.
+    @inline(never)
+    private mutating func flushLog() { logger.flush() }
+
+    /// The last session of a stopping worker is gone. Kept out of
+    /// `endOfTick`, which runs every tick (and mutating: a borrowing call
+    /// from there would copy the worker onto its stack).
+    @inline(never)
+    private mutating func stopAfterDrain(loop: inout EventLoop) {
+        for frontend in frontends where !options.quiet {
+            Notice.notice("Proxy \(frontend.name) stopped (cumulated conns: FE: \(frontend.cumulated)).")
         }
+        loop.stop()
     }
 
     // MARK: - Accepting

@@ -32,19 +32,21 @@ struct WorkerStats {
     @inline(__always) func backend(_ index: Int) -> Int { backendBase + index }
     @inline(__always) func server(_ backend: Int, _ index: Int) -> Int { serverBase[backend] + index }
 
+    // Entity indices come from the segment's layout: the word offsets
+    // cannot overflow, and wrapping arithmetic spares a check per counter.
     @inline(__always)
     func add(_ entity: Int, _ counter: Counter, _ n: Int64 = 1) {
-        words[entity * Counter.stride + counter.rawValue] &+= n
+        words[entity &* Counter.stride &+ counter.rawValue] &+= n
     }
 
     @inline(__always)
     func set(_ entity: Int, _ counter: Counter, _ value: Int64) {
-        words[entity * Counter.stride + counter.rawValue] = value
+        words[entity &* Counter.stride &+ counter.rawValue] = value
     }
 
     @inline(__always)
     func get(_ entity: Int, _ counter: Counter) -> Int64 {
-        words[entity * Counter.stride + counter.rawValue]
+        words[entity &* Counter.stride &+ counter.rawValue]
     }
 
     /// One more session (connection, for a server) open on `entity`, in the
@@ -185,42 +187,49 @@ extension Worker {
     /// bytes, errors and times go to its frontend, backend and server.
     mutating func recordExchange(_ slot: UInt32, now: Int64) {
         let s = sessions.pointer(slot)
-        let e = s.pointee.exchange
-        let frontend = stats.frontend(Int(s.pointee.frontend))
-        let status = Int(e.status)
+        let status = Int(s.pointee.exchange.status)
+        // Found once for the three entities.
+        let statusClass = status > 0 ? Counter.statusClass(status) : nil
         let cause = s.pointee.terminationCause, phase = s.pointee.terminationPhase
-        stats.add(frontend, .requestsTotal)
         // `bin`: what the client sent, as `%U` counts it.
-        let requestIn = e.clientRequestBytes
+        let requestIn = s.pointee.exchange.clientRequestBytes
+        let responseOut = s.pointee.exchange.responseBytes
+        let clientAbort = cause == UInt8(ascii: "C") && phase == UInt8(ascii: "D")
+        let frontend = stats.frontend(Int(s.pointee.frontend))
+        stats.add(frontend, .requestsTotal)
         stats.add(frontend, .bytesIn, requestIn)
-        stats.add(frontend, .bytesOut, e.responseBytes)
-        if status > 0 { stats.add(frontend, Counter.statusClass(status)) }
+        stats.add(frontend, .bytesOut, responseOut)
+        if let statusClass { stats.add(frontend, statusClass) }
         if phase == UInt8(ascii: "R")
             && (cause == UInt8(ascii: "C") || cause == UInt8(ascii: "c") || status == 400 || status == 408) {
             stats.add(frontend, .requestErrors)
         }
-        if cause == UInt8(ascii: "C") && phase == UInt8(ascii: "D") { stats.add(frontend, .clientAborts) }
+        if clientAbort { stats.add(frontend, .clientAborts) }
         if cause == UInt8(ascii: "L") || (cause == UInt8(ascii: "P") && status != 403 && phase == UInt8(ascii: "R")) {
             stats.add(frontend, .intercepted)
         }
         let b = Int(s.pointee.backend)
         guard b >= 0 else { return }
         let responseError = cause == UInt8(ascii: "S") && (phase == UInt8(ascii: "H") || phase == UInt8(ascii: "D"))
-        let response = e.responseHeadAt >= 0 && e.requestSentAt >= 0 ? e.responseHeadAt - e.requestSentAt : -1
-        let server = s.pointee.server
-        for step in 0..<2 {
-            if step == 1 && server < 0 { break }
-            let entity = step == 0 ? stats.backend(b) : stats.server(b, Int(server))
+        let serverAbort = cause == UInt8(ascii: "S") && phase == UInt8(ascii: "D")
+        let requestSentAt = s.pointee.exchange.requestSentAt, responseHeadAt = s.pointee.exchange.responseHeadAt
+        let response = responseHeadAt >= 0 && requestSentAt >= 0 ? responseHeadAt - requestSentAt : -1
+        let queue = s.pointee.queueTime, connect = s.pointee.connectTime
+        let total = now - s.pointee.exchange.waitStart
+        // The same counts for the backend and, once one was assigned, its server.
+        func count(on entity: Int) {
             stats.add(entity, .requestsTotal)
             stats.add(entity, .bytesIn, requestIn)
-            stats.add(entity, .bytesOut, e.responseBytes)
-            if status > 0 { stats.add(entity, Counter.statusClass(status)) }
+            stats.add(entity, .bytesOut, responseOut)
+            if let statusClass { stats.add(entity, statusClass) }
             if responseError { stats.add(entity, .responseErrors) }
-            if cause == UInt8(ascii: "C") && phase == UInt8(ascii: "D") { stats.add(entity, .clientAborts) }
-            if cause == UInt8(ascii: "S") && phase == UInt8(ascii: "D") { stats.add(entity, .serverAborts) }
-            stats.addTimes(entity, queue: s.pointee.queueTime, connect: s.pointee.connectTime, response: response,
-                           total: now - e.waitStart)
+            if clientAbort { stats.add(entity, .clientAborts) }
+            if serverAbort { stats.add(entity, .serverAborts) }
+            stats.addTimes(entity, queue: queue, connect: connect, response: response, total: total)
         }
+        count(on: stats.backend(b))
+        let server = Int(s.pointee.server)
+        if server >= 0 { count(on: stats.server(b, server)) }
     }
 
     /// A `mode tcp` session ends: its bytes, aborts and times.

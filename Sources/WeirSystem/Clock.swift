@@ -2,7 +2,8 @@ import Glibc
 
 public enum Clock {
     /// CLOCK_MONOTONIC in milliseconds: for deadlines and durations.
-    @inline(__always)
+    /// Inlinable (as `wallMilliseconds`): the event loop reads it every tick.
+    @inlinable @inline(__always)
     public static func monotonicMilliseconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -10,7 +11,7 @@ public enum Clock {
     }
 
     /// CLOCK_REALTIME in milliseconds since the epoch: for log dates.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func wallMilliseconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

@@ -37,7 +37,7 @@ public enum IOResult: Equatable, Sendable {
 
 /// Runs a syscall that returns -1 and sets errno on failure: retries `EINTR`,
 /// traps on `EBADF`/`EFAULT` (those are bugs, never conditions to handle).
-@inline(__always)
+@inlinable @inline(__always)
 func retryingSyscall<T: FixedWidthInteger>(_ call: () -> T) -> Result<T, Errno> {
     while true {
         let value = call()

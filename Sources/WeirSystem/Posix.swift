@@ -10,8 +10,9 @@ public enum Posix {
         precondition(result == 0 || Errno.current != .badFileDescriptor, "close of a closed fd \(fd)")
     }
 
-    /// read(2)
-    @inline(__always)
+    /// read(2). Inlinable, as the sends: the proxy's read and send paths
+    /// are in other modules, and a call each would cost more than the wrapper.
+    @inlinable @inline(__always)
     public static func read(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(Errno) -> IOResult {
         switch retryingSyscall({ Glibc.read(fd, buffer, count) }) {
         case .success(let n): return .processed(n)
@@ -22,7 +23,8 @@ public enum Posix {
 
     /// recv(2) without flags, for sockets: the same as read(2) without the
     /// file layer's checks (permission hooks, fsnotify) on every call.
-    @inline(__always)
+    /// Inlinable like `read`.
+    @inlinable @inline(__always)
     public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(Errno) -> IOResult {
         switch retryingSyscall({ Glibc.recv(fd, buffer, count, 0) }) {
         case .success(let n): return .processed(n)
@@ -32,7 +34,7 @@ public enum Posix {
     }
 
     /// send(2) with MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func send(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(Errno) -> IOResult {
         switch retryingSyscall({ Glibc.send(fd, buffer, count, CShims_MSG_NOSIGNAL) }) {
         case .success(let n): return .processed(n)

@@ -5,7 +5,7 @@ extension Posix {
     /// sendmsg(2) of two byte ranges in one call, with MSG_NOSIGNAL: an HTTP
     /// head built apart from the buffer it came in, then the body bytes after
     /// it. Either range may be empty.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func send(_ fd: Int32, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) throws(Errno) -> IOResult {
         var vectors = (
             iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress), iov_len: first.count),
