@@ -27,17 +27,33 @@ struct PlannedACL {
     let ignoreCase: Bool
     /// The string patterns (lowercase when `ignoreCase`; sorted for `str`).
     let patterns: UnsafeBufferPointer<UnsafeRawBufferPointer>
+    /// How a fast line's sample is tried against `patterns`.
+    let test: PatternTest
+}
+
+/// A fast line's test of its sample: one pattern and a method most ACLs
+/// use are one direct comparison.
+enum PatternTest {
+    /// Every pattern by `method` (a binary search over many `str` patterns).
+    case any
+    /// The sample is the one pattern (`str`).
+    case equal(UnsafeRawBufferPointer)
+    /// The sample begins with the one pattern (`beg`).
+    case prefix(UnsafeRawBufferPointer)
 }
 
 /// String ACLs without converters: the fetch read directly.
 enum FastACL {
     /// The generic path (`matches(CompiledACL)`).
     case none
-    /// A fetch with one value (`path`, `method`, `url`, `req.ver`, …).
+    /// The request's path, read in place.
+    case path
+    /// A fetch with one value (`method`, `url`, `req.ver`, …).
     case single(CompiledFetch)
     /// Every value of the named request or response header (`hdr(name)`
     /// split at commas, `fhdr(name)` whole lines); `name` is lowercase.
-    case headerValues(name: UnsafeRawBufferPointer, splits: Bool, inResponse: Bool)
+    /// A name the parser knows is told by `knownName` alone.
+    case headerValues(name: UnsafeRawBufferPointer, knownName: KnownFieldName, splits: Bool, inResponse: Bool)
 }
 
 /// A condition as the plan evaluates it.
@@ -167,7 +183,8 @@ struct RulePlan: ~Copyable {
                 for acl in term.acls {
                     lines.append(PlannedACL(acl: .passUnretained(acl), termEnd: termEnd, groupEnd: groupStart + groupSize,
                                             negated: term.negated, fast: Self.fast(acl), method: acl.method,
-                                            ignoreCase: acl.ignoreCase, patterns: store(acl.strings)))
+                                            ignoreCase: acl.ignoreCase, patterns: store(acl.strings),
+                                            test: Self.test(acl)))
                 }
             }
         }
@@ -183,11 +200,23 @@ struct RulePlan: ~Copyable {
         switch acl.sample.fetch {
         case .header(let selector):
             guard let name = selector.name, selector.occurrence == nil else { return .none }
-            return .headerValues(name: name, splits: selector.splitsValues, inResponse: selector.inResponse)
+            return .headerValues(name: name, knownName: KnownFieldName(name), splits: selector.splitsValues,
+                                 inResponse: selector.inResponse)
+        case .path:
+            return .path
         case let fetch where !fetch.isMultiValued:
             return .single(fetch)
         default:
             return .none
+        }
+    }
+
+    private static func test(_ acl: CompiledACL) -> PatternTest {
+        guard acl.strings.count == 1 else { return .any }
+        switch acl.method {
+        case .str: return .equal(acl.strings[0])
+        case .beg: return .prefix(acl.strings[0])
+        default: return .any
         }
     }
 }
@@ -195,8 +224,14 @@ struct RulePlan: ~Copyable {
 extension RuleEngine {
     /// Whether a planned condition holds: an OR of AND-groups of (possibly
     /// negated) terms, each term holding when any of its lines matches.
+    /// A constant one (a rule without `if`) costs no call.
+    @inline(__always)
     mutating func evaluate(_ condition: PlannedCondition) -> Bool {
         if let constant = condition.constant { return constant }
+        return evaluateLines(condition)
+    }
+
+    private mutating func evaluateLines(_ condition: PlannedCondition) -> Bool {
         guard let lines = condition.lines.baseAddress else { return condition.negated }
         let count = condition.lines.count
         var i = 0
@@ -235,9 +270,14 @@ extension RuleEngine {
             defer { scratch.rewind(to: mark) }
             guard let bytes = bytes(of: self.fetch(fetch, valueIndex: nil)) else { return false }
             return Self.matches(bytes, line)
-        case .headerValues(let name, let splits, let inResponse):
+        case .path:
+            return kind == .request && Self.matches(path, line)
+        case .headerValues(let name, let knownName, let splits, let inResponse):
             guard kind == (inResponse ? .response : .request) else { return false }
-            for i in 0..<fieldCount where !fields[i].removed && ByteMatching.equal(fields[i].name, name, ignoreCase: true) {
+            // Names are classified exactly (by the parser, or `appendField`):
+            // a known name matches by its kind alone, another by its bytes.
+            for i in 0..<fieldCount where !fields[i].removed && fields[i].knownName == knownName
+                && (knownName != .other || ByteMatching.equal(fields[i].name, name, ignoreCase: true)) {
                 let value = fields[i].value
                 // As `forEachHeaderValue`: an empty field is one empty value.
                 if !splits || value.count == 0 {
@@ -270,6 +310,11 @@ extension RuleEngine {
 
     /// A string sample against a line's patterns.
     private static func matches(_ bytes: UnsafeRawBufferPointer, _ line: UnsafePointer<PlannedACL>) -> Bool {
+        switch line.pointee.test {
+        case .equal(let pattern): return ByteMatching.equal(bytes, pattern, ignoreCase: line.pointee.ignoreCase)
+        case .prefix(let pattern): return ByteMatching.hasPrefix(bytes, pattern, ignoreCase: line.pointee.ignoreCase)
+        case .any: break
+        }
         let patterns = line.pointee.patterns
         let method = line.pointee.method, ignoreCase = line.pointee.ignoreCase
         if method == .str && patterns.count > 8 {
