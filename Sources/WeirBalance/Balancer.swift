@@ -126,6 +126,10 @@ public struct Balancer: Sendable {
     /// The other algorithms ignore the key, nil or not.
     public mutating func pick(hashKey: UInt64?, excluding: Int? = nil) -> PickResult {
         let ex = excluding ?? -1
+        // Round robin over one server: nothing to move or mutate.
+        if case .roundRobin = state, let lone = RoundRobin.loneMemberPick(servers: servers, pool: pool, excluding: ex) {
+            return lone
+        }
         // Each case moves the algorithm out of `state` before mutating it, so
         // its arrays stay uniquely referenced: mutating a copy bound by a
         // pattern while the enum still holds it would copy on write (allocate).
