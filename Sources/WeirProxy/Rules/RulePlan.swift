@@ -102,6 +102,8 @@ struct ProxyPlan {
     let backendRules: UnsafeBufferPointer<PlannedBackendRule>
     let hasRequestCaptures: Bool
     let hasResponseCaptures: Bool
+    /// A backend with `stick` rules.
+    let hasStickRules: Bool
 }
 
 /// Every proxy's plan, and the memory it lives in (freed with the plan's owner).
@@ -114,11 +116,13 @@ struct RulePlan: ~Copyable {
         frontends = .allocate(capacity: max(compiled.frontends.count, 1))
         backends = .allocate(capacity: max(compiled.backends.count, 1))
         for (i, proxy) in compiled.frontends.enumerated() {
-            let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil)
+            let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
+                            hasStickRules: false)
             (frontends.baseAddress! + i).initialize(to: plan)
         }
         for (i, proxy) in compiled.backends.enumerated() {
-            let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil)
+            let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil,
+                            hasStickRules: i < compiled.stickRules.count && !compiled.stickRules[i].isEmpty)
             (backends.baseAddress! + i).initialize(to: plan)
         }
     }
@@ -137,7 +141,7 @@ struct RulePlan: ~Copyable {
         return UnsafeBufferPointer(start: block, count: values.count)
     }
 
-    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool) -> ProxyPlan {
+    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool, hasStickRules: Bool) -> ProxyPlan {
         ProxyPlan(proxy: .passUnretained(proxy), hasTCPContentRules: !proxy.tcpContentRules.isEmpty,
                   hasStatsPage: hasStatsPage, ownBackend: proxy.ownBackend, defaultBackend: proxy.defaultBackend,
                   isHTTP: proxy.isHTTP,
@@ -148,7 +152,8 @@ struct RulePlan: ~Copyable {
                       PlannedBackendRule(backend: $0.backend, isDynamic: $0.dynamicName != nil, condition: plan($0.condition))
                   }),
                   hasRequestCaptures: !proxy.requestHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
-                  hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty || proxy.cookieCapture != nil)
+                  hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
+                  hasStickRules: hasStickRules)
     }
 
     private mutating func plan(_ rule: CompiledHTTPRule) -> PlannedRule {
@@ -339,6 +344,17 @@ extension RuleEngine {
     @inline(__always)
     mutating func run(_ rules: UnsafeBufferPointer<PlannedRule>) -> RuleVerdict {
         rules.isEmpty ? .proceed : runPlanned(rules)
+    }
+
+    /// Runs `first`, then `second` when `first` proceeds (`http-request`
+    /// then `redirect` rules): one verdict, not one reassigned per list.
+    @inline(__always)
+    mutating func run(_ first: UnsafeBufferPointer<PlannedRule>, then second: UnsafeBufferPointer<PlannedRule>) -> RuleVerdict {
+        if !first.isEmpty {
+            let verdict = runPlanned(first)
+            guard case .proceed = verdict else { return verdict }
+        }
+        return run(second)
     }
 
     private mutating func runPlanned(_ rules: UnsafeBufferPointer<PlannedRule>) -> RuleVerdict {

@@ -36,8 +36,13 @@ extension Worker {
     }
 
     /// `nbsrv`: counts the usable servers of every backend, when a rule asks.
+    @inline(__always)
     mutating func refreshUsableServers() {
         guard rules.compiled.countsServers else { return }
+        countUsableServers()
+    }
+
+    private mutating func countUsableServers() {
         for backend in backends.indices {
             var usable = 0
             for server in backends[backend].balancer.servers where server.isCandidate { usable += 1 }
@@ -69,7 +74,8 @@ extension Worker {
         loadSampleInput(slot)
         rules.countStickRequest(slot)
         rules.beginRequest(head: head, headers: headers, request: request)
-        generateUniqueIDIfNeeded(slot, now: loop.now)
+        // No `unique-id-format` anywhere: no call.
+        if rules.sessions.uniqueIDCapacity > 0 { generateUniqueIDIfNeeded(slot, now: loop.now) }
         let frontendPlan = rules.plan.frontends[frontend]
         if frontendPlan.hasTCPContentRules {
             guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
@@ -77,10 +83,9 @@ extension Worker {
                 return .closed
             }
         }
-        var verdict = rules.run(frontendPlan.requestRules)
-        if case .proceed = verdict { verdict = rules.run(frontendPlan.redirectRules) }
-        if case .proceed = verdict {} else {
-            answer(slot, verdict, request: request, requestEnd: requestEnd,
+        let frontendVerdict = rules.run(frontendPlan.requestRules, then: frontendPlan.redirectRules)
+        if case .proceed = frontendVerdict {} else {
+            answer(slot, frontendVerdict, request: request, requestEnd: requestEnd,
                    tarpitTimeout: rules.compiled.frontends[frontend].tarpitTimeout, loop: &loop)
             return .answered
         }
@@ -109,8 +114,7 @@ extension Worker {
                 return .closed
             }
         }
-        verdict = rules.run(backendPlan.requestRules)
-        if case .proceed = verdict { verdict = rules.run(backendPlan.redirectRules) }
+        let verdict = rules.run(backendPlan.requestRules, then: backendPlan.redirectRules)
         if case .proceed = verdict {
             if backendPlan.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
                serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
