@@ -29,6 +29,9 @@ struct PlannedACL {
     let patterns: UnsafeBufferPointer<UnsafeRawBufferPointer>
     /// How a fast line's sample is tried against `patterns`.
     let test: PatternTest
+    /// The test is `.equal` to a pattern without a comma or a blank at its
+    /// ends: a header value equal to it is one list element, no split needed.
+    let patternIsListElement: Bool
 }
 
 /// A fast line's test of its sample: one pattern and a method most ACLs
@@ -189,7 +192,7 @@ struct RulePlan: ~Copyable {
                     lines.append(PlannedACL(acl: .passUnretained(acl), termEnd: termEnd, groupEnd: groupStart + groupSize,
                                             negated: term.negated, fast: Self.fast(acl), method: acl.method,
                                             ignoreCase: acl.ignoreCase, patterns: store(acl.strings),
-                                            test: Self.test(acl)))
+                                            test: Self.test(acl), patternIsListElement: Self.isListElement(acl)))
                 }
             }
         }
@@ -214,6 +217,11 @@ struct RulePlan: ~Copyable {
         default:
             return .none
         }
+    }
+
+    private static func isListElement(_ acl: CompiledACL) -> Bool {
+        guard case .equal(let pattern) = test(acl), let last = pattern.last else { return false }
+        return !RuleEngine.isWhitespace(pattern[0]) && !RuleEngine.isWhitespace(last) && !pattern.contains(UInt8(ascii: ","))
     }
 
     private static func test(_ acl: CompiledACL) -> PatternTest {
@@ -289,6 +297,7 @@ extension RuleEngine {
                     if Self.matches(value, line) { return true }
                     continue
                 }
+                if line.pointee.patternIsListElement && Self.matches(value, line) { return true }
                 if let single = Self.singleElement(value) {
                     if Self.matches(single, line) { return true }
                     continue
@@ -311,15 +320,19 @@ extension RuleEngine {
     }
 
     @inline(__always)
-    private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+    fileprivate static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
     /// A string sample against a line's patterns.
+    @inline(__always)
     private static func matches(_ bytes: UnsafeRawBufferPointer, _ line: UnsafePointer<PlannedACL>) -> Bool {
         switch line.pointee.test {
         case .equal(let pattern): return ByteMatching.equal(bytes, pattern, ignoreCase: line.pointee.ignoreCase)
         case .prefix(let pattern): return ByteMatching.hasPrefix(bytes, pattern, ignoreCase: line.pointee.ignoreCase)
-        case .any: break
+        case .any: return matchesAny(bytes, line)
         }
+    }
+
+    private static func matchesAny(_ bytes: UnsafeRawBufferPointer, _ line: UnsafePointer<PlannedACL>) -> Bool {
         let patterns = line.pointee.patterns
         let method = line.pointee.method, ignoreCase = line.pointee.ignoreCase
         if method == .str && patterns.count > 8 {
