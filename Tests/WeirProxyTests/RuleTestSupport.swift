@@ -69,8 +69,8 @@ struct RuleHarness: ~Copyable {
     /// http-request rules, then `use_backend` over the plan (`RulePlan`).
     mutating func routePlanned(_ text: String) throws -> String {
         try begin(request: text)
-        let plan = engine.plan.frontends[0]
-        guard case .proceed = engine.run(plan.requestRules) else { return "answered" }
+        let plan = engine.plan.frontend(0)
+        guard case .proceed = engine.run(plan.pointee.requestRules) else { return "answered" }
         let index = engine.chooseBackend(plan)
         return index >= 0 ? configuration.backends[index].name : "-"
     }

@@ -130,6 +130,12 @@ struct RulePlan: ~Copyable {
         }
     }
 
+    /// Frontend `i`'s plan, in place: the per-request path reads it
+    /// without copying it out.
+    func frontend(_ i: Int) -> UnsafePointer<ProxyPlan> { UnsafePointer(frontends.baseAddress! + i) }
+
+    func backend(_ i: Int) -> UnsafePointer<ProxyPlan> { UnsafePointer(backends.baseAddress! + i) }
+
     deinit {
         for block in blocks { block.deallocate() }
         frontends.deallocate()
@@ -389,16 +395,18 @@ extension RuleEngine {
     }
 
     /// `chooseBackend(frontend:)` over the frontend's plan.
-    mutating func chooseBackend(_ plan: ProxyPlan) -> Int {
-        for (index, rule) in plan.backendRules.enumerated() {
+    mutating func chooseBackend(_ plan: UnsafePointer<ProxyPlan>) -> Int {
+        for (index, rule) in plan.pointee.backendRules.enumerated() {
             scratch.reset()
             output.reset()
             guard evaluate(rule.condition) else { continue }
             guard rule.isDynamic else { return rule.backend }
-            if let backend = plan.proxy._withUnsafeGuaranteedRef({ dynamicBackend($0.backendRules[index], isHTTP: $0.isHTTP) }) {
+            if let backend = plan.pointee.proxy._withUnsafeGuaranteedRef({
+                dynamicBackend($0.backendRules[index], isHTTP: $0.isHTTP)
+            }) {
                 return backend
             }
         }
-        return plan.defaultBackend
+        return plan.pointee.defaultBackend
     }
 }

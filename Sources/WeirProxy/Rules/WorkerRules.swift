@@ -76,20 +76,20 @@ extension Worker {
         rules.beginRequest(head: head, headers: headers, request: request)
         // No `unique-id-format` anywhere: no call.
         if rules.sessions.uniqueIDCapacity > 0 { generateUniqueIDIfNeeded(slot, now: loop.now) }
-        let frontendPlan = rules.plan.frontends[frontend]
-        if frontendPlan.hasTCPContentRules {
+        let frontendPlan = rules.plan.frontend(frontend)
+        if frontendPlan.pointee.hasTCPContentRules {
             guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
                 close(slot, cause: "P", phase: "R", loop: &loop)
                 return .closed
             }
         }
-        let frontendVerdict = rules.run(frontendPlan.requestRules, then: frontendPlan.redirectRules)
+        let frontendVerdict = rules.run(frontendPlan.pointee.requestRules, then: frontendPlan.pointee.redirectRules)
         if case .proceed = frontendVerdict {} else {
             answer(slot, frontendVerdict, request: request, requestEnd: requestEnd,
                    tarpitTimeout: rules.compiled.frontends[frontend].tarpitTimeout, loop: &loop)
             return .answered
         }
-        if frontendPlan.hasStatsPage, let page = rules.compiled.frontendStatsPages[frontend],
+        if frontendPlan.pointee.hasStatsPage, let page = rules.compiled.frontendStatsPages[frontend],
            serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
             return .answered
         }
@@ -106,17 +106,17 @@ extension Worker {
         stats.sessionStarted(stats.backend(backend), wallSeconds: s.pointee.exchange.waitStartWall / 1000)
         if backends[backend].closesClientAfterResponse { s.pointee.exchange.clientKeepAlive = false }
         rules.input.backend = backend
-        guard backend != frontendPlan.ownBackend else { return .forward(backend: backend) }
-        let backendPlan = rules.plan.backends[backend]
-        if backendPlan.hasTCPContentRules {
+        guard backend != frontendPlan.pointee.ownBackend else { return .forward(backend: backend) }
+        let backendPlan = rules.plan.backend(backend)
+        if backendPlan.pointee.hasTCPContentRules {
             guard rules.accepts(rules.compiled.backends[backend].tcpContentRules) else {
                 close(slot, cause: "P", phase: "R", loop: &loop)
                 return .closed
             }
         }
-        let verdict = rules.run(backendPlan.requestRules, then: backendPlan.redirectRules)
+        let verdict = rules.run(backendPlan.pointee.requestRules, then: backendPlan.pointee.redirectRules)
         if case .proceed = verdict {
-            if backendPlan.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
+            if backendPlan.pointee.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
                serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
                 return .answered
             }
@@ -138,12 +138,12 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         loadSampleInput(slot)
         rules.beginResponse(head: head, headers: headers, response: response)
-        let frontendPlan = rules.plan.frontends[frontend]
+        let frontendPlan = rules.plan.frontend(frontend)
         var verdict = RuleVerdict.proceed
-        if backend >= 0 && backend != frontendPlan.ownBackend {
-            verdict = rules.run(rules.plan.backends[backend].responseRules)
+        if backend >= 0 && backend != frontendPlan.pointee.ownBackend {
+            verdict = rules.run(rules.plan.backend(backend).pointee.responseRules)
         }
-        if case .proceed = verdict { verdict = rules.run(frontendPlan.responseRules) }
+        if case .proceed = verdict { verdict = rules.run(frontendPlan.pointee.responseRules) }
         if case .proceed = verdict {
             s.pointee.exchange.status = Int32(rules.status)
             return true
