@@ -26,6 +26,7 @@ extension Worker {
     }
 
     /// Puts what the rules know of the session into the engine, in place.
+    @inline(__always)
     mutating func loadSampleInput(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         withUnsafePointer(to: &s.pointee.peer) { peer in
