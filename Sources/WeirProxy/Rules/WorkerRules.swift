@@ -84,9 +84,11 @@ extension Worker {
                 return .closed
             }
         }
-        let frontendVerdict = rules.run(frontendPlan.pointee.requestRules, then: frontendPlan.pointee.redirectRules)
-        if case .proceed = frontendVerdict {} else {
-            answer(slot, frontendVerdict, request: request, requestEnd: requestEnd,
+        switch rules.run(frontendPlan.pointee.requestRules, then: frontendPlan.pointee.redirectRules) {
+        case .proceed:
+            break
+        case let verdict:
+            answer(slot, verdict, request: request, requestEnd: requestEnd,
                    tarpitTimeout: rules.compiled.frontends[frontend].tarpitTimeout, loop: &loop)
             return .answered
         }
@@ -115,17 +117,18 @@ extension Worker {
                 return .closed
             }
         }
-        let verdict = rules.run(backendPlan.pointee.requestRules, then: backendPlan.pointee.redirectRules)
-        if case .proceed = verdict {
+        switch rules.run(backendPlan.pointee.requestRules, then: backendPlan.pointee.redirectRules) {
+        case .proceed:
             if backendPlan.pointee.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
                serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
                 return .answered
             }
             return .forward(backend: backend)
+        case let verdict:
+            answer(slot, verdict, request: request, requestEnd: requestEnd,
+                   tarpitTimeout: rules.compiled.backends[backend].tarpitTimeout, loop: &loop)
+            return .answered
         }
-        answer(slot, verdict, request: request, requestEnd: requestEnd,
-               tarpitTimeout: rules.compiled.backends[backend].tarpitTimeout, loop: &loop)
-        return .answered
     }
 
     // MARK: - Responses
