@@ -395,6 +395,7 @@ extension RuleEngine {
     }
 
     /// `chooseBackend(frontend:)` over the frontend's plan.
+    @inline(__always)
     mutating func chooseBackend(_ plan: UnsafePointer<ProxyPlan>) -> Int {
         for (index, rule) in plan.pointee.backendRules.enumerated() {
             scratch.reset()
