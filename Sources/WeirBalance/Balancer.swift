@@ -126,6 +126,17 @@ public struct Balancer: Sendable {
     /// The other algorithms ignore the key, nil or not.
     public mutating func pick(hashKey: UInt64?, excluding: Int? = nil) -> PickResult {
         let ex = excluding ?? -1
+        // Round robin over one server: nothing to move or mutate.
+        if case .roundRobin = state, let lone = RoundRobin.loneMemberPick(servers: servers, pool: pool, excluding: ex) {
+            return lone
+        }
+        return pickByAlgorithm(hashKey: hashKey, excluding: ex)
+    }
+
+    /// `pick` by the algorithm's own state; out of line, so that the lone
+    /// server's pick sets up no frame for it.
+    @inline(never)
+    private mutating func pickByAlgorithm(hashKey: UInt64?, excluding ex: Int) -> PickResult {
         // Each case moves the algorithm out of `state` before mutating it, so
         // its arrays stay uniquely referenced: mutating a copy bound by a
         // pattern while the enum still holds it would copy on write (allocate).
@@ -177,8 +188,9 @@ public struct Balancer: Sendable {
 
     /// A connection to `server` ended. Never goes below 0 (a debug build traps).
     public mutating func connectionClosed(server: Int) {
-        assert(servers[server].activeConnections > 0, "connectionClosed without connectionOpened")
-        if servers[server].activeConnections > 0 { servers[server].activeConnections -= 1 }
+        let count = servers[server].activeConnections
+        assert(count > 0, "connectionClosed without connectionOpened")
+        if count > 0 { servers[server].activeConnections = count - 1 }
     }
 
     /// Sets the connection count of `server` as counted elsewhere (by every

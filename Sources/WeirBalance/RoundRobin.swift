@@ -24,6 +24,17 @@ struct RoundRobin: LoadBalancingAlgorithm {
         for i in scores.indices { scores[i] = 0 }
     }
 
+    /// The pick when the pool has a single member, nil otherwise. It needs
+    /// no score: the member's would rise by its weight and fall back by the
+    /// same total, so `pick` would leave every score as it was.
+    @inline(__always)
+    static func loneMemberPick(servers: [ServerSlot], pool: Pool, excluding: Int) -> PickResult? {
+        guard pool.members.count == 1 else { return nil }
+        let only = pool.members[0]
+        guard only != excluding && !servers[only].isFull else { return pool.fallback(servers: servers, excluding: excluding) }
+        return .server(only)
+    }
+
     mutating func pick(servers: [ServerSlot], pool: Pool, hashKey: UInt64?, excluding: Int) -> PickResult {
         var best = -1
         var total = 0

@@ -190,6 +190,7 @@ extension Worker {
     /// engine still holds the request (after its `http-request` rules, as in
     /// HAProxy), and kept in the exchange for a pick from the queue or a
     /// redispatch.
+    @inline(__always)
     mutating func balanceKey(_ slot: UInt32, backend: Int) -> UInt64? {
         let s = sessions.pointer(slot)
         switch backends[backend].hashing.key {

@@ -540,8 +540,15 @@ extension Worker {
     /// After the request rules put the exchange in `backend`: runs the
     /// persistence rules and reads the request's cookie. The rules engine
     /// still holds the request as edited.
+    /// A backend without a cookie costs no call.
+    @inline(__always)
     mutating func analyseRequestCookies(_ slot: UInt32, backend: Int) {
-        guard backends[backend].hasCookie, let settings = backends[backend].cookie else { return }
+        guard backends[backend].hasCookie else { return }
+        readRequestCookies(slot, backend: backend)
+    }
+
+    private mutating func readRequestCookies(_ slot: UInt32, backend: Int) {
+        guard let settings = backends[backend].cookie else { return }
         let s = sessions.pointer(slot)
         var e = CookieExchange()
         let persistRules = rules.compiled.persistRules[backend]
@@ -572,6 +579,7 @@ extension Worker {
     /// names, `.allFull` when it is at its maxconn, nil to balance. A
     /// redispatch (`excluding`) leaves the cookie's server: the client will
     /// get a new cookie.
+    @inline(__always)
     mutating func persistentPick(_ slot: UInt32, backend: Int, excluding: Int?) -> PickResult? {
         let s = sessions.pointer(slot)
         guard s.pointee.exchange.cookie.direct, backends[backend].hasCookie else { return nil }

@@ -212,10 +212,15 @@ extension Worker {
     }
 
     /// Keeps the request line for the log (HAProxy's `%r`), truncated to a
-    /// line buffer.
+    /// line buffer. A frontend that does not log HTTP costs a test, not a call.
+    @inline(__always)
     private mutating func recordRequestLine(_ slot: UInt32, _ head: UnsafeRawBufferPointer) {
+        guard frontends[Int(sessions.pointer(slot).pointee.frontend)].httpLog else { return }
+        copyRequestLine(slot, head)
+    }
+
+    private mutating func copyRequestLine(_ slot: UInt32, _ head: UnsafeRawBufferPointer) {
         let s = sessions.pointer(slot)
-        guard frontends[Int(s.pointee.frontend)].httpLog else { return }
         if s.pointee.exchange.requestLine < 0 {
             guard let id = lineBuffers.acquire() else { return }
             s.pointee.exchange.requestLine = id

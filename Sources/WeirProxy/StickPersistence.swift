@@ -140,11 +140,17 @@ extension Worker {
     /// After the request's rules chose `backend` (the rules engine holds the
     /// request, or the connection in mode tcp): runs the `stick` rules that
     /// look up and keep keys.
+    /// A backend without `stick` rules costs no call.
+    @inline(__always)
     mutating func analyseStickRules(_ slot: UInt32, backend: Int) {
+        sessions.pointer(slot).pointee.stick = StickState()
+        guard rules.plan.backends[backend].hasStickRules else { return }
+        runStickRules(slot, backend: backend)
+    }
+
+    private mutating func runStickRules(_ slot: UInt32, backend: Int) {
         let s = sessions.pointer(slot)
-        s.pointee.stick = StickState()
         let stickRules = rules.compiled.stickRules[backend]
-        guard !stickRules.isEmpty else { return }
         let mark = rules.scratch.mark
         defer { rules.scratch.rewind(to: mark) }
         var now: Int64 = 0
@@ -174,10 +180,16 @@ extension Worker {
 
     /// Called by `assignServer` before the balancer: the server a stick
     /// table names, `.allFull` when it is at its maxconn, nil to balance.
+    /// A session no stick table sent to a server costs no call.
+    @inline(__always)
     mutating func stickPick(_ slot: UInt32, backend: Int, excluding: Int?) -> PickResult? {
-        let s = sessions.pointer(slot)
-        let server = Int(s.pointee.stick.server)
+        let server = Int(sessions.pointer(slot).pointee.stick.server)
         guard server >= 0 else { return nil }
+        return stickPick(slot, server: server, backend: backend, excluding: excluding)
+    }
+
+    private mutating func stickPick(_ slot: UInt32, server: Int, backend: Int, excluding: Int?) -> PickResult? {
+        let s = sessions.pointer(slot)
         if excluding != nil {
             s.pointee.stick.server = -1
             return nil

@@ -100,10 +100,16 @@ extension Worker {
     /// The weight and usability the balancer sees for a server, from the
     /// shared state: maintenance or DOWN takes it out; draining sets its
     /// weight to 0 (persistent clients still reach it).
+    /// Unchanged states (most often) cost no call.
+    @inline(__always)
     mutating func refreshServerStates() {
         let version = stats.segment.stateVersion
         guard version != stats.seenVersion else { return }
         stats.seenVersion = version
+        applyServerStates()
+    }
+
+    private mutating func applyServerStates() {
         for b in backends.indices {
             for s in backends[b].servers.indices {
                 let entity = stats.server(b, s)

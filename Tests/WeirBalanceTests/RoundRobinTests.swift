@@ -67,4 +67,17 @@ struct RoundRobinTests {
         b.setUsable(true, server: 1)
         #expect(b.spread(300) == [100, 100, 100])
     }
+
+    @Test func loneServerTakesEveryPickUnlessFullOrExcluded() {
+        var servers = makeServers([3])
+        servers[0].maxconn = 1
+        var b = Balancer(algorithm: .roundRobin, servers: servers, seed: 1)
+        #expect(b.sequence(5) == [0, 0, 0, 0, 0])
+        // Excluded but the only one with a free slot: still picked.
+        #expect(b.pick(hashKey: nil, excluding: 0) == .server(0))
+        b.connectionOpened(server: 0)
+        #expect(b.pick(hashKey: nil) == .allFull)
+        b.setUsable(false, server: 0)
+        #expect(b.pick(hashKey: nil) == .noServer)
+    }
 }

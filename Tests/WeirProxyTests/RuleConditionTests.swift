@@ -87,6 +87,37 @@ import WeirSystem
         #expect(try harness.route(c.request) == c.expected)
     }
 
+    /// The plan's direct comparisons: short patterns of every length, list
+    /// elements, fields the rules set or removed.
+    static let plannedCases: [Case] = [
+        Case(lines: "use_backend b1 if { path_beg /ab }", request: get("/ab/x"), expected: "b1"),
+        Case(lines: "use_backend b1 if { path_beg /ab }", request: get("/ac"), expected: "b0"),
+        Case(lines: "use_backend b1 if { path_beg /abcdef }", request: get("/abcdef"), expected: "b1"),
+        Case(lines: "use_backend b1 if { path_beg /abcdef }", request: get("/abcxef"), expected: "b0"),
+        Case(lines: "use_backend b1 if { path_beg /abcdef }", request: get("/abcdeF"), expected: "b0"),
+        Case(lines: "use_backend b1 if { path /exactly }", request: get("/exactly"), expected: "b1"),
+        Case(lines: "use_backend b1 if { path /exactly }", request: get("/exactlY"), expected: "b0"),
+        Case(lines: "use_backend b1 if { path -i /exactly }", request: get("/ExactlY"), expected: "b1"),
+        Case(lines: "use_backend b1 if { hdr(x-list) -i B }", request: get("/", "x-list: b\n"), expected: "b1"),
+        Case(lines: "use_backend b1 if { hdr(x-list) -i B }", request: get("/", "x-list: a, B\n"), expected: "b1"),
+        Case(lines: "use_backend b1 if { hdr(x-list) -i B }", request: get("/", "x-list: bb\n"), expected: "b0"),
+        Case(lines: "use_backend b1 if { hdr(x-list) a,b }", request: get("/", "x-list: a,b\n"), expected: "b0"),
+        Case(lines: "use_backend b1 if { req.fhdr(x-list) a,b }", request: get("/", "x-list: a,b\n"), expected: "b1"),
+        Case(lines: "http-request set-header Host other.example\n    use_backend b1 if { hdr(host) other.example }",
+             request: get("/"), expected: "b1"),
+        Case(lines: "http-request del-header host\n    use_backend b1 if { hdr(host) -m found }",
+             request: get("/"), expected: "b0"),
+        Case(lines: "http-request add-header X-Host example.com\n    use_backend b1 if { hdr(x-host) example.com }",
+             request: get("/"), expected: "b1"),
+    ]
+
+    @Test(arguments: cases + plannedCases)
+    func routesOverThePlan(_ c: Case) throws {
+        var harness = try RuleHarness(routingConfig(c.lines))
+        harness.peer = SocketAddress(ip: c.peer, port: 40000)
+        #expect(try harness.routePlanned(c.request) == c.expected)
+    }
+
     @Test func sourceNetworksFromAFile() throws {
         let file = temporaryFile("# trusted\n10.9.0.0/16\n10.1.2.0/24\n")
         defer { _ = unlink(file) }

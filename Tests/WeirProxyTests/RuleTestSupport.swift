@@ -65,6 +65,16 @@ struct RuleHarness: ~Copyable {
         return index >= 0 ? configuration.backends[index].name : "-"
     }
 
+    /// What the worker does per request: the frontend's planned
+    /// http-request rules, then `use_backend` over the plan (`RulePlan`).
+    mutating func routePlanned(_ text: String) throws -> String {
+        try begin(request: text)
+        let plan = engine.plan.frontend(0)
+        guard case .proceed = engine.run(plan.pointee.requestRules) else { return "answered" }
+        let index = engine.chooseBackend(plan)
+        return index >= 0 ? configuration.backends[index].name : "-"
+    }
+
     /// Runs the frontend's http-request rules, then its redirect rules.
     mutating func runRequestRules() -> RuleVerdict {
         let verdict = engine.run(engine.compiled.frontends[0].requestRules)

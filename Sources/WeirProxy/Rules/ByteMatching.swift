@@ -18,7 +18,20 @@ enum ByteMatching {
         let count = sample.count
         guard count == pattern.count else { return false }
         guard count > 0, let s = sample.baseAddress, let p = pattern.baseAddress else { return true }
-        if !ignoreCase { return memcmp(s, p, count) == 0 }
+        if !ignoreCase {
+            // Short patterns (a path prefix, a method) without a call: two
+            // overlapping 4-byte words, or the bytes.
+            if count >= 8 { return memcmp(s, p, count) == 0 }
+            if count >= 4 {
+                return s.loadUnaligned(as: UInt32.self) == p.loadUnaligned(as: UInt32.self)
+                    && s.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
+                        == p.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
+            }
+            for i in 0..<count where s.load(fromByteOffset: i, as: UInt8.self) != p.load(fromByteOffset: i, as: UInt8.self) {
+                return false
+            }
+            return true
+        }
         if count < 8 {
             for i in 0..<count where lower(s.load(fromByteOffset: i, as: UInt8.self)) != p.load(fromByteOffset: i, as: UInt8.self) {
                 return false
@@ -48,6 +61,7 @@ enum ByteMatching {
         return word | upper &>> 2
     }
 
+    @inline(__always)
     static func hasPrefix(_ sample: UnsafeRawBufferPointer, _ pattern: UnsafeRawBufferPointer, ignoreCase: Bool) -> Bool {
         guard pattern.count <= sample.count else { return false }
         return equal(UnsafeRawBufferPointer(rebasing: sample[0..<pattern.count]), pattern, ignoreCase: ignoreCase)

@@ -248,6 +248,7 @@ struct RuleEngine: ~Copyable {
         }
     }
 
+    @inline(__always)
     private mutating func loadFields(_ head: UnsafeRawBufferPointer, _ headers: borrowing HeaderTable) {
         let count = min(headers.count, fieldCapacity)
         if let base = head.baseAddress {
@@ -272,6 +273,7 @@ struct RuleEngine: ~Copyable {
     }
 
     /// Splits a request target into `scheme://authority`, path and query.
+    @inline(__always)
     private mutating func splitTarget(_ target: UnsafeRawBufferPointer) {
         var pathStart = 0
         if target.count > 0 && target[0] != UInt8(ascii: "/") && target[0] != UInt8(ascii: "*"),

@@ -27,17 +27,36 @@ struct PlannedACL {
     let ignoreCase: Bool
     /// The string patterns (lowercase when `ignoreCase`; sorted for `str`).
     let patterns: UnsafeBufferPointer<UnsafeRawBufferPointer>
+    /// How a fast line's sample is tried against `patterns`.
+    let test: PatternTest
+    /// The test is `.equal` to a pattern without a comma or a blank at its
+    /// ends: a header value equal to it is one list element, no split needed.
+    let patternIsListElement: Bool
+}
+
+/// A fast line's test of its sample: one pattern and a method most ACLs
+/// use are one direct comparison.
+enum PatternTest {
+    /// Every pattern by `method` (a binary search over many `str` patterns).
+    case any
+    /// The sample is the one pattern (`str`).
+    case equal(UnsafeRawBufferPointer)
+    /// The sample begins with the one pattern (`beg`).
+    case prefix(UnsafeRawBufferPointer)
 }
 
 /// String ACLs without converters: the fetch read directly.
 enum FastACL {
     /// The generic path (`matches(CompiledACL)`).
     case none
-    /// A fetch with one value (`path`, `method`, `url`, `req.ver`, …).
+    /// The request's path, read in place.
+    case path
+    /// A fetch with one value (`method`, `url`, `req.ver`, …).
     case single(CompiledFetch)
     /// Every value of the named request or response header (`hdr(name)`
     /// split at commas, `fhdr(name)` whole lines); `name` is lowercase.
-    case headerValues(name: UnsafeRawBufferPointer, splits: Bool, inResponse: Bool)
+    /// A name the parser knows is told by `knownName` alone.
+    case headerValues(name: UnsafeRawBufferPointer, knownName: KnownFieldName, splits: Bool, inResponse: Bool)
 }
 
 /// A condition as the plan evaluates it.
@@ -86,6 +105,8 @@ struct ProxyPlan {
     let backendRules: UnsafeBufferPointer<PlannedBackendRule>
     let hasRequestCaptures: Bool
     let hasResponseCaptures: Bool
+    /// A backend with `stick` rules.
+    let hasStickRules: Bool
 }
 
 /// Every proxy's plan, and the memory it lives in (freed with the plan's owner).
@@ -98,14 +119,22 @@ struct RulePlan: ~Copyable {
         frontends = .allocate(capacity: max(compiled.frontends.count, 1))
         backends = .allocate(capacity: max(compiled.backends.count, 1))
         for (i, proxy) in compiled.frontends.enumerated() {
-            let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil)
+            let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
+                            hasStickRules: false)
             (frontends.baseAddress! + i).initialize(to: plan)
         }
         for (i, proxy) in compiled.backends.enumerated() {
-            let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil)
+            let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil,
+                            hasStickRules: i < compiled.stickRules.count && !compiled.stickRules[i].isEmpty)
             (backends.baseAddress! + i).initialize(to: plan)
         }
     }
+
+    /// Frontend `i`'s plan, in place: the per-request path reads it
+    /// without copying it out.
+    func frontend(_ i: Int) -> UnsafePointer<ProxyPlan> { UnsafePointer(frontends.baseAddress! + i) }
+
+    func backend(_ i: Int) -> UnsafePointer<ProxyPlan> { UnsafePointer(backends.baseAddress! + i) }
 
     deinit {
         for block in blocks { block.deallocate() }
@@ -121,7 +150,7 @@ struct RulePlan: ~Copyable {
         return UnsafeBufferPointer(start: block, count: values.count)
     }
 
-    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool) -> ProxyPlan {
+    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool, hasStickRules: Bool) -> ProxyPlan {
         ProxyPlan(proxy: .passUnretained(proxy), hasTCPContentRules: !proxy.tcpContentRules.isEmpty,
                   hasStatsPage: hasStatsPage, ownBackend: proxy.ownBackend, defaultBackend: proxy.defaultBackend,
                   isHTTP: proxy.isHTTP,
@@ -132,7 +161,8 @@ struct RulePlan: ~Copyable {
                       PlannedBackendRule(backend: $0.backend, isDynamic: $0.dynamicName != nil, condition: plan($0.condition))
                   }),
                   hasRequestCaptures: !proxy.requestHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
-                  hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty || proxy.cookieCapture != nil)
+                  hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
+                  hasStickRules: hasStickRules)
     }
 
     private mutating func plan(_ rule: CompiledHTTPRule) -> PlannedRule {
@@ -167,7 +197,8 @@ struct RulePlan: ~Copyable {
                 for acl in term.acls {
                     lines.append(PlannedACL(acl: .passUnretained(acl), termEnd: termEnd, groupEnd: groupStart + groupSize,
                                             negated: term.negated, fast: Self.fast(acl), method: acl.method,
-                                            ignoreCase: acl.ignoreCase, patterns: store(acl.strings)))
+                                            ignoreCase: acl.ignoreCase, patterns: store(acl.strings),
+                                            test: Self.test(acl), patternIsListElement: Self.isListElement(acl)))
                 }
             }
         }
@@ -183,11 +214,28 @@ struct RulePlan: ~Copyable {
         switch acl.sample.fetch {
         case .header(let selector):
             guard let name = selector.name, selector.occurrence == nil else { return .none }
-            return .headerValues(name: name, splits: selector.splitsValues, inResponse: selector.inResponse)
+            return .headerValues(name: name, knownName: KnownFieldName(name), splits: selector.splitsValues,
+                                 inResponse: selector.inResponse)
+        case .path:
+            return .path
         case let fetch where !fetch.isMultiValued:
             return .single(fetch)
         default:
             return .none
+        }
+    }
+
+    private static func isListElement(_ acl: CompiledACL) -> Bool {
+        guard case .equal(let pattern) = test(acl), let last = pattern.last else { return false }
+        return !RuleEngine.isWhitespace(pattern[0]) && !RuleEngine.isWhitespace(last) && !pattern.contains(UInt8(ascii: ","))
+    }
+
+    private static func test(_ acl: CompiledACL) -> PatternTest {
+        guard acl.strings.count == 1 else { return .any }
+        switch acl.method {
+        case .str: return .equal(acl.strings[0])
+        case .beg: return .prefix(acl.strings[0])
+        default: return .any
         }
     }
 }
@@ -195,8 +243,14 @@ struct RulePlan: ~Copyable {
 extension RuleEngine {
     /// Whether a planned condition holds: an OR of AND-groups of (possibly
     /// negated) terms, each term holding when any of its lines matches.
+    /// A constant one (a rule without `if`) costs no call.
+    @inline(__always)
     mutating func evaluate(_ condition: PlannedCondition) -> Bool {
         if let constant = condition.constant { return constant }
+        return evaluateLines(condition)
+    }
+
+    private mutating func evaluateLines(_ condition: PlannedCondition) -> Bool {
         guard let lines = condition.lines.baseAddress else { return condition.negated }
         let count = condition.lines.count
         var i = 0
@@ -235,15 +289,21 @@ extension RuleEngine {
             defer { scratch.rewind(to: mark) }
             guard let bytes = bytes(of: self.fetch(fetch, valueIndex: nil)) else { return false }
             return Self.matches(bytes, line)
-        case .headerValues(let name, let splits, let inResponse):
+        case .path:
+            return kind == .request && Self.matches(path, line)
+        case .headerValues(let name, let knownName, let splits, let inResponse):
             guard kind == (inResponse ? .response : .request) else { return false }
-            for i in 0..<fieldCount where !fields[i].removed && ByteMatching.equal(fields[i].name, name, ignoreCase: true) {
+            // Names are classified exactly (by the parser, or `appendField`):
+            // a known name matches by its kind alone, another by its bytes.
+            for i in 0..<fieldCount where !fields[i].removed && fields[i].knownName == knownName
+                && (knownName != .other || ByteMatching.equal(fields[i].name, name, ignoreCase: true)) {
                 let value = fields[i].value
                 // As `forEachHeaderValue`: an empty field is one empty value.
                 if !splits || value.count == 0 {
                     if Self.matches(value, line) { return true }
                     continue
                 }
+                if line.pointee.patternIsListElement && Self.matches(value, line) { return true }
                 if let single = Self.singleElement(value) {
                     if Self.matches(single, line) { return true }
                     continue
@@ -266,10 +326,19 @@ extension RuleEngine {
     }
 
     @inline(__always)
-    private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+    fileprivate static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
     /// A string sample against a line's patterns.
+    @inline(__always)
     private static func matches(_ bytes: UnsafeRawBufferPointer, _ line: UnsafePointer<PlannedACL>) -> Bool {
+        switch line.pointee.test {
+        case .equal(let pattern): return ByteMatching.equal(bytes, pattern, ignoreCase: line.pointee.ignoreCase)
+        case .prefix(let pattern): return ByteMatching.hasPrefix(bytes, pattern, ignoreCase: line.pointee.ignoreCase)
+        case .any: return matchesAny(bytes, line)
+        }
+    }
+
+    private static func matchesAny(_ bytes: UnsafeRawBufferPointer, _ line: UnsafePointer<PlannedACL>) -> Bool {
         let patterns = line.pointee.patterns
         let method = line.pointee.method, ignoreCase = line.pointee.ignoreCase
         if method == .str && patterns.count > 8 {
@@ -296,6 +365,17 @@ extension RuleEngine {
         rules.isEmpty ? .proceed : runPlanned(rules)
     }
 
+    /// Runs `first`, then `second` when `first` proceeds (`http-request`
+    /// then `redirect` rules): one verdict, not one reassigned per list.
+    @inline(__always)
+    mutating func run(_ first: UnsafeBufferPointer<PlannedRule>, then second: UnsafeBufferPointer<PlannedRule>) -> RuleVerdict {
+        if !first.isEmpty {
+            let verdict = runPlanned(first)
+            guard case .proceed = verdict else { return verdict }
+        }
+        return run(second)
+    }
+
     private mutating func runPlanned(_ rules: UnsafeBufferPointer<PlannedRule>) -> RuleVerdict {
         for planned in rules {
             scratch.reset()
@@ -315,16 +395,19 @@ extension RuleEngine {
     }
 
     /// `chooseBackend(frontend:)` over the frontend's plan.
-    mutating func chooseBackend(_ plan: ProxyPlan) -> Int {
-        for (index, rule) in plan.backendRules.enumerated() {
+    @inline(__always)
+    mutating func chooseBackend(_ plan: UnsafePointer<ProxyPlan>) -> Int {
+        for (index, rule) in plan.pointee.backendRules.enumerated() {
             scratch.reset()
             output.reset()
             guard evaluate(rule.condition) else { continue }
             guard rule.isDynamic else { return rule.backend }
-            if let backend = plan.proxy._withUnsafeGuaranteedRef({ dynamicBackend($0.backendRules[index], isHTTP: $0.isHTTP) }) {
+            if let backend = plan.pointee.proxy._withUnsafeGuaranteedRef({
+                dynamicBackend($0.backendRules[index], isHTTP: $0.isHTTP)
+            }) {
                 return backend
             }
         }
-        return plan.defaultBackend
+        return plan.pointee.defaultBackend
     }
 }

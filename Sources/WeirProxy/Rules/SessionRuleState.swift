@@ -95,7 +95,9 @@ struct SessionRuleTable: ~Copyable {
     }
 
     /// A new exchange on `slot`: its transaction variables, captures, log
-    /// level and tarpit are forgotten; session variables stay.
+    /// level and tarpit are forgotten; session variables stay. A few stores,
+    /// inlined where each exchange begins and ends.
+    @inline(__always)
     mutating func startExchange(_ slot: UInt32) {
         ensure(slot)
         guard let r = record(slot) else { return }

@@ -178,8 +178,15 @@ extension RuleEngine {
         }
     }
 
-    /// A new HTTP request on the session: it counts in every entry the session tracks.
+    /// A new HTTP request on the session: it counts in every entry the
+    /// session tracks. Without a tracking rule, that is a test, not a call.
+    @inline(__always)
     mutating func countStickRequest(_ slot: UInt32) {
+        guard stick.enabled else { return }
+        countTrackedRequest(slot)
+    }
+
+    private mutating func countTrackedRequest(_ slot: UInt32) {
         let list = stick.of(slot)
         guard list[0].isTracking || list[1].isTracking || list[2].isTracking else { return }
         let now = Clock.monotonicMilliseconds()

@@ -26,6 +26,7 @@ extension Worker {
     }
 
     /// Puts what the rules know of the session into the engine, in place.
+    @inline(__always)
     mutating func loadSampleInput(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         withUnsafePointer(to: &s.pointee.peer) { peer in
@@ -36,8 +37,13 @@ extension Worker {
     }
 
     /// `nbsrv`: counts the usable servers of every backend, when a rule asks.
+    @inline(__always)
     mutating func refreshUsableServers() {
         guard rules.compiled.countsServers else { return }
+        countUsableServers()
+    }
+
+    private mutating func countUsableServers() {
         for backend in backends.indices {
             var usable = 0
             for server in backends[backend].balancer.servers where server.isCandidate { usable += 1 }
@@ -69,22 +75,24 @@ extension Worker {
         loadSampleInput(slot)
         rules.countStickRequest(slot)
         rules.beginRequest(head: head, headers: headers, request: request)
-        generateUniqueIDIfNeeded(slot, now: loop.now)
-        let frontendPlan = rules.plan.frontends[frontend]
-        if frontendPlan.hasTCPContentRules {
+        // No `unique-id-format` anywhere: no call.
+        if rules.sessions.uniqueIDCapacity > 0 { generateUniqueIDIfNeeded(slot, now: loop.now) }
+        let frontendPlan = rules.plan.frontend(frontend)
+        if frontendPlan.pointee.hasTCPContentRules {
             guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
                 close(slot, cause: "P", phase: "R", loop: &loop)
                 return .closed
             }
         }
-        var verdict = rules.run(frontendPlan.requestRules)
-        if case .proceed = verdict { verdict = rules.run(frontendPlan.redirectRules) }
-        if case .proceed = verdict {} else {
+        switch rules.run(frontendPlan.pointee.requestRules, then: frontendPlan.pointee.redirectRules) {
+        case .proceed:
+            break
+        case let verdict:
             answer(slot, verdict, request: request, requestEnd: requestEnd,
                    tarpitTimeout: rules.compiled.frontends[frontend].tarpitTimeout, loop: &loop)
             return .answered
         }
-        if frontendPlan.hasStatsPage, let page = rules.compiled.frontendStatsPages[frontend],
+        if frontendPlan.pointee.hasStatsPage, let page = rules.compiled.frontendStatsPages[frontend],
            serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
             return .answered
         }
@@ -101,26 +109,26 @@ extension Worker {
         stats.sessionStarted(stats.backend(backend), wallSeconds: s.pointee.exchange.waitStartWall / 1000)
         if backends[backend].closesClientAfterResponse { s.pointee.exchange.clientKeepAlive = false }
         rules.input.backend = backend
-        guard backend != frontendPlan.ownBackend else { return .forward(backend: backend) }
-        let backendPlan = rules.plan.backends[backend]
-        if backendPlan.hasTCPContentRules {
+        guard backend != frontendPlan.pointee.ownBackend else { return .forward(backend: backend) }
+        let backendPlan = rules.plan.backend(backend)
+        if backendPlan.pointee.hasTCPContentRules {
             guard rules.accepts(rules.compiled.backends[backend].tcpContentRules) else {
                 close(slot, cause: "P", phase: "R", loop: &loop)
                 return .closed
             }
         }
-        verdict = rules.run(backendPlan.requestRules)
-        if case .proceed = verdict { verdict = rules.run(backendPlan.redirectRules) }
-        if case .proceed = verdict {
-            if backendPlan.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
+        switch rules.run(backendPlan.pointee.requestRules, then: backendPlan.pointee.redirectRules) {
+        case .proceed:
+            if backendPlan.pointee.hasStatsPage, let page = rules.compiled.backendStatsPages[backend],
                serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
                 return .answered
             }
             return .forward(backend: backend)
+        case let verdict:
+            answer(slot, verdict, request: request, requestEnd: requestEnd,
+                   tarpitTimeout: rules.compiled.backends[backend].tarpitTimeout, loop: &loop)
+            return .answered
         }
-        answer(slot, verdict, request: request, requestEnd: requestEnd,
-               tarpitTimeout: rules.compiled.backends[backend].tarpitTimeout, loop: &loop)
-        return .answered
     }
 
     // MARK: - Responses
@@ -134,12 +142,12 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         loadSampleInput(slot)
         rules.beginResponse(head: head, headers: headers, response: response)
-        let frontendPlan = rules.plan.frontends[frontend]
+        let frontendPlan = rules.plan.frontend(frontend)
         var verdict = RuleVerdict.proceed
-        if backend >= 0 && backend != frontendPlan.ownBackend {
-            verdict = rules.run(rules.plan.backends[backend].responseRules)
+        if backend >= 0 && backend != frontendPlan.pointee.ownBackend {
+            verdict = rules.run(rules.plan.backend(backend).pointee.responseRules)
         }
-        if case .proceed = verdict { verdict = rules.run(frontendPlan.responseRules) }
+        if case .proceed = verdict { verdict = rules.run(frontendPlan.pointee.responseRules) }
         if case .proceed = verdict {
             s.pointee.exchange.status = Int32(rules.status)
             return true
