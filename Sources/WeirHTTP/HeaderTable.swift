@@ -97,18 +97,27 @@ public struct HeaderTable: ~Copyable {
         return true
     }
 
+    /// Whether the `Connection` fields nominate no field but those with a
+    /// hop-by-hop name (`KnownFieldName.isHopByHop`): there are none, or
+    /// they list nothing but `keep-alive`, `upgrade` and `te`. A writer
+    /// that leaves those names out need then not ask
+    /// `isNominatedByConnection` for each field.
+    @inlinable
+    public var nominatesOnlyHopByHopNames: Bool {
+        // Neither `close` nor any other option (`ConnectionOptions`).
+        optionsKnown && connectionOptions.rawValue & (1 | 16) == 0
+    }
+
     /// The fields a proxy leaves out of the head it forwards, as a set of
     /// indices (bit `i`, field `i`), when the parser can tell them all: the
     /// table holds a parsed head of at most 64 fields whose lines all came
-    /// as `name: value` CRLF (`regularLines`), and its `Connection` fields
-    /// list nothing but `keep-alive`, `upgrade` and `te`, which nominate
-    /// only names hop-by-hop already. The set is then the fields with a
-    /// hop-by-hop name. Nil otherwise: ask `isNominatedByConnection` for
-    /// each field.
+    /// as `name: value` CRLF (`regularLines`), and nominating none but
+    /// hop-by-hop names (`nominatesOnlyHopByHopNames`). The set is then the
+    /// fields with a hop-by-hop name. Nil otherwise: ask
+    /// `isNominatedByConnection` for each field.
     @inlinable
     public var hopByHopFields: UInt64? {
-        // Neither `close` nor any other option (`ConnectionOptions`).
-        guard regularLines, count <= 64, connectionOptions.rawValue & (1 | 16) == 0 else { return nil }
+        guard regularLines, count <= 64, nominatesOnlyHopByHopNames else { return nil }
         return hopByHopNames
     }
 

@@ -34,12 +34,13 @@ extension Worker {
         let forwardFor = forwardedFor.entry(frontend: frontend, backend: backend)
         var forwardedPresent = false
         let cookies = backends[backend].hasCookie
+        let mayBeNominated = !headers.nominatesOnlyHopByHopNames
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
             if knownName.isHopByHop {
                 guard upgrade && knownName == .upgrade else { continue }
-            } else if headers.isNominatedByConnection(name, in: head) {
+            } else if mayBeNominated && headers.isNominatedByConnection(name, in: head) {
                 continue
             }
             if forwardFor.ifNone && !forwardedPresent {
@@ -107,12 +108,13 @@ extension Worker {
         let cookies = backend >= 0 && backends[backend].hasCookie
         // Lines still as received go out in runs, one copy each.
         var lines = FieldLineRun(in: head)
+        let mayBeNominated = !headers.nominatesOnlyHopByHopNames
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
             if knownName.isHopByHop {
                 guard tunnel && knownName == .upgrade else { continue }
-            } else if headers.isNominatedByConnection(name, in: head) {
+            } else if mayBeNominated && headers.isNominatedByConnection(name, in: head) {
                 continue
             }
             if cookies {

@@ -210,3 +210,32 @@ struct HopByHopFieldsTests {
         #expect(try hopByHopFields(Wire(stringLiteral: text + "Connection: keep-alive\r\n\r\n")) == nil)
     }
 }
+
+@Suite("fields a Connection field may nominate")
+struct NominationTests {
+    func nominatesOnlyHopByHopNames(_ wire: Wire) throws -> Bool {
+        var table = HeaderTable(capacity: 16)
+        return try wire.bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+            return table.nominatesOnlyHopByHopNames
+        }
+    }
+
+    @Test func onlyHopByHopNamesWithoutConnectionOrWithTheUsualTokens() throws {
+        #expect(try nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nConnection: keep-alive, Upgrade\r\nConnection: te\r\n\r\n"))
+        #expect(try !nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"))
+        #expect(try !nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nConnection: keep-alive, X-A\r\nX-A: 1\r\n\r\n"))
+    }
+
+    @Test func unknownOnceAFieldIsAddedByHand() throws {
+        var table = HeaderTable(capacity: 16)
+        let wire: Wire = "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n"
+        try wire.bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+        }
+        table.append(HeaderField(nameStart: 17, nameEnd: 20, valueStart: 22, valueEnd: 23))
+        let known = table.nominatesOnlyHopByHopNames
+        #expect(!known)
+    }
+}
