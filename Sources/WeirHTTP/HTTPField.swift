@@ -93,6 +93,19 @@ public enum HTTPField {
     }
 
     static func contentLength(_ value: UnsafeRawBufferPointer) -> ContentLength {
+        // The usual value first: one number of at most 18 digits, which
+        // cannot overflow, and nothing else.
+        if let base = value.baseAddress, value.count > 0, value.count <= 18 {
+            var length: Int64 = 0
+            var i = 0
+            while i < value.count {
+                let digit = base.load(fromByteOffset: i, as: UInt8.self) &- ASCII.zero
+                guard digit < 10 else { break }
+                length = length &* 10 &+ Int64(digit)
+                i &+= 1
+            }
+            if i == value.count { return .length(length) }
+        }
         var result: Int64 = -1
         var i = 0
         let end = value.count
