@@ -164,6 +164,7 @@ struct FieldSection {
             fields[count] = field
             count += 1
             if knownName != .other {
+                if knownName.isHopByHop && count <= 64 { headers.hopByHopNames |= 1 &<< UInt64(count &- 1) }
                 try interpret(field, at: count - 1, in: head, into: &headers, message: message)
             }
         }

@@ -93,6 +93,19 @@ public enum HTTPField {
     }
 
     static func contentLength(_ value: UnsafeRawBufferPointer) -> ContentLength {
+        // The usual value first: one number of at most 18 digits, which
+        // cannot overflow, and nothing else.
+        if let base = value.baseAddress, value.count > 0, value.count <= 18 {
+            var length: Int64 = 0
+            var i = 0
+            while i < value.count {
+                let digit = base.load(fromByteOffset: i, as: UInt8.self) &- ASCII.zero
+                guard digit < 10 else { break }
+                length = length &* 10 &+ Int64(digit)
+                i &+= 1
+            }
+            if i == value.count { return .length(length) }
+        }
         var result: Int64 = -1
         var i = 0
         let end = value.count
@@ -163,27 +176,61 @@ public enum KnownFieldName: UInt8, Sendable {
     /// User-Agent, Accept*, Content-Type, Cache-Control, Cookie, Referer...
     private static let hashes: UInt64 = 1 << 7 | 1 << 23 | 1 << 26 | 1 << 31 | 1 << 32 | 1 << 41 | 1 << 48 | 1 << 63
 
+    /// The known name of `count` bytes at `name`, told by the length, then
+    /// one to three word comparisons.
     private static func classify(_ name: UnsafeRawPointer, count: Int) -> KnownFieldName {
-        // `| 0x20` lowercases a letter and maps no other byte to one.
-        let first = name.load(as: UInt8.self) | 0x20
-        @inline(__always)
-        func spells(_ lowercase: StaticString) -> Bool {
-            HTTPField.equalsIgnoringCase(name, UnsafeRawPointer(lowercase.utf8Start), count: count,
-                                         lowercasingBoth: false)
-        }
+        // Each name as little-endian words of its bytes (the first and
+        // last word, overlapping, and the middle one past 16 bytes), and
+        // the same words read from `name` with the case bit of the
+        // literal's letters set: `| 0x20` lowercases a letter and maps no
+        // other byte to one.
         switch count {
-        case 2: return first == UInt8(ascii: "t") && spells("te") ? .te : .other
-        case 4: return first == UInt8(ascii: "h") && spells("host") ? .host : .other
-        case 6: return first == UInt8(ascii: "e") && spells("expect") ? .expect : .other
-        case 7: return first == UInt8(ascii: "u") && spells("upgrade") ? .upgrade : .other
+        case 2:  // te
+            return word16(name, 0) | 0x2020 == 0x6574 ? .te : .other
+        case 4:  // host
+            return word32(name, 0) | 0x2020_2020 == 0x7473_6F68 ? .host : .other
+        case 6:  // expect
+            return word32(name, 0) | 0x2020_2020 == 0x6570_7865
+                && word32(name, 2) | 0x2020_2020 == 0x7463_6570 ? .expect : .other
+        case 7:  // upgrade
+            return word32(name, 0) | 0x2020_2020 == 0x7267_7075
+                && word32(name, 3) | 0x2020_2020 == 0x6564_6172 ? .upgrade : .other
         case 10:
-            if first == UInt8(ascii: "c") { return spells("connection") ? .connection : .other }
-            return first == UInt8(ascii: "k") && spells("keep-alive") ? .keepAlive : .other
-        case 14: return first == UInt8(ascii: "c") && spells("content-length") ? .contentLength : .other
-        case 16: return first == UInt8(ascii: "p") && spells("proxy-connection") ? .proxyConnection : .other
-        case 17: return first == UInt8(ascii: "t") && spells("transfer-encoding") ? .transferEncoding : .other
-        default: return .other
+            if name.load(as: UInt8.self) | 0x20 == UInt8(ascii: "c") {  // connection
+                return word64(name, 0) | 0x2020_2020_2020_2020 == 0x6974_6365_6E6E_6F63
+                    && word64(name, 2) | 0x2020_2020_2020_2020 == 0x6E6F_6974_6365_6E6E ? .connection : .other
+            } else {  // keep-alive
+                return word64(name, 0) | 0x2020_2000_2020_2020 == 0x696C_612D_7065_656B
+                    && word64(name, 2) | 0x2020_2020_2000_2020 == 0x6576_696C_612D_7065 ? .keepAlive : .other
+            }
+        case 14:  // content-length
+            return word64(name, 0) | 0x0020_2020_2020_2020 == 0x2D74_6E65_746E_6F63
+                && word64(name, 6) | 0x2020_2020_2020_0020 == 0x6874_676E_656C_2D74 ? .contentLength : .other
+        case 16:  // proxy-connection
+            return word64(name, 0) | 0x2020_0020_2020_2020 == 0x6F63_2D79_786F_7270
+                && word64(name, 8) | 0x2020_2020_2020_2020 == 0x6E6F_6974_6365_6E6E ? .proxyConnection : .other
+        case 17:  // transfer-encoding
+            return word64(name, 0) | 0x2020_2020_2020_2020 == 0x7265_6673_6E61_7274
+                && word64(name, 8) | 0x2020_2020_2020_2000 == 0x6E69_646F_636E_652D
+                && word64(name, 9) | 0x2020_2020_2020_2020 == 0x676E_6964_6F63_6E65 ? .transferEncoding : .other
+        default:
+            return .other
         }
+    }
+
+    @inline(__always)
+    private static func word16(_ name: UnsafeRawPointer, _ offset: Int) -> UInt16 {
+        UInt16(littleEndian: name.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+
+    @inline(__always)
+    private static func word32(_ name: UnsafeRawPointer, _ offset: Int) -> UInt32 {
+        UInt32(littleEndian: name.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    @inline(__always)
+    private static func word64(_ name: UnsafeRawPointer, _ offset: Int) -> UInt64 {
+        UInt64(littleEndian: name.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
     /// Whether a field of this name is hop-by-hop whatever `Connection` says

@@ -183,6 +183,12 @@ public enum HTTPParser {
             throw HTTPParseError(.statusLineInvalid, in: .response)
         }
         let reasonStart = p
+        // Sixteen bytes at a time to the first control byte (CR, most
+        // often), then byte by byte to where the reason stops.
+        if let base = head.baseAddress, p &+ 16 <= end {
+            let chunk = base.loadUnaligned(fromByteOffset: p, as: SIMD16<UInt8>.self)
+            p &+= ASCII.firstFound(ASCII.controlBytes(of: chunk))
+        }
         while p < end, head[p] != ASCII.carriageReturn, head[p] != ASCII.lineFeed {
             guard ASCII.isFieldValueChar(head[p]) else { throw HTTPParseError(.statusLineInvalid, in: .response) }
             p += 1

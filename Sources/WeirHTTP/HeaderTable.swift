@@ -51,6 +51,9 @@ public struct HeaderTable: ~Copyable {
     /// order: field `i + 1`'s line starts where field `i`'s ends, at its
     /// `valueEnd + 2`. False for a table filled or extended by hand.
     public internal(set) var regularLines = false
+    /// The parsed fields among the first 64 whose name is hop-by-hop
+    /// (`KnownFieldName.isHopByHop`), as a set of indices: bit `i`, field `i`.
+    @usableFromInline var hopByHopNames: UInt64 = 0
 
     public init(capacity: Int) {
         precondition(capacity >= 0, "HeaderTable capacity must not be negative")
@@ -80,6 +83,7 @@ public struct HeaderTable: ~Copyable {
         connectionOptions = []
         optionsKnown = true
         regularLines = false
+        hopByHopNames = 0
     }
 
     /// Adds a field at the end; false, and nothing added, when the table is full.
@@ -91,6 +95,30 @@ public struct HeaderTable: ~Copyable {
         optionsKnown = false
         regularLines = false
         return true
+    }
+
+    /// Whether the `Connection` fields nominate no field but those with a
+    /// hop-by-hop name (`KnownFieldName.isHopByHop`): there are none, or
+    /// they list nothing but `keep-alive`, `upgrade` and `te`. A writer
+    /// that leaves those names out need then not ask
+    /// `isNominatedByConnection` for each field.
+    @inlinable
+    public var nominatesOnlyHopByHopNames: Bool {
+        // Neither `close` nor any other option (`ConnectionOptions`).
+        optionsKnown && connectionOptions.rawValue & (1 | 16) == 0
+    }
+
+    /// The fields a proxy leaves out of the head it forwards, as a set of
+    /// indices (bit `i`, field `i`), when the parser can tell them all: the
+    /// table holds a parsed head of at most 64 fields whose lines all came
+    /// as `name: value` CRLF (`regularLines`), and nominating none but
+    /// hop-by-hop names (`nominatesOnlyHopByHopNames`). The set is then the
+    /// fields with a hop-by-hop name. Nil otherwise: ask
+    /// `isNominatedByConnection` for each field.
+    @inlinable
+    public var hopByHopFields: UInt64? {
+        guard regularLines, count <= 64, nominatesOnlyHopByHopNames else { return nil }
+        return hopByHopNames
     }
 
     /// Index of the first field named `name` (ASCII case-insensitive; `name`

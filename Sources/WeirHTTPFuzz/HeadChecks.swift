@@ -95,10 +95,19 @@ enum HeadChecks {
         for i in 0..<headers.count {
             let name = headers.name(at: i, in: head)
             precondition(headers.isNominatedByConnection(name, in: head) == listed(name), "wrong nomination")
+            if headers.nominatesOnlyHopByHopNames && listed(name) {
+                precondition(referenceKnownName(name).isHopByHop, "a nominated name that is not hop-by-hop")
+            }
+            if let hopByHop = headers.hopByHopFields {
+                let leftOut = referenceKnownName(name).isHopByHop || listed(name)
+                precondition((hopByHop >> UInt64(i) & 1 != 0) == leftOut, "wrong hop-by-hop field set")
+            }
         }
         for token in ["close", "keep-alive", "upgrade", "te", "x"] {
             Array(token.utf8).withUnsafeBytes { name in
                 precondition(headers.isNominatedByConnection(name, in: head) == listed(name), "wrong nomination")
+                precondition(!headers.nominatesOnlyHopByHopNames || !listed(name) || KnownFieldName(name).isHopByHop,
+                             "a nominated name that is not hop-by-hop")
             }
         }
     }

@@ -34,12 +34,13 @@ extension Worker {
         let forwardFor = forwardedFor.entry(frontend: frontend, backend: backend)
         var forwardedPresent = false
         let cookies = backends[backend].hasCookie
+        let mayBeNominated = !headers.nominatesOnlyHopByHopNames
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
             if knownName.isHopByHop {
                 guard upgrade && knownName == .upgrade else { continue }
-            } else if headers.isNominatedByConnection(name, in: head) {
+            } else if mayBeNominated && headers.isNominatedByConnection(name, in: head) {
                 continue
             }
             if forwardFor.ifNone && !forwardedPresent {
@@ -107,12 +108,13 @@ extension Worker {
         let cookies = backend >= 0 && backends[backend].hasCookie
         // Lines still as received go out in runs, one copy each.
         var lines = FieldLineRun(in: head)
+        let mayBeNominated = !headers.nominatesOnlyHopByHopNames
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
             if knownName.isHopByHop {
                 guard tunnel && knownName == .upgrade else { continue }
-            } else if headers.isNominatedByConnection(name, in: head) {
+            } else if mayBeNominated && headers.isNominatedByConnection(name, in: head) {
                 continue
             }
             if cookies {
@@ -145,7 +147,8 @@ extension Worker {
     /// from the parser's table rather than the rules engine's view, with no
     /// cookie to handle. When every field line came as `name: value` CRLF
     /// (`regularLines`), the lines between the fields left out go as
-    /// received, one copy each, with no test per line but its name's.
+    /// received, one copy each, with no test per line but its name's, or
+    /// none when the parser knows the fields left out (`hopByHopFields`).
     mutating func writeParsedResponseHead(_ w: inout HeadWriter, head: UnsafeRawBufferPointer, response: ResponseHead,
                                           slot: UInt32, tunnel: Bool) {
         // An HTTP/1.1 status line goes as received, with the lines after it.
@@ -156,9 +159,18 @@ extension Worker {
         let fields = headers.fields
         if headers.regularLines, let base = head.baseAddress, let last = fields.last {
             var runStart = statusLineEnd == nil ? Int(fields[0].nameStart) : 0
-            for field in fields where !forwardsResponseField(field, head: head, tunnel: tunnel) {
+            @inline(__always) func leaveOut(_ field: HeaderField) {
                 w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(field.nameStart) &- runStart))
                 runStart = Int(field.valueEnd) &+ 2
+            }
+            if !tunnel, var skipped = headers.hopByHopFields {
+                // The parser knows them: no test per field.
+                while skipped != 0 {
+                    leaveOut(fields[skipped.trailingZeroBitCount])
+                    skipped &= skipped &- 1
+                }
+            } else {
+                for field in fields where !forwardsResponseField(field, head: head, tunnel: tunnel) { leaveOut(field) }
             }
             w.append(UnsafeRawBufferPointer(start: base + runStart, count: Int(last.valueEnd) &+ 2 &- runStart))
         } else {

@@ -172,3 +172,70 @@ struct RegularLinesTests {
         #expect(!appended)
     }
 }
+
+@Suite("hop-by-hop fields known to the parser")
+struct HopByHopFieldsTests {
+    func hopByHopFields(_ wire: Wire) throws -> UInt64? {
+        var table = HeaderTable(capacity: 80)
+        return try wire.bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits(maxHeaders: 80))
+            return table.hopByHopFields
+        }
+    }
+
+    @Test func theFieldsWithAHopByHopName() throws {
+        let text = "HTTP/1.1 200 OK\r\nServer: x\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
+            + "Content-Length: 0\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: x\r\n\r\n"
+        #expect(try hopByHopFields(Wire(stringLiteral: text)) == 0b111_0110)
+        #expect(try hopByHopFields("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") == 0)
+        #expect(try hopByHopFields("HTTP/1.1 200 OK\r\nConnection: upgrade, te, keep-alive\r\n\r\n") == 1)
+    }
+
+    @Test(arguments: [
+        // `close` would nominate a field named `close`; any other option, its field.
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nX-Private: 1\r\nContent-Length: 0\r\n\r\n",
+        // Lines not as the writers would write them.
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length:0\r\n\r\n",
+        "HTTP/1.1 200 OK\nConnection: keep-alive\nContent-Length: 0\n\n",
+    ] as [Wire])
+    func unknownWhenTheParserCannotTell(_ wire: Wire) throws {
+        #expect(try hopByHopFields(wire) == nil)
+    }
+
+    @Test func unknownPastSixtyFourFields() throws {
+        var text = "HTTP/1.1 200 OK\r\n"
+        for i in 0..<64 { text += "X-\(i): v\r\n" }
+        #expect(try hopByHopFields(Wire(stringLiteral: text + "\r\n")) == 0)
+        #expect(try hopByHopFields(Wire(stringLiteral: text + "Connection: keep-alive\r\n\r\n")) == nil)
+    }
+}
+
+@Suite("fields a Connection field may nominate")
+struct NominationTests {
+    func nominatesOnlyHopByHopNames(_ wire: Wire) throws -> Bool {
+        var table = HeaderTable(capacity: 16)
+        return try wire.bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+            return table.nominatesOnlyHopByHopNames
+        }
+    }
+
+    @Test func onlyHopByHopNamesWithoutConnectionOrWithTheUsualTokens() throws {
+        #expect(try nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        #expect(try nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nConnection: keep-alive, Upgrade\r\nConnection: te\r\n\r\n"))
+        #expect(try !nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"))
+        #expect(try !nominatesOnlyHopByHopNames("HTTP/1.1 200 OK\r\nConnection: keep-alive, X-A\r\nX-A: 1\r\n\r\n"))
+    }
+
+    @Test func unknownOnceAFieldIsAddedByHand() throws {
+        var table = HeaderTable(capacity: 16)
+        let wire: Wire = "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n"
+        try wire.bytes.withUnsafeBytes { head in
+            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+        }
+        table.append(HeaderField(nameStart: 17, nameEnd: 20, valueStart: 22, valueEnd: 23))
+        let known = table.nominatesOnlyHopByHopNames
+        #expect(!known)
+    }
+}

@@ -116,6 +116,28 @@ struct WordScanTests {
         }
     }
 
+    /// Reason phrases of every length up to past a sixteen-byte run: a byte
+    /// a reason may not hold at any offset is a malformed status line; HTAB,
+    /// SP and obs-text are kept.
+    @Test func readsReasonsWithEveryByteAtEveryOffset() throws {
+        for length in 1...36 {
+            for at in 0..<length {
+                for byte in [UInt8(0x00), 0x01, 0x0B, 0x7F, 0x09, 0x20, 0x80, 0xFF] {
+                    var reason = Array(String(repeating: "r", count: length).utf8)
+                    reason[at] = byte
+                    let wire = Wire(Array("HTTP/1.1 200 ".utf8) + reason + Array("\r\nContent-Length: 0\r\n\r\n".utf8))
+                    let parsed = parseResponse(wire).result
+                    if byte == 0x09 || byte >= 0x20 && byte != 0x7F {
+                        let response = try parsed.get()
+                        #expect(wire.bytes[response.reasonStart..<response.reasonEnd].elementsEqual(reason))
+                    } else {
+                        #expect(parsed.error?.kind == .statusLineInvalid, "\(length) \(at) \(byte)")
+                    }
+                }
+            }
+        }
+    }
+
     /// HTAB, SP and obs-text are allowed anywhere in a value; a HTAB ends the
     /// word-at-a-time run, and the rest is read byte by byte.
     @Test func acceptsTabsSpacesAndObsTextAtEveryOffset() throws {
