@@ -5,7 +5,7 @@
 /// sleeps in epoll_wait and is woken again. Each sleep and wake-up costs a
 /// context switch on its core and a cross-CPU wake-up on the peer's, more
 /// than the work the wake-up serves. Under such load the loop, finding no
-/// event ready, first naps for a few tens of microseconds: the events of
+/// event ready, first naps for up to a hundred microseconds: the events of
 /// several connections gather and one wake-up serves them all (what a
 /// network card's interrupt coalescing does).
 ///
