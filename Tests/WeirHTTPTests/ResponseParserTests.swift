@@ -133,14 +133,24 @@ struct ResponseParserTests {
     }
 }
 
+/// Parses `wire` as a response head into a fresh table, then hands the
+/// table to `read`.
+func parsedResponse<T>(_ wire: Wire, capacity: Int = 16, limits: HTTPLimits = HTTPLimits(),
+                       _ read: (inout HeaderTable) -> T) throws -> T {
+    var table = HeaderTable(capacity: capacity)
+    try wire.bytes.withUnsafeBytes { head in
+        _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: limits)
+    }
+    return read(&table)
+}
+
+/// A field the tests append by hand to "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n".
+let fieldAddedByHand = HeaderField(nameStart: 17, nameEnd: 20, valueStart: 22, valueEnd: 23)
+
 @Suite("regular field lines")
 struct RegularLinesTests {
     func regular(_ wire: Wire) throws -> Bool {
-        var table = HeaderTable(capacity: 16)
-        return try wire.bytes.withUnsafeBytes { head in
-            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
-            return table.regularLines
-        }
+        try parsedResponse(wire) { $0.regularLines }
     }
 
     @Test func linesWrittenNameColonSpaceValueCRLFAreRegular() throws {
@@ -160,15 +170,12 @@ struct RegularLinesTests {
     }
 
     @Test func aFieldAddedByHandMakesTheTableIrregular() throws {
-        var table = HeaderTable(capacity: 16)
-        let wire: Wire = "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n"
-        try wire.bytes.withUnsafeBytes { head in
-            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+        let (parsed, appended) = try parsedResponse("HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n") { table in
+            let parsed = table.regularLines
+            table.append(fieldAddedByHand)
+            return (parsed, table.regularLines)
         }
-        let parsed = table.regularLines
         #expect(parsed)
-        table.append(HeaderField(nameStart: 17, nameEnd: 20, valueStart: 22, valueEnd: 23))
-        let appended = table.regularLines
         #expect(!appended)
     }
 }
@@ -176,11 +183,7 @@ struct RegularLinesTests {
 @Suite("hop-by-hop fields known to the parser")
 struct HopByHopFieldsTests {
     func hopByHopFields(_ wire: Wire) throws -> UInt64? {
-        var table = HeaderTable(capacity: 80)
-        return try wire.bytes.withUnsafeBytes { head in
-            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits(maxHeaders: 80))
-            return table.hopByHopFields
-        }
+        try parsedResponse(wire, capacity: 80, limits: HTTPLimits(maxHeaders: 80)) { $0.hopByHopFields }
     }
 
     @Test func theFieldsWithAHopByHopName() throws {
@@ -214,11 +217,7 @@ struct HopByHopFieldsTests {
 @Suite("fields a Connection field may nominate")
 struct NominationTests {
     func nominatesOnlyHopByHopNames(_ wire: Wire) throws -> Bool {
-        var table = HeaderTable(capacity: 16)
-        return try wire.bytes.withUnsafeBytes { head in
-            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
-            return table.nominatesOnlyHopByHopNames
-        }
+        try parsedResponse(wire) { $0.nominatesOnlyHopByHopNames }
     }
 
     @Test func onlyHopByHopNamesWithoutConnectionOrWithTheUsualTokens() throws {
@@ -229,13 +228,10 @@ struct NominationTests {
     }
 
     @Test func unknownOnceAFieldIsAddedByHand() throws {
-        var table = HeaderTable(capacity: 16)
-        let wire: Wire = "HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n"
-        try wire.bytes.withUnsafeBytes { head in
-            _ = try HTTPParser.parseResponse(head, requestMethod: .get, headers: &table, limits: HTTPLimits())
+        let known = try parsedResponse("HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\n") { table in
+            table.append(fieldAddedByHand)
+            return table.nominatesOnlyHopByHopNames
         }
-        table.append(HeaderField(nameStart: 17, nameEnd: 20, valueStart: 22, valueEnd: 23))
-        let known = table.nominatesOnlyHopByHopNames
         #expect(!known)
     }
 }
