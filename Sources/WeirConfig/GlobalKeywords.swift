@@ -288,28 +288,41 @@ extension ParserState {
     /// `no-tls-tickets`, `prefer-client-ciphers`, and the `no-sslv3`,
     /// `no-tlsv10`, `no-tlsv11` that TLS 1.2 as the minimum implies.
     mutating func parseDefaultBindOptions(_ words: [Word]) {
+        parseDefaultTLSOptions(words, minVersion: \.defaultBindTLS.minVersion, maxVersion: \.defaultBindTLS.maxVersion,
+                               flags: [("no-tls-tickets", \.defaultBindTLS.noTLSTickets),
+                                       ("prefer-client-ciphers", \.defaultBindTLS.preferClientCiphers)])
+    }
+
+    /// `ssl-default-server-options`: `ssl-min-ver V`, `ssl-max-ver V`,
+    /// `no-ssl-reuse`, and the `no-sslv3`, `no-tlsv10`, `no-tlsv11` that
+    /// TLS 1.2 as the minimum implies.
+    mutating func parseDefaultServerOptions(_ words: [Word]) {
+        parseDefaultTLSOptions(words, minVersion: \.defaultServerTLS.minVersion, maxVersion: \.defaultServerTLS.maxVersion,
+                               flags: [("no-ssl-reuse", \.defaultServerTLS.noReuse)])
+    }
+
+    /// An `ssl-default-*-options` line: the version bounds, the `flags`
+    /// this side knows, and the options of older versions that TLS 1.2 as
+    /// the minimum makes true anyway.
+    private mutating func parseDefaultTLSOptions(_ words: [Word], minVersion: WritableKeyPath<GlobalSettings, BindTLS.Version?>,
+                                                 maxVersion: WritableKeyPath<GlobalSettings, BindTLS.Version?>,
+                                                 flags: [(name: String, setting: WritableKeyPath<GlobalSettings, Bool>)]) {
         var i = 1
         while i < words.count {
             let option = words[i]
-            switch option.text {
-            case "ssl-min-ver", "ssl-max-ver":
+            if option.text == "ssl-min-ver" || option.text == "ssl-max-ver" {
                 guard let version = defaultOptionsVersion(words, i) else { return }
-                if option.text == "ssl-min-ver" { global.defaultBindTLS.minVersion = version } else {
-                    global.defaultBindTLS.maxVersion = version
-                }
+                global[keyPath: option.text == "ssl-min-ver" ? minVersion : maxVersion] = version
                 i += 2
-            case "no-sslv3", "no-tlsv10", "no-tlsv11":
+            } else if let flag = flags.first(where: { $0.name == option.text }) {
+                global[keyPath: flag.setting] = true
                 i += 1
-            case "no-tls-tickets":
-                global.defaultBindTLS.noTLSTickets = true
+            } else if ["no-sslv3", "no-tlsv10", "no-tlsv11"].contains(option.text) {
                 i += 1
-            case "prefer-client-ciphers":
-                global.defaultBindTLS.preferClientCiphers = true
-                i += 1
-            default:
-                error("ssl-default-bind-options: '\(option.text)' is not supported by Weir yet; "
-                      + "supported: ssl-min-ver, ssl-max-ver, no-tls-tickets, prefer-client-ciphers, "
-                      + "no-sslv3, no-tlsv10, no-tlsv11", at: option)
+            } else {
+                let supported = ["ssl-min-ver", "ssl-max-ver"] + flags.map(\.name) + ["no-sslv3", "no-tlsv10", "no-tlsv11"]
+                error("\(words[0].text): '\(option.text)' is not supported by Weir yet; "
+                      + "supported: \(supported.joined(separator: ", "))", at: option)
                 return
             }
         }

@@ -120,33 +120,6 @@ extension ParserState {
         return true
     }
 
-    /// `ssl-default-server-options`: `ssl-min-ver V`, `ssl-max-ver V`,
-    /// `no-ssl-reuse`, and the `no-sslv3`, `no-tlsv10`, `no-tlsv11` that
-    /// TLS 1.2 as the minimum implies.
-    mutating func parseDefaultServerOptions(_ words: [Word]) {
-        var i = 1
-        while i < words.count {
-            let option = words[i]
-            switch option.text {
-            case "ssl-min-ver", "ssl-max-ver":
-                guard let version = defaultOptionsVersion(words, i) else { return }
-                if option.text == "ssl-min-ver" { global.defaultServerTLS.minVersion = version } else {
-                    global.defaultServerTLS.maxVersion = version
-                }
-                i += 2
-            case "no-ssl-reuse":
-                global.defaultServerTLS.noReuse = true
-                i += 1
-            case "no-sslv3", "no-tlsv10", "no-tlsv11":
-                i += 1
-            default:
-                error("ssl-default-server-options: '\(option.text)' is not supported by Weir yet; "
-                      + "supported: ssl-min-ver, ssl-max-ver, no-ssl-reuse, no-sslv3, no-tlsv10, no-tlsv11", at: option)
-                return
-            }
-        }
-    }
-
     /// `ssl-server-verify none|required`.
     mutating func parseServerVerify(_ words: [Word]) {
         guard words.count > 1 else {

@@ -141,6 +141,12 @@ import Testing
                 == ["t.cfg:2:27: error: ssl-default-bind-options: 'force-tlsv12' is not supported by Weir yet; "
                     + "supported: ssl-min-ver, ssl-max-ver, no-tls-tickets, prefer-client-ciphers, "
                     + "no-sslv3, no-tlsv10, no-tlsv11"])
+        #expect(errors("global\n ssl-default-server-options no-tls-tickets\n")
+                == ["t.cfg:2:29: error: ssl-default-server-options: 'no-tls-tickets' is not supported by Weir yet; "
+                    + "supported: ssl-min-ver, ssl-max-ver, no-ssl-reuse, no-sslv3, no-tlsv10, no-tlsv11"])
+        #expect(errors("global\n ssl-default-server-options ssl-max-ver TLSv9\n")
+                == ["t.cfg:2:41: error: ssl-default-server-options: 'ssl-max-ver' expects TLSv1.0, TLSv1.1, TLSv1.2 "
+                    + "or TLSv1.3, got 'TLSv9'"])
     }
 
     @Test func bindClientVerification() throws {
