@@ -275,8 +275,6 @@ public struct Worker: ~Copyable, EventHandler {
     private mutating func handleRegistrantEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
         switch TokenKind(rawValue: token.kind) {
         case .listener: acceptConnections(listener: Int(token.slot), loop: &loop)
-        case .client: clientEvent(token, events: events, loop: &loop)
-        case .server: serverEvent(token, events: events, loop: &loop)
         case .signal: handleSignals(loop: &loop)
         case .control: handleControl(loop: &loop)
         case .idle: idleEvent(token)
@@ -284,7 +282,8 @@ public struct Worker: ~Copyable, EventHandler {
             if let events = checker?.handleEvent(token, events: events, loop: &loop) { checkerEvents(events, loop: &loop) }
         case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
-        case .acceptResume, .idleSweep, .queuePoll, .ticketKeys, nil: break
+        // Sessions' events never come here: `handleEvent` took them.
+        case .client, .server, .acceptResume, .idleSweep, .queuePoll, .ticketKeys, nil: break
         }
     }
 
