@@ -13,6 +13,22 @@ enum Units {
     /// Parses `500`, `500ms`, `5s`, `2m`, `1h`, `1d`, `100us` into
     /// milliseconds. Microseconds round up, so `1us` is 1 ms.
     static func duration(_ text: String) -> Result<Int, DurationError> {
+        exactMicroseconds(text).flatMap { micro in
+            let ms = micro / 1000 + (micro % 1000 == 0 ? 0 : 1)
+            return ms > maxDurationMs ? .failure(.tooLarge) : .success(ms)
+        }
+    }
+
+    /// Parses a short duration into microseconds, with the units of
+    /// `duration` (a bare number is milliseconds); nil when malformed or
+    /// beyond `limit` microseconds.
+    static func microseconds(_ text: String, limit: Int) -> Int? {
+        guard case .success(let micro) = exactMicroseconds(text), micro <= limit else { return nil }
+        return micro
+    }
+
+    /// A duration as written, in microseconds.
+    private static func exactMicroseconds(_ text: String) -> Result<Int, DurationError> {
         let utf8 = Array(text.utf8)
         var i = 0
         var value = 0
@@ -24,35 +40,18 @@ enum Units {
             i += 1
         }
         if i == 0 { return .failure(.invalid) }
-        let unit = String(decoding: utf8[i...], as: UTF8.self)
-        let ms: Int
-        switch unit {
-        case "", "ms": ms = value
-        case "us": ms = value / 1000 + (value % 1000 == 0 ? 0 : 1)
-        case "s": ms = value.multipliedReportingOverflow(by: 1000).overflow ? Int.max : value * 1000
-        case "m": ms = value.multipliedReportingOverflow(by: 60_000).overflow ? Int.max : value * 60_000
-        case "h": ms = value.multipliedReportingOverflow(by: 3_600_000).overflow ? Int.max : value * 3_600_000
-        case "d": ms = value.multipliedReportingOverflow(by: 86_400_000).overflow ? Int.max : value * 86_400_000
+        let scale: Int
+        switch String(decoding: utf8[i...], as: UTF8.self) {
+        case "us": scale = 1
+        case "", "ms": scale = 1000
+        case "s": scale = 1_000_000
+        case "m": scale = 60_000_000
+        case "h": scale = 3_600_000_000
+        case "d": scale = 86_400_000_000
         default: return .failure(.invalid)
         }
-        if ms > maxDurationMs { return .failure(.tooLarge) }
-        return .success(ms)
-    }
-
-    /// Parses a short duration into microseconds: `50us`, `1ms`, or a bare
-    /// number of milliseconds as everywhere else; nil when malformed or
-    /// beyond `limit` microseconds.
-    static func microseconds(_ text: String, limit: Int) -> Int? {
-        let digits = text.prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, digits.count <= 9, let value = Int(digits) else { return nil }
-        let micro: Int
-        switch text.dropFirst(digits.count) {
-        case "us": micro = value
-        case "", "ms": micro = value * 1000
-        case "s": micro = value * 1_000_000
-        default: return nil
-        }
-        return micro <= limit ? micro : nil
+        let (micro, overflow) = value.multipliedReportingOverflow(by: scale)
+        return overflow ? .failure(.tooLarge) : .success(micro)
     }
 
     /// Parses `16384`, `16k`, `1m`, `1g` (case-insensitive unit) into bytes.
