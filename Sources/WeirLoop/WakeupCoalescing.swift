@@ -49,7 +49,7 @@ public struct WakeupCoalescing: Sendable {
     }
 
     /// The connections in play: the busier of the last two milliseconds.
-    public var busyConnections: Int { max(busyNow, busyBefore) }
+    var busyConnections: Int { max(busyNow, busyBefore) }
 
     /// Counts a connection that has an event at `now` (the loop's clock),
     /// once per millisecond: `stamp` is the connection's own record of
@@ -85,7 +85,7 @@ public struct WakeupCoalescing: Sendable {
 
     /// After an ordinary wait that returned `count` events.
     @inline(__always)
-    public mutating func observeWait(_ count: Int) {
+    mutating func observeWait(_ count: Int) {
         if coolDown > 0 {
             coolDown -= 1
         } else if napNanoseconds > 0 && isBatch(count) {
@@ -94,7 +94,7 @@ public struct WakeupCoalescing: Sendable {
     }
 
     /// After a nap and the wait that followed it returned `count` events.
-    public mutating func observeNap(gathered count: Int) {
+    mutating func observeNap(gathered count: Int) {
         if isBatch(count) {
             penalty = Self.minimumCoolDown
             thinNaps = 0
