@@ -685,7 +685,7 @@ public struct GlobalSettings: Sendable, Hashable {
     /// `tune.wakeup-coalesce` (a Weir extension): how long (µs) a busy
     /// worker naps before it waits for events; 0 turns it off.
     public var wakeupCoalesceMicroseconds = GlobalSettings.defaultWakeupCoalesce
-    public static let defaultWakeupCoalesce = 100
+    public static let defaultWakeupCoalesce = 200
     /// `tune.maxrewrite`: bytes of each buffer kept free for header rewrites.
     public var maxRewrite = 1024
     /// `ssl-default-bind-ciphers`, `…-ciphersuites`, `…-options` (versions):

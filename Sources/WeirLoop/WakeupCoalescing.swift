@@ -5,26 +5,36 @@
 /// sleeps in epoll_wait and is woken again. Each sleep and wake-up costs a
 /// context switch on its core and a cross-CPU wake-up on the peer's, more
 /// than the work the wake-up serves. Under such load the loop, finding no
-/// event ready, first naps for up to a hundred microseconds: the events of
+/// event ready, first naps (200 µs by default): the events of
 /// several connections gather and one wake-up serves them all (what a
 /// network card's interrupt coalescing does).
 ///
 /// A nap delays the events it gathers, so it is only taken while it pays.
-/// What decides is how many connections are busy: the handler counts each
-/// connection once per millisecond of the loop's clock in which it had an
-/// event (`countBusy`), and the busier of the last two milliseconds stands
-/// for the connections in play. Then:
+/// Two measures decide. How many connections are busy: the handler counts
+/// each connection once per millisecond of the loop's clock in which it
+/// had an event (`countBusy`), and the busier of the last two milliseconds
+/// stands for the connections in play. And how much work gets done: the
+/// events handled per millisecond, averaged over the milliseconds spent
+/// without napping and, separately, over those spent napping. Then:
 /// * napping starts after a wait that returned several events from at most
 ///   a third of the busy connections;
-/// * it stops at once when a nap gathers events from more than a third of
-///   them: most of the connections in play were waiting on this loop, and
-///   napping holds them all up (a few busy clients, a benchmark at low
+/// * it stops at once when a nap gathers events from every busy
+///   connection: all of them were waiting on this loop, so its peers sat
+///   idle while it slept (a few busy clients, a benchmark at low
 ///   concurrency, however many idle connections are open besides);
+/// * it stops when, after two milliseconds of napping, the loop handles
+///   fewer than four fifths of the events per millisecond it handled
+///   awake: the naps hold the work up instead of batching it;
 /// * it stops after four naps in a row that each gathered fewer than two
 ///   events: the traffic is too thin for batches.
 ///
+/// Under a load its peers cannot keep up with, the naps let the events of
+/// most connections gather and be served together, in step: fewer wake-ups
+/// on every core, and latencies that vary less.
+///
 /// A loop that stopped napping starts again only after a cool-down of
-/// ticks that doubles each time it stops, and is reset by a nap that pays.
+/// ticks that doubles each time it stops, and is reset by a nap that
+/// gathers a batch (two events or more, not from every busy connection).
 /// The policy is pure state, so that its decisions can be tested without
 /// timing.
 public struct WakeupCoalescing: Sendable {
@@ -39,10 +49,18 @@ public struct WakeupCoalescing: Sendable {
     private var millisecond: Int64 = 0
     @usableFromInline var busyNow = 0
     private var busyBefore = 0
+    /// Events handled in the current millisecond, and the running averages
+    /// of events per millisecond (in sixteenths) awake and napping.
+    private var eventsNow = 0
+    private var awakeRate = 0
+    private var nappingRate = 0
+    private var nappingMilliseconds = 0
 
     static let minimumCoolDown = 16
     static let maximumCoolDown = 4096
     static let thinNapsToStop = 4
+    /// Milliseconds of napping before its rate is judged.
+    static let nappingMillisecondsToJudge = 2
 
     public init(napNanoseconds: Int) {
         self.napNanoseconds = max(0, napNanoseconds)
@@ -67,39 +85,56 @@ public struct WakeupCoalescing: Sendable {
     @inline(__always)
     mutating func advance(to now: Int64) {
         if now == millisecond { return }
-        busyBefore = now == millisecond + 1 ? busyNow : 0
+        let followsOn = now == millisecond + 1
+        // Only a millisecond followed at once by the next one was spent
+        // working; one that ended in a longer wait says nothing of the rate.
+        if followsOn { sampleRate() }
+        busyBefore = followsOn ? busyNow : 0
         busyNow = 0
+        eventsNow = 0
         millisecond = now
     }
 
-    @inline(__always)
-    private func isMostOfBusy(_ count: Int) -> Bool {
-        count * 3 > busyConnections
+    /// Folds the millisecond that ended into the running average of the
+    /// state the loop was in.
+    private mutating func sampleRate() {
+        let sample = eventsNow << 4
+        if napping {
+            nappingRate += (sample - nappingRate) / 2
+            nappingMilliseconds += 1
+            if nappingMilliseconds >= Self.nappingMillisecondsToJudge && nappingRate * 5 < awakeRate * 4 { stop() }
+        } else {
+            awakeRate += (sample - awakeRate) / 4
+        }
     }
 
     /// Two or more events from at most a third of the busy connections.
     @inline(__always)
     private func isBatch(_ count: Int) -> Bool {
-        count >= 2 && !isMostOfBusy(count)
+        count >= 2 && count * 3 <= busyConnections
     }
 
     /// After an ordinary wait that returned `count` events.
     @inline(__always)
     mutating func observeWait(_ count: Int) {
+        eventsNow += count
         if coolDown > 0 {
             coolDown -= 1
         } else if napNanoseconds > 0 && isBatch(count) {
             napping = true
+            nappingRate = awakeRate
+            nappingMilliseconds = 0
         }
     }
 
     /// After a nap and the wait that followed it returned `count` events.
     mutating func observeNap(gathered count: Int) {
-        if isBatch(count) {
+        eventsNow += count
+        if count > 0 && count >= busyConnections {
+            stop()
+        } else if count >= 2 {
             penalty = Self.minimumCoolDown
             thinNaps = 0
-        } else if count > 0 && isMostOfBusy(count) {
-            stop()
         } else {
             thinNaps += 1
             if thinNaps == Self.thinNapsToStop { stop() }

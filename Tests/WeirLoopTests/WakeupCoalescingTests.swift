@@ -94,7 +94,7 @@ import Testing
         #expect(c.napping)
     }
 
-    @Test func aNapThatGathersEventsFromMostBusyConnectionsStopsNapping() {
+    @Test func aNapThatGathersEventsFromEveryBusyConnectionStopsNapping() {
         // Twelve busy connections, then only four: the nap collects all
         // four, so every one of them was waiting on this loop.
         var c = policy(busy: 12, after: 3)
@@ -102,6 +102,65 @@ import Testing
         countBusy(4, in: &c, at: 3)
         c.observeNap(gathered: 4)
         #expect(!c.napping)
+    }
+
+    @Test func napsThatGatherMostButNotAllBusyConnectionsGoOn() {
+        // In step with its peers: most connections wait on this loop while
+        // the rest are being served elsewhere.
+        var c = policy(busy: 50, after: 3)
+        for _ in 0..<100 {
+            c.observeNap(gathered: 41)
+            #expect(c.napping)
+        }
+    }
+
+    /// One millisecond at `now` with `busy` connections: `events` events,
+    /// one per wait while awake (never a batch), in naps of five while napping.
+    func millisecond(_ now: Int64, busy: Int, events: Int, in c: inout WakeupCoalescing) {
+        countBusy(busy, in: &c, at: now)
+        if c.napping {
+            for _ in 0..<events / 5 { c.observeNap(gathered: 5) }
+        } else {
+            for _ in 0..<events { c.observeWait(1) }
+        }
+    }
+
+    /// Sixteen awake milliseconds of 100 events, then a batch starts naps.
+    func nappingAfterAwakeWork() -> (WakeupCoalescing, next: Int64) {
+        var c = WakeupCoalescing(napNanoseconds: 200_000)
+        for t in 1...16 { millisecond(Int64(t), busy: 50, events: 100, in: &c) }
+        #expect(!c.napping)
+        c.observeWait(3)
+        #expect(c.napping)
+        return (c, 17)
+    }
+
+    @Test func napsThatSlowTheWorkDownStop() {
+        var (c, t) = nappingAfterAwakeWork()
+        // A third of the events per millisecond: the naps hold clients up.
+        millisecond(t, busy: 50, events: 30, in: &c)
+        #expect(c.napping, "judged only after two milliseconds of napping")
+        millisecond(t + 1, busy: 50, events: 30, in: &c)
+        #expect(!c.napping)
+    }
+
+    @Test func napsThatKeepUpTheWorkGoOn() {
+        var (c, t) = nappingAfterAwakeWork()
+        for _ in 0..<20 {
+            millisecond(t, busy: 50, events: 100, in: &c)
+            t += 1
+        }
+        #expect(c.napping)
+    }
+
+    @Test func aMillisecondThatEndsInALongWaitIsNoRateSample() {
+        var (c, t) = nappingAfterAwakeWork()
+        // Sparse milliseconds, each after a gap: idle time, not slow work.
+        for _ in 0..<5 {
+            millisecond(t, busy: 50, events: 10, in: &c)
+            t += 5
+        }
+        #expect(c.napping)
     }
 
     @Test func theCoolDownIsBounded() {
