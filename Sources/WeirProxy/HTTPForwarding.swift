@@ -112,6 +112,11 @@ extension Worker {
     // As in `fillReadable`, the arithmetic wraps.
     private mutating func flushPending(_ d: inout Direction, to fd: Int32, tls: OpaquePointer?) -> TransferStatus {
         var status = TransferStatus()
+        // The last read filled the buffer, so the source has more bytes
+        // ready: the kernel may hold these to send them with those (one
+        // segment instead of two), as HAProxy does with MSG_MORE. The
+        // pass pushes them if no send follows (`pushCorked`).
+        let more = d.sourceReadable && !d.sourceEOF && d.limit == d.tail
         sending: while d.sinkWritable {
             let prefixCount = d.prefix >= 0 ? d.prefixTail &- d.prefixHead : 0
             let bodyCount = d.buffer >= 0 ? d.limit &- d.head : 0
@@ -132,11 +137,15 @@ extension Worker {
                     }
                 } else if prefixCount > 0 && bodyCount > 0 {
                     result = try Posix.send(fd, UnsafeRawBufferPointer(start: buffers.pointer(d.prefix) + d.prefixHead, count: prefixCount),
-                                            UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.head, count: bodyCount))
+                                            UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.head, count: bodyCount),
+                                            more: more)
+                    d.sinkCorked = more
                 } else if prefixCount > 0 {
                     result = try Posix.send(fd, from: buffers.pointer(d.prefix) + d.prefixHead, count: prefixCount)
+                    d.sinkCorked = false
                 } else {
-                    result = try Posix.send(fd, from: buffers.pointer(d.buffer) + d.head, count: bodyCount)
+                    result = try Posix.send(fd, from: buffers.pointer(d.buffer) + d.head, count: bodyCount, more: more)
+                    d.sinkCorked = more
                 }
             } catch {
                 status.error = error
@@ -281,6 +290,7 @@ extension Worker {
             if s.pointee.exchange.response == .tunnel && isFlushed(s.pointee.toClient) && isFlushed(s.pointee.toServer) {
                 // Both heads are out: from here on bytes flow as in mode tcp.
                 s.pointee.isTunnel = true
+                pushCorked(s)
                 touchClient(slot, now: loop.now)
                 touchServer(slot, now: loop.now)
                 service(slot, loop: &loop)
@@ -299,7 +309,22 @@ extension Worker {
             }
             return
         }
+        pushCorked(s)
         rearm(slot, loop: &loop)
+    }
+
+    /// Sends what a send with MSG_MORE left queued when the bytes it
+    /// expected did not follow in the same pass.
+    @inline(__always)
+    private func pushCorked(_ s: UnsafeMutablePointer<Session>) {
+        if s.pointee.toClient.sinkCorked { pushPending(&s.pointee.toClient, to: s.pointee.clientFD) }
+        if s.pointee.toServer.sinkCorked { pushPending(&s.pointee.toServer, to: s.pointee.serverFD) }
+    }
+
+    @inline(never)
+    private func pushPending(_ d: inout Direction, to fd: Int32) {
+        d.sinkCorked = false
+        if fd >= 0 { Posix.pushPending(fd) }
     }
 
     /// After a pass of `httpService` that progressed: whether another pass

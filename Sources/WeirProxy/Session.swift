@@ -18,6 +18,9 @@ struct Direction {
     var sourceHungUp = false
     /// We shut the sink's write side (end-of-file propagated).
     var sinkShut = false
+    /// HTTP: the last send to the sink had MSG_MORE (the source had more
+    /// bytes ready); pushed at the end of the pass if none followed.
+    var sinkCorked = false
     /// Bytes read from the source.
     var bytes: Int64 = 0
     /// HTTP: bytes `head..<limit` are analysed and may be sent; the bytes

@@ -34,9 +34,12 @@ public enum Posix {
     }
 
     /// send(2) with MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE.
+    /// `more`: MSG_MORE, the kernel may hold the bytes for the ones that
+    /// follow (see `pushPending`).
     @inlinable @inline(__always)
-    public static func send(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(Errno) -> IOResult {
-        switch retryingSyscall({ Glibc.send(fd, buffer, count, CShims_MSG_NOSIGNAL) }) {
+    public static func send(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int, more: Bool = false) throws(Errno) -> IOResult {
+        let flags = more ? CShims_MSG_NOSIGNAL | CShims_MSG_MORE : CShims_MSG_NOSIGNAL
+        switch retryingSyscall({ Glibc.send(fd, buffer, count, flags) }) {
         case .success(let n): return .processed(n)
         case .failure(let e) where e == .wouldBlock: return .wouldBlock
         case .failure(let e): throw e
@@ -171,6 +174,11 @@ public enum Posix {
     public static func setNoDelay(_ fd: Int32) {
         _ = try? setOption(fd, level: Int32(IPPROTO_TCP), name: CShims_TCP_NODELAY, value: 1)
     }
+
+    /// Sends at once the bytes a send with MSG_MORE left queued, when the
+    /// bytes expected after them did not come: setting TCP_NODELAY (on
+    /// every proxied socket already) pushes the pending frames.
+    public static func pushPending(_ fd: Int32) { setNoDelay(fd) }
 
     /// shutdown(2) of the write side: the peer reads end-of-file.
     public static func shutdownWrite(_ fd: Int32) {

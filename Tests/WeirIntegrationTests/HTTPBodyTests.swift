@@ -108,6 +108,36 @@ struct HTTPBodyTests {
         }
     }
 
+    @Test("a body the server sends in two parts reaches the client part by part")
+    func bodyInTwoParts() throws {
+        // The first part fills the proxy's buffer exactly: it sends those
+        // bytes as if more were ready (MSG_MORE), finds none, and must push
+        // them out rather than hold them for the rest.
+        let total = 100_000, firstWrite = 16384
+        let release = DispatchSemaphore(value: 0)
+        let backend = try HTTPBackend { request in
+            request.target == "/in-parts" ? .partThenRest(total: total, firstWrite: firstWrite, release: release) : .text(200, "after\n")
+        }
+        let scenario = try HTTPScenario(config: httpConfig(backend: httpServerLines([backend]), global: "    tune.bufsize 16384\n"),
+                                        backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/in-parts")
+        var head: [UInt8] = []
+        while !head.suffix(4).elementsEqual([13, 10, 13, 10]) { head += try c.readRaw(1) }
+        #expect(String(decoding: head, as: UTF8.self).lowercased().contains("content-length: \(total)\r\n"))
+        let body = HTTPPattern.bytes(total)
+        // The proxy may rewrite the head: read only body bytes certainly
+        // in the first part.
+        let first = firstWrite - 200
+        // All of it arrives while the server holds the rest back.
+        #expect(try c.readRaw(first) == Array(body[..<first]))
+        release.signal()
+        #expect(try c.readRaw(total - first) == Array(body[first...]))
+        try c.request("GET", "/after")
+        #expect(try c.readResponse().status == 200)
+    }
+
     @Test("HEAD: headers with content-length and no body; the connection stays usable")
     func head() throws {
         let backend = try HTTPBackend { request in

@@ -60,6 +60,10 @@ indirect enum BackendReply: Sendable {
     case neverAnswer
     /// A head announcing `content-length: total`, half the body, then close.
     case halfBodyThenClose(total: Int)
+    /// A head announcing `content-length: total` and the body's first bytes,
+    /// `firstWrite` bytes in all in one write, then the rest of the body
+    /// once `release` is signalled (10 s at most).
+    case partThenRest(total: Int, firstWrite: Int, release: DispatchSemaphore)
     /// The reply after a pause (for timeout tests).
     case after(milliseconds: Int, BackendReply)
 
@@ -288,6 +292,14 @@ final class HTTPBackend: @unchecked Sendable {
             try writeAll(fd, head(200, [HTTPHeaderField(name: "content-length", value: "\(total)")]) + "\r\n")
             try writeAll(fd, HTTPPattern.bytes(total / 2))
             return false
+        case .partThenRest(let total, let firstWrite, let release):
+            let body = HTTPPattern.bytes(total)
+            let head = Array((head(200, [HTTPHeaderField(name: "content-length", value: "\(total)")]) + "\r\n").utf8)
+            let first = firstWrite - head.count
+            try writeAll(fd, head + body[..<first])
+            _ = release.wait(timeout: .now() + 10)
+            try writeAll(fd, body[first...])
+            return true
         case .switchAndEcho(let headers):
             try writeAll(fd, head(101, headers) + "\r\n")
             var pending = reader.takeBuffered()
