@@ -125,42 +125,35 @@ import Testing
         }
     }
 
-    /// Sixteen awake milliseconds of 100 events, then a batch starts naps.
-    func nappingAfterAwakeWork() -> (WakeupCoalescing, next: Int64) {
+    /// Sixteen awake milliseconds of 100 events, a batch that starts naps,
+    /// then `count` milliseconds of napping with `events` each, `step` apart.
+    func napping(for count: Int, events: Int, step: Int64 = 1) -> WakeupCoalescing {
         var c = WakeupCoalescing(napNanoseconds: 200_000)
         for t in 1...16 { millisecond(Int64(t), busy: 50, events: 100, in: &c) }
         #expect(!c.napping)
         c.observeWait(3)
         #expect(c.napping)
-        return (c, 17)
+        var t: Int64 = 17
+        for _ in 0..<count {
+            millisecond(t, busy: 50, events: events, in: &c)
+            t += step
+        }
+        return c
     }
 
     @Test func napsThatSlowTheWorkDownStop() {
-        var (c, t) = nappingAfterAwakeWork()
         // A third of the events per millisecond: the naps hold clients up.
-        millisecond(t, busy: 50, events: 30, in: &c)
-        #expect(c.napping, "judged only after two milliseconds of napping")
-        millisecond(t + 1, busy: 50, events: 30, in: &c)
-        #expect(!c.napping)
+        #expect(napping(for: 1, events: 30).napping, "judged only after two milliseconds of napping")
+        #expect(!napping(for: 2, events: 30).napping)
     }
 
     @Test func napsThatKeepUpTheWorkGoOn() {
-        var (c, t) = nappingAfterAwakeWork()
-        for _ in 0..<20 {
-            millisecond(t, busy: 50, events: 100, in: &c)
-            t += 1
-        }
-        #expect(c.napping)
+        #expect(napping(for: 20, events: 100).napping)
     }
 
     @Test func aMillisecondThatEndsInALongWaitIsNoRateSample() {
-        var (c, t) = nappingAfterAwakeWork()
         // Sparse milliseconds, each after a gap: idle time, not slow work.
-        for _ in 0..<5 {
-            millisecond(t, busy: 50, events: 10, in: &c)
-            t += 5
-        }
-        #expect(c.napping)
+        #expect(napping(for: 5, events: 10, step: 5).napping)
     }
 
     @Test func theCoolDownIsBounded() {
