@@ -682,10 +682,10 @@ public struct GlobalSettings: Sendable, Hashable {
     public var statsTimeout = 10_000
     /// `tune.http.maxhdr`: the most header lines a request or response may have.
     public var maxHeaders = 101
-    /// `tune.wakeup-coalesce` (a Weir extension): how long (µs) a busy
+    /// `tune.wakeup-coalesce` (a Weir extension): the longest (µs) a busy
     /// worker naps before it waits for events; 0 turns it off.
     public var wakeupCoalesceMicroseconds = GlobalSettings.defaultWakeupCoalesce
-    public static let defaultWakeupCoalesce = 200
+    public static let defaultWakeupCoalesce = 300
     /// `tune.maxrewrite`: bytes of each buffer kept free for header rewrites.
     public var maxRewrite = 1024
     /// `ssl-default-bind-ciphers`, `…-ciphersuites`, `…-options` (versions):

@@ -112,9 +112,9 @@ public struct EventLoop: ~Copyable {
         handler.endOfTick(loop: &self)
     }
 
-    /// Sleeps `coalescing.napNanoseconds` without being woken by events.
+    /// Sleeps `coalescing.napLength` without being woken by events.
     private func nap() {
-        var duration = timespec(tv_sec: 0, tv_nsec: coalescing.napNanoseconds)
+        var duration = timespec(tv_sec: 0, tv_nsec: coalescing.napLength)
         // An interrupting signal is seen by the wait that follows.
         _ = clock_nanosleep(CLOCK_MONOTONIC, 0, &duration, nil)
     }

@@ -5,9 +5,15 @@
 /// sleeps in epoll_wait and is woken again. Each sleep and wake-up costs a
 /// context switch on its core and a cross-CPU wake-up on the peer's, more
 /// than the work the wake-up serves. Under such load the loop, finding no
-/// event ready, first naps (200 µs by default): the events of
-/// several connections gather and one wake-up serves them all (what a
-/// network card's interrupt coalescing does).
+/// event ready, first naps: the events of several connections gather and
+/// one wake-up serves them all (what a network card's interrupt
+/// coalescing does).
+///
+/// A nap lasts 6 µs per busy connection, about what serving one of their
+/// events costs, up to the configured length (300 µs by default): a nap
+/// holds an event about as long as the batch it joins takes to serve, so
+/// with a few connections it is short and a trial nap that does not pay
+/// costs little.
 ///
 /// A nap delays the events it gathers, so it is only taken while it pays.
 /// Two measures decide. How many connections are busy: the handler counts
@@ -38,8 +44,10 @@
 /// The policy is pure state, so that its decisions can be tested without
 /// timing.
 public struct WakeupCoalescing: Sendable {
-    /// The nap in nanoseconds; 0 turns coalescing off.
+    /// The longest nap in nanoseconds; 0 turns coalescing off.
     public let napNanoseconds: Int
+    /// Nanoseconds of nap per busy connection.
+    public static let napPerBusyConnection = 6_000
     /// Whether the next wait that finds nothing ready naps first.
     public private(set) var napping = false
     private var coolDown = 0
@@ -68,6 +76,9 @@ public struct WakeupCoalescing: Sendable {
 
     /// The connections in play: the busier of the last two milliseconds.
     var busyConnections: Int { max(busyNow, busyBefore) }
+
+    /// The next nap, in nanoseconds.
+    var napLength: Int { min(napNanoseconds, busyConnections * Self.napPerBusyConnection) }
 
     /// Counts a connection that has an event at `now` (the loop's clock),
     /// once per millisecond: `stamp` is the connection's own record of

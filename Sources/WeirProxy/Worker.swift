@@ -221,8 +221,9 @@ public struct Worker: ~Copyable, EventHandler {
     public consuming func run() -> Int32 {
         let loop: EventLoop
         if wakeupCoalesce > 0 {
-            // The default timer slack (50 µs) would stretch each nap.
-            Processes.setTimerSlack(nanoseconds: wakeupCoalesce * 100)
+            // The default timer slack (50 µs) would stretch each nap, by
+            // more than it lasts when few connections are busy.
+            Processes.setTimerSlack(nanoseconds: WakeupCoalescing.napPerBusyConnection)
         }
         do { loop = try EventLoop(coalescing: WakeupCoalescing(napNanoseconds: wakeupCoalesce * 1000)) } catch {
             Notice.alert("cannot create epoll instance: \(error)")

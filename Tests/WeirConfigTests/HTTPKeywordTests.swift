@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func wakeupCoalescing() throws {
-        #expect(try #require(config("global\n")?.global).wakeupCoalesceMicroseconds == 200)
+        #expect(try #require(config("global\n")?.global).wakeupCoalesceMicroseconds == 300)
         #expect(try #require(config("global\n    tune.wakeup-coalesce 50us\n")?.global).wakeupCoalesceMicroseconds == 50)
         #expect(try #require(config("global\n    tune.wakeup-coalesce 1ms\n")?.global).wakeupCoalesceMicroseconds == 1000)
         #expect(try #require(config("global\n    tune.wakeup-coalesce 0\n")?.global).wakeupCoalesceMicroseconds == 0)

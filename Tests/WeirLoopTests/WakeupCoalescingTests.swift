@@ -94,6 +94,16 @@ import Testing
         #expect(c.napping)
     }
 
+    @Test func aNapLastsSixMicrosecondsPerBusyConnectionUpToTheConfiguredLength() {
+        var c = WakeupCoalescing(napNanoseconds: 300_000)
+        countBusy(8, in: &c, at: 1)
+        #expect(c.napLength == 48_000, "a few connections: a short nap")
+        countBusy(40, in: &c, at: 2)
+        #expect(c.napLength == 240_000)
+        countBusy(100, in: &c, at: 3)
+        #expect(c.napLength == 300_000, "never longer than tune.wakeup-coalesce")
+    }
+
     @Test func aNapThatGathersEventsFromEveryBusyConnectionStopsNapping() {
         // Twelve busy connections, then only four: the nap collects all
         // four, so every one of them was waiting on this loop.
