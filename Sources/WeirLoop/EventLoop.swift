@@ -99,13 +99,14 @@ public struct EventLoop: ~Copyable {
             count = epoll.wait(into: events, capacity: eventCapacity, timeoutMilliseconds: Int32(wait))
         }
         updateClock()
-        // Judged against the connections busy up to now, not before a long wait.
-        coalescing.advance(to: now)
-        if napped { coalescing.observeNap(gathered: count) } else { coalescing.observeWait(count) }
+        coalescing.beginTick(at: now)
         for i in 0..<count {
             let event = events[i]
             handler.handleEvent(Token(rawValue: event.data.u64), events: event.events, loop: &self)
         }
+        // Judged once the handler has counted the connections these events
+        // came from.
+        if napped { coalescing.observeNap(gathered: count) } else { coalescing.observeWait(count) }
         while let entry = timers.popExpired(now: now) {
             handler.handleTimer(entry.token, deadline: entry.deadline, loop: &self)
         }

@@ -19,7 +19,9 @@
 /// Two measures decide. How many connections are busy: the handler counts
 /// each connection once per millisecond of the loop's clock in which it
 /// had an event (`countBusy`), and the busier of the last two milliseconds
-/// stands for the connections in play. And how much work gets done: the
+/// stands for the connections in play; it counts them once per tick too,
+/// so that a nap is judged by the connections it gathered, not by their
+/// events (a connection may have one on each side). And how much work gets done: the
 /// events handled per millisecond, averaged over the milliseconds spent
 /// without napping and, separately, over those spent napping. Then:
 /// * napping starts after a wait that returned several events from at most
@@ -57,6 +59,11 @@ public struct WakeupCoalescing: Sendable {
     private var millisecond: Int64 = 0
     @usableFromInline var busyNow = 0
     private var busyBefore = 0
+    /// The loop's ticks so far, the first of the current millisecond, and
+    /// the connections with an event in the current tick.
+    @usableFromInline var tick: Int64 = 0
+    @usableFromInline var millisecondFirstTick: Int64 = 0
+    @usableFromInline var connectionsThisTick = 0
     /// Events handled in the current millisecond, and the running averages
     /// of events per millisecond (in sixteenths) awake and napping.
     private var eventsNow = 0
@@ -80,21 +87,24 @@ public struct WakeupCoalescing: Sendable {
     /// The next nap, in nanoseconds.
     var napLength: Int { min(napNanoseconds, busyConnections * Self.napPerBusyConnection) }
 
-    /// Counts a connection that has an event at `now` (the loop's clock),
-    /// once per millisecond: `stamp` is the connection's own record of
-    /// when it was last counted. Inlinable: the handler calls it for every
-    /// event, from another module.
+    /// Counts a connection that has an event in this tick, once per tick
+    /// and once per millisecond: `stamp` is the connection's own record of
+    /// the tick it was last counted in. Inlinable: the handler calls it for
+    /// every event, from another module.
     @inlinable @inline(__always)
-    public mutating func countBusy(_ stamp: inout Int64, now: Int64) {
-        if stamp != now {
-            stamp = now
-            busyNow += 1
+    public mutating func countBusy(_ stamp: inout Int64) {
+        if stamp != tick {
+            if stamp < millisecondFirstTick { busyNow += 1 }
+            stamp = tick
+            connectionsThisTick += 1
         }
     }
 
-    /// Moves to the loop's new time, once per tick.
+    /// Starts a tick at the loop's time `now`, before its events are handled.
     @inline(__always)
-    mutating func advance(to now: Int64) {
+    mutating func beginTick(at now: Int64) {
+        tick += 1
+        connectionsThisTick = 0
         if now == millisecond { return }
         let followsOn = now == millisecond + 1
         // Only a millisecond followed at once by the next one was spent
@@ -104,6 +114,7 @@ public struct WakeupCoalescing: Sendable {
         busyNow = 0
         eventsNow = 0
         millisecond = now
+        millisecondFirstTick = tick
     }
 
     /// Folds the millisecond that ended into the running average of the
@@ -125,7 +136,7 @@ public struct WakeupCoalescing: Sendable {
         count >= 2 && count * 3 <= busyConnections
     }
 
-    /// After an ordinary wait that returned `count` events.
+    /// After the events of an ordinary wait, `count` of them, were handled.
     @inline(__always)
     mutating func observeWait(_ count: Int) {
         eventsNow += count
@@ -138,10 +149,10 @@ public struct WakeupCoalescing: Sendable {
         }
     }
 
-    /// After a nap and the wait that followed it returned `count` events.
+    /// After the events gathered by a nap, `count` of them, were handled.
     mutating func observeNap(gathered count: Int) {
         eventsNow += count
-        if count > 0 && count >= busyConnections {
+        if connectionsThisTick > 0 && connectionsThisTick >= busyConnections {
             stop()
         } else if count >= 2 {
             penalty = Self.minimumCoolDown

@@ -80,7 +80,7 @@ extension Worker {
     @inline(__always)
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
-        loop.coalescing.countBusy(&s.pointee.busyStamp, now: loop.now)
+        loop.coalescing.countBusy(&s.pointee.busyStamp)
         // An HTTP exchange, the common case, goes straight to its loop.
         if s.pointee.isHTTP && !s.pointee.isTunnel && !s.pointee.handshaking && s.pointee.phase != .lingering {
             httpService(slot, loop: &loop)

@@ -108,7 +108,8 @@ struct Session {
     var phaseExpiry = Int64.max
     /// The earliest deadline pushed to the timer heap for this session.
     var scheduled = Int64.max
-    /// When the loop last counted this session among its busy connections.
+    /// The loop's tick in which it last counted this session among its
+    /// busy connections (`WakeupCoalescing.countBusy`).
     var busyStamp: Int64 = -1
 
     /// Backend queue links (slots), -1 at the ends.

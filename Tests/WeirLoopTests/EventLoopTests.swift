@@ -63,7 +63,7 @@ struct BusyRecorder: ~Copyable, EventHandler {
 
     mutating func handleEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
         self.events += 1
-        loop.coalescing.countBusy(&stamps[Int(token.slot)], now: loop.now)
+        loop.coalescing.countBusy(&stamps[Int(token.slot)])
     }
     mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {}
     mutating func endOfTick(loop: inout EventLoop) {}

@@ -1,41 +1,60 @@
 import Testing
 @testable import WeirLoop
 
-@Suite struct WakeupCoalescingTests {
-    /// A policy that counted `busy` connections in the current millisecond,
-    /// then saw one wait of `count` events.
-    func policy(busy: Int, after count: Int, nap: Int = 30_000) -> WakeupCoalescing {
-        var c = WakeupCoalescing(napNanoseconds: nap)
-        countBusy(busy, in: &c, at: 1)
-        c.observeWait(count)
-        return c
+/// The policy as a loop drives it: each tick begins at the loop's time, the
+/// handler counts the connections its events came from (each keeps its own
+/// stamp, as a session does), then the policy sees what the wait returned.
+struct DrivenPolicy {
+    var policy: WakeupCoalescing
+    var stamps = [Int64](repeating: -1, count: 100)
+    var now: Int64 = 1
+
+    init(nap: Int = 30_000) { policy = WakeupCoalescing(napNanoseconds: nap) }
+
+    var napping: Bool { policy.napping }
+
+    /// A tick at `now` in which `connections` had events.
+    mutating func tick(_ connections: Range<Int>, at now: Int64? = nil) {
+        if let now { self.now = now }
+        policy.beginTick(at: self.now)
+        for i in connections { policy.countBusy(&stamps[i]) }
     }
 
-    /// Counts `n` distinct connections at millisecond `now`.
-    func countBusy(_ n: Int, in c: inout WakeupCoalescing, at now: Int64) {
-        c.advance(to: now)
-        for _ in 0..<n {
-            var stamp: Int64 = -1
-            c.countBusy(&stamp, now: now)
-        }
+    /// A wait that returned `events` events from `connections`.
+    mutating func wait(_ events: Int, from connections: Range<Int>, at now: Int64? = nil) {
+        tick(connections, at: now)
+        policy.observeWait(events)
+    }
+
+    /// A nap that gathered `events` events from `connections`.
+    mutating func nap(gathering events: Int, from connections: Range<Int>, at now: Int64? = nil) {
+        tick(connections, at: now)
+        policy.observeNap(gathered: events)
+    }
+}
+
+@Suite struct WakeupCoalescingTests {
+    /// `busy` connections had events in the first millisecond, then a wait
+    /// returned `count` events from the first `count` of them.
+    func policy(busy: Int, after count: Int, nap: Int = 30_000) -> DrivenPolicy {
+        var d = DrivenPolicy(nap: nap)
+        d.tick(0..<busy)
+        d.wait(count, from: 0..<min(count, busy))
+        return d
     }
 
     @Test func countsEachConnectionOncePerMillisecondOverTheLastTwo() {
-        var c = WakeupCoalescing(napNanoseconds: 30_000)
-        var a: Int64 = -1, b: Int64 = -1
-        c.advance(to: 10)
-        c.countBusy(&a, now: 10)
-        c.countBusy(&a, now: 10)
-        c.countBusy(&b, now: 10)
-        #expect(c.busyConnections == 2)
-        c.advance(to: 11)
-        #expect(c.busyConnections == 2, "the millisecond before still counts")
-        c.countBusy(&a, now: 11)
-        #expect(c.busyConnections == 2)
-        c.advance(to: 12)
-        #expect(c.busyConnections == 1)
-        c.advance(to: 20)
-        #expect(c.busyConnections == 0, "after a gap nothing is busy")
+        var d = DrivenPolicy()
+        d.tick(0..<2, at: 10)
+        d.tick(0..<1)
+        #expect(d.policy.busyConnections == 2)
+        #expect(d.policy.connectionsThisTick == 1, "once per tick as well")
+        d.tick(0..<1, at: 11)
+        #expect(d.policy.busyConnections == 2, "the millisecond before still counts")
+        d.tick(0..<0, at: 12)
+        #expect(d.policy.busyConnections == 1)
+        d.tick(0..<0, at: 20)
+        #expect(d.policy.busyConnections == 0, "after a gap nothing is busy")
     }
 
     @Test func startsNappingOnlyWhenAWaitReturnsABatchFromAFewOfManyBusyConnections() {
@@ -49,106 +68,118 @@ import Testing
     }
 
     @Test func keepsNappingWhileNapsGatherBatches() {
-        var c = policy(busy: 60, after: 3)
+        var d = policy(busy: 60, after: 3)
         for _ in 0..<100 {
-            c.observeNap(gathered: 8)
-            #expect(c.napping)
+            d.nap(gathering: 8, from: 0..<8)
+            #expect(d.napping)
         }
     }
 
     /// Four naps that gather fewer than two events each.
-    func thinNaps(_ c: inout WakeupCoalescing) {
+    func thinNaps(_ d: inout DrivenPolicy) {
         for _ in 0..<4 {
-            #expect(c.napping)
-            c.observeNap(gathered: 1)
+            #expect(d.napping)
+            d.nap(gathering: 1, from: 0..<1)
         }
+    }
+
+    /// `n` ordinary waits of ten events from ten connections.
+    func waits(_ n: Int, _ d: inout DrivenPolicy) {
+        for _ in 0..<n { d.wait(10, from: 0..<10) }
     }
 
     @Test func fourThinNapsInARowStopNappingForACoolDownThatGrows() {
-        var c = policy(busy: 60, after: 3)
-        c.observeNap(gathered: 0)
-        c.observeNap(gathered: 1)
-        c.observeNap(gathered: 1)
-        c.observeNap(gathered: 5)
-        #expect(c.napping, "a nap that pays starts the count again")
-        thinNaps(&c)
-        #expect(!c.napping)
+        var d = policy(busy: 60, after: 3)
+        d.nap(gathering: 0, from: 0..<0)
+        d.nap(gathering: 1, from: 0..<1)
+        d.nap(gathering: 1, from: 0..<1)
+        d.nap(gathering: 5, from: 0..<5)
+        #expect(d.napping, "a nap that pays starts the count again")
+        thinNaps(&d)
+        #expect(!d.napping)
         // 16 waits of cool-down, whatever they return.
         for _ in 0..<16 {
-            c.observeWait(10)
-            #expect(!c.napping)
+            waits(1, &d)
+            #expect(!d.napping)
         }
-        c.observeWait(10)
-        #expect(c.napping)
+        waits(1, &d)
+        #expect(d.napping)
         // Stopping again doubles the cool-down.
-        thinNaps(&c)
-        for _ in 0..<32 { c.observeWait(10) }
-        #expect(!c.napping)
-        c.observeWait(10)
-        #expect(c.napping)
+        thinNaps(&d)
+        waits(32, &d)
+        #expect(!d.napping)
+        waits(1, &d)
+        #expect(d.napping)
         // A nap that pays resets it.
-        c.observeNap(gathered: 5)
-        thinNaps(&c)
-        for _ in 0..<16 { c.observeWait(10) }
-        c.observeWait(10)
-        #expect(c.napping)
+        d.nap(gathering: 5, from: 0..<5)
+        thinNaps(&d)
+        waits(17, &d)
+        #expect(d.napping)
     }
 
     @Test func aNapLastsSixMicrosecondsPerBusyConnectionUpToTheConfiguredLength() {
-        var c = WakeupCoalescing(napNanoseconds: 300_000)
-        countBusy(8, in: &c, at: 1)
-        #expect(c.napLength == 48_000, "a few connections: a short nap")
-        countBusy(40, in: &c, at: 2)
-        #expect(c.napLength == 240_000)
-        countBusy(100, in: &c, at: 3)
-        #expect(c.napLength == 300_000, "never longer than tune.wakeup-coalesce")
+        var d = DrivenPolicy(nap: 300_000)
+        d.tick(0..<8, at: 1)
+        #expect(d.policy.napLength == 48_000, "a few connections: a short nap")
+        d.tick(0..<40, at: 2)
+        #expect(d.policy.napLength == 240_000)
+        d.tick(0..<100, at: 3)
+        #expect(d.policy.napLength == 300_000, "never longer than tune.wakeup-coalesce")
     }
 
     @Test func aNapThatGathersEventsFromEveryBusyConnectionStopsNapping() {
         // Twelve busy connections, then only four: the nap collects all
         // four, so every one of them was waiting on this loop.
-        var c = policy(busy: 12, after: 3)
-        #expect(c.napping)
-        countBusy(4, in: &c, at: 3)
-        c.observeNap(gathered: 4)
-        #expect(!c.napping)
+        var d = policy(busy: 12, after: 3)
+        #expect(d.napping)
+        d.nap(gathering: 4, from: 0..<4, at: 3)
+        #expect(!d.napping)
+    }
+
+    @Test func aNapIsJudgedByTheConnectionsItGatheredNotByTheirEvents() {
+        // 50 busy connections; the nap brings 60 events, from 40 of them
+        // (client and server side of some): ten were being served elsewhere.
+        var d = policy(busy: 50, after: 3)
+        d.nap(gathering: 60, from: 0..<40)
+        #expect(d.napping)
     }
 
     @Test func napsThatGatherMostButNotAllBusyConnectionsGoOn() {
         // In step with its peers: most connections wait on this loop while
         // the rest are being served elsewhere.
-        var c = policy(busy: 50, after: 3)
+        var d = policy(busy: 50, after: 3)
         for _ in 0..<100 {
-            c.observeNap(gathered: 41)
-            #expect(c.napping)
+            d.nap(gathering: 41, from: 0..<41)
+            #expect(d.napping)
         }
     }
 
-    /// One millisecond at `now` with `busy` connections: `events` events,
-    /// one per wait while awake (never a batch), in naps of five while napping.
-    func millisecond(_ now: Int64, busy: Int, events: Int, in c: inout WakeupCoalescing) {
-        countBusy(busy, in: &c, at: now)
-        if c.napping {
-            for _ in 0..<events / 5 { c.observeNap(gathered: 5) }
+    /// One millisecond at `now` with 50 busy connections and `events`
+    /// events: one per wait while awake (never a batch), in naps of five
+    /// from five connections while napping.
+    func millisecond(_ now: Int64, events: Int, _ d: inout DrivenPolicy) {
+        d.tick(0..<50, at: now)
+        if d.napping {
+            for _ in 0..<events / 5 { d.nap(gathering: 5, from: 0..<5) }
         } else {
-            for _ in 0..<events { c.observeWait(1) }
+            for _ in 0..<events { d.wait(1, from: 0..<1) }
         }
     }
 
     /// Sixteen awake milliseconds of 100 events, a batch that starts naps,
     /// then `count` milliseconds of napping with `events` each, `step` apart.
-    func napping(for count: Int, events: Int, step: Int64 = 1) -> WakeupCoalescing {
-        var c = WakeupCoalescing(napNanoseconds: 200_000)
-        for t in 1...16 { millisecond(Int64(t), busy: 50, events: 100, in: &c) }
-        #expect(!c.napping)
-        c.observeWait(3)
-        #expect(c.napping)
+    func napping(for count: Int, events: Int, step: Int64 = 1) -> DrivenPolicy {
+        var d = DrivenPolicy(nap: 200_000)
+        for t in 1...16 { millisecond(Int64(t), events: 100, &d) }
+        #expect(!d.napping)
+        d.wait(3, from: 0..<3)
+        #expect(d.napping)
         var t: Int64 = 17
         for _ in 0..<count {
-            millisecond(t, busy: 50, events: events, in: &c)
+            millisecond(t, events: events, &d)
             t += step
         }
-        return c
+        return d
     }
 
     @Test func napsThatSlowTheWorkDownStop() {
@@ -167,12 +198,12 @@ import Testing
     }
 
     @Test func theCoolDownIsBounded() {
-        var c = policy(busy: 60, after: 3)
+        var d = policy(busy: 60, after: 3)
         for _ in 0..<20 {
-            thinNaps(&c)
+            thinNaps(&d)
             var waits = 0
-            while !c.napping {
-                c.observeWait(10)
+            while !d.napping {
+                d.wait(10, from: 0..<10)
                 waits += 1
             }
             #expect(waits <= 4097)
