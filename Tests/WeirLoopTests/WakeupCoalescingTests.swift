@@ -119,12 +119,11 @@ struct DrivenPolicy {
 
     @Test func aNapLastsSixMicrosecondsPerBusyConnectionUpToTheConfiguredLength() {
         var d = DrivenPolicy(nap: 300_000)
-        d.tick(0..<8, at: 1)
-        #expect(d.policy.napLength == 48_000, "a few connections: a short nap")
-        d.tick(0..<40, at: 2)
-        #expect(d.policy.napLength == 240_000)
-        d.tick(0..<100, at: 3)
-        #expect(d.policy.napLength == 300_000, "never longer than tune.wakeup-coalesce")
+        // A few connections, a short nap; never longer than tune.wakeup-coalesce.
+        for (millisecond, busy, nap) in [(1, 8, 48_000), (2, 40, 240_000), (3, 100, 300_000)] {
+            d.tick(0..<busy, at: Int64(millisecond))
+            #expect(d.policy.napLength == nap, "\(busy) busy connections")
+        }
     }
 
     @Test func aNapThatGathersEventsFromEveryBusyConnectionStopsNapping() {
