@@ -21,9 +21,10 @@
 /// had an event (`countBusy`), and the busier of the last two milliseconds
 /// stands for the connections in play; it counts them once per tick too,
 /// so that a nap is judged by the connections it gathered, not by their
-/// events (a connection may have one on each side). And how much work gets done: the
-/// events handled per millisecond, averaged over the milliseconds spent
-/// without napping and, separately, over those spent napping. Then:
+/// events (a connection may have one on each side). And how much work gets
+/// done: the events handled per millisecond, averaged over the
+/// milliseconds spent without napping and, separately, over those spent
+/// napping. Then:
 /// * napping starts after a wait that returned several events from at most
 ///   a third of the busy connections;
 /// * it stops at once when a nap gathers events from every busy
