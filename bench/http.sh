@@ -48,6 +48,9 @@
 #   HAPROXY_BIN [haproxy]  HAPROXY_SKIP=1     NGINX_SKIP=1 skips nginx as a proxy
 #   RESULTS [bench/http-latest.txt]  PROFILE [bench/http-profile-latest.txt]
 #   KEEP_WORK [0]     1 keeps the temporary directory
+#   HOST_STALLS [5]   seconds of bench/hoststalls.py on PROXY_CPU and LOAD_CPU
+#                     before and after the wrk runs (0: skip): the pauses the
+#                     host takes from each CPU, which weigh on every p99 alike
 #
 # All traffic goes to 127.0.0.1. Every loop is bounded in count and time.
 set -euo pipefail
@@ -66,6 +69,7 @@ CG_REQUESTS=${CG_REQUESTS:-2000}
 CALLGRIND=${CALLGRIND:-1}
 CG_PROXIES=${CG_PROXIES:-weir haproxy nginx}
 STRACE=${STRACE:-1}
+HOST_STALLS=${HOST_STALLS:-5}
 SC_REQUESTS=${SC_REQUESTS:-2000}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -551,8 +555,15 @@ run_callgrind() {
 for p in "${PROXIES[@]}"; do
     log "$p: $(proxy_version "$p")"
 done
+# host_stalls: the pauses the host takes from the two CPUs while both are busy.
+host_stalls() {
+    [[ $HOST_STALLS == 0 ]] && return
+    log "host stalls: bench/hoststalls.py $HOST_STALLS $PROXY_CPU $LOAD_CPU"
+    timeout 120 python3 "$ROOT/bench/hoststalls.py" "$HOST_STALLS" "$PROXY_CPU" "$LOAD_CPU" | paste -sd ';' - | sed 's/;/; /g'
+}
 # Scenario by scenario, each proxy in turn, so the figures compared are close
 # in time on a shared machine.
+STALLS_START=$(host_stalls)
 if [[ $IDLE_CONNS -gt 0 ]]; then
     for p in "${PROXIES[@]}"; do run_idle "$p"; done
 fi
@@ -579,6 +590,7 @@ for s in $SCENARIOS; do
     done
 done
 LOAD_WRK_END=$(cut -d' ' -f1-3 /proc/loadavg)
+STALLS_END=$(host_stalls)
 if [[ $STRACE == 1 ]]; then
     if command -v strace >/dev/null; then
         for p in "${PROXIES[@]}"; do
@@ -616,6 +628,10 @@ report() {
     echo "Weir vs HAProxy vs nginx, mode http, $(date -u '+%Y-%m-%d %H:%M UTC'), Weir $(git -C "$ROOT" rev-parse --short HEAD)"
     echo "machine: ${cpu:-unknown CPU}, $(nproc --all) CPUs, $(uname -r)"
     echo "load average: $LOAD_START at the start, $LOAD_WRK_END after the wrk runs, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+    if [[ $HOST_STALLS != 0 ]]; then
+        echo "host stalls, both CPUs busy, before the wrk runs: $STALLS_START"
+        echo "host stalls, both CPUs busy, after the wrk runs:  $STALLS_END"
+    fi
     echo "proxy on CPU $PROXY_CPU; wrk, clients and backends on CPU $LOAD_CPU; backend: $(nginx -v 2>&1 | sed 's/^nginx version: //')"
     echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP), Host: $HOST, $SMALL (64 B) or $BIG"
     echo "wrk figures: the median of $ROUNDS round(s), each proxy in turn per scenario; every round listed below the table"
@@ -657,6 +673,15 @@ report() {
     fi
     echo
     echo "targets (weir/haproxy): CPU/req <= 0.80, instr/req <= 0.20, p99 <= 1.00, idle RSS <= 1.00"
+    if [[ " ${PROXIES[*]} " == *" weir "* && " ${PROXIES[*]} " == *" haproxy "* ]]; then
+        for s in $SCENARIOS; do
+            local ratios=""
+            for ((r = 1; r <= ROUNDS; r++)); do
+                ratios+=" $(ratio "${P99[weir:$s:$r]:-}" "${P99[haproxy:$s:$r]:-}")"
+            done
+            echo "p99 weir/haproxy per round, $s:$ratios"
+        done
+    fi
     if [[ $STRACE == 1 ]]; then
         echo "system calls per request (strace -c, $SC_REQUESTS sequential requests, one keep-alive connection / one connection each):"
         for p in "${PROXIES[@]}"; do
