@@ -134,10 +134,12 @@ extension Worker {
         let serverFD = s.pointee.serverFD
         let tls = s.pointee.tls
         let serverTLS = s.pointee.serverTLS
+        let received = s.pointee.toServer.bytes &+ s.pointee.toClient.bytes
         let up = pump(&s.pointee.toServer, from: clientFD, to: serverFD, sinkReady: true, sourceTLS: tls,
                       sinkTLS: serverTLS)
         let down = pump(&s.pointee.toClient, from: serverFD, to: clientFD, sinkReady: true, sourceTLS: serverTLS,
                         sinkTLS: tls)
+        loop.coalescing.countBytes(Int(truncatingIfNeeded: s.pointee.toServer.bytes &+ s.pointee.toClient.bytes &- received))
         if up.sourceError != nil || down.sinkError != nil {
             close(slot, cause: "C", loop: &loop)
             return

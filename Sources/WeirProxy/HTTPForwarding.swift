@@ -243,6 +243,7 @@ extension Worker {
                         return
                     }
                     if up.progressed {
+                        loop.coalescing.countBytes(up.bytes)
                         progressed = true
                         if s.pointee.exchange.requestSentAt < 0 { s.pointee.exchange.requestSentAt = loop.now }
                         touchServer(slot, now: loop.now)
@@ -278,6 +279,7 @@ extension Worker {
             let exchangeEnds = s.pointee.exchange.response == .complete && isFlushed(s.pointee.toClient)
                 && (longAnswers.isEmpty || longAnswers[slot] == nil)
             if down.progressed {
+                loop.coalescing.countBytes(down.bytes)
                 progressed = true
                 s.pointee.exchange.responseBytes += Int64(down.bytes)
                 // An ending exchange sets the client's deadline itself.

@@ -126,6 +126,39 @@ struct DrivenPolicy {
         }
     }
 
+    @Test(arguments: [
+        // bytes per event, nap at 50 busy connections
+        (200, 300_000...300_000), (3_072, 300_000...300_000),
+        (6_144, 74_000...76_000), (8_400, 39_000...41_000), (33_000, 2_000...3_000),
+    ])
+    func largeTransfersShortenTheNap(bytesPerEvent: Int, nap: ClosedRange<Int>) {
+        var d = DrivenPolicy(nap: 300_000)
+        // Milliseconds of 100 events from 50 connections moving these bytes:
+        // the average follows within a few bytes.
+        for millisecond in 1...40 {
+            d.tick(0..<50, at: Int64(millisecond))
+            d.policy.countBytes(100 * bytesPerEvent)
+            d.policy.observeWait(100)
+        }
+        d.tick(0..<50, at: 41)
+        #expect(nap.contains(d.policy.napLength), "\(d.policy.napLength) ns at \(d.policy.bytesPerEvent) bytes per event")
+    }
+
+    @Test func theBytesPerEventAreAnAverageNotTheLastMillisecond() {
+        var d = DrivenPolicy(nap: 300_000)
+        for millisecond in 1...40 {
+            d.tick(0..<50, at: Int64(millisecond))
+            d.policy.countBytes(100 * 200)
+            d.policy.observeWait(100)
+        }
+        // One millisecond of 16 KiB responses among small ones.
+        d.tick(0..<50, at: 41)
+        d.policy.countBytes(100 * 8_400)
+        d.policy.observeWait(100)
+        d.tick(0..<50, at: 42)
+        #expect(d.policy.napLength == 300_000)
+    }
+
     @Test func aNapThatGathersEventsFromEveryBusyConnectionStopsNapping() {
         // Twelve busy connections, then only four: the nap collects all
         // four, so every one of them was waiting on this loop.
