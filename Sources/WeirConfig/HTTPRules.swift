@@ -149,12 +149,6 @@ extension ParserState {
             let status = name == "tarpit" ? 500 : (direction == .request ? 403 : 502)
             guard let (spec, next) = returnArguments(words, from: 2, context: context, maximum: maximum,
                                                      defaultStatus: status, isDeny: true) else { return nil }
-            if name == "tarpit", !spec.isConstant {
-                // The answer goes out after the delay, when the request is no longer at hand.
-                error("\(context): 'lf-string', 'lf-file' and 'hdr' values with '%' fields are not supported by Weir "
-                      + "yet in a tarpit; use 'string', 'file' or a constant 'hdr'", at: words[1])
-                return nil
-            }
             let answer: ReturnSpec? = spec.body == .defaultErrorFiles ? nil : spec
             return (name == "deny" ? .deny(status: spec.status, answer: answer)
                                    : .tarpit(status: spec.status, answer: answer), next)
@@ -637,7 +631,7 @@ extension ParserState {
 
 extension ReturnSpec {
     /// Whether the answer is the same for every request: no log-format field in it.
-    var isConstant: Bool {
+    public var isConstant: Bool {
         if case .logFormat(let format) = body, !format.isLiteral { return false }
         return headers.allSatisfy { $0.value.isLiteral }
     }

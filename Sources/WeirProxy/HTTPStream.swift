@@ -535,7 +535,19 @@ extension Worker {
         if tarpitStatus != 0 {
             let custom = rules.sessions.tarpitAnswer(slot)
             if custom != 0 {
-                sendDenial(slot, rules.compiled.tarpitAnswers[custom - 1], phase: "T", loop: &loop)
+                let answer = rules.compiled.tarpitAnswers[custom - 1]
+                if answer.readsRequest {
+                    // Written when the tarpit began (`startTarpit`).
+                    let s = sessions.pointer(slot)
+                    let id = s.pointee.toClient.prefix
+                    let count = s.pointee.toClient.prefixTail
+                    s.pointee.toClient.prefix = -1
+                    s.pointee.toClient.prefixTail = 0
+                    commitAnswer(slot, buffer: id, count: count, status: answer.status, cause: "P", phase: "T",
+                                 keepAlive: false, requestEnd: nil, loop: &loop)
+                } else {
+                    sendDenial(slot, answer, phase: "T", loop: &loop)
+                }
                 return
             }
             status = tarpitStatus

@@ -351,9 +351,6 @@ import Testing
         #expect(ruleErrors("    http-request return deny_status 403")
                 == ["t.cfg:8:25: error: http-request return: unexpected 'deny_status'; expected status, content-type, "
                     + "string, lf-string, file, lf-file, errorfile, errorfiles, default-errorfiles or hdr"])
-        #expect(ruleErrors("    http-request tarpit content-type text/plain lf-string %[src]")
-                == ["t.cfg:8:18: error: http-request tarpit: 'lf-string', 'lf-file' and 'hdr' values with '%' fields are not "
-                    + "supported by Weir yet in a tarpit; use 'string', 'file' or a constant 'hdr'"])
         #expect(ruleErrors("    http-request set-timeout client 5s")
                 == ["t.cfg:8:30: error: http-request set-timeout: expected 'server' or 'tunnel', got 'client'"])
         #expect(ruleErrors("    http-request set-timeout server 0")

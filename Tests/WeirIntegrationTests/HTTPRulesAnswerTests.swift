@@ -95,6 +95,82 @@ struct HTTPRulesAnswerTests {
         #expect(s.backends[0].requests.isEmpty)
     }
 
+    @Test("tarpit with a log-format answer: written from the request, sent after the delay; HEAD gets no body")
+    func tarpitLogFormatAnswer() throws {
+        let s = try scenario(frontend: """
+            timeout tarpit 100ms
+            http-request set-var(txn.who) req.hdr(x-who)
+            http-request tarpit deny_status 403 content-type application/json lf-string "{\\"path\\":\\"%[path]\\",\\"who\\":\\"%[var(txn.who)]\\"}" hdr X-Client %[src] if { path_beg /bots }
+        """)
+        defer { s.close() }
+        let c = try s.connect()
+        try c.request("GET", "/bots/a?x=1", headers: ["X-Who: crawler"])
+        let r = try c.readResponse()
+        #expect(r.status == 403 && r.text == "{\"path\":\"/bots/a\",\"who\":\"crawler\"}", "\(r)")
+        #expect(r.headers.value("x-client") == "127.0.0.1" && r.headers.value("content-type") == "application/json", "\(r)")
+        #expect(c.isClosedByPeer(within: 5))
+        let line = try s.log(of: c)
+        #expect(line.termination == "PT--" && line.status == 403, "\(line)")
+
+        let head = try s.connect()
+        try head.request("HEAD", "/bots/b")
+        let h = try head.readResponse(method: "HEAD")
+        #expect(h.status == 403 && h.text.isEmpty && h.headers.value("content-length") == "27", "\(h)")
+        #expect(s.backends[0].requests.isEmpty)
+    }
+
+    @Test("tarpits with log-format answers give their buffers back, whether the client waits or leaves")
+    func tarpitLogFormatAnswerBuffers() throws {
+        // 20 connections at most: a pool of 128 buffers, which 150 tarpits
+        // that each kept one would exhaust.
+        let server = try HTTPBackend(name: "app") { _ in .text(200, "app\n") }
+        let config = """
+            global
+                maxconn 20
+                log stdout format raw local0
+
+            defaults
+                mode http
+                log global
+                option httplog
+                timeout connect 2s
+                timeout client 30s
+                timeout server 30s
+
+            frontend fe
+                bind 127.0.0.1:0
+                timeout tarpit 20ms
+                http-request tarpit content-type text/plain lf-string "%[path]" if { path_beg /bots }
+                default_backend app
+
+            backend app
+                server app \(server.address)
+            """
+        let s = try HTTPScenario(config: config, backends: [server])
+        defer { s.close() }
+        for wave in 0..<15 {
+            var waiting: [HTTPConnection] = []
+            for i in 0..<10 {
+                let c = try s.connect()
+                try c.request("GET", "/bots/\(wave)-\(i)")
+                if i % 2 == 0 { c.close() } else { waiting.append(c) }
+            }
+            for c in waiting {
+                let r = try c.readResponse()
+                #expect(r.status == 500 && r.text.hasPrefix("/bots/\(wave)-"), "\(r)")
+                c.close()
+            }
+        }
+        // Every tarpit has ended: the aborted ones logged too.
+        #expect(waitUntil(timeout: 10) { s.logLines.filter { $0.termination.hasSuffix("T--") }.count == 150 })
+        let c = try s.connect()
+        try c.request("GET", "/app")
+        #expect(try c.readResponse().text == "app\n")
+        try c.request("GET", "/bots/last")
+        let last = try c.readResponse()
+        #expect(last.status == 500 && last.text == "/bots/last", "\(last)")
+    }
+
     @Test("redirect ignore-empty: an empty location skips the rule, the next rules run")
     func redirectIgnoreEmpty() throws {
         let s = try scenario(frontend: """

@@ -219,13 +219,17 @@ final class CompiledReturn {
     let contentType: UnsafeRawBufferPointer?
     let body: CompiledReturnBody
     let headers: [(name: UnsafeRawBufferPointer, value: CompiledLogFormat)]
+    /// The body or a header has log-format fields: the answer is written
+    /// while the request is at hand.
+    let readsRequest: Bool
 
     init(status: Int, contentType: UnsafeRawBufferPointer?, body: CompiledReturnBody,
-         headers: [(name: UnsafeRawBufferPointer, value: CompiledLogFormat)]) {
+         headers: [(name: UnsafeRawBufferPointer, value: CompiledLogFormat)], readsRequest: Bool) {
         self.status = status
         self.contentType = contentType
         self.body = body
         self.headers = headers
+        self.readsRequest = readsRequest
     }
 }
 

@@ -16,15 +16,22 @@ extension Worker {
             close(slot, cause: "R", phase: phase, loop: &loop)
             return
         }
-        var writer = HeadWriter(buffers.pointer(id), capacity: bufferSize)
-        guard rules.writeReturn(answer, into: &writer, connection: .close,
-                                omitBody: sessions.pointer(slot).pointee.exchange.method == .head) else {
+        guard let count = writeDenial(slot, answer, into: id) else {
             buffers.release(id)
             reply(slot, status: 500, cause: "I", phase: phase, loop: &loop)
             return
         }
-        commitAnswer(slot, buffer: id, count: writer.count, status: answer.status, cause: "P", phase: phase,
+        commitAnswer(slot, buffer: id, count: count, status: answer.status, cause: "P", phase: phase,
                      keepAlive: false, requestEnd: nil, loop: &loop)
+    }
+
+    /// Writes a denial's answer into buffer `id`; its length, or nil when it
+    /// does not fit.
+    mutating func writeDenial(_ slot: UInt32, _ answer: CompiledReturn, into id: Int32) -> Int? {
+        var writer = HeadWriter(buffers.pointer(id), capacity: bufferSize)
+        guard rules.writeReturn(answer, into: &writer, connection: .close,
+                                omitBody: sessions.pointer(slot).pointee.exchange.method == .head) else { return nil }
+        return writer.count
     }
 }
 

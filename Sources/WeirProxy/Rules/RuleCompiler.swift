@@ -361,7 +361,7 @@ struct RuleCompiler {
         var headers: [(name: UnsafeRawBufferPointer, value: CompiledLogFormat)] = []
         for header in spec.headers { headers.append((constants.intern(header.name), try logFormat(header.value))) }
         return CompiledReturn(status: spec.status, contentType: spec.contentType.map { constants.intern($0) }, body: body,
-                              headers: headers)
+                              headers: headers, readsRequest: !spec.isConstant)
     }
 
     // MARK: - Conditions

@@ -188,8 +188,7 @@ extension Worker {
             closeWithoutAnswer(slot, silently: verdict.isSilentDrop, phase: phase, loop: &loop)
         case .tarpit(let status, let custom):
             countDenied(slot, response: false)
-            rules.sessions.setTarpitAnswer(slot, custom)
-            startTarpit(slot, status: status, timeout: tarpitTimeout, loop: &loop)
+            startTarpit(slot, status: status, answer: custom, timeout: tarpitTimeout, loop: &loop)
         case .auth(let realm):
             guard let id = buffers.acquire() else {
                 close(slot, cause: "R", phase: phase, loop: &loop)
@@ -293,8 +292,31 @@ extension Worker {
     /// `timeout tarpit` (else `timeout connect`) passes; then `reply` sends
     /// the status, logged `PT`. The session waits in the queued phase
     /// outside any queue, so that its phase deadline ends it through `fail`.
-    private mutating func startTarpit(_ slot: UInt32, status: Int, timeout: Int?, loop: inout EventLoop) {
+    /// A custom answer with log-format fields is written now, while the
+    /// request is at hand, and parked as the client side's prefix (nothing
+    /// sends it in the queued phase; a close releases it).
+    private mutating func startTarpit(_ slot: UInt32, status: Int, answer: Int, timeout: Int?, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        var status = status
+        var answer = answer
+        if answer != 0 && rules.compiled.tarpitAnswers[answer - 1].readsRequest {
+            // Without a buffer, the tarpit ends with the page for its
+            // status; with an answer too large, with a 500.
+            if s.pointee.toClient.prefix < 0, let id = buffers.acquire() {
+                if let count = writeDenial(slot, rules.compiled.tarpitAnswers[answer - 1], into: id) {
+                    s.pointee.toClient.prefix = id
+                    s.pointee.toClient.prefixHead = 0
+                    s.pointee.toClient.prefixTail = count
+                } else {
+                    buffers.release(id)
+                    status = 500
+                    answer = 0
+                }
+            } else {
+                answer = 0
+            }
+        }
+        rules.sessions.setTarpitAnswer(slot, answer)
         rules.sessions.setTarpitStatus(slot, status)
         s.pointee.exchange.started = true
         s.pointee.exchange.clientKeepAlive = false
