@@ -124,28 +124,11 @@ struct HTTPRulesAnswerTests {
         // 20 connections at most: a pool of 128 buffers, which 150 tarpits
         // that each kept one would exhaust.
         let server = try HTTPBackend(name: "app") { _ in .text(200, "app\n") }
-        let config = """
-            global
-                maxconn 20
-                log stdout format raw local0
-
-            defaults
-                mode http
-                log global
-                option httplog
-                timeout connect 2s
-                timeout client 30s
-                timeout server 30s
-
-            frontend fe
-                bind 127.0.0.1:0
+        let config = rulesConfig(frontend: """
                 timeout tarpit 20ms
                 http-request tarpit content-type text/plain lf-string "%[path]" if { path_beg /bots }
                 default_backend app
-
-            backend app
-                server app \(server.address)
-            """
+            """, sections: "backend app\n    server app \(server.address)", global: "    maxconn 20")
         let s = try HTTPScenario(config: config, backends: [server])
         defer { s.close() }
         for wave in 0..<15 {

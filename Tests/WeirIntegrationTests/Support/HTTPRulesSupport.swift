@@ -56,12 +56,13 @@ func namedBackends(_ names: [String]) throws -> (backends: [HTTPBackend], sectio
     return (backends, sections)
 }
 
-/// A `mode http` configuration with httplog on stdout, frontend `fe` on an
+/// A `mode http` configuration with httplog on stdout (plus `global` lines), frontend `fe` on an
 /// ephemeral loopback port with `frontend` lines, then `sections`.
-func rulesConfig(frontend: String, sections: String, defaults: String = "") -> String {
+func rulesConfig(frontend: String, sections: String, defaults: String = "", global: String = "") -> String {
     """
     global
         log stdout format raw local0
+    \(global)
 
     defaults
         mode http
