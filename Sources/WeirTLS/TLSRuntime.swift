@@ -32,13 +32,20 @@ public struct TLSInventory: Sendable {
     }
 
     /// Reads every certificate file of `configuration`'s `bind … ssl`
-    /// lines, with their `.ocsp` responses; a file that cannot be read (the
+    /// lines, with their `.ocsp` responses, then those `server … crt`
+    /// presents to its servers; a file that cannot be read (the
     /// configuration check refused it) is left out.
     public init(_ configuration: Configuration) {
         var files: [String] = []
         var details: [String: String] = [:]
         var ocspKeys: [String: [UInt8]] = [:]
         var ticketKeyFiles: [(path: String, keys: TicketKeyFile?)] = []
+        func add(_ path: String) {
+            guard details[path] == nil, let (text, key) = Self.describe(path) else { return }
+            files.append(path)
+            details[path] = text
+            ocspKeys[path] = key
+        }
         for frontend in configuration.frontends {
             for bind in frontend.binds {
                 guard let tls = bind.tls else { continue }
@@ -47,13 +54,13 @@ public struct TLSInventory: Sendable {
                 }
                 for certificate in tls.certificates {
                     guard let paths = try? TLSFrontend.certificateFiles(certificate) else { continue }
-                    for path in paths where details[path] == nil {
-                        guard let (text, key) = Self.describe(path) else { continue }
-                        files.append(path)
-                        details[path] = text
-                        ocspKeys[path] = key
-                    }
+                    for path in paths { add(path) }
                 }
+            }
+        }
+        for backend in configuration.backends {
+            for server in backend.servers {
+                if let certificate = server.tls.certificate { add(certificate.path) }
             }
         }
         self.files = files

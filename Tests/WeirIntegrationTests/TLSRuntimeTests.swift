@@ -118,6 +118,9 @@ struct TLSRuntimeTests {
         let other = pki.dir + "/other.pem"
         try (String(contentsOfFile: pki.client.cert, encoding: .utf8) + String(contentsOfFile: pki.client.key, encoding: .utf8))
             .write(toFile: other, atomically: true, encoding: .utf8)
+        // A third: the same, presented to a server.
+        let toServer = pki.dir + "/to-server.pem"
+        try FileManager.default.copyItem(atPath: other, toPath: toServer)
         let socket = statsSocketPath()
         let weir = try WeirProcess.start(config: """
             global
@@ -132,10 +135,13 @@ struct TLSRuntimeTests {
                 bind 127.0.0.1:0 ssl crt \(pki.server) crt \(other)
                 default_backend be
             backend be
-                server s1 127.0.0.1:9
+                server s1 127.0.0.1:9 ssl verify none crt \(toServer)
             """)
         defer { weir.stop() }
-        #expect(try statsCommand(socket, "show ssl cert") == "# filename\n\(pki.server)\n\(other)\n\n")
+        #expect(try statsCommand(socket, "show ssl cert") == "# filename\n\(pki.server)\n\(other)\n\(toServer)\n\n")
+        let presented = try statsCommand(socket, "show ssl cert \(toServer)")
+        let clientSerial = try pki.field(pki.client.cert, ["-serial"])
+        #expect(presented.contains("Filename: \(toServer)\n") && presented.contains("Serial: \(clientSerial)\n"), "\(presented)")
         let details = try statsCommand(socket, "show ssl cert \(pki.server)")
         let lines = details.split(separator: "\n").map(String.init)
         func value(_ name: String) -> [String] {
