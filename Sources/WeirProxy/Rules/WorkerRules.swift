@@ -299,11 +299,12 @@ extension Worker {
         let s = sessions.pointer(slot)
         var status = status
         var answer = answer
-        if answer != 0 && rules.compiled.tarpitAnswers[answer - 1].readsRequest {
+        let custom = answer != 0 ? rules.compiled.tarpitAnswers[answer - 1] : nil
+        if let custom, custom.readsRequest {
             // Without a buffer, the tarpit ends with the page for its
             // status; with an answer too large, with a 500.
             if s.pointee.toClient.prefix < 0, let id = buffers.acquire() {
-                if let count = writeDenial(slot, rules.compiled.tarpitAnswers[answer - 1], into: id) {
+                if let count = writeDenial(slot, custom, into: id) {
                     s.pointee.toClient.prefix = id
                     s.pointee.toClient.prefixHead = 0
                     s.pointee.toClient.prefixTail = count
