@@ -866,6 +866,22 @@ public struct PersistRule: Sendable, Hashable {
     }
 }
 
+/// One `use-server NAME if|unless COND` line.
+public struct ServerRule: Sendable, Hashable {
+    /// The server's name, as written.
+    public var serverName: String
+    /// Its index in the backend's servers, resolved when the section ends.
+    public var server = -1
+    public var condition: Condition
+    public var location: SourceLocation
+
+    public init(serverName: String, condition: Condition, location: SourceLocation) {
+        self.serverName = serverName
+        self.condition = condition
+        self.location = location
+    }
+}
+
 // MARK: - User lists
 
 /// A `userlist` section, for `http_auth(NAME)`.

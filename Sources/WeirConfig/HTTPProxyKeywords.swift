@@ -411,4 +411,27 @@ extension ParserState {
         proxies[index].persistRules.append(PersistRule(kind: keyword == "force-persist" ? .force : .ignore,
                                                        condition: condition))
     }
+
+    // MARK: use-server
+
+    mutating func parseServerRule(_ words: [Word]) {
+        guard let index = proxyIndex else { return }
+        guard words.count > 1 else {
+            error("use-server: expected a server name and 'if' or 'unless' with a condition", at: words[0])
+            return
+        }
+        let name = words[1]
+        if name.text.contains("%[") {
+            error("use-server: a server name built from a sample is not supported by Weir yet", at: name)
+            return
+        }
+        guard words.count > 2, words[2].text == "if" || words[2].text == "unless" else {
+            error("use-server: '\(name.text)' must be followed by 'if' or 'unless' and a condition",
+                  at: words.count > 2 ? words[2] : name)
+            return
+        }
+        guard let condition = condition(words[2...], keyword: "use-server") else { return }
+        proxies[index].serverRules.append(ServerRule(serverName: name.text, condition: condition,
+                                                     location: location(name)))
+    }
 }

@@ -95,6 +95,7 @@ enum Keywords {
         ("stats", true, true, true, true),
         ("stick-table", false, true, true, true),
         ("stick", false, false, true, true),
+        ("use-server", false, false, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -112,7 +113,7 @@ enum Keywords {
         "http-after-response", "tcp-response", "compression", "monitor-uri",
         "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
-        "persist", "server-template", "use-server",
+        "persist", "server-template",
         "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",
         "bind-process", "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
         "use-fcgi-app", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle",

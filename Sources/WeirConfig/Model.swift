@@ -599,6 +599,10 @@ public struct Backend: Sendable, Hashable {
     public var forcePersist: [Condition] { persistRules.filter { $0.kind == .force }.map(\.condition) }
     /// `ignore-persist if …`: ignore the cookie.
     public var ignorePersist: [Condition] { persistRules.filter { $0.kind == .ignore }.map(\.condition) }
+    /// `use-server … if|unless …` lines in their order: the first whose
+    /// condition holds and whose server may take the request picks it,
+    /// before stick tables and the balancer.
+    public var serverRules: [ServerRule] = []
     /// `stats enable|uri|auth|…`: the HTML statistics page; nil: none.
     public var statsPage: StatsPage?
     /// `stick-table`: this backend's table in shared memory.

@@ -156,6 +156,7 @@ extension Backend {
         errorPages.rewriteFetches(f)
         statsPage?.admin?.rewriteFetches(f)
         for i in persistRules.indices { persistRules[i].condition.rewriteFetches(f) }
+        for i in serverRules.indices { serverRules[i].condition.rewriteFetches(f) }
         for i in stickRules.indices {
             stickRules[i].condition.rewriteFetches(f)
             stickRules[i].sample.rewriteFetches(f)

@@ -134,6 +134,7 @@ struct ProxyDraft: Sendable {
     var cookieCapture: HeaderCapture?
     var cookieCaptureLocation: SourceLocation?
     var persistRules: [PersistRule] = []
+    var serverRules: [ServerRule] = []
     var stickTable: StickTableSpec?
     var stickRules: [StickRule] = []
     var servers: [Server] = []
@@ -161,6 +162,7 @@ extension ProxyDraft {
         for i in tcpRequestConnectionRules.indices { body(&tcpRequestConnectionRules[i].condition) }
         for i in tcpRequestContentRules.indices { body(&tcpRequestContentRules[i].condition) }
         for i in persistRules.indices { body(&persistRules[i].condition) }
+        for i in serverRules.indices { body(&serverRules[i].condition) }
         if settings.statsPage?.admin != nil { body(&settings.statsPage!.admin!) }
         for i in stickRules.indices { body(&stickRules[i].condition) }
     }

@@ -312,6 +312,7 @@ extension ParserState {
             case "cookie": parseCookie(words)
             case "hash-type": parseHashType(words)
             case "force-persist", "ignore-persist": parsePersistRule(words)
+            case "use-server": parseServerRule(words)
             case "http-check": parseHTTPCheck(words)
             case "tcp-check": parseTCPCheck(words)
             case "stats": parseProxyStats(words)

@@ -161,6 +161,7 @@ extension ParserState {
             ("use_backend", draft.useBackends.map(\.condition), .request),
             ("force-persist", draft.persistRules.filter { $0.kind == .force }.map(\.condition), .request),
             ("ignore-persist", draft.persistRules.filter { $0.kind == .ignore }.map(\.condition), .request),
+            ("use-server", draft.serverRules.map(\.condition), .request),
         ]
         for (keyword, conditions, maximum) in early {
             var warned: Set<SourceLocation> = []

@@ -57,6 +57,7 @@ extension ParserState {
                 backend.cookie = draft.settings.cookie
                 backend.persist = draft.settings.persist
                 backend.persistRules = draft.persistRules
+                backend.serverRules = resolvedServerRules(draft)
                 backend.statsPage = draft.settings.statsPage
                 backend.stickTable = draft.stickTable
                 backend.stickRules = draft.stickRules
@@ -182,6 +183,21 @@ extension ParserState {
         resolveStickTables(&config, backendIndex: backendIndex)
         resolveStickCounters(&config)
         return config
+    }
+
+    /// `use-server NAME`: each name resolved to one of the section's servers.
+    private mutating func resolvedServerRules(_ draft: ProxyDraft) -> [ServerRule] {
+        var rules = draft.serverRules
+        let names = draft.servers.map(\.name)
+        for i in rules.indices {
+            if let server = names.firstIndex(of: rules[i].serverName) {
+                rules[i].server = server
+            } else {
+                report(.error, "use-server: no server '\(rules[i].serverName)' in \(draft.kind.rawValue) "
+                       + "'\(draft.name)'" + Keywords.didYouMean(rules[i].serverName, among: names), at: rules[i].location)
+            }
+        }
+        return rules
     }
 
     /// `stick … table NAME`: the backend holding the table; a rule without

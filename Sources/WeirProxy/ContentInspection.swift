@@ -47,8 +47,10 @@ extension Worker {
         }
         s.pointee.phase = .queued
         s.pointee.phaseExpiry = .max
-        if !rules.compiled.stickRules[backend].isEmpty {
+        sessions.pointer(slot).pointee.ruleServer = -1
+        if !rules.compiled.stickRules[backend].isEmpty || !rules.compiled.serverRules[backend].isEmpty {
             beginContent(slot)
+            analyseServerRules(slot, backend: backend)
             analyseStickRules(slot, backend: backend)
         }
         assignServer(slot, loop: &loop)

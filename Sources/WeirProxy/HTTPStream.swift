@@ -126,6 +126,7 @@ extension Worker {
         case .closed: return .closed
         }
         analyseRequestCookies(slot, backend: backend)
+        analyseServerRules(slot, backend: backend)
         analyseStickRules(slot, backend: backend)
         // Read before the response rules reset the engine.
         let l7RetryDisabled = rules.l7RetryDisabled

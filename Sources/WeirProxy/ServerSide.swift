@@ -14,8 +14,10 @@ extension Worker {
         let backend = Int(s.pointee.backend)
         loadGlobalConnections(backend: backend)
         // A cookie naming a server takes the request there (CookiePersistence.swift).
-        // Then a stick table naming a server (StickPersistence.swift).
+        // Then a `use-server` rule (ServerRules.swift), then a stick table
+        // naming a server (StickPersistence.swift).
         let persisted = persistentPick(slot, backend: backend, excluding: excluding)
+            ?? serverRulePick(slot, excluding: excluding)
             ?? stickPick(slot, backend: backend, excluding: excluding)
         var result: PickResult
         if let persisted {

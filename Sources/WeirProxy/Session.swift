@@ -141,6 +141,9 @@ struct Session {
     var exchange = HTTPExchange()
     /// Stick table persistence of the current request (StickPersistence.swift).
     var stick = StickState()
+    /// The server a `use-server` rule picked for the current request, -1
+    /// when none did (ServerRules.swift).
+    var ruleServer: Int32 = -1
     /// HAProxy's two-letter termination state: who ended it, and in which phase.
     var terminationCause = UInt8(ascii: "-")
     var terminationPhase = UInt8(ascii: "-")

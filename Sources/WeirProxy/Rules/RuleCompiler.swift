@@ -30,6 +30,8 @@ struct CompiledRuleSet {
     var tracksStickCounters = false
     /// Each backend's `force-persist`/`ignore-persist` lines (CookiePersistence.swift).
     var persistRules: [[CompiledPersistRule]] = []
+    /// Each backend's `use-server` lines (ServerRules.swift).
+    var serverRules: [[CompiledServerRule]] = []
     /// Each backend's `stick` lines (StickPersistence.swift).
     var stickRules: [[CompiledStickRule]] = []
     /// Per frontend: its log line and unique id (`HTTPLog.swift`).
@@ -72,6 +74,7 @@ struct RuleCompiler {
         var compiler = RuleCompiler(configuration)
         var compiled = try compiler.compileAll()
         compiled.persistRules = try compiler.persistRules(configuration.backends)
+        compiled.serverRules = try compiler.serverRules(configuration.backends)
         for frontend in configuration.frontends {
             compiled.frontendStatsPages.append(try frontend.statsPage.map { page throws(StartupError) in
                 try compiler.statsPage(page)

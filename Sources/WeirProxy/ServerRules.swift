@@ -1,0 +1,84 @@
+import WeirBalance
+import WeirConfig
+import WeirShared
+
+// `use-server NAME if|unless COND`: once the request's rules have put it in
+// a backend, the first rule whose condition holds names its server, as in
+// HAProxy's `process_server_rules`. A cookie naming a server still wins
+// (it is read first); the rule's server wins over stick tables and the
+// balancer. A server that is down or in maintenance is skipped, and the
+// next rule tried, unless `option persist` or a `force-persist` rule lets
+// the request through anyway.
+
+/// One `use-server` line, compiled with the backend's other conditions.
+struct CompiledServerRule {
+    let server: Int
+    let condition: CompiledCondition
+}
+
+extension RuleCompiler {
+    /// Each backend's `use-server` lines, in order.
+    mutating func serverRules(_ backends: [Backend]) throws(StartupError) -> [[CompiledServerRule]] {
+        var all: [[CompiledServerRule]] = []
+        for backend in backends {
+            var rules: [CompiledServerRule] = []
+            for rule in backend.serverRules {
+                rules.append(CompiledServerRule(server: rule.server, condition: try condition(rule.condition)))
+            }
+            all.append(rules)
+        }
+        return all
+    }
+}
+
+extension Worker {
+    /// After the request's rules chose `backend` (the rules engine holds the
+    /// request, or the connection in mode tcp): runs its `use-server` rules.
+    /// A backend without them costs a store and a test.
+    @inline(__always)
+    mutating func analyseServerRules(_ slot: UInt32, backend: Int) {
+        sessions.pointer(slot).pointee.ruleServer = -1
+        guard !rules.compiled.serverRules[backend].isEmpty else { return }
+        runServerRules(slot, backend: backend)
+    }
+
+    private mutating func runServerRules(_ slot: UInt32, backend: Int) {
+        refreshServerStates()
+        var persists: Bool?
+        for rule in rules.compiled.serverRules[backend] where rules.evaluate(rule.condition) {
+            let usable = backends[backend].balancer.servers[rule.server].isUsable
+            if !usable {
+                if persists == nil { persists = backends[backend].persist || forcePersists(slot, backend: backend) }
+                guard persists == true else { continue }
+            }
+            sessions.pointer(slot).pointee.ruleServer = Int32(rule.server)
+            return
+        }
+    }
+
+    /// Whether a `force-persist` rule holds (and no `ignore-persist` before
+    /// it): with a cookie the cookie's analysis has already decided.
+    private mutating func forcePersists(_ slot: UInt32, backend: Int) -> Bool {
+        if backends[backend].hasCookie { return sessions.pointer(slot).pointee.exchange.cookie.force }
+        for rule in rules.compiled.persistRules[backend] where rules.evaluate(rule.condition) {
+            return rule.force
+        }
+        return false
+    }
+
+    /// Called by `assignServer` after cookie persistence and before stick
+    /// tables: the server a `use-server` rule picked, `.allFull` when it is
+    /// at its maxconn (the request queues for it), nil otherwise. A retry
+    /// that must avoid the server it tried (`excluding`) balances instead.
+    @inline(__always)
+    mutating func serverRulePick(_ slot: UInt32, excluding: Int?) -> PickResult? {
+        let s = sessions.pointer(slot)
+        let server = Int(s.pointee.ruleServer)
+        guard server >= 0 else { return nil }
+        if excluding != nil {
+            s.pointee.ruleServer = -1
+            return nil
+        }
+        return backends[Int(s.pointee.backend)].balancer.servers[server].isFull ? .allFull : .server(server)
+    }
+}
