@@ -3,8 +3,16 @@
 
 enum RuleDirection {
     case request, response
+    /// `http-after-response`: every response, the proxy's own answers too.
+    case afterResponse
 
-    var keyword: String { self == .request ? "http-request" : "http-response" }
+    var keyword: String {
+        switch self {
+        case .request: "http-request"
+        case .response: "http-response"
+        case .afterResponse: "http-after-response"
+        }
+    }
 }
 
 enum HTTPRuleSyntax {
@@ -17,6 +25,11 @@ enum HTTPRuleSyntax {
     static let responseActions = [
         "allow", "deny", "redirect", "return", "set-header", "add-header", "del-header", "replace-header",
         "replace-value", "set-status", "set-var", "set-var-fmt", "unset-var", "set-log-level", "silent-drop",
+    ]
+    /// `http-after-response` edits a response; it cannot replace one.
+    static let afterResponseActions = [
+        "allow", "set-header", "add-header", "del-header", "replace-header", "replace-value", "set-status", "set-var",
+        "set-var-fmt", "unset-var", "set-log-level",
     ]
     /// HAProxy actions Weir does not have yet, in either direction.
     static let unsupportedActions: Set<String> = [
@@ -49,7 +62,11 @@ extension ParserState {
             actionName = String(actionWord.text[..<open])
             actionArgument = String(actionWord.text[actionWord.text.index(after: open)..<actionWord.text.index(before: actionWord.text.endIndex)])
         }
-        let supported = direction == .request ? HTTPRuleSyntax.requestActions : HTTPRuleSyntax.responseActions
+        let supported = switch direction {
+        case .request: HTTPRuleSyntax.requestActions
+        case .response: HTTPRuleSyntax.responseActions
+        case .afterResponse: HTTPRuleSyntax.afterResponseActions
+        }
         if direction == .request, StickCounterSyntax.isAction(actionName) {
             let context = "\(keyword) \(actionName)"
             guard let (action, next) = stickCounterAction(words, at: 1, context: context, maximum: .request),
@@ -60,7 +77,10 @@ extension ParserState {
         }
         guard supported.contains(actionName) else {
             let other = direction == .request ? HTTPRuleSyntax.responseActions : HTTPRuleSyntax.requestActions
-            if direction == .response, actionName == "capture" {
+            if direction == .afterResponse, HTTPRuleSyntax.responseActions.contains(actionName) {
+                error("'\(actionName)' is not an action of '\(keyword)': it may edit a response, not replace "
+                      + "or drop it", at: actionWord)
+            } else if direction != .request, actionName == "capture" {
                 error("'http-response capture' (with 'declare capture') is not supported by Weir yet", at: actionWord)
             } else if other.contains(actionName) {
                 error("'\(actionName)' is not an action of '\(keyword)'"
@@ -82,15 +102,19 @@ extension ParserState {
         guard let condition = optionalCondition(words, at: next, keyword: context) else { return }
         let rule = HTTPRule(action: action, condition: condition, location: location(words[0]))
 
-        let existing = direction == .request ? proxies[index].httpRequestRules : proxies[index].httpResponseRules
+        let existing = switch direction {
+        case .request: proxies[index].httpRequestRules
+        case .response: proxies[index].httpResponseRules
+        case .afterResponse: proxies[index].httpAfterResponseRules
+        }
         if let blocker = existing.first(where: { $0.condition == .always && $0.action.endsEvaluation }) {
             warning("this '\(context)' is never reached: the rule at \(blocker.location) applies to every "
                     + (direction == .request ? "request" : "response"), at: words[0])
         }
-        if direction == .request {
-            proxies[index].httpRequestRules.append(rule)
-        } else {
-            proxies[index].httpResponseRules.append(rule)
+        switch direction {
+        case .request: proxies[index].httpRequestRules.append(rule)
+        case .response: proxies[index].httpResponseRules.append(rule)
+        case .afterResponse: proxies[index].httpAfterResponseRules.append(rule)
         }
     }
 

@@ -73,6 +73,7 @@ enum Keywords {
         ("description", true, true, true, true),
         ("acl", false, true, true, true),
         ("http-response", false, true, true, true),
+        ("http-after-response", false, true, true, true),
         ("redirect", false, true, true, true),
         ("tcp-request", true, true, true, true),
         ("http-reuse", true, false, true, true),
@@ -110,7 +111,7 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "http-after-response", "tcp-response", "compression", "monitor-uri",
+        "tcp-response", "compression", "monitor-uri",
         "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template",

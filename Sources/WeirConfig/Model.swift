@@ -512,6 +512,9 @@ public struct Frontend: Sendable, Hashable {
     // HTTP mode.
     public var httpRequestRules: [HTTPRule] = []
     public var httpResponseRules: [HTTPRule] = []
+    /// `http-after-response` rules: run after the `http-response` ones, on
+    /// the proxy's own answers too.
+    public var httpAfterResponseRules: [HTTPRule] = []
     /// `redirect` lines, evaluated after `httpRequestRules`.
     public var redirectRules: [HTTPRule] = []
     public var forwardFor: ForwardedHeader?
@@ -578,6 +581,9 @@ public struct Backend: Sendable, Hashable {
     // HTTP mode.
     public var httpRequestRules: [HTTPRule] = []
     public var httpResponseRules: [HTTPRule] = []
+    /// `http-after-response` rules: run after the `http-response` ones, on
+    /// the proxy's own answers too.
+    public var httpAfterResponseRules: [HTTPRule] = []
     /// `redirect` lines of the backend, evaluated after `httpRequestRules`.
     public var redirectRules: [HTTPRule] = []
     public var tcpRequestContentRules: [TCPRule] = []

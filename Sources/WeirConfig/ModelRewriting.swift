@@ -137,6 +137,7 @@ extension Frontend {
         }
         httpRequestRules.rewriteFetches(f)
         httpResponseRules.rewriteFetches(f)
+        httpAfterResponseRules.rewriteFetches(f)
         redirectRules.rewriteFetches(f)
         tcpRequestConnectionRules.rewriteFetches(f)
         tcpRequestContentRules.rewriteFetches(f)
@@ -151,6 +152,7 @@ extension Backend {
     mutating func rewriteFetches(_ f: (inout Fetch) -> Void) {
         httpRequestRules.rewriteFetches(f)
         httpResponseRules.rewriteFetches(f)
+        httpAfterResponseRules.rewriteFetches(f)
         redirectRules.rewriteFetches(f)
         tcpRequestContentRules.rewriteFetches(f)
         errorPages.rewriteFetches(f)

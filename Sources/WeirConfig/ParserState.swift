@@ -126,6 +126,7 @@ struct ProxyDraft: Sendable {
     var aclReferences: [NamedReference] = []
     var httpRequestRules: [HTTPRule] = []
     var httpResponseRules: [HTTPRule] = []
+    var httpAfterResponseRules: [HTTPRule] = []
     var redirectRules: [HTTPRule] = []
     var tcpRequestConnectionRules: [TCPRule] = []
     var tcpRequestContentRules: [TCPRule] = []
@@ -158,6 +159,7 @@ extension ProxyDraft {
         for i in useBackends.indices { body(&useBackends[i].condition) }
         for i in httpRequestRules.indices { body(&httpRequestRules[i].condition) }
         for i in httpResponseRules.indices { body(&httpResponseRules[i].condition) }
+        for i in httpAfterResponseRules.indices { body(&httpAfterResponseRules[i].condition) }
         for i in redirectRules.indices { body(&redirectRules[i].condition) }
         for i in tcpRequestConnectionRules.indices { body(&tcpRequestConnectionRules[i].condition) }
         for i in tcpRequestContentRules.indices { body(&tcpRequestContentRules[i].condition) }

@@ -298,6 +298,7 @@ extension ParserState {
             case "log": parseProxyLog(words)
             case "http-request": parseHTTPRule(words, direction: .request)
             case "http-response": parseHTTPRule(words, direction: .response)
+            case "http-after-response": parseHTTPRule(words, direction: .afterResponse)
             case "acl": parseACL(words)
             case "redirect": parseRedirect(words)
             case "tcp-request": parseTCPRequest(words)

@@ -130,6 +130,7 @@ extension ParserState {
             let ignored: [(String, SourceLocation?)] = [
                 ("http-request", draft.httpRequestRules.first?.location),
                 ("http-response", draft.httpResponseRules.first?.location),
+                ("http-after-response", draft.httpAfterResponseRules.first?.location),
                 ("redirect", draft.redirectRules.first?.location),
             ]
             for (keyword, at) in ignored {
@@ -142,6 +143,7 @@ extension ParserState {
             }
             draft.httpRequestRules = []
             draft.httpResponseRules = []
+            draft.httpAfterResponseRules = []
             draft.redirectRules = []
             if let page = draft.settings.statsPage, draft.kind != .defaults {
                 report(.warning, "'stats' is ignored in \(label): the statistics page needs 'mode http'", at: page.location)

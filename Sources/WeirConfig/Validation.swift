@@ -45,6 +45,7 @@ extension ParserState {
                 backend.allBackups = draft.settings.allBackups
                 backend.httpRequestRules = draft.httpRequestRules
                 backend.httpResponseRules = draft.httpResponseRules
+                backend.httpAfterResponseRules = draft.httpAfterResponseRules
                 backend.redirectRules = draft.redirectRules
                 backend.tcpRequestContentRules = draft.tcpRequestContentRules
                 backend.tcpInspectDelay = draft.settings.tcpInspectDelay
@@ -103,6 +104,7 @@ extension ParserState {
             if draft.kind == .listen { frontend.ownBackend = backendIndex[draft.name] }
             frontend.httpRequestRules = draft.httpRequestRules
             frontend.httpResponseRules = draft.httpResponseRules
+            frontend.httpAfterResponseRules = draft.httpAfterResponseRules
             frontend.redirectRules = draft.redirectRules
             frontend.forwardFor = draft.settings.forwardFor
             frontend.originalTo = draft.settings.originalTo

@@ -334,6 +334,7 @@ extension Worker {
             if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
             analyseResponseCookies(slot)
             analyseStickResponse(slot)
+            if !applyAfterResponseRules(slot, loop: &loop) { return .progressed }
         }
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "H", loop: &loop)

@@ -1,4 +1,5 @@
-/// Which responses something reads beyond their framing: a response rule,
+/// Which responses something reads beyond their framing: a response rule
+/// (`http-response`, `http-after-response`),
 /// a response header or cookie capture, a log or unique-id format with a sample
 /// (`%[...]`), cookie persistence or a `stick store-response` rule. Only
 /// those are loaded into the rules engine; any other response head is
@@ -13,12 +14,12 @@ struct ResponseReaders {
     init(_ compiled: borrowing CompiledRuleSet, backendCookies: [Bool]) {
         frontends = compiled.frontends.indices.map { i in
             let logging = i < compiled.frontendLogging.count ? compiled.frontendLogging[i] : nil
-            return !compiled.frontends[i].responseRules.isEmpty
+            return !compiled.frontends[i].responseRules.isEmpty || !compiled.frontends[i].afterResponseRules.isEmpty
                 || !compiled.frontends[i].responseHeaderCaptures.isEmpty || compiled.frontends[i].cookieCapture != nil
                 || Self.hasSample(logging?.format) || Self.hasSample(logging?.uniqueIDFormat)
         }
         backends = compiled.backends.indices.map { i in
-            !compiled.backends[i].responseRules.isEmpty
+            !compiled.backends[i].responseRules.isEmpty || !compiled.backends[i].afterResponseRules.isEmpty
                 || (i < backendCookies.count && backendCookies[i])
                 || (i < compiled.stickRules.count && compiled.stickRules[i].contains { $0.kind == .storeResponse })
         }

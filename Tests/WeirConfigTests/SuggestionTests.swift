@@ -28,7 +28,7 @@ import Testing
         #expect(errors(timeoutDefaults + """
             frontend fe
                 bind :80
-                http-after-response set-header X-A b
+                email-alert mailers ops
                 tcp-response content accept
                 stick-table type ip size 1m
                 http-request set-bandwidth-limit x
@@ -42,7 +42,7 @@ import Testing
                 errorfiles site
                 stick on src
             """) == [
-            "t.cfg:7:5: error: 'http-after-response' is not supported by Weir yet",
+            "t.cfg:7:5: error: 'email-alert' is not supported by Weir yet",
             "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
             "t.cfg:10:18: error: 'http-request set-bandwidth-limit' is not supported by Weir yet",
             "t.cfg:11:5: error: 'compression' is not supported by Weir yet",

@@ -309,6 +309,7 @@ final class ProxyRules {
     let isHTTP: Bool
     let requestRules: [CompiledHTTPRule]
     let responseRules: [CompiledHTTPRule]
+    let afterResponseRules: [CompiledHTTPRule]
     let redirectRules: [CompiledHTTPRule]
     let tcpConnectionRules: [CompiledTCPRule]
     let tcpContentRules: [CompiledTCPRule]
@@ -330,7 +331,7 @@ final class ProxyRules {
     var cookieCapture: CompiledCookieCapture?
 
     init(name: UnsafeRawBufferPointer, isHTTP: Bool, requestRules: [CompiledHTTPRule], responseRules: [CompiledHTTPRule],
-         redirectRules: [CompiledHTTPRule], tcpConnectionRules: [CompiledTCPRule], tcpContentRules: [CompiledTCPRule],
+         afterResponseRules: [CompiledHTTPRule], redirectRules: [CompiledHTTPRule], tcpConnectionRules: [CompiledTCPRule], tcpContentRules: [CompiledTCPRule],
          backendRules: [CompiledBackendRule], defaultBackend: Int, ownBackend: Int, errorPages: [Int: CompiledErrorPage],
          requestHeaderCaptures: [CompiledHeaderCapture], responseHeaderCaptures: [CompiledHeaderCapture],
          requestCaptures: [CaptureSlot], responseCaptures: [CaptureSlot], tarpitTimeout: Int?) {
@@ -338,6 +339,7 @@ final class ProxyRules {
         self.isHTTP = isHTTP
         self.requestRules = requestRules
         self.responseRules = responseRules
+        self.afterResponseRules = afterResponseRules
         self.redirectRules = redirectRules
         self.tcpConnectionRules = tcpConnectionRules
         self.tcpContentRules = tcpContentRules

@@ -118,6 +118,7 @@ struct RuleCompiler {
         for backend in configuration.backends {
             backends.append(try proxyRules(name: backend.name, mode: backend.mode, timeouts: backend.timeouts,
                                            requestRules: backend.httpRequestRules, responseRules: backend.httpResponseRules,
+                                           afterResponseRules: backend.httpAfterResponseRules,
                                            redirectRules: backend.redirectRules, tcpConnectionRules: [],
                                            tcpContentRules: backend.tcpRequestContentRules, useBackends: [],
                                            defaultBackend: -1, ownBackend: -1, errorPages: backend.errorPages,
@@ -128,6 +129,7 @@ struct RuleCompiler {
             frontends.append(try proxyRules(name: frontend.name, mode: frontend.mode, timeouts: frontend.timeouts,
                                             requestRules: frontend.httpRequestRules,
                                             responseRules: frontend.httpResponseRules,
+                                            afterResponseRules: frontend.httpAfterResponseRules,
                                             redirectRules: frontend.redirectRules,
                                             tcpConnectionRules: frontend.tcpRequestConnectionRules,
                                             tcpContentRules: frontend.tcpRequestContentRules,
@@ -187,7 +189,7 @@ struct RuleCompiler {
 
     private mutating func proxyRules(
         name: String, mode: ProxyMode, timeouts: Timeouts, requestRules: [HTTPRule], responseRules: [HTTPRule],
-        redirectRules: [HTTPRule], tcpConnectionRules: [TCPRule], tcpContentRules: [TCPRule], useBackends: [BackendRule],
+        afterResponseRules: [HTTPRule], redirectRules: [HTTPRule], tcpConnectionRules: [TCPRule], tcpContentRules: [TCPRule], useBackends: [BackendRule],
         defaultBackend: Int, ownBackend: Int, errorPages: [Int: ErrorPage], requestCaptures: [HeaderCapture],
         responseCaptures: [HeaderCapture]
     ) throws(StartupError) -> ProxyRules {
@@ -202,6 +204,10 @@ struct RuleCompiler {
         var compiledResponse: [CompiledHTTPRule] = []
         for rule in responseRules {
             compiledResponse.append(try httpRule(rule, proxyName: name, captureSlots: &responseSlots))
+        }
+        var compiledAfterResponse: [CompiledHTTPRule] = []
+        for rule in afterResponseRules {
+            compiledAfterResponse.append(try httpRule(rule, proxyName: name, captureSlots: &responseSlots))
         }
         var compiledRedirects: [CompiledHTTPRule] = []
         for rule in redirectRules {
@@ -232,7 +238,8 @@ struct RuleCompiler {
             }
         }
         return ProxyRules(name: constants.intern(name), isHTTP: mode == .http, requestRules: compiledRequest,
-                          responseRules: compiledResponse, redirectRules: compiledRedirects,
+                          responseRules: compiledResponse, afterResponseRules: compiledAfterResponse,
+                          redirectRules: compiledRedirects,
                           tcpConnectionRules: connection, tcpContentRules: content, backendRules: backendRules,
                           defaultBackend: defaultBackend, ownBackend: ownBackend, errorPages: pages,
                           requestHeaderCaptures: requestHeaderCaptures, responseHeaderCaptures: responseHeaderCaptures,

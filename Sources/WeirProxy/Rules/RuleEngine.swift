@@ -248,6 +248,16 @@ struct RuleEngine: ~Copyable {
         }
     }
 
+    /// `beginResponse` for an answer the proxy wrote itself, over the input
+    /// already in place: no header is captured from it.
+    mutating func beginAnswer(head: UnsafeRawBufferPointer, headers: borrowing HeaderTable, response: ResponseHead) {
+        begin(.response)
+        loadFields(head, headers)
+        status = response.status
+        reason = head.slice(response.reasonStart, response.reasonEnd)
+        statusEdited = false
+    }
+
     @inline(__always)
     private mutating func loadFields(_ head: UnsafeRawBufferPointer, _ headers: borrowing HeaderTable) {
         let count = min(headers.count, fieldCapacity)

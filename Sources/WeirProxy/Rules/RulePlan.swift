@@ -102,6 +102,7 @@ struct ProxyPlan {
     let requestRules: UnsafeBufferPointer<PlannedRule>
     let redirectRules: UnsafeBufferPointer<PlannedRule>
     let responseRules: UnsafeBufferPointer<PlannedRule>
+    let afterResponseRules: UnsafeBufferPointer<PlannedRule>
     let backendRules: UnsafeBufferPointer<PlannedBackendRule>
     let hasRequestCaptures: Bool
     let hasResponseCaptures: Bool
@@ -157,6 +158,7 @@ struct RulePlan: ~Copyable {
                   requestRules: store(proxy.requestRules.map { plan($0) }),
                   redirectRules: store(proxy.redirectRules.map { plan($0) }),
                   responseRules: store(proxy.responseRules.map { plan($0) }),
+                  afterResponseRules: store(proxy.afterResponseRules.map { plan($0) }),
                   backendRules: store(proxy.backendRules.map {
                       PlannedBackendRule(backend: $0.backend, isDynamic: $0.dynamicName != nil, condition: plan($0.condition))
                   }),

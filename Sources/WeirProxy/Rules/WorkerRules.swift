@@ -239,6 +239,14 @@ extension Worker {
     /// consumed, so that a kept connection reads the next request after it.
     mutating func commitAnswer(_ slot: UInt32, buffer: Int32?, count: Int, status: Int, cause: Character,
                                phase: Character, keepAlive: Bool, requestEnd: Int?, loop: inout EventLoop) {
+        var buffer = buffer, count = count, status = status, cause = cause
+        if let id = buffer, hasAfterResponseRules(slot) {
+            let edited = editAnswer(slot, buffer: id, count: count, status: status)
+            buffer = edited.buffer
+            count = edited.count
+            status = edited.status
+            if edited.failed { cause = "I" }
+        }
         let s = sessions.pointer(slot)
         s.pointee.terminationCause = cause.asciiValue!
         s.pointee.terminationPhase = phase.asciiValue!
