@@ -125,6 +125,15 @@ public enum Fetch: Sendable, Hashable {
     /// How many cookies of that name (of any name when nil) the request has
     /// (`req.cook_cnt`, `cook_cnt`).
     case cookieCount(String?)
+    /// The request body read so far, without chunked framing (`req.body`);
+    /// with `option http-buffer-request`, all of it up to a buffer.
+    case requestBody
+    /// How many bytes of it (`req.body_len`).
+    case requestBodyLength
+    /// Its announced length, or for a chunked body what was read (`req.body_size`).
+    case requestBodySize
+    /// A parameter of an url-encoded form in the body (`req.body_param(name[,i])`).
+    case requestBodyParam(String, ignoreCase: Bool)
 
     // The HTTP response.
     /// The response's status code (`status`).

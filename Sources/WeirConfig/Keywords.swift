@@ -125,14 +125,14 @@ enum Keywords {
     static let supportedOptions: [String] = [
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
-        "log-health-checks", "allbackups",
+        "log-health-checks", "allbackups", "http-buffer-request",
     ]
 
     static let unsupportedOptions: Set<String> = [
         "tcpka", "clitcpka", "srvtcpka", "abortonclose", "splice-auto",
         "splice-request", "splice-response", "ssl-hello-chk", "mysql-check", "pgsql-check",
         "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
-        "independent-streams", "nolinger", "http-buffer-request", "http-pretend-keepalive",
+        "independent-streams", "nolinger", "http-pretend-keepalive",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",
         "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-no-delay", "http-ignore-probes",
         "tcp-smart-accept", "tcp-smart-connect", "transparent", "external-check", "disable-h2-upgrade", "contstats",

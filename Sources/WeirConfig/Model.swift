@@ -532,6 +532,9 @@ public struct Frontend: Sendable, Hashable {
     /// `unique-id-header NAME`: the unique id is added to requests under this name.
     public var uniqueIDHeader: String?
     /// `option dontlog-normal`: only log errors, timeouts, retries, redispatches, 5xx.
+    /// `option http-buffer-request` here or in a backend the frontend may
+    /// choose: a request's body is read (up to a buffer) before its rules run.
+    public var buffersRequestBody = false
     public var dontLogNormal = false
     /// `option log-separate-errors`: errors are logged at level err instead of info.
     public var logSeparateErrors = false
@@ -598,6 +601,9 @@ public struct Backend: Sendable, Hashable {
     public var cookie: CookiePersistence?
     /// `option persist`: keep sending a client to its cookie's server even when it is down.
     public var persist = false
+    /// `option http-buffer-request`: its frontends read a request's body
+    /// (up to a buffer) before their rules run.
+    public var buffersRequestBody = false
     /// `force-persist if …` and `ignore-persist if …` lines in their order:
     /// the first whose condition holds decides (HAProxy's `persist_rules`).
     public var persistRules: [PersistRule] = []

@@ -35,6 +35,8 @@ struct ProxySettings: Sendable {
     var uniqueIDHeader: String?
     var dontLogNormal = false
     var logSeparateErrors = false
+    /// `option http-buffer-request`.
+    var buffersRequestBody = false
     var errorPages: [Int: ErrorPage] = [:]
     /// `errorfiles NAME [CODE...]` lines, resolved when the file is read.
     var errorFilesImports: [ErrorFilesImport] = []

@@ -490,6 +490,9 @@ extension ParserState {
             parseForwardedOption(words, negated: negated)
         case "http-keep-alive", "http-server-close", "httpclose":
             parseConnectionModeOption(words, negated: negated)
+        case "http-buffer-request":
+            settings.buffersRequestBody = !negated
+            expectAtMost(2, words, after: "\(prefix) http-buffer-request")
         case "dontlog-normal":
             settings.dontLogNormal = !negated
             expectAtMost(2, words, after: "\(prefix) dontlog-normal")

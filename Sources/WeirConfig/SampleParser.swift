@@ -72,7 +72,7 @@ extension Fetch {
         switch self {
         case .src, .srcPort, .dst, .dstPort: return .connection
         case .method, .path, .url, .query, .base, .reqVer, .urlParam, .hdr, .fhdr, .hdrCount, .fhdrCount, .cookie,
-             .cookieCount, .uniqueID, .httpAuth, .httpAuthGroup, .capturedRequestHeader: return .request
+             .cookieCount, .requestBody, .requestBodyLength, .requestBodySize, .requestBodyParam, .uniqueID, .httpAuth, .httpAuthGroup, .capturedRequestHeader: return .request
         case .status, .resHdr, .resHdrCount, .capturedResponseHeader: return .response
         case .stickCounter: return .connection
         case .nbsrv, .variable, .constant, .alwaysTrue, .alwaysFalse, .frontendName, .backendName, .serverName:
@@ -92,7 +92,7 @@ enum SampleSyntax {
     /// The fetches Weir supports, as HAProxy spells them.
     static let fetches: [String] = [
         "src", "src_port", "dst", "dst_port", "method", "path", "url", "query", "base", "req.ver", "req_ver",
-        "url_param", "urlp", "hdr", "req.hdr", "req.fhdr", "hdr_cnt", "req.hdr_cnt", "req.fhdr_cnt", "cook",
+        "url_param", "urlp", "req.body", "req.body_len", "req.body_size", "req.body_param", "hdr", "req.hdr", "req.fhdr", "hdr_cnt", "req.hdr_cnt", "req.fhdr_cnt", "cook",
         "req.cook", "cook_cnt", "req.cook_cnt", "hdr_val", "req.hdr_val", "hdr_ip", "req.hdr_ip", "cook_val",
         "req.cook_val", "urlp_val", "status", "res.hdr", "shdr", "res.hdr_cnt", "shdr_cnt", "res.hdr_val",
         "shdr_val", "res.hdr_ip", "shdr_ip", "nbsrv", "var", "str", "int", "always_true", "always_false",
@@ -137,7 +137,7 @@ enum SampleSyntax {
         "req.rdp_cookie_cnt", "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
         "base32", "base32+src", "baseq", "capture.req.method", "capture.req.uri", "capture.req.ver",
         "capture.res.ver", "cookie", "http_auth_bearer", "http_auth_pass", "http_auth_type", "http_auth_user",
-        "http_first_req", "pathq", "req.body", "req.body_len", "req.body_param", "req.body_size", "req.cook_names",
+        "http_first_req", "pathq", "req.cook_names",
         "req.hdr_names", "req.hdrs", "req.hdrs_bin", "req.timer.hdr", "req.timer.idle", "req.timer.queue",
         "req.timer.tq", "res.body", "res.body_len", "res.body_size", "res.cache_hit", "res.cache_name", "res.comp",
         "res.comp_algo", "res.cook", "res.cook_cnt", "res.cook_val", "res.cook_names", "res.fhdr", "res.fhdr_cnt",
@@ -159,7 +159,7 @@ enum SampleSyntax {
         for suffix in ["_beg", "_dir", "_dom", "_end", "_len", "_reg", "_sub", "_cnt", "_val", "_ip"]
         where name.hasSuffix(suffix) {
             let base = String(name.dropLast(suffix.count))
-            if ["scook", "res.cook", "req.ssl_sni", "url_param", "req.body_param"].contains(base) {
+            if ["scook", "res.cook", "req.ssl_sni", "url_param"].contains(base) {
                 return true
             }
         }
@@ -402,6 +402,21 @@ extension ParserState {
             }
             if args.count > 1 { return fail("'\(name)': a delimiter argument is not supported by Weir yet") }
             return made(.urlParam(args[0]), name == "urlp_val" ? .integer : .string, .request)
+        case "req.body", "req.body_len", "req.body_size":
+            if let e = noArguments() { return fail(e) }
+            switch name {
+            case "req.body": return made(.requestBody, .binary, .request)
+            case "req.body_len": return made(.requestBodyLength, .integer, .request)
+            default: return made(.requestBodySize, .integer, .request)
+            }
+        case "req.body_param":
+            guard let args, !args.isEmpty, !args[0].isEmpty else {
+                return fail("'req.body_param' expects a parameter name, as in req.body_param(user)")
+            }
+            if args.count > 2 || (args.count == 2 && args[1] != "i") {
+                return fail("'req.body_param' takes a name and optionally 'i' (ignore case), as in req.body_param(user,i)")
+            }
+            return made(.requestBodyParam(args[0], ignoreCase: args.count == 2), .string, .request)
         case "hdr", "req.hdr", "hdr_val", "req.hdr_val", "hdr_ip", "req.hdr_ip":
             switch header(required: true) {
             case .success(let (n, occ)):

@@ -58,6 +58,7 @@ extension ParserState {
                 backend.cookie = draft.settings.cookie
                 backend.persist = draft.settings.persist
                 backend.persistRules = draft.persistRules
+                backend.buffersRequestBody = draft.settings.buffersRequestBody && draft.settings.mode == .http
                 backend.serverRules = resolvedServerRules(draft)
                 backend.statsPage = draft.settings.statsPage
                 backend.stickTable = draft.stickTable
@@ -151,6 +152,13 @@ extension ParserState {
                                                             dynamicName: rule.dynamicName, location: rule.location))
                 }
             }
+            // The body is read before the frontend's rules, so a backend's
+            // option applies to every frontend that may choose it.
+            let reachable = frontend.useBackends.contains { $0.backend < 0 }
+                ? Array(config.backends.indices)
+                : frontend.useBackends.map(\.backend) + [frontend.defaultBackend].compactMap { $0 }
+            frontend.buffersRequestBody = draft.settings.mode == .http
+                && (draft.settings.buffersRequestBody || reachable.contains { config.backends[$0].buffersRequestBody })
             if draft.settings.timeouts.client == nil, draft.kind == .frontend {
                 report(.warning, missingTimeoutsMessage(draft, ["'client'"]), at: draft.location)
             }

@@ -107,6 +107,10 @@ extension Worker {
                            bodyBytes: s.pointee.toServer.tail - (start + length)) {
             return .idle
         }
+        if frontends[frontend].buffersRequestBody,
+           awaitsRequestBody(slot, request: request, bodyStart: start + length) {
+            return .idle
+        }
         s.pointee.exchange.requestHeadAt = loop.now
         recordRequestLine(slot, head)
         s.pointee.exchange.method = request.method

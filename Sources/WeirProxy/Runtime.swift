@@ -42,6 +42,8 @@ struct FrontendRuntime {
     let handshakeTimeout: Int?
     /// `option httpclose`: one request per client connection.
     let closesClientAfterResponse: Bool
+    /// `option http-buffer-request` (here or in a backend it may choose).
+    let buffersRequestBody: Bool
     let forwardFor: ForwardedFor?
     /// `option originalto`: the same shape, for the address the client reached.
     let originalTo: ForwardedFor?
@@ -71,6 +73,7 @@ struct FrontendRuntime {
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
         handshakeTimeout = frontend.timeouts.clientHandshake ?? frontend.timeouts.client
         closesClientAfterResponse = frontend.connectionMode == .close
+        buffersRequestBody = frontend.buffersRequestBody
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
         originalTo = frontend.originalTo.map(ForwardedFor.init)
     }

@@ -60,19 +60,7 @@ extension Worker {
         }
         guard matches(rules.compiled.frontendStatsPages[frontend])
                 || rules.compiled.backendStatsPages.contains(where: matches) else { return false }
-        let s = sessions.pointer(slot)
-        // Only when nothing else is on its way to the client (no earlier pipelined answer).
-        if request.expectsContinue && !s.pointee.exchange.sentContinue && isFlushed(s.pointee.toClient)
-            && s.pointee.toClient.prefix < 0 && longAnswers[slot] == nil {
-            s.pointee.exchange.sentContinue = true
-            // 25 bytes on a connection with nothing else in flight: they fit in the socket buffer.
-            let interim: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
-            if let tls = s.pointee.tls {
-                _ = try? TLSConnection.write(tls, from: interim.utf8Start, count: interim.utf8CodeUnitCount)
-            } else {
-                _ = try? Posix.send(s.pointee.clientFD, from: interim.utf8Start, count: interim.utf8CodeUnitCount)
-            }
-        }
+        sendContinueIfExpected(slot, request: request)
         return true
     }
 

@@ -21,6 +21,9 @@ enum CompiledFetch {
     case source, sourcePort, destination, destinationPort
     case method, path, url, query, base, requestVersion
     case urlParameter(UnsafeRawBufferPointer)
+    /// `req.body`, `req.body_len`, `req.body_size`, `req.body_param` (BodySamples.swift).
+    case requestBody, requestBodyLength, requestBodySize
+    case requestBodyParameter(UnsafeRawBufferPointer, ignoreCase: Bool)
     case header(HeaderSelector)
     case headerCount(HeaderSelector)
     /// nil: the first cookie, whatever its name.
@@ -52,7 +55,7 @@ enum CompiledFetch {
         switch self {
         case .header(let h): return h.occurrence == nil
         case .cookie(let name): return name != nil
-        case .urlParameter, .httpAuthGroup, .content(.sslALPN): return true
+        case .urlParameter, .requestBodyParameter, .httpAuthGroup, .content(.sslALPN): return true
         default: return false
         }
     }

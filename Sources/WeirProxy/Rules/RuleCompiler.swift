@@ -50,6 +50,9 @@ struct CompiledRuleSet {
     var tarpitAnswers: [CompiledReturn] = []
     /// Whether a rule has `set-timeout`, so that timeouts look for it.
     var setsTimeouts = false
+    /// Whether a sample reads the request body (`req.body*`), so that the
+    /// engine is shown the body bytes read with each request head.
+    var readsRequestBody = false
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -65,6 +68,7 @@ struct RuleCompiler {
     private var errorStatuses: Set<Int> = []
     private var tarpitAnswers: [CompiledReturn] = []
     private var setsTimeouts = false
+    private var readsRequestBody = false
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -110,6 +114,7 @@ struct RuleCompiler {
         }
         compiled.tarpitAnswers = compiler.tarpitAnswers
         compiled.setsTimeouts = compiler.setsTimeouts
+        compiled.readsRequestBody = compiler.readsRequestBody
         return compiled
     }
 
@@ -445,6 +450,18 @@ struct RuleCompiler {
         case .base: return .base
         case .reqVer: return .requestVersion
         case .urlParam(let name): return .urlParameter(constants.intern(name))
+        case .requestBody:
+            readsRequestBody = true
+            return .requestBody
+        case .requestBodyLength:
+            readsRequestBody = true
+            return .requestBodyLength
+        case .requestBodySize:
+            readsRequestBody = true
+            return .requestBodySize
+        case .requestBodyParam(let name, let ignoreCase):
+            readsRequestBody = true
+            return .requestBodyParameter(ignoreCase ? lowercase(name) : constants.intern(name), ignoreCase: ignoreCase)
         case .hdr(let name, let occurrence):
             return .header(HeaderSelector(name: lowercase(name), occurrence: occurrence, splitsValues: true, inResponse: false))
         case .fhdr(let name, let occurrence):

@@ -105,6 +105,12 @@ struct RuleEngine: ~Copyable {
     var reason = emptyBytes
     var statusEdited = false
 
+    /// The request body bytes read with its head, as received (chunked
+    /// framing kept), shown only when a sample reads them (`req.body*`).
+    var requestBody = emptyBytes
+    /// The body's Content-Length; -1 for a chunked body.
+    var requestBodyLength: Int64 = 0
+
     /// `http-request disable-l7-retry` acted on this request.
     var l7RetryDisabled = false
 

@@ -55,6 +55,20 @@ extension RuleEngine {
         case .urlParameter(let name):
             guard kind == .request, hasQuery else { return .none }
             return urlParameter(name, valueIndex: valueIndex ?? 0)
+        case .requestBody:
+            guard kind == .request, let body = decodedRequestBody() else { return .none }
+            return .bytes(body)
+        case .requestBodyLength:
+            guard kind == .request, let body = decodedRequestBody() else { return .none }
+            return .integer(Int64(body.count))
+        case .requestBodySize:
+            guard kind == .request else { return .none }
+            if requestBodyLength >= 0 { return .integer(requestBodyLength) }
+            guard let body = decodedRequestBody() else { return .none }
+            return .integer(Int64(body.count))
+        case .requestBodyParameter(let name, let ignoreCase):
+            guard kind == .request, let body = decodedRequestBody() else { return .none }
+            return formParameter(name, ignoreCase: ignoreCase, in: body, valueIndex: valueIndex ?? 0)
         case .header(let selector):
             guard kind == (selector.inResponse ? .response : .request), let name = selector.name else { return .none }
             return headerValue(name, selector: selector, valueIndex: valueIndex)

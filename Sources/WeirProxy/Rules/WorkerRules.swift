@@ -75,6 +75,9 @@ extension Worker {
         loadSampleInput(slot)
         rules.countStickRequest(slot)
         rules.beginRequest(head: head, headers: headers, request: request)
+        if rules.compiled.readsRequestBody { loadRequestBody(slot, request: request, requestEnd: requestEnd) }
+        // The proxy told the client to send its body: the server is not asked again.
+        if s.pointee.exchange.sentContinue { rules.removeFields(named: Self.expectName, match: .exact) }
         // No `unique-id-format` anywhere: no call.
         if rules.sessions.uniqueIDCapacity > 0 { generateUniqueIDIfNeeded(slot, now: loop.now) }
         let frontendPlan = rules.plan.frontend(frontend)
