@@ -75,7 +75,8 @@ extension Fetch {
              .cookieCount, .requestBody, .requestBodyLength, .requestBodySize, .requestBodyParam, .uniqueID, .httpAuth, .httpAuthGroup, .capturedRequestHeader: return .request
         case .status, .resHdr, .resHdrCount, .capturedResponseHeader: return .response
         case .stickCounter: return .connection
-        case .nbsrv, .variable, .constant, .alwaysTrue, .alwaysFalse, .frontendName, .backendName, .serverName:
+        case .nbsrv, .variable, .constant, .alwaysTrue, .alwaysFalse, .frontendName, .backendName, .serverName,
+             .date, .random, .environment, .hostname, .processID, .uuid:
             return .constant
         case .sslFrontend, .sslFrontendSNI, .sslFrontendProtocol, .sslFrontendCipher, .sslFrontendALPN:
             return .connection
@@ -96,6 +97,7 @@ enum SampleSyntax {
         "req.cook", "cook_cnt", "req.cook_cnt", "hdr_val", "req.hdr_val", "hdr_ip", "req.hdr_ip", "cook_val",
         "req.cook_val", "urlp_val", "status", "res.hdr", "shdr", "res.hdr_cnt", "shdr_cnt", "res.hdr_val",
         "shdr_val", "res.hdr_ip", "shdr_ip", "nbsrv", "var", "str", "int", "always_true", "always_false",
+        "date", "rand", "env", "hostname", "pid", "uuid",
         "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fe_name", "be_name",
         "srv_name", "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn",
         "ssl_bc", "ssl_bc_protocol", "ssl_bc_cipher", "ssl_bc_alpn",
@@ -123,11 +125,11 @@ enum SampleSyntax {
     /// HAProxy fetches Weir does not have yet (including every `ssl_*` and `sc*_` one).
     static let unsupportedFetches: Set<String> = [
         "avg_queue", "be_conn", "be_conn_free", "be_id", "be_server_timeout", "be_tunnel_timeout", "bin", "bool",
-        "connslots", "cpu_calls", "cpu_ns_avg", "cpu_ns_tot", "date", "date_us", "env", "fe_client_timeout",
-        "fe_conn", "fe_id", "fe_req_rate", "fe_sess_rate", "hostname", "ipv4", "ipv6", "last_rule_file",
-        "last_rule_line", "lat_ns_avg", "lat_ns_tot", "meth", "prio_class", "prio_offset", "pid", "proc", "queue",
-        "rand", "srv_conn", "srv_conn_free", "srv_is_up", "srv_queue", "srv_sess_rate", "srv_iweight",
-        "srv_uweight", "srv_weight", "stopping", "thread", "uuid", "act_conn",
+        "connslots", "cpu_calls", "cpu_ns_avg", "cpu_ns_tot", "date_us", "fe_client_timeout",
+        "fe_conn", "fe_id", "fe_req_rate", "fe_sess_rate", "ipv4", "ipv6", "last_rule_file",
+        "last_rule_line", "lat_ns_avg", "lat_ns_tot", "meth", "prio_class", "prio_offset", "proc", "queue",
+        "srv_conn", "srv_conn_free", "srv_is_up", "srv_queue", "srv_sess_rate", "srv_iweight",
+        "srv_uweight", "srv_weight", "stopping", "thread", "act_conn",
         "bc_dst", "bc_dst_port", "bc_src", "bc_src_port", "bc_http_major", "dst_conn", "dst_is_local", "fc_dst",
         "fc_dst_port", "fc_src", "fc_src_port", "fc_http_major", "fc_rcvd_proxy", "fc_rtt", "fc_rttvar",
         "fc_unacked", "fc_pp_authority", "fc_pp_unique_id", "so_id", "so_name", "src_is_local",
@@ -169,17 +171,17 @@ enum SampleSyntax {
     static let converters: [String] = [
         "lower", "upper", "map", "map_str", "map_beg", "map_sub", "map_dir", "map_dom", "map_end", "map_reg",
         "map_int", "map_ip", "field", "word", "regsub", "base64", "hex", "ipmask", "url_dec", "length",
+    ] + ArithmeticOperator.allCases.map(\.rawValue) + IntegerFunction.allCases.map(\.rawValue) + [
+        "concat", "ltrim", "rtrim", "bytes", "url_enc", "json", "cut_crlf", "host_only", "port_only", "iif",
+        "strcmp", "crc32", "djb2", "sdbm", "wt6", "sha1", "sha2", "ltime", "utime", "http_date", "hex2i", "b64dec",
     ]
 
     static let unsupportedConverters: Set<String> = [
-        "add", "add_item", "aes_gcm_dec", "aes_gcm_enc", "and", "b64dec", "be2dec", "be2hex", "bool", "bytes",
-        "concat", "cpl", "crc32", "crc32c", "cut_crlf", "debug", "digest", "div", "djb2", "even", "fix_is_valid",
-        "fix_tag_value", "hex2i", "hmac", "host_only", "htonl", "http_date", "iif", "in_table", "json",
-        "json_query", "language", "ltime", "ltrim", "mod", "mqtt_field_value", "mqtt_is_valid", "mul", "neg",
-        "not", "odd", "or", "param", "port_only", "protobuf", "rfc7239_field", "rfc7239_is_valid", "rfc7239_n2nn",
-        "rfc7239_n2np", "rtrim", "sdbm", "secure_memcmp", "set-var", "sha1", "sha2", "strcmp", "sub", "ungrpc",
-        "unset-var", "url_enc", "us_ltime", "us_utime", "utime", "wt6", "xor", "x509_v_err_str", "xxh3", "xxh32",
-        "xxh64", "map_str_int", "map_str_ip", "map_beg_int", "map_beg_ip", "map_sub_int", "map_sub_ip",
+        "add_item", "aes_gcm_dec", "aes_gcm_enc", "be2dec", "be2hex", "crc32c", "debug", "digest", "fix_is_valid",
+        "fix_tag_value", "hmac", "htonl", "in_table", "json_query", "language", "mqtt_field_value", "mqtt_is_valid",
+        "param", "protobuf", "rfc7239_field", "rfc7239_is_valid", "rfc7239_n2nn", "rfc7239_n2np", "secure_memcmp",
+        "set-var", "ungrpc", "unset-var", "us_ltime", "us_utime", "x509_v_err_str", "xxh3", "xxh32", "xxh64",
+        "map_str_int", "map_str_ip", "map_beg_int", "map_beg_ip", "map_sub_int", "map_sub_ip",
         "map_dir_int", "map_dir_ip", "map_dom_int", "map_dom_ip", "map_end_int", "map_end_ip", "map_reg_int",
         "map_reg_ip", "map_int_int", "map_int_ip", "map_ip_int", "map_ip_ip", "map_regm", "nbsrv", "capture-req",
         "capture-res", "table_http_req_rate", "table_conn_cur", "ipv6_mask", "json_enc",
@@ -489,6 +491,44 @@ extension ParserState {
                 return fail("'int' expects an integer, as in int(42)")
             }
             return made(.constant(args[0]), .integer, .constant)
+        case "date":
+            let args = args ?? []
+            guard args.count <= 2 else { return fail("'date' takes an offset in seconds and a unit (s, ms or us)") }
+            var offset: Int64 = 0
+            if let first = args.first, !first.isEmpty {
+                guard let n = Int64(first) else { return fail("'date': expected an offset in seconds, got '\(first)'") }
+                offset = n
+            }
+            var perSecond: Int64 = 1
+            if args.count == 2 {
+                switch args[1] {
+                case "s": perSecond = 1
+                case "ms": perSecond = 1000
+                case "us": perSecond = 1_000_000
+                default: return fail("'date': expected the unit s, ms or us, got '\(args[1])'")
+                }
+            }
+            return made(.date(offset: offset, unitsPerSecond: perSecond), .integer, .constant)
+        case "rand":
+            var range: Int64 = 1 << 32
+            if let args, !args.isEmpty {
+                guard args.count == 1, let n = Int64(args[0]), n > 0 else {
+                    return fail("'rand' takes a positive range, as in rand(100)")
+                }
+                range = n
+            }
+            return made(.random(range: range), .integer, .constant)
+        case "env":
+            guard let args, args.count == 1, !args[0].isEmpty else {
+                return fail("'env' expects a variable name, as in env(HOME)")
+            }
+            return made(.environment(args[0]), .string, .constant)
+        case "hostname", "pid":
+            if let e = noArguments() { return fail(e) }
+            return name == "pid" ? made(.processID, .integer, .constant) : made(.hostname, .string, .constant)
+        case "uuid":
+            if let args, !(args.count == 1 && args[0] == "4") { return fail("'uuid' only makes version 4 UUIDs: uuid or uuid(4)") }
+            return made(.uuid, .string, .constant)
         case "always_true", "always_false":
             if let e = noArguments() { return fail(e) }
             return made(name == "always_true" ? .alwaysTrue : .alwaysFalse, .boolean, .constant)
@@ -736,6 +776,120 @@ extension ParserState {
             }
             return .success((.map(MapTable(method: method, entries: entries, defaultValue: args.count == 2 ? args[1] : nil,
                                            file: args[0])), .string))
+        case _ where ArithmeticOperator(rawValue: name) != nil:
+            guard let args, args.count == 1, !args[0].isEmpty else {
+                return fail("converter '\(name)' expects an integer or a variable name, as in \(name)(2) or \(name)(txn.count)")
+            }
+            if let n = Int64(args[0]) {
+                return .success((.arithmetic(ArithmeticOperator(rawValue: name)!, .integer(n)), .integer))
+            }
+            switch Self.variable(args[0]) {
+            case .success(let (scope, varName)):
+                return .success((.arithmetic(ArithmeticOperator(rawValue: name)!,
+                                             .variable(VariableName(scope: scope, name: varName))), .integer))
+            case .failure(let m):
+                return fail("converter '\(name)': expected an integer or a variable name: \(m.text)")
+            }
+        case _ where IntegerFunction(rawValue: name) != nil:
+            if argc > 0 { return fail("converter '\(name)' takes no argument") }
+            let function = IntegerFunction(rawValue: name)!
+            return .success((.integerFunction(function), function == .neg || function == .cpl ? .integer : .boolean))
+        case "concat":
+            let args = args ?? []
+            guard args.count <= 3 else {
+                return fail("converter 'concat' takes a prefix, a variable name and a suffix, as in concat(<,txn.id,>)")
+            }
+            var variable: VariableName?
+            if args.count >= 2, !args[1].isEmpty {
+                switch Self.variable(args[1]) {
+                case .success(let (scope, varName)): variable = VariableName(scope: scope, name: varName)
+                case .failure(let m): return fail("converter 'concat': \(m.text)")
+                }
+            }
+            return .success((.concat(prefix: args.first ?? "", variable: variable, suffix: args.count == 3 ? args[2] : ""),
+                             .string))
+        case "ltrim", "rtrim":
+            guard let args, args.count == 1, !args[0].isEmpty else {
+                return fail("converter '\(name)' expects the characters to remove, as in \(name)(\" /\")")
+            }
+            return .success((.trim(characters: args[0], leading: name == "ltrim"), .string))
+        case "bytes":
+            guard let args, args.count == 1 || args.count == 2, let offset = Int(args[0]), offset >= 0,
+                  args.count == 1 || Int(args[1]).map({ $0 >= 0 }) == true else {
+                return fail("converter 'bytes' expects an offset and an optional length, as in bytes(2,4)")
+            }
+            return .success((.bytes(offset: offset, length: args.count == 2 ? Int(args[1]) : nil), .binary))
+        case "url_enc":
+            if let args, !(args.count == 1 && (args[0] == "query" || args[0].isEmpty)) {
+                return fail("converter 'url_enc' takes only 'query'")
+            }
+            return .success((.urlEncode, .string))
+        case "json":
+            let code = args?.first ?? ""
+            guard argc <= 1, code.isEmpty || JSONInput(rawValue: code) != nil else {
+                return fail("converter 'json' takes ascii, utf8, utf8s, utf8p or utf8ps")
+            }
+            return .success((.json(JSONInput(rawValue: code) ?? .utf8), .string))
+        case "cut_crlf", "host_only", "port_only", "hex2i", "b64dec", "sha1":
+            if argc > 0 { return fail("converter '\(name)' takes no argument") }
+            switch name {
+            case "cut_crlf": return .success((.cutCRLF, .string))
+            case "host_only": return .success((.hostOnly, .string))
+            case "port_only": return .success((.portOnly, .integer))
+            case "hex2i": return .success((.hexToInteger, .integer))
+            case "b64dec": return .success((.base64Decode, .binary))
+            default: return .success((.digest(bits: 160), .binary))
+            }
+        case "sha2":
+            let bits = args?.first.flatMap { Int($0) } ?? 256
+            guard argc <= 1, [224, 256, 384, 512].contains(bits) else {
+                return fail("converter 'sha2' takes 224, 256, 384 or 512")
+            }
+            return .success((.digest(bits: bits), .binary))
+        case "iif":
+            guard let args, args.count == 2 else {
+                return fail("converter 'iif' expects two strings, as in iif(https,http)")
+            }
+            return .success((.iif(args[0], args[1]), .string))
+        case "strcmp":
+            guard let args, args.count == 1 else { return fail("converter 'strcmp' expects a variable name, as in strcmp(txn.key)") }
+            switch Self.variable(args[0]) {
+            case .success(let (scope, varName)): return .success((.strcmp(VariableName(scope: scope, name: varName)), .integer))
+            case .failure(let m): return fail("converter 'strcmp': \(m.text)")
+            }
+        case "crc32", "djb2", "sdbm", "wt6":
+            guard argc == 0 || (argc == 1 && (args![0] == "0" || args![0] == "1")) else {
+                return fail("converter '\(name)' takes an optional 1 to mix the hash (avalanche)")
+            }
+            return .success((.hash(HashFunctionName(rawValue: name)!, avalanche: args?.first == "1"), .integer))
+        case "ltime", "utime":
+            guard let args, args.count == 1 || args.count == 2, !args[0].isEmpty else {
+                return fail("converter '\(name)' expects a strftime format and an optional offset, as in \(name)(%Y-%m-%d)")
+            }
+            var offset = 0
+            if args.count == 2 {
+                guard let n = Int(args[1]) else { return fail("converter '\(name)': expected an offset in seconds, got '\(args[1])'") }
+                offset = n
+            }
+            return .success((.time(format: args[0], offset: offset, utc: name == "utime"), .string))
+        case "http_date":
+            let args = args ?? []
+            guard args.count <= 2 else { return fail("converter 'http_date' takes an offset and a unit (s, ms or us)") }
+            var offset: Int64 = 0
+            if let first = args.first, !first.isEmpty {
+                guard let n = Int64(first) else { return fail("converter 'http_date': expected an offset, got '\(first)'") }
+                offset = n
+            }
+            var perSecond: Int64 = 1
+            if args.count == 2 {
+                switch args[1] {
+                case "s": perSecond = 1
+                case "ms": perSecond = 1000
+                case "us": perSecond = 1_000_000
+                default: return fail("converter 'http_date': expected the unit s, ms or us, got '\(args[1])'")
+                }
+            }
+            return .success((.httpDate(offset: offset, unitsPerSecond: perSecond), .string))
         default:
             if SampleSyntax.unsupportedConverters.contains(name) {
                 return fail("converter '\(name)' is not supported by Weir yet")

@@ -25,9 +25,9 @@ extension RuleEngine {
         while p < bytes.count {
             var size = 0
             var digits = 0
-            while p < bytes.count, let digit = Self.hexValue(bytes[p]) {
+            while p < bytes.count, let digit = Self.hexDigit(bytes[p]) {
                 guard size < 1 << 40 else { return nil }
-                size = size << 4 | digit
+                size = size << 4 | Int(digit)
                 digits += 1
                 p += 1
             }
@@ -40,15 +40,6 @@ extension RuleEngine {
             p += take + 2
         }
         return scratch.bytes(since: start)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case 0x30...0x39: return Int(byte - 0x30)
-        case 0x41...0x46: return Int(byte - 0x41 + 10)
-        case 0x61...0x66: return Int(byte - 0x61 + 10)
-        default: return nil
-        }
     }
 
     /// The `valueIndex`-th value of `name` in an url-encoded form, as sent

@@ -1,3 +1,4 @@
+import WeirBalance
 import WeirConfig
 
 // The runtime forms of the configuration's HTTP model, built once per worker
@@ -35,6 +36,11 @@ enum CompiledFetch {
     case constant(UnsafeRawBufferPointer)
     case boolean(Bool)
     case uniqueID
+    /// `date`, `rand`, `pid`, `uuid` (ConverterFunctions.swift); a fetch that
+    /// never has a value (`env` of an unset variable).
+    case date(offset: Int64, unitsPerSecond: Int64)
+    case random(range: Int64)
+    case processID, uuid, absent
     case httpAuth(userlist: Int)
     case httpAuthGroup(userlist: Int)
     /// An index into the frontend's request (or response) captures.
@@ -80,6 +86,29 @@ enum CompiledConverter {
     case ipmask(v4: Int, v6: Int?)
     case urlDecode
     case length
+    // ConverterFunctions.swift.
+    case arithmetic(ArithmeticOperator, CompiledOperand)
+    case integerFunction(IntegerFunction)
+    case concat(prefix: UnsafeRawBufferPointer, variable: VariableSlot?, suffix: UnsafeRawBufferPointer)
+    case trim(characters: UnsafeRawBufferPointer, leading: Bool)
+    case bytes(offset: Int, length: Int?)
+    case urlEncode
+    case json(JSONInput)
+    case cutCRLF, hostOnly, portOnly
+    case iif(UnsafeRawBufferPointer, UnsafeRawBufferPointer)
+    case strcmp(VariableSlot)
+    case hash(KeyHash, avalanche: Bool)
+    case digest(bits: Int)
+    /// `format` NUL-terminated, for strftime(3).
+    case time(format: UnsafePointer<CChar>, offset: Int, utc: Bool)
+    case httpDate(offset: Int64, unitsPerSecond: Int64)
+    case hexToInteger, base64Decode
+}
+
+/// An arithmetic converter's right-hand side.
+enum CompiledOperand {
+    case integer(Int64)
+    case variable(VariableSlot)
 }
 
 struct CompiledSample {

@@ -42,6 +42,9 @@ extension RuleEngine {
 
     mutating func convert(_ value: SampleValue, _ converter: CompiledConverter) -> SampleValue {
         switch converter {
+        case .arithmetic, .integerFunction, .concat, .trim, .bytes, .urlEncode, .json, .cutCRLF, .hostOnly, .portOnly,
+             .iif, .strcmp, .hash, .digest, .time, .httpDate, .hexToInteger, .base64Decode:
+            return convertMore(value, converter)
         case .lower:
             return changeCase(value, lowering: true)
         case .upper:

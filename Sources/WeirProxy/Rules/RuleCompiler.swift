@@ -1,3 +1,5 @@
+import Glibc
+import WeirBalance
 import WeirConfig
 import WeirShared
 
@@ -482,6 +484,17 @@ struct RuleCompiler {
             return .usableServers(backend: backend)
         case .variable(let scope, let name): return .variable(variable(scope, name))
         case .constant(let text): return .constant(constants.intern(text))
+        case .date(let offset, let perSecond): return .date(offset: offset, unitsPerSecond: perSecond)
+        case .random(let range): return .random(range: range)
+        case .environment(let name):
+            guard let value = getenv(name) else { return .absent }
+            return .constant(constants.intern(String(cString: value)))
+        case .hostname:
+            var name = [CChar](repeating: 0, count: 256)
+            guard gethostname(&name, name.count - 1) == 0 else { return .absent }
+            return .constant(constants.intern(String(cString: name)))
+        case .processID: return .processID
+        case .uuid: return .uuid
         case .alwaysTrue: return .boolean(true)
         case .alwaysFalse: return .boolean(false)
         case .uniqueID: return .uniqueID
@@ -547,6 +560,36 @@ struct RuleCompiler {
         case .ipmask(let v4, let v6): return .ipmask(v4: v4, v6: v6)
         case .urlDecode: return .urlDecode
         case .length: return .length
+        case .arithmetic(let op, .integer(let n)): return .arithmetic(op, .integer(n))
+        case .arithmetic(let op, .variable(let v)): return .arithmetic(op, .variable(variable(v.scope, v.name)))
+        case .integerFunction(let f): return .integerFunction(f)
+        case .concat(let prefix, let v, let suffix):
+            return .concat(prefix: constants.intern(prefix), variable: v.map { variable($0.scope, $0.name) },
+                           suffix: constants.intern(suffix))
+        case .trim(let characters, let leading): return .trim(characters: constants.intern(characters), leading: leading)
+        case .bytes(let offset, let length): return .bytes(offset: offset, length: length)
+        case .urlEncode: return .urlEncode
+        case .json(let input): return .json(input)
+        case .cutCRLF: return .cutCRLF
+        case .hostOnly: return .hostOnly
+        case .portOnly: return .portOnly
+        case .iif(let yes, let no): return .iif(constants.intern(yes), constants.intern(no))
+        case .strcmp(let v): return .strcmp(variable(v.scope, v.name))
+        case .hash(let name, let avalanche):
+            let function: KeyHash = switch name {
+            case .crc32: .crc32
+            case .djb2: .djb2
+            case .sdbm: .sdbm
+            case .wt6: .wt6
+            }
+            return .hash(function, avalanche: avalanche)
+        case .digest(let bits): return .digest(bits: bits)
+        case .time(let format, let offset, let utc):
+            let stored = constants.intern(Array(format.utf8) + [0])
+            return .time(format: stored.baseAddress!.assumingMemoryBound(to: CChar.self), offset: offset, utc: utc)
+        case .httpDate(let offset, let perSecond): return .httpDate(offset: offset, unitsPerSecond: perSecond)
+        case .hexToInteger: return .hexToInteger
+        case .base64Decode: return .base64Decode
         }
     }
 

@@ -97,6 +97,18 @@ extension RuleEngine {
             return backend >= 0 && backend < usableServers.count ? .integer(Int64(usableServers[backend])) : .none
         case .variable(let variable):
             return sessions.value(input.slot, variable)
+        case .date(let offset, let perSecond):
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            return .integer((Int64(now.tv_sec) &+ offset) &* perSecond &+ Int64(now.tv_nsec) / (1_000_000_000 / perSecond))
+        case .random(let range):
+            return .integer(Int64.random(in: 0..<range))
+        case .processID:
+            return .integer(Int64(getpid()))
+        case .uuid:
+            return randomUUID().map { .bytes($0) } ?? .none
+        case .absent:
+            return .none
         case .constant(let bytes):
             return .bytes(bytes)
         case .boolean(let value):
