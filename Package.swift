@@ -22,11 +22,13 @@ let package = Package(
         .target(name: "WeirConfig"),
         .target(name: "WeirBalance"),
         .target(name: "WeirHTTP"),
+        // HTTP response compression: a streaming deflate encoder (pure, no syscalls).
+        .target(name: "WeirDeflate"),
         .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig", "WeirShared"]),
         .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
-                                              "WeirHealth", "WeirTLS"],
+                                              "WeirHealth", "WeirTLS", "WeirDeflate"],
                 // crypt_r for http_auth with hashed passwords.
                 linkerSettings: [.linkedLibrary("crypt")]),
         .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth",
@@ -40,6 +42,7 @@ let package = Package(
         .testTarget(name: "WeirConfigTests", dependencies: ["WeirConfig"]),
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         .testTarget(name: "WeirHTTPTests", dependencies: ["WeirHTTP"]),
+        .testTarget(name: "WeirDeflateTests", dependencies: ["WeirDeflate"]),
         .testTarget(name: "WeirTLSTests", dependencies: ["WeirTLS", "WeirConfig", "WeirShared"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
         .testTarget(name: "WeirHealthTests", dependencies: ["WeirHealth", "WeirConfig", "WeirLoop", "WeirSystem"]),
