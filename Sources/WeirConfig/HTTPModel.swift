@@ -888,6 +888,35 @@ public struct RetryOn: OptionSet, Sendable, Hashable {
     }
 }
 
+/// `compression algo|type|offload`: HTTP response compression.
+public struct HTTPCompression: Sendable, Hashable {
+    /// A `compression algo` name.
+    public enum Algorithm: String, Sendable, Hashable, CaseIterable {
+        case identity, gzip, deflate
+        case rawDeflate = "raw-deflate"
+
+        /// The name a client asks for in `Accept-Encoding` and the response
+        /// carries in `Content-Encoding` (`raw-deflate` is offered as `deflate`).
+        public var token: String {
+            switch self {
+            case .identity: "identity"
+            case .gzip: "gzip"
+            case .deflate, .rawDeflate: "deflate"
+            }
+        }
+    }
+
+    /// In order of preference: the last one configured first, as HAProxy
+    /// keeps them (it matters for `Accept-Encoding: *`).
+    public var algorithms: [Algorithm] = []
+    /// Content-type prefixes to compress; empty: any type.
+    public var types: [String] = []
+    /// Remove `Accept-Encoding` from requests sent to the server.
+    public var offload = false
+
+    public init() {}
+}
+
 /// `http-reuse never|safe|aggressive|always` (safe by default).
 public enum HTTPReuse: String, Sendable, Hashable {
     case never, safe, aggressive, always

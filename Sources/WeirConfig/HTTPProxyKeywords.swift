@@ -83,6 +83,54 @@ extension ParserState {
         if expectAtMost(2, words, after: "http-reuse \(words[1].text)") { settings.httpReuse = reuse }
     }
 
+    // MARK: compression
+
+    /// `compression algo ALGO…`, `compression type MIME…`, `compression
+    /// offload`. Algorithms and types add to the ones before (the defaults'
+    /// too); `offload` is ignored in `defaults`, as HAProxy does.
+    mutating func parseCompression(_ words: [Word]) {
+        let kinds = ["algo", "type", "offload"]
+        guard words.count > 1 else {
+            error("compression: expected algo, type or offload", at: words[0])
+            return
+        }
+        var compression = settings.compression ?? HTTPCompression()
+        switch words[1].text {
+        case "algo":
+            guard words.count > 2 else {
+                error("compression algo: expected at least one of identity, gzip, deflate or raw-deflate", at: words[1])
+                return
+            }
+            for word in words.dropFirst(2) {
+                guard let algorithm = HTTPCompression.Algorithm(rawValue: word.text) else {
+                    error("compression algo: '\(word.text)' is not a supported algorithm (identity, gzip, deflate or "
+                          + "raw-deflate)" + Keywords.didYouMean(word.text, among: HTTPCompression.Algorithm.allCases.map(\.rawValue))
+                            .replacingDidYouMean(), at: word)
+                    return
+                }
+                compression.algorithms.insert(algorithm, at: 0)
+            }
+        case "type":
+            guard words.count > 2 else {
+                error("compression type: expected at least one MIME type", at: words[1])
+                return
+            }
+            compression.types.append(contentsOf: words.dropFirst(2).map(\.text))
+        case "offload":
+            guard expectAtMost(2, words, after: "compression offload") else { return }
+            if sectionKind == .defaults {
+                warning("'compression offload' is ignored in a 'defaults' section", at: words[1])
+                return
+            }
+            compression.offload = true
+        default:
+            error("compression: unexpected '\(words[1].text)'; expected algo, type or offload"
+                  + Keywords.didYouMean(words[1].text, among: kinds).replacingDidYouMean(), at: words[1])
+            return
+        }
+        settings.compression = compression
+    }
+
     // MARK: retry-on
 
     /// `retry-on KEYWORD…`: replaces what an earlier `retry-on` (or the

@@ -77,6 +77,7 @@ enum Keywords {
         ("redirect", false, true, true, true),
         ("tcp-request", true, true, true, true),
         ("http-reuse", true, false, true, true),
+        ("compression", true, true, true, true),
         ("capture", false, true, true, false),
         ("log-format", true, true, true, false),
         ("unique-id-format", true, true, true, false),
@@ -111,7 +112,7 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "tcp-response", "compression", "monitor-uri",
+        "tcp-response", "monitor-uri",
         "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template",

@@ -520,6 +520,8 @@ public struct Frontend: Sendable, Hashable {
     public var forwardFor: ForwardedHeader?
     public var originalTo: ForwardedHeader?
     public var connectionMode: HTTPConnectionMode = .keepAlive
+    /// `compression …`; nil when the section has none.
+    public var compression: HTTPCompression?
     public var requestCaptures: [HeaderCapture] = []
     public var responseCaptures: [HeaderCapture] = []
     /// `capture cookie NAME len N`: logged as `%CC` and `%CS`.
@@ -595,6 +597,8 @@ public struct Backend: Sendable, Hashable {
     public var forwardFor: ForwardedHeader?
     public var originalTo: ForwardedHeader?
     public var connectionMode: HTTPConnectionMode = .keepAlive
+    /// `compression …`; nil when the section has none.
+    public var compression: HTTPCompression?
     public var httpReuse: HTTPReuse = .safe
     public var errorPages: [Int: ErrorPage] = [:]
     public var hashType = HashType()

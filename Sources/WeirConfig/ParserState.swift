@@ -29,6 +29,7 @@ struct ProxySettings: Sendable {
     var originalTo: ForwardedHeader?
     var connectionMode: HTTPConnectionMode = .keepAlive
     var httpReuse: HTTPReuse = .safe
+    var compression: HTTPCompression?
     /// Which of `option tcplog`, `option httplog` and `log-format` was written last.
     var logChoice = LogChoice.none
     var uniqueIDFormat: LogFormat?

@@ -303,6 +303,7 @@ extension ParserState {
             case "redirect": parseRedirect(words)
             case "tcp-request": parseTCPRequest(words)
             case "http-reuse": parseHTTPReuse(words)
+            case "compression": parseCompression(words)
             case "capture": parseCapture(words)
             case "log-format", "unique-id-format": parseLogFormatKeyword(words)
             case "unique-id-header": parseUniqueIDHeader(words)

@@ -53,6 +53,7 @@ extension ParserState {
                 backend.originalTo = draft.settings.originalTo
                 backend.connectionMode = draft.settings.connectionMode
                 backend.httpReuse = draft.settings.httpReuse
+                backend.compression = draft.settings.compression
                 backend.errorPages = resolvedErrorPages(draft.settings)
                 backend.hashType = draft.settings.hashType
                 backend.cookie = draft.settings.cookie
@@ -110,6 +111,7 @@ extension ParserState {
             frontend.forwardFor = draft.settings.forwardFor
             frontend.originalTo = draft.settings.originalTo
             frontend.connectionMode = draft.settings.connectionMode
+            frontend.compression = draft.settings.compression
             frontend.requestCaptures = draft.requestCaptures
             frontend.responseCaptures = draft.responseCaptures
             frontend.cookieCapture = draft.cookieCapture

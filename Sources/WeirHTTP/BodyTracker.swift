@@ -94,6 +94,39 @@ public struct BodyTracker: Sendable {
         return p
     }
 
+    /// `advance` for a body the proxy transforms rather than forwards (a
+    /// response it compresses): consumes the same bytes, and moves the
+    /// payload among them (a chunked body's chunk data, without its
+    /// framing and trailers) to the front of `bytes`, in order. Returns
+    /// how many bytes were consumed and how many payload bytes now lead.
+    public mutating func advancePayload(_ bytes: UnsafeMutableRawBufferPointer) throws(HTTPParseError)
+        -> (consumed: Int, payload: Int) {
+        guard let base = bytes.baseAddress else { return (0, 0) }
+        let count = bytes.count
+        var p = 0
+        var payload = 0
+        loop: while p < count {
+            switch state {
+            case .complete:
+                break loop
+            case .untilClose, .fixedLength, .chunkData:
+                let take = state == .untilClose ? count - p : Int(min(remaining, Int64(count - p)))
+                if payload != p { (base + payload).copyMemory(from: base + p, byteCount: take) }
+                payload += take
+                p += take
+                if state != .untilClose {
+                    remaining -= Int64(take)
+                    if remaining == 0 { state = state == .fixedLength ? .complete : .chunkDataCarriageReturn }
+                }
+            default:
+                try step(bytes[p])
+                p += 1
+            }
+        }
+        consumedBytes += Int64(p)
+        return (p, payload)
+    }
+
     /// Tells the tracker the peer closed the connection. A body that ends with
     /// the connection completes; one whose framing said more was coming
     /// throws `bodyTruncated` (400 for a request, 502 for a response).

@@ -1,3 +1,4 @@
+import WeirDeflate
 import WeirHTTP
 
 /// Where the request of the current exchange stands, client side.
@@ -82,6 +83,12 @@ struct HTTPExchange {
     var balanceKeyTaken = false
     /// What cookie persistence decided (CookiePersistence.swift).
     var cookie = CookieExchange()
+    /// `compression`: the algorithm the request negotiated; `.none` when
+    /// the response goes as the server sent it.
+    var compression = CompressionChoice.none
+    /// The response body is being compressed (its head said it could be).
+    var compressing = false
+    var deflate = DeflateStream(format: .identity)
     /// `%rt`: the worker's stream count when the exchange was first logged
     /// or given a unique id; -1 before.
     var streamID: Int64 = -1

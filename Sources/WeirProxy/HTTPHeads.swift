@@ -106,6 +106,7 @@ extension Worker {
         rules.writeStatusLine(rules.status, reason: rules.reason, into: &w)
         let backend = Int(s.pointee.backend)
         let cookies = backend >= 0 && backends[backend].hasCookie
+        let compressing = s.pointee.exchange.compressing
         // Lines still as received go out in runs, one copy each.
         var lines = FieldLineRun(in: head)
         let mayBeNominated = !headers.nominatesOnlyHopByHopNames
@@ -117,6 +118,20 @@ extension Worker {
             } else if mayBeNominated && headers.isNominatedByConnection(name, in: head) {
                 continue
             }
+            if compressing {
+                // The body's length and framing change: the proxy says its own.
+                if knownName == .contentLength || knownName == .transferEncoding { continue }
+                let value = rules.fields[i].value
+                if value.first == UInt8(ascii: "\""), HTTPField.equalsIgnoringCase(name, "etag") {
+                    // The compressed bytes differ: a strong validator becomes a weak one.
+                    lines.flush(to: &w)
+                    w.append(name)
+                    w.append(": W/")
+                    w.append(value)
+                    w.append("\r\n")
+                    continue
+                }
+            }
             if cookies {
                 lines.flush(to: &w)
                 if writeSetCookieField(&w, name: name, value: rules.fields[i].value, slot: slot) { continue }
@@ -125,6 +140,7 @@ extension Worker {
         }
         lines.flush(to: &w)
         if cookies { writeInsertedCookie(&w, slot: slot) }
+        if compressing { appendCompressionFields(&w, slot: slot) }
         endResponseHead(&w, slot: slot, tunnel: tunnel)
     }
 

@@ -1,4 +1,5 @@
 import WeirConfig
+import WeirDeflate
 import WeirHTTP
 import WeirHealth
 import WeirLoop
@@ -138,6 +139,7 @@ extension Worker {
             close(slot, cause: "R", phase: "R", loop: &loop)
             return .closed
         }
+        if compresses { negotiateCompression(slot, backend: backend) }
         var writer = HeadWriter(buffers.pointer(prefix), capacity: bufferSize)
         writeRequestHead(&writer, head: head, request: request, slot: slot, backend: backend)
         if writer.overflowed {
@@ -333,12 +335,21 @@ extension Worker {
             if let bit = RetryOn.status(response.status), retryRequest(slot, after: bit, loop: &loop) { return .progressed }
             dropReplay(&s.pointee.toServer)
         }
-        let read = responseReaders.read(frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend))
+        let readers = responseReaders.read(frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend))
+        // A response that may be compressed is read too: its fields decide.
+        let mayCompress = s.pointee.exchange.compression != .none
+        let read = readers || mayCompress
         if read {
             if !applyResponseRules(slot, head: head, response: response, loop: &loop) { return .progressed }
-            analyseResponseCookies(slot)
-            analyseStickResponse(slot)
-            if !applyAfterResponseRules(slot, loop: &loop) { return .progressed }
+            if readers {
+                analyseResponseCookies(slot)
+                analyseStickResponse(slot)
+                if !applyAfterResponseRules(slot, loop: &loop) { return .progressed }
+            }
+            if mayCompress && compressesResponse(slot, response: response) {
+                s.pointee.exchange.compressing = true
+                s.pointee.exchange.deflate = DeflateStream(format: s.pointee.exchange.compression.format)
+            }
         }
         guard let prefix = buffers.acquire() else {
             close(slot, cause: "R", phase: "H", loop: &loop)
@@ -391,6 +402,7 @@ extension Worker {
 
     private mutating func advanceResponseBody(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
         let s = sessions.pointer(slot)
+        if s.pointee.exchange.compressing { return advanceCompressedBody(slot, loop: &loop) }
         let d = s.pointee.toClient
         if d.buffer >= 0 && d.tail > d.limit {
             let bytes = UnsafeRawBufferPointer(start: buffers.pointer(d.buffer) + d.limit, count: d.tail - d.limit)

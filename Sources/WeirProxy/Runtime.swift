@@ -47,6 +47,8 @@ struct FrontendRuntime {
     let forwardFor: ForwardedFor?
     /// `option originalto`: the same shape, for the address the client reached.
     let originalTo: ForwardedFor?
+    /// `compression …` in mode http; nil otherwise.
+    let compression: CompressionSettings?
     var current = 0
     var cumulated = 0
     /// Lines logged so far (`%lc`).
@@ -76,6 +78,7 @@ struct FrontendRuntime {
         buffersRequestBody = frontend.buffersRequestBody
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
         originalTo = frontend.originalTo.map(ForwardedFor.init)
+        compression = isHTTP ? frontend.compression.map(CompressionSettings.init) : nil
     }
 }
 
@@ -135,6 +138,8 @@ struct BackendRuntime {
     let serverIDs: [Int]
     /// `option persist`: a persistent client keeps a server that is down.
     let persist: Bool
+    /// `compression …` in mode http; nil otherwise.
+    let compression: CompressionSettings?
     /// This backend's `stick-table` in shared memory (StickPersistence.swift).
     var stickTable: StickTable?
     /// Per server: the first idle connection (a slot in the worker's idle
@@ -236,6 +241,7 @@ struct BackendRuntime {
         hasCookie = cookie != nil
         serverIDs = backend.servers.map(\.id)
         persist = backend.persist
+        compression = backend.mode == .http ? backend.compression.map(CompressionSettings.init) : nil
     }
 }
 

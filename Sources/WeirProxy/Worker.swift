@@ -1,6 +1,7 @@
 import Glibc
 import WeirBalance
 import WeirConfig
+import WeirDeflate
 import WeirHTTP
 import WeirHealth
 import WeirLoop
@@ -79,6 +80,10 @@ public struct Worker: ~Copyable, EventHandler {
     /// ACLs, rules and the view of the message they edit (`Rules/`).
     var rules: RuleEngine
     let responseReaders: ResponseReaders
+    /// Some frontend or backend compresses responses (`Compression.swift`).
+    let compresses: Bool
+    /// The deflate encoder's match table, shared by every stream.
+    var deflateTable: DeflateTable
     let forwardedFor: ForwardedForTable
     var logger: Logger
     var listeners: [ListenerRuntime]
@@ -190,6 +195,8 @@ public struct Worker: ~Copyable, EventHandler {
         logger = Logger()
         frontends = .allocate(capacity: configuration.frontends.count)
         _ = frontends.initialize(fromContentsOf: configuration.frontends.map(FrontendRuntime.init))
+        compresses = frontends.contains { $0.compression != nil } || self.backends.contains { $0.compression != nil }
+        deflateTable = DeflateTable()
         forwardedFor = ForwardedForTable(frontends: frontends.map(\.forwardFor), backends: self.backends.map(\.forwardFor))
         listeners = bound.map {
             ListenerRuntime(fd: $0.fd, frontend: $0.frontend,

@@ -32,6 +32,34 @@ struct BodyTrackerTests {
         }
     }
 
+    @Test func payloadOfAChunkedBodySplitAnywhereIsItsChunkData() throws {
+        let body = Array("5\r\nhello\r\n1;ext=1\r\n,\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT".utf8)
+        for piece in 1...body.count {
+            var tracker = BodyTracker(framing: .chunked, message: .response)
+            var buffer = body
+            var payload: [UInt8] = []
+            var start = 0
+            while start < buffer.count && !tracker.isComplete {
+                let end = min(start + piece, buffer.count)
+                let (consumed, count) = try buffer.withUnsafeMutableBytes { all throws in
+                    try tracker.advancePayload(UnsafeMutableRawBufferPointer(rebasing: all[start..<end]))
+                }
+                payload += buffer[start..<(start + count)]
+                start += consumed
+            }
+            #expect(String(decoding: payload, as: UTF8.self) == "hello, world", "pieces of \(piece)")
+            #expect(tracker.isComplete)
+            #expect(start == body.count - 4)
+        }
+    }
+
+    @Test func payloadOfAContentLengthBodyIsAllOfIt() throws {
+        var tracker = BodyTracker(framing: .contentLength(5), message: .response)
+        var bytes = Array("helloNEXT".utf8)
+        let (consumed, payload) = try bytes.withUnsafeMutableBytes { all throws in try tracker.advancePayload(all) }
+        #expect(consumed == 5 && payload == 5 && tracker.isComplete)
+    }
+
     @Test func untilCloseEndsOnlyWithTheStream() throws {
         var tracker = BodyTracker(framing: .untilClose, message: .response)
         try Array("anything at all".utf8).withUnsafeBytes { bytes throws in
