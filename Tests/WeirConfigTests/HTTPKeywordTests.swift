@@ -67,6 +67,52 @@ import Testing
                 .contains("t.cfg:8:5: error: 'http-reuse' is not allowed in a 'frontend' section"))
     }
 
+    @Test func compression() throws {
+        let fe = try #require(frontend("    compression algo gzip deflate\n    compression algo raw-deflate\n"
+                                       + "    compression type text/html\n    compression type text/plain application/json\n"
+                                       + "    compression offload"))
+        let compression = try #require(fe.compression)
+        // The last configured first, as HAProxy keeps them.
+        #expect(compression.algorithms == [.rawDeflate, .deflate, .gzip])
+        #expect(compression.types == ["text/html", "text/plain", "application/json"])
+        #expect(compression.offload)
+        #expect(frontend("")?.compression == nil)
+        #expect(backend("    compression algo identity")?.compression?.algorithms == [.identity])
+        #expect(proxyErrors("backend be\n    compression algo gzip brotli\n")
+                == ["t.cfg:7:27: error: compression algo: 'brotli' is not a supported algorithm (identity, gzip, deflate or raw-deflate)"])
+        #expect(proxyErrors("backend be\n    compression algo\n")
+                == ["t.cfg:7:17: error: compression algo: expected at least one of identity, gzip, deflate or raw-deflate"])
+        #expect(proxyErrors("backend be\n    compression typ text/html\n")
+                == ["t.cfg:7:17: error: compression: unexpected 'typ'; expected algo, type or offload (did you mean 'type'?)"])
+        #expect(proxyErrors("backend be\n    compression type\n")
+                == ["t.cfg:7:17: error: compression type: expected at least one MIME type"])
+        #expect(proxyErrors("backend be\n    compression offload now\n").count == 1)
+    }
+
+    @Test func compressionInDefaults() throws {
+        let text = """
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+                compression algo gzip
+                compression type text/
+                compression offload
+            frontend fe
+                bind :80
+                compression algo deflate
+                default_backend be
+            backend be
+            """
+        #expect(warnings(text) == ["t.cfg:8:17: warning: 'compression offload' is ignored in a 'defaults' section"])
+        let c = try #require(config(text))
+        // A section's algorithms add to the defaults' ones.
+        #expect(c.frontends[0].compression?.algorithms == [.deflate, .gzip])
+        #expect(c.frontends[0].compression?.offload == false)
+        #expect(c.backends[0].compression?.types == ["text/"])
+    }
+
     @Test func httpTimeouts() throws {
         let c = try #require(config("""
             defaults
