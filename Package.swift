@@ -35,7 +35,7 @@ let package = Package(
                                                   "CSystemd", "WeirTLS"]),
         .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL", "WeirTLS"]),
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "WeirHTTPFuzz", dependencies: ["WeirHTTP", "CFuzzDriver"]),
+        .executableTarget(name: "WeirHTTPFuzz", dependencies: ["WeirHTTP", "WeirDeflate", "CFuzzDriver"]),
 
         .testTarget(name: "WeirSystemTests", dependencies: ["WeirSystem", "CShims"]),
         .testTarget(name: "WeirLoopTests", dependencies: ["WeirLoop", "WeirSystem"]),

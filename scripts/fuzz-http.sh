@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP/1 engine (WeirHTTP) with libFuzzer and AddressSanitizer.
+# Fuzzes the HTTP/1 engine (WeirHTTP) and the deflate encoder (WeirDeflate)
+# with libFuzzer and AddressSanitizer.
 #
 #   scripts/fuzz-http.sh [SECONDS] [LIBFUZZER-FLAGS...]
 #

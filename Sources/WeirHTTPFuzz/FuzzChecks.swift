@@ -1,3 +1,4 @@
+import WeirDeflate
 import WeirHTTP
 
 /// libFuzzer's entry point: runs every WeirHTTP path over one input and
@@ -19,7 +20,9 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 ///   changes the messages found, nor the error;
 /// * a head rebuilt from what the parser returned, with `HeadWriter`,
 ///   parses to the same head;
-/// * `BodyTracker` reads chunked framing as `ReferenceChunked` does.
+/// * `BodyTracker` reads chunked framing as `ReferenceChunked` does;
+/// * `advancePayload` consumes what `advance` does, its payload within;
+/// * the deflate encoder writes no more than `maxOutput` promises.
 enum FuzzChecks {
     static let smallLimits = HTTPLimits(maxHeadBytes: 256, maxHeaders: 4)
 
@@ -30,7 +33,9 @@ enum FuzzChecks {
         checkSplits(input, as: .response, requestMethod: .head, limits: smallLimits)
         for framing in [BodyFraming.chunked, .contentLength(Int64(input.count / 2 + 1)), .untilClose, .none] {
             checkBodyAlone(input, framing: framing)
+            checkPayload(input, framing: framing)
         }
+        checkDeflate(input)
         checkChunkedAgainstReference(input)
         let skipped = HeadScanner.leadingEmptyLinesLength(input)
         precondition(skipped >= 0 && skipped <= input.count)
@@ -66,6 +71,42 @@ enum FuzzChecks {
         case .invalid:
             precondition(consumed == nil, "the tracker accepts invalid chunked framing")
         }
+    }
+
+    /// A body the proxy compresses is read by `advancePayload`: it must end
+    /// where `advance` ends it (or fail alike), and for a body without
+    /// chunks its payload is every byte consumed, unmoved.
+    static func checkPayload(_ input: UnsafeRawBufferPointer, framing: BodyFraming) {
+        var reference = BodyTracker(framing: framing)
+        let consumed = try? reference.advance(input)
+        var tracker = BodyTracker(framing: framing)
+        var copy = [UInt8](input)
+        let result = copy.withUnsafeMutableBytes { try? tracker.advancePayload($0) }
+        precondition(result?.consumed == consumed && tracker.isComplete == reference.isComplete,
+                     "advancePayload ends a body elsewhere than advance")
+        guard let result else { return }
+        precondition(result.payload <= result.consumed)
+        if framing != .chunked {
+            precondition(result.payload == result.consumed && copy.elementsEqual(input), "a plain body's payload moved")
+        }
+    }
+
+    /// The encoder, fed the input in two pieces as gzip, stays within the
+    /// output bound for each (AddressSanitizer sees any byte past it).
+    static func checkDeflate(_ input: UnsafeRawBufferPointer) {
+        var stream = DeflateStream(format: .gzip)
+        var table = DeflateTable()
+        let half = input.count / 2
+        for piece in [input[0..<half], input[half...]] {
+            let bound = DeflateStream.maxOutput(inputCount: piece.count)
+            let output = UnsafeMutableRawPointer.allocate(byteCount: max(1, bound), alignment: 8)
+            defer { output.deallocate() }
+            let written = stream.compress(UnsafeRawBufferPointer(rebasing: piece), into: output, table: &table)
+            precondition(written <= bound, "the encoder wrote past its bound")
+        }
+        let output = UnsafeMutableRawPointer.allocate(byteCount: DeflateStream.maxFinish, alignment: 8)
+        defer { output.deallocate() }
+        precondition(stream.finish(into: output) <= DeflateStream.maxFinish)
     }
 
     static func checkBodyAlone(_ input: UnsafeRawBufferPointer, framing: BodyFraming) {
