@@ -129,6 +129,7 @@ extension ParserState {
             return
         }
         settings.compression = compression
+        settings.compressionLocation = location(words[0])
     }
 
     // MARK: retry-on

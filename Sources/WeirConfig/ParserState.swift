@@ -30,6 +30,7 @@ struct ProxySettings: Sendable {
     var connectionMode: HTTPConnectionMode = .keepAlive
     var httpReuse: HTTPReuse = .safe
     var compression: HTTPCompression?
+    var compressionLocation: SourceLocation?
     /// Which of `option tcplog`, `option httplog` and `log-format` was written last.
     var logChoice = LogChoice.none
     var uniqueIDFormat: LogFormat?

@@ -54,6 +54,7 @@ extension ParserState {
                 backend.connectionMode = draft.settings.connectionMode
                 backend.httpReuse = draft.settings.httpReuse
                 backend.compression = draft.settings.compression
+                warnCompressionInTCPMode(draft)
                 backend.errorPages = resolvedErrorPages(draft.settings)
                 backend.hashType = draft.settings.hashType
                 backend.cookie = draft.settings.cookie
@@ -112,6 +113,7 @@ extension ParserState {
             frontend.originalTo = draft.settings.originalTo
             frontend.connectionMode = draft.settings.connectionMode
             frontend.compression = draft.settings.compression
+            if draft.kind == .frontend { warnCompressionInTCPMode(draft) }
             frontend.requestCaptures = draft.requestCaptures
             frontend.responseCaptures = draft.responseCaptures
             frontend.cookieCapture = draft.cookieCapture
@@ -292,5 +294,15 @@ extension ParserState {
             }
         }
         return out
+    }
+}
+
+extension ParserState {
+    /// `compression` works on HTTP responses: a proxy in mode tcp ignores it.
+    mutating func warnCompressionInTCPMode(_ draft: ProxyDraft) {
+        guard draft.settings.mode == .tcp, draft.settings.compression != nil,
+              let location = draft.settings.compressionLocation else { return }
+        report(.warning, "compression: ignored in \(draft.kind.rawValue) '\(draft.name)', which is in mode tcp; "
+               + "it compresses HTTP responses", at: location)
     }
 }

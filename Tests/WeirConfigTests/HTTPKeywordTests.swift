@@ -113,6 +113,19 @@ import Testing
         #expect(c.backends[0].compression?.types == ["text/"])
     }
 
+    @Test func compressionInTCPModeIsIgnoredWithAWarning() {
+        #expect(warnings("""
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            listen db
+                bind :5432
+                compression algo gzip
+                server s1 10.0.0.1:5432
+            """) == ["t.cfg:7:5: warning: compression: ignored in listen 'db', which is in mode tcp; it compresses HTTP responses"])
+    }
+
     @Test func httpTimeouts() throws {
         let c = try #require(config("""
             defaults
