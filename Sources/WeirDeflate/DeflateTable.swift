@@ -1,6 +1,7 @@
-/// The match finder's hash table: for each hash of four bytes, where those
-/// bytes were last seen. One per worker, shared by every stream it
-/// compresses; allocated once.
+/// The encoder's per-worker state, shared by every stream it compresses and
+/// allocated once: the match finder's hash table (for each hash of four
+/// bytes, where those bytes were last seen; 64 KiB) and the block
+/// encoder's work space (`BlockScratch`, about 270 KiB).
 ///
 /// Positions are numbered across calls: an input's first byte is `base`,
 /// and each call moves `base` past its input, so an entry left by another
@@ -12,13 +13,17 @@ public struct DeflateTable: ~Copyable {
     @usableFromInline let slots: UnsafeMutablePointer<UInt32>
     /// The number the next input's first byte gets, plus one (0 marks an empty slot).
     @usableFromInline var base: UInt32 = 1
+    let scratch = BlockScratch()
 
     public init() {
         slots = .allocate(capacity: 1 << Self.hashBits)
         slots.initialize(repeating: 0, count: 1 << Self.hashBits)
     }
 
-    deinit { slots.deallocate() }
+    deinit {
+        slots.deallocate()
+        scratch.deallocate()
+    }
 
     /// Reserves numbers for an input of `count` bytes and returns its first
     /// one; every number stays below 2^32 (the table starts over when not).
