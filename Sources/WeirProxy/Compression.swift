@@ -265,6 +265,18 @@ extension Worker {
 
     // MARK: - Body
 
+    /// `comp_in`, `comp_out` and `comp_rsp` of the frontend and the backend.
+    private func countCompression(_ slot: UInt32, input: Int, output: Int, ends: Bool) {
+        let s = sessions.pointer(slot)
+        func count(_ entity: Int) {
+            stats.add(entity, .compressionIn, Int64(input))
+            stats.add(entity, .compressionOut, Int64(output))
+            if ends { stats.add(entity, .compressedResponses) }
+        }
+        count(stats.frontend(Int(s.pointee.frontend)))
+        count(stats.backend(Int(s.pointee.backend)))
+    }
+
     /// Room kept in the output buffer besides the compressed bytes: the
     /// chunk's size line (at most 16 hex digits and CRLF) and CRLF, the end
     /// of the stream, and the last chunk `0` CRLF CRLF.
@@ -311,6 +323,7 @@ extension Worker {
                                                               into: out + dataStart, table: &deflateTable)
             let ends = s.pointee.exchange.responseBody.isComplete
             if ends { written += s.pointee.exchange.deflate.finish(into: out + dataStart + written) }
+            countCompression(slot, input: payload, output: written, ends: ends)
             var end = chunkStart
             if written > 0 {
                 var digits = 1

@@ -60,6 +60,13 @@ public enum Counter: Int, CaseIterable, Sendable {
     case sslSessions
     case sslReusedSessions
     case sslFailedHandshakes
+    /// HTTP compression, per frontend and backend: body bytes given to the
+    /// encoder (`comp_in`), bytes it produced (`comp_out`), and responses
+    /// compressed (`comp_rsp`). Nothing bypasses the encoder once it is
+    /// chosen (Weir has no rate or CPU limit), so `comp_byp` stays 0.
+    case compressionIn
+    case compressionOut
+    case compressedResponses
 
     /// Words per entity in a slot: room for fields added later without
     /// changing the layout's shape.

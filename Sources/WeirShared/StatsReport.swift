@@ -227,7 +227,10 @@ public enum StatsCSV {
         case "req_tot": return http ? String(row[.requestsTotal]) : ""
         case "cli_abrt": return String(row[.clientAborts])
         case "srv_abrt": return String(row[.serverAborts])
-        case "comp_in", "comp_out", "comp_byp", "comp_rsp": return http ? "0" : ""
+        case "comp_in": return http ? String(row[.compressionIn]) : ""
+        case "comp_out": return http ? String(row[.compressionOut]) : ""
+        case "comp_byp": return http ? "0" : ""
+        case "comp_rsp": return http ? String(row[.compressedResponses]) : ""
         case "lastsess":
             let last = row[.lastSession]
             return last > 0 ? String(max(0, Int64(now) - last)) : "-1"

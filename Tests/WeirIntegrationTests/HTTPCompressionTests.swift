@@ -284,4 +284,36 @@ struct HTTPCompressionTests {
         let growthMiB = Double(after.peak - before.rss) / 1024
         #expect(growthMiB < 16, "weir grew from \(before.rss) KiB to a peak of \(after.peak) KiB")
     }
+
+    @Test("show stat counts comp_in, comp_out and comp_rsp")
+    func counters() throws {
+        let backend = try Self.backend()
+        let socket = statsSocketPath()
+        let scenario = try HTTPScenario(
+            config: httpConfig(backend: httpServerLines([backend]), frontend: "    compression algo gzip",
+                               global: "    stats socket \(socket) level operator"),
+            backends: [backend])
+        defer {
+            scenario.close()
+            unlink(socket)
+        }
+        let c = try scenario.connect()
+        var compressedBytes = 0
+        for path in ["/html", "/chunked", "/html"] {
+            try c.request("GET", path, headers: ["Accept-Encoding: gzip"])
+            let r = try c.readResponse()
+            #expect(r.headers.value("content-encoding") == "gzip")
+            compressedBytes += r.body.count
+        }
+        try c.request("GET", "/html")
+        #expect(try c.readResponse().headers.value("content-encoding") == nil)
+        let (ok, table) = waitForStat(socket) { $0.int("fe/FRONTEND", "req_tot") == 4 }
+        try #require(ok, "\(table.map(\.raw) ?? "no answer")")
+        for row in ["fe/FRONTEND", "be/BACKEND"] {
+            #expect(table?.int(row, "comp_rsp") == 3, "\(row)")
+            #expect(table?.int(row, "comp_in") == 3 * Self.html.count, "\(row)")
+            #expect(table?.int(row, "comp_out") == compressedBytes, "\(row)")
+            #expect(table?.text(row, "comp_byp") == "0", "\(row)")
+        }
+    }
 }
