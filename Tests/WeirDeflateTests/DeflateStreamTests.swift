@@ -176,6 +176,38 @@ struct DeflateStreamTests {
         #expect(try decode(partial, format: .raw, finished: false) == input)
     }
 
+    @Test("Dynamic codes: skewed alphabets, very uneven counts, one distance code", arguments: [
+        "skewed", "fibonacci", "two-bytes", "one-match",
+    ])
+    func dynamicCodes(kind: String) throws {
+        var table = DeflateTable()
+        let random = noise(40_000, seed: 99)
+        var input: [UInt8]
+        switch kind {
+        case "skewed":
+            input = random.map { UInt8(ascii: "a") + $0 % 16 }
+        case "fibonacci":
+            // Symbol k appears fib(k) times, shuffled.
+            var counts = [1, 1]
+            while counts.count < 22 { counts.append(counts[counts.count - 1] + counts[counts.count - 2]) }
+            input = []
+            for (k, n) in counts.enumerated() { input += Array(repeating: UInt8(k * 11), count: n) }
+            var state: UInt64 = 7
+            for i in stride(from: input.count - 1, to: 0, by: -1) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1
+                input.swapAt(i, Int(state >> 33) % (i + 1))
+            }
+        case "two-bytes":
+            input = random.map { $0 & 1 == 0 ? UInt8(ascii: "x") : UInt8(ascii: "y") }
+        default:
+            // Literals all over, one repeat: a single distance code.
+            input = Array(random.prefix(3_000)) + Array(random.prefix(40))
+        }
+        let compressed = compress(input, format: .gzip, pieces: [65_535], table: &table)
+        #expect(try decode(compressed, format: .gzip) == input)
+        if kind != "one-match" { #expect(compressed.count < input.count * 7 / 10) }
+    }
+
     @Test("Identity copies the bytes")
     func identity() {
         var table = DeflateTable()
@@ -191,6 +223,44 @@ struct DeflateStreamTests {
             #expect(DeflateStream.maxOutput(inputCount: most) <= capacity)
             #expect(DeflateStream.maxOutput(inputCount: most + 1) > capacity)
         }
+    }
+}
+
+@Suite("Huffman code lengths")
+struct HuffmanTests {
+    /// Kraft's sum of the lengths, times 2^limit: 2^limit for a complete code.
+    func kraft(_ lengths: UnsafePointer<UInt8>, _ count: Int, limit: Int) -> Int {
+        (0..<count).reduce(0) { $0 + (lengths[$1] == 0 ? 0 : 1 << (limit - Int(lengths[$1]))) }
+    }
+
+    @Test("Counts that would need codes past the limit get a complete code within it", arguments: [15, 7])
+    func lengthLimit(limit: Int) {
+        let table = DeflateTable()
+        let s = table.scratch
+        let count = limit == 15 ? 30 : 19
+        // Fibonacci counts: an unlimited optimal code is count - 1 bits deep.
+        var a: UInt32 = 1, b: UInt32 = 1
+        for k in 0..<count {
+            s.litFreq[k] = a
+            (a, b) = (b, a &+ b)
+        }
+        Huffman.buildLengths(s.litFreq, count: count, limit: limit, into: s.litLength, s)
+        #expect((0..<count).allSatisfy { s.litLength[$0] >= 1 && Int(s.litLength[$0]) <= limit })
+        #expect(kraft(s.litLength, count, limit: limit) == 1 << limit)
+        // The more frequent a symbol, the shorter (or equal) its code.
+        #expect((1..<count).allSatisfy { s.litLength[$0] <= s.litLength[$0 - 1] })
+    }
+
+    @Test("Unused symbols get no code, a lone one gets one bit")
+    func degenerate() {
+        let table = DeflateTable()
+        let s = table.scratch
+        s.clearCounts()
+        Huffman.buildLengths(s.litFreq, count: 286, limit: 15, into: s.litLength, s)
+        #expect((0..<286).allSatisfy { s.litLength[$0] == 0 })
+        s.litFreq[65] = 9
+        Huffman.buildLengths(s.litFreq, count: 286, limit: 15, into: s.litLength, s)
+        #expect(s.litLength[65] == 1 && kraft(s.litLength, 286, limit: 15) == 1 << 14)
     }
 }
 
