@@ -94,17 +94,30 @@ public struct BodyTracker: Sendable {
         return p
     }
 
+    /// Whether all of the payload went by: the body is complete, or a
+    /// chunked body is in its trailer section.
+    public var payloadComplete: Bool {
+        switch state {
+        case .complete, .trailerLineStart, .trailerName, .trailerValue, .trailerLineFeed, .finalLineFeed: true
+        default: false
+        }
+    }
+
     /// `advance` for a body the proxy transforms rather than forwards (a
     /// response it compresses): consumes the same bytes, and moves the
     /// payload among them (a chunked body's chunk data, without its
-    /// framing and trailers) to the front of `bytes`, in order. Returns
-    /// how many bytes were consumed and how many payload bytes now lead.
+    /// framing) to the front of `bytes`, in order, followed by the bytes of
+    /// the trailer section (what follows the last chunk's size line: the
+    /// trailer fields and the final CRLF). Returns how many bytes were
+    /// consumed, how many payload bytes lead, and how many trailer bytes
+    /// follow them.
     public mutating func advancePayload(_ bytes: UnsafeMutableRawBufferPointer) throws(HTTPParseError)
-        -> (consumed: Int, payload: Int) {
-        guard let base = bytes.baseAddress else { return (0, 0) }
+        -> (consumed: Int, payload: Int, trailer: Int) {
+        guard let base = bytes.baseAddress else { return (0, 0, 0) }
         let count = bytes.count
         var p = 0
         var payload = 0
+        var trailer = 0
         loop: while p < count {
             switch state {
             case .complete:
@@ -118,13 +131,20 @@ public struct BodyTracker: Sendable {
                     remaining -= Int64(take)
                     if remaining == 0 { state = state == .fixedLength ? .complete : .chunkDataCarriageReturn }
                 }
+            case .trailerLineStart, .trailerName, .trailerValue, .trailerLineFeed, .finalLineFeed:
+                // The payload is whole: these bytes go right after it.
+                let byte = bytes[p]
+                try step(byte)
+                bytes[payload + trailer] = byte
+                trailer += 1
+                p += 1
             default:
                 try step(bytes[p])
                 p += 1
             }
         }
         consumedBytes += Int64(p)
-        return (p, payload)
+        return (p, payload, trailer)
     }
 
     /// Tells the tracker the peer closed the connection. A body that ends with

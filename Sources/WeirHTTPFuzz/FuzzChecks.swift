@@ -21,7 +21,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 /// * a head rebuilt from what the parser returned, with `HeadWriter`,
 ///   parses to the same head;
 /// * `BodyTracker` reads chunked framing as `ReferenceChunked` does;
-/// * `advancePayload` consumes what `advance` does, its payload within;
+/// * `advancePayload` consumes what `advance` does, its payload and
+///   trailer within;
 /// * the deflate encoder writes no more than `maxOutput` promises.
 enum FuzzChecks {
     static let smallLimits = HTTPLimits(maxHeadBytes: 256, maxHeaders: 4)
@@ -85,7 +86,8 @@ enum FuzzChecks {
         precondition(result?.consumed == consumed && tracker.isComplete == reference.isComplete,
                      "advancePayload ends a body elsewhere than advance")
         guard let result else { return }
-        precondition(result.payload <= result.consumed)
+        precondition(result.payload + result.trailer <= result.consumed)
+        precondition(result.trailer == 0 || tracker.payloadComplete, "trailer bytes before the end of the payload")
         if framing != .chunked {
             precondition(result.payload == result.consumed && copy.elementsEqual(input), "a plain body's payload moved")
         }

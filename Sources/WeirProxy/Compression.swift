@@ -221,13 +221,15 @@ extension Worker {
             }
         }
         if let contentType {
-            if Self.hasPrefixIgnoringCase(contentType, Array("multipart".utf8)) { return false }
+            if Self.hasPrefixIgnoringCase(contentType, Self.multipart) { return false }
             if !types.isEmpty && !types.contains(where: { Self.hasPrefixIgnoringCase(contentType, $0) }) { return false }
         } else if !types.isEmpty {
             return false
         }
         return true
     }
+
+    private static let multipart = Array("multipart".utf8)
 
     /// `"…"` or `W/"…"`.
     static func isValidETag(_ value: UnsafeRawBufferPointer) -> Bool {
@@ -277,16 +279,18 @@ extension Worker {
         count(stats.backend(Int(s.pointee.backend)))
     }
 
-    /// Room kept in the output buffer besides the compressed bytes: the
-    /// chunk's size line (at most 16 hex digits and CRLF) and CRLF, the end
-    /// of the stream, and the last chunk `0` CRLF CRLF.
+    /// Room kept in the output buffer besides the compressed bytes and
+    /// trailers: the chunk's size line (at most 16 hex digits and CRLF) and
+    /// CRLF, the end of the stream, and the last chunk `0` CRLF CRLF.
     private static let chunkOverhead = 18 + 2 + DeflateStream.maxFinish + 5
 
     /// The response body of an exchange that compresses: its payload (the
     /// body without its framing) goes through the encoder, and the output
     /// into a chunk in the direction's prefix buffer, which `flush` sends
-    /// (the server's bytes are consumed, never sent). Each pass takes what
-    /// the prefix buffer has room for.
+    /// (the server's bytes are consumed, never sent); the trailer section of
+    /// a chunked body follows the last chunk as it came. Each pass takes
+    /// what the prefix buffer has room for: input bytes never yield more
+    /// output than `maxOutput` says, trailers included.
     mutating func advanceCompressedBody(_ slot: UInt32, loop: inout EventLoop) -> AnalysisStep {
         let s = sessions.pointer(slot)
         let d = s.pointee.toClient
@@ -312,7 +316,8 @@ extension Worker {
                                                       count: min(d.tail - start, most))
             let consumed: Int
             let payload: Int
-            do { (consumed, payload) = try s.pointee.exchange.responseBody.advancePayload(input) } catch {
+            let trailer: Int
+            do { (consumed, payload, trailer) = try s.pointee.exchange.responseBody.advancePayload(input) } catch {
                 if options.debug { Notice.debug("\(backends[Int(s.pointee.backend)].name): bad response body: \(error.reason)") }
                 close(slot, cause: "S", phase: "D", loop: &loop)
                 return .closed
@@ -321,7 +326,8 @@ extension Worker {
             let dataStart = chunkStart + 18
             var written = s.pointee.exchange.deflate.compress(UnsafeRawBufferPointer(rebasing: input[0..<payload]),
                                                               into: out + dataStart, table: &deflateTable)
-            let ends = s.pointee.exchange.responseBody.isComplete
+            // The payload is whole (the body ends, or its trailers begin): the stream ends.
+            let ends = s.pointee.exchange.responseBody.payloadComplete && !s.pointee.exchange.deflate.finished
             if ends { written += s.pointee.exchange.deflate.finish(into: out + dataStart + written) }
             countCompression(slot, input: payload, output: written, ends: ends)
             var end = chunkStart
@@ -341,12 +347,22 @@ extension Worker {
                 end += 2
             }
             if ends {
-                // The last chunk, no trailers (the server's are dropped with its framing).
+                // The last chunk.
                 (out + end).storeBytes(of: UInt8(ascii: "0"), as: UInt8.self)
-                (out + end + 1).storeBytes(of: UInt32(0x0A0D_0A0D).littleEndian, as: UInt32.self)
-                end += 5
-                s.pointee.exchange.response = .complete
+                (out + end + 1).storeBytes(of: UInt16(0x0A0D).littleEndian, as: UInt16.self)
+                end += 3
             }
+            if trailer > 0 {
+                // The server's trailer section (fields and the final CRLF), as it came.
+                (out + end).copyMemory(from: input.baseAddress! + payload, byteCount: trailer)
+                end += trailer
+            } else if ends && s.pointee.exchange.responseBody.isComplete {
+                // Only a body with a length ends with no trailer section
+                // (a chunked one's final CRLF is in it): just its end.
+                (out + end).storeBytes(of: UInt16(0x0A0D).littleEndian, as: UInt16.self)
+                end += 2
+            }
+            if s.pointee.exchange.responseBody.isComplete { s.pointee.exchange.response = .complete }
             s.pointee.toClient.prefixTail = end
             s.pointee.toClient.head = start + consumed
             s.pointee.toClient.limit = start + consumed

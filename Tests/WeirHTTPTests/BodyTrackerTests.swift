@@ -38,16 +38,20 @@ struct BodyTrackerTests {
             var tracker = BodyTracker(framing: .chunked, message: .response)
             var buffer = body
             var payload: [UInt8] = []
+            var trailers: [UInt8] = []
             var start = 0
             while start < buffer.count && !tracker.isComplete {
                 let end = min(start + piece, buffer.count)
-                let (consumed, count) = try buffer.withUnsafeMutableBytes { all throws in
+                let (consumed, count, trailer) = try buffer.withUnsafeMutableBytes { all throws in
                     try tracker.advancePayload(UnsafeMutableRawBufferPointer(rebasing: all[start..<end]))
                 }
+                #expect(trailer == 0 || tracker.payloadComplete)
                 payload += buffer[start..<(start + count)]
+                trailers += buffer[(start + count)..<(start + count + trailer)]
                 start += consumed
             }
             #expect(String(decoding: payload, as: UTF8.self) == "hello, world", "pieces of \(piece)")
+            #expect(String(decoding: trailers, as: UTF8.self) == "Trailer: x\r\n\r\n", "pieces of \(piece)")
             #expect(tracker.isComplete)
             #expect(start == body.count - 4)
         }
@@ -56,8 +60,8 @@ struct BodyTrackerTests {
     @Test func payloadOfAContentLengthBodyIsAllOfIt() throws {
         var tracker = BodyTracker(framing: .contentLength(5), message: .response)
         var bytes = Array("helloNEXT".utf8)
-        let (consumed, payload) = try bytes.withUnsafeMutableBytes { all throws in try tracker.advancePayload(all) }
-        #expect(consumed == 5 && payload == 5 && tracker.isComplete)
+        let (consumed, payload, trailer) = try bytes.withUnsafeMutableBytes { all throws in try tracker.advancePayload(all) }
+        #expect(consumed == 5 && payload == 5 && trailer == 0 && tracker.isComplete && tracker.payloadComplete)
     }
 
     @Test func untilCloseEndsOnlyWithTheStream() throws {

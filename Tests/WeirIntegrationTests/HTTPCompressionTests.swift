@@ -236,6 +236,27 @@ struct HTTPCompressionTests {
         #expect(r.headers.tokens("vary") == ["origin", "accept-encoding"])
     }
 
+    @Test("The trailers of a chunked response follow the compressed body")
+    func trailers() throws {
+        let backend = try Self.backend { request in
+            .response(status: 200, headers: [HTTPHeaderField(name: "content-type", value: "text/html")],
+                      body: .bytes(Self.html),
+                      framing: .chunked(chunkSize: 7_000, trailers: [HTTPHeaderField(name: "x-checksum", value: "abc123"),
+                                                                     HTTPHeaderField(name: "x-rows", value: "9")]))
+        }
+        let scenario = try HTTPScenario(backends: [backend], frontend: "    compression algo gzip")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        for _ in 0..<2 {
+            try c.request("GET", "/trailers", headers: ["Accept-Encoding: gzip"])
+            let r = try c.readResponse()
+            #expect(r.complete && r.headers.value("content-encoding") == "gzip")
+            #expect(r.body.trailers == [HTTPHeaderField(name: "x-checksum", value: "abc123"),
+                                        HTTPHeaderField(name: "x-rows", value: "9")])
+            #expect(try decompress(r.body.bytes, "gzip") == Self.html)
+        }
+    }
+
     @Test("Several compressed responses on one keep-alive connection, each logged with the bytes sent")
     func keepAliveAndLogs() throws {
         let scenario = try HTTPScenario(backends: [try Self.backend()], frontend: "    compression algo gzip")
