@@ -257,6 +257,35 @@ struct HTTPCompressionTests {
         }
     }
 
+    @Test("A body cut short or badly chunked never ends the compressed response as complete, logged SD")
+    func brokenBodies() throws {
+        let backend = try Self.backend { request in
+            switch request.target {
+            case "/cut": .halfBodyThenClose(total: 100_000)
+            case "/bad-chunk":
+                .raw(Array("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n".utf8),
+                     close: true)
+            default: nil
+            }
+        }
+        let scenario = try HTTPScenario(backends: [backend], frontend: "    compression algo gzip")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/cut", headers: ["Accept-Encoding: gzip"])
+        let r = try c.readResponse()
+        #expect(r.headers.value("content-encoding") == "gzip")
+        #expect(!r.complete, "the client must see the body cut")
+        #expect(try scenario.log(of: c).termination == "SD--")
+        c.close()
+        // A framing error right after the head: the session ends before
+        // anything reaches the client, as without compression.
+        let d = try scenario.connect()
+        try d.request("GET", "/bad-chunk", headers: ["Accept-Encoding: gzip"])
+        if let cut = try? d.readResponse() { #expect(!cut.complete) }
+        #expect(try scenario.log(of: d).termination == "SD--")
+        d.close()
+    }
+
     @Test("Several compressed responses on one keep-alive connection, each logged with the bytes sent")
     func keepAliveAndLogs() throws {
         let scenario = try HTTPScenario(backends: [try Self.backend()], frontend: "    compression algo gzip")
