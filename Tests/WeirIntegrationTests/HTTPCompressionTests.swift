@@ -96,6 +96,37 @@ struct HTTPCompressionTests {
         #expect(plain.body.bytes == Self.html)
     }
 
+    @Test("Python's http.client on one kept-alive connection: gzip, deflate and identity bodies decode to the page")
+    func pythonClient() throws {
+        let scenario = try HTTPScenario(backends: [try Self.backend()], frontend: "    compression algo gzip deflate")
+        defer { scenario.close() }
+        let expected = FileManager.default.temporaryDirectory.appendingPathComponent("weir-page-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: expected) }
+        try Data(Self.html).write(to: expected)
+        let script = """
+            import http.client, sys, zlib, gzip
+            port, expected = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+            conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+            sockets = set()
+            for i, (path, accept) in enumerate([('/html', 'gzip'), ('/chunked', 'deflate'), ('/html', None),
+                                                ('/chunked', 'gzip'), ('/html', 'deflate')]):
+                headers = {'Accept-Encoding': accept} if accept else {}
+                conn.request('GET', path, headers=headers)
+                sockets.add(conn.sock.getsockname()[1])
+                r = conn.getresponse()
+                body = r.read()
+                coding = r.getheader('Content-Encoding')
+                assert coding == accept, (i, coding, accept)
+                if coding == 'gzip': body = gzip.decompress(body)
+                elif coding == 'deflate': body = zlib.decompress(body)
+                assert body == expected, (i, len(body))
+            assert len(sockets) == 1, 'the connection was not kept alive'
+            print('ok')
+            """
+        let run = try runTool("/usr/bin/python3", ["-c", script, String(scenario.port), expected.path])
+        #expect(run.status == 0 && run.stdout == "ok\n", "\(run.stdout)\(run.stderr)")
+    }
+
     @Test("Accept-Encoding q-values and * pick the algorithm; q=0 refuses it")
     func negotiation() throws {
         let scenario = try HTTPScenario(backends: [try Self.backend()], frontend: "    compression algo gzip deflate")
