@@ -25,10 +25,10 @@ public enum DeflateFormat: UInt8, Sendable {
 public struct DeflateStream: Sendable {
     public let format: DeflateFormat
     /// CRC-32 (gzip) or Adler-32 (zlib) of the input so far.
-    @usableFromInline var checksum: UInt32
+    var checksum: UInt32
     /// Input length modulo 2^32 (gzip's ISIZE).
-    @usableFromInline var length: UInt32 = 0
-    @usableFromInline var headerWritten = false
+    var length: UInt32 = 0
+    var headerWritten = false
     public private(set) var finished = false
 
     public init(format: DeflateFormat) {

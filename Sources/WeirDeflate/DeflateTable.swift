@@ -10,9 +10,9 @@
 /// call, which the encoder still has.
 public struct DeflateTable: ~Copyable {
     static let hashBits = 14
-    @usableFromInline let slots: UnsafeMutablePointer<UInt32>
+    let slots: UnsafeMutablePointer<UInt32>
     /// The number the next input's first byte gets, plus one (0 marks an empty slot).
-    @usableFromInline var base: UInt32 = 1
+    var base: UInt32 = 1
     let scratch = BlockScratch()
 
     public init() {
