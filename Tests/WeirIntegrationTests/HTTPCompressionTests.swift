@@ -247,6 +247,28 @@ struct HTTPCompressionTests {
         #expect(old.body.count == Self.html.count)
     }
 
+    @Test("The decision reads the response as the http-response rules left it")
+    func responseRules() throws {
+        // A rule that does not fire changes nothing.
+        let scenario = try HTTPScenario(backends: [try Self.backend()],
+                                        backend: "    http-response set-header Cache-Control no-transform if { res.hdr(x-never) -m found }",
+                                        frontend: "    compression algo gzip")
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/html", headers: ["Accept-Encoding: gzip"])
+        #expect(try c.readResponse().headers.value("content-encoding") == "gzip")
+        let blocked = try HTTPScenario(backends: [try Self.backend()],
+                                       backend: "    http-response set-header Cache-Control no-transform",
+                                       frontend: "    compression algo gzip")
+        defer { blocked.close() }
+        let d = try blocked.connect()
+        try d.request("GET", "/html", headers: ["Accept-Encoding: gzip"])
+        let r = try d.readResponse()
+        #expect(r.headers.value("cache-control") == "no-transform")
+        #expect(!r.headers.has("content-encoding"))
+        #expect(r.body.bytes == Self.html)
+    }
+
     @Test("A strong ETag becomes weak; an existing Vary gets no second Accept-Encoding")
     func validators() throws {
         let backend = try Self.backend { request in
