@@ -265,7 +265,7 @@ extension ParserState {
         }
         while i < words.endIndex {
             let w = words[i]
-            if w.text == "||" || w.text == "or" {
+            if w.text == "||" || w.text.lowercased() == "or" {
                 if alternatives[alternatives.count - 1].isEmpty || pendingNegation != nil {
                     error("\(keyword): expected an ACL before '\(w.text)'", at: w)
                     return nil

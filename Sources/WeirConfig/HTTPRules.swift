@@ -427,10 +427,15 @@ extension ParserState {
                 return nil
             }
         }
-        if isDeny, bodyWord == nil, spec.contentType != nil || !spec.headers.isEmpty {
-            error("\(context): 'content-type' and 'hdr' need a body ('string', 'lf-string', 'file' or 'lf-file')",
-                  at: words[start - 1])
-            return nil
+        if bodyWord == nil {
+            // As HAProxy: a content type without a body means nothing, and
+            // `hdr` without one makes an empty answer carrying the fields.
+            if spec.contentType != nil {
+                warning("\(context): 'content-type' is ignored without a body ('string', 'lf-string', 'file' or 'lf-file')",
+                        at: words[start - 1])
+                spec.contentType = nil
+            }
+            if isDeny && !spec.headers.isEmpty { spec.body = .none }
         }
         if let bodyWord {
             switch spec.body {
@@ -497,26 +502,31 @@ extension ParserState {
                                                      location: location(words[0])))
     }
 
-    /// `location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C]`.
+    /// `location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie C] [clear-cookie C]`;
+    /// as in HAProxy, the options may also come before the kind.
     /// The value is a log-format string in `http-request redirect`, literal in `redirect`.
     mutating func redirectArguments(_ words: [Word], from start: Int, context: String, dynamic: Bool,
                                     maximum: FetchSource) -> (Redirect, Int)? {
-        guard start < words.count else {
-            error("\(context): expected 'location', 'prefix' or 'scheme'", at: words[start - 1])
+        var redirect = Redirect(kind: .location, value: LogFormat(nodes: []))
+        var i = start
+        while i < words.count, RedirectKind(rawValue: words[i].text) == nil,
+              words[i].text != "if", words[i].text != "unless" {
+            guard let next = redirectOption(words, at: i, context: context, into: &redirect, expectingKind: true) else {
+                return nil
+            }
+            i = next
+        }
+        guard i < words.count, words[i].text != "if", words[i].text != "unless" else {
+            error("\(context): expected 'location', 'prefix' or 'scheme'", at: words[i - 1])
             return nil
         }
-        let kindWord = words[start]
-        guard let kind = RedirectKind(rawValue: kindWord.text) else {
-            error("\(context): expected 'location', 'prefix' or 'scheme', got '\(kindWord.text)'"
-                  + Keywords.didYouMean(kindWord.text, among: ["location", "prefix", "scheme"]).replacingDidYouMean(),
-                  at: kindWord)
-            return nil
-        }
-        guard start + 1 < words.count else {
+        let kindWord = words[i]
+        let kind = RedirectKind(rawValue: kindWord.text)!
+        guard i + 1 < words.count else {
             error("\(context) \(kind.rawValue): expected a value", at: kindWord)
             return nil
         }
-        let valueWord = words[start + 1]
+        let valueWord = words[i + 1]
         let value: LogFormat
         if dynamic {
             guard let f = logFormat(valueWord, context: "\(context) \(kind.rawValue)", maximumSource: maximum) else {
@@ -526,47 +536,62 @@ extension ParserState {
         } else {
             value = LogFormat(nodes: valueWord.text.isEmpty ? [] : [.literal(Array(valueWord.text.utf8))])
         }
-        var redirect = Redirect(kind: kind, value: value)
-        var i = start + 2
+        redirect.kind = kind
+        redirect.value = value
+        i += 2
         while i < words.count, words[i].text != "if", words[i].text != "unless" {
-            let w = words[i]
-            switch w.text {
-            case "code":
-                guard let n = integer(words, i + 1, keyword: "\(context) code", anchor: w) else { return nil }
-                guard [301, 302, 303, 307, 308].contains(n) else {
-                    error("\(context) code: expected 301, 302, 303, 307 or 308, got '\(n)'", at: words[i + 1])
-                    return nil
-                }
-                redirect.code = n
-                i += 2
-            case "drop-query":
-                redirect.dropQuery = true
-                i += 1
-            case "append-slash":
-                redirect.appendSlash = true
-                i += 1
-            case "set-cookie", "clear-cookie":
-                guard i + 1 < words.count else {
-                    error("\(context): '\(w.text)' expects a cookie name", at: w)
-                    return nil
-                }
-                if w.text == "set-cookie" { redirect.setCookie = words[i + 1].text } else { redirect.clearCookie = words[i + 1].text }
-                i += 2
-            case "ignore-empty":
-                redirect.ignoreEmpty = true
-                i += 1
-            case "keep-query", "set-cookie-fmt":
-                error("\(context): '\(w.text)' is not supported by Weir yet", at: w)
-                return nil
-            default:
-                let options = ["code", "drop-query", "append-slash", "set-cookie", "clear-cookie", "ignore-empty"]
-                error("\(context): unexpected '\(w.text)'; expected code, drop-query, append-slash, set-cookie, "
-                      + "clear-cookie, ignore-empty, 'if' or 'unless'" + Keywords.didYouMean(w.text, among: options).replacingDidYouMean(),
-                      at: w)
+            guard let next = redirectOption(words, at: i, context: context, into: &redirect, expectingKind: false) else {
                 return nil
             }
+            i = next
         }
         return (redirect, i)
+    }
+
+    /// One option of a redirect at `i`: the index after it, nil after an error.
+    private mutating func redirectOption(_ words: [Word], at i: Int, context: String, into redirect: inout Redirect,
+                                         expectingKind: Bool) -> Int? {
+        let w = words[i]
+        switch w.text {
+        case "code":
+            guard let n = integer(words, i + 1, keyword: "\(context) code", anchor: w) else { return nil }
+            guard [301, 302, 303, 307, 308].contains(n) else {
+                error("\(context) code: expected 301, 302, 303, 307 or 308, got '\(n)'", at: words[i + 1])
+                return nil
+            }
+            redirect.code = n
+            return i + 2
+        case "drop-query":
+            redirect.dropQuery = true
+            return i + 1
+        case "append-slash":
+            redirect.appendSlash = true
+            return i + 1
+        case "set-cookie", "clear-cookie":
+            guard i + 1 < words.count else {
+                error("\(context): '\(w.text)' expects a cookie name", at: w)
+                return nil
+            }
+            if w.text == "set-cookie" { redirect.setCookie = words[i + 1].text } else { redirect.clearCookie = words[i + 1].text }
+            return i + 2
+        case "ignore-empty":
+            redirect.ignoreEmpty = true
+            return i + 1
+        case "keep-query", "set-cookie-fmt":
+            error("\(context): '\(w.text)' is not supported by Weir yet", at: w)
+            return nil
+        default:
+            if expectingKind {
+                error("\(context): expected 'location', 'prefix' or 'scheme', got '\(w.text)'"
+                      + Keywords.didYouMean(w.text, among: ["location", "prefix", "scheme"]).replacingDidYouMean(), at: w)
+                return nil
+            }
+            let options = ["code", "drop-query", "append-slash", "set-cookie", "clear-cookie", "ignore-empty"]
+            error("\(context): unexpected '\(w.text)'; expected code, drop-query, append-slash, set-cookie, "
+                  + "clear-cookie, ignore-empty, 'if' or 'unless'" + Keywords.didYouMean(w.text, among: options).replacingDidYouMean(),
+                  at: w)
+            return nil
+        }
     }
 
     // MARK: tcp-request
@@ -616,8 +641,10 @@ extension ParserState {
         let stickName = actionWord.text.prefix { $0 != "(" }
         if StickCounterSyntax.isAction(String(stickName)) {
             let context = "\(context) \(stickName)"
-            guard let (stick, next) = stickCounterAction(words, at: 2, context: context,
-                                                         maximum: kind.text == "connection" ? .connection : .content),
+            // In mode http the content rules run once the request head is parsed.
+            let maximum: FetchSource = kind.text == "connection" ? .connection
+                : proxies[index].settings.mode == .http ? .request : .content
+            guard let (stick, next) = stickCounterAction(words, at: 2, context: context, maximum: maximum),
                   let condition = optionalCondition(words, at: next, keyword: context) else { return }
             var rule = TCPRule(action: nil, condition: condition, location: location(words[0]))
             rule.stickAction = stick

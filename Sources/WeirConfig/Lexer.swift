@@ -183,6 +183,31 @@ enum Lexer {
         isNameStart(c) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
     }
 
+    /// `text` with every `$NAME`, `${NAME}` and `${NAME-default}` replaced,
+    /// as HAProxy does once more in addresses (`bind`, `server`, `log`),
+    /// whatever the quoting.
+    static func expandVariables(in text: String, context: LexContext, lineNumber: Int) -> Result<String, ParseFailure> {
+        let b = Array(text.utf8)
+        guard b.contains(UInt8(ascii: "$")) else { return .success(text) }
+        var out: [UInt8] = []
+        var i = 0
+        while i < b.count {
+            guard b[i] == UInt8(ascii: "$") else {
+                out.append(b[i])
+                i += 1
+                continue
+            }
+            switch expand(b, at: i, context: context, lineNumber: lineNumber) {
+            case .success(let (value, length)):
+                out += value
+                i += length
+            case .failure(let f):
+                return .failure(f)
+            }
+        }
+        return .success(String(decoding: out, as: UTF8.self))
+    }
+
     /// `$NAME`, `${NAME}` or `${NAME-default}` at `i`, inside double quotes.
     /// A `$` not followed by a name or a brace stays a dollar sign.
     private static func expand(_ b: [UInt8], at i: Int, context: LexContext, lineNumber: Int) -> Result<([UInt8], Int), ParseFailure> {

@@ -171,6 +171,7 @@ extension ParserState {
     static func unavailable(_ parsed: ParsedSample, _ maximum: FetchSource) -> String {
         let needs = parsed.source.needs
         let here = maximum == .connection ? "when the connection is accepted"
+            : maximum == .content ? "to mode tcp content rules"
             : parsed.source == .serverConnection ? "before a server is connected" : "before the response arrives"
         return "this sample needs \(needs), which is not available \(here)"
     }

@@ -49,7 +49,8 @@ extension ParserState {
         let spec = words[1]
         let before = proxies[index].binds.count
         var offset = 0
-        for element in spec.text.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let specText = expandedAddress(spec) else { return }
+        for element in specText.split(separator: ",", omittingEmptySubsequences: false) {
             let at = location(spec, offset: offset)
             offset += element.count + 1
             if element.isEmpty {
@@ -116,7 +117,8 @@ extension ParserState {
         }
         guard !tlsWords.isEmpty || tls != nil else { return }
         guard var settings = tls else {
-            error("bind: '\(tlsWords[0].text)' needs 'ssl' on the same line", at: tlsWords[0])
+            // HAProxy accepts TLS settings on a plain bind; they change nothing there.
+            warning("bind: '\(tlsWords[0].text)' has no effect without 'ssl' on the same line", at: tlsWords[0])
             return
         }
         var options = BindTLS.Options()
@@ -555,7 +557,8 @@ extension ParserState {
             return nil
         }
         let destination: LogDestination
-        switch Addresses.parseLog(Substring(words[1].text)) {
+        guard let targetText = expandedAddress(words[1]) else { return nil }
+        switch Addresses.parseLog(Substring(targetText)) {
         case .success(let d): destination = d
         case .failure(let message):
             error(message.text, at: words[1])

@@ -3,6 +3,21 @@
 // keyword to the parser of the feature that owns it.
 
 extension ParserState {
+    /// What the lexer expands variables from, on the current line.
+    var lexContext: LexContext { LexContext(environment: environment, file: file, section: sectionLabelForLexer) }
+
+    /// An address word with its environment variables expanded, as HAProxy
+    /// expands them in addresses even outside double quotes; nil after
+    /// reporting a malformed reference.
+    mutating func expandedAddress(_ word: Word) -> String? {
+        switch Lexer.expandVariables(in: word.text, context: lexContext, lineNumber: line.number) {
+        case .success(let text): return text
+        case .failure(let f):
+            error(f.text, at: word)
+            return nil
+        }
+    }
+
     mutating func read(_ file: ConfigFile) {
         self.file = file.name
         let rawLines = Lexer.lines(file.bytes)
@@ -13,7 +28,7 @@ extension ParserState {
             let number = index + 1
             let text = sources[file.name]![index]
             let active = frames.last?.active ?? true
-            let context = LexContext(environment: environment, file: file.name, section: sectionLabelForLexer)
+            let context = lexContext
             let words: [Word]
             switch Lexer.words(raw, lineNumber: number, context: context) {
             case .success(let w): words = w
@@ -272,6 +287,12 @@ extension ParserState {
         let k = keyword.text
         if let allowed = Keywords.proxyKeywordAllowed(k, in: kind) {
             guard allowed else {
+                if k == "maxconn", kind == .backend {
+                    // HAProxy only warns: a backend's connections are limited per server.
+                    warning("'maxconn' is ignored in a backend, which accepts no connections; limit the servers "
+                            + "with 'server ... maxconn'", at: keyword)
+                    return
+                }
                 error("'\(k)' is not allowed in a '\(kind.rawValue)' section", at: keyword)
                 return
             }

@@ -16,7 +16,8 @@ extension ParserState {
             return
         }
         let address: ServerAddress
-        switch Addresses.parseServer(Substring(words[2].text)) {
+        guard let addressText = expandedAddress(words[2]) else { return }
+        switch Addresses.parseServer(Substring(addressText)) {
         case .success(let a): address = a
         case .failure(let message):
             error(message.text, at: words[2])

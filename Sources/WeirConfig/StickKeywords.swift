@@ -177,9 +177,13 @@ extension ParserState {
                 type = t
                 i += 2
                 if t == .string, i < words.count, words[i].text == "len" {
-                    guard let n = integer(words, i + 1, keyword: "stick-table len", range: 1...StickTableSpec.maxStringLength,
+                    guard let n = integer(words, i + 1, keyword: "stick-table len", range: 1...65535,
                                           anchor: words[i]) else { return }
-                    length = n
+                    if n > StickTableSpec.maxStringLength {
+                        warning("stick-table len: Weir keeps at most \(StickTableSpec.maxStringLength) bytes of a string key; "
+                                + "longer keys are cut there", at: words[i + 1])
+                    }
+                    length = min(n, StickTableSpec.maxStringLength)
                     i += 2
                 }
             case "len":
@@ -187,12 +191,14 @@ extension ParserState {
                 return
             case "size":
                 guard let v = value() else { return }
-                guard let n = Units.size(v.text), n >= 1, n <= 1 << 24 else {
-                    error("stick-table size: expected a number of entries between 1 and 16m, as in 100k, got '\(v.text)'",
-                          at: v)
+                guard let n = Units.size(v.text), n >= 1 else {
+                    error("stick-table size: expected a number of entries, as in 100k, got '\(v.text)'", at: v)
                     return
                 }
-                size = n
+                if n > 1 << 24 {
+                    warning("stick-table size: Weir holds at most 16m entries in a table; this one gets 16m", at: v)
+                }
+                size = min(n, 1 << 24)
                 i += 2
             case "expire":
                 guard let ms = duration(words, i + 1, keyword: "stick-table expire") else { return }

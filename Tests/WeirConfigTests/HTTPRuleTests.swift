@@ -343,8 +343,9 @@ import Testing
                 == ["t.cfg:8:34: error: http-request del-header: expected str, beg, end, sub or reg after '-m', got 'regx'"])
         #expect(ruleErrors("    http-request deny deny_status 99")
                 == ["t.cfg:8:35: error: http-request deny deny_status: expected a number between 200 and 599, got '99'"])
-        #expect(ruleErrors("    http-request deny content-type text/plain")
-                == ["t.cfg:8:18: error: http-request deny: 'content-type' and 'hdr' need a body ('string', 'lf-string', 'file' or 'lf-file')"])
+        #expect(warnings(httpDefaults + "frontend fe\n    bind :80\n    http-request deny content-type text/plain\n"
+                         + "    default_backend be\nbackend be\n")
+                == ["t.cfg:8:18: warning: http-request deny: 'content-type' is ignored without a body ('string', 'lf-string', 'file' or 'lf-file')"])
         #expect(ruleErrors("    http-request deny default-errorfiles hdr X-A b")
                 == ["t.cfg:8:23: error: http-request deny: 'content-type' and 'hdr' cannot be used with 'default-errorfiles', "
                     + "which gives a whole response"])

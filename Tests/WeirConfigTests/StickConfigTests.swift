@@ -38,7 +38,7 @@ import Testing
                 server s1 127.0.0.1:1
             backend b
                 stick-table type ipv4 size 10
-                stick-table type string len 100 size 1
+                stick-table type string len 0 size 1
                 stick-table type ip size 10 store conn_cnt,bytes_in_rate(1s)
                 stick-table type ip size 10 expire 5x
                 stick-table type ip size 0
@@ -62,10 +62,10 @@ import Testing
             "t.cfg:6:5: error: stick-table: missing 'type' (ip, ipv6, integer or string)",
             "t.cfg:7:5: error: stick-table: missing 'size', as in 'size 100k'",
             "t.cfg:10:22: error: stick-table: unknown type 'ipv4'; expected ip, ipv6, integer or string (did you mean 'ipv6'?)",
-            "t.cfg:11:33: error: stick-table len: expected a number between 1 and 64, got '100'",
+            "t.cfg:11:33: error: stick-table len: expected a number between 1 and 65535, got '0'",
             "t.cfg:12:39: error: stick-table store: data type 'bytes_in_rate' is not supported by Weir yet",
             "t.cfg:13:40: error: stick-table expire: expected a duration like 5s, got '5x'",
-            "t.cfg:14:30: error: stick-table size: expected a number of entries between 1 and 16m, as in 100k, got '0'",
+            "t.cfg:14:30: error: stick-table size: expected a number of entries, as in 100k, got '0'",
             "t.cfg:15:32: error: stick-table: 'peers' is not supported by Weir yet",
             "t.cfg:19:5: error: stick-table: only one table per section",
             "t.cfg:20:11: error: stick: unknown rule 'in'; expected on, match, store-request or store-response (did you mean 'on'?)",

@@ -50,6 +50,21 @@ struct HTTPRulesAnswerTests {
         #expect(hidden.termination == "PH--" && hidden.status == 502, "\(hidden)")
     }
 
+    @Test("deny with hdr and no body: the status and the fields, an empty body (as HAProxy)")
+    func denyWithFieldsOnly() throws {
+        let s = try scenario(frontend: """
+            http-request deny deny_status 429 hdr Retry-After 10 if { path_beg /busy }
+        """)
+        defer { s.close() }
+        let c = try s.connect()
+        try c.request("GET", "/busy")
+        let r = try c.readResponse()
+        #expect(r.status == 429 && r.headers.value("retry-after") == "10" && r.text.isEmpty, "\(r)")
+        #expect(r.headers.value("content-length") == "0", "\(r)")
+        let line = try s.log(of: c)
+        #expect(line.status == 429 && line.termination == "PR--", "\(line)")
+    }
+
     @Test("errorfiles NAME in deny and return; a status the section lacks falls back to the proxy's page")
     func errorFiles() throws {
         let page = try rulesFile("HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n"

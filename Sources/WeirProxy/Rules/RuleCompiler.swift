@@ -490,9 +490,9 @@ struct RuleCompiler {
             guard let value = getenv(name) else { return .absent }
             return .constant(constants.intern(String(cString: value)))
         case .hostname:
-            var name = [CChar](repeating: 0, count: 256)
+            var name = [UInt8](repeating: 0, count: 256)
             guard gethostname(&name, name.count - 1) == 0 else { return .absent }
-            return .constant(constants.intern(String(cString: name)))
+            return .constant(constants.intern(Array(name.prefix { $0 != 0 })))
         case .processID: return .processID
         case .uuid: return .uuid
         case .alwaysTrue: return .boolean(true)

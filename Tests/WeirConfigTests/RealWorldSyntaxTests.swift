@@ -1,0 +1,107 @@
+import Testing
+@testable import WeirConfig
+
+/// Lines from real haproxy.cfg files that HAProxy 2.6 accepts (checked with
+/// `haproxy -c`), which Weir used to refuse.
+@Suite struct RealWorldSyntaxTests {
+    private let http = timeoutDefaults + "defaults\n    mode http\n    timeout connect 5s\n    timeout client 5s\n    timeout server 5s\n"
+
+    @Test func upperCaseOrJoinsConditions() throws {
+        let c = try #require(config(http + """
+            frontend fe
+                bind :80
+                acl a path_beg /a
+                acl b path_beg /b
+                http-request deny unless a OR b
+                default_backend be
+            backend be
+                server s1 127.0.0.1:1
+            """))
+        #expect(c.frontends[0].httpRequestRules[0].condition.alternatives.count == 2)
+    }
+
+    @Test func redirectOptionsMayComeBeforeTheKind() throws {
+        let c = try #require(config(http + """
+            frontend fe
+                bind :80
+                http-request redirect code 301 location /new if { path /old }
+                redirect code 308 drop-query prefix /v2 if { path_beg /v1 }
+                default_backend be
+            backend be
+                server s1 127.0.0.1:1
+            """))
+        guard case .redirect(let r) = c.frontends[0].httpRequestRules[0].action else {
+            Issue.record("not a redirect")
+            return
+        }
+        #expect(r.kind == .location && r.code == 301)
+        guard case .redirect(let k) = c.frontends[0].redirectRules[0].action else {
+            Issue.record("not a redirect")
+            return
+        }
+        #expect(k.kind == .prefix && k.code == 308 && k.dropQuery)
+        // Options alone, with no kind and value, are still an error.
+        let missing = errors(http + "frontend fe\n bind :80\n redirect code 301 if { path /x }\n default_backend be\n"
+                             + "backend be\n server s 127.0.0.1:1\n")
+        #expect(missing == ["t.cfg:12:16: error: redirect: expected 'location', 'prefix' or 'scheme'"], "\(missing)")
+    }
+
+    @Test func environmentVariablesInAddressesOutsideQuotes() throws {
+        let c = try #require(config(http + """
+            frontend fe
+                bind 127.0.0.1:$PORT
+                default_backend be
+            backend be
+                server s1 ${HOST-10.0.0.9}:$SERVER_PORT
+            """, environment: ["PORT": "8081", "SERVER_PORT": "9001"]))
+        #expect(c.frontends[0].binds[0].address.description.hasSuffix(":8081"), "\(c.frontends[0].binds[0].address)")
+        #expect("\(c.backends[0].servers[0].address)".contains("10.0.0.9") && "\(c.backends[0].servers[0].address)".contains("9001"),
+                "\(c.backends[0].servers[0].address)")
+    }
+
+    @Test func tcpContentRulesOfAnHTTPFrontendSeeTheRequest() {
+        #expect(errors(http + """
+            frontend fe
+                bind :80
+                tcp-request content track-sc0 path table st
+                default_backend be
+            backend st
+                stick-table type string len 128 size 100M expire 30s store http_req_rate(10s)
+            backend be
+                server s1 127.0.0.1:1
+            """).isEmpty)
+        let tcp = errors(timeoutDefaults + """
+            frontend fe
+                mode tcp
+                bind :80
+                tcp-request content track-sc0 path table st
+                default_backend be
+            backend st
+                stick-table type string size 1k
+            backend be
+                mode tcp
+                server s1 127.0.0.1:1
+            """)
+        #expect(tcp.count == 1 && tcp[0].hasSuffix("this sample needs the HTTP request, which is not available to mode tcp content rules"),
+                "\(tcp)")
+    }
+
+    @Test func whatHAProxyOnlyWarnsAbout() {
+        let found = warnings(http + """
+            frontend fe
+                bind :80 alpn h2,http/1.1
+                http-request deny deny_status 429 hdr Retry-After 10 if { path /x }
+                default_backend be
+            backend st
+                stick-table type string len 128 size 100M
+            backend be
+                maxconn 100
+                server s1 127.0.0.1:1
+            """)
+        #expect(found.contains("t.cfg:11:14: warning: bind: 'alpn' has no effect without 'ssl' on the same line"), "\(found)")
+        #expect(found.contains { $0.hasPrefix("t.cfg:15:33: warning: stick-table len: Weir keeps at most 64 bytes") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("t.cfg:15:42: warning: stick-table size: Weir holds at most 16m entries") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("t.cfg:17:5: warning: 'maxconn' is ignored in a backend") }, "\(found)")
+        #expect(found.count == 4, "\(found)")
+    }
+}
