@@ -93,7 +93,15 @@ extension ParserState {
         case "stats":
             parseGlobalStats(words)
         case "description":
-            break
+            global.description = words.dropFirst().map(\.text).joined(separator: " ")
+        case "node":
+            guard words.count == 2, !words[1].text.isEmpty, words[1].text.allSatisfy({
+                $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".")
+            }) else {
+                error("node: expected one name of letters, digits, '-', '_' and '.'", at: words.count > 1 ? words[1] : words[0])
+                return
+            }
+            global.node = words[1].text
         case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-curves",
              "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
              "ssl-default-server-ciphers", "ssl-default-server-ciphersuites":

@@ -18,7 +18,7 @@ enum Keywords {
     ]
 
     static let global: [String] = [
-        "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize",
+        "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize", "node",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
@@ -35,7 +35,7 @@ enum Keywords {
     static let globalUnsupported: Set<String> = [
         "nbproc", "cpu-map", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
-        "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "node", "uid", "gid", "localpeer",
+        "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "uid", "gid", "localpeer",
         "log-send-hostname", "log-tag", "spread-checks",
         "quiet", "zero-warning", "busy-polling", "set-dumpable", "strict-limits",
         "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
@@ -119,8 +119,21 @@ enum Keywords {
         "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",
         "bind-process", "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
         "use-fcgi-app", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle",
-        "srvtcpka-intvl", "grace", "http-restrict-req-hdr-names", "reqadd", "reqdel", "reqrep", "rspadd", "rspdel",
-        "rsprep", "block", "log-bufsize", "balance-random", "option-forwardfor",
+        "srvtcpka-intvl", "grace", "http-restrict-req-hdr-names", "log-bufsize", "balance-random", "option-forwardfor",
+    ]
+
+    /// HAProxy 1.x keywords that HAProxy 2.1 removed, and what replaces them.
+    static let removedFromHAProxy: [String: String] = [
+        "reqadd": "'http-request add-header'", "reqdel": "'http-request del-header'",
+        "reqidel": "'http-request del-header'", "reqrep": "'http-request replace-header' or 'replace-path'",
+        "reqirep": "'http-request replace-header' or 'replace-path'", "reqdeny": "'http-request deny'",
+        "reqideny": "'http-request deny'", "reqallow": "'http-request allow'", "reqiallow": "'http-request allow'",
+        "reqpass": "'http-request allow'", "reqipass": "'http-request allow'", "reqtarpit": "'http-request tarpit'",
+        "reqitarpit": "'http-request tarpit'", "rspadd": "'http-response add-header'",
+        "rspdel": "'http-response del-header'", "rspidel": "'http-response del-header'",
+        "rsprep": "'http-response replace-header'", "rspirep": "'http-response replace-header'",
+        "rspdeny": "'http-response deny'", "rspideny": "'http-response deny'", "block": "'http-request deny'",
+        "reqsetbe": "'use_backend'", "reqisetbe": "'use_backend'",
     ]
 
     static let supportedOptions: [String] = [

@@ -673,6 +673,10 @@ public struct StatsSocket: Sendable, Hashable {
 public struct GlobalSettings: Sendable, Hashable {
     /// 0 means the default computed from the file-descriptor limit.
     public var maxconn: Int = 0
+    /// `node NAME`: this process's name on statistics pages; nil: the host's name.
+    public var node: String?
+    /// `description TEXT`: shown by `stats show-desc` without text.
+    public var description: String?
     /// `server-state-file`, and the `server-state-base` a relative one (and
     /// a backend's relative `server-state-file-name`) is read from.
     public var serverStateFile: String?

@@ -346,6 +346,10 @@ extension ParserState {
             }
             return
         }
+        if let replacement = Keywords.removedFromHAProxy[k] {
+            error("'\(k)' was removed in HAProxy 2.1; use \(replacement) instead", at: keyword)
+            return
+        }
         if Keywords.proxyUnsupported.contains(k) {
             error("'\(k)' is not supported by Weir yet", at: keyword)
             return

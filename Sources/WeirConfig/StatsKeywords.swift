@@ -18,6 +18,12 @@ public struct StatsPage: Sendable, Hashable {
     public var hideVersion = false
     /// `stats show-legends`.
     public var showLegends = false
+    /// `stats show-node [NAME]`: the node named on the page; empty: the
+    /// global `node`, else the host's name. nil: not shown.
+    public var showNode: String?
+    /// `stats show-desc [TEXT]`: a description on the page; empty: the
+    /// global `description`. nil: not shown.
+    public var showDescription: String?
     /// The first `stats` line of the section (or of its defaults).
     public var location: SourceLocation
 
@@ -30,7 +36,7 @@ public struct StatsPage: Sendable, Hashable {
 
 extension ParserState {
     static let statsProxyKeywords = [
-        "enable", "uri", "realm", "refresh", "auth", "admin", "hide-version", "show-legends",
+        "enable", "uri", "realm", "refresh", "auth", "admin", "hide-version", "show-legends", "show-node", "show-desc",
     ]
 
     /// `stats enable|uri|realm|refresh|auth|admin|hide-version|show-legends` in
@@ -97,10 +103,15 @@ extension ParserState {
         case "show-legends":
             expectAtMost(2, words, after: "stats show-legends")
             page.showLegends = true
+        case "show-node":
+            expectAtMost(3, words, after: "stats show-node")
+            page.showNode = words.count > 2 ? words[2].text : ""
+        case "show-desc":
+            page.showDescription = words.dropFirst(2).map(\.text).joined(separator: " ")
         case "socket", "timeout", "maxconn", "bind-process":
             error("'stats \(option.text)' is only allowed in the 'global' section", at: option)
             return
-        case "scope", "http-request", "show-node", "show-desc", "show-modules", "disable":
+        case "scope", "http-request", "show-modules", "disable":
             error("'stats \(option.text)' is not supported by Weir yet", at: option)
             return
         default:

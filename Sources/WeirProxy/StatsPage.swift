@@ -124,9 +124,11 @@ extension Worker {
             return true
         }
         let refresh = noRefresh ? nil : page.page.refresh.map { max(1, $0 / 1000) }
-        let options = StatsPageRenderer.Options(uri: String(decoding: page.uri, as: UTF8.self), refresh: refresh,
+        var options = StatsPageRenderer.Options(uri: String(decoding: page.uri, as: UTF8.self), refresh: refresh,
                                                 hideVersion: page.page.hideVersion, showLegends: page.page.showLegends,
                                                 admin: admin, onlyUp: onlyUp, outcome: outcome)
+        options.node = page.page.showNode
+        options.description = page.page.showDescription
         let body = StatsPageRenderer.render(view: view, process: pageProcessInfo(), options: options, now: now)
         sendLongAnswer(slot, status: 200, contentType: "text/html", body: body, request: request,
                        requestEnd: requestEnd, loop: &loop)

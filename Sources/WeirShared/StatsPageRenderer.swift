@@ -16,6 +16,9 @@ public enum StatsPageRenderer {
         public var onlyUp: Bool
         /// `;st=…` after an admin action.
         public var outcome: String?
+        /// `stats show-node`, `stats show-desc`: after the pid in the title.
+        public var node: String?
+        public var description: String?
 
         public init(uri: String, refresh: Int? = nil, hideVersion: Bool = false, showLegends: Bool = false,
                     admin: Bool = false, onlyUp: Bool = false, outcome: String? = nil) {
@@ -61,7 +64,10 @@ public enum StatsPageRenderer {
         out += style
         out += "</head>\n<body><h1>Weir"
         if !options.hideVersion { out += " version " + escape(process.version) }
-        out += "</h1>\n<h2>Statistics Report for pid \(process.pid)</h2>\n"
+        out += "</h1>\n<h2>Statistics Report for pid \(process.pid)"
+        if let node = options.node { out += " on " + escape(node) }
+        if let description = options.description { out += ": " + escape(description) }
+        out += "</h2>\n"
         if let outcome = options.outcome, let text = outcomes[outcome] {
             let good = outcome == "DONE"
             out += "<p class=\"\(good ? "done" : "failed")\">" + text + " <a href=\"" + escape(options.uri)

@@ -105,3 +105,41 @@ import Testing
         #expect(found.count == 4, "\(found)")
     }
 }
+
+@Suite struct StatsShowNodeTests {
+    @Test func showNodeAndDescription() throws {
+        let c = try #require(config("global\n    node lb-2\n    description Edge balancer\n" + timeoutDefaults + """
+            listen stats
+                mode http
+                bind :8404
+                stats enable
+                stats show-node
+                stats show-desc Public entry
+            """))
+        #expect(c.global.node == "lb-2" && c.global.description == "Edge balancer")
+        #expect(c.frontends[0].statsPage?.showNode == "" && c.frontends[0].statsPage?.showDescription == "Public entry")
+        #expect(errors("global\n    node lb 2\n") == ["t.cfg:2:10: error: node: expected one name of letters, digits, '-', '_' and '.'"])
+    }
+}
+
+@Suite struct RemovedKeywordTests {
+    @Test func haproxy1KeywordsNameTheirReplacement() {
+        let found = errors(timeoutDefaults + """
+            frontend fe
+                mode http
+                bind :80
+                reqadd X-Proto:\\ https
+                reqirep ^Host:\\ a Host:\\ b
+                rspidel ^Server:.*
+                default_backend be
+            backend be
+                mode http
+                server s1 127.0.0.1:1
+            """)
+        #expect(found == [
+            "t.cfg:8:5: error: 'reqadd' was removed in HAProxy 2.1; use 'http-request add-header' instead",
+            "t.cfg:9:5: error: 'reqirep' was removed in HAProxy 2.1; use 'http-request replace-header' or 'replace-path' instead",
+            "t.cfg:10:5: error: 'rspidel' was removed in HAProxy 2.1; use 'http-response del-header' instead",
+        ], "\(found)")
+    }
+}

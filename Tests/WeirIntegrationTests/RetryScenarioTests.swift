@@ -53,7 +53,9 @@ struct RetryScenarioTests {
         let scenario = try Scenario(config: config, backends: [])
         defer { scenario.close() }
         let client = try Client(port: scenario.port)
-        try client.send("hello")
+        // On a loaded machine weir may have given up and closed before the
+        // bytes leave: the send failing then is part of the same outcome.
+        _ = try? client.send("hello")
         let (bytes, end) = client.readToEnd()
         #expect(bytes.isEmpty)
         #expect(end.isClosed, "ended with \(end)")

@@ -21,6 +21,8 @@ struct StatsPageTests {
         global
             nbthread 2
             stats socket \(socket) level admin
+            node edge-1
+            description Front door
         defaults
             mode http
             timeout connect 2s
@@ -33,6 +35,8 @@ struct StatsPageTests {
         backend app
             stats uri /app-stats
             stats hide-version
+            stats show-node
+            stats show-desc
         \(backends.map { "    server \($0.name) \($0.address)" }.joined(separator: "\n"))
         listen stats
             bind 127.0.0.1:\(stats)
@@ -203,6 +207,7 @@ struct StatsPageTests {
         // A backend's page, reached through the frontend that chose it: no credentials asked.
         let backendPage = try page(web, "/app-stats")
         #expect(backendPage.status == 200 && backendPage.text.contains("<h1>Weir</h1>"), "\(backendPage)")
+        #expect(backendPage.text.contains(" on edge-1: Front door</h2>"), "show-node, show-desc")
         let backendCSV = try page(web, "/app-stats;csv")
         #expect(backendCSV.text.hasPrefix("# pxname,svname,"))
         #expect((h1.requests + h2.requests).allSatisfy { !$0.target.hasPrefix("/app-stats") })

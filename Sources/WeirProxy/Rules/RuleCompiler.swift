@@ -384,9 +384,17 @@ struct RuleCompiler {
     // MARK: - Conditions
 
     mutating func statsPage(_ page: StatsPage) throws(StartupError) -> CompiledStatsPage {
-        CompiledStatsPage(page: page, uri: constants.intern(page.uri), realm: constants.intern(page.realmOrDefault),
-                          credentials: page.credentials.map { Array($0.utf8) },
-                          admin: try page.admin.map { condition throws(StartupError) in try self.condition(condition) })
+        var resolved = page
+        // `stats show-node` and `show-desc` without a value show the global ones.
+        if resolved.showNode == "" {
+            var name = [UInt8](repeating: 0, count: 256)
+            resolved.showNode = configuration.global.node
+                ?? (gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "")
+        }
+        if resolved.showDescription == "" { resolved.showDescription = configuration.global.description }
+        return CompiledStatsPage(page: resolved, uri: constants.intern(page.uri), realm: constants.intern(page.realmOrDefault),
+                                 credentials: page.credentials.map { Array($0.utf8) },
+                                 admin: try page.admin.map { condition throws(StartupError) in try self.condition(condition) })
     }
 
     mutating func condition(_ condition: Condition) throws(StartupError) -> CompiledCondition {
