@@ -94,6 +94,15 @@ extension ParserState {
             parseGlobalStats(words)
         case "description":
             global.description = words.dropFirst().map(\.text).joined(separator: " ")
+        case "log-send-hostname":
+            expectAtMost(2, words, after: "log-send-hostname")
+            global.logSendHostname = words.count > 1 ? words[1].text : ""
+        case "log-tag":
+            guard words.count == 2, !words[1].text.isEmpty else {
+                error("log-tag: expected one tag, as in 'log-tag haproxy'", at: words.count > 1 ? words[1] : words[0])
+                return
+            }
+            global.logTag = words[1].text
         case "node":
             guard words.count == 2, !words[1].text.isEmpty, words[1].text.allSatisfy({
                 $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".")

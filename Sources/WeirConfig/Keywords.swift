@@ -19,6 +19,7 @@ enum Keywords {
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize", "node",
+        "log-send-hostname", "log-tag",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
@@ -36,7 +37,7 @@ enum Keywords {
         "nbproc", "cpu-map", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
         "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "uid", "gid", "localpeer",
-        "log-send-hostname", "log-tag", "spread-checks",
+        "spread-checks",
         "quiet", "zero-warning", "busy-polling", "set-dumpable", "strict-limits",
         "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
         "h1-case-adjust", "h1-case-adjust-file", "ssl-engine", "ssl-mode-async",

@@ -675,6 +675,10 @@ public struct GlobalSettings: Sendable, Hashable {
     public var maxconn: Int = 0
     /// `node NAME`: this process's name on statistics pages; nil: the host's name.
     public var node: String?
+    /// `log-send-hostname [NAME]`: empty for the host's name; nil when not set.
+    public var logSendHostname: String?
+    /// `log-tag TAG`: the program name in syslog headers; nil: `weir`.
+    public var logTag: String?
     /// `description TEXT`: shown by `stats show-desc` without text.
     public var description: String?
     /// `server-state-file`, and the `server-state-base` a relative one (and

@@ -125,11 +125,24 @@ struct Logger: ~Copyable {
     /// Lines for stdout or stderr dropped because their reader was too slow.
     private(set) var dropped = 0
     private let pid = Int64(getpid())
-    private let hostname: [UInt8]
+    private var hostname: [UInt8]
+    /// `log-send-hostname`: RFC 3164 headers name the host.
+    private var namesHost = false
+    /// `log-tag`: the program name in syslog headers.
+    private var tag: [UInt8] = Array("weir".utf8)
     /// One socket per distinct syslog destination.
     private(set) var syslogSockets: [SyslogSocket] = []
     /// The shortest time between two connection attempts to one syslog target.
     private let syslogRetryMilliseconds: Int64
+
+    /// `log-send-hostname [NAME]` (nil: not set) and `log-tag TAG`.
+    mutating func configure(sendHostname: String?, tag: String?) {
+        if let sendHostname {
+            namesHost = true
+            if !sendHostname.isEmpty { hostname = Array(sendHostname.utf8) }
+        }
+        if let tag { self.tag = Array(tag.utf8) }
+    }
 
     /// Opens a socket for every syslog destination among `targets` now; a
     /// destination first met by `emit` gets its socket then.
@@ -257,10 +270,12 @@ struct Logger: ~Copyable {
         case .raw:
             break
         case .rfc3164:
-            // `<PRI>Mmm dd hh:mm:ss weir[PID]: `: no hostname, as HAProxy
-            // without log-send-hostname.
+            // `<PRI>Mmm dd hh:mm:ss [HOST ]weir[PID]: `: the host only with
+            // log-send-hostname, as HAProxy.
             record.append(UInt8(ascii: "<")); record.append(decimal: priority); record.append(UInt8(ascii: ">"))
-            record.append(syslogDate); record.append(ascii: " weir["); record.append(decimal: pid); record.append(ascii: "]: ")
+            record.append(syslogDate); record.append(UInt8(ascii: " "))
+            if namesHost && !hostname.isEmpty { record.append(hostname); record.append(UInt8(ascii: " ")) }
+            record.append(tag); record.append(UInt8(ascii: "[")); record.append(decimal: pid); record.append(ascii: "]: ")
         case .rfc5424:
             // `<PRI>1 TIMESTAMP HOSTNAME weir PID - - `: no MSGID, no structured data.
             record.append(UInt8(ascii: "<")); record.append(decimal: priority); record.append(ascii: ">1 ")
@@ -271,7 +286,7 @@ struct Logger: ~Copyable {
             record.append(twoDigits: offset / 60); record.append(UInt8(ascii: ":")); record.append(twoDigits: offset % 60)
             record.append(UInt8(ascii: " "))
             if hostname.isEmpty { record.append(UInt8(ascii: "-")) } else { record.append(hostname) }
-            record.append(ascii: " weir ")
+            record.append(UInt8(ascii: " ")); record.append(tag); record.append(UInt8(ascii: " "))
             record.append(decimal: pid); record.append(ascii: " - - ")
         }
         record.append(UnsafeRawBufferPointer(start: line.bytes, count: line.count))

@@ -193,6 +193,7 @@ public struct Worker: ~Copyable, EventHandler {
                            sessionCapacity: min(maxconn, 1024))
         rules.stick.tables = segment.tables
         logger = Logger()
+        logger.configure(sendHostname: configuration.global.logSendHostname, tag: configuration.global.logTag)
         frontends = .allocate(capacity: configuration.frontends.count)
         _ = frontends.initialize(fromContentsOf: configuration.frontends.map(FrontendRuntime.init))
         compresses = frontends.contains { $0.compression != nil } || self.backends.contains { $0.compression != nil }

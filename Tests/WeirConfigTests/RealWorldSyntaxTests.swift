@@ -143,3 +143,13 @@ import Testing
         ], "\(found)")
     }
 }
+
+@Suite struct SyslogHeaderConfigTests {
+    @Test func logSendHostnameAndLogTag() throws {
+        let named = try #require(config("global\n    log-send-hostname edge-1\n    log-tag haproxy\n"))
+        #expect(named.global.logSendHostname == "edge-1" && named.global.logTag == "haproxy")
+        let plain = try #require(config("global\n    log-send-hostname\n"))
+        #expect(plain.global.logSendHostname == "" && plain.global.logTag == nil)
+        #expect(errors("global\n    log-tag\n") == ["t.cfg:2:5: error: log-tag: expected one tag, as in 'log-tag haproxy'"])
+    }
+}

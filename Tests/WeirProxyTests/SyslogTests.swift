@@ -134,6 +134,22 @@ private func localTime(_ format: String) -> String {
                 == "<158>1 \(localTime("%Y-%m-%dT%H:%M:%S")).123\(offset) \(hostname) weir \(getpid()) - - hello\n")
     }
 
+    @Test func logSendHostnameAndLogTagChangeTheHeader() throws {
+        let receiver = try DatagramReceiver()
+        var named = Logger()
+        named.configure(sendHostname: "edge-1", tag: "haproxy")
+        named.send("hello", to: [target(receiver.destination)])
+        #expect(receiver.receive() == "<134>\(localTime("%b %e %H:%M:%S")) edge-1 haproxy[\(getpid())]: hello\n")
+        var host = Logger()
+        host.configure(sendHostname: "", tag: nil)
+        host.send("hi", to: [target(receiver.destination, format: .rfc5424)])
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        let hostname = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let line = receiver.receive() ?? ""
+        #expect(line.hasSuffix(" \(hostname) weir \(getpid()) - - hi\n"), "\(line)")
+    }
+
     @Test func rawSendsTheMessageAlone() throws {
         let receiver = try DatagramReceiver()
         var logger = Logger()
