@@ -164,6 +164,14 @@ extension ParserState {
                 settings.checkKindLocation = location(name)
             }
             expectAtMost(2, words, after: "\(prefix) tcp-check")
+        case "ssl-hello-chk":
+            if negated {
+                if case .sslHello = settings.checkKind { settings.checkKind = .connect }
+            } else {
+                settings.checkKind = .sslHello
+                settings.checkKindLocation = location(name)
+            }
+            expectAtMost(2, words, after: "\(prefix) ssl-hello-chk")
         default:
             if negated {
                 if case .http = settings.checkKind { settings.checkKind = .connect }
@@ -474,6 +482,23 @@ extension ParserState {
             }
             if steps.isEmpty { steps = [.connect(port: nil)] }
             return .tcp(steps)
+        case .sslHello:
+            return .tcp(Self.sslHelloSteps)
         }
     }
+
+    /// `option ssl-hello-chk`: a TLS ClientHello, answered by any TLS server
+    /// with a handshake or an alert record (0x16 or 0x15, then version 3),
+    /// as HAProxy checks it.
+    static let sslHelloSteps: [TCPCheckStep] = [
+        .connect(port: nil),
+        .send(clientHello),
+        .expect(CheckExpect(kind: .regex("^[\u{15}\u{16}]\u{03}"), pattern: "TLS handshake or alert")),
+    ]
+
+    /// A TLS 1.2 ClientHello: a fixed random, no session, four common
+    /// suites (ECDHE-RSA-AES128/256-GCM, AES128-GCM, AES128-SHA), no compression.
+    static let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0x33, 0x01, 0x00, 0x00, 0x2F, 0x03, 0x03]
+        + (0..<32).map { UInt8($0) }
+        + [0x00, 0x00, 0x08, 0xC0, 0x2F, 0xC0, 0x30, 0x00, 0x9C, 0x00, 0x2F, 0x01, 0x00]
 }

@@ -140,12 +140,12 @@ enum Keywords {
     static let supportedOptions: [String] = [
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
-        "log-health-checks", "allbackups", "http-buffer-request",
+        "log-health-checks", "allbackups", "http-buffer-request", "ssl-hello-chk",
     ]
 
     static let unsupportedOptions: Set<String> = [
         "tcpka", "clitcpka", "srvtcpka", "abortonclose", "splice-auto",
-        "splice-request", "splice-response", "ssl-hello-chk", "mysql-check", "pgsql-check",
+        "splice-request", "splice-response", "mysql-check", "pgsql-check",
         "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
         "independent-streams", "nolinger", "http-pretend-keepalive",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",

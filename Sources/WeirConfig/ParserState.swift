@@ -69,6 +69,8 @@ struct ProxySettings: Sendable {
 
 enum CheckKindChoice: Sendable {
     case connect, http, tcp
+    /// `option ssl-hello-chk`.
+    case sslHello
 }
 
 /// The log line format a proxy asked for.

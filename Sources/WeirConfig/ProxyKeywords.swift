@@ -504,7 +504,7 @@ extension ParserState {
         case "persist":
             settings.persist = !negated
             expectAtMost(2, words, after: "\(prefix) persist")
-        case "httpchk", "tcp-check", "log-health-checks", "allbackups":
+        case "httpchk", "tcp-check", "ssl-hello-chk", "log-health-checks", "allbackups":
             parseCheckOption(words, negated: negated)
         default:
             if Keywords.unsupportedOptions.contains(name.text) {

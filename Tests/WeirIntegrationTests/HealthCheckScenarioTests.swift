@@ -295,6 +295,39 @@ struct HealthCheckScenarioTests {
         #expect(count(weir, "Server ping_pong/s1 is DOWN") == 0)
     }
 
+    @Test("option ssl-hello-chk: a TLS listener passes, a server answering in clear fails")
+    func sslHelloCheck() throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let certificate = try pki.aTest()
+        let plain = try Backend(.name("-ERR busy"))
+        defer { plain.stop() }
+        let tlsPort = try freeLoopbackPort()
+        let sections = """
+
+            listen tls_server
+                bind 127.0.0.1:\(tlsPort) ssl crt \(certificate.pem)
+                server s1 \(plain.address)
+            backend hello_tls
+                option ssl-hello-chk
+                option log-health-checks
+                timeout check 300ms
+                server s1 127.0.0.1:\(tlsPort) check inter 100ms
+            backend hello_plain
+                option ssl-hello-chk
+                option log-health-checks
+                timeout check 300ms
+                server s1 \(plain.address) check inter 100ms
+            """
+        let weir = try WeirProcess.start(config: tcpConfig(backend: "    server s1 \(plain.address)") + sections)
+        defer { weir.stop() }
+        let up = stateLine(weir, "Health check for server hello_tls/s1 succeeded")
+        #expect(up != nil, "stderr:\n\(weir.stderr.text)")
+        let down = stateLine(weir, "Server hello_plain/s1 is DOWN")
+        #expect(down != nil, "stderr:\n\(weir.stderr.text)")
+        #expect(count(weir, "Server hello_tls/s1 is DOWN") == 0)
+    }
+
     @Test("on-marked-down shutdown-sessions closes the sessions of a server marked DOWN")
     func shutdownSessionsOnDown() throws {
         // A hand-made server: its listening socket is closed while the
