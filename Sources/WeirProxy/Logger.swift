@@ -135,18 +135,11 @@ struct Logger: ~Copyable {
     /// The shortest time between two connection attempts to one syslog target.
     private let syslogRetryMilliseconds: Int64
 
-    /// `log-send-hostname [NAME]` (nil: not set) and `log-tag TAG`.
-    mutating func configure(sendHostname: String?, tag: String?) {
-        if let sendHostname {
-            namesHost = true
-            if !sendHostname.isEmpty { hostname = Array(sendHostname.utf8) }
-        }
-        if let tag { self.tag = Array(tag.utf8) }
-    }
-
     /// Opens a socket for every syslog destination among `targets` now; a
     /// destination first met by `emit` gets its socket then.
-    init(targets: [LogTarget] = [], syslogRetryMilliseconds: Int64 = 1000) {
+    /// `sendHostname`: `log-send-hostname [NAME]` (nil: not set); `tag`: `log-tag`.
+    init(targets: [LogTarget] = [], syslogRetryMilliseconds: Int64 = 1000, sendHostname: String? = nil,
+         tag: String? = nil) {
         self.syslogRetryMilliseconds = syslogRetryMilliseconds
         // A pipe or socket reader that stalls must not stall the loop: write to
         // those without blocking. Terminals and files stay as they are (a
@@ -160,6 +153,11 @@ struct Logger: ~Copyable {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
         hostname = Array(name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+        if let sendHostname {
+            namesHost = true
+            if !sendHostname.isEmpty { hostname = Array(sendHostname.utf8) }
+        }
+        if let tag { self.tag = Array(tag.utf8) }
         for target in targets {
             switch target.destination {
             case .udp, .unixDatagram: _ = syslogSocket(for: target.destination)

@@ -192,11 +192,13 @@ public struct Worker: ~Copyable, EventHandler {
         rules = RuleEngine(compiled: compiledRules, arenaSize: bufferSize, maxHeaders: configuration.global.maxHeaders,
                            sessionCapacity: min(maxconn, 1024))
         rules.stick.tables = segment.tables
-        logger = Logger()
-        logger.configure(sendHostname: configuration.global.logSendHostname, tag: configuration.global.logTag)
+        logger = Logger(sendHostname: configuration.global.logSendHostname, tag: configuration.global.logTag)
         frontends = .allocate(capacity: configuration.frontends.count)
         _ = frontends.initialize(fromContentsOf: configuration.frontends.map(FrontendRuntime.init))
-        compresses = frontends.contains { $0.compression != nil } || self.backends.contains { $0.compression != nil }
+        // From the locals: a closure reading `self` before every stored
+        // property is set miscompiles in release builds (Swift 6.3).
+        compresses = configuration.frontends.contains { $0.mode == .http && $0.compression != nil }
+            || backends.contains { $0.compression != nil }
         deflateTable = DeflateTable()
         forwardedFor = ForwardedForTable(frontends: frontends.map(\.forwardFor), backends: self.backends.map(\.forwardFor))
         listeners = bound.map {

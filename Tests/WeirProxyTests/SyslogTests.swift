@@ -136,12 +136,10 @@ private func localTime(_ format: String) -> String {
 
     @Test func logSendHostnameAndLogTagChangeTheHeader() throws {
         let receiver = try DatagramReceiver()
-        var named = Logger()
-        named.configure(sendHostname: "edge-1", tag: "haproxy")
+        var named = Logger(sendHostname: "edge-1", tag: "haproxy")
         named.send("hello", to: [target(receiver.destination)])
         #expect(receiver.receive() == "<134>\(localTime("%b %e %H:%M:%S")) edge-1 haproxy[\(getpid())]: hello\n")
-        var host = Logger()
-        host.configure(sendHostname: "", tag: nil)
+        var host = Logger(sendHostname: "")
         host.send("hi", to: [target(receiver.destination, format: .rfc5424)])
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
