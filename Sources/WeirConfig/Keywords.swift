@@ -95,6 +95,9 @@ enum Keywords {
         ("stats", true, true, true, true),
         ("stick-table", false, true, true, true),
         ("stick", false, false, true, true),
+        // In a backend both are ignored with a warning, as in HAProxy.
+        ("monitor-uri", true, true, true, true),
+        ("monitor", false, true, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -109,8 +112,7 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "http-after-response", "tcp-response", "compression", "monitor-uri",
-        "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
+        "http-after-response", "tcp-response", "compression", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "use-server",
         "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",

@@ -541,6 +541,12 @@ public struct Frontend: Sendable, Hashable {
     public var tcpInspectDelay: Int?
     /// `stats enable|uri|auth|…`: the HTML statistics page; nil: none.
     public var statsPage: StatsPage?
+    /// `monitor-uri URI`: requests for it are answered by the proxy (200,
+    /// or 503 when a `monitor fail` condition says so) before the
+    /// `http-request` rules, and not logged.
+    public var monitorURI: String?
+    /// `monitor fail if|unless COND` lines (`unless` is a negated condition).
+    public var monitorFail: [Condition] = []
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

@@ -61,6 +61,9 @@ struct ProxySettings: Sendable {
 
     /// `stats enable|uri|auth|…`: the HTML stats page (inherited from `defaults`).
     var statsPage: StatsPage?
+    /// `monitor-uri URI`, and where it was written.
+    var monitorURI: String?
+    var monitorURILocation: SourceLocation?
 }
 
 enum CheckKindChoice: Sendable {
@@ -137,6 +140,9 @@ struct ProxyDraft: Sendable {
     var stickTable: StickTableSpec?
     var stickRules: [StickRule] = []
     var servers: [Server] = []
+    /// `monitor fail if|unless COND` lines, and where the first is written.
+    var monitorFail: [Condition] = []
+    var monitorFailLocation: SourceLocation?
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
 }
@@ -149,7 +155,7 @@ extension ProxyDraft {
             case .deny, .tarpit, .auth, .redirect, .returnResponse, .useService, .reject, .silentDrop: return true
             default: return false
             }
-        } || settings.statsPage != nil
+        } || settings.statsPage != nil || settings.monitorURI != nil
     }
 
     /// Every condition of the section's rules, for resolving ACL names.
@@ -163,6 +169,7 @@ extension ProxyDraft {
         for i in persistRules.indices { body(&persistRules[i].condition) }
         if settings.statsPage?.admin != nil { body(&settings.statsPage!.admin!) }
         for i in stickRules.indices { body(&stickRules[i].condition) }
+        for i in monitorFail.indices { body(&monitorFail[i]) }
     }
 }
 

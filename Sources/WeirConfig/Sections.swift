@@ -317,6 +317,8 @@ extension ParserState {
             case "stats": parseProxyStats(words)
             case "stick-table": parseStickTable(words)
             case "stick": parseStick(words)
+            case "monitor-uri": parseMonitorURI(words)
+            case "monitor": parseMonitor(words)
             case "description": break
             default: break
             }

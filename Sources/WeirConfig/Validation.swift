@@ -125,6 +125,8 @@ extension ParserState {
             frontend.tcpRequestContentRules = draft.tcpRequestContentRules
             frontend.tcpInspectDelay = draft.settings.tcpInspectDelay
             frontend.statsPage = draft.settings.statsPage
+            frontend.monitorURI = draft.settings.monitorURI
+            frontend.monitorFail = draft.monitorFail
             if draft.kind == .frontend { frontend.stickTable = draft.stickTable }
             let label = "\(draft.kind.rawValue) '\(draft.name)'"
 

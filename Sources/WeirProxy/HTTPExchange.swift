@@ -74,6 +74,8 @@ struct HTTPExchange {
     var started = false
     /// The proxy itself told the client `100 Continue` (a form posted to the stats page).
     var sentContinue = false
+    /// A `monitor-uri` request: answered by the proxy and not logged.
+    var monitor = false
     /// `balance uri|url_param|hdr|hash`: the hash key of the request, taken
     /// at its first server pick (while the rules engine holds the request)
     /// and used again by a pick from the queue or a redispatch; nil: the

@@ -376,6 +376,14 @@ struct CompiledStatsPage {
     let admin: CompiledCondition?
 }
 
+/// A frontend's `monitor-uri` and `monitor fail` lines, ready for requests.
+struct CompiledMonitor {
+    /// Matched against the request's target; one starting with `/` also
+    /// matches the path of an absolute-form target.
+    let uri: UnsafeRawBufferPointer
+    let failConditions: [CompiledCondition]
+}
+
 struct CompiledUserlist {
     let users: [CompiledUser]
 }

@@ -20,7 +20,7 @@ struct CompiledRuleSet {
     /// Whether any user list holds a crypt(3) hash.
     let needsCrypt: Bool
     /// Whether a rule reads `nbsrv`, so the worker counts usable servers.
-    let countsServers: Bool
+    var countsServers: Bool
     /// Statuses rules answer with the proxy's error page (deny, tarpit, return).
     let errorStatuses: Set<Int>
     /// Per backend: the expression of `balance hash EXPR`, nil for other algorithms.
@@ -37,6 +37,8 @@ struct CompiledRuleSet {
     /// Each frontend's and backend's statistics page (`stats …`), if any.
     var frontendStatsPages: [CompiledStatsPage?] = []
     var backendStatsPages: [CompiledStatsPage?] = []
+    /// Each frontend's `monitor-uri`, if any (Monitor.swift).
+    var frontendMonitors: [CompiledMonitor?] = []
     /// Per backend, per server: the `sni` expression (ServerTLS.swift), nil without.
     var serverSNI: [[CompiledSample?]] = []
     /// Per backend, per server: which distinct `sni` expression of the
@@ -77,6 +79,12 @@ struct RuleCompiler {
                 try compiler.statsPage(page)
             })
         }
+        for frontend in configuration.frontends {
+            compiled.frontendMonitors.append(try frontend.monitorURI.map { uri throws(StartupError) in
+                CompiledMonitor(uri: compiler.constants.intern(uri),
+                                failConditions: try frontend.monitorFail.map { c throws(StartupError) in try compiler.condition(c) })
+            })
+        }
         for backend in configuration.backends {
             compiled.backendStatsPages.append(try backend.statsPage.map { page throws(StartupError) in
                 try compiler.statsPage(page)
@@ -106,6 +114,8 @@ struct RuleCompiler {
             compiled.serverSNIByRequest.append(backend.servers.map { $0.tls.enabled && $0.tls.sniDependsOnRequest })
         }
         compiled.tarpitAnswers = compiler.tarpitAnswers
+        // Conditions compiled after the rules (stats admin, monitor fail) may read nbsrv too.
+        compiled.countsServers = compiler.countsServers
         compiled.setsTimeouts = compiler.setsTimeouts
         return compiled
     }
