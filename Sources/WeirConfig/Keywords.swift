@@ -143,7 +143,7 @@ enum Keywords {
 
     static let bindOptionsUnsupported: Set<String> = [
         "npn",
-        "ecdhe", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
+        "ecdhe", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
         "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
@@ -163,8 +163,7 @@ enum Keywords {
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
         "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
-        "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "no-tlsv12", "no-tlsv13", "force-sslv3",
-        "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "max-reuse", "npn", "curves", "sigalgs",
+        "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "max-reuse", "npn", "curves", "sigalgs",
         "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
         "no-send-proxy", "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
     ]

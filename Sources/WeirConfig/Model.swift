@@ -86,6 +86,8 @@ public struct DefaultBindTLS: Sendable, Hashable {
     /// `ssl-default-bind-options no-tls-tickets`, `… prefer-client-ciphers`.
     public var noTLSTickets = false
     public var preferClientCiphers = false
+    /// `no-tlsv1x` flags, applied with each bind line's own.
+    public var disabledVersions: Set<BindTLS.Version> = []
     /// Where each default was written, by option name (`curves`, `ciphers`, …):
     /// OpenSSL judges the lists only when the contexts are built.
     public var locations: [String: SourceLocation] = [:]
@@ -402,6 +404,9 @@ public struct ServerTLS: Sendable, Hashable {
     public var alpn: [String] = []
     public var minVersion: BindTLS.Version?
     public var maxVersion: BindTLS.Version?
+    /// `no-tlsv1x` flags, turned into `minVersion` and `maxVersion` once
+    /// the whole configuration is read.
+    public var disabledVersions: Set<BindTLS.Version> = []
     public var ciphers: String?
     public var ciphersuites: String?
     /// `no-ssl-reuse` clears it: no TLS session is offered again.
@@ -426,6 +431,8 @@ public struct DefaultServerTLS: Sendable, Hashable {
     public var maxVersion: BindTLS.Version?
     /// `no-ssl-reuse` among `ssl-default-server-options`.
     public var noReuse = false
+    /// `no-tlsv1x` flags, applied with each server's own.
+    public var disabledVersions: Set<BindTLS.Version> = []
     public init() {}
 }
 

@@ -91,6 +91,10 @@ extension ParserState {
                 tlsWords.append(option)
                 i += 1
                 continue
+            case let text where TLSVersionToggle(text) != nil:
+                tlsWords.append(option)
+                i += 1
+                continue
             case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites", "curves", "sigalgs",
                  "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys":
                 guard let v = value() else {
@@ -107,7 +111,7 @@ extension ParserState {
             if i >= words.count { break }
             let supported = ["name", "ssl", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
                              "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys"]
-                + BindTLSOptions.valueKeywords
+                + BindTLSOptions.valueKeywords + TLSVersionToggle.keywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
             error("unsupported bind option '\(option.text)'" + hint, at: option)
@@ -122,9 +126,22 @@ extension ParserState {
         var options = BindTLS.Options()
         var j = 0
         var verifyWord: Word?
+        var disabledVersions: Set<BindTLS.Version> = []
+        var firstToggle: Word?
         while j < tlsWords.count {
             let option = tlsWords[j]
             switch option.text {
+            case let text where TLSVersionToggle(text) != nil:
+                switch TLSVersionToggle(text)! {
+                case .disable(let version):
+                    disabledVersions.insert(version)
+                    if firstToggle == nil { firstToggle = option }
+                case .force(let version):
+                    options.minVersion = version
+                    options.maxVersion = version
+                case .disableSSLv3: break
+                case .forceSSLv3: error("bind: " + TLSVersionToggle.sslv3Refused, at: option)
+                }
             case "strict-sni": settings.strictSNI = true
             case "no-tls-tickets": settings.noTLSTickets = true
             case "prefer-client-ciphers": settings.preferClientCiphers = true
@@ -164,6 +181,20 @@ extension ParserState {
         if settings.sigalgs == nil { settings.sigalgs = defaults.sigalgs }
         if settings.minVersion == nil { settings.minVersion = defaults.minVersion }
         if settings.maxVersion == nil { settings.maxVersion = defaults.maxVersion }
+        let disabled = disabledVersions.union(defaults.disabledVersions)
+        if !disabled.isEmpty {
+            switch TLSVersionToggle.resolve(min: settings.minVersion, max: settings.maxVersion, disabled: disabled) {
+            case .range(let min, let max):
+                settings.minVersion = min
+                settings.maxVersion = max
+            case .flagsIgnored(let versions, _, _):
+                warning("bind: \(TLSVersionToggle.names(versions)) ignored: 'ssl-min-ver' or 'ssl-max-ver' (or a "
+                        + "'force-*' option) sets the versions, as in HAProxy; use only those", at: firstToggle ?? words[0])
+            case .allDisabled:
+                error("bind: all SSL/TLS versions are disabled (\(TLSVersionToggle.names(disabled.sorted { $0.rawValue < $1.rawValue })))",
+                      at: firstToggle ?? words[0])
+            }
+        }
         settings.noTLSTickets = settings.noTLSTickets || defaults.noTLSTickets
         settings.preferClientCiphers = settings.preferClientCiphers || defaults.preferClientCiphers
         if settings.certificates.isEmpty {
