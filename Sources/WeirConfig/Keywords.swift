@@ -98,6 +98,13 @@ enum Keywords {
         // In a backend both are ignored with a warning, as in HAProxy.
         ("monitor-uri", true, true, true, true),
         ("monitor", false, true, true, true),
+        // On the wrong side they are ignored with a warning, as in HAProxy.
+        ("clitcpka-cnt", true, true, true, true),
+        ("clitcpka-idle", true, true, true, true),
+        ("clitcpka-intvl", true, true, true, true),
+        ("srvtcpka-cnt", true, true, true, true),
+        ("srvtcpka-idle", true, true, true, true),
+        ("srvtcpka-intvl", true, true, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -117,19 +124,18 @@ enum Keywords {
         "persist", "server-template", "use-server",
         "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",
         "bind-process", "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
-        "use-fcgi-app", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle",
-        "srvtcpka-intvl", "grace", "http-restrict-req-hdr-names", "reqadd", "reqdel", "reqrep", "rspadd", "rspdel",
+        "use-fcgi-app", "grace", "http-restrict-req-hdr-names", "reqadd", "reqdel", "reqrep", "rspadd", "rspdel",
         "rsprep", "block", "log-bufsize", "balance-random", "option-forwardfor",
     ]
 
     static let supportedOptions: [String] = [
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
-        "log-health-checks", "allbackups",
+        "log-health-checks", "allbackups", "tcpka", "clitcpka", "srvtcpka",
     ]
 
     static let unsupportedOptions: Set<String> = [
-        "tcpka", "clitcpka", "srvtcpka", "abortonclose", "splice-auto",
+        "abortonclose", "splice-auto",
         "splice-request", "splice-response", "ssl-hello-chk", "mysql-check", "pgsql-check",
         "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
         "independent-streams", "nolinger", "http-buffer-request", "http-pretend-keepalive",

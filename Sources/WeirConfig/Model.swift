@@ -267,6 +267,22 @@ public enum ServerAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// `option clitcpka` / `srvtcpka` / `tcpka` with `clitcpka-*` / `srvtcpka-*`:
+/// TCP keep-alive probes (SO_KEEPALIVE) on one side's sockets.
+public struct TCPKeepAlive: Sendable, Hashable {
+    /// `…-cnt`: TCP_KEEPCNT; nil: the system's `tcp_keepalive_probes`.
+    public var probes: Int?
+    /// `…-idle`, in seconds: TCP_KEEPIDLE; nil: `tcp_keepalive_time`.
+    public var idle: Int?
+    /// `…-intvl`, in seconds: TCP_KEEPINTVL; nil: `tcp_keepalive_intvl`.
+    public var interval: Int?
+    public init(probes: Int? = nil, idle: Int? = nil, interval: Int? = nil) {
+        self.probes = probes
+        self.idle = idle
+        self.interval = interval
+    }
+}
+
 /// Timeouts in milliseconds; nil means no timeout.
 public struct Timeouts: Sendable, Hashable {
     public var connect: Int?
@@ -554,6 +570,8 @@ public struct Frontend: Sendable, Hashable {
     public var monitorURI: String?
     /// `monitor fail if|unless COND` lines (`unless` is a negated condition).
     public var monitorFail: [Condition] = []
+    /// `option clitcpka` (or `tcpka`): keep-alive probes on client sockets; nil: none.
+    public var clientTCPKeepAlive: TCPKeepAlive?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -618,6 +636,8 @@ public struct Backend: Sendable, Hashable {
     public var stickTable: StickTableSpec?
     /// `stick` rules in their order.
     public var stickRules: [StickRule] = []
+    /// `option srvtcpka` (or `tcpka`): keep-alive probes on server sockets; nil: none.
+    public var serverTCPKeepAlive: TCPKeepAlive?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

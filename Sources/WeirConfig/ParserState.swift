@@ -61,6 +61,12 @@ struct ProxySettings: Sendable {
 
     /// `stats enable|uri|auth|…`: the HTML stats page (inherited from `defaults`).
     var statsPage: StatsPage?
+    /// `option clitcpka` / `srvtcpka` (both with `tcpka`), and the
+    /// `clitcpka-*` / `srvtcpka-*` probe settings.
+    var clientTCPKeepAlive = false
+    var serverTCPKeepAlive = false
+    var clientKeepAliveProbes = TCPKeepAlive()
+    var serverKeepAliveProbes = TCPKeepAlive()
     /// `monitor-uri URI`, and where it was written.
     var monitorURI: String?
     var monitorURILocation: SourceLocation?

@@ -532,6 +532,8 @@ extension ParserState {
             expectAtMost(2, words, after: "\(prefix) persist")
         case "httpchk", "tcp-check", "log-health-checks", "allbackups":
             parseCheckOption(words, negated: negated)
+        case "tcpka", "clitcpka", "srvtcpka":
+            parseTCPKeepAliveOption(words, negated: negated)
         default:
             if Keywords.unsupportedOptions.contains(name.text) {
                 error("'option \(name.text)' is not supported by Weir yet", at: name)

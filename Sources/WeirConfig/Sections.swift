@@ -319,6 +319,8 @@ extension ParserState {
             case "stick": parseStick(words)
             case "monitor-uri": parseMonitorURI(words)
             case "monitor": parseMonitor(words)
+            case "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl":
+                parseTCPKeepAliveSetting(words)
             case "description": break
             default: break
             }

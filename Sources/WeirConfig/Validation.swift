@@ -60,6 +60,7 @@ extension ParserState {
                 backend.statsPage = draft.settings.statsPage
                 backend.stickTable = draft.stickTable
                 backend.stickRules = draft.stickRules
+                if draft.settings.serverTCPKeepAlive { backend.serverTCPKeepAlive = draft.settings.serverKeepAliveProbes }
                 resolveServerTLS(&backend)
                 config.backends.append(backend)
 
@@ -127,6 +128,7 @@ extension ParserState {
             frontend.statsPage = draft.settings.statsPage
             frontend.monitorURI = draft.settings.monitorURI
             frontend.monitorFail = draft.monitorFail
+            if draft.settings.clientTCPKeepAlive { frontend.clientTCPKeepAlive = draft.settings.clientKeepAliveProbes }
             if draft.kind == .frontend { frontend.stickTable = draft.stickTable }
             let label = "\(draft.kind.rawValue) '\(draft.name)'"
 

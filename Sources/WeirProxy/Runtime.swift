@@ -45,6 +45,8 @@ struct FrontendRuntime {
     let forwardFor: ForwardedFor?
     /// `option originalto`: the same shape, for the address the client reached.
     let originalTo: ForwardedFor?
+    /// `option clitcpka`: keep-alive probes on client sockets.
+    let tcpKeepAlive: TCPKeepAlive?
     var current = 0
     var cumulated = 0
     /// Lines logged so far (`%lc`).
@@ -73,6 +75,7 @@ struct FrontendRuntime {
         closesClientAfterResponse = frontend.connectionMode == .close
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
         originalTo = frontend.originalTo.map(ForwardedFor.init)
+        tcpKeepAlive = frontend.clientTCPKeepAlive
     }
 }
 
@@ -124,6 +127,8 @@ struct BackendRuntime {
     let closesClientAfterResponse: Bool
     /// `http-reuse`: whether idle server connections are shared between sessions.
     let reuse: HTTPReuse
+    /// `option srvtcpka`: keep-alive probes on server sockets.
+    let tcpKeepAlive: TCPKeepAlive?
     /// `cookie`: cookie persistence (CookiePersistence.swift), nil without.
     let cookie: CookieSettings?
     /// `cookie != nil`, readable without copying the settings out.
@@ -229,6 +234,7 @@ struct BackendRuntime {
         keepsServerConnections = backend.connectionMode == .keepAlive
         closesClientAfterResponse = backend.connectionMode == .close
         reuse = backend.httpReuse
+        tcpKeepAlive = backend.serverTCPKeepAlive
         cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
         hasCookie = cookie != nil
         serverIDs = backend.servers.map(\.id)

@@ -127,7 +127,12 @@ extension Worker {
         s.pointee.toClient.sourceReadable = false
         s.pointee.toClient.sourceEOF = false
         s.pointee.toClient.sourceHungUp = false
-        if address.family != AF_UNIX { Posix.setNoDelay(fd) }
+        if address.family != AF_UNIX {
+            Posix.setNoDelay(fd)
+            if let k = backends[backend].tcpKeepAlive {
+                Posix.setKeepAlive(fd, probes: k.probes, idle: k.idle, interval: k.interval)
+            }
+        }
         let connected: Bool
         do { connected = try Posix.connect(fd, to: address) } catch {
             connectFailed(slot, error: error, loop: &loop)

@@ -370,7 +370,12 @@ public struct Worker: ~Copyable, EventHandler {
 
     private mutating func startSession(clientFD: Int32, peer: SocketAddress, listener: Int, loop: inout EventLoop) {
         let index = listeners[listener].frontend
-        if peer.family != AF_UNIX { Posix.setNoDelay(clientFD) }
+        if peer.family != AF_UNIX {
+            Posix.setNoDelay(clientFD)
+            if let k = frontends[index].tcpKeepAlive {
+                Posix.setKeepAlive(clientFD, probes: k.probes, idle: k.idle, interval: k.interval)
+            }
+        }
         // `tcp-request connection reject`: closed before it becomes a session.
         stats.add(stats.frontend(index), .connectionsTotal)
         guard acceptsConnection(frontend: index, clientFD: clientFD, peer: peer) else {
