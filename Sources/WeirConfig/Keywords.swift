@@ -62,6 +62,7 @@ enum Keywords {
         ("balance", true, false, true, true),
         ("timeout", true, true, true, true),
         ("maxconn", true, true, true, false),
+        ("backlog", true, true, true, false),
         ("retries", true, false, true, true),
         ("load-server-state-from-file", true, false, true, true),
         ("server-state-file-name", false, false, true, true),
@@ -119,7 +120,7 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "http-after-response", "tcp-response", "compression", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
+        "http-after-response", "tcp-response", "compression", "hash-balance-factor", "hash-key", "fullconn", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "use-server",
         "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",
@@ -149,9 +150,9 @@ enum Keywords {
 
     static let bindOptionsUnsupported: Set<String> = [
         "npn",
-        "ecdhe", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
-        "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
-        "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
+        "ecdhe", "accept-proxy", "accept-netscaler-cip", "transparent",
+        "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
+        "process", "thread", "shards", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
         "no-ca-names", "label",
         "idle-ping", "guid-prefix",

@@ -61,11 +61,34 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// The socket options of a `bind` line, for each socket it opens.
+public struct BindOptions: Sendable, Hashable {
+    /// `backlog N`: the accept queue's length; nil: the frontend's
+    /// `backlog`, else 1024.
+    public var backlog: Int?
+    /// `maxconn N`: connections this socket takes at once (per worker);
+    /// nil: only the frontend's limit.
+    public var maxconn: Int?
+    /// `v6only` (true) or `v4v6` (false) on an IPv6 socket; nil: the system's default.
+    public var v6only: Bool?
+    /// `defer-accept`: TCP_DEFER_ACCEPT, a connection is accepted once data arrive.
+    public var deferAccept = false
+    /// `tfo`: TCP_FASTOPEN.
+    public var fastOpen = false
+    /// `mss N`: TCP_MAXSEG, or when negative how much to take off the default.
+    public var maxSegment: Int?
+    /// `interface NAME`: SO_BINDTODEVICE.
+    public var interface: String?
+    public init() {}
+}
+
 public struct Bind: Sendable, Hashable {
     public var address: ListenAddress
     public var location: SourceLocation
     /// `ssl …`: TLS termination on this socket; nil for plain TCP.
     public var tls: BindTLS?
+    /// `backlog`, `maxconn`, `v6only`, `defer-accept`…
+    public var options = BindOptions()
 
     public init(address: ListenAddress, location: SourceLocation, tls: BindTLS? = nil) {
         self.address = address
@@ -517,6 +540,8 @@ public struct Frontend: Sendable, Hashable {
     public var binds: [Bind] = []
     /// 0 means the global limit alone applies.
     public var maxconn: Int = 0
+    /// `backlog N`: the accept queue of binds that set none; nil: 1024.
+    public var backlog: Int?
     public var timeouts = Timeouts()
     /// Index into `Configuration.backends`.
     public var defaultBackend: Int?

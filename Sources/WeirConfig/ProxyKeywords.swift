@@ -65,6 +65,7 @@ extension ParserState {
         }
         var tls: BindTLS?
         var tlsWords: [Word] = []
+        var socketOptions = BindOptions()
         var i = 2
         while i < words.count {
             let option = words[i]
@@ -86,6 +87,24 @@ extension ParserState {
             case "ssl":
                 if tls == nil { tls = BindTLS(location: location(option)) }
                 i += 1
+                continue
+            case "v4v6", "v6only", "defer-accept", "tfo":
+                switch option.text {
+                // `v6only` wins over `v4v6`, wherever each is written.
+                case "v4v6": if socketOptions.v6only == nil { socketOptions.v6only = false }
+                case "v6only": socketOptions.v6only = true
+                case "defer-accept": socketOptions.deferAccept = true
+                default: socketOptions.fastOpen = true
+                }
+                i += 1
+                continue
+            case "backlog", "maxconn", "mss", "interface":
+                guard let v = value() else {
+                    i = words.count
+                    continue
+                }
+                parseBindSocketOption(option, v, into: &socketOptions)
+                i += 2
                 continue
             case "strict-sni", "no-tls-tickets", "prefer-client-ciphers":
                 tlsWords.append(option)
@@ -110,7 +129,8 @@ extension ParserState {
             }
             if i >= words.count { break }
             let supported = ["name", "ssl", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
-                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys"]
+                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys",
+                             "backlog", "maxconn", "mss", "interface", "v4v6", "v6only", "defer-accept", "tfo"]
                 + BindTLSOptions.valueKeywords + TLSVersionToggle.keywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
@@ -118,6 +138,7 @@ extension ParserState {
             // Which words after it are its values is unknown: stop at the first.
             break
         }
+        for b in before..<proxies[index].binds.count { proxies[index].binds[b].options = socketOptions }
         guard !tlsWords.isEmpty || tls != nil else { return }
         guard var settings = tls else {
             error("bind: '\(tlsWords[0].text)' needs 'ssl' on the same line", at: tlsWords[0])
@@ -225,6 +246,36 @@ extension ParserState {
             }
         }
         for b in before..<proxies[index].binds.count { proxies[index].binds[b].tls = settings }
+    }
+
+    // MARK: bind … backlog, maxconn, mss, interface
+
+    /// A socket option of a bind line that takes a value.
+    mutating func parseBindSocketOption(_ option: Word, _ v: Word, into options: inout BindOptions) {
+        switch option.text {
+        case "backlog", "maxconn":
+            guard let n = Units.integer(v.text), n <= Int(Int32.max) else {
+                error("bind: '\(option.text)' expects a non-negative number, got '\(v.text)'", at: v)
+                return
+            }
+            // 0 is HAProxy's "not set": the frontend's value applies.
+            if option.text == "backlog" { options.backlog = n == 0 ? nil : n } else { options.maxconn = n == 0 ? nil : n }
+        case "mss":
+            // Linux takes segment sizes up to 32767.
+            guard let n = Int(v.text), n != 0, abs(n) <= 32767 else {
+                error("bind: 'mss' expects a segment size between 1 and 32767, or a negative number to take off "
+                      + "the default one, got '\(v.text)'", at: v)
+                return
+            }
+            options.maxSegment = n
+        default:
+            // IFNAMSIZ is 16, the terminating NUL included.
+            guard !v.text.isEmpty, v.text.utf8.count < 16, !v.text.contains("/") else {
+                error("bind: 'interface' expects a network interface name like eth0, got '\(v.text)'", at: v)
+                return
+            }
+            options.interface = v.text
+        }
     }
 
     // MARK: bind … verify (client certificates)

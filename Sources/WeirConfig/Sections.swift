@@ -287,6 +287,11 @@ extension ParserState {
             case "maxconn":
                 if let n = integer(words, 1, keyword: "maxconn", range: 0...Int.max) { settings.maxconn = n }
                 expectAtMost(2, words, after: "maxconn")
+            case "backlog":
+                if let n = integer(words, 1, keyword: "backlog", range: 0...Int(Int32.max)) {
+                    settings.backlog = n == 0 ? nil : n
+                }
+                expectAtMost(2, words, after: "backlog")
             case "retries":
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
                 expectAtMost(2, words, after: "retries")

@@ -95,6 +95,7 @@ extension ParserState {
             frontend.mode = draft.settings.mode
             frontend.binds = draft.binds
             frontend.maxconn = draft.settings.maxconn
+            frontend.backlog = draft.settings.backlog
             frontend.timeouts = draft.settings.timeouts
             frontend.tcpLog = draft.settings.tcpLog
             frontend.httpLog = draft.settings.httpLog != nil && draft.settings.mode == .http

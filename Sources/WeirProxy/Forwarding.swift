@@ -390,6 +390,7 @@ extension Worker {
         }
         closeServerSocket(slot)
         frontends[frontend].current -= 1
+        if s.pointee.listener >= 0 { listeners[Int(s.pointee.listener)].current -= 1 }
         stats.close(stats.frontend(frontend))
         let backend = Int(s.pointee.backend)
         let releasedServer = s.pointee.countedOnServer

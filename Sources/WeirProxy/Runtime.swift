@@ -12,6 +12,9 @@ struct ListenerRuntime {
     var tls: TLSFrontend?
     /// Its bind line's position in the frontend (HAProxy's listener id, from 1).
     var bind = 0
+    /// `bind … maxconn`: connections it takes at once; 0: no limit of its own.
+    var maxconn = 0
+    var current = 0
     var paused = false
     var closed = false
 }
