@@ -663,6 +663,9 @@ public struct Backend: Sendable, Hashable {
     public var stickRules: [StickRule] = []
     /// `option srvtcpka` (or `tcpka`): keep-alive probes on server sockets; nil: none.
     public var serverTCPKeepAlive: TCPKeepAlive?
+    /// `http-send-name-header NAME`: each request carries the name of the
+    /// server it is sent to in this header, replacing any the client sent.
+    public var serverNameHeader: String?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

@@ -69,6 +69,9 @@ struct ProxySettings: Sendable {
     var serverTCPKeepAlive = false
     var clientKeepAliveProbes = TCPKeepAlive()
     var serverKeepAliveProbes = TCPKeepAlive()
+    /// `http-send-name-header NAME`, and where it was written.
+    var serverNameHeader: String?
+    var serverNameHeaderLocation: SourceLocation?
     /// `monitor-uri URI`, and where it was written.
     var monitorURI: String?
     var monitorURILocation: SourceLocation?

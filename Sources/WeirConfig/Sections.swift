@@ -322,6 +322,7 @@ extension ParserState {
             case "stats": parseProxyStats(words)
             case "stick-table": parseStickTable(words)
             case "stick": parseStick(words)
+            case "http-send-name-header": parseServerNameHeader(words)
             case "monitor-uri": parseMonitorURI(words)
             case "monitor": parseMonitor(words)
             case "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl":

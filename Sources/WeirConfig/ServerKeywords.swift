@@ -148,6 +148,10 @@ extension ParserState {
                 report(.warning, "'monitor-uri' is ignored in \(label): it needs 'mode http'", at: at)
                 draft.settings.monitorURI = nil
             }
+            if let at = draft.settings.serverNameHeaderLocation, draft.kind.hasBackend {
+                report(.warning, "'http-send-name-header' is ignored in \(label): it needs 'mode http'", at: at)
+                draft.settings.serverNameHeader = nil
+            }
             if let at = draft.monitorFailLocation {
                 report(.warning, "'monitor fail' is ignored in \(label): it needs 'mode http'", at: at)
                 draft.monitorFail = []

@@ -60,6 +60,7 @@ extension ParserState {
                 backend.statsPage = draft.settings.statsPage
                 backend.stickTable = draft.stickTable
                 backend.stickRules = draft.stickRules
+                backend.serverNameHeader = draft.settings.serverNameHeader
                 if draft.settings.serverTCPKeepAlive { backend.serverTCPKeepAlive = draft.settings.serverKeepAliveProbes }
                 resolveServerTLS(&backend)
                 config.backends.append(backend)

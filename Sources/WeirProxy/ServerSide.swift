@@ -45,6 +45,9 @@ extension Worker {
             stats.sessionStarted(entity, wallSeconds: wall / 1000)
             s.pointee.server = Int32(server)
             s.pointee.countedOnServer = true
+            if s.pointee.isHTTP && s.pointee.exchange.serverNameAt >= 0 {
+                writeServerName(slot, backend: backend, server: server)
+            }
             if s.pointee.queuedAt >= 0 && s.pointee.queueTime < 0 {
                 s.pointee.queueTime = loop.now - s.pointee.queuedAt
             } else if s.pointee.queueTime < 0 {

@@ -376,6 +376,14 @@ struct CompiledStatsPage {
     let admin: CompiledCondition?
 }
 
+/// A backend's `http-send-name-header NAME`.
+struct CompiledServerNameHeader {
+    let name: UnsafeRawBufferPointer
+    /// The longest server name of the backend: the room a request head keeps
+    /// until its server is known.
+    let longestServerName: UnsafeRawBufferPointer
+}
+
 /// A frontend's `monitor-uri` and `monitor fail` lines, ready for requests.
 struct CompiledMonitor {
     /// Matched against the request's target; one starting with `/` also

@@ -39,6 +39,8 @@ struct CompiledRuleSet {
     var backendStatsPages: [CompiledStatsPage?] = []
     /// Each frontend's `monitor-uri`, if any (Monitor.swift).
     var frontendMonitors: [CompiledMonitor?] = []
+    /// Each backend's `http-send-name-header`, if any (HTTPHeads.swift).
+    var serverNameHeaders: [CompiledServerNameHeader?] = []
     /// Per backend, per server: the `sni` expression (ServerTLS.swift), nil without.
     var serverSNI: [[CompiledSample?]] = []
     /// Per backend, per server: which distinct `sni` expression of the
@@ -91,6 +93,13 @@ struct RuleCompiler {
             })
         }
         compiled.stickRules = try compiler.stickRules(configuration.backends)
+        compiled.serverNameHeaders = configuration.backends.map { backend in
+            backend.serverNameHeader.map { name in
+                let longest = backend.servers.map(\.name).max { $0.utf8.count < $1.utf8.count } ?? ""
+                return CompiledServerNameHeader(name: compiler.constants.intern(name),
+                                                longestServerName: compiler.constants.intern(longest))
+            }
+        }
         for backend in configuration.backends {
             var samples: [CompiledSample?] = []
             var groups: [Int] = []
