@@ -133,18 +133,30 @@ enum Keywords {
     static let supportedOptions: [String] = [
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
-        "log-health-checks", "allbackups", "tcpka", "clitcpka", "srvtcpka",
+        "log-health-checks", "allbackups", "tcpka", "clitcpka", "srvtcpka", "nolinger",
+    ]
+
+    /// Options accepted with a warning because what they ask for is what
+    /// Weir does anyway, or only tunes how HAProxy moves its bytes; the
+    /// reason is the warning's.
+    static let ignoredOptions: [String: String] = [
+        "splice-auto": "Weir forwards through its own buffers and never splices",
+        "splice-request": "Weir forwards through its own buffers and never splices",
+        "splice-response": "Weir forwards through its own buffers and never splices",
+        "tcp-smart-accept": "the ACKs of the accept sequence are left to the kernel",
+        "tcp-smart-connect": "the ACKs of the connect sequence are left to the kernel",
+        "http-no-delay": "Weir never holds bytes back to merge them with later ones",
+        "http-use-htx": "as in HAProxy 2.6, where it is deprecated and always on",
     ]
 
     static let unsupportedOptions: Set<String> = [
-        "abortonclose", "splice-auto",
-        "splice-request", "splice-response", "ssl-hello-chk", "mysql-check", "pgsql-check",
+        "abortonclose",         "ssl-hello-chk", "mysql-check", "pgsql-check",
         "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
-        "independent-streams", "nolinger", "http-buffer-request", "http-pretend-keepalive",
+        "independent-streams", "http-buffer-request", "http-pretend-keepalive",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",
-        "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-no-delay", "http-ignore-probes",
-        "tcp-smart-accept", "tcp-smart-connect", "transparent", "external-check", "disable-h2-upgrade", "contstats",
-        "forceclose", "idle-close-on-response", "http-use-htx", "http-drop-request-trailers",
+        "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-ignore-probes",
+        "transparent", "external-check", "disable-h2-upgrade", "contstats",
+        "forceclose", "idle-close-on-response", "http-drop-request-trailers",
         "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
         "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",
     ]

@@ -597,6 +597,8 @@ public struct Frontend: Sendable, Hashable {
     public var monitorFail: [Condition] = []
     /// `option clitcpka` (or `tcpka`): keep-alive probes on client sockets; nil: none.
     public var clientTCPKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: client sockets are closed with a reset (SO_LINGER 0).
+    public var noLinger = false
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -663,6 +665,8 @@ public struct Backend: Sendable, Hashable {
     public var stickRules: [StickRule] = []
     /// `option srvtcpka` (or `tcpka`): keep-alive probes on server sockets; nil: none.
     public var serverTCPKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: server sockets are closed with a reset (SO_LINGER 0).
+    public var noLinger = false
     /// `http-send-name-header NAME`: each request carries the name of the
     /// server it is sent to in this header, replacing any the client sent.
     public var serverNameHeader: String?

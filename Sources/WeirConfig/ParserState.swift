@@ -65,6 +65,8 @@ struct ProxySettings: Sendable {
     var statsPage: StatsPage?
     /// `option clitcpka` / `srvtcpka` (both with `tcpka`), and the
     /// `clitcpka-*` / `srvtcpka-*` probe settings.
+    /// `option nolinger`: sockets are closed with a reset.
+    var noLinger = false
     var clientTCPKeepAlive = false
     var serverTCPKeepAlive = false
     var clientKeepAliveProbes = TCPKeepAlive()

@@ -585,8 +585,15 @@ extension ParserState {
             parseCheckOption(words, negated: negated)
         case "tcpka", "clitcpka", "srvtcpka":
             parseTCPKeepAliveOption(words, negated: negated)
+        case "nolinger":
+            settings.noLinger = !negated
+            expectAtMost(2, words, after: "\(prefix) nolinger")
         default:
-            if Keywords.unsupportedOptions.contains(name.text) {
+            if let reason = Keywords.ignoredOptions[name.text] {
+                if expectAtMost(2, words, after: "\(prefix) \(name.text)") {
+                    warning("'\(prefix) \(name.text)' is ignored: \(reason)", at: name)
+                }
+            } else if Keywords.unsupportedOptions.contains(name.text) {
                 error("'option \(name.text)' is not supported by Weir yet", at: name)
             } else {
                 error("unknown option '\(name.text)'"

@@ -61,6 +61,7 @@ extension ParserState {
                 backend.stickTable = draft.stickTable
                 backend.stickRules = draft.stickRules
                 backend.serverNameHeader = draft.settings.serverNameHeader
+                backend.noLinger = draft.settings.noLinger
                 if draft.settings.serverTCPKeepAlive { backend.serverTCPKeepAlive = draft.settings.serverKeepAliveProbes }
                 resolveServerTLS(&backend)
                 config.backends.append(backend)
@@ -130,6 +131,7 @@ extension ParserState {
             frontend.statsPage = draft.settings.statsPage
             frontend.monitorURI = draft.settings.monitorURI
             frontend.monitorFail = draft.monitorFail
+            frontend.noLinger = draft.settings.noLinger
             if draft.settings.clientTCPKeepAlive { frontend.clientTCPKeepAlive = draft.settings.clientKeepAliveProbes }
             if draft.kind == .frontend { frontend.stickTable = draft.stickTable }
             let label = "\(draft.kind.rawValue) '\(draft.name)'"

@@ -352,7 +352,7 @@ extension Worker {
         if s.pointee.isHTTP && !s.pointee.isTunnel { releaseServerConnection(slot, loop: &loop) }
         if s.pointee.serverFD >= 0 {
             // Its TLS side is freed after the log line, which may name its protocol.
-            Posix.close(s.pointee.serverFD)
+            if serverNoLinger(slot) { Posix.closeWithReset(s.pointee.serverFD) } else { Posix.close(s.pointee.serverFD) }
             s.pointee.serverFD = -1
         }
         // close_notify, best effort, when the session ends normally.
@@ -361,7 +361,9 @@ extension Worker {
         }
         // An aborted client gets a reset, as HAProxy does, so it sees the error;
         // not a failed handshake, whose alert must reach the client first.
-        if (cause == "C" || cause == "S" || cause == "s" || cause == "c") && !s.pointee.handshaking {
+        // `option nolinger` resets every close.
+        if ((cause == "C" || cause == "S" || cause == "s" || cause == "c") && !s.pointee.handshaking)
+            || frontends[Int(s.pointee.frontend)].noLinger {
             Posix.closeWithReset(s.pointee.clientFD)
         } else {
             Posix.close(s.pointee.clientFD)

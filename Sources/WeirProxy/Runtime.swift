@@ -50,6 +50,8 @@ struct FrontendRuntime {
     let originalTo: ForwardedFor?
     /// `option clitcpka`: keep-alive probes on client sockets.
     let tcpKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: client sockets are closed with a reset.
+    let noLinger: Bool
     var current = 0
     var cumulated = 0
     /// Lines logged so far (`%lc`).
@@ -79,6 +81,7 @@ struct FrontendRuntime {
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
         originalTo = frontend.originalTo.map(ForwardedFor.init)
         tcpKeepAlive = frontend.clientTCPKeepAlive
+        noLinger = frontend.noLinger
     }
 }
 
@@ -132,6 +135,8 @@ struct BackendRuntime {
     let reuse: HTTPReuse
     /// `option srvtcpka`: keep-alive probes on server sockets.
     let tcpKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: server sockets are closed with a reset.
+    let noLinger: Bool
     /// `cookie`: cookie persistence (CookiePersistence.swift), nil without.
     let cookie: CookieSettings?
     /// `cookie != nil`, readable without copying the settings out.
@@ -238,6 +243,7 @@ struct BackendRuntime {
         closesClientAfterResponse = backend.connectionMode == .close
         reuse = backend.httpReuse
         tcpKeepAlive = backend.serverTCPKeepAlive
+        noLinger = backend.noLinger
         cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
         hasCookie = cookie != nil
         serverIDs = backend.servers.map(\.id)

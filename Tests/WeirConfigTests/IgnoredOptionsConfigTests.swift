@@ -1,0 +1,54 @@
+import Testing
+@testable import WeirConfig
+
+@Suite("options accepted and ignored; option nolinger")
+struct IgnoredOptionsConfigTests {
+    @Test func ignoredOptionsWarnAndSayWhy() {
+        let text = timeoutDefaults + """
+            defaults
+                mode http
+                timeout connect 5s
+                timeout client 30s
+                timeout server 30s
+                option splice-auto
+                no option http-no-delay
+                option http-use-htx
+                option tcp-smart-accept now
+            frontend fe
+                bind :80
+                default_backend be
+            backend be
+                server s1 127.0.0.1:8080
+            """
+        #expect(errors(text) == ["t.cfg:13:29: error: unexpected argument 'now' after 'option tcp-smart-accept'"])
+        #expect(warnings(text) == [
+            "t.cfg:10:12: warning: 'option splice-auto' is ignored: Weir forwards through its own buffers and never splices",
+            "t.cfg:11:15: warning: 'no option http-no-delay' is ignored: Weir never holds bytes back to merge them with "
+                + "later ones",
+            "t.cfg:12:12: warning: 'option http-use-htx' is ignored: as in HAProxy 2.6, where it is deprecated and always on",
+        ])
+        #expect(errors(timeoutDefaults + "frontend fe\n    option http-pretend-keepalive\n").contains(
+            "t.cfg:6:12: error: 'option http-pretend-keepalive' is not supported by Weir yet"))
+    }
+
+    @Test func noLingerReachesBothSides() throws {
+        let c = try #require(config(timeoutDefaults + """
+            defaults
+                timeout connect 5s
+                timeout client 30s
+                timeout server 30s
+                option nolinger
+            frontend fe
+                bind :80
+                default_backend be
+            frontend other
+                bind :81
+                no option nolinger
+                default_backend be
+            backend be
+                server s1 127.0.0.1:8080
+            """))
+        #expect(c.frontends.map(\.noLinger) == [true, false])
+        #expect(c.backends[0].noLinger)
+    }
+}
