@@ -134,6 +134,7 @@ enum Keywords {
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
         "log-health-checks", "allbackups", "tcpka", "clitcpka", "srvtcpka", "nolinger",
+        "http-ignore-probes",
     ]
 
     /// Options accepted with a warning because what they ask for is what
@@ -154,8 +155,7 @@ enum Keywords {
         "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
         "independent-streams", "http-buffer-request", "http-pretend-keepalive",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",
-        "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-ignore-probes",
-        "transparent", "external-check", "disable-h2-upgrade", "contstats",
+        "h1-case-adjust-bogus-server", "http-use-proxy-header",         "transparent", "external-check", "disable-h2-upgrade", "contstats",
         "forceclose", "idle-close-on-response", "http-drop-request-trailers",
         "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
         "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",

@@ -599,6 +599,9 @@ public struct Frontend: Sendable, Hashable {
     public var clientTCPKeepAlive: TCPKeepAlive?
     /// `option nolinger`: client sockets are closed with a reset (SO_LINGER 0).
     public var noLinger = false
+    /// `option http-ignore-probes`: a connection that never sent a byte is
+    /// closed without a 408, a log line or an error count.
+    public var ignoreProbes = false
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

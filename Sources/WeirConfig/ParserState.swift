@@ -67,6 +67,8 @@ struct ProxySettings: Sendable {
     /// `clitcpka-*` / `srvtcpka-*` probe settings.
     /// `option nolinger`: sockets are closed with a reset.
     var noLinger = false
+    /// `option http-ignore-probes`.
+    var ignoreProbes = false
     var clientTCPKeepAlive = false
     var serverTCPKeepAlive = false
     var clientKeepAliveProbes = TCPKeepAlive()

@@ -588,6 +588,13 @@ extension ParserState {
         case "nolinger":
             settings.noLinger = !negated
             expectAtMost(2, words, after: "\(prefix) nolinger")
+        case "http-ignore-probes":
+            guard expectAtMost(2, words, after: "\(prefix) http-ignore-probes") else { return }
+            if sectionKind == .backend {
+                warning("'option http-ignore-probes' is ignored in a 'backend' section: it applies to frontends", at: name)
+                return
+            }
+            settings.ignoreProbes = !negated
         default:
             if let reason = Keywords.ignoredOptions[name.text] {
                 if expectAtMost(2, words, after: "\(prefix) \(name.text)") {

@@ -132,6 +132,7 @@ extension ParserState {
             frontend.monitorURI = draft.settings.monitorURI
             frontend.monitorFail = draft.monitorFail
             frontend.noLinger = draft.settings.noLinger
+            frontend.ignoreProbes = draft.settings.ignoreProbes && draft.settings.mode == .http
             if draft.settings.clientTCPKeepAlive { frontend.clientTCPKeepAlive = draft.settings.clientKeepAliveProbes }
             if draft.kind == .frontend { frontend.stickTable = draft.stickTable }
             let label = "\(draft.kind.rawValue) '\(draft.name)'"

@@ -52,6 +52,8 @@ struct FrontendRuntime {
     let tcpKeepAlive: TCPKeepAlive?
     /// `option nolinger`: client sockets are closed with a reset.
     let noLinger: Bool
+    /// `option http-ignore-probes`: an empty connection closes silently.
+    let ignoreProbes: Bool
     var current = 0
     var cumulated = 0
     /// Lines logged so far (`%lc`).
@@ -82,6 +84,7 @@ struct FrontendRuntime {
         originalTo = frontend.originalTo.map(ForwardedFor.init)
         tcpKeepAlive = frontend.clientTCPKeepAlive
         noLinger = frontend.noLinger
+        ignoreProbes = frontend.ignoreProbes
     }
 }
 

@@ -271,6 +271,12 @@ extension Worker {
     /// connection just closes.
     mutating func requestTimedOut(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        // `option http-ignore-probes`: a browser's pre-connect that never
+        // sent a byte goes without a 408, a log line or an error count.
+        if !s.pointee.exchange.started && s.pointee.exchange.served == 0 && frontends[Int(s.pointee.frontend)].ignoreProbes {
+            close(slot, cause: "-", loop: &loop)
+            return
+        }
         if s.pointee.exchange.started || s.pointee.exchange.served == 0 {
             reply(slot, status: 408, cause: "c", phase: "R", loop: &loop)
         } else {

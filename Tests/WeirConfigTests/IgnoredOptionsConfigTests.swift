@@ -52,3 +52,27 @@ struct IgnoredOptionsConfigTests {
         #expect(c.backends[0].noLinger)
     }
 }
+
+@Suite("option http-ignore-probes")
+struct IgnoreProbesConfigTests {
+    @Test func frontendsOnly() throws {
+        let text = httpDefaults + """
+                option http-ignore-probes
+            frontend fe
+                bind :80
+                default_backend be
+            frontend off
+                bind :81
+                no option http-ignore-probes
+                default_backend be
+            backend be
+                option http-ignore-probes
+                server s1 127.0.0.1:8080
+            """
+        let c = try #require(config(text))
+        #expect(c.frontends.map(\.ignoreProbes) == [true, false])
+        #expect(warnings(text) == [
+            "t.cfg:15:12: warning: 'option http-ignore-probes' is ignored in a 'backend' section: it applies to frontends",
+        ])
+    }
+}
