@@ -134,7 +134,7 @@ enum Keywords {
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
         "log-health-checks", "allbackups", "tcpka", "clitcpka", "srvtcpka", "nolinger",
-        "http-ignore-probes",
+        "http-ignore-probes", "abortonclose",
     ]
 
     /// Options accepted with a warning because what they ask for is what
@@ -151,7 +151,7 @@ enum Keywords {
     ]
 
     static let unsupportedOptions: Set<String> = [
-        "abortonclose",         "ssl-hello-chk", "mysql-check", "pgsql-check",
+                "ssl-hello-chk", "mysql-check", "pgsql-check",
         "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
         "independent-streams", "http-buffer-request", "http-pretend-keepalive",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",

@@ -670,6 +670,9 @@ public struct Backend: Sendable, Hashable {
     public var serverTCPKeepAlive: TCPKeepAlive?
     /// `option nolinger`: server sockets are closed with a reset (SO_LINGER 0).
     public var noLinger = false
+    /// `option abortonclose`: a client that closes while its request waits
+    /// in the queue or for the connect is dropped instead of served.
+    public var abortOnClose = false
     /// `http-send-name-header NAME`: each request carries the name of the
     /// server it is sent to in this header, replacing any the client sent.
     public var serverNameHeader: String?

@@ -69,6 +69,8 @@ struct ProxySettings: Sendable {
     var noLinger = false
     /// `option http-ignore-probes`.
     var ignoreProbes = false
+    /// `option abortonclose`.
+    var abortOnClose = false
     var clientTCPKeepAlive = false
     var serverTCPKeepAlive = false
     var clientKeepAliveProbes = TCPKeepAlive()

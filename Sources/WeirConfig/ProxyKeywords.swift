@@ -588,6 +588,13 @@ extension ParserState {
         case "nolinger":
             settings.noLinger = !negated
             expectAtMost(2, words, after: "\(prefix) nolinger")
+        case "abortonclose":
+            guard expectAtMost(2, words, after: "\(prefix) abortonclose") else { return }
+            if sectionKind == .frontend {
+                warning("'option abortonclose' is ignored in a 'frontend' section: it applies to backends", at: name)
+                return
+            }
+            settings.abortOnClose = !negated
         case "http-ignore-probes":
             guard expectAtMost(2, words, after: "\(prefix) http-ignore-probes") else { return }
             if sectionKind == .backend {

@@ -62,6 +62,7 @@ extension ParserState {
                 backend.stickRules = draft.stickRules
                 backend.serverNameHeader = draft.settings.serverNameHeader
                 backend.noLinger = draft.settings.noLinger
+                backend.abortOnClose = draft.settings.abortOnClose
                 if draft.settings.serverTCPKeepAlive { backend.serverTCPKeepAlive = draft.settings.serverKeepAliveProbes }
                 resolveServerTLS(&backend)
                 config.backends.append(backend)

@@ -76,6 +76,19 @@ extension Worker {
         service(slot, loop: &loop)
     }
 
+    /// `option abortonclose`: the session waits for its server (queued,
+    /// connecting or about to retry) in a backend that drops it once the
+    /// client has closed.
+    func abortsOnClose(_ slot: UInt32) -> Bool {
+        let s = sessions.pointer(slot)
+        switch s.pointee.phase {
+        case .queued, .connecting, .retryWait:
+            return s.pointee.backend >= 0 && backends[Int(s.pointee.backend)].abortOnClose
+        default:
+            return false
+        }
+    }
+
     /// Moves whatever can move for this session, then decides whether it ends.
     @inline(__always)
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
@@ -112,6 +125,10 @@ extension Worker {
                               sourceTLS: s.pointee.tls)
             if let error = status.sourceError {
                 _ = error
+                close(slot, cause: "C", loop: &loop)
+                return
+            }
+            if s.pointee.toServer.sourceEOF && abortsOnClose(slot) {
                 close(slot, cause: "C", loop: &loop)
                 return
             }

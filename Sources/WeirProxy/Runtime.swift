@@ -140,6 +140,8 @@ struct BackendRuntime {
     let tcpKeepAlive: TCPKeepAlive?
     /// `option nolinger`: server sockets are closed with a reset.
     let noLinger: Bool
+    /// `option abortonclose`.
+    let abortOnClose: Bool
     /// `cookie`: cookie persistence (CookiePersistence.swift), nil without.
     let cookie: CookieSettings?
     /// `cookie != nil`, readable without copying the settings out.
@@ -247,6 +249,7 @@ struct BackendRuntime {
         reuse = backend.httpReuse
         tcpKeepAlive = backend.serverTCPKeepAlive
         noLinger = backend.noLinger
+        abortOnClose = backend.abortOnClose
         cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
         hasCookie = cookie != nil
         serverIDs = backend.servers.map(\.id)

@@ -76,3 +76,30 @@ struct IgnoreProbesConfigTests {
         ])
     }
 }
+
+@Suite("option abortonclose")
+struct AbortOnCloseConfigTests {
+    @Test func backendsOnly() throws {
+        let text = timeoutDefaults + """
+            defaults
+                timeout connect 5s
+                timeout client 30s
+                timeout server 30s
+                option abortonclose
+            frontend fe
+                bind :80
+                option abortonclose
+                default_backend be
+            backend be
+                server s1 127.0.0.1:8080
+            backend patient
+                no option abortonclose
+                server s1 127.0.0.1:8080
+            """
+        let c = try #require(config(text))
+        #expect(c.backends.map(\.abortOnClose) == [true, false])
+        #expect(warnings(text) == [
+            "t.cfg:12:12: warning: 'option abortonclose' is ignored in a 'frontend' section: it applies to backends",
+        ])
+    }
+}
