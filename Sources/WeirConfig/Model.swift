@@ -602,6 +602,10 @@ public struct Frontend: Sendable, Hashable {
     /// `option http-ignore-probes`: a connection that never sent a byte is
     /// closed without a 408, a log line or an error count.
     public var ignoreProbes = false
+    /// `id N`: the proxy id statistics show; nil: the lowest free one.
+    public var id: Int?
+    /// `disabled`: checked but not started: its binds are not opened.
+    public var disabled = false
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -673,6 +677,11 @@ public struct Backend: Sendable, Hashable {
     /// `option abortonclose`: a client that closes while its request waits
     /// in the queue or for the connect is dropped instead of served.
     public var abortOnClose = false
+    /// `id N`: the proxy id statistics show; nil: the lowest free one.
+    public var id: Int?
+    /// `disabled`: checked but not started: every server is in
+    /// maintenance from the start and unchecked, so requests routed here get 503.
+    public var disabled = false
     /// `http-send-name-header NAME`: each request carries the name of the
     /// server it is sent to in this header, replacing any the client sent.
     public var serverNameHeader: String?

@@ -71,6 +71,8 @@ struct ProxySettings: Sendable {
     var ignoreProbes = false
     /// `option abortonclose`.
     var abortOnClose = false
+    /// `disabled` (`enabled` clears it): the proxy is checked but not started.
+    var disabled = false
     var clientTCPKeepAlive = false
     var serverTCPKeepAlive = false
     var clientKeepAliveProbes = TCPKeepAlive()
@@ -162,6 +164,9 @@ struct ProxyDraft: Sendable {
     var monitorFailLocation: SourceLocation?
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
+    /// `id N`: the proxy's own id, and where it is written.
+    var id: Int?
+    var idLocation: SourceLocation?
 }
 
 extension ProxyDraft {

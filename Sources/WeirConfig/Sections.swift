@@ -323,6 +323,10 @@ extension ParserState {
             case "stick-table": parseStickTable(words)
             case "stick": parseStick(words)
             case "http-send-name-header": parseServerNameHeader(words)
+            case "disabled", "enabled":
+                settings.disabled = k == "disabled"
+                expectAtMost(1, words, after: k)
+            case "id": parseProxyID(words)
             case "monitor-uri": parseMonitorURI(words)
             case "monitor": parseMonitor(words)
             case "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl":

@@ -11,6 +11,7 @@ extension ParserState {
         }
         config.global = global
         resolveErrorFilesBodies()
+        checkProxyIDs()
 
         // Backends, including the backend half of each listen section.
         var backendIndex: [String: Int] = [:]
@@ -63,6 +64,11 @@ extension ParserState {
                 backend.serverNameHeader = draft.settings.serverNameHeader
                 backend.noLinger = draft.settings.noLinger
                 backend.abortOnClose = draft.settings.abortOnClose
+                backend.id = draft.id
+                if draft.settings.disabled {
+                    backend.disabled = true
+                    for s in backend.servers.indices { backend.servers[s].disabled = true }
+                }
                 if draft.settings.serverTCPKeepAlive { backend.serverTCPKeepAlive = draft.settings.serverKeepAliveProbes }
                 resolveServerTLS(&backend)
                 config.backends.append(backend)
@@ -134,6 +140,8 @@ extension ParserState {
             frontend.monitorFail = draft.monitorFail
             frontend.noLinger = draft.settings.noLinger
             frontend.ignoreProbes = draft.settings.ignoreProbes && draft.settings.mode == .http
+            frontend.id = draft.id
+            frontend.disabled = draft.settings.disabled
             if draft.settings.clientTCPKeepAlive { frontend.clientTCPKeepAlive = draft.settings.clientKeepAliveProbes }
             if draft.kind == .frontend { frontend.stickTable = draft.stickTable }
             let label = "\(draft.kind.rawValue) '\(draft.name)'"

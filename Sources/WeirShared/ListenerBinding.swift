@@ -68,7 +68,8 @@ public enum ListenerBinding {
             for (key, fd) in reused { inherited[key] = fd }
             return error
         }
-        for (index, frontend) in configuration.frontends.enumerated() {
+        // A `disabled` frontend is checked but not started: it opens no socket.
+        for (index, frontend) in configuration.frontends.enumerated() where !frontend.disabled {
             for (bindIndex, bind) in frontend.binds.enumerated() {
                 // Port 0 names no socket of its own: several `:0` binds would
                 // share one key, so theirs also says which bind line they are.

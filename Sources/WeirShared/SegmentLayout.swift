@@ -56,22 +56,31 @@ public struct SegmentLayout: Sendable, Equatable {
     public private(set) var serverCount: [Int] = []
 
     public init(_ configuration: Configuration) {
-        // Proxy ids in file order; a `listen` section's two halves share one.
-        var proxies: [(location: SourceLocation, frontend: Int?, backend: Int?)] = []
+        // Proxy ids: those `id` sets, then the lowest free ones in file
+        // order; a `listen` section's two halves share one.
+        var proxies: [(location: SourceLocation, frontend: Int?, backend: Int?, id: Int?)] = []
         var owned = Set<Int>()
         for (index, frontend) in configuration.frontends.enumerated() {
             if let own = frontend.ownBackend { owned.insert(own) }
-            proxies.append((frontend.location, index, frontend.ownBackend))
+            proxies.append((frontend.location, index, frontend.ownBackend, frontend.id))
         }
         for (index, backend) in configuration.backends.enumerated() where !owned.contains(index) {
-            proxies.append((backend.location, nil, index))
+            proxies.append((backend.location, nil, index, backend.id))
         }
         proxies.sort { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
         var frontendIDs = [Int](repeating: 0, count: configuration.frontends.count)
         var backendIDs = [Int](repeating: 0, count: configuration.backends.count)
-        for (number, proxy) in proxies.enumerated() {
-            if let f = proxy.frontend { frontendIDs[f] = number + 1 }
-            if let b = proxy.backend { backendIDs[b] = number + 1 }
+        var taken = Set(proxies.compactMap(\.id))
+        var next = 1
+        for proxy in proxies {
+            var id = proxy.id ?? 0
+            if proxy.id == nil {
+                while taken.contains(next) { next += 1 }
+                id = next
+                taken.insert(next)
+            }
+            if let f = proxy.frontend { frontendIDs[f] = id }
+            if let b = proxy.backend { backendIDs[b] = id }
         }
         var entities: [SegmentEntity] = []
         for (index, frontend) in configuration.frontends.enumerated() {
