@@ -124,7 +124,8 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "http-after-response", "tcp-response", "compression", "hash-balance-factor", "hash-key", "fullconn", "rate-limit", "log-format-sd",
+        "http-after-response", "tcp-response", "compression",
+        "hash-balance-factor", "hash-key", "fullconn", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template", "use-server",
         "dynamic-cookie-key", "filter", "source",
@@ -154,13 +155,12 @@ enum Keywords {
     ]
 
     static let unsupportedOptions: Set<String> = [
-                "ssl-hello-chk", "mysql-check", "pgsql-check",
-        "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
-        "independent-streams", "http-buffer-request", "http-pretend-keepalive",
-        "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",
-        "h1-case-adjust-bogus-server", "http-use-proxy-header",         "transparent", "external-check", "disable-h2-upgrade", "contstats",
-        "forceclose", "idle-close-on-response", "http-drop-request-trailers",
-        "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
+        "ssl-hello-chk", "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check", "spop-check",
+        "logasap", "prefer-last-server", "socket-stats", "independent-streams", "http-buffer-request",
+        "http-pretend-keepalive", "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
+        "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "transparent",
+        "external-check", "disable-h2-upgrade", "contstats", "forceclose", "idle-close-on-response",
+        "http-drop-request-trailers", "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
         "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",
     ]
 

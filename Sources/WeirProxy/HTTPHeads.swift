@@ -35,7 +35,8 @@ extension Worker {
         var forwardedPresent = false
         let cookies = backends[backend].hasCookie
         let mayBeNominated = !headers.nominatesOnlyHopByHopNames
-        let serverNameHeader = rules.compiled.serverNameHeaders[backend]
+        // A flag first: backends without the header never touch the compiled list.
+        let serverNameHeader = backends[backend].sendsServerName ? rules.compiled.serverNameHeaders[backend] : nil
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName

@@ -142,6 +142,8 @@ struct BackendRuntime {
     let noLinger: Bool
     /// `option abortonclose`.
     let abortOnClose: Bool
+    /// `http-send-name-header` (its name is compiled with the rules).
+    let sendsServerName: Bool
     /// `cookie`: cookie persistence (CookiePersistence.swift), nil without.
     let cookie: CookieSettings?
     /// `cookie != nil`, readable without copying the settings out.
@@ -250,6 +252,7 @@ struct BackendRuntime {
         tcpKeepAlive = backend.serverTCPKeepAlive
         noLinger = backend.noLinger
         abortOnClose = backend.abortOnClose
+        sendsServerName = backend.serverNameHeader != nil
         cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
         hasCookie = cookie != nil
         serverIDs = backend.servers.map(\.id)
