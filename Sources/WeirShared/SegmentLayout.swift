@@ -24,9 +24,11 @@ public struct SegmentEntity: Sendable, Hashable {
     public var isBackup: Bool
     /// A server's address as configured; empty otherwise.
     public var address: String
+    /// A `disabled` frontend: shown as `STOP`.
+    public var isStopped: Bool
 
     public init(kind: EntityKind, proxy: String, server: String = "", proxyID: Int, serverID: Int = 0,
-                isHTTP: Bool, isBackup: Bool = false, address: String = "") {
+                isHTTP: Bool, isBackup: Bool = false, address: String = "", isStopped: Bool = false) {
         self.kind = kind
         self.proxy = proxy
         self.server = server
@@ -35,6 +37,7 @@ public struct SegmentEntity: Sendable, Hashable {
         self.isHTTP = isHTTP
         self.isBackup = isBackup
         self.address = address
+        self.isStopped = isStopped
     }
 
     /// The name that survives a reload: `proxy` for a frontend or backend, `proxy/server` for a server.
@@ -85,7 +88,7 @@ public struct SegmentLayout: Sendable, Equatable {
         var entities: [SegmentEntity] = []
         for (index, frontend) in configuration.frontends.enumerated() {
             entities.append(SegmentEntity(kind: .frontend, proxy: frontend.name, proxyID: frontendIDs[index],
-                                          isHTTP: frontend.mode == .http))
+                                          isHTTP: frontend.mode == .http, isStopped: frontend.disabled))
         }
         for (index, backend) in configuration.backends.enumerated() {
             entities.append(SegmentEntity(kind: .backend, proxy: backend.name, proxyID: backendIDs[index],
@@ -177,12 +180,12 @@ public struct SegmentLayout: Sendable, Equatable {
         return order
     }
 
-    /// One line per entity: kind, proxy, server, ids, mode, backup, address, tab-separated.
+    /// One line per entity: kind, proxy, server, ids, mode, backup, address, stopped, tab-separated.
     public func encoded() -> [UInt8] {
         var text = ""
         for e in entities {
             text += [e.kind.rawValue, e.proxy, e.server, String(e.proxyID), String(e.serverID), e.isHTTP ? "http" : "tcp",
-                     e.isBackup ? "1" : "0", e.address].joined(separator: "\t") + "\n"
+                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0"].joined(separator: "\t") + "\n"
         }
         return Array(text.utf8)
     }
@@ -191,11 +194,12 @@ public struct SegmentLayout: Sendable, Equatable {
         var entities: [SegmentEntity] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 8, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]) else {
+            guard f.count == 9, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]) else {
                 return nil
             }
             entities.append(SegmentEntity(kind: kind, proxy: f[1], server: f[2], proxyID: proxyID, serverID: serverID,
-                                          isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7]))
+                                          isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7],
+                                          isStopped: f[8] == "1"))
         }
         return SegmentLayout(entities: entities)
     }

@@ -49,10 +49,14 @@ struct ProxyStateTests {
         let csv = try stats.readResponse().text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         let header = try #require(csv.first)
         let iid = try #require(header.firstIndex(of: "iid"))
+        let status = try #require(header.firstIndex(of: "status"))
         var ids: [String: String] = [:]
+        var frontendStatus: [String: String] = [:]
         for row in csv.dropFirst() where row.count > iid && (row[1] == "FRONTEND" || row[1] == "BACKEND") {
             ids[String(row[0])] = String(row[iid])
+            if row[1] == "FRONTEND" { frontendStatus[String(row[0])] = String(row[status]) }
         }
+        #expect(frontendStatus == ["fe": "OPEN", "stopped": "STOP", "stats": "OPEN"], "\(frontendStatus)")
         // Explicit ids stay; the others take the lowest free ones in file order.
         #expect(ids == ["fe": "10", "stopped": "1", "app": "2", "off": "4", "stats": "3"], "\(ids)")
     }
