@@ -43,7 +43,7 @@ public enum Listening {
                 let probe = try Posix.socket(domain: address.family, type: CShims_SOCK_STREAM)
                 try Posix.setOption(probe.rawValue, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
                 // The probe binds as the socket will: another interface or family is not a conflict.
-                step = "cannot restrict it to interface '\(options.interface ?? "")': "
+                step = "cannot apply its bind options: "
                 try applyBeforeBind(probe.rawValue, family: address.family, options: options, maxSegment: false)
                 step = ""
                 try Posix.bind(probe.rawValue, to: address)

@@ -104,4 +104,15 @@ struct ListenerOptionsTests {
         #expect(!connects(host: "127.0.0.1", port: only6))
         #expect(connects(host: "127.0.0.1", port: both))
     }
+
+    @Test("an interface that does not exist stops the start with an error naming the address and the reason")
+    func unknownInterface() throws {
+        let file = try TempFile(tcpConfig(backend: "    server s1 127.0.0.1:9", frontend: """
+                bind 127.0.0.1:0 interface nosuchif0
+            """))
+        defer { file.remove() }
+        let run = try WeirProcess.run(["-d", "-f", file.path], timeout: 30)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("cannot bind 127.0.0.1:0: cannot apply its bind options: "), "\(run.stderr)")
+    }
 }
