@@ -426,6 +426,10 @@ extension ParserState {
             error("http-send-name-header: '\(name.text)' is not a valid header name", at: name)
             return
         }
+        if sectionKind == .frontend {
+            warning("'http-send-name-header' is ignored in a 'frontend' section: it applies to backends", at: words[0])
+            return
+        }
         settings.serverNameHeader = name.text
         settings.serverNameHeaderLocation = location(words[0])
     }

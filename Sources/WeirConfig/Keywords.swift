@@ -62,8 +62,9 @@ enum Keywords {
         ("balance", true, false, true, true),
         ("timeout", true, true, true, true),
         ("maxconn", true, true, true, false),
-        ("backlog", true, true, true, false),
-        ("http-send-name-header", true, false, true, true),
+        // On the wrong side these two are ignored with a warning, as in HAProxy.
+        ("backlog", true, true, true, true),
+        ("http-send-name-header", true, true, true, true),
         ("id", false, true, true, true),
         ("disabled", true, true, true, true),
         ("enabled", true, true, true, true),
@@ -151,7 +152,8 @@ enum Keywords {
         "tcp-smart-accept": "the ACKs of the accept sequence are left to the kernel",
         "tcp-smart-connect": "the ACKs of the connect sequence are left to the kernel",
         "http-no-delay": "Weir never holds bytes back to merge them with later ones",
-        "http-use-htx": "as in HAProxy 2.6, where it is deprecated and always on",
+        "http-use-htx": "it chose HAProxy's internal HTTP representation, which has no counterpart in Weir "
+            + "(HAProxy 2.1 made that representation the only one and 2.6 refuses the option)",
     ]
 
     static let unsupportedOptions: Set<String> = [

@@ -288,10 +288,13 @@ extension ParserState {
                 if let n = integer(words, 1, keyword: "maxconn", range: 0...Int.max) { settings.maxconn = n }
                 expectAtMost(2, words, after: "maxconn")
             case "backlog":
-                if let n = integer(words, 1, keyword: "backlog", range: 0...Int(Int32.max)) {
+                guard let n = integer(words, 1, keyword: "backlog", range: 0...Int(Int32.max)),
+                      expectAtMost(2, words, after: "backlog") else { break }
+                if kind == .backend {
+                    warning("'backlog' is ignored in a 'backend' section: it applies to frontends", at: keyword)
+                } else {
                     settings.backlog = n == 0 ? nil : n
                 }
-                expectAtMost(2, words, after: "backlog")
             case "retries":
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
                 expectAtMost(2, words, after: "retries")

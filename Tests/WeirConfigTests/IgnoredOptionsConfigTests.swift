@@ -25,7 +25,9 @@ struct IgnoredOptionsConfigTests {
             "t.cfg:10:12: warning: 'option splice-auto' is ignored: Weir forwards through its own buffers and never splices",
             "t.cfg:11:15: warning: 'no option http-no-delay' is ignored: Weir never holds bytes back to merge them with "
                 + "later ones",
-            "t.cfg:12:12: warning: 'option http-use-htx' is ignored: as in HAProxy 2.6, where it is deprecated and always on",
+            "t.cfg:12:12: warning: 'option http-use-htx' is ignored: it chose HAProxy's internal HTTP representation, "
+                + "which has no counterpart in Weir (HAProxy 2.1 made that representation the only one and 2.6 "
+                + "refuses the option)",
         ])
         #expect(errors(timeoutDefaults + "frontend fe\n    option http-pretend-keepalive\n").contains(
             "t.cfg:6:12: error: 'option http-pretend-keepalive' is not supported by Weir yet"))
