@@ -30,7 +30,7 @@ extension ParserState {
         let limit = setting == "cnt" ? 127 : 32767
         let value: Int
         if setting == "cnt" {
-            guard let n = integer(words, 1, keyword: keyword, range: 1...limit) else { return }
+            guard let n = integer(words, 1, keyword: keyword, range: 0...limit) else { return }
             value = n
         } else {
             guard words.count > 1 else {
@@ -48,8 +48,8 @@ extension ParserState {
                       at: words[1])
                 return
             }
-            guard ms >= 1000, ms % 1000 == 0, ms / 1000 <= limit else {
-                error("\(keyword): expected a whole number of seconds between 1s and \(limit)s, got '\(text)'", at: words[1])
+            guard ms % 1000 == 0, ms / 1000 <= limit else {
+                error("\(keyword): expected a whole number of seconds up to \(limit)s, got '\(text)'", at: words[1])
                 return
             }
             value = ms / 1000
@@ -64,10 +64,12 @@ extension ParserState {
             return
         }
         var probes = client ? settings.clientKeepAliveProbes : settings.serverKeepAliveProbes
+        // 0 leaves the system's value, as in HAProxy.
+        let chosen = value == 0 ? nil : value
         switch setting {
-        case "cnt": probes.probes = value
-        case "idle": probes.idle = value
-        default: probes.interval = value
+        case "cnt": probes.probes = chosen
+        case "idle": probes.idle = chosen
+        default: probes.interval = chosen
         }
         if client { settings.clientKeepAliveProbes = probes } else { settings.serverKeepAliveProbes = probes }
     }

@@ -14,6 +14,7 @@ struct TCPKeepAliveConfigTests {
                 clitcpka-idle 2m
                 clitcpka-intvl 15
                 srvtcpka-idle 30s
+                srvtcpka-cnt 0
             frontend fe
                 bind :80
                 default_backend be
@@ -48,7 +49,7 @@ struct TCPKeepAliveConfigTests {
         let text = timeoutDefaults + """
             frontend fe
                 bind :80
-                clitcpka-cnt 0
+                clitcpka-cnt 128
                 clitcpka-idle 500ms
                 clitcpka-intvl 40000
                 clitcpka-idle
@@ -62,9 +63,9 @@ struct TCPKeepAliveConfigTests {
                 server s1 127.0.0.1:8080
             """
         #expect(errors(text) == [
-            "t.cfg:7:18: error: clitcpka-cnt: expected a number between 1 and 127, got '0'",
-            "t.cfg:8:19: error: clitcpka-idle: expected a whole number of seconds between 1s and 32767s, got '500ms'",
-            "t.cfg:9:20: error: clitcpka-intvl: expected a whole number of seconds between 1s and 32767s, got '40000'",
+            "t.cfg:7:18: error: clitcpka-cnt: expected a number between 0 and 127, got '128'",
+            "t.cfg:8:19: error: clitcpka-idle: expected a whole number of seconds up to 32767s, got '500ms'",
+            "t.cfg:9:20: error: clitcpka-intvl: expected a whole number of seconds up to 32767s, got '40000'",
             "t.cfg:10:5: error: clitcpka-idle: expected a duration like 30s (seconds when no unit is given)",
             "t.cfg:11:18: error: unexpected argument 'now' after 'option tcpka'",
         ])
