@@ -302,27 +302,29 @@ extension ParserState {
     }
 
     /// `ssl-default-bind-options`: `ssl-min-ver V`, `ssl-max-ver V`,
-    /// `no-tls-tickets`, `prefer-client-ciphers`, and the `no-sslv3`,
-    /// `no-tlsv10`, `no-tlsv11` that TLS 1.2 as the minimum implies.
+    /// `no-tls-tickets`, `prefer-client-ciphers`, and the version toggles
+    /// (`no-tlsv1x`, `force-tlsv1x`).
     mutating func parseDefaultBindOptions(_ words: [Word]) {
         parseDefaultTLSOptions(words, minVersion: \.defaultBindTLS.minVersion, maxVersion: \.defaultBindTLS.maxVersion,
+                               disabled: \.defaultBindTLS.disabledVersions,
                                flags: [("no-tls-tickets", \.defaultBindTLS.noTLSTickets),
                                        ("prefer-client-ciphers", \.defaultBindTLS.preferClientCiphers)])
     }
 
     /// `ssl-default-server-options`: `ssl-min-ver V`, `ssl-max-ver V`,
-    /// `no-ssl-reuse`, and the `no-sslv3`, `no-tlsv10`, `no-tlsv11` that
-    /// TLS 1.2 as the minimum implies.
+    /// `no-ssl-reuse`, and the version toggles.
     mutating func parseDefaultServerOptions(_ words: [Word]) {
         parseDefaultTLSOptions(words, minVersion: \.defaultServerTLS.minVersion, maxVersion: \.defaultServerTLS.maxVersion,
+                               disabled: \.defaultServerTLS.disabledVersions,
                                flags: [("no-ssl-reuse", \.defaultServerTLS.noReuse)])
     }
 
     /// An `ssl-default-*-options` line: the version bounds, the `flags`
-    /// this side knows, and the options of older versions that TLS 1.2 as
-    /// the minimum makes true anyway.
+    /// this side knows, and the version toggles (TLSVersionToggles.swift),
+    /// whose `no-tlsv1x` flags apply with each line's own.
     private mutating func parseDefaultTLSOptions(_ words: [Word], minVersion: WritableKeyPath<GlobalSettings, BindTLS.Version?>,
                                                  maxVersion: WritableKeyPath<GlobalSettings, BindTLS.Version?>,
+                                                 disabled: WritableKeyPath<GlobalSettings, Set<BindTLS.Version>>,
                                                  flags: [(name: String, setting: WritableKeyPath<GlobalSettings, Bool>)]) {
         var i = 1
         while i < words.count {
@@ -334,10 +336,20 @@ extension ParserState {
             } else if let flag = flags.first(where: { $0.name == option.text }) {
                 global[keyPath: flag.setting] = true
                 i += 1
-            } else if ["no-sslv3", "no-tlsv10", "no-tlsv11"].contains(option.text) {
+            } else if let toggle = TLSVersionToggle(option.text) {
+                switch toggle {
+                case .disable(let version): global[keyPath: disabled].insert(version)
+                case .force(let version):
+                    global[keyPath: minVersion] = version
+                    global[keyPath: maxVersion] = version
+                case .disableSSLv3: break
+                case .forceSSLv3:
+                    error("\(words[0].text): " + TLSVersionToggle.sslv3Refused, at: option)
+                    return
+                }
                 i += 1
             } else {
-                let supported = ["ssl-min-ver", "ssl-max-ver"] + flags.map(\.name) + ["no-sslv3", "no-tlsv10", "no-tlsv11"]
+                let supported = ["ssl-min-ver", "ssl-max-ver"] + flags.map(\.name) + TLSVersionToggle.keywords
                 error("\(words[0].text): '\(option.text)' is not supported by Weir yet; "
                       + "supported: \(supported.joined(separator: ", "))", at: option)
                 return

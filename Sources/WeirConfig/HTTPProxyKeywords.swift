@@ -483,4 +483,26 @@ extension ParserState {
         proxies[index].serverRules.append(ServerRule(serverName: name.text, condition: condition,
                                                      location: location(name)))
     }
+
+    // MARK: http-send-name-header
+
+    /// `http-send-name-header NAME`.
+    mutating func parseServerNameHeader(_ words: [Word]) {
+        guard words.count > 1, !words[1].text.isEmpty else {
+            error("http-send-name-header: expected a header name like X-Server", at: words[0])
+            return
+        }
+        let name = words[1]
+        guard expectAtMost(2, words, after: "http-send-name-header \(name.text)") else { return }
+        guard Self.isMethodToken(name.text) else {
+            error("http-send-name-header: '\(name.text)' is not a valid header name", at: name)
+            return
+        }
+        if sectionKind == .frontend {
+            warning("'http-send-name-header' is ignored in a 'frontend' section: it applies to backends", at: words[0])
+            return
+        }
+        settings.serverNameHeader = name.text
+        settings.serverNameHeaderLocation = location(words[0])
+    }
 }

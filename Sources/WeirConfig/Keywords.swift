@@ -63,6 +63,12 @@ enum Keywords {
         ("balance", true, false, true, true),
         ("timeout", true, true, true, true),
         ("maxconn", true, true, true, false),
+        // On the wrong side these two are ignored with a warning, as in HAProxy.
+        ("backlog", true, true, true, true),
+        ("http-send-name-header", true, true, true, true),
+        ("id", false, true, true, true),
+        ("disabled", true, true, true, true),
+        ("enabled", true, true, true, true),
         ("retries", true, false, true, true),
         ("load-server-state-from-file", true, false, true, true),
         ("server-state-file-name", false, false, true, true),
@@ -99,6 +105,16 @@ enum Keywords {
         ("stick-table", false, true, true, true),
         ("stick", false, false, true, true),
         ("use-server", false, false, true, true),
+        // In a backend both are ignored with a warning, as in HAProxy.
+        ("monitor-uri", true, true, true, true),
+        ("monitor", false, true, true, true),
+        // On the wrong side they are ignored with a warning, as in HAProxy.
+        ("clitcpka-cnt", true, true, true, true),
+        ("clitcpka-idle", true, true, true, true),
+        ("clitcpka-intvl", true, true, true, true),
+        ("srvtcpka-cnt", true, true, true, true),
+        ("srvtcpka-idle", true, true, true, true),
+        ("srvtcpka-intvl", true, true, true, true),
     ]
 
     static func proxyKeywordAllowed(_ keyword: String, in section: SectionKind) -> Bool? {
@@ -113,14 +129,13 @@ enum Keywords {
     }
 
     static let proxyUnsupported: Set<String> = [
-        "tcp-response", "monitor-uri",
-        "monitor", "hash-balance-factor", "hash-key", "fullconn", "backlog", "rate-limit", "log-format-sd",
+        "tcp-response",
+        "hash-balance-factor", "hash-key", "fullconn", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template",
-        "dynamic-cookie-key", "filter", "http-send-name-header", "source", "id", "disabled", "enabled",
+        "dynamic-cookie-key", "filter", "source",
         "bind-process", "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
-        "use-fcgi-app", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle",
-        "srvtcpka-intvl", "grace", "http-restrict-req-hdr-names", "log-bufsize", "balance-random", "option-forwardfor",
+        "use-fcgi-app", "grace", "http-restrict-req-hdr-names", "log-bufsize", "balance-random", "option-forwardfor",
     ]
 
     /// HAProxy 1.x keywords that HAProxy 2.1 removed, and what replaces them.
@@ -140,27 +155,39 @@ enum Keywords {
     static let supportedOptions: [String] = [
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
-        "log-health-checks", "allbackups", "http-buffer-request", "ssl-hello-chk",
+        "log-health-checks", "allbackups", "http-buffer-request", "ssl-hello-chk", "tcpka", "clitcpka", "srvtcpka",
+        "nolinger", "http-ignore-probes", "abortonclose",
+    ]
+
+    /// Options accepted with a warning because what they ask for is what
+    /// Weir does anyway, or only tunes how HAProxy moves its bytes; the
+    /// reason is the warning's.
+    static let ignoredOptions: [String: String] = [
+        "splice-auto": "Weir forwards through its own buffers and never splices",
+        "splice-request": "Weir forwards through its own buffers and never splices",
+        "splice-response": "Weir forwards through its own buffers and never splices",
+        "tcp-smart-accept": "the ACKs of the accept sequence are left to the kernel",
+        "tcp-smart-connect": "the ACKs of the connect sequence are left to the kernel",
+        "http-no-delay": "Weir never holds bytes back to merge them with later ones",
+        "http-use-htx": "it chose HAProxy's internal HTTP representation, which has no counterpart in Weir "
+            + "(HAProxy 2.1 made that representation the only one and 2.6 refuses the option)",
     ]
 
     static let unsupportedOptions: Set<String> = [
-        "tcpka", "clitcpka", "srvtcpka", "abortonclose", "splice-auto",
-        "splice-request", "splice-response", "mysql-check", "pgsql-check",
-        "redis-check", "smtpchk", "ldap-check", "spop-check", "logasap", "prefer-last-server", "socket-stats",
-        "independent-streams", "nolinger", "http-pretend-keepalive",
-        "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "h1-case-adjust-bogus-client",
-        "h1-case-adjust-bogus-server", "http-use-proxy-header", "http-no-delay", "http-ignore-probes",
-        "tcp-smart-accept", "tcp-smart-connect", "transparent", "external-check", "disable-h2-upgrade", "contstats",
-        "forceclose", "idle-close-on-response", "http-use-htx", "http-drop-request-trailers",
-        "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
+        "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check", "spop-check",
+        "logasap", "prefer-last-server", "socket-stats", "independent-streams",
+        "http-pretend-keepalive", "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
+        "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "transparent",
+        "external-check", "disable-h2-upgrade", "contstats", "forceclose", "idle-close-on-response",
+        "http-drop-request-trailers", "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
         "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",
     ]
 
     static let bindOptionsUnsupported: Set<String> = [
         "npn",
-        "ecdhe", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
-        "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
-        "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
+        "ecdhe", "accept-proxy", "accept-netscaler-cip", "transparent",
+        "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
+        "process", "thread", "shards", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
         "no-ca-names", "label",
         "idle-ping", "guid-prefix",
@@ -178,8 +205,7 @@ enum Keywords {
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
         "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
-        "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "no-tlsv12", "no-tlsv13", "force-sslv3",
-        "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "max-reuse", "npn", "curves", "sigalgs",
+        "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "max-reuse", "npn", "curves", "sigalgs",
         "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
         "no-send-proxy", "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
     ]

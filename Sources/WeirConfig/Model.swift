@@ -61,11 +61,34 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// The socket options of a `bind` line, for each socket it opens.
+public struct BindOptions: Sendable, Hashable {
+    /// `backlog N`: the accept queue's length; nil: the frontend's
+    /// `backlog`, else 1024.
+    public var backlog: Int?
+    /// `maxconn N`: connections this socket takes at once (per worker);
+    /// nil: only the frontend's limit.
+    public var maxconn: Int?
+    /// `v6only` (true) or `v4v6` (false) on an IPv6 socket; nil: the system's default.
+    public var v6only: Bool?
+    /// `defer-accept`: TCP_DEFER_ACCEPT, a connection is accepted once data arrive.
+    public var deferAccept = false
+    /// `tfo`: TCP_FASTOPEN.
+    public var fastOpen = false
+    /// `mss N`: TCP_MAXSEG, or when negative how much to take off the default.
+    public var maxSegment: Int?
+    /// `interface NAME`: SO_BINDTODEVICE.
+    public var interface: String?
+    public init() {}
+}
+
 public struct Bind: Sendable, Hashable {
     public var address: ListenAddress
     public var location: SourceLocation
     /// `ssl …`: TLS termination on this socket; nil for plain TCP.
     public var tls: BindTLS?
+    /// `backlog`, `maxconn`, `v6only`, `defer-accept`…
+    public var options = BindOptions()
 
     public init(address: ListenAddress, location: SourceLocation, tls: BindTLS? = nil) {
         self.address = address
@@ -86,6 +109,8 @@ public struct DefaultBindTLS: Sendable, Hashable {
     /// `ssl-default-bind-options no-tls-tickets`, `… prefer-client-ciphers`.
     public var noTLSTickets = false
     public var preferClientCiphers = false
+    /// `no-tlsv1x` flags, applied with each bind line's own.
+    public var disabledVersions: Set<BindTLS.Version> = []
     /// Where each default was written, by option name (`curves`, `ciphers`, …):
     /// OpenSSL judges the lists only when the contexts are built.
     public var locations: [String: SourceLocation] = [:]
@@ -265,6 +290,22 @@ public enum ServerAddress: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// `option clitcpka` / `srvtcpka` / `tcpka` with `clitcpka-*` / `srvtcpka-*`:
+/// TCP keep-alive probes (SO_KEEPALIVE) on one side's sockets.
+public struct TCPKeepAlive: Sendable, Hashable {
+    /// `…-cnt`: TCP_KEEPCNT; nil: the system's `tcp_keepalive_probes`.
+    public var probes: Int?
+    /// `…-idle`, in seconds: TCP_KEEPIDLE; nil: `tcp_keepalive_time`.
+    public var idle: Int?
+    /// `…-intvl`, in seconds: TCP_KEEPINTVL; nil: `tcp_keepalive_intvl`.
+    public var interval: Int?
+    public init(probes: Int? = nil, idle: Int? = nil, interval: Int? = nil) {
+        self.probes = probes
+        self.idle = idle
+        self.interval = interval
+    }
+}
+
 /// Timeouts in milliseconds; nil means no timeout.
 public struct Timeouts: Sendable, Hashable {
     public var connect: Int?
@@ -402,6 +443,9 @@ public struct ServerTLS: Sendable, Hashable {
     public var alpn: [String] = []
     public var minVersion: BindTLS.Version?
     public var maxVersion: BindTLS.Version?
+    /// `no-tlsv1x` flags, turned into `minVersion` and `maxVersion` once
+    /// the whole configuration is read.
+    public var disabledVersions: Set<BindTLS.Version> = []
     public var ciphers: String?
     public var ciphersuites: String?
     /// `no-ssl-reuse` clears it: no TLS session is offered again.
@@ -426,6 +470,8 @@ public struct DefaultServerTLS: Sendable, Hashable {
     public var maxVersion: BindTLS.Version?
     /// `no-ssl-reuse` among `ssl-default-server-options`.
     public var noReuse = false
+    /// `no-tlsv1x` flags, applied with each server's own.
+    public var disabledVersions: Set<BindTLS.Version> = []
     public init() {}
 }
 
@@ -494,6 +540,8 @@ public struct Frontend: Sendable, Hashable {
     public var binds: [Bind] = []
     /// 0 means the global limit alone applies.
     public var maxconn: Int = 0
+    /// `backlog N`: the accept queue of binds that set none; nil: 1024.
+    public var backlog: Int?
     public var timeouts = Timeouts()
     /// Index into `Configuration.backends`.
     public var defaultBackend: Int?
@@ -549,6 +597,23 @@ public struct Frontend: Sendable, Hashable {
     public var tcpInspectDelay: Int?
     /// `stats enable|uri|auth|…`: the HTML statistics page; nil: none.
     public var statsPage: StatsPage?
+    /// `monitor-uri URI`: requests for it are answered by the proxy (200,
+    /// or 503 when a `monitor fail` condition says so) before the
+    /// `http-request` rules, and not logged.
+    public var monitorURI: String?
+    /// `monitor fail if|unless COND` lines (`unless` is a negated condition).
+    public var monitorFail: [Condition] = []
+    /// `option clitcpka` (or `tcpka`): keep-alive probes on client sockets; nil: none.
+    public var clientTCPKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: client sockets are closed with a reset (SO_LINGER 0).
+    public var noLinger = false
+    /// `option http-ignore-probes`: a connection that never sent a byte is
+    /// closed without a 408, a log line or an error count.
+    public var ignoreProbes = false
+    /// `id N`: the proxy id statistics show; nil: the lowest free one.
+    public var id: Int?
+    /// `disabled`: checked but not started: its binds are not opened.
+    public var disabled = false
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {
@@ -625,6 +690,21 @@ public struct Backend: Sendable, Hashable {
     public var stickTable: StickTableSpec?
     /// `stick` rules in their order.
     public var stickRules: [StickRule] = []
+    /// `option srvtcpka` (or `tcpka`): keep-alive probes on server sockets; nil: none.
+    public var serverTCPKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: server sockets are closed with a reset (SO_LINGER 0).
+    public var noLinger = false
+    /// `option abortonclose`: a client that closes while its request waits
+    /// in the queue or for the connect is dropped instead of served.
+    public var abortOnClose = false
+    /// `id N`: the proxy id statistics show; nil: the lowest free one.
+    public var id: Int?
+    /// `disabled`: checked but not started: every server is in
+    /// maintenance from the start and unchecked, so requests routed here get 503.
+    public var disabled = false
+    /// `http-send-name-header NAME`: each request carries the name of the
+    /// server it is sent to in this header, replacing any the client sent.
+    public var serverNameHeader: String?
     public var location: SourceLocation
 
     public init(name: String, location: SourceLocation) {

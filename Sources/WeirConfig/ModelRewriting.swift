@@ -145,6 +145,7 @@ extension Frontend {
         uniqueIDFormat?.rewriteFetches(f)
         errorPages.rewriteFetches(f)
         statsPage?.admin?.rewriteFetches(f)
+        for i in monitorFail.indices { monitorFail[i].rewriteFetches(f) }
     }
 }
 

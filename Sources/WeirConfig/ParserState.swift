@@ -6,6 +6,8 @@ struct ProxySettings: Sendable {
     var mode: ProxyMode = .tcp
     var timeouts = Timeouts()
     var maxconn = 0
+    /// `backlog N` of the frontend's binds.
+    var backlog: Int?
     var retries = 3
     /// `load-server-state-from-file`, and the backend's `server-state-file-name`.
     var loadServerState: ServerStateSource = .none
@@ -65,6 +67,26 @@ struct ProxySettings: Sendable {
 
     /// `stats enable|uri|auth|…`: the HTML stats page (inherited from `defaults`).
     var statsPage: StatsPage?
+    /// `option clitcpka` / `srvtcpka` (both with `tcpka`), and the
+    /// `clitcpka-*` / `srvtcpka-*` probe settings.
+    /// `option nolinger`: sockets are closed with a reset.
+    var noLinger = false
+    /// `option http-ignore-probes`.
+    var ignoreProbes = false
+    /// `option abortonclose`.
+    var abortOnClose = false
+    /// `disabled` (`enabled` clears it): the proxy is checked but not started.
+    var disabled = false
+    var clientTCPKeepAlive = false
+    var serverTCPKeepAlive = false
+    var clientKeepAliveProbes = TCPKeepAlive()
+    var serverKeepAliveProbes = TCPKeepAlive()
+    /// `http-send-name-header NAME`, and where it was written.
+    var serverNameHeader: String?
+    var serverNameHeaderLocation: SourceLocation?
+    /// `monitor-uri URI`, and where it was written.
+    var monitorURI: String?
+    var monitorURILocation: SourceLocation?
 }
 
 enum CheckKindChoice: Sendable {
@@ -145,8 +167,14 @@ struct ProxyDraft: Sendable {
     var stickTable: StickTableSpec?
     var stickRules: [StickRule] = []
     var servers: [Server] = []
+    /// `monitor fail if|unless COND` lines, and where the first is written.
+    var monitorFail: [Condition] = []
+    var monitorFailLocation: SourceLocation?
     /// The `id` given explicitly, per server (nil: assign one).
     var serverIDs: [Int?] = []
+    /// `id N`: the proxy's own id, and where it is written.
+    var id: Int?
+    var idLocation: SourceLocation?
 }
 
 extension ProxyDraft {
@@ -157,7 +185,7 @@ extension ProxyDraft {
             case .deny, .tarpit, .auth, .redirect, .returnResponse, .useService, .reject, .silentDrop: return true
             default: return false
             }
-        } || settings.statsPage != nil
+        } || settings.statsPage != nil || settings.monitorURI != nil
     }
 
     /// Every condition of the section's rules, for resolving ACL names.
@@ -173,6 +201,7 @@ extension ProxyDraft {
         for i in serverRules.indices { body(&serverRules[i].condition) }
         if settings.statsPage?.admin != nil { body(&settings.statsPage!.admin!) }
         for i in stickRules.indices { body(&stickRules[i].condition) }
+        for i in monitorFail.indices { body(&monitorFail[i]) }
     }
 }
 

@@ -66,6 +66,7 @@ extension ParserState {
         }
         var tls: BindTLS?
         var tlsWords: [Word] = []
+        var socketOptions = BindOptions()
         var i = 2
         while i < words.count {
             let option = words[i]
@@ -88,7 +89,29 @@ extension ParserState {
                 if tls == nil { tls = BindTLS(location: location(option)) }
                 i += 1
                 continue
+            case "v4v6", "v6only", "defer-accept", "tfo":
+                switch option.text {
+                // `v6only` wins over `v4v6`, wherever each is written.
+                case "v4v6": if socketOptions.v6only == nil { socketOptions.v6only = false }
+                case "v6only": socketOptions.v6only = true
+                case "defer-accept": socketOptions.deferAccept = true
+                default: socketOptions.fastOpen = true
+                }
+                i += 1
+                continue
+            case "backlog", "maxconn", "mss", "interface":
+                guard let v = value() else {
+                    i = words.count
+                    continue
+                }
+                parseBindSocketOption(option, v, into: &socketOptions)
+                i += 2
+                continue
             case "strict-sni", "no-tls-tickets", "prefer-client-ciphers":
+                tlsWords.append(option)
+                i += 1
+                continue
+            case let text where TLSVersionToggle(text) != nil:
                 tlsWords.append(option)
                 i += 1
                 continue
@@ -107,14 +130,16 @@ extension ParserState {
             }
             if i >= words.count { break }
             let supported = ["name", "ssl", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
-                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys"]
-                + BindTLSOptions.valueKeywords
+                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys",
+                             "backlog", "maxconn", "mss", "interface", "v4v6", "v6only", "defer-accept", "tfo"]
+                + BindTLSOptions.valueKeywords + TLSVersionToggle.keywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
             error("unsupported bind option '\(option.text)'" + hint, at: option)
             // Which words after it are its values is unknown: stop at the first.
             break
         }
+        for b in before..<proxies[index].binds.count { proxies[index].binds[b].options = socketOptions }
         guard !tlsWords.isEmpty || tls != nil else { return }
         guard var settings = tls else {
             // HAProxy accepts TLS settings on a plain bind; they change nothing there.
@@ -124,9 +149,22 @@ extension ParserState {
         var options = BindTLS.Options()
         var j = 0
         var verifyWord: Word?
+        var disabledVersions: Set<BindTLS.Version> = []
+        var firstToggle: Word?
         while j < tlsWords.count {
             let option = tlsWords[j]
             switch option.text {
+            case let text where TLSVersionToggle(text) != nil:
+                switch TLSVersionToggle(text)! {
+                case .disable(let version):
+                    disabledVersions.insert(version)
+                    if firstToggle == nil { firstToggle = option }
+                case .force(let version):
+                    options.minVersion = version
+                    options.maxVersion = version
+                case .disableSSLv3: break
+                case .forceSSLv3: error("bind: " + TLSVersionToggle.sslv3Refused, at: option)
+                }
             case "strict-sni": settings.strictSNI = true
             case "no-tls-tickets": settings.noTLSTickets = true
             case "prefer-client-ciphers": settings.preferClientCiphers = true
@@ -166,6 +204,20 @@ extension ParserState {
         if settings.sigalgs == nil { settings.sigalgs = defaults.sigalgs }
         if settings.minVersion == nil { settings.minVersion = defaults.minVersion }
         if settings.maxVersion == nil { settings.maxVersion = defaults.maxVersion }
+        let disabled = disabledVersions.union(defaults.disabledVersions)
+        if !disabled.isEmpty {
+            switch TLSVersionToggle.resolve(min: settings.minVersion, max: settings.maxVersion, disabled: disabled) {
+            case .range(let min, let max):
+                settings.minVersion = min
+                settings.maxVersion = max
+            case .flagsIgnored(let versions, _, _):
+                warning("bind: \(TLSVersionToggle.names(versions)) ignored: 'ssl-min-ver' or 'ssl-max-ver' (or a "
+                        + "'force-*' option) sets the versions, as in HAProxy; use only those", at: firstToggle ?? words[0])
+            case .allDisabled:
+                error("bind: all SSL/TLS versions are disabled (\(TLSVersionToggle.names(disabled.sorted { $0.rawValue < $1.rawValue })))",
+                      at: firstToggle ?? words[0])
+            }
+        }
         settings.noTLSTickets = settings.noTLSTickets || defaults.noTLSTickets
         settings.preferClientCiphers = settings.preferClientCiphers || defaults.preferClientCiphers
         if settings.certificates.isEmpty {
@@ -196,6 +248,36 @@ extension ParserState {
             }
         }
         for b in before..<proxies[index].binds.count { proxies[index].binds[b].tls = settings }
+    }
+
+    // MARK: bind … backlog, maxconn, mss, interface
+
+    /// A socket option of a bind line that takes a value.
+    mutating func parseBindSocketOption(_ option: Word, _ v: Word, into options: inout BindOptions) {
+        switch option.text {
+        case "backlog", "maxconn":
+            guard let n = Units.integer(v.text), n <= Int(Int32.max) else {
+                error("bind: '\(option.text)' expects a non-negative number, got '\(v.text)'", at: v)
+                return
+            }
+            // 0 is HAProxy's "not set": the frontend's value applies.
+            if option.text == "backlog" { options.backlog = n == 0 ? nil : n } else { options.maxconn = n == 0 ? nil : n }
+        case "mss":
+            // Linux takes segment sizes up to 32767.
+            guard let n = Int(v.text), n != 0, abs(n) <= 32767 else {
+                error("bind: 'mss' expects a segment size between 1 and 32767, or a negative number to take off "
+                      + "the default one, got '\(v.text)'", at: v)
+                return
+            }
+            options.maxSegment = n
+        default:
+            // IFNAMSIZ is 16, the terminating NUL included.
+            guard !v.text.isEmpty, v.text.utf8.count < 16, !v.text.contains("/") else {
+                error("bind: 'interface' expects a network interface name like eth0, got '\(v.text)'", at: v)
+                return
+            }
+            options.interface = v.text
+        }
     }
 
     // MARK: bind … verify (client certificates)
@@ -506,8 +588,31 @@ extension ParserState {
             expectAtMost(2, words, after: "\(prefix) persist")
         case "httpchk", "tcp-check", "ssl-hello-chk", "log-health-checks", "allbackups":
             parseCheckOption(words, negated: negated)
+        case "tcpka", "clitcpka", "srvtcpka":
+            parseTCPKeepAliveOption(words, negated: negated)
+        case "nolinger":
+            settings.noLinger = !negated
+            expectAtMost(2, words, after: "\(prefix) nolinger")
+        case "abortonclose":
+            guard expectAtMost(2, words, after: "\(prefix) abortonclose") else { return }
+            if sectionKind == .frontend {
+                warning("'option abortonclose' is ignored in a 'frontend' section: it applies to backends", at: name)
+                return
+            }
+            settings.abortOnClose = !negated
+        case "http-ignore-probes":
+            guard expectAtMost(2, words, after: "\(prefix) http-ignore-probes") else { return }
+            if sectionKind == .backend {
+                warning("'option http-ignore-probes' is ignored in a 'backend' section: it applies to frontends", at: name)
+                return
+            }
+            settings.ignoreProbes = !negated
         default:
-            if Keywords.unsupportedOptions.contains(name.text) {
+            if let reason = Keywords.ignoredOptions[name.text] {
+                if expectAtMost(2, words, after: "\(prefix) \(name.text)") {
+                    warning("'\(prefix) \(name.text)' is ignored: \(reason)", at: name)
+                }
+            } else if Keywords.unsupportedOptions.contains(name.text) {
                 error("'option \(name.text)' is not supported by Weir yet", at: name)
             } else {
                 error("unknown option '\(name.text)'"

@@ -308,6 +308,14 @@ extension ParserState {
             case "maxconn":
                 if let n = integer(words, 1, keyword: "maxconn", range: 0...Int.max) { settings.maxconn = n }
                 expectAtMost(2, words, after: "maxconn")
+            case "backlog":
+                guard let n = integer(words, 1, keyword: "backlog", range: 0...Int(Int32.max)),
+                      expectAtMost(2, words, after: "backlog") else { break }
+                if kind == .backend {
+                    warning("'backlog' is ignored in a 'backend' section: it applies to frontends", at: keyword)
+                } else {
+                    settings.backlog = n == 0 ? nil : n
+                }
             case "retries":
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
                 expectAtMost(2, words, after: "retries")
@@ -341,6 +349,15 @@ extension ParserState {
             case "stats": parseProxyStats(words)
             case "stick-table": parseStickTable(words)
             case "stick": parseStick(words)
+            case "http-send-name-header": parseServerNameHeader(words)
+            case "disabled", "enabled":
+                settings.disabled = k == "disabled"
+                expectAtMost(1, words, after: k)
+            case "id": parseProxyID(words)
+            case "monitor-uri": parseMonitorURI(words)
+            case "monitor": parseMonitor(words)
+            case "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl":
+                parseTCPKeepAliveSetting(words)
             case "description": break
             default: break
             }

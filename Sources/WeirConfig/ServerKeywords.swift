@@ -146,6 +146,19 @@ extension ParserState {
             draft.httpResponseRules = []
             draft.httpAfterResponseRules = []
             draft.redirectRules = []
+            // HAProxy: "monitor-uri will be ignored for frontend 'x' (needs 'mode http')".
+            if let at = draft.settings.monitorURILocation, draft.kind.hasFrontend {
+                report(.warning, "'monitor-uri' is ignored in \(label): it needs 'mode http'", at: at)
+                draft.settings.monitorURI = nil
+            }
+            if let at = draft.settings.serverNameHeaderLocation, draft.kind.hasBackend {
+                report(.warning, "'http-send-name-header' is ignored in \(label): it needs 'mode http'", at: at)
+                draft.settings.serverNameHeader = nil
+            }
+            if let at = draft.monitorFailLocation {
+                report(.warning, "'monitor fail' is ignored in \(label): it needs 'mode http'", at: at)
+                draft.monitorFail = []
+            }
             if let page = draft.settings.statsPage, draft.kind != .defaults {
                 report(.warning, "'stats' is ignored in \(label): the statistics page needs 'mode http'", at: page.location)
                 draft.settings.statsPage = nil
@@ -162,6 +175,7 @@ extension ParserState {
             ("http-request", draft.httpRequestRules.map(\.condition), .request),
             ("redirect", draft.redirectRules.map(\.condition), .request),
             ("use_backend", draft.useBackends.map(\.condition), .request),
+            ("monitor fail", draft.monitorFail, .request),
             ("force-persist", draft.persistRules.filter { $0.kind == .force }.map(\.condition), .request),
             ("ignore-persist", draft.persistRules.filter { $0.kind == .ignore }.map(\.condition), .request),
             ("use-server", draft.serverRules.map(\.condition), .request),

@@ -14,8 +14,7 @@ extension ParserState {
     static let serverTLSOptions = [
         "ssl", "no-ssl", "verify", "ca-file", "crt", "sni", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers",
         "ciphersuites", "no-ssl-reuse", "ssl-reuse", "verifyhost", "check-ssl", "no-check-ssl", "check-sni",
-        "no-sslv3", "no-tlsv10", "no-tlsv11",
-    ]
+    ] + TLSVersionToggle.keywords
 
     /// A TLS option of a server line at `words[i]`, `i` moved past it and
     /// its value. nil: not a TLS option; false: an error was reported.
@@ -51,8 +50,17 @@ extension ParserState {
         case "ssl-reuse":
             tls.reuseSessions = true
             i += 1
-        case "no-sslv3", "no-tlsv10", "no-tlsv11":
-            // Implied: TLS 1.2 is the lowest version Weir offers by default.
+        case let text where TLSVersionToggle(text) != nil:
+            switch TLSVersionToggle(text)! {
+            case .disable(let version): tls.disabledVersions.insert(version)
+            case .force(let version):
+                tls.minVersion = version
+                tls.maxVersion = version
+            case .disableSSLv3: break
+            case .forceSSLv3:
+                error("\(keyword): " + TLSVersionToggle.sslv3Refused, at: option)
+                return false
+            }
             i += 1
         case "verify":
             guard let v = value() else { return false }
@@ -157,6 +165,22 @@ extension ParserState {
             // The `ssl` word when the server line says it, else the server's name.
             var at = server.location
             if let word = tls.location, word.file == at.file, word.line == at.line { at = word }
+            let disabled = tls.disabledVersions.union(defaults.disabledVersions)
+            if !disabled.isEmpty {
+                switch TLSVersionToggle.resolve(min: tls.minVersion, max: tls.maxVersion, disabled: disabled) {
+                case .range(let min, let max):
+                    tls.minVersion = min
+                    tls.maxVersion = max
+                    backend.servers[index].tls = tls
+                case .flagsIgnored(let versions, _, _):
+                    report(.warning, "server '\(label)/\(server.name)': \(TLSVersionToggle.names(versions)) ignored: "
+                           + "'ssl-min-ver' or 'ssl-max-ver' (or a 'force-*' option) sets the versions, as in HAProxy; "
+                           + "use only those", at: at)
+                case .allDisabled:
+                    report(.error, "server '\(label)/\(server.name)': all SSL/TLS versions are disabled "
+                           + "(\(TLSVersionToggle.names(disabled.sorted { $0.rawValue < $1.rawValue })))", at: at)
+                }
+            }
             if let lo = tls.minVersion, let hi = tls.maxVersion,
                BindTLS.Version.allCases.firstIndex(of: lo)! > BindTLS.Version.allCases.firstIndex(of: hi)! {
                 report(.error, "server '\(label)/\(server.name)': 'ssl-min-ver \(lo.rawValue)' is above "

@@ -11,6 +11,7 @@ extension ParserState {
         }
         config.global = global
         resolveErrorFilesBodies()
+        checkProxyIDs()
 
         // Backends, including the backend half of each listen section.
         var backendIndex: [String: Int] = [:]
@@ -65,6 +66,15 @@ extension ParserState {
                 backend.statsPage = draft.settings.statsPage
                 backend.stickTable = draft.stickTable
                 backend.stickRules = draft.stickRules
+                backend.serverNameHeader = draft.settings.serverNameHeader
+                backend.noLinger = draft.settings.noLinger
+                backend.abortOnClose = draft.settings.abortOnClose
+                backend.id = draft.id
+                if draft.settings.disabled {
+                    backend.disabled = true
+                    for s in backend.servers.indices { backend.servers[s].disabled = true }
+                }
+                if draft.settings.serverTCPKeepAlive { backend.serverTCPKeepAlive = draft.settings.serverKeepAliveProbes }
                 resolveServerTLS(&backend)
                 config.backends.append(backend)
 
@@ -99,6 +109,7 @@ extension ParserState {
             frontend.mode = draft.settings.mode
             frontend.binds = draft.binds
             frontend.maxconn = draft.settings.maxconn
+            frontend.backlog = draft.settings.backlog
             frontend.timeouts = draft.settings.timeouts
             frontend.tcpLog = draft.settings.tcpLog
             frontend.httpLog = draft.settings.httpLog != nil && draft.settings.mode == .http
@@ -133,6 +144,13 @@ extension ParserState {
             frontend.tcpRequestContentRules = draft.tcpRequestContentRules
             frontend.tcpInspectDelay = draft.settings.tcpInspectDelay
             frontend.statsPage = draft.settings.statsPage
+            frontend.monitorURI = draft.settings.monitorURI
+            frontend.monitorFail = draft.monitorFail
+            frontend.noLinger = draft.settings.noLinger
+            frontend.ignoreProbes = draft.settings.ignoreProbes && draft.settings.mode == .http
+            frontend.id = draft.id
+            frontend.disabled = draft.settings.disabled
+            if draft.settings.clientTCPKeepAlive { frontend.clientTCPKeepAlive = draft.settings.clientKeepAliveProbes }
             if draft.kind == .frontend { frontend.stickTable = draft.stickTable }
             let label = "\(draft.kind.rawValue) '\(draft.name)'"
 

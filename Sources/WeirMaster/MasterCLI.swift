@@ -24,7 +24,7 @@ extension Master {
                 guard let unix = SocketAddress(unixPath: address) else {
                     throw StartupError("master CLI: socket path too long: \(address)")
                 }
-                fd = try Listening.open(unix, backlog: 16, reusePort: false).release()
+                fd = try Listening.open(unix, options: .init(backlog: 16), reusePort: false).release()
                 chmod(address, 0o600)
             }
         } catch let error as StartupError {

@@ -76,6 +76,19 @@ extension Worker {
         service(slot, loop: &loop)
     }
 
+    /// `option abortonclose`: the session waits for its server (queued,
+    /// connecting or about to retry) in a backend that drops it once the
+    /// client has closed.
+    func abortsOnClose(_ slot: UInt32) -> Bool {
+        let s = sessions.pointer(slot)
+        switch s.pointee.phase {
+        case .queued, .connecting, .retryWait:
+            return s.pointee.backend >= 0 && backends[Int(s.pointee.backend)].abortOnClose
+        default:
+            return false
+        }
+    }
+
     /// Moves whatever can move for this session, then decides whether it ends.
     @inline(__always)
     mutating func service(_ slot: UInt32, loop: inout EventLoop) {
@@ -112,6 +125,10 @@ extension Worker {
                               sourceTLS: s.pointee.tls)
             if let error = status.sourceError {
                 _ = error
+                close(slot, cause: "C", loop: &loop)
+                return
+            }
+            if s.pointee.toServer.sourceEOF && abortsOnClose(slot) {
                 close(slot, cause: "C", loop: &loop)
                 return
             }
@@ -352,7 +369,7 @@ extension Worker {
         if s.pointee.isHTTP && !s.pointee.isTunnel { releaseServerConnection(slot, loop: &loop) }
         if s.pointee.serverFD >= 0 {
             // Its TLS side is freed after the log line, which may name its protocol.
-            Posix.close(s.pointee.serverFD)
+            if serverNoLinger(slot) { Posix.closeWithReset(s.pointee.serverFD) } else { Posix.close(s.pointee.serverFD) }
             s.pointee.serverFD = -1
         }
         // close_notify, best effort, when the session ends normally.
@@ -361,7 +378,9 @@ extension Worker {
         }
         // An aborted client gets a reset, as HAProxy does, so it sees the error;
         // not a failed handshake, whose alert must reach the client first.
-        if (cause == "C" || cause == "S" || cause == "s" || cause == "c") && !s.pointee.handshaking {
+        // `option nolinger` resets every close.
+        if ((cause == "C" || cause == "S" || cause == "s" || cause == "c") && !s.pointee.handshaking)
+            || frontends[Int(s.pointee.frontend)].noLinger {
             Posix.closeWithReset(s.pointee.clientFD)
         } else {
             Posix.close(s.pointee.clientFD)
@@ -390,6 +409,7 @@ extension Worker {
         }
         closeServerSocket(slot)
         frontends[frontend].current -= 1
+        if s.pointee.listener >= 0 { listeners[Int(s.pointee.listener)].current -= 1 }
         stats.close(stats.frontend(frontend))
         let backend = Int(s.pointee.backend)
         let releasedServer = s.pointee.countedOnServer

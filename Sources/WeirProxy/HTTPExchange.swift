@@ -75,6 +75,11 @@ struct HTTPExchange {
     var started = false
     /// The proxy itself told the client `100 Continue` (a form posted to the stats page).
     var sentContinue = false
+    /// A `monitor-uri` request: answered by the proxy and not logged.
+    var monitor = false
+    /// `http-send-name-header`: where the server's name goes in the request
+    /// head written for the server (its prefix buffer); -1 without.
+    var serverNameAt: Int32 = -1
     /// `balance uri|url_param|hdr|hash`: the hash key of the request, taken
     /// at its first server pick (while the rules engine holds the request)
     /// and used again by a pick from the queue or a redispatch; nil: the

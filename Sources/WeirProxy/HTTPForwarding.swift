@@ -311,6 +311,10 @@ extension Worker {
             }
             return
         }
+        if s.pointee.toServer.sourceEOF && abortsOnClose(slot) {
+            abortExchange(slot, cause: "C", loop: &loop)
+            return
+        }
         pushCorked(s)
         rearm(slot, loop: &loop)
     }

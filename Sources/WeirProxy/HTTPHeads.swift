@@ -35,6 +35,8 @@ extension Worker {
         var forwardedPresent = false
         let cookies = backends[backend].hasCookie
         let mayBeNominated = !headers.nominatesOnlyHopByHopNames
+        // A flag first: backends without the header never touch the compiled list.
+        let serverNameHeader = backends[backend].sendsServerName ? rules.compiled.serverNameHeaders[backend] : nil
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
@@ -43,6 +45,7 @@ extension Worker {
             } else if mayBeNominated && headers.isNominatedByConnection(name, in: head) {
                 continue
             }
+            if let serverNameHeader, HTTPField.equalsIgnoringCase(name, serverNameHeader.name) { continue }
             if forwardFor.ifNone && !forwardedPresent {
                 forwardedPresent = HTTPField.equalsIgnoringCase(name, forwardFor.header)
             }
@@ -79,7 +82,28 @@ extension Worker {
         } else if !backends[backend].keepsServerConnections {
             w.append("connection: close\r\n")
         }
+        if let serverNameHeader {
+            // The server is not picked yet: the longest name holds its room
+            // until `writeServerName` puts the picked one there.
+            w.append(serverNameHeader.name)
+            w.append(": ")
+            s.pointee.exchange.serverNameAt = Int32(w.count)
+            w.append(serverNameHeader.longestServerName)
+            w.append("\r\n")
+        }
         w.append("\r\n")
+    }
+
+    /// `http-send-name-header`: the name of the server just picked ends the
+    /// request head, replacing whichever a previous attempt wrote.
+    mutating func writeServerName(_ slot: UInt32, backend: Int, server: Int) {
+        let s = sessions.pointer(slot)
+        let at = Int(s.pointee.exchange.serverNameAt)
+        guard s.pointee.toServer.prefix >= 0 else { return }
+        var w = HeadWriter(buffers.pointer(s.pointee.toServer.prefix) + at, capacity: bufferSize - at)
+        backends[backend].servers[server].nameBytes.withUnsafeBytes { w.append($0) }
+        w.append("\r\n\r\n")
+        s.pointee.toServer.prefixTail = at + w.count
     }
 
     /// Where the request line ends (after its CRLF) when it goes as received:

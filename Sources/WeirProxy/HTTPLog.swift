@@ -152,6 +152,8 @@ extension Worker {
     /// level, unique id) is then forgotten, ready for the next one.
     mutating func logExchange(_ slot: UInt32, now: Int64) {
         defer { rules.sessions.startExchange(slot) }
+        // Monitor requests are never logged: that is what they are for.
+        if sessions.pointer(slot).pointee.exchange.monitor { return }
         let frontend = Int(sessions.pointer(slot).pointee.frontend)
         let logging = rules.compiled.frontendLogging[frontend]
         guard let format = logging.format, !frontends[frontend].logTargets.isEmpty else { return }

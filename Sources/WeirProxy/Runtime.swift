@@ -12,6 +12,9 @@ struct ListenerRuntime {
     var tls: TLSFrontend?
     /// Its bind line's position in the frontend (HAProxy's listener id, from 1).
     var bind = 0
+    /// `bind … maxconn`: connections it takes at once; 0: no limit of its own.
+    var maxconn = 0
+    var current = 0
     var paused = false
     var closed = false
 }
@@ -49,6 +52,12 @@ struct FrontendRuntime {
     let originalTo: ForwardedFor?
     /// `compression …` in mode http; nil otherwise.
     let compression: CompressionSettings?
+    /// `option clitcpka`: keep-alive probes on client sockets.
+    let tcpKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: client sockets are closed with a reset.
+    let noLinger: Bool
+    /// `option http-ignore-probes`: an empty connection closes silently.
+    let ignoreProbes: Bool
     var current = 0
     var cumulated = 0
     /// Lines logged so far (`%lc`).
@@ -79,6 +88,9 @@ struct FrontendRuntime {
         forwardFor = frontend.forwardFor.map(ForwardedFor.init)
         originalTo = frontend.originalTo.map(ForwardedFor.init)
         compression = isHTTP ? frontend.compression.map(CompressionSettings.init) : nil
+        tcpKeepAlive = frontend.clientTCPKeepAlive
+        noLinger = frontend.noLinger
+        ignoreProbes = frontend.ignoreProbes
     }
 }
 
@@ -130,6 +142,14 @@ struct BackendRuntime {
     let closesClientAfterResponse: Bool
     /// `http-reuse`: whether idle server connections are shared between sessions.
     let reuse: HTTPReuse
+    /// `option srvtcpka`: keep-alive probes on server sockets.
+    let tcpKeepAlive: TCPKeepAlive?
+    /// `option nolinger`: server sockets are closed with a reset.
+    let noLinger: Bool
+    /// `option abortonclose`.
+    let abortOnClose: Bool
+    /// `http-send-name-header` (its name is compiled with the rules).
+    let sendsServerName: Bool
     /// `cookie`: cookie persistence (CookiePersistence.swift), nil without.
     let cookie: CookieSettings?
     /// `cookie != nil`, readable without copying the settings out.
@@ -237,6 +257,10 @@ struct BackendRuntime {
         keepsServerConnections = backend.connectionMode == .keepAlive
         closesClientAfterResponse = backend.connectionMode == .close
         reuse = backend.httpReuse
+        tcpKeepAlive = backend.serverTCPKeepAlive
+        noLinger = backend.noLinger
+        abortOnClose = backend.abortOnClose
+        sendsServerName = backend.serverNameHeader != nil
         cookie = backend.mode == .http ? backend.cookie.map { CookieSettings($0, backend: backend) } : nil
         hasCookie = cookie != nil
         serverIDs = backend.servers.map(\.id)

@@ -47,6 +47,9 @@ extension Worker {
             stats.sessionStarted(entity, wallSeconds: wall / 1000)
             s.pointee.server = Int32(server)
             s.pointee.countedOnServer = true
+            if s.pointee.isHTTP && s.pointee.exchange.serverNameAt >= 0 {
+                writeServerName(slot, backend: backend, server: server)
+            }
             if s.pointee.queuedAt >= 0 && s.pointee.queueTime < 0 {
                 s.pointee.queueTime = loop.now - s.pointee.queuedAt
             } else if s.pointee.queueTime < 0 {
@@ -129,7 +132,12 @@ extension Worker {
         s.pointee.toClient.sourceReadable = false
         s.pointee.toClient.sourceEOF = false
         s.pointee.toClient.sourceHungUp = false
-        if address.family != AF_UNIX { Posix.setNoDelay(fd) }
+        if address.family != AF_UNIX {
+            Posix.setNoDelay(fd)
+            if let k = backends[backend].tcpKeepAlive {
+                Posix.setKeepAlive(fd, probes: k.probes, idle: k.idle, interval: k.interval)
+            }
+        }
         let connected: Bool
         do { connected = try Posix.connect(fd, to: address) } catch {
             connectFailed(slot, error: error, loop: &loop)
@@ -265,6 +273,12 @@ extension Worker {
     /// connection just closes.
     mutating func requestTimedOut(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
+        // `option http-ignore-probes`: a browser's pre-connect that never
+        // sent a byte goes without a 408, a log line or an error count.
+        if !s.pointee.exchange.started && s.pointee.exchange.served == 0 && frontends[Int(s.pointee.frontend)].ignoreProbes {
+            close(slot, cause: "-", loop: &loop)
+            return
+        }
         if s.pointee.exchange.started || s.pointee.exchange.served == 0 {
             reply(slot, status: 408, cause: "c", phase: "R", loop: &loop)
         } else {

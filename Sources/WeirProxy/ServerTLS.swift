@@ -148,7 +148,13 @@ extension Worker {
         }
         s.pointee.serverHandshaking = false
         guard s.pointee.serverFD >= 0 else { return }
-        if reset { Posix.closeWithReset(s.pointee.serverFD) } else { Posix.close(s.pointee.serverFD) }
+        if reset || serverNoLinger(slot) { Posix.closeWithReset(s.pointee.serverFD) } else { Posix.close(s.pointee.serverFD) }
         s.pointee.serverFD = -1
+    }
+
+    /// `option nolinger` in the backend of the session's server connection.
+    func serverNoLinger(_ slot: UInt32) -> Bool {
+        let backend = Int(sessions.pointer(slot).pointee.connectionBackend)
+        return backend >= 0 && backends[backend].noLinger
     }
 }

@@ -202,8 +202,10 @@ public struct Worker: ~Copyable, EventHandler {
         deflateTable = DeflateTable()
         forwardedFor = ForwardedForTable(frontends: frontends.map(\.forwardFor), backends: self.backends.map(\.forwardFor))
         listeners = bound.map {
-            ListenerRuntime(fd: $0.fd, frontend: $0.frontend,
-                            tls: $0.bind < tls[$0.frontend].count ? tls[$0.frontend][$0.bind] : nil, bind: $0.bind)
+            let binds = configuration.frontends[$0.frontend].binds
+            return ListenerRuntime(fd: $0.fd, frontend: $0.frontend,
+                                   tls: $0.bind < tls[$0.frontend].count ? tls[$0.frontend][$0.bind] : nil, bind: $0.bind,
+                                   maxconn: $0.bind < binds.count ? binds[$0.bind].options.maxconn ?? 0 : 0)
         }
         if options.control == nil {
             let checker = HealthChecker(configuration: configuration, tokenKind: TokenKind.check.rawValue)
@@ -362,6 +364,7 @@ public struct Worker: ~Copyable, EventHandler {
             if sessions.count >= maxconn { break }
             let limit = frontends[frontendIndex].maxconn
             if limit > 0 && frontends[frontendIndex].current >= limit { break }
+            if listeners[index].maxconn > 0 && listeners[index].current >= listeners[index].maxconn { break }
             var peer = SocketAddress()
             let accepted: Int32?
             do { accepted = try Posix.accept(fd, peer: &peer) } catch {
@@ -380,7 +383,12 @@ public struct Worker: ~Copyable, EventHandler {
 
     private mutating func startSession(clientFD: Int32, peer: SocketAddress, listener: Int, loop: inout EventLoop) {
         let index = listeners[listener].frontend
-        if peer.family != AF_UNIX { Posix.setNoDelay(clientFD) }
+        if peer.family != AF_UNIX {
+            Posix.setNoDelay(clientFD)
+            if let k = frontends[index].tcpKeepAlive {
+                Posix.setKeepAlive(clientFD, probes: k.probes, idle: k.idle, interval: k.interval)
+            }
+        }
         // `tcp-request connection reject`: closed before it becomes a session.
         stats.add(stats.frontend(index), .connectionsTotal)
         guard acceptsConnection(frontend: index, clientFD: clientFD, peer: peer) else {
@@ -404,6 +412,7 @@ public struct Worker: ~Copyable, EventHandler {
         rules.sessions.startSession(slot)
         rules.stick.adoptAccepted(slot)
         frontends[index].current += 1
+        listeners[listener].current += 1
         frontends[index].cumulated += 1
         cumulated += 1
         stats.open(stats.frontend(index))
@@ -454,6 +463,7 @@ public struct Worker: ~Copyable, EventHandler {
             let frontend = listeners[index].frontend
             let limit = frontends[frontend].maxconn
             let full = globalFull || (limit > 0 && frontends[frontend].current >= limit)
+                || (listeners[index].maxconn > 0 && listeners[index].current >= listeners[index].maxconn)
             guard full != listeners[index].paused else { continue }
             listeners[index].paused = full
             let token = Token(kind: TokenKind.listener.rawValue, slot: UInt32(index))

@@ -68,7 +68,8 @@ public enum ListenerBinding {
             for (key, fd) in reused { inherited[key] = fd }
             return error
         }
-        for (index, frontend) in configuration.frontends.enumerated() {
+        // A `disabled` frontend is checked but not started: it opens no socket.
+        for (index, frontend) in configuration.frontends.enumerated() where !frontend.disabled {
             for (bindIndex, bind) in frontend.binds.enumerated() {
                 // Port 0 names no socket of its own: several `:0` binds would
                 // share one key, so theirs also says which bind line they are.
@@ -89,7 +90,8 @@ public enum ListenerBinding {
                         reused[key] = kept
                     } else {
                         do {
-                            fd = try open(bind, slot: slot, port: boundPort, probe: probe)
+                            fd = try open(bind, backlog: bind.options.backlog ?? frontend.backlog, slot: slot,
+                                          port: boundPort, probe: probe)
                         } catch {
                             throw fail(error)
                         }
@@ -115,19 +117,27 @@ public enum ListenerBinding {
         return opened
     }
 
-    private static func open(_ bind: Bind, slot: Int, port: UInt16, probe: Bool) throws(StartupError) -> Int32 {
+    /// `backlog`: the bind's, else its frontend's; nil: the default.
+    private static func open(_ bind: Bind, backlog: Int?, slot: Int, port: UInt16, probe: Bool) throws(StartupError) -> Int32 {
+        var options = Listening.Options()
+        if let backlog { options.backlog = Int32(backlog) }
+        options.v6only = bind.options.v6only
+        options.deferAccept = bind.options.deferAccept
+        options.fastOpen = bind.options.fastOpen
+        options.maxSegment = bind.options.maxSegment.map(Int32.init)
+        options.interface = bind.options.interface
         do {
             switch bind.address {
             case .ip(let ip, let configuredPort):
                 // Slots after the first join the port slot 0 holds (the one the
                 // kernel chose for `:0`); the stranger probe ran for slot 0.
                 let address = SocketAddress(ip: ip.bytes, port: slot == 0 ? configuredPort : port)
-                return try Listening.open(address, reusePort: true, probe: probe && slot == 0).release()
+                return try Listening.open(address, options: options, reusePort: true, probe: probe && slot == 0).release()
             case .unix(let path):
                 guard let address = SocketAddress(unixPath: path) else {
                     throw StartupError("\(bind.location): UNIX socket path too long: \(path)")
                 }
-                return try Listening.open(address, reusePort: false).release()
+                return try Listening.open(address, options: .init(backlog: options.backlog), reusePort: false).release()
             case .inheritedFD(let fd):
                 return try Listening.adopt(fd).release()
             }

@@ -24,9 +24,11 @@ public struct SegmentEntity: Sendable, Hashable {
     public var isBackup: Bool
     /// A server's address as configured; empty otherwise.
     public var address: String
+    /// A `disabled` frontend: shown as `STOP`.
+    public var isStopped: Bool
 
     public init(kind: EntityKind, proxy: String, server: String = "", proxyID: Int, serverID: Int = 0,
-                isHTTP: Bool, isBackup: Bool = false, address: String = "") {
+                isHTTP: Bool, isBackup: Bool = false, address: String = "", isStopped: Bool = false) {
         self.kind = kind
         self.proxy = proxy
         self.server = server
@@ -35,6 +37,7 @@ public struct SegmentEntity: Sendable, Hashable {
         self.isHTTP = isHTTP
         self.isBackup = isBackup
         self.address = address
+        self.isStopped = isStopped
     }
 
     /// The name that survives a reload: `proxy` for a frontend or backend, `proxy/server` for a server.
@@ -56,27 +59,36 @@ public struct SegmentLayout: Sendable, Equatable {
     public private(set) var serverCount: [Int] = []
 
     public init(_ configuration: Configuration) {
-        // Proxy ids in file order; a `listen` section's two halves share one.
-        var proxies: [(location: SourceLocation, frontend: Int?, backend: Int?)] = []
+        // Proxy ids: those `id` sets, then the lowest free ones in file
+        // order; a `listen` section's two halves share one.
+        var proxies: [(location: SourceLocation, frontend: Int?, backend: Int?, id: Int?)] = []
         var owned = Set<Int>()
         for (index, frontend) in configuration.frontends.enumerated() {
             if let own = frontend.ownBackend { owned.insert(own) }
-            proxies.append((frontend.location, index, frontend.ownBackend))
+            proxies.append((frontend.location, index, frontend.ownBackend, frontend.id))
         }
         for (index, backend) in configuration.backends.enumerated() where !owned.contains(index) {
-            proxies.append((backend.location, nil, index))
+            proxies.append((backend.location, nil, index, backend.id))
         }
         proxies.sort { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
         var frontendIDs = [Int](repeating: 0, count: configuration.frontends.count)
         var backendIDs = [Int](repeating: 0, count: configuration.backends.count)
-        for (number, proxy) in proxies.enumerated() {
-            if let f = proxy.frontend { frontendIDs[f] = number + 1 }
-            if let b = proxy.backend { backendIDs[b] = number + 1 }
+        var taken = Set(proxies.compactMap(\.id))
+        var next = 1
+        for proxy in proxies {
+            var id = proxy.id ?? 0
+            if proxy.id == nil {
+                while taken.contains(next) { next += 1 }
+                id = next
+                taken.insert(next)
+            }
+            if let f = proxy.frontend { frontendIDs[f] = id }
+            if let b = proxy.backend { backendIDs[b] = id }
         }
         var entities: [SegmentEntity] = []
         for (index, frontend) in configuration.frontends.enumerated() {
             entities.append(SegmentEntity(kind: .frontend, proxy: frontend.name, proxyID: frontendIDs[index],
-                                          isHTTP: frontend.mode == .http))
+                                          isHTTP: frontend.mode == .http, isStopped: frontend.disabled))
         }
         for (index, backend) in configuration.backends.enumerated() {
             entities.append(SegmentEntity(kind: .backend, proxy: backend.name, proxyID: backendIDs[index],
@@ -168,12 +180,12 @@ public struct SegmentLayout: Sendable, Equatable {
         return order
     }
 
-    /// One line per entity: kind, proxy, server, ids, mode, backup, address, tab-separated.
+    /// One line per entity: kind, proxy, server, ids, mode, backup, address, stopped, tab-separated.
     public func encoded() -> [UInt8] {
         var text = ""
         for e in entities {
             text += [e.kind.rawValue, e.proxy, e.server, String(e.proxyID), String(e.serverID), e.isHTTP ? "http" : "tcp",
-                     e.isBackup ? "1" : "0", e.address].joined(separator: "\t") + "\n"
+                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0"].joined(separator: "\t") + "\n"
         }
         return Array(text.utf8)
     }
@@ -182,11 +194,12 @@ public struct SegmentLayout: Sendable, Equatable {
         var entities: [SegmentEntity] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 8, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]) else {
+            guard f.count == 9, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]) else {
                 return nil
             }
             entities.append(SegmentEntity(kind: kind, proxy: f[1], server: f[2], proxyID: proxyID, serverID: serverID,
-                                          isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7]))
+                                          isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7],
+                                          isStopped: f[8] == "1"))
         }
         return SegmentLayout(entities: entities)
     }

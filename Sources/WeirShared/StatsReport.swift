@@ -70,7 +70,7 @@ public struct StatsView {
                            active: 0, backup: 0, lastChange: 0, checkStatus: "", rates: current.rates(entity))
         switch info.kind {
         case .frontend:
-            row.status = "OPEN"
+            row.status = info.isStopped ? "STOP" : "OPEN"
             row.limit = current.maxconn(entity)
         case .server:
             let admin = current.admin(entity)

@@ -27,12 +27,12 @@ public struct StatsSocketListener: Sendable {
                 guard let address = SocketAddress(unixPath: path) else {
                     throw StartupError("stats socket: path too long: \(path)")
                 }
-                let fd = try Listening.open(address, backlog: 16, reusePort: false).release()
+                let fd = try Listening.open(address, options: .init(backlog: 16), reusePort: false).release()
                 chmod(path, mode_t(socket.mode ?? 0o600))
                 return StatsSocketListener(fd: fd, level: socket.level, path: path, name: path)
             case .ip(let ip, let port):
                 let address = SocketAddress(ip: ip.bytes, port: port)
-                let fd = try Listening.open(address, backlog: 16, reusePort: false).release()
+                let fd = try Listening.open(address, options: .init(backlog: 16), reusePort: false).release()
                 return StatsSocketListener(fd: fd, level: socket.level, path: nil, name: socket.address.description)
             case .inheritedFD(let number):
                 let fd = try Listening.adopt(number).release()

@@ -175,6 +175,17 @@ public enum Posix {
         _ = try? setOption(fd, level: Int32(IPPROTO_TCP), name: CShims_TCP_NODELAY, value: 1)
     }
 
+    /// SO_KEEPALIVE, then TCP_KEEPCNT, TCP_KEEPIDLE (seconds) and
+    /// TCP_KEEPINTVL (seconds) for those given: the kernel probes an idle
+    /// connection. Best effort, as TCP_NODELAY: a socket that refuses keeps working.
+    public static func setKeepAlive(_ fd: Int32, probes: Int?, idle: Int?, interval: Int?) {
+        _ = try? setOption(fd, level: SOL_SOCKET, name: SO_KEEPALIVE, value: 1)
+        let tcp = Int32(IPPROTO_TCP)
+        if let probes { _ = try? setOption(fd, level: tcp, name: CShims_TCP_KEEPCNT, value: Int32(probes)) }
+        if let idle { _ = try? setOption(fd, level: tcp, name: CShims_TCP_KEEPIDLE, value: Int32(idle)) }
+        if let interval { _ = try? setOption(fd, level: tcp, name: CShims_TCP_KEEPINTVL, value: Int32(interval)) }
+    }
+
     /// Sends at once the bytes a send with MSG_MORE left queued, when the
     /// bytes expected after them did not come: setting TCP_NODELAY (on
     /// every proxied socket already) pushes the pending frames.

@@ -137,13 +137,15 @@ import Testing
         #expect(first.minVersion == .tls13 && first.maxVersion == nil)
         let second = try #require(c.frontends[0].binds[1].tls)
         #expect(second.ciphers == "AES256-SHA" && second.minVersion == .tls12 && second.maxVersion == .tls12)
-        #expect(errors("global\n ssl-default-bind-options force-tlsv12\n")
-                == ["t.cfg:2:27: error: ssl-default-bind-options: 'force-tlsv12' is not supported by Weir yet; "
+        #expect(errors("global\n ssl-default-bind-options no-tls-ticket\n")
+                == ["t.cfg:2:27: error: ssl-default-bind-options: 'no-tls-ticket' is not supported by Weir yet; "
                     + "supported: ssl-min-ver, ssl-max-ver, no-tls-tickets, prefer-client-ciphers, "
-                    + "no-sslv3, no-tlsv10, no-tlsv11"])
+                    + "no-sslv3, no-tlsv10, no-tlsv11, no-tlsv12, no-tlsv13, force-sslv3, force-tlsv10, force-tlsv11, "
+                    + "force-tlsv12, force-tlsv13"])
         #expect(errors("global\n ssl-default-server-options no-tls-tickets\n")
                 == ["t.cfg:2:29: error: ssl-default-server-options: 'no-tls-tickets' is not supported by Weir yet; "
-                    + "supported: ssl-min-ver, ssl-max-ver, no-ssl-reuse, no-sslv3, no-tlsv10, no-tlsv11"])
+                    + "supported: ssl-min-ver, ssl-max-ver, no-ssl-reuse, no-sslv3, no-tlsv10, no-tlsv11, no-tlsv12, "
+                    + "no-tlsv13, force-sslv3, force-tlsv10, force-tlsv11, force-tlsv12, force-tlsv13"])
         #expect(errors("global\n ssl-default-server-options ssl-max-ver TLSv9\n")
                 == ["t.cfg:2:41: error: ssl-default-server-options: 'ssl-max-ver' expects TLSv1.0, TLSv1.1, TLSv1.2 "
                     + "or TLSv1.3, got 'TLSv9'"])

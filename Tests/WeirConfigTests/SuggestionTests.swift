@@ -32,7 +32,7 @@ import Testing
                 tcp-response content accept
                 stick-table type ip size 1m
                 http-request set-bandwidth-limit x
-                monitor-uri /health
+                hash-balance-factor 150
                 stats scope be
                 option logasap
                 default_backend be
@@ -45,7 +45,7 @@ import Testing
             "t.cfg:7:5: error: 'email-alert' is not supported by Weir yet",
             "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
             "t.cfg:10:18: error: 'http-request set-bandwidth-limit' is not supported by Weir yet",
-            "t.cfg:11:5: error: 'monitor-uri' is not supported by Weir yet",
+            "t.cfg:11:5: error: 'hash-balance-factor' is not supported by Weir yet",
             "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",
             "t.cfg:13:12: error: 'option logasap' is not supported by Weir yet",
             "t.cfg:16:12: error: 'option mysql-check' is not supported by Weir yet",

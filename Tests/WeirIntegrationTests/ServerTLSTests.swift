@@ -191,6 +191,17 @@ struct ServerTLSTests {
         #expect(weir.stdout.lines.filter { $0.contains("certificate verify failed") }.count == 2, "\(weir.stdout.text)")
     }
 
+    @Test("no-tlsv13 holds the server side to TLS 1.2; force-tlsv13 to TLS 1.3")
+    func versionToggles() throws {
+        for (option, expected) in [("no-sslv3 no-tlsv10 no-tlsv11 no-tlsv13", "TLSv1.2"), ("force-tlsv13", "TLSv1.3")] {
+            let s = try ServerTLSScenario(backend: ["http-response set-header X-BC %[ssl_bc_protocol]"],
+                                          options: { _ in "verify none \(option)" })
+            defer { s.stop() }
+            let r = try curlRequest(port: try s.weir.port(of: "fe"), "/")
+            #expect(r.status == 200 && r.header("x-bc") == expected, "\(option): \(r)")
+        }
+    }
+
     @Test("verify none accepts a certificate from any CA")
     func verifyNone() throws {
         let s = try ServerTLSScenario(presenting: { $0.otherServer }, options: { _ in "verify none" })

@@ -174,6 +174,26 @@ struct TLSTests {
         #expect(tls11.status != 0, "\(tls11.output)")
     }
 
+    @Test("no-tlsv13 and no-tlsv12 take a version out of the default range; force-tlsv13 keeps one")
+    func versionToggles() throws {
+        let s = try TerminationScenario(binds: {
+            ["bind 127.0.0.1:0 ssl crt \($0.a.pem) no-sslv3 no-tlsv10 no-tlsv11 no-tlsv13",
+             "bind 127.0.0.1:0 ssl crt \($0.a.pem) no-tlsv12",
+             "bind 127.0.0.1:0 ssl crt \($0.a.pem) force-tlsv13"]
+        })
+        defer { s.stop() }
+        let only12 = try s.weir.port(of: "fe", index: 0)
+        #expect(try curlHTTPS(port: only12, ca: s.certs.a.cert, arguments: ["--tls-max", "1.2"]).status == 200)
+        let refused13 = try curlHTTPS(port: only12, ca: s.certs.a.cert, arguments: ["--tlsv1.3"])
+        #expect(refused13.exitCode != 0 && refused13.status == 0, "\(refused13)")
+        for index in [1, 2] {
+            let only13 = try s.weir.port(of: "fe", index: index)
+            let refused12 = try curlHTTPS(port: only13, ca: s.certs.a.cert, arguments: ["--tls-max", "1.2"])
+            #expect(refused12.exitCode != 0 && refused12.status == 0, "bind \(index): \(refused12)")
+            #expect(try curlHTTPS(port: only13, ca: s.certs.a.cert, arguments: ["--tlsv1.3"]).status == 200)
+        }
+    }
+
     @Test("redirect scheme https if !{ ssl_fc }: the plain bind redirects, the ssl bind of the same frontend serves")
     func sslFcRedirect() throws {
         let s = try TerminationScenario(binds: { ["bind 127.0.0.1:0", "bind 127.0.0.1:0 ssl crt \($0.a.pem)"] },

@@ -410,6 +410,22 @@ struct CompiledStatsPage {
     let admin: CompiledCondition?
 }
 
+/// A backend's `http-send-name-header NAME`.
+struct CompiledServerNameHeader {
+    let name: UnsafeRawBufferPointer
+    /// The longest server name of the backend: the room a request head keeps
+    /// until its server is known.
+    let longestServerName: UnsafeRawBufferPointer
+}
+
+/// A frontend's `monitor-uri` and `monitor fail` lines, ready for requests.
+struct CompiledMonitor {
+    /// Matched against the request's target; one starting with `/` also
+    /// matches the path of an absolute-form target.
+    let uri: UnsafeRawBufferPointer
+    let failConditions: [CompiledCondition]
+}
+
 struct CompiledUserlist {
     let users: [CompiledUser]
 }

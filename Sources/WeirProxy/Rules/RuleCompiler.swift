@@ -22,7 +22,7 @@ struct CompiledRuleSet {
     /// Whether any user list holds a crypt(3) hash.
     let needsCrypt: Bool
     /// Whether a rule reads `nbsrv`, so the worker counts usable servers.
-    let countsServers: Bool
+    var countsServers: Bool
     /// Statuses rules answer with the proxy's error page (deny, tarpit, return).
     let errorStatuses: Set<Int>
     /// Per backend: the expression of `balance hash EXPR`, nil for other algorithms.
@@ -41,6 +41,10 @@ struct CompiledRuleSet {
     /// Each frontend's and backend's statistics page (`stats …`), if any.
     var frontendStatsPages: [CompiledStatsPage?] = []
     var backendStatsPages: [CompiledStatsPage?] = []
+    /// Each frontend's `monitor-uri`, if any (Monitor.swift).
+    var frontendMonitors: [CompiledMonitor?] = []
+    /// Each backend's `http-send-name-header`, if any (HTTPHeads.swift).
+    var serverNameHeaders: [CompiledServerNameHeader?] = []
     /// Per backend, per server: the `sni` expression (ServerTLS.swift), nil without.
     var serverSNI: [[CompiledSample?]] = []
     /// Per backend, per server: which distinct `sni` expression of the
@@ -86,12 +90,25 @@ struct RuleCompiler {
                 try compiler.statsPage(page)
             })
         }
+        for frontend in configuration.frontends {
+            compiled.frontendMonitors.append(try frontend.monitorURI.map { uri throws(StartupError) in
+                CompiledMonitor(uri: compiler.constants.intern(uri),
+                                failConditions: try frontend.monitorFail.map { c throws(StartupError) in try compiler.condition(c) })
+            })
+        }
         for backend in configuration.backends {
             compiled.backendStatsPages.append(try backend.statsPage.map { page throws(StartupError) in
                 try compiler.statsPage(page)
             })
         }
         compiled.stickRules = try compiler.stickRules(configuration.backends)
+        compiled.serverNameHeaders = configuration.backends.map { backend in
+            backend.serverNameHeader.map { name in
+                let longest = backend.servers.map(\.name).max { $0.utf8.count < $1.utf8.count } ?? ""
+                return CompiledServerNameHeader(name: compiler.constants.intern(name),
+                                                longestServerName: compiler.constants.intern(longest))
+            }
+        }
         for backend in configuration.backends {
             var samples: [CompiledSample?] = []
             var groups: [Int] = []
@@ -115,6 +132,8 @@ struct RuleCompiler {
             compiled.serverSNIByRequest.append(backend.servers.map { $0.tls.enabled && $0.tls.sniDependsOnRequest })
         }
         compiled.tarpitAnswers = compiler.tarpitAnswers
+        // Conditions compiled after the rules (stats admin, monitor fail) may read nbsrv too.
+        compiled.countsServers = compiler.countsServers
         compiled.setsTimeouts = compiler.setsTimeouts
         compiled.readsRequestBody = compiler.readsRequestBody
         return compiled

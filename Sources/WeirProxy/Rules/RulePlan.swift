@@ -96,6 +96,8 @@ struct ProxyPlan {
     let proxy: Unmanaged<ProxyRules>
     let hasTCPContentRules: Bool
     let hasStatsPage: Bool
+    /// A frontend with `monitor-uri`.
+    let hasMonitor: Bool
     let ownBackend: Int
     let defaultBackend: Int
     let isHTTP: Bool
@@ -121,12 +123,13 @@ struct RulePlan: ~Copyable {
         backends = .allocate(capacity: max(compiled.backends.count, 1))
         for (i, proxy) in compiled.frontends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
+                            hasMonitor: i < compiled.frontendMonitors.count && compiled.frontendMonitors[i] != nil,
                             hasStickRules: false)
             (frontends.baseAddress! + i).initialize(to: plan)
         }
         for (i, proxy) in compiled.backends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil,
-                            hasStickRules: i < compiled.stickRules.count && !compiled.stickRules[i].isEmpty)
+                            hasMonitor: false, hasStickRules: i < compiled.stickRules.count && !compiled.stickRules[i].isEmpty)
             (backends.baseAddress! + i).initialize(to: plan)
         }
     }
@@ -151,9 +154,9 @@ struct RulePlan: ~Copyable {
         return UnsafeBufferPointer(start: block, count: values.count)
     }
 
-    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool, hasStickRules: Bool) -> ProxyPlan {
+    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool, hasMonitor: Bool, hasStickRules: Bool) -> ProxyPlan {
         ProxyPlan(proxy: .passUnretained(proxy), hasTCPContentRules: !proxy.tcpContentRules.isEmpty,
-                  hasStatsPage: hasStatsPage, ownBackend: proxy.ownBackend, defaultBackend: proxy.defaultBackend,
+                  hasStatsPage: hasStatsPage, hasMonitor: hasMonitor, ownBackend: proxy.ownBackend, defaultBackend: proxy.defaultBackend,
                   isHTTP: proxy.isHTTP,
                   requestRules: store(proxy.requestRules.map { plan($0) }),
                   redirectRules: store(proxy.redirectRules.map { plan($0) }),

@@ -87,6 +87,11 @@ extension Worker {
                 return .closed
             }
         }
+        // Monitor requests are answered before any http-request rule, as in HAProxy.
+        if frontendPlan.pointee.hasMonitor, let monitor = rules.compiled.frontendMonitors[frontend],
+           serveMonitor(monitor, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
+            return .answered
+        }
         switch rules.run(frontendPlan.pointee.requestRules, then: frontendPlan.pointee.redirectRules) {
         case .proceed:
             break
