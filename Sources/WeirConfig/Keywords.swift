@@ -141,7 +141,7 @@ enum Keywords {
 
     static let bindOptionsUnsupported: Set<String> = [
         "npn",
-        "ecdhe", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "accept-proxy", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
+        "ecdhe", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "accept-netscaler-cip", "backlog", "maxconn", "transparent", "v4v6",
         "v6only", "interface", "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "tfo", "mss", "defer-accept", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
@@ -152,19 +152,21 @@ enum Keywords {
     static let serverOptions: [String] = [
         "weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie", "check", "no-check", "inter", "fastinter",
         "downinter", "rise", "fall", "port", "addr", "init-addr", "observe", "error-limit", "on-error",
-        "on-marked-down", "on-marked-up", "slowstart",
+        "on-marked-down", "on-marked-up", "slowstart", "send-proxy", "send-proxy-v2", "no-send-proxy",
+        "no-send-proxy-v2", "check-send-proxy",
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
-        "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "resolvers", "resolve-prefer",
+        "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
+        "resolvers", "resolve-prefer",
         "resolve-opts", "resolve-net", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
-        "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
+        "check-alpn", "check-proto", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
         "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "no-tlsv12", "no-tlsv13", "force-sslv3",
         "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "max-reuse", "npn", "curves", "sigalgs",
         "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
-        "no-send-proxy", "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
+        "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
     ]
 
     static let balanceUnsupported: Set<String> = [

@@ -87,6 +87,10 @@ extension ParserState {
                 if tls == nil { tls = BindTLS(location: location(option)) }
                 i += 1
                 continue
+            case "accept-proxy":
+                for b in before..<proxies[index].binds.count { proxies[index].binds[b].acceptProxy = true }
+                i += 1
+                continue
             case "strict-sni", "no-tls-tickets", "prefer-client-ciphers":
                 tlsWords.append(option)
                 i += 1
@@ -105,7 +109,7 @@ extension ParserState {
                 break
             }
             if i >= words.count { break }
-            let supported = ["name", "ssl", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
+            let supported = ["name", "ssl", "accept-proxy", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
                              "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys"]
                 + BindTLSOptions.valueKeywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)

@@ -12,6 +12,8 @@ struct ListenerRuntime {
     var tls: TLSFrontend?
     /// Its bind line's position in the frontend (HAProxy's listener id, from 1).
     var bind = 0
+    /// `accept-proxy`: its connections start with a PROXY protocol header.
+    var acceptProxy = false
     var paused = false
     var closed = false
 }
@@ -87,6 +89,8 @@ struct ServerRuntime {
     let shutdownBackupSessionsOnUp: Bool
     /// `observe`: live traffic reported to the checks (only with `check`).
     let observe: ObserveMode?
+    /// `send-proxy`, `send-proxy-v2`.
+    let sendProxy: ProxyHeaderVersion?
 }
 
 struct BackendRuntime {
@@ -188,7 +192,8 @@ struct BackendRuntime {
                                          isBackup: server.backup,
                                          shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
                                          shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
-                                         observe: server.check.enabled ? server.check.observe : nil))
+                                         observe: server.check.enabled ? server.check.observe : nil,
+                                         sendProxy: server.sendProxy))
             slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled && resolved,
                                     maxconn: server.maxconn, id: server.id))
         }
