@@ -234,6 +234,8 @@ struct ProxyProtocolTests {
         defer { second.close() }
         let secondHeader = hex(proxyV1("TCP4", "127.0.0.1", "127.0.0.1", Int(second.localPort), Int(port)))
         #expect(try exchange(second) == "conn=2 hdr=" + secondHeader)
+        // The recorder prints a connection's header before answering on it.
+        #expect(recorder.output.waitForLine { $0.hasPrefix("header 2 ") } != nil)
         #expect(recorder.headers.count == 2)
     }
 
