@@ -179,4 +179,5 @@ const int CShims_O_NONBLOCK = O_NONBLOCK;
 const int CShims_O_CLOEXEC = O_CLOEXEC;
 const int CShims_MSG_NOSIGNAL = MSG_NOSIGNAL;
 const int CShims_MSG_MORE = MSG_MORE;
+const int CShims_MSG_PEEK = MSG_PEEK;
 const int CShims_SIGCHLD = SIGCHLD;

@@ -18,6 +18,9 @@ extension ParserState {
         case "no-check":
             check.enabled = false
             i += 1
+        case "check-send-proxy":
+            check.sendProxy = true
+            i += 1
         case "inter", "fastinter", "downinter":
             guard let ms = duration(words, i + 1, keyword: name) else { return false }
             guard ms > 0 else {

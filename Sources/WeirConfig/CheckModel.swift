@@ -38,6 +38,9 @@ public struct ServerCheck: Sendable, Hashable {
     public var slowstart: Int?
     /// `check-ssl`: checks go over TLS even when the traffic does not.
     public var ssl = false
+    /// `check-send-proxy`: checks start with a PROXY protocol header even
+    /// when the traffic does not (`Server.checkSendProxy`).
+    public var sendProxy = false
 
     public init() {}
 

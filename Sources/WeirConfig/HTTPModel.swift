@@ -800,6 +800,9 @@ public struct HeaderCapture: Sendable, Hashable {
 public enum TCPAction: String, Sendable, Hashable {
     case accept
     case reject
+    /// `tcp-request connection expect-proxy layer4`: the connection starts
+    /// with a PROXY protocol header, as on an `accept-proxy` bind.
+    case expectProxy = "expect-proxy"
 }
 
 /// `tcp-request connection|content accept|reject [if|unless COND]`.

@@ -656,7 +656,7 @@ extension ParserState {
             return
         }
         guard let action = TCPAction(rawValue: actionWord.text) else {
-            let unsupported = ["expect-proxy", "expect-netscaler-cip", "capture", "set-src", "set-dst", "silent-drop",
+            let unsupported = ["expect-netscaler-cip", "capture", "set-src", "set-dst", "silent-drop",
                                "set-mark", "set-tos", "set-var", "unset-var", "do-resolve", "set-priority-class",
                                "set-priority-offset", "switch-mode", "use-service", "send-spoe-group",
                                "set-bandwidth-limit", "set-log-level", "set-nice", "attach-srv", "set-dst-port",
@@ -670,7 +670,20 @@ extension ParserState {
             }
             return
         }
-        guard let condition = optionalCondition(words, at: 3, keyword: "\(context) \(action.rawValue)") else { return }
+        var conditionAt = 3
+        if action == .expectProxy {
+            guard kind.text == "connection" else {
+                error("'\(context) expect-proxy' is not allowed: the PROXY header is read at layer 4, "
+                      + "by 'tcp-request connection expect-proxy layer4'", at: actionWord)
+                return
+            }
+            guard words.count > 3, words[3].text == "layer4" else {
+                error("\(context) expect-proxy: expected 'layer4'", at: words.count > 3 ? words[3] : actionWord)
+                return
+            }
+            conditionAt = 4
+        }
+        guard let condition = optionalCondition(words, at: conditionAt, keyword: "\(context) \(action.rawValue)") else { return }
         let rule = TCPRule(action: action, condition: condition, location: location(words[0]))
         if kind.text == "connection" {
             proxies[index].tcpRequestConnectionRules.append(rule)

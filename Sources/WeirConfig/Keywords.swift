@@ -185,7 +185,7 @@ enum Keywords {
 
     static let bindOptionsUnsupported: Set<String> = [
         "npn",
-        "ecdhe", "accept-proxy", "accept-netscaler-cip", "transparent",
+        "ecdhe", "accept-netscaler-cip", "transparent",
         "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
         "process", "thread", "shards", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
@@ -196,18 +196,20 @@ enum Keywords {
     static let serverOptions: [String] = [
         "weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie", "check", "no-check", "inter", "fastinter",
         "downinter", "rise", "fall", "port", "addr", "init-addr", "observe", "error-limit", "on-error",
-        "on-marked-down", "on-marked-up", "slowstart",
+        "on-marked-down", "on-marked-up", "slowstart", "send-proxy", "send-proxy-v2", "no-send-proxy",
+        "no-send-proxy-v2", "check-send-proxy",
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
-        "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "resolvers", "resolve-prefer",
+        "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
+        "resolvers", "resolve-prefer",
         "resolve-opts", "resolve-net", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
-        "check-alpn", "check-proto", "check-send-proxy", "check-via-socks4", "pool-max-conn",
+        "check-alpn", "check-proto", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
         "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "max-reuse", "npn", "curves", "sigalgs",
         "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
-        "no-send-proxy", "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
+        "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
     ]
 
     static let balanceUnsupported: Set<String> = [

@@ -89,6 +89,8 @@ public struct Bind: Sendable, Hashable {
     public var tls: BindTLS?
     /// `backlog`, `maxconn`, `v6only`, `defer-accept`…
     public var options = BindOptions()
+    /// `accept-proxy`: every connection starts with a PROXY protocol header.
+    public var acceptProxy = false
 
     public init(address: ListenAddress, location: SourceLocation, tls: BindTLS? = nil) {
         self.address = address
@@ -388,6 +390,10 @@ public struct Server: Sendable, Hashable {
     /// `ssl`, `verify`, `ca-file`, `crt`, `sni`…: TLS towards the server
     /// (for its traffic when `tls.enabled`, for its checks when `checksUseTLS`).
     public var tls = ServerTLS()
+    /// `send-proxy`, `send-proxy-v2`: a PROXY protocol header starts every
+    /// connection to the server (version 2 when both are set, as in HAProxy).
+    public var sendProxyV1 = false
+    public var sendProxyV2 = false
     public var location: SourceLocation
 
     public init(name: String, address: ServerAddress, id: Int, location: SourceLocation) {
@@ -405,6 +411,23 @@ public struct Server: Sendable, Hashable {
 
     /// The server's traffic or its checks go over TLS.
     public var usesTLS: Bool { tls.enabled || (check.enabled && checksUseTLS) }
+
+    /// The PROXY protocol version the server's traffic starts with, nil for none.
+    public var sendProxy: ProxyHeaderVersion? { sendProxyV2 ? .v2 : sendProxyV1 ? .v1 : nil }
+
+    /// The PROXY protocol version checks start with: `check-send-proxy`, or
+    /// the traffic's when checks go to the server's own address and port
+    /// (no `port` nor `addr`), as in HAProxy. Version 2 only with `send-proxy-v2`.
+    public var checkSendProxy: ProxyHeaderVersion? {
+        guard check.sendProxy || (sendProxy != nil && check.port == nil && check.address == nil) else { return nil }
+        return sendProxyV2 ? .v2 : .v1
+    }
+}
+
+/// `send-proxy` (1) or `send-proxy-v2` (2).
+public enum ProxyHeaderVersion: Sendable, Hashable {
+    case v1
+    case v2
 }
 
 /// A file a server line names (`ca-file`, `crt`), with where it is written.

@@ -120,6 +120,8 @@ struct ServerDefaults: Sendable {
     var disabled = false
     var check = ServerCheck()
     var tls = ServerTLS()
+    var sendProxyV1 = false
+    var sendProxyV2 = false
     /// Only on `server` lines.
     var cookie: String?
 }

@@ -107,6 +107,10 @@ extension ParserState {
                 parseBindSocketOption(option, v, into: &socketOptions)
                 i += 2
                 continue
+            case "accept-proxy":
+                for b in before..<proxies[index].binds.count { proxies[index].binds[b].acceptProxy = true }
+                i += 1
+                continue
             case "strict-sni", "no-tls-tickets", "prefer-client-ciphers":
                 tlsWords.append(option)
                 i += 1
@@ -129,9 +133,9 @@ extension ParserState {
                 break
             }
             if i >= words.count { break }
-            let supported = ["name", "ssl", "crt", "crt-list", "strict-sni", "no-tls-tickets", "prefer-client-ciphers",
-                             "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys",
-                             "backlog", "maxconn", "mss", "interface", "v4v6", "v6only", "defer-accept", "tfo"]
+            let supported = ["name", "ssl", "accept-proxy", "crt", "crt-list", "strict-sni", "no-tls-tickets",
+                             "prefer-client-ciphers", "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err",
+                             "tls-ticket-keys", "backlog", "maxconn", "mss", "interface", "v4v6", "v6only", "defer-accept", "tfo"]
                 + BindTLSOptions.valueKeywords + TLSVersionToggle.keywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)

@@ -34,6 +34,8 @@ extension ParserState {
         server.cookie = options.cookie
         server.check = options.check
         server.tls = options.tls
+        server.sendProxyV1 = options.sendProxyV1
+        server.sendProxyV2 = options.sendProxyV2
         proxies[index].servers.append(server)
         proxies[index].serverIDs.append(explicitID)
     }
@@ -89,6 +91,18 @@ extension ParserState {
                 i += 1
             case "enabled":
                 options.disabled = false
+                i += 1
+            case "send-proxy":
+                options.sendProxyV1 = true
+                i += 1
+            case "send-proxy-v2":
+                options.sendProxyV2 = true
+                i += 1
+            case "no-send-proxy":
+                options.sendProxyV1 = false
+                i += 1
+            case "no-send-proxy-v2":
+                options.sendProxyV2 = false
                 i += 1
             default:
                 if let parsed = parseServerTLSOption(words, &i, into: &options.tls, check: &options.check,

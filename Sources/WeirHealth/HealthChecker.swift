@@ -51,6 +51,9 @@ public struct HealthChecker {
         /// context and the name they send (`check-sni`).
         let tls: TLSServerContext?
         let sni: String?
+        /// `check-send-proxy` (or `send-proxy` checked on the server's own
+        /// address): the PROXY header each check connection starts with.
+        let sendProxy: ProxyHeaderVersion?
         var state: CheckState
         var health: ServerHealth
 
@@ -135,7 +138,8 @@ public struct HealthChecker {
                             isBackup: server.backup, configuredWeight: server.weight, settings: server.check,
                             address: address, plan: planIndex, connectTimeout: backend.timeouts.connect,
                             checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
-                            tls: tls, sni: server.tls.checkSNI, state: state, health: ServerHealth(usable: true, weight: server.weight)))
+                            tls: tls, sni: server.tls.checkSNI, sendProxy: server.checkSendProxy, state: state,
+                            health: ServerHealth(usable: true, weight: server.weight)))
                     } catch let error as CheckSetupError where error.unresolved {
                         member.disabled = true
                     } catch {
@@ -416,8 +420,10 @@ public struct HealthChecker {
         return connected ? established(i) : nil
     }
 
-    /// The TCP connection is up: a TLS check starts its handshake.
+    /// The TCP connection is up: a PROXY header goes first, then a TLS
+    /// check starts its handshake.
     private mutating func established(_ i: Int) -> CheckResult? {
+        if let version = servers[i].sendProxy, let failure = sendProxyHeader(i, version: version) { return failure }
         guard let tls = servers[i].tls else {
             servers[i].connected = true
             return nil
@@ -428,6 +434,27 @@ public struct HealthChecker {
         servers[i].ssl = ssl
         servers[i].handshaking = true
         return continueHandshake(i)
+    }
+
+    /// HAProxy's header for a connection it makes for itself: version 1
+    /// carries the check connection's own addresses, version 2 says LOCAL.
+    private func sendProxyHeader(_ i: Int, version: ProxyHeaderVersion) -> CheckResult? {
+        let fd = servers[i].fd
+        let source = try? Posix.localAddress(fd)
+        let destination = try? Posix.peerAddress(fd)
+        return withUnsafeTemporaryAllocation(byteCount: ProxyProtocol.maxEncodedLength, alignment: 8) { out -> CheckResult? in
+            let count = ProxyProtocol.encode(version == .v2 ? .v2 : .v1, source: source, destination: destination,
+                                             local: true, into: out)
+            do throws(Errno) {
+                // A connection just made takes so few bytes whole.
+                guard case .processed(let sent) = try Posix.send(fd, from: out.baseAddress!, count: count), sent == count else {
+                    return CheckResult(.layer4Connection, info: stepInfo(i, "cannot send the PROXY header"))
+                }
+            } catch {
+                return CheckResult(.layer4Connection, info: stepInfo(i, error.description))
+            }
+            return nil
+        }
     }
 
     /// One step of a TLS check's handshake; its failure as HAProxy reports it

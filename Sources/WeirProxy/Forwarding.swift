@@ -107,7 +107,11 @@ extension Worker {
     private mutating func serviceOutsideHTTPLoop(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         if s.pointee.handshaking {
-            continueHandshake(slot, loop: &loop)
+            if s.pointee.awaitingProxyHeader {
+                receiveProxyHeader(slot, loop: &loop)
+            } else {
+                continueHandshake(slot, loop: &loop)
+            }
             return
         }
         switch s.pointee.phase {
@@ -326,7 +330,8 @@ extension Worker {
         if deadline == s.pointee.scheduled { s.pointee.scheduled = .max }
         let now = loop.now
         if s.pointee.phaseExpiry <= now && s.pointee.handshaking {
-            handshakeFailed(slot, reason: "Timeout during SSL handshake", loop: &loop)
+            handshakeFailed(slot, reason: s.pointee.awaitingProxyHeader ? ProxyProtocol.Failure.timeout.reason
+                                : "Timeout during SSL handshake", loop: &loop)
         } else if s.pointee.phaseExpiry <= now {
             s.pointee.phaseExpiry = .max
             phaseTimedOut(slot, loop: &loop)

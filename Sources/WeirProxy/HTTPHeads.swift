@@ -70,7 +70,7 @@ extension Worker {
         // `option originalto`: the address the client connected to, which
         // differs from the bind address behind a wildcard or a redirect.
         if let originalTo = backends[backend].originalTo ?? frontends[frontend].originalTo,
-           let local = try? Posix.localAddress(s.pointee.clientFD), local.family != AF_UNIX,
+           let local = clientDestination(s), local.family != AF_UNIX,
            !originalTo.isExcepted(local) {
             originalTo.header.withUnsafeBytes { w.append($0) }
             w.append(": ")

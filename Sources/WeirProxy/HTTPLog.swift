@@ -48,6 +48,10 @@ extension Worker {
                            clientFD: s.pointee.clientFD, isHTTP: true)
         c.tls = s.pointee.tls
         c.serverTLS = s.pointee.serverTLS
+        if let destination = s.pointee.proxiedDestination {
+            c.local = destination
+            c.localRead = true
+        }
         c.streamID = e.streamID
         c.streamWall = e.waitStartWall
         // The request began with its first byte; the stream's start stands in
@@ -99,6 +103,10 @@ extension Worker {
                            clientFD: s.pointee.clientFD, isHTTP: false)
         c.tls = s.pointee.tls
         c.serverTLS = s.pointee.serverTLS
+        if let destination = s.pointee.proxiedDestination {
+            c.local = destination
+            c.localRead = true
+        }
         c.streamWall = s.pointee.acceptedWall
         c.requestWall = s.pointee.acceptedWall
         c.queueTime = queueTime(s, now: now)

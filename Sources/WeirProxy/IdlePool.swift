@@ -11,6 +11,8 @@ struct IdleConnection {
     var backend: Int32
     var server: Int32
     var parkedAt: Int64
+    /// `send-proxy`: the fingerprint of the PROXY header it started with, 0 for none.
+    var proxyHeader: UInt64
     /// The server's idle list, most recently parked first (slots, -1 at the ends).
     var next: Int32 = -1
     var prev: Int32 = -1
@@ -43,7 +45,8 @@ extension Worker {
         s.pointee.serverTLS = nil
         let head = backends[backend].idleHeads[server]
         let idleSlot = idle.insert(IdleConnection(fd: fd, tls: tls, backend: Int32(backend), server: Int32(server),
-                                                  parkedAt: loop.now, next: head))
+                                                  parkedAt: loop.now, proxyHeader: s.pointee.connectionProxyHeader,
+                                                  next: head))
         if head >= 0 { idle.pointer(UInt32(head)).pointee.prev = Int32(idleSlot) }
         backends[backend].idleHeads[server] = Int32(idleSlot)
         backends[backend].idleCounts[server] += 1
@@ -88,18 +91,29 @@ extension Worker {
     }
 
     /// Hands the most recently parked connection to `server` over to the
-    /// session, or returns false when there is none.
+    /// session, or returns false when there is none. With `send-proxy`, only
+    /// a connection that started with the very header this session would
+    /// send may serve it, as HAProxy 2.6 hashes the PROXY line into its
+    /// connection key: in practice, the same client connection's.
     mutating func adoptIdleConnection(_ slot: UInt32, backend: Int, server: Int, loop: inout EventLoop) -> Bool {
-        let head = backends[backend].idleHeads[server]
-        guard head >= 0 else { return false }
-        let fd = idle.pointer(UInt32(head)).pointee.fd
-        let tls = idle.pointer(UInt32(head)).pointee.tls
-        unlinkIdle(UInt32(head))
-        idle.remove(UInt32(head))
+        var entry = backends[backend].idleHeads[server]
+        var proxyHeader: UInt64 = 0
+        if entry >= 0, let version = backends[backend].servers[server].sendProxy {
+            proxyHeader = proxyHeaderFingerprint(slot, version: version)
+            while entry >= 0 && idle.pointer(UInt32(entry)).pointee.proxyHeader != proxyHeader {
+                entry = idle.pointer(UInt32(entry)).pointee.next
+            }
+        }
+        guard entry >= 0 else { return false }
+        let fd = idle.pointer(UInt32(entry)).pointee.fd
+        let tls = idle.pointer(UInt32(entry)).pointee.tls
+        unlinkIdle(UInt32(entry))
+        idle.remove(UInt32(entry))
         let s = sessions.pointer(slot)
         s.pointee.serverFD = fd
         s.pointee.serverTLS = tls
         s.pointee.connectionSNI = 0
+        s.pointee.connectionProxyHeader = proxyHeader
         s.pointee.connectionBackend = Int32(backend)
         s.pointee.connectionServer = Int32(server)
         s.pointee.toClient.sourceReadable = false

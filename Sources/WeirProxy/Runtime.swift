@@ -15,6 +15,8 @@ struct ListenerRuntime {
     /// `bind … maxconn`: connections it takes at once; 0: no limit of its own.
     var maxconn = 0
     var current = 0
+    /// `accept-proxy`: its connections start with a PROXY protocol header.
+    var acceptProxy = false
     var paused = false
     var closed = false
 }
@@ -105,6 +107,8 @@ struct ServerRuntime {
     let shutdownBackupSessionsOnUp: Bool
     /// `observe`: live traffic reported to the checks (only with `check`).
     let observe: ObserveMode?
+    /// `send-proxy`, `send-proxy-v2`.
+    let sendProxy: ProxyHeaderVersion?
 }
 
 struct BackendRuntime {
@@ -216,7 +220,8 @@ struct BackendRuntime {
                                          isBackup: server.backup,
                                          shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
                                          shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
-                                         observe: server.check.enabled ? server.check.observe : nil))
+                                         observe: server.check.enabled ? server.check.observe : nil,
+                                         sendProxy: server.sendProxy))
             slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled && resolved,
                                     maxconn: server.maxconn, id: server.id))
         }

@@ -125,6 +125,7 @@ extension Worker {
         let fd = socket.release()
         s.pointee.serverFD = fd
         s.pointee.connectionSNI = 0
+        s.pointee.connectionProxyHeader = 0
         s.pointee.connectionBackend = Int32(backend)
         s.pointee.connectionServer = s.pointee.server
         s.pointee.toServer.sinkWritable = false
@@ -162,7 +163,16 @@ extension Worker {
     /// TLS handshake done: it starts here).
     mutating func connectSucceeded(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
-        if s.pointee.serverTLS == nil, let context = backends[Int(s.pointee.backend)].serverTLS[Int(s.pointee.server)] {
+        let backend = Int(s.pointee.backend)
+        let server = Int(s.pointee.server)
+        // The TCP connection just came up (a TLS one comes back here once
+        // its handshake is done): a PROXY header goes first, before TLS.
+        if s.pointee.serverTLS == nil, let version = backends[backend].servers[server].sendProxy,
+           let error = sendProxyHeader(slot, version: version) {
+            connectFailed(slot, error: error, loop: &loop)
+            return
+        }
+        if s.pointee.serverTLS == nil, let context = backends[backend].serverTLS[server] {
             startServerHandshake(slot, context: context, loop: &loop)
             return
         }

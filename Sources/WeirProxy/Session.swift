@@ -120,8 +120,15 @@ struct Session {
     var peer: SocketAddress
     /// The client side's TLS connection (`SSL *`), nil on a plain bind.
     var tls: OpaquePointer?
-    /// The TLS handshake is not finished: nothing else happens until it is.
+    /// The TLS handshake, or the PROXY protocol header before it, is not
+    /// finished: nothing else happens until it is.
     var handshaking = false
+    /// `accept-proxy`, `expect-proxy`: the PROXY protocol header is awaited
+    /// (`handshaking` is set too). Once it came, `peer` is the address it carries.
+    var awaitingProxyHeader = false
+    /// The destination a PROXY protocol header carried: what `dst`, `%fi`
+    /// and `option originalto` see instead of the socket's own address.
+    var proxiedDestination: SocketAddress?
     /// The server side's TLS connection (`server … ssl`), nil when plain;
     /// it belongs to the server connection and goes with it to the idle pool.
     var serverTLS: OpaquePointer?
@@ -131,6 +138,9 @@ struct Session {
     /// The SNI the server connection was made with when it came from the
     /// request (`Worker.sniHash`); 0 when the connection may carry any request.
     var connectionSNI: UInt64 = 0
+    /// `send-proxy`: the fingerprint of the PROXY header the server connection
+    /// started with (`ProxyProtocol.fingerprint`); 0 when it sent none.
+    var connectionProxyHeader: UInt64 = 0
     /// Index of the listener that accepted it.
     var listener: Int32 = -1
     /// The frontend is in `mode http`.

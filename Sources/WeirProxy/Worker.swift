@@ -205,7 +205,8 @@ public struct Worker: ~Copyable, EventHandler {
             let binds = configuration.frontends[$0.frontend].binds
             return ListenerRuntime(fd: $0.fd, frontend: $0.frontend,
                                    tls: $0.bind < tls[$0.frontend].count ? tls[$0.frontend][$0.bind] : nil, bind: $0.bind,
-                                   maxconn: $0.bind < binds.count ? binds[$0.bind].options.maxconn ?? 0 : 0)
+                                   maxconn: $0.bind < binds.count ? binds[$0.bind].options.maxconn ?? 0 : 0,
+                                   acceptProxy: $0.bind < binds.count && binds[$0.bind].acceptProxy)
         }
         if options.control == nil {
             let checker = HealthChecker(configuration: configuration, tokenKind: TokenKind.check.rawValue)
@@ -426,15 +427,32 @@ public struct Worker: ~Copyable, EventHandler {
             return
         }
         if options.debug { debugLine(slot, "accept") }
-        if let tls = listeners[listener].tls {
-            guard let ssl = tls.connection(fd: clientFD) else {
+        if listeners[listener].acceptProxy || rules.connectionExpectsProxy {
+            // The header and a TLS handshake after it share one deadline, as in HAProxy.
+            let s = sessions.pointer(slot)
+            s.pointee.handshaking = true
+            s.pointee.awaitingProxyHeader = true
+            s.pointee.phaseExpiry = frontends[index].handshakeTimeout.map { loop.now + Int64($0) } ?? .max
+            receiveProxyHeader(slot, loop: &loop)
+            return
+        }
+        startTransport(slot, loop: &loop)
+    }
+
+    /// After the accept (and a PROXY header): a TLS handshake on an `ssl`
+    /// bind, else the traffic itself.
+    mutating func startTransport(_ slot: UInt32, loop: inout EventLoop) {
+        let s = sessions.pointer(slot)
+        if let tls = listeners[Int(s.pointee.listener)].tls {
+            guard let ssl = tls.connection(fd: s.pointee.clientFD) else {
                 close(slot, cause: "R", loop: &loop)
                 return
             }
-            let s = sessions.pointer(slot)
             s.pointee.tls = ssl
-            s.pointee.handshaking = true
-            s.pointee.phaseExpiry = frontends[index].handshakeTimeout.map { loop.now + Int64($0) } ?? .max
+            if !s.pointee.handshaking {
+                s.pointee.handshaking = true
+                s.pointee.phaseExpiry = frontends[Int(s.pointee.frontend)].handshakeTimeout.map { loop.now + Int64($0) } ?? .max
+            }
             continueHandshake(slot, loop: &loop)
             return
         }

@@ -33,6 +33,15 @@ public enum Posix {
         }
     }
 
+    /// recv(2) with MSG_PEEK: the bytes stay queued on the socket.
+    public static func peek(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(Errno) -> IOResult {
+        switch retryingSyscall({ Glibc.recv(fd, buffer, count, CShims_MSG_PEEK) }) {
+        case .success(let n): return .processed(n)
+        case .failure(let e) where e == .wouldBlock: return .wouldBlock
+        case .failure(let e): throw e
+        }
+    }
+
     /// send(2) with MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE.
     /// `more`: MSG_MORE, the kernel may hold the bytes for the ones that
     /// follow (see `pushPending`).
@@ -139,6 +148,19 @@ public enum Posix {
         let result = withUnsafeMutablePointer(to: &address.storage) { storage in
             storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
                 Glibc.getsockname(fd, sa, &address.length)
+            }
+        }
+        if result != 0 { throw Errno.current }
+        return address
+    }
+
+    /// getpeername(2).
+    public static func peerAddress(_ fd: Int32) throws(Errno) -> SocketAddress {
+        var address = SocketAddress()
+        address.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &address.storage) { storage in
+            storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                Glibc.getpeername(fd, sa, &address.length)
             }
         }
         if result != 0 { throw Errno.current }

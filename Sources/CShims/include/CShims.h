@@ -81,6 +81,7 @@ extern const int CShims_O_NONBLOCK;
 extern const int CShims_O_CLOEXEC;
 extern const int CShims_MSG_NOSIGNAL;
 extern const int CShims_MSG_MORE;
+extern const int CShims_MSG_PEEK;
 extern const int CShims_SIGCHLD;
 
 /* OpenSSL's function-like macros and SSL_OP_* constants (tls.c). The types

@@ -326,6 +326,9 @@ struct CompiledTCPRule {
     let condition: CompiledCondition
     /// A stick-counter rule: it acts and the list goes on.
     var stick: CompiledStickAction? = nil
+    /// `expect-proxy layer4`: the connection must start with a PROXY
+    /// protocol header; the list goes on.
+    var expectsProxy = false
 }
 
 struct CompiledBackendRule {

@@ -242,7 +242,8 @@ struct RuleCompiler {
         var connection: [CompiledTCPRule] = []
         for rule in tcpConnectionRules {
             connection.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition),
-                                              stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) }))
+                                              stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) },
+                                              expectsProxy: rule.action == .expectProxy))
         }
         var content: [CompiledTCPRule] = []
         for rule in tcpContentRules {

@@ -114,6 +114,10 @@ struct RuleEngine: ~Copyable {
     /// `http-request disable-l7-retry` acted on this request.
     var l7RetryDisabled = false
 
+    /// `tcp-request connection expect-proxy layer4` applied to the
+    /// connection being accepted.
+    var connectionExpectsProxy = false
+
     /// `http_auth`: the user list checked for this request and the user found (-1: none).
     var authUserlist = -1
     var authUser = -1
@@ -185,12 +189,13 @@ struct RuleEngine: ~Copyable {
     /// no whole `SampleInput` (two socket addresses).
     /// The session's addresses are copied once per session, not per
     /// message: `generation` tells a slot's sessions apart.
-    mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32,
+    mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>,
+                           proxiedDestination: UnsafePointer<SocketAddress?>, clientFD: Int32,
                            frontend: Int, backend: Int, server: Int, tls: OpaquePointer?, serverTLS: OpaquePointer?) {
         let owner = UInt64(generation) << 32 | UInt64(slot)
         if owner != inputOwner {
             input.peer = peer.pointee
-            if input.local != nil { input.local = nil }
+            input.local = proxiedDestination.pointee
             inputOwner = owner
         }
         input.slot = slot
@@ -204,6 +209,7 @@ struct RuleEngine: ~Copyable {
 
     /// Layer 4 decisions: only addresses, constants and variables are known.
     mutating func beginConnection(_ input: SampleInput) {
+        connectionExpectsProxy = false
         begin(.connection, input)
     }
 

@@ -253,6 +253,10 @@ extension RuleEngine {
                 stickAction(stick)
                 continue
             }
+            if rule.expectsProxy {
+                connectionExpectsProxy = true
+                continue
+            }
             return rule.accepts
         }
         return true

@@ -17,7 +17,7 @@ extension Worker {
     func sampleInput(_ slot: UInt32) -> SampleInput {
         let s = sessions.pointer(slot)
         var input = SampleInput(slot: slot, peer: s.pointee.peer, clientFD: s.pointee.clientFD,
-                                frontend: Int(s.pointee.frontend))
+                                local: s.pointee.proxiedDestination, frontend: Int(s.pointee.frontend))
         input.backend = Int(s.pointee.backend)
         input.server = Int(s.pointee.server)
         input.tls = s.pointee.tls
@@ -30,9 +30,12 @@ extension Worker {
     mutating func loadSampleInput(_ slot: UInt32) {
         let s = sessions.pointer(slot)
         withUnsafePointer(to: &s.pointee.peer) { peer in
-            rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer, clientFD: s.pointee.clientFD,
-                           frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
-                           server: Int(s.pointee.server), tls: s.pointee.tls, serverTLS: s.pointee.serverTLS)
+            withUnsafePointer(to: &s.pointee.proxiedDestination) { destination in
+                rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer,
+                               proxiedDestination: destination, clientFD: s.pointee.clientFD,
+                               frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
+                               server: Int(s.pointee.server), tls: s.pointee.tls, serverTLS: s.pointee.serverTLS)
+            }
         }
     }
 
@@ -54,7 +57,9 @@ extension Worker {
     // MARK: - Connections
 
     /// `tcp-request connection`: whether a new client connection may stay.
+    /// `rules.connectionExpectsProxy` tells whether `expect-proxy` applied.
     mutating func acceptsConnection(frontend: Int, clientFD: Int32, peer: SocketAddress) -> Bool {
+        rules.connectionExpectsProxy = false
         let connectionRules = rules.compiled.frontends[frontend].tcpConnectionRules
         guard !connectionRules.isEmpty else { return true }
         rules.beginConnection(SampleInput(slot: .max, peer: peer, clientFD: clientFD, frontend: frontend))
