@@ -324,11 +324,11 @@ extension Worker {
             }
             // Compressed after room for the longest size line; moved down once its size is known.
             let dataStart = chunkStart + 18
-            var written = s.pointee.exchange.deflate.compress(UnsafeRawBufferPointer(rebasing: input[0..<payload]),
+            var written = s.pointee.deflate.compress(UnsafeRawBufferPointer(rebasing: input[0..<payload]),
                                                               into: out + dataStart, table: &deflateTable)
             // The payload is whole (the body ends, or its trailers begin): the stream ends.
-            let ends = s.pointee.exchange.responseBody.payloadComplete && !s.pointee.exchange.deflate.finished
-            if ends { written += s.pointee.exchange.deflate.finish(into: out + dataStart + written) }
+            let ends = s.pointee.exchange.responseBody.payloadComplete && !s.pointee.deflate.finished
+            if ends { written += s.pointee.deflate.finish(into: out + dataStart + written) }
             countCompression(slot, input: payload, output: written, ends: ends)
             var end = chunkStart
             if written > 0 {

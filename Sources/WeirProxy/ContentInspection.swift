@@ -47,8 +47,7 @@ extension Worker {
         }
         s.pointee.phase = .queued
         s.pointee.phaseExpiry = .max
-        sessions.pointer(slot).pointee.ruleServer = -1
-        if !rules.compiled.stickRules[backend].isEmpty || !rules.compiled.serverRules[backend].isEmpty {
+        if rules.plan.backends[backend].hasStickRules || rules.plan.backends[backend].hasServerRules {
             beginContent(slot)
             analyseServerRules(slot, backend: backend)
             analyseStickRules(slot, backend: backend)

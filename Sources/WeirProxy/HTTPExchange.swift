@@ -1,4 +1,3 @@
-import WeirDeflate
 import WeirHTTP
 
 /// Where the request of the current exchange stands, client side.
@@ -91,9 +90,9 @@ struct HTTPExchange {
     /// `compression`: the algorithm the request negotiated; `.none` when
     /// the response goes as the server sent it.
     var compression = CompressionChoice.none
-    /// The response body is being compressed (its head said it could be).
+    /// The response body is being compressed (its head said it could be);
+    /// the encoder's state is the session's `deflate`.
     var compressing = false
-    var deflate = DeflateStream(format: .identity)
     /// `%rt`: the worker's stream count when the exchange was first logged
     /// or given a unique id; -1 before.
     var streamID: Int64 = -1

@@ -37,6 +37,9 @@ extension Worker {
         let mayBeNominated = !headers.nominatesOnlyHopByHopNames
         // A flag first: backends without the header never touch the compiled list.
         let serverNameHeader = backends[backend].sendsServerName ? rules.compiled.serverNameHeaders[backend] : nil
+        // The client's copies of that header go before the loop, which then
+        // costs nothing per field for it.
+        if let serverNameHeader { rules.removeFields(named: serverNameHeader.lowercaseName, match: .exact) }
         for i in 0..<rules.fieldCount where !rules.fields[i].removed {
             let name = rules.fields[i].name
             let knownName = rules.fields[i].knownName
@@ -45,7 +48,6 @@ extension Worker {
             } else if mayBeNominated && headers.isNominatedByConnection(name, in: head) {
                 continue
             }
-            if let serverNameHeader, HTTPField.equalsIgnoringCase(name, serverNameHeader.name) { continue }
             if forwardFor.ifNone && !forwardedPresent {
                 forwardedPresent = HTTPField.equalsIgnoringCase(name, forwardFor.header)
             }

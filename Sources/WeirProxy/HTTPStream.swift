@@ -348,7 +348,7 @@ extension Worker {
             }
             if mayCompress && compressesResponse(slot, response: response) {
                 s.pointee.exchange.compressing = true
-                s.pointee.exchange.deflate = DeflateStream(format: s.pointee.exchange.compression.format)
+                s.pointee.deflate = DeflateStream(format: s.pointee.exchange.compression.format)
             }
         }
         guard let prefix = buffers.acquire() else {

@@ -34,15 +34,15 @@ extension RuleCompiler {
 extension Worker {
     /// After the request's rules chose `backend` (the rules engine holds the
     /// request, or the connection in mode tcp): runs its `use-server` rules.
-    /// A backend without them costs a store and a test.
+    /// A backend without them costs a test of its plan's flag.
     @inline(__always)
     mutating func analyseServerRules(_ slot: UInt32, backend: Int) {
-        sessions.pointer(slot).pointee.ruleServer = -1
-        guard !rules.compiled.serverRules[backend].isEmpty else { return }
+        guard rules.plan.backends[backend].hasServerRules else { return }
         runServerRules(slot, backend: backend)
     }
 
     private mutating func runServerRules(_ slot: UInt32, backend: Int) {
+        sessions.pointer(slot).pointee.ruleServer = -1
         refreshServerStates()
         var persists: Bool?
         for rule in rules.compiled.serverRules[backend] where rules.evaluate(rule.condition) {
@@ -71,7 +71,8 @@ extension Worker {
     /// at its maxconn (the request queues for it), nil otherwise. A retry
     /// that must avoid the server it tried (`excluding`) balances instead.
     @inline(__always)
-    mutating func serverRulePick(_ slot: UInt32, excluding: Int?) -> PickResult? {
+    mutating func serverRulePick(_ slot: UInt32, backend: Int, excluding: Int?) -> PickResult? {
+        guard rules.plan.backends[backend].hasServerRules else { return nil }
         let s = sessions.pointer(slot)
         let server = Int(s.pointee.ruleServer)
         guard server >= 0 else { return nil }
@@ -79,6 +80,6 @@ extension Worker {
             s.pointee.ruleServer = -1
             return nil
         }
-        return backends[Int(s.pointee.backend)].balancer.servers[server].isFull ? .allFull : .server(server)
+        return backends[backend].balancer.servers[server].isFull ? .allFull : .server(server)
     }
 }

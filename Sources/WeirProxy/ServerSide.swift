@@ -17,7 +17,7 @@ extension Worker {
         // Then a `use-server` rule (ServerRules.swift), then a stick table
         // naming a server (StickPersistence.swift).
         let persisted = persistentPick(slot, backend: backend, excluding: excluding)
-            ?? serverRulePick(slot, excluding: excluding)
+            ?? serverRulePick(slot, backend: backend, excluding: excluding)
             ?? stickPick(slot, backend: backend, excluding: excluding)
         var result: PickResult
         if let persisted {

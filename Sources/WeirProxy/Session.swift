@@ -1,3 +1,4 @@
+import WeirDeflate
 import WeirSystem
 
 /// One direction of a session: bytes read from a source side, held in a
@@ -154,6 +155,10 @@ struct Session {
     /// The server a `use-server` rule picked for the current request, -1
     /// when none did (ServerRules.swift).
     var ruleServer: Int32 = -1
+    /// The encoder of the response being compressed (`exchange.compressing`):
+    /// kept out of the exchange, which is reset for every request, and set
+    /// afresh when a compressed response begins.
+    var deflate = DeflateStream(format: .identity)
     /// HAProxy's two-letter termination state: who ended it, and in which phase.
     var terminationCause = UInt8(ascii: "-")
     var terminationPhase = UInt8(ascii: "-")

@@ -416,6 +416,8 @@ struct CompiledStatsPage {
 /// A backend's `http-send-name-header NAME`.
 struct CompiledServerNameHeader {
     let name: UnsafeRawBufferPointer
+    /// For removing the client's copies.
+    let lowercaseName: UnsafeRawBufferPointer
     /// The longest server name of the backend: the room a request head keeps
     /// until its server is known.
     let longestServerName: UnsafeRawBufferPointer

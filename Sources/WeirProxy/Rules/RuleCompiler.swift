@@ -106,6 +106,7 @@ struct RuleCompiler {
             backend.serverNameHeader.map { name in
                 let longest = backend.servers.map(\.name).max { $0.utf8.count < $1.utf8.count } ?? ""
                 return CompiledServerNameHeader(name: compiler.constants.intern(name),
+                                                lowercaseName: compiler.constants.intern(name.lowercased()),
                                                 longestServerName: compiler.constants.intern(longest))
             }
         }

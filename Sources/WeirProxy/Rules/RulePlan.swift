@@ -110,6 +110,8 @@ struct ProxyPlan {
     let hasResponseCaptures: Bool
     /// A backend with `stick` rules.
     let hasStickRules: Bool
+    /// A backend with `use-server` rules.
+    let hasServerRules: Bool
 }
 
 /// Every proxy's plan, and the memory it lives in (freed with the plan's owner).
@@ -124,12 +126,13 @@ struct RulePlan: ~Copyable {
         for (i, proxy) in compiled.frontends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
                             hasMonitor: i < compiled.frontendMonitors.count && compiled.frontendMonitors[i] != nil,
-                            hasStickRules: false)
+                            hasStickRules: false, hasServerRules: false)
             (frontends.baseAddress! + i).initialize(to: plan)
         }
         for (i, proxy) in compiled.backends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil,
-                            hasMonitor: false, hasStickRules: i < compiled.stickRules.count && !compiled.stickRules[i].isEmpty)
+                            hasMonitor: false, hasStickRules: i < compiled.stickRules.count && !compiled.stickRules[i].isEmpty,
+                            hasServerRules: i < compiled.serverRules.count && !compiled.serverRules[i].isEmpty)
             (backends.baseAddress! + i).initialize(to: plan)
         }
     }
@@ -154,7 +157,8 @@ struct RulePlan: ~Copyable {
         return UnsafeBufferPointer(start: block, count: values.count)
     }
 
-    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool, hasMonitor: Bool, hasStickRules: Bool) -> ProxyPlan {
+    private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool, hasMonitor: Bool, hasStickRules: Bool,
+                               hasServerRules: Bool) -> ProxyPlan {
         ProxyPlan(proxy: .passUnretained(proxy), hasTCPContentRules: !proxy.tcpContentRules.isEmpty,
                   hasStatsPage: hasStatsPage, hasMonitor: hasMonitor, ownBackend: proxy.ownBackend, defaultBackend: proxy.defaultBackend,
                   isHTTP: proxy.isHTTP,
@@ -167,7 +171,7 @@ struct RulePlan: ~Copyable {
                   }),
                   hasRequestCaptures: !proxy.requestHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
                   hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
-                  hasStickRules: hasStickRules)
+                  hasStickRules: hasStickRules, hasServerRules: hasServerRules)
     }
 
     private mutating func plan(_ rule: CompiledHTTPRule) -> PlannedRule {
