@@ -423,6 +423,7 @@ extension Worker {
             backends[backend].current -= 1
             stats.close(stats.backend(backend))
         }
+        if s.pointee.hasProxiedDestination { proxiedDestinations[slot] = nil }
         sessions.remove(slot)
         if releasedServer { processQueue(backend: backend, loop: &loop) }
         updateListeners(loop: &loop)

@@ -72,7 +72,7 @@ extension Worker {
         // `option originalto`: the address the client connected to, which
         // differs from the bind address behind a wildcard or a redirect.
         if let originalTo = backends[backend].originalTo ?? frontends[frontend].originalTo,
-           let local = clientDestination(s), local.family != AF_UNIX,
+           let local = clientDestination(slot), local.family != AF_UNIX,
            !originalTo.isExcepted(local) {
             originalTo.header.withUnsafeBytes { w.append($0) }
             w.append(": ")

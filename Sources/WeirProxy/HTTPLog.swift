@@ -48,7 +48,7 @@ extension Worker {
                            clientFD: s.pointee.clientFD, isHTTP: true)
         c.tls = s.pointee.tls
         c.serverTLS = s.pointee.serverTLS
-        if let destination = s.pointee.proxiedDestination {
+        if let destination = proxiedDestination(slot) {
             c.local = destination
             c.localRead = true
         }
@@ -103,7 +103,7 @@ extension Worker {
                            clientFD: s.pointee.clientFD, isHTTP: false)
         c.tls = s.pointee.tls
         c.serverTLS = s.pointee.serverTLS
-        if let destination = s.pointee.proxiedDestination {
+        if let destination = proxiedDestination(slot) {
             c.local = destination
             c.localRead = true
         }

@@ -61,7 +61,8 @@ extension Worker {
         s.pointee.toServer.buffer = -1
         if let source = header.source, let destination = header.destination {
             s.pointee.peer = source
-            s.pointee.proxiedDestination = destination
+            s.pointee.hasProxiedDestination = true
+            proxiedDestinations[slot] = destination
         }
         s.pointee.awaitingProxyHeader = false
         if options.debug { debugLine(slot, "proxy") }
@@ -84,11 +85,18 @@ extension Worker {
         handshakeFailed(slot, reason: failure.reason, loop: &loop)
     }
 
+    /// The destination the session's PROXY header carried, if any.
+    @inline(__always)
+    func proxiedDestination(_ slot: UInt32) -> SocketAddress? {
+        guard sessions.pointer(slot).pointee.hasProxiedDestination else { return nil }
+        return proxiedDestinations[slot]
+    }
+
     /// The address the client connected to: the one its PROXY header
     /// carried, else the socket's own.
-    func clientDestination(_ s: UnsafeMutablePointer<Session>) -> SocketAddress? {
-        if let destination = s.pointee.proxiedDestination { return destination }
-        return try? Posix.localAddress(s.pointee.clientFD)
+    func clientDestination(_ slot: UInt32) -> SocketAddress? {
+        if let destination = proxiedDestination(slot) { return destination }
+        return try? Posix.localAddress(sessions.pointer(slot).pointee.clientFD)
     }
 
     // MARK: - Sending (`send-proxy`, `send-proxy-v2`)
@@ -99,7 +107,7 @@ extension Worker {
     mutating func sendProxyHeader(_ slot: UInt32, version: ProxyHeaderVersion) -> Errno? {
         let s = sessions.pointer(slot)
         return withUnsafeTemporaryAllocation(byteCount: ProxyProtocol.maxEncodedLength, alignment: 8) { out -> Errno? in
-            let count = encodeProxyHeader(s, version, into: out)
+            let count = encodeProxyHeader(slot, version, into: out)
             s.pointee.connectionProxyHeader = ProxyProtocol.fingerprint(UnsafeRawBufferPointer(rebasing: out[0..<count]))
             // A connection just made has an empty send buffer, far larger
             // than a header: it is taken whole or the connection is broken.
@@ -118,17 +126,18 @@ extension Worker {
     mutating func proxyHeaderFingerprint(_ slot: UInt32, version: ProxyHeaderVersion) -> UInt64 {
         let s = sessions.pointer(slot)
         return withUnsafeTemporaryAllocation(byteCount: ProxyProtocol.maxEncodedLength, alignment: 8) { out in
-            let count = encodeProxyHeader(s, version, into: out)
+            let count = encodeProxyHeader(slot, version, into: out)
             return ProxyProtocol.fingerprint(UnsafeRawBufferPointer(rebasing: out[0..<count]))
         }
     }
 
     /// The client's addresses as received (by `accept-proxy` too), and over
     /// TLS the ALPN protocol agreed, in a v2 TLV as HAProxy sends it.
-    private func encodeProxyHeader(_ s: UnsafeMutablePointer<Session>, _ version: ProxyHeaderVersion,
+    private func encodeProxyHeader(_ slot: UInt32, _ version: ProxyHeaderVersion,
                                    into out: UnsafeMutableRawBufferPointer) -> Int {
+        let s = sessions.pointer(slot)
         let alpn = s.pointee.tls.map { TLSConnection.alpn($0) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
         return ProxyProtocol.encode(version == .v2 ? .v2 : .v1, source: s.pointee.peer,
-                                    destination: clientDestination(s), alpn: alpn, into: out)
+                                    destination: clientDestination(slot), alpn: alpn, into: out)
     }
 }

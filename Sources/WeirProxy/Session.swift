@@ -127,9 +127,11 @@ struct Session {
     /// `accept-proxy`, `expect-proxy`: the PROXY protocol header is awaited
     /// (`handshaking` is set too). Once it came, `peer` is the address it carries.
     var awaitingProxyHeader = false
-    /// The destination a PROXY protocol header carried: what `dst`, `%fi`
-    /// and `option originalto` see instead of the socket's own address.
-    var proxiedDestination: SocketAddress?
+    /// A PROXY protocol header carried the destination: what `dst`, `%fi`
+    /// and `option originalto` see instead of the socket's own address is
+    /// the worker's `proxiedDestinations[slot]` (out of the session, which
+    /// every idle connection pays for).
+    var hasProxiedDestination = false
     /// The server side's TLS connection (`server … ssl`), nil when plain;
     /// it belongs to the server connection and goes with it to the idle pool.
     var serverTLS: OpaquePointer?

@@ -122,6 +122,9 @@ public struct Worker: ~Copyable, EventHandler {
     let configuration: Configuration
     /// Answers longer than a buffer still being sent, by session slot (`StatsPage.swift`).
     var longAnswers: [UInt32: LongAnswer] = [:]
+    /// The destinations PROXY protocol headers carried, by session slot
+    /// (`Session.hasProxiedDestination`).
+    var proxiedDestinations: [UInt32: SocketAddress] = [:]
     /// The SNI each exchange chose, by session slot (`ServerTLS.swift`).
     var serverNames: [UInt32: ServerNameChoice] = [:]
     let startedWall: Int64

@@ -189,13 +189,17 @@ struct RuleEngine: ~Copyable {
     /// no whole `SampleInput` (two socket addresses).
     /// The session's addresses are copied once per session, not per
     /// message: `generation` tells a slot's sessions apart.
-    mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>,
-                           proxiedDestination: UnsafePointer<SocketAddress?>, clientFD: Int32,
-                           frontend: Int, backend: Int, server: Int, tls: OpaquePointer?, serverTLS: OpaquePointer?) {
+    /// Returns whether the session's addresses were copied in (its first
+    /// message since another session's): a PROXY header's destination is
+    /// then the caller's to set in `input.local`.
+    @discardableResult
+    mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32,
+                           frontend: Int, backend: Int, server: Int, tls: OpaquePointer?, serverTLS: OpaquePointer?) -> Bool {
         let owner = UInt64(generation) << 32 | UInt64(slot)
-        if owner != inputOwner {
+        let renewed = owner != inputOwner
+        if renewed {
             input.peer = peer.pointee
-            input.local = proxiedDestination.pointee
+            if input.local != nil { input.local = nil }
             inputOwner = owner
         }
         input.slot = slot
@@ -205,6 +209,7 @@ struct RuleEngine: ~Copyable {
         input.serverTLS = serverTLS
         input.backend = backend
         input.server = server
+        return renewed
     }
 
     /// Layer 4 decisions: only addresses, constants and variables are known.

@@ -17,7 +17,7 @@ extension Worker {
     func sampleInput(_ slot: UInt32) -> SampleInput {
         let s = sessions.pointer(slot)
         var input = SampleInput(slot: slot, peer: s.pointee.peer, clientFD: s.pointee.clientFD,
-                                local: s.pointee.proxiedDestination, frontend: Int(s.pointee.frontend))
+                                local: proxiedDestination(slot), frontend: Int(s.pointee.frontend))
         input.backend = Int(s.pointee.backend)
         input.server = Int(s.pointee.server)
         input.tls = s.pointee.tls
@@ -29,14 +29,12 @@ extension Worker {
     @inline(__always)
     mutating func loadSampleInput(_ slot: UInt32) {
         let s = sessions.pointer(slot)
-        withUnsafePointer(to: &s.pointee.peer) { peer in
-            withUnsafePointer(to: &s.pointee.proxiedDestination) { destination in
-                rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer,
-                               proxiedDestination: destination, clientFD: s.pointee.clientFD,
-                               frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
-                               server: Int(s.pointee.server), tls: s.pointee.tls, serverTLS: s.pointee.serverTLS)
-            }
+        let renewed = withUnsafePointer(to: &s.pointee.peer) { peer in
+            rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer, clientFD: s.pointee.clientFD,
+                           frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
+                           server: Int(s.pointee.server), tls: s.pointee.tls, serverTLS: s.pointee.serverTLS)
         }
+        if renewed && s.pointee.hasProxiedDestination { rules.input.local = proxiedDestinations[slot] }
     }
 
     /// `nbsrv`: counts the usable servers of every backend, when a rule asks.
