@@ -492,23 +492,11 @@ extension ParserState {
             }
             return made(.constant(args[0]), .integer, .constant)
         case "date":
-            let args = args ?? []
-            guard args.count <= 2 else { return fail("'date' takes an offset in seconds and a unit (s, ms or us)") }
-            var offset: Int64 = 0
-            if let first = args.first, !first.isEmpty {
-                guard let n = Int64(first) else { return fail("'date': expected an offset in seconds, got '\(first)'") }
-                offset = n
+            switch Self.offsetAndUnit(args ?? [], context: "'date'") {
+            case .success(let (offset, perSecond)):
+                return made(.date(offset: offset, unitsPerSecond: perSecond), .integer, .constant)
+            case .failure(let f): return fail(f.text)
             }
-            var perSecond: Int64 = 1
-            if args.count == 2 {
-                switch args[1] {
-                case "s": perSecond = 1
-                case "ms": perSecond = 1000
-                case "us": perSecond = 1_000_000
-                default: return fail("'date': expected the unit s, ms or us, got '\(args[1])'")
-                }
-            }
-            return made(.date(offset: offset, unitsPerSecond: perSecond), .integer, .constant)
         case "rand":
             var range: Int64 = 1 << 32
             if let args, !args.isEmpty {
@@ -873,28 +861,33 @@ extension ParserState {
             }
             return .success((.time(format: args[0], offset: offset, utc: name == "utime"), .string))
         case "http_date":
-            let args = args ?? []
-            guard args.count <= 2 else { return fail("converter 'http_date' takes an offset and a unit (s, ms or us)") }
-            var offset: Int64 = 0
-            if let first = args.first, !first.isEmpty {
-                guard let n = Int64(first) else { return fail("converter 'http_date': expected an offset, got '\(first)'") }
-                offset = n
+            switch Self.offsetAndUnit(args ?? [], context: "converter 'http_date'") {
+            case .success(let (offset, perSecond)): return .success((.httpDate(offset: offset, unitsPerSecond: perSecond), .string))
+            case .failure(let f): return fail(f.text)
             }
-            var perSecond: Int64 = 1
-            if args.count == 2 {
-                switch args[1] {
-                case "s": perSecond = 1
-                case "ms": perSecond = 1000
-                case "us": perSecond = 1_000_000
-                default: return fail("converter 'http_date': expected the unit s, ms or us, got '\(args[1])'")
-                }
-            }
-            return .success((.httpDate(offset: offset, unitsPerSecond: perSecond), .string))
         default:
             if SampleSyntax.unsupportedConverters.contains(name) {
                 return fail("converter '\(name)' is not supported by Weir yet")
             }
             return fail("unknown converter '\(name)'" + Keywords.didYouMean(name, among: SampleSyntax.converters))
+        }
+    }
+
+    /// `[OFFSET[,UNIT]]` of `date` and `http_date`: the offset in seconds,
+    /// and how many units make a second (`s`, `ms` or `us`).
+    static func offsetAndUnit(_ args: [String], context: String) -> Result<(Int64, Int64), ParseFailure> {
+        guard args.count <= 2 else { return .failure("\(context) takes an offset in seconds and a unit (s, ms or us)") }
+        var offset: Int64 = 0
+        if let first = args.first, !first.isEmpty {
+            guard let n = Int64(first) else { return .failure("\(context): expected an offset in seconds, got '\(first)'") }
+            offset = n
+        }
+        guard args.count == 2 else { return .success((offset, 1)) }
+        switch args[1] {
+        case "s": return .success((offset, 1))
+        case "ms": return .success((offset, 1000))
+        case "us": return .success((offset, 1_000_000))
+        default: return .failure("\(context): expected the unit s, ms or us, got '\(args[1])'")
         }
     }
 

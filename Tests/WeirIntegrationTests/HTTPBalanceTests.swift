@@ -6,18 +6,6 @@ import Testing
 /// `x-served-by`.
 @Suite("HTTP balancing by content", .serialized)
 struct HTTPBalanceTests {
-    /// `count` HTTP servers named s1…sN.
-    private func servers(_ count: Int) throws -> [HTTPBackend] {
-        var backends: [HTTPBackend] = []
-        do {
-            for i in 1...count { backends.append(try HTTPBackend(name: "s\(i)")) }
-        } catch {
-            for b in backends { b.stop() }
-            throw error
-        }
-        return backends
-    }
-
     /// Sends one GET on `connection` and returns the name of the server that answered.
     private func served(_ connection: HTTPConnection, _ target: String, headers: [String] = [],
                         sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
@@ -44,7 +32,7 @@ struct HTTPBalanceTests {
 
     @Test("balance uri: a path keeps its server across connections and keep-alive; paths spread")
     func uriStickiness() throws {
-        let scenario = try HTTPScenario(backends: try servers(4), backend: "    balance uri")
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(4), backend: "    balance uri")
         defer { scenario.close() }
         let paths = (0..<24).map { "/static/file\($0).css" }
         let first = try mapping(scenario.port, paths)
@@ -62,7 +50,7 @@ struct HTTPBalanceTests {
 
     @Test("balance uri whole: the query counts")
     func uriWhole() throws {
-        let scenario = try HTTPScenario(backends: try servers(4), backend: "    balance uri whole")
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(4), backend: "    balance uri whole")
         defer { scenario.close() }
         let targets = (0..<24).map { "/item?id=\($0)" }
         let first = try mapping(scenario.port, targets)
@@ -72,7 +60,7 @@ struct HTTPBalanceTests {
 
     @Test("balance uri depth 1 / len 4: only the first directory, or the first 4 characters, count")
     func uriDepthAndLength() throws {
-        let scenario = try HTTPScenario(backends: try servers(4), backend: "    balance uri depth 1")
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(4), backend: "    balance uri depth 1")
         defer { scenario.close() }
         let directories = (0..<16).map { "/d\($0)" }
         let byDirectory = try mapping(scenario.port, directories.map { $0 + "/index.html" })
@@ -83,7 +71,7 @@ struct HTTPBalanceTests {
             }
         }
 
-        let length = try HTTPScenario(backends: try servers(4), backend: "    balance uri len 4")
+        let length = try HTTPScenario(backends: try namedHTTPServers(4), backend: "    balance uri len 4")
         defer { length.close() }
         let prefixes = (10..<26).map { "/p\($0)" }
         let byPrefix = try mapping(length.port, prefixes.map { $0 + "x" })
@@ -95,7 +83,7 @@ struct HTTPBalanceTests {
 
     @Test("balance uri hashes the URI the http-request rules left")
     func uriAfterRules() throws {
-        let backends = try servers(4)
+        let backends = try namedHTTPServers(4)
         let lines = ["    balance uri", "    http-request set-path /static/one.css if { path_beg /old/ }"]
         let scenario = try HTTPScenario(config: httpConfig(backend: (lines + [httpServerLines(backends)]).joined(separator: "\n")),
                                         backends: backends)
@@ -111,7 +99,7 @@ struct HTTPBalanceTests {
 
     @Test("balance url_param: the same value keeps its server; without it, round robin")
     func urlParam() throws {
-        let scenario = try HTTPScenario(backends: try servers(4), backend: "    balance url_param sid")
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(4), backend: "    balance url_param sid")
         defer { scenario.close() }
         let values = (0..<20).map { "user\($0)" }
         let first = try mapping(scenario.port, values.map { "/a?sid=\($0)" })
@@ -130,7 +118,7 @@ struct HTTPBalanceTests {
 
     @Test("balance hdr(NAME): the same value keeps its server; absent or empty, round robin")
     func header() throws {
-        let scenario = try HTTPScenario(backends: try servers(4), backend: "    balance hdr(X-User)")
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(4), backend: "    balance hdr(X-User)")
         defer { scenario.close() }
         let values = (0..<20).map { "user-\($0)" }
         let first = try values.map { try servedFresh(scenario.port, "/", headers: ["x-user: \($0)"]) }
@@ -149,7 +137,7 @@ struct HTTPBalanceTests {
 
     @Test("balance hash req.cook(sid): the cookie picks the server; no cookie, round robin")
     func hashExpression() throws {
-        let scenario = try HTTPScenario(backends: try servers(4), backend: "    balance hash req.cook(sid)")
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(4), backend: "    balance hash req.cook(sid)")
         defer { scenario.close() }
         let values = (0..<20).map { "c\($0)" }
         let first = try values.map { try servedFresh(scenario.port, "/", headers: ["cookie: a=1; sid=\($0)"]) }
@@ -175,7 +163,7 @@ struct HTTPBalanceTests {
     @Test("hash-type consistent sdbm avalanche: each key reaches the server HAProxy 2.6 picks",
           arguments: ["balance hdr(k)", "balance hash req.hdr(k)", "balance url_param k"])
     func sameServersAsHAProxy(balance: String) throws {
-        let backends = try servers(5)
+        let backends = try namedHTTPServers(5)
         let lines = ["    " + balance, "    hash-type consistent sdbm avalanche"]
             + zip(backends, [(1, 1), (2, 2), (7, 3), (4, 1), (5, 1)]).map { b, p in
                 "    server \(b.name) \(b.address) id \(p.0) weight \(p.1)"
@@ -214,7 +202,7 @@ struct HTTPBalanceTests {
 
     @Test("hash-type consistent: removing or disabling a server moves only its keys")
     func consistentMovesOnlyTheLostServersKeys() throws {
-        let backends = try servers(4)
+        let backends = try namedHTTPServers(4)
         defer { for b in backends { b.stop() } }
         let before = try placement(backends, hashType: "consistent")
         let counts = Dictionary(before.map { ($0, 1) }, uniquingKeysWith: +)
@@ -236,7 +224,7 @@ struct HTTPBalanceTests {
 
     @Test("hash-type map-based: removing a server moves other servers' keys too")
     func mapBasedMovesMore() throws {
-        let backends = try servers(4)
+        let backends = try namedHTTPServers(4)
         defer { for b in backends { b.stop() } }
         let before = try placement(backends, hashType: "map-based")
         #expect(Set(before).count == 4, "\(before)")
@@ -280,7 +268,7 @@ struct HTTPBalanceTests {
 
     @Test("balance source with hash-type consistent: one client keeps its server")
     func sourceOnTheRing() throws {
-        let scenario = try HTTPScenario(backends: try servers(4),
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(4),
                                         backend: "    balance source\n    hash-type consistent")
         defer { scenario.close() }
         let first = try mapping(scenario.port, (0..<8).map { "/\($0)" })

@@ -5,47 +5,25 @@ import Testing
 /// answer with their name (`x-served-by` in HTTP, a greeting line in TCP).
 @Suite("use-server", .serialized)
 struct UseServerTests {
-    private func servers(_ count: Int) throws -> [HTTPBackend] {
-        var backends: [HTTPBackend] = []
-        do {
-            for i in 1...count { backends.append(try HTTPBackend(name: "s\(i)")) }
-        } catch {
-            for b in backends { b.stop() }
-            throw error
-        }
-        return backends
-    }
-
-    /// One GET on a fresh connection: the server that answered.
-    private func served(_ port: UInt16, _ target: String, headers: [String] = [],
-                        sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let connection = try HTTPConnection(port: port)
-        defer { connection.close() }
-        try connection.request("GET", target, headers: headers)
-        let response = try connection.readResponse()
-        #expect(response.status == 200, "\(target): \(response)", sourceLocation: sourceLocation)
-        return response.headers.value("x-served-by") ?? "?"
-    }
-
     private func counts(_ names: [String]) -> [String: Int] {
         Dictionary(names.map { ($0, 1) }, uniquingKeysWith: +)
     }
 
     @Test("matching requests go to the named server, the rest are balanced; the first match wins")
     func rulesPickTheirServer() throws {
-        let scenario = try HTTPScenario(backends: try servers(3), backend: """
+        let scenario = try HTTPScenario(backends: try namedHTTPServers(3), backend: """
                 balance roundrobin
                 use-server s2 if { path_beg /two }
                 use-server s3 if { req.hdr(x-pin) s3 }
                 use-server s1 if { req.hdr(x-pin) s3 }
             """)
         defer { scenario.close() }
-        let pinned = try (0..<9).map { try served(scenario.port, "/two/\($0)") }
+        let pinned = try (0..<9).map { try servedFresh(scenario.port, "/two/\($0)") }
         #expect(Set(pinned) == ["s2"], "\(pinned)")
         // Both the second and the third rule hold: the second is first.
-        let byHeader = try (0..<6).map { _ in try served(scenario.port, "/pinned", headers: ["X-Pin: s3"]) }
+        let byHeader = try (0..<6).map { _ in try servedFresh(scenario.port, "/pinned", headers: ["X-Pin: s3"]) }
         #expect(Set(byHeader) == ["s3"], "\(byHeader)")
-        let balanced = try (0..<9).map { try served(scenario.port, "/other/\($0)") }
+        let balanced = try (0..<9).map { try servedFresh(scenario.port, "/other/\($0)") }
         #expect(counts(balanced) == ["s1": 3, "s2": 3, "s3": 3], "\(balanced)")
         // The same on one keep-alive connection: each request is decided on its own.
         let connection = try scenario.connect()
@@ -63,7 +41,7 @@ struct UseServerTests {
     @Test("a server in maintenance is skipped for the next rule or the balancer, unless force-persist holds")
     func maintenanceAndForcePersist() throws {
         let socket = statsSocketPath()
-        let backends = try servers(3)
+        let backends = try namedHTTPServers(3)
         let config = httpConfig(backend: """
                 balance roundrobin
                 use-server s2 if { path_beg /two }
@@ -73,23 +51,23 @@ struct UseServerTests {
             """ + "\n" + httpServerLines(backends), global: "    stats socket \(socket) level admin")
         let scenario = try HTTPScenario(config: config, backends: backends)
         defer { scenario.close() }
-        #expect(try served(scenario.port, "/two") == "s2")
+        #expect(try servedFresh(scenario.port, "/two") == "s2")
         #expect(try statsCommand(socket, "disable server be/s2") == "\n")
-        let next = try (0..<4).map { _ in try served(scenario.port, "/two") }
+        let next = try (0..<4).map { _ in try servedFresh(scenario.port, "/two") }
         #expect(Set(next) == ["s3"], "\(next)")
         #expect(try statsCommand(socket, "disable server be/s3") == "\n")
-        let balanced = try (0..<4).map { _ in try served(scenario.port, "/two") }
+        let balanced = try (0..<4).map { _ in try servedFresh(scenario.port, "/two") }
         #expect(Set(balanced) == ["s1"], "only s1 is left for the balancer: \(balanced)")
         // force-persist reaches a server in maintenance, as HAProxy does.
         #expect(try statsCommand(socket, "disable server be/s1") == "\n")
         #expect(try statsCommand(socket, "enable server be/s2") == "\n")
-        let forced = try (0..<3).map { _ in try served(scenario.port, "/force") }
+        let forced = try (0..<3).map { _ in try servedFresh(scenario.port, "/force") }
         #expect(Set(forced) == ["s1"], "\(forced)")
     }
 
     @Test("a persistence cookie naming a server wins over use-server; use-server wins over the balancer")
     func cookieComesFirst() throws {
-        let backends = try servers(2)
+        let backends = try namedHTTPServers(2)
         let lines = backends.enumerated().map { i, b in "    server s\(i + 1) \(b.address) cookie c\(i + 1)" }
         let scenario = try HTTPScenario(config: httpConfig(backend: """
                 balance roundrobin
@@ -97,9 +75,9 @@ struct UseServerTests {
                 use-server s2 if { path_beg /two }
             """ + "\n" + lines.joined(separator: "\n")), backends: backends)
         defer { scenario.close() }
-        #expect(try served(scenario.port, "/two", headers: ["Cookie: SRV=c1"]) == "s1")
-        #expect(try served(scenario.port, "/two") == "s2")
-        #expect(try served(scenario.port, "/two", headers: ["Cookie: SRV=c2"]) == "s2")
+        #expect(try servedFresh(scenario.port, "/two", headers: ["Cookie: SRV=c1"]) == "s1")
+        #expect(try servedFresh(scenario.port, "/two") == "s2")
+        #expect(try servedFresh(scenario.port, "/two", headers: ["Cookie: SRV=c2"]) == "s2")
     }
 
     @Test("mode tcp: a rule on the client's address picks the server")

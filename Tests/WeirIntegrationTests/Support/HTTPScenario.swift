@@ -31,6 +31,30 @@ func httpConfig(backend: String, frontend: String = "", defaults: String = "", g
     """
 }
 
+/// `count` HTTP servers named s1…sN, each answering with its name in
+/// `x-served-by`; the ones started are stopped when one fails to start.
+func namedHTTPServers(_ count: Int) throws -> [HTTPBackend] {
+    var backends: [HTTPBackend] = []
+    do {
+        for i in 1...count { backends.append(try HTTPBackend(name: "s\(i)")) }
+    } catch {
+        for b in backends { b.stop() }
+        throw error
+    }
+    return backends
+}
+
+/// One GET on a fresh connection to `port`: the name of the server that answered.
+func servedFresh(_ port: UInt16, _ target: String, headers: [String] = [],
+                 sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    let connection = try HTTPConnection(port: port)
+    defer { connection.close() }
+    try connection.request("GET", target, headers: headers)
+    let response = try connection.readResponse()
+    #expect(response.status == 200, "\(target): \(response)", sourceLocation: sourceLocation)
+    return response.headers.value("x-served-by") ?? "?"
+}
+
 /// `server sN` lines for the HTTP backends, in order.
 func httpServerLines(_ backends: [HTTPBackend], extras: String = "") -> String {
     backends.enumerated().map { i, b in
