@@ -159,22 +159,15 @@ extension ParserState {
         case "allbackups":
             settings.allBackups = !negated
             expectAtMost(2, words, after: "\(prefix) allbackups")
-        case "tcp-check":
+        case "tcp-check", "ssl-hello-chk":
+            let kind: CheckKindChoice = name.text == "tcp-check" ? .tcp : .sslHello
             if negated {
-                if case .tcp = settings.checkKind { settings.checkKind = .connect }
+                if settings.checkKind == kind { settings.checkKind = .connect }
             } else {
-                settings.checkKind = .tcp
+                settings.checkKind = kind
                 settings.checkKindLocation = location(name)
             }
-            expectAtMost(2, words, after: "\(prefix) tcp-check")
-        case "ssl-hello-chk":
-            if negated {
-                if case .sslHello = settings.checkKind { settings.checkKind = .connect }
-            } else {
-                settings.checkKind = .sslHello
-                settings.checkKindLocation = location(name)
-            }
-            expectAtMost(2, words, after: "\(prefix) ssl-hello-chk")
+            expectAtMost(2, words, after: "\(prefix) \(name.text)")
         default:
             if negated {
                 if case .http = settings.checkKind { settings.checkKind = .connect }

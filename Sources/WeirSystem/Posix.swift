@@ -143,25 +143,22 @@ public enum Posix {
 
     /// getsockname(2)
     public static func localAddress(_ fd: Int32) throws(Errno) -> SocketAddress {
-        var address = SocketAddress()
-        address.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &address.storage) { storage in
-            storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                Glibc.getsockname(fd, sa, &address.length)
-            }
-        }
-        if result != 0 { throw Errno.current }
-        return address
+        try socketAddress(fd, Glibc.getsockname)
     }
 
     /// getpeername(2).
     public static func peerAddress(_ fd: Int32) throws(Errno) -> SocketAddress {
+        try socketAddress(fd, Glibc.getpeername)
+    }
+
+    /// One of the socket's two addresses, as `call` (getsockname, getpeername) reads it.
+    private static func socketAddress(
+        _ fd: Int32, _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) throws(Errno) -> SocketAddress {
         var address = SocketAddress()
         address.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &address.storage) { storage in
-            storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                Glibc.getpeername(fd, sa, &address.length)
-            }
+            storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in call(fd, sa, &address.length) }
         }
         if result != 0 { throw Errno.current }
         return address

@@ -63,7 +63,10 @@ extension Worker {
     mutating func editAnswer(_ slot: UInt32, buffer: Int32, count: Int, status: Int) -> EditedAnswer {
         let s = sessions.pointer(slot)
         let bytes = UnsafeRawBufferPointer(start: buffers.pointer(buffer), count: count)
-        guard let headEnd = Self.headEnd(bytes) else { return EditedAnswer(buffer: buffer, count: count, status: status) }
+        var scanner = HeadScanner()
+        guard case .complete(let headEnd) = scanner.scan(bytes, limits: httpLimits) else {
+            return EditedAnswer(buffer: buffer, count: count, status: status)
+        }
         let head = UnsafeRawBufferPointer(rebasing: bytes[0..<headEnd])
         let response: ResponseHead
         do throws(HTTPParseError) {
@@ -110,14 +113,5 @@ extension Worker {
         let count = min(page.count, bufferSize)
         page.withUnsafeBytes { buffers.pointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: count) }
         return EditedAnswer(buffer: buffer, count: count, status: 500, failed: true)
-    }
-
-    /// The length of the head at the start of `bytes`, up to its empty line.
-    private static func headEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for i in 3..<bytes.count where bytes[i] == 0x0A && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D {
-            return i + 1
-        }
-        return nil
     }
 }
