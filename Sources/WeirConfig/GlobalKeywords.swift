@@ -153,6 +153,10 @@ extension ParserState {
                         + "set them with 'ssl-dh-param-file'", at: keyword)
                 return
             }
+            if let removal = Keywords.removedGlobals[k] {
+                error("'\(k)' was removed in HAProxy \(removal.version); \(removal.advice)", at: keyword)
+                return
+            }
             if Keywords.globalUnsupported.contains(k) || k.hasPrefix("tune.") || k.hasPrefix("ssl-") {
                 error("'\(k)' is not supported by Weir yet", at: keyword)
                 return

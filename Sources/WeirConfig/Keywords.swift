@@ -34,7 +34,7 @@ enum Keywords {
     ]
 
     static let globalUnsupported: Set<String> = [
-        "nbproc", "cpu-map", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
+        "cpu-map", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
         "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "uid", "gid", "localpeer",
         "spread-checks",
@@ -134,22 +134,60 @@ enum Keywords {
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template",
         "dynamic-cookie-key", "filter", "source",
-        "bind-process", "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
+        "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
         "use-fcgi-app", "grace", "http-restrict-req-hdr-names", "log-bufsize", "balance-random", "option-forwardfor",
     ]
 
-    /// HAProxy 1.x keywords that HAProxy 2.1 removed, and what replaces them.
-    static let removedFromHAProxy: [String: String] = [
-        "reqadd": "'http-request add-header'", "reqdel": "'http-request del-header'",
-        "reqidel": "'http-request del-header'", "reqrep": "'http-request replace-header' or 'replace-path'",
-        "reqirep": "'http-request replace-header' or 'replace-path'", "reqdeny": "'http-request deny'",
-        "reqideny": "'http-request deny'", "reqallow": "'http-request allow'", "reqiallow": "'http-request allow'",
-        "reqpass": "'http-request allow'", "reqipass": "'http-request allow'", "reqtarpit": "'http-request tarpit'",
-        "reqitarpit": "'http-request tarpit'", "rspadd": "'http-response add-header'",
-        "rspdel": "'http-response del-header'", "rspidel": "'http-response del-header'",
-        "rsprep": "'http-response replace-header'", "rspirep": "'http-response replace-header'",
-        "rspdeny": "'http-response deny'", "rspideny": "'http-response deny'", "block": "'http-request deny'",
-        "reqsetbe": "'use_backend'", "reqisetbe": "'use_backend'",
+    /// A keyword HAProxy removed: the release that removed it and what to
+    /// do instead (the end of the error message).
+    struct Removal {
+        let version: String
+        let advice: String
+        init(_ version: String, _ advice: String) {
+            self.version = version
+            self.advice = advice
+        }
+        init(replacedBy replacement: String) {
+            self.init("2.1", "use \(replacement) instead")
+        }
+    }
+
+    /// Proxy keywords HAProxy removed (most of them the 1.x header rewriting
+    /// that HAProxy 2.1 dropped), refused with what replaces them.
+    static let removedFromHAProxy: [String: Removal] = [
+        "reqadd": .init(replacedBy: "'http-request add-header'"), "reqdel": .init(replacedBy: "'http-request del-header'"),
+        "reqidel": .init(replacedBy: "'http-request del-header'"),
+        "reqrep": .init(replacedBy: "'http-request replace-header' or 'replace-path'"),
+        "reqirep": .init(replacedBy: "'http-request replace-header' or 'replace-path'"),
+        "reqdeny": .init(replacedBy: "'http-request deny'"), "reqideny": .init(replacedBy: "'http-request deny'"),
+        "reqallow": .init(replacedBy: "'http-request allow'"), "reqiallow": .init(replacedBy: "'http-request allow'"),
+        "reqpass": .init(replacedBy: "'http-request allow'"), "reqipass": .init(replacedBy: "'http-request allow'"),
+        "reqtarpit": .init(replacedBy: "'http-request tarpit'"), "reqitarpit": .init(replacedBy: "'http-request tarpit'"),
+        "rspadd": .init(replacedBy: "'http-response add-header'"), "rspdel": .init(replacedBy: "'http-response del-header'"),
+        "rspidel": .init(replacedBy: "'http-response del-header'"),
+        "rsprep": .init(replacedBy: "'http-response replace-header'"),
+        "rspirep": .init(replacedBy: "'http-response replace-header'"),
+        "rspdeny": .init(replacedBy: "'http-response deny'"), "rspideny": .init(replacedBy: "'http-response deny'"),
+        "block": .init(replacedBy: "'http-request deny'"),
+        "reqsetbe": .init(replacedBy: "'use_backend'"), "reqisetbe": .init(replacedBy: "'use_backend'"),
+        "contimeout": .init(replacedBy: "'timeout connect'"), "clitimeout": .init(replacedBy: "'timeout client'"),
+        "srvtimeout": .init(replacedBy: "'timeout server'"),
+    ]
+
+    /// Proxy keywords accepted with a warning, the reason being the warning's.
+    static let ignoredProxyKeywords: [String: String] = [
+        "bind-process": "every Weir worker process serves every 'bind' line (HAProxy 2.6 ignores it too)",
+    ]
+
+    /// Options HAProxy removed.
+    static let removedOptions: [String: Removal] = [
+        "forceclose": .init("2.0", "remove it, or use 'option httpclose' if the connection must close"),
+        "http-tunnel": .init("2.1", "remove it: requests after the first are processed anyway"),
+    ]
+
+    /// Global keywords HAProxy removed.
+    static let removedGlobals: [String: Removal] = [
+        "nbproc": .init("2.5", "remove it, or set the number of worker processes with 'nbthread'"),
     ]
 
     static let supportedOptions: [String] = [
@@ -178,7 +216,7 @@ enum Keywords {
         "logasap", "prefer-last-server", "socket-stats", "independent-streams",
         "http-pretend-keepalive", "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
         "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "transparent",
-        "external-check", "disable-h2-upgrade", "contstats", "forceclose", "idle-close-on-response",
+        "external-check", "disable-h2-upgrade", "contstats", "idle-close-on-response",
         "http-drop-request-trailers", "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
         "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",
     ]

@@ -616,6 +616,8 @@ extension ParserState {
                 if expectAtMost(2, words, after: "\(prefix) \(name.text)") {
                     warning("'\(prefix) \(name.text)' is ignored: \(reason)", at: name)
                 }
+            } else if let removal = Keywords.removedOptions[name.text] {
+                error("'option \(name.text)' was removed in HAProxy \(removal.version); \(removal.advice)", at: name)
             } else if Keywords.unsupportedOptions.contains(name.text) {
                 error("'option \(name.text)' is not supported by Weir yet", at: name)
             } else {

@@ -234,7 +234,15 @@ extension ParserState {
                 i += 1
             }
         }
-        expectAtMost(i, words, after: from != nil ? "from \(from!.text)" : (name?.text ?? keyword.text))
+        // HAProxy 1.x took the listening address on the section line.
+        var addressOnSectionLine = false
+        if kind == .frontend || kind == .listen, from == nil, name != nil, i < words.count {
+            let address = words[i].text
+            error("listening addresses go on a 'bind' line: 'bind \(address)'", at: words[i])
+            addressOnSectionLine = true
+        } else {
+            expectAtMost(i, words, after: from != nil ? "from \(from!.text)" : (name?.text ?? keyword.text))
+        }
 
         if let name, let bad = Self.validName(name.text) {
             error("character '\(bad)' is not permitted in \(kind.rawValue) name '\(name.text)'", at: name)
@@ -276,6 +284,8 @@ extension ParserState {
         settings.httpCheckRulesInherited = true
         settings.tcpCheckRulesInherited = true
         proxies.append(ProxyDraft(kind: kind, name: name.text, location: location(name), settings: settings))
+        // The section's own address was reported; a missing 'bind' is not news.
+        proxies[proxies.count - 1].hasBindLine = addressOnSectionLine
         section = .proxy(index: proxies.count - 1)
     }
 
@@ -363,15 +373,20 @@ extension ParserState {
             }
             return
         }
-        if let replacement = Keywords.removedFromHAProxy[k] {
-            error("'\(k)' was removed in HAProxy 2.1; use \(replacement) instead", at: keyword)
+        if let reason = Keywords.ignoredProxyKeywords[k] {
+            warning("'\(k)' is ignored: \(reason)", at: keyword)
+            return
+        }
+        if let removal = Keywords.removedFromHAProxy[k] {
+            error("'\(k)' was removed in HAProxy \(removal.version); \(removal.advice)", at: keyword)
             return
         }
         if Keywords.proxyUnsupported.contains(k) {
             error("'\(k)' is not supported by Weir yet", at: keyword)
             return
         }
-        if Keywords.global.contains(k) || Keywords.globalUnsupported.contains(k) || Keywords.globalIgnored.contains(k) {
+        if Keywords.global.contains(k) || Keywords.globalUnsupported.contains(k) || Keywords.globalIgnored.contains(k)
+            || Keywords.removedGlobals[k] != nil {
             error("'\(k)' is not allowed in a '\(kind.rawValue)' section", at: keyword)
             return
         }

@@ -142,6 +142,56 @@ import Testing
             "t.cfg:10:5: error: 'rspidel' was removed in HAProxy 2.1; use 'http-response del-header' instead",
         ], "\(found)")
     }
+
+    @Test func removedTimeoutsOptionsAndGlobalsNameWhatToDo() {
+        let found = errors("""
+            global
+                nbproc 2
+            defaults
+                mode http
+                contimeout 5s
+                clitimeout 5s
+                srvtimeout 5s
+            frontend fe
+                bind :80
+                option forceclose
+                option http-tunnel
+                default_backend be
+            backend be
+                server s1 127.0.0.1:1
+            """)
+        #expect(found == [
+            "t.cfg:2:5: error: 'nbproc' was removed in HAProxy 2.5; remove it, or set the number of worker processes with 'nbthread'",
+            "t.cfg:5:5: error: 'contimeout' was removed in HAProxy 2.1; use 'timeout connect' instead",
+            "t.cfg:6:5: error: 'clitimeout' was removed in HAProxy 2.1; use 'timeout client' instead",
+            "t.cfg:7:5: error: 'srvtimeout' was removed in HAProxy 2.1; use 'timeout server' instead",
+            "t.cfg:10:12: error: 'option forceclose' was removed in HAProxy 2.0; remove it, or use 'option httpclose' if the connection must close",
+            "t.cfg:11:12: error: 'option http-tunnel' was removed in HAProxy 2.1; remove it: requests after the first are processed anyway",
+        ], "\(found)")
+    }
+
+    @Test func addressOnTheListenLineIsOneErrorNamingTheBindLine() {
+        let found = errors(timeoutDefaults + """
+            listen stats :1936
+                mode http
+                stats enable
+            """)
+        #expect(found == ["t.cfg:5:14: error: listening addresses go on a 'bind' line: 'bind :1936'"], "\(found)")
+    }
+
+    @Test func bindProcessIsIgnoredWithAWarning() {
+        let text = timeoutDefaults + """
+            frontend fe
+                bind :80
+                bind-process 1
+                default_backend be
+            backend be
+                server s1 127.0.0.1:1
+            """
+        #expect(errors(text).isEmpty)
+        #expect(warnings(text) == ["t.cfg:7:5: warning: 'bind-process' is ignored: every Weir worker process serves "
+                                   + "every 'bind' line (HAProxy 2.6 ignores it too)"])
+    }
 }
 
 @Suite struct SyslogHeaderConfigTests {

@@ -57,7 +57,7 @@ import Testing
 
     @Test func unsupportedGlobalKeywords() {
         #expect(errors("global\n nbproc 2\n lua-load /x.lua\n tune.ssl.maxrecord 1\n tune.something 1\n") == [
-            "t.cfg:2:2: error: 'nbproc' is not supported by Weir yet",
+            "t.cfg:2:2: error: 'nbproc' was removed in HAProxy 2.5; remove it, or set the number of worker processes with 'nbthread'",
             "t.cfg:3:2: error: 'lua-load' is not supported by Weir yet",
             "t.cfg:4:2: error: 'tune.ssl.maxrecord' is not supported by Weir yet",
             "t.cfg:5:2: error: 'tune.something' is not supported by Weir yet",
