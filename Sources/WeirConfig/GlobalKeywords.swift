@@ -44,6 +44,31 @@ extension ParserState {
             if let value = singleArgument(words, what: "a group name") {
                 global.group = value
             }
+        case "uid", "gid":
+            if let n = integer(words, 1, keyword: k, range: 0...Int(UInt32.max - 1)) {
+                if k == "uid" { global.uid = UInt32(n) } else { global.gid = UInt32(n) }
+            }
+            expectAtMost(2, words, after: k)
+        case "setenv", "presetenv":
+            guard words.count == 3 else {
+                error("\(k): expected a variable name and a value, as in '\(k) NAME value'", at: words[min(words.count - 1, 1)])
+                return
+            }
+            if k == "setenv" || environment[words[1].text] == nil { environment[words[1].text] = words[2].text }
+            global.environment = environment
+        case "unsetenv":
+            for name in words.dropFirst() { environment[name.text] = nil }
+            global.environment = environment
+        case "resetenv":
+            let kept = Set(words.dropFirst().map(\.text))
+            environment = environment.filter { kept.contains($0.key) }
+            global.environment = environment
+        case "spread-checks":
+            if let n = integer(words, 1, keyword: "spread-checks", range: 0...50) { global.spreadChecks = n }
+            expectAtMost(2, words, after: "spread-checks")
+        case "zero-warning", "quiet":
+            if k == "quiet" { global.quiet = true } else { global.zeroWarning = true }
+            expectAtMost(1, words, after: k)
         case "chroot":
             if let value = singleArgument(words, what: "a directory") {
                 global.chroot = value

@@ -19,6 +19,7 @@ enum Keywords {
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize", "node",
+        "uid", "gid", "setenv", "presetenv", "unsetenv", "resetenv", "spread-checks", "zero-warning", "quiet",
         "log-send-hostname", "log-tag",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
@@ -36,9 +37,8 @@ enum Keywords {
     static let globalUnsupported: Set<String> = [
         "cpu-map", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
-        "lua-prepend-path", "setenv", "presetenv", "resetenv", "unsetenv", "uid", "gid", "localpeer",
-        "spread-checks",
-        "quiet", "zero-warning", "busy-polling", "set-dumpable", "strict-limits",
+        "lua-prepend-path", "localpeer",
+        "busy-polling", "set-dumpable", "strict-limits",
         "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
         "h1-case-adjust", "h1-case-adjust-file", "ssl-engine", "ssl-mode-async",
         "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",

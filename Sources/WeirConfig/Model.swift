@@ -797,6 +797,20 @@ public struct GlobalSettings: Sendable, Hashable {
     public var user: String?
     public var group: String?
     public var chroot: String?
+    /// `uid`, `gid`: numeric ids, taking precedence over `user` and `group`.
+    public var uid: UInt32?
+    public var gid: UInt32?
+    /// The environment once `setenv`, `presetenv`, `unsetenv` and `resetenv`
+    /// have run (they also change what later lines expand); nil when the
+    /// configuration uses none of them and the process's own applies.
+    public var environment: [String: String]?
+    /// `spread-checks PERCENT`: each check interval moves by up to this
+    /// share, either way, so that checks of many servers do not fall in step.
+    public var spreadChecks = 0
+    /// `zero-warning`: a warning refuses the configuration, as `-dW` does.
+    public var zeroWarning = false
+    /// `quiet`: no startup messages, as `-q`.
+    public var quiet = false
     /// `tune.bufsize`, bytes per pooled buffer.
     public var bufferSize = 16384
     /// `ulimit-n`: the file-descriptor limit to set; nil computes it from maxconn.

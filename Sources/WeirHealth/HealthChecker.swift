@@ -96,6 +96,8 @@ public struct HealthChecker {
     }
 
     public let tokenKind: UInt8
+    /// `spread-checks`: the percentage by which an interval may move either way.
+    let spreadPercent: Int
     var plans: [Plan] = []
     var servers: [Checked] = []
     var members: [[Member]] = []
@@ -110,6 +112,7 @@ public struct HealthChecker {
     public init(configuration: Configuration, tokenKind: UInt8) {
         self.tokenKind = tokenKind
         readLimit = configuration.global.bufferSize
+        spreadPercent = configuration.global.spreadChecks
         for (b, backend) in configuration.backends.enumerated() {
             let planIndex = plans.count
             plans.append(HealthChecker.plan(for: backend))
@@ -635,9 +638,15 @@ public struct HealthChecker {
         servers[i].lastResult = result
         let interval = servers[i].settings.interval(transitioning: servers[i].state.isTransitioning,
                                                     down: !servers[i].state.isUp)
-        servers[i].deadline = loop.now + Int64(interval)
+        servers[i].deadline = loop.now + Int64(HealthChecker.spread(interval, percent: spreadPercent))
         loop.schedule(token(i), at: servers[i].deadline)
         return events
+    }
+
+    /// `interval` moved by a random amount of up to `percent` of it, either way.
+    static func spread(_ interval: Int, percent: Int) -> Int {
+        let reach = interval * percent / 100
+        return reach > 0 ? interval + Int.random(in: -reach...reach) : interval
     }
 
     /// The events of a state machine step; updates the published state.

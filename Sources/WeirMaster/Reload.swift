@@ -150,8 +150,13 @@ extension Master {
         var result = ConfigParser.parse(files, environment: Processes.environmentVariables())
         if let parsed = result.configuration, !result.hasErrors { result.diagnostics += TLSSetup.check(parsed) }
         let messages = result.diagnostics.map { $0.rendered() }
-        let firstError = result.diagnostics.first { $0.severity == .error || $0.severity == .alert }
+        var firstError = result.diagnostics.first { $0.severity == .error || $0.severity == .alert }
             .map { d in d.location.map { "\($0): \(d.message)" } ?? d.message }
+        if firstError == nil, result.configuration?.global.zeroWarning == true,
+           result.diagnostics.contains(where: { $0.severity == .warning }) {
+            firstError = "some warnings were found and 'zero-warning' makes them fatal"
+            return (nil, files, messages, firstError)
+        }
         return (result.hasErrors ? nil : result.configuration, files, messages, firstError)
     }
 

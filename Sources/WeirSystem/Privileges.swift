@@ -13,18 +13,25 @@ public struct Privileges: Sendable {
 
     /// Resolves the names now, while /etc/passwd and /etc/group are still
     /// visible (a chroot hides them). A user without a group gets the user's
-    /// primary group rather than keeping root's.
-    public static func resolve(user: String?, group: String?, chroot: String?) throws(Failure) -> Privileges {
+    /// primary group rather than keeping root's. Numeric ids (`uid`, `gid`)
+    /// take precedence over names and need no entry.
+    public static func resolve(user: String?, group: String?, uid: uid_t? = nil, gid: gid_t? = nil,
+                               chroot: String?) throws(Failure) -> Privileges {
         var plan = Privileges(uid: nil, gid: nil, chroot: chroot)
         if let user {
             guard let entry = getpwnam(user) else { throw Failure(description: "user '\(user)' does not exist") }
             plan.uid = entry.pointee.pw_uid
             plan.gid = entry.pointee.pw_gid
         }
+        if let uid {
+            plan.uid = uid
+            if let entry = getpwuid(uid) { plan.gid = entry.pointee.pw_gid }
+        }
         if let group {
             guard let entry = getgrnam(group) else { throw Failure(description: "group '\(group)' does not exist") }
             plan.gid = entry.pointee.gr_gid
         }
+        if let gid { plan.gid = gid }
         return plan
     }
 

@@ -50,7 +50,8 @@ enum WorkerMode {
         }
         do {
             let global = configuration.global
-            let privileges = try Privileges.resolve(user: global.user, group: global.group, chroot: global.chroot)
+            let privileges = try Privileges.resolve(user: global.user, group: global.group, uid: global.uid, gid: global.gid,
+                                                     chroot: global.chroot)
             // Server names are resolved here, before a chroot hides resolv.conf.
             let worker = try Worker(configuration: configuration, listeners: listeners,
                                     options: WorkerOptions(quiet: true, control: channel, segment: segment, slot: hello.slot))

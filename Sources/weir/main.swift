@@ -70,9 +70,9 @@ do {
     fail("weir: \(error.message)\n\(Options.usage)")
 }
 
-func masterOptions(_ options: Options) -> MasterOptions {
+func masterOptions(_ options: Options, quiet: Bool = false) -> MasterOptions {
     MasterOptions(configPaths: options.configPaths, arguments: CommandLine.arguments, cliAddress: options.masterSocket,
-                  quiet: options.quiet, finishPIDs: options.finishPIDs, terminatePIDs: options.terminatePIDs,
+                  quiet: options.quiet || quiet, finishPIDs: options.finishPIDs, terminatePIDs: options.terminatePIDs,
                   version: version)
 }
 
@@ -100,7 +100,9 @@ do {
 var result = ConfigParser.parse(files, environment: Processes.environmentVariables())
 // Certificates and keys are read now, so a bad one fails `-c`, the start and a reload alike.
 if let parsed = result.configuration, !result.hasErrors { result.diagnostics += TLSSetup.check(parsed) }
-for diagnostic in result.diagnostics where !(options.quiet && diagnostic.severity != .error && diagnostic.severity != .alert) {
+// `quiet` and `zero-warning` in the global section act as -q and -dW.
+let quiet = options.quiet || result.configuration?.global.quiet == true
+for diagnostic in result.diagnostics where !(quiet && diagnostic.severity != .error && diagnostic.severity != .alert) {
     Posix.writeAll(2, diagnostic.rendered() + "\n")
 }
 let warnings = result.diagnostics.filter { $0.severity == .warning }.count
@@ -108,11 +110,11 @@ guard let configuration = result.configuration, !result.hasErrors else {
     let errors = result.diagnostics.filter { $0.severity == .error || $0.severity == .alert }.count
     fail("Fatal errors found in configuration (\(errors) error\(errors == 1 ? "" : "s")).")
 }
-if options.warningsFatal && warnings > 0 {
-    fail("Some warnings were found and -dW makes them fatal.")
+if warnings > 0 && (options.warningsFatal || configuration.global.zeroWarning) {
+    fail("Some warnings were found and \(options.warningsFatal ? "-dW" : "'zero-warning'") makes them fatal.")
 }
 if options.checkOnly {
-    if !options.quiet { print("Configuration file is valid") }
+    if !quiet { print("Configuration file is valid") }
     exit(0)
 }
 
@@ -134,7 +136,8 @@ if let needed = configuration.global.fileLimit
 
 if !options.singleProcess {
     let messages = result.diagnostics.map { $0.rendered() }
-    exit(Master.start(options: masterOptions(options), configuration: configuration, files: files, messages: messages))
+    exit(Master.start(options: masterOptions(options, quiet: quiet), configuration: configuration, files: files,
+                      messages: messages))
 }
 
 // -d or -db: one foreground process that binds and serves by itself.
@@ -144,7 +147,7 @@ do {
 } catch {
     fail("[ALERT]    (\(getpid())) : \(error)")
 }
-if !options.quiet {
+if !quiet {
     for listener in listeners {
         Notice.notice("Proxy \(configuration.frontends[listener.frontend].name) listening on \(listener.name)")
     }
@@ -152,14 +155,15 @@ if !options.quiet {
 
 /// Builds the worker and runs it to the end; a function because a global
 /// cannot hold the non-copyable worker.
-func serve(_ configuration: Configuration, _ listeners: [BoundListener], _ options: Options) -> Int32 {
+func serve(_ configuration: Configuration, _ listeners: [BoundListener], _ options: Options, quiet: Bool) -> Int32 {
     do {
         let global = configuration.global
-        let privileges = try Privileges.resolve(user: global.user, group: global.group, chroot: global.chroot)
+        let privileges = try Privileges.resolve(user: global.user, group: global.group, uid: global.uid, gid: global.gid,
+                                                     chroot: global.chroot)
         var statsSockets: [StatsSocketListener] = []
         for socket in configuration.global.statsSockets { statsSockets.append(try StatsSocketListener.bind(socket)) }
         let worker = try Worker(configuration: configuration, listeners: listeners,
-                                options: WorkerOptions(debug: options.debug, quiet: options.quiet,
+                                options: WorkerOptions(debug: options.debug, quiet: quiet,
                                                        statsSockets: statsSockets))
         try privileges.apply()
         return worker.run()
@@ -167,4 +171,4 @@ func serve(_ configuration: Configuration, _ listeners: [BoundListener], _ optio
         fail("[ALERT]    (\(getpid())) : \(error)")
     }
 }
-exit(serve(configuration, listeners, options))
+exit(serve(configuration, listeners, options, quiet: quiet))

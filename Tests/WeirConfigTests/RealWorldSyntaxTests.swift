@@ -203,3 +203,41 @@ import Testing
         #expect(errors("global\n    log-tag\n") == ["t.cfg:2:5: error: log-tag: expected one tag, as in 'log-tag haproxy'"])
     }
 }
+
+@Suite struct ProcessGlobalTests {
+    @Test func environmentKeywordsChangeLaterLines() throws {
+        let text = """
+            global
+                setenv WEIR_PORT 8080
+                presetenv WEIR_PORT 9090
+                presetenv WEIR_HOST 127.0.0.2
+                unsetenv WEIR_DROP
+                setenv WEIR_KEEP yes
+            """ + "\n" + timeoutDefaults + """
+            frontend fe
+                bind "${WEIR_HOST}:${WEIR_PORT}"
+                default_backend be
+            backend be
+                server s1 "${WEIR_HOST}:${WEIR_BACKEND_PORT}"
+            """
+        let c = try #require(config(text, environment: ["WEIR_HOST": "127.0.0.3", "WEIR_BACKEND_PORT": "81", "WEIR_DROP": "x"]))
+        #expect(c.frontends[0].binds[0].address.description == "127.0.0.3:8080", "presetenv keeps a set variable")
+        #expect(c.backends[0].servers[0].address.description == "127.0.0.3:81")
+        #expect(c.global.environment == ["WEIR_HOST": "127.0.0.3", "WEIR_BACKEND_PORT": "81", "WEIR_PORT": "8080",
+                                         "WEIR_KEEP": "yes"])
+        let reset = try #require(config("global\n    resetenv WEIR_A\n", environment: ["WEIR_A": "1", "WEIR_B": "2"]))
+        #expect(reset.global.environment == ["WEIR_A": "1"])
+        #expect(try #require(config("global\n    daemon\n")).global.environment == nil)
+        #expect(errors("global\n    setenv ONLY_NAME\n") == [
+            "t.cfg:2:12: error: setenv: expected a variable name and a value, as in 'setenv NAME value'"])
+    }
+
+    @Test func idsSpreadChecksQuietAndZeroWarning() throws {
+        let c = try #require(config("global\n    uid 65534\n    gid 65533\n    spread-checks 5\n    quiet\n    zero-warning\n"))
+        #expect(c.global.uid == 65534 && c.global.gid == 65533 && c.global.spreadChecks == 5)
+        #expect(c.global.quiet && c.global.zeroWarning)
+        #expect(errors("global\n    spread-checks 51\n") == [
+            "t.cfg:2:19: error: spread-checks: expected a number between 0 and 50, got '51'"])
+        #expect(errors("global\n    uid nobody\n").count == 1)
+    }
+}

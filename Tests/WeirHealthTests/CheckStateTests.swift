@@ -223,3 +223,13 @@ import WeirLoop
         #expect(state.record(success: false) == .wentDown)
     }
 }
+
+@Suite struct SpreadChecksTests {
+    @Test func intervalsMoveWithinTheirShareEitherWay() {
+        #expect(HealthChecker.spread(2000, percent: 0) == 2000)
+        let drawn = (0..<200).map { _ in HealthChecker.spread(2000, percent: 10) }
+        #expect(drawn.allSatisfy { (1800...2200).contains($0) }, "\(drawn)")
+        // 200 draws from 401 values: all equal, or all on one side, would mean no spread.
+        #expect(drawn.contains { $0 < 2000 } && drawn.contains { $0 > 2000 }, "\(drawn)")
+    }
+}

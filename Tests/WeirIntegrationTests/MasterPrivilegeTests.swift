@@ -42,6 +42,19 @@ struct MasterPrivilegeTests {
             #expect(root == jail)
         }
     }
+
+    @Test("'uid' and 'gid' by number: workers take those ids")
+    func numericIDs() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        let h = try MasterHarness(config: masterConfig(server: backend.address, global: "    uid 65534\n    gid 65533"))
+        defer { h.close() }
+        for worker in h.master.readyLines {
+            let worker = try #require(ids(worker.pid))
+            #expect(worker.uid == "65534" && worker.gid == "65533")
+        }
+        #expect(connectAndEcho(try h.master.port(of: "fe")), "\(h.output)")
+    }
 }
 
 /// Lowering `nbthread` on reload: connections already queued on the sockets

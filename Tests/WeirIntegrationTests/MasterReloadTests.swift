@@ -159,6 +159,22 @@ struct MasterReloadTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("zero-warning: a reload whose configuration warns is refused and the running one keeps serving")
+    func zeroWarningRefusesAWarningReload() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        let h = try MasterHarness(config: masterConfig(server: backend.address, global: "    zero-warning"))
+        defer { h.close() }
+        let port = try h.master.port(of: "fe")
+        // 'option httplog' in tcp mode is ignored with a warning.
+        try h.writeConfig(masterConfig(server: backend.address, global: "    zero-warning",
+                                       extraSections: "frontend warned\n    bind 127.0.0.1:0\n    option httplog\n    default_backend be"))
+        let (success, answer) = try h.reload()
+        #expect(!success && answer.contains("'zero-warning' makes them fatal") && answer.contains("ignored in tcp mode"),
+                "\(answer)")
+        #expect(connectAndEcho(port), "\(h.output)")
+    }
+
     @Test("two frontends on 127.0.0.1:0 each keep their own port and socket across reloads")
     func twoEphemeralBindsKeepTheirPorts() throws {
         let backend = try Backend(.echo)

@@ -94,6 +94,25 @@ struct StartupScenarioTests {
         #expect(result.stdout == "Configuration file is valid")
     }
 
+    @Test("global 'zero-warning' makes a warning fatal as -dW does; 'quiet' silences warnings and the verdict")
+    func zeroWarningAndQuiet() throws {
+        // 'option httplog' in tcp mode is a warning.
+        func config(_ global: String) -> String {
+            tcpConfig(backend: "    server s1 127.0.0.1:8080", frontend: "    option httplog", global: global)
+        }
+        let strict = try TempFile(config("    zero-warning"))
+        defer { strict.remove() }
+        let refused = try WeirProcess.run(["-c", "-f", strict.path])
+        #expect(refused.status != 0 && refused.stderr.contains("'zero-warning' makes them fatal"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("warning: 'option httplog' is ignored in tcp mode"), "\(refused.stderr)")
+
+        let silent = try TempFile(config("    quiet"))
+        defer { silent.remove() }
+        let accepted = try WeirProcess.run(["-c", "-f", silent.path])
+        #expect(accepted.status == 0 && accepted.stdout.isEmpty && accepted.stderr.isEmpty,
+                "stdout: \(accepted.stdout) stderr: \(accepted.stderr)")
+    }
+
     @Test("-c on a bad configuration prints every error with its line and a caret")
     func checkBadConfig() throws {
         let file = try TempFile("""

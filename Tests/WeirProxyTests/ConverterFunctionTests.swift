@@ -65,8 +65,8 @@ import Testing
 
 /// `date`, `rand`, `env`, `hostname`, `pid`, `uuid`.
 @Suite struct ProcessFetchTests {
-    private func render(_ format: String) throws -> String {
-        var harness = try RuleHarness(routingConfig("\n    http-request set-header x-out \"\(format)\""))
+    private func render(_ format: String, global: String = "") throws -> String {
+        var harness = try RuleHarness(global + routingConfig("\n    http-request set-header x-out \"\(format)\""))
         try harness.begin(request: "GET / HTTP/1.1\nhost: a\n\n")
         _ = harness.runRequestRules()
         return harness.fields("x-out").first ?? "?"
@@ -76,6 +76,9 @@ import Testing
         #expect(try render("%[pid]") == String(getpid()))
         #expect(try render("%[env(HOME)]") == ProcessInfo.processInfo.environment["HOME"])
         #expect(try render("[%[env(WEIR_SURELY_UNSET_VARIABLE)]]") == "[]")
+        // setenv and unsetenv in the configuration are what env() sees.
+        let global = "global\n    setenv WEIR_GREETING \"hello there\"\n    unsetenv HOME\n"
+        #expect(try render("%[env(WEIR_GREETING)]/[%[env(HOME)]]", global: global) == "hello there/[]")
         var name = [CChar](repeating: 0, count: 256)
         #expect(gethostname(&name, 255) == 0)
         #expect(try render("%[hostname]") == String(cString: name))

@@ -516,6 +516,10 @@ struct RuleCompiler {
         case .date(let offset, let perSecond): return .date(offset: offset, unitsPerSecond: perSecond)
         case .random(let range): return .random(range: range)
         case .environment(let name):
+            if let environment = configuration.global.environment {
+                guard let value = environment[name] else { return .absent }
+                return .constant(constants.intern(value))
+            }
             guard let value = getenv(name) else { return .absent }
             return .constant(constants.intern(String(cString: value)))
         case .hostname:
