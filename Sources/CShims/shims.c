@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <spawn.h>
 
 int CShims_epoll_create1(int flags) { return epoll_create1(flags); }
@@ -181,3 +182,12 @@ const int CShims_MSG_NOSIGNAL = MSG_NOSIGNAL;
 const int CShims_MSG_MORE = MSG_MORE;
 const int CShims_MSG_PEEK = MSG_PEEK;
 const int CShims_SIGCHLD = SIGCHLD;
+
+int CShims_set_affinity(pid_t pid, const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) {
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity(pid, sizeof set, &set);
+}

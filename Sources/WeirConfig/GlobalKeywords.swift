@@ -63,6 +63,8 @@ extension ParserState {
             let kept = Set(words.dropFirst().map(\.text))
             environment = environment.filter { kept.contains($0.key) }
             global.environment = environment
+        case "cpu-map":
+            if let mapping = parseCPUMap(words) { global.cpuMaps.append(mapping) }
         case "spread-checks":
             if let n = integer(words, 1, keyword: "spread-checks", range: 0...50) { global.spreadChecks = n }
             expectAtMost(2, words, after: "spread-checks")
@@ -193,6 +195,71 @@ extension ParserState {
             }
             error("unknown keyword '\(k)' in 'global' section" + Keywords.didYouMean(k, among: Keywords.global), at: keyword)
         }
+    }
+
+    /// `cpu-map [auto:]GROUP[/THREADS] CPU-SET...`. GROUP is the thread
+    /// group, of which Weir has one (`1`, `all` and `odd` name it; an old
+    /// process number 1 reads the same); THREADS are worker numbers.
+    private mutating func parseCPUMap(_ words: [Word]) -> CPUMapping? {
+        let usage = "as in 'cpu-map 1/1 0' or 'cpu-map auto:1/1-4 0-3'"
+        guard words.count >= 3 else {
+            error("cpu-map: expected the workers and their CPUs, \(usage)", at: words[min(1, words.count - 1)])
+            return nil
+        }
+        var target = Substring(words[1].text)
+        let oneEach = target.hasPrefix("auto:")
+        if oneEach { target = target.dropFirst(5) }
+        let parts = target.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let group = Self.numberSet(parts[0], allowingParity: true) else {
+            error("cpu-map: expected a thread group such as 1 or all, got '\(parts[0])'", at: words[1])
+            return nil
+        }
+        var workers: [Int]?
+        if parts.count == 2 {
+            guard let set = Self.numberSet(parts[1], allowingParity: false), set?.allSatisfy({ $0 >= 1 }) ?? true else {
+                error("cpu-map: expected worker numbers from 1 such as 1, 1-4 or all, got '\(parts[1])'", at: words[1])
+                return nil
+            }
+            workers = set
+        }
+        var cpus: [Int] = []
+        for word in words.dropFirst(2) {
+            for piece in word.text.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let set = Self.numberSet(piece, allowingParity: false), let list = set else {
+                    error("cpu-map: expected CPU numbers such as 0, 0-3 or 0,2, got '\(word.text)'", at: word)
+                    return nil
+                }
+                cpus += list
+            }
+        }
+        // Only group 1 exists: a line for other groups changes nothing.
+        if let groups = group, !groups.contains(1) {
+            warning("cpu-map: Weir has one thread group; this line names none of its workers", at: words[1])
+            return nil
+        }
+        if oneEach, cpus.count > 1, let workers, workers.count != cpus.count {
+            error("cpu-map: 'auto:' gives each of the \(workers.count) workers one of the \(cpus.count) CPUs: "
+                  + "name as many CPUs as workers", at: words[1])
+            return nil
+        }
+        return CPUMapping(workers: workers, cpus: cpus, oneEach: oneEach)
+    }
+
+    /// A number, a range `A-B`, `all` (nil), or with `allowingParity` `odd`
+    /// or `even`, which among thread groups name group 1 or none. Nil
+    /// outside when the text is none of these.
+    private static func numberSet(_ text: Substring, allowingParity: Bool) -> [Int]?? {
+        switch text {
+        case "all": return .some(nil)
+        case "odd" where allowingParity: return [1]
+        case "even" where allowingParity: return .some([])
+        default: break
+        }
+        let bounds = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let low = Int(bounds[0]), low >= 0 else { return nil }
+        guard bounds.count == 2 else { return [low] }
+        guard let high = Int(bounds[1]), high >= low, high - low < 4096 else { return nil }
+        return Array(low...high)
     }
 
     /// Exactly one argument; reports what was expected otherwise.

@@ -19,7 +19,7 @@ enum Keywords {
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize", "node",
-        "uid", "gid", "setenv", "presetenv", "unsetenv", "resetenv", "spread-checks", "zero-warning", "quiet",
+        "uid", "gid", "cpu-map", "setenv", "presetenv", "unsetenv", "resetenv", "spread-checks", "zero-warning", "quiet",
         "log-send-hostname", "log-tag",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
@@ -35,7 +35,7 @@ enum Keywords {
     ]
 
     static let globalUnsupported: Set<String> = [
-        "cpu-map", "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
+        "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
         "lua-prepend-path", "localpeer",
         "busy-polling", "set-dumpable", "strict-limits",

@@ -773,6 +773,48 @@ public struct StatsSocket: Sendable, Hashable {
     }
 }
 
+/// `cpu-map [auto:]GROUP[/THREADS] CPUS`: the CPUs worker processes may run
+/// on (a Weir worker stands for one of HAProxy's threads, and there is one
+/// thread group).
+public struct CPUMapping: Sendable, Hashable {
+    /// The 1-based worker numbers named, in order; nil for all of them.
+    public var workers: [Int]?
+    /// The CPUs, in order.
+    public var cpus: [Int]
+    /// `auto:`: the workers take the CPUs one each, in order (all of them
+    /// the one CPU when only one is given).
+    public var oneEach: Bool
+
+    public init(workers: [Int]?, cpus: [Int], oneEach: Bool) {
+        self.workers = workers
+        self.cpus = cpus
+        self.oneEach = oneEach
+    }
+
+    /// The CPUs of worker `n` (1-based), nil when this line does not name it.
+    public func cpus(forWorker n: Int) -> [Int]? {
+        let position: Int
+        if let workers {
+            guard let i = workers.firstIndex(of: n) else { return nil }
+            position = i
+        } else {
+            position = n - 1
+        }
+        guard oneEach, cpus.count > 1 else { return cpus }
+        return position < cpus.count ? [cpus[position]] : nil
+    }
+}
+
+extension GlobalSettings {
+    /// The CPUs `cpu-map` gives worker `n` (1-based), nil when none does.
+    public func cpus(forWorker n: Int) -> [Int]? {
+        for mapping in cpuMaps.reversed() {
+            if let cpus = mapping.cpus(forWorker: n) { return cpus }
+        }
+        return nil
+    }
+}
+
 public struct GlobalSettings: Sendable, Hashable {
     /// 0 means the default computed from the file-descriptor limit.
     public var maxconn: Int = 0
@@ -807,6 +849,8 @@ public struct GlobalSettings: Sendable, Hashable {
     /// `spread-checks PERCENT`: each check interval moves by up to this
     /// share, either way, so that checks of many servers do not fall in step.
     public var spreadChecks = 0
+    /// `cpu-map` lines in order: a later line that names a worker wins.
+    public var cpuMaps: [CPUMapping] = []
     /// `zero-warning`: a warning refuses the configuration, as `-dW` does.
     public var zeroWarning = false
     /// `quiet`: no startup messages, as `-q`.

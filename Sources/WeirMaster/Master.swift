@@ -355,8 +355,15 @@ public struct Master: ~Copyable, EventHandler {
             throw StartupError("cannot spawn a worker: \(error)")
         }
         Posix.close(theirs)
-        let slots: Int
-        if let pending, pending.number == number { slots = slotsFor(pending.configuration) } else { slots = slotsFor(configuration) }
+        let workerConfiguration: Configuration
+        if let pending, pending.number == number { workerConfiguration = pending.configuration } else { workerConfiguration = configuration }
+        let slots = slotsFor(workerConfiguration)
+        if let cpus = workerConfiguration.global.cpus(forWorker: slot + 1) {
+            // Not fatal, as in HAProxy: the worker runs, on any CPU.
+            do { try Posix.setAffinity(pid, cpus: cpus) } catch {
+                Notice.warning("cpu-map: cannot bind worker \(slot + 1) to CPU(s) \(cpus.map(String.init).joined(separator: ",")): \(error)")
+            }
+        }
         let mineForSlot = listeners.filter { $0.key.slot % slots == slot || $0.shared }
         let hello = ControlMessage.Hello(generation: number, slot: slot, masterPID: getpid(),
                                          listeners: mineForSlot.map { .init(frontend: $0.frontend, bind: $0.bind, name: $0.name) })

@@ -1,3 +1,4 @@
+import CShims
 import Glibc
 
 /// `global user`, `group` and `chroot`: a worker applies them once it holds
@@ -71,5 +72,13 @@ extension Posix {
             throw Privileges.Failure(description: "cannot raise the file-descriptor limit to \(needed) (hard limit \(limit.rlim_max)): "
                 + "raise it (ulimit -n, LimitNOFILE=) or lower maxconn/ulimit-n")
         }
+    }
+}
+
+extension Posix {
+    /// sched_setaffinity: lets process `pid` (0: this one) run only on `cpus`.
+    public static func setAffinity(_ pid: pid_t, cpus: [Int]) throws(Errno) {
+        let list = cpus.map { Int32(truncatingIfNeeded: $0) }
+        guard CShims_set_affinity(pid, list, Int32(list.count)) == 0 else { throw Errno.current }
     }
 }

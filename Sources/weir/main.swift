@@ -147,6 +147,11 @@ do {
 } catch {
     fail("[ALERT]    (\(getpid())) : \(error)")
 }
+if let cpus = configuration.global.cpus(forWorker: 1) {
+    do { try Posix.setAffinity(0, cpus: cpus) } catch {
+        Notice.warning("cpu-map: cannot bind to CPU(s) \(cpus.map(String.init).joined(separator: ",")): \(error)")
+    }
+}
 if !quiet {
     for listener in listeners {
         Notice.notice("Proxy \(configuration.frontends[listener.frontend].name) listening on \(listener.name)")

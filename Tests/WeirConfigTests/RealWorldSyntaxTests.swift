@@ -241,3 +241,34 @@ import Testing
         #expect(errors("global\n    uid nobody\n").count == 1)
     }
 }
+
+@Suite struct CPUMapConfigTests {
+    private func cpus(_ lines: String, workers: Int = 4) throws -> [[Int]?] {
+        let c = try #require(config("global\n" + lines))
+        return (1...workers).map { c.global.cpus(forWorker: $0) }
+    }
+
+    @Test func mapsWorkersToCPUs() throws {
+        #expect(try cpus("    cpu-map auto:1/1-4 0-3\n") == [[0], [1], [2], [3]])
+        #expect(try cpus("    cpu-map auto:1/1-2 4,6\n") == [[4], [6], nil, nil])
+        #expect(try cpus("    cpu-map auto:1/1-4 2\n") == [[2], [2], [2], [2]])
+        #expect(try cpus("    cpu-map 1 0-1\n") == [[0, 1], [0, 1], [0, 1], [0, 1]])
+        #expect(try cpus("    cpu-map all 3\n    cpu-map 1/2 1 2\n") == [[3], [1, 2], [3], [3]], "a later line wins")
+        #expect(try cpus("    cpu-map auto:1 0-1\n") == [[0], [1], nil, nil])
+        #expect(try cpus("    cpu-map odd/3 0\n") == [nil, nil, [0], nil])
+    }
+
+    @Test func linesForOtherGroupsWarnAndBadSetsAreErrors() {
+        #expect(warnings("global\n    cpu-map 2/1 0\n") == [
+            "t.cfg:2:13: warning: cpu-map: Weir has one thread group; this line names none of its workers"])
+        #expect(warnings("global\n    cpu-map even 0\n").count == 1)
+        #expect(errors("global\n    cpu-map auto:1/1-3 0-1\n") == [
+            "t.cfg:2:13: error: cpu-map: 'auto:' gives each of the 3 workers one of the 2 CPUs: name as many CPUs as workers"])
+        #expect(errors("global\n    cpu-map 1/0 1\n") == [
+            "t.cfg:2:13: error: cpu-map: expected worker numbers from 1 such as 1, 1-4 or all, got '0'"])
+        #expect(errors("global\n    cpu-map 1/1 x\n") == [
+            "t.cfg:2:17: error: cpu-map: expected CPU numbers such as 0, 0-3 or 0,2, got 'x'"])
+        #expect(errors("global\n    cpu-map 1\n") == [
+            "t.cfg:2:13: error: cpu-map: expected the workers and their CPUs, as in 'cpu-map 1/1 0' or 'cpu-map auto:1/1-4 0-3'"])
+    }
+}

@@ -57,6 +57,40 @@ struct MasterPrivilegeTests {
     }
 }
 
+/// `cpu-map`: the master binds each worker to the CPUs its line gives.
+@Suite("Master: cpu-map", .serialized, .enabled(if: sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2))
+struct MasterCPUMapTests {
+    func allowedCPUs(_ pid: pid_t) -> String? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        return status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }?
+            .split(separator: "\t").last.map(String.init)
+    }
+
+    @Test("'cpu-map auto:1/1-2 0-1' puts worker 1 on CPU 0 and worker 2 on CPU 1; a reload applies a new map")
+    func workersFollowTheMap() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        let h = try MasterHarness(config: masterConfig(server: backend.address, global: "    cpu-map auto:1/1-2 0-1"))
+        defer { h.close() }
+        let workers = h.master.readyLines
+        #expect(workers.count == 2)
+        for worker in workers {
+            #expect(allowedCPUs(worker.pid) == String(worker.slot), "worker of slot \(worker.slot)")
+        }
+        #expect(connectAndEcho(try h.master.port(of: "fe")), "\(h.output)")
+
+        // The later line wins for worker 2.
+        try h.writeConfig(masterConfig(server: backend.address, global: "    cpu-map 1/all 0-1\n    cpu-map 1/2 0"))
+        let (success, answer) = try h.reload()
+        #expect(success, "\(answer)")
+        let fresh = h.master.readyLines.filter { w in !workers.contains { $0.pid == w.pid } }
+        #expect(fresh.count == 2)
+        for worker in fresh {
+            #expect(allowedCPUs(worker.pid) == (worker.slot == 0 ? "0-1" : "0"), "worker of slot \(worker.slot)")
+        }
+    }
+}
+
 /// Lowering `nbthread` on reload: connections already queued on the sockets
 /// of the slots that go away are still served.
 @Suite("Master: fewer workers", .serialized)

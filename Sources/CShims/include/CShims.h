@@ -51,6 +51,10 @@ int CShims_seqpacket_pair(int fds[2]);
 /// dispositions. Returns 0 or an errno value; the pid goes to `*pid`.
 int CShims_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int keep_fd, int child_fd);
 
+/// sched_setaffinity with the CPUs listed (those past CPU_SETSIZE ignored);
+/// sched.h hides it without _GNU_SOURCE.
+int CShims_set_affinity(pid_t pid, const int *cpus, int count);
+
 int CShims_errno(void);
 void CShims_set_errno(int value);
 
