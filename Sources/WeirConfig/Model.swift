@@ -370,6 +370,15 @@ public enum BalanceAlgorithm: Sendable, Hashable {
     case header(String, domainOnly: Bool = false)
     /// `balance hash EXPR`: a hash of the sample's value (round robin when absent).
     case hash(Sample)
+
+    /// Whether the server follows from the request or the client (a hash),
+    /// which `option prefer-last-server` leaves alone.
+    public var isDeterministic: Bool {
+        switch self {
+        case .roundRobin, .staticRoundRobin, .leastConn, .first, .random: false
+        case .source, .uri, .urlParam, .header, .hash: true
+        }
+    }
 }
 
 public struct Server: Sendable, Hashable {
@@ -720,6 +729,15 @@ public struct Backend: Sendable, Hashable {
     /// `option abortonclose`: a client that closes while its request waits
     /// in the queue or for the connect is dropped instead of served.
     public var abortOnClose = false
+    /// `option http-pretend-keepalive`: with `http-server-close` or
+    /// `httpclose`, no `Connection: close` towards the server, which then
+    /// answers as it would to a keep-alive client (the connection still
+    /// closes after the response).
+    public var pretendKeepAlive = false
+    /// `option prefer-last-server`: a request goes to the server of the
+    /// connection its client still holds, when usable, before balancing
+    /// (only with algorithms that do not hash the request).
+    public var preferLastServer = false
     /// `id N`: the proxy id statistics show; nil: the lowest free one.
     public var id: Int?
     /// `disabled`: checked but not started: every server is in

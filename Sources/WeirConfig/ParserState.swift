@@ -75,6 +75,9 @@ struct ProxySettings: Sendable {
     var ignoreProbes = false
     /// `option abortonclose`.
     var abortOnClose = false
+    /// `option http-pretend-keepalive`, `option prefer-last-server`.
+    var pretendKeepAlive = false
+    var preferLastServer = false
     /// `disabled` (`enabled` clears it): the proxy is checked but not started.
     var disabled = false
     var clientTCPKeepAlive = false

@@ -604,6 +604,17 @@ extension ParserState {
                 return
             }
             settings.abortOnClose = !negated
+        case "http-pretend-keepalive", "prefer-last-server":
+            guard expectAtMost(2, words, after: "\(prefix) \(name.text)") else { return }
+            if sectionKind == .frontend {
+                warning("'option \(name.text)' is ignored in a 'frontend' section: it applies to backends", at: name)
+                return
+            }
+            if name.text == "prefer-last-server" {
+                settings.preferLastServer = !negated
+            } else {
+                settings.pretendKeepAlive = !negated
+            }
         case "http-ignore-probes":
             guard expectAtMost(2, words, after: "\(prefix) http-ignore-probes") else { return }
             if sectionKind == .backend {

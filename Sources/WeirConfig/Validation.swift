@@ -69,6 +69,9 @@ extension ParserState {
                 backend.serverNameHeader = draft.settings.serverNameHeader
                 backend.noLinger = draft.settings.noLinger
                 backend.abortOnClose = draft.settings.abortOnClose
+                backend.pretendKeepAlive = draft.settings.pretendKeepAlive && draft.settings.mode == .http
+                backend.preferLastServer = draft.settings.preferLastServer && draft.settings.mode == .http
+                    && !backend.balance.isDeterministic
                 backend.id = draft.id
                 if draft.settings.disabled {
                     backend.disabled = true

@@ -81,7 +81,7 @@ extension Worker {
         }
         if upgrade {
             w.append("connection: upgrade\r\n")
-        } else if !backends[backend].keepsServerConnections {
+        } else if backends[backend].sendsConnectionClose {
             w.append("connection: close\r\n")
         }
         if let serverNameHeader {

@@ -142,6 +142,11 @@ struct BackendRuntime {
     let originalTo: ForwardedFor?
     /// `option http-keep-alive` (the default): server connections outlive the exchange.
     let keepsServerConnections: Bool
+    /// Requests tell the server `Connection: close`: the connection ends
+    /// with the exchange, unless `option http-pretend-keepalive` hides it.
+    let sendsConnectionClose: Bool
+    /// `option prefer-last-server` (ServerRules.swift).
+    let preferLastServer: Bool
     /// `option httpclose` in the backend: the client connection closes after the response too.
     let closesClientAfterResponse: Bool
     /// `http-reuse`: whether idle server connections are shared between sessions.
@@ -260,6 +265,8 @@ struct BackendRuntime {
         forwardFor = backend.forwardFor.map(ForwardedFor.init)
         originalTo = backend.originalTo.map(ForwardedFor.init)
         keepsServerConnections = backend.connectionMode == .keepAlive
+        sendsConnectionClose = !keepsServerConnections && !backend.pretendKeepAlive
+        preferLastServer = backend.preferLastServer
         closesClientAfterResponse = backend.connectionMode == .close
         reuse = backend.httpReuse
         tcpKeepAlive = backend.serverTCPKeepAlive

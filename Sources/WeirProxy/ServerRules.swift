@@ -68,18 +68,28 @@ extension Worker {
 
     /// Called by `assignServer` after cookie persistence and before stick
     /// tables: the server a `use-server` rule picked, `.allFull` when it is
-    /// at its maxconn (the request queues for it), nil otherwise. A retry
+    /// at its maxconn (the request queues for it); else, with `option
+    /// prefer-last-server` and no stick table naming a server, the server
+    /// whose connection the session still holds; nil otherwise. A retry
     /// that must avoid the server it tried (`excluding`) balances instead.
     @inline(__always)
     mutating func serverRulePick(_ slot: UInt32, backend: Int, excluding: Int?) -> PickResult? {
-        guard rules.plan.backends[backend].hasServerRules else { return nil }
+        guard rules.plan.backends[backend].picksBeforeBalancing else { return nil }
+        return pickBeforeBalancing(slot, backend: backend, excluding: excluding)
+    }
+
+    private mutating func pickBeforeBalancing(_ slot: UInt32, backend: Int, excluding: Int?) -> PickResult? {
         let s = sessions.pointer(slot)
         let server = Int(s.pointee.ruleServer)
-        guard server >= 0 else { return nil }
         if excluding != nil {
             s.pointee.ruleServer = -1
             return nil
         }
-        return backends[backend].balancer.servers[server].isFull ? .allFull : .server(server)
+        if server >= 0 { return backends[backend].balancer.servers[server].isFull ? .allFull : .server(server) }
+        guard backends[backend].preferLastServer, s.pointee.stick.server < 0,
+              s.pointee.connectionBackend == Int32(backend), s.pointee.connectionServer >= 0 else { return nil }
+        let last = Int(s.pointee.connectionServer)
+        let state = backends[backend].balancer.servers[last]
+        return state.isUsable && !state.isFull ? .server(last) : nil
     }
 }

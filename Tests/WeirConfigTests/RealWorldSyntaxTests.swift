@@ -272,3 +272,31 @@ import Testing
             "t.cfg:2:13: error: cpu-map: expected the workers and their CPUs, as in 'cpu-map 1/1 0' or 'cpu-map auto:1/1-4 0-3'"])
     }
 }
+
+@Suite struct ServerConnectionOptionConfigTests {
+    @Test func preferLastServerAndPretendKeepAlive() throws {
+        let text = timeoutDefaults + """
+            frontend fe
+                mode http
+                bind :80
+                option prefer-last-server
+                default_backend rr
+            backend rr
+                mode http
+                option prefer-last-server
+                option http-server-close
+                option http-pretend-keepalive
+                server s1 127.0.0.1:1
+            backend hashed
+                mode http
+                balance source
+                option prefer-last-server
+                server s1 127.0.0.1:1
+            """
+        let c = try #require(config(text))
+        #expect(c.backends[0].preferLastServer && c.backends[0].pretendKeepAlive)
+        #expect(!c.backends[1].preferLastServer, "a hashing algorithm keeps its choice")
+        #expect(warnings(text) == [
+            "t.cfg:8:12: warning: 'option prefer-last-server' is ignored in a 'frontend' section: it applies to backends"])
+    }
+}

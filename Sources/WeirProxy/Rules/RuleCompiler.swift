@@ -34,6 +34,8 @@ struct CompiledRuleSet {
     var persistRules: [[CompiledPersistRule]] = []
     /// Each backend's `use-server` lines (ServerRules.swift).
     var serverRules: [[CompiledServerRule]] = []
+    /// Per backend: `option prefer-last-server`.
+    var prefersLastServer: [Bool] = []
     /// Each backend's `stick` lines (StickPersistence.swift).
     var stickRules: [[CompiledStickRule]] = []
     /// Per frontend: its log line and unique id (`HTTPLog.swift`).
@@ -85,6 +87,7 @@ struct RuleCompiler {
         var compiled = try compiler.compileAll()
         compiled.persistRules = try compiler.persistRules(configuration.backends)
         compiled.serverRules = try compiler.serverRules(configuration.backends)
+        compiled.prefersLastServer = configuration.backends.map(\.preferLastServer)
         for frontend in configuration.frontends {
             compiled.frontendStatsPages.append(try frontend.statsPage.map { page throws(StartupError) in
                 try compiler.statsPage(page)

@@ -112,6 +112,9 @@ struct ProxyPlan {
     let hasStickRules: Bool
     /// A backend with `use-server` rules.
     let hasServerRules: Bool
+    /// A backend with `use-server` rules or `option prefer-last-server`:
+    /// a server may be picked before balancing.
+    let picksBeforeBalancing: Bool
 }
 
 /// Every proxy's plan, and the memory it lives in (freed with the plan's owner).
@@ -126,13 +129,14 @@ struct RulePlan: ~Copyable {
         for (i, proxy) in compiled.frontends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
                             hasMonitor: i < compiled.frontendMonitors.count && compiled.frontendMonitors[i] != nil,
-                            hasStickRules: false, hasServerRules: false)
+                            hasStickRules: false, hasServerRules: false, prefersLastServer: false)
             (frontends.baseAddress! + i).initialize(to: plan)
         }
         for (i, proxy) in compiled.backends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil,
                             hasMonitor: false, hasStickRules: i < compiled.stickRules.count && !compiled.stickRules[i].isEmpty,
-                            hasServerRules: i < compiled.serverRules.count && !compiled.serverRules[i].isEmpty)
+                            hasServerRules: i < compiled.serverRules.count && !compiled.serverRules[i].isEmpty,
+                            prefersLastServer: i < compiled.prefersLastServer.count && compiled.prefersLastServer[i])
             (backends.baseAddress! + i).initialize(to: plan)
         }
     }
@@ -158,7 +162,7 @@ struct RulePlan: ~Copyable {
     }
 
     private mutating func plan(_ proxy: ProxyRules, hasStatsPage: Bool, hasMonitor: Bool, hasStickRules: Bool,
-                               hasServerRules: Bool) -> ProxyPlan {
+                               hasServerRules: Bool, prefersLastServer: Bool) -> ProxyPlan {
         ProxyPlan(proxy: .passUnretained(proxy), hasTCPContentRules: !proxy.tcpContentRules.isEmpty,
                   hasStatsPage: hasStatsPage, hasMonitor: hasMonitor, ownBackend: proxy.ownBackend, defaultBackend: proxy.defaultBackend,
                   isHTTP: proxy.isHTTP,
@@ -171,7 +175,8 @@ struct RulePlan: ~Copyable {
                   }),
                   hasRequestCaptures: !proxy.requestHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
                   hasResponseCaptures: !proxy.responseHeaderCaptures.isEmpty || proxy.cookieCapture != nil,
-                  hasStickRules: hasStickRules, hasServerRules: hasServerRules)
+                  hasStickRules: hasStickRules, hasServerRules: hasServerRules,
+                  picksBeforeBalancing: hasServerRules || prefersLastServer)
     }
 
     private mutating func plan(_ rule: CompiledHTTPRule) -> PlannedRule {
