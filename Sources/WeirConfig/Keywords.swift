@@ -194,7 +194,7 @@ enum Keywords {
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
         "log-health-checks", "allbackups", "http-buffer-request", "ssl-hello-chk", "tcpka", "clitcpka", "srvtcpka",
-        "nolinger", "http-ignore-probes", "abortonclose", "http-pretend-keepalive", "prefer-last-server",
+        "nolinger", "http-ignore-probes", "abortonclose", "logasap", "http-pretend-keepalive", "prefer-last-server",
     ]
 
     /// Options accepted with a warning because what they ask for is what
@@ -213,7 +213,7 @@ enum Keywords {
 
     static let unsupportedOptions: Set<String> = [
         "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check", "spop-check",
-        "logasap", "socket-stats", "independent-streams",
+        "socket-stats", "independent-streams",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
         "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "transparent",
         "external-check", "disable-h2-upgrade", "contstats", "idle-close-on-response",

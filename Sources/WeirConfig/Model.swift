@@ -583,6 +583,10 @@ public struct Frontend: Sendable, Hashable {
     /// `option httplog` in a `mode http` proxy (in tcp mode it falls back to tcplog).
     public var httpLog = false
     public var dontLogNull = false
+    /// `option logasap`: an exchange is logged once the response head is
+    /// known (a tcp session once its server connection is up), `%Tt` and
+    /// `%B` then being what they are so far, shown with a `+`.
+    public var logASAP = false
     /// For the frontend half of a `listen` section, its backend half (index
     /// into `Configuration.backends`). A listen section's rules are in both
     /// halves; HAProxy runs a proxy's rules once, so a stream whose backend is

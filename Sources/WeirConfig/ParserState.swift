@@ -21,6 +21,7 @@ struct ProxySettings: Sendable {
     var tcpLog = false
     var httpLog: SourceLocation?
     var dontLogNull = false
+    var logASAP = false
     var serverDefaults = ServerDefaults()
     var defaultBackend: NamedReference?
     /// `tcp-request inspect-delay` (ms), inherited from `defaults`.

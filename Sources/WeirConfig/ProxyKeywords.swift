@@ -561,6 +561,13 @@ extension ParserState {
         case "dontlognull":
             settings.dontLogNull = !negated
             expectAtMost(2, words, after: "\(prefix) dontlognull")
+        case "logasap":
+            guard expectAtMost(2, words, after: "\(prefix) logasap") else { return }
+            if sectionKind == .backend {
+                warning("'option logasap' is ignored in a 'backend' section: it applies to frontends", at: name)
+                return
+            }
+            settings.logASAP = !negated
         case "httplog":
             settings.httpLog = negated ? nil : location(name)
             if words.count > 2, words[2].text == "clf", !negated {

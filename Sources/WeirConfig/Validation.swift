@@ -117,6 +117,7 @@ extension ParserState {
             frontend.tcpLog = draft.settings.tcpLog
             frontend.httpLog = draft.settings.httpLog != nil && draft.settings.mode == .http
             frontend.dontLogNull = draft.settings.dontLogNull
+            frontend.logASAP = draft.settings.logASAP
             frontend.logs = resolveLogs(draft.settings.logs)
             if draft.kind == .listen { frontend.ownBackend = backendIndex[draft.name] }
             frontend.httpRequestRules = draft.httpRequestRules

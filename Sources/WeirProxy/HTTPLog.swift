@@ -16,6 +16,8 @@ struct FrontendLogging {
     let dontLogNormal: Bool
     /// `option log-separate-errors`: errors are logged at `err`, not `info`.
     let logSeparateErrors: Bool
+    /// `option logasap` with a line to write.
+    let early: Bool
     /// Mode tcp: the `%[…]` of `format` over the request's contents, taken
     /// when the content rules decide (`ContentSamples.swift`).
     var contentSnapshots: [ContentSnapshot] = []
@@ -27,7 +29,8 @@ extension RuleCompiler {
                                       isTCPLog: frontend.logFormat == LogFormat.tcplog,
                                       uniqueIDFormat: try frontend.uniqueIDFormat.map { f throws(StartupError) in try logFormat(f) },
                                       uniqueIDHeader: frontend.uniqueIDHeader.map { Array($0.utf8) },
-                                      dontLogNormal: frontend.dontLogNormal, logSeparateErrors: frontend.logSeparateErrors)
+                                      dontLogNormal: frontend.dontLogNormal, logSeparateErrors: frontend.logSeparateErrors,
+                                      early: frontend.logASAP && frontend.logFormat != nil)
         if frontend.mode == .tcp, let format = logging.format {
             (logging.format, logging.contentSnapshots) = snapshotContentSamples(format)
         }
@@ -160,12 +163,28 @@ extension Worker {
     /// level, unique id) is then forgotten, ready for the next one.
     mutating func logExchange(_ slot: UInt32, now: Int64) {
         defer { rules.sessions.startExchange(slot) }
+        if sessions.pointer(slot).pointee.loggedEarly {
+            sessions.pointer(slot).pointee.loggedEarly = false
+            return
+        }
+        writeExchangeLog(slot, now: now, early: false)
+    }
+
+    /// `option logasap`: the exchange's line once its response head is
+    /// known; the one at its end is skipped.
+    mutating func logExchangeEarly(_ slot: UInt32, now: Int64) {
+        writeExchangeLog(slot, now: now, early: true)
+        sessions.pointer(slot).pointee.loggedEarly = true
+    }
+
+    private mutating func writeExchangeLog(_ slot: UInt32, now: Int64, early: Bool) {
         // Monitor requests are never logged: that is what they are for.
         if sessions.pointer(slot).pointee.exchange.monitor { return }
         let frontend = Int(sessions.pointer(slot).pointee.frontend)
         let logging = rules.compiled.frontendLogging[frontend]
         guard let format = logging.format, !frontends[frontend].logTargets.isEmpty else { return }
         var c = exchangeLogContext(slot, now: now)
+        c.early = early
         let error = c.isError
         if !error && logging.dontLogNormal { return }
         var level = error && logging.logSeparateErrors ? LogLevel.err : .info

@@ -386,6 +386,9 @@ extension Worker {
         s.pointee.toClient.limit = start + length
         s.pointee.exchange.status = Int32(read ? rules.status : response.status)
         s.pointee.exchange.responseHeadAt = loop.now
+        if read && rules.compiled.frontendLogging[Int(s.pointee.frontend)].early && frontends[Int(s.pointee.frontend)].httpLog {
+            logExchangeEarly(slot, now: loop.now)
+        }
         if tunnel {
             s.pointee.exchange.response = .tunnel
             return .progressed

@@ -1,7 +1,8 @@
 /// Which responses something reads beyond their framing: a response rule
 /// (`http-response`, `http-after-response`),
 /// a response header or cookie capture, a log or unique-id format with a sample
-/// (`%[...]`), cookie persistence or a `stick store-response` rule. Only
+/// (`%[...]`), `option logasap` (the line goes out with the head), cookie
+/// persistence or a `stick store-response` rule. Only
 /// those are loaded into the rules engine; any other response head is
 /// written from the parser's table (`writeParsedResponseHead`), and the
 /// engine keeps the request's view.
@@ -17,6 +18,7 @@ struct ResponseReaders {
             return !compiled.frontends[i].responseRules.isEmpty || !compiled.frontends[i].afterResponseRules.isEmpty
                 || !compiled.frontends[i].responseHeaderCaptures.isEmpty || compiled.frontends[i].cookieCapture != nil
                 || Self.hasSample(logging?.format) || Self.hasSample(logging?.uniqueIDFormat)
+                || logging?.early == true
         }
         backends = compiled.backends.indices.map { i in
             !compiled.backends[i].responseRules.isEmpty || !compiled.backends[i].afterResponseRules.isEmpty

@@ -187,7 +187,13 @@ extension Worker {
         touchServer(slot, now: loop.now)
         // An HTTP session is inside its own loop or gets the writable event
         // of the new connection: it moves on from there.
-        if !s.pointee.isHTTP { service(slot, loop: &loop) }
+        if !s.pointee.isHTTP {
+            let frontend = Int(s.pointee.frontend)
+            if frontends[frontend].tcpLog && rules.compiled.frontendLogging[frontend].early {
+                logSession(slot, now: loop.now, early: true)
+            }
+            service(slot, loop: &loop)
+        }
     }
 
     /// A refused or timed-out connect: retry while `retries` allow, on another

@@ -87,6 +87,9 @@ struct Session {
     var retriesLeft: Int32 = 0
     var retriesDone: Int32 = 0
     var redispatched = false
+    /// `option logasap`: the line of the exchange (or tcp session) went out
+    /// early; the one at its end is skipped.
+    var loggedEarly = false
     /// Client to server.
     var toServer = Direction()
     /// Server to client.

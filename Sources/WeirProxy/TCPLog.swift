@@ -6,12 +6,18 @@ extension Worker {
     /// `%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq`,
     /// or in the frontend's `log-format`. `option dontlog-normal` and
     /// `option log-separate-errors` apply as in HTTP (`HTTPLog.swift`).
-    mutating func logSession(_ slot: UInt32, now: Int64) {
+    /// `early` (`option logasap`): the server connection just came up, and
+    /// `%Tt` and `%B` so far get a `+`; the line at the end is then skipped.
+    mutating func logSession(_ slot: UInt32, now: Int64, early: Bool = false) {
+        if sessions.pointer(slot).pointee.loggedEarly { return }
+        sessions.pointer(slot).pointee.loggedEarly = early
         let s = sessions[slot]
         let frontend = Int(s.frontend)
-        if frontends[frontend].dontLogNull && s.toServer.bytes == 0 && s.toClient.bytes == 0 { return }
+        // An early line goes out before any byte could flow: `dontlognull` cannot judge it.
+        if !early && frontends[frontend].dontLogNull && s.toServer.bytes == 0 && s.toClient.bytes == 0 { return }
         let logging = rules.compiled.frontendLogging[frontend]
         var c = sessionLogContext(slot, now: now)
+        c.early = early
         let error = c.isError
         if !error && logging.dontLogNormal { return }
         let level = error && logging.logSeparateErrors ? LogLevel.err : .info
@@ -61,8 +67,10 @@ extension Worker {
         logger.line.append(UInt8(ascii: "/"))
         logger.line.append(decimal: s.connectTime)
         logger.line.append(UInt8(ascii: "/"))
+        if early { logger.line.append(UInt8(ascii: "+")) }
         logger.line.append(decimal: now - s.acceptedAt)
         logger.line.append(UInt8(ascii: " "))
+        if early { logger.line.append(UInt8(ascii: "+")) }
         logger.line.append(decimal: s.toClient.bytes)
         logger.line.append(UInt8(ascii: " "))
         logger.line.append(s.terminationCause)

@@ -29,8 +29,8 @@ struct IgnoredOptionsConfigTests {
                 + "which has no counterpart in Weir (HAProxy 2.1 made that representation the only one and 2.6 "
                 + "refuses the option)",
         ])
-        #expect(errors(timeoutDefaults + "frontend fe\n    option logasap\n").contains(
-            "t.cfg:6:12: error: 'option logasap' is not supported by Weir yet"))
+        #expect(errors(timeoutDefaults + "frontend fe\n    option independent-streams\n").contains(
+            "t.cfg:6:12: error: 'option independent-streams' is not supported by Weir yet"))
     }
 
     @Test func noLingerReachesBothSides() throws {

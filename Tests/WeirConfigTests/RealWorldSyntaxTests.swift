@@ -299,4 +299,20 @@ import Testing
         #expect(warnings(text) == [
             "t.cfg:8:12: warning: 'option prefer-last-server' is ignored in a 'frontend' section: it applies to backends"])
     }
+
+    @Test func logASAPBelongsToFrontends() throws {
+        let text = timeoutDefaults + """
+            frontend fe
+                bind :80
+                option logasap
+                default_backend be
+            backend be
+                option logasap
+                server s1 127.0.0.1:1
+            """
+        let c = try #require(config(text))
+        #expect(c.frontends[0].logASAP)
+        #expect(warnings(text) == [
+            "t.cfg:10:12: warning: 'option logasap' is ignored in a 'backend' section: it applies to frontends"])
+    }
 }

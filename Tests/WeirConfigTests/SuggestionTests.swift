@@ -34,7 +34,7 @@ import Testing
                 http-request set-bandwidth-limit x
                 hash-balance-factor 150
                 stats scope be
-                option logasap
+                option independent-streams
                 default_backend be
             backend be
                 option mysql-check
@@ -47,7 +47,7 @@ import Testing
             "t.cfg:10:18: error: 'http-request set-bandwidth-limit' is not supported by Weir yet",
             "t.cfg:11:5: error: 'hash-balance-factor' is not supported by Weir yet",
             "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",
-            "t.cfg:13:12: error: 'option logasap' is not supported by Weir yet",
+            "t.cfg:13:12: error: 'option independent-streams' is not supported by Weir yet",
             "t.cfg:16:12: error: 'option mysql-check' is not supported by Weir yet",
             "t.cfg:17:5: error: 'persist' is not supported by Weir yet",
             "t.cfg:18:16: error: errorfiles: no 'http-errors' section named 'site'",

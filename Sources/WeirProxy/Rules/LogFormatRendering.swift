@@ -232,6 +232,8 @@ extension LineBuffer {
 /// are milliseconds, -1 for a step never reached (configuration manual §8.4).
 struct LogContext {
     var slot: UInt32
+    /// `option logasap`: `%Tt`, `%Ta` and `%B` are not final and get a `+`.
+    var early = false
     var frontend: Int
     /// -1: the exchange never reached a backend (`%b` is the frontend then).
     var backend = -1
@@ -432,7 +434,9 @@ extension Worker {
                 logger.line.appendField(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount),
                                         options, mandatory: mandatory)
             }
-        case .bytesRead: logger.line.append(decimal: c.bytesOut)
+        case .bytesRead:
+            if c.early { logger.line.append(UInt8(ascii: "+")) }
+            logger.line.append(decimal: c.bytesOut)
         case .bytesUploaded: logger.line.append(decimal: c.bytesIn)
         case .capturedRequestCookie, .capturedResponseCookie:
             var value: UnsafeRawBufferPointer?
@@ -469,7 +473,9 @@ extension Worker {
         case .requestDate: logger.appendLogDate(wallMilliseconds: c.requestWall)
         case .requestDateGMT: appendDate(wallMilliseconds: c.requestWall, gmt: true)
         case .requestDateLocal: appendDate(wallMilliseconds: c.requestWall, gmt: false)
-        case .activeTime: logger.line.append(decimal: c.activeTime)
+        case .activeTime:
+            if c.early { logger.line.append(UInt8(ascii: "+")) }
+            logger.line.append(decimal: c.activeTime)
         case .connectTime: logger.line.append(decimal: c.connectTime)
         case .dataTime: logger.line.append(decimal: c.dataTime)
         case .handshakeTime: logger.line.append(decimal: c.handshakeTime)
@@ -477,7 +483,9 @@ extension Worker {
         case .requestHeadersTime: logger.line.append(decimal: c.requestHeadersTime)
         case .requestTime: logger.line.append(decimal: c.requestTime)
         case .responseTime: logger.line.append(decimal: c.responseTime)
-        case .totalTime: logger.line.append(decimal: c.totalTime)
+        case .totalTime:
+            if c.early { logger.line.append(UInt8(ascii: "+")) }
+            logger.line.append(decimal: c.totalTime)
         case .totalActiveTime: logger.line.append(decimal: c.totalTime - max(c.idleTime, 0))
         case .queueTime: logger.line.append(decimal: c.queueTime)
         case .activeConnections: logger.line.append(decimal: c.activeConnections)
