@@ -168,6 +168,15 @@ extension ParserState {
                 settings.checkKindLocation = location(name)
             }
             expectAtMost(2, words, after: "\(prefix) \(name.text)")
+        case "redis-check", "smtpchk", "pgsql-check", "mysql-check", "ldap-check":
+            if negated {
+                if case .protocolCheck(let option, _) = settings.checkKind, option == name.text { settings.checkKind = .connect }
+                expectAtMost(2, words, after: "no option \(name.text)")
+                return
+            }
+            guard let steps = protocolCheckSteps(words) else { return }
+            settings.checkKind = .protocolCheck(option: name.text, steps: steps)
+            settings.checkKindLocation = location(name)
         default:
             if negated {
                 if case .http = settings.checkKind { settings.checkKind = .connect }
@@ -305,8 +314,8 @@ extension ParserState {
     private mutating func parseExpect(_ words: [Word], from start: Int, keyword: String, http: Bool) -> CheckExpect? {
         var i = start
         var negated = false
-        let kinds = http ? ["status", "rstatus", "string", "rstring"] : ["string", "rstring", "binary"]
-        let expected = http ? "status, rstatus, string or rstring" : "string, rstring or binary"
+        let kinds = http ? ["status", "rstatus", "string", "rstring"] : ["string", "rstring", "binary", "rbinary"]
+        let expected = http ? "status, rstatus, string or rstring" : "string, rstring, binary or rbinary"
         if i < words.count, words[i].text == "!" {
             negated = true
             i += 1
@@ -317,7 +326,7 @@ extension ParserState {
         }
         let kindWord = words[i]
         let unsupported = ["min-recv", "comment", "ok-status", "error-status", "tout-status", "on-success", "on-error",
-                           "status-code", "hdr", "fhdr", "rbinary", "string-lf", "binary-lf", "custom"]
+                           "status-code", "hdr", "fhdr", "string-lf", "binary-lf", "custom"]
         if unsupported.contains(kindWord.text) {
             error("'\(keyword) \(kindWord.text)' is not supported by Weir yet", at: kindWord)
             return nil
@@ -348,12 +357,16 @@ extension ParserState {
                 ranges.append(low...high)
             }
             kind = .status(ranges)
-        case "rstatus", "rstring":
+        case "rstatus", "rstring", "rbinary":
             if let problem = Regex.check(pattern) {
                 error("\(keyword) \(kindWord.text): invalid regular expression '\(pattern)': \(problem)", at: patternWord)
                 return nil
             }
-            kind = kindWord.text == "rstatus" ? .statusRegex(pattern) : .regex(pattern)
+            switch kindWord.text {
+            case "rstatus": kind = .statusRegex(pattern)
+            case "rstring": kind = .regex(pattern)
+            default: kind = .binaryRegex(pattern)
+            }
         case "binary":
             guard let bytes = Self.hexBytes(pattern) else {
                 error("\(keyword) binary: expected an even number of hexadecimal digits, got '\(pattern)'", at: patternWord)
@@ -480,7 +493,97 @@ extension ParserState {
             return .tcp(steps)
         case .sslHello:
             return .tcp(Self.sslHelloSteps)
+        case .protocolCheck(_, let steps):
+            return .tcp(steps)
         }
+    }
+
+    /// The steps of `option redis-check`, `smtpchk`, `pgsql-check`,
+    /// `mysql-check` or `ldap-check`, which HAProxy runs as tcp-check rules
+    /// too; nil after an error.
+    private mutating func protocolCheckSteps(_ words: [Word]) -> [TCPCheckStep]? {
+        let option = words[1].text
+        func expect(_ kind: CheckExpect.Kind, _ pattern: String) -> TCPCheckStep {
+            .expect(CheckExpect(kind: kind, pattern: pattern))
+        }
+        switch option {
+        case "redis-check":
+            guard expectAtMost(2, words, after: "option redis-check") else { return nil }
+            return [.connect(port: nil), .send(Array("*1\r\n$4\r\nPING\r\n".utf8)), expect(.string(Array("+PONG".utf8)), "+PONG")]
+        case "smtpchk":
+            // `option smtpchk [HELO|EHLO DOMAIN]`: a 2xx banner, then a 2xx
+            // answer to the greeting, then a polite QUIT.
+            var greeting = "HELO localhost"
+            if words.count > 2 {
+                let verb = words[2].text.uppercased()
+                guard words.count == 4, verb == "HELO" || verb == "EHLO", Self.isHostName(Substring(words[3].text)) else {
+                    error("option smtpchk: expected 'HELO DOMAIN' or 'EHLO DOMAIN'", at: words[2])
+                    return nil
+                }
+                greeting = "\(verb) \(words[3].text)"
+            }
+            return [.connect(port: nil), expect(.regex("^2[0-9][0-9][ -]"), "^2[0-9][0-9][ -]"),
+                    .send(Array("\(greeting)\r\n".utf8)), expect(.regex("^2[0-9][0-9][ -]"), "^2[0-9][0-9][ -]"),
+                    .send(Array("QUIT\r\n".utf8))]
+        case "pgsql-check":
+            // `option pgsql-check user NAME`: a StartupMessage (protocol
+            // 3.0) for that user, answered by an authentication request
+            // (`R`); an error (`E`) fails.
+            guard words.count == 4, words[2].text == "user", !words[3].text.isEmpty else {
+                error("option pgsql-check: expected 'user NAME'", at: words[min(2, words.count - 1)])
+                return nil
+            }
+            let body = [0, 3, 0, 0] + Array("user".utf8) + [0] + Array(words[3].text.utf8) + [0, 0]
+            return [.connect(port: nil), .send(Self.bigEndian32(body.count + 4) + body), expect(.binaryRegex("^52"), "^52")]
+        case "mysql-check":
+            return mysqlCheckSteps(words)
+        default:
+            // `option ldap-check`: an anonymous LDAPv3 simple bind (message
+            // 1), answered by a bind response (0x61) with result 0.
+            guard expectAtMost(2, words, after: "option ldap-check") else { return nil }
+            let bind: [UInt8] = [0x30, 0x0C, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00]
+            let length = "(8[1-4]([0-9A-F]{2}){1,4}|[0-7][0-9A-F])"
+            let response = "^30\(length)02010161\(length)0A0100"
+            return [.connect(port: nil), .send(bind), expect(.binaryRegex(response), response)]
+        }
+    }
+
+    /// `option mysql-check [user NAME [post-41|pre-41]]`: without a user,
+    /// the server's greeting (protocol 10, not an error packet); with one,
+    /// a login as that user without a password, answered by an OK packet,
+    /// then a QUIT.
+    private mutating func mysqlCheckSteps(_ words: [Word]) -> [TCPCheckStep]? {
+        let greeting = TCPCheckStep.expect(CheckExpect(kind: .binaryRegex("^[0-9A-F]{6}000A"), pattern: "^[0-9A-F]{6}000A"))
+        guard words.count > 2 else { return [.connect(port: nil), greeting] }
+        guard words[2].text == "user", words.count >= 4, words.count <= 5, !words[3].text.isEmpty else {
+            error("option mysql-check: expected 'user NAME' and optionally 'post-41' or 'pre-41'", at: words[2])
+            return nil
+        }
+        let user = Array(words[3].text.utf8)
+        let payload: [UInt8]
+        switch words.count == 5 ? words[4].text : "post-41" {
+        case "post-41":
+            // Capabilities LONG_PASSWORD | PROTOCOL_41 | SECURE_CONNECTION, a
+            // 16 MiB packet limit, utf8, 23 reserved bytes, the user, an
+            // empty authentication response.
+            payload = [0x01, 0x82, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x21] + [UInt8](repeating: 0, count: 23)
+                + user + [0x00, 0x00]
+        case "pre-41":
+            // Capabilities LONG_PASSWORD, a 64 KiB packet limit, the user.
+            payload = [0x01, 0x00, 0x00, 0x00, 0x01] + user + [0x00]
+        default:
+            error("option mysql-check: expected 'post-41' or 'pre-41', got '\(words[4].text)'", at: words[4])
+            return nil
+        }
+        let login = [UInt8(payload.count & 0xFF), UInt8(payload.count >> 8 & 0xFF), UInt8(payload.count >> 16 & 0xFF), 0x01]
+            + payload
+        let ok = "^[0-9A-F]{6}0200"
+        return [.connect(port: nil), greeting, .send(login), .expect(CheckExpect(kind: .binaryRegex(ok), pattern: ok)),
+                .send([0x01, 0x00, 0x00, 0x00, 0x01])]
+    }
+
+    private static func bigEndian32(_ n: Int) -> [UInt8] {
+        [UInt8(n >> 24 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
     }
 
     /// `option ssl-hello-chk`: a TLS ClientHello, answered by any TLS server

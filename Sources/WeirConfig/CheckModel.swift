@@ -152,6 +152,9 @@ public struct CheckExpect: Sendable, Hashable, CustomStringConvertible {
         case regex(String)
         /// `tcp-check expect binary HEX`.
         case binary([UInt8])
+        /// `tcp-check expect rbinary REGEX`: a regular expression over the
+        /// data read written in upper-case hexadecimal, two digits a byte.
+        case binaryRegex(String)
     }
 
     public var kind: Kind
@@ -175,6 +178,7 @@ public struct CheckExpect: Sendable, Hashable, CustomStringConvertible {
         case .string: name = "string"
         case .regex: name = "rstring"
         case .binary: name = "binary"
+        case .binaryRegex: name = "rbinary"
         }
         return "expect \(negated ? "! " : "")\(name) '\(pattern)'"
     }

@@ -193,7 +193,8 @@ enum Keywords {
     static let supportedOptions: [String] = [
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
-        "log-health-checks", "allbackups", "http-buffer-request", "ssl-hello-chk", "tcpka", "clitcpka", "srvtcpka",
+        "log-health-checks", "allbackups", "http-buffer-request", "ssl-hello-chk", "redis-check", "smtpchk",
+        "pgsql-check", "mysql-check", "ldap-check", "tcpka", "clitcpka", "srvtcpka",
         "nolinger", "http-ignore-probes", "abortonclose", "logasap", "http-pretend-keepalive", "prefer-last-server",
     ]
 
@@ -212,7 +213,7 @@ enum Keywords {
     ]
 
     static let unsupportedOptions: Set<String> = [
-        "mysql-check", "pgsql-check", "redis-check", "smtpchk", "ldap-check", "spop-check",
+        "spop-check",
         "socket-stats", "independent-streams",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
         "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "transparent",

@@ -93,10 +93,13 @@ struct ProxySettings: Sendable {
     var monitorURILocation: SourceLocation?
 }
 
-enum CheckKindChoice: Sendable {
+enum CheckKindChoice: Sendable, Equatable {
     case connect, http, tcp
     /// `option ssl-hello-chk`.
     case sslHello
+    /// `option redis-check`, `smtpchk`, `pgsql-check`, `mysql-check`,
+    /// `ldap-check`: a protocol's exchange as tcp-check steps.
+    case protocolCheck(option: String, steps: [TCPCheckStep])
 }
 
 /// The log line format a proxy asked for.

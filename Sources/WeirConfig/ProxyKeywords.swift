@@ -597,7 +597,8 @@ extension ParserState {
         case "persist":
             settings.persist = !negated
             expectAtMost(2, words, after: "\(prefix) persist")
-        case "httpchk", "tcp-check", "ssl-hello-chk", "log-health-checks", "allbackups":
+        case "httpchk", "tcp-check", "ssl-hello-chk", "log-health-checks", "allbackups",
+             "redis-check", "smtpchk", "pgsql-check", "mysql-check", "ldap-check":
             parseCheckOption(words, negated: negated)
         case "tcpka", "clitcpka", "srvtcpka":
             parseTCPKeepAliveOption(words, negated: negated)

@@ -40,7 +40,7 @@ struct Expectation: @unchecked Sendable {
     init(_ rule: CheckExpect) {
         self.rule = rule
         switch rule.kind {
-        case .regex(let pattern), .statusRegex(let pattern): regex = CheckRegex(pattern)
+        case .regex(let pattern), .statusRegex(let pattern), .binaryRegex(let pattern): regex = CheckRegex(pattern)
         default: regex = nil
         }
     }
@@ -50,6 +50,7 @@ struct Expectation: @unchecked Sendable {
         switch rule.kind {
         case .string(let needle), .binary(let needle): return Expectation.contains(data, needle)
         case .regex, .statusRegex: return regex?.matches(data) ?? false
+        case .binaryRegex: return regex?.matches(Expectation.hexDump(data)) ?? false
         case .status: return false
         }
     }
@@ -68,6 +69,18 @@ struct Expectation: @unchecked Sendable {
         case .status, .statusRegex: return true
         default: return false
         }
+    }
+
+    /// `rbinary` matches this: two upper-case hexadecimal digits a byte, as HAProxy writes it.
+    static func hexDump(_ data: [UInt8]) -> [UInt8] {
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(data.count * 2)
+        for byte in data {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return out
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

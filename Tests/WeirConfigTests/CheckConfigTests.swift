@@ -181,7 +181,7 @@ import Testing
         #expect(backendErrors(" tcp-check send-binary 0g")
                 == ["t.cfg:6:24: error: tcp-check send-binary: expected an even number of hexadecimal digits, got '0g'"])
         #expect(backendErrors(" tcp-check expect status 200")
-                == ["t.cfg:6:19: error: tcp-check expect: unknown match 'status'; expected string, rstring or binary"])
+                == ["t.cfg:6:19: error: tcp-check expect: unknown match 'status'; expected string, rstring, binary or rbinary"])
         #expect(backendErrors(" tcp-check connect ssl")
                 == ["t.cfg:6:20: error: 'tcp-check connect ssl' is not supported by Weir yet"])
         #expect(backendErrors(" tcp-check connect port 0")
@@ -235,5 +235,35 @@ import Testing
         check.uri = "/up"
         #expect(!inherited.backends[0].allBackups)
         #expect(inherited.backends[0].healthCheck == .http(check))
+    }
+}
+
+@Suite struct ProtocolCheckConfigTests {
+    private func steps(_ option: String) throws -> [TCPCheckStep] {
+        let c = try #require(config(timeoutDefaults + "backend be\n    \(option)\n    server s1 127.0.0.1:1 check\n"))
+        guard case .tcp(let steps) = c.backends[0].healthCheck else { return [] }
+        return steps
+    }
+
+    @Test func optionsBecomeTCPCheckSteps() throws {
+        #expect(try steps("option redis-check").count == 3)
+        let smtp = try steps("option smtpchk EHLO mx.example")
+        #expect(smtp.contains(.send(Array("EHLO mx.example\r\n".utf8))) && smtp.contains(.send(Array("QUIT\r\n".utf8))))
+        #expect(try steps("option smtpchk").contains(.send(Array("HELO localhost\r\n".utf8))))
+        #expect(try steps("option mysql-check").count == 2)
+        #expect(try steps("option mysql-check user haproxy pre-41").count == 5)
+        #expect(try steps("option ldap-check").count == 3)
+        // `no option` returns to a plain connect check.
+        let c = try #require(config(timeoutDefaults + "defaults\n    option redis-check\nbackend be\n    no option redis-check\n    server s1 127.0.0.1:1 check\n"))
+        #expect(c.backends[0].healthCheck == .connect)
+    }
+
+    @Test func badArgumentsAreErrors() {
+        let backend = timeoutDefaults + "backend be\n    server s1 127.0.0.1:1 check\n"
+        #expect(errors(backend + "    option smtpchk HELLO x\n") == ["t.cfg:7:20: error: option smtpchk: expected 'HELO DOMAIN' or 'EHLO DOMAIN'"])
+        #expect(errors(backend + "    option pgsql-check\n") == ["t.cfg:7:12: error: option pgsql-check: expected 'user NAME'"])
+        #expect(errors(backend + "    option mysql-check user u post-42\n") == [
+            "t.cfg:7:31: error: option mysql-check: expected 'post-41' or 'pre-41', got 'post-42'"])
+        #expect(errors(backend + "    option tcp-check\n    tcp-check expect rbinary (\n").count == 1)
     }
 }

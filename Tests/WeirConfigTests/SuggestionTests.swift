@@ -37,7 +37,7 @@ import Testing
                 option independent-streams
                 default_backend be
             backend be
-                option mysql-check
+                option spop-check
                 persist rdp-cookie
                 errorfiles site
                 stick on src
@@ -48,7 +48,7 @@ import Testing
             "t.cfg:11:5: error: 'hash-balance-factor' is not supported by Weir yet",
             "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",
             "t.cfg:13:12: error: 'option independent-streams' is not supported by Weir yet",
-            "t.cfg:16:12: error: 'option mysql-check' is not supported by Weir yet",
+            "t.cfg:16:12: error: 'option spop-check' is not supported by Weir yet",
             "t.cfg:17:5: error: 'persist' is not supported by Weir yet",
             "t.cfg:18:16: error: errorfiles: no 'http-errors' section named 'site'",
             "t.cfg:19:5: error: stick on: backend 'be' has no stick-table; declare one or name another backend's with 'table'",
