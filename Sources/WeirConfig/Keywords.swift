@@ -209,7 +209,7 @@ enum Keywords {
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
         "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "max-reuse", "npn", "curves", "sigalgs",
         "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
-        "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
+        "health-check-addr", "strict-maxconn",
     ]
 
     static let balanceUnsupported: Set<String> = [

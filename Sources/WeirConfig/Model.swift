@@ -473,6 +473,11 @@ public struct ServerTLS: Sendable, Hashable {
     public var ciphersuites: String?
     /// `no-ssl-reuse` clears it: no TLS session is offered again.
     public var reuseSessions = true
+    /// `no-tls-tickets` clears it, `tls-tickets` sets it: whether the
+    /// session ticket extension (RFC 5077, up to TLS 1.2) is offered, so a
+    /// session resumes without the server keeping it; nil until the
+    /// configuration is read, then `ssl-default-server-options`'s.
+    public var tickets: Bool?
     /// `check-sni NAME`: the server name health checks send.
     public var checkSNI: String?
     /// The `ssl` (or `check-ssl`) word that asked for TLS.
@@ -493,6 +498,8 @@ public struct DefaultServerTLS: Sendable, Hashable {
     public var maxVersion: BindTLS.Version?
     /// `no-ssl-reuse` among `ssl-default-server-options`.
     public var noReuse = false
+    /// `no-tls-tickets` among `ssl-default-server-options`.
+    public var noTickets = false
     /// `no-tlsv1x` flags, applied with each server's own.
     public var disabledVersions: Set<BindTLS.Version> = []
     public init() {}
