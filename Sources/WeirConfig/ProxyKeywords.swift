@@ -668,7 +668,14 @@ extension ParserState {
         let destination: LogDestination
         guard let targetText = expandedAddress(words[1]) else { return nil }
         switch Addresses.parseLog(Substring(targetText)) {
-        case .success(let d): destination = d
+        case .success(.destination(let d)): destination = d
+        case .success(.name(let host, let port, let family)):
+            switch Addresses.resolveDatagramHost(host, family: family) {
+            case .success(let ip): destination = .udp(ip, port: port)
+            case .failure(let reason):
+                error("log: could not resolve address '\(host)': \(reason.text)", at: words[1])
+                return nil
+            }
         case .failure(let message):
             error(message.text, at: words[1])
             return nil
