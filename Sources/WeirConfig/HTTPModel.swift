@@ -667,6 +667,9 @@ public enum TCPAction: String, Sendable, Hashable {
     /// `tcp-request connection expect-proxy layer4`: the connection starts
     /// with a PROXY protocol header, as on an `accept-proxy` bind.
     case expectProxy = "expect-proxy"
+    /// `silent-drop`: closed with no answer, by a reset the client is not
+    /// meant to see (SO_LINGER 0, a TTL of 1), as HAProxy does.
+    case silentDrop = "silent-drop"
 }
 
 /// `tcp-request connection|content accept|reject [if|unless COND]`.

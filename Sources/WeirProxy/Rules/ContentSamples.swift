@@ -4,6 +4,7 @@ import WeirConfig
 enum ContentVerdict {
     case accept
     case reject
+    case silentDrop
     /// A rule cannot be decided yet: wait for more bytes or the inspection delay.
     case wait
 }
@@ -107,7 +108,11 @@ extension RuleEngine {
                     stickAction(stick)
                     continue
                 }
-                return rule.accepts ? .accept : .reject
+                switch rule.verdict {
+                case .accept: return .accept
+                case .reject: return .reject
+                case .silentDrop: return .silentDrop
+                }
             case false?: continue
             case nil: return .wait
             }

@@ -242,13 +242,13 @@ struct RuleCompiler {
         }
         var connection: [CompiledTCPRule] = []
         for rule in tcpConnectionRules {
-            connection.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition),
+            connection.append(CompiledTCPRule(verdict: tcpVerdict(rule.action), condition: try condition(rule.condition),
                                               stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) },
                                               expectsProxy: rule.action == .expectProxy))
         }
         var content: [CompiledTCPRule] = []
         for rule in tcpContentRules {
-            content.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition),
+            content.append(CompiledTCPRule(verdict: tcpVerdict(rule.action), condition: try condition(rule.condition),
                                            stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) }))
         }
         var backendRules: [CompiledBackendRule] = []
@@ -285,6 +285,15 @@ struct RuleCompiler {
     }
 
     // MARK: - Rules
+
+    /// A stick-counter or `expect-proxy` rule decides nothing: its verdict is never read.
+    private func tcpVerdict(_ action: TCPAction?) -> TCPVerdict {
+        switch action {
+        case .accept: return .accept
+        case .silentDrop: return .silentDrop
+        case .reject, .expectProxy, nil: return .reject
+        }
+    }
 
     private mutating func httpRule(_ rule: HTTPRule, proxyName: String,
                                    captureSlots: inout [CaptureSlot]) throws(StartupError) -> CompiledHTTPRule {
