@@ -87,7 +87,7 @@ struct RuleCompiler {
         compiled.serverRules = try compiler.serverRules(configuration.backends)
         for frontend in configuration.frontends {
             compiled.frontendStatsPages.append(try frontend.statsPage.map { page throws(StartupError) in
-                try compiler.statsPage(page)
+                try compiler.statsPage(page, proxy: frontend.name)
             })
         }
         for frontend in configuration.frontends {
@@ -98,7 +98,7 @@ struct RuleCompiler {
         }
         for backend in configuration.backends {
             compiled.backendStatsPages.append(try backend.statsPage.map { page throws(StartupError) in
-                try compiler.statsPage(page)
+                try compiler.statsPage(page, proxy: backend.name)
             })
         }
         compiled.stickRules = try compiler.stickRules(configuration.backends)
@@ -413,8 +413,10 @@ struct RuleCompiler {
 
     // MARK: - Conditions
 
-    mutating func statsPage(_ page: StatsPage) throws(StartupError) -> CompiledStatsPage {
+    /// `proxy`: the name of the proxy serving the page, which `stats scope .` means.
+    mutating func statsPage(_ page: StatsPage, proxy: String) throws(StartupError) -> CompiledStatsPage {
         var resolved = page
+        resolved.scope = page.scope.map { $0 == "." ? proxy : $0 }
         // `stats show-node` and `show-desc` without a value show the global ones.
         if resolved.showNode == "" {
             var name = [UInt8](repeating: 0, count: 256)
