@@ -65,6 +65,7 @@ enum Keywords {
         ("maxconn", true, true, true, false),
         // On the wrong side these two are ignored with a warning, as in HAProxy.
         ("backlog", true, true, true, true),
+        ("fullconn", true, true, true, true),
         ("http-send-name-header", true, true, true, true),
         ("id", false, true, true, true),
         ("disabled", true, true, true, true),
@@ -130,7 +131,7 @@ enum Keywords {
 
     static let proxyUnsupported: Set<String> = [
         "tcp-response",
-        "hash-balance-factor", "hash-key", "fullconn", "rate-limit", "log-format-sd",
+        "hash-balance-factor", "hash-key", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template",
         "dynamic-cookie-key", "filter", "source",

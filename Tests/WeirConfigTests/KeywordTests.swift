@@ -196,6 +196,15 @@ import Testing
         #expect(c.frontends[0].binds[2].tls?.clientVerification.mode == BindTLS.Verify.none)
     }
 
+    @Test("fullconn: a positive number in defaults, listen and backend; ignored with a warning in a frontend")
+    func fullconn() {
+        #expect(errors(timeoutDefaults + "defaults\n    fullconn 1000\nbackend be\n    fullconn 200\n") == [])
+        #expect(errors(timeoutDefaults + "backend be\n    fullconn none\n")
+                == ["t.cfg:6:14: error: fullconn: expected a number between 1 and 2147483647, got 'none'"])
+        #expect(warnings(timeoutDefaults + "frontend fe\n    bind :80\n    fullconn 10\n")
+                .contains("t.cfg:7:5: warning: 'fullconn' is ignored in a 'frontend' section: it applies to backends"))
+    }
+
     @Test func timeouts() throws {
         let c = try #require(config("""
             defaults
