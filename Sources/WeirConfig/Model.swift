@@ -265,6 +265,10 @@ extension BindTLS {
         /// nil: not written (`none`).
         public var verify: Verify?
         public var caFile: File?
+        /// `ca-verify-file`: more CAs to verify with (typically the roots
+        /// ending the chains), whose names the certificate request does
+        /// not list, unlike `caFile`'s.
+        public var caVerifyFile: File?
         public var crlFile: File?
         /// Errors found above the client's own certificate (depth > 0).
         public var caIgnoreErrors = IgnoredErrors()

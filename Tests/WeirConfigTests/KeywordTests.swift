@@ -178,7 +178,7 @@ import Testing
              ca-base /etc/weir/ca
             frontend fe
              bind :443 ssl crt /x.pem verify required ca-file clients.pem crl-file /abs/crl.pem ca-ignore-err all crt-ignore-err 10,23
-             bind :444 ssl crt /x.pem verify optional ca-file ca/
+             bind :444 ssl crt /x.pem verify optional ca-file ca/ ca-verify-file root.pem
              bind :445 ssl crt /x.pem
              default_backend be
             backend be
@@ -192,6 +192,7 @@ import Testing
         #expect(required.crtIgnoreErrors == BindTLS.IgnoredErrors(all: false, ids: [10, 23]))
         let optional = try #require(c.frontends[0].binds[1].tls?.clientVerification)
         #expect(optional.mode == .optional && optional.caFile?.path == "/etc/weir/ca/ca/" && optional.crlFile == nil)
+        #expect(optional.caVerifyFile?.path == "/etc/weir/ca/root.pem" && required.caVerifyFile == nil)
         #expect(c.frontends[0].binds[2].tls?.clientVerification == BindTLS.ClientVerification())
         #expect(c.frontends[0].binds[2].tls?.clientVerification.mode == BindTLS.Verify.none)
     }
