@@ -169,6 +169,8 @@ public enum Fetch: Sendable, Hashable {
     case alwaysFalse
     /// The stream's unique id (`unique-id`), from `unique-id-format`.
     case uniqueID
+    /// The unique id TLV of the connection's PROXY protocol v2 header (`fc_pp_unique_id`).
+    case proxyUniqueID
     /// Whether the request's Basic credentials are valid in the user list
     /// (`http_auth(userlist)`): an index into `Configuration.userlists`.
     case httpAuth(userlist: Int)

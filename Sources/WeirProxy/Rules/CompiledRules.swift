@@ -36,6 +36,7 @@ enum CompiledFetch {
     case constant(UnsafeRawBufferPointer)
     case boolean(Bool)
     case uniqueID
+    case proxyUniqueID
     /// `date`, `rand`, `pid`, `uuid` (ConverterFunctions.swift); a fetch that
     /// never has a value (`env` of an unset variable).
     case date(offset: Int64, unitsPerSecond: Int64)

@@ -59,6 +59,8 @@ struct CompiledRuleSet {
     /// Whether a sample reads the request body (`req.body*`), so that the
     /// engine is shown the body bytes read with each request head.
     var readsRequestBody = false
+    /// Whether a sample reads `fc_pp_unique_id`, so that sessions keep it.
+    var readsProxyUniqueID = false
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -75,6 +77,7 @@ struct RuleCompiler {
     private var tarpitAnswers: [CompiledReturn] = []
     private var setsTimeouts = false
     private var readsRequestBody = false
+    private var readsProxyUniqueID = false
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -137,6 +140,7 @@ struct RuleCompiler {
         compiled.countsServers = compiler.countsServers
         compiled.setsTimeouts = compiler.setsTimeouts
         compiled.readsRequestBody = compiler.readsRequestBody
+        compiled.readsProxyUniqueID = compiler.readsProxyUniqueID
         return compiled
     }
 
@@ -538,6 +542,9 @@ struct RuleCompiler {
         case .alwaysTrue: return .boolean(true)
         case .alwaysFalse: return .boolean(false)
         case .uniqueID: return .uniqueID
+        case .proxyUniqueID:
+            readsProxyUniqueID = true
+            return .proxyUniqueID
         case .httpAuth(let userlist): return .httpAuth(userlist: userlist)
         case .httpAuthGroup(let userlist): return .httpAuthGroup(userlist: userlist)
         case .capturedRequestHeader(let index): return .capturedHeader(index: index, inResponse: false)
