@@ -809,7 +809,8 @@ public struct HealthChecker {
         var active = 0
         var backup = 0
         for member in members[s.backend] where !member.disabled {
-            let usable = member.checked.map { servers[$0].health.usable } ?? true
+            // A stopping server (weight 0) is not online, as HAProxy counts.
+            let usable = member.checked.map { servers[$0].health.usable && servers[$0].health.weight > 0 } ?? true
             guard usable else { continue }
             if member.isBackup { backup += 1 } else { active += 1 }
         }

@@ -279,6 +279,7 @@ struct HealthCheckScenarioTests {
         notFound.withLock { $0 = true }
         let stopping = try #require(stateLine(s.weir, "Server be/s1 is stopping"), "stderr:\n\(s.weir.stderr.text)")
         #expect(stopping.contains("reason: Layer7 check conditionally passed, code: 404"), "\(stopping)")
+        #expect(stopping.contains("1 active and 0 backup servers online"), "\(stopping)")
         #expect(try (0..<6).map { _ in try body() } == Array(repeating: "s2\n", count: 6))
         #expect(try body(cookie: "SRV=s1") == "s1\n", "persistence still reaches a stopping server")
         #expect(count(s.weir, "Server be/s1 is DOWN") == 0)
