@@ -95,8 +95,9 @@ int CShims_SSL_select_alpn(const unsigned char **out, unsigned char *outlen, con
     return 1;
 }
 
-void CShims_SSL_CTX_set_client_defaults(SSL_CTX *ctx) {
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+void CShims_SSL_CTX_set_client_defaults(SSL_CTX *ctx, int tickets) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF
+                             | (tickets ? 0 : SSL_OP_NO_TICKET));
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     // Sessions are kept by the caller (the new-session callback), not in
     // OpenSSL's cache: one per server, offered again on the next connect.

@@ -207,9 +207,9 @@ extension ParserState {
     // MARK: Predefined ACLs
 
     static let predefinedACLNames = [
-        "TRUE", "FALSE", "HTTP_1.0", "HTTP_1.1", "HTTP_CONTENT", "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR",
+        "TRUE", "FALSE", "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_CONTENT", "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR",
         "LOCALHOST", "METH_CONNECT", "METH_DELETE", "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT",
-        "METH_TRACE", "REQ_CONTENT", "WAIT_END",
+        "METH_TRACE", "RDP_COOKIE", "REQ_CONTENT", "WAIT_END",
     ]
 
     /// HAProxy's predefined ACLs, as ACLs on supported fetches.
@@ -221,6 +221,7 @@ extension ParserState {
         // `always_true`/`always_false` are fetches; older configurations use them as names too.
         case "TRUE", "always_true": return acl(.alwaysTrue, Match(method: .bool))
         case "FALSE", "always_false": return acl(.alwaysFalse, Match(method: .bool))
+        case "HTTP": return acl(.content(.protoHTTP), Match(method: .bool))
         case "HTTP_1.0": return acl(.reqVer, Match(method: .str, strings: ["1.0"]))
         case "HTTP_1.1": return acl(.reqVer, Match(method: .str, strings: ["1.1"]))
         case "HTTP_CONTENT":
@@ -233,6 +234,7 @@ extension ParserState {
                 IPNetwork(address: IPAddress(bytes: [127, 0, 0, 1]), prefixLength: 8),
                 IPNetwork(address: IPAddress(bytes: [UInt8](repeating: 0, count: 15) + [1]), prefixLength: 128),
             ]))
+        case "RDP_COOKIE": return acl(.content(.rdpCookieCount(name: nil)), Match(method: .int, integers: [1...Int64.max]))
         case "REQ_CONTENT": return acl(.content(.length), Match(method: .int, integers: [1...Int64.max]))
         case "WAIT_END": return acl(.content(.waitEnd), Match(method: .bool))
         case "METH_GET": return acl(.method, Match(method: .str, strings: ["GET", "HEAD"]))
@@ -241,8 +243,6 @@ extension ParserState {
         default: return nil
         }
     }
-
-    static let unsupportedPredefinedACLs: Set<String> = ["HTTP", "RDP_COOKIE"]
 
     // MARK: Conditions
 
@@ -342,13 +342,9 @@ extension ParserState {
         var draft = proxies[index]
         for reference in draft.aclReferences where draft.acls[reference.name] == nil
             && Self.predefinedACL(reference.name, at: reference.location) == nil {
-            if Self.unsupportedPredefinedACLs.contains(reference.name) {
-                report(.error, "predefined ACL '\(reference.name)' is not supported by Weir yet", at: reference.location)
-            } else {
-                report(.error, "unknown ACL '\(reference.name)'"
-                       + Keywords.didYouMean(reference.name, among: draft.aclOrder + Self.predefinedACLNames),
-                       at: reference.location)
-            }
+            report(.error, "unknown ACL '\(reference.name)'"
+                   + Keywords.didYouMean(reference.name, among: draft.aclOrder + Self.predefinedACLNames),
+                   at: reference.location)
         }
         let acls = draft.acls
         var referenceLocations: [String: SourceLocation] = [:]

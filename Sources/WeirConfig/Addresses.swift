@@ -1,6 +1,9 @@
 // Address forms of `bind`, `server` and `log`, with HAProxy's prefixes
-// (`ipv4@`, `ipv6@`, `unix@`, `fd@`, `udp@`…). Nothing is resolved here: a
-// host name stays a name.
+// (`ipv4@`, `ipv6@`, `unix@`, `fd@`, `udp@`…). A server's host name stays
+// a name; a `log` target's is resolved once, when the configuration is
+// read, as HAProxy does.
+
+import Glibc
 
 enum AddressFamily { case any, v4, v6 }
 
@@ -212,10 +215,7 @@ enum Addresses {
         }
         if !split.bracketed, parseIPv6(rest) != nil { return .failure("server: missing port in '\(text)'") }
         let looksNumeric = split.host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
-        let validName = split.host.allSatisfy {
-            $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_")
-        }
-        if split.bracketed || looksNumeric || !validName || family != .any {
+        if split.bracketed || looksNumeric || !ParserState.isHostName(split.host) || family != .any {
             let what = family == .v4 ? "an IPv4 address" : family == .v6 ? "an IPv6 address" : "an IP address or host name"
             return .failure("server: expected \(what), got '\(split.host)'")
         }
@@ -224,10 +224,16 @@ enum Addresses {
 
     // MARK: log
 
-    static func parseLog(_ text: Substring) -> Result<LogDestination, ParseFailure> {
+    /// A `log` target: a destination, or a host name still to resolve.
+    enum LogAddress: Equatable {
+        case destination(LogDestination)
+        case name(String, port: UInt16, family: AddressFamily)
+    }
+
+    static func parseLog(_ text: Substring) -> Result<LogAddress, ParseFailure> {
         switch text {
-        case "stdout", "fd@1": return .success(.stdout)
-        case "stderr", "fd@2": return .success(.stderr)
+        case "stdout", "fd@1": return .success(.destination(.stdout))
+        case "stderr", "fd@2": return .success(.destination(.stderr))
         default: break
         }
         let (prefix, rest) = splitPrefix(text)
@@ -239,14 +245,14 @@ enum Addresses {
         case "udp": break
         case "unix":
             guard !rest.isEmpty else { return .failure("log: expected a path after 'unix@'") }
-            return .success(.unixDatagram(path: String(rest)))
+            return .success(.destination(.unixDatagram(path: String(rest))))
         case let p?:
             if p == "fd" || p == "tcp" || p == "tcp4" || p == "tcp6" || unsupportedPrefixes.contains(p) {
                 return .failure("log: '\(p)@' targets are not supported by Weir yet")
             }
             return .failure("log: unknown address prefix '\(p)@'")
         }
-        if prefix == nil, rest.hasPrefix("/") { return .success(.unixDatagram(path: String(rest))) }
+        if prefix == nil, rest.hasPrefix("/") { return .success(.destination(.unixDatagram(path: String(rest)))) }
         guard !rest.isEmpty, let split = splitHostPort(rest, preferBareIPv6: true) else {
             return .failure("log: expected stdout, stderr, a path or an address like 127.0.0.1:514, got '\(text)'")
         }
@@ -257,10 +263,42 @@ enum Addresses {
             }
             port = p
         }
-        if split.host == "localhost" { return .success(.udp(loopback(family), port: port)) }
-        guard let ip = parseIP(split.host, family: split.bracketed && family == .any ? .v6 : family) else {
-            return .failure("log: expected stdout, stderr, a path or an IP address, got '\(split.host)'")
+        if split.host == "localhost" { return .success(.destination(.udp(loopback(family), port: port))) }
+        if let ip = parseIP(split.host, family: split.bracketed && family == .any ? .v6 : family) {
+            return .success(.destination(.udp(ip, port: port)))
         }
-        return .success(.udp(ip, port: port))
+        let looksNumeric = split.host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
+        guard !split.bracketed, !looksNumeric, ParserState.isHostName(split.host) else {
+            return .failure("log: expected stdout, stderr, a path, an IP address or a host name, got '\(split.host)'")
+        }
+        return .success(.name(String(split.host), port: port, family: family))
+    }
+
+    /// The address of `host` for datagrams, from the system resolver
+    /// (`/etc/hosts`, DNS) in `family`, IPv4 first as for servers; else why not.
+    static func resolveDatagramHost(_ host: String, family: AddressFamily) -> Result<IPAddress, ParseFailure> {
+        var hints = addrinfo()
+        hints.ai_family = family == .v4 ? AF_INET : family == .v6 ? AF_INET6 : AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &result)
+        guard status == 0, let first = result else {
+            return .failure(ParseFailure(String(cString: gai_strerror(status))))
+        }
+        defer { freeaddrinfo(result) }
+        var found: IPAddress?
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor, let address = entry.pointee.ai_addr {
+            if entry.pointee.ai_family == AF_INET {
+                let v4 = UnsafeRawPointer(address).assumingMemoryBound(to: sockaddr_in.self).pointee
+                return .success(IPAddress(bytes: withUnsafeBytes(of: v4.sin_addr) { Array($0) }))
+            }
+            if found == nil, entry.pointee.ai_family == AF_INET6 {
+                let v6 = UnsafeRawPointer(address).assumingMemoryBound(to: sockaddr_in6.self).pointee
+                found = IPAddress(bytes: withUnsafeBytes(of: v6.sin6_addr) { Array($0) })
+            }
+            cursor = entry.pointee.ai_next
+        }
+        return found.map { .success($0) } ?? .failure("no IPv4 or IPv6 address")
     }
 }

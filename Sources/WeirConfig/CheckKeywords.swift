@@ -239,7 +239,10 @@ extension ParserState {
         case "expect":
             guard let expect = parseExpect(words, from: 2, keyword: "http-check expect", http: true) else { return }
             settings.httpCheck.expects.append(expect)
-        case "connect", "disable-on-404", "send-state", "comment", "set-var", "unset-var", "set-var-fmt":
+        case "disable-on-404":
+            expectAtMost(2, words, after: "http-check disable-on-404")
+            settings.httpCheck.disableOn404 = true
+        case "connect", "send-state", "comment", "set-var", "unset-var", "set-var-fmt":
             error("'http-check \(verb.text)' is not supported by Weir yet", at: verb)
         default:
             error("http-check: unknown action '\(verb.text)'; expected send or expect"

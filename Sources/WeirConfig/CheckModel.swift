@@ -116,6 +116,9 @@ public struct HTTPCheck: Sendable, Hashable {
     public var body: String?
     /// Checked in order; none: a 2xx or 3xx status passes.
     public var expects: [CheckExpect] = []
+    /// `http-check disable-on-404`: a 404 takes a running server out of
+    /// load balancing (persistence still reaches it), before any `expect`.
+    public var disableOn404 = false
 
     public init() {}
 }

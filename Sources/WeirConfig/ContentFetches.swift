@@ -33,6 +33,16 @@ public enum ContentFetch: Sendable, Hashable {
     case sslEllipticCurves
     /// `wait_end`: true once the inspection delay has passed, no value before.
     case waitEnd
+    /// `req.proto_http`: true once the request is HTTP: always in mode
+    /// http; in mode tcp, when the buffered bytes hold a whole request
+    /// head whose request line parses.
+    case protoHTTP
+    /// `req.rdp_cookie([NAME])`: the value of the RDP cookie (`Cookie:
+    /// NAME=VALUE` after the 11 bytes of TPKT and X.224 headers of an RDP
+    /// connection request); any cookie's whole `NAME=VALUE` without a name.
+    case rdpCookie(name: String?)
+    /// `req.rdp_cookie_cnt([NAME])`: 1 when `rdpCookie` finds one, else 0.
+    case rdpCookieCount(name: String?)
 }
 
 enum ContentFetchSyntax {
@@ -40,7 +50,8 @@ enum ContentFetchSyntax {
     static let names: [String] = [
         "req.len", "req_len", "req.payload", "payload", "req.payload_lv", "payload_lv", "req.ssl_hello_type",
         "req_ssl_hello_type", "req.ssl_ver", "req_ssl_ver", "req.ssl_sni", "req_ssl_sni", "req.ssl_alpn",
-        "req.ssl_st_ext", "req.ssl_ec_ext", "wait_end",
+        "req.ssl_st_ext", "req.ssl_ec_ext", "wait_end", "req.proto_http", "req_proto_http", "req.rdp_cookie",
+        "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt",
     ]
 
     /// `M.m` (`3.1`, TLS 1.0) as the integer `req.ssl_ver` yields, with
@@ -104,6 +115,10 @@ extension ParserState {
                 return fail("'\(name)': expected a data offset like 8, +4 or -2, got '\(text)'")
             }
             return made(.payloadLV(offset: offset, length: size, dataOffset: dataOffset, relative: relative), .binary)
+        case "req.rdp_cookie", "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt":
+            guard (args?.count ?? 0) <= 1 else { return fail("'\(name)' takes at most a cookie name") }
+            let cookie = args?.first.flatMap { $0.isEmpty ? nil : $0 }
+            return name.hasSuffix("_cnt") ? made(.rdpCookieCount(name: cookie), .integer) : made(.rdpCookie(name: cookie), .string)
         default:
             if let args, !args.isEmpty { return fail("'\(name)' takes no argument") }
         }
@@ -115,6 +130,7 @@ extension ParserState {
         case "req.ssl_alpn": return made(.sslALPN, .string)
         case "req.ssl_st_ext": return made(.sslSessionTicket, .integer)
         case "req.ssl_ec_ext": return made(.sslEllipticCurves, .boolean)
+        case "req.proto_http", "req_proto_http": return made(.protoHTTP, .boolean)
         default: return made(.waitEnd, .boolean)
         }
     }

@@ -408,11 +408,12 @@ extension ParserState {
     }
 
     /// `ssl-default-server-options`: `ssl-min-ver V`, `ssl-max-ver V`,
-    /// `no-ssl-reuse`, and the version toggles.
+    /// `no-ssl-reuse`, `no-tls-tickets`, and the version toggles.
     mutating func parseDefaultServerOptions(_ words: [Word]) {
         parseDefaultTLSOptions(words, minVersion: \.defaultServerTLS.minVersion, maxVersion: \.defaultServerTLS.maxVersion,
                                disabled: \.defaultServerTLS.disabledVersions,
-                               flags: [("no-ssl-reuse", \.defaultServerTLS.noReuse)])
+                               flags: [("no-ssl-reuse", \.defaultServerTLS.noReuse),
+                                       ("no-tls-tickets", \.defaultServerTLS.noTickets)])
     }
 
     /// An `ssl-default-*-options` line: the version bounds, the `flags`

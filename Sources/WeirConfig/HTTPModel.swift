@@ -169,6 +169,8 @@ public enum Fetch: Sendable, Hashable {
     case alwaysFalse
     /// The stream's unique id (`unique-id`), from `unique-id-format`.
     case uniqueID
+    /// The unique id TLV of the connection's PROXY protocol v2 header (`fc_pp_unique_id`).
+    case proxyUniqueID
     /// Whether the request's Basic credentials are valid in the user list
     /// (`http_auth(userlist)`): an index into `Configuration.userlists`.
     case httpAuth(userlist: Int)
@@ -667,6 +669,9 @@ public enum TCPAction: String, Sendable, Hashable {
     /// `tcp-request connection expect-proxy layer4`: the connection starts
     /// with a PROXY protocol header, as on an `accept-proxy` bind.
     case expectProxy = "expect-proxy"
+    /// `silent-drop`: closed with no answer, by a reset the client is not
+    /// meant to see (SO_LINGER 0, a TTL of 1), as HAProxy does.
+    case silentDrop = "silent-drop"
 }
 
 /// `tcp-request connection|content accept|reject [if|unless COND]`.

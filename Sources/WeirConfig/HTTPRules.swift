@@ -634,7 +634,7 @@ extension ParserState {
             return
         }
         guard words.count > 2 else {
-            error("\(context): expected 'accept' or 'reject'", at: kind)
+            error("\(context): expected 'accept', 'reject' or 'silent-drop'", at: kind)
             return
         }
         let actionWord = words[2]
@@ -656,7 +656,7 @@ extension ParserState {
             return
         }
         guard let action = TCPAction(rawValue: actionWord.text) else {
-            let unsupported = ["expect-netscaler-cip", "capture", "set-src", "set-dst", "silent-drop",
+            let unsupported = ["expect-netscaler-cip", "capture", "set-src", "set-dst",
                                "set-mark", "set-tos", "set-var", "unset-var", "do-resolve", "set-priority-class",
                                "set-priority-offset", "switch-mode", "use-service", "send-spoe-group",
                                "set-bandwidth-limit", "set-log-level", "set-nice", "attach-srv", "set-dst-port",
@@ -665,8 +665,9 @@ extension ParserState {
                 || actionWord.text.hasPrefix("lua.") {
                 error("'\(context) \(actionWord.text)' is not supported by Weir yet", at: actionWord)
             } else {
-                error("\(context): unknown action '\(actionWord.text)'; expected 'accept' or 'reject'"
-                      + Keywords.didYouMean(actionWord.text, among: ["accept", "reject"]).replacingDidYouMean(), at: actionWord)
+                error("\(context): unknown action '\(actionWord.text)'; expected 'accept', 'reject' or 'silent-drop'"
+                      + Keywords.didYouMean(actionWord.text, among: ["accept", "reject", "silent-drop"]).replacingDidYouMean(),
+                      at: actionWord)
             }
             return
         }

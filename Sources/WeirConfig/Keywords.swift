@@ -65,6 +65,7 @@ enum Keywords {
         ("maxconn", true, true, true, false),
         // On the wrong side these two are ignored with a warning, as in HAProxy.
         ("backlog", true, true, true, true),
+        ("fullconn", true, true, true, true),
         ("http-send-name-header", true, true, true, true),
         ("id", false, true, true, true),
         ("disabled", true, true, true, true),
@@ -130,7 +131,7 @@ enum Keywords {
 
     static let proxyUnsupported: Set<String> = [
         "tcp-response",
-        "hash-balance-factor", "hash-key", "fullconn", "rate-limit", "log-format-sd",
+        "hash-balance-factor", "hash-key", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist", "server-template",
         "dynamic-cookie-key", "filter", "source",
@@ -248,7 +249,7 @@ enum Keywords {
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
         "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "max-reuse", "npn", "curves", "sigalgs",
         "stick", "log-proto", "guid", "hash-key", "set-proxy-v2-tlv-fmt", "proxy-v2-options", "crl-file",
-        "no-tls-tickets", "tls-tickets", "health-check-addr", "strict-maxconn",
+        "health-check-addr", "strict-maxconn",
     ]
 
     static let balanceUnsupported: Set<String> = [

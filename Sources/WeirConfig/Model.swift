@@ -265,6 +265,10 @@ extension BindTLS {
         /// nil: not written (`none`).
         public var verify: Verify?
         public var caFile: File?
+        /// `ca-verify-file`: more CAs to verify with (typically the roots
+        /// ending the chains), whose names the certificate request does
+        /// not list, unlike `caFile`'s.
+        public var caVerifyFile: File?
         public var crlFile: File?
         /// Errors found above the client's own certificate (depth > 0).
         public var caIgnoreErrors = IgnoredErrors()
@@ -482,6 +486,11 @@ public struct ServerTLS: Sendable, Hashable {
     public var ciphersuites: String?
     /// `no-ssl-reuse` clears it: no TLS session is offered again.
     public var reuseSessions = true
+    /// `no-tls-tickets` clears it, `tls-tickets` sets it: whether the
+    /// session ticket extension (RFC 5077, up to TLS 1.2) is offered, so a
+    /// session resumes without the server keeping it; nil until the
+    /// configuration is read, then `ssl-default-server-options`'s.
+    public var tickets: Bool?
     /// `check-sni NAME`: the server name health checks send.
     public var checkSNI: String?
     /// The `ssl` (or `check-ssl`) word that asked for TLS.
@@ -502,6 +511,8 @@ public struct DefaultServerTLS: Sendable, Hashable {
     public var maxVersion: BindTLS.Version?
     /// `no-ssl-reuse` among `ssl-default-server-options`.
     public var noReuse = false
+    /// `no-tls-tickets` among `ssl-default-server-options`.
+    public var noTickets = false
     /// `no-tlsv1x` flags, applied with each server's own.
     public var disabledVersions: Set<BindTLS.Version> = []
     public init() {}

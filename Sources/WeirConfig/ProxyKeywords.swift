@@ -120,7 +120,7 @@ extension ParserState {
                 i += 1
                 continue
             case "crt", "crt-list", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers", "ciphersuites", "curves", "sigalgs",
-                 "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys":
+                 "verify", "ca-file", "ca-verify-file", "crl-file", "ca-ignore-err", "crt-ignore-err", "tls-ticket-keys":
                 guard let v = value() else {
                     i = words.count
                     continue
@@ -134,7 +134,8 @@ extension ParserState {
             }
             if i >= words.count { break }
             let supported = ["name", "ssl", "accept-proxy", "crt", "crt-list", "strict-sni", "no-tls-tickets",
-                             "prefer-client-ciphers", "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err",
+                             "prefer-client-ciphers", "verify", "ca-file", "ca-verify-file", "crl-file", "ca-ignore-err",
+                             "crt-ignore-err",
                              "tls-ticket-keys", "backlog", "maxconn", "mss", "interface", "v4v6", "v6only", "defer-accept", "tfo"]
                 + BindTLSOptions.valueKeywords + TLSVersionToggle.keywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
@@ -182,7 +183,7 @@ extension ParserState {
                     settings.certificates += crtListCertificates(v)
                 case "tls-ticket-keys":
                     settings.ticketKeys = BindTLS.TicketKeys(path: v.text, location: location(v))
-                case "verify", "ca-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
+                case "verify", "ca-file", "ca-verify-file", "crl-file", "ca-ignore-err", "crt-ignore-err":
                     if option.text == "verify" { verifyWord = option }
                     parseClientVerificationOption(option, v, into: &settings.clientVerification)
                 default:
@@ -245,7 +246,7 @@ extension ParserState {
         // A crt-list line's `verify` with the bind line's `ca-file`, or its own.
         for certificate in settings.certificates where certificate.options.verify != nil {
             let verification = settings.applying(certificate.options).clientVerification
-            if verification.mode != .none, verification.caFile == nil {
+            if verification.mode != .none, verification.caFile == nil, verification.caVerifyFile == nil {
                 report(.error, "\(certificate.origin ?? certificate.path): verify is enabled but no CA file specified: "
                        + "'verify \(verification.mode.rawValue)' needs 'ca-file FILE' on the line or on the bind line",
                        at: certificate.location)
@@ -286,7 +287,7 @@ extension ParserState {
 
     // MARK: bind … verify (client certificates)
 
-    /// `verify`, `ca-file`, `crl-file`, `ca-ignore-err`, `crt-ignore-err`.
+    /// `verify`, `ca-file`, `ca-verify-file`, `crl-file`, `ca-ignore-err`, `crt-ignore-err`.
     mutating func parseClientVerificationOption(_ option: Word, _ v: Word, into settings: inout BindTLS.ClientVerification) {
         switch option.text {
         case "verify":
@@ -296,13 +297,17 @@ extension ParserState {
                 return
             }
             settings.verify = mode
-        case "ca-file", "crl-file":
+        case "ca-file", "ca-verify-file", "crl-file":
             var path = v.text
             if let base = global.caBase, !path.hasPrefix("/") {
                 path = base.hasSuffix("/") ? base + path : base + "/" + path
             }
             let file = BindTLS.File(path: path, location: location(v))
-            if option.text == "ca-file" { settings.caFile = file } else { settings.crlFile = file }
+            switch option.text {
+            case "ca-file": settings.caFile = file
+            case "ca-verify-file": settings.caVerifyFile = file
+            default: settings.crlFile = file
+            }
         default:
             // ca-ignore-err, crt-ignore-err: `all` or a comma-separated list of ids.
             var ignored = BindTLS.IgnoredErrors()
@@ -322,9 +327,10 @@ extension ParserState {
         }
     }
 
-    /// HAProxy refuses `verify optional|required` without a `ca-file` to check with.
+    /// HAProxy refuses `verify optional|required` without a `ca-file` (or
+    /// `ca-verify-file`) to check with.
     mutating func checkClientVerification(_ settings: BindTLS.ClientVerification, verifyWord: Word?) {
-        guard let verifyWord, settings.mode != .none, settings.caFile == nil else { return }
+        guard let verifyWord, settings.mode != .none, settings.caFile == nil, settings.caVerifyFile == nil else { return }
         error("bind: verify is enabled but no CA file specified: 'verify \(settings.mode.rawValue)' needs 'ca-file FILE'",
               at: verifyWord)
     }
@@ -689,7 +695,14 @@ extension ParserState {
         let destination: LogDestination
         guard let targetText = expandedAddress(words[1]) else { return nil }
         switch Addresses.parseLog(Substring(targetText)) {
-        case .success(let d): destination = d
+        case .success(.destination(let d)): destination = d
+        case .success(.name(let host, let port, let family)):
+            switch Addresses.resolveDatagramHost(host, family: family) {
+            case .success(let ip): destination = .udp(ip, port: port)
+            case .failure(let reason):
+                error("log: could not resolve address '\(host)': \(reason.text)", at: words[1])
+                return nil
+            }
         case .failure(let message):
             error(message.text, at: words[1])
             return nil

@@ -70,7 +70,7 @@ extension Fetch {
     /// The data the fetch needs.
     var source: FetchSource {
         switch self {
-        case .src, .srcPort, .dst, .dstPort: return .connection
+        case .src, .srcPort, .dst, .dstPort, .proxyUniqueID: return .connection
         case .method, .path, .url, .query, .base, .reqVer, .urlParam, .hdr, .fhdr, .hdrCount, .fhdrCount, .cookie,
              .cookieCount, .requestBody, .requestBodyLength, .requestBodySize, .requestBodyParam, .uniqueID, .httpAuth, .httpAuthGroup, .capturedRequestHeader: return .request
         case .status, .resHdr, .resHdrCount, .capturedResponseHeader: return .response
@@ -98,7 +98,7 @@ enum SampleSyntax {
         "req.cook_val", "urlp_val", "status", "res.hdr", "shdr", "res.hdr_cnt", "shdr_cnt", "res.hdr_val",
         "shdr_val", "res.hdr_ip", "shdr_ip", "nbsrv", "var", "str", "int", "always_true", "always_false",
         "date", "rand", "env", "hostname", "pid", "uuid",
-        "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fe_name", "be_name",
+        "unique-id", "http_auth", "http_auth_group", "capture.req.hdr", "capture.res.hdr", "fc_pp_unique_id", "fe_name", "be_name",
         "srv_name", "ssl_fc", "ssl_fc_sni", "ssl_fc_protocol", "ssl_fc_cipher", "ssl_fc_alpn",
         "ssl_bc", "ssl_bc_protocol", "ssl_bc_cipher", "ssl_bc_alpn",
     ] + clientCertificateFetches + ContentFetchSyntax.names
@@ -132,11 +132,10 @@ enum SampleSyntax {
         "srv_uweight", "srv_weight", "stopping", "thread", "act_conn",
         "bc_dst", "bc_dst_port", "bc_src", "bc_src_port", "bc_http_major", "dst_conn", "dst_is_local", "fc_dst",
         "fc_dst_port", "fc_src", "fc_src_port", "fc_http_major", "fc_rcvd_proxy", "fc_rtt", "fc_rttvar",
-        "fc_unacked", "fc_pp_authority", "fc_pp_unique_id", "so_id", "so_name", "src_is_local",
+        "fc_unacked", "fc_pp_authority", "so_id", "so_name", "src_is_local",
         "src_bytes_in_rate",
         "src_bytes_out_rate", "src_gpc0", "srv_id", "srv_name_hash",
-        "req.proto_http", "req_proto_http", "req.rdp_cookie", "rdp_cookie",
-        "req.rdp_cookie_cnt", "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
+        "res.len", "res.payload", "res.payload_lv", "res.ssl_hello_type",
         "base32", "base32+src", "baseq", "capture.req.method", "capture.req.uri", "capture.req.ver",
         "capture.res.ver", "cookie", "http_auth_bearer", "http_auth_pass", "http_auth_type", "http_auth_user",
         "http_first_req", "pathq", "req.cook_names",
@@ -523,6 +522,9 @@ extension ParserState {
         case "unique-id":
             if let e = noArguments() { return fail(e) }
             return made(.uniqueID, .string, .request)
+        case "fc_pp_unique_id":
+            if let e = noArguments() { return fail(e) }
+            return made(.proxyUniqueID, .string, .connection)
         case "http_auth", "http_auth_group":
             switch oneName("a userlist name, as in \(name)(admins)") {
             case .success(let n):

@@ -326,6 +326,15 @@ extension ParserState {
                 } else {
                     settings.backlog = n == 0 ? nil : n
                 }
+            case "fullconn":
+                // HAProxy reads it only to scale a server's `minconn`
+                // towards its `maxconn`; Weir has no `minconn`, so, as in
+                // HAProxy without one, it changes nothing.
+                guard integer(words, 1, keyword: "fullconn", range: 1...Int(Int32.max)) != nil,
+                      expectAtMost(2, words, after: "fullconn") else { break }
+                if kind == .frontend {
+                    warning("'fullconn' is ignored in a 'frontend' section: it applies to backends", at: keyword)
+                }
             case "retries":
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
                 expectAtMost(2, words, after: "retries")

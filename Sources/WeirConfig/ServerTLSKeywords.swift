@@ -13,7 +13,8 @@ extension ParserState {
     /// The server TLS options Weir supports, for `did you mean`.
     static let serverTLSOptions = [
         "ssl", "no-ssl", "verify", "ca-file", "crt", "sni", "alpn", "ssl-min-ver", "ssl-max-ver", "ciphers",
-        "ciphersuites", "no-ssl-reuse", "ssl-reuse", "verifyhost", "check-ssl", "no-check-ssl", "check-sni",
+        "ciphersuites", "no-ssl-reuse", "ssl-reuse", "no-tls-tickets", "tls-tickets", "verifyhost", "check-ssl",
+        "no-check-ssl", "check-sni",
     ] + TLSVersionToggle.keywords
 
     /// A TLS option of a server line at `words[i]`, `i` moved past it and
@@ -49,6 +50,9 @@ extension ParserState {
             i += 1
         case "ssl-reuse":
             tls.reuseSessions = true
+            i += 1
+        case "no-tls-tickets", "tls-tickets":
+            tls.tickets = option.text == "tls-tickets"
             i += 1
         case let text where TLSVersionToggle(text) != nil:
             switch TLSVersionToggle(text)! {
@@ -159,6 +163,7 @@ extension ParserState {
             if tls.minVersion == nil { tls.minVersion = defaults.minVersion }
             if tls.maxVersion == nil { tls.maxVersion = defaults.maxVersion }
             if defaults.noReuse { tls.reuseSessions = false }
+            if tls.tickets == nil { tls.tickets = !defaults.noTickets }
             let server = backend.servers[index]
             backend.servers[index].tls = tls
             guard server.usesTLS else { continue }

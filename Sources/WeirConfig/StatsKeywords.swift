@@ -24,6 +24,9 @@ public struct StatsPage: Sendable, Hashable {
     /// `stats show-desc [TEXT]`: a description on the page; empty: the
     /// global `description`. nil: not shown.
     public var showDescription: String?
+    /// `stats scope NAME` lines: the proxies the page shows (`.`: the one
+    /// serving it); empty: all of them.
+    public var scope: [String] = []
     /// The first `stats` line of the section (or of its defaults).
     public var location: SourceLocation
 
@@ -37,6 +40,7 @@ public struct StatsPage: Sendable, Hashable {
 extension ParserState {
     static let statsProxyKeywords = [
         "enable", "uri", "realm", "refresh", "auth", "admin", "hide-version", "show-legends", "show-node", "show-desc",
+        "scope",
     ]
 
     /// `stats enable|uri|realm|refresh|auth|admin|hide-version|show-legends` in
@@ -108,10 +112,17 @@ extension ParserState {
             page.showNode = words.count > 2 ? words[2].text : ""
         case "show-desc":
             page.showDescription = words.dropFirst(2).map(\.text).joined(separator: " ")
+        case "scope":
+            guard words.count > 2, !words[2].text.isEmpty else {
+                error("stats scope: expected a proxy name, or '.' for this one", at: option)
+                return
+            }
+            expectAtMost(3, words, after: "stats scope")
+            page.scope.append(words[2].text)
         case "socket", "timeout", "maxconn", "bind-process":
             error("'stats \(option.text)' is only allowed in the 'global' section", at: option)
             return
-        case "scope", "http-request", "show-modules", "disable":
+        case "http-request", "show-modules", "disable":
             error("'stats \(option.text)' is not supported by Weir yet", at: option)
             return
         default:

@@ -84,3 +84,41 @@ public struct HeadScanner: Sendable {
         return lineFeed == 1 || base.load(fromByteOffset: lineFeed &- 2, as: UInt8.self) == ASCII.lineFeed
     }
 }
+
+extension HTTPParser {
+    /// Whether `bytes` (as received, from the first) are an HTTP request:
+    /// a request line (a method token, a target, `HTTP/D.D`, the line end)
+    /// and the rest of a head up to its empty line. nil: not decided yet,
+    /// what arrived so far may still be one. For `req.proto_http` in mode tcp.
+    public static func startsWithRequest(_ bytes: UnsafeRawBufferPointer, limits: HTTPLimits) -> Bool? {
+        let n = bytes.count
+        var p = 0
+        while p < n && ASCII.isTokenChar(bytes[p]) { p += 1 }
+        guard p < n else { return nil }
+        guard p > 0, bytes[p] == ASCII.space else { return false }
+        p += 1
+        let target = p
+        while p < n && ASCII.isTargetChar(bytes[p]) { p += 1 }
+        guard p < n else { return nil }
+        guard p > target, bytes[p] == ASCII.space else { return false }
+        p += 1
+        // `HTTP/D.D`, as far as it arrived.
+        let version: StaticString = "HTTP/0.0"
+        for i in 0..<8 {
+            guard p < n else { return nil }
+            let expected = version.utf8Start[i]
+            let matches = expected == ASCII.zero ? ASCII.isDigit(bytes[p]) : bytes[p] == expected
+            guard matches else { return false }
+            p += 1
+        }
+        if p < n, bytes[p] == ASCII.carriageReturn { p += 1 }
+        guard p < n else { return nil }
+        guard bytes[p] == ASCII.lineFeed else { return false }
+        var scanner = HeadScanner()
+        switch scanner.scan(bytes, limits: limits) {
+        case .incomplete: return nil
+        case .tooLarge: return false
+        case .complete: return true
+        }
+    }
+}

@@ -19,6 +19,9 @@ public struct CheckResult: Sendable, Hashable {
         /// A response that did not meet the expectation.
         case layer7WrongStatus
         case layer7OK
+        /// `http-check disable-on-404` and a 404: the server runs on,
+        /// without new sessions from the balancer.
+        case layer7Conditional
         /// Passive checks (`observe`) saw `error-limit` errors in a row.
         case healthAnalyze
 
@@ -37,6 +40,7 @@ public struct CheckResult: Sendable, Hashable {
             case .layer7Invalid: return "L7RSP"
             case .layer7WrongStatus: return "L7STS"
             case .layer7OK: return "L7OK"
+            case .layer7Conditional: return "L7OKC"
             case .healthAnalyze: return "HANA"
             }
         }
@@ -54,6 +58,7 @@ public struct CheckResult: Sendable, Hashable {
             case .layer7Invalid: return "Layer7 invalid response"
             case .layer7WrongStatus: return "Layer7 wrong status"
             case .layer7OK: return "Layer7 check passed"
+            case .layer7Conditional: return "Layer7 check conditionally passed"
             case .healthAnalyze: return "Health analyze"
             }
         }

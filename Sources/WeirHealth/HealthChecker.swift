@@ -22,8 +22,9 @@ public struct HealthChecker {
         case connect(port: UInt16?)
         case send([UInt8])
         case expect(Expectation)
-        /// Read one HTTP response and check it (no expectation: a 2xx or 3xx status).
-        case httpResponse([Expectation], method: HTTPMethod)
+        /// Read one HTTP response and check it (no expectation: a 2xx or 3xx
+        /// status); `disableOn404`: a 404 is a conditional pass.
+        case httpResponse([Expectation], method: HTTPMethod, disableOn404: Bool)
     }
 
     struct Plan {
@@ -81,6 +82,8 @@ public struct HealthChecker {
         var upSince: Int64?
         /// Passive checks: errors in a row seen on live traffic.
         var consecutiveErrors = 0
+        /// `disable-on-404`: a 404 took it out of load balancing.
+        var stoppedBy404 = false
         /// `disable health` stopped the checks (the last state stays).
         var enabled = true
         /// The last check's verdict (HAProxy's `check_result`): nil before one.
@@ -174,7 +177,9 @@ public struct HealthChecker {
             return Plan(steps: [.connect(port: nil)], isTCPCheck: false, layer7: false)
         case .http(let check):
             return Plan(steps: [.connect(port: nil), .send(request(check)),
-                                .httpResponse(check.expects.map(Expectation.init), method: Array(check.method.utf8).withUnsafeBytes { HTTPMethod($0) })],
+                                .httpResponse(check.expects.map(Expectation.init),
+                                              method: Array(check.method.utf8).withUnsafeBytes { HTTPMethod($0) },
+                                              disableOn404: check.disableOn404)],
                         isTCPCheck: false, layer7: true)
         case .tcp(let rules):
             var steps: [Step] = []
@@ -384,9 +389,11 @@ public struct HealthChecker {
                         return finish(i, CheckResult(.layer7WrongStatus, info: "TCPCHK did not match content '\(expectation.rule.pattern)' at step \(servers[i].step + 1)"), loop: &loop)
                     }
                 }
-            case .httpResponse(let expectations, let method):
+            case .httpResponse(let expectations, let method, let disableOn404):
                 receive(i)
-                guard let result = evaluateHTTP(i, expectations, method: method) else { return [] }
+                guard let result = evaluateHTTP(i, expectations, method: method, disableOn404: disableOn404) else {
+                    return []
+                }
                 return finish(i, result, loop: &loop)
             }
             servers[i].step += 1
@@ -536,7 +543,8 @@ public struct HealthChecker {
     }
 
     /// The verdict on an HTTP response read so far, nil while more is needed.
-    private func evaluateHTTP(_ i: Int, _ expectations: [Expectation], method: HTTPMethod) -> CheckResult? {
+    private func evaluateHTTP(_ i: Int, _ expectations: [Expectation], method: HTTPMethod,
+                              disableOn404: Bool) -> CheckResult? {
         let input = servers[i].input
         let final = servers[i].eof || input.count >= readLimit
         var scanner = HeadScanner()
@@ -565,6 +573,8 @@ public struct HealthChecker {
         }
         let code = head.status
         let reason = String(decoding: input[head.reasonStart..<head.reasonEnd], as: UTF8.self)
+        // Before any expectation, as in HAProxy.
+        if disableOn404 && code == 404 { return CheckResult(.layer7Conditional, code: code, info: reason) }
         if expectations.isEmpty {
             if (200..<400).contains(code) { return CheckResult(.layer7OK, code: code, info: reason) }
             return CheckResult(.layer7WrongStatus, code: code, info: reason)
@@ -632,8 +642,11 @@ public struct HealthChecker {
         servers[i].running = false
         servers[i].attempt &+= 1
         let previousHealth = servers[i].state.health
-        let transition = servers[i].state.record(success: result.passed)
-        let events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        // A conditional pass keeps a running server running, never brings a stopped one up.
+        let success = result.passed || (result.status == .layer7Conditional && servers[i].state.isUp)
+        let transition = servers[i].state.record(success: success)
+        var events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
+        events += softStop(i, result)
         servers[i].lastPassed = result.passed
         servers[i].lastResult = result
         let interval = servers[i].settings.interval(transitioning: servers[i].state.isTransitioning,
@@ -678,6 +691,29 @@ public struct HealthChecker {
             }
         }
         return events
+    }
+
+    /// `http-check disable-on-404`: a running server answering 404 stops
+    /// taking new sessions (weight 0, still usable for persistence) until
+    /// it answers a passing status again.
+    private mutating func softStop(_ i: Int, _ result: CheckResult) -> [CheckEvent] {
+        guard servers[i].state.isUp else {
+            servers[i].stoppedBy404 = false
+            return []
+        }
+        if result.status == .layer7Conditional {
+            guard !servers[i].stoppedBy404 else { return [] }
+            servers[i].stoppedBy404 = true
+            servers[i].upSince = nil
+            servers[i].health = ServerHealth(usable: true, weight: 0)
+            var e = event(i, .stopping, result)
+            e.cause = result.summary
+            return [e]
+        }
+        guard servers[i].stoppedBy404, result.passed else { return [] }
+        servers[i].stoppedBy404 = false
+        servers[i].health = ServerHealth(usable: true, weight: servers[i].configuredWeight)
+        return [event(i, .wentUp, result)]
     }
 
     // MARK: Passive checks
@@ -766,6 +802,7 @@ public struct HealthChecker {
         let was = servers[i].health
         let transition = servers[i].state.force(up: forced != .down)
         servers[i].upSince = nil
+        servers[i].stoppedBy404 = false
         servers[i].consecutiveErrors = 0
         let weight = forced == .stopping ? 0 : servers[i].configuredWeight
         servers[i].health = ServerHealth(usable: forced != .down, weight: weight)
@@ -781,7 +818,8 @@ public struct HealthChecker {
         var active = 0
         var backup = 0
         for member in members[s.backend] where !member.disabled {
-            let usable = member.checked.map { servers[$0].health.usable } ?? true
+            // A stopping server (weight 0) is not online, as HAProxy counts.
+            let usable = member.checked.map { servers[$0].health.usable && servers[$0].health.weight > 0 } ?? true
             guard usable else { continue }
             if member.isBackup { backup += 1 } else { active += 1 }
         }
@@ -878,6 +916,7 @@ public struct CheckReport: Sendable, Hashable {
         case .layer7Invalid?: return 13 // L7RSP
         case .layer7WrongStatus?: return 17 // L7STS
         case .layer7OK?: return 15 // L7OKD
+        case .layer7Conditional?: return 16 // L7OKCD
         case .healthAnalyze?: return 4 // HANA
         }
     }

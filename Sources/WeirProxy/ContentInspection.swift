@@ -63,7 +63,8 @@ extension Worker {
         switch rules.contentVerdict(contentRules) {
         case .accept: return true
         case .wait: waitForContent(slot, delay: delay ?? 0, loop: &loop)
-        case .reject: rejectContent(slot, loop: &loop)
+        case .reject: rejectContent(slot, silently: false, loop: &loop)
+        case .silentDrop: rejectContent(slot, silently: true, loop: &loop)
         }
         return false
     }
@@ -120,10 +121,13 @@ extension Worker {
         rearm(slot, loop: &loop)
     }
 
-    /// `tcp-request content reject`: counted as a denied request, logged `PR`.
-    private mutating func rejectContent(_ slot: UInt32, loop: inout EventLoop) {
+    /// `tcp-request content reject|silent-drop`: counted as a denied
+    /// request, logged `PR`; `silently`, closed by a reset that dies at
+    /// the first router.
+    private mutating func rejectContent(_ slot: UInt32, silently: Bool, loop: inout EventLoop) {
         countDenied(slot, response: false)
         keepContentForLog(slot)
+        if silently { Posix.prepareSilentReset(sessions.pointer(slot).pointee.clientFD) }
         close(slot, cause: "P", phase: "R", loop: &loop)
     }
 

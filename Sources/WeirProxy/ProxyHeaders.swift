@@ -57,6 +57,10 @@ extension Worker {
             proxyHeaderFailed(slot, .aborted, loop: &loop)
             return
         }
+        // `fc_pp_unique_id`, kept only when a rule or log format reads it.
+        if let id = header.uniqueID, rules.sessions.proxyUniqueIDCapacity > 0 {
+            rules.sessions.setProxyUniqueID(slot, UnsafeRawBufferPointer(start: base + id.lowerBound, count: id.count))
+        }
         buffers.release(s.pointee.toServer.buffer)
         s.pointee.toServer.buffer = -1
         if let source = header.source, let destination = header.destination {

@@ -118,8 +118,10 @@ extension Worker {
                            body: "", request: request, requestEnd: consumed, loop: &loop)
             return true
         }
+        let scope = page.page.scope.isEmpty ? nil : Set(page.page.scope)
         if csv {
-            sendLongAnswer(slot, status: 200, contentType: "text/plain", body: StatsCSV.render(view.rows(now: now), now: now),
+            let rows = view.rows(now: now).filter { scope?.contains($0.info.proxy) ?? true }
+            sendLongAnswer(slot, status: 200, contentType: "text/plain", body: StatsCSV.render(rows, now: now),
                            request: request, requestEnd: requestEnd, loop: &loop)
             return true
         }
@@ -129,6 +131,7 @@ extension Worker {
                                                 admin: admin, onlyUp: onlyUp, outcome: outcome)
         options.node = page.page.showNode
         options.description = page.page.showDescription
+        options.scope = scope
         let body = StatsPageRenderer.render(view: view, process: pageProcessInfo(), options: options, now: now)
         sendLongAnswer(slot, status: 200, contentType: "text/html", body: body, request: request,
                        requestEnd: requestEnd, loop: &loop)

@@ -393,11 +393,13 @@ public struct Worker: ~Copyable, EventHandler {
                 Posix.setKeepAlive(clientFD, probes: k.probes, idle: k.idle, interval: k.interval)
             }
         }
-        // `tcp-request connection reject`: closed before it becomes a session.
+        // `tcp-request connection reject|silent-drop`: closed before it becomes a session.
         stats.add(stats.frontend(index), .connectionsTotal)
-        guard acceptsConnection(frontend: index, clientFD: clientFD, peer: peer) else {
+        let verdict = connectionVerdict(frontend: index, clientFD: clientFD, peer: peer)
+        guard verdict == .accept else {
             rules.stick.release(.max, all: true, status: 0, bytesIn: 0, bytesOut: 0, now: Clock.monotonicMilliseconds())
             stats.add(stats.frontend(index), .deniedConnections)
+            if verdict == .silentDrop { Posix.prepareSilentReset(clientFD) }
             Posix.close(clientFD)
             return
         }

@@ -19,6 +19,8 @@ public enum StatsPageRenderer {
         /// `stats show-node`, `stats show-desc`: after the pid in the title.
         public var node: String?
         public var description: String?
+        /// `stats scope`: the only proxies shown; nil: all.
+        public var scope: Set<String>?
 
         public init(uri: String, refresh: Int? = nil, hideVersion: Bool = false, showLegends: Bool = false,
                     admin: Bool = false, onlyUp: Bool = false, outcome: String? = nil) {
@@ -89,6 +91,7 @@ public enum StatsPageRenderer {
         var proxies: [(name: String, id: Int, rows: [StatsRow])] = []
         for row in view.rows(now: now) {
             if options.onlyUp, row.info.kind == .server, row.status != "UP", row.status != "no check" { continue }
+            if let scope = options.scope, !scope.contains(row.info.proxy) { continue }
             if let last = proxies.last, last.id == row.info.proxyID {
                 proxies[proxies.count - 1].rows.append(row)
             } else {

@@ -47,6 +47,8 @@ public enum ProxyProtocol {
         public var length: Int
         public var source: SocketAddress?
         public var destination: SocketAddress?
+        /// Where the value of a v2 unique id TLV (`PP2_TYPE_UNIQUE_ID`) lies in the header's bytes.
+        public var uniqueID: Range<Int>? = nil
     }
 
     public enum ParseResult {
@@ -220,8 +222,11 @@ public enum ProxyProtocol {
             // and where TLVs would start is unknown.
             return .header(Header(length: total, source: nil, destination: nil))
         }
-        guard checkTLVs(bytes, from: v2FixedLength + addressLength, to: total) else { return .failed(.invalid) }
-        return .header(Header(length: total, source: source, destination: destination))
+        var uniqueID: Range<Int>?
+        guard checkTLVs(bytes, from: v2FixedLength + addressLength, to: total, uniqueID: &uniqueID) else {
+            return .failed(.invalid)
+        }
+        return .header(Header(length: total, source: source, destination: destination, uniqueID: uniqueID))
     }
 
     @inline(__always)
@@ -231,9 +236,10 @@ public enum ProxyProtocol {
 
     /// Walks the TLVs of `header[start..<end]`: each must fit, and the
     /// ones HAProxy reads must be well formed (a CRC32c that matches, an
-    /// authority of at most 255 bytes, a unique id of at most 128). The
-    /// others are skipped.
-    private static func checkTLVs(_ header: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool {
+    /// authority of at most 255 bytes, a unique id of at most 128, whose
+    /// value `uniqueID` locates). The others are skipped.
+    private static func checkTLVs(_ header: UnsafeRawBufferPointer, from start: Int, to end: Int,
+                                  uniqueID: inout Range<Int>?) -> Bool {
         var offset = start
         while offset < end {
             guard offset + 3 <= end else { return false }
@@ -252,6 +258,7 @@ public enum ProxyProtocol {
                 guard length <= 255 else { return false }
             case TLV.uniqueID:
                 guard length <= 128 else { return false }
+                uniqueID = value..<offset
             default:
                 break
             }

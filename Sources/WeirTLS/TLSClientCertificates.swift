@@ -9,7 +9,8 @@ import WeirConfig
 
 extension TLSFrontend {
     /// The verify mode, callback and ignore lists, the CA file (trusted, and
-    /// its names sent in the certificate request) and the CRL file of one
+    /// its names sent in the certificate request), the CA verify file
+    /// (trusted, its names not sent) and the CRL file of one
     /// context: the bind line's, or a crt-list line's own `[verify …
     /// ca-file … crl-file …]` (SNI switches the connection to it).
     static func configureClientVerification(_ ctx: OpaquePointer, _ settings: BindTLS.ClientVerification,
@@ -22,6 +23,13 @@ extension TLSFrontend {
             }
             if let names = SSL_load_client_CA_file(ca.path) { SSL_CTX_set_client_CA_list(ctx, names) }
             ERR_clear_error()
+        }
+        if let ca = settings.caVerifyFile {
+            try readable(ca, what: "CA verify file")
+            ERR_clear_error()
+            guard SSL_CTX_load_verify_locations(ctx, ca.path, nil) == 1 else {
+                throw TLSConfigError("bind: unable to load CA verify file '\(ca.path)': \(TLSErrors.pop())", at: ca.location)
+            }
         }
         if let crl = settings.crlFile {
             try readable(crl, what: "CRL file")

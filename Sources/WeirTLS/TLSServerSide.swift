@@ -6,7 +6,8 @@ import WeirConfig
 /// TLS towards one server (`server … ssl`, or its checks with `check-ssl`):
 /// one OpenSSL client context per server, as HAProxy builds, and the last
 /// session the server gave, offered again on the next connection (unless
-/// `no-ssl-reuse`). One per server per process: each worker (and the
+/// `no-ssl-reuse`; with `no-tls-tickets`, only a session the server keeps
+/// by its ID resumes). One per server per process: each worker (and the
 /// master's health checker) resumes its own sessions.
 public final class TLSServerContext: @unchecked Sendable {
     let ctx: OpaquePointer
@@ -47,7 +48,7 @@ public final class TLSServerContext: @unchecked Sendable {
     private static func configure(_ ctx: OpaquePointer, _ settings: ServerTLS, label: String, at location: SourceLocation,
                                   http: Bool) throws(TLSConfigError) {
         let prefix = "server '\(label)'"
-        CShims_SSL_CTX_set_client_defaults(ctx)
+        CShims_SSL_CTX_set_client_defaults(ctx, settings.tickets == false ? 0 : 1)
         _ = CShims_SSL_CTX_set_min_proto_version(ctx, TLSFrontend.protocolVersion(settings.minVersion ?? .tls12))
         if let max = settings.maxVersion { _ = CShims_SSL_CTX_set_max_proto_version(ctx, TLSFrontend.protocolVersion(max)) }
         if let ciphers = settings.ciphers, SSL_CTX_set_cipher_list(ctx, ciphers) != 1 {

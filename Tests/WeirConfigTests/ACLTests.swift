@@ -154,6 +154,10 @@ import Testing
         #expect(terms[2].acls.first?.match == Match(method: .str, strings: ["1.1"]))
         #expect(terms[3].negated && terms[3].acls.first?.match == Match(method: .beg, strings: ["/"]))
         #expect(terms[1].acls.first?.location == WeirConfig.SourceLocation(file: "t.cfg", line: 9, column: 32))
+        let l4 = try #require(condition("", "if HTTP RDP_COOKIE"))
+        #expect(l4.alternatives[0][0].acls.first?.sample.fetch == .content(.protoHTTP))
+        #expect(l4.alternatives[0][1].acls.first?.sample.fetch == .content(.rdpCookieCount(name: nil)))
+        #expect(l4.alternatives[0][1].acls.first?.match == Match(method: .int, integers: [1...Int64.max]))
     }
 
     @Test func aclsDefinedAfterUseAreSeen() throws {
@@ -318,8 +322,7 @@ import Testing
         #expect(errors(base + "    use_backend be if ab" + tail) == ["t.cfg:9:23: error: unknown ACL 'ab'; did you mean 'a'?"])
         #expect(errors(base + "    use_backend be if METH_GETT" + tail)
                 == ["t.cfg:9:23: error: unknown ACL 'METH_GETT'; did you mean 'METH_GET'?"])
-        #expect(errors(base + "    use_backend be if HTTP" + tail)
-                == ["t.cfg:9:23: error: predefined ACL 'HTTP' is not supported by Weir yet"])
+        #expect(errors(base + "    use_backend be if HTTP RDP_COOKIE" + tail) == [])
         #expect(errors(base + "    use_backend be if { path /x" + tail)
                 == ["t.cfg:9:23: error: use_backend: missing '}' after this anonymous ACL"])
         #expect(errors(base + "    use_backend be if { }" + tail) == ["t.cfg:9:23: error: use_backend: empty anonymous ACL '{ }'"])

@@ -112,6 +112,13 @@ import Testing
         #expect(logs[2].location == WeirConfig.SourceLocation(file: "t.cfg", line: 4, column: 5))
     }
 
+    @Test("log HOST[:PORT]: a host name is resolved when the configuration is read")
+    func logHostNames() throws {
+        let name = loopbackHostName()
+        let c = try #require(config("global\n    log \(name):5140 local0\n    log ipv4@\(name) local1\n"))
+        #expect(c.global.logs.map(\.destination) == [.udp(v4(127, 0, 0, 1), port: 5140), .udp(v4(127, 0, 0, 1), port: 514)])
+    }
+
     @Test func ipLiteralParsing() {
         #expect(Addresses.parseIPv4("256.1.1.1") == nil)
         #expect(Addresses.parseIPv4("1.2.3") == nil)

@@ -124,6 +124,28 @@ import Testing
         ])
     }
 
+    @Test("http-check disable-on-404, from defaults too")
+    func disableOn404() throws {
+        let be = try backend(" option httpchk GET /health\n http-check disable-on-404")
+        guard case .http(let check) = be.healthCheck else {
+            Issue.record("expected an HTTP check, got \(be.healthCheck)")
+            return
+        }
+        #expect(check.disableOn404)
+        let c = try #require(config(timeoutDefaults + """
+            defaults
+                option httpchk
+                http-check disable-on-404
+            backend be
+                server s1 10.0.0.1:80 check
+            """))
+        guard case .http(let inherited) = c.backends[0].healthCheck else {
+            Issue.record("expected an HTTP check, got \(c.backends[0].healthCheck)")
+            return
+        }
+        #expect(inherited.disableOn404)
+    }
+
     @Test func httpCheckErrors() {
         #expect(backendErrors(" http-check expect status abc")
                 == ["t.cfg:6:27: error: http-check expect status: expected status codes like 200 or 200-399, got 'abc'"])
@@ -139,8 +161,8 @@ import Testing
                 == ["t.cfg:6:31: error: http-check send ver: expected HTTP/1.0 or HTTP/1.1, got 'HTTP/2'"])
         #expect(backendErrors(" http-check send method GET")
                 == ["t.cfg:6:18: error: http-check send: unknown option 'method'; expected meth, uri, ver, hdr or body (did you mean 'meth'?)"])
-        #expect(backendErrors(" http-check disable-on-404")
-                == ["t.cfg:6:13: error: 'http-check disable-on-404' is not supported by Weir yet"])
+        #expect(backendErrors(" http-check disable-on-404 now")
+                == ["t.cfg:6:28: error: unexpected argument 'now' after 'http-check disable-on-404'"])
         #expect(backendErrors(" option httpchk GET / HTTP/1.0 extra")
                 == ["t.cfg:6:32: error: unexpected argument 'extra' after 'option httpchk'"])
         #expect(errors(timeoutDefaults + "frontend fe\n bind :80\n http-check expect status 200\n")

@@ -206,8 +206,12 @@ import Testing
                 == ["t.cfg:2:20: error: log format: expected raw, rfc3164 or rfc5424, got 'json'"])
         #expect(errors("global\n log stdout len 10 local0\n") == ["t.cfg:2:17: error: log len: expected a number between 80 and 65535, got '10'"])
         #expect(errors("global\n log ring@buf local0\n") == ["t.cfg:2:6: error: log: 'ring@' targets are not supported by Weir yet"])
-        #expect(errors("global\n log syslog.example local0\n")
-                == ["t.cfg:2:6: error: log: expected stdout, stderr, a path or an IP address, got 'syslog.example'"])
+        #expect(errors("global\n log [syslog] local0\n")
+                == ["t.cfg:2:6: error: log: expected stdout, stderr, a path, an IP address or a host name, got 'syslog'"])
+        // A name is resolved when the configuration is read (`.invalid` never resolves, RFC 6761).
+        let unresolved = errors("global\n log syslog.invalid:514 local0\n")
+        #expect(unresolved.count == 1 && unresolved[0].hasPrefix("t.cfg:2:6: error: log: could not resolve address "
+                                                                   + "'syslog.invalid': "), "\(unresolved)")
     }
 
     @Test func httpRequestErrors() {

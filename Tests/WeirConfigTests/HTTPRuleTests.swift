@@ -273,18 +273,20 @@ import Testing
                 tcp-request inspect-delay 5s
                 tcp-request connection reject if { src 192.0.2.0/24 }
                 tcp-request connection accept
+                tcp-request connection silent-drop
                 tcp-request content accept if { src 10.0.0.0/8 }
+                tcp-request content silent-drop if { src 10.0.0.1 }
                 tcp-request content reject
                 default_backend be
             backend be
             """))
         let fe = c.frontends[0]
         #expect(fe.tcpInspectDelay == 5000)
-        #expect(fe.tcpRequestConnectionRules.map(\.action) == [.reject, .accept])
+        #expect(fe.tcpRequestConnectionRules.map(\.action) == [.reject, .accept, .silentDrop])
         #expect(fe.tcpRequestConnectionRules[0].condition.alternatives[0][0].acls[0].match.networks
                 == [IPNetwork(address: v4(192, 0, 2, 0), prefixLength: 24)])
         #expect(fe.tcpRequestConnectionRules[1].condition == .always)
-        #expect(fe.tcpRequestContentRules.map(\.action) == [.accept, .reject])
+        #expect(fe.tcpRequestContentRules.map(\.action) == [.accept, .silentDrop, .reject])
     }
 
     @Test func unreachableRulesWarn() {
@@ -391,7 +393,8 @@ import Testing
                 == ["t.cfg:8:17: error: tcp-request: expected 'connection', 'content' or 'inspect-delay', got 'conection' "
                     + "(did you mean 'connection'?)"])
         #expect(ruleErrors("    tcp-request content accpet")
-                == ["t.cfg:8:25: error: tcp-request content: unknown action 'accpet'; expected 'accept' or 'reject' (did you mean 'accept'?)"])
+                == ["t.cfg:8:25: error: tcp-request content: unknown action 'accpet'; expected 'accept', 'reject' or "
+                    + "'silent-drop' (did you mean 'accept'?)"])
         #expect(ruleErrors("    tcp-request connection expect-proxy")
                 == ["t.cfg:8:28: error: tcp-request connection expect-proxy: expected 'layer4'"])
         #expect(ruleErrors("    tcp-request connection expect-proxy layer7")

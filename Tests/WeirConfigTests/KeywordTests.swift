@@ -104,6 +104,26 @@ import Testing
                 == ["t.cfg:2:20: error: ssl-server-verify: expected 'none' or 'required', got 'maybe'"])
     }
 
+    @Test("no-tls-tickets: from ssl-default-server-options, default-server or the server; tls-tickets undoes it")
+    func serverTickets() throws {
+        let c = try #require(parse("""
+            global
+             ssl-default-server-options no-tls-tickets
+            backend be
+             server s1 10.0.0.1:443 ssl verify none
+             server s2 10.0.0.2:443 ssl verify none tls-tickets
+            backend be2
+             default-server tls-tickets
+             server s3 10.0.0.3:443 ssl verify none
+             server s4 10.0.0.4:443 ssl verify none no-tls-tickets
+
+            """).configuration)
+        #expect(c.backends[0].servers.map(\.tls.tickets) == [false, true])
+        #expect(c.backends[1].servers.map(\.tls.tickets) == [true, false])
+        let plain = try #require(parse("backend be\n server s1 10.0.0.1:443 ssl verify none\n").configuration)
+        #expect(plain.backends[0].servers[0].tls.tickets == true)
+    }
+
     @Test func serverVerifyNeedsACAFile() {
         #expect(errors("backend be\n server s1 10.0.0.1:443 ssl\n") == [
             "t.cfg:2:25: error: server 'be/s1': verify is enabled by default but no CA file specified. If you're "
@@ -142,10 +162,11 @@ import Testing
                     + "supported: ssl-min-ver, ssl-max-ver, no-tls-tickets, prefer-client-ciphers, "
                     + "no-sslv3, no-tlsv10, no-tlsv11, no-tlsv12, no-tlsv13, force-sslv3, force-tlsv10, force-tlsv11, "
                     + "force-tlsv12, force-tlsv13"])
-        #expect(errors("global\n ssl-default-server-options no-tls-tickets\n")
-                == ["t.cfg:2:29: error: ssl-default-server-options: 'no-tls-tickets' is not supported by Weir yet; "
-                    + "supported: ssl-min-ver, ssl-max-ver, no-ssl-reuse, no-sslv3, no-tlsv10, no-tlsv11, no-tlsv12, "
-                    + "no-tlsv13, force-sslv3, force-tlsv10, force-tlsv11, force-tlsv12, force-tlsv13"])
+        #expect(errors("global\n ssl-default-server-options no-tls-ticket\n")
+                == ["t.cfg:2:29: error: ssl-default-server-options: 'no-tls-ticket' is not supported by Weir yet; "
+                    + "supported: ssl-min-ver, ssl-max-ver, no-ssl-reuse, no-tls-tickets, no-sslv3, no-tlsv10, "
+                    + "no-tlsv11, no-tlsv12, no-tlsv13, force-sslv3, force-tlsv10, force-tlsv11, force-tlsv12, "
+                    + "force-tlsv13"])
         #expect(errors("global\n ssl-default-server-options ssl-max-ver TLSv9\n")
                 == ["t.cfg:2:41: error: ssl-default-server-options: 'ssl-max-ver' expects TLSv1.0, TLSv1.1, TLSv1.2 "
                     + "or TLSv1.3, got 'TLSv9'"])
@@ -157,7 +178,7 @@ import Testing
              ca-base /etc/weir/ca
             frontend fe
              bind :443 ssl crt /x.pem verify required ca-file clients.pem crl-file /abs/crl.pem ca-ignore-err all crt-ignore-err 10,23
-             bind :444 ssl crt /x.pem verify optional ca-file ca/
+             bind :444 ssl crt /x.pem verify optional ca-file ca/ ca-verify-file root.pem
              bind :445 ssl crt /x.pem
              default_backend be
             backend be
@@ -171,8 +192,18 @@ import Testing
         #expect(required.crtIgnoreErrors == BindTLS.IgnoredErrors(all: false, ids: [10, 23]))
         let optional = try #require(c.frontends[0].binds[1].tls?.clientVerification)
         #expect(optional.mode == .optional && optional.caFile?.path == "/etc/weir/ca/ca/" && optional.crlFile == nil)
+        #expect(optional.caVerifyFile?.path == "/etc/weir/ca/root.pem" && required.caVerifyFile == nil)
         #expect(c.frontends[0].binds[2].tls?.clientVerification == BindTLS.ClientVerification())
         #expect(c.frontends[0].binds[2].tls?.clientVerification.mode == BindTLS.Verify.none)
+    }
+
+    @Test("fullconn: a positive number in defaults, listen and backend; ignored with a warning in a frontend")
+    func fullconn() {
+        #expect(errors(timeoutDefaults + "defaults\n    fullconn 1000\nbackend be\n    fullconn 200\n") == [])
+        #expect(errors(timeoutDefaults + "backend be\n    fullconn none\n")
+                == ["t.cfg:6:14: error: fullconn: expected a number between 1 and 2147483647, got 'none'"])
+        #expect(warnings(timeoutDefaults + "frontend fe\n    bind :80\n    fullconn 10\n")
+                .contains("t.cfg:7:5: warning: 'fullconn' is ignored in a 'frontend' section: it applies to backends"))
     }
 
     @Test func timeouts() throws {

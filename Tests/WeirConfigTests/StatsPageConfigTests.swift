@@ -56,7 +56,7 @@ struct StatsPageConfigTests {
                 stats auth nopassword
                 stats admin
                 stats refresh soon
-                stats scope be
+                stats scope
                 stats enabel
                 stats socket /tmp/x.sock
                 http-request use-service lua.hello
@@ -71,13 +71,27 @@ struct StatsPageConfigTests {
             "t.cfg:8:16: error: stats auth: expected USER:PASSWORD, got 'nopassword'",
             "t.cfg:9:11: error: stats admin: expected 'if' or 'unless' and a condition, as in 'stats admin if LOCALHOST'",
             "t.cfg:10:19: error: stats refresh: expected a duration like 5s, got 'soon'",
-            "t.cfg:11:11: error: 'stats scope' is not supported by Weir yet",
+            "t.cfg:11:11: error: stats scope: expected a proxy name, or '.' for this one",
             "t.cfg:12:11: error: stats: unknown option 'enabel'; did you mean 'enable'?",
             "t.cfg:13:11: error: 'stats socket' is only allowed in the 'global' section",
             "t.cfg:14:30: error: http-request use-service: unknown service 'lua.hello'; Weir only has 'prometheus-exporter'",
             "t.cfg:15:30: error: http-request use-service: unknown service 'prometheus-exportr'; Weir only has 'prometheus-exporter' (did you mean 'prometheus-exporter'?)",
             "t.cfg:21:11: error: 'stats admin' is not allowed in a 'defaults' section",
         ])
+    }
+
+    @Test("stats scope: one proxy per line, '.' for the one serving the page")
+    func scope() throws {
+        let c = try #require(config(timeoutDefaults + """
+            listen stats
+                mode http
+                bind :8404
+                stats scope .
+                stats scope be
+            backend be
+                server s1 127.0.0.1:80
+            """))
+        #expect(c.frontends[0].statsPage?.scope == [".", "be"])
     }
 
     @Test func theStatsPageNeedsModeHTTP() {

@@ -33,7 +33,7 @@ import Testing
                 stick-table type ip size 1m
                 http-request set-bandwidth-limit x
                 hash-balance-factor 150
-                stats scope be
+                stats show-modules
                 option independent-streams
                 default_backend be
             backend be
@@ -46,7 +46,7 @@ import Testing
             "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
             "t.cfg:10:18: error: 'http-request set-bandwidth-limit' is not supported by Weir yet",
             "t.cfg:11:5: error: 'hash-balance-factor' is not supported by Weir yet",
-            "t.cfg:12:11: error: 'stats scope' is not supported by Weir yet",
+            "t.cfg:12:11: error: 'stats show-modules' is not supported by Weir yet",
             "t.cfg:13:12: error: 'option independent-streams' is not supported by Weir yet",
             "t.cfg:16:12: error: 'option spop-check' is not supported by Weir yet",
             "t.cfg:17:5: error: 'persist' is not supported by Weir yet",

@@ -82,3 +82,20 @@ func temporaryFile(_ text: String) -> String {
 func literalText(_ format: LogFormat?) -> String? {
     format?.literal.map { String(decoding: $0, as: UTF8.self) }
 }
+
+/// A name `/etc/hosts` gives 127.0.0.1, other than `localhost` (which Weir
+/// knows without asking) when there is one: what a test resolves.
+func loopbackHostName() -> String {
+    let fd = open("/etc/hosts", O_RDONLY)
+    guard fd >= 0 else { return "localhost" }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: 65536)
+    let n = read(fd, &bytes, bytes.count)
+    for line in String(decoding: bytes[0..<max(n, 0)], as: UTF8.self).split(separator: "\n") {
+        let fields = line.prefix { $0 != "#" }.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if fields.first == "127.0.0.1", let name = fields.dropFirst().first(where: { $0 != "localhost" }) {
+            return String(name)
+        }
+    }
+    return "localhost"
+}

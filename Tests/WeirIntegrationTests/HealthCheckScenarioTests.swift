@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 // Active health checks and failover, with `weir -d` (the process checks
@@ -248,6 +249,44 @@ struct HealthCheckScenarioTests {
         // The request as configured.
         let request = try #require(ok.requests.first)
         #expect(request.method == "GET" && request.target == "/health", "\(request)")
+    }
+
+    @Test("http-check disable-on-404: a 404 drains the server (no new sessions, persistence kept) until it answers 200")
+    func disableOn404() throws {
+        let notFound = Mutex(false)
+        let s1 = try HTTPBackend(name: "s1") { request in
+            if request.target == "/health" { return .text(notFound.withLock { $0 } ? 404 : 200, "health\n") }
+            return .text(200, "s1\n")
+        }
+        let s2 = try HTTPBackend(name: "s2") { _ in .text(200, "s2\n") }
+        let s = try HTTPScenario(config: rulesConfig(frontend: "    default_backend be", sections: """
+            backend be
+                balance roundrobin
+                cookie SRV insert indirect nocache
+                option httpchk GET /health
+                http-check disable-on-404
+                server s1 \(s1.address) cookie s1 check inter 100ms
+                server s2 \(s2.address) cookie s2 check inter 100ms
+            """), backends: [s1, s2])
+        defer { s.close() }
+        func body(cookie: String? = nil) throws -> String {
+            let c = try s.connect()
+            defer { c.close() }
+            try c.request("GET", "/", headers: cookie.map { ["cookie: " + $0] } ?? [])
+            return try c.readResponse().text
+        }
+        #expect(Set(try (0..<4).map { _ in try body() }) == ["s1\n", "s2\n"])
+        notFound.withLock { $0 = true }
+        let stopping = try #require(stateLine(s.weir, "Server be/s1 is stopping"), "stderr:\n\(s.weir.stderr.text)")
+        #expect(stopping.contains("reason: Layer7 check conditionally passed, code: 404"), "\(stopping)")
+        #expect(stopping.contains("1 active and 0 backup servers online"), "\(stopping)")
+        #expect(try (0..<6).map { _ in try body() } == Array(repeating: "s2\n", count: 6))
+        #expect(try body(cookie: "SRV=s1") == "s1\n", "persistence still reaches a stopping server")
+        #expect(count(s.weir, "Server be/s1 is DOWN") == 0)
+        notFound.withLock { $0 = false }
+        let up = try #require(stateLine(s.weir, "Server be/s1 is UP"), "stderr:\n\(s.weir.stderr.text)")
+        #expect(up.contains("reason: Layer7 check passed, code: 200"), "\(up)")
+        #expect(Set(try (0..<4).map { _ in try body() }) == ["s1\n", "s2\n"])
     }
 
     @Test("tcp-check sequences against a wrong banner, a silent server and one that closes at once")

@@ -63,6 +63,26 @@ struct ProxyProtocolTests {
         #expect(backend.requests.count == 2)
     }
 
+    @Test("fc_pp_unique_id: the unique id TLV of a v2 header, none without it")
+    func uniqueIDTLV() throws {
+        let backend = try HTTPBackend()
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: config(mode: "http", bindOptions: "accept-proxy",
+                                                        frontend: "    http-request set-header X-PP-ID %[fc_pp_unique_id]",
+                                                        backend: "    server s1 \(backend.address)"))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let id = Array("req-7f3a".utf8)
+        let tlvs: [UInt8] = [0x05, 0x00, UInt8(id.count)] + id
+        for header in [proxyV2(source: [192, 0, 2, 1], destination: [192, 0, 2, 2], sourcePort: 1000, destinationPort: 80,
+                               tlvs: tlvs),
+                       proxyV2(source: [192, 0, 2, 1], destination: [192, 0, 2, 2], sourcePort: 1001, destinationPort: 80)] {
+            let response = try pythonProxyClient(port: port, header: header, mode: "http")
+            #expect(response.hasPrefix("HTTP/1.1 200"), "\(response)")
+        }
+        #expect(backend.requests.map { $0.headers.value("x-pp-id") ?? "-" } == ["req-7f3a", ""])
+    }
+
     @Test func unknownAndLocalKeepTheRealAddresses() throws {
         let backend = try HTTPBackend()
         defer { backend.stop() }

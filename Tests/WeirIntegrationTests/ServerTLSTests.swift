@@ -116,6 +116,45 @@ private final class PythonTLSServer: @unchecked Sendable {
     }
 }
 
+/// `openssl s_server -www` over TLS 1.2 with no session cache: a session
+/// can resume only from a ticket. It prints each ClientHello's extensions
+/// (`-tlsextdebug`), and its page says `New, …` or `Reused, …`. It serves
+/// one connection at a time.
+private final class TicketOnlyServer: @unchecked Sendable {
+    let process = Process()
+    let output: LineCollector
+    let port: UInt16
+
+    init(certificate: TestCertificate) throws {
+        process.executableURL = URL(fileURLWithPath: opensslPath)
+        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-www", "-no_cache", "-tls1_2", "-tlsextdebug",
+                             "-cert", certificate.cert, "-key", certificate.key]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        output = LineCollector(fd: dup(pipe.fileHandleForReading.fileDescriptor))
+        // `ACCEPT 127.0.0.1:PORT` once it listens: readiness.
+        guard let line = output.waitForLine(timeout: 20, where: { $0.hasPrefix("ACCEPT ") }),
+              let port = line.split(separator: ":").last.flatMap({ UInt16($0) }) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw WeirProcess.SpawnFailure(description: "openssl s_server did not start")
+        }
+        self.port = port
+    }
+
+    /// How many ClientHellos offered the session ticket extension.
+    var ticketOffers: Int { output.lines.filter { $0.contains("\"session ticket\"") }.count }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
 /// A weir logging to stdout whose frontend `fe`, on a free port, sends to
 /// backend `be` with `backend` lines, then `servers`.
 private func serverTLSConfig(mode: String = "http", global: [String] = [], backend: [String] = [], servers: [String]) -> String {
@@ -397,4 +436,34 @@ struct ServerTLSTests {
         #expect(second.stderr.contains("\(second.path):2:\(column): error: server 'be/s1': cannot read certificate "
                                        + "'/nonexistent/client.pem': No such file or directory"), "\(second.stderr)")
     }
+
+    @Test("tls-tickets by default: the next connection resumes from the ticket; no-tls-tickets offers none",
+          arguments: ["", "no-tls-tickets", "global"])
+    func sessionTickets(option: String) throws {
+        let certs = try ServerCertificates()
+        defer { certs.remove() }
+        let server = try TicketOnlyServer(certificate: certs.server)
+        defer { server.stop() }
+        let global = option == "global" ? ["ssl-default-server-options no-tls-tickets"] : []
+        let weir = try WeirProcess.start(config: serverTLSConfig(global: global, backend: ["http-reuse never"], servers: [
+            "server s1 127.0.0.1:\(server.port) ssl verify none \(option == "global" ? "" : option)",
+        ]))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        var sessions: [String] = []
+        for _ in 1...2 {
+            let r = try curlRequest(port: port, "/")
+            #expect(r.status == 200, "\(r)")
+            sessions += r.body.split(separator: "\n").filter { $0.hasPrefix("New,") || $0.hasPrefix("Reused,") }
+                .map { String($0.prefix { $0 != "," }) }
+        }
+        if option.isEmpty {
+            #expect(sessions == ["New", "Reused"])
+            #expect(server.ticketOffers == 2, "\(server.output.text)")
+        } else {
+            #expect(sessions == ["New", "New"])
+            #expect(server.ticketOffers == 0, "\(server.output.text)")
+        }
+    }
+
 }

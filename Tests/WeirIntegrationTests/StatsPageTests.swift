@@ -214,6 +214,31 @@ struct StatsPageTests {
         h.expectNoWorkerCrash()
     }
 
+    @Test("stats scope: the page and its CSV show only the named proxies, '.' being the page's own")
+    func scope() throws {
+        let app = try HTTPBackend(name: "app"), other = try HTTPBackend(name: "other")
+        let s = try HTTPScenario(config: rulesConfig(frontend: """
+                stats uri /stats
+                stats scope .
+                stats scope app
+                use_backend other if { path_beg /other }
+                default_backend app
+            """, sections: """
+            backend app
+                server a1 \(app.address)
+            backend other
+                server o1 \(other.address)
+            """), backends: [app, other])
+        defer { s.close() }
+        let html = try page(s.port, "/stats")
+        #expect(html.status == 200)
+        #expect(html.text.contains(">fe</th>") && html.text.contains(">app</th>"), "\(html.text)")
+        #expect(!html.text.contains(">other</th>"), "\(html.text)")
+        let csv = try page(s.port, "/stats;csv")
+        let proxies = Set(csv.text.split(separator: "\n").dropFirst().map { String($0.prefix { $0 != "," }) })
+        #expect(proxies == ["fe", "app"], "\(csv.text)")
+    }
+
     @Test("the Prometheus exposition parses with prometheus_client and counts the traffic sent",
           .enabled(if: prometheusParserEnabled, "python3-prometheus-client is not installed"))
     func prometheus() throws {

@@ -106,6 +106,23 @@ struct SyslogScenarioTests {
         #expect(!fields[7].isEmpty && line.hasPrefix(fields[7]), "the message is the start of the tcplog line")
     }
 
+    @Test("a target named by host name (from /etc/hosts) is resolved at load and gets the line")
+    func hostNameTarget() throws {
+        let syslog = try SyslogReceiver()
+        let backend = try Backend(.name("s1"))
+        let port = syslog.address.split(separator: ":").last!
+        let scenario = try Scenario(
+            config: tcpConfig(backend: serverLines([backend]), global: "    log \(loopbackHostName()):\(port) local0 info"),
+            backends: [backend])
+        defer { scenario.close() }
+        let client = try Client(port: scenario.port)
+        #expect(try client.readLine() == "s1")
+        client.close()
+        let line = try scenario.log(of: client).raw
+        let datagram = try #require(syslog.receive())
+        #expect(datagram.hasPrefix("<134>") && datagram.contains(line), "\(datagram)")
+    }
+
     @Test("each target gets the levels it asks for, in rfc3164 by default")
     func levelFiltering() throws {
         let errorsOnly = try SyslogReceiver()
@@ -162,4 +179,17 @@ struct SyslogScenarioTests {
         } != nil, "\(scenario.weir.stderr.text)")
         #expect(stalled.queued()?.hasPrefix("127.0.0.1:") == true, "the lines that fit were delivered")
     }
+}
+
+/// A name `/etc/hosts` gives 127.0.0.1, other than `localhost` (which Weir
+/// knows without asking) when there is one.
+private func loopbackHostName() -> String {
+    guard let hosts = try? String(contentsOfFile: "/etc/hosts", encoding: .utf8) else { return "localhost" }
+    for line in hosts.split(separator: "\n") {
+        let fields = line.prefix { $0 != "#" }.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if fields.first == "127.0.0.1", let name = fields.dropFirst().first(where: { $0 != "localhost" }) {
+            return String(name)
+        }
+    }
+    return "localhost"
 }

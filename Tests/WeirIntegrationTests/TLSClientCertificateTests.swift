@@ -233,6 +233,29 @@ struct TLSClientCertificateTests {
         #expect(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == expected.joined(separator: "|"), "\(run.stderr)")
     }
 
+    @Test("ca-verify-file: the root ends the chain without being named in the certificate request")
+    func caVerifyFile() throws {
+        let certs = try ClientCertificates()
+        defer { certs.remove() }
+        let (leaf, intermediate) = try certs.intermediateChain()
+        let backend = try HTTPBackend()
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: tlsTestConfig(log: .frontendFormats, frontendToServer([
+            "bind 127.0.0.1:0 ssl crt \(certs.server.pem) verify required ca-file \(intermediate.cert) "
+                + "ca-verify-file \(certs.ca.cert)",
+        ], server: backend.address)))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        let r = try curlMTLS(port: port, "/chain", certs: certs, certificate: leaf)
+        #expect(r.status == 200 && r.body.contains("s1 GET /chain"), "\(r)")
+        // The certificate request names the intermediate only.
+        let run = try sClient(port: port, serverName: "a.test")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let start = try #require(lines.firstIndex(of: "Acceptable client certificate CA names"), "\(run.output)")
+        let names = lines[(start + 1)...].prefix { $0.contains("CN = ") }
+        #expect(Array(names) == ["CN = Intermediate"], "\(run.stdout)")
+    }
+
     @Test("verify without ca-file, unreadable or bad ca-file and crl-file are errors at file:line:col")
     func configurationErrors() throws {
         let certs = try ClientCertificates()
@@ -260,5 +283,10 @@ struct TLSClientCertificateTests {
                 "\(badCRL.stderr)")
         let good = try check("verify required ca-file ca.crt crl-file crl.pem ca-ignore-err all crt-ignore-err 10,23")
         #expect(good.status == 0, "\(good.stderr)")
+        #expect(try check("verify required ca-verify-file ca.crt").status == 0)
+        let missingVerify = try check("verify required ca-verify-file missing.pem")
+        #expect(missingVerify.stderr.contains("\(missingVerify.path):9:\(base + 31): error: bind: cannot read CA verify "
+                                              + "file '\(certs.pki.path("missing.pem"))': No such file or directory"),
+                "\(missingVerify.stderr)")
     }
 }

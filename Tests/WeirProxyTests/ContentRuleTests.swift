@@ -86,6 +86,42 @@ extension RuleHarness {
         #expect(h.contentVerdict([1], final: false) == .reject)
     }
 
+    @Test("HTTP (req.proto_http): waits for the whole head; a request line that cannot be HTTP decides at once")
+    func protoHTTP() throws {
+        var h = try RuleHarness(Self.config("""
+                tcp-request content accept if HTTP
+                tcp-request content reject
+            """))
+        #expect(h.contentVerdict(Array("GET /a HT".utf8), final: false) == .wait)
+        #expect(h.contentVerdict(Array("GET /a HTTP/1.1\r\nhost: x\r\n".utf8), final: false) == .wait)
+        #expect(h.contentVerdict(Self.plain, final: false) == .accept)
+        #expect(h.contentVerdict(Array("OPTIONS * HTTP/1.0\n\n".utf8), final: false) == .accept)
+        #expect(h.contentVerdict(Self.hello, final: false) == .reject)
+        #expect(h.contentVerdict(Array("GET /a SMTP/1.1\r\n\r\n".utf8), final: false) == .reject)
+        #expect(h.contentVerdict(Array("GET /a HTTP/1.1\r\n".utf8), final: true) == .reject)
+    }
+
+    /// An RDP connection request: TPKT, X.224, then `line`.
+    static func rdp(_ line: String) -> [UInt8] { [3, 0, 0, 44, 39, 0xE0, 0, 0, 0, 0, 0] + Array(line.utf8) }
+
+    @Test("RDP_COOKIE (req.rdp_cookie_cnt gt 0) and req.rdp_cookie(NAME) read an RDP connection request's cookie")
+    func rdpCookie() throws {
+        var h = try RuleHarness(Self.config("""
+                tcp-request content reject if { req.rdp_cookie(mstshash) -m str alice }
+                tcp-request content accept if RDP_COOKIE
+                tcp-request content reject
+            """))
+        #expect(h.contentVerdict(Self.rdp("Cookie: mstshash=bob"), final: false) == .wait)
+        #expect(h.contentVerdict(Self.rdp("Cookie: mstshash=bob\r\n"), final: false) == .accept)
+        #expect(h.contentVerdict(Self.rdp("cookie:  MSTSHASH=alice\r\n"), final: false) == .reject)
+        #expect(h.contentVerdict(Self.rdp("Cookie: user=someone\r\n"), final: false) == .accept)
+        // Shorter than the name: it may still come, as in HAProxy, until the bytes are final.
+        #expect(h.contentVerdict(Self.rdp("Cookie: msts=x\r\n"), final: false) == .wait)
+        #expect(h.contentVerdict(Self.rdp("Cookie: msts=x\r\n"), final: true) == .accept)
+        #expect(h.contentVerdict(Self.rdp("Hello: mstshash=bob\r\n"), final: false) == .reject)
+        #expect(h.contentVerdict(Self.rdp("Cookie: mstshash=bob"), final: true) == .reject)
+    }
+
     @Test("AND with a failed term and OR with a passed one decide without waiting")
     func threeValues() throws {
         var h = try RuleHarness(Self.config("""

@@ -167,6 +167,22 @@ import Testing
         #expect(parse(v2(family: 0x11, v4Block + fineID)) == .header(28 + 131, "192.0.2.1:56324", "198.51.100.7:443"))
     }
 
+    @Test("the unique id TLV is located for fc_pp_unique_id")
+    func v2UniqueID() {
+        let header = v2(family: 0x11, v4Block + [0x01, 0x00, 0x02, 0x68, 0x32, 0x05, 0x00, 0x03, 0x61, 0x62, 0x63])
+        header.withUnsafeBytes { raw in
+            guard case .header(let h) = ProxyProtocol.parse(raw, capacity: 16384), let id = h.uniqueID else {
+                Issue.record("no unique id found")
+                return
+            }
+            #expect(Array(raw[id]) == Array("abc".utf8))
+        }
+        v2(family: 0x11, v4Block).withUnsafeBytes { raw in
+            guard case .header(let h) = ProxyProtocol.parse(raw, capacity: 16384) else { return }
+            #expect(h.uniqueID == nil)
+        }
+    }
+
     @Test func v2ChecksItsCRC32c() {
         var header = v2(family: 0x11, v4Block + [0x03, 0x00, 0x04, 0, 0, 0, 0])
         let crc = header.withUnsafeBytes { ProxyProtocol.crc32c($0, zeroing: 0..<0) }

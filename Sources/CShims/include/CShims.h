@@ -122,7 +122,9 @@ int CShims_X509_dns_names(struct x509_st *cert, char *out, int capacity);
 /// no renegotiation, an unexpected EOF read as end-of-file, partial writes,
 /// a write buffer that may move between retries, and a client session cache
 /// kept outside OpenSSL (the new-session callback receives each session).
-void CShims_SSL_CTX_set_client_defaults(struct ssl_ctx_st *ctx);
+/// Without `tickets` (a server's `no-tls-tickets`), SSL_OP_NO_TICKET: no
+/// ClientHello carries the session ticket extension.
+void CShims_SSL_CTX_set_client_defaults(struct ssl_ctx_st *ctx, int tickets);
 /// SSL_set_tlsext_host_name: the SNI a client connection sends.
 int CShims_SSL_set_tlsext_host_name(struct ssl_st *ssl, const char *name);
 /// The ALPN protocol SSL_select_next_proto picks from the client's list, in

@@ -36,6 +36,7 @@ enum CompiledFetch {
     case constant(UnsafeRawBufferPointer)
     case boolean(Bool)
     case uniqueID
+    case proxyUniqueID
     /// `date`, `rand`, `pid`, `uuid` (ConverterFunctions.swift); a fetch that
     /// never has a value (`env` of an unset variable).
     case date(offset: Int64, unitsPerSecond: Int64)
@@ -321,8 +322,16 @@ final class CompiledHTTPRule {
     }
 }
 
+/// What a `tcp-request connection|content` rule decides.
+enum TCPVerdict {
+    case accept
+    case reject
+    /// `silent-drop`: a reject whose close is a reset the client is not meant to see.
+    case silentDrop
+}
+
 struct CompiledTCPRule {
-    let accepts: Bool
+    let verdict: TCPVerdict
     let condition: CompiledCondition
     /// A stick-counter rule: it acts and the list goes on.
     var stick: CompiledStickAction? = nil

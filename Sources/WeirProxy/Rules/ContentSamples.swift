@@ -1,9 +1,11 @@
 import WeirConfig
+import WeirHTTP
 
 /// What `tcp-request content` rules decided about the bytes buffered so far.
 enum ContentVerdict {
     case accept
     case reject
+    case silentDrop
     /// A rule cannot be decided yet: wait for more bytes or the inspection delay.
     case wait
 }
@@ -29,6 +31,8 @@ extension RuleEngine {
     /// that more bytes could still give or change marks the evaluation
     /// undecided (HAProxy's SMP_F_MAY_CHANGE) unless `contentFinal`.
     mutating func contentSample(_ fetch: ContentFetch, valueIndex: Int) -> SampleValue {
+        // In mode http a parsed request is HTTP by definition.
+        if case .protoHTTP = fetch, kind != .connection { return .boolean(true) }
         guard let data = input.content else { return .none }
         switch fetch {
         case .length:
@@ -74,6 +78,27 @@ extension RuleEngine {
             }
         case .waitEnd:
             return input.contentFinal ? .boolean(true) : undecided()
+        case .protoHTTP:
+            switch HTTPParser.startsWithRequest(data, limits: HTTPLimits(maxHeadBytes: .max)) {
+            case true?: return .boolean(true)
+            case false?: return .none
+            case nil: return undecided()
+            }
+        case .rdpCookie(let name):
+            switch RDPCookie.find(data, name: name) {
+            case .found(let value): return .bytes(data.slice(value.lowerBound, value.upperBound))
+            case .needMore: return undecided()
+            case .absent: return .none
+            }
+        case .rdpCookieCount(let name):
+            // A count is always known: 0 until a cookie is found, as in HAProxy.
+            switch RDPCookie.find(data, name: name) {
+            case .found: return .integer(1)
+            case .needMore:
+                undecided()
+                return .integer(0)
+            case .absent: return .integer(0)
+            }
         }
     }
 
@@ -107,7 +132,11 @@ extension RuleEngine {
                     stickAction(stick)
                     continue
                 }
-                return rule.accepts ? .accept : .reject
+                switch rule.verdict {
+                case .accept: return .accept
+                case .reject: return .reject
+                case .silentDrop: return .silentDrop
+                }
             case false?: continue
             case nil: return .wait
             }

@@ -61,6 +61,8 @@ struct CompiledRuleSet {
     /// Whether a sample reads the request body (`req.body*`), so that the
     /// engine is shown the body bytes read with each request head.
     var readsRequestBody = false
+    /// Whether a sample reads `fc_pp_unique_id`, so that sessions keep it.
+    var readsProxyUniqueID = false
 }
 
 /// Compiles the configuration's HTTP model into `CompiledRuleSet`.
@@ -77,6 +79,7 @@ struct RuleCompiler {
     private var tarpitAnswers: [CompiledReturn] = []
     private var setsTimeouts = false
     private var readsRequestBody = false
+    private var readsProxyUniqueID = false
 
     init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -90,7 +93,7 @@ struct RuleCompiler {
         compiled.prefersLastServer = configuration.backends.map(\.preferLastServer)
         for frontend in configuration.frontends {
             compiled.frontendStatsPages.append(try frontend.statsPage.map { page throws(StartupError) in
-                try compiler.statsPage(page)
+                try compiler.statsPage(page, proxy: frontend.name)
             })
         }
         for frontend in configuration.frontends {
@@ -101,7 +104,7 @@ struct RuleCompiler {
         }
         for backend in configuration.backends {
             compiled.backendStatsPages.append(try backend.statsPage.map { page throws(StartupError) in
-                try compiler.statsPage(page)
+                try compiler.statsPage(page, proxy: backend.name)
             })
         }
         compiled.stickRules = try compiler.stickRules(configuration.backends)
@@ -140,6 +143,7 @@ struct RuleCompiler {
         compiled.countsServers = compiler.countsServers
         compiled.setsTimeouts = compiler.setsTimeouts
         compiled.readsRequestBody = compiler.readsRequestBody
+        compiled.readsProxyUniqueID = compiler.readsProxyUniqueID
         return compiled
     }
 
@@ -245,13 +249,13 @@ struct RuleCompiler {
         }
         var connection: [CompiledTCPRule] = []
         for rule in tcpConnectionRules {
-            connection.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition),
+            connection.append(CompiledTCPRule(verdict: tcpVerdict(rule.action), condition: try condition(rule.condition),
                                               stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) },
                                               expectsProxy: rule.action == .expectProxy))
         }
         var content: [CompiledTCPRule] = []
         for rule in tcpContentRules {
-            content.append(CompiledTCPRule(accepts: rule.action == .accept, condition: try condition(rule.condition),
+            content.append(CompiledTCPRule(verdict: tcpVerdict(rule.action), condition: try condition(rule.condition),
                                            stick: try rule.stickAction.map { a throws(StartupError) in try stickAction(a) }))
         }
         var backendRules: [CompiledBackendRule] = []
@@ -288,6 +292,15 @@ struct RuleCompiler {
     }
 
     // MARK: - Rules
+
+    /// A stick-counter or `expect-proxy` rule decides nothing: its verdict is never read.
+    private func tcpVerdict(_ action: TCPAction?) -> TCPVerdict {
+        switch action {
+        case .accept: return .accept
+        case .silentDrop: return .silentDrop
+        case .reject, .expectProxy, nil: return .reject
+        }
+    }
 
     private mutating func httpRule(_ rule: HTTPRule, proxyName: String,
                                    captureSlots: inout [CaptureSlot]) throws(StartupError) -> CompiledHTTPRule {
@@ -407,8 +420,10 @@ struct RuleCompiler {
 
     // MARK: - Conditions
 
-    mutating func statsPage(_ page: StatsPage) throws(StartupError) -> CompiledStatsPage {
+    /// `proxy`: the name of the proxy serving the page, which `stats scope .` means.
+    mutating func statsPage(_ page: StatsPage, proxy: String) throws(StartupError) -> CompiledStatsPage {
         var resolved = page
+        resolved.scope = page.scope.map { $0 == "." ? proxy : $0 }
         // `stats show-node` and `show-desc` without a value show the global ones.
         if resolved.showNode == "" {
             var name = [UInt8](repeating: 0, count: 256)
@@ -534,6 +549,9 @@ struct RuleCompiler {
         case .alwaysTrue: return .boolean(true)
         case .alwaysFalse: return .boolean(false)
         case .uniqueID: return .uniqueID
+        case .proxyUniqueID:
+            readsProxyUniqueID = true
+            return .proxyUniqueID
         case .httpAuth(let userlist): return .httpAuth(userlist: userlist)
         case .httpAuthGroup(let userlist): return .httpAuthGroup(userlist: userlist)
         case .capturedRequestHeader(let index): return .capturedHeader(index: index, inResponse: false)

@@ -137,6 +137,7 @@ struct RuleEngine: ~Copyable {
                                     processVariableCount: compiled.processVariableCount,
                                     captureLengths: compiled.captureLengths,
                                     uniqueIDCapacity: compiled.frontendLogging.contains { $0.uniqueIDFormat != nil } ? 128 : 0,
+                                    proxyUniqueIDCapacity: compiled.readsProxyUniqueID ? 128 : 0,
                                     initialCapacity: sessionCapacity)
         usableServers = Array(repeating: 0, count: compiled.backends.count)
         stick = StickTrackers(sessionCapacity: compiled.tracksStickCounters ? sessionCapacity : 0)

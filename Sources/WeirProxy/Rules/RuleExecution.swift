@@ -243,9 +243,9 @@ extension RuleEngine {
         return nil
     }
 
-    /// `tcp-request connection|content accept|reject`: the first rule whose
-    /// condition holds decides; with none, the connection is accepted.
-    mutating func accepts(_ rules: [CompiledTCPRule]) -> Bool {
+    /// `tcp-request connection|content accept|reject|silent-drop`: the first
+    /// rule whose condition holds decides; with none, the connection is accepted.
+    mutating func tcpVerdict(_ rules: [CompiledTCPRule]) -> TCPVerdict {
         for rule in rules {
             scratch.reset()
             guard evaluate(rule.condition) else { continue }
@@ -257,8 +257,8 @@ extension RuleEngine {
                 connectionExpectsProxy = true
                 continue
             }
-            return rule.accepts
+            return rule.verdict
         }
-        return true
+        return .accept
     }
 }

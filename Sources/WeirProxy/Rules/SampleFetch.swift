@@ -115,6 +115,8 @@ extension RuleEngine {
             return .boolean(value)
         case .uniqueID:
             return sessions.uniqueID(input.slot).map { .bytes($0) } ?? .none
+        case .proxyUniqueID:
+            return sessions.proxyUniqueID(input.slot).map { .bytes($0) } ?? .none
         case .httpAuth(let userlist):
             return kind == .request ? .boolean(authenticatedUser(userlist) != nil) : .none
         case .httpAuthGroup(let userlist):

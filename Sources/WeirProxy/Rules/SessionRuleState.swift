@@ -10,7 +10,8 @@ import WeirConfig
 /// `set-timeout` server and tunnel), then each
 /// variable (a 16-byte header: kind, length, integer; then its bytes), then
 /// each capture (a 2-byte length, then its bytes), then the unique id (a
-/// 2-byte length, 0xffff before it is generated, then its bytes).
+/// 2-byte length, 0xffff before it is generated, then its bytes), then the
+/// PROXY protocol header's unique id (a 2-byte length, then its bytes).
 struct SessionRuleTable: ~Copyable {
     /// Longest value a variable holds; a longer one is not stored (as when
     /// HAProxy's variable size limits are reached).
@@ -33,6 +34,9 @@ struct SessionRuleTable: ~Copyable {
     /// Longest unique id kept (HAProxy's UNIQUEID_LEN); 0: no frontend has a `unique-id-format`.
     let uniqueIDCapacity: Int
     private static let uniqueIDUnset = UInt16.max
+    private let proxyUniqueIDOffset: Int
+    /// Longest PROXY protocol unique id kept (the TLV's 128); 0: no sample reads `fc_pp_unique_id`.
+    let proxyUniqueIDCapacity: Int
     private let variablesOffset = 16
     let stride: Int
     private var records: UnsafeMutableRawPointer
@@ -40,7 +44,7 @@ struct SessionRuleTable: ~Copyable {
     private let processRecord: UnsafeMutableRawPointer
 
     init(variableScopes: [VariableScope], processVariableCount: Int, captureLengths: [Int], uniqueIDCapacity: Int = 0,
-         initialCapacity: Int) {
+         proxyUniqueIDCapacity: Int = 0, initialCapacity: Int) {
         variableCount = variableScopes.count
         outlivesExchange = variableScopes.map { $0 == .sess }
         self.captureLengths = captureLengths
@@ -54,6 +58,9 @@ struct SessionRuleTable: ~Copyable {
         uniqueIDOffset = offset
         self.uniqueIDCapacity = uniqueIDCapacity
         if uniqueIDCapacity > 0 { offset += 2 + uniqueIDCapacity }
+        proxyUniqueIDOffset = offset
+        self.proxyUniqueIDCapacity = proxyUniqueIDCapacity
+        if proxyUniqueIDCapacity > 0 { offset += 2 + proxyUniqueIDCapacity }
         stride = (offset + 7) & ~7
         capacity = max(initialCapacity, 1)
         records = .allocate(byteCount: max(stride * capacity, 1), alignment: 8)
@@ -238,6 +245,23 @@ struct SessionRuleTable: ~Copyable {
         let n = (r + uniqueIDOffset).load(as: UInt16.self)
         guard n != Self.uniqueIDUnset, n > 0 else { return nil }
         return UnsafeRawBufferPointer(start: r + uniqueIDOffset + 2, count: Int(n))
+    }
+
+    /// The unique id the session's PROXY protocol header carried, nil without one.
+    func proxyUniqueID(_ slot: UInt32) -> UnsafeRawBufferPointer? {
+        guard proxyUniqueIDCapacity > 0, let r = record(slot) else { return nil }
+        let n = (r + proxyUniqueIDOffset).load(as: UInt16.self)
+        guard n > 0 else { return nil }
+        return UnsafeRawBufferPointer(start: r + proxyUniqueIDOffset + 2, count: Int(n))
+    }
+
+    /// Keeps the unique id of the session's PROXY protocol header (at most
+    /// `proxyUniqueIDCapacity` bytes); `startSession` forgets it.
+    mutating func setProxyUniqueID(_ slot: UInt32, _ bytes: UnsafeRawBufferPointer) {
+        guard proxyUniqueIDCapacity > 0, let r = record(slot) else { return }
+        let n = min(bytes.count, proxyUniqueIDCapacity)
+        if n > 0 { (r + proxyUniqueIDOffset + 2).copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        (r + proxyUniqueIDOffset).storeBytes(of: UInt16(n), as: UInt16.self)
     }
 
     /// Keeps at most `uniqueIDCapacity` bytes as the exchange's unique id.

@@ -56,12 +56,12 @@ extension Worker {
 
     /// `tcp-request connection`: whether a new client connection may stay.
     /// `rules.connectionExpectsProxy` tells whether `expect-proxy` applied.
-    mutating func acceptsConnection(frontend: Int, clientFD: Int32, peer: SocketAddress) -> Bool {
+    mutating func connectionVerdict(frontend: Int, clientFD: Int32, peer: SocketAddress) -> TCPVerdict {
         rules.connectionExpectsProxy = false
         let connectionRules = rules.compiled.frontends[frontend].tcpConnectionRules
-        guard !connectionRules.isEmpty else { return true }
+        guard !connectionRules.isEmpty else { return .accept }
         rules.beginConnection(SampleInput(slot: .max, peer: peer, clientFD: clientFD, frontend: frontend))
-        return rules.accepts(connectionRules)
+        return rules.tcpVerdict(connectionRules)
     }
 
     // MARK: - Requests
@@ -85,7 +85,9 @@ extension Worker {
         if rules.sessions.uniqueIDCapacity > 0 { generateUniqueIDIfNeeded(slot, now: loop.now) }
         let frontendPlan = rules.plan.frontend(frontend)
         if frontendPlan.pointee.hasTCPContentRules {
-            guard rules.accepts(rules.compiled.frontends[frontend].tcpContentRules) else {
+            let verdict = rules.tcpVerdict(rules.compiled.frontends[frontend].tcpContentRules)
+            guard verdict == .accept else {
+                if verdict == .silentDrop { Posix.prepareSilentReset(s.pointee.clientFD) }
                 close(slot, cause: "P", phase: "R", loop: &loop)
                 return .closed
             }
@@ -123,7 +125,9 @@ extension Worker {
         guard backend != frontendPlan.pointee.ownBackend else { return .forward(backend: backend) }
         let backendPlan = rules.plan.backend(backend)
         if backendPlan.pointee.hasTCPContentRules {
-            guard rules.accepts(rules.compiled.backends[backend].tcpContentRules) else {
+            let verdict = rules.tcpVerdict(rules.compiled.backends[backend].tcpContentRules)
+            guard verdict == .accept else {
+                if verdict == .silentDrop { Posix.prepareSilentReset(s.pointee.clientFD) }
                 close(slot, cause: "P", phase: "R", loop: &loop)
                 return .closed
             }
