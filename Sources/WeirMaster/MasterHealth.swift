@@ -48,7 +48,9 @@ extension Master {
             var sessions = 0
             if let segment {
                 let entity = segment.layout.server(backend: event.backend, event.server)
-                if event.kind == .wentUp || event.kind == .wentDown {
+                if event.kind == .stopping {
+                    segment.setHealth(.stopping, entity)
+                } else if event.kind == .wentUp || event.kind == .wentDown {
                     segment.setHealth(event.state.usable ? .up : .down, entity)
                 }
                 if let result = event.result { segment.setCheckStatus(result.status.code, entity) }

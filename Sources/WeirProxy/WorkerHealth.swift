@@ -16,7 +16,8 @@ extension Worker {
     mutating func checkerEvents(_ events: [CheckEvent], loop: inout EventLoop) {
         for event in events {
             let sessions = backends[event.backend].balancer.servers[event.server].activeConnections
-            applyServerHealth(backend: event.backend, server: event.server, event.state, loop: &loop)
+            applyServerHealth(backend: event.backend, server: event.server, event.state, stopping: event.kind == .stopping,
+                              loop: &loop)
             if let result = event.result {
                 stats.segment.setCheckStatus(result.status.code, stats.server(event.backend, event.server))
             }
@@ -54,14 +55,17 @@ extension Worker {
 
     /// Makes a server usable or not, at an effective weight, in this
     /// worker's balancer; closes sessions as `on-marked-down` and
-    /// `on-marked-up` ask.
-    mutating func applyServerHealth(backend: Int, server: Int, _ state: ServerHealth, loop: inout EventLoop) {
+    /// `on-marked-up` ask. `stopping`: the change is to HAProxy's NOLB
+    /// (the master, which knows, has already written it to shared memory).
+    mutating func applyServerHealth(backend: Int, server: Int, _ state: ServerHealth, stopping: Bool = false,
+                                    loop: inout EventLoop) {
         guard backend >= 0, backend < backends.count, server >= 0, server < backends[backend].servers.count else { return }
         let wasUsable = backends[backend].balancer.servers[server].isUsable
         // Into shared memory too, where `show stat` reads it and where every
         // worker's refresh of its balancer (WorkerStats.swift) starts from.
         let entity = stats.server(backend, server)
-        stats.segment.setHealth(state.usable ? .up : .down, entity)
+        let nolb = state.usable && state.weight == 0 && (stopping || stats.segment.health(entity) == .stopping)
+        stats.segment.setHealth(!state.usable ? .down : nolb ? .stopping : .up, entity)
         backends[backend].checkWeights[server] = state.weight
         let admin = stats.segment.admin(entity)
         let weight = admin.contains(.drain) ? 0 : min(state.weight, stats.segment.weight(entity))

@@ -194,10 +194,11 @@ public enum PrometheusExporter {
     }
 
     /// HAProxy's exporter's server states: MAINT over everything, DRAIN for
-    /// a running server being drained, UP or DOWN otherwise.
+    /// a running server being drained, NOLB for a stopping one, UP or DOWN
+    /// otherwise.
     static func statusState(_ row: StatsRow) -> String {
         switch row.status {
-        case "MAINT", "DRAIN", "DOWN": return row.status
+        case "MAINT", "DRAIN", "DOWN", "NOLB": return row.status
         case "OPEN", "UP", "no check": return "UP"
         default: return "DOWN"
         }

@@ -103,6 +103,9 @@ public enum HealthSlot: Int, Sendable {
     case noCheck = 0
     case up = 1
     case down = 2
+    /// Up, but taking no new sessions from the balancer (`set server …
+    /// health stopping`, `http-check disable-on-404`): HAProxy's NOLB.
+    case stopping = 3
 }
 
 /// A server's administrative state (HAProxy's `SRV_ADMF_*`).
@@ -620,10 +623,11 @@ public struct SharedSegment: @unchecked Sendable {
     public var createdWall: Int { Int(memory.load(fromByteOffset: Header.createdWall.rawValue * 8, as: Int64.self)) }
 
     /// Whether the server may take new sessions from the balancer: not in
-    /// maintenance, not down, not draining.
+    /// maintenance, not down or stopping, not draining.
     public func isUsable(_ entity: Int) -> Bool {
         let admin = self.admin(entity)
-        return !admin.inMaintenance && !admin.contains(.drain) && health(entity) != .down
+        let health = health(entity)
+        return !admin.inMaintenance && !admin.contains(.drain) && health != .down && health != .stopping
     }
 
     public func setHealth(_ health: HealthSlot, _ entity: Int) {

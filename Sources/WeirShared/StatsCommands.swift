@@ -534,7 +534,8 @@ public enum StatsCommands {
                 if admin.contains(.maint) || admin.contains(.configMaint) { adminBits |= 0x01 }
                 if admin.contains(.configMaint) { adminBits |= 0x04 }
                 if admin.contains(.drain) { adminBits |= 0x08 }
-                let running = !admin.inMaintenance && segment.health(e) != .down
+                let health = segment.health(e)
+                let running = !admin.inMaintenance && health != .down
                 let (address, port) = splitAddress(server.address)
                 // Without a check, what HAProxy 2.6 prints for an unchecked
                 // server: status INI (1), no result, health at the default
@@ -544,7 +545,7 @@ public enum StatsCommands {
                                                          state: admin.contains(.configMaint) ? 8 : 0)
                 let fields: [String] = [
                     String(be.proxyID), be.proxy, String(server.serverID), server.server, address,
-                    running ? "2" : "0", String(adminBits), String(segment.weight(e)), String(segment.initialWeight(e)),
+                    running ? (health == .stopping ? "3" : "2") : "0", String(adminBits), String(segment.weight(e)), String(segment.initialWeight(e)),
                     String(max(0, now - segment.lastChange(e))), String(check.status), String(check.result),
                     String(check.health), String(check.state), "0", "0", "0", "-", port, "-", "0",
                     "0", "-", "-", "0",

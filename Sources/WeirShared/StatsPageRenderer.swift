@@ -158,6 +158,7 @@ public enum StatsPageRenderer {
             let prefix = row.info.isBackup ? "backup" : "active"
             switch row.status {
             case "UP": return prefix + "_up"
+            case "NOLB": return prefix + "_nolb"
             case "DOWN": return prefix + "_down"
             case "MAINT": return "maintain"
             case "DRAIN": return "draining"
@@ -210,6 +211,7 @@ public enum StatsPageRenderer {
         tr.active_down { background: #ff9090; }
         tr.active_no_check, tr.backup_no_check { background: #e0e0e0; }
         tr.backup_up { background: #b0d0ff; }
+        tr.active_nolb, tr.backup_nolb { background: #ffffa0; }
         tr.backup_down { background: #ff9090; }
         tr.maintain { background: #c07820; }
         tr.draining { background: #20a0ff; }
@@ -223,6 +225,7 @@ public enum StatsPageRenderer {
         <table class="tbl"><tr><th>Legend</th></tr>
         <tr class="active_up"><td>active UP</td></tr><tr class="backup_up"><td>backup UP</td></tr>
         <tr class="active_down"><td>active or backup DOWN</td></tr><tr class="active_no_check"><td>not checked</td></tr>
+        <tr class="active_nolb"><td>active or backup UP, taking no new sessions (NOLB)</td></tr>
         <tr class="maintain"><td>active or backup DOWN for maintenance (MAINT)</td></tr>
         <tr class="draining"><td>active or backup SOFT STOPPED for maintenance (DRAIN)</td></tr></table>
 

@@ -83,6 +83,7 @@ public struct StatsView {
                 switch health {
                 case .noCheck: row.status = "no check"
                 case .up: row.status = "UP"
+                case .stopping: row.status = "NOLB"
                 case .down: row.status = "DOWN"
                 }
             }

@@ -16,6 +16,15 @@ private func serverState(_ socket: String, _ server: String) throws -> [String: 
     return [:]
 }
 
+/// The `status` column of `be/SRV` in `show stat`.
+private func statStatus(_ socket: String, _ server: String) throws -> String? {
+    let lines = try statsCommand(socket, "show stat").split(separator: "\n")
+    guard let header = lines.first?.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false),
+          let column = header.firstIndex(of: "status") else { return nil }
+    let row = lines.first { $0.hasPrefix("be,\(server),") }?.split(separator: ",", omittingEmptySubsequences: false)
+    return row.map { String($0[column]) }
+}
+
 /// `disable health`, `enable health` and `set server … health` on the stats
 /// socket reach the checker: the master's with a master, the process's own with `-d`.
 @Suite("Health checks at run time")
@@ -80,6 +89,11 @@ struct HealthRuntimeTests {
         #expect(try statsCommand(socket, "set server be/s1 health down") == "\n")
         #expect(h.master.waitForCount(of: "Server be/s1 is DOWN, changed from CLI", atLeast: 1), "\(h.master.stderr.text)")
         #expect(h.master.waitForCount(of: "Server be/s1 is UP", atLeast: 2), "\(h.master.stderr.text)")
+        // Stopping: HAProxy's NOLB in `show stat` and op state 3 in `show servers state`.
+        #expect(try statsCommand(socket, "set server be/s1 health stopping") == "\n")
+        #expect(h.master.waitForCount(of: "Server be/s1 is stopping, changed from CLI", atLeast: 1), "\(h.master.stderr.text)")
+        #expect(waitUntil(timeout: 10) { (try? serverState(socket, "s1"))?["srv_op_state"] == "3" })
+        #expect(try statStatus(socket, "s1") == "NOLB")
         #expect(try statsCommand(socket, "set server be/s1 health sideways")
                 == "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n\n")
         #expect(try statsCommand(socket, "disable health be/nope") == "No such server.\n\n")
@@ -112,9 +126,12 @@ struct HealthRuntimeTests {
         #expect(try statsCommand(socket, "set server be/s1 health stopping") == "\n")
         #expect(weir.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is stopping, changed from CLI") } != nil,
                 "\(weir.stderr.text)")
+        #expect(try serverState(socket, "s1")["srv_op_state"] == "3")
+        #expect(try statStatus(socket, "s1") == "NOLB")
         #expect(try statsCommand(socket, "set server be/s1 health up") == "\n")
         #expect(weir.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is UP, changed from CLI") } != nil,
                 "\(weir.stderr.text)")
+        #expect(try statStatus(socket, "s1") == "UP")
         var seen: Set<String> = []
         for _ in 0..<6 {
             let client = try Client(port: port)
