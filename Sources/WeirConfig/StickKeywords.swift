@@ -11,12 +11,15 @@ public enum StickKeyType: String, Sendable, Hashable {
     case integer
     /// Strings of at most `len` bytes (32 by default).
     case string
+    /// Bytes, `len` of them (32 by default): shorter samples are padded
+    /// with zeros, integers stored as 8 bytes and addresses as 4 or 16.
+    case binary
 }
 
 /// `stick-table type T [len N] size N [expire T] [nopurge] [store …]`.
 public struct StickTableSpec: Sendable, Hashable {
     public var type: StickKeyType
-    /// A string key's most bytes (`len`); longer keys are cut there.
+    /// A string or binary key's most bytes (`len`); longer keys are cut there.
     public var length = 32
     public var size: Int
     /// Milliseconds an entry lives after its last store; nil: forever.
@@ -33,7 +36,7 @@ public struct StickTableSpec: Sendable, Hashable {
         self.location = location
     }
 
-    /// The most bytes Weir keeps for a string key.
+    /// The most bytes Weir keeps for a string or binary key.
     public static let maxStringLength = 64
 }
 
@@ -165,29 +168,25 @@ extension ParserState {
             case "type":
                 guard let v = value() else { return }
                 guard let t = StickKeyType(rawValue: v.text) else {
-                    if v.text == "binary" {
-                        error("stick-table: type 'binary' is not supported by Weir yet", at: v)
-                    } else {
-                        error("stick-table: unknown type '\(v.text)'; expected ip, ipv6, integer or string"
-                              + Keywords.didYouMean(v.text, among: ["ip", "ipv6", "integer", "string"]).replacingDidYouMean(),
-                              at: v)
-                    }
+                    error("stick-table: unknown type '\(v.text)'; expected ip, ipv6, integer, string or binary"
+                          + Keywords.didYouMean(v.text, among: ["ip", "ipv6", "integer", "string", "binary"]).replacingDidYouMean(),
+                          at: v)
                     return
                 }
                 type = t
                 i += 2
-                if t == .string, i < words.count, words[i].text == "len" {
+                if t == .string || t == .binary, i < words.count, words[i].text == "len" {
                     guard let n = integer(words, i + 1, keyword: "stick-table len", range: 1...65535,
                                           anchor: words[i]) else { return }
                     if n > StickTableSpec.maxStringLength {
-                        warning("stick-table len: Weir keeps at most \(StickTableSpec.maxStringLength) bytes of a string key; "
+                        warning("stick-table len: Weir keeps at most \(StickTableSpec.maxStringLength) bytes of a \(t) key; "
                                 + "longer keys are cut there", at: words[i + 1])
                     }
                     length = min(n, StickTableSpec.maxStringLength)
                     i += 2
                 }
             case "len":
-                error("stick-table: 'len' goes right after 'type string'", at: w)
+                error("stick-table: 'len' goes right after 'type string' or 'type binary'", at: w)
                 return
             case "size":
                 guard let v = value() else { return }
@@ -222,7 +221,7 @@ extension ParserState {
             }
         }
         guard let type else {
-            error("stick-table: missing 'type' (ip, ipv6, integer or string)", at: words[0])
+            error("stick-table: missing 'type' (ip, ipv6, integer, string or binary)", at: words[0])
             return
         }
         guard let size else {

@@ -76,9 +76,23 @@ extension Worker {
             for i in 0..<8 { out[i] = UInt8(truncatingIfNeeded: n >> Int64(56 - 8 * i)) }
             return 8
         }
+        /// A binary key: `count` bytes already written, zeros up to the key length.
+        func padded(_ count: Int) -> Int {
+            let length = min(table.keyLength, out.count)
+            for i in min(count, length)..<length { out[i] = 0 }
+            return length
+        }
         switch (table.type, value) {
         case (_, .none):
             return nil
+        case (.binary, .bytes(let text)):
+            let count = min(text.count, table.keyLength, out.count)
+            if count > 0 { out.baseAddress!.copyMemory(from: text.baseAddress!, byteCount: count) }
+            return padded(count)
+        case (.binary, .integer(let n)):
+            return padded(integer(n))
+        case (.binary, .address(let ip)):
+            return padded(store(ip, v6: ip.isV6))
         case (.ip, .address(let ip)), (.ipv6, .address(let ip)):
             if table.type == .ipv6 {
                 return store(ip.isV6 ? ip : IPValue(high: 0, low: 0xffff_0000_0000 | ip.low, isV6: true), v6: true)

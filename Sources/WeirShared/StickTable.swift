@@ -501,7 +501,7 @@ extension StickKeyType {
         case .ip: return 4
         case .ipv6: return 16
         case .integer: return 8
-        case .string: return length
+        case .string, .binary: return length
         }
     }
 
@@ -520,6 +520,9 @@ extension StickKeyType {
             return String(value)
         case .string:
             return String(decoding: key, as: UTF8.self)
+        case .binary:
+            let digits = Array("0123456789ABCDEF".utf8)
+            return String(decoding: key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
         }
     }
 
@@ -543,6 +546,25 @@ extension StickKeyType {
             return (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * $0)) }
         case .string:
             return Array(text.utf8.prefix(length))
+        case .binary:
+            // Hexadecimal digits, padded with zeros to the key length.
+            let digits = Array(text.utf8)
+            guard digits.count % 2 == 0, digits.count / 2 <= length else { return nil }
+            var bytes: [UInt8] = []
+            for k in stride(from: 0, to: digits.count, by: 2) {
+                guard let high = Self.hexValue(digits[k]), let low = Self.hexValue(digits[k + 1]) else { return nil }
+                bytes.append(high << 4 | low)
+            }
+            return bytes + [UInt8](repeating: 0, count: length - bytes.count)
+        }
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
         }
     }
 }

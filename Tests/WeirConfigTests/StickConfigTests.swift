@@ -59,9 +59,9 @@ import Testing
                 stick on src
                 server s1 127.0.0.1:1
             """) == [
-            "t.cfg:6:5: error: stick-table: missing 'type' (ip, ipv6, integer or string)",
+            "t.cfg:6:5: error: stick-table: missing 'type' (ip, ipv6, integer, string or binary)",
             "t.cfg:7:5: error: stick-table: missing 'size', as in 'size 100k'",
-            "t.cfg:10:22: error: stick-table: unknown type 'ipv4'; expected ip, ipv6, integer or string (did you mean 'ipv6'?)",
+            "t.cfg:10:22: error: stick-table: unknown type 'ipv4'; expected ip, ipv6, integer, string or binary (did you mean 'ipv6'?)",
             "t.cfg:11:33: error: stick-table len: expected a number between 1 and 65535, got '0'",
             "t.cfg:12:39: error: stick-table store: data type 'bytes_in_rate' is not supported by Weir yet",
             "t.cfg:13:40: error: stick-table expire: expected a duration like 5s, got '5x'",
@@ -77,5 +77,16 @@ import Testing
             "t.cfg:23:24: error: stick on: backend 'a' has no stick-table; did you mean 'c'?",
             "t.cfg:29:5: error: stick on: backend 'd' has no stick-table; declare one or name another backend's with 'table'",
         ])
+    }
+}
+
+@Suite struct BinaryStickTableConfigTests {
+    @Test func binaryKeysTakeALength() throws {
+        let c = try #require(config(timeoutDefaults + "backend be\n    stick-table type binary len 20 size 1k\n    stick on src\n    server s1 127.0.0.1:1\n"))
+        #expect(c.backends[0].stickTable?.type == .binary && c.backends[0].stickTable?.length == 20)
+        #expect(warnings(timeoutDefaults + "backend be\n    stick-table type binary len 100 size 1k\n    server s1 127.0.0.1:1\n") == [
+            "t.cfg:6:33: warning: stick-table len: Weir keeps at most 64 bytes of a binary key; longer keys are cut there"])
+        #expect(errors(timeoutDefaults + "backend be\n    stick-table type bin size 1k\n    server s1 127.0.0.1:1\n") == [
+            "t.cfg:6:22: error: stick-table: unknown type 'bin'; expected ip, ipv6, integer, string or binary"])
     }
 }

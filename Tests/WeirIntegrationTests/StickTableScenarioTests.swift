@@ -313,4 +313,33 @@ struct StickTableScenarioTests {
         }
         h.expectNoWorkerCrash()
     }
+
+    @Test("type binary: keys are padded to their length, shown in hexadecimal, and keep their server")
+    func binaryKeys() throws {
+        let backends = try namedHTTPServers(2)
+        defer { backends.forEach { $0.stop() } }
+        let socket = statsSocketPath()
+        let config = httpConfig(backend: """
+                balance roundrobin
+                stick-table type binary len 6 size 100
+                stick on req.hdr(x-user) if { req.hdr(x-user) -m found }
+            """ + "\n" + httpServerLines(backends), global: "    stats socket \(socket) level admin")
+        let scenario = try HTTPScenario(config: config, backends: backends)
+        defer { scenario.close() }
+        func served(_ user: String) throws -> String {
+            let connection = try scenario.connect()
+            defer { connection.close() }
+            try connection.request("GET", "/", headers: ["x-user: \(user)"])
+            return try connection.readResponse().headers.value("x-served-by") ?? "?"
+        }
+        let first = try (0..<4).map { _ in try served("ab") }
+        #expect(Set(first).count == 1, "\(first)")
+        _ = try served("cd")
+        let dump = TableDump(try statsCommand(socket, "show table be"))
+        #expect(dump.header.contains("type: binary"), "\(dump.header)")
+        #expect(Set(dump.entries.map(\.key)) == ["616200000000", "636400000000"], "\(dump.entries)")
+        // A key typed on the socket in hexadecimal, padded the same way.
+        #expect(try statsCommand(socket, "clear table be key 6162") == "\n")
+        #expect(TableDump(try statsCommand(socket, "show table be")).entries.map(\.key) == ["636400000000"])
+    }
 }
