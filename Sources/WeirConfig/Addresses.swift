@@ -264,3 +264,10 @@ enum Addresses {
         return .success(.udp(ip, port: port))
     }
 }
+
+extension IPAddress {
+    /// An IPv4 or IPv6 address written plainly (no brackets, no port).
+    public static func parse(_ text: String) -> IPAddress? {
+        Addresses.parseIPv4(Substring(text)) ?? Addresses.parseIPv6(Substring(text))
+    }
+}

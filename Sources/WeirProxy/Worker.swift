@@ -165,9 +165,14 @@ public struct Worker: ~Copyable, EventHandler {
         stats = WorkerStats(segment: segment, slot: options.segment == nil ? 0 : options.slot)
         statsServer = StatsServer(listeners: options.statsSockets)
         self.configuration = configuration
-        // A server without an address is DOWN for every worker's balancer.
+        // A server without an address is in resolution maintenance (as
+        // HAProxy's RMAINT) until the master gives it one.
         for b in backends.indices {
-            for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
+            for server in backends[b].addressless {
+                let entity = stats.server(b, server)
+                guard !stats.segment.runtimeAddress(entity).isSet else { continue }
+                stats.segment.setAdmin(stats.segment.admin(entity).union(.resolution), entity)
+            }
         }
         for b in backends.indices where configuration.backends[b].stickTable != nil {
             backends[b].stickTable = segment.table(named: backends[b].name)

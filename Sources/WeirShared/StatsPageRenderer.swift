@@ -156,7 +156,7 @@ public enum StatsPageRenderer {
             switch row.status {
             case "UP": return prefix + "_up"
             case "DOWN": return prefix + "_down"
-            case "MAINT": return "maintain"
+            case "MAINT", "MAINT (resolution)": return "maintain"
             case "DRAIN": return "draining"
             default: return prefix + "_no_check"
             }
