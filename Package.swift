@@ -24,6 +24,7 @@ let package = Package(
         .target(name: "WeirHTTP"),
         // HTTP response compression: a streaming deflate encoder (pure, no syscalls).
         .target(name: "WeirDeflate"),
+        .target(name: "WeirDNS"),
         .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig", "WeirShared"]),
         .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS"]),
@@ -31,7 +32,7 @@ let package = Package(
                                               "WeirHealth", "WeirTLS", "WeirDeflate"],
                 // crypt_r for http_auth with hashed passwords.
                 linkerSettings: [.linkedLibrary("crypt")]),
-        .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth",
+        .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth", "WeirDNS",
                                                   "CSystemd", "WeirTLS"]),
         .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL", "WeirTLS"]),
         .target(name: "CFuzzDriver"),
@@ -43,6 +44,7 @@ let package = Package(
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         .testTarget(name: "WeirHTTPTests", dependencies: ["WeirHTTP"]),
         .testTarget(name: "WeirDeflateTests", dependencies: ["WeirDeflate"]),
+        .testTarget(name: "WeirDNSTests", dependencies: ["WeirDNS"]),
         .testTarget(name: "WeirTLSTests", dependencies: ["WeirTLS", "WeirConfig", "WeirShared"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
         .testTarget(name: "WeirHealthTests", dependencies: ["WeirHealth", "WeirConfig", "WeirLoop", "WeirSystem"]),

@@ -13,7 +13,7 @@ enum Keywords {
 
     /// HAProxy sections Weir does not have yet; their contents are skipped.
     static let unsupportedSections: Set<String> = [
-        "peers", "resolvers", "mailers", "program", "ring", "cache", "fcgi-app",
+        "peers", "mailers", "program", "ring", "cache", "fcgi-app",
         "log-forward", "crt-store", "traces", "acme", "namespace_list",
     ]
 
@@ -197,13 +197,12 @@ enum Keywords {
         "weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie", "check", "no-check", "inter", "fastinter",
         "downinter", "rise", "fall", "port", "addr", "init-addr", "observe", "error-limit", "on-error",
         "on-marked-down", "on-marked-up", "slowstart", "send-proxy", "send-proxy-v2", "no-send-proxy",
-        "no-send-proxy-v2", "check-send-proxy",
+        "no-send-proxy-v2", "check-send-proxy", "resolvers", "resolve-prefer", "resolve-opts", "resolve-net",
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
         "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
-        "resolvers", "resolve-prefer",
-        "resolve-opts", "resolve-net", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
+        "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
         "check-alpn", "check-proto", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",

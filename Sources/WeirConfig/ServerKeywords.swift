@@ -36,6 +36,13 @@ extension ParserState {
         server.tls = options.tls
         server.sendProxyV1 = options.sendProxyV1
         server.sendProxyV2 = options.sendProxyV2
+        if let resolvers = options.resolution.resolvers {
+            var resolution = ServerResolution(resolvers: resolvers,
+                                              location: options.resolution.resolversLocation ?? location(name))
+            resolution.prefer = options.resolution.prefer
+            resolution.networks = options.resolution.networks
+            server.resolution = resolution
+        }
         proxies[index].servers.append(server)
         proxies[index].serverIDs.append(explicitID)
     }
@@ -105,6 +112,10 @@ extension ParserState {
                 options.sendProxyV2 = false
                 i += 1
             default:
+                if let parsed = parseResolutionOption(words, &i, into: &options.resolution) {
+                    if !parsed { return false }
+                    continue
+                }
                 if let parsed = parseServerTLSOption(words, &i, into: &options.tls, check: &options.check,
                                                      keyword: keyword) {
                     if !parsed { return false }

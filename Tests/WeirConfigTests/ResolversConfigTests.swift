@@ -1,0 +1,79 @@
+import Testing
+@testable import WeirConfig
+
+@Suite("resolvers sections and server DNS keywords")
+struct ResolversConfigTests {
+    private func withBackend(_ resolvers: String, server: String = "server s1 app.example:80 resolvers dns init-addr none")
+        -> String {
+        resolvers + "\n" + timeoutDefaults + "backend be\n    \(server)\n"
+    }
+
+    @Test("every keyword of a resolvers section, with HAProxy's defaults")
+    func section() throws {
+        let c = try #require(config(withBackend("""
+            resolvers dns
+                nameserver ns1 10.0.0.53:53
+                nameserver ns2 udp@[2001:db8::53]:5353
+                resolve_retries 5
+                timeout resolve 2s
+                timeout retry 500ms
+                hold valid 20s
+                hold nx 5s
+                hold timeout 6s
+                hold refused 7s
+                hold other 8s
+                hold obsolete 9s
+                accepted_payload_size 8192
+            """)))
+        let r = try #require(c.resolvers.first)
+        #expect(r.name == "dns" && r.nameservers.map(\.id) == ["ns1", "ns2"])
+        #expect(r.nameservers[0].ip.description == "10.0.0.53" && r.nameservers[0].port == 53)
+        #expect(r.nameservers[1].ip.isV6 && r.nameservers[1].port == 5353)
+        #expect(r.retries == 5 && r.resolveInterval == 2000 && r.retryTimeout == 500)
+        #expect(r.holdValid == 20_000 && r.holdNX == 5000 && r.holdTimeout == 6000 && r.holdRefused == 7000)
+        #expect(r.holdOther == 8000 && r.holdObsolete == 9000 && r.acceptedPayloadSize == 8192)
+        let defaults = ResolversSection(name: "x", location: r.location)
+        #expect(defaults.retries == 3 && defaults.holdValid == 10_000 && defaults.holdNX == 30_000)
+        let server = try #require(c.backends.first?.servers.first)
+        #expect(server.resolution?.resolvers == "dns" && server.resolution?.index == 0)
+        #expect(server.resolution?.prefer == .ipv6)
+    }
+
+    @Test("server keywords: resolve-prefer, resolve-opts, resolve-net, and default-server")
+    func serverKeywords() throws {
+        let c = try #require(config("""
+            resolvers dns
+                nameserver ns1 10.0.0.53:53
+            \(timeoutDefaults)
+            backend be
+                default-server resolvers dns init-addr none
+                server s1 a.example:80 resolve-prefer ipv4 resolve-opts allow-dup-ip,ignore-weight resolve-net 10.0.0.0/8,fd00::/8
+                server s2 10.0.0.2:80
+            """))
+        let servers = try #require(c.backends.first?.servers)
+        #expect(servers[0].resolution?.prefer == .ipv4)
+        #expect(servers[0].resolution?.networks.map(\.prefixLength) == [8, 8])
+        #expect(servers[1].resolution?.resolvers == "dns")
+    }
+
+    @Test("errors name the file, line and column")
+    func errorsArePrecise() {
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
+                                   server: "server s1 a.example:80 resolvers dsn init-addr none"))
+                == ["t.cfg:8:38: error: server 'be/s1': unable to find resolvers 'dsn'; did you mean 'dns'?"])
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 nowhere:53"))
+                == ["t.cfg:2:20: error: nameserver 'ns1': expected an IP address and a port like 10.0.0.53:53, got 'nowhere:53'",
+                    "t.cfg:1:11: error: resolvers 'dns' has no nameserver; add 'nameserver <id> <ip>:<port>' or 'parse-resolv-conf'"])
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 tcp@10.0.0.53:53"))
+                == ["t.cfg:2:20: error: nameserver 'ns1': 'tcp@' addresses are not supported by Weir yet; Weir queries name servers over UDP",
+                    "t.cfg:1:11: error: resolvers 'dns' has no nameserver; add 'nameserver <id> <ip>:<port>' or 'parse-resolv-conf'"])
+        #expect(errors(withBackend("resolvers dns")) == ["t.cfg:1:11: error: resolvers 'dns' has no nameserver; add 'nameserver <id> <ip>:<port>' or 'parse-resolv-conf'"])
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53\n    hold forever 1s"))
+                == ["t.cfg:3:10: error: 'hold' expects one of valid, nx, timeout, refused, other, obsolete and a duration, got 'forever'"])
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53\n    timeot resolve 1s"))
+                == ["t.cfg:3:5: error: unknown keyword 'timeot' in 'resolvers' section; did you mean 'timeout'?"])
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
+                                   server: "server s1 a.example:80 resolvers dns resolve-prefer ipv5 init-addr none"))
+                == ["t.cfg:8:57: error: 'resolve-prefer' expects 'ipv4' or 'ipv6', got 'ipv5'"])
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Server addresses at run time: `set server … addr`, and DNS resolution
+// by the master (`resolvers` sections) against a real DNS server.
+
+/// A `resolvers dns` section asking `dns` quickly, with a short `hold nx`.
+private func resolvers(_ dns: DNSServer) -> String {
+    """
+    resolvers dns
+        nameserver ns1 \(dns.address)
+        timeout resolve 100ms
+        timeout retry 100ms
+        hold valid 1s
+        hold nx 200ms
+    """
+}
+
+@Suite("DNS resolution by the master", .serialized)
+struct DNSResolutionTests {
+    @Test("a server follows its name's address; NXDOMAIN puts it in maintenance and a new answer brings it back")
+    func followsDNS() throws {
+        let old = try Backend(.name("old"))
+        let new = try Backend(.name("new"), host: "127.0.0.2", port: old.port)
+        defer {
+            old.stop()
+            new.stop()
+        }
+        let dns = try DNSServer(zone: ["app.test": ["A": ["127.0.0.1"]]])
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server s1 app.test:\(old.port) resolvers dns init-addr none resolve-prefer ipv4"
+        let harness = try MasterHarness(config: addressConfig(socket: socket, resolvers: resolvers(dns), servers: servers))
+        defer { harness.close() }
+        let port = try harness.master.port(of: "fe")
+        #expect(waitForName(port, "old"), "stderr:\n\(harness.master.stderr.text)")
+
+        try dns.set(["app.test": ["A": ["127.0.0.2"]]])
+        #expect(waitForName(port, "new"), "stderr:\n\(harness.master.stderr.text)")
+        let moved = harness.master.stderr.waitForLine(timeout: 10) {
+            $0.contains("be/s1 changed its IP from 127.0.0.1 to 127.0.0.2 by dns/ns1")
+        }
+        #expect(moved != nil, "stderr:\n\(harness.master.stderr.text)")
+        #expect(serverStates(socket)["be/s1"]?.address == "127.0.0.2")
+
+        try dns.set([:])
+        let down = harness.master.stderr.waitForLine(timeout: 10) {
+            $0.contains("Server be/s1 is going DOWN for maintenance (DNS NX status)")
+        }
+        #expect(down != nil, "stderr:\n\(harness.master.stderr.text)")
+        let state = serverStates(socket)["be/s1"]
+        #expect(state.map { $0.admin & 0x20 != 0 } == true, "\(String(describing: state))")
+        let stat = waitForStat(socket) { $0.text("be/s1", "status") == "MAINT (resolution)" }
+        #expect(stat.ok, "\(String(describing: stat.table))")
+        // In maintenance the server takes no traffic.
+        #expect((try? askName(port)) != "new")
+
+        try dns.set(["app.test": ["A": ["127.0.0.1"]]])
+        #expect(waitForName(port, "old"), "stderr:\n\(harness.master.stderr.text)")
+        #expect(serverStates(socket)["be/s1"].map { $0.admin & 0x20 == 0 } == true)
+        harness.expectNoWorkerCrash()
+    }
+
+    @Test("resolve-prefer ipv6 (the default) asks AAAA first and falls back to A")
+    func prefersIPv6ThenIPv4() throws {
+        let backend = try Backend(.name("v4"))
+        defer { backend.stop() }
+        let dns = try DNSServer(zone: ["v4only.test": ["A": ["127.0.0.1"]]])
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server s1 v4only.test:\(backend.port) resolvers dns init-addr none"
+        let harness = try MasterHarness(config: addressConfig(socket: socket, resolvers: resolvers(dns), servers: servers))
+        defer { harness.close() }
+        let port = try harness.master.port(of: "fe")
+        #expect(waitForName(port, "v4"), "stderr:\n\(harness.master.stderr.text)")
+        #expect(dns.output.lines.contains("query v4only.test 28"), "asked AAAA: \(dns.output.lines)")
+        harness.expectNoWorkerCrash()
+    }
+}
