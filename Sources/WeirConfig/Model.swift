@@ -397,6 +397,9 @@ public struct Server: Sendable, Hashable {
     /// `resolvers`, `resolve-prefer`, `resolve-net`: the master resolves the
     /// server's name at run time (only for a name, not an IP address).
     public var resolution: ServerResolution?
+    /// Servers of one `server-template` line share a number (the index of
+    /// its first server); nil for a `server` line.
+    public var template: Int?
     public var location: SourceLocation
 
     public init(name: String, address: ServerAddress, id: Int, location: SourceLocation) {

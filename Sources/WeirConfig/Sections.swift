@@ -311,6 +311,7 @@ extension ParserState {
             case "default_backend": parseDefaultBackend(words)
             case "use_backend": parseUseBackend(words)
             case "server": parseServer(words)
+            case "server-template": parseServerTemplate(words)
             case "default-server": parseDefaultServer(words)
             case "balance": parseBalance(words)
             case "timeout": parseTimeout(words)

@@ -18,6 +18,8 @@ struct DNSClient {
         var section: Int
         var host: String
         var prefer: ResolvePrefer
+        /// A `server-template`'s servers share the answer's records, one each.
+        var template: Int?
         /// (backend, server) of each server resolved by this name.
         var servers: [(backend: Int, server: Int)]
         var asking = DNSRecordType.aaaa
@@ -44,8 +46,10 @@ struct DNSClient {
                 guard let resolution = server.resolution, resolution.index >= 0,
                       case .host(let host, _) = server.address else { continue }
                 let key = host.lowercased()
+                let template = server.template.map { b << 32 | $0 }
                 if let r = resolutions.firstIndex(where: {
                     $0.section == resolution.index && $0.host == key && $0.prefer == resolution.prefer
+                        && $0.template == template
                 }) {
                     resolutions[r].servers.append((b, s))
                     continue
@@ -53,7 +57,7 @@ struct DNSClient {
                 let entity = segment.layout.server(backend: b, s)
                 let started = !segment.admin(entity).contains(.resolution)
                 resolutions.append(Resolution(section: resolution.index, host: key, prefer: resolution.prefer,
-                                              servers: [(b, s)], lastValid: started ? now : nil))
+                                              template: template, servers: [(b, s)], lastValid: started ? now : nil))
             }
         }
     }
@@ -172,7 +176,7 @@ extension Master {
                     resolver = client
                 } else {
                     resolver = client
-                    failed(r, .other(0), loop: &loop)
+                    failed(r, .other, loop: &loop)
                 }
                 return
             }
@@ -183,37 +187,43 @@ extension Master {
             loop.schedule(Token(kind: MasterToken.dns.rawValue, slot: UInt32(r)), at: client.resolutions[r].deadline)
             resolver = client
             let by = "\(section.name)/\(section.nameservers[nameserver.nameserver].id)"
-            for server in client.resolutions[r].servers {
-                resolved(server.backend, server.server, ips, by: by, loop: &loop)
+            if client.resolutions[r].template != nil {
+                spread(ips, over: client.resolutions[r].servers, by: by, loop: &loop)
+            } else {
+                for server in client.resolutions[r].servers {
+                    resolved(server.backend, server.server, ips, by: by, loop: &loop)
+                }
             }
         case .nameError, .refused, .other:
             resolver = client
-            failed(r, response.code, loop: &loop)
+            failed(r, Failure(response.code), loop: &loop)
         }
     }
 
-    private enum Failure { case timeout }
+    /// Why a name did not resolve.
+    enum Failure {
+        case timeout, nameError, refused, other
+
+        init(_ code: DNSResponseCode) {
+            switch code {
+            case .nameError: self = .nameError
+            case .refused: self = .refused
+            case .noError, .other: self = .other
+            }
+        }
+    }
 
     /// The name did not resolve: past its hold, its servers lose their address.
-    private mutating func failed(_ r: Int, _ code: DNSResponseCode, loop: inout EventLoop) {
-        failed(r, code, timeout: false, loop: &loop)
-    }
-
     private mutating func failed(_ r: Int, _ failure: Failure, loop: inout EventLoop) {
-        failed(r, .other(0), timeout: true, loop: &loop)
-    }
-
-    private mutating func failed(_ r: Int, _ code: DNSResponseCode, timeout: Bool, loop: inout EventLoop) {
         guard var client = resolver else { return }
         let section = client.sections[client.resolutions[r].section]
         let hold: Int
         let status: String
-        switch code {
-        case _ where timeout:
-            (hold, status) = (section.holdTimeout, "DNS timeout status")
+        switch failure {
+        case .timeout: (hold, status) = (section.holdTimeout, "DNS timeout status")
         case .nameError: (hold, status) = (section.holdNX, "DNS NX status")
         case .refused: (hold, status) = (section.holdRefused, "DNS refused status")
-        default: (hold, status) = (section.holdOther, "unspecified DNS error")
+        case .other: (hold, status) = (section.holdOther, "unspecified DNS error")
         }
         client.resolutions[r].pending = false
         client.resolutions[r].deadline = loop.now + Int64(section.resolveInterval)
@@ -249,7 +259,7 @@ extension Master {
                   let inNet = ips.first(where: { ip in networks.contains { DNSClient.contains($0.address, $0.prefixLength, ip) } }) {
             choice = inNet
         }
-        let before = runtime.isSet ? runtime.hostText : initialHost(b, s)
+        let before = runtime.isSet ? runtime.hostText : ""
         guard segment.setAddress(ip: choice, port: port, entity) || wasMaintained else { return }
         let after = RuntimeAddress(ip: choice, port: port).hostText
         let name = segment.layout.entities[entity]
@@ -262,11 +272,34 @@ extension Master {
         followAddress(b, s, RuntimeAddress(ip: choice, port: port).socketAddress, loop: &loop)
     }
 
-    /// The address the server started with, as the master resolves it.
-    private func initialHost(_ b: Int, _ s: Int) -> String {
-        guard case .address(let a)? = try? InitialAddress.resolve(configuration.backends[b].servers[s]),
-              let runtime = RuntimeAddress(a) else { return "" }
-        return runtime.hostText
+    /// A `server-template`'s answer: each server keeps its address while the
+    /// answer holds it, the other records go to the servers without one, in
+    /// order, and servers left without a record go into resolution maintenance.
+    private mutating func spread(_ ips: [[UInt8]], over servers: [(backend: Int, server: Int)], by: String,
+                                 loop: inout EventLoop) {
+        guard let segment = generations[resolverGeneration]?.segment else { return }
+        var unused = ips
+        var waiting: [(backend: Int, server: Int)] = []
+        for server in servers {
+            let runtime = segment.runtimeAddress(segment.layout.server(backend: server.backend, server.server))
+            if runtime.isSet, let i = unused.firstIndex(of: runtime.ip) {
+                unused.remove(at: i)
+            } else {
+                waiting.append(server)
+            }
+        }
+        for server in waiting {
+            guard !unused.isEmpty else {
+                let entity = segment.layout.server(backend: server.backend, server.server)
+                if segment.admin(entity).contains(.resolution) { continue }
+                segment.setAddress(ip: [], port: 0, entity)
+                let name = segment.layout.entities[entity]
+                Notice.warning("Server \(name.proxy)/\(name.server) is going DOWN for maintenance (No IP for server).")
+                followAddress(server.backend, server.server, nil, loop: &loop)
+                continue
+            }
+            resolved(server.backend, server.server, [unused.removeFirst()], by: by, loop: &loop)
+        }
     }
 
     /// The checks follow the server's new address.

@@ -165,6 +165,15 @@ public struct Worker: ~Copyable, EventHandler {
         stats = WorkerStats(segment: segment, slot: options.segment == nil ? 0 : options.slot)
         statsServer = StatsServer(listeners: options.statsSockets)
         self.configuration = configuration
+        // The address a name resolved to, for `show servers state` and the
+        // master's DNS client (the first worker to start stores it).
+        for (b, backend) in configuration.backends.enumerated() {
+            for (s, server) in backend.servers.enumerated() where !backends[b].addressless.contains(s) {
+                guard case .host = server.address, let address = RuntimeAddress(backends[b].servers[s].address) else { continue }
+                stats.segment.addresses?.store(RuntimeAddress(ip: address.ip, port: address.port, initial: true),
+                                               stats.server(b, s))
+            }
+        }
         // A server without an address is in resolution maintenance (as
         // HAProxy's RMAINT) until the master gives it one.
         for b in backends.indices {

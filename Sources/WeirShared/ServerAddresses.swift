@@ -11,11 +11,15 @@ public struct RuntimeAddress: Sendable, Hashable {
     /// 4 or 16 bytes in network order; empty: the server has no address.
     public var ip: [UInt8]
     public var port: UInt16
+    /// Stored by a worker at its start: the address its system resolver
+    /// gave a name, not one the master chose.
+    public var initial = false
 
-    public init(generation: Int = 0, ip: [UInt8], port: UInt16) {
+    public init(generation: Int = 0, ip: [UInt8], port: UInt16, initial: Bool = false) {
         self.generation = generation
         self.ip = ip
         self.port = port
+        self.initial = initial
     }
 
     public var isSet: Bool { generation != 0 }
@@ -40,11 +44,13 @@ public struct RuntimeAddress: Sendable, Hashable {
     }
 }
 
-/// Per entity, a record of four words written only by the master and read
-/// by every worker: a sequence number (odd while a write is under way, a
-/// seqlock), then family and port, then the address's 16 bytes. A reader
-/// retries until it sees the same even sequence before and after, so it
-/// never takes half of an old address and half of a new one.
+/// Per entity, a record of four words written by the master (and once, at
+/// their start, by workers for a name they resolved) and read by every
+/// worker: a sequence number (odd while a write is under way, a seqlock;
+/// a writer claims it by compare-and-swap), then family, flags and port,
+/// then the address's 16 bytes. A reader retries until it sees the same
+/// even sequence before and after, so it never takes half of an old
+/// address and half of a new one.
 public struct ServerAddresses: @unchecked Sendable {
     static let recordSize = 32
     let base: UnsafeMutableRawPointer
@@ -74,28 +80,46 @@ public struct ServerAddresses: @unchecked Sendable {
             let low = word(entity, 3).load(ordering: .relaxed)
             atomicMemoryFence(ordering: .acquiring)
             guard word(entity, 0).load(ordering: .relaxed) == before else { continue }
-            let family = meta >> 16
+            let family = meta >> 16 & 0xff
             let count = family == 4 ? 4 : family == 6 ? 16 : 0
             var bytes: [UInt8] = []
             withUnsafeBytes(of: (high, low)) { bytes = Array($0.prefix(count)) }
-            return RuntimeAddress(generation: Int(before / 2), ip: bytes, port: UInt16(truncatingIfNeeded: meta))
+            return RuntimeAddress(generation: Int(before / 2), ip: bytes, port: UInt16(truncatingIfNeeded: meta),
+                                  initial: meta & Self.initialFlag != 0)
         }
         return RuntimeAddress(ip: [], port: 0)
     }
 
-    /// Sets the entity's address (master only: one writer); an empty `ip`
-    /// says the server has none.
-    public func store(_ address: RuntimeAddress, _ entity: Int) {
+    static let initialFlag: UInt64 = 1 << 24
+
+    /// Sets the entity's address; an empty `ip` says the server has none.
+    /// An `initial` address is stored only into a record never written
+    /// (false otherwise).
+    @discardableResult
+    public func store(_ address: RuntimeAddress, _ entity: Int) -> Bool {
         var words: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &words) { $0.copyBytes(from: address.ip.prefix(16)) }
         let family: UInt64 = address.ip.count == 4 ? 4 : address.ip.count == 16 ? 6 : 0
-        let sequence = word(entity, 0).load(ordering: .relaxed)
-        word(entity, 0).store(sequence | 1, ordering: .relaxed)
+        var sequence = word(entity, 0).load(ordering: .relaxed)
+        // Claim the record: from an even sequence to the next odd one.
+        while true {
+            if address.initial && sequence != 0 { return false }
+            if sequence & 1 == 0 {
+                let (claimed, seen) = word(entity, 0).weakCompareExchange(expected: sequence, desired: sequence | 1,
+                                                                          ordering: .acquiring)
+                if claimed { break }
+                sequence = seen
+            } else {
+                sequence = word(entity, 0).load(ordering: .relaxed)
+            }
+        }
         atomicMemoryFence(ordering: .releasing)
-        word(entity, 1).store(family << 16 | UInt64(address.port), ordering: .relaxed)
+        let flags = address.initial ? Self.initialFlag : 0
+        word(entity, 1).store(flags | family << 16 | UInt64(address.port), ordering: .relaxed)
         word(entity, 2).store(words.0, ordering: .relaxed)
         word(entity, 3).store(words.1, ordering: .relaxed)
         word(entity, 0).store((sequence | 1) &+ 1, ordering: .releasing)
+        return true
     }
 }
 

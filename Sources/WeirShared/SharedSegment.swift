@@ -437,7 +437,8 @@ public struct SharedSegment: @unchecked Sendable {
             setCheckStatus(old.checkStatus(o), index)
             // An address set at run time (runtime API, DNS) outlives the
             // reload while the server is configured the same way.
-            if entity.address == old.layout.entities[o].address, let previous = old.addresses?.load(o), previous.isSet {
+            if entity.address == old.layout.entities[o].address, let previous = old.addresses?.load(o), previous.isSet,
+               !previous.initial {
                 addresses?.store(previous, index)
             }
         }

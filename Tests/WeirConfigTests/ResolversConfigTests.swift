@@ -77,3 +77,30 @@ struct ResolversConfigTests {
                 == ["t.cfg:8:57: error: 'resolve-prefer' expects 'ipv4' or 'ipv6', got 'ipv5'"])
     }
 }
+
+@Suite("server-template")
+struct ServerTemplateConfigTests {
+    @Test("a count or a range makes the servers, with the template's options")
+    func servers() throws {
+        let c = try #require(config(timeoutDefaults + """
+            backend be
+                server-template web 3 app.example:8080 check weight 20
+                server-template api 5-6 10.0.0.1:80
+            """))
+        let servers = try #require(c.backends.first?.servers)
+        #expect(servers.map(\.name) == ["web1", "web2", "web3", "api5", "api6"])
+        #expect(servers.map(\.id) == [1, 2, 3, 4, 5])
+        #expect(servers[0].weight == 20 && servers[2].check.enabled && servers[2].address.description == "app.example:8080")
+        #expect(servers[0].template == 0 && servers[2].template == 0 && servers[3].template == 3)
+    }
+
+    @Test("errors name the file, line and column")
+    func errors() {
+        #expect(WeirConfigTests.errors(timeoutDefaults + "backend be\n    server-template web x app.example:80\n")
+                == ["t.cfg:6:25: error: server-template: expected a number of servers or a range like 1-5, got 'x'"])
+        #expect(WeirConfigTests.errors(timeoutDefaults + "backend be\n    server-template web 2 app.example:80 id 4\n")
+                == ["t.cfg:6:42: error: 'id' is not allowed in 'server-template': each server needs its own"])
+        #expect(WeirConfigTests.errors(timeoutDefaults + "frontend fe\n    bind :80\n    server-template web 2 app.example:80\n")
+                == ["t.cfg:7:5: error: 'server-template' is not allowed in a 'frontend' section"])
+    }
+}

@@ -82,3 +82,52 @@ struct DNSResolutionTests {
         harness.expectNoWorkerCrash()
     }
 }
+
+@Suite("server-template with DNS", .serialized)
+struct ServerTemplateTests {
+    @Test("server-template spreads a multi-record answer over its servers; the rest wait in maintenance")
+    func spreadsRecords() throws {
+        let names = ["one", "two", "three"]
+        let first = try Backend(.name("one"), host: "127.0.0.1")
+        let others = try [Backend(.name("two"), host: "127.0.0.2", port: first.port),
+                          Backend(.name("three"), host: "127.0.0.3", port: first.port)]
+        defer {
+            first.stop()
+            others.forEach { $0.stop() }
+        }
+        let dns = try DNSServer(zone: ["pool.test": ["A": ["127.0.0.1", "127.0.0.2"]]])
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server-template web 4 pool.test:\(first.port) resolvers dns init-addr none resolve-prefer ipv4"
+        let harness = try MasterHarness(config: addressConfig(socket: socket, resolvers: resolvers(dns), servers: servers))
+        defer { harness.close() }
+        let port = try harness.master.port(of: "fe")
+        let filled = waitUntil(timeout: 10) {
+            let states = serverStates(socket)
+            return states["be/web1"]?.address == "127.0.0.1" && states["be/web2"]?.address == "127.0.0.2"
+                && states["be/web3"].map { $0.admin & 0x20 != 0 } == true
+                && states["be/web4"].map { $0.admin & 0x20 != 0 } == true
+        }
+        #expect(filled, "\(serverStates(socket))")
+        var seen = Set<String>()
+        for _ in 0..<20 { if let name = try? askName(port) { seen.insert(name) } }
+        #expect(seen == ["one", "two"], "\(seen)")
+
+        // A third record fills a waiting server; the others keep theirs.
+        try dns.set(["pool.test": ["A": ["127.0.0.3", "127.0.0.2", "127.0.0.1"]]])
+        let third = waitUntil(timeout: 10) {
+            let states = serverStates(socket)
+            return states["be/web3"]?.address == "127.0.0.3" && states["be/web3"].map { $0.admin & 0x20 == 0 } == true
+        }
+        #expect(third, "\(serverStates(socket))")
+        let states = serverStates(socket)
+        #expect(states["be/web1"]?.address == "127.0.0.1" && states["be/web2"]?.address == "127.0.0.2")
+        seen = []
+        #expect(waitUntil(timeout: 10) {
+            if let name = try? askName(port) { seen.insert(name) }
+            return seen == Set(names)
+        }, "\(seen)")
+        harness.expectNoWorkerCrash()
+    }
+}
