@@ -45,7 +45,8 @@ struct DNSClient {
             for (s, server) in backend.servers.enumerated() {
                 guard let resolution = server.resolution, resolution.index >= 0,
                       case .host(let host, _) = server.address else { continue }
-                let key = host.lowercased()
+                var key = host.lowercased()
+                if key.hasSuffix(".") { key.removeLast() }
                 let template = server.template.map { b << 32 | $0 }
                 if let r = resolutions.firstIndex(where: {
                     $0.section == resolution.index && $0.host == key && $0.prefer == resolution.prefer
