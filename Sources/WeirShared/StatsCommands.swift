@@ -549,6 +549,8 @@ public enum StatsCommands {
                 if runtime.isSet {
                     address = runtime.ip.isEmpty ? "-" : runtime.hostText
                     if !runtime.ip.isEmpty { port = String(runtime.port) }
+                } else if admin.contains(.resolution) {
+                    address = "-"
                 }
                 // Without a check, what HAProxy 2.6 prints for an unchecked
                 // server: status INI (1), no result, health at the default
