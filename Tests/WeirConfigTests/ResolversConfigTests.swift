@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import WeirConfig
 
@@ -54,6 +55,24 @@ struct ResolversConfigTests {
         #expect(servers[0].resolution?.prefer == .ipv4)
         #expect(servers[0].resolution?.networks.map(\.prefixLength) == [8, 8])
         #expect(servers[1].resolution?.resolvers == "dns")
+    }
+
+    @Test("parse-resolv-conf adds the name servers of /etc/resolv.conf")
+    func resolvConf() throws {
+        guard let file = fopen("/etc/resolv.conf", "r") else { return }
+        var expected = 0
+        var line = [CChar](repeating: 0, count: 1024)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+            if fields.count >= 2, fields[0] == "nameserver", IPAddress.parse(String(fields[1])) != nil { expected += 1 }
+        }
+        fclose(file)
+        let result = parse(withBackend("resolvers dns\n    parse-resolv-conf\n    nameserver extra 10.0.0.53:53"))
+        if expected == 0 { return }
+        let r = try #require(result.configuration?.resolvers.first)
+        #expect(r.nameservers.count == expected + 1)
+        #expect(r.nameservers.first?.port == 53 && r.nameservers.last?.id == "extra")
     }
 
     @Test("errors name the file, line and column")

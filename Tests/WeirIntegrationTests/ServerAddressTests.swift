@@ -113,4 +113,31 @@ struct ServerAddressTests {
         #expect(waitUntil(timeout: 10) { first.openConnections == 0 }, "the pooled connection was closed")
         harness.expectNoWorkerCrash()
     }
+
+    @Test("health checks follow the address: DOWN at a closed port, UP again at a live one")
+    func checksFollow() throws {
+        let first = try Backend(.name("first"))
+        let second = try Backend(.name("second"))
+        defer {
+            first.stop()
+            second.stop()
+        }
+        let closed = try freeLoopbackPort()
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let harness = try MasterHarness(config: addressConfig(socket: socket, servers: """
+                server s1 \(first.address) check inter 100ms rise 1 fall 1
+            """))
+        defer { harness.close() }
+        let port = try harness.master.port(of: "fe")
+        #expect(try askName(port) == "first")
+        _ = try statsCommand(socket, "set server be/s1 addr 127.0.0.1 port \(closed)")
+        let down = harness.master.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is DOWN") }
+        #expect(down != nil, "stderr:\n\(harness.master.stderr.text)")
+        _ = try statsCommand(socket, "set server be/s1 addr 127.0.0.1 port \(second.port)")
+        let up = harness.master.stderr.waitForLine(timeout: 10) { $0.contains("Server be/s1 is UP") }
+        #expect(up != nil, "stderr:\n\(harness.master.stderr.text)")
+        #expect(waitForName(port, "second"))
+        harness.expectNoWorkerCrash()
+    }
 }
