@@ -21,7 +21,7 @@ public struct ResolversSection: Sendable, Hashable {
     public var holdTimeout = 30_000
     public var holdRefused = 30_000
     public var holdOther = 30_000
-    /// `hold obsolete`: how long a record missing from the answers keeps its server.
+    /// `hold obsolete`: how long a server keeps an address missing from the answers.
     public var holdObsolete = 0
     /// `accepted_payload_size`: the EDNS0 payload size announced (512: no EDNS0).
     public var acceptedPayloadSize = 512

@@ -30,6 +30,9 @@ struct DNSClient {
         var deadline: Int64 = 0
         /// When the name last resolved (loop ms); nil: not since the start.
         var lastValid: Int64?
+        /// Per server, since when the answers no longer hold its address
+        /// (`hold obsolete`); nil while they do.
+        var missingSince: [Int64?] = []
     }
 
     var resolutions: [Resolution] = []
@@ -53,12 +56,14 @@ struct DNSClient {
                         && $0.template == template
                 }) {
                     resolutions[r].servers.append((b, s))
+                    resolutions[r].missingSince.append(nil)
                     continue
                 }
                 let entity = segment.layout.server(backend: b, s)
                 let started = !segment.admin(entity).contains(.resolution)
                 resolutions.append(Resolution(section: resolution.index, host: key, prefer: resolution.prefer,
-                                              template: template, servers: [(b, s)], lastValid: started ? now : nil))
+                                              template: template, servers: [(b, s)], lastValid: started ? now : nil,
+                                              missingSince: [nil]))
             }
         }
     }
@@ -186,12 +191,28 @@ extension Master {
             let section = client.sections[client.resolutions[r].section]
             client.resolutions[r].deadline = loop.now + Int64(section.resolveInterval)
             loop.schedule(Token(kind: MasterToken.dns.rawValue, slot: UInt32(r)), at: client.resolutions[r].deadline)
+            // `hold obsolete`: a server whose address left the answers keeps
+            // it that long.
+            var servers: [(backend: Int, server: Int)] = []
+            if let segment = generations[resolverGeneration]?.segment {
+                for (i, server) in client.resolutions[r].servers.enumerated() {
+                    let runtime = segment.runtimeAddress(segment.layout.server(backend: server.backend, server.server))
+                    if !runtime.isSet || runtime.ip.isEmpty || ips.contains(runtime.ip) {
+                        client.resolutions[r].missingSince[i] = nil
+                    } else {
+                        let since = client.resolutions[r].missingSince[i] ?? loop.now
+                        client.resolutions[r].missingSince[i] = since
+                        if loop.now - since < Int64(section.holdObsolete) { continue }
+                    }
+                    servers.append(server)
+                }
+            }
             resolver = client
             let by = "\(section.name)/\(section.nameservers[nameserver.nameserver].id)"
             if client.resolutions[r].template != nil {
-                spread(ips, over: client.resolutions[r].servers, by: by, loop: &loop)
+                spread(ips, over: servers, by: by, loop: &loop)
             } else {
-                for server in client.resolutions[r].servers {
+                for server in servers {
                     resolved(server.backend, server.server, ips, by: by, loop: &loop)
                 }
             }

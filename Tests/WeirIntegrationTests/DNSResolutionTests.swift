@@ -130,4 +130,36 @@ struct ServerTemplateTests {
         }, "\(seen)")
         harness.expectNoWorkerCrash()
     }
+
+    @Test("hold obsolete: a server keeps an address that left the answers for that long, then waits")
+    func holdObsolete() throws {
+        let first = try Backend(.name("one"), host: "127.0.0.1")
+        let second = try Backend(.name("two"), host: "127.0.0.2", port: first.port)
+        defer {
+            first.stop()
+            second.stop()
+        }
+        let dns = try DNSServer(zone: ["pool.test": ["A": ["127.0.0.1", "127.0.0.2"]]])
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server-template web 2 pool.test:\(first.port) resolvers dns init-addr none resolve-prefer ipv4"
+        let harness = try MasterHarness(config: addressConfig(socket: socket,
+                                                              resolvers: resolvers(dns) + "\n    hold obsolete 2s",
+                                                              servers: servers))
+        defer { harness.close() }
+        #expect(waitUntil(timeout: 10) {
+            let states = serverStates(socket)
+            return states["be/web1"]?.address == "127.0.0.1" && states["be/web2"]?.address == "127.0.0.2"
+        }, "\(serverStates(socket))")
+        try dns.set(["pool.test": ["A": ["127.0.0.2"]]])
+        // Several answers without 127.0.0.1 (each query is logged after its answer).
+        let queries = dns.queries
+        #expect(waitUntil(timeout: 10) { dns.queries >= queries + 4 })
+        #expect(serverStates(socket)["be/web1"]?.address == "127.0.0.1", "kept while obsolete")
+        #expect(waitUntil(timeout: 10) { serverStates(socket)["be/web1"].map { $0.admin & 0x20 != 0 } == true },
+                "\(serverStates(socket))")
+        #expect(serverStates(socket)["be/web2"]?.address == "127.0.0.2")
+        harness.expectNoWorkerCrash()
+    }
 }
