@@ -65,6 +65,34 @@ struct DNSResolutionTests {
         harness.expectNoWorkerCrash()
     }
 
+    @Test("across a reload the server keeps the address its name resolved to, and goes on following it")
+    func reloadKeepsTheAddress() throws {
+        let old = try Backend(.name("old"))
+        let new = try Backend(.name("new"), host: "127.0.0.2", port: old.port)
+        let third = try Backend(.name("third"), host: "127.0.0.3", port: old.port)
+        defer {
+            old.stop()
+            new.stop()
+            third.stop()
+        }
+        let dns = try DNSServer(zone: ["app.test": ["A": ["127.0.0.2"]]])
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server s1 app.test:\(old.port) resolvers dns init-addr none resolve-prefer ipv4"
+        let harness = try MasterHarness(config: addressConfig(socket: socket, resolvers: resolvers(dns), servers: servers))
+        defer { harness.close() }
+        #expect(waitForName(try harness.master.port(of: "fe"), "new"), "stderr:\n\(harness.master.stderr.text)")
+        let reload = try harness.reload()
+        #expect(reload.success, "\(reload.answer)")
+        let port = try harness.master.port(of: "fe")
+        // The new workers start on the carried address, before any answer.
+        #expect(try askName(port) == "new")
+        try dns.set(["app.test": ["A": ["127.0.0.3"]]])
+        #expect(waitForName(port, "third"), "stderr:\n\(harness.master.stderr.text)")
+        harness.expectNoWorkerCrash()
+    }
+
     @Test("resolve-prefer ipv6 (the default) asks AAAA first and falls back to A")
     func prefersIPv6ThenIPv4() throws {
         let backend = try Backend(.name("v4"))
