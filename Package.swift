@@ -25,14 +25,14 @@ let package = Package(
         // HTTP response compression: a streaming deflate encoder (pure, no syscalls).
         .target(name: "WeirDeflate"),
         .target(name: "WeirDNS"),
-        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
+        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirDNS", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig", "WeirShared"]),
         .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
                                               "WeirHealth", "WeirTLS", "WeirDeflate"],
                 // crypt_r for http_auth with hashed passwords.
                 linkerSettings: [.linkedLibrary("crypt")]),
-        .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth", "WeirDNS",
+        .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth",
                                                   "CSystemd", "WeirTLS"]),
         .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL", "WeirTLS"]),
         .target(name: "CFuzzDriver"),

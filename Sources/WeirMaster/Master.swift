@@ -221,7 +221,7 @@ public struct Master: ~Copyable, EventHandler {
         case .cliListener: acceptCLI(loop: &loop)
         case .cliClient: cliEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .check: checkEvent(token, events: events, loop: &loop)
-        case .dns: resolutionEvent(Int(token.slot), loop: &loop)
+        case .dns: resolutionEvent(token, loop: &loop)
         case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         default: break
@@ -244,7 +244,7 @@ public struct Master: ~Copyable, EventHandler {
         case .check:
             checkTimer(token, deadline: deadline, loop: &loop)
         case .dns:
-            resolutionTimer(Int(token.slot), deadline: deadline, loop: &loop)
+            resolutionTimer(token, deadline: deadline, loop: &loop)
         case .statsClient:
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .rates:

@@ -32,6 +32,9 @@ enum TokenKind: UInt8 {
     case queuePoll
     /// Timer, `-d` mode only: a new TLS ticket key (under a master, the master rotates them).
     case ticketKeys
+    /// `-d` mode only: a name server's socket (slot: its index) or a name's
+    /// timer (slot: its resolution); under a master, the master resolves.
+    case dns
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -107,6 +110,8 @@ public struct Worker: ~Copyable, EventHandler {
     var exitStatus: Int32 = 0
     /// Active health checks, run here only without a master (`-d`).
     var checker: HealthChecker?
+    /// DNS resolution of the servers with `resolvers`, here only without a master.
+    var resolver: DNSClient?
     /// Counters and server state in shared memory.
     var stats: WorkerStats
     /// A timer polls the backend queues while sessions wait: a server slot
@@ -281,6 +286,10 @@ public struct Worker: ~Copyable, EventHandler {
         }
         if !options.quiet { Notice.notice("Loading success.") }
         checker?.start(loop: &eventLoop)
+        if options.control == nil {
+            resolver = DNSClient(configuration: configuration, segment: stats.segment, tokenKind: TokenKind.dns.rawValue,
+                                 loop: &eventLoop)
+        }
         rotateTicketKeys(loop: &eventLoop)
         eventLoop.run(&self)
         statsServer.closeAll()
@@ -313,6 +322,8 @@ public struct Worker: ~Copyable, EventHandler {
             if let events = checker?.handleEvent(token, events: events, loop: &loop) { checkerEvents(events, loop: &loop) }
         case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
+        case .dns:
+            if let changes = resolver?.handleEvent(token, loop: &loop) { followAddresses(changes, loop: &loop) }
         // Sessions' events never come here: `handleEvent` took them.
         case .client, .server, .acceptResume, .idleSweep, .queuePoll, .ticketKeys, nil: break
         }
@@ -333,6 +344,10 @@ public struct Worker: ~Copyable, EventHandler {
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .ticketKeys:
             rotateTicketKeys(loop: &loop)
+        case .dns:
+            if let changes = resolver?.handleTimer(token, deadline: deadline, loop: &loop) {
+                followAddresses(changes, loop: &loop)
+            }
         default: break
         }
     }

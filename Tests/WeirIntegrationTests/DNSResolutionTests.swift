@@ -93,6 +93,28 @@ struct DNSResolutionTests {
         harness.expectNoWorkerCrash()
     }
 
+    @Test("-d: the single process resolves too")
+    func debugMode() throws {
+        let old = try Backend(.name("old"))
+        let new = try Backend(.name("new"), host: "127.0.0.2", port: old.port)
+        defer {
+            old.stop()
+            new.stop()
+        }
+        let dns = try DNSServer(zone: ["app.test": ["A": ["127.0.0.1"]]])
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server s1 app.test:\(old.port) resolvers dns init-addr none resolve-prefer ipv4"
+        let weir = try WeirProcess.start(config: addressConfig(socket: socket, resolvers: resolvers(dns), servers: servers))
+        defer { weir.stop() }
+        let port = try weir.port(of: "fe")
+        #expect(waitForName(port, "old"), "stderr:\n\(weir.stderr.text)")
+        try dns.set(["app.test": ["A": ["127.0.0.2"]]])
+        #expect(waitForName(port, "new"), "stderr:\n\(weir.stderr.text)")
+        #expect(serverStates(socket)["be/s1"]?.address == "127.0.0.2")
+    }
+
     @Test("resolve-prefer ipv6 (the default) asks AAAA first and falls back to A")
     func prefersIPv6ThenIPv4() throws {
         let backend = try Backend(.name("v4"))
