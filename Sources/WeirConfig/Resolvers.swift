@@ -250,7 +250,10 @@ extension ParserState {
         case "resolve-opts":
             for opt in value.text.split(separator: ",") {
                 switch opt {
-                case "allow-dup-ip", "prevent-dup-ip", "ignore-weight": break
+                case "allow-dup-ip", "ignore-weight": break
+                case "prevent-dup-ip":
+                    warning("'resolve-opts prevent-dup-ip' is ignored: Weir lets servers share an address "
+                            + "(a server-template still gives each server its own)", at: value)
                 default:
                     error("'resolve-opts' expects 'allow-dup-ip', 'ignore-weight' or 'prevent-dup-ip', got '\(opt)'",
                           at: value)

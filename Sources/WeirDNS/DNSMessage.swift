@@ -6,7 +6,6 @@
 /// The record types Weir asks for.
 public enum DNSRecordType: UInt16, Sendable {
     case a = 1
-    case cname = 5
     case aaaa = 28
     case opt = 41
 }

@@ -75,6 +75,18 @@ struct ResolversConfigTests {
         #expect(r.nameservers.first?.port == 53 && r.nameservers.last?.id == "extra")
     }
 
+    @Test("prevent-dup-ip warns; SRV names are refused")
+    func unsupported() {
+        #expect(warnings(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
+                                     server: "server s1 a.example:80 resolvers dns resolve-opts prevent-dup-ip init-addr none"))
+                == ["t.cfg:8:55: warning: 'resolve-opts prevent-dup-ip' is ignored: Weir lets servers share an address "
+                    + "(a server-template still gives each server its own)"])
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
+                                   server: "server-template s 3 _http._tcp.app.local resolvers dns init-addr none"))
+                == ["t.cfg:8:25: error: server-template: DNS SRV records ('_http._tcp.app.local') are not supported "
+                    + "by Weir yet; give a name with A or AAAA records, and a port"])
+    }
+
     @Test("errors name the file, line and column")
     func errorsArePrecise() {
         #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
