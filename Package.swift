@@ -24,7 +24,8 @@ let package = Package(
         .target(name: "WeirHTTP"),
         // HTTP response compression: a streaming deflate encoder (pure, no syscalls).
         .target(name: "WeirDeflate"),
-        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", .product(name: "Atomics", package: "swift-atomics")]),
+        .target(name: "WeirDNS"),
+        .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirDNS", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig", "WeirShared"]),
         .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
@@ -43,6 +44,7 @@ let package = Package(
         .testTarget(name: "WeirBalanceTests", dependencies: ["WeirBalance"]),
         .testTarget(name: "WeirHTTPTests", dependencies: ["WeirHTTP"]),
         .testTarget(name: "WeirDeflateTests", dependencies: ["WeirDeflate"]),
+        .testTarget(name: "WeirDNSTests", dependencies: ["WeirDNS"]),
         .testTarget(name: "WeirTLSTests", dependencies: ["WeirTLS", "WeirConfig", "WeirShared"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
         .testTarget(name: "WeirHealthTests", dependencies: ["WeirHealth", "WeirConfig", "WeirLoop", "WeirSystem"]),

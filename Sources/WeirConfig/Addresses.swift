@@ -203,6 +203,10 @@ enum Addresses {
             return .failure("server: expected an address like 10.0.0.1:80, got '\(text)'")
         }
         if split.bracketed, family == .any { family = .v6 }
+        // HAProxy asks for SRV records when a name starts with '_' (`_http._tcp.app`).
+        if split.host.hasPrefix("_") {
+            return .failure("server: DNS SRV records ('\(split.host)') are not supported by Weir yet; give a name with A or AAAA records, and a port")
+        }
         guard let portText = split.port else { return .failure("server: missing port in '\(text)'") }
         if portText.hasPrefix("+") || portText.hasPrefix("-") {
             return .failure("server: relative ports like '\(portText)' are not supported by Weir yet")
@@ -300,5 +304,12 @@ enum Addresses {
             cursor = entry.pointee.ai_next
         }
         return found.map { .success($0) } ?? .failure("no IPv4 or IPv6 address")
+    }
+}
+
+extension IPAddress {
+    /// An IPv4 or IPv6 address written plainly (no brackets, no port).
+    public static func parse(_ text: String) -> IPAddress? {
+        Addresses.parseIPv4(Substring(text)) ?? Addresses.parseIPv6(Substring(text))
     }
 }

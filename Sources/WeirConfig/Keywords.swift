@@ -13,7 +13,7 @@ enum Keywords {
 
     /// HAProxy sections Weir does not have yet; their contents are skipped.
     static let unsupportedSections: Set<String> = [
-        "peers", "resolvers", "mailers", "program", "ring", "cache", "fcgi-app",
+        "peers", "mailers", "program", "ring", "cache", "fcgi-app",
         "log-forward", "crt-store", "traces", "acme", "namespace_list",
     ]
 
@@ -59,6 +59,7 @@ enum Keywords {
         ("default_backend", true, true, true, false),
         ("use_backend", false, true, true, false),
         ("server", false, false, true, true),
+        ("server-template", false, false, true, true),
         ("default-server", true, false, true, true),
         ("balance", true, false, true, true),
         ("timeout", true, true, true, true),
@@ -133,7 +134,7 @@ enum Keywords {
         "tcp-response",
         "hash-balance-factor", "hash-key", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
-        "persist", "server-template",
+        "persist",
         "dynamic-cookie-key", "filter", "source",
         "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
         "use-fcgi-app", "grace", "http-restrict-req-hdr-names", "log-bufsize", "balance-random", "option-forwardfor",
@@ -237,13 +238,12 @@ enum Keywords {
         "weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie", "check", "no-check", "inter", "fastinter",
         "downinter", "rise", "fall", "port", "addr", "init-addr", "observe", "error-limit", "on-error",
         "on-marked-down", "on-marked-up", "slowstart", "send-proxy", "send-proxy-v2", "no-send-proxy",
-        "no-send-proxy-v2", "check-send-proxy",
+        "no-send-proxy-v2", "check-send-proxy", "resolvers", "resolve-prefer", "resolve-opts", "resolve-net",
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
         "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
-        "resolvers", "resolve-prefer",
-        "resolve-opts", "resolve-net", "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
+        "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
         "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
         "check-alpn", "check-proto", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",

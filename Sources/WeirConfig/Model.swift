@@ -407,6 +407,12 @@ public struct Server: Sendable, Hashable {
     /// connection to the server (version 2 when both are set, as in HAProxy).
     public var sendProxyV1 = false
     public var sendProxyV2 = false
+    /// `resolvers`, `resolve-prefer`, `resolve-net`: the master resolves the
+    /// server's name at run time (only for a name, not an IP address).
+    public var resolution: ServerResolution?
+    /// Servers of one `server-template` line share a number (the index of
+    /// its first server); nil for a `server` line.
+    public var template: Int?
     public var location: SourceLocation
 
     public init(name: String, address: ServerAddress, id: Int, location: SourceLocation) {
@@ -944,6 +950,8 @@ public struct Configuration: Sendable, Hashable {
     public var backends: [Backend] = []
     /// `userlist` sections, in file order.
     public var userlists: [Userlist] = []
+    /// `resolvers` sections, in file order.
+    public var resolvers: [ResolversSection] = []
 
     public init() {}
 }

@@ -131,6 +131,7 @@ struct ServerDefaults: Sendable {
     var sendProxyV2 = false
     /// Only on `server` lines.
     var cookie: String?
+    var resolution = ResolutionOptions()
 }
 
 /// A `log` line before `log global` is resolved against the global section.
@@ -226,6 +227,8 @@ enum CurrentSection {
     case userlist(index: Int)
     /// An `http-errors` section: an index into `httpErrorSections`.
     case httpErrors(index: Int)
+    /// A `resolvers` section: an index into `resolversSections`.
+    case resolvers(index: Int)
 }
 
 struct ParserState {
@@ -259,6 +262,8 @@ struct ParserState {
     var userlistLocations: [(users: [SourceLocation], groups: [SourceLocation])] = []
     /// `http-errors` sections read so far.
     var httpErrorSections: [HTTPErrorsSection] = []
+    /// `resolvers` sections read so far.
+    var resolversSections: [ResolversSection] = []
     /// Where `tune.maxrewrite` is written, to check it against `tune.bufsize`.
     var maxRewriteLocation: SourceLocation?
     /// Where names met in the expression being parsed are written.
@@ -350,7 +355,7 @@ struct ParserState {
         case .global: return .global
         case .defaults: return .defaults
         case .proxy(let i): return proxies[i].kind
-        case .none, .unsupported, .userlist, .httpErrors: return nil
+        case .none, .unsupported, .userlist, .httpErrors, .resolvers: return nil
         }
     }
 
@@ -361,6 +366,7 @@ struct ParserState {
         case .proxy(let i): return proxies[i].name
         case .userlist(let i): return userlists[i].name
         case .httpErrors(let i): return httpErrorSections[i].name
+        case .resolvers(let i): return resolversSections[i].name
         case .none, .unsupported: return ""
         }
     }

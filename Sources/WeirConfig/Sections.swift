@@ -155,6 +155,11 @@ extension ParserState {
             openHTTPErrors(words)
             return
         }
+        if keyword == "resolvers" {
+            closeSection()
+            openResolvers(words)
+            return
+        }
         if Keywords.sections.contains(keyword) {
             openSection(words)
             return
@@ -172,8 +177,10 @@ extension ParserState {
             userlistKeyword(words)
         case .httpErrors:
             httpErrorsKeyword(words)
+        case .resolvers:
+            resolversKeyword(words)
         case .none:
-            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist", "http-errors"]) {
+            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist", "http-errors", "resolvers"]) {
                 error("unknown section '\(keyword)'; did you mean '\(s)'?", at: words[0])
             } else {
                 error("'\(keyword)' must be inside a section (global, defaults, frontend, backend or listen)",
@@ -199,6 +206,8 @@ extension ParserState {
             finishProxy(index)
         case .userlist(let index):
             finishUserlist(index)
+        case .resolvers(let index):
+            finishResolvers(index)
         case .none, .global, .unsupported, .httpErrors:
             break
         }
@@ -312,6 +321,7 @@ extension ParserState {
             case "default_backend": parseDefaultBackend(words)
             case "use_backend": parseUseBackend(words)
             case "server": parseServer(words)
+            case "server-template": parseServerTemplate(words)
             case "default-server": parseDefaultServer(words)
             case "balance": parseBalance(words)
             case "timeout": parseTimeout(words)

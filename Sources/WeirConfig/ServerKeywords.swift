@@ -23,10 +23,62 @@ extension ParserState {
             error(message.text, at: words[2])
             return
         }
-        var server = Server(name: name.text, address: address, id: 0, location: location(name))
         var options = proxies[index].settings.serverDefaults
         var explicitID: Int?
         guard parseServerOptions(words, from: 3, into: &options, id: &explicitID, keyword: "server") else { return }
+        proxies[index].servers.append(makeServer(name.text, address, options, at: location(name)))
+        proxies[index].serverIDs.append(explicitID)
+    }
+
+    /// `server-template <prefix> <num>|<low>-<high> <fqdn>[:<port>] [options]`:
+    /// servers `<prefix><n>` that share the options; with `resolvers`, the
+    /// records of the name's answer are spread over them.
+    mutating func parseServerTemplate(_ words: [Word]) {
+        guard let index = proxyIndex else { return }
+        guard words.count > 3 else {
+            error("server-template: expected a prefix, a number or range, and an address like app.example:80",
+                  at: words[min(words.count - 1, 1)])
+            return
+        }
+        let prefix = words[1], count = words[2]
+        let numbers: ClosedRange<Int>
+        let bounds = count.text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        if bounds.count == 2, let low = Int(bounds[0]), let high = Int(bounds[1]), low >= 1, high >= low {
+            numbers = low...high
+        } else if bounds.count == 1, let n = Int(bounds[0]), n >= 1 {
+            numbers = 1...n
+        } else {
+            error("server-template: expected a number of servers or a range like 1-5, got '\(count.text)'", at: count)
+            return
+        }
+        guard numbers.count <= 4096 else {
+            error("server-template: \(numbers.count) servers is too many (4096 at most)", at: count)
+            return
+        }
+        guard let addressText = expandedAddress(words[3]) else { return }
+        let address: ServerAddress
+        switch Addresses.parseServer(Substring(addressText)) {
+        case .success(let a): address = a
+        case .failure(let message):
+            let text = message.text.hasPrefix("server:") ? "server-template:" + message.text.dropFirst(7) : message.text
+            error(text, at: words[3])
+            return
+        }
+        var options = proxies[index].settings.serverDefaults
+        var ignoredID: Int?
+        guard parseServerOptions(words, from: 4, into: &options, id: &ignoredID, keyword: "server-template") else { return }
+        let template = proxies[index].servers.count
+        for n in numbers {
+            var server = makeServer(prefix.text + String(n), address, options, at: location(prefix))
+            server.template = template
+            proxies[index].servers.append(server)
+            proxies[index].serverIDs.append(nil)
+        }
+    }
+
+    private func makeServer(_ name: String, _ address: ServerAddress, _ options: ServerDefaults,
+                            at location: SourceLocation) -> Server {
+        var server = Server(name: name, address: address, id: 0, location: location)
         server.weight = options.weight
         server.maxconn = options.maxconn
         server.backup = options.backup
@@ -36,8 +88,14 @@ extension ParserState {
         server.tls = options.tls
         server.sendProxyV1 = options.sendProxyV1
         server.sendProxyV2 = options.sendProxyV2
-        proxies[index].servers.append(server)
-        proxies[index].serverIDs.append(explicitID)
+        if let resolvers = options.resolution.resolvers {
+            var resolution = ServerResolution(resolvers: resolvers,
+                                              location: options.resolution.resolversLocation ?? location)
+            resolution.prefer = options.resolution.prefer
+            resolution.networks = options.resolution.networks
+            server.resolution = resolution
+        }
+        return server
     }
 
     mutating func parseDefaultServer(_ words: [Word]) {
@@ -65,8 +123,8 @@ extension ParserState {
                 options.maxconn = n
                 i += 2
             case "id":
-                if keyword == "default-server" {
-                    error("'id' is not allowed in 'default-server': each server needs its own", at: option)
+                if keyword != "server" {
+                    error("'id' is not allowed in '\(keyword)': each server needs its own", at: option)
                     return false
                 }
                 guard let n = integer(words, i + 1, keyword: "id", range: 1...Int(Int32.max), anchor: option) else { return false }
@@ -76,8 +134,8 @@ extension ParserState {
                 options.backup = true
                 i += 1
             case "cookie":
-                if keyword == "default-server" {
-                    error("'cookie' is not allowed in 'default-server': each server needs its own", at: option)
+                if keyword != "server" {
+                    error("'cookie' is not allowed in '\(keyword)': each server needs its own", at: option)
                     return false
                 }
                 guard i + 1 < words.count else {
@@ -105,6 +163,10 @@ extension ParserState {
                 options.sendProxyV2 = false
                 i += 1
             default:
+                if let parsed = parseResolutionOption(words, &i, into: &options.resolution) {
+                    if !parsed { return false }
+                    continue
+                }
                 if let parsed = parseServerTLSOption(words, &i, into: &options.tls, check: &options.check,
                                                      keyword: keyword) {
                     if !parsed { return false }

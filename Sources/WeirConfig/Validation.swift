@@ -204,6 +204,7 @@ extension ParserState {
             return -1
         }
         let userlistIndex = resolveUserlists(into: &config)
+        resolveServerResolvers(&config)
         if !nbsrvIndex.isEmpty || !userlistIndex.isEmpty {
             let rewrite: (inout Fetch) -> Void = { fetch in
                 switch fetch {

@@ -43,7 +43,9 @@ public struct HealthChecker {
         let isBackup: Bool
         let configuredWeight: Int
         let settings: ServerCheck
-        let address: SocketAddress
+        /// Where checks connect; nil while the server has no address (its
+        /// name does not resolve): its checks wait.
+        var address: SocketAddress?
         let plan: Int
         let connectTimeout: Int?
         let checkTimeout: Int?
@@ -124,7 +126,13 @@ public struct HealthChecker {
                 var member = Member(isBackup: server.backup, disabled: server.disabled, checked: nil)
                 if server.check.enabled && !server.disabled {
                     do {
-                        let address = try HealthChecker.address(of: server)
+                        var address: SocketAddress?
+                        do { address = try HealthChecker.address(of: server) } catch let error as CheckSetupError
+                            where error.unresolved {
+                            // No address yet (`init-addr none`): checked once
+                            // it gets one (`set server addr`, DNS).
+                            member.disabled = true
+                        }
                         var tls: TLSServerContext?
                         if server.checksUseTLS {
                             // An HTTP check speaks HTTP/1.1: `h2` is not offered to it.
@@ -146,8 +154,6 @@ public struct HealthChecker {
                             checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
                             tls: tls, sni: server.tls.checkSNI, sendProxy: server.checkSendProxy, state: state,
                             health: ServerHealth(usable: true, weight: server.weight)))
-                    } catch let error as CheckSetupError where error.unresolved {
-                        member.disabled = true
                     } catch {
                         problems.append("\(server.location): server \(backend.name)/\(server.name): "
                                         + "no address to check: \(error)")
@@ -160,6 +166,26 @@ public struct HealthChecker {
     }
 
     public var isEmpty: Bool { servers.isEmpty }
+
+    /// The server's address changed at run time (runtime API, DNS): checks
+    /// connect there from the next one on, unless `addr` sends them
+    /// elsewhere. nil: it has no address and its checks wait.
+    public mutating func follow(backend: Int, server: Int, address: SocketAddress?, loop: inout EventLoop) {
+        guard let i = servers.firstIndex(where: { $0.backend == backend && $0.server == server }),
+              servers[i].settings.address == nil else { return }
+        var target = address
+        if let port = servers[i].settings.port { target?.setPort(port) }
+        servers[i].address = target
+        members[backend][server].disabled = target == nil
+        // A check under way to the old address ends now.
+        if servers[i].running, servers[i].fd >= 0 {
+            closeSocket(i, loop: &loop)
+            servers[i].running = false
+            servers[i].attempt &+= 1
+            servers[i].deadline = loop.now
+            loop.schedule(token(i), at: servers[i].deadline)
+        }
+    }
 
     /// The published state of every checked server that differs from the
     /// start state (usable at full weight): what a worker that starts late
@@ -320,6 +346,11 @@ public struct HealthChecker {
         let i = Int(token.slot)
         guard i < servers.count, servers[i].enabled, token.generation == servers[i].attempt & 0xFF_FFFF,
               loop.now >= servers[i].deadline else { return [] }
+        guard servers[i].address != nil || servers[i].running else {
+            servers[i].deadline = loop.now + Int64(servers[i].settings.inter)
+            loop.schedule(self.token(i), at: servers[i].deadline)
+            return []
+        }
         if servers[i].running {
             if servers[i].handshaking {
                 return finish(i, CheckResult(.layer6Timeout, info: stepInfo(i, "Timeout during SSL handshake")),
@@ -409,7 +440,9 @@ public struct HealthChecker {
         servers[i].connected = false
         servers[i].eof = false
         servers[i].input.removeAll(keepingCapacity: true)
-        var address = servers[i].address
+        guard var address = servers[i].address else {
+            return CheckResult(.layer4Connection, info: stepInfo(i, "no address"))
+        }
         if let port, address.family != AF_UNIX { address.setPort(port) }
         let fd: Int32
         do { fd = try Posix.socket(domain: address.family, type: Posix.streamType).release() } catch {

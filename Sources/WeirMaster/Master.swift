@@ -27,6 +27,9 @@ enum MasterToken: UInt8 {
     case ticketKeys
     /// Timer: once a second, the statistics' rates (MasterStats.swift).
     case rates
+    /// A name server's UDP socket (slot: its index) or a name's timer
+    /// (slot: its resolution) (MasterDNS.swift).
+    case dns
 }
 
 public struct MasterOptions: Sendable {
@@ -97,6 +100,9 @@ public struct Master: ~Copyable, EventHandler {
     var executable: String
     /// Health checks of the current generation's servers, run here once for all workers.
     var checker: HealthChecker?
+    /// The DNS client of the current generation's `resolvers` servers.
+    var resolver: DNSClient?
+    var resolverGeneration = 0
     /// The generation whose workers receive the checks' results.
     var checksGeneration = 0
     /// `stats socket`s and their connections; the lines they were bound from.
@@ -215,6 +221,7 @@ public struct Master: ~Copyable, EventHandler {
         case .cliListener: acceptCLI(loop: &loop)
         case .cliClient: cliEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .check: checkEvent(token, events: events, loop: &loop)
+        case .dns: resolutionEvent(token, loop: &loop)
         case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         default: break
@@ -236,6 +243,8 @@ public struct Master: ~Copyable, EventHandler {
             for worker in workers { Processes.signal(worker.pid, SIGKILL) }
         case .check:
             checkTimer(token, deadline: deadline, loop: &loop)
+        case .dns:
+            resolutionTimer(token, deadline: deadline, loop: &loop)
         case .statsClient:
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .rates:
@@ -281,6 +290,7 @@ public struct Master: ~Copyable, EventHandler {
         }
         stopping = true
         stopChecks(loop: &loop)
+        stopResolution(loop: &loop)
         // Our copies of the listening sockets would keep queueing connections
         // nobody accepts: close them so new clients are refused.
         for listener in listeners { Posix.close(listener.fd) }
@@ -434,6 +444,7 @@ public struct Master: ~Copyable, EventHandler {
         if previous > 0 { reloads += 1 }
         drainOlderGenerations(loop: &loop)
         startChecks(loop: &loop)
+        startResolution(loop: &loop)
         let status = "ready, generation \(current), \(members.count) worker\(members.count == 1 ? "" : "s")"
         if !options.quiet { Notice.notice("Loading success.") }
         SystemdNotify.ready(status: status)

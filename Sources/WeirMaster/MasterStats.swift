@@ -100,6 +100,10 @@ extension Master {
             } else if let segment = generations[current]?.segment {
                 request.applyWithoutCheck(segment, segment.layout)
             }
+        case .address:
+            guard checked, let segment = generations[current]?.segment else { return }
+            let address = segment.runtimeAddress(segment.layout.server(backend: b, s)).socketAddress
+            checker?.follow(backend: b, server: s, address: address, loop: &loop)
         }
     }
 

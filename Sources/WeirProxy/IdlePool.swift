@@ -167,13 +167,18 @@ extension Worker {
         }
     }
 
+    /// Closes the idle connections to one server (its address changed).
+    mutating func retireIdleConnections(backend: Int, server: Int) {
+        while backends[backend].idleHeads[server] >= 0 {
+            retireIdle(UInt32(backends[backend].idleHeads[server]))
+        }
+    }
+
     /// Closes every idle connection (soft stop).
     mutating func closeIdleConnections() {
         for backend in backends.indices {
             for server in backends[backend].idleHeads.indices {
-                while backends[backend].idleHeads[server] >= 0 {
-                    retireIdle(UInt32(backends[backend].idleHeads[server]))
-                }
+                retireIdleConnections(backend: backend, server: server)
             }
         }
     }

@@ -99,7 +99,11 @@ struct FrontendRuntime {
 struct ServerRuntime {
     let name: String
     let nameBytes: [UInt8]
-    let address: SocketAddress
+    /// Where connections go: the address the server started with, then
+    /// the one the master sets at run time (`applyServerStates`).
+    var address: SocketAddress
+    /// The generation of the run-time address applied (0: none yet).
+    var addressGeneration = 0
     let isBackup: Bool
     /// `on-marked-down shutdown-sessions`.
     let shutdownSessionsOnDown: Bool
@@ -115,7 +119,7 @@ struct BackendRuntime {
     let name: String
     let nameBytes: [UInt8]
     var balancer: Balancer
-    let servers: [ServerRuntime]
+    var servers: [ServerRuntime]
     /// `balance` and `hash-type`: the algorithm and where its key comes from.
     let hashing: BalanceHashing
     let connectTimeout: Int?

@@ -32,6 +32,9 @@ enum TokenKind: UInt8 {
     case queuePoll
     /// Timer, `-d` mode only: a new TLS ticket key (under a master, the master rotates them).
     case ticketKeys
+    /// `-d` mode only: a name server's socket (slot: its index) or a name's
+    /// timer (slot: its resolution); under a master, the master resolves.
+    case dns
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -107,6 +110,8 @@ public struct Worker: ~Copyable, EventHandler {
     var exitStatus: Int32 = 0
     /// Active health checks, run here only without a master (`-d`).
     var checker: HealthChecker?
+    /// DNS resolution of the servers with `resolvers`, here only without a master.
+    var resolver: DNSClient?
     /// Counters and server state in shared memory.
     var stats: WorkerStats
     /// A timer polls the backend queues while sessions wait: a server slot
@@ -165,9 +170,23 @@ public struct Worker: ~Copyable, EventHandler {
         stats = WorkerStats(segment: segment, slot: options.segment == nil ? 0 : options.slot)
         statsServer = StatsServer(listeners: options.statsSockets)
         self.configuration = configuration
-        // A server without an address is DOWN for every worker's balancer.
+        // The address a name resolved to, for `show servers state` and the
+        // master's DNS client (the first worker to start stores it).
+        for (b, backend) in configuration.backends.enumerated() {
+            for (s, server) in backend.servers.enumerated() where !backends[b].addressless.contains(s) {
+                guard case .host = server.address, let address = RuntimeAddress(backends[b].servers[s].address) else { continue }
+                stats.segment.addresses?.store(RuntimeAddress(ip: address.ip, port: address.port, initial: true),
+                                               stats.server(b, s))
+            }
+        }
+        // A server without an address is in resolution maintenance (as
+        // HAProxy's RMAINT) until the master gives it one.
         for b in backends.indices {
-            for server in backends[b].addressless { stats.segment.setHealth(.down, stats.server(b, server)) }
+            for server in backends[b].addressless {
+                let entity = stats.server(b, server)
+                guard !stats.segment.runtimeAddress(entity).isSet else { continue }
+                stats.segment.setAdmin(stats.segment.admin(entity).union(.resolution), entity)
+            }
         }
         for b in backends.indices where configuration.backends[b].stickTable != nil {
             backends[b].stickTable = segment.table(named: backends[b].name)
@@ -267,6 +286,10 @@ public struct Worker: ~Copyable, EventHandler {
         }
         if !options.quiet { Notice.notice("Loading success.") }
         checker?.start(loop: &eventLoop)
+        if options.control == nil {
+            resolver = DNSClient(configuration: configuration, segment: stats.segment, tokenKind: TokenKind.dns.rawValue,
+                                 loop: &eventLoop)
+        }
         rotateTicketKeys(loop: &eventLoop)
         eventLoop.run(&self)
         statsServer.closeAll()
@@ -299,6 +322,8 @@ public struct Worker: ~Copyable, EventHandler {
             if let events = checker?.handleEvent(token, events: events, loop: &loop) { checkerEvents(events, loop: &loop) }
         case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
+        case .dns:
+            if let changes = resolver?.handleEvent(token, loop: &loop) { followAddresses(changes, loop: &loop) }
         // Sessions' events never come here: `handleEvent` took them.
         case .client, .server, .acceptResume, .idleSweep, .queuePoll, .ticketKeys, nil: break
         }
@@ -319,6 +344,10 @@ public struct Worker: ~Copyable, EventHandler {
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .ticketKeys:
             rotateTicketKeys(loop: &loop)
+        case .dns:
+            if let changes = resolver?.handleTimer(token, deadline: deadline, loop: &loop) {
+                followAddresses(changes, loop: &loop)
+            }
         default: break
         }
     }

@@ -26,6 +26,13 @@ extension Worker {
         }
     }
 
+    /// `-d` mode: the checks follow the addresses the DNS client set.
+    mutating func followAddresses(_ changes: [DNSClient.AddressChange], loop: inout EventLoop) {
+        for change in changes {
+            checker?.follow(backend: change.backend, server: change.server, address: change.address, loop: &loop)
+        }
+    }
+
     /// Live traffic on a server, for passive checks (`observe`). Only errors,
     /// and the first success after them, leave the worker: the common case
     /// costs a branch.

@@ -113,6 +113,10 @@ extension Worker {
         for b in backends.indices {
             for s in backends[b].servers.indices {
                 let entity = stats.server(b, s)
+                if let addresses = stats.segment.addresses,
+                   addresses.generation(entity) != backends[b].servers[s].addressGeneration {
+                    followAddress(backend: b, server: s, addresses.load(entity))
+                }
                 let admin = stats.segment.admin(entity)
                 let usable = !admin.inMaintenance && stats.segment.health(entity) != .down
                 backends[b].balancer.setUsable(usable, server: s)
@@ -128,6 +132,17 @@ extension Worker {
             backends[b].usesGlobalLoad = backends[b].balancesByLoad || backends[b].serverMaxconn.contains { $0 > 0 }
         }
         for f in frontends.indices { frontends[f].maxconn = stats.segment.maxconn(stats.frontend(f)) }
+    }
+
+    /// The master moved a server: new connections go to its new address,
+    /// and the idle ones to the old address are closed so no request
+    /// reuses them. Sessions holding a connection keep it, as in HAProxy.
+    private mutating func followAddress(backend b: Int, server s: Int, _ address: RuntimeAddress) {
+        backends[b].servers[s].addressGeneration = address.generation
+        // Without an address the server is in resolution maintenance: the
+        // balancer skips it and the old address stays unused.
+        if let socketAddress = address.socketAddress { backends[b].servers[s].address = socketAddress }
+        retireIdleConnections(backend: b, server: s)
     }
 
     /// Before a pick in a backend whose algorithm or limits read the load:

@@ -73,6 +73,9 @@ extension Worker {
             } else {
                 request.applyWithoutCheck(stats.segment, stats.segment.layout)
             }
+        case .address:
+            let address = stats.segment.runtimeAddress(stats.server(b, s)).socketAddress
+            checker?.follow(backend: b, server: s, address: address, loop: &loop)
         }
     }
 

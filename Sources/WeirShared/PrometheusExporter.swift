@@ -199,6 +199,7 @@ public enum PrometheusExporter {
     static func statusState(_ row: StatsRow) -> String {
         switch row.status {
         case "MAINT", "DRAIN", "DOWN", "NOLB": return row.status
+        case "MAINT (resolution)": return "MAINT"
         case "OPEN", "UP", "no check": return "UP"
         default: return "DOWN"
         }

@@ -118,8 +118,10 @@ public struct AdminState: OptionSet, Sendable, Hashable {
     public static let drain = AdminState(rawValue: 2)
     /// `disabled` in the configuration.
     public static let configMaint = AdminState(rawValue: 4)
+    /// The server's name does not resolve (HAProxy's RMAINT): it has no address.
+    public static let resolution = AdminState(rawValue: 8)
 
-    public var inMaintenance: Bool { !isDisjoint(with: [.maint, .configMaint]) }
+    public var inMaintenance: Bool { !isDisjoint(with: [.maint, .configMaint, .resolution]) }
 }
 
 /// The words every process may change, per entity: atomics on the mapping.
@@ -183,6 +185,9 @@ public struct SharedSegment: @unchecked Sendable {
         /// The TLS session cache and its size in entries (0: none).
         case sessionCacheOffset
         case sessionCacheSize
+        /// The servers' run-time addresses (`ServerAddresses`); 0 in
+        /// segments laid out before them.
+        case addressesOffset
     }
 
     public let memory: UnsafeMutableRawBufferPointer
@@ -199,6 +204,9 @@ public struct SharedSegment: @unchecked Sendable {
     /// The session cache all workers share; nil when `tune.ssl.cachesize` is
     /// 0 or no `bind` has `ssl`.
     public let sessionCache: SessionCache?
+    /// Every entity's run-time address record (servers only use theirs);
+    /// nil in a segment from before them.
+    public let addresses: ServerAddresses?
 
     /// The slot index of the master's carried-over counters.
     public var carriedSlot: Int { slots }
@@ -232,7 +240,9 @@ public struct SharedSegment: @unchecked Sendable {
         let sessionCacheOffset = ticketKeysOffset + TicketKeyRing.byteCount
         let usesTLS = configuration.frontends.contains { $0.binds.contains { $0.tls != nil } }
         let sessionCacheSize = usesTLS ? configuration.global.sslCacheSize : 0
-        let total = sessionCacheOffset + (sessionCacheSize > 0 ? SessionCache.byteCount(size: sessionCacheSize) : 0)
+        let addressesOffset = (sessionCacheOffset + (sessionCacheSize > 0 ? SessionCache.byteCount(size: sessionCacheSize) : 0)
+            + 63) & ~63
+        let total = addressesOffset + entities * ServerAddresses.recordSize
         let fd = try MemoryFile.create(name: "weir-shared", size: total)
         let memory: UnsafeMutableRawBufferPointer
         do { memory = try MemoryFile.map(fd) } catch {
@@ -256,6 +266,7 @@ public struct SharedSegment: @unchecked Sendable {
         header(.ticketKeysOffset, ticketKeysOffset)
         header(.sessionCacheOffset, sessionCacheOffset)
         header(.sessionCacheSize, sessionCacheSize)
+        header(.addressesOffset, addressesOffset)
         tablesText.withUnsafeBytes {
             if $0.count > 0 { memory.baseAddress!.advanced(by: tablesTextOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         }
@@ -331,6 +342,10 @@ public struct SharedSegment: @unchecked Sendable {
         sessionCache = cacheSize > 0 && cacheOffset >= SharedSegment.headerSize
             && cacheOffset + SessionCache.byteCount(size: cacheSize) <= memory.count
             ? SessionCache(base: base + cacheOffset, size: cacheSize) : nil
+        let addressesOffset = header(.addressesOffset)
+        addresses = addressesOffset >= SharedSegment.headerSize
+            && addressesOffset + layout.entities.count * ServerAddresses.recordSize <= memory.count
+            ? ServerAddresses(base: base + addressesOffset) : nil
     }
 
     /// The stick table of the proxy named `name`.
@@ -423,6 +438,12 @@ public struct SharedSegment: @unchecked Sendable {
             store(.lastChange, old.load(.lastChange, o), index)
             if old.load(.initialWeight, o) == load(.initialWeight, index) { store(.weight, old.load(.weight, o), index) }
             setCheckStatus(old.checkStatus(o), index)
+            // An address set at run time (runtime API, DNS) outlives the
+            // reload while the server is configured the same way.
+            if entity.address == old.layout.entities[o].address, let previous = old.addresses?.load(o), previous.isSet,
+               !previous.initial {
+                addresses?.store(previous, index)
+            }
         }
         old.markHandedOver()
         let now = Clock.monotonicMilliseconds()

@@ -35,6 +35,8 @@ public struct HealthRequest: Sendable, Hashable {
         case disable, enable
         /// `set server … health up|stopping|down`.
         case up, stopping, down
+        /// `set server … addr`: the checks follow the server's new address.
+        case address
     }
 
     public var backend: Int
@@ -49,7 +51,7 @@ extension HealthRequest {
         switch action {
         case .up: segment.setHealth(.up, layout.server(backend: backend, server))
         case .down: segment.setHealth(.down, layout.server(backend: backend, server))
-        case .disable, .enable, .stopping: break
+        case .disable, .enable, .stopping, .address: break
         }
     }
 }
@@ -102,6 +104,7 @@ public enum StatsCommands {
                   set server <bk>/<srv> state ready|drain|maint : change a server's administrative state
                   set server <bk>/<srv> weight <w>[%]     : change a server's weight
                   set server <bk>/<srv> health up|stopping|down : force a server's health
+                  set server <bk>/<srv> addr <ip> [port <port>] : change a server's address
                   disable health <bk>/<srv>               : stop a server's health checks (its state stays)
                   enable health <bk>/<srv>                : start a server's health checks again
                   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
@@ -225,8 +228,10 @@ public enum StatsCommands {
                 }
                 health.append(HealthRequest(backend: b, server: s, action: action))
                 return ""
+            case "addr":
+                return setAddress(Array(words.dropFirst(4)), entity, view: view, health: &health)
             default:
-                return "'set server <srv>' only supports 'state', 'weight' and 'health' in Weir.\n"
+                return "'set server <srv>' only supports 'state', 'weight', 'health' and 'addr' in Weir.\n"
             }
         case ("set", "maxconn"):
             guard need(.admin) else { return "Permission denied\n" }
@@ -534,9 +539,20 @@ public enum StatsCommands {
                 if admin.contains(.maint) || admin.contains(.configMaint) { adminBits |= 0x01 }
                 if admin.contains(.configMaint) { adminBits |= 0x04 }
                 if admin.contains(.drain) { adminBits |= 0x08 }
+                if admin.contains(.resolution) { adminBits |= 0x20 }
                 let health = segment.health(e)
                 let running = !admin.inMaintenance && health != .down
-                let (address, port) = splitAddress(server.address)
+                var (address, port) = splitAddress(server.address)
+                // A name is HAProxy's `srv_fqdn`; an address set at run time
+                // (or none, while the name does not resolve) is `srv_addr`.
+                let fqdn = IPAddress.parse(address) == nil && !address.hasPrefix("/") ? address : "-"
+                let runtime = segment.runtimeAddress(e)
+                if runtime.isSet {
+                    address = runtime.ip.isEmpty ? "-" : runtime.hostText
+                    if !runtime.ip.isEmpty { port = String(runtime.port) }
+                } else if admin.contains(.resolution) {
+                    address = "-"
+                }
                 // Without a check, what HAProxy 2.6 prints for an unchecked
                 // server: status INI (1), no result, health at the default
                 // rise (2) while running, and checks paused (8) when disabled
@@ -547,13 +563,54 @@ public enum StatsCommands {
                     String(be.proxyID), be.proxy, String(server.serverID), server.server, address,
                     running ? (health == .stopping ? "3" : "2") : "0", String(adminBits), String(segment.weight(e)), String(segment.initialWeight(e)),
                     String(max(0, now - segment.lastChange(e))), String(check.status), String(check.result),
-                    String(check.health), String(check.state), "0", "0", "0", "-", port, "-", "0",
+                    String(check.health), String(check.state), "0", "0", "0", fqdn, port, "-", "0",
                     "0", "-", "-", "0",
                 ]
                 text += fields.joined(separator: " ") + "\n"
             }
         }
         return text
+    }
+
+    /// `set server <bk>/<srv> addr <ip> [port <port>]`, answered as HAProxy does.
+    static func setAddress(_ words: [String], _ entity: Int, view: StatsView, health: inout [HealthRequest]) -> String {
+        let segment = view.current
+        let server = view.layout.entities[entity]
+        guard let first = words.first, let ip = IPAddress.parse(first) else {
+            return "set server <b>/<s> addr requires an address and optionally a port.\n"
+        }
+        var newPort: UInt16?
+        if words.count > 1 {
+            guard words.count == 3, words[1] == "port", let p = UInt16(words[2]), p > 0 else {
+                return "set server <b>/<s> addr requires an address and optionally a port.\n"
+            }
+            newPort = p
+        }
+        guard !server.address.hasPrefix("/"), segment.addresses != nil else {
+            return "Weir cannot change the address of this server.\n"
+        }
+        var (oldHost, oldPortText) = splitAddress(server.address)
+        let runtime = segment.runtimeAddress(entity)
+        if runtime.isSet {
+            oldHost = runtime.ip.isEmpty ? "-" : runtime.hostText
+            if !runtime.ip.isEmpty { oldPortText = String(runtime.port) }
+        }
+        let oldPort = UInt16(oldPortText) ?? 0
+        let port = newPort ?? oldPort
+        let newHost = RuntimeAddress(ip: ip.bytes, port: port).hostText
+        var parts: [String] = []
+        parts.append(newHost != oldHost ? "IP changed from '\(oldHost)' to '\(newHost)'" : "no need to change the addr")
+        if newPort != nil {
+            parts.append(port != oldPort ? "port changed from '\(oldPort)' to '\(port)'" : "no need to change the port")
+        }
+        var text = parts.joined(separator: ", ")
+        if segment.setAddress(ip: ip.bytes, port: port, entity) {
+            text += " by 'stats socket command'"
+            if let b = view.layout.backendIndex(of: entity) {
+                health.append(HealthRequest(backend: b, server: entity - view.layout.serverBase[b], action: .address))
+            }
+        }
+        return text + "\n"
     }
 
     /// `1.2.3.4:80` → (`1.2.3.4`, `80`), `[::1]:80` → (`::1`, `80`), a path → (path, `0`).

@@ -160,7 +160,7 @@ public enum StatsPageRenderer {
             case "UP": return prefix + "_up"
             case "NOLB": return prefix + "_nolb"
             case "DOWN": return prefix + "_down"
-            case "MAINT": return "maintain"
+            case "MAINT", "MAINT (resolution)": return "maintain"
             case "DRAIN": return "draining"
             default: return prefix + "_no_check"
             }

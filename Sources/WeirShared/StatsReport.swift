@@ -75,7 +75,9 @@ public struct StatsView {
         case .server:
             let admin = current.admin(entity)
             let health = current.health(entity)
-            if admin.inMaintenance {
+            if admin == .resolution {
+                row.status = "MAINT (resolution)"
+            } else if admin.inMaintenance {
                 row.status = "MAINT"
             } else if admin.contains(.drain) {
                 row.status = "DRAIN"
@@ -201,7 +203,7 @@ public enum StatsCSV {
         case "wredis": return String(row[.redispatches])
         case "status": return row.status
         // HAProxy hides the last check's status while a server is in maintenance.
-        case "check_status": return row.info.kind == .server && row.status != "MAINT" ? row.checkStatus : ""
+        case "check_status": return row.info.kind == .server && !row.status.hasPrefix("MAINT") ? row.checkStatus : ""
         case "weight": return String(row.weight)
         case "act": return String(row.active)
         case "bck": return String(row.backup)

@@ -8,13 +8,13 @@ import Testing
 /// Conventions:
 /// * A block is a configuration example when its first non-empty line
 ///   starts with a section keyword (`global`, `defaults`, `frontend`,
-///   `backend`, `listen`, `userlist`, `http-errors`). Other blocks (the
+///   `backend`, `listen`, `userlist`, `http-errors`, `resolvers`). Other blocks (the
 ///   "May be used in sections" tables, log lines, shell commands, crt-list
 ///   lines, fragments such as `.if` blocks) are not checked.
 /// * A configuration example may stand alone without what it refers to:
 ///   errors about missing files (certificates, CA, error pages, ACL
 ///   lists), sections it names but does not show (`use_backend api`,
-///   `http_auth(admins)`) and a frontend without `bind` are tolerated, and
+///   `http_auth(admins)`, `resolvers dns`) and a frontend without `bind` are tolerated, and
 ///   so are the warnings that such a short example gets (missing timeouts,
 ///   no backend, `daemon`). Any other error or warning fails the test: an
 ///   example must not use a keyword that does not exist, nor one that the
@@ -30,12 +30,12 @@ import Testing
     }()
 
     static let sectionKeywords: Set<String> = [
-        "global", "defaults", "frontend", "backend", "listen", "userlist", "http-errors",
+        "global", "defaults", "frontend", "backend", "listen", "userlist", "http-errors", "resolvers",
     ]
     static let skipMarker = #".\" example: not a configuration"#
 
     static let toleratedErrors = [
-        "cannot read", "cannot open", "cannot load", "no backend named", "no userlist named",
+        "cannot read", "cannot open", "cannot load", "no backend named", "no userlist named", "unable to find resolvers",
         "has no 'bind' line",
     ]
     static let toleratedWarnings = [

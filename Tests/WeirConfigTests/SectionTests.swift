@@ -238,11 +238,11 @@ import Testing
         #expect(errors("""
             userlist admins
                 user bob password x
-            resolvers dns
-                nameserver a 1.1.1.1:53
+            mailers alerts
+                mailer smtp1 192.168.0.1:587
             global
                 maxconn 10
-            """) == ["t.cfg:3:1: error: 'resolvers' sections are not supported by Weir yet"])
+            """) == ["t.cfg:3:1: error: 'mailers' sections are not supported by Weir yet"])
     }
 
     @Test func sectionsEndAtTheEndOfAFile() {
