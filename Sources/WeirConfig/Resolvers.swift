@@ -120,10 +120,22 @@ extension ParserState {
                       + "Weir queries name servers over UDP", at: words[2])
                 return
             }
-            guard let split = Addresses.splitHostPort(text), let ip = Addresses.parseIP(split.host, family: .any) else {
+            guard let split = Addresses.splitHostPort(text), !split.host.isEmpty else {
                 error("nameserver '\(words[1].text)': expected an IP address and a port like 10.0.0.53:53, got '\(words[2].text)'",
                       at: words[2])
                 return
+            }
+            let ip: IPAddress
+            if let parsed = Addresses.parseIP(split.host, family: .any) {
+                ip = parsed
+            } else {
+                // A name server given by name is resolved once, now, as HAProxy does.
+                switch Addresses.resolveDatagramHost(String(split.host), family: .any) {
+                case .success(let resolved): ip = resolved
+                case .failure(let reason):
+                    error("nameserver '\(words[1].text)': could not resolve '\(split.host)': \(reason.text)", at: words[2])
+                    return
+                }
             }
             var port: UInt16 = 53
             if let p = split.port {

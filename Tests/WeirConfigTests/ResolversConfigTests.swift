@@ -57,6 +57,13 @@ struct ResolversConfigTests {
         #expect(servers[1].resolution?.resolvers == "dns")
     }
 
+    @Test("a name server given by name is resolved when the configuration is read")
+    func nameServerByName() throws {
+        let c = try #require(config(withBackend("resolvers dns\n    nameserver local localhost:5353")))
+        let server = try #require(c.resolvers.first?.nameservers.first)
+        #expect(["127.0.0.1", "::1"].contains(server.ip.description) && server.port == 5353, "\(server)")
+    }
+
     @Test("parse-resolv-conf adds the name servers of /etc/resolv.conf")
     func resolvConf() throws {
         guard let file = fopen("/etc/resolv.conf", "r") else { return }
@@ -92,8 +99,13 @@ struct ResolversConfigTests {
         #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
                                    server: "server s1 a.example:80 resolvers dsn init-addr none"))
                 == ["t.cfg:8:38: error: server 'be/s1': unable to find resolvers 'dsn'; did you mean 'dns'?"])
-        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 nowhere:53"))
-                == ["t.cfg:2:20: error: nameserver 'ns1': expected an IP address and a port like 10.0.0.53:53, got 'nowhere:53'",
+        // A name is resolved when the configuration is read (`.invalid` never resolves, RFC 6761).
+        let unresolved = errors(withBackend("resolvers dns\n    nameserver ns1 nowhere.invalid:53"))
+        #expect(unresolved.count == 2
+                && unresolved[0].hasPrefix("t.cfg:2:20: error: nameserver 'ns1': could not resolve 'nowhere.invalid': "),
+                "\(unresolved)")
+        #expect(errors(withBackend("resolvers dns\n    nameserver ns1 :53"))
+                == ["t.cfg:2:20: error: nameserver 'ns1': expected an IP address and a port like 10.0.0.53:53, got ':53'",
                     "t.cfg:1:11: error: resolvers 'dns' has no nameserver; add 'nameserver <id> <ip>:<port>' or 'parse-resolv-conf'"])
         #expect(errors(withBackend("resolvers dns\n    nameserver ns1 tcp@10.0.0.53:53"))
                 == ["t.cfg:2:20: error: nameserver 'ns1': 'tcp@' addresses are not supported by Weir yet; Weir queries name servers over UDP",
