@@ -113,8 +113,12 @@ enum Addresses {
         family == .v6 ? IPAddress(bytes: [UInt8](repeating: 0, count: 15) + [1]) : IPAddress(bytes: [127, 0, 0, 1])
     }
 
+    /// `abns@NAME`: a UNIX socket in Linux's abstract namespace, which the
+    /// address's path marks by starting with a NUL (as `sun_path` does).
+    static func abstractPath(_ name: Substring) -> String { "\u{0}" + name }
+
     static let unsupportedPrefixes: Set<String> = [
-        "abns", "abnsz", "sockpair", "quic4", "quic6", "rhttp", "mptcp", "mptcp4", "mptcp6", "uxst", "uxdg", "ring",
+        "abnsz", "sockpair", "quic4", "quic6", "rhttp", "mptcp", "mptcp4", "mptcp6", "uxst", "uxdg", "ring",
     ]
 
     // MARK: bind
@@ -131,6 +135,9 @@ enum Addresses {
         case "unix":
             guard !rest.isEmpty else { return .failure("bind: expected a path after 'unix@'") }
             return .success([.unix(path: String(rest))])
+        case "abns":
+            guard !rest.isEmpty else { return .failure("bind: expected a name after 'abns@'") }
+            return .success([.unix(path: abstractPath(rest))])
         case "fd":
             guard let fd = Units.integer(String(rest)), fd <= Int(Int32.max) else {
                 return .failure("bind: expected a file descriptor number after 'fd@', got '\(rest)'")
@@ -192,6 +199,9 @@ enum Addresses {
         case "unix":
             guard !rest.isEmpty else { return .failure("server: expected a path after 'unix@'") }
             return .success(.unix(path: String(rest)))
+        case "abns":
+            guard !rest.isEmpty else { return .failure("server: expected a name after 'abns@'") }
+            return .success(.unix(path: abstractPath(rest)))
         case let p?:
             if p == "fd" || p == "udp" || p == "udp4" || p == "udp6" || unsupportedPrefixes.contains(p) {
                 return .failure("server: '\(p)@' addresses are not supported by Weir yet")

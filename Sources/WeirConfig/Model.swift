@@ -55,7 +55,7 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .ip(let ip, let port): return ip.isV6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-        case .unix(let path): return "unix@\(path)"
+        case .unix(let path): return path.hasPrefix("\u{0}") ? "abns@\(path.dropFirst())" : "unix@\(path)"
         case .inheritedFD(let fd): return "fd@\(fd)"
         }
     }
@@ -291,7 +291,7 @@ public enum ServerAddress: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .ip(let ip, let port): return ip.isV6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
         case .host(let name, let port): return "\(name):\(port)"
-        case .unix(let path): return path
+        case .unix(let path): return path.hasPrefix("\u{0}") ? "abns@\(path.dropFirst())" : path
         }
     }
 }

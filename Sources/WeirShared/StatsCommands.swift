@@ -545,7 +545,7 @@ public enum StatsCommands {
                 var (address, port) = splitAddress(server.address)
                 // A name is HAProxy's `srv_fqdn`; an address set at run time
                 // (or none, while the name does not resolve) is `srv_addr`.
-                let fqdn = IPAddress.parse(address) == nil && !address.hasPrefix("/") ? address : "-"
+                let fqdn = IPAddress.parse(address) == nil && !address.hasPrefix("/") && !address.hasPrefix("abns@") ? address : "-"
                 let runtime = segment.runtimeAddress(e)
                 if runtime.isSet {
                     address = runtime.ip.isEmpty ? "-" : runtime.hostText
@@ -586,7 +586,7 @@ public enum StatsCommands {
             }
             newPort = p
         }
-        guard !server.address.hasPrefix("/"), segment.addresses != nil else {
+        guard !server.address.hasPrefix("/"), !server.address.hasPrefix("abns@"), segment.addresses != nil else {
             return "Weir cannot change the address of this server.\n"
         }
         var (oldHost, oldPortText) = splitAddress(server.address)

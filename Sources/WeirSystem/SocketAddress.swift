@@ -26,7 +26,10 @@ public struct SocketAddress: @unchecked Sendable {
         }
     }
 
-    /// A UNIX stream socket path; nil when the path is too long.
+    /// A UNIX stream socket path; nil when the path is too long. A path
+    /// starting with a NUL names a socket in the abstract namespace
+    /// (`abns@`): as HAProxy does, its address spans the whole `sun_path`,
+    /// padded with zeros.
     public init?(unixPath path: String) {
         var sun = sockaddr_un()
         sun.sun_family = sa_family_t(AF_UNIX)
@@ -35,7 +38,8 @@ public struct SocketAddress: @unchecked Sendable {
         guard bytes.count < capacity else { return nil }
         withUnsafeMutableBytes(of: &sun.sun_path) { $0.copyBytes(from: bytes) }
         self.init(copying: sun)
-        length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+        let abstract = bytes.first == 0
+        length = socklen_t(MemoryLayout<sa_family_t>.size + (abstract ? capacity : bytes.count + 1))
     }
 
     private init<T>(copying value: T) {
@@ -118,6 +122,9 @@ public struct SocketAddress: @unchecked Sendable {
     public var description: String {
         if family == AF_UNIX {
             return withUnsafeBytes(of: storage) { raw in
+                if length > 2 && raw[2] == 0 {
+                    return "abns@" + String(decoding: raw[3...].prefix { $0 != 0 }, as: UTF8.self)
+                }
                 let path = raw[2...].prefix { $0 != 0 }
                 return String(decoding: path, as: UTF8.self)
             }

@@ -129,3 +129,12 @@ import Testing
         #expect(Addresses.parseIPv6("::")?.bytes == [UInt8](repeating: 0, count: 16))
     }
 }
+
+@Suite struct AbstractAddressTests {
+    @Test func abnsNamesAnAbstractSocket() throws {
+        let c = try #require(config(timeoutDefaults + "frontend fe\n    bind abns@inner\n    default_backend be\nbackend be\n    server s1 abns@inner\n"))
+        #expect(c.frontends[0].binds[0].address.description == "abns@inner")
+        #expect(c.backends[0].servers[0].address.description == "abns@inner")
+        #expect(errors(timeoutDefaults + "backend be\n    server s1 abns@\n") == ["t.cfg:6:15: error: server: expected a name after 'abns@'"])
+    }
+}

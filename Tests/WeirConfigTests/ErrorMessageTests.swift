@@ -67,7 +67,7 @@ import Testing
         #expect(proxyErrors("frontend fe\n bind ipv4@[::]:80\n") == ["t.cfg:6:7: error: bind: expected an IPv4 address, got '::'"])
         #expect(proxyErrors("frontend fe\n bind fd@x\n") == ["t.cfg:6:7: error: bind: expected a file descriptor number after 'fd@', got 'x'"])
         #expect(proxyErrors("frontend fe\n bind \"fd@${NOFD}\"\n") == ["t.cfg:6:7: error: bind: expected a file descriptor number after 'fd@', got ''"])
-        #expect(proxyErrors("frontend fe\n bind abns@x\n") == ["t.cfg:6:7: error: bind: 'abns@' addresses are not supported by Weir yet"])
+        #expect(proxyErrors("frontend fe\n bind abnsz@x\n") == ["t.cfg:6:7: error: bind: 'abnsz@' addresses are not supported by Weir yet"])
         #expect(proxyErrors("frontend fe\n bind foo@x\n") == ["t.cfg:6:7: error: bind: unknown address prefix 'foo@'"])
         #expect(proxyErrors("frontend fe\n bind\n") == ["t.cfg:6:2: error: bind: expected an address like ':80' or '127.0.0.1:80'"])
     }
