@@ -579,6 +579,10 @@ public struct Frontend: Sendable, Hashable {
     /// halves; HAProxy runs a proxy's rules once, so a stream whose backend is
     /// `ownBackend` skips the backend's rules.
     public var ownBackend: Int?
+    /// Mode tcp: a backend it may choose is in mode http. A session that
+    /// reaches one is handled as HTTP from then on (HAProxy's implicit
+    /// upgrade), its later requests staying in that backend.
+    public var upgradesToHTTP = false
 
     // HTTP mode.
     public var httpRequestRules: [HTTPRule] = []

@@ -179,8 +179,9 @@ extension ParserState {
             let reachable = frontend.useBackends.contains { $0.backend < 0 }
                 ? Array(config.backends.indices)
                 : frontend.useBackends.map(\.backend) + [frontend.defaultBackend].compactMap { $0 }
-            frontend.buffersRequestBody = draft.settings.mode == .http
-                && (draft.settings.buffersRequestBody || reachable.contains { config.backends[$0].buffersRequestBody })
+            frontend.buffersRequestBody = (draft.settings.mode == .http && draft.settings.buffersRequestBody)
+                || reachable.contains { config.backends[$0].buffersRequestBody }
+            frontend.upgradesToHTTP = draft.settings.mode == .tcp && reachable.contains { config.backends[$0].mode == .http }
             if draft.settings.timeouts.client == nil, draft.kind == .frontend {
                 report(.warning, missingTimeoutsMessage(draft, ["'client'"]), at: draft.location)
             }
@@ -285,7 +286,8 @@ extension ParserState {
     }
 
     /// A backend name to its index, with an error (and a suggestion) when it does not exist
-    /// or its mode differs from the frontend's.
+    /// or is in mode tcp for a frontend in mode http. A frontend in mode tcp may
+    /// choose a backend in mode http, as in HAProxy: the session is upgraded to HTTP.
     private mutating func resolve(_ reference: NamedReference, keyword: String, from draft: ProxyDraft,
                                   in config: Configuration, _ index: [String: Int]) -> Int? {
         guard let b = index[reference.name] else {
@@ -295,7 +297,7 @@ extension ParserState {
             return nil
         }
         let backend = config.backends[b]
-        if backend.mode != draft.settings.mode {
+        if backend.mode == .tcp && draft.settings.mode == .http {
             report(.error, "\(keyword): \(draft.kind.rawValue) '\(draft.name)' is in \(draft.settings.mode.rawValue) mode "
                    + "but backend '\(backend.name)' is in \(backend.mode.rawValue) mode", at: reference.location)
             return nil

@@ -80,15 +80,19 @@ struct FrontendRuntime {
         logTargets = frontend.logs
         isHTTP = frontend.mode == .http
         // Exchanges are logged (and their request lines kept) under `option
-        // httplog` or `log-format`, and given ids under `unique-id-format`.
-        httpLog = isHTTP && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
+        // httplog` or `log-format`, and given ids under `unique-id-format`;
+        // in mode tcp, those of the sessions a backend upgraded to HTTP, in
+        // the frontend's format, as HAProxy logs each of their streams.
+        httpLog = (isHTTP || frontend.upgradesToHTTP) && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
         httpRequestTimeout = frontend.timeouts.httpRequest ?? frontend.timeouts.client
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
         handshakeTimeout = frontend.timeouts.clientHandshake ?? frontend.timeouts.client
-        closesClientAfterResponse = frontend.connectionMode == .close
+        // HTTP options of a mode tcp frontend are ignored, as in HAProxy,
+        // even for the sessions a backend upgrades: the backend's apply.
+        closesClientAfterResponse = isHTTP && frontend.connectionMode == .close
         buffersRequestBody = frontend.buffersRequestBody
-        forwardFor = frontend.forwardFor.map(ForwardedFor.init)
-        originalTo = frontend.originalTo.map(ForwardedFor.init)
+        forwardFor = isHTTP ? frontend.forwardFor.map(ForwardedFor.init) : nil
+        originalTo = isHTTP ? frontend.originalTo.map(ForwardedFor.init) : nil
         compression = isHTTP ? frontend.compression.map(CompressionSettings.init) : nil
         tcpKeepAlive = frontend.clientTCPKeepAlive
         noLinger = frontend.noLinger

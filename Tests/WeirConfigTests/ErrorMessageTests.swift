@@ -153,9 +153,13 @@ import Testing
         ])
     }
 
+    /// An HTTP frontend cannot hand its requests to a backend in mode tcp
+    /// (the other way round, the session is upgraded to HTTP).
     @Test func modeMismatch() {
-        #expect(proxyErrors("frontend fe\n bind :1\n default_backend be\nbackend be\n mode http\n")
-                == ["t.cfg:7:18: error: default_backend: frontend 'fe' is in tcp mode but backend 'be' is in http mode"])
+        #expect(proxyErrors("frontend fe\n mode http\n bind :1\n default_backend be\nbackend be\n")
+                == ["t.cfg:8:18: error: default_backend: frontend 'fe' is in http mode but backend 'be' is in tcp mode"])
+        #expect(proxyErrors("frontend fe\n mode http\n bind :1\n use_backend be if TRUE\nbackend be\n")
+                == ["t.cfg:8:14: error: use_backend: frontend 'fe' is in http mode but backend 'be' is in tcp mode"])
     }
 
     @Test func frontendWithoutBind() {

@@ -112,6 +112,15 @@ struct ProxyPlan {
     let hasStickRules: Bool
     /// A backend with `use-server` rules.
     let hasServerRules: Bool
+
+    /// This plan without the content rules and the backend choice.
+    var forUpgradedSessions: ProxyPlan {
+        ProxyPlan(proxy: proxy, hasTCPContentRules: false, hasStatsPage: hasStatsPage, hasMonitor: hasMonitor,
+                  ownBackend: ownBackend, defaultBackend: -1, isHTTP: isHTTP, requestRules: requestRules,
+                  redirectRules: redirectRules, responseRules: responseRules, afterResponseRules: afterResponseRules,
+                  backendRules: UnsafeBufferPointer(start: nil, count: 0), hasRequestCaptures: hasRequestCaptures,
+                  hasResponseCaptures: hasResponseCaptures, hasStickRules: hasStickRules, hasServerRules: hasServerRules)
+    }
 }
 
 /// Every proxy's plan, and the memory it lives in (freed with the plan's owner).
@@ -124,9 +133,14 @@ struct RulePlan: ~Copyable {
         frontends = .allocate(capacity: max(compiled.frontends.count, 1))
         backends = .allocate(capacity: max(compiled.backends.count, 1))
         for (i, proxy) in compiled.frontends.enumerated() {
-            let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
+            var plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
                             hasMonitor: i < compiled.frontendMonitors.count && compiled.frontendMonitors[i] != nil,
                             hasStickRules: false, hasServerRules: false)
+            // A mode tcp frontend's plan serves the sessions its backend
+            // upgraded to HTTP: its content rules and its backend choice ran
+            // once, on the connection, so it runs none and chooses none
+            // (`applyRequestRules` then keeps the session's backend).
+            if !proxy.isHTTP { plan = plan.forUpgradedSessions }
             (frontends.baseAddress! + i).initialize(to: plan)
         }
         for (i, proxy) in compiled.backends.enumerated() {
