@@ -290,6 +290,12 @@ public enum ServerAddress: Sendable, Hashable, CustomStringConvertible {
         case .unix(let path): return path
         }
     }
+
+    /// `0.0.0.0` or `::`: no address of the server's own (`Server.address`).
+    public var isUnspecified: Bool {
+        if case .ip(let ip, _) = self { return ip == .anyV4 || ip == .anyV6 }
+        return false
+    }
 }
 
 /// `option clitcpka` / `srvtcpka` / `tcpka` with `clitcpka-*` / `srvtcpka-*`:
@@ -374,7 +380,13 @@ public enum BalanceAlgorithm: Sendable, Hashable {
 
 public struct Server: Sendable, Hashable {
     public var name: String
+    /// An address of `0.0.0.0`, `::` or `*` stands for the one the client
+    /// connected to (HAProxy's transparent servers).
     public var address: ServerAddress
+    /// No port after the address, or `+N` or `-N`: the server's port is the
+    /// one the client connected to plus this offset (HAProxy's port
+    /// mapping), and `address`'s is 0; nil: `address`'s own port.
+    public var portOffset: Int?
     /// 0...256, default 1.
     public var weight: Int = 1
     /// 0 means no limit.

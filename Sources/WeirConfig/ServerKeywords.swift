@@ -15,15 +15,16 @@ extension ParserState {
             error("server '\(name.text)': expected an address like 10.0.0.1:80", at: name)
             return
         }
-        let address: ServerAddress
+        let parsed: (address: ServerAddress, portOffset: Int?)
         guard let addressText = expandedAddress(words[2]) else { return }
         switch Addresses.parseServer(Substring(addressText)) {
-        case .success(let a): address = a
+        case .success(let a): parsed = a
         case .failure(let message):
             error(message.text, at: words[2])
             return
         }
-        var server = Server(name: name.text, address: address, id: 0, location: location(name))
+        var server = Server(name: name.text, address: parsed.address, id: 0, location: location(name))
+        server.portOffset = parsed.portOffset
         var options = proxies[index].settings.serverDefaults
         var explicitID: Int?
         guard parseServerOptions(words, from: 3, into: &options, id: &explicitID, keyword: "server") else { return }

@@ -42,6 +42,7 @@ extension ParserState {
                            + "retried in mode http only", at: location)
                 }
                 backend.healthCheck = checkKind(of: draft)
+                checkMappedPorts(of: draft, healthCheck: backend.healthCheck)
                 backend.logHealthChecks = draft.settings.logHealthChecks
                 backend.allBackups = draft.settings.allBackups
                 backend.httpRequestRules = draft.httpRequestRules
@@ -318,6 +319,21 @@ extension ParserState {
 }
 
 extension ParserState {
+    /// A server whose port follows the client's has none of its own for its
+    /// checks: they need `port`, or `tcp-check connect port` rules, as in HAProxy.
+    mutating func checkMappedPorts(of draft: ProxyDraft, healthCheck: HealthCheckKind) {
+        var connectsWithPorts = false
+        if case .tcp(let steps) = healthCheck {
+            connectsWithPorts = steps.allSatisfy { if case .connect(nil) = $0 { return false } else { return true } }
+        }
+        for server in draft.servers where server.check.enabled && server.portOffset != nil && server.check.port == nil
+            && !connectsWithPorts {
+            report(.error, "server '\(server.name)' in \(draft.kind.rawValue) '\(draft.name)' has neither service port "
+                   + "nor check port: its checks need 'port N' (its traffic goes to the port the client connected to)",
+                   at: server.location)
+        }
+    }
+
     /// `compression` works on HTTP responses: a proxy in mode tcp ignores it.
     mutating func warnCompressionInTCPMode(_ draft: ProxyDraft) {
         guard draft.settings.mode == .tcp, draft.settings.compression != nil,

@@ -113,6 +113,15 @@ struct ServerRuntime {
     let observe: ObserveMode?
     /// `send-proxy`, `send-proxy-v2`.
     let sendProxy: ProxyHeaderVersion?
+    /// No port, `+N` or `-N`: the port is the client's destination port
+    /// plus this offset (`Server.portOffset`).
+    let portOffset: Int?
+    /// `0.0.0.0`, `::` or `*`: the address is the client's destination address.
+    let takesClientAddress: Bool
+
+    /// Where a connection goes depends on the client connection: each one
+    /// is the session's own, never pooled for another client.
+    var followsClient: Bool { portOffset != nil || takesClientAddress }
 }
 
 struct BackendRuntime {
@@ -225,7 +234,8 @@ struct BackendRuntime {
                                          shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
                                          shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
                                          observe: server.check.enabled ? server.check.observe : nil,
-                                         sendProxy: server.sendProxy))
+                                         sendProxy: server.sendProxy, portOffset: server.portOffset,
+                                         takesClientAddress: server.address.isUnspecified))
             slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled && resolved,
                                     maxconn: server.maxconn, id: server.id))
         }

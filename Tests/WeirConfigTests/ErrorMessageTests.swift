@@ -99,10 +99,11 @@ import Testing
     }
 
     @Test func serverErrors() {
-        #expect(proxyErrors("backend be\n server s1 10.0.0.1\n") == ["t.cfg:6:12: error: server: missing port in '10.0.0.1'"])
         #expect(proxyErrors("backend be\n server s1 10.0.0.1:0\n") == ["t.cfg:6:12: error: server: expected a port between 1 and 65535, got '0'"])
-        #expect(proxyErrors("backend be\n server s1 10.0.0.1:+1\n")
-                == ["t.cfg:6:12: error: server: relative ports like '+1' are not supported by Weir yet"])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1:+65536\n")
+                == ["t.cfg:6:12: error: server: expected a port offset between -65535 and +65535, got '+65536'"])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1:-\n")
+                == ["t.cfg:6:12: error: server: expected a port offset between -65535 and +65535, got '-'"])
         #expect(proxyErrors("backend be\n server s1 bad_host!:80\n")
                 == ["t.cfg:6:12: error: server: expected an IP address or host name, got 'bad_host!'"])
         #expect(proxyErrors("backend be\n server s1 10.0.0.1:80 weight 300\n")
@@ -118,6 +119,20 @@ import Testing
                 == ["t.cfg:6:24: error: unknown server option 'wieght'; did you mean 'weight'?"])
         #expect(proxyErrors("backend be\n default-server id 3\n")
                 == ["t.cfg:6:17: error: 'id' is not allowed in 'default-server': each server needs its own"])
+    }
+
+    /// A server whose port follows the client's has no port to check, as
+    /// HAProxy says: `port`, or `tcp-check connect port` rules, give one.
+    @Test func checksOfServersWithoutAPort() {
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1 check\n")
+                == ["t.cfg:6:9: error: server 's1' in backend 'be' has neither service port nor check port: "
+                    + "its checks need 'port N' (its traffic goes to the port the client connected to)"])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1:+1 check\n").count == 1)
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1 check port 80\n") == [])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1\n") == [])
+        #expect(proxyErrors("backend be\n option tcp-check\n tcp-check connect port 80\n server s1 10.0.0.1 check\n") == [])
+        #expect(proxyErrors("backend be\n option tcp-check\n tcp-check send x\n server s1 10.0.0.1 check\n").count == 1)
+        #expect(proxyErrors("backend be\n server s1 0.0.0.0:80 check\n") == [])
     }
 
     @Test func duplicates() {
