@@ -186,6 +186,45 @@ struct HTTPUpgradeTests {
         #expect(response.headers.value("set-cookie") == "SRV=\(first); path=/", "\(response)")
     }
 
+    @Test("a backend named at run time may be in mode http")
+    func dynamicBackendName() throws {
+        let echo = try Backend(.echo)
+        let web = try HTTPBackend(name: "s1")
+        let s = try Scenario(config: """
+            defaults
+                timeout connect 2s
+                timeout client 30s
+                timeout server 30s
+
+            frontend fe
+                mode tcp
+                bind 127.0.0.1:0
+                tcp-request inspect-delay 5s
+                tcp-request content accept if { req.len ge 4 }
+                use_backend %[req.payload(0,3),lower]
+
+            backend get
+                mode http
+                http-request set-header x-upgraded yes
+                server s1 \(web.address)
+
+            backend raw
+                mode tcp
+                server r1 \(echo.address)
+            """, backends: [echo])
+        defer {
+            s.close()
+            web.stop()
+        }
+        let http = try HTTPConnection(port: s.port)
+        try http.request("GET", "/dynamic")
+        #expect(try http.readResponse().text == "s1 GET /dynamic\n")
+        #expect(web.requests.first?.headers.value("x-upgraded") == "yes")
+        let raw = try Client(port: s.port)
+        try raw.send("RAW bytes\n")
+        #expect(try raw.readLine() == "RAW bytes")
+    }
+
     @Test("a bad request on an upgraded connection gets a 400")
     func badRequest() throws {
         let web = try HTTPBackend(name: "s1")
