@@ -111,8 +111,8 @@ extension Worker {
 
     /// A server without an address or a port of its own: the address and
     /// port the client connected to take their place, the port moved by the
-    /// server's offset. Unchanged (port 0, refused) when that address is
-    /// not an IP one.
+    /// server's offset. Unchanged when the client came through a UNIX
+    /// socket, which has neither.
     private func followClient(_ slot: UInt32, _ address: inout SocketAddress, backend: Int, server: Int) {
         guard let destination = clientDestination(slot), destination.family != AF_UNIX else { return }
         let port = address.port
