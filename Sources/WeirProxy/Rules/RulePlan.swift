@@ -94,33 +94,24 @@ struct PlannedBackendRule {
 /// One frontend's or backend's rules, planned.
 struct ProxyPlan {
     let proxy: Unmanaged<ProxyRules>
-    let hasTCPContentRules: Bool
+    var hasTCPContentRules: Bool
     let hasStatsPage: Bool
     /// A frontend with `monitor-uri`.
     let hasMonitor: Bool
     let ownBackend: Int
-    let defaultBackend: Int
+    var defaultBackend: Int
     let isHTTP: Bool
     let requestRules: UnsafeBufferPointer<PlannedRule>
     let redirectRules: UnsafeBufferPointer<PlannedRule>
     let responseRules: UnsafeBufferPointer<PlannedRule>
     let afterResponseRules: UnsafeBufferPointer<PlannedRule>
-    let backendRules: UnsafeBufferPointer<PlannedBackendRule>
+    var backendRules: UnsafeBufferPointer<PlannedBackendRule>
     let hasRequestCaptures: Bool
     let hasResponseCaptures: Bool
     /// A backend with `stick` rules.
     let hasStickRules: Bool
     /// A backend with `use-server` rules.
     let hasServerRules: Bool
-
-    /// This plan without the content rules and the backend choice.
-    var forUpgradedSessions: ProxyPlan {
-        ProxyPlan(proxy: proxy, hasTCPContentRules: false, hasStatsPage: hasStatsPage, hasMonitor: hasMonitor,
-                  ownBackend: ownBackend, defaultBackend: -1, isHTTP: isHTTP, requestRules: requestRules,
-                  redirectRules: redirectRules, responseRules: responseRules, afterResponseRules: afterResponseRules,
-                  backendRules: UnsafeBufferPointer(start: nil, count: 0), hasRequestCaptures: hasRequestCaptures,
-                  hasResponseCaptures: hasResponseCaptures, hasStickRules: hasStickRules, hasServerRules: hasServerRules)
-    }
 }
 
 /// Every proxy's plan, and the memory it lives in (freed with the plan's owner).
@@ -133,15 +124,19 @@ struct RulePlan: ~Copyable {
         frontends = .allocate(capacity: max(compiled.frontends.count, 1))
         backends = .allocate(capacity: max(compiled.backends.count, 1))
         for (i, proxy) in compiled.frontends.enumerated() {
-            var plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
+            let plan = plan(proxy, hasStatsPage: i < compiled.frontendStatsPages.count && compiled.frontendStatsPages[i] != nil,
                             hasMonitor: i < compiled.frontendMonitors.count && compiled.frontendMonitors[i] != nil,
                             hasStickRules: false, hasServerRules: false)
+            (frontends.baseAddress! + i).initialize(to: plan)
             // A mode tcp frontend's plan serves the sessions its backend
             // upgraded to HTTP: its content rules and its backend choice ran
             // once, on the connection, so it runs none and chooses none
             // (`applyRequestRules` then keeps the session's backend).
-            if !proxy.isHTTP { plan = plan.forUpgradedSessions }
-            (frontends.baseAddress! + i).initialize(to: plan)
+            if !proxy.isHTTP {
+                frontends[i].hasTCPContentRules = false
+                frontends[i].defaultBackend = -1
+                frontends[i].backendRules = UnsafeBufferPointer(start: nil, count: 0)
+            }
         }
         for (i, proxy) in compiled.backends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil,
