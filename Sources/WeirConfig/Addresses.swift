@@ -188,7 +188,9 @@ enum Addresses {
 
     // MARK: server
 
-    static func parseServer(_ text: Substring) -> Result<ServerAddress, ParseFailure> {
+    /// A server's address, and its port offset when its port follows the
+    /// client's (`Server.portOffset`): no port, `+N` or `-N`.
+    static func parseServer(_ text: Substring) -> Result<(address: ServerAddress, portOffset: Int?), ParseFailure> {
         let (prefix, rest) = splitPrefix(text)
         var family = AddressFamily.any
         switch prefix {
@@ -198,42 +200,60 @@ enum Addresses {
         case "tcp": break
         case "unix":
             guard !rest.isEmpty else { return .failure("server: expected a path after 'unix@'") }
-            return .success(.unix(path: String(rest)))
+            return .success((.unix(path: String(rest)), nil))
         case "abns":
             guard !rest.isEmpty else { return .failure("server: expected a name after 'abns@'") }
-            return .success(.unix(path: abstractPath(rest)))
+            return .success((.unix(path: abstractPath(rest)), nil))
         case let p?:
             if p == "fd" || p == "udp" || p == "udp4" || p == "udp6" || unsupportedPrefixes.contains(p) {
                 return .failure("server: '\(p)@' addresses are not supported by Weir yet")
             }
             return .failure("server: unknown address prefix '\(p)@'")
         }
-        if prefix == nil, rest.hasPrefix("/") { return .success(.unix(path: String(rest))) }
-        guard !rest.isEmpty, let split = splitHostPort(rest), !split.host.isEmpty, split.host != "*" else {
+        if prefix == nil, rest.hasPrefix("/") { return .success((.unix(path: String(rest)), nil)) }
+        guard !rest.isEmpty, var split = splitHostPort(rest) else {
             return .failure("server: expected an address like 10.0.0.1:80, got '\(text)'")
+        }
+        // `*` or nothing before the colon: no address of the server's own.
+        let anyAddress = split.host.isEmpty || split.host == "*"
+        if !split.bracketed, !anyAddress, parseIP(split.host, family: family) == nil, parseIPv6(rest) != nil {
+            // A bare IPv6 address (`::1`, `::`): what follows its last colon is not a port.
+            split = (rest, nil, false)
         }
         if split.bracketed, family == .any { family = .v6 }
         // HAProxy asks for SRV records when a name starts with '_' (`_http._tcp.app`).
         if split.host.hasPrefix("_") {
             return .failure("server: DNS SRV records ('\(split.host)') are not supported by Weir yet; give a name with A or AAAA records, and a port")
         }
-        guard let portText = split.port else { return .failure("server: missing port in '\(text)'") }
-        if portText.hasPrefix("+") || portText.hasPrefix("-") {
-            return .failure("server: relative ports like '\(portText)' are not supported by Weir yet")
+        var port: UInt16 = 0
+        var offset: Int?
+        if let portText = split.port {
+            if let sign = portText.first, sign == "+" || sign == "-" {
+                let digits = portText.dropFirst()
+                guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+                      let n = Int(digits), n <= 65535 else {
+                    return .failure("server: expected a port offset between -65535 and +65535, got '\(portText)'")
+                }
+                offset = sign == "-" ? -n : n
+            } else {
+                guard let p = parsePort(portText) else {
+                    return .failure("server: expected a port between 1 and 65535, got '\(portText)'")
+                }
+                port = p
+            }
+        } else {
+            offset = 0
         }
-        guard let port = parsePort(portText) else {
-            return .failure("server: expected a port between 1 and 65535, got '\(portText)'")
-        }
+        if anyAddress { return .success((.ip(family == .v6 ? .anyV6 : .anyV4, port: port), offset)) }
         if let ip = parseIP(split.host, family: family) {
-            return .success(.ip(ip, port: port))
+            return .success((.ip(ip, port: port), offset))
         }
-        if !split.bracketed, parseIPv6(rest) != nil { return .failure("server: missing port in '\(text)'") }
         let looksNumeric = split.host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
         if split.bracketed || looksNumeric || !ParserState.isHostName(split.host) || family != .any {
             let what = family == .v4 ? "an IPv4 address" : family == .v6 ? "an IPv6 address" : "an IP address or host name"
             return .failure("server: expected \(what), got '\(split.host)'")
         }
-        return .success(.host(String(split.host), port: port))
+        return .success((.host(String(split.host), port: port), offset))
     }
 
     // MARK: log

@@ -294,6 +294,12 @@ public enum ServerAddress: Sendable, Hashable, CustomStringConvertible {
         case .unix(let path): return path.hasPrefix("\u{0}") ? "abns@\(path.dropFirst())" : path
         }
     }
+
+    /// `0.0.0.0` or `::`: no address of the server's own (`Server.address`).
+    public var isUnspecified: Bool {
+        if case .ip(let ip, _) = self { return ip == .anyV4 || ip == .anyV6 }
+        return false
+    }
 }
 
 /// `option clitcpka` / `srvtcpka` / `tcpka` with `clitcpka-*` / `srvtcpka-*`:
@@ -387,7 +393,13 @@ public enum BalanceAlgorithm: Sendable, Hashable {
 
 public struct Server: Sendable, Hashable {
     public var name: String
+    /// An address of `0.0.0.0`, `::` or `*` stands for the one the client
+    /// connected to (HAProxy's transparent servers).
     public var address: ServerAddress
+    /// No port after the address, or `+N` or `-N`: the server's port is the
+    /// one the client connected to plus this offset (HAProxy's port
+    /// mapping), and `address`'s is 0; nil: `address`'s own port.
+    public var portOffset: Int?
     /// 0...256, default 1.
     public var weight: Int = 1
     /// 0 means no limit.
@@ -609,6 +621,10 @@ public struct Frontend: Sendable, Hashable {
     /// halves; HAProxy runs a proxy's rules once, so a stream whose backend is
     /// `ownBackend` skips the backend's rules.
     public var ownBackend: Int?
+    /// Mode tcp: a backend it may choose is in mode http. A session that
+    /// reaches one is handled as HTTP from then on (HAProxy's implicit
+    /// upgrade), its later requests staying in that backend.
+    public var upgradesToHTTP = false
 
     // HTTP mode.
     public var httpRequestRules: [HTTPRule] = []

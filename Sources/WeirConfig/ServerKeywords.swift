@@ -15,10 +15,10 @@ extension ParserState {
             error("server '\(name.text)': expected an address like 10.0.0.1:80", at: name)
             return
         }
-        let address: ServerAddress
+        let parsed: (address: ServerAddress, portOffset: Int?)
         guard let addressText = expandedAddress(words[2]) else { return }
         switch Addresses.parseServer(Substring(addressText)) {
-        case .success(let a): address = a
+        case .success(let a): parsed = a
         case .failure(let message):
             error(message.text, at: words[2])
             return
@@ -26,7 +26,9 @@ extension ParserState {
         var options = proxies[index].settings.serverDefaults
         var explicitID: Int?
         guard parseServerOptions(words, from: 3, into: &options, id: &explicitID, keyword: "server") else { return }
-        proxies[index].servers.append(makeServer(name.text, address, options, at: location(name)))
+        var server = makeServer(name.text, parsed.address, options, at: location(name))
+        server.portOffset = parsed.portOffset
+        proxies[index].servers.append(server)
         proxies[index].serverIDs.append(explicitID)
     }
 
@@ -56,9 +58,9 @@ extension ParserState {
             return
         }
         guard let addressText = expandedAddress(words[3]) else { return }
-        let address: ServerAddress
+        let parsed: (address: ServerAddress, portOffset: Int?)
         switch Addresses.parseServer(Substring(addressText)) {
-        case .success(let a): address = a
+        case .success(let a): parsed = a
         case .failure(let message):
             let text = message.text.hasPrefix("server:") ? "server-template:" + message.text.dropFirst(7) : message.text
             error(text, at: words[3])
@@ -69,7 +71,8 @@ extension ParserState {
         guard parseServerOptions(words, from: 4, into: &options, id: &ignoredID, keyword: "server-template") else { return }
         let template = proxies[index].servers.count
         for n in numbers {
-            var server = makeServer(prefix.text + String(n), address, options, at: location(prefix))
+            var server = makeServer(prefix.text + String(n), parsed.address, options, at: location(prefix))
+            server.portOffset = parsed.portOffset
             server.template = template
             proxies[index].servers.append(server)
             proxies[index].serverIDs.append(nil)

@@ -42,6 +42,7 @@ extension ParserState {
                            + "retried in mode http only", at: location)
                 }
                 backend.healthCheck = checkKind(of: draft)
+                checkMappedPorts(of: draft, healthCheck: backend.healthCheck)
                 backend.logHealthChecks = draft.settings.logHealthChecks
                 backend.allBackups = draft.settings.allBackups
                 backend.httpRequestRules = draft.httpRequestRules
@@ -183,8 +184,9 @@ extension ParserState {
             let reachable = frontend.useBackends.contains { $0.backend < 0 }
                 ? Array(config.backends.indices)
                 : frontend.useBackends.map(\.backend) + [frontend.defaultBackend].compactMap { $0 }
-            frontend.buffersRequestBody = draft.settings.mode == .http
-                && (draft.settings.buffersRequestBody || reachable.contains { config.backends[$0].buffersRequestBody })
+            frontend.buffersRequestBody = (draft.settings.mode == .http && draft.settings.buffersRequestBody)
+                || reachable.contains { config.backends[$0].buffersRequestBody }
+            frontend.upgradesToHTTP = draft.settings.mode == .tcp && reachable.contains { config.backends[$0].mode == .http }
             if draft.settings.timeouts.client == nil, draft.kind == .frontend {
                 report(.warning, missingTimeoutsMessage(draft, ["'client'"]), at: draft.location)
             }
@@ -290,7 +292,8 @@ extension ParserState {
     }
 
     /// A backend name to its index, with an error (and a suggestion) when it does not exist
-    /// or its mode differs from the frontend's.
+    /// or is in mode tcp for a frontend in mode http. A frontend in mode tcp may
+    /// choose a backend in mode http, as in HAProxy: the session is upgraded to HTTP.
     private mutating func resolve(_ reference: NamedReference, keyword: String, from draft: ProxyDraft,
                                   in config: Configuration, _ index: [String: Int]) -> Int? {
         guard let b = index[reference.name] else {
@@ -300,7 +303,7 @@ extension ParserState {
             return nil
         }
         let backend = config.backends[b]
-        if backend.mode != draft.settings.mode {
+        if backend.mode == .tcp && draft.settings.mode == .http {
             report(.error, "\(keyword): \(draft.kind.rawValue) '\(draft.name)' is in \(draft.settings.mode.rawValue) mode "
                    + "but backend '\(backend.name)' is in \(backend.mode.rawValue) mode", at: reference.location)
             return nil
@@ -321,6 +324,21 @@ extension ParserState {
 }
 
 extension ParserState {
+    /// A server whose port follows the client's has none of its own for its
+    /// checks: they need `port`, or `tcp-check connect port` rules, as in HAProxy.
+    mutating func checkMappedPorts(of draft: ProxyDraft, healthCheck: HealthCheckKind) {
+        var connectsWithPorts = false
+        if case .tcp(let steps) = healthCheck {
+            connectsWithPorts = steps.allSatisfy { if case .connect(nil) = $0 { return false } else { return true } }
+        }
+        for server in draft.servers where server.check.enabled && server.portOffset != nil && server.check.port == nil
+            && !connectsWithPorts {
+            report(.error, "server '\(server.name)' in \(draft.kind.rawValue) '\(draft.name)' has neither service port "
+                   + "nor check port: its checks need 'port N' (its traffic goes to the port the client connected to)",
+                   at: server.location)
+        }
+    }
+
     /// `compression` works on HTTP responses: a proxy in mode tcp ignores it.
     mutating func warnCompressionInTCPMode(_ draft: ProxyDraft) {
         guard draft.settings.mode == .tcp, draft.settings.compression != nil,

@@ -891,23 +891,6 @@ public struct HealthChecker {
     }
 }
 
-extension SocketAddress {
-    /// The port of an IPv4 or IPv6 address replaced (checks' `port`).
-    mutating func setPort(_ port: UInt16) {
-        switch family {
-        case AF_INET:
-            withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port = port.bigEndian }
-            }
-        case AF_INET6:
-            withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port = port.bigEndian }
-            }
-        default:
-            break
-        }
-    }
-}
 
 struct CheckSetupError: Error, CustomStringConvertible {
     var description: String

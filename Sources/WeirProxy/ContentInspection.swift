@@ -11,6 +11,7 @@ import WeirSystem
 // ends its side, or the delay passes (one deadline for both stages, as
 // HAProxy's). The buffered bytes go to the server first once connected.
 // Without a delay the rules see what is there at once, and nothing is read.
+// A backend in mode http makes the session an HTTP one (`upgradeToHTTP`).
 
 extension Worker {
     /// Runs the stages not yet decided; the session ends up waiting for
@@ -28,6 +29,10 @@ extension Worker {
             guard backend >= 0 else {
                 keepContentForLog(slot)
                 close(slot, cause: "P", phase: "R", loop: &loop)
+                return
+            }
+            if rules.compiled.backends[backend].isHTTP {
+                upgradeToHTTP(slot, backend: backend, loop: &loop)
                 return
             }
             enterBackend(slot, backend)
@@ -129,6 +134,35 @@ extension Worker {
         keepContentForLog(slot)
         if silently { Posix.prepareSilentReset(sessions.pointer(slot).pointee.clientFD) }
         close(slot, cause: "P", phase: "R", loop: &loop)
+    }
+
+    /// The backend chosen is in mode http: from here on the session is an
+    /// HTTP session of its frontend, as HAProxy's implicit upgrade makes it,
+    /// and the bytes read so far begin its first request. Every request on
+    /// the connection goes to this backend (`upgradedBackend`), which runs
+    /// its own rules, `tcp-request content` included, on each; the
+    /// frontend's rules ran once, on the connection, and it has no HTTP ones.
+    private mutating func upgradeToHTTP(_ slot: UInt32, backend: Int, loop: inout EventLoop) {
+        keepContentForLog(slot)
+        let s = sessions.pointer(slot)
+        upgradedBackends[slot] = Int32(backend)
+        s.pointee.isHTTP = true
+        s.pointee.phase = .httpHead
+        s.pointee.toServer.limit = s.pointee.toServer.head
+        // The first request was awaited from the accept, as on an HTTP frontend.
+        s.pointee.exchange.waitStart = s.pointee.acceptedAt
+        s.pointee.exchange.waitStartWall = s.pointee.acceptedWall
+        s.pointee.clientExpiry = .max
+        s.pointee.phaseExpiry = frontends[Int(s.pointee.frontend)].httpRequestTimeout.map { loop.now + Int64($0) } ?? .max
+        httpService(slot, loop: &loop)
+    }
+
+    /// The backend that upgraded the session to HTTP, -1 when none did.
+    /// Out of line: the request path of other sessions never calls it.
+    @inline(never)
+    func upgradedBackend(_ slot: UInt32) -> Int {
+        guard !upgradedBackends.isEmpty, let backend = upgradedBackends[slot] else { return -1 }
+        return Int(backend)
     }
 
     /// The session enters its backend: counted there from now on.

@@ -394,6 +394,7 @@ extension Worker {
         releaseBuffers(&s.pointee.toClient)
         if !longAnswers.isEmpty { longAnswers[slot] = nil }
         if !serverNames.isEmpty { serverNames[slot] = nil }
+        if !upgradedBackends.isEmpty { upgradedBackends[slot] = nil }
         if options.debug { debugLine(slot, "close") }
         let frontend = Int(s.pointee.frontend)
         if s.pointee.handshaking {

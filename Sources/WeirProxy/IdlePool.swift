@@ -34,8 +34,10 @@ extension Worker {
         s.pointee.connectionBackend = -1
         s.pointee.connectionServer = -1
         s.pointee.serverExpiry = .max
-        // A connection whose SNI came from its request serves no other request.
-        guard backends[backend].idleCounts[server] < Self.idlePerServer, !stopping, s.pointee.connectionSNI == 0 else {
+        // A connection whose SNI came from its request serves no other
+        // request, nor one whose destination came from its client.
+        guard backends[backend].idleCounts[server] < Self.idlePerServer, !stopping, s.pointee.connectionSNI == 0,
+              !backends[backend].servers[server].followsClient else {
             closeServerSocket(slot, reset: true)
             return
         }

@@ -80,15 +80,19 @@ struct FrontendRuntime {
         logTargets = frontend.logs
         isHTTP = frontend.mode == .http
         // Exchanges are logged (and their request lines kept) under `option
-        // httplog` or `log-format`, and given ids under `unique-id-format`.
-        httpLog = isHTTP && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
+        // httplog` or `log-format`, and given ids under `unique-id-format`;
+        // in mode tcp, those of the sessions a backend upgraded to HTTP, in
+        // the frontend's format, as HAProxy logs each of their streams.
+        httpLog = (isHTTP || frontend.upgradesToHTTP) && (frontend.logFormat != nil || frontend.uniqueIDFormat != nil)
         httpRequestTimeout = frontend.timeouts.httpRequest ?? frontend.timeouts.client
         keepAliveTimeout = frontend.timeouts.httpKeepAlive ?? httpRequestTimeout
         handshakeTimeout = frontend.timeouts.clientHandshake ?? frontend.timeouts.client
-        closesClientAfterResponse = frontend.connectionMode == .close
+        // HTTP options of a mode tcp frontend are ignored, as in HAProxy,
+        // even for the sessions a backend upgrades: the backend's apply.
+        closesClientAfterResponse = isHTTP && frontend.connectionMode == .close
         buffersRequestBody = frontend.buffersRequestBody
-        forwardFor = frontend.forwardFor.map(ForwardedFor.init)
-        originalTo = frontend.originalTo.map(ForwardedFor.init)
+        forwardFor = isHTTP ? frontend.forwardFor.map(ForwardedFor.init) : nil
+        originalTo = isHTTP ? frontend.originalTo.map(ForwardedFor.init) : nil
         compression = isHTTP ? frontend.compression.map(CompressionSettings.init) : nil
         tcpKeepAlive = frontend.clientTCPKeepAlive
         noLinger = frontend.noLinger
@@ -113,6 +117,15 @@ struct ServerRuntime {
     let observe: ObserveMode?
     /// `send-proxy`, `send-proxy-v2`.
     let sendProxy: ProxyHeaderVersion?
+    /// No port, `+N` or `-N`: the port is the client's destination port
+    /// plus this offset (`Server.portOffset`).
+    let portOffset: Int?
+    /// `0.0.0.0`, `::` or `*`: the address is the client's destination address.
+    let takesClientAddress: Bool
+
+    /// Where a connection goes depends on the client connection: each one
+    /// is the session's own, never pooled for another client.
+    var followsClient: Bool { portOffset != nil || takesClientAddress }
 }
 
 struct BackendRuntime {
@@ -230,7 +243,8 @@ struct BackendRuntime {
                                          shutdownSessionsOnDown: server.check.shutdownSessionsOnDown,
                                          shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
                                          observe: server.check.enabled ? server.check.observe : nil,
-                                         sendProxy: server.sendProxy))
+                                         sendProxy: server.sendProxy, portOffset: server.portOffset,
+                                         takesClientAddress: server.address.isUnspecified))
             slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled && resolved,
                                     maxconn: server.maxconn, id: server.id))
         }

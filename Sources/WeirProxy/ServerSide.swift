@@ -109,11 +109,29 @@ extension Worker {
         touchServer(slot, now: loop.now)
     }
 
+    /// A server without an address or a port of its own: the address and
+    /// port the client connected to take their place, the port moved by the
+    /// server's offset. Unchanged when the client came through a UNIX
+    /// socket, which has neither.
+    private func followClient(_ slot: UInt32, _ address: inout SocketAddress, backend: Int, server: Int) {
+        guard let destination = clientDestination(slot), destination.family != AF_UNIX else { return }
+        let port = address.port
+        if backends[backend].servers[server].takesClientAddress { address = destination }
+        if let offset = backends[backend].servers[server].portOffset {
+            // As in HAProxy, the sum wraps around in 16 bits.
+            address.setPort(UInt16(truncatingIfNeeded: Int(destination.port) + offset))
+        } else {
+            address.setPort(port)
+        }
+    }
+
     /// Starts a non-blocking connect to the assigned server.
     mutating func connect(_ slot: UInt32, loop: inout EventLoop) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
-        let address = backends[backend].servers[Int(s.pointee.server)].address
+        let server = Int(s.pointee.server)
+        var address = backends[backend].servers[server].address
+        if backends[backend].servers[server].followsClient { followClient(slot, &address, backend: backend, server: server) }
         s.pointee.phase = .connecting
         s.pointee.connectStart = loop.now
         s.pointee.phaseExpiry = backends[backend].connectTimeout.map { loop.now + Int64($0) } ?? .max

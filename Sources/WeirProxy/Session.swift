@@ -149,7 +149,8 @@ struct Session {
     var connectionProxyHeader: UInt64 = 0
     /// Index of the listener that accepted it.
     var listener: Int32 = -1
-    /// The frontend is in `mode http`.
+    /// The frontend is in `mode http`, or the session's backend is and
+    /// upgraded it (`ContentInspection.swift`).
     var isHTTP = false
     /// An HTTP session switched to a tunnel (after `101 Switching Protocols`):
     /// bytes flow as in `mode tcp`.

@@ -132,6 +132,9 @@ public struct Worker: ~Copyable, EventHandler {
     var proxiedDestinations: [UInt32: SocketAddress] = [:]
     /// The SNI each exchange chose, by session slot (`ServerTLS.swift`).
     var serverNames: [UInt32: ServerNameChoice] = [:]
+    /// The backend of each mode tcp session upgraded to HTTP, by session
+    /// slot (`ContentInspection.swift`).
+    var upgradedBackends: [UInt32: Int32] = [:]
     let startedWall: Int64
     let fileLimit: Int
     /// `-d` mode with a `bind … ssl`: `tune.ssl.lifetime`, which paces this

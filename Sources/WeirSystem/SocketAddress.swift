@@ -63,6 +63,22 @@ public struct SocketAddress: @unchecked Sendable {
         }
     }
 
+    /// Replaces the port of an IPv4 or IPv6 address (nothing for UNIX).
+    public mutating func setPort(_ port: UInt16) {
+        switch family {
+        case AF_INET:
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port = port.bigEndian }
+            }
+        case AF_INET6:
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port = port.bigEndian }
+            }
+        default:
+            break
+        }
+    }
+
     /// Calls `body` with the raw IP address bytes (4 or 16; empty for UNIX).
     @inline(__always)
     public func withIPBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {

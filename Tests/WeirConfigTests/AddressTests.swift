@@ -77,6 +77,39 @@ import Testing
         #expect(server("ipv4@10.0.0.2:81") == .ip(v4(10, 0, 0, 2), port: 81))
     }
 
+    func serverPort(_ address: String) -> (ServerAddress, Int?)? {
+        let r = parse(timeoutDefaults + "backend be\n server s \(address)\n")
+        #expect(messages(r) == [], "\(r.diagnostics.map { $0.rendered() })")
+        return r.configuration?.backends.first?.servers.first.map { ($0.address, $0.portOffset) }
+    }
+
+    /// No port, or `+N`/`-N`: the port the client connected to, moved by
+    /// the offset; `*`, `0.0.0.0`, `::`: the address it connected to.
+    @Test func serverPortsAndAddressesFollowingTheClient() throws {
+        let cases: [(String, ServerAddress, Int?)] = [
+            ("10.0.0.1:80", .ip(v4(10, 0, 0, 1), port: 80), nil),
+            ("10.0.0.1", .ip(v4(10, 0, 0, 1), port: 0), 0),
+            ("10.0.0.1:+1000", .ip(v4(10, 0, 0, 1), port: 0), 1000),
+            ("10.0.0.1:-80", .ip(v4(10, 0, 0, 1), port: 0), -80),
+            ("app.internal", .host("app.internal", port: 0), 0),
+            ("app.internal:+1", .host("app.internal", port: 0), 1),
+            ("::1", .ip(Self.v6Loopback, port: 0), 0),
+            ("[::1]", .ip(Self.v6Loopback, port: 0), 0),
+            ("[::1]:+2", .ip(Self.v6Loopback, port: 0), 2),
+            ("*:80", .ip(.anyV4, port: 80), nil),
+            (":8080", .ip(.anyV4, port: 8080), nil),
+            ("*", .ip(.anyV4, port: 0), 0),
+            ("0.0.0.0:+1", .ip(.anyV4, port: 0), 1),
+            ("::", .ip(.anyV6, port: 0), 0),
+            ("ipv6@*:81", .ip(.anyV6, port: 81), nil),
+        ]
+        for (text, address, offset) in cases {
+            let parsed = try #require(serverPort(text), "\(text)")
+            #expect(parsed.0 == address && parsed.1 == offset, "\(text): \(parsed)")
+            #expect(parsed.0.isUnspecified == ["*:80", ":8080", "*", "0.0.0.0:+1", "::", "ipv6@*:81"].contains(text), "\(text)")
+        }
+    }
+
     @Test func syslogTargetsParseWithoutWarnings() {
         let r = parse("global\n    log stdout local0\n    log 10.0.0.5:514 local1\n    log /dev/log local2\n")
         #expect(messages(r) == [])

@@ -99,10 +99,11 @@ import Testing
     }
 
     @Test func serverErrors() {
-        #expect(proxyErrors("backend be\n server s1 10.0.0.1\n") == ["t.cfg:6:12: error: server: missing port in '10.0.0.1'"])
         #expect(proxyErrors("backend be\n server s1 10.0.0.1:0\n") == ["t.cfg:6:12: error: server: expected a port between 1 and 65535, got '0'"])
-        #expect(proxyErrors("backend be\n server s1 10.0.0.1:+1\n")
-                == ["t.cfg:6:12: error: server: relative ports like '+1' are not supported by Weir yet"])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1:+65536\n")
+                == ["t.cfg:6:12: error: server: expected a port offset between -65535 and +65535, got '+65536'"])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1:-\n")
+                == ["t.cfg:6:12: error: server: expected a port offset between -65535 and +65535, got '-'"])
         #expect(proxyErrors("backend be\n server s1 bad_host!:80\n")
                 == ["t.cfg:6:12: error: server: expected an IP address or host name, got 'bad_host!'"])
         #expect(proxyErrors("backend be\n server s1 10.0.0.1:80 weight 300\n")
@@ -118,6 +119,20 @@ import Testing
                 == ["t.cfg:6:24: error: unknown server option 'wieght'; did you mean 'weight'?"])
         #expect(proxyErrors("backend be\n default-server id 3\n")
                 == ["t.cfg:6:17: error: 'id' is not allowed in 'default-server': each server needs its own"])
+    }
+
+    /// A server whose port follows the client's has no port to check, as
+    /// HAProxy says: `port`, or `tcp-check connect port` rules, give one.
+    @Test func checksOfServersWithoutAPort() {
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1 check\n")
+                == ["t.cfg:6:9: error: server 's1' in backend 'be' has neither service port nor check port: "
+                    + "its checks need 'port N' (its traffic goes to the port the client connected to)"])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1:+1 check\n").count == 1)
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1 check port 80\n") == [])
+        #expect(proxyErrors("backend be\n server s1 10.0.0.1\n") == [])
+        #expect(proxyErrors("backend be\n option tcp-check\n tcp-check connect port 80\n server s1 10.0.0.1 check\n") == [])
+        #expect(proxyErrors("backend be\n option tcp-check\n tcp-check send x\n server s1 10.0.0.1 check\n").count == 1)
+        #expect(proxyErrors("backend be\n server s1 0.0.0.0:80 check\n") == [])
     }
 
     @Test func duplicates() {
@@ -153,9 +168,13 @@ import Testing
         ])
     }
 
+    /// An HTTP frontend cannot hand its requests to a backend in mode tcp
+    /// (the other way round, the session is upgraded to HTTP).
     @Test func modeMismatch() {
-        #expect(proxyErrors("frontend fe\n bind :1\n default_backend be\nbackend be\n mode http\n")
-                == ["t.cfg:7:18: error: default_backend: frontend 'fe' is in tcp mode but backend 'be' is in http mode"])
+        #expect(proxyErrors("frontend fe\n mode http\n bind :1\n default_backend be\nbackend be\n")
+                == ["t.cfg:8:18: error: default_backend: frontend 'fe' is in http mode but backend 'be' is in tcp mode"])
+        #expect(proxyErrors("frontend fe\n mode http\n bind :1\n use_backend be if TRUE\nbackend be\n")
+                == ["t.cfg:8:14: error: use_backend: frontend 'fe' is in http mode but backend 'be' is in tcp mode"])
     }
 
     @Test func frontendWithoutBind() {

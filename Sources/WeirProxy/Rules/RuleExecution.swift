@@ -221,12 +221,12 @@ extension RuleEngine {
     }
 
     /// The backend a `use_backend` rule whose condition holds names: its
-    /// own, or for a `%[…]` name the backend of that name if it is of the
-    /// frontend's mode; nil for none.
+    /// own, or for a `%[…]` name the backend of that name unless it is in
+    /// mode tcp and the frontend in mode http; nil for none.
     mutating func dynamicBackend(_ rule: CompiledBackendRule, isHTTP: Bool) -> Int? {
         guard let dynamicName = rule.dynamicName else { return rule.backend }
         guard let name = render(dynamicName, into: .output),
-              let index = backendIndex(named: name), compiled.backends[index].isHTTP == isHTTP else { return nil }
+              let index = backendIndex(named: name), compiled.backends[index].isHTTP || !isHTTP else { return nil }
         return index
     }
 

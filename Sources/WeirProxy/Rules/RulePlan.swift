@@ -94,18 +94,18 @@ struct PlannedBackendRule {
 /// One frontend's or backend's rules, planned.
 struct ProxyPlan {
     let proxy: Unmanaged<ProxyRules>
-    let hasTCPContentRules: Bool
+    var hasTCPContentRules: Bool
     let hasStatsPage: Bool
     /// A frontend with `monitor-uri`.
     let hasMonitor: Bool
     let ownBackend: Int
-    let defaultBackend: Int
+    var defaultBackend: Int
     let isHTTP: Bool
     let requestRules: UnsafeBufferPointer<PlannedRule>
     let redirectRules: UnsafeBufferPointer<PlannedRule>
     let responseRules: UnsafeBufferPointer<PlannedRule>
     let afterResponseRules: UnsafeBufferPointer<PlannedRule>
-    let backendRules: UnsafeBufferPointer<PlannedBackendRule>
+    var backendRules: UnsafeBufferPointer<PlannedBackendRule>
     let hasRequestCaptures: Bool
     let hasResponseCaptures: Bool
     /// A backend with `stick` rules.
@@ -131,6 +131,15 @@ struct RulePlan: ~Copyable {
                             hasMonitor: i < compiled.frontendMonitors.count && compiled.frontendMonitors[i] != nil,
                             hasStickRules: false, hasServerRules: false, prefersLastServer: false)
             (frontends.baseAddress! + i).initialize(to: plan)
+            // A mode tcp frontend's plan serves the sessions its backend
+            // upgraded to HTTP: its content rules and its backend choice ran
+            // once, on the connection, so it runs none and chooses none
+            // (`applyRequestRules` then keeps the session's backend).
+            if !proxy.isHTTP {
+                frontends[i].hasTCPContentRules = false
+                frontends[i].defaultBackend = -1
+                frontends[i].backendRules = UnsafeBufferPointer(start: nil, count: 0)
+            }
         }
         for (i, proxy) in compiled.backends.enumerated() {
             let plan = plan(proxy, hasStatsPage: i < compiled.backendStatsPages.count && compiled.backendStatsPages[i] != nil,

@@ -109,10 +109,15 @@ extension Worker {
            serveStatsPage(page, slot: slot, head: head, request: request, requestEnd: requestEnd, loop: &loop) {
             return .answered
         }
-        let backend = rules.chooseBackend(frontendPlan)
-        guard backend >= 0 else {
-            reply(slot, status: 503, cause: "P", phase: "R", loop: &loop)
-            return .answered
+        var backend = rules.chooseBackend(frontendPlan)
+        if backend < 0 {
+            // No backend, or a session its backend upgraded to HTTP, which
+            // stays there (its frontend's plan chooses none).
+            backend = upgradedBackend(slot)
+            guard backend >= 0 else {
+                reply(slot, status: 503, cause: "P", phase: "R", loop: &loop)
+                return .answered
+            }
         }
         // The exchange enters the backend: its rules see it, its counters count it.
         s.pointee.backend = Int32(backend)
