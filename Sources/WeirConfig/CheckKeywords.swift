@@ -387,23 +387,7 @@ extension ParserState {
     }
 
     static func hexBytes(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard !digits.isEmpty, digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for k in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = hexValue(digits[k]), let low = hexValue(digits[k + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
-    }
-
-    private static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case 0x30...0x39: return b - 0x30
-        case 0x41...0x46: return b - 0x41 + 10
-        case 0x61...0x66: return b - 0x61 + 10
-        default: return nil
-        }
+        text.isEmpty ? nil : Hex.bytes(text.utf8)
     }
 
     // MARK: tcp-check

@@ -154,7 +154,7 @@ enum Lexer {
         case UInt8(ascii: "n"): return .success(([10], 2))
         case UInt8(ascii: "t"): return .success(([9], 2))
         case UInt8(ascii: "x"):
-            guard i + 3 < b.count, let hi = hexValue(b[i + 2]), let lo = hexValue(b[i + 3]) else {
+            guard i + 3 < b.count, let hi = Hex.value(b[i + 2]), let lo = Hex.value(b[i + 3]) else {
                 let end = min(b.count, i + 4)
                 let shown = String(decoding: b[i..<end], as: UTF8.self)
                 return .failure(ParseFailure("invalid escape '\(shown)': expected two hex digits after '\\x'"))
@@ -165,14 +165,6 @@ enum Lexer {
         }
     }
 
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
 
     private static func isNameStart(_ c: UInt8) -> Bool {
         (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))

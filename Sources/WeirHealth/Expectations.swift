@@ -50,7 +50,7 @@ struct Expectation: @unchecked Sendable {
         switch rule.kind {
         case .string(let needle), .binary(let needle): return Expectation.contains(data, needle)
         case .regex, .statusRegex: return regex?.matches(data) ?? false
-        case .binaryRegex: return regex?.matches(Expectation.hexDump(data)) ?? false
+        case .binaryRegex: return regex?.matches(Hex.digits(data, uppercase: true)) ?? false
         case .status: return false
         }
     }
@@ -69,18 +69,6 @@ struct Expectation: @unchecked Sendable {
         case .status, .statusRegex: return true
         default: return false
         }
-    }
-
-    /// `rbinary` matches this: two upper-case hexadecimal digits a byte, as HAProxy writes it.
-    static func hexDump(_ data: [UInt8]) -> [UInt8] {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(data.count * 2)
-        for byte in data {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return out
     }
 
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {

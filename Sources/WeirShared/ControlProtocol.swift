@@ -1,3 +1,5 @@
+import WeirConfig
+
 /// Messages between the master and a worker on their SOCK_SEQPACKET channel
 /// (one message per packet, text, file descriptors attached to `hello`).
 public enum ControlMessage: Sendable, Equatable {
@@ -141,14 +143,7 @@ public enum ControlMessage: Sendable, Equatable {
     }
 
     private static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: Hex.digits(bytes, uppercase: false), as: UTF8.self)
     }
 
     private static func bytes(fromHex text: Substring) -> [UInt8]? {

@@ -521,8 +521,7 @@ extension StickKeyType {
         case .string:
             return String(decoding: key, as: UTF8.self)
         case .binary:
-            let digits = Array("0123456789ABCDEF".utf8)
-            return String(decoding: key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+            return String(decoding: Hex.digits(key, uppercase: true), as: UTF8.self)
         }
     }
 
@@ -548,23 +547,8 @@ extension StickKeyType {
             return Array(text.utf8.prefix(length))
         case .binary:
             // Hexadecimal digits, padded with zeros to the key length.
-            let digits = Array(text.utf8)
-            guard digits.count % 2 == 0, digits.count / 2 <= length else { return nil }
-            var bytes: [UInt8] = []
-            for k in stride(from: 0, to: digits.count, by: 2) {
-                guard let high = Self.hexValue(digits[k]), let low = Self.hexValue(digits[k + 1]) else { return nil }
-                bytes.append(high << 4 | low)
-            }
+            guard let bytes = Hex.bytes(text.utf8), bytes.count <= length else { return nil }
             return bytes + [UInt8](repeating: 0, count: length - bytes.count)
-        }
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
         }
     }
 }
