@@ -567,13 +567,6 @@ extension ParserState {
         case "dontlognull":
             settings.dontLogNull = !negated
             expectAtMost(2, words, after: "\(prefix) dontlognull")
-        case "logasap":
-            guard expectAtMost(2, words, after: "\(prefix) logasap") else { return }
-            if sectionKind == .backend {
-                warning("'option logasap' is ignored in a 'backend' section: it applies to frontends", at: name)
-                return
-            }
-            settings.logASAP = !negated
         case "httplog":
             settings.httpLog = negated ? nil : location(name)
             if words.count > 2, words[2].text == "clf", !negated {
@@ -611,31 +604,15 @@ extension ParserState {
         case "nolinger":
             settings.noLinger = !negated
             expectAtMost(2, words, after: "\(prefix) nolinger")
-        case "abortonclose":
-            guard expectAtMost(2, words, after: "\(prefix) abortonclose") else { return }
-            if sectionKind == .frontend {
-                warning("'option abortonclose' is ignored in a 'frontend' section: it applies to backends", at: name)
+        case let option where Self.oneSidedOptions[option] != nil:
+            guard expectAtMost(2, words, after: "\(prefix) \(option)") else { return }
+            let (side, flag) = Self.oneSidedOptions[option]!
+            if sectionKind == (side == .frontend ? .backend : .frontend) {
+                warning("'option \(option)' is ignored in a '\(sectionKind!.rawValue)' section: it applies to \(side.rawValue)s",
+                        at: name)
                 return
             }
-            settings.abortOnClose = !negated
-        case "http-pretend-keepalive", "prefer-last-server":
-            guard expectAtMost(2, words, after: "\(prefix) \(name.text)") else { return }
-            if sectionKind == .frontend {
-                warning("'option \(name.text)' is ignored in a 'frontend' section: it applies to backends", at: name)
-                return
-            }
-            if name.text == "prefer-last-server" {
-                settings.preferLastServer = !negated
-            } else {
-                settings.pretendKeepAlive = !negated
-            }
-        case "http-ignore-probes":
-            guard expectAtMost(2, words, after: "\(prefix) http-ignore-probes") else { return }
-            if sectionKind == .backend {
-                warning("'option http-ignore-probes' is ignored in a 'backend' section: it applies to frontends", at: name)
-                return
-            }
-            settings.ignoreProbes = !negated
+            settings[keyPath: flag] = !negated
         default:
             if let reason = Keywords.ignoredOptions[name.text] {
                 if expectAtMost(2, words, after: "\(prefix) \(name.text)") {
@@ -651,6 +628,14 @@ extension ParserState {
             }
         }
     }
+
+    /// Options for one side of a proxy, ignored with a warning in a section
+    /// of the other kind, as HAProxy does.
+    static let oneSidedOptions: [String: (side: SectionKind, flag: WritableKeyPath<ProxySettings, Bool> & Sendable)] = [
+        "logasap": (.frontend, \.logASAP), "http-ignore-probes": (.frontend, \.ignoreProbes),
+        "abortonclose": (.backend, \.abortOnClose), "http-pretend-keepalive": (.backend, \.pretendKeepAlive),
+        "prefer-last-server": (.backend, \.preferLastServer),
+    ]
 
     mutating func parseNo(_ words: [Word]) {
         guard words.count > 1 else {
