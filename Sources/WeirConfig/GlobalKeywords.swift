@@ -175,9 +175,8 @@ extension ParserState {
         case "ssl-server-verify":
             parseServerVerify(words)
         default:
-            if Keywords.globalIgnored.contains(k) {
-                warning("'\(k)' is ignored: Weir sizes DH parameters to the certificate's key; "
-                        + "set them with 'ssl-dh-param-file'", at: keyword)
+            if let reason = Keywords.ignoredGlobalReason(k) {
+                warning("'\(k)' is ignored: \(reason)", at: keyword)
                 return
             }
             if let removal = Keywords.removedGlobals[k] {

@@ -29,10 +29,23 @@ enum Keywords {
     ]
 
     /// Global keywords accepted with a warning because they change nothing in
-    /// Weir (DH parameters follow the certificate's key, or ssl-dh-param-file).
-    static let globalIgnored: Set<String> = [
-        "tune.ssl.default-dh-param",
+    /// Weir; the reason is the warning's. Every `tune.h2.` keyword too
+    /// (`ignoredGlobalReason`).
+    static let globalIgnored: [String: String] = [
+        "tune.ssl.default-dh-param": "Weir sizes DH parameters to the certificate's key; set them with 'ssl-dh-param-file'",
+        "tune.maxaccept": schedulerTuning, "tune.maxpollevents": schedulerTuning,
+        "tune.runqueue-depth": schedulerTuning, "tune.idletimer": schedulerTuning, "tune.recv_enough": schedulerTuning,
     ]
+
+    private static let schedulerTuning = "it sizes the batches of HAProxy's scheduler; Weir's event loop sizes its own"
+
+    /// Why a global keyword is ignored, nil when it is not.
+    static func ignoredGlobalReason(_ keyword: String) -> String? {
+        if keyword.hasPrefix("tune.h2.") {
+            return "Weir speaks HTTP/1.1 to clients and servers (ALPN h2 is not offered)"
+        }
+        return globalIgnored[keyword]
+    }
 
     static let globalUnsupported: Set<String> = [
         "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
@@ -47,9 +60,9 @@ enum Keywords {
         "unix-bind", "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
         "issuers-chain-path", "limited-quic", "ocsp-update.mode",
-        "tune.maxaccept", "tune.rcvbuf.client", "tune.sndbuf.client",
-        "tune.rcvbuf.server", "tune.sndbuf.server", "tune.idletimer", "tune.pipesize", "tune.h2.max-concurrent-streams",
-        "tune.lua.maxmem", "tune.comp.maxlevel", "tune.http.logurilen", "tune.maxpollevents", "tune.runqueue-depth",
+        "tune.rcvbuf.client", "tune.sndbuf.client",
+        "tune.rcvbuf.server", "tune.sndbuf.server", "tune.pipesize",
+        "tune.lua.maxmem", "tune.comp.maxlevel", "tune.http.logurilen",
     ]
 
     /// Proxy keywords Weir parses, with the sections that allow them.

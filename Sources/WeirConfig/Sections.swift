@@ -404,7 +404,7 @@ extension ParserState {
             error("'\(k)' is not supported by Weir yet", at: keyword)
             return
         }
-        if Keywords.global.contains(k) || Keywords.globalUnsupported.contains(k) || Keywords.globalIgnored.contains(k)
+        if Keywords.global.contains(k) || Keywords.globalUnsupported.contains(k) || Keywords.ignoredGlobalReason(k) != nil
             || Keywords.removedGlobals[k] != nil {
             error("'\(k)' is not allowed in a '\(kind.rawValue)' section", at: keyword)
             return

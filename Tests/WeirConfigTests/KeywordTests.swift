@@ -20,6 +20,17 @@ import Testing
                                           + "parameters to the certificate's key; set them with 'ssl-dh-param-file'"])
     }
 
+    @Test func schedulerAndHTTP2TuningIsIgnoredWithAReason() {
+        let r = parse("global\n    tune.maxaccept 64\n    tune.h2.initial-window-size 65536\n    tune.h2.max-concurrent-streams 100\n")
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning) == [
+            "t.cfg:2:5: warning: 'tune.maxaccept' is ignored: it sizes the batches of HAProxy's scheduler; Weir's event loop sizes its own",
+            "t.cfg:3:5: warning: 'tune.h2.initial-window-size' is ignored: Weir speaks HTTP/1.1 to clients and servers (ALPN h2 is not offered)",
+            "t.cfg:4:5: warning: 'tune.h2.max-concurrent-streams' is ignored: Weir speaks HTTP/1.1 to clients and servers (ALPN h2 is not offered)",
+        ])
+        #expect(errors("backend be\n    tune.h2.max-frame-size 16384\n") == ["t.cfg:2:5: error: 'tune.h2.max-frame-size' is not allowed in a 'backend' section"])
+    }
+
     @Test func globalKeywords() throws {
         let r = parse("""
             global
