@@ -165,6 +165,10 @@ const uint32_t CShims_EPOLLERR = EPOLLERR;
 const uint32_t CShims_EPOLLHUP = EPOLLHUP;
 const uint32_t CShims_EPOLLET = EPOLLET;
 const int CShims_SO_REUSEPORT = SO_REUSEPORT;
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+const int CShims_IP_BIND_ADDRESS_NO_PORT = IP_BIND_ADDRESS_NO_PORT;
 const int CShims_TCP_NODELAY = TCP_NODELAY;
 const int CShims_TCP_KEEPCNT = TCP_KEEPCNT;
 const int CShims_TCP_KEEPIDLE = TCP_KEEPIDLE;

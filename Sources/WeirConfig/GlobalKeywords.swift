@@ -63,6 +63,15 @@ extension ParserState {
             let kept = Set(words.dropFirst().map(\.text))
             environment = environment.filter { kept.contains($0.key) }
             global.environment = environment
+        case "tune.rcvbuf.client", "tune.sndbuf.client", "tune.rcvbuf.server", "tune.sndbuf.server":
+            guard let n = integer(words, 1, keyword: k, range: 1...(1 << 30)) else { return }
+            expectAtMost(2, words, after: k)
+            switch k {
+            case "tune.rcvbuf.client": global.clientReceiveBuffer = n
+            case "tune.sndbuf.client": global.clientSendBuffer = n
+            case "tune.rcvbuf.server": global.serverReceiveBuffer = n
+            default: global.serverSendBuffer = n
+            }
         case "cpu-map":
             if let mapping = parseCPUMap(words) { global.cpuMaps.append(mapping) }
         case "spread-checks":

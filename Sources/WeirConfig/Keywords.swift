@@ -19,7 +19,8 @@ enum Keywords {
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize", "node",
-        "uid", "gid", "cpu-map", "setenv", "presetenv", "unsetenv", "resetenv", "spread-checks", "zero-warning", "quiet",
+        "uid", "gid", "cpu-map", "tune.rcvbuf.client", "tune.sndbuf.client",
+        "tune.rcvbuf.server", "tune.sndbuf.server", "setenv", "presetenv", "unsetenv", "resetenv", "spread-checks", "zero-warning", "quiet",
         "log-send-hostname", "log-tag",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
@@ -60,8 +61,7 @@ enum Keywords {
         "unix-bind", "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
         "issuers-chain-path", "limited-quic", "ocsp-update.mode",
-        "tune.rcvbuf.client", "tune.sndbuf.client",
-        "tune.rcvbuf.server", "tune.sndbuf.server", "tune.pipesize",
+        "tune.pipesize",
         "tune.lua.maxmem", "tune.comp.maxlevel", "tune.http.logurilen",
     ]
 
@@ -75,6 +75,7 @@ enum Keywords {
         ("server-template", false, false, true, true),
         ("default-server", true, false, true, true),
         ("balance", true, false, true, true),
+        ("source", true, false, true, true),
         ("timeout", true, true, true, true),
         ("maxconn", true, true, true, false),
         // On the wrong side these two are ignored with a warning, as in HAProxy.
@@ -148,7 +149,7 @@ enum Keywords {
         "hash-balance-factor", "hash-key", "rate-limit", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
         "persist",
-        "dynamic-cookie-key", "filter", "source",
+        "dynamic-cookie-key", "filter",
         "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
         "use-fcgi-app", "grace", "http-restrict-req-hdr-names", "log-bufsize", "balance-random", "option-forwardfor",
     ]
@@ -251,13 +252,13 @@ enum Keywords {
         "weight", "maxconn", "backup", "disabled", "enabled", "id", "cookie", "check", "no-check", "inter", "fastinter",
         "downinter", "rise", "fall", "port", "addr", "init-addr", "observe", "error-limit", "on-error",
         "on-marked-down", "on-marked-up", "slowstart", "send-proxy", "send-proxy-v2", "no-send-proxy",
-        "no-send-proxy-v2", "check-send-proxy", "resolvers", "resolve-prefer", "resolve-opts", "resolve-net",
+        "no-send-proxy-v2", "check-send-proxy", "source", "resolvers", "resolve-prefer", "resolve-opts", "resolve-net",
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
         "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
         "maxqueue", "minconn", "agent-check", "agent-port", "agent-inter",
-        "agent-addr", "agent-send", "track", "redir", "source", "namespace", "proto",
+        "agent-addr", "agent-send", "track", "redir", "namespace", "proto",
         "check-alpn", "check-proto", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
         "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "max-reuse", "npn", "curves", "sigalgs",

@@ -391,6 +391,18 @@ public enum BalanceAlgorithm: Sendable, Hashable {
     }
 }
 
+/// `source ADDR[:PORT]`: the local address of connections to servers;
+/// port 0 lets the kernel choose one.
+public struct SourceAddress: Sendable, Hashable {
+    public var ip: IPAddress
+    public var port: UInt16
+
+    public init(ip: IPAddress, port: UInt16) {
+        self.ip = ip
+        self.port = port
+    }
+}
+
 public struct Server: Sendable, Hashable {
     public var name: String
     /// An address of `0.0.0.0`, `::` or `*` stands for the one the client
@@ -419,6 +431,9 @@ public struct Server: Sendable, Hashable {
     /// connection to the server (version 2 when both are set, as in HAProxy).
     public var sendProxyV1 = false
     public var sendProxyV2 = false
+    /// `source ADDR[:PORT]` (the server's, else its backend's): the local
+    /// address its connections and checks start from.
+    public var source: SourceAddress?
     /// `resolvers`, `resolve-prefer`, `resolve-net`: the master resolves the
     /// server's name at run time (only for a name, not an IP address).
     public var resolution: ServerResolution?
@@ -904,6 +919,13 @@ public struct GlobalSettings: Sendable, Hashable {
     /// `spread-checks PERCENT`: each check interval moves by up to this
     /// share, either way, so that checks of many servers do not fall in step.
     public var spreadChecks = 0
+    /// `tune.rcvbuf.client`, `tune.sndbuf.client`, `tune.rcvbuf.server`,
+    /// `tune.sndbuf.server`: SO_RCVBUF and SO_SNDBUF of each side's sockets
+    /// (nil: the kernel's default, which it tunes itself).
+    public var clientReceiveBuffer: Int?
+    public var clientSendBuffer: Int?
+    public var serverReceiveBuffer: Int?
+    public var serverSendBuffer: Int?
     /// `cpu-map` lines in order: a later line that names a worker wins.
     public var cpuMaps: [CPUMapping] = []
     /// `zero-warning`: a warning refuses the configuration, as `-dW` does.

@@ -79,6 +79,8 @@ struct ProxySettings: Sendable {
     /// `option http-pretend-keepalive`, `option prefer-last-server`.
     var pretendKeepAlive = false
     var preferLastServer = false
+    /// `source` in the proxy: for its servers without their own.
+    var source: SourceAddress?
     /// `disabled` (`enabled` clears it): the proxy is checked but not started.
     var disabled = false
     var clientTCPKeepAlive = false
@@ -129,6 +131,7 @@ struct ServerDefaults: Sendable {
     var tls = ServerTLS()
     var sendProxyV1 = false
     var sendProxyV2 = false
+    var source: SourceAddress?
     /// Only on `server` lines.
     var cookie: String?
     var resolution = ResolutionOptions()

@@ -379,6 +379,15 @@ extension ParserState {
             case "stick-table": parseStickTable(words)
             case "stick": parseStick(words)
             case "http-send-name-header": parseServerNameHeader(words)
+            case "source":
+                guard let source = parseSource(words, at: 0) else { return }
+                if words.count > 2 {
+                    let option = words[2].text
+                    error(option == "usesrc" || option == "interface"
+                          ? "source: '\(option)' is not supported by Weir yet" : "source: unexpected '\(option)'", at: words[2])
+                    return
+                }
+                settings.source = source
             case "disabled", "enabled":
                 settings.disabled = k == "disabled"
                 expectAtMost(1, words, after: k)

@@ -79,6 +79,44 @@ extension ParserState {
         }
     }
 
+    /// `source ADDR[:PORT]` at `words[i]`: the address of `words[i + 1]`;
+    /// nil after an error.
+    mutating func parseSource(_ words: [Word], at i: Int) -> SourceAddress? {
+        guard i + 1 < words.count else {
+            error("source: expected an address like 10.0.0.1 or 10.0.0.1:0", at: words[i])
+            return nil
+        }
+        let word = words[i + 1]
+        guard let text = expandedAddress(word) else { return nil }
+        // A bare IPv6 address has colons but no port.
+        guard let split = Addresses.splitHostPort(Substring(text), preferBareIPv6: true) else {
+            error("source: expected an IP address, got '\(text)'", at: word)
+            return nil
+        }
+        let ip: IPAddress
+        if split.host.isEmpty || split.host == "*" {
+            ip = .anyV4
+        } else if let parsed = Addresses.parseIP(split.host, family: .any) {
+            ip = parsed
+        } else {
+            error("source: expected an IP address, got '\(split.host)'", at: word)
+            return nil
+        }
+        var port: UInt16 = 0
+        if let portText = split.port {
+            if portText.contains("-") {
+                error("source: port ranges are not supported by Weir yet; give one port, or none", at: word)
+                return nil
+            }
+            guard let p = portText == "0" ? 0 : Addresses.parsePort(portText) else {
+                error("source: expected a port between 0 and 65535, got '\(portText)'", at: word)
+                return nil
+            }
+            port = p
+        }
+        return SourceAddress(ip: ip, port: port)
+    }
+
     private func makeServer(_ name: String, _ address: ServerAddress, _ options: ServerDefaults,
                             at location: SourceLocation) -> Server {
         var server = Server(name: name, address: address, id: 0, location: location)
@@ -91,6 +129,7 @@ extension ParserState {
         server.tls = options.tls
         server.sendProxyV1 = options.sendProxyV1
         server.sendProxyV2 = options.sendProxyV2
+        server.source = options.source
         if let resolvers = options.resolution.resolvers {
             var resolution = ServerResolution(resolvers: resolvers,
                                               location: options.resolution.resolversLocation ?? location)
@@ -165,6 +204,10 @@ extension ParserState {
             case "no-send-proxy-v2":
                 options.sendProxyV2 = false
                 i += 1
+            case "source":
+                guard let source = parseSource(words, at: i) else { return false }
+                options.source = source
+                i += 2
             default:
                 if let parsed = parseResolutionOption(words, &i, into: &options.resolution) {
                     if !parsed { return false }

@@ -31,6 +31,20 @@ extension ParserState {
                 backend.mode = draft.settings.mode
                 backend.balance = draft.settings.balance
                 backend.servers = draft.servers
+                // A server without its own `source` takes its backend's.
+                for s in backend.servers.indices {
+                    if backend.servers[s].source == nil { backend.servers[s].source = draft.settings.source }
+                    guard let source = backend.servers[s].source, case .ip(let ip, _) = backend.servers[s].address,
+                          ip.isV6 != source.ip.isV6 else { continue }
+                    if source.ip.bytes.allSatisfy({ $0 == 0 }) {
+                        // `source *` or `:PORT`: any address of the server's family.
+                        backend.servers[s].source?.ip = ip.isV6 ? .anyV6 : .anyV4
+                    } else {
+                        report(.error, "server '\(draft.name)/\(backend.servers[s].name)': source \(source.ip) is "
+                               + "\(source.ip.isV6 ? "IPv6" : "IPv4") but the server's address is \(ip.isV6 ? "IPv6" : "IPv4")",
+                               at: backend.servers[s].location)
+                    }
+                }
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
                 backend.serverStateFile = serverStateFile(of: draft, global: config.global)

@@ -46,6 +46,8 @@ public struct HealthChecker {
         /// Where checks connect; nil while the server has no address (its
         /// name does not resolve): its checks wait.
         var address: SocketAddress?
+        /// `source`: the local address checks start from, as traffic does.
+        let source: SocketAddress?
         let plan: Int
         let connectTimeout: Int?
         let checkTimeout: Int?
@@ -150,7 +152,8 @@ public struct HealthChecker {
                         servers.append(Checked(
                             backend: b, server: s, backendName: backend.name, serverName: server.name,
                             isBackup: server.backup, configuredWeight: server.weight, settings: server.check,
-                            address: address, plan: planIndex, connectTimeout: backend.timeouts.connect,
+                            address: address, source: server.source.map { SocketAddress(ip: $0.ip.bytes, port: $0.port) },
+                            plan: planIndex, connectTimeout: backend.timeouts.connect,
                             checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
                             tls: tls, sni: server.tls.checkSNI, sendProxy: server.checkSendProxy, state: state,
                             health: ServerHealth(usable: true, weight: server.weight)))
@@ -449,7 +452,14 @@ public struct HealthChecker {
             return CheckResult(.layer4Connection, info: stepInfo(i, error.description))
         }
         servers[i].fd = fd
-        if address.family != AF_UNIX { Posix.setNoDelay(fd) }
+        if address.family != AF_UNIX {
+            Posix.setNoDelay(fd)
+            if let source = servers[i].source {
+                do { try Posix.bindSource(fd, to: source) } catch {
+                    return CheckResult(.layer4Connection, info: stepInfo(i, "source \(source): \(error)"))
+                }
+            }
+        }
         let connected: Bool
         do { connected = try Posix.connect(fd, to: address) } catch {
             return CheckResult(.layer4Connection, info: stepInfo(i, error.description))

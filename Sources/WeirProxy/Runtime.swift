@@ -122,6 +122,8 @@ struct ServerRuntime {
     let portOffset: Int?
     /// `0.0.0.0`, `::` or `*`: the address is the client's destination address.
     let takesClientAddress: Bool
+    /// `source`: the local address connections start from.
+    let source: SocketAddress?
 
     /// Where a connection goes depends on the client connection: each one
     /// is the session's own, never pooled for another client.
@@ -244,7 +246,8 @@ struct BackendRuntime {
                                          shutdownBackupSessionsOnUp: server.check.shutdownBackupSessionsOnUp,
                                          observe: server.check.enabled ? server.check.observe : nil,
                                          sendProxy: server.sendProxy, portOffset: server.portOffset,
-                                         takesClientAddress: server.address.isUnspecified))
+                                         takesClientAddress: server.address.isUnspecified,
+                                         source: server.source.map { SocketAddress(ip: $0.ip.bytes, port: $0.port) }))
             slots.append(ServerSlot(weight: server.weight, isBackup: server.backup, isUsable: !server.disabled && resolved,
                                     maxconn: server.maxconn, id: server.id))
         }

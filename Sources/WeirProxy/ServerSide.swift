@@ -156,6 +156,15 @@ extension Worker {
             if let k = backends[backend].tcpKeepAlive {
                 Posix.setKeepAlive(fd, probes: k.probes, idle: k.idle, interval: k.interval)
             }
+            if let source = backends[backend].servers[server].source {
+                do { try Posix.bindSource(fd, to: source) } catch {
+                    connectFailed(slot, error: error, loop: &loop)
+                    return
+                }
+            }
+        }
+        if serverBuffers.receive != nil || serverBuffers.send != nil {
+            Posix.setBufferSizes(fd, receive: serverBuffers.receive, send: serverBuffers.send)
         }
         let connected: Bool
         do { connected = try Posix.connect(fd, to: address) } catch {

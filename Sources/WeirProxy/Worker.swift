@@ -99,6 +99,9 @@ public struct Worker: ~Copyable, EventHandler {
     let options: WorkerOptions
     let bufferSize: Int
     let maxconn: Int
+    /// `tune.rcvbuf.*`, `tune.sndbuf.*`: SO_RCVBUF and SO_SNDBUF per side (nil: the kernel's).
+    let clientBuffers: (receive: Int32?, send: Int32?)
+    let serverBuffers: (receive: Int32?, send: Int32?)
     var stopping = false
     var acceptPaused = false
     /// Sessions accepted since start.
@@ -205,6 +208,8 @@ public struct Worker: ~Copyable, EventHandler {
         startedWall = Clock.wallMilliseconds()
         maxconn = configuration.global.maxconn > 0 ? configuration.global.maxconn : max(16, (fileLimit - 64) / 2)
         bufferSize = configuration.global.bufferSize
+        clientBuffers = (configuration.global.clientReceiveBuffer.map(Int32.init), configuration.global.clientSendBuffer.map(Int32.init))
+        serverBuffers = (configuration.global.serverReceiveBuffer.map(Int32.init), configuration.global.serverSendBuffer.map(Int32.init))
         wakeupCoalesce = configuration.global.wakeupCoalesceMicroseconds
         sessions = Slab(initialCapacity: min(maxconn, 1024))
         idle = Slab(initialCapacity: 64)
@@ -424,6 +429,9 @@ public struct Worker: ~Copyable, EventHandler {
             if let k = frontends[index].tcpKeepAlive {
                 Posix.setKeepAlive(clientFD, probes: k.probes, idle: k.idle, interval: k.interval)
             }
+        }
+        if clientBuffers.receive != nil || clientBuffers.send != nil {
+            Posix.setBufferSizes(clientFD, receive: clientBuffers.receive, send: clientBuffers.send)
         }
         // `tcp-request connection reject|silent-drop`: closed before it becomes a session.
         stats.add(stats.frontend(index), .connectionsTotal)

@@ -112,6 +112,23 @@ public enum Posix {
 
     /// connect(2) on a non-blocking socket: `true` when connected at once,
     /// `false` when in progress (wait for writability, then `socketError`).
+    /// `source`: binds a socket about to connect to its local address. With
+    /// port 0 the port is left to the connect (IP_BIND_ADDRESS_NO_PORT), so
+    /// that sources shared by many connections do not run out of ports.
+    public static func bindSource(_ fd: Int32, to address: SocketAddress) throws(Errno) {
+        if address.port == 0 {
+            _ = try? setOption(fd, level: Int32(IPPROTO_IP), name: CShims_IP_BIND_ADDRESS_NO_PORT, value: 1)
+        }
+        try bind(fd, to: address)
+    }
+
+    /// SO_RCVBUF and SO_SNDBUF, for those given (`tune.rcvbuf.*`,
+    /// `tune.sndbuf.*`). Best effort, as TCP_NODELAY.
+    public static func setBufferSizes(_ fd: Int32, receive: Int32?, send: Int32?) {
+        if let receive { _ = try? setOption(fd, level: SOL_SOCKET, name: SO_RCVBUF, value: receive) }
+        if let send { _ = try? setOption(fd, level: SOL_SOCKET, name: SO_SNDBUF, value: send) }
+    }
+
     public static func connect(_ fd: Int32, to address: SocketAddress) throws(Errno) -> Bool {
         var address = address
         let result = withUnsafePointer(to: &address.storage) { storage in

@@ -171,3 +171,29 @@ import Testing
         #expect(errors(timeoutDefaults + "backend be\n    server s1 abns@\n") == ["t.cfg:6:15: error: server: expected a name after 'abns@'"])
     }
 }
+
+@Suite struct SourceAddressConfigTests {
+    @Test func serversTakeTheirBackendsSourceUnlessTheyHaveTheirOwn() throws {
+        let c = try #require(config(timeoutDefaults + """
+            backend be
+                server s1 127.0.0.1:80
+                source 10.0.0.1
+                server s2 127.0.0.1:81 source 10.0.0.2:4000
+                server s3 [::1]:82 source *:5000
+            """ + "\n"))
+        let sources = c.backends[0].servers.map { $0.source.map { "\($0.ip) \($0.port)" } }
+        #expect(sources == ["10.0.0.1 0", "10.0.0.2 4000", "0:0:0:0:0:0:0:0 5000"], "a wildcard source takes the server's family: \(sources)")
+    }
+
+    @Test func errors() {
+        let backend = timeoutDefaults + "backend be\n"
+        #expect(WeirConfigTests.errors(backend + "    source 10.0.0.1 usesrc clientip\n    server s1 127.0.0.1:80\n")
+                == ["t.cfg:6:21: error: source: 'usesrc' is not supported by Weir yet"])
+        #expect(WeirConfigTests.errors(backend + "    server s1 127.0.0.1:80 source 10.0.0.1:1025-65000\n")
+                == ["t.cfg:6:35: error: source: port ranges are not supported by Weir yet; give one port, or none"])
+        #expect(WeirConfigTests.errors(backend + "    server s1 [::1]:80 source 10.0.0.1\n")
+                == ["t.cfg:6:12: error: server 'be/s1': source 10.0.0.1 is IPv4 but the server's address is IPv6"])
+        #expect(WeirConfigTests.errors(backend + "    server s1 127.0.0.1:80 source nowhere\n")
+                == ["t.cfg:6:35: error: source: expected an IP address, got 'nowhere'"])
+    }
+}

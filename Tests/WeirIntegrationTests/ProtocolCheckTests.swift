@@ -20,10 +20,13 @@ final class ScriptedServer: @unchecked Sendable {
     private let stopFlag = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let received = Mutex<[[UInt8]]>([])
+    private let peerAddresses = Mutex<[String]>([])
 
     var address: String { "127.0.0.1:\(port)" }
     /// What each connection sent, in the order they came.
     var requests: [[UInt8]] { received.withLock { $0 } }
+    /// The address each connection came from, in the order they came.
+    var peers: [String] { peerAddresses.withLock { $0 } }
 
     init(_ script: [Step]) throws {
         self.script = script
@@ -44,8 +47,15 @@ final class ScriptedServer: @unchecked Sendable {
         while !stopFlag.load(ordering: .acquiring) {
             var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 100) > 0 else { continue }
-            let fd = accept(listenFD, nil, nil)
+            var peer = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let fd = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
+            }
             guard fd >= 0 else { continue }
+            var text = [CChar](repeating: 0, count: 32)
+            _ = inet_ntop(AF_INET, &peer.sin_addr, &text, 32)
+            peerAddresses.withLock { $0.append(String(cString: text)) }
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             received.withLock { $0.append(play(fd)) }

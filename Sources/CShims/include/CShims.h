@@ -70,6 +70,8 @@ extern const uint32_t CShims_EPOLLERR;
 extern const uint32_t CShims_EPOLLHUP;
 extern const uint32_t CShims_EPOLLET;
 extern const int CShims_SO_REUSEPORT;
+/// IP_BIND_ADDRESS_NO_PORT (linux/in.h, which glibc's headers leave out).
+extern const int CShims_IP_BIND_ADDRESS_NO_PORT;
 extern const int CShims_TCP_NODELAY;
 extern const int CShims_TCP_KEEPCNT;
 extern const int CShims_TCP_KEEPIDLE;
