@@ -156,8 +156,10 @@ extension Worker {
             if let k = backends[backend].tcpKeepAlive {
                 Posix.setKeepAlive(fd, probes: k.probes, idle: k.idle, interval: k.interval)
             }
-            if let source = backends[backend].servers[server].source {
-                do { try Posix.bindSource(fd, to: source) } catch {
+            // Tested before it is read: reading the optional out copies its
+            // 128-byte address on every connect.
+            if backends[backend].servers[server].source != nil {
+                do { try Posix.bindSource(fd, to: backends[backend].servers[server].source!) } catch {
                     connectFailed(slot, error: error, loop: &loop)
                     return
                 }
