@@ -63,6 +63,9 @@ extension ParserState {
             let kept = Set(words.dropFirst().map(\.text))
             environment = environment.filter { kept.contains($0.key) }
             global.environment = environment
+        case "tune.http.logurilen":
+            if let n = integer(words, 1, keyword: k, range: 1...65535) { global.logURILength = n }
+            expectAtMost(2, words, after: k)
         case "tune.rcvbuf.client", "tune.sndbuf.client", "tune.rcvbuf.server", "tune.sndbuf.server":
             guard let n = integer(words, 1, keyword: k, range: 1...(1 << 30)) else { return }
             expectAtMost(2, words, after: k)

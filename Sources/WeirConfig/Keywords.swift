@@ -19,7 +19,7 @@ enum Keywords {
 
     static let global: [String] = [
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize", "node",
-        "uid", "gid", "cpu-map", "tune.rcvbuf.client", "tune.sndbuf.client",
+        "uid", "gid", "cpu-map", "tune.http.logurilen", "tune.rcvbuf.client", "tune.sndbuf.client",
         "tune.rcvbuf.server", "tune.sndbuf.server", "setenv", "presetenv", "unsetenv", "resetenv", "spread-checks", "zero-warning", "quiet",
         "log-send-hostname", "log-tag",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
@@ -62,7 +62,7 @@ enum Keywords {
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
         "issuers-chain-path", "limited-quic", "ocsp-update.mode",
         "tune.pipesize",
-        "tune.lua.maxmem", "tune.comp.maxlevel", "tune.http.logurilen",
+        "tune.lua.maxmem", "tune.comp.maxlevel",
     ]
 
     /// Proxy keywords Weir parses, with the sections that allow them.

@@ -926,6 +926,8 @@ public struct GlobalSettings: Sendable, Hashable {
     public var clientSendBuffer: Int?
     public var serverReceiveBuffer: Int?
     public var serverSendBuffer: Int?
+    /// `tune.http.logurilen`: the most bytes of a request line kept for the logs.
+    public var logURILength = 1024
     /// `cpu-map` lines in order: a later line that names a worker wins.
     public var cpuMaps: [CPUMapping] = []
     /// `zero-warning`: a warning refuses the configuration, as `-dW` does.

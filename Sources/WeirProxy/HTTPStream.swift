@@ -233,7 +233,7 @@ extension Worker {
             s.pointee.exchange.requestLine = id
         }
         var n = 0
-        let limit = min(head.count, lineBuffers.bufferSize)
+        let limit = min(head.count, requestLineLimit)
         while n < limit && head[n] != 13 && head[n] != 10 { n += 1 }
         lineBuffers.pointer(s.pointee.exchange.requestLine).copyMemory(from: head.baseAddress!, byteCount: n)
         s.pointee.exchange.requestLineLength = Int32(n)

@@ -76,6 +76,8 @@ public struct Worker: ~Copyable, EventHandler {
     var buffers: BufferPool
     /// Small buffers for what an HTTP log line keeps of a request (`%r`).
     var lineBuffers: BufferPool
+    /// `tune.http.logurilen`: the most bytes of a request line kept for the log.
+    let requestLineLimit: Int
     /// The fields of the message head being analysed (one at a time per worker).
     var headers: HeaderTable
     let httpLimits: HTTPLimits
@@ -214,7 +216,8 @@ public struct Worker: ~Copyable, EventHandler {
         sessions = Slab(initialCapacity: min(maxconn, 1024))
         idle = Slab(initialCapacity: 64)
         buffers = BufferPool(bufferSize: bufferSize, limit: maxconn * 2 + 64)
-        lineBuffers = BufferPool(bufferSize: 1024, limit: maxconn + 64)
+        requestLineLimit = configuration.global.logURILength
+        lineBuffers = BufferPool(bufferSize: max(1024, configuration.global.logURILength), limit: maxconn + 64)
         httpLimits = HTTPLimits(maxHeadBytes: bufferSize - configuration.global.maxRewrite,
                                 maxHeaders: configuration.global.maxHeaders)
         headers = HeaderTable(capacity: configuration.global.maxHeaders)

@@ -398,3 +398,11 @@ import Testing
                     + "it will reject every connection"])
     }
 }
+
+@Suite struct LogURILengthTests {
+    @Test func logURILength() throws {
+        #expect(try #require(config("global\n    tune.http.logurilen 4096\n")).global.logURILength == 4096)
+        #expect(try #require(config("global\n    daemon\n")).global.logURILength == 1024)
+        #expect(errors("global\n    tune.http.logurilen 0\n") == ["t.cfg:2:25: error: tune.http.logurilen: expected a number between 1 and 65535, got '0'"])
+    }
+}

@@ -36,6 +36,18 @@ struct HTTPLogTests {
         #expect(line.request == "GET /logged/path?x=1 HTTP/1.1")
     }
 
+    @Test("tune.http.logurilen: the logged request line is cut at that length")
+    func requestLineLength() throws {
+        let backend = try HTTPBackend()
+        let lines = httpServerLines([backend])
+        let scenario = try HTTPScenario(config: httpConfig(backend: lines, global: "    tune.http.logurilen 16"), backends: [backend])
+        defer { scenario.close() }
+        let c = try scenario.connect()
+        try c.request("GET", "/a/rather/long/path")
+        #expect(try c.readResponse().status == 200)
+        #expect(try scenario.log(of: c).request == "GET /a/rather/lo")
+    }
+
     @Test("httplog: one line per request on a keep-alive connection")
     func linePerRequest() throws {
         let backend = try HTTPBackend()
