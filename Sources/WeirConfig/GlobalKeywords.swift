@@ -227,16 +227,16 @@ extension ParserState {
         }
         var workers: [Int]?
         if parts.count == 2 {
-            guard let set = Self.numberSet(parts[1], allowingParity: false), set?.allSatisfy({ $0 >= 1 }) ?? true else {
+            guard let set = Self.numberSet(parts[1], allowingParity: false), set.list?.allSatisfy({ $0 >= 1 }) ?? true else {
                 error("cpu-map: expected worker numbers from 1 such as 1, 1-4 or all, got '\(parts[1])'", at: words[1])
                 return nil
             }
-            workers = set
+            workers = set.list
         }
         var cpus: [Int] = []
         for word in words.dropFirst(2) {
             for piece in word.text.split(separator: ",", omittingEmptySubsequences: false) {
-                guard let set = Self.numberSet(piece, allowingParity: false), let list = set else {
+                guard let list = Self.numberSet(piece, allowingParity: false)?.list else {
                     error("cpu-map: expected CPU numbers such as 0, 0-3 or 0,2, got '\(word.text)'", at: word)
                     return nil
                 }
@@ -244,7 +244,7 @@ extension ParserState {
             }
         }
         // Only group 1 exists: a line for other groups changes nothing.
-        if let groups = group, !groups.contains(1) {
+        if let groups = group.list, !groups.contains(1) {
             warning("cpu-map: Weir has one thread group; this line names none of its workers", at: words[1])
             return nil
         }
@@ -256,21 +256,32 @@ extension ParserState {
         return CPUMapping(workers: workers, cpus: cpus, oneEach: oneEach)
     }
 
-    /// A number, a range `A-B`, `all` (nil), or with `allowingParity` `odd`
-    /// or `even`, which among thread groups name group 1 or none. Nil
-    /// outside when the text is none of these.
-    private static func numberSet(_ text: Substring, allowingParity: Bool) -> [Int]?? {
+    /// A set of thread groups, workers or CPUs in `cpu-map`.
+    private enum NumberSet {
+        case all
+        case listed([Int])
+
+        /// The numbers, nil for all.
+        var list: [Int]? {
+            if case .listed(let numbers) = self { numbers } else { nil }
+        }
+    }
+
+    /// A number, a range `A-B`, `all`, or with `allowingParity` `odd` or
+    /// `even`, which among thread groups name group 1 or none; nil when the
+    /// text is none of these.
+    private static func numberSet(_ text: Substring, allowingParity: Bool) -> NumberSet? {
         switch text {
-        case "all": return .some(nil)
-        case "odd" where allowingParity: return [1]
-        case "even" where allowingParity: return .some([])
+        case "all": return .all
+        case "odd" where allowingParity: return .listed([1])
+        case "even" where allowingParity: return .listed([])
         default: break
         }
         let bounds = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         guard let low = Int(bounds[0]), low >= 0 else { return nil }
-        guard bounds.count == 2 else { return [low] }
+        guard bounds.count == 2 else { return .listed([low]) }
         guard let high = Int(bounds[1]), high >= low, high - low < 4096 else { return nil }
-        return Array(low...high)
+        return .listed(Array(low...high))
     }
 
     /// Exactly one argument; reports what was expected otherwise.
