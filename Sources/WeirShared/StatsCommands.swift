@@ -545,7 +545,7 @@ public enum StatsCommands {
                 var (address, port) = splitAddress(server.address)
                 // A name is HAProxy's `srv_fqdn`; an address set at run time
                 // (or none, while the name does not resolve) is `srv_addr`.
-                let fqdn = IPAddress.parse(address) == nil && !address.hasPrefix("/") && !address.hasPrefix("abns@") ? address : "-"
+                let fqdn = IPAddress.parse(address) == nil && !Self.isSocketPath(address) ? address : "-"
                 let runtime = segment.runtimeAddress(e)
                 if runtime.isSet {
                     address = runtime.ip.isEmpty ? "-" : runtime.hostText
@@ -586,7 +586,7 @@ public enum StatsCommands {
             }
             newPort = p
         }
-        guard !server.address.hasPrefix("/"), !server.address.hasPrefix("abns@"), segment.addresses != nil else {
+        guard !Self.isSocketPath(server.address), segment.addresses != nil else {
             return "Weir cannot change the address of this server.\n"
         }
         var (oldHost, oldPortText) = splitAddress(server.address)
@@ -613,9 +613,14 @@ public enum StatsCommands {
         return text + "\n"
     }
 
-    /// `1.2.3.4:80` → (`1.2.3.4`, `80`), `[::1]:80` → (`::1`, `80`), a path → (path, `0`).
+    /// A server address naming a UNIX socket: a path, or `abns@NAME`.
+    static func isSocketPath(_ address: String) -> Bool {
+        address.hasPrefix("/") || address.hasPrefix("abns@")
+    }
+
+    /// `1.2.3.4:80` → (`1.2.3.4`, `80`), `[::1]:80` → (`::1`, `80`), a socket → (its name, `0`).
     static func splitAddress(_ address: String) -> (String, String) {
-        guard !address.hasPrefix("/"), let colon = address.lastIndex(of: ":") else { return (address, "0") }
+        guard !isSocketPath(address), let colon = address.lastIndex(of: ":") else { return (address, "0") }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host, String(address[address.index(after: colon)...]))
