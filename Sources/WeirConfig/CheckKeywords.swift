@@ -490,13 +490,10 @@ extension ParserState {
     /// too; nil after an error.
     private mutating func protocolCheckSteps(_ words: [Word]) -> [TCPCheckStep]? {
         let option = words[1].text
-        func expect(_ kind: CheckExpect.Kind, _ pattern: String) -> TCPCheckStep {
-            .expect(CheckExpect(kind: kind, pattern: pattern))
-        }
         switch option {
         case "redis-check":
             guard expectAtMost(2, words, after: "option redis-check") else { return nil }
-            return [.connect(port: nil), .send(Array("*1\r\n$4\r\nPING\r\n".utf8)), expect(.string(Array("+PONG".utf8)), "+PONG")]
+            return [.connect(port: nil), .send(Array("*1\r\n$4\r\nPING\r\n".utf8)), Self.expectString("+PONG")]
         case "smtpchk":
             // `option smtpchk [HELO|EHLO DOMAIN]`: a 2xx banner, then a 2xx
             // answer to the greeting, then a polite QUIT.
@@ -509,8 +506,8 @@ extension ParserState {
                 }
                 greeting = "\(verb) \(words[3].text)"
             }
-            return [.connect(port: nil), expect(.regex("^2[0-9][0-9][ -]"), "^2[0-9][0-9][ -]"),
-                    .send(Array("\(greeting)\r\n".utf8)), expect(.regex("^2[0-9][0-9][ -]"), "^2[0-9][0-9][ -]"),
+            let positive = Self.expectRegex("^2[0-9][0-9][ -]")
+            return [.connect(port: nil), positive, .send(Array("\(greeting)\r\n".utf8)), positive,
                     .send(Array("QUIT\r\n".utf8))]
         case "pgsql-check":
             // `option pgsql-check user NAME`: a StartupMessage (protocol
@@ -521,7 +518,7 @@ extension ParserState {
                 return nil
             }
             let body = [0, 3, 0, 0] + Array("user".utf8) + [0] + Array(words[3].text.utf8) + [0, 0]
-            return [.connect(port: nil), .send(Self.bigEndian32(body.count + 4) + body), expect(.binaryRegex("^52"), "^52")]
+            return [.connect(port: nil), .send(Self.bigEndian32(body.count + 4) + body), Self.expectHex("^52")]
         case "mysql-check":
             return mysqlCheckSteps(words)
         default:
@@ -530,8 +527,7 @@ extension ParserState {
             guard expectAtMost(2, words, after: "option ldap-check") else { return nil }
             let bind: [UInt8] = [0x30, 0x0C, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00]
             let length = "(8[1-4]([0-9A-F]{2}){1,4}|[0-7][0-9A-F])"
-            let response = "^30\(length)02010161\(length)0A0100"
-            return [.connect(port: nil), .send(bind), expect(.binaryRegex(response), response)]
+            return [.connect(port: nil), .send(bind), Self.expectHex("^30\(length)02010161\(length)0A0100")]
         }
     }
 
@@ -540,7 +536,7 @@ extension ParserState {
     /// a login as that user without a password, answered by an OK packet,
     /// then a QUIT.
     private mutating func mysqlCheckSteps(_ words: [Word]) -> [TCPCheckStep]? {
-        let greeting = TCPCheckStep.expect(CheckExpect(kind: .binaryRegex("^[0-9A-F]{6}000A"), pattern: "^[0-9A-F]{6}000A"))
+        let greeting = Self.expectHex("^[0-9A-F]{6}000A")
         guard words.count > 2 else { return [.connect(port: nil), greeting] }
         guard words[2].text == "user", words.count >= 4, words.count <= 5, !words[3].text.isEmpty else {
             error("option mysql-check: expected 'user NAME' and optionally 'post-41' or 'pre-41'", at: words[2])
@@ -564,9 +560,22 @@ extension ParserState {
         }
         let login = [UInt8(payload.count & 0xFF), UInt8(payload.count >> 8 & 0xFF), UInt8(payload.count >> 16 & 0xFF), 0x01]
             + payload
-        let ok = "^[0-9A-F]{6}0200"
-        return [.connect(port: nil), greeting, .send(login), .expect(CheckExpect(kind: .binaryRegex(ok), pattern: ok)),
+        return [.connect(port: nil), greeting, .send(login), Self.expectHex("^[0-9A-F]{6}0200"),
                 .send([0x01, 0x00, 0x00, 0x00, 0x01])]
+    }
+
+    /// Expect steps of the protocol checks, their pattern as written.
+    private static func expectString(_ text: String) -> TCPCheckStep {
+        .expect(CheckExpect(kind: .string(Array(text.utf8)), pattern: text))
+    }
+
+    private static func expectRegex(_ regex: String) -> TCPCheckStep {
+        .expect(CheckExpect(kind: .regex(regex), pattern: regex))
+    }
+
+    /// `rbinary`: a regular expression over the data in hexadecimal.
+    private static func expectHex(_ regex: String) -> TCPCheckStep {
+        .expect(CheckExpect(kind: .binaryRegex(regex), pattern: regex))
     }
 
     private static func bigEndian32(_ n: Int) -> [UInt8] {
