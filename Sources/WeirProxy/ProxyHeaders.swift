@@ -128,7 +128,6 @@ extension Worker {
     /// The fingerprint of the header the session would send `version`
     /// (`ProxyProtocol.fingerprint`): which pooled connection it may reuse.
     mutating func proxyHeaderFingerprint(_ slot: UInt32, version: ProxyHeaderVersion) -> UInt64 {
-        let s = sessions.pointer(slot)
         return withUnsafeTemporaryAllocation(byteCount: ProxyProtocol.maxEncodedLength, alignment: 8) { out in
             let count = encodeProxyHeader(slot, version, into: out)
             return ProxyProtocol.fingerprint(UnsafeRawBufferPointer(rebasing: out[0..<count]))
