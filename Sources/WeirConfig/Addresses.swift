@@ -221,10 +221,6 @@ enum Addresses {
             split = (rest, nil, false)
         }
         if split.bracketed, family == .any { family = .v6 }
-        // HAProxy asks for SRV records when a name starts with '_' (`_http._tcp.app`).
-        if split.host.hasPrefix("_") {
-            return .failure("server: DNS SRV records ('\(split.host)') are not supported by Weir yet; give a name with A or AAAA records, and a port")
-        }
         var port: UInt16 = 0
         var offset: Int?
         if let portText = split.port {
@@ -241,7 +237,8 @@ enum Addresses {
                 }
                 port = p
             }
-        } else {
+        } else if !split.host.hasPrefix("_") {
+            // No port: the client's destination port. (An SRV name's records give the port.)
             offset = 0
         }
         if anyAddress { return .success((.ip(family == .v6 ? .anyV6 : .anyV4, port: port), offset)) }

@@ -290,9 +290,17 @@ public enum ServerAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .ip(let ip, let port): return ip.isV6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        case .host(let name, 0) where name.hasPrefix("_"): return name
         case .host(let name, let port): return "\(name):\(port)"
         case .unix(let path): return path.hasPrefix("\u{0}") ? "abns@\(path.dropFirst())" : path
         }
+    }
+
+    /// A name that starts with `_` (`_http._tcp.app`): as in HAProxy, its
+    /// DNS SRV records give the servers their hosts, ports and weights.
+    public var isServiceName: Bool {
+        if case .host(let name, _) = self { return name.hasPrefix("_") }
+        return false
     }
 
     /// `0.0.0.0` or `::`: no address of the server's own (`Server.address`).

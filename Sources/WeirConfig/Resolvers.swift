@@ -52,6 +52,8 @@ public struct ServerResolution: Sendable, Hashable {
     public var prefer = ResolvePrefer.ipv6
     /// `resolve-net`: networks preferred among the answers, in order.
     public var networks: [(address: IPAddress, prefixLength: Int)] = []
+    /// `resolve-opts ignore-weight`: SRV records leave the weight alone.
+    public var ignoreWeight = false
     public var location: SourceLocation
 
     public init(resolvers: String, location: SourceLocation) {
@@ -61,6 +63,7 @@ public struct ServerResolution: Sendable, Hashable {
 
     public static func == (a: ServerResolution, b: ServerResolution) -> Bool {
         a.resolvers == b.resolvers && a.index == b.index && a.prefer == b.prefer && a.location == b.location
+            && a.ignoreWeight == b.ignoreWeight
             && a.networks.map(\.address) == b.networks.map(\.address)
             && a.networks.map(\.prefixLength) == b.networks.map(\.prefixLength)
     }
@@ -78,6 +81,7 @@ struct ResolutionOptions: Sendable {
     var resolversLocation: SourceLocation?
     var prefer = ResolvePrefer.ipv6
     var networks: [(address: IPAddress, prefixLength: Int)] = []
+    var ignoreWeight = false
 }
 
 extension ParserState {
@@ -262,7 +266,8 @@ extension ParserState {
         case "resolve-opts":
             for opt in value.text.split(separator: ",") {
                 switch opt {
-                case "allow-dup-ip", "ignore-weight": break
+                case "allow-dup-ip": break
+                case "ignore-weight": options.ignoreWeight = true
                 case "prevent-dup-ip":
                     warning("'resolve-opts prevent-dup-ip' is ignored: Weir lets servers share an address "
                             + "(a server-template still gives each server its own)", at: value)

@@ -26,6 +26,7 @@ extension ParserState {
         var options = proxies[index].settings.serverDefaults
         var explicitID: Int?
         guard parseServerOptions(words, from: 3, into: &options, id: &explicitID, keyword: "server") else { return }
+        guard serviceNameHasResolvers(parsed.address, options, keyword: "server", at: words[2]) else { return }
         var server = makeServer(name.text, parsed.address, options, at: location(name))
         server.portOffset = parsed.portOffset
         proxies[index].servers.append(server)
@@ -69,6 +70,7 @@ extension ParserState {
         var options = proxies[index].settings.serverDefaults
         var ignoredID: Int?
         guard parseServerOptions(words, from: 4, into: &options, id: &ignoredID, keyword: "server-template") else { return }
+        guard serviceNameHasResolvers(parsed.address, options, keyword: "server-template", at: words[3]) else { return }
         let template = proxies[index].servers.count
         for n in numbers {
             var server = makeServer(prefix.text + String(n), parsed.address, options, at: location(prefix))
@@ -77,6 +79,16 @@ extension ParserState {
             proxies[index].servers.append(server)
             proxies[index].serverIDs.append(nil)
         }
+    }
+
+    /// An SRV name is only ever resolved by a `resolvers` section (the
+    /// system resolver knows no SRV records): false after an error.
+    private mutating func serviceNameHasResolvers(_ address: ServerAddress, _ options: ServerDefaults, keyword: String,
+                                                  at word: Word) -> Bool {
+        guard address.isServiceName, options.resolution.resolvers == nil else { return true }
+        error("\(keyword): '\(word.text)' names DNS SRV records, which only a 'resolvers' section resolves; "
+              + "add 'resolvers <section>'", at: word)
+        return false
     }
 
     /// `source ADDR[:PORT]` at `words[i]`: the address of `words[i + 1]`;
@@ -135,6 +147,7 @@ extension ParserState {
                                               location: options.resolution.resolversLocation ?? location)
             resolution.prefer = options.resolution.prefer
             resolution.networks = options.resolution.networks
+            resolution.ignoreWeight = options.resolution.ignoreWeight
             server.resolution = resolution
         }
         return server

@@ -1,5 +1,5 @@
-// DNS messages (RFC 1035) for A and AAAA lookups: a query's bytes, and the
-// addresses of an answer. Pure: no sockets, no allocation beyond the
+// DNS messages (RFC 1035) for A, AAAA and SRV (RFC 2782) lookups: a query's
+// bytes, and the addresses and services of an answer. Pure: no sockets, no allocation beyond the
 // results; every length and pointer of an answer is checked, so a
 // truncated or hostile one is refused, never read past its end.
 
@@ -7,6 +7,7 @@
 public enum DNSRecordType: UInt16, Sendable {
     case a = 1
     case aaaa = 28
+    case srv = 33
     case opt = 41
 }
 
@@ -36,6 +37,22 @@ public struct DNSAddressRecord: Sendable, Hashable {
     public var ttl: UInt32
 }
 
+/// One SRV record of an answer: where a service runs.
+public struct DNSServiceRecord: Sendable, Hashable {
+    public var priority: UInt16
+    public var weight: UInt16
+    public var port: UInt16
+    /// The host's name, lower case, without the final dot ("" for the root:
+    /// the service is not offered there).
+    public var target: String
+}
+
+/// An A or AAAA record of the additional section, with the name it is for.
+public struct DNSNamedAddress: Sendable, Hashable {
+    public var name: String
+    public var ip: [UInt8]
+}
+
 /// What a response says about the question it answers.
 public struct DNSResponse: Sendable, Hashable {
     public var id: UInt16
@@ -48,6 +65,11 @@ public struct DNSResponse: Sendable, Hashable {
     /// The A and AAAA records of the answer section, in order (CNAME
     /// records are skipped: recursive servers put their targets' records after them).
     public var addresses: [DNSAddressRecord]
+    /// The SRV records of the answer section, in order.
+    public var services: [DNSServiceRecord] = []
+    /// The A and AAAA records of the additional section: the addresses of
+    /// the SRV records' targets, when the server sends them along.
+    public var additional: [DNSNamedAddress] = []
 }
 
 public enum DNSMessage {
@@ -97,31 +119,73 @@ public enum DNSMessage {
     public static func parse(_ bytes: [UInt8]) -> DNSResponse? {
         var reader = Reader(bytes: bytes)
         guard let id = reader.u16(), let flags = reader.u16(), let qd = reader.u16(), let an = reader.u16(),
-              reader.u16() != nil, reader.u16() != nil else { return nil }
+              let ns = reader.u16(), let ar = reader.u16() else { return nil }
         guard flags & 0x8000 != 0, qd == 1 else { return nil }  // QR set, one question
         guard let name = reader.name(), let type = reader.u16(), reader.u16() != nil else { return nil }
         var response = DNSResponse(id: id, code: DNSResponseCode(UInt8(flags & 0x000f)), truncated: flags & 0x0200 != 0,
                                    name: name, type: type, addresses: [])
         for _ in 0..<an {
-            guard reader.name() != nil, let rtype = reader.u16(), let rclass = reader.u16(), let ttlHigh = reader.u16(),
-                  let ttlLow = reader.u16(), let length = reader.u16(), let data = reader.bytes(Int(length)) else {
+            guard let record = reader.record() else {
                 // A truncated answer keeps the records read before the cut.
-                return response.truncated || !response.addresses.isEmpty ? response : nil
+                let kept = !response.addresses.isEmpty || !response.services.isEmpty
+                return response.truncated || kept ? response : nil
             }
-            guard rclass == 1 else { continue }
-            let ttl = UInt32(ttlHigh) << 16 | UInt32(ttlLow)
-            if rtype == DNSRecordType.a.rawValue, data.count == 4 {
-                response.addresses.append(DNSAddressRecord(ip: data, ttl: ttl))
-            } else if rtype == DNSRecordType.aaaa.rawValue, data.count == 16 {
-                response.addresses.append(DNSAddressRecord(ip: data, ttl: ttl))
+            guard record.class == 1 else { continue }
+            if let ip = address(record) {
+                response.addresses.append(DNSAddressRecord(ip: ip, ttl: record.ttl))
+            } else if record.type == DNSRecordType.srv.rawValue, let service = service(record, in: bytes) {
+                response.services.append(service)
+            }
+        }
+        // The authority section is skipped; the additional one is optional
+        // help: a cut there keeps the answers.
+        for _ in 0..<Int(ns) + Int(ar) {
+            guard let record = reader.record() else { break }
+            if record.class == 1, let ip = address(record) {
+                response.additional.append(DNSNamedAddress(name: record.owner, ip: ip))
             }
         }
         return response
     }
 
+    /// An A or AAAA record's address, nil for any other record.
+    private static func address(_ record: Reader.Record) -> [UInt8]? {
+        if record.type == DNSRecordType.a.rawValue, record.data.count == 4 { return record.data }
+        if record.type == DNSRecordType.aaaa.rawValue, record.data.count == 16 { return record.data }
+        return nil
+    }
+
+    /// An SRV record's fields; its target may point back into the message.
+    private static func service(_ record: Reader.Record, in bytes: [UInt8]) -> DNSServiceRecord? {
+        var data = Reader(bytes: bytes, offset: record.dataOffset)
+        guard let priority = data.u16(), let weight = data.u16(), let port = data.u16(), let target = data.name(),
+              data.offset <= record.dataOffset + record.data.count else { return nil }
+        return DNSServiceRecord(priority: priority, weight: weight, port: port, target: target)
+    }
+
     struct Reader {
         let bytes: [UInt8]
         var offset = 0
+
+        /// One resource record: its owner, type, class, TTL and data.
+        struct Record {
+            var owner: String
+            var type: UInt16
+            var `class`: UInt16
+            var ttl: UInt32
+            var data: [UInt8]
+            /// Where the data starts in the message (names in it may point back).
+            var dataOffset: Int
+        }
+
+        mutating func record() -> Record? {
+            guard let owner = name(), let type = u16(), let rclass = u16(), let ttlHigh = u16(), let ttlLow = u16(),
+                  let length = u16() else { return nil }
+            let dataOffset = offset
+            guard let data = bytes(Int(length)) else { return nil }
+            return Record(owner: owner, type: type, class: rclass, ttl: UInt32(ttlHigh) << 16 | UInt32(ttlLow),
+                          data: data, dataOffset: dataOffset)
+        }
 
         mutating func u16() -> UInt16? {
             guard offset + 2 <= bytes.count else { return nil }

@@ -24,6 +24,8 @@ public enum InitialAddress {
             guard let unix = SocketAddress(unixPath: path) else { throw Failure(description: "path too long") }
             return .address(unix)
         case .host(let host, let port):
+            // SRV records come from the resolvers alone: the server waits for them.
+            if server.address.isServiceName { return .unresolved(reason: "waiting for its DNS SRV records") }
             var lastError = "no init-addr method gave an address"
             for method in server.check.initAddr {
                 switch method {

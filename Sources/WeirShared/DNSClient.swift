@@ -16,12 +16,30 @@ import WeirSystem
 /// keeps its own while the answers hold it, for `hold obsolete` after they
 /// stop), and a name that stops resolving for longer than its `hold` puts
 /// its servers in resolution maintenance until it resolves again.
+///
+/// A name that starts with `_` is asked for its SRV records, as HAProxy
+/// does: each record gives one of the name's servers its target host, port
+/// and weight; the target's address comes from the answer's additional
+/// section, else from an A/AAAA query of its own.
 public struct DNSClient {
     /// A server's new address (nil: none, it is in resolution maintenance).
     public struct AddressChange {
         public var backend: Int
         public var server: Int
         public var address: SocketAddress?
+    }
+
+    /// The SRV record a server follows: its target host and port.
+    struct ServiceTarget: Equatable {
+        var host: String
+        var port: UInt16
+    }
+
+    /// An A or AAAA query for an SRV record's target.
+    struct TargetLookup {
+        var resolution: Int
+        var host: String
+        var asking: DNSRecordType
     }
 
     /// One name, asked for the servers that share it (same section, name,
@@ -45,6 +63,15 @@ public struct DNSClient {
         /// Per server, since when the answers no longer hold its address
         /// (`hold obsolete`); nil while they do.
         var missingSince: [Int64?]
+        /// SRV names only: the last answer's records, each server's record,
+        /// and the addresses known for the targets.
+        var services: [DNSServiceRecord] = []
+        var targets: [ServiceTarget?] = []
+        var targetAddresses: [String: [[UInt8]]] = [:]
+
+        var isService: Bool { host.hasPrefix("_") }
+        /// The record type of the first query of a round.
+        var firstQuestion: DNSRecordType { isService ? .srv : prefer == .ipv6 ? .aaaa : .a }
     }
 
     /// Why a name did not resolve.
@@ -68,6 +95,8 @@ public struct DNSClient {
     var sockets: [(fd: Int32, section: Int, nameserver: Int)] = []
     var nextID: UInt16
     var changes: [AddressChange] = []
+    /// Target queries in flight, by id.
+    var targetLookups: [UInt16: TargetLookup] = [:]
 
     /// Opens a socket per name server and schedules every name's first
     /// query; nil when no server has `resolvers`.
@@ -89,12 +118,13 @@ public struct DNSClient {
                 }) {
                     resolutions[r].servers.append((b, s))
                     resolutions[r].missingSince.append(nil)
+                    resolutions[r].targets.append(nil)
                     continue
                 }
                 let started = !segment.admin(segment.layout.server(backend: b, s)).contains(.resolution)
                 resolutions.append(Resolution(section: resolution.index, host: key, prefer: resolution.prefer,
                                               template: template, servers: [(b, s)],
-                                              lastValid: started ? loop.now : nil, missingSince: [nil]))
+                                              lastValid: started ? loop.now : nil, missingSince: [nil], targets: [nil]))
             }
         }
         guard !resolutions.isEmpty else { return nil }
@@ -142,7 +172,7 @@ public struct DNSClient {
                 return takeChanges()
             }
         } else {
-            resolutions[r].asking = resolutions[r].prefer == .ipv6 ? .aaaa : .a
+            resolutions[r].asking = resolutions[r].firstQuestion
             resolutions[r].tries = 0
         }
         ask(r, loop: &loop)
@@ -193,12 +223,24 @@ public struct DNSClient {
 
     private mutating func answered(_ response: DNSResponse, section sectionIndex: Int, nameserver: Int,
                                    loop: inout EventLoop) {
+        if let lookup = targetLookups[response.id], lookup.host == response.name,
+           resolutions[lookup.resolution].section == sectionIndex {
+            targetAnswered(lookup, id: response.id, response, nameserver: nameserver, loop: &loop)
+            return
+        }
         guard let r = resolutions.firstIndex(where: {
             $0.pending && $0.id == response.id && $0.host == response.name && $0.section == sectionIndex
         }) else { return }
         let section = configuration.resolvers[sectionIndex]
         guard response.code == .noError else {
             failed(r, Failure(response.code), loop: &loop)
+            return
+        }
+        if resolutions[r].isService {
+            resolutions[r].pending = false
+            resolutions[r].lastValid = loop.now
+            schedule(r, after: section.resolveInterval, loop: &loop)
+            servicesAnswered(r, response, by: "\(section.name)/\(section.nameservers[nameserver].id)", loop: &loop)
             return
         }
         let wanted = resolutions[r].asking == .a ? 4 : 16
@@ -267,10 +309,11 @@ public struct DNSClient {
 
     /// A server's name resolved to `ips`: it keeps its address if the
     /// answer still holds it, else takes the first in a `resolve-net`, else
-    /// the first.
-    private mutating func resolved(_ b: Int, _ s: Int, _ ips: [[UInt8]], by: String) {
+    /// the first. `servicePort`: the port of the server's SRV record.
+    private mutating func resolved(_ b: Int, _ s: Int, _ ips: [[UInt8]], servicePort: UInt16? = nil, by: String) {
         let server = configuration.backends[b].servers[s]
-        guard case .host(_, let port) = server.address else { return }
+        guard case .host(_, let configuredPort) = server.address else { return }
+        let port = servicePort ?? configuredPort
         let entity = segment.layout.server(backend: b, s)
         let runtime = segment.runtimeAddress(entity)
         let wasMaintained = segment.admin(entity).contains(.resolution)
@@ -315,6 +358,122 @@ public struct DNSClient {
                 resolved(server.backend, server.server, [unused.removeFirst()], by: by)
             }
         }
+    }
+
+    // MARK: SRV records
+
+    /// An SRV answer: its records go to the name's servers, as HAProxy
+    /// gives them: a server keeps its record while the answers hold it (for
+    /// `hold obsolete` after they stop), the other records go to the servers
+    /// without one, in order. A record's weight becomes the server's
+    /// (`weight / 256 + 1`, unless `resolve-opts ignore-weight`).
+    private mutating func servicesAnswered(_ r: Int, _ response: DNSResponse, by: String, loop: inout EventLoop) {
+        var records: [DNSServiceRecord] = []
+        for record in response.services where record.port != 0 && !record.target.isEmpty {
+            if !records.contains(where: { $0.target == record.target && $0.port == record.port }) { records.append(record) }
+        }
+        resolutions[r].services = records
+        // The additional section's addresses replace the last ones; targets
+        // it leaves out are asked for below.
+        var addresses: [String: [[UInt8]]] = [:]
+        for record in response.additional where records.contains(where: { $0.target == record.name }) {
+            addresses[record.name, default: []].append(record.ip)
+        }
+        for (host, ips) in resolutions[r].targetAddresses where addresses[host] == nil
+            && records.contains(where: { $0.target == host }) {
+            addresses[host] = ips
+        }
+        resolutions[r].targetAddresses = addresses
+        for (id, lookup) in targetLookups where lookup.resolution == r { targetLookups[id] = nil }
+        assignServices(r, by: response.additional.isEmpty ? by : "DNS additional record", loop: &loop)
+        var asked = Set<String>()
+        for record in records where addresses[record.target] == nil && asked.insert(record.target).inserted {
+            lookUpTarget(r, record.target, type: resolutions[r].prefer == .ipv6 ? .aaaa : .a)
+        }
+    }
+
+    private mutating func assignServices(_ r: Int, by: String, loop: inout EventLoop) {
+        let resolution = resolutions[r]
+        let section = configuration.resolvers[resolution.section]
+        var unused = resolution.services
+        var assigned = [DNSServiceRecord?](repeating: nil, count: resolution.servers.count)
+        func take(_ i: Int, where matches: (DNSServiceRecord) -> Bool) {
+            guard let k = unused.firstIndex(where: matches) else { return }
+            assigned[i] = unused.remove(at: k)
+        }
+        // A server keeps its record; after a reload, which forgets the
+        // records, a server keeps the one whose target has its address.
+        for (i, server) in resolution.servers.enumerated() {
+            if let target = resolution.targets[i] {
+                take(i) { $0.target == target.host && $0.port == target.port }
+            } else {
+                let runtime = segment.runtimeAddress(segment.layout.server(backend: server.backend, server.server))
+                guard runtime.isSet, !runtime.ip.isEmpty else { continue }
+                take(i) { $0.port == runtime.port && resolution.targetAddresses[$0.target]?.contains(runtime.ip) == true }
+            }
+        }
+        // A server whose record left the answers keeps it `hold obsolete`, then waits.
+        var free: [Int] = []
+        for (i, server) in resolution.servers.enumerated() where assigned[i] == nil {
+            guard resolution.targets[i] != nil else {
+                free.append(i)
+                continue
+            }
+            let since = resolutions[r].missingSince[i] ?? loop.now
+            resolutions[r].missingSince[i] = since
+            guard loop.now - since >= Int64(section.holdObsolete) else { continue }
+            resolutions[r].missingSince[i] = nil
+            resolutions[r].targets[i] = nil
+            unresolved(server.backend, server.server, "entry removed from SRV record")
+            free.append(i)
+        }
+        for i in free.sorted() where !unused.isEmpty { assigned[i] = unused.removeFirst() }
+        for (i, server) in resolution.servers.enumerated() {
+            guard let record = assigned[i] else { continue }
+            resolutions[r].missingSince[i] = nil
+            resolutions[r].targets[i] = ServiceTarget(host: record.target, port: record.port)
+            let entity = segment.layout.server(backend: server.backend, server.server)
+            let serverConfig = configuration.backends[server.backend].servers[server.server]
+            if serverConfig.resolution?.ignoreWeight != true {
+                segment.setWeight(Int(record.weight) / 256 + 1, entity)
+            }
+            if let ips = resolutions[r].targetAddresses[record.target], !ips.isEmpty {
+                resolved(server.backend, server.server, ips, servicePort: record.port, by: by)
+            }
+        }
+    }
+
+    /// Asks the name servers for an SRV target's addresses.
+    private mutating func lookUpTarget(_ r: Int, _ host: String, type: DNSRecordType) {
+        let section = configuration.resolvers[resolutions[r].section]
+        nextID &+= 1
+        guard let query = DNSMessage.query(id: nextID, name: host, type: type, payloadSize: section.acceptedPayloadSize)
+        else { return }
+        targetLookups[nextID] = TargetLookup(resolution: r, host: host, asking: type)
+        for socket in sockets where socket.section == resolutions[r].section {
+            _ = query.withUnsafeBytes { try? Posix.send(socket.fd, from: $0.baseAddress!, count: $0.count) }
+        }
+    }
+
+    /// A target's addresses: its servers take them; no record of the
+    /// preferred family asks for the other one. Unanswered lookups are
+    /// asked again with the next round's SRV answer.
+    private mutating func targetAnswered(_ lookup: TargetLookup, id: UInt16, _ response: DNSResponse, nameserver: Int,
+                                         loop: inout EventLoop) {
+        targetLookups[id] = nil
+        guard response.code == .noError else { return }
+        let r = lookup.resolution
+        let wanted = lookup.asking == .a ? 4 : 16
+        let ips = response.addresses.map(\.ip).filter { $0.count == wanted }
+        guard !ips.isEmpty else {
+            if lookup.asking == (resolutions[r].prefer == .ipv6 ? .aaaa : .a) {
+                lookUpTarget(r, lookup.host, type: lookup.asking == .aaaa ? .a : .aaaa)
+            }
+            return
+        }
+        resolutions[r].targetAddresses[lookup.host] = ips
+        let section = configuration.resolvers[resolutions[r].section]
+        assignServices(r, by: "\(section.name)/\(section.nameservers[nameserver].id)", loop: &loop)
     }
 
     /// Whether `ip` lies in `network`/`prefixLength` (same family only).

@@ -82,16 +82,21 @@ struct ResolversConfigTests {
         #expect(r.nameservers.first?.port == 53 && r.nameservers.last?.id == "extra")
     }
 
-    @Test("prevent-dup-ip warns; SRV names are refused")
+    @Test("prevent-dup-ip warns; an SRV name needs resolvers")
     func unsupported() {
         #expect(warnings(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
                                      server: "server s1 a.example:80 resolvers dns resolve-opts prevent-dup-ip init-addr none"))
                 == ["t.cfg:8:55: warning: 'resolve-opts prevent-dup-ip' is ignored: Weir lets servers share an address "
                     + "(a server-template still gives each server its own)"])
         #expect(errors(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
-                                   server: "server-template s 3 _http._tcp.app.local resolvers dns init-addr none"))
-                == ["t.cfg:8:25: error: server-template: DNS SRV records ('_http._tcp.app.local') are not supported "
-                    + "by Weir yet; give a name with A or AAAA records, and a port"])
+                                   server: "server-template s 3 _http._tcp.app.local init-addr none"))
+                == ["t.cfg:8:25: error: server-template: '_http._tcp.app.local' names DNS SRV records, which only a "
+                    + "'resolvers' section resolves; add 'resolvers <section>'"])
+        let srv = parse(withBackend("resolvers dns\n    nameserver ns1 10.0.0.53:53",
+                                    server: "server-template s 3 _http._tcp.app.local resolvers dns resolve-opts ignore-weight"))
+        let servers = srv.configuration?.backends.first?.servers ?? []
+        #expect(servers.count == 3 && servers.allSatisfy { $0.address.isServiceName && $0.resolution?.ignoreWeight == true },
+                "\(messages(srv))")
     }
 
     @Test("errors name the file, line and column")

@@ -41,6 +41,43 @@ struct DNSMessageTests {
         #expect(parsed.addresses.first?.ttl == 30)
     }
 
+    @Test("an SRV answer's records, and its targets' addresses from the additional section")
+    func services() throws {
+        let query = try #require(DNSMessage.query(id: 11, name: "_http._tcp.pool.test", type: .srv))
+        #expect(Array(query.suffix(4)) == [0, 33, 0, 1])
+        // Two SRV records: one naming its target in full, one by a pointer
+        // into the first (web2 + the suffix ".pool.test" at the question).
+        let first = [0, 1, 0, 10, 0x1f, 0x90] + [4] + Array("web1".utf8) + [0xc0, 0x17]
+        let firstTargetAt = 12 + (query.count - 12) + 12 + 6
+        let second = [0, 2, 0x01, 0x00, 0x1f, 0x91] + [4] + Array("web2".utf8) + [0xc0, 0x17]
+        var bytes = response(to: query, answers: [(33, first), (33, second)])
+        // The additional section: web1's A record, owner by pointer to its SRV target.
+        bytes[11] = 1
+        bytes += [0xc0, UInt8(firstTargetAt), 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 10, 0, 0, 7]
+        let parsed = try #require(DNSMessage.parse(bytes))
+        #expect(parsed.services == [
+            DNSServiceRecord(priority: 1, weight: 10, port: 8080, target: "web1.pool.test"),
+            DNSServiceRecord(priority: 2, weight: 256, port: 8081, target: "web2.pool.test"),
+        ])
+        #expect(parsed.additional == [DNSNamedAddress(name: "web1.pool.test", ip: [10, 0, 0, 7])])
+        #expect(parsed.addresses.isEmpty)
+        // Cut in the additional section: the services stay.
+        #expect(DNSMessage.parse(Array(bytes.dropLast(3)))?.services.count == 2)
+        // An SRV record too short for its fields is skipped.
+        let short = response(to: query, answers: [(33, [0, 1, 0, 10])])
+        #expect(DNSMessage.parse(short)?.services == [])
+        // Random bytes over it never crash the reader.
+        var seed: UInt64 = 0x2545_f491_4f6c_dd1d
+        for _ in 0..<2000 {
+            var mutated = bytes
+            for _ in 0..<3 {
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                mutated[Int(seed >> 33) % mutated.count] = UInt8(truncatingIfNeeded: seed >> 17)
+            }
+            _ = DNSMessage.parse(mutated)
+        }
+    }
+
     @Test("NXDOMAIN and REFUSED are told apart")
     func codes() throws {
         let query = try #require(DNSMessage.query(id: 9, name: "gone.test", type: .a))

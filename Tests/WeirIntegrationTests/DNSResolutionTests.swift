@@ -213,3 +213,90 @@ struct ServerTemplateTests {
         harness.expectNoWorkerCrash()
     }
 }
+
+@Suite("DNS SRV records", .serialized)
+struct ServiceRecordTests {
+    @Test("SRV records give a server-template's servers their targets' addresses, ports and weights; a record that leaves frees its server")
+    func followsRecords() throws {
+        let one = try Backend(.name("one"))
+        let two = try Backend(.name("two"))
+        let three = try Backend(.name("three"))
+        defer { [one, two, three].forEach { $0.stop() } }
+        let service = "_app._tcp.pool.test"
+        let hosts: [String: [String: [String]]] = [
+            "a.pool.test": ["A": ["127.0.0.1"]], "b.pool.test": ["A": ["127.0.0.1"]], "c.pool.test": ["A": ["127.0.0.1"]],
+        ]
+        let dns = try DNSServer(zone: hosts.merging([
+            service: ["SRV": ["0 512 \(one.port) a.pool.test", "0 2560 \(two.port) b.pool.test"]],
+        ]) { $1 })
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server-template web 3 \(service) resolvers dns resolve-prefer ipv4"
+        let harness = try MasterHarness(config: addressConfig(socket: socket, resolvers: resolvers(dns), servers: servers))
+        defer { harness.close() }
+        let port = try harness.master.port(of: "fe")
+        let filled = waitUntil(timeout: 10) {
+            let states = serverStates(socket)
+            return states["be/web1"]?.port == String(one.port) && states["be/web2"]?.port == String(two.port)
+                && states["be/web3"].map { $0.admin & 0x20 != 0 } == true
+        }
+        #expect(filled, "\(serverStates(socket))\nstderr:\n\(harness.master.stderr.text)")
+        #expect(serverStates(socket)["be/web1"]?.address == "127.0.0.1")
+        // HAProxy's scale: an SRV weight of 0-255 is 1, 256-511 is 2, ...
+        #expect(try statsCommand(socket, "get weight be/web1").hasPrefix("3 (initial 1)\n"))
+        #expect(try statsCommand(socket, "get weight be/web2").hasPrefix("11 (initial 1)\n"))
+        var seen = Set<String>()
+        #expect(waitUntil(timeout: 10) {
+            if let name = try? askName(port) { seen.insert(name) }
+            return seen == ["one", "two"]
+        }, "\(seen)")
+
+        // a.pool.test leaves the answers: its server waits, the other keeps its record.
+        try dns.set(hosts.merging([service: ["SRV": ["0 2560 \(two.port) b.pool.test"]]]) { $1 })
+        let removed = harness.master.stderr.waitForLine(timeout: 10) {
+            $0.contains("Server be/web1 is going DOWN for maintenance (entry removed from SRV record)")
+        }
+        #expect(removed != nil, "stderr:\n\(harness.master.stderr.text)")
+        #expect(serverStates(socket)["be/web2"]?.port == String(two.port))
+        #expect(waitForName(port, "two"))
+
+        // A new record goes to a server without one.
+        try dns.set(hosts.merging([
+            service: ["SRV": ["0 2560 \(two.port) b.pool.test", "0 0 \(three.port) c.pool.test"]],
+        ]) { $1 })
+        #expect(waitUntil(timeout: 10) { serverStates(socket)["be/web1"]?.port == String(three.port) },
+                "\(serverStates(socket))")
+        #expect(try statsCommand(socket, "get weight be/web1").hasPrefix("1 (initial 1)\n"))
+        seen = []
+        #expect(waitUntil(timeout: 10) {
+            if let name = try? askName(port) { seen.insert(name) }
+            return seen == ["two", "three"]
+        }, "\(seen)")
+        harness.expectNoWorkerCrash()
+    }
+
+    @Test("an SRV target missing from the additional section is asked for its A record; a lone server follows the first record")
+    func asksForTargets() throws {
+        let backend = try Backend(.name("only"))
+        defer { backend.stop() }
+        let service = "_app._tcp.lone.test"
+        let dns = try DNSServer(zone: [
+            service: ["SRV": ["0 0 \(backend.port) host.lone.test"], "NOADDITIONAL": []],
+            "host.lone.test": ["A": ["127.0.0.1"]],
+        ])
+        defer { dns.stop() }
+        let socket = statsSocketPath()
+        defer { unlink(socket) }
+        let servers = "    server s1 \(service) resolvers dns resolve-prefer ipv4 resolve-opts ignore-weight weight 7"
+        let harness = try MasterHarness(config: addressConfig(socket: socket, resolvers: resolvers(dns), servers: servers))
+        defer { harness.close() }
+        let port = try harness.master.port(of: "fe")
+        #expect(waitForName(port, "only"), "stderr:\n\(harness.master.stderr.text)")
+        #expect(dns.output.lines.contains("query host.lone.test 1"), "\(dns.output.lines)")
+        #expect(serverStates(socket)["be/s1"]?.port == String(backend.port))
+        // ignore-weight: the record's weight 0 would make it 1.
+        #expect(try statsCommand(socket, "get weight be/s1").hasPrefix("7 (initial 7)\n"))
+        harness.expectNoWorkerCrash()
+    }
+}

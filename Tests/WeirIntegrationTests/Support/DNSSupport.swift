@@ -5,10 +5,13 @@ import Glibc
 #endif
 
 /// A tiny DNS server in python3 on 127.0.0.1 (an ephemeral UDP port): it
-/// answers A and AAAA questions from a zone file read again at every query,
-/// so a test changes the answers by rewriting it (`set`). A name missing
-/// from the zone gets NXDOMAIN. Answers name their owner by a compression
-/// pointer to the question, as real servers do.
+/// answers A, AAAA and SRV questions from a zone file read again at every
+/// query, so a test changes the answers by rewriting it (`set`). A name
+/// missing from the zone gets NXDOMAIN. Answers name their owner by a
+/// compression pointer to the question, as real servers do. SRV records are
+/// written "priority weight port target"; the targets' A records go in the
+/// additional section, as Consul sends them, unless the name's zone entry
+/// has "NOADDITIONAL".
 final class DNSServer: @unchecked Sendable {
     let process: Process
     let port: UInt16
@@ -22,6 +25,9 @@ zone_path = sys.argv[1]
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 sock.bind(("127.0.0.1", 0))
 print("port %d" % sock.getsockname()[1], flush=True)
+
+def encode(name):
+    return b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
 
 def question(data):
     labels, i = [], 12
@@ -40,17 +46,28 @@ while True:
     with open(zone_path) as f:
         zone = json.load(f)
     records = []
+    additional = []
     rcode = 0
     if name not in zone:
         rcode = 3
+    elif qtype == 33:
+        for line in zone[name].get("SRV", []):
+            priority, weight, port, target = line.split()
+            rdata = struct.pack("!HHH", int(priority), int(weight), int(port)) + encode(target)
+            records.append(struct.pack("!HHHIH", 0xC00C, 33, 1, 30, len(rdata)) + rdata)
+            if "NOADDITIONAL" in zone[name]:
+                continue
+            for ip in zone.get(target, {}).get("A", []):
+                additional.append(encode(target) + struct.pack("!HHIH", 1, 1, 30, 4) + socket.inet_aton(ip))
     else:
         family = socket.AF_INET if qtype == 1 else socket.AF_INET6 if qtype == 28 else None
         key = "A" if qtype == 1 else "AAAA"
         for ip in zone[name].get(key, []) if family else []:
             rdata = socket.inet_pton(family, ip)
             records.append(struct.pack("!HHHIH", 0xC00C, qtype, 1, 30, len(rdata)) + rdata)
-    header = struct.pack("!HHHHHH", struct.unpack("!H", data[:2])[0], 0x8180 | rcode, 1, len(records), 0, 0)
-    sock.sendto(header + data[12:end] + b"".join(records), peer)
+    header = struct.pack("!HHHHHH", struct.unpack("!H", data[:2])[0], 0x8180 | rcode, 1, len(records), 0,
+                         len(additional))
+    sock.sendto(header + data[12:end] + b"".join(records) + b"".join(additional), peer)
     print("query %s %d" % (name, qtype), flush=True)
 """#
 
