@@ -185,6 +185,11 @@ extension Worker {
         guard let format = logging.format, !frontends[frontend].logTargets.isEmpty else { return }
         var c = exchangeLogContext(slot, now: now)
         c.early = early
+        if early {
+            // As HAProxy's, an early %B counts the response head, still on its way out.
+            let toClient = sessions.pointer(slot).pointee.toClient
+            if toClient.prefix >= 0 { c.bytesOut += Int64(toClient.prefixTail - toClient.prefixHead) }
+        }
         let error = c.isError
         if !error && logging.dontLogNormal { return }
         var level = error && logging.logSeparateErrors ? LogLevel.err : .info

@@ -23,6 +23,8 @@ struct LogASAPTests {
         #expect(early.status == 200 && early.request == "GET /big HTTP/1.1", "\(early)")
         #expect(early.raw.contains("/+\(early.activeTime) 200 +\(early.bytes) "), "%Ta and %B carry a '+': \(early)")
         #expect(early.bytes < total, "logged before the body went out: \(early)")
+        // HAProxy's early %B: the response head at least (status line, Content-Length, ...).
+        #expect(early.bytes >= "HTTP/1.1 200 OK\r\ncontent-length: \(total)\r\n\r\n".utf8.count, "\(early)")
         #expect(try c.readResponse().body.count == total)
         // A second exchange on the connection: two lines in all, not three.
         try c.request("GET", "/small")
