@@ -83,8 +83,13 @@ struct MasterCPUMapTests {
         try h.writeConfig(masterConfig(server: backend.address, global: "    cpu-map 1/all 0-1\n    cpu-map 1/2 0"))
         let (success, answer) = try h.reload()
         #expect(success, "\(answer)")
-        let fresh = h.master.readyLines.filter { w in !workers.contains { $0.pid == w.pid } }
-        #expect(fresh.count == 2)
+        // The reload's answer can come before the reader of the master's
+        // output has seen both ready lines.
+        var fresh: [WorkerReadyLine] = []
+        #expect(waitUntil(timeout: 10) {
+            fresh = h.master.readyLines.filter { w in !workers.contains { $0.pid == w.pid } }
+            return fresh.count == 2
+        }, "\(h.output)")
         for worker in fresh {
             #expect(allowedCPUs(worker.pid) == (worker.slot == 0 ? "0-1" : "0"), "worker of slot \(worker.slot)")
         }

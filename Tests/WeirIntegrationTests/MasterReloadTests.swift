@@ -60,8 +60,9 @@ struct MasterReloadTests {
         #expect(table.master.reloads == "20", "\(table)")
         #expect(table.workers.count == 2, "\(table)")
         let current = Set(table.workers.map(\.pid))
+        // The reader of the master's output may trail the CLI's answers.
+        #expect(waitUntil(timeout: 10) { h.master.readyLines.count == 2 * 21 }, "expected 42 'ready' lines; \(h.output)")
         let everyWorker = h.master.readyLines.map(\.pid)
-        #expect(everyWorker.count == 2 * 21, "expected 42 'ready' lines; \(h.output)")
         let survivors = everyWorker.filter { !current.contains($0) && processIsAlive($0) }
         #expect(waitUntil(timeout: 10) { survivors.allSatisfy { !processIsAlive($0) } },
                 "old workers still running: \(survivors.filter(processIsAlive))")
