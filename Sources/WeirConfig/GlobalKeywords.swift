@@ -150,6 +150,13 @@ extension ParserState {
                 return
             }
             global.node = words[1].text
+        case "localpeer":
+            // The name of this instance in `peers` sections: Weir exchanges
+            // nothing with peers, so the name is only checked.
+            guard words.count == 2, !words[1].text.isEmpty else {
+                error("localpeer: expected the name of this instance among its peers", at: words.count > 1 ? words[1] : words[0])
+                return
+            }
         case "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-curves",
              "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
              "ssl-default-server-ciphers", "ssl-default-server-ciphersuites":

@@ -13,7 +13,7 @@ enum Keywords {
 
     /// HAProxy sections Weir does not have yet; their contents are skipped.
     static let unsupportedSections: Set<String> = [
-        "peers", "mailers", "program", "ring", "cache", "fcgi-app",
+        "mailers", "program", "ring", "cache", "fcgi-app",
         "log-forward", "crt-store", "traces", "acme", "namespace_list",
     ]
 
@@ -21,7 +21,7 @@ enum Keywords {
         "maxconn", "nbthread", "log", "pidfile", "stats", "daemon", "user", "group", "chroot", "tune.bufsize", "node",
         "uid", "gid", "cpu-map", "tune.http.logurilen", "tune.rcvbuf.client", "tune.sndbuf.client",
         "tune.rcvbuf.server", "tune.sndbuf.server", "setenv", "presetenv", "unsetenv", "resetenv", "spread-checks", "zero-warning", "quiet",
-        "log-send-hostname", "log-tag",
+        "log-send-hostname", "log-tag", "localpeer",
         "description", "hard-stop-after", "mworker-max-reloads", "master-worker", "ulimit-n", "tune.http.maxhdr",
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
@@ -51,7 +51,7 @@ enum Keywords {
     static let globalUnsupported: Set<String> = [
         "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
-        "lua-prepend-path", "localpeer",
+        "lua-prepend-path",
         "busy-polling", "set-dumpable", "strict-limits",
         "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
         "h1-case-adjust", "h1-case-adjust-file", "ssl-engine", "ssl-mode-async",

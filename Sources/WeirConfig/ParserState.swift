@@ -232,6 +232,8 @@ enum CurrentSection {
     case httpErrors(index: Int)
     /// A `resolvers` section: an index into `resolversSections`.
     case resolvers(index: Int)
+    /// A `peers` section: an index into `peersSections`.
+    case peers(index: Int)
 }
 
 struct ParserState {
@@ -267,6 +269,9 @@ struct ParserState {
     var httpErrorSections: [HTTPErrorsSection] = []
     /// `resolvers` sections read so far.
     var resolversSections: [ResolversSection] = []
+    var peersSections: [PeersSection] = []
+    /// `stick-table … peers NAME`, checked once every section is read.
+    var peersReferences: [(name: String, location: SourceLocation)] = []
     /// Where `tune.maxrewrite` is written, to check it against `tune.bufsize`.
     var maxRewriteLocation: SourceLocation?
     /// Where names met in the expression being parsed are written.
@@ -358,7 +363,7 @@ struct ParserState {
         case .global: return .global
         case .defaults: return .defaults
         case .proxy(let i): return proxies[i].kind
-        case .none, .unsupported, .userlist, .httpErrors, .resolvers: return nil
+        case .none, .unsupported, .userlist, .httpErrors, .resolvers, .peers: return nil
         }
     }
 
@@ -370,6 +375,7 @@ struct ParserState {
         case .userlist(let i): return userlists[i].name
         case .httpErrors(let i): return httpErrorSections[i].name
         case .resolvers(let i): return resolversSections[i].name
+        case .peers(let i): return peersSections[i].name
         case .none, .unsupported: return ""
         }
     }

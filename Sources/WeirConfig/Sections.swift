@@ -160,6 +160,11 @@ extension ParserState {
             openResolvers(words)
             return
         }
+        if keyword == "peers" {
+            closeSection()
+            openPeers(words)
+            return
+        }
         if Keywords.sections.contains(keyword) {
             openSection(words)
             return
@@ -179,8 +184,10 @@ extension ParserState {
             httpErrorsKeyword(words)
         case .resolvers:
             resolversKeyword(words)
+        case .peers:
+            peersKeyword(words)
         case .none:
-            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist", "http-errors", "resolvers"]) {
+            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist", "http-errors", "resolvers", "peers"]) {
                 error("unknown section '\(keyword)'; did you mean '\(s)'?", at: words[0])
             } else {
                 error("'\(keyword)' must be inside a section (global, defaults, frontend, backend or listen)",
@@ -208,6 +215,8 @@ extension ParserState {
             finishUserlist(index)
         case .resolvers(let index):
             finishResolvers(index)
+        case .peers(let index):
+            finishPeers(index)
         case .none, .global, .unsupported, .httpErrors:
             break
         }

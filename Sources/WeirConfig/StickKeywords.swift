@@ -211,7 +211,11 @@ extension ParserState {
                 guard let parsed = storeList(v) else { return }
                 for item in parsed where !stores.contains(where: { $0.type == item.type }) { stores.append(item) }
                 i += 2
-            case "peers", "srvkey", "write-to", "recv-only":
+            case "peers":
+                guard let v = value() else { return }
+                peersReferences.append((v.text, location(v)))
+                i += 2
+            case "srvkey", "write-to", "recv-only":
                 error("stick-table: '\(w.text)' is not supported by Weir yet", at: w)
                 return
             default:

@@ -221,6 +221,7 @@ extension ParserState {
         }
         let userlistIndex = resolveUserlists(into: &config)
         resolveServerResolvers(&config)
+        checkPeersReferences()
         if !nbsrvIndex.isEmpty || !userlistIndex.isEmpty {
             let rewrite: (inout Fetch) -> Void = { fetch in
                 switch fetch {

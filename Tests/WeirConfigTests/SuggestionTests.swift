@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func unsupportedSections() {
-        #expect(errors("peers mypeers\n peer a 1.2.3.4:1024\n") == ["t.cfg:1:1: error: 'peers' sections are not supported by Weir yet"])
+        #expect(errors("mailers alerts\n mailer smtp1 192.168.0.1:587\n") == ["t.cfg:1:1: error: 'mailers' sections are not supported by Weir yet"])
     }
 
     @Test func editDistance() {
