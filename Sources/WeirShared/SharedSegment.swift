@@ -124,6 +124,28 @@ public struct AdminState: OptionSet, Sendable, Hashable {
     public var inMaintenance: Bool { !isDisjoint(with: [.maint, .configMaint, .resolution]) }
 }
 
+/// The administrative states the runtime API (`set server … state`) and a
+/// server's agent may ask for.
+public enum RequestedAdminState: String, Sendable, Hashable {
+    case ready, drain, maint
+
+    /// `admin` once this request is applied: `ready` leaves drain and
+    /// maintenance, each of the others replaces the other.
+    public func applied(to admin: AdminState) -> AdminState {
+        var admin = admin
+        switch self {
+        case .ready: admin.subtract([.maint, .drain])
+        case .drain:
+            admin.remove(.maint)
+            admin.insert(.drain)
+        case .maint:
+            admin.remove(.drain)
+            admin.insert(.maint)
+        }
+        return admin
+    }
+}
+
 /// The words every process may change, per entity: atomics on the mapping.
 enum StateWord: Int {
     /// Sessions (connections, for a server) open right now, all workers.
