@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "WeirDNS"),
         .target(name: "WeirShared", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirDNS", .product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "WeirTLS", dependencies: ["COpenSSL", "CShims", "WeirSystem", "WeirConfig", "WeirShared"]),
-        .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS"]),
+        .target(name: "WeirHealth", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirHTTP", "WeirTLS", "WeirShared"]),
         .target(name: "WeirProxy", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirBalance", "WeirHTTP", "WeirShared",
                                               "WeirHealth", "WeirTLS", "WeirDeflate"],
                 // crypt_r for http_auth with hashed passwords.
@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "WeirDNSTests", dependencies: ["WeirDNS"]),
         .testTarget(name: "WeirTLSTests", dependencies: ["WeirTLS", "WeirConfig", "WeirShared"]),
         .testTarget(name: "WeirProxyTests", dependencies: ["WeirProxy", "WeirConfig"]),
-        .testTarget(name: "WeirHealthTests", dependencies: ["WeirHealth", "WeirConfig", "WeirLoop", "WeirSystem"]),
+        .testTarget(name: "WeirHealthTests", dependencies: ["WeirHealth", "WeirConfig", "WeirLoop", "WeirSystem", "WeirShared"]),
         .testTarget(name: "WeirSharedTests", dependencies: ["WeirShared", "WeirConfig", "WeirSystem"]),
         // Scenario tests spawn the built `weir` binary; depending on it makes
         // `swift test` build it first.

@@ -49,20 +49,34 @@ extension ParserState {
             guard let n = integer(words, i + 1, keyword: name, range: 1...65535, anchor: option) else { return false }
             check.port = UInt16(n)
             i += 2
-        case "addr":
+        case "addr", "agent-addr":
+            guard let address = checkAddress(words, i, name: name) else { return false }
+            if option.text == "addr" { check.address = address } else { check.agent.address = address }
+            i += 2
+        case "agent-check":
+            check.agent.enabled = true
+            i += 1
+        case "no-agent-check":
+            check.agent.enabled = false
+            i += 1
+        case "agent-port":
+            guard let n = integer(words, i + 1, keyword: name, range: 1...65535, anchor: option) else { return false }
+            check.agent.port = UInt16(n)
+            i += 2
+        case "agent-inter":
+            guard let ms = duration(words, i + 1, keyword: name) else { return false }
+            guard ms > 0 else {
+                error("\(name): expected a duration greater than 0", at: words[i + 1])
+                return false
+            }
+            check.agent.inter = ms
+            i += 2
+        case "agent-send":
             guard i + 1 < words.count else {
-                error("\(name): expected an IPv4 or IPv6 address", at: option)
+                error("\(name): expected the string to send", at: option)
                 return false
             }
-            let text = Substring(words[i + 1].text)
-            if let ip = Addresses.parseIPv4(text) ?? Addresses.parseIPv6(text) {
-                check.address = .ip(ip)
-            } else if Self.isHostName(text) {
-                check.address = .host(String(text))
-            } else {
-                error("\(name): expected an IPv4 or IPv6 address or a host name, got '\(text)'", at: words[i + 1])
-                return false
-            }
+            check.agent.send = words[i + 1].text
             i += 2
         case "init-addr":
             guard i + 1 < words.count else {
@@ -136,6 +150,30 @@ extension ParserState {
             return nil
         }
         return true
+    }
+
+    /// The address of `addr` or `agent-addr` at `words[i]`: an IP address
+    /// or a host name; nil after an error.
+    private mutating func checkAddress(_ words: [Word], _ i: Int, name: String) -> CheckAddress? {
+        guard i + 1 < words.count else {
+            error("\(name): expected an IPv4 or IPv6 address", at: words[i])
+            return nil
+        }
+        let text = Substring(words[i + 1].text)
+        if let ip = Addresses.parseIPv4(text) ?? Addresses.parseIPv6(text) { return .ip(ip) }
+        if Self.isHostName(text) { return .host(String(text)) }
+        error("\(name): expected an IPv4 or IPv6 address or a host name, got '\(text)'", at: words[i + 1])
+        return nil
+    }
+
+    /// `agent-check` (on the line, or from `default-server`) needs
+    /// `agent-port`: the agent listens on a port of its own. False after
+    /// reporting the error.
+    mutating func agentHasPort(_ check: ServerCheck, _ words: [Word], server name: Word, keyword: String) -> Bool {
+        guard check.agent.enabled, check.agent.port == nil else { return true }
+        let anchor = words.last { $0.text == "agent-check" } ?? name
+        error("\(keyword) '\(name.text)': 'agent-check' needs 'agent-port', the port the agent listens on", at: anchor)
+        return false
     }
 
     static func isHostName(_ text: Substring) -> Bool {

@@ -41,6 +41,9 @@ public struct ServerCheck: Sendable, Hashable {
     /// `check-send-proxy`: checks start with a PROXY protocol header even
     /// when the traffic does not (`Server.checkSendProxy`).
     public var sendProxy = false
+    /// `agent-check` and its settings: the server's agent, asked for its
+    /// weight and state beside (or instead of) the checks.
+    public var agent = AgentCheck()
 
     public init() {}
 
@@ -51,6 +54,25 @@ public struct ServerCheck: Sendable, Hashable {
         if transitioning { return fastinter ?? inter }
         return inter
     }
+}
+
+/// `agent-check`, `agent-port`, `agent-addr`, `agent-inter`, `agent-send`:
+/// a second check, independent of `check`, that connects to an agent
+/// which answers one line (a weight, an administrative or operational
+/// state).
+public struct AgentCheck: Sendable, Hashable {
+    /// `agent-check` (`no-agent-check`: false).
+    public var enabled = false
+    /// `agent-port`: required when enabled.
+    public var port: UInt16?
+    /// `agent-addr`: where the agent listens (nil: the server's address).
+    public var address: CheckAddress?
+    /// `agent-inter` in ms (nil: the server's `inter`).
+    public var inter: Int?
+    /// `agent-send`: what the check sends once connected.
+    public var send: String?
+
+    public init() {}
 }
 
 /// `addr`: where checks connect instead of the server's address.

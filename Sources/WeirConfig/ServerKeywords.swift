@@ -25,7 +25,8 @@ extension ParserState {
         }
         var options = proxies[index].settings.serverDefaults
         var explicitID: Int?
-        guard parseServerOptions(words, from: 3, into: &options, id: &explicitID, keyword: "server") else { return }
+        guard parseServerOptions(words, from: 3, into: &options, id: &explicitID, keyword: "server"),
+              agentHasPort(options.check, words, server: name, keyword: "server") else { return }
         guard serviceNameHasResolvers(parsed.address, options, keyword: "server", at: words[2]) else { return }
         var server = makeServer(name.text, parsed.address, options, at: location(name))
         server.portOffset = parsed.portOffset
@@ -69,7 +70,8 @@ extension ParserState {
         }
         var options = proxies[index].settings.serverDefaults
         var ignoredID: Int?
-        guard parseServerOptions(words, from: 4, into: &options, id: &ignoredID, keyword: "server-template") else { return }
+        guard parseServerOptions(words, from: 4, into: &options, id: &ignoredID, keyword: "server-template"),
+              agentHasPort(options.check, words, server: prefix, keyword: "server-template") else { return }
         guard serviceNameHasResolvers(parsed.address, options, keyword: "server-template", at: words[3]) else { return }
         let template = proxies[index].servers.count
         for n in numbers {

@@ -24,6 +24,9 @@ public struct CheckResult: Sendable, Hashable {
         case layer7Conditional
         /// Passive checks (`observe`) saw `error-limit` errors in a row.
         case healthAnalyze
+        /// An agent answered without a health word (`up`, `down`…): the
+        /// server's state stays as it is.
+        case checked
 
         public var passed: Bool { self == .layer4OK || self == .layer6OK || self == .layer7OK }
 
@@ -42,6 +45,7 @@ public struct CheckResult: Sendable, Hashable {
             case .layer7OK: return "L7OK"
             case .layer7Conditional: return "L7OKC"
             case .healthAnalyze: return "HANA"
+            case .checked: return "CHECKED"
             }
         }
 
@@ -60,6 +64,7 @@ public struct CheckResult: Sendable, Hashable {
             case .layer7OK: return "Layer7 check passed"
             case .layer7Conditional: return "Layer7 check conditionally passed"
             case .healthAnalyze: return "Health analyze"
+            case .checked: return "No status change"
             }
         }
     }
@@ -102,6 +107,9 @@ public struct CheckEvent: Sendable {
         case progress
         /// `set server … health stopping`: UP, but no new sessions from the balancer.
         case stopping
+        /// An agent check ended: its status and reply (`agentReply`) for
+        /// the host to record; no log line of its own.
+        case agent
     }
 
     public var kind: Kind
@@ -120,6 +128,10 @@ public struct CheckEvent: Sendable {
     public var progressText: String = ""
     /// Why, when no check result says it (`changed from CLI`).
     public var cause: String?
+    /// For `agent`: what the agent answered (nil when it could not be asked).
+    public var agentReply: AgentReply?
+    /// The result is the agent's, not the health check's.
+    public var fromAgent = false
 
     /// The backend has no usable server left (HAProxy's ALERT line follows the DOWN one).
     public var backendHasNoServer: Bool { kind == .wentDown && activeLeft == 0 && backupLeft == 0 }
@@ -130,7 +142,7 @@ public struct CheckEvent: Sendable {
         let who = "\(isBackup ? "Backup " : "")Server \(backendName)/\(serverName)"
         let running = backupLeft > 0 && activeLeft == 0 ? " Running on backup." : ""
         switch kind {
-        case .weight:
+        case .weight, .agent:
             return nil
         case .wentDown:
             let summary = cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""

@@ -43,6 +43,11 @@ public struct HealthChecker {
         let isBackup: Bool
         let configuredWeight: Int
         let settings: ServerCheck
+        /// `check`: the health checks run (without it, the server is here
+        /// for its agent only and the checks' state stays UP).
+        let runsChecks: Bool
+        /// `agent-check`: the server's agent, asked beside the checks.
+        var agent: AgentProbe?
         /// Where checks connect; nil while the server has no address (its
         /// name does not resolve): its checks wait.
         var address: SocketAddress?
@@ -126,7 +131,7 @@ public struct HealthChecker {
             var list: [Member] = []
             for (s, server) in backend.servers.enumerated() {
                 var member = Member(isBackup: server.backup, disabled: server.disabled, checked: nil)
-                if server.check.enabled && !server.disabled {
+                if (server.check.enabled || server.check.agent.enabled) && !server.disabled {
                     do {
                         var address: SocketAddress?
                         do { address = try HealthChecker.address(of: server) } catch let error as CheckSetupError
@@ -136,7 +141,7 @@ public struct HealthChecker {
                             member.disabled = true
                         }
                         var tls: TLSServerContext?
-                        if server.checksUseTLS {
+                        if server.check.enabled && server.checksUseTLS {
                             // An HTTP check speaks HTTP/1.1: `h2` is not offered to it.
                             var http = backend.mode == .http
                             if case .http = backend.healthCheck { http = true }
@@ -147,12 +152,14 @@ public struct HealthChecker {
                                 throw CheckSetupError(description: error.message)
                             }
                         }
+                        let agent = server.check.agent.enabled ? try AgentProbe(server) : nil
                         member.checked = servers.count
                         let state = CheckState(rise: server.check.rise, fall: server.check.fall)
                         servers.append(Checked(
                             backend: b, server: s, backendName: backend.name, serverName: server.name,
                             isBackup: server.backup, configuredWeight: server.weight, settings: server.check,
-                            address: address, source: server.source.map { SocketAddress(ip: $0.ip.bytes, port: $0.port) },
+                            runsChecks: server.check.enabled, agent: agent, address: address,
+                            source: server.source.map { SocketAddress(ip: $0.ip.bytes, port: $0.port) },
                             plan: planIndex, connectTimeout: backend.timeouts.connect,
                             checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
                             tls: tls, sni: server.tls.checkSNI, sendProxy: server.checkSendProxy, state: state,
@@ -174,8 +181,9 @@ public struct HealthChecker {
     /// connect there from the next one on, unless `addr` sends them
     /// elsewhere. nil: it has no address and its checks wait.
     public mutating func follow(backend: Int, server: Int, address: SocketAddress?, loop: inout EventLoop) {
-        guard let i = servers.firstIndex(where: { $0.backend == backend && $0.server == server }),
-              servers[i].settings.address == nil else { return }
+        guard let i = servers.firstIndex(where: { $0.backend == backend && $0.server == server }) else { return }
+        followAgent(i, address: address)
+        guard servers[i].settings.address == nil else { return }
         var target = address
         if let port = servers[i].settings.port { target?.setPort(port) }
         servers[i].address = target
@@ -300,16 +308,21 @@ public struct HealthChecker {
     /// Schedules every server's first check, spread over its interval.
     public mutating func start(loop: inout EventLoop) {
         let count = Int64(max(1, servers.count))
-        for i in servers.indices {
+        for i in servers.indices where servers[i].runsChecks {
             let spread = Int64(i) * Int64(servers[i].settings.inter) / count
             servers[i].deadline = loop.now + spread
             loop.schedule(token(i), at: servers[i].deadline)
         }
+        startAgents(loop: &loop)
     }
 
     /// Closes every check in progress (the host is stopping or reloading).
     public mutating func stop(loop: inout EventLoop) {
-        for i in servers.indices where servers[i].fd >= 0 {
+        for i in servers.indices {
+            closeAgent(i, loop: &loop)
+            servers[i].agent?.running = false
+            servers[i].agent?.attempt &+= 1
+            guard servers[i].fd >= 0 else { continue }
             closeSocket(i, loop: &loop)
             servers[i].running = false
             servers[i].attempt &+= 1
@@ -321,6 +334,9 @@ public struct HealthChecker {
     }
 
     public mutating func handleEvent(_ token: Token, events: UInt32, loop: inout EventLoop) -> [CheckEvent] {
+        if token.slot & HealthChecker.agentFlag != 0 {
+            return agentEvent(Int(token.slot & ~HealthChecker.agentFlag), token, events: events, loop: &loop)
+        }
         let i = Int(token.slot)
         guard i < servers.count, servers[i].running, token.generation == servers[i].attempt & 0xFF_FFFF else { return [] }
         if !servers[i].connected {
@@ -345,6 +361,9 @@ public struct HealthChecker {
     public mutating func handleTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) -> [CheckEvent] {
         if token.slot & HealthChecker.rampFlag != 0 {
             return ramp(Int(token.slot & ~HealthChecker.rampFlag), loop: &loop)
+        }
+        if token.slot & HealthChecker.agentFlag != 0 {
+            return agentTimer(Int(token.slot & ~HealthChecker.agentFlag), token, loop: &loop)
         }
         let i = Int(token.slot)
         guard i < servers.count, servers[i].enabled, token.generation == servers[i].attempt & 0xFF_FFFF,
@@ -706,15 +725,20 @@ public struct HealthChecker {
     }
 
     /// The events of a state machine step; updates the published state.
-    private mutating func changed(_ i: Int, _ transition: CheckState.Transition, _ result: CheckResult,
+    /// The server is UP when its checks and its agent (if any) both say so.
+    mutating func changed(_ i: Int, _ transition: CheckState.Transition, _ result: CheckResult,
                                   previousHealth: Int, loop: inout EventLoop) -> [CheckEvent] {
         var events: [CheckEvent] = []
         switch transition {
         case .wentDown:
             servers[i].upSince = nil
+            // Already DOWN by its agent's word.
+            guard servers[i].health.usable else { return [] }
             servers[i].health = ServerHealth(usable: false, weight: servers[i].configuredWeight)
             events.append(event(i, .wentDown, result))
         case .wentUp:
+            // DOWN by its agent's word until the agent says `up`.
+            guard servers[i].agent?.up ?? true else { return [] }
             if let slowstart = servers[i].settings.slowstart, slowstart > 0 {
                 servers[i].upSince = loop.now
                 servers[i].health = ServerHealth(usable: true, weight: HealthChecker.rampWeight(
@@ -740,7 +764,7 @@ public struct HealthChecker {
     /// taking new sessions (weight 0, still usable for persistence) until
     /// it answers a passing status again.
     private mutating func softStop(_ i: Int, _ result: CheckResult) -> [CheckEvent] {
-        guard servers[i].state.isUp else {
+        guard servers[i].state.isUp, servers[i].agent?.up ?? true else {
             servers[i].stoppedBy404 = false
             return []
         }
@@ -809,7 +833,7 @@ public struct HealthChecker {
     /// server has none.
     public func report(backend: Int, server: Int) -> CheckReport? {
         guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
-              let i = members[backend][server].checked else { return nil }
+              let i = members[backend][server].checked, servers[i].runsChecks else { return nil }
         let s = servers[i]
         return CheckReport(enabled: s.enabled, running: s.running, health: s.state.health,
                            passed: s.lastResult.map(\.passed), status: s.lastResult?.status)
@@ -821,7 +845,7 @@ public struct HealthChecker {
     @discardableResult
     public mutating func setEnabled(_ enabled: Bool, backend: Int, server: Int, loop: inout EventLoop) -> Bool {
         guard backend >= 0, backend < members.count, server >= 0, server < members[backend].count,
-              let i = members[backend][server].checked else { return false }
+              let i = members[backend][server].checked, servers[i].runsChecks else { return false }
         guard servers[i].enabled != enabled else { return true }
         servers[i].enabled = enabled
         // Timers and events of the check in progress are dropped with it.
@@ -856,7 +880,7 @@ public struct HealthChecker {
         return [e]
     }
 
-    private func event(_ i: Int, _ kind: CheckEvent.Kind, _ result: CheckResult?) -> CheckEvent {
+    func event(_ i: Int, _ kind: CheckEvent.Kind, _ result: CheckResult?) -> CheckEvent {
         let s = servers[i]
         var active = 0
         var backup = 0
@@ -944,6 +968,7 @@ public struct CheckReport: Sendable, Hashable {
         case .layer7OK?: return 15 // L7OKD
         case .layer7Conditional?: return 16 // L7OKCD
         case .healthAnalyze?: return 4 // HANA
+        case .checked?: return 3 // CHECKED
         }
     }
 }

@@ -53,10 +53,11 @@ extension Master {
                 } else if event.kind == .wentUp || event.kind == .wentDown {
                     segment.setHealth(event.state.usable ? .up : .down, entity)
                 }
-                if let result = event.result { segment.setCheckStatus(result.status.code, entity) }
+                if let line = event.record(in: segment) { Notice.warning(line) }
                 sessions = segment.current(entity)
             }
-            publish(backend: event.backend, server: event.server, state: event.state)
+            // What an agent's answer changes, the workers read from the shared state.
+            if event.kind != .agent { publish(backend: event.backend, server: event.server, state: event.state) }
             if let line = event.logLine(sessions: sessions) { Notice.warning(line) }
             if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
         }

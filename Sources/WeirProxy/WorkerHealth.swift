@@ -16,11 +16,12 @@ extension Worker {
     mutating func checkerEvents(_ events: [CheckEvent], loop: inout EventLoop) {
         for event in events {
             let sessions = backends[event.backend].balancer.servers[event.server].activeConnections
-            applyServerHealth(backend: event.backend, server: event.server, event.state, stopping: event.kind == .stopping,
-                              loop: &loop)
-            if let result = event.result {
-                stats.segment.setCheckStatus(result.status.code, stats.server(event.backend, event.server))
+            // What an agent's answer changes, the balancer reads from the shared state.
+            if event.kind != .agent {
+                applyServerHealth(backend: event.backend, server: event.server, event.state,
+                                  stopping: event.kind == .stopping, loop: &loop)
             }
+            if let line = event.record(in: stats.segment) { Notice.warning(line) }
             if let line = event.logLine(sessions: sessions) { Notice.warning(line) }
             if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
         }

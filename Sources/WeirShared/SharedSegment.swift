@@ -124,6 +124,28 @@ public struct AdminState: OptionSet, Sendable, Hashable {
     public var inMaintenance: Bool { !isDisjoint(with: [.maint, .configMaint, .resolution]) }
 }
 
+/// The administrative states the runtime API (`set server … state`) and a
+/// server's agent may ask for.
+public enum RequestedAdminState: String, Sendable, Hashable {
+    case ready, drain, maint
+
+    /// `admin` once this request is applied: `ready` leaves drain and
+    /// maintenance, each of the others replaces the other.
+    public func applied(to admin: AdminState) -> AdminState {
+        var admin = admin
+        switch self {
+        case .ready: admin.subtract([.maint, .drain])
+        case .drain:
+            admin.remove(.maint)
+            admin.insert(.drain)
+        case .maint:
+            admin.remove(.drain)
+            admin.insert(.maint)
+        }
+        return admin
+    }
+}
+
 /// The words every process may change, per entity: atomics on the mapping.
 enum StateWord: Int {
     /// Sessions (connections, for a server) open right now, all workers.
@@ -148,8 +170,12 @@ enum StateWord: Int {
     case sessionRate = 13
     case requestRate
     case connectionRate
+    /// The agent check's last status (`L7OK`, `L4CON`, `CHECKED`…): up to
+    /// 8 ASCII bytes in one word, 0 before any; then its duration in ms.
+    case agentStatus
+    case agentDuration
     static let checkStatusBytes = 32
-    static let stride = 16
+    static let stride = 18
 }
 
 /// The shared-memory segment of one generation: a memfd the master (or a
@@ -688,6 +714,26 @@ public struct SharedSegment: @unchecked Sendable {
         store(.checkStatusLength, bytes.count, entity)
     }
 
+    /// The agent check's last status and how long it took (ms).
+    public func setAgentStatus(_ text: String, duration: Int64, _ entity: Int) {
+        var word: UInt64 = 0
+        for (i, byte) in text.utf8.prefix(8).enumerated() { word |= UInt64(byte) << (8 * UInt64(i)) }
+        store(.agentStatus, Int(bitPattern: UInt(word)), entity)
+        store(.agentDuration, Int(duration), entity)
+    }
+
+    /// The agent check's last status, nil before one (or without an agent).
+    public func agentStatus(_ entity: Int) -> (status: String, duration: Int)? {
+        var word = UInt64(UInt(bitPattern: load(.agentStatus, entity)))
+        guard word != 0 else { return nil }
+        var bytes: [UInt8] = []
+        while word != 0 {
+            bytes.append(UInt8(word & 0xFF))
+            word >>= 8
+        }
+        return (String(decoding: bytes, as: UTF8.self), load(.agentDuration, entity))
+    }
+
     public func checkStatus(_ entity: Int) -> String {
         let length = min(max(load(.checkStatusLength, entity), 0), StateWord.checkStatusBytes)
         let base = UnsafeRawPointer(states + entity * StateWord.stride + StateWord.checkStatus.rawValue)
@@ -696,11 +742,12 @@ public struct SharedSegment: @unchecked Sendable {
 }
 
 extension SharedSegment {
-    /// Checked servers start UP, as HAProxy's do, until a check says
-    /// otherwise; a server already DOWN (no address) stays so.
+    /// Checked servers (by checks or an agent) start UP, as HAProxy's do,
+    /// until a check says otherwise; a server already DOWN (no address)
+    /// stays so.
     public func markCheckedServersUp(_ configuration: Configuration) {
         for (b, backend) in configuration.backends.enumerated() {
-            for (i, server) in backend.servers.enumerated() where server.check.enabled {
+            for (i, server) in backend.servers.enumerated() where server.check.enabled || server.check.agent.enabled {
                 let entity = layout.server(backend: b, i)
                 if health(entity) == .noCheck { setHealth(.up, entity) }
             }

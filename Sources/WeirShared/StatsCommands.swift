@@ -199,18 +199,10 @@ public enum StatsCommands {
             }
             switch words[3] {
             case "state":
-                var admin = view.current.admin(entity)
-                switch words.count > 4 ? words[4] : "" {
-                case "ready": admin.subtract([.maint, .drain])
-                case "drain":
-                    admin.remove(.maint)
-                    admin.insert(.drain)
-                case "maint":
-                    admin.remove(.drain)
-                    admin.insert(.maint)
-                default: return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+                guard words.count > 4, let requested = RequestedAdminState(rawValue: words[4]) else {
+                    return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
                 }
-                view.current.setAdmin(admin, entity)
+                view.current.setAdmin(requested.applied(to: view.current.admin(entity)), entity)
                 return ""
             case "weight":
                 return setWeight(words.count > 4 ? words[4] : "", entity, view.current)
@@ -408,13 +400,17 @@ public enum StatsCommands {
         init(_ text: String) { description = text }
     }
 
+    /// `N%` of the configured weight, rounded, as `set server … weight N%`
+    /// and a server's agent set it.
+    public static func weight(percent: Int, of initial: Int) -> Int { (initial * percent + 50) / 100 }
+
     /// `N` or `N%` of the configured weight; 0...256.
     static func setWeight(_ text: String, _ entity: Int, _ segment: SharedSegment) -> String {
         let percent = text.hasSuffix("%")
         guard let number = Int(percent ? String(text.dropLast()) : text), number >= 0 else {
             return "Require <weight> or <weight%>.\n"
         }
-        let weight = percent ? (segment.initialWeight(entity) * number + 50) / 100 : number
+        let weight = percent ? weight(percent: number, of: segment.initialWeight(entity)) : number
         guard weight <= 256 else { return "Absolute weight can only be between 0 and 256 inclusive.\n" }
         segment.setWeight(weight, entity)
         return ""

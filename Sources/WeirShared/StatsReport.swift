@@ -18,6 +18,8 @@ public struct StatsRow: Sendable {
     public var backup: Int
     public var lastChange: Int
     public var checkStatus: String
+    /// The agent check's last status and duration (ms), nil without one.
+    public var agent: (status: String, duration: Int)?
     public var rates = SharedSegment.Rates()
 
     public subscript(_ counter: Counter) -> Int64 { totals[counter.rawValue] }
@@ -98,6 +100,7 @@ public struct StatsView {
             row.limit = current.maxconn(entity)
             row.lastChange = max(0, now - current.lastChange(entity))
             row.checkStatus = current.checkStatus(entity)
+            row.agent = current.agentStatus(entity)
         case .backend:
             guard let b = layout.backendIndex(of: entity) else { break }
             var anyRunning = false
@@ -139,7 +142,7 @@ public enum StatsCSV {
         ("req_rate", "F"), ("req_rate_max", "F"), ("req_tot", "FBS"), ("cli_abrt", "BS"), ("srv_abrt", "BS"),
         ("comp_in", "FB"), ("comp_out", "FB"), ("comp_byp", "FB"), ("comp_rsp", "FB"), ("lastsess", "BS"),
         ("last_chk", ""), ("last_agt", ""), ("qtime", "BS"), ("ctime", "BS"), ("rtime", "BS"), ("ttime", "BS"),
-        ("agent_status", ""), ("agent_code", ""), ("agent_duration", ""), ("check_desc", ""), ("agent_desc", ""),
+        ("agent_status", "S"), ("agent_code", ""), ("agent_duration", "S"), ("check_desc", ""), ("agent_desc", ""),
         ("check_rise", ""), ("check_fall", ""), ("check_health", ""), ("agent_rise", ""), ("agent_fall", ""),
         ("agent_health", ""), ("addr", "S"), ("cookie", ""), ("mode", "FBS"), ("algo", ""), ("conn_rate", "F"),
         ("conn_rate_max", "F"), ("conn_tot", "F"), ("intercepted", "F"), ("dcon", "F"), ("dses", "F"), ("wrew", "FBS"),
@@ -204,6 +207,8 @@ public enum StatsCSV {
         case "status": return row.status
         // HAProxy hides the last check's status while a server is in maintenance.
         case "check_status": return row.info.kind == .server && !row.status.hasPrefix("MAINT") ? row.checkStatus : ""
+        case "agent_status": return row.agent?.status ?? ""
+        case "agent_duration": return row.agent.map { String($0.duration) } ?? ""
         case "weight": return String(row.weight)
         case "act": return String(row.active)
         case "bck": return String(row.backup)
@@ -330,7 +335,7 @@ public enum StatsCSV {
         switch columns[column].name {
         case "pxname", "svname": return ("KNS", "str")
         case "status": return ("SGP", "str")
-        case "check_status", "last_chk", "check_desc": return ("MOP", "str")
+        case "check_status", "last_chk", "check_desc", "agent_status": return ("MOP", "str")
         case "addr", "mode", "algo": return ("CGS", "str")
         case "pid": return ("KGP", "u32")
         case "iid", "sid": return ("KGS", "u32")
@@ -347,7 +352,7 @@ public enum StatsCSV {
         case "lastchg": return ("MAP", "u32")
         case "lastsess": return ("MAP", "s32")
         case "downtime": return ("MCP", "u32")
-        case "check_duration": return ("MDP", "u64")
+        case "check_duration", "agent_duration": return ("MDP", "u64")
         default: return ("MCP", "u64")
         }
     }

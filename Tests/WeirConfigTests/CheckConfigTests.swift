@@ -46,6 +46,44 @@ import Testing
         #expect(be.servers[2].check.enabled && be.servers[2].check.inter == 3000)
     }
 
+    @Test func agentCheckOptions() throws {
+        let be = try backend("""
+             default-server agent-check agent-port 9999 agent-inter 500ms
+             server s1 10.0.0.1:80 check agent-addr 10.0.0.9 agent-send "hello\\n"
+             server s2 10.0.0.2:80 agent-port 7000 agent-addr agent.example
+             server s3 10.0.0.3:80 no-agent-check
+            """)
+        let a1 = be.servers[0].check.agent
+        #expect(a1.enabled && a1.port == 9999 && a1.inter == 500)
+        #expect(a1.address == .ip(IPAddress(bytes: [10, 0, 0, 9])))
+        #expect(a1.send == "hello\n")
+        #expect(be.servers[0].check.enabled)
+        let a2 = be.servers[1].check.agent
+        #expect(a2.enabled && a2.port == 7000 && a2.address == .host("agent.example") && a2.send == nil)
+        #expect(!be.servers[1].check.enabled, "agent-check does not turn the health check on")
+        #expect(!be.servers[2].check.agent.enabled)
+        #expect(try backend(" server s1 10.0.0.1:80 agent-check agent-port 1").servers[0].check.agent.inter == nil)
+    }
+
+    @Test func agentCheckErrors() {
+        #expect(backendErrors(" server s1 10.0.0.1:80 check agent-check")
+                == ["t.cfg:6:30: error: server 's1': 'agent-check' needs 'agent-port', the port the agent listens on"])
+        // Enabled by default-server: the server line is blamed.
+        #expect(backendErrors(" default-server agent-check\n server s1 10.0.0.1:80")
+                == ["t.cfg:7:9: error: server 's1': 'agent-check' needs 'agent-port', the port the agent listens on"])
+        #expect(backendErrors(" server s1 10.0.0.1:80 agent-check agent-port 1 agent-inter 0")
+                == ["t.cfg:6:61: error: server agent-inter: expected a duration greater than 0"])
+        #expect(backendErrors(" server s1 10.0.0.1:80 agent-check agent-port 1 agent-inter soon")
+                == ["t.cfg:6:61: error: server agent-inter: expected a duration like 5s, got 'soon'"])
+        #expect(backendErrors(" server s1 10.0.0.1:80 agent-check agent-port 0")
+                == ["t.cfg:6:47: error: server agent-port: expected a number between 1 and 65535, got '0'"])
+        #expect(backendErrors(" server s1 10.0.0.1:80 agent-addr bad!addr")
+                == ["t.cfg:6:35: error: server agent-addr: expected an IPv4 or IPv6 address or a host name, got 'bad!addr'"])
+        #expect(backendErrors(" server s1 10.0.0.1:80 agent-send")
+                == ["t.cfg:6:24: error: server agent-send: expected the string to send"])
+        #expect(backendErrors(" default-server agent-check\n server s1 10.0.0.1:80 no-agent-check").isEmpty)
+    }
+
     @Test func intervalChoice() {
         var c = ServerCheck()
         c.inter = 1000

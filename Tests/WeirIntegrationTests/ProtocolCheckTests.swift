@@ -5,8 +5,9 @@ import Testing
 import Glibc
 #endif
 
-/// A server that plays one fixed exchange on every connection it accepts
-/// (reads of known sizes, lines, writes), recording what each sent.
+/// A server that plays one exchange on every connection it accepts (reads
+/// of known sizes, lines, writes), recording what each sent. The exchange
+/// may be replaced between connections.
 final class ScriptedServer: @unchecked Sendable {
     enum Step: Sendable {
         case read(Int)
@@ -16,7 +17,7 @@ final class ScriptedServer: @unchecked Sendable {
 
     let port: UInt16
     private let listenFD: Int32
-    private let script: [Step]
+    private let script: Mutex<[Step]>
     private let stopFlag = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let received = Mutex<[[UInt8]]>([])
@@ -29,12 +30,15 @@ final class ScriptedServer: @unchecked Sendable {
     var peers: [String] { peerAddresses.withLock { $0 } }
 
     init(_ script: [Step]) throws {
-        self.script = script
+        self.script = Mutex(script)
         listenFD = try Sock.listener()
         port = Sock.localPort(listenFD)
         let thread = Thread { [self] in run() }
         thread.start()
     }
+
+    /// What the next connections get.
+    func replaceScript(_ steps: [Step]) { script.withLock { $0 = steps } }
 
     func stop() {
         guard !stopFlag.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -66,7 +70,7 @@ final class ScriptedServer: @unchecked Sendable {
     /// Runs the script on one connection; what it read.
     private func play(_ fd: Int32) -> [UInt8] {
         var got: [UInt8] = []
-        for step in script {
+        for step in script.withLock({ $0 }) {
             switch step {
             case .write(let bytes):
                 guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else { return got }
