@@ -23,8 +23,8 @@ private func resolvers(_ dns: DNSServer) -> String {
 struct DNSResolutionTests {
     @Test("a server follows its name's address; NXDOMAIN puts it in maintenance and a new answer brings it back")
     func followsDNS() throws {
-        let old = try Backend(.name("old"))
-        let new = try Backend(.name("new"), host: "127.0.0.2", port: old.port)
+        let pair = try Backend.onOnePort([(.name("old"), "127.0.0.1"), (.name("new"), "127.0.0.2")])
+        let old = pair[0], new = pair[1]
         defer {
             old.stop()
             new.stop()
@@ -67,9 +67,9 @@ struct DNSResolutionTests {
 
     @Test("across a reload the server keeps the address its name resolved to, and goes on following it")
     func reloadKeepsTheAddress() throws {
-        let old = try Backend(.name("old"))
-        let new = try Backend(.name("new"), host: "127.0.0.2", port: old.port)
-        let third = try Backend(.name("third"), host: "127.0.0.3", port: old.port)
+        let trio = try Backend.onOnePort([(.name("old"), "127.0.0.1"), (.name("new"), "127.0.0.2"),
+                                          (.name("third"), "127.0.0.3")])
+        let old = trio[0], new = trio[1], third = trio[2]
         defer {
             old.stop()
             new.stop()
@@ -95,8 +95,8 @@ struct DNSResolutionTests {
 
     @Test("-d: the single process resolves too")
     func debugMode() throws {
-        let old = try Backend(.name("old"))
-        let new = try Backend(.name("new"), host: "127.0.0.2", port: old.port)
+        let pair = try Backend.onOnePort([(.name("old"), "127.0.0.1"), (.name("new"), "127.0.0.2")])
+        let old = pair[0], new = pair[1]
         defer {
             old.stop()
             new.stop()
@@ -138,9 +138,9 @@ struct ServerTemplateTests {
     @Test("server-template spreads a multi-record answer over its servers; the rest wait in maintenance")
     func spreadsRecords() throws {
         let names = ["one", "two", "three"]
-        let first = try Backend(.name("one"), host: "127.0.0.1")
-        let others = try [Backend(.name("two"), host: "127.0.0.2", port: first.port),
-                          Backend(.name("three"), host: "127.0.0.3", port: first.port)]
+        let trio = try Backend.onOnePort([(.name("one"), "127.0.0.1"), (.name("two"), "127.0.0.2"),
+                                          (.name("three"), "127.0.0.3")])
+        let first = trio[0], others = Array(trio[1...])
         defer {
             first.stop()
             others.forEach { $0.stop() }
@@ -183,8 +183,8 @@ struct ServerTemplateTests {
 
     @Test("hold obsolete: a server keeps an address that left the answers for that long, then waits")
     func holdObsolete() throws {
-        let first = try Backend(.name("one"), host: "127.0.0.1")
-        let second = try Backend(.name("two"), host: "127.0.0.2", port: first.port)
+        let pair = try Backend.onOnePort([(.name("one"), "127.0.0.1"), (.name("two"), "127.0.0.2")])
+        let first = pair[0], second = pair[1]
         defer {
             first.stop()
             second.stop()

@@ -28,8 +28,11 @@ struct ServerPortMappingTests {
 
     @Test("a server without a port gets the port the client connected to")
     func samePortAsTheClient() throws {
-        // The backend listens on 127.0.0.2, weir on the same port of 127.0.0.1.
-        let backend = try Backend(.name("mapped"), host: "127.0.0.2")
+        // The backend listens on 127.0.0.2, weir on the same port of 127.0.0.1,
+        // held until weir starts so that nothing else takes it.
+        let pair = try Backend.onOnePort([(.name("placeholder"), "127.0.0.1"), (.name("mapped"), "127.0.0.2")])
+        let backend = pair[1]
+        pair[0].stop()
         let s = try Scenario(config: Self.config("""
             frontend fe
                 bind 127.0.0.1:\(backend.port)

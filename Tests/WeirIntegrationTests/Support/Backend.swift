@@ -77,6 +77,25 @@ final class Backend: @unchecked Sendable {
 
     deinit { stop() }
 
+    /// Backends on one port of several loopback addresses (a name whose
+    /// records carry no port): the first port the kernel gives may be taken
+    /// on the other addresses, so a few are tried.
+    static func onOnePort(_ specs: [(BackendBehavior, host: String)]) throws -> [Backend] {
+        for attempt in 1...20 {
+            var started: [Backend] = []
+            do {
+                for spec in specs {
+                    started.append(try Backend(spec.0, host: spec.host, port: started.first?.port ?? 0))
+                }
+                return started
+            } catch {
+                started.forEach { $0.stop() }
+                if attempt == 20 { throw error }
+            }
+        }
+        return []
+    }
+
     /// Stops the loop and closes every connection (bounded wait for the thread).
     /// `shutdown(2)` of the listening socket wakes the loop's poll at once
     /// (POLLHUP); only `stop()` closes that socket, after the loop has left it.
