@@ -13,7 +13,7 @@ enum Keywords {
 
     /// HAProxy sections Weir does not have yet; their contents are skipped.
     static let unsupportedSections: Set<String> = [
-        "mailers", "program", "ring", "cache", "fcgi-app",
+        "program", "ring", "cache", "fcgi-app",
         "log-forward", "crt-store", "traces", "acme", "namespace_list",
     ]
 
@@ -89,6 +89,7 @@ enum Keywords {
         ("load-server-state-from-file", true, false, true, true),
         ("server-state-file-name", false, false, true, true),
         ("retry-on", true, false, true, true),
+        ("email-alert", true, true, true, true),
         ("option", true, true, true, true),
         ("no", true, true, true, true),
         ("log", true, true, true, true),
@@ -147,7 +148,7 @@ enum Keywords {
     static let proxyUnsupported: Set<String> = [
         "tcp-response",
         "hash-balance-factor", "hash-key", "rate-limit", "log-format-sd",
-        "error-log-format", "log-tag", "log-steps", "external-check", "email-alert",
+        "error-log-format", "log-tag", "log-steps", "external-check",
         "persist",
         "dynamic-cookie-key", "filter",
         "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",

@@ -716,6 +716,8 @@ public struct Frontend: Sendable, Hashable {
 
 public struct Backend: Sendable, Hashable {
     public var name: String
+    /// `email-alert …`: state changes of its servers mailed; nil: none.
+    public var emailAlert: EmailAlert?
     public var mode: ProxyMode = .tcp
     public var balance: BalanceAlgorithm = .roundRobin
     public var servers: [Server] = []
@@ -1000,6 +1002,7 @@ public struct Configuration: Sendable, Hashable {
     public var userlists: [Userlist] = []
     /// `resolvers` sections, in file order.
     public var resolvers: [ResolversSection] = []
+    public var mailers: [MailersSection] = []
 
     public init() {}
 }

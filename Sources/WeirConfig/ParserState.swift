@@ -26,6 +26,7 @@ struct ProxySettings: Sendable {
     var defaultBackend: NamedReference?
     /// `tcp-request inspect-delay` (ms), inherited from `defaults`.
     var tcpInspectDelay: Int?
+    var emailAlert = EmailAlertDraft()
 
     // HTTP mode.
     var forwardFor: ForwardedHeader?
@@ -234,6 +235,8 @@ enum CurrentSection {
     case resolvers(index: Int)
     /// A `peers` section: an index into `peersSections`.
     case peers(index: Int)
+    /// A `mailers` section: an index into `mailersSections`.
+    case mailers(index: Int)
 }
 
 struct ParserState {
@@ -270,6 +273,7 @@ struct ParserState {
     /// `resolvers` sections read so far.
     var resolversSections: [ResolversSection] = []
     var peersSections: [PeersSection] = []
+    var mailersSections: [MailersSection] = []
     /// `stick-table … peers NAME`, checked once every section is read.
     var peersReferences: [(name: String, location: SourceLocation)] = []
     /// Where `tune.maxrewrite` is written, to check it against `tune.bufsize`.
@@ -363,7 +367,7 @@ struct ParserState {
         case .global: return .global
         case .defaults: return .defaults
         case .proxy(let i): return proxies[i].kind
-        case .none, .unsupported, .userlist, .httpErrors, .resolvers, .peers: return nil
+        case .none, .unsupported, .userlist, .httpErrors, .resolvers, .peers, .mailers: return nil
         }
     }
 
@@ -376,6 +380,7 @@ struct ParserState {
         case .httpErrors(let i): return httpErrorSections[i].name
         case .resolvers(let i): return resolversSections[i].name
         case .peers(let i): return peersSections[i].name
+        case .mailers(let i): return mailersSections[i].name
         case .none, .unsupported: return ""
         }
     }

@@ -304,6 +304,7 @@ extension ParserState {
     /// Each server's `resolvers` names a section: its index, or an error.
     mutating func resolveServerResolvers(_ config: inout Configuration) {
         config.resolvers = resolversSections
+        config.mailers = mailersSections
         for b in config.backends.indices {
             for s in config.backends[b].servers.indices {
                 guard var resolution = config.backends[b].servers[s].resolution else { continue }

@@ -165,6 +165,11 @@ extension ParserState {
             openPeers(words)
             return
         }
+        if keyword == "mailers" {
+            closeSection()
+            openMailers(words)
+            return
+        }
         if Keywords.sections.contains(keyword) {
             openSection(words)
             return
@@ -186,8 +191,10 @@ extension ParserState {
             resolversKeyword(words)
         case .peers:
             peersKeyword(words)
+        case .mailers:
+            mailersKeyword(words)
         case .none:
-            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist", "http-errors", "resolvers", "peers"]) {
+            if let s = Keywords.suggestion(for: keyword, among: Keywords.sections + ["userlist", "http-errors", "resolvers", "peers", "mailers"]) {
                 error("unknown section '\(keyword)'; did you mean '\(s)'?", at: words[0])
             } else {
                 error("'\(keyword)' must be inside a section (global, defaults, frontend, backend or listen)",
@@ -217,6 +224,8 @@ extension ParserState {
             finishResolvers(index)
         case .peers(let index):
             finishPeers(index)
+        case .mailers(let index):
+            finishMailers(index)
         case .none, .global, .unsupported, .httpErrors:
             break
         }
@@ -358,6 +367,7 @@ extension ParserState {
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }
                 expectAtMost(2, words, after: "retries")
             case "retry-on": parseRetryOn(words)
+            case "email-alert": parseEmailAlert(words)
             case "load-server-state-from-file": parseLoadServerState(words)
             case "server-state-file-name": parseServerStateFileName(words)
             case "option": parseOption(words, negated: false)

@@ -47,6 +47,7 @@ extension ParserState {
                 }
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
+                backend.emailAlert = emailAlert(draft.settings.emailAlert, proxy: draft.name)
                 backend.serverStateFile = serverStateFile(of: draft, global: config.global)
                 backend.redispatch = draft.settings.redispatch
                 backend.redispatchInterval = draft.settings.redispatchInterval

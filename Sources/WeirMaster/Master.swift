@@ -30,6 +30,8 @@ enum MasterToken: UInt8 {
     /// A name server's UDP socket (slot: its index) or a name's timer
     /// (slot: its resolution) (MasterDNS.swift).
     case dns
+    /// An email alert's SMTP connection or its timer (slot: the delivery).
+    case mail
 }
 
 public struct MasterOptions: Sendable {
@@ -100,6 +102,8 @@ public struct Master: ~Copyable, EventHandler {
     var executable: String
     /// Health checks of the current generation's servers, run here once for all workers.
     var checker: HealthChecker?
+    /// Email alerts about the checks' state changes.
+    var mailAlerts: MailAlerts?
     /// The DNS client of the current generation's `resolvers` servers.
     var resolver: DNSClient?
     var resolverGeneration = 0
@@ -222,6 +226,7 @@ public struct Master: ~Copyable, EventHandler {
         case .cliClient: cliEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .check: checkEvent(token, events: events, loop: &loop)
         case .dns: resolutionEvent(token, loop: &loop)
+        case .mail: mailAlerts?.handleEvent(token, events: events, loop: &loop)
         case .statsListener: acceptStats(listener: Int(token.slot), loop: &loop)
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         default: break
@@ -245,6 +250,8 @@ public struct Master: ~Copyable, EventHandler {
             checkTimer(token, deadline: deadline, loop: &loop)
         case .dns:
             resolutionTimer(token, deadline: deadline, loop: &loop)
+        case .mail:
+            mailAlerts?.handleTimer(token, deadline: deadline, loop: &loop)
         case .statsClient:
             statsTimer(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .rates:

@@ -11,6 +11,12 @@ extension Master {
     mutating func startChecks(loop: inout EventLoop) {
         checker?.stop(loop: &loop)
         checker = nil
+        // Alerts already on their way finish; new ones follow the new settings.
+        if mailAlerts == nil {
+            mailAlerts = MailAlerts(configuration: configuration, tokenKind: MasterToken.mail.rawValue)
+        } else {
+            mailAlerts?.reconfigure(configuration)
+        }
         let fresh = HealthChecker(configuration: configuration, tokenKind: MasterToken.check.rawValue)
         for problem in fresh.problems { Notice.warning(problem) }
         guard !fresh.isEmpty else { return }
@@ -28,11 +34,13 @@ extension Master {
     mutating func checkEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
         guard let events = checker?.handleEvent(token, events: events, loop: &loop) else { return }
         applyCheckEvents(events)
+        mail(events, loop: &loop)
     }
 
     mutating func checkTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
         guard let events = checker?.handleTimer(token, deadline: deadline, loop: &loop) else { return }
         applyCheckEvents(events)
+        mail(events, loop: &loop)
     }
 
     /// A worker's report of live traffic (passive checks), for the current generation's servers.
@@ -40,6 +48,19 @@ extension Master {
         guard let outcome = PassiveOutcome(wire: Substring(wire)),
               let events = checker?.observe(backend: backend, server: server, outcome, loop: &loop) else { return }
         applyCheckEvents(events)
+        mail(events, loop: &loop)
+    }
+
+    /// `email-alert`: the state changes just logged go to the mailers too.
+    mutating func mail(_ events: [CheckEvent], loop: inout EventLoop) {
+        guard mailAlerts != nil, let segment = generations[checksGeneration]?.segment else { return }
+        for event in events {
+            guard let level = MailAlerts.level(of: event),
+                  let line = event.logLine(sessions: segment.current(segment.layout.server(backend: event.backend,
+                                                                                          event.server)))
+            else { continue }
+            mailAlerts?.alert(backend: event.backend, level: level, message: line, loop: &loop)
+        }
     }
 
     func applyCheckEvents(_ events: [CheckEvent]) {

@@ -35,6 +35,9 @@ enum TokenKind: UInt8 {
     /// `-d` mode only: a name server's socket (slot: its index) or a name's
     /// timer (slot: its resolution); under a master, the master resolves.
     case dns
+    /// `-d` mode only: an email alert's SMTP connection or its timer (slot:
+    /// the delivery); under a master, the master sends them.
+    case mail
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -117,6 +120,8 @@ public struct Worker: ~Copyable, EventHandler {
     var checker: HealthChecker?
     /// DNS resolution of the servers with `resolvers`, here only without a master.
     var resolver: DNSClient?
+    /// Email alerts about the checks' state changes, here only without a master.
+    var mailAlerts: MailAlerts?
     /// Counters and server state in shared memory.
     var stats: WorkerStats
     /// A timer polls the backend queues while sessions wait: a server slot
@@ -300,6 +305,7 @@ public struct Worker: ~Copyable, EventHandler {
         if options.control == nil {
             resolver = DNSClient(configuration: configuration, segment: stats.segment, tokenKind: TokenKind.dns.rawValue,
                                  loop: &eventLoop)
+            mailAlerts = MailAlerts(configuration: configuration, tokenKind: TokenKind.mail.rawValue)
         }
         rotateTicketKeys(loop: &eventLoop)
         eventLoop.run(&self)
@@ -335,6 +341,7 @@ public struct Worker: ~Copyable, EventHandler {
         case .statsClient: statsEvent(fd: Int32(bitPattern: token.slot), loop: &loop)
         case .dns:
             if let changes = resolver?.handleEvent(token, loop: &loop) { followAddresses(changes, loop: &loop) }
+        case .mail: mailAlerts?.handleEvent(token, events: events, loop: &loop)
         // Sessions' events never come here: `handleEvent` took them.
         case .client, .server, .acceptResume, .idleSweep, .queuePoll, .ticketKeys, nil: break
         }
@@ -359,6 +366,7 @@ public struct Worker: ~Copyable, EventHandler {
             if let changes = resolver?.handleTimer(token, deadline: deadline, loop: &loop) {
                 followAddresses(changes, loop: &loop)
             }
+        case .mail: mailAlerts?.handleTimer(token, deadline: deadline, loop: &loop)
         default: break
         }
     }

@@ -238,11 +238,11 @@ import Testing
         #expect(errors("""
             userlist admins
                 user bob password x
-            mailers alerts
-                mailer smtp1 192.168.0.1:587
+            cache assets
+                total-max-size 64
             global
                 maxconn 10
-            """) == ["t.cfg:3:1: error: 'mailers' sections are not supported by Weir yet"])
+            """) == ["t.cfg:3:1: error: 'cache' sections are not supported by Weir yet"])
     }
 
     @Test func sectionsEndAtTheEndOfAFile() {

@@ -28,7 +28,7 @@ import Testing
         #expect(errors(timeoutDefaults + """
             frontend fe
                 bind :80
-                email-alert mailers ops
+                error-log-format x
                 tcp-response content accept
                 stick-table type ip size 1m
                 http-request set-bandwidth-limit x
@@ -42,7 +42,7 @@ import Testing
                 errorfiles site
                 stick on src
             """) == [
-            "t.cfg:7:5: error: 'email-alert' is not supported by Weir yet",
+            "t.cfg:7:5: error: 'error-log-format' is not supported by Weir yet",
             "t.cfg:8:5: error: 'tcp-response' is not supported by Weir yet",
             "t.cfg:10:18: error: 'http-request set-bandwidth-limit' is not supported by Weir yet",
             "t.cfg:11:5: error: 'hash-balance-factor' is not supported by Weir yet",
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func unsupportedSections() {
-        #expect(errors("mailers alerts\n mailer smtp1 192.168.0.1:587\n") == ["t.cfg:1:1: error: 'mailers' sections are not supported by Weir yet"])
+        #expect(errors("program api\n command /usr/bin/dataplaneapi\n") == ["t.cfg:1:1: error: 'program' sections are not supported by Weir yet"])
     }
 
     @Test func editDistance() {
