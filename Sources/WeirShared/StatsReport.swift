@@ -19,6 +19,8 @@ public struct StatsRow: Sendable {
     public var lastChange: Int
     public var checkStatus: String
     public var rates = SharedSegment.Rates()
+    /// A frontend's `rate-limit sessions` (0: none).
+    public var sessionRateLimit = 0
 
     public subscript(_ counter: Counter) -> Int64 { totals[counter.rawValue] }
 }
@@ -72,6 +74,7 @@ public struct StatsView {
         case .frontend:
             row.status = info.isStopped ? "STOP" : "OPEN"
             row.limit = current.maxconn(entity)
+            row.sessionRateLimit = current.rateLimits?.frontendLimit(entity) ?? 0
         case .server:
             let admin = current.admin(entity)
             let health = current.health(entity)
@@ -219,8 +222,7 @@ public enum StatsCSV {
         case "req_rate_max": return String(row.rates.requestMax)
         case "conn_rate": return String(row.rates.connection)
         case "conn_rate_max": return String(row.rates.connectionMax)
-        // No `rate-limit sessions` in Weir: no limit.
-        case "rate_lim": return "0"
+        case "rate_lim": return String(row.sessionRateLimit)
         case "hrsp_1xx": return http ? String(row[.http1xx]) : ""
         case "hrsp_2xx": return http ? String(row[.http2xx]) : ""
         case "hrsp_3xx": return http ? String(row[.http3xx]) : ""
