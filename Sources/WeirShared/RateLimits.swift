@@ -9,11 +9,11 @@ import Atomics
 /// apart is all that is asked of them), the previous period's count and the
 /// current one's (21 bits each). A count stops at `countLimit`, so a
 /// limit above it never binds, which no process reaches anyway.
-public enum SlidingSecond {
+enum SlidingSecond {
     static let countBits: UInt64 = 21
     static let countMask: UInt64 = (1 << countBits) - 1
     static let periodMask: UInt64 = (1 << 22) - 1
-    public static let countLimit = Int(countMask)
+    static let countLimit = Int(countMask)
 
     /// The current and previous periods' counts as seen at `now` (ms).
     @inline(__always)
@@ -32,14 +32,14 @@ public enum SlidingSecond {
     }
 
     /// The number of events in the second before `now` (ms).
-    public static func count(_ word: UInt64, now: Int64) -> Int {
+    static func count(_ word: UInt64, now: Int64) -> Int {
         let (current, previous) = counts(word, now: now)
         return current + previous * Int(1000 - now % 1000) / 1000
     }
 
     /// Milliseconds from `now` until the count falls below `limit` (at
     /// least 1), if no event comes meanwhile.
-    public static func delay(_ word: UInt64, limit: Int, now: Int64) -> Int64 {
+    static func delay(_ word: UInt64, limit: Int, now: Int64) -> Int64 {
         let (current, previous) = counts(word, now: now)
         let elapsed = Int(now % 1000)
         // previous * (1000 - m) / 1000 < budget first holds at this m.
@@ -101,7 +101,7 @@ public struct RateLimits: @unchecked Sendable {
     /// A global limit (0: none).
     public func limit(_ count: Global) -> Int { atomic(count.rawValue).load(ordering: .relaxed) }
 
-    public func setLimit(_ count: Global, _ value: Int) { atomic(count.rawValue).store(max(0, value), ordering: .relaxed) }
+    func setLimit(_ count: Global, _ value: Int) { atomic(count.rawValue).store(max(0, value), ordering: .relaxed) }
 
     /// A frontend's `rate-limit sessions` (0: none).
     public func frontendLimit(_ frontend: Int) -> Int { atomic(RateLimits.frontendBase + 2 * frontend).load(ordering: .relaxed) }
