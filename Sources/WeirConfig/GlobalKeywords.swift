@@ -9,6 +9,16 @@ extension ParserState {
         case "maxconn":
             if let n = integer(words, 1, keyword: "maxconn", range: 0...Int.max) { global.maxconn = n }
             expectAtMost(2, words, after: "maxconn")
+        case "maxconnrate", "maxsessrate", "maxsslrate":
+            // HAProxy keeps them in an int; 0 is no limit.
+            if let n = integer(words, 1, keyword: k, range: 0...Int(Int32.max)) {
+                switch k {
+                case "maxconnrate": global.maxConnectionRate = n
+                case "maxsessrate": global.maxSessionRate = n
+                default: global.maxSSLRate = n
+                }
+            }
+            expectAtMost(2, words, after: k)
         case "nbthread":
             if let n = integer(words, 1, keyword: "nbthread", range: 1...4096) { global.nbthread = n }
             expectAtMost(2, words, after: "nbthread")

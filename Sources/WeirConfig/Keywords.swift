@@ -26,7 +26,7 @@ enum Keywords {
         "tune.maxrewrite", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
         "tune.ssl.cachesize", "tune.ssl.lifetime", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
-        "ssl-default-server-options", "ssl-server-verify",
+        "ssl-default-server-options", "ssl-server-verify", "maxconnrate", "maxsessrate", "maxsslrate",
     ]
 
     /// Global keywords accepted with a warning because they change nothing in
@@ -49,7 +49,7 @@ enum Keywords {
     }
 
     static let globalUnsupported: Set<String> = [
-        "maxconnrate", "maxsessrate", "maxsslconn", "maxsslrate",
+        "maxsslconn",
         "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
         "lua-prepend-path",
         "busy-polling", "set-dumpable", "strict-limits",
@@ -81,6 +81,7 @@ enum Keywords {
         // On the wrong side these two are ignored with a warning, as in HAProxy.
         ("backlog", true, true, true, true),
         ("fullconn", true, true, true, true),
+        ("rate-limit", true, true, true, true),
         ("http-send-name-header", true, true, true, true),
         ("id", false, true, true, true),
         ("disabled", true, true, true, true),
@@ -147,7 +148,7 @@ enum Keywords {
 
     static let proxyUnsupported: Set<String> = [
         "tcp-response",
-        "hash-balance-factor", "hash-key", "rate-limit", "log-format-sd",
+        "hash-balance-factor", "hash-key", "log-format-sd",
         "error-log-format", "log-tag", "log-steps", "external-check",
         "persist",
         "dynamic-cookie-key", "filter",

@@ -624,6 +624,9 @@ public struct Frontend: Sendable, Hashable {
     public var binds: [Bind] = []
     /// 0 means the global limit alone applies.
     public var maxconn: Int = 0
+    /// `rate-limit sessions N`: sessions accepted per second, over every
+    /// worker; 0: no limit.
+    public var sessionRateLimit = 0
     /// `backlog N`: the accept queue of binds that set none; nil: 1024.
     public var backlog: Int?
     public var timeouts = Timeouts()
@@ -898,6 +901,11 @@ extension GlobalSettings {
 public struct GlobalSettings: Sendable, Hashable {
     /// 0 means the default computed from the file-descriptor limit.
     public var maxconn: Int = 0
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate`: connections, sessions and
+    /// sessions on `ssl` binds accepted per second, over every worker; 0: no limit.
+    public var maxConnectionRate = 0
+    public var maxSessionRate = 0
+    public var maxSSLRate = 0
     /// `node NAME`: this process's name on statistics pages; nil: the host's name.
     public var node: String?
     /// `log-send-hostname [NAME]`: empty for the host's name; nil when not set.

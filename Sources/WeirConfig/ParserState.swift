@@ -6,6 +6,8 @@ struct ProxySettings: Sendable {
     var mode: ProxyMode = .tcp
     var timeouts = Timeouts()
     var maxconn = 0
+    /// `rate-limit sessions N`.
+    var sessionRateLimit = 0
     /// `backlog N` of the frontend's binds.
     var backlog: Int?
     var retries = 3

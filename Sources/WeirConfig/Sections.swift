@@ -354,6 +354,23 @@ extension ParserState {
                 } else {
                     settings.backlog = n == 0 ? nil : n
                 }
+            case "rate-limit":
+                guard words.count > 1 else {
+                    error("rate-limit: expected 'sessions' and a number of sessions per second", at: keyword)
+                    break
+                }
+                guard words[1].text == "sessions" else {
+                    error("rate-limit: only 'sessions' is supported, got '\(words[1].text)'", at: words[1])
+                    break
+                }
+                // HAProxy keeps it in an unsigned int; 0 is no limit.
+                guard let n = integer(words, 2, keyword: "rate-limit sessions", range: 0...Int(UInt32.max)),
+                      expectAtMost(3, words, after: "rate-limit sessions") else { break }
+                if kind == .backend {
+                    warning("'rate-limit' is ignored in a 'backend' section: it applies to frontends", at: keyword)
+                } else {
+                    settings.sessionRateLimit = n
+                }
             case "fullconn":
                 // HAProxy reads it only to scale a server's `minconn`
                 // towards its `maxconn`; Weir has no `minconn`, so, as in

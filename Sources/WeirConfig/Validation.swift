@@ -128,6 +128,7 @@ extension ParserState {
             frontend.mode = draft.settings.mode
             frontend.binds = draft.binds
             frontend.maxconn = draft.settings.maxconn
+            frontend.sessionRateLimit = draft.settings.sessionRateLimit
             frontend.backlog = draft.settings.backlog
             frontend.timeouts = draft.settings.timeouts
             frontend.tcpLog = draft.settings.tcpLog

@@ -17,6 +17,11 @@ struct ListenerRuntime {
     var current = 0
     /// `accept-proxy`: its connections start with a PROXY protocol header.
     var acceptProxy = false
+    /// A per-second count covers its connections (a rate limit, or the
+    /// `SslRate` of an `ssl` bind): each accept takes its place in it first.
+    var rateCounted = false
+    /// Paused until a rate limit gives room again (a timer resumes it).
+    var waitingForRate = false
     var paused = false
     var closed = false
 }
@@ -28,6 +33,8 @@ struct FrontendRuntime {
     let tlsNameBytes: [UInt8]
     /// 0: no frontend limit (per worker). `set maxconn frontend` changes it.
     var maxconn: Int
+    /// `rate-limit sessions`, over every worker; 0: none.
+    let sessionRateLimit: Int
     let clientTimeout: Int?
     let clientFinTimeout: Int?
     /// `tcp-request inspect-delay` (ms): how long mode tcp content rules may wait for bytes.
@@ -71,6 +78,7 @@ struct FrontendRuntime {
         nameBytes = Array(frontend.name.utf8)
         tlsNameBytes = nameBytes + [UInt8(ascii: "~")]
         maxconn = frontend.maxconn
+        sessionRateLimit = frontend.sessionRateLimit
         clientTimeout = frontend.timeouts.client
         clientFinTimeout = frontend.timeouts.clientFin
         inspectDelay = frontend.tcpInspectDelay

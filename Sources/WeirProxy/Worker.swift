@@ -38,6 +38,8 @@ enum TokenKind: UInt8 {
     /// `-d` mode only: an email alert's SMTP connection or its timer (slot:
     /// the delivery); under a master, the master sends them.
     case mail
+    /// Timer: a listener paused by a rate limit may accept again (slot: the listener).
+    case rateResume
 }
 
 public struct WorkerOptions: @unchecked Sendable {
@@ -109,6 +111,9 @@ public struct Worker: ~Copyable, EventHandler {
     let serverBuffers: (receive: Int32?, send: Int32?)
     var stopping = false
     var acceptPaused = false
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate` as the shared segment
+    /// holds them (`RateLimiting.swift`); 0: no limit.
+    var globalRateLimits = (connections: 0, sessions: 0, sslSessions: 0)
     /// Sessions accepted since start.
     var cumulated = 0
     /// `tune.wakeup-coalesce`, in microseconds.
@@ -343,7 +348,7 @@ public struct Worker: ~Copyable, EventHandler {
             if let changes = resolver?.handleEvent(token, loop: &loop) { followAddresses(changes, loop: &loop) }
         case .mail: mailAlerts?.handleEvent(token, events: events, loop: &loop)
         // Sessions' events never come here: `handleEvent` took them.
-        case .client, .server, .acceptResume, .idleSweep, .queuePoll, .ticketKeys, nil: break
+        case .client, .server, .acceptResume, .idleSweep, .queuePoll, .ticketKeys, .rateResume, nil: break
         }
     }
 
@@ -356,6 +361,8 @@ public struct Worker: ~Copyable, EventHandler {
         case .acceptResume:
             acceptPaused = false
             updateListeners(loop: &loop)
+        case .rateResume:
+            resumeAfterRateLimit(listener: Int(token.slot), loop: &loop)
         case .queuePoll:
             pollQueues(loop: &loop)
         case .statsClient:
@@ -417,9 +424,12 @@ public struct Worker: ~Copyable, EventHandler {
             let limit = frontends[frontendIndex].maxconn
             if limit > 0 && frontends[frontendIndex].current >= limit { break }
             if listeners[index].maxconn > 0 && listeners[index].current >= listeners[index].maxconn { break }
+            let rateCounted = listeners[index].rateCounted
+            if rateCounted && !takeRates(listener: index, loop: &loop) { break }
             var peer = SocketAddress()
             let accepted: Int32?
             do { accepted = try Posix.accept(fd, peer: &peer) } catch {
+                if rateCounted { giveBackRates(listener: index, from: .connections, now: loop.now) }
                 if error == .tooManyOpenFiles || error == .systemTooManyOpenFiles {
                     Notice.warning("accept on proxy \(frontends[frontendIndex].name): \(error); pausing for 100ms")
                     acceptPaused = true
@@ -427,7 +437,10 @@ public struct Worker: ~Copyable, EventHandler {
                 }
                 break
             }
-            guard let clientFD = accepted else { break }
+            guard let clientFD = accepted else {
+                if rateCounted { giveBackRates(listener: index, from: .connections, now: loop.now) }
+                break
+            }
             startSession(clientFD: clientFD, peer: peer, listener: index, loop: &loop)
         }
         updateListeners(loop: &loop)
@@ -448,6 +461,8 @@ public struct Worker: ~Copyable, EventHandler {
         stats.add(stats.frontend(index), .connectionsTotal)
         let verdict = connectionVerdict(frontend: index, clientFD: clientFD, peer: peer)
         guard verdict == .accept else {
+            // Counted as a connection, not as a session.
+            if listeners[listener].rateCounted { giveBackRates(listener: listener, from: .sessions, now: loop.now) }
             rules.stick.release(.max, all: true, status: 0, bytesIn: 0, bytesOut: 0, now: Clock.monotonicMilliseconds())
             stats.add(stats.frontend(index), .deniedConnections)
             if verdict == .silentDrop { Posix.prepareSilentReset(clientFD) }
@@ -538,6 +553,7 @@ public struct Worker: ~Copyable, EventHandler {
             let limit = frontends[frontend].maxconn
             let full = globalFull || (limit > 0 && frontends[frontend].current >= limit)
                 || (listeners[index].maxconn > 0 && listeners[index].current >= listeners[index].maxconn)
+                || listeners[index].waitingForRate
             guard full != listeners[index].paused else { continue }
             listeners[index].paused = full
             let token = Token(kind: TokenKind.listener.rawValue, slot: UInt32(index))

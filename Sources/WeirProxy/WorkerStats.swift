@@ -132,6 +132,7 @@ extension Worker {
             backends[b].usesGlobalLoad = backends[b].balancesByLoad || backends[b].serverMaxconn.contains { $0 > 0 }
         }
         for f in frontends.indices { frontends[f].maxconn = stats.segment.maxconn(stats.frontend(f)) }
+        applyRateLimits()
     }
 
     /// The master moved a server: new connections go to its new address,

@@ -154,6 +154,19 @@ public enum PrometheusExporter {
         return out
     }
 
+    /// The names and help of the `show info` rates (`processRates`), in its order.
+    static let rateMetrics: [(String, String)] = [
+        ("current_connection_rate", "Number of front connections created on this worker process over the last second"),
+        ("limit_connection_rate", "Hard limit for ConnRate (global.maxconnrate)"),
+        ("max_connection_rate", "Highest ConnRate reached on this worker process since started (in connections per second)"),
+        ("current_session_rate", "Number of sessions created on this worker process over the last second"),
+        ("limit_session_rate", "Hard limit for SessRate (global.maxsessrate)"),
+        ("max_session_rate", "Highest SessRate reached on this worker process since started (in sessions per second)"),
+        ("current_ssl_rate", "Number of SSL connections created on this worker process over the last second"),
+        ("limit_ssl_rate", "Hard limit for SslRate (global.maxsslrate)"),
+        ("max_ssl_rate", "Highest SslRate reached on this worker process since started (in connections per second)"),
+    ]
+
     static func renderProcess(_ out: inout String, view: StatsView, process: StatsProcessInfo, now: Int) {
         let totals = StatsCommands.processTotals(view: view, now: now)
         let started = process.startedWall / 1000
@@ -174,6 +187,7 @@ public enum PrometheusExporter {
              String(totals.connections)),
             ("requests_total", .counter, "Total number of requests on this worker process since started",
              String(totals.requests)),
+        ] + zip(rateMetrics, StatsCommands.processRates(view: view)).map { ($0.0, .gauge, $0.1, String($1.value)) } + [
             ("stopping", .gauge, "1 if the worker process is currently stopping, otherwise zero", process.stopping ? "1" : "0"),
             ("jobs", .gauge, "Current number of active jobs on the current worker process (frontend connections, master connections, listeners)",
              String(totals.currentConnections + process.listeners)),

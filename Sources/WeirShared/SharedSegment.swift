@@ -214,6 +214,9 @@ public struct SharedSegment: @unchecked Sendable {
         /// The servers' run-time addresses (`ServerAddresses`); 0 in
         /// segments laid out before them.
         case addressesOffset
+        /// The per-second limits (`RateLimits`); 0 in segments laid out
+        /// before them.
+        case rateLimitsOffset
     }
 
     public let memory: UnsafeMutableRawBufferPointer
@@ -233,6 +236,8 @@ public struct SharedSegment: @unchecked Sendable {
     /// Every entity's run-time address record (servers only use theirs);
     /// nil in a segment from before them.
     public let addresses: ServerAddresses?
+    /// The per-second limits and counts; nil in a segment from before them.
+    public let rateLimits: RateLimits?
 
     /// The slot index of the master's carried-over counters.
     public var carriedSlot: Int { slots }
@@ -268,7 +273,8 @@ public struct SharedSegment: @unchecked Sendable {
         let sessionCacheSize = usesTLS ? configuration.global.sslCacheSize : 0
         let addressesOffset = (sessionCacheOffset + (sessionCacheSize > 0 ? SessionCache.byteCount(size: sessionCacheSize) : 0)
             + 63) & ~63
-        let total = addressesOffset + entities * ServerAddresses.recordSize
+        let rateLimitsOffset = (addressesOffset + entities * ServerAddresses.recordSize + 63) & ~63
+        let total = rateLimitsOffset + RateLimits.byteCount(frontends: layout.frontendCount)
         let fd = try MemoryFile.create(name: "weir-shared", size: total)
         let memory: UnsafeMutableRawBufferPointer
         do { memory = try MemoryFile.map(fd) } catch {
@@ -293,6 +299,7 @@ public struct SharedSegment: @unchecked Sendable {
         header(.sessionCacheOffset, sessionCacheOffset)
         header(.sessionCacheSize, sessionCacheSize)
         header(.addressesOffset, addressesOffset)
+        header(.rateLimitsOffset, rateLimitsOffset)
         tablesText.withUnsafeBytes {
             if $0.count > 0 { memory.baseAddress!.advanced(by: tablesTextOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         }
@@ -302,7 +309,11 @@ public struct SharedSegment: @unchecked Sendable {
         let now = Int(Clock.wallMilliseconds() / 1000)
         for (f, frontend) in configuration.frontends.enumerated() {
             segment.store(.maxconn, frontend.maxconn, layout.frontend(f))
+            segment.rateLimits?.setFrontendLimit(f, frontend.sessionRateLimit)
         }
+        segment.rateLimits?.setLimit(.connections, configuration.global.maxConnectionRate)
+        segment.rateLimits?.setLimit(.sessions, configuration.global.maxSessionRate)
+        segment.rateLimits?.setLimit(.sslSessions, configuration.global.maxSSLRate)
         for (b, backend) in configuration.backends.enumerated() {
             for (s, server) in backend.servers.enumerated() {
                 let e = layout.server(backend: b, s)
@@ -372,6 +383,10 @@ public struct SharedSegment: @unchecked Sendable {
         addresses = addressesOffset >= SharedSegment.headerSize
             && addressesOffset + layout.entities.count * ServerAddresses.recordSize <= memory.count
             ? ServerAddresses(base: base + addressesOffset) : nil
+        let rateLimitsOffset = header(.rateLimitsOffset)
+        rateLimits = rateLimitsOffset >= SharedSegment.headerSize
+            && rateLimitsOffset + RateLimits.byteCount(frontends: layout.frontendCount) <= memory.count
+            ? RateLimits(base: base + rateLimitsOffset) : nil
     }
 
     /// The stick table of the proxy named `name`.
@@ -565,6 +580,7 @@ public struct SharedSegment: @unchecked Sendable {
     /// now (a worker's update racing with it may win, as in HAProxy,
     /// whose threads clear maxima without a lock).
     public func clearMaxima() {
+        rateLimits?.clearSSLMaximum()
         for entity in layout.entities.indices {
             store(.maximum, load(.current, entity), entity)
             // The rates' maxima restart from the last second's rates.

@@ -1,5 +1,6 @@
 import Glibc
 import WeirConfig
+import WeirSystem
 
 /// What `show info` says of the process serving the stats socket.
 public struct StatsProcessInfo: Sendable {
@@ -110,6 +111,7 @@ public enum StatsCommands {
                   set weight <bk>/<srv> <w>[%]            : change a server's weight (use 'set server' instead)
                   set maxconn server <bk>/<srv> <n>       : change a server's maxconn (0: no limit)
                   set maxconn frontend <fe> <n>           : change a frontend's maxconn (per worker)
+                  set rate-limit connections|sessions|ssl-sessions global <n> : change a per-second limit (0: none)
                   set ssl ocsp-response <resp>            : staple a new base64 DER OCSP response for its certificate
                   set ssl tls-key [id|file] <key>         : set the next TLS ticket key of a tls-ticket-keys file
 
@@ -245,6 +247,9 @@ public enum StatsCommands {
                 return "'set maxconn' only supports 'frontend' and 'server' in Weir.\n"
             }
             return ""
+        case ("set", "rate-limit"):
+            guard need(.admin) else { return "Permission denied\n" }
+            return setRateLimit(Array(words.dropFirst(2)), view.current)
         case ("set", "weight"):
             guard need(.admin) else { return "Permission denied\n" }
             guard words.count > 3 else { return "Require 'backend/server' and 'weight' or 'weight%'.\n" }
@@ -452,6 +457,27 @@ public enum StatsCommands {
         return "\(d)d \(h)h\(two(m))m\(two(s))s"
     }
 
+    /// `set rate-limit connections|sessions|ssl-sessions global <n>`, as in
+    /// HAProxy (which also has `http-compression`, a limit Weir lacks).
+    static func setRateLimit(_ words: [String], _ segment: SharedSegment) -> String {
+        let count: RateLimits.Global
+        switch words.first {
+        case "connections": count = .connections
+        case "sessions": count = .sessions
+        case "ssl-sessions": count = .sslSessions
+        default:
+            return "'set rate-limit' supports :\n"
+                + "   - 'connections global' to set the per-process maximum connection rate\n"
+                + "   - 'sessions global' to set the per-process maximum session rate\n"
+                + "   - 'ssl-sessions global' to set the per-process maximum SSL session rate\n"
+        }
+        guard words.count > 1, words[1] == "global" else { return "'set rate-limit \(words[0])' only supports 'global'.\n" }
+        guard words.count > 2, let value = Int(words[2]) else { return "Expects an integer value.\n" }
+        guard (0...Int(Int32.max)).contains(value) else { return "Value out of range.\n" }
+        segment.setRateLimit(count, value)
+        return ""
+    }
+
     /// What `show info` sums over the frontends: sessions open now,
     /// connections and requests since the start, bytes sent to clients.
     public static func processTotals(view: StatsView, now: Int)
@@ -467,10 +493,11 @@ public enum StatsCommands {
         return totals
     }
 
-    static func showInfo(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
-        let (currentConnections, connections, requests, bytesOut) = processTotals(view: view, now: now)
-        // The process's rates: the frontends' summed (their maxima too,
-        // which may not have been reached in the same second).
+    /// The process's per-second rates, their maxima and limits, as `show
+    /// info` and the exporter give them (HAProxy's order).
+    public static func processRates(view: StatsView) -> [(field: String, value: Int)] {
+        // Connections and sessions: the frontends' rates summed (their
+        // maxima too, which may not have been reached in the same second).
         var rates = SharedSegment.Rates()
         for f in 0..<view.layout.frontendCount {
             let r = view.current.rates(view.layout.frontend(f))
@@ -479,12 +506,25 @@ public enum StatsCommands {
             rates.session += r.session
             rates.sessionMax += r.sessionMax
         }
+        let limits = view.current.rateLimits
+        return [
+            ("ConnRate", rates.connection), ("ConnRateLimit", limits?.limit(.connections) ?? 0),
+            ("MaxConnRate", rates.connectionMax), ("SessRate", rates.session),
+            ("SessRateLimit", limits?.limit(.sessions) ?? 0), ("MaxSessRate", rates.sessionMax),
+            ("SslRate", limits?.rate(RateLimits.window(.sslSessions), now: WeirSystem.Clock.monotonicMilliseconds()) ?? 0),
+            ("SslRateLimit", limits?.limit(.sslSessions) ?? 0), ("MaxSslRate", limits?.sslMaximum ?? 0),
+        ]
+    }
+
+    static func showInfo(view: StatsView, process: StatsProcessInfo, now: Int) -> String {
+        let (currentConnections, connections, requests, bytesOut) = processTotals(view: view, now: now)
+        let rates = processRates(view: view)
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         let node = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let up = max(0, Int64(now) - process.startedWall / 1000)
         // HAProxy 2.6's fields in its order; what Weir has no feature for
-        // (pools, pipes, TLS rates, compression, peers, ...) reads 0.
+        // (pools, pipes, TLS key rates, compression, peers, ...) reads 0.
         let zero = "0"
         let lines: [(String, String)] = [
             ("Name", "Weir"), ("Version", process.version), ("Release_date", ""),
@@ -495,10 +535,8 @@ public enum StatsCommands {
             ("Hard_maxconn", String(process.maxconn)), ("CurrConns", String(currentConnections)),
             ("CumConns", String(connections)), ("CumReq", String(requests)), ("MaxSslConns", zero),
             ("CurrSslConns", zero), ("CumSslConns", zero), ("Maxpipes", zero), ("PipesUsed", zero), ("PipesFree", zero),
-            ("ConnRate", String(rates.connection)), ("ConnRateLimit", zero), ("MaxConnRate", String(rates.connectionMax)),
-            ("SessRate", String(rates.session)), ("SessRateLimit", zero), ("MaxSessRate", String(rates.sessionMax)), ("SslRate", zero), ("SslRateLimit", zero),
-            ("MaxSslRate", zero), ("SslFrontendKeyRate", zero), ("SslFrontendMaxKeyRate", zero),
-            ("SslFrontendSessionReuse_pct", zero), ("SslBackendKeyRate", zero), ("SslBackendMaxKeyRate", zero),
+        ] + rates.map { ($0.field, String($0.value)) } + [
+            ("SslFrontendKeyRate", zero), ("SslFrontendMaxKeyRate", zero), ("SslFrontendSessionReuse_pct", zero), ("SslBackendKeyRate", zero), ("SslBackendMaxKeyRate", zero),
             ("SslCacheLookups", zero), ("SslCacheMisses", zero), ("CompressBpsIn", zero), ("CompressBpsOut", zero),
             ("CompressBpsRateLim", zero), ("Tasks", zero), ("Run_queue", zero), ("Idle_pct", "100"), ("node", node),
             ("Stopping", process.stopping ? "1" : "0"), ("Jobs", String(currentConnections + process.listeners)),

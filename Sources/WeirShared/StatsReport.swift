@@ -21,6 +21,8 @@ public struct StatsRow: Sendable {
     /// The agent check's last status and duration (ms), nil without one.
     public var agent: (status: String, duration: Int)?
     public var rates = SharedSegment.Rates()
+    /// A frontend's `rate-limit sessions` (0: none).
+    public var sessionRateLimit = 0
 
     public subscript(_ counter: Counter) -> Int64 { totals[counter.rawValue] }
 }
@@ -74,6 +76,7 @@ public struct StatsView {
         case .frontend:
             row.status = info.isStopped ? "STOP" : "OPEN"
             row.limit = current.maxconn(entity)
+            row.sessionRateLimit = current.rateLimits?.frontendLimit(entity) ?? 0
         case .server:
             let admin = current.admin(entity)
             let health = current.health(entity)
@@ -224,8 +227,7 @@ public enum StatsCSV {
         case "req_rate_max": return String(row.rates.requestMax)
         case "conn_rate": return String(row.rates.connection)
         case "conn_rate_max": return String(row.rates.connectionMax)
-        // No `rate-limit sessions` in Weir: no limit.
-        case "rate_lim": return "0"
+        case "rate_lim": return String(row.sessionRateLimit)
         case "hrsp_1xx": return http ? String(row[.http1xx]) : ""
         case "hrsp_2xx": return http ? String(row[.http2xx]) : ""
         case "hrsp_3xx": return http ? String(row[.http3xx]) : ""
