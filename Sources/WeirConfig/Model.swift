@@ -416,6 +416,8 @@ public struct Server: Sendable, Hashable {
     public var weight: Int = 1
     /// 0 means no limit.
     public var maxconn: Int = 0
+    /// `track [BACKEND/]SERVER`: the server's health is that server's.
+    public var track: ServerTrack?
     public var backup: Bool = false
     public var disabled: Bool = false
     /// `cookie VALUE`: the value the backend's persistence cookie names this server by.
@@ -467,6 +469,25 @@ public struct Server: Sendable, Hashable {
     public var checkSendProxy: ProxyHeaderVersion? {
         guard check.sendProxy || (sendProxy != nil && check.port == nil && check.address == nil) else { return nil }
         return sendProxyV2 ? .v2 : .v1
+    }
+}
+
+/// `track [BACKEND/]SERVER`: another server whose health (UP, DOWN,
+/// stopping) this one takes as its own.
+public struct ServerTrack: Sendable, Hashable {
+    /// nil: the tracking server's own backend.
+    public var backendName: String?
+    public var serverName: String
+    public var location: SourceLocation
+    /// Indices into `Configuration.backends` and its `servers`, set once
+    /// every section is read.
+    public var backend = -1
+    public var server = -1
+
+    public init(backendName: String?, serverName: String, location: SourceLocation) {
+        self.backendName = backendName
+        self.serverName = serverName
+        self.location = location
     }
 }
 

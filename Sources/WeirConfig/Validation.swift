@@ -235,6 +235,7 @@ extension ParserState {
         }
         resolveStickTables(&config, backendIndex: backendIndex)
         resolveStickCounters(&config)
+        resolveServerTracks(&config, backendIndex: backendIndex)
         return config
     }
 

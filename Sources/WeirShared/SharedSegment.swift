@@ -696,11 +696,12 @@ public struct SharedSegment: @unchecked Sendable {
 }
 
 extension SharedSegment {
-    /// Checked servers start UP, as HAProxy's do, until a check says
-    /// otherwise; a server already DOWN (no address) stays so.
+    /// Checked servers, and those that track one, start UP, as HAProxy's
+    /// do, until a check says otherwise; a server already DOWN (no
+    /// address) stays so.
     public func markCheckedServersUp(_ configuration: Configuration) {
         for (b, backend) in configuration.backends.enumerated() {
-            for (i, server) in backend.servers.enumerated() where server.check.enabled {
+            for (i, server) in backend.servers.enumerated() where server.check.enabled || server.track != nil {
                 let entity = layout.server(backend: b, i)
                 if health(entity) == .noCheck { setHealth(.up, entity) }
             }

@@ -133,7 +133,7 @@ public enum StatsCSV {
         ("ereq", "F"), ("econ", "BS"), ("eresp", "BS"), ("wretr", "BS"), ("wredis", "BS"), ("status", "FBS"),
         ("weight", "BS"), ("act", "BS"), ("bck", "BS"), ("chkfail", ""), ("chkdown", ""), ("lastchg", "BS"),
         ("downtime", ""), ("qlimit", ""), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
-        ("lbtot", "BS"), ("tracked", ""), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
+        ("lbtot", "BS"), ("tracked", "S"), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
         ("check_status", "S"), ("check_code", ""), ("check_duration", ""), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
         ("hrsp_3xx", "FBS"), ("hrsp_4xx", "FBS"), ("hrsp_5xx", "FBS"), ("hrsp_other", "FBS"), ("hanafail", ""),
         ("req_rate", "F"), ("req_rate_max", "F"), ("req_tot", "FBS"), ("cli_abrt", "BS"), ("srv_abrt", "BS"),
@@ -212,6 +212,7 @@ public enum StatsCSV {
         case "iid": return String(row.info.proxyID)
         case "sid": return String(row.info.serverID)
         case "lbtot": return String(row[.lbTotal])
+        case "tracked": return row.info.tracked
         case "type": return row.info.kind == .frontend ? "0" : row.info.kind == .backend ? "1" : "2"
         case "rate": return String(row.rates.session)
         case "rate_max": return String(row.rates.sessionMax)
@@ -332,6 +333,7 @@ public enum StatsCSV {
         case "status": return ("SGP", "str")
         case "check_status", "last_chk", "check_desc": return ("MOP", "str")
         case "addr", "mode", "algo": return ("CGS", "str")
+        case "tracked": return ("CNS", "str")
         case "pid": return ("KGP", "u32")
         case "iid", "sid": return ("KGS", "u32")
         case "type", "check_rise", "check_fall", "check_health": return ("CGS", "u32")
