@@ -35,6 +35,9 @@ public enum PickResult: Sendable, Hashable {
     case server(Int)
     /// Usable servers exist but all are at their maxconn: queue the request.
     case allFull
+    /// The server the session is bound to (persistence) is at its maxconn
+    /// and `maxqueue` sessions already wait for it.
+    case queueFull
     /// No usable server at all.
     case noServer
 }

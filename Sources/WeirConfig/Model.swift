@@ -416,6 +416,9 @@ public struct Server: Sendable, Hashable {
     public var weight: Int = 1
     /// 0 means no limit.
     public var maxconn: Int = 0
+    /// `maxqueue N`: how many sessions bound to this server (cookie,
+    /// `use-server`, stick table) may wait for it at most; 0 for no limit.
+    public var maxqueue: Int = 0
     /// `track [BACKEND/]SERVER`: the server's health is that server's.
     public var track: ServerTrack?
     public var backup: Bool = false

@@ -125,6 +125,7 @@ struct BackendRuleDraft: Sendable {
 struct ServerDefaults: Sendable {
     var weight = 1
     var maxconn = 0
+    var maxqueue = 0
     var track: ServerTrack?
     var backup = false
     var disabled = false

@@ -122,6 +122,7 @@ extension ParserState {
         var server = Server(name: name, address: address, id: 0, location: location)
         server.weight = options.weight
         server.maxconn = options.maxconn
+        server.maxqueue = options.maxqueue
         server.track = options.track
         server.backup = options.backup
         server.disabled = options.disabled
@@ -164,6 +165,10 @@ extension ParserState {
             case "maxconn":
                 guard let n = integer(words, i + 1, keyword: "maxconn", range: 0...Int.max, anchor: option) else { return false }
                 options.maxconn = n
+                i += 2
+            case "maxqueue":
+                guard let n = integer(words, i + 1, keyword: "maxqueue", range: 0...Int(Int32.max), anchor: option) else { return false }
+                options.maxqueue = n
                 i += 2
             case "track":
                 guard i + 1 < words.count, !words[i + 1].text.isEmpty else {

@@ -206,6 +206,10 @@ struct BackendRuntime {
     /// Per server, `maxconn` (0: none), counted over every worker; `set
     /// maxconn server` changes it.
     var serverMaxconn: [Int]
+    /// Per server, `maxqueue` (0: none), and the sessions of this worker's
+    /// queue bound to it.
+    let serverMaxqueue: [Int]
+    var queuedFor: [Int]
     /// The weight the health checks last gave each server (`slowstart`
     /// ramps it), -1 before any: the balancer uses the lower of it and the
     /// shared weight.
@@ -253,6 +257,8 @@ struct BackendRuntime {
         }
         self.servers = servers
         serverMaxconn = backend.servers.map(\.maxconn)
+        serverMaxqueue = backend.servers.map(\.maxqueue)
+        queuedFor = Array(repeating: 0, count: backend.servers.count)
         checkWeights = Array(repeating: -1, count: backend.servers.count)
         self.addressless = addressless
         switch backend.balance {

@@ -173,12 +173,20 @@ extension Worker {
         stats.close(stats.server(b, s))
     }
 
+    /// The queue of backend `b` grew or shrank `by` one session, bound to
+    /// `server` (-1: to none); the counts `show stat` reads follow.
     @inline(__always)
-    func countQueue(backend b: Int) {
-        let entity = stats.backend(b)
-        let length = Int64(backends[b].queueLength)
-        stats.set(entity, .queueCurrent, length)
-        if length > stats.get(entity, .queueMax) { stats.set(entity, .queueMax, length) }
+    mutating func countQueue(backend b: Int, server: Int, by change: Int) {
+        setQueueCounters(stats.backend(b), length: backends[b].queueLength)
+        guard server >= 0 else { return }
+        backends[b].queuedFor[server] += change
+        setQueueCounters(stats.server(b, server), length: backends[b].queuedFor[server])
+    }
+
+    @inline(__always)
+    private func setQueueCounters(_ entity: Int, length: Int) {
+        stats.set(entity, .queueCurrent, Int64(length))
+        if Int64(length) > stats.get(entity, .queueMax) { stats.set(entity, .queueMax, Int64(length)) }
     }
 
     /// The queue timer: hands freed server slots (maybe freed by another

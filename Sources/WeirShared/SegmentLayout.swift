@@ -28,10 +28,12 @@ public struct SegmentEntity: Sendable, Hashable {
     public var isStopped: Bool
     /// `backend/server` a server names in `track`; empty otherwise.
     public var tracked: String
+    /// A server's `maxqueue`, 0 for none.
+    public var queueLimit: Int
 
     public init(kind: EntityKind, proxy: String, server: String = "", proxyID: Int, serverID: Int = 0,
                 isHTTP: Bool, isBackup: Bool = false, address: String = "", isStopped: Bool = false,
-                tracked: String = "") {
+                tracked: String = "", queueLimit: Int = 0) {
         self.kind = kind
         self.proxy = proxy
         self.server = server
@@ -42,6 +44,7 @@ public struct SegmentEntity: Sendable, Hashable {
         self.address = address
         self.isStopped = isStopped
         self.tracked = tracked
+        self.queueLimit = queueLimit
     }
 
     /// The name that survives a reload: `proxy` for a frontend or backend, `proxy/server` for a server.
@@ -107,7 +110,8 @@ public struct SegmentLayout: Sendable, Equatable {
                 entities.append(SegmentEntity(kind: .server, proxy: backend.name, server: server.name,
                                               proxyID: backendIDs[index], serverID: server.id,
                                               isHTTP: backend.mode == .http, isBackup: server.backup,
-                                              address: server.address.description, tracked: tracked ?? ""))
+                                              address: server.address.description, tracked: tracked ?? "",
+                                              queueLimit: server.maxqueue))
             }
         }
         self.init(entities: entities)!
@@ -188,12 +192,12 @@ public struct SegmentLayout: Sendable, Equatable {
         return order
     }
 
-    /// One line per entity: kind, proxy, server, ids, mode, backup, address, stopped, tracked, tab-separated.
+    /// One line per entity: kind, proxy, server, ids, mode, backup, address, stopped, tracked, queue limit, tab-separated.
     public func encoded() -> [UInt8] {
         var text = ""
         for e in entities {
             text += [e.kind.rawValue, e.proxy, e.server, String(e.proxyID), String(e.serverID), e.isHTTP ? "http" : "tcp",
-                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0", e.tracked].joined(separator: "\t") + "\n"
+                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0", e.tracked, String(e.queueLimit)].joined(separator: "\t") + "\n"
         }
         return Array(text.utf8)
     }
@@ -202,12 +206,13 @@ public struct SegmentLayout: Sendable, Equatable {
         var entities: [SegmentEntity] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 10, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]) else {
+            guard f.count == 11, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]),
+                  let queueLimit = Int(f[10]) else {
                 return nil
             }
             entities.append(SegmentEntity(kind: kind, proxy: f[1], server: f[2], proxyID: proxyID, serverID: serverID,
                                           isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7],
-                                          isStopped: f[8] == "1", tracked: f[9]))
+                                          isStopped: f[8] == "1", tracked: f[9], queueLimit: queueLimit))
         }
         return SegmentLayout(entities: entities)
     }

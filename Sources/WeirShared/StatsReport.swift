@@ -132,7 +132,7 @@ public enum StatsCSV {
         ("slim", "FBS"), ("stot", "FBS"), ("bin", "FBS"), ("bout", "FBS"), ("dreq", "FB"), ("dresp", "FBS"),
         ("ereq", "F"), ("econ", "BS"), ("eresp", "BS"), ("wretr", "BS"), ("wredis", "BS"), ("status", "FBS"),
         ("weight", "BS"), ("act", "BS"), ("bck", "BS"), ("chkfail", ""), ("chkdown", ""), ("lastchg", "BS"),
-        ("downtime", ""), ("qlimit", ""), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
+        ("downtime", ""), ("qlimit", "S"), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
         ("lbtot", "BS"), ("tracked", "S"), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
         ("check_status", "S"), ("check_code", ""), ("check_duration", ""), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
         ("hrsp_3xx", "FBS"), ("hrsp_4xx", "FBS"), ("hrsp_5xx", "FBS"), ("hrsp_other", "FBS"), ("hanafail", ""),
@@ -213,6 +213,7 @@ public enum StatsCSV {
         case "sid": return String(row.info.serverID)
         case "lbtot": return String(row[.lbTotal])
         case "tracked": return row.info.tracked
+        case "qlimit": return row.info.queueLimit > 0 ? String(row.info.queueLimit) : ""
         case "type": return row.info.kind == .frontend ? "0" : row.info.kind == .backend ? "1" : "2"
         case "rate": return String(row.rates.session)
         case "rate_max": return String(row.rates.sessionMax)
@@ -338,6 +339,7 @@ public enum StatsCSV {
         case "iid", "sid": return ("KGS", "u32")
         case "type", "check_rise", "check_fall", "check_health": return ("CGS", "u32")
         case "slim", "rate_lim": return ("CLP", "u32")
+        case "qlimit": return ("CLS", "u32")
         case "weight", "uweight", "qtime", "ctime", "rtime", "ttime": return ("MaP", "u32")
         case "act", "bck": return (kind == .server ? "SGP" : "MGP", "u32")
         case "rate": return (kind == .backend ? "MGP" : "MRP", "u32")
