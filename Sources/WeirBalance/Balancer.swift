@@ -204,7 +204,9 @@ public struct Balancer: Sendable {
         servers[server].activeConnections = max(0, count)
     }
 
-    /// Run-time `maxconn` change (CLI `set maxconn server`); 0: no limit.
+    /// Run-time `maxconn` change (CLI `set maxconn server`, `minconn`'s
+    /// dynamic limit); 0: no limit.
+    @inline(__always)
     public mutating func setMaxconn(_ maxconn: Int, server: Int) {
         servers[server].maxconn = max(0, maxconn)
     }

@@ -253,12 +253,12 @@ enum Keywords {
         "downinter", "rise", "fall", "port", "addr", "init-addr", "observe", "error-limit", "on-error",
         "on-marked-down", "on-marked-up", "slowstart", "send-proxy", "send-proxy-v2", "no-send-proxy",
         "no-send-proxy-v2", "check-send-proxy", "source", "resolvers", "resolve-prefer", "resolve-opts", "resolve-net",
-        "track", "maxqueue",
+        "track", "maxqueue", "minconn",
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
         "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
-        "minconn", "agent-check", "agent-port", "agent-inter",
+        "agent-check", "agent-port", "agent-inter",
         "agent-addr", "agent-send", "redir", "namespace", "proto",
         "check-alpn", "check-proto", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",

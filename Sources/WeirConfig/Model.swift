@@ -419,6 +419,10 @@ public struct Server: Sendable, Hashable {
     /// `maxqueue N`: how many sessions bound to this server (cookie,
     /// `use-server`, stick table) may wait for it at most; 0 for no limit.
     public var maxqueue: Int = 0
+    /// `minconn N`: the connection limit while the backend is lightly
+    /// loaded; it grows towards `maxconn` as the backend's load nears its
+    /// `fullconn`. 0, or equal to `maxconn`: a fixed limit.
+    public var minconn: Int = 0
     /// `track [BACKEND/]SERVER`: the server's health is that server's.
     public var track: ServerTrack?
     public var backup: Bool = false
@@ -738,6 +742,10 @@ public struct Backend: Sendable, Hashable {
     public var timeouts = Timeouts()
     /// `retries N`, 3 by default as in HAProxy.
     public var retries = 3
+    /// `fullconn N`, or HAProxy's default: a tenth of the `maxconn` of the
+    /// frontends that may use the backend. Sessions at which its servers
+    /// with `minconn` reach their `maxconn`.
+    public var fullconn = 1
     /// The server-state file this backend's servers take their state from
     /// at startup and reload (`load-server-state-from-file`), resolved
     /// against `server-state-base`; nil for none.

@@ -6,6 +6,8 @@ struct ProxySettings: Sendable {
     var mode: ProxyMode = .tcp
     var timeouts = Timeouts()
     var maxconn = 0
+    /// `fullconn N`; nil: computed from the frontends' `maxconn`.
+    var fullconn: Int?
     /// `backlog N` of the frontend's binds.
     var backlog: Int?
     var retries = 3
@@ -126,6 +128,7 @@ struct ServerDefaults: Sendable {
     var weight = 1
     var maxconn = 0
     var maxqueue = 0
+    var minconn = 0
     var track: ServerTrack?
     var backup = false
     var disabled = false

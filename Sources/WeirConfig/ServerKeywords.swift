@@ -123,6 +123,7 @@ extension ParserState {
         server.weight = options.weight
         server.maxconn = options.maxconn
         server.maxqueue = options.maxqueue
+        server.minconn = options.minconn
         server.track = options.track
         server.backup = options.backup
         server.disabled = options.disabled
@@ -169,6 +170,10 @@ extension ParserState {
             case "maxqueue":
                 guard let n = integer(words, i + 1, keyword: "maxqueue", range: 0...Int(Int32.max), anchor: option) else { return false }
                 options.maxqueue = n
+                i += 2
+            case "minconn":
+                guard let n = integer(words, i + 1, keyword: "minconn", range: 0...Int(Int32.max), anchor: option) else { return false }
+                options.minconn = n
                 i += 2
             case "track":
                 guard i + 1 < words.count, !words[i + 1].text.isEmpty else {

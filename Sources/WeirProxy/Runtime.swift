@@ -210,6 +210,11 @@ struct BackendRuntime {
     /// queue bound to it.
     let serverMaxqueue: [Int]
     var queuedFor: [Int]
+    /// Per server, `minconn` below its `maxconn` (0: a fixed limit), and
+    /// the backend's `fullconn`: the limit follows the backend's load.
+    let serverMinconn: [Int]
+    let fullconn: Int
+    let hasDynamicLimits: Bool
     /// The weight the health checks last gave each server (`slowstart`
     /// ramps it), -1 before any: the balancer uses the lower of it and the
     /// shared weight.
@@ -259,6 +264,9 @@ struct BackendRuntime {
         serverMaxconn = backend.servers.map(\.maxconn)
         serverMaxqueue = backend.servers.map(\.maxqueue)
         queuedFor = Array(repeating: 0, count: backend.servers.count)
+        serverMinconn = backend.servers.map(\.minconn)
+        fullconn = backend.fullconn
+        hasDynamicLimits = serverMinconn.contains { $0 > 0 }
         checkWeights = Array(repeating: -1, count: backend.servers.count)
         self.addressless = addressless
         switch backend.balance {

@@ -35,7 +35,7 @@ extension Worker {
         // shared memory, and a server another worker filled meanwhile is skipped.
         var attempts = backends[backend].servers.count
         while case .server(let server) = result, !claimServer(backend: backend, server: server) {
-            backends[backend].balancer.setActiveConnections(backends[backend].serverMaxconn[server], server: server)
+            backends[backend].balancer.setActiveConnections(backends[backend].balancer.servers[server].maxconn, server: server)
             attempts -= 1
             if attempts < 0 {
                 result = .allFull

@@ -153,6 +153,19 @@ extension Worker {
         for s in backends[b].servers.indices {
             backends[b].balancer.setActiveConnections(stats.segment.current(stats.server(b, s)), server: s)
         }
+        if backends[b].hasDynamicLimits { applyDynamicLimits(backend: b) }
+    }
+
+    /// `minconn`: each such server's limit for the backend's load now
+    /// (sessions in it, every worker's, queued ones included).
+    private mutating func applyDynamicLimits(backend b: Int) {
+        let load = stats.segment.current(stats.backend(b))
+        let fullconn = backends[b].fullconn
+        for s in backends[b].servers.indices where backends[b].serverMinconn[s] > 0 {
+            let limit = Server.dynamicMaxconn(minconn: backends[b].serverMinconn[s], maxconn: backends[b].serverMaxconn[s],
+                                              load: load, fullconn: fullconn)
+            backends[b].balancer.setMaxconn(limit, server: s)
+        }
     }
 }
 
@@ -160,10 +173,11 @@ extension Worker {
     static let queuePollInterval: Int64 = 5
 
     /// Claims a connection slot on a server in shared memory; false when the
-    /// server's `maxconn` is reached counting every worker.
+    /// server's limit (`maxconn`, or `minconn`'s for the load) is reached
+    /// counting every worker.
     @inline(__always)
     mutating func claimServer(backend b: Int, server s: Int) -> Bool {
-        stats.claim(stats.server(b, s), limit: backends[b].serverMaxconn[s])
+        stats.claim(stats.server(b, s), limit: backends[b].balancer.servers[s].maxconn)
     }
 
     /// The session no longer counts on the server: locally and in shared memory.
