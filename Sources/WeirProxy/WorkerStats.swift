@@ -122,7 +122,7 @@ extension Worker {
                 backends[b].balancer.setUsable(usable, server: s)
                 let checkWeight = backends[b].checkWeights[s]
                 let weight = checkWeight >= 0 ? min(checkWeight, stats.segment.weight(entity)) : stats.segment.weight(entity)
-                backends[b].balancer.setWeight(admin.contains(.drain) ? 0 : weight, server: s)
+                backends[b].balancer.setWeight(admin.isDraining ? 0 : weight, server: s)
                 let maxconn = stats.segment.maxconn(entity)
                 if maxconn != backends[b].serverMaxconn[s] {
                     backends[b].serverMaxconn[s] = maxconn

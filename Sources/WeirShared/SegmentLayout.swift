@@ -64,6 +64,9 @@ public struct SegmentLayout: Sendable, Equatable {
     public private(set) var serverBase: [Int] = []
     /// For each backend, its number of servers.
     public private(set) var serverCount: [Int] = []
+    /// For each server that another one names in `track`, the entities of
+    /// the servers that do.
+    public private(set) var trackers: [Int: [Int]] = [:]
 
     public init(_ configuration: Configuration) {
         // Proxy ids: those `id` sets, then the lowest free ones in file
@@ -142,6 +145,11 @@ public struct SegmentLayout: Sendable, Equatable {
             serverCount.append(count)
         }
         guard index == entities.count else { return nil }
+        var serverByName: [String: Int] = [:]
+        for (i, e) in entities.enumerated() where e.kind == .server { serverByName[e.proxy + "/" + e.server] = i }
+        for (i, e) in entities.enumerated() where !e.tracked.isEmpty {
+            if let tracked = serverByName[e.tracked] { trackers[tracked, default: []].append(i) }
+        }
     }
 
     @inline(__always) public func frontend(_ index: Int) -> Int { index }

@@ -78,8 +78,9 @@ public struct StatsView {
             if admin == .resolution {
                 row.status = "MAINT (resolution)"
             } else if admin.inMaintenance {
-                row.status = "MAINT"
-            } else if admin.contains(.drain) {
+                // Only inherited: HAProxy names the server it comes through.
+                row.status = admin == .inheritedMaint ? "MAINT (via \(info.tracked))" : "MAINT"
+            } else if admin.isDraining {
                 row.status = "DRAIN"
             } else {
                 switch health {
@@ -107,7 +108,7 @@ public struct StatsView {
                 lastChange = max(lastChange, current.lastChange(e))
                 guard serverRunning(e) else { continue }
                 anyRunning = true
-                let drain = current.admin(e).contains(.drain)
+                let drain = current.admin(e).isDraining
                 if layout.entities[e].isBackup { row.backup += 1 } else { row.active += 1 }
                 if !drain && !layout.entities[e].isBackup { row.weight += current.weight(e) }
             }

@@ -69,6 +69,35 @@ struct TrackTests {
         #expect(try names(scenario.port, count: 8) == ["s1", "t1", "t2", "s2"])
     }
 
+    @Test("maintenance on the tracked server passes to its trackers (MAINT via); a tracker's own state stays its own")
+    func maintenancePassesToTrackers() throws {
+        let s1 = try Backend(.name("s1")), t1 = try Backend(.name("t1"))
+        let t2 = try Backend(.name("t2")), s2 = try Backend(.name("s2"))
+        let socket = statsSocketPath()
+        let scenario = try Scenario(config: config(socket: socket, s1: s1, t1: t1, t2: t2, s2: s2, nbthread: nil),
+                                    backends: [s1, t1, t2, s2])
+        defer { scenario.close() }
+        #expect(waitForStat(socket) { statuses($0) == ["UP", "UP", "UP", "no check"] }.ok)
+
+        #expect(try statsCommand(socket, "set server be/s1 state maint") == "\n")
+        let stat = try showStat(socket)
+        #expect(statuses(stat) == ["MAINT", "MAINT (via be/s1)", "MAINT (via be/t1)", "no check"], "\(stat)")
+        #expect(try names(scenario.port, count: 6) == ["s2"])
+        let servers = try statsCommand(socket, "show servers state be")
+        let t1Fields = servers.split(separator: "\n").map { $0.split(separator: " ") }.first { $0.count > 6 && $0[3] == "t1" }
+        // srv_admin_state: IMAINT (0x02).
+        #expect(t1Fields?[6] == "2", "\(servers)")
+
+        // t1 in maintenance of its own: it stays there when s1 is ready
+        // again, and t2, which tracks t1, with it.
+        #expect(try statsCommand(socket, "set server be/t1 state maint") == "\n")
+        #expect(try statsCommand(socket, "set server be/s1 state ready") == "\n")
+        #expect(statuses(try showStat(socket)) == ["UP", "MAINT", "MAINT (via be/t1)", "no check"])
+        #expect(try statsCommand(socket, "set server be/t1 state ready") == "\n")
+        #expect(statuses(try showStat(socket)) == ["UP", "UP", "UP", "no check"])
+        #expect(try names(scenario.port, count: 8) == ["s1", "t1", "t2", "s2"])
+    }
+
     @Test("master mode: every worker stops using a tracker whose tracked server is DOWN")
     func trackersFollowUnderAMaster() throws {
         let s1 = try Backend(.name("s1")), t1 = try Backend(.name("t1"))
