@@ -214,13 +214,16 @@ public struct SegmentLayout: Sendable, Equatable {
         var entities: [SegmentEntity] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 11, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]),
-                  let queueLimit = Int(f[10]) else {
+            // A segment of an earlier Weir (taken over across an upgrade)
+            // has no `tracked` nor queue limit fields.
+            guard f.count == 9 || f.count == 11, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]),
+                  let serverID = Int(f[4]) else {
                 return nil
             }
             entities.append(SegmentEntity(kind: kind, proxy: f[1], server: f[2], proxyID: proxyID, serverID: serverID,
                                           isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7],
-                                          isStopped: f[8] == "1", tracked: f[9], queueLimit: queueLimit))
+                                          isStopped: f[8] == "1", tracked: f.count > 9 ? f[9] : "",
+                                          queueLimit: f.count > 10 ? Int(f[10]) ?? 0 : 0))
         }
         return SegmentLayout(entities: entities)
     }
