@@ -23,7 +23,7 @@ extension Worker {
         if let persisted {
             result = persisted
             // As in HAProxy, a full queue breaks persistence when
-            // redispatch is allowed; otherwise the session fails (`sQ`).
+            // redispatch is allowed; otherwise the session fails (`SQ`).
             if result == .queueFull, backends[backend].redispatch, !forbidsRedispatch(slot) {
                 s.pointee.queuedServer = -1
                 result = backends[backend].balancer.pick(hashKey: balanceKey(slot, backend: backend), excluding: excluding)

@@ -201,8 +201,9 @@ public enum PrometheusExporter {
     static func statusState(_ row: StatsRow) -> String {
         switch row.status {
         case "MAINT", "DRAIN", "DOWN", "NOLB": return row.status
-        case "MAINT (resolution)": return "MAINT"
         case "OPEN", "UP", "no check": return "UP"
+        // `MAINT (resolution)`, `MAINT (via …)`.
+        case let status where status.hasPrefix("MAINT"): return "MAINT"
         default: return "DOWN"
         }
     }

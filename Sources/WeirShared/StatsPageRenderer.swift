@@ -161,8 +161,9 @@ public enum StatsPageRenderer {
             case "UP": return prefix + "_up"
             case "NOLB": return prefix + "_nolb"
             case "DOWN": return prefix + "_down"
-            case "MAINT", "MAINT (resolution)": return "maintain"
             case "DRAIN": return "draining"
+            // `MAINT`, `MAINT (resolution)`, `MAINT (via …)`.
+            case let status where status.hasPrefix("MAINT"): return "maintain"
             default: return prefix + "_no_check"
             }
         }
