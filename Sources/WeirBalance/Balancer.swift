@@ -35,6 +35,9 @@ public enum PickResult: Sendable, Hashable {
     case server(Int)
     /// Usable servers exist but all are at their maxconn: queue the request.
     case allFull
+    /// The server the session is bound to (persistence) is at its maxconn
+    /// and `maxqueue` sessions already wait for it.
+    case queueFull
     /// No usable server at all.
     case noServer
 }
@@ -201,7 +204,9 @@ public struct Balancer: Sendable {
         servers[server].activeConnections = max(0, count)
     }
 
-    /// Run-time `maxconn` change (CLI `set maxconn server`); 0: no limit.
+    /// Run-time `maxconn` change (CLI `set maxconn server`, `minconn`'s
+    /// dynamic limit); 0: no limit.
+    @inline(__always)
     public mutating func setMaxconn(_ maxconn: Int, server: Int) {
         servers[server].maxconn = max(0, maxconn)
     }

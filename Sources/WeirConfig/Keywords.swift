@@ -256,11 +256,12 @@ enum Keywords {
         "on-marked-down", "on-marked-up", "slowstart", "send-proxy", "send-proxy-v2", "no-send-proxy",
         "no-send-proxy-v2", "check-send-proxy", "source", "resolvers", "resolve-prefer", "resolve-opts", "resolve-net",
         "agent-check", "no-agent-check", "agent-port", "agent-addr", "agent-inter", "agent-send",
+        "track", "maxqueue", "minconn",
     ]
 
     static let serverOptionsUnsupported: Set<String> = [
         "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
-        "maxqueue", "minconn", "track", "redir", "namespace", "proto",
+        "redir", "namespace", "proto",
         "check-alpn", "check-proto", "check-via-socks4", "pool-max-conn",
         "pool-purge-delay", "pool-low-conn", "pool-conn-name", "tfo", "allow-0rtt", "ws",
         "shard", "tcp-ut", "usesrc", "non-stick", "socks4", "max-reuse", "npn", "curves", "sigalgs",

@@ -424,6 +424,15 @@ public struct Server: Sendable, Hashable {
     public var weight: Int = 1
     /// 0 means no limit.
     public var maxconn: Int = 0
+    /// `maxqueue N`: how many sessions bound to this server (cookie,
+    /// `use-server`, stick table) may wait for it at most; 0 for no limit.
+    public var maxqueue: Int = 0
+    /// `minconn N`: the connection limit while the backend is lightly
+    /// loaded; it grows towards `maxconn` as the backend's load nears its
+    /// `fullconn`. 0, or equal to `maxconn`: a fixed limit.
+    public var minconn: Int = 0
+    /// `track [BACKEND/]SERVER`: the server's health is that server's.
+    public var track: ServerTrack?
     public var backup: Bool = false
     public var disabled: Bool = false
     /// `cookie VALUE`: the value the backend's persistence cookie names this server by.
@@ -475,6 +484,25 @@ public struct Server: Sendable, Hashable {
     public var checkSendProxy: ProxyHeaderVersion? {
         guard check.sendProxy || (sendProxy != nil && check.port == nil && check.address == nil) else { return nil }
         return sendProxyV2 ? .v2 : .v1
+    }
+}
+
+/// `track [BACKEND/]SERVER`: another server whose health (UP, DOWN,
+/// stopping) this one takes as its own.
+public struct ServerTrack: Sendable, Hashable {
+    /// nil: the tracking server's own backend.
+    public var backendName: String?
+    public var serverName: String
+    public var location: SourceLocation
+    /// Indices into `Configuration.backends` and its `servers`, set once
+    /// every section is read.
+    public var backend = -1
+    public var server = -1
+
+    public init(backendName: String?, serverName: String, location: SourceLocation) {
+        self.backendName = backendName
+        self.serverName = serverName
+        self.location = location
     }
 }
 
@@ -727,6 +755,10 @@ public struct Backend: Sendable, Hashable {
     public var timeouts = Timeouts()
     /// `retries N`, 3 by default as in HAProxy.
     public var retries = 3
+    /// `fullconn N`, or HAProxy's default: a tenth of the `maxconn` of the
+    /// frontends that may use the backend. Sessions at which its servers
+    /// with `minconn` reach their `maxconn`.
+    public var fullconn = 1
     /// The server-state file this backend's servers take their state from
     /// at startup and reload (`load-server-state-from-file`), resolved
     /// against `server-state-base`; nil for none.

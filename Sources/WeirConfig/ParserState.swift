@@ -8,6 +8,8 @@ struct ProxySettings: Sendable {
     var maxconn = 0
     /// `rate-limit sessions N`.
     var sessionRateLimit = 0
+    /// `fullconn N`; nil: computed from the frontends' `maxconn`.
+    var fullconn: Int?
     /// `backlog N` of the frontend's binds.
     var backlog: Int?
     var retries = 3
@@ -128,6 +130,9 @@ struct BackendRuleDraft: Sendable {
 struct ServerDefaults: Sendable {
     var weight = 1
     var maxconn = 0
+    var maxqueue = 0
+    var minconn = 0
+    var track: ServerTrack?
     var backup = false
     var disabled = false
     var check = ServerCheck()

@@ -372,13 +372,12 @@ extension ParserState {
                     settings.sessionRateLimit = n
                 }
             case "fullconn":
-                // HAProxy reads it only to scale a server's `minconn`
-                // towards its `maxconn`; Weir has no `minconn`, so, as in
-                // HAProxy without one, it changes nothing.
-                guard integer(words, 1, keyword: "fullconn", range: 1...Int(Int32.max)) != nil,
+                guard let n = integer(words, 1, keyword: "fullconn", range: 1...Int(Int32.max)),
                       expectAtMost(2, words, after: "fullconn") else { break }
                 if kind == .frontend {
                     warning("'fullconn' is ignored in a 'frontend' section: it applies to backends", at: keyword)
+                } else {
+                    settings.fullconn = n
                 }
             case "retries":
                 if let n = integer(words, 1, keyword: "retries", range: 0...Int.max) { settings.retries = n }

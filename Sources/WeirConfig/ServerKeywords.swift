@@ -136,6 +136,9 @@ extension ParserState {
         var server = Server(name: name, address: address, id: 0, location: location)
         server.weight = options.weight
         server.maxconn = options.maxconn
+        server.maxqueue = options.maxqueue
+        server.minconn = options.minconn
+        server.track = options.track
         server.backup = options.backup
         server.disabled = options.disabled
         server.cookie = options.cookie
@@ -178,6 +181,29 @@ extension ParserState {
             case "maxconn":
                 guard let n = integer(words, i + 1, keyword: "maxconn", range: 0...Int.max, anchor: option) else { return false }
                 options.maxconn = n
+                i += 2
+            case "maxqueue":
+                guard let n = integer(words, i + 1, keyword: "maxqueue", range: 0...Int(Int32.max), anchor: option) else { return false }
+                options.maxqueue = n
+                i += 2
+            case "minconn":
+                guard let n = integer(words, i + 1, keyword: "minconn", range: 0...Int(Int32.max), anchor: option) else { return false }
+                options.minconn = n
+                i += 2
+            case "track":
+                guard i + 1 < words.count, !words[i + 1].text.isEmpty else {
+                    error("track: expected a server name, or a backend and server like app/web1", at: option)
+                    return false
+                }
+                let target = words[i + 1]
+                let parts = target.text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.allSatisfy({ !$0.isEmpty }) else {
+                    error("track: expected a server name, or a backend and server like app/web1, got '\(target.text)'",
+                          at: target)
+                    return false
+                }
+                options.track = ServerTrack(backendName: parts.count == 2 ? String(parts[0]) : nil,
+                                            serverName: String(parts[parts.count - 1]), location: location(target))
                 i += 2
             case "id":
                 if keyword != "server" {

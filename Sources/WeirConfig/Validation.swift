@@ -17,6 +17,7 @@ extension ParserState {
         var backendIndex: [String: Int] = [:]
         var backendDraft: [Int] = []
         var frontendSeen: [String: SourceLocation] = [:]
+        var fullconnGiven: Set<Int> = []
         for (i, draft) in proxies.enumerated() where !draft.name.isEmpty {
             if draft.kind.hasBackend {
                 if let existing = backendIndex[draft.name] {
@@ -48,6 +49,11 @@ extension ParserState {
                 backend.timeouts = draft.settings.timeouts
                 backend.retries = draft.settings.retries
                 backend.emailAlert = emailAlert(draft.settings.emailAlert, proxy: draft.name)
+                if let fullconn = draft.settings.fullconn {
+                    backend.fullconn = fullconn
+                    fullconnGiven.insert(config.backends.count)
+                }
+                normalizeConnectionLimits(&backend.servers)
                 backend.serverStateFile = serverStateFile(of: draft, global: config.global)
                 backend.redispatch = draft.settings.redispatch
                 backend.redispatchInterval = draft.settings.redispatchInterval
@@ -238,6 +244,8 @@ extension ParserState {
         }
         resolveStickTables(&config, backendIndex: backendIndex)
         resolveStickCounters(&config)
+        resolveServerTracks(&config, backendIndex: backendIndex)
+        defaultFullconn(&config, given: fullconnGiven)
         return config
     }
 

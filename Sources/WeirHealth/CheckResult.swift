@@ -132,6 +132,8 @@ public struct CheckEvent: Sendable {
     public var agentReply: AgentReply?
     /// The result is the agent's, not the health check's.
     public var fromAgent = false
+    /// For a server with `track`: `backend/server` of the server it tracks.
+    public var via: String?
 
     /// The backend has no usable server left (HAProxy's ALERT line follows the DOWN one).
     public var backendHasNoServer: Bool { kind == .wentDown && activeLeft == 0 && backupLeft == 0 }
@@ -141,18 +143,17 @@ public struct CheckEvent: Sendable {
     public func logLine(sessions: Int = 0) -> String? {
         let who = "\(isBackup ? "Backup " : "")Server \(backendName)/\(serverName)"
         let running = backupLeft > 0 && activeLeft == 0 ? " Running on backup." : ""
+        let summary = via.map { " via " + $0 } ?? cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
         switch kind {
         case .weight, .agent:
             return nil
         case .wentDown:
-            let summary = cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
             return "\(who) is DOWN\(summary). \(activeLeft) active and \(backupLeft) backup servers left.\(running)"
                 + " \(sessions) sessions active, 0 requeued, 0 remaining in queue."
         case .stopping:
-            return "\(who) is stopping\(cause.map { ", " + $0 } ?? ""). \(activeLeft) active and \(backupLeft) backup servers online."
+            return "\(who) is stopping\(summary). \(activeLeft) active and \(backupLeft) backup servers online."
                 + "\(running) 0 sessions requeued, 0 total in queue."
         case .wentUp:
-            let summary = cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
             return "\(who) is UP\(summary). \(activeLeft) active and \(backupLeft) backup servers online.\(running)"
                 + " 0 sessions requeued, 0 total in queue."
         case .progress:

@@ -97,6 +97,24 @@ public struct HealthChecker {
         var enabled = true
         /// The last check's verdict (HAProxy's `check_result`): nil before one.
         var lastResult: CheckResult?
+        /// Indices into `trackers` of the servers that take this one's health.
+        var trackers: [Int] = []
+    }
+
+    /// A server with `track`: it has no check of its own and takes the
+    /// health of the checked server at the end of its chain.
+    struct Tracker {
+        let backend: Int
+        let server: Int
+        let backendName: String
+        let serverName: String
+        let isBackup: Bool
+        let configuredWeight: Int
+        /// Index into `servers`: the checked server at the end of the chain.
+        let root: Int
+        /// `backend/server` of the server it names in `track`, for the log lines.
+        let via: String
+        var health: ServerHealth
     }
 
     /// A server as the backend's usable-server counts see it.
@@ -105,6 +123,8 @@ public struct HealthChecker {
         var disabled: Bool
         /// Index into `servers` when checked.
         var checked: Int?
+        /// Index into `trackers` when it tracks a checked server.
+        var tracker: Int?
     }
 
     public let tokenKind: UInt8
@@ -113,6 +133,7 @@ public struct HealthChecker {
     var plans: [Plan] = []
     var servers: [Checked] = []
     var members: [[Member]] = []
+    var trackers: [Tracker] = []
     /// Bytes a check reads at most (`tune.bufsize`).
     let readLimit: Int
     static let rampFlag: UInt32 = 0x4000_0000
@@ -173,6 +194,19 @@ public struct HealthChecker {
             }
             members.append(list)
         }
+        for (b, backend) in configuration.backends.enumerated() {
+            for (s, server) in backend.servers.enumerated() {
+                guard let track = server.track, let root = configuration.trackedRoot(backend: b, server: s),
+                      let checked = members[root.backend][root.server].checked else { continue }
+                let via = configuration.backends[track.backend]
+                members[b][s].tracker = trackers.count
+                servers[checked].trackers.append(trackers.count)
+                trackers.append(Tracker(backend: b, server: s, backendName: backend.name, serverName: server.name,
+                                        isBackup: server.backup, configuredWeight: server.weight, root: checked,
+                                        via: "\(via.name)/\(via.servers[track.server].name)",
+                                        health: ServerHealth(usable: true, weight: server.weight)))
+            }
+        }
     }
 
     public var isEmpty: Bool { servers.isEmpty }
@@ -203,6 +237,8 @@ public struct HealthChecker {
     /// must be told.
     public var changedStates: [(backend: Int, server: Int, state: ServerHealth)] {
         servers.filter { !$0.health.usable || $0.health.weight != $0.configuredWeight }
+            .map { ($0.backend, $0.server, $0.health) }
+            + trackers.filter { !$0.health.usable || $0.health.weight != $0.configuredWeight }
             .map { ($0.backend, $0.server, $0.health) }
     }
 
@@ -715,7 +751,7 @@ public struct HealthChecker {
                                                     down: !servers[i].state.isUp)
         servers[i].deadline = loop.now + Int64(HealthChecker.spread(interval, percent: spreadPercent))
         loop.schedule(token(i), at: servers[i].deadline)
-        return events
+        return withTrackers(events)
     }
 
     /// `interval` moved by a random amount of up to `percent` of it, either way.
@@ -824,7 +860,7 @@ public struct HealthChecker {
             servers[i].deadline = loop.now + Int64(fast)
             loop.schedule(token(i), at: servers[i].deadline)
         }
-        return events
+        return withTrackers(events)
     }
 
     // MARK: Runtime API
@@ -877,22 +913,65 @@ public struct HealthChecker {
         let kind: CheckEvent.Kind = forced == .stopping ? .stopping : forced == .up ? .wentUp : .wentDown
         var e = event(i, kind, nil)
         e.cause = "changed from CLI"
-        return [e]
+        return withTrackers([e])
     }
 
     func event(_ i: Int, _ kind: CheckEvent.Kind, _ result: CheckResult?) -> CheckEvent {
         let s = servers[i]
-        var active = 0
-        var backup = 0
-        for member in members[s.backend] where !member.disabled {
-            // A stopping server (weight 0) is not online, as HAProxy counts.
-            let usable = member.checked.map { servers[$0].health.usable && servers[$0].health.weight > 0 } ?? true
-            guard usable else { continue }
-            if member.isBackup { backup += 1 } else { active += 1 }
-        }
+        let online = onlineCounts(s.backend)
         return CheckEvent(kind: kind, backend: s.backend, server: s.server, state: s.health, result: result,
                           backendName: s.backendName, serverName: s.serverName, isBackup: s.isBackup,
-                          activeLeft: active, backupLeft: backup)
+                          activeLeft: online.active, backupLeft: online.backup)
+    }
+
+    /// The backend's servers that take new sessions.
+    private func onlineCounts(_ backend: Int) -> (active: Int, backup: Int) {
+        var active = 0
+        var backup = 0
+        for member in members[backend] where !member.disabled {
+            // A stopping server (weight 0) is not online, as HAProxy counts.
+            let health = member.checked.map { servers[$0].health } ?? member.tracker.map { trackers[$0].health }
+            guard health.map({ $0.usable && $0.weight > 0 }) ?? true else { continue }
+            if member.isBackup { backup += 1 } else { active += 1 }
+        }
+        return (active, backup)
+    }
+
+    // MARK: Tracking
+
+    /// `events` of checked servers, each followed by the same change on
+    /// every server that tracks it (HAProxy's "Server B/T is DOWN via B/S").
+    private mutating func withTrackers(_ events: [CheckEvent]) -> [CheckEvent] {
+        guard !trackers.isEmpty else { return events }
+        var all: [CheckEvent] = []
+        for event in events {
+            all.append(event)
+            guard event.kind != .progress, let root = members[event.backend][event.server].checked else { continue }
+            for t in servers[root].trackers {
+                trackers[t].health = HealthChecker.trackedHealth(servers[root].health, rootWeight: servers[root].configuredWeight,
+                                                                 ownWeight: trackers[t].configuredWeight)
+                all.append(trackerEvent(t, event.kind))
+            }
+        }
+        return all
+    }
+
+    /// A tracking server's health: its tracked server's, at its own weight
+    /// scaled as the tracked one's is (slow start, stopping).
+    static func trackedHealth(_ root: ServerHealth, rootWeight: Int, ownWeight: Int) -> ServerHealth {
+        guard root.weight != rootWeight else { return ServerHealth(usable: root.usable, weight: ownWeight) }
+        guard root.weight > 0, rootWeight > 0, ownWeight > 0 else { return ServerHealth(usable: root.usable, weight: 0) }
+        return ServerHealth(usable: root.usable, weight: max(1, ownWeight * root.weight / rootWeight))
+    }
+
+    private func trackerEvent(_ t: Int, _ kind: CheckEvent.Kind) -> CheckEvent {
+        let tracker = trackers[t]
+        let online = onlineCounts(tracker.backend)
+        var e = CheckEvent(kind: kind, backend: tracker.backend, server: tracker.server, state: tracker.health,
+                           result: nil, backendName: tracker.backendName, serverName: tracker.serverName,
+                           isBackup: tracker.isBackup, activeLeft: online.active, backupLeft: online.backup)
+        e.via = tracker.via
+        return e
     }
 
     // MARK: Slow start
@@ -921,7 +1000,7 @@ public struct HealthChecker {
         }
         guard weight != servers[i].health.weight else { return [] }
         servers[i].health.weight = weight
-        return [event(i, .weight, nil)]
+        return withTrackers([event(i, .weight, nil)])
     }
 }
 

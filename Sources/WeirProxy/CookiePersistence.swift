@@ -576,7 +576,7 @@ extension Worker {
     }
 
     /// Called by `assignServer` before the balancer: the server the cookie
-    /// names, `.allFull` when it is at its maxconn, nil to balance. A
+    /// names (`boundPick`), nil to balance. A
     /// redispatch (`excluding`) leaves the cookie's server: the client will
     /// get a new cookie.
     @inline(__always)
@@ -591,7 +591,7 @@ extension Worker {
             return nil
         }
         let server = Int(s.pointee.exchange.cookie.server)
-        return backends[backend].balancer.servers[server].isFull ? .allFull : .server(server)
+        return boundPick(slot, backend: backend, server: server)
     }
 
     /// `force-persist` matched: a failed connect is never redispatched.

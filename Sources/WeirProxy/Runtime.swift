@@ -214,6 +214,15 @@ struct BackendRuntime {
     /// Per server, `maxconn` (0: none), counted over every worker; `set
     /// maxconn server` changes it.
     var serverMaxconn: [Int]
+    /// Per server, `maxqueue` (0: none), and the sessions of this worker's
+    /// queue bound to it.
+    let serverMaxqueue: [Int]
+    var queuedFor: [Int]
+    /// Per server, `minconn` below its `maxconn` (0: a fixed limit), and
+    /// the backend's `fullconn`: the limit follows the backend's load.
+    let serverMinconn: [Int]
+    let fullconn: Int
+    let hasDynamicLimits: Bool
     /// The weight the health checks last gave each server (`slowstart`
     /// ramps it), -1 before any: the balancer uses the lower of it and the
     /// shared weight.
@@ -261,6 +270,11 @@ struct BackendRuntime {
         }
         self.servers = servers
         serverMaxconn = backend.servers.map(\.maxconn)
+        serverMaxqueue = backend.servers.map(\.maxqueue)
+        queuedFor = Array(repeating: 0, count: backend.servers.count)
+        serverMinconn = backend.servers.map(\.minconn)
+        fullconn = backend.fullconn
+        hasDynamicLimits = serverMinconn.contains { $0 > 0 }
         checkWeights = Array(repeating: -1, count: backend.servers.count)
         self.addressless = addressless
         switch backend.balance {

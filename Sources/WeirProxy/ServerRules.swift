@@ -67,8 +67,7 @@ extension Worker {
     }
 
     /// Called by `assignServer` after cookie persistence and before stick
-    /// tables: the server a `use-server` rule picked, `.allFull` when it is
-    /// at its maxconn (the request queues for it); else, with `option
+    /// tables: the server a `use-server` rule picked (`boundPick`); else, with `option
     /// prefer-last-server` and no stick table naming a server, the server
     /// whose connection the session still holds; nil otherwise. A retry
     /// that must avoid the server it tried (`excluding`) balances instead.
@@ -85,7 +84,7 @@ extension Worker {
             s.pointee.ruleServer = -1
             return nil
         }
-        if server >= 0 { return backends[backend].balancer.servers[server].isFull ? .allFull : .server(server) }
+        if server >= 0 { return boundPick(slot, backend: backend, server: server) }
         guard backends[backend].preferLastServer, s.pointee.stick.server < 0,
               s.pointee.connectionBackend == Int32(backend), s.pointee.connectionServer >= 0 else { return nil }
         let last = Int(s.pointee.connectionServer)

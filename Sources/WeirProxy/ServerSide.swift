@@ -22,6 +22,12 @@ extension Worker {
         var result: PickResult
         if let persisted {
             result = persisted
+            // As in HAProxy, a full queue breaks persistence when
+            // redispatch is allowed; otherwise the session fails (`SQ`).
+            if result == .queueFull, backends[backend].redispatch, !forbidsRedispatch(slot) {
+                s.pointee.queuedServer = -1
+                result = backends[backend].balancer.pick(hashKey: balanceKey(slot, backend: backend), excluding: excluding)
+            }
         } else {
             result = backends[backend].balancer.pick(hashKey: balanceKey(slot, backend: backend), excluding: excluding)
         }
@@ -29,7 +35,7 @@ extension Worker {
         // shared memory, and a server another worker filled meanwhile is skipped.
         var attempts = backends[backend].servers.count
         while case .server(let server) = result, !claimServer(backend: backend, server: server) {
-            backends[backend].balancer.setActiveConnections(backends[backend].serverMaxconn[server], server: server)
+            backends[backend].balancer.setActiveConnections(backends[backend].balancer.servers[server].maxconn, server: server)
             attempts -= 1
             if attempts < 0 {
                 result = .allFull
@@ -81,7 +87,24 @@ extension Worker {
         case .noServer:
             // HAProxy logs a missing server as a connection failure: `SC`.
             fail(slot, cause: "S", phase: "C", loop: &loop)
+        case .queueFull:
+            stats.add(stats.backend(backend), .connectionErrors)
+            stats.add(stats.server(backend, Int(s.pointee.queuedServer)), .connectionErrors)
+            s.pointee.queuedServer = -1
+            fail(slot, cause: "S", phase: "Q", loop: &loop)
         }
+    }
+
+    /// A session that persistence binds to `server` (cookie, `use-server`,
+    /// stick table): the server while it has a free slot; else `.allFull`,
+    /// to wait in the queue for it, until `maxqueue` sessions wait for it:
+    /// then `.queueFull`. Either way `queuedServer` names it.
+    @inline(__always)
+    mutating func boundPick(_ slot: UInt32, backend: Int, server: Int) -> PickResult {
+        guard backends[backend].balancer.servers[server].isFull else { return .server(server) }
+        let limit = backends[backend].serverMaxqueue[server]
+        sessions.pointer(slot).pointee.queuedServer = Int32(server)
+        return limit > 0 && backends[backend].queuedFor[server] >= limit ? .queueFull : .allFull
     }
 
     /// Ends a session that never reached a server: in HTTP the client gets
@@ -371,7 +394,7 @@ extension Worker {
         backends[backend].queueTail = Int32(slot)
         backends[backend].queueLength += 1
         s.pointee.inQueue = true
-        countQueue(backend: backend)
+        countQueue(backend: backend, server: Int(s.pointee.queuedServer), by: 1)
         rearm(slot, loop: &loop)
         if !queuePollArmed {
             queuePollArmed = true
@@ -391,7 +414,8 @@ extension Worker {
         s.pointee.inQueue = false
         s.pointee.phaseExpiry = .max
         backends[backend].queueLength -= 1
-        countQueue(backend: backend)
+        countQueue(backend: backend, server: Int(s.pointee.queuedServer), by: -1)
+        s.pointee.queuedServer = -1
     }
 
     /// A server slot freed up: hand it to the sessions waiting longest.
@@ -403,14 +427,15 @@ extension Worker {
             assignServer(slot, loop: &loop)
             // Still full: it went back to the tail; put it first again and stop.
             if backends[backend].queueLength > before {
+                let bound = sessions.pointer(slot).pointee.queuedServer
                 dequeue(slot)
-                requeueAtHead(slot)
+                requeueAtHead(slot, bound: bound)
                 break
             }
         }
     }
 
-    private mutating func requeueAtHead(_ slot: UInt32) {
+    private mutating func requeueAtHead(_ slot: UInt32, bound: Int32) {
         let s = sessions.pointer(slot)
         let backend = Int(s.pointee.backend)
         let head = backends[backend].queueHead
@@ -419,7 +444,8 @@ extension Worker {
         if head >= 0 { sessions.pointer(UInt32(head)).pointee.queuePrev = Int32(slot) } else { backends[backend].queueTail = Int32(slot) }
         backends[backend].queueHead = Int32(slot)
         backends[backend].queueLength += 1
-        countQueue(backend: backend)
+        s.pointee.queuedServer = bound
+        countQueue(backend: backend, server: Int(bound), by: 1)
         s.pointee.inQueue = true
         s.pointee.phaseExpiry = backends[backend].queueTimeout.map { s.pointee.queuedAt + Int64($0) } ?? .max
     }

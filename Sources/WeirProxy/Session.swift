@@ -120,6 +120,9 @@ struct Session {
     var queueNext: Int32 = -1
     var queuePrev: Int32 = -1
     var inQueue = false
+    /// While queued: the server persistence binds it to (it waits for that
+    /// one, counted against its `maxqueue`), -1 for any server.
+    var queuedServer: Int32 = -1
 
     var peer: SocketAddress
     /// The client side's TLS connection (`SSL *`), nil on a plain bind.

@@ -193,7 +193,7 @@ extension Worker {
     }
 
     /// Called by `assignServer` before the balancer: the server a stick
-    /// table names, `.allFull` when it is at its maxconn, nil to balance.
+    /// table names (`boundPick`), nil to balance.
     /// A session no stick table sent to a server costs no call.
     @inline(__always)
     mutating func stickPick(_ slot: UInt32, backend: Int, excluding: Int?) -> PickResult? {
@@ -216,7 +216,7 @@ extension Worker {
             s.pointee.stick.server = -1
             return nil
         }
-        return backends[backend].balancer.servers[server].isFull ? .allFull : .server(server)
+        return boundPick(slot, backend: backend, server: server)
     }
 
     /// Once the session's server connection is established (or reused):

@@ -81,7 +81,7 @@ extension Worker {
         stats.segment.setHealth(!state.usable ? .down : nolb ? .stopping : .up, entity)
         backends[backend].checkWeights[server] = state.weight
         let admin = stats.segment.admin(entity)
-        let weight = admin.contains(.drain) ? 0 : min(state.weight, stats.segment.weight(entity))
+        let weight = admin.isDraining ? 0 : min(state.weight, stats.segment.weight(entity))
         backends[backend].balancer.setWeight(weight, server: server)
         backends[backend].balancer.setUsable(state.usable && !admin.inMaintenance, server: server)
         let settings = backends[backend].servers[server]

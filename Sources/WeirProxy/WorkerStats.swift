@@ -122,7 +122,7 @@ extension Worker {
                 backends[b].balancer.setUsable(usable, server: s)
                 let checkWeight = backends[b].checkWeights[s]
                 let weight = checkWeight >= 0 ? min(checkWeight, stats.segment.weight(entity)) : stats.segment.weight(entity)
-                backends[b].balancer.setWeight(admin.contains(.drain) ? 0 : weight, server: s)
+                backends[b].balancer.setWeight(admin.isDraining ? 0 : weight, server: s)
                 let maxconn = stats.segment.maxconn(entity)
                 if maxconn != backends[b].serverMaxconn[s] {
                     backends[b].serverMaxconn[s] = maxconn
@@ -154,6 +154,19 @@ extension Worker {
         for s in backends[b].servers.indices {
             backends[b].balancer.setActiveConnections(stats.segment.current(stats.server(b, s)), server: s)
         }
+        if backends[b].hasDynamicLimits { applyDynamicLimits(backend: b) }
+    }
+
+    /// `minconn`: each such server's limit for the backend's load now
+    /// (sessions in it, every worker's, queued ones included).
+    private mutating func applyDynamicLimits(backend b: Int) {
+        let load = stats.segment.current(stats.backend(b))
+        let fullconn = backends[b].fullconn
+        for s in backends[b].servers.indices where backends[b].serverMinconn[s] > 0 {
+            let limit = Server.dynamicMaxconn(minconn: backends[b].serverMinconn[s], maxconn: backends[b].serverMaxconn[s],
+                                              load: load, fullconn: fullconn)
+            backends[b].balancer.setMaxconn(limit, server: s)
+        }
     }
 }
 
@@ -161,10 +174,11 @@ extension Worker {
     static let queuePollInterval: Int64 = 5
 
     /// Claims a connection slot on a server in shared memory; false when the
-    /// server's `maxconn` is reached counting every worker.
+    /// server's limit (`maxconn`, or `minconn`'s for the load) is reached
+    /// counting every worker.
     @inline(__always)
     mutating func claimServer(backend b: Int, server s: Int) -> Bool {
-        stats.claim(stats.server(b, s), limit: backends[b].serverMaxconn[s])
+        stats.claim(stats.server(b, s), limit: backends[b].balancer.servers[s].maxconn)
     }
 
     /// The session no longer counts on the server: locally and in shared memory.
@@ -174,12 +188,20 @@ extension Worker {
         stats.close(stats.server(b, s))
     }
 
+    /// The queue of backend `b` grew or shrank `by` one session, bound to
+    /// `server` (-1: to none); the counts `show stat` reads follow.
     @inline(__always)
-    func countQueue(backend b: Int) {
-        let entity = stats.backend(b)
-        let length = Int64(backends[b].queueLength)
-        stats.set(entity, .queueCurrent, length)
-        if length > stats.get(entity, .queueMax) { stats.set(entity, .queueMax, length) }
+    mutating func countQueue(backend b: Int, server: Int, by change: Int) {
+        setQueueCounters(stats.backend(b), length: backends[b].queueLength)
+        guard server >= 0 else { return }
+        backends[b].queuedFor[server] += change
+        setQueueCounters(stats.server(b, server), length: backends[b].queuedFor[server])
+    }
+
+    @inline(__always)
+    private func setQueueCounters(_ entity: Int, length: Int) {
+        stats.set(entity, .queueCurrent, Int64(length))
+        if Int64(length) > stats.get(entity, .queueMax) { stats.set(entity, .queueMax, Int64(length)) }
     }
 
     /// The queue timer: hands freed server slots (maybe freed by another

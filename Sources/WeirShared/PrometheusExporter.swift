@@ -56,6 +56,8 @@ public enum PrometheusExporter {
                help: "Total number of backup UP servers with a non-zero weight", scopes: "B"),
         Family(name: "check_last_change_seconds", column: "lastchg", kind: .gauge,
                help: "How long ago the last server state changed, in seconds", scopes: "BS"),
+        Family(name: "queue_limit", column: "qlimit", kind: .gauge,
+               help: "Limit on the number of connections in queue, for servers only (maxqueue argument)", scopes: "S"),
         Family(name: "loadbalanced_total", column: "lbtot", kind: .counter,
                help: "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)",
                scopes: "BS"),
@@ -213,8 +215,9 @@ public enum PrometheusExporter {
     static func statusState(_ row: StatsRow) -> String {
         switch row.status {
         case "MAINT", "DRAIN", "DOWN", "NOLB": return row.status
-        case "MAINT (resolution)": return "MAINT"
         case "OPEN", "UP", "no check": return "UP"
+        // `MAINT (resolution)`, `MAINT (via …)`.
+        case let status where status.hasPrefix("MAINT"): return "MAINT"
         default: return "DOWN"
         }
     }

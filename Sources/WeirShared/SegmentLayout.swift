@@ -26,9 +26,14 @@ public struct SegmentEntity: Sendable, Hashable {
     public var address: String
     /// A `disabled` frontend: shown as `STOP`.
     public var isStopped: Bool
+    /// `backend/server` a server names in `track`; empty otherwise.
+    public var tracked: String
+    /// A server's `maxqueue`, 0 for none.
+    public var queueLimit: Int
 
     public init(kind: EntityKind, proxy: String, server: String = "", proxyID: Int, serverID: Int = 0,
-                isHTTP: Bool, isBackup: Bool = false, address: String = "", isStopped: Bool = false) {
+                isHTTP: Bool, isBackup: Bool = false, address: String = "", isStopped: Bool = false,
+                tracked: String = "", queueLimit: Int = 0) {
         self.kind = kind
         self.proxy = proxy
         self.server = server
@@ -38,6 +43,8 @@ public struct SegmentEntity: Sendable, Hashable {
         self.isBackup = isBackup
         self.address = address
         self.isStopped = isStopped
+        self.tracked = tracked
+        self.queueLimit = queueLimit
     }
 
     /// The name that survives a reload: `proxy` for a frontend or backend, `proxy/server` for a server.
@@ -57,6 +64,9 @@ public struct SegmentLayout: Sendable, Equatable {
     public private(set) var serverBase: [Int] = []
     /// For each backend, its number of servers.
     public private(set) var serverCount: [Int] = []
+    /// For each server that another one names in `track`, the entities of
+    /// the servers that do.
+    public private(set) var trackers: [Int: [Int]] = [:]
 
     public init(_ configuration: Configuration) {
         // Proxy ids: those `id` sets, then the lowest free ones in file
@@ -96,10 +106,15 @@ public struct SegmentLayout: Sendable, Equatable {
         }
         for (index, backend) in configuration.backends.enumerated() {
             for server in backend.servers {
+                let tracked = server.track.map { track in
+                    let other = configuration.backends[track.backend]
+                    return "\(other.name)/\(other.servers[track.server].name)"
+                }
                 entities.append(SegmentEntity(kind: .server, proxy: backend.name, server: server.name,
                                               proxyID: backendIDs[index], serverID: server.id,
                                               isHTTP: backend.mode == .http, isBackup: server.backup,
-                                              address: server.address.description))
+                                              address: server.address.description, tracked: tracked ?? "",
+                                              queueLimit: server.maxqueue))
             }
         }
         self.init(entities: entities)!
@@ -130,6 +145,11 @@ public struct SegmentLayout: Sendable, Equatable {
             serverCount.append(count)
         }
         guard index == entities.count else { return nil }
+        var serverByName: [String: Int] = [:]
+        for (i, e) in entities.enumerated() where e.kind == .server { serverByName[e.proxy + "/" + e.server] = i }
+        for (i, e) in entities.enumerated() where !e.tracked.isEmpty {
+            if let tracked = serverByName[e.tracked] { trackers[tracked, default: []].append(i) }
+        }
     }
 
     @inline(__always) public func frontend(_ index: Int) -> Int { index }
@@ -180,12 +200,12 @@ public struct SegmentLayout: Sendable, Equatable {
         return order
     }
 
-    /// One line per entity: kind, proxy, server, ids, mode, backup, address, stopped, tab-separated.
+    /// One line per entity: kind, proxy, server, ids, mode, backup, address, stopped, tracked, queue limit, tab-separated.
     public func encoded() -> [UInt8] {
         var text = ""
         for e in entities {
             text += [e.kind.rawValue, e.proxy, e.server, String(e.proxyID), String(e.serverID), e.isHTTP ? "http" : "tcp",
-                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0"].joined(separator: "\t") + "\n"
+                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0", e.tracked, String(e.queueLimit)].joined(separator: "\t") + "\n"
         }
         return Array(text.utf8)
     }
@@ -194,12 +214,16 @@ public struct SegmentLayout: Sendable, Equatable {
         var entities: [SegmentEntity] = []
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 9, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]), let serverID = Int(f[4]) else {
+            // A segment of an earlier Weir (taken over across an upgrade)
+            // has no `tracked` nor queue limit fields.
+            guard f.count == 9 || f.count == 11, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]),
+                  let serverID = Int(f[4]) else {
                 return nil
             }
             entities.append(SegmentEntity(kind: kind, proxy: f[1], server: f[2], proxyID: proxyID, serverID: serverID,
                                           isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7],
-                                          isStopped: f[8] == "1"))
+                                          isStopped: f[8] == "1", tracked: f.count > 9 ? f[9] : "",
+                                          queueLimit: f.count > 10 ? Int(f[10]) ?? 0 : 0))
         }
         return SegmentLayout(entities: entities)
     }

@@ -120,8 +120,12 @@ public struct AdminState: OptionSet, Sendable, Hashable {
     public static let configMaint = AdminState(rawValue: 4)
     /// The server's name does not resolve (HAProxy's RMAINT): it has no address.
     public static let resolution = AdminState(rawValue: 8)
+    /// The server it tracks is in maintenance, or drains (HAProxy's IMAINT, IDRAIN).
+    public static let inheritedMaint = AdminState(rawValue: 16)
+    public static let inheritedDrain = AdminState(rawValue: 32)
 
-    public var inMaintenance: Bool { !isDisjoint(with: [.maint, .configMaint, .resolution]) }
+    public var inMaintenance: Bool { !isDisjoint(with: [.maint, .configMaint, .resolution, .inheritedMaint]) }
+    public var isDraining: Bool { !isDisjoint(with: [.drain, .inheritedDrain]) }
 }
 
 /// The administrative states the runtime API (`set server … state`) and a
@@ -324,6 +328,7 @@ public struct SharedSegment: @unchecked Sendable {
                 segment.store(.lastChange, now, e)
             }
         }
+        segment.passAdminStatesToTrackers()
         return (fd, segment)
     }
 
@@ -472,7 +477,7 @@ public struct SharedSegment: @unchecked Sendable {
             carry(old.totals(o), into: index)
             store(.maximum, old.load(.maximum, o), index)
             guard entity.kind == .server else { continue }
-            let runtime = AdminState(rawValue: old.load(.admin, o)).subtracting(.configMaint)
+            let runtime = AdminState(rawValue: old.load(.admin, o)).subtracting([.configMaint, .inheritedMaint, .inheritedDrain])
             let configured = AdminState(rawValue: load(.admin, index)).intersection(.configMaint)
             store(.admin, configured.union(runtime).rawValue, index)
             store(.health, old.load(.health, o), index)
@@ -487,6 +492,7 @@ public struct SharedSegment: @unchecked Sendable {
             }
         }
         old.markHandedOver()
+        passAdminStatesToTrackers()
         let now = Clock.monotonicMilliseconds()
         for table in tables {
             if let previous = old.table(named: table.info.name), previous.info.type == table.info.type {
@@ -690,7 +696,7 @@ public struct SharedSegment: @unchecked Sendable {
     public func isUsable(_ entity: Int) -> Bool {
         let admin = self.admin(entity)
         let health = health(entity)
-        return !admin.inMaintenance && !admin.contains(.drain) && health != .down && health != .stopping
+        return !admin.inMaintenance && !admin.isDraining && health != .down && health != .stopping
     }
 
     public func setHealth(_ health: HealthSlot, _ entity: Int) {
@@ -705,6 +711,25 @@ public struct SharedSegment: @unchecked Sendable {
         store(.admin, admin.rawValue, entity)
         store(.lastChange, Int(Clock.wallMilliseconds() / 1000), entity)
         bumpStateVersion()
+        passAdminToTrackers(of: entity)
+    }
+
+    /// As in HAProxy, a server in maintenance puts the servers that track
+    /// it in maintenance too, and a draining one makes them drain; their
+    /// own admin state is kept apart and comes back when it ends.
+    func passAdminToTrackers(of entity: Int) {
+        guard let trackers = layout.trackers[entity] else { return }
+        let source = admin(entity)
+        let inherited: AdminState = source.inMaintenance ? .inheritedMaint : source.isDraining ? .inheritedDrain : []
+        for tracker in trackers {
+            setAdmin(admin(tracker).subtracting([.inheritedMaint, .inheritedDrain]).union(inherited), tracker)
+        }
+    }
+
+    /// Every tracked server's admin state passed on, once the segment is
+    /// laid out (`disabled`) or has taken over the previous one's.
+    func passAdminStatesToTrackers() {
+        for entity in layout.trackers.keys { passAdminToTrackers(of: entity) }
     }
 
     public func setWeight(_ weight: Int, _ entity: Int) {
@@ -758,12 +783,13 @@ public struct SharedSegment: @unchecked Sendable {
 }
 
 extension SharedSegment {
-    /// Checked servers (by checks or an agent) start UP, as HAProxy's do,
-    /// until a check says otherwise; a server already DOWN (no address)
-    /// stays so.
+    /// Checked servers (by checks or an agent), and those that track one,
+    /// start UP, as HAProxy's do, until a check says otherwise; a server
+    /// already DOWN (no address) stays so.
     public func markCheckedServersUp(_ configuration: Configuration) {
         for (b, backend) in configuration.backends.enumerated() {
-            for (i, server) in backend.servers.enumerated() where server.check.enabled || server.check.agent.enabled {
+            for (i, server) in backend.servers.enumerated()
+            where server.check.enabled || server.check.agent.enabled || server.track != nil {
                 let entity = layout.server(backend: b, i)
                 if health(entity) == .noCheck { setHealth(.up, entity) }
             }

@@ -572,7 +572,9 @@ public enum StatsCommands {
                 var adminBits = 0
                 if admin.contains(.maint) || admin.contains(.configMaint) { adminBits |= 0x01 }
                 if admin.contains(.configMaint) { adminBits |= 0x04 }
+                if admin.contains(.inheritedMaint) { adminBits |= 0x02 }
                 if admin.contains(.drain) { adminBits |= 0x08 }
+                if admin.contains(.inheritedDrain) { adminBits |= 0x10 }
                 if admin.contains(.resolution) { adminBits |= 0x20 }
                 let health = segment.health(e)
                 let running = !admin.inMaintenance && health != .down

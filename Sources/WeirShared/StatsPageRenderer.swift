@@ -123,8 +123,9 @@ public enum StatsPageRenderer {
                 out += "<td class=\"name\">" + escape(name) + "</td>"
                 for group in groups {
                     for column in group.columns {
-                        var text = column.name == "check_status" ? row.checkStatus
-                            : StatsCSV.value(named: column.name, row, now: now)
+                        // A tracking server has no check of its own: HAProxy names the tracked one.
+                        var text = column.name != "check_status" ? StatsCSV.value(named: column.name, row, now: now)
+                            : row.info.tracked.isEmpty ? row.checkStatus : "via " + row.info.tracked
                         if column.name == "lastsess", text == "-1" { text = "" }
                         if column.name == "status", row.info.kind != .frontend, !text.isEmpty {
                             text += " " + duration(row.lastChange)
@@ -160,8 +161,9 @@ public enum StatsPageRenderer {
             case "UP": return prefix + "_up"
             case "NOLB": return prefix + "_nolb"
             case "DOWN": return prefix + "_down"
-            case "MAINT", "MAINT (resolution)": return "maintain"
             case "DRAIN": return "draining"
+            // `MAINT`, `MAINT (resolution)`, `MAINT (via …)`.
+            case let status where status.hasPrefix("MAINT"): return "maintain"
             default: return prefix + "_no_check"
             }
         }

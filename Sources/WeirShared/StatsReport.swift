@@ -83,8 +83,9 @@ public struct StatsView {
             if admin == .resolution {
                 row.status = "MAINT (resolution)"
             } else if admin.inMaintenance {
-                row.status = "MAINT"
-            } else if admin.contains(.drain) {
+                // Only inherited: HAProxy names the server it comes through.
+                row.status = admin == .inheritedMaint ? "MAINT (via \(info.tracked))" : "MAINT"
+            } else if admin.isDraining {
                 row.status = "DRAIN"
             } else {
                 switch health {
@@ -113,7 +114,7 @@ public struct StatsView {
                 lastChange = max(lastChange, current.lastChange(e))
                 guard serverRunning(e) else { continue }
                 anyRunning = true
-                let drain = current.admin(e).contains(.drain)
+                let drain = current.admin(e).isDraining
                 if layout.entities[e].isBackup { row.backup += 1 } else { row.active += 1 }
                 if !drain && !layout.entities[e].isBackup { row.weight += current.weight(e) }
             }
@@ -138,8 +139,8 @@ public enum StatsCSV {
         ("slim", "FBS"), ("stot", "FBS"), ("bin", "FBS"), ("bout", "FBS"), ("dreq", "FB"), ("dresp", "FBS"),
         ("ereq", "F"), ("econ", "BS"), ("eresp", "BS"), ("wretr", "BS"), ("wredis", "BS"), ("status", "FBS"),
         ("weight", "BS"), ("act", "BS"), ("bck", "BS"), ("chkfail", ""), ("chkdown", ""), ("lastchg", "BS"),
-        ("downtime", ""), ("qlimit", ""), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
-        ("lbtot", "BS"), ("tracked", ""), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
+        ("downtime", ""), ("qlimit", "S"), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
+        ("lbtot", "BS"), ("tracked", "S"), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
         ("check_status", "S"), ("check_code", ""), ("check_duration", ""), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
         ("hrsp_3xx", "FBS"), ("hrsp_4xx", "FBS"), ("hrsp_5xx", "FBS"), ("hrsp_other", "FBS"), ("hanafail", ""),
         ("req_rate", "F"), ("req_rate_max", "F"), ("req_tot", "FBS"), ("cli_abrt", "BS"), ("srv_abrt", "BS"),
@@ -220,6 +221,8 @@ public enum StatsCSV {
         case "iid": return String(row.info.proxyID)
         case "sid": return String(row.info.serverID)
         case "lbtot": return String(row[.lbTotal])
+        case "tracked": return row.info.tracked
+        case "qlimit": return row.info.queueLimit > 0 ? String(row.info.queueLimit) : ""
         case "type": return row.info.kind == .frontend ? "0" : row.info.kind == .backend ? "1" : "2"
         case "rate": return String(row.rates.session)
         case "rate_max": return String(row.rates.sessionMax)
@@ -339,10 +342,12 @@ public enum StatsCSV {
         case "status": return ("SGP", "str")
         case "check_status", "last_chk", "check_desc", "agent_status": return ("MOP", "str")
         case "addr", "mode", "algo": return ("CGS", "str")
+        case "tracked": return ("CNS", "str")
         case "pid": return ("KGP", "u32")
         case "iid", "sid": return ("KGS", "u32")
         case "type", "check_rise", "check_fall", "check_health": return ("CGS", "u32")
         case "slim", "rate_lim": return ("CLP", "u32")
+        case "qlimit": return ("CLS", "u32")
         case "weight", "uweight", "qtime", "ctime", "rtime", "ttime": return ("MaP", "u32")
         case "act", "bck": return (kind == .server ? "SGP" : "MGP", "u32")
         case "rate": return (kind == .backend ? "MGP" : "MRP", "u32")

@@ -62,6 +62,29 @@ let twoProxies = """
         #expect(SegmentLayout.decode(layout.encoded()) == layout)
     }
 
+    @Test func layoutKnowsTrackersAndQueueLimitsAndReadsEarlierLayouts() throws {
+        let layout = SegmentLayout(try parsed("""
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend app
+                server s1 127.0.0.1:8001 check maxqueue 3
+                server t1 127.0.0.1:8002 track s1
+            backend api
+                server t2 127.0.0.1:8003 track app/t1
+            """))
+        let s1 = layout.server(backend: "app", server: "s1")!, t1 = layout.server(backend: "app", server: "t1")!
+        let t2 = layout.server(backend: "api", server: "t2")!
+        #expect(layout.entities[t2].tracked == "app/t1" && layout.entities[s1].queueLimit == 3)
+        #expect(layout.trackers == [s1: [t1], t1: [t2]])
+        #expect(SegmentLayout.decode(layout.encoded()) == layout)
+        // Nine fields, as an earlier Weir wrote them.
+        let earlier = "F\tfe\t\t1\t0\ttcp\t0\t\t0\nB\tbe\t\t2\t0\ttcp\t0\t\t0\nS\tbe\ts1\t2\t1\ttcp\t0\t127.0.0.1:80\t0\n"
+        let decoded = try #require(SegmentLayout.decode(Array(earlier.utf8)))
+        #expect(decoded.entities[2].tracked == "" && decoded.entities[2].queueLimit == 0)
+    }
+
     @Test func countersSumOverWorkersAndServersStartAsConfigured() throws {
         let (fd, segment) = try SharedSegment.create(configuration: parsed(twoProxies), slots: 2)
         defer { Posix.close(fd) }

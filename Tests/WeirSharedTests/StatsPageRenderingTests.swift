@@ -80,4 +80,31 @@ import WeirSystem
         #expect(!plain.contains("<form") && !plain.contains("refresh") && plain.contains("9.9.9"))
         #expect(!plain.contains("<tr class=\"maintain\">"))
     }
+
+    @Test func aTrackerShowsTheServerItTracksAndItsInheritedMaintenance() throws {
+        let (fd, segment) = try SharedSegment.create(configuration: parsed("""
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend app
+                server s1 127.0.0.1:8001 check
+                server t1 127.0.0.1:8002 track s1
+            """), slots: 1)
+        defer { Posix.close(fd) }
+        let s1 = segment.layout.server(backend: "app", server: "s1")!
+        let t1 = segment.layout.server(backend: "app", server: "t1")!
+        let options = StatsPageRenderer.Options(uri: "/stats")
+        var html = StatsPageRenderer.render(view: StatsView(current: segment), process: process, options: options, now: 1_100)
+        #expect(html.contains("<td>via app/s1</td>"), "\(html)")
+        segment.setAdmin([.maint], s1)
+        #expect(segment.admin(t1) == .inheritedMaint)
+        html = StatsPageRenderer.render(view: StatsView(current: segment), process: process, options: options, now: 1_100)
+        #expect(html.split(separator: "<tr class=\"maintain\">", omittingEmptySubsequences: false).count == 3, "s1 and t1")
+        #expect(html.contains("MAINT (via app/s1)"))
+        let metrics = PrometheusExporter.render(view: StatsView(current: segment), process: process, now: 1_100)
+        #expect(metrics.contains("haproxy_server_status{proxy=\"app\",server=\"t1\",state=\"MAINT\"} 1"))
+        segment.setAdmin([], s1)
+        #expect(segment.admin(t1) == [])
+    }
 }
