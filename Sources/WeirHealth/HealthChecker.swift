@@ -930,8 +930,12 @@ public struct HealthChecker {
         var backup = 0
         for member in members[backend] where !member.disabled {
             // A stopping server (weight 0) is not online, as HAProxy counts.
-            let health = member.checked.map { servers[$0].health } ?? member.tracker.map { trackers[$0].health }
-            guard health.map({ $0.usable && $0.weight > 0 }) ?? true else { continue }
+            // A tracking server with an agent needs both its tracked server
+            // and its agent.
+            let own = member.checked.map { servers[$0].health }
+            let tracked = member.tracker.map { trackers[$0].health }
+            guard own.map({ $0.usable && $0.weight > 0 }) ?? true, tracked.map({ $0.usable && $0.weight > 0 }) ?? true
+            else { continue }
             if member.isBackup { backup += 1 } else { active += 1 }
         }
         return (active, backup)

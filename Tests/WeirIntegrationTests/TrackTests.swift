@@ -123,3 +123,27 @@ struct TrackTests {
         h.expectNoWorkerCrash()
     }
 }
+
+/// A tracking server may also have an agent (HAProxy allows both): its
+/// tracked server going DOWN takes it out of the counts of the log lines.
+@Suite("Server tracking with an agent")
+struct TrackWithAgentTests {
+    @Test("a tracker whose agent cannot be reached goes DOWN with the tracked server: 0 servers left, none available")
+    func trackerWithAgent() throws {
+        let s1 = try Backend(.name("s1")), t1 = try Backend(.name("t1"))
+        defer { t1.stop() }
+        let agentPort = try freeLoopbackPort()
+        let scenario = try Scenario(config: tcpConfig(backend: """
+                server s1 \(s1.address) check inter 100ms rise 1 fall 1
+                server t1 \(t1.address) track s1 agent-check agent-port \(agentPort) agent-inter 100ms
+            """), backends: [s1, t1])
+        defer { scenario.close() }
+        #expect(try askName(scenario.port) != "")
+        s1.stop()
+        let down = scenario.weir.stderr.waitForLine { $0.contains("Server be/t1 is DOWN via be/s1") }
+        let line = try #require(down, "stderr:\n\(scenario.weir.stderr.text)")
+        #expect(line.contains("0 active and 0 backup servers left."), "\(line)")
+        #expect(scenario.weir.stderr.waitForLine { $0.contains("backend 'be' has no server available!") } != nil,
+                "stderr:\n\(scenario.weir.stderr.text)")
+    }
+}
