@@ -87,18 +87,7 @@ extension ParserState {
                       at: address)
                 return
             }
-            let ip: IPAddress
-            if let parsed = Addresses.parseIP(split.host, family: .any) {
-                ip = parsed
-            } else {
-                // A mailer given by name is resolved once, now, as HAProxy does.
-                switch Addresses.resolveDatagramHost(String(split.host), family: .any) {
-                case .success(let resolved): ip = resolved
-                case .failure(let reason):
-                    error("mailer '\(name.text)': could not resolve '\(split.host)': \(reason.text)", at: address)
-                    return
-                }
-            }
+            guard let ip = addressResolvedNow(split.host, for: "mailer '\(name.text)'", at: address) else { return }
             mailersSections[index].mailers.append(Mailer(name: name.text, ip: ip, port: port))
         case "timeout":
             guard words.count > 1, words[1].text == "mail" else {

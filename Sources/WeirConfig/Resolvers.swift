@@ -129,18 +129,7 @@ extension ParserState {
                       at: words[2])
                 return
             }
-            let ip: IPAddress
-            if let parsed = Addresses.parseIP(split.host, family: .any) {
-                ip = parsed
-            } else {
-                // A name server given by name is resolved once, now, as HAProxy does.
-                switch Addresses.resolveDatagramHost(String(split.host), family: .any) {
-                case .success(let resolved): ip = resolved
-                case .failure(let reason):
-                    error("nameserver '\(words[1].text)': could not resolve '\(split.host)': \(reason.text)", at: words[2])
-                    return
-                }
-            }
+            guard let ip = addressResolvedNow(split.host, for: "nameserver '\(words[1].text)'", at: words[2]) else { return }
             var port: UInt16 = 53
             if let p = split.port {
                 guard let parsed = Addresses.parsePort(p), parsed > 0 else {
@@ -299,6 +288,19 @@ extension ParserState {
             options.networks = networks
         }
         return true
+    }
+
+    /// `host` as an IP address, or, for a host name, the address it
+    /// resolves to now, once, as HAProxy resolves name servers and mailers;
+    /// nil after an error.
+    mutating func addressResolvedNow(_ host: Substring, for what: String, at word: Word) -> IPAddress? {
+        if let ip = Addresses.parseIP(host, family: .any) { return ip }
+        switch Addresses.resolveDatagramHost(String(host), family: .any) {
+        case .success(let resolved): return resolved
+        case .failure(let reason):
+            error("\(what): could not resolve '\(host)': \(reason.text)", at: word)
+            return nil
+        }
     }
 
     /// Each server's `resolvers` names a section: its index, or an error.

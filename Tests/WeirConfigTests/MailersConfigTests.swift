@@ -51,6 +51,10 @@ import Testing
             "t.cfg:9:13: error: 'timeout' in a 'mailers' section expects 'mail' and a duration",
             "t.cfg:10:5: error: unknown keyword 'mailr' in 'mailers' section; did you mean 'mailer'?",
         ])
+        // A name is resolved when the configuration is read (`.invalid` never resolves, RFC 6761).
+        let unresolved = errors(withAlerts("", mailers: "mailers ops\n    mailer smtp1 nowhere.invalid:25"))
+        #expect(unresolved.count == 2 && unresolved[0].hasPrefix("t.cfg:6:18: error: mailer 'smtp1': could not resolve "
+                                                                  + "'nowhere.invalid': "), "\(unresolved)")
         #expect(errors(timeoutDefaults + "mailers ops\nbackend be\n    server s1 127.0.0.1:1\n")
                 == ["t.cfg:5:9: error: mailers 'ops' has no mailer; add 'mailer <name> <ip>:<port>'"])
     }
