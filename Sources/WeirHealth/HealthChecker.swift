@@ -101,22 +101,6 @@ public struct HealthChecker {
         var trackers: [Int] = []
     }
 
-    /// A server with `track`: it has no check of its own and takes the
-    /// health of the checked server at the end of its chain.
-    struct Tracker {
-        let backend: Int
-        let server: Int
-        let backendName: String
-        let serverName: String
-        let isBackup: Bool
-        let configuredWeight: Int
-        /// Index into `servers`: the checked server at the end of the chain.
-        let root: Int
-        /// `backend/server` of the server it names in `track`, for the log lines.
-        let via: String
-        var health: ServerHealth
-    }
-
     /// A server as the backend's usable-server counts see it.
     struct Member {
         var isBackup: Bool
@@ -925,7 +909,7 @@ public struct HealthChecker {
     }
 
     /// The backend's servers that take new sessions.
-    private func onlineCounts(_ backend: Int) -> (active: Int, backup: Int) {
+    func onlineCounts(_ backend: Int) -> (active: Int, backup: Int) {
         var active = 0
         var backup = 0
         for member in members[backend] where !member.disabled {
@@ -939,43 +923,6 @@ public struct HealthChecker {
             if member.isBackup { backup += 1 } else { active += 1 }
         }
         return (active, backup)
-    }
-
-    // MARK: Tracking
-
-    /// `events` of checked servers, each followed by the same change on
-    /// every server that tracks it (HAProxy's "Server B/T is DOWN via B/S").
-    private mutating func withTrackers(_ events: [CheckEvent]) -> [CheckEvent] {
-        guard !trackers.isEmpty else { return events }
-        var all: [CheckEvent] = []
-        for event in events {
-            all.append(event)
-            guard event.kind != .progress, let root = members[event.backend][event.server].checked else { continue }
-            for t in servers[root].trackers {
-                trackers[t].health = HealthChecker.trackedHealth(servers[root].health, rootWeight: servers[root].configuredWeight,
-                                                                 ownWeight: trackers[t].configuredWeight)
-                all.append(trackerEvent(t, event.kind))
-            }
-        }
-        return all
-    }
-
-    /// A tracking server's health: its tracked server's, at its own weight
-    /// scaled as the tracked one's is (slow start, stopping).
-    static func trackedHealth(_ root: ServerHealth, rootWeight: Int, ownWeight: Int) -> ServerHealth {
-        guard root.weight != rootWeight else { return ServerHealth(usable: root.usable, weight: ownWeight) }
-        guard root.weight > 0, rootWeight > 0, ownWeight > 0 else { return ServerHealth(usable: root.usable, weight: 0) }
-        return ServerHealth(usable: root.usable, weight: max(1, ownWeight * root.weight / rootWeight))
-    }
-
-    private func trackerEvent(_ t: Int, _ kind: CheckEvent.Kind) -> CheckEvent {
-        let tracker = trackers[t]
-        let online = onlineCounts(tracker.backend)
-        var e = CheckEvent(kind: kind, backend: tracker.backend, server: tracker.server, state: tracker.health,
-                           result: nil, backendName: tracker.backendName, serverName: tracker.serverName,
-                           isBackup: tracker.isBackup, activeLeft: online.active, backupLeft: online.backup)
-        e.via = tracker.via
-        return e
     }
 
     // MARK: Slow start
@@ -1005,53 +952,5 @@ public struct HealthChecker {
         guard weight != servers[i].health.weight else { return [] }
         servers[i].health.weight = weight
         return withTrackers([event(i, .weight, nil)])
-    }
-}
-
-
-struct CheckSetupError: Error, CustomStringConvertible {
-    var description: String
-    /// `init-addr none` left the server without an address: not a problem
-    /// to report, the server is simply out of service.
-    var unresolved = false
-}
-
-/// `set server … health`: the states the runtime API may force.
-public enum ForcedHealth: String, Sendable, Hashable {
-    case up, stopping, down
-}
-
-/// A server's check as `show servers state` reports it.
-public struct CheckReport: Sendable, Hashable {
-    public var enabled: Bool
-    public var running: Bool
-    /// The rise/fall counter.
-    public var health: Int
-    /// The last check's verdict, nil before one.
-    public var passed: Bool?
-    public var status: CheckResult.Status?
-
-    /// HAProxy's `srv_check_state`: CHK_ST_CONFIGURED (2), ENABLED (4), INPROGRESS (1).
-    public var stateFlags: Int { 2 | (enabled ? 4 : 0) | (running ? 1 : 0) }
-    /// HAProxy's `srv_check_result`: unknown 0, failed 2, passed 3.
-    public var resultCode: Int { passed.map { $0 ? 3 : 2 } ?? 0 }
-    /// HAProxy's `srv_check_status` (`HCHK_STATUS_*`).
-    public var statusCode: Int {
-        switch status {
-        case nil: return 1 // HCHK_STATUS_INI
-        case .layer4Connection?: return 8 // L4CON
-        case .layer4Timeout?: return 7 // L4TOUT
-        case .layer4OK?: return 6 // L4OK
-        case .layer6OK?: return 9 // L6OK
-        case .layer6Timeout?: return 10 // L6TOUT
-        case .layer6Invalid?: return 11 // L6RSP
-        case .layer7Timeout?: return 12 // L7TOUT
-        case .layer7Invalid?: return 13 // L7RSP
-        case .layer7WrongStatus?: return 17 // L7STS
-        case .layer7OK?: return 15 // L7OKD
-        case .layer7Conditional?: return 16 // L7OKCD
-        case .healthAnalyze?: return 4 // HANA
-        case .checked?: return 3 // CHECKED
-        }
     }
 }
