@@ -19,18 +19,10 @@ struct ErrorFilesImport: Sendable {
 
 extension ParserState {
     mutating func openHTTPErrors(_ words: [Word]) {
-        guard words.count > 1 else {
-            error("'http-errors' needs a name", at: words[0])
-            httpErrorSections.append(HTTPErrorsSection(name: "", location: location(words[0])))
-            section = .httpErrors(index: httpErrorSections.count - 1)
-            return
-        }
-        let name = words[1]
-        expectAtMost(2, words, after: name.text)
-        if let previous = httpErrorSections.first(where: { $0.name == name.text }) {
-            error("http-errors '\(name.text)' is already defined at \(previous.location)", at: name)
-        }
-        httpErrorSections.append(HTTPErrorsSection(name: name.text, location: location(name)))
+        // Without a name, the section is still read, for its own errors.
+        let name = sectionName(words, label: "http-errors", defined: httpErrorSections.map { ($0.name, $0.location) })
+            ?? ("", location(words[0]))
+        httpErrorSections.append(HTTPErrorsSection(name: name.text, location: name.location))
         section = .httpErrors(index: httpErrorSections.count - 1)
     }
 

@@ -50,18 +50,12 @@ struct EmailAlertDraft: Sendable {
 
 extension ParserState {
     mutating func openMailers(_ words: [Word]) {
-        let keyword = words[0]
-        guard words.count > 1 else {
-            error("'mailers' needs a name", at: keyword)
+        guard let name = sectionName(words, label: "mailers section",
+                                     defined: mailersSections.map { ($0.name, $0.location) }) else {
             section = .unsupported
             return
         }
-        let name = words[1]
-        expectAtMost(2, words, after: name.text)
-        if let previous = mailersSections.first(where: { $0.name == name.text }) {
-            error("mailers section '\(name.text)' is already defined at \(previous.location)", at: name)
-        }
-        mailersSections.append(MailersSection(name: name.text, location: location(name)))
+        mailersSections.append(MailersSection(name: name.text, location: name.location))
         section = .mailers(index: mailersSections.count - 1)
     }
 

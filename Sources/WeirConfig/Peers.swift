@@ -20,18 +20,12 @@ extension ParserState {
     ]
 
     mutating func openPeers(_ words: [Word]) {
-        let keyword = words[0]
-        guard words.count > 1 else {
-            error("'peers' needs a name", at: keyword)
+        guard let name = sectionName(words, label: "peers section", defined: peersSections.map { ($0.name, $0.location) })
+        else {
             section = .unsupported
             return
         }
-        let name = words[1]
-        expectAtMost(2, words, after: name.text)
-        if let previous = peersSections.first(where: { $0.name == name.text }) {
-            error("peers section '\(name.text)' is already defined at \(previous.location)", at: name)
-        }
-        peersSections.append(PeersSection(name: name.text, location: location(name)))
+        peersSections.append(PeersSection(name: name.text, location: name.location))
         section = .peers(index: peersSections.count - 1)
     }
 

@@ -86,19 +86,10 @@ struct ResolutionOptions: Sendable {
 
 extension ParserState {
     mutating func openResolvers(_ words: [Word]) {
-        let keyword = words[0]
-        guard words.count > 1 else {
-            error("'resolvers' needs a name", at: keyword)
-            resolversSections.append(ResolversSection(name: "", location: location(keyword)))
-            section = .resolvers(index: resolversSections.count - 1)
-            return
-        }
-        let name = words[1]
-        expectAtMost(2, words, after: name.text)
-        if let previous = resolversSections.first(where: { $0.name == name.text }) {
-            error("resolvers section '\(name.text)' is already defined at \(previous.location)", at: name)
-        }
-        resolversSections.append(ResolversSection(name: name.text, location: location(name)))
+        // Without a name, the section is still read, for its own errors.
+        let name = sectionName(words, label: "resolvers section",
+                               defined: resolversSections.map { ($0.name, $0.location) }) ?? ("", location(words[0]))
+        resolversSections.append(ResolversSection(name: name.text, location: name.location))
         section = .resolvers(index: resolversSections.count - 1)
     }
 

@@ -209,6 +209,23 @@ extension ParserState {
 
     /// Ends the current section: a `defaults` section becomes the one that
     /// following proxies inherit from; a proxy gets its end-of-section checks.
+    /// The name on the first line of a named section (`resolvers dns`) and
+    /// where it stands; nil, after an error, when there is none. A second
+    /// section of a name in `defined` is an error (`label` names the kind).
+    mutating func sectionName(_ words: [Word], label: String, defined: [(name: String, location: SourceLocation)])
+        -> (text: String, location: SourceLocation)? {
+        guard words.count > 1 else {
+            error("'\(words[0].text)' needs a name", at: words[0])
+            return nil
+        }
+        let name = words[1]
+        expectAtMost(2, words, after: name.text)
+        if let previous = defined.first(where: { $0.name == name.text }) {
+            error("\(label) '\(name.text)' is already defined at \(previous.location)", at: name)
+        }
+        return (name.text, location(name))
+    }
+
     mutating func closeSection() {
         switch section {
         case .defaults(let name, let location):

@@ -3,20 +3,10 @@
 
 extension ParserState {
     mutating func openUserlist(_ words: [Word]) {
-        let keyword = words[0]
-        guard words.count > 1 else {
-            error("'userlist' needs a name", at: keyword)
-            userlists.append(Userlist(name: "", location: location(keyword)))
-            userlistLocations.append(([], []))
-            section = .userlist(index: userlists.count - 1)
-            return
-        }
-        let name = words[1]
-        expectAtMost(2, words, after: name.text)
-        if let previous = userlists.first(where: { $0.name == name.text }) {
-            error("userlist '\(name.text)' is already defined at \(previous.location)", at: name)
-        }
-        userlists.append(Userlist(name: name.text, location: location(name)))
+        // Without a name, the section is still read, for its own errors.
+        let name = sectionName(words, label: "userlist", defined: userlists.map { ($0.name, $0.location) })
+            ?? ("", location(words[0]))
+        userlists.append(Userlist(name: name.text, location: name.location))
         userlistLocations.append(([], []))
         section = .userlist(index: userlists.count - 1)
     }
