@@ -53,7 +53,7 @@ public struct MailAlerts {
 
     /// The level of a state change's log line, as HAProxy mails it: going
     /// down is an alert, the rest a notice; nil for no alert.
-    public static func level(of event: CheckEvent) -> LogLevel? {
+    static func level(of event: CheckEvent) -> LogLevel? {
         switch event.kind {
         case .wentDown: return .alert
         case .wentUp, .stopping: return .notice
@@ -61,10 +61,11 @@ public struct MailAlerts {
         }
     }
 
-    /// Mails `message` about a server of `backend`, when its level is at
-    /// least as severe as the backend's `email-alert level`.
-    public mutating func alert(backend: Int, level: LogLevel, message: String, loop: inout EventLoop) {
-        guard let settings = configuration.backends[backend].emailAlert, level <= settings.level else { return }
+    /// Mails the line the host logged for `event`, when the change is at
+    /// least as severe as its backend's `email-alert level`.
+    public mutating func alert(_ event: CheckEvent, logged message: String, loop: inout EventLoop) {
+        guard let level = Self.level(of: event), let settings = configuration.backends[event.backend].emailAlert,
+              level <= settings.level else { return }
         let section = configuration.mailers[settings.mailers]
         for mailer in section.mailers {
             start(to: mailer, in: section, settings, message: message, loop: &loop)

@@ -33,37 +33,24 @@ extension Master {
 
     mutating func checkEvent(_ token: Token, events: UInt32, loop: inout EventLoop) {
         guard let events = checker?.handleEvent(token, events: events, loop: &loop) else { return }
-        applyCheckEvents(events)
-        mail(events, loop: &loop)
+        applyCheckEvents(events, loop: &loop)
     }
 
     mutating func checkTimer(_ token: Token, deadline: Int64, loop: inout EventLoop) {
         guard let events = checker?.handleTimer(token, deadline: deadline, loop: &loop) else { return }
-        applyCheckEvents(events)
-        mail(events, loop: &loop)
+        applyCheckEvents(events, loop: &loop)
     }
 
     /// A worker's report of live traffic (passive checks), for the current generation's servers.
     mutating func observed(backend: Int, server: Int, outcome wire: String, loop: inout EventLoop) {
         guard let outcome = PassiveOutcome(wire: Substring(wire)),
               let events = checker?.observe(backend: backend, server: server, outcome, loop: &loop) else { return }
-        applyCheckEvents(events)
-        mail(events, loop: &loop)
+        applyCheckEvents(events, loop: &loop)
     }
 
-    /// `email-alert`: the state changes just logged go to the mailers too.
-    mutating func mail(_ events: [CheckEvent], loop: inout EventLoop) {
-        guard mailAlerts != nil, let segment = generations[checksGeneration]?.segment else { return }
-        for event in events {
-            guard let level = MailAlerts.level(of: event),
-                  let line = event.logLine(sessions: segment.current(segment.layout.server(backend: event.backend,
-                                                                                          event.server)))
-            else { continue }
-            mailAlerts?.alert(backend: event.backend, level: level, message: line, loop: &loop)
-        }
-    }
-
-    func applyCheckEvents(_ events: [CheckEvent]) {
+    /// Writes the checks' results to shared memory, publishes them to the
+    /// workers, logs the state changes and mails them (`email-alert`).
+    mutating func applyCheckEvents(_ events: [CheckEvent], loop: inout EventLoop) {
         let segment = generations[checksGeneration]?.segment
         for event in events {
             var sessions = 0
@@ -79,7 +66,10 @@ extension Master {
             }
             // What an agent's answer changes, the workers read from the shared state.
             if event.kind != .agent { publish(backend: event.backend, server: event.server, state: event.state) }
-            if let line = event.logLine(sessions: sessions) { Notice.warning(line) }
+            if let line = event.logLine(sessions: sessions) {
+                Notice.warning(line)
+                mailAlerts?.alert(event, logged: line, loop: &loop)
+            }
             if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
         }
     }

@@ -96,7 +96,7 @@ extension Master {
         case .up, .stopping, .down:
             let forced: ForcedHealth = request.action == .up ? .up : request.action == .down ? .down : .stopping
             if checked, let events = checker?.force(forced, backend: b, server: s, loop: &loop) {
-                applyCheckEvents(events)
+                applyCheckEvents(events, loop: &loop)
             } else if let segment = generations[current]?.segment {
                 request.applyWithoutCheck(segment, segment.layout)
             }

@@ -24,9 +24,7 @@ extension Worker {
             if let line = event.record(in: stats.segment) { Notice.warning(line) }
             if let line = event.logLine(sessions: sessions) {
                 Notice.warning(line)
-                if let level = MailAlerts.level(of: event) {
-                    mailAlerts?.alert(backend: event.backend, level: level, message: line, loop: &loop)
-                }
+                mailAlerts?.alert(event, logged: line, loop: &loop)
             }
             if event.backendHasNoServer { Notice.alert("backend '\(event.backendName)' has no server available!") }
         }
