@@ -66,17 +66,17 @@ extension Worker {
              && (backends[backend].forwardFor ?? frontends[frontend].forwardFor)!.isExcepted(s.pointee.peer)) {
             w.append(forwardFor.header)
             w.append(": ")
-            withUnsafePointer(to: &s.pointee.peer) { Self.appendHost(&w, $0) }
+            Self.appendHost(&w, s.pointee.peer)
             w.append("\r\n")
         }
         // `option originalto`: the address the client connected to, which
         // differs from the bind address behind a wildcard or a redirect.
         if let originalTo = backends[backend].originalTo ?? frontends[frontend].originalTo,
            let local = clientDestination(slot), local.family != AF_UNIX,
-           !originalTo.isExcepted(local) {
+           !originalTo.isExcepted(PeerAddress(local)) {
             originalTo.header.withUnsafeBytes { w.append($0) }
             w.append(": ")
-            withUnsafePointer(to: local) { Self.appendHost(&w, $0) }
+            Self.appendHost(&w, PeerAddress(local))
             w.append("\r\n")
         }
         if upgrade {
@@ -247,11 +247,11 @@ extension Worker {
         return !headers.isNominatedByConnection(field.name(in: head), in: head)
     }
 
-    /// An address as text, read where it lies (not copied), without allocating.
-    private static func appendHost(_ w: inout HeadWriter, _ address: UnsafePointer<SocketAddress>) {
+    /// An address as text, without allocating.
+    private static func appendHost(_ w: inout HeadWriter, _ address: PeerAddress) {
         var text = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         withUnsafeMutableBytes(of: &text) { raw in
-            let n = SocketAddress.formatHost(address, into: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            let n = address.formatHost(into: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
             w.append(UnsafeRawBufferPointer(start: raw.baseAddress, count: n))
         }
     }

@@ -64,7 +64,7 @@ extension Worker {
         buffers.release(s.pointee.toServer.buffer)
         s.pointee.toServer.buffer = -1
         if let source = header.source, let destination = header.destination {
-            s.pointee.peer = source
+            s.pointee.peer = PeerAddress(source)
             s.pointee.hasProxiedDestination = true
             proxiedDestinations[slot] = destination
         }
@@ -140,7 +140,7 @@ extension Worker {
                                    into out: UnsafeMutableRawBufferPointer) -> Int {
         let s = sessions.pointer(slot)
         let alpn = s.pointee.tls.map { TLSConnection.alpn($0) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
-        return ProxyProtocol.encode(version == .v2 ? .v2 : .v1, source: s.pointee.peer,
+        return ProxyProtocol.encode(version == .v2 ? .v2 : .v1, source: s.pointee.peer.socketAddress,
                                     destination: clientDestination(slot), alpn: alpn, into: out)
     }
 }

@@ -339,7 +339,7 @@ struct ForwardedFor {
     }
 
     /// The client is in an `except` network: no header for it.
-    func isExcepted(_ peer: SocketAddress) -> Bool {
+    func isExcepted(_ peer: PeerAddress) -> Bool {
         guard !except.isEmpty else { return false }
         return peer.withIPBytes { ip in
             except.contains { network in

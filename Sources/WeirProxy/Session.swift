@@ -124,7 +124,7 @@ struct Session {
     /// one, counted against its `maxqueue`), -1 for any server.
     var queuedServer: Int32 = -1
 
-    var peer: SocketAddress
+    var peer: PeerAddress
     /// The client side's TLS connection (`SSL *`), nil on a plain bind.
     var tls: OpaquePointer?
     /// The TLS handshake, or the PROXY protocol header before it, is not
@@ -172,7 +172,7 @@ struct Session {
     var terminationCause = UInt8(ascii: "-")
     var terminationPhase = UInt8(ascii: "-")
 
-    init(clientFD: Int32, frontend: Int32, phase: Phase, peer: SocketAddress, now: Int64, wall: Int64) {
+    init(clientFD: Int32, frontend: Int32, phase: Phase, peer: PeerAddress, now: Int64, wall: Int64) {
         self.clientFD = clientFD
         self.frontend = frontend
         self.phase = phase

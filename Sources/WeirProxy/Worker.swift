@@ -441,12 +441,12 @@ public struct Worker: ~Copyable, EventHandler {
                 if rateCounted { giveBackRates(listener: index, from: .connections, now: loop.now) }
                 break
             }
-            startSession(clientFD: clientFD, peer: peer, listener: index, loop: &loop)
+            startSession(clientFD: clientFD, peer: PeerAddress(peer), listener: index, loop: &loop)
         }
         updateListeners(loop: &loop)
     }
 
-    private mutating func startSession(clientFD: Int32, peer: SocketAddress, listener: Int, loop: inout EventLoop) {
+    private mutating func startSession(clientFD: Int32, peer: PeerAddress, listener: Int, loop: inout EventLoop) {
         let index = listeners[listener].frontend
         if peer.family != AF_UNIX {
             Posix.setNoDelay(clientFD)

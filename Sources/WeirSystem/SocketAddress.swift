@@ -98,18 +98,17 @@ public struct SocketAddress: @unchecked Sendable {
         withUnsafeBytes(of: storage) { Self.formatHost($0, into: out) }
     }
 
-    /// `formatHost(into:)` reading the address where it lies, without the
-    /// copy of its 128-byte storage that a method call makes.
-    @inline(__always)
-    public static func formatHost(_ address: UnsafePointer<SocketAddress>, into out: UnsafeMutablePointer<CChar>) -> Int {
-        let storage = UnsafeRawPointer(address) + MemoryLayout<SocketAddress>.offset(of: \.storage)!
-        return formatHost(UnsafeRawBufferPointer(start: storage, count: MemoryLayout<sockaddr_storage>.size), into: out)
-    }
-
     /// `raw`: a `sockaddr_storage`.
     @inline(__always)
     private static func formatHost(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<CChar>) -> Int {
         let family = Int32(raw.load(as: sa_family_t.self))
+        return formatHost(family: family, ip: raw.baseAddress! + (family == AF_INET ? 4 : 8), into: out)
+    }
+
+    /// The text of an address of `family` whose IP bytes (network order)
+    /// are at `ip`: `1.2.3.4`, `::1`, or `unix` for any other family.
+    @inline(__always)
+    static func formatHost(family: Int32, ip: UnsafeRawPointer, into out: UnsafeMutablePointer<CChar>) -> Int {
         guard family == AF_INET || family == AF_INET6 else {
             let text = "unix"
             for (i, b) in text.utf8.enumerated() { out[i] = CChar(bitPattern: b) }
@@ -121,7 +120,7 @@ public struct SocketAddress: @unchecked Sendable {
             var n = 0
             for i in 0..<4 {
                 if i > 0 { out[n] = 0x2E; n += 1 }
-                let byte = raw[4 + i]
+                let byte = ip.load(fromByteOffset: i, as: UInt8.self)
                 if byte >= 100 { out[n] = CChar(0x30 + byte / 100); n += 1 }
                 if byte >= 10 { out[n] = CChar(0x30 + byte / 10 % 10); n += 1 }
                 out[n] = CChar(0x30 + byte % 10)
@@ -130,7 +129,7 @@ public struct SocketAddress: @unchecked Sendable {
             out[n] = 0
             return n
         }
-        guard inet_ntop(family, raw.baseAddress! + 8, out, 46) != nil else { return 0 }
+        guard inet_ntop(family, ip, out, 46) != nil else { return 0 }
         return strlen(out)
     }
 

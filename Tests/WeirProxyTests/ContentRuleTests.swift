@@ -131,7 +131,7 @@ extension RuleHarness {
             """))
         // The peer is 10.1.2.3: the first rule fails whatever comes, the second passes.
         #expect(h.contentVerdict([], final: false) == .accept)
-        h.peer = SocketAddress(ip: [192, 0, 2, 7], port: 40000)
+        h.peer = PeerAddress(SocketAddress(ip: [192, 0, 2, 7], port: 40000))
         #expect(h.contentVerdict([], final: false) == .wait)
         #expect(h.contentVerdict(Self.hello, final: false) == .reject)
     }

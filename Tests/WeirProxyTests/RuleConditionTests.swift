@@ -83,7 +83,7 @@ import WeirSystem
     @Test(arguments: cases)
     func routes(_ c: Case) throws {
         var harness = try RuleHarness(routingConfig(c.lines))
-        harness.peer = SocketAddress(ip: c.peer, port: 40000)
+        harness.peer = PeerAddress(SocketAddress(ip: c.peer, port: 40000))
         #expect(try harness.route(c.request) == c.expected)
     }
 
@@ -114,7 +114,7 @@ import WeirSystem
     @Test(arguments: cases + plannedCases)
     func routesOverThePlan(_ c: Case) throws {
         var harness = try RuleHarness(routingConfig(c.lines))
-        harness.peer = SocketAddress(ip: c.peer, port: 40000)
+        harness.peer = PeerAddress(SocketAddress(ip: c.peer, port: 40000))
         #expect(try harness.routePlanned(c.request) == c.expected)
     }
 
@@ -123,7 +123,7 @@ import WeirSystem
         defer { _ = unlink(file) }
         var harness = try RuleHarness(routingConfig("acl trusted src -f \(file)\n    use_backend b1 if trusted"))
         #expect(try harness.route(Self.get("/")) == "b1")
-        harness.peer = SocketAddress(ip: [10, 1, 3, 1], port: 1)
+        harness.peer = PeerAddress(SocketAddress(ip: [10, 1, 3, 1], port: 1))
         #expect(try harness.route(Self.get("/")) == "b0")
     }
 

@@ -15,7 +15,7 @@ struct RuleHarness: ~Copyable {
     private let message: UnsafeMutableRawPointer
     private let capacity = 16384
     private(set) var request: RequestHead?
-    var peer = SocketAddress(ip: [10, 1, 2, 3], port: 40000)
+    var peer = PeerAddress(SocketAddress(ip: [10, 1, 2, 3], port: 40000))
     var local = SocketAddress(ip: [192, 168, 0, 1], port: 8080)
 
     init(_ text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {

@@ -43,6 +43,57 @@ import Testing
     }
 }
 
+/// The compact form every session keeps of its client's address.
+@Suite struct PeerAddressTests {
+    @Test func keepsWhatASessionNeedsInALineOfCache() {
+        #expect(MemoryLayout<PeerAddress>.stride <= 24)
+    }
+
+    @Test func convertsBackToTheSameSocketAddress() {
+        var v6bytes = [UInt8](repeating: 0, count: 16)
+        v6bytes[0] = 0xfe
+        v6bytes[1] = 0x80
+        v6bytes[15] = 7
+        var linkLocal = SocketAddress(ip: v6bytes, port: 50000)
+        withUnsafeMutableBytes(of: &linkLocal.storage) {
+            $0.storeBytes(of: UInt32(3), toByteOffset: MemoryLayout<sockaddr_in6>.offset(of: \.sin6_scope_id)!, as: UInt32.self)
+        }
+        for address in [SocketAddress(ip: [192, 168, 10, 200], port: 443), linkLocal] {
+            let peer = PeerAddress(address)
+            let back = peer.socketAddress
+            #expect(back.length == address.length)
+            #expect(withUnsafeBytes(of: back.storage) { Array($0.prefix(Int(back.length))) }
+                    == withUnsafeBytes(of: address.storage) { Array($0.prefix(Int(address.length))) })
+            #expect(peer.family == address.family)
+            #expect(peer.port == address.port)
+            #expect(peer.withIPBytes { Array($0) } == address.withIPBytes { Array($0) })
+            #expect(PeerAddress(back) == peer)
+        }
+    }
+
+    @Test func printsAsTheSocketAddressDoes() {
+        var v6bytes = [UInt8](repeating: 0, count: 16)
+        v6bytes[15] = 1
+        #expect(PeerAddress(SocketAddress(ip: [10, 0, 99, 100], port: 8080)).description == "10.0.99.100:8080")
+        #expect(PeerAddress(SocketAddress(ip: v6bytes, port: 443)).description == "[::1]:443")
+        var text = [CChar](repeating: 0, count: 46)
+        let n = text.withUnsafeMutableBufferPointer {
+            PeerAddress(SocketAddress(ip: v6bytes, port: 443)).formatHost(into: $0.baseAddress!)
+        }
+        #expect(String(decoding: text[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "::1")
+    }
+
+    /// A UNIX client has no IP, no port, and prints as HAProxy logs it.
+    @Test func unixPeersPrintAsUnix() throws {
+        let peer = PeerAddress(try #require(SocketAddress(unixPath: "/run/weir.sock")))
+        #expect(peer.family == AF_UNIX)
+        #expect(peer.port == 0)
+        #expect(peer.withIPBytes { $0.count } == 0)
+        #expect(peer.description == "unix")
+        #expect(peer.socketAddress.family == AF_UNIX)
+    }
+}
+
 @Suite struct ListeningTests {
     @Test func bindsAnEphemeralPortAndAcceptsWithoutBlocking() throws {
         let listener = try Listening.open(SocketAddress(ip: [127, 0, 0, 1], port: 0), reusePort: true)

@@ -239,7 +239,7 @@ struct LogContext {
     var backend = -1
     /// -1: `<NOSRV>`.
     var server = -1
-    var peer: SocketAddress
+    var peer: PeerAddress
     var clientFD: Int32
     /// The client side's TLS connection, for `ssl_fc*` in a layer-4 log.
     var tls: OpaquePointer?
@@ -289,7 +289,7 @@ struct LogContext {
     var local: SocketAddress?
     var localRead = false
 
-    init(slot: UInt32, frontend: Int, peer: SocketAddress, clientFD: Int32, isHTTP: Bool) {
+    init(slot: UInt32, frontend: Int, peer: PeerAddress, clientFD: Int32, isHTTP: Bool) {
         self.slot = slot
         self.frontend = frontend
         self.peer = peer
@@ -393,16 +393,16 @@ extension Worker {
         case .clientPort:
             appendPort(c.peer, options)
         case .frontendIP:
-            if let local = c.localAddress() { appendAddress(local, options, mandatory: mandatory) } else { dash(options, mandatory) }
+            if let local = c.localAddress() { appendAddress(PeerAddress(local), options, mandatory: mandatory) } else { dash(options, mandatory) }
         case .frontendPort:
-            if let local = c.localAddress() { appendPort(local, options) } else { dash(options, mandatory) }
+            if let local = c.localAddress() { appendPort(PeerAddress(local), options) } else { dash(options, mandatory) }
         case .serverIP, .serverPort:
             guard c.backend >= 0, c.server >= 0 else {
                 dash(options, mandatory)
                 return true
             }
             let address = backends[c.backend].servers[c.server].address
-            if variable == .serverIP { appendAddress(address, options, mandatory: mandatory) } else { appendPort(address, options) }
+            if variable == .serverIP { appendAddress(PeerAddress(address), options, mandatory: mandatory) } else { appendPort(PeerAddress(address), options) }
         case .backendSourceIP, .backendSourcePort:
             dash(options, mandatory)
         case .sslCiphers, .sslVersion:
@@ -524,7 +524,7 @@ extension Worker {
         if options.hex { logger.line.append(hex: UInt64(bitPattern: value), digits: 4) } else { logger.line.append(decimal: value) }
     }
 
-    private mutating func appendAddress(_ address: SocketAddress, _ options: LogFormatOptions, mandatory: Bool) {
+    private mutating func appendAddress(_ address: PeerAddress, _ options: LogFormatOptions, mandatory: Bool) {
         if options.hex && (address.family == AF_INET || address.family == AF_INET6) {
             address.withIPBytes { ip in
                 for byte in ip { logger.line.append(hex: UInt64(byte), digits: 2) }
@@ -538,7 +538,7 @@ extension Worker {
         }
     }
 
-    private mutating func appendPort(_ address: SocketAddress, _ options: LogFormatOptions) {
+    private mutating func appendPort(_ address: PeerAddress, _ options: LogFormatOptions) {
         let port = address.family == AF_UNIX ? 0 : address.port
         if options.hex { logger.line.append(hex: UInt64(port), digits: 4) } else { logger.line.append(decimal: Int(port)) }
     }

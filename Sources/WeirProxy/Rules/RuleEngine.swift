@@ -8,7 +8,7 @@ import WeirSystem
 /// and where its exchange stands.
 struct SampleInput {
     var slot: UInt32
-    var peer: SocketAddress
+    var peer: PeerAddress
     /// The client socket, read with getsockname for `dst` when `local` is nil; -1: none.
     var clientFD: Int32
     var local: SocketAddress?
@@ -28,7 +28,7 @@ struct SampleInput {
     /// because more bytes may come (HAProxy's SMP_F_MAY_CHANGE).
     var contentUndecided = false
 
-    init(slot: UInt32, peer: SocketAddress, clientFD: Int32 = -1, local: SocketAddress? = nil, frontend: Int) {
+    init(slot: UInt32, peer: PeerAddress, clientFD: Int32 = -1, local: SocketAddress? = nil, frontend: Int) {
         self.slot = slot
         self.peer = peer
         self.clientFD = clientFD
@@ -144,7 +144,7 @@ struct RuleEngine: ~Copyable {
         plan = RulePlan(compiled)
         fieldCapacity = maxHeaders + 64
         fields = .allocate(capacity: fieldCapacity)
-        input = SampleInput(slot: 0, peer: SocketAddress(), frontend: 0)
+        input = SampleInput(slot: 0, peer: PeerAddress(), frontend: 0)
         regexGroups = .allocate(capacity: Self.regexGroupCount)
         if compiled.needsCrypt {
             let area = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<crypt_data>.size,
@@ -194,12 +194,12 @@ struct RuleEngine: ~Copyable {
     /// message since another session's): a PROXY header's destination is
     /// then the caller's to set in `input.local`.
     @discardableResult
-    mutating func setInput(slot: UInt32, generation: UInt32, peer: UnsafePointer<SocketAddress>, clientFD: Int32,
+    mutating func setInput(slot: UInt32, generation: UInt32, peer: PeerAddress, clientFD: Int32,
                            frontend: Int, backend: Int, server: Int, tls: OpaquePointer?, serverTLS: OpaquePointer?) -> Bool {
         let owner = UInt64(generation) << 32 | UInt64(slot)
         let renewed = owner != inputOwner
         if renewed {
-            input.peer = peer.pointee
+            input.peer = peer
             if input.local != nil { input.local = nil }
             inputOwner = owner
         }

@@ -56,6 +56,12 @@ struct IPValue: Equatable {
         self = value
     }
 
+    /// A client's address; nil for a UNIX socket.
+    init?(_ address: PeerAddress) {
+        guard let value = address.withIPBytes({ IPValue(bytes: $0) }) else { return nil }
+        self = value
+    }
+
     /// An IPv6 address of the form `::ffff:a.b.c.d` as the IPv4 address it carries.
     var unmappedV4: IPValue? {
         guard isV6, high == 0, low >> 32 == 0xffff else { return nil }

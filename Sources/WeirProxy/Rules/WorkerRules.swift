@@ -29,11 +29,10 @@ extension Worker {
     @inline(__always)
     mutating func loadSampleInput(_ slot: UInt32) {
         let s = sessions.pointer(slot)
-        let renewed = withUnsafePointer(to: &s.pointee.peer) { peer in
-            rules.setInput(slot: slot, generation: sessions.generation(slot), peer: peer, clientFD: s.pointee.clientFD,
-                           frontend: Int(s.pointee.frontend), backend: Int(s.pointee.backend),
-                           server: Int(s.pointee.server), tls: s.pointee.tls, serverTLS: s.pointee.serverTLS)
-        }
+        let renewed = rules.setInput(slot: slot, generation: sessions.generation(slot), peer: s.pointee.peer,
+                                     clientFD: s.pointee.clientFD, frontend: Int(s.pointee.frontend),
+                                     backend: Int(s.pointee.backend), server: Int(s.pointee.server),
+                                     tls: s.pointee.tls, serverTLS: s.pointee.serverTLS)
         if renewed && s.pointee.hasProxiedDestination { rules.input.local = proxiedDestinations[slot] }
     }
 
@@ -56,7 +55,7 @@ extension Worker {
 
     /// `tcp-request connection`: whether a new client connection may stay.
     /// `rules.connectionExpectsProxy` tells whether `expect-proxy` applied.
-    mutating func connectionVerdict(frontend: Int, clientFD: Int32, peer: SocketAddress) -> TCPVerdict {
+    mutating func connectionVerdict(frontend: Int, clientFD: Int32, peer: PeerAddress) -> TCPVerdict {
         rules.connectionExpectsProxy = false
         let connectionRules = rules.compiled.frontends[frontend].tcpConnectionRules
         guard !connectionRules.isEmpty else { return .accept }
