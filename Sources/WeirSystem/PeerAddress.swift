@@ -77,6 +77,14 @@ public struct PeerAddress: Sendable, Equatable {
     /// Writes into `out` (at least 46 bytes) and returns the length.
     @inline(__always)
     public func formatHost(into out: UnsafeMutablePointer<CChar>) -> Int {
+        // IPv4, the common case, straight from the stored word.
+        if family == AF_INET { return SocketAddress.formatIPv4(UInt32(truncatingIfNeeded: UInt64(littleEndian: ip.0)), into: out) }
+        return formatOtherHost(into: out)
+    }
+
+    /// IPv6 and UNIX, apart: the IPv4 path above then needs no stack copy.
+    @inline(never)
+    private func formatOtherHost(into out: UnsafeMutablePointer<CChar>) -> Int {
         withUnsafeBytes(of: ip) { SocketAddress.formatHost(family: family, ip: $0.baseAddress!, into: out) }
     }
 

@@ -20,7 +20,8 @@ import Testing
     }
 
     /// IPv4 is printed without inet_ntop: the same text for every octet width.
-    @Test(arguments: [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 99, 100], [1, 22, 203, 9], [192, 168, 100, 10]])
+    @Test(arguments: [[0, 0, 0, 0], [255, 255, 255, 255], [10, 0, 99, 100], [1, 22, 203, 9], [192, 168, 100, 10],
+                      [127, 0, 0, 1], [99, 100, 9, 10], [200, 5, 50, 250]])
     func formatsIPv4AsInetNtopDoes(_ octets: [UInt8]) {
         let address = SocketAddress(ip: octets, port: 1)
         var expected = [CChar](repeating: 0, count: 46)
@@ -29,6 +30,9 @@ import Testing
         octets.withUnsafeBytes { _ = inet_ntop(AF_INET, $0.baseAddress, &expected, 46) }
         #expect(Array(written[0...n]) == Array(expected[0...n]))
         #expect(n == strlen(expected))
+        var compact = [CChar](repeating: 0x7F, count: 46)
+        #expect(compact.withUnsafeMutableBufferPointer { PeerAddress(address).formatHost(into: $0.baseAddress!) } == n)
+        #expect(Array(compact[0...n]) == Array(expected[0...n]))
     }
 
     @Test func unixPathsAndTheirLimit() {
