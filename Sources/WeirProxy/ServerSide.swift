@@ -122,7 +122,7 @@ extension Worker {
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = 0
-        if s.pointee.stick.pending.table >= 0 { storeStickKey(slot) }
+        if s.pointee.stick.keyPending { storeStickKey(slot) }
         s.pointee.toServer.sinkWritable = true
         s.pointee.toServer.sinkShut = false
         // No read until epoll reports one: the connection was drained when
@@ -231,7 +231,7 @@ extension Worker {
         s.pointee.phase = .connected
         s.pointee.phaseExpiry = .max
         s.pointee.connectTime = loop.now - s.pointee.connectStart
-        if s.pointee.stick.pending.table >= 0 { storeStickKey(slot) }
+        if s.pointee.stick.keyPending { storeStickKey(slot) }
         observed(backend: Int(s.pointee.backend), server: Int(s.pointee.server), .connected, loop: &loop)
         s.pointee.toServer.sinkWritable = true
         s.pointee.toClient.sourceReadable = true

@@ -27,7 +27,9 @@ struct CompiledStickRule {
     let table: Int
 }
 
-/// The key a `stick on`/`store-request` rule keeps until its session has a server.
+/// The key a `stick on`/`store-request` rule keeps until its session has a
+/// server: in the rules' session records (`SessionRuleTable`), not in the
+/// session, which every connection holds whether a backend sticks or not.
 struct StickKeyBytes {
     /// `StickTableSpec.maxStringLength` bytes.
     var bytes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
@@ -40,7 +42,8 @@ struct StickKeyBytes {
 struct StickState {
     /// The server a `match`/`on` rule found, -1: none.
     var server: Int32 = -1
-    var pending = StickKeyBytes()
+    /// A key waits in the session's rule record to be stored.
+    var keyPending = false
 }
 
 extension RuleCompiler {
@@ -170,7 +173,7 @@ extension Worker {
         var now: Int64 = 0
         var matched = false
         for rule in stickRules where rule.kind != .storeResponse {
-            guard rule.kind.matches ? !matched || rule.kind.storesRequest : s.pointee.stick.pending.table < 0 else { continue }
+            guard rule.kind.matches ? !matched || rule.kind.storesRequest : !s.pointee.stick.keyPending else { continue }
             guard let table = backends[rule.table].stickTable, rules.evaluate(rule.condition) else { continue }
             let value = rules.sampleValue(rule.sample)
             var key = StickKeyBytes()
@@ -184,10 +187,11 @@ extension Worker {
                     matched = true
                 }
             }
-            if rule.kind.storesRequest && s.pointee.stick.pending.table < 0 {
+            if rule.kind.storesRequest && !s.pointee.stick.keyPending {
                 key.length = Int16(length)
                 key.table = Int16(rule.table)
-                s.pointee.stick.pending = key
+                rules.sessions.setPendingStickKey(slot, key)
+                s.pointee.stick.keyPending = true
             }
         }
     }
@@ -224,10 +228,10 @@ extension Worker {
     /// refused the connection is not stored; the retry's is.
     func storeStickKey(_ slot: UInt32) {
         let s = sessions.pointer(slot)
-        let pending = s.pointee.stick.pending
-        s.pointee.stick.pending.table = -1
+        s.pointee.stick.keyPending = false
+        let pending = rules.sessions.pendingStickKey(slot)
         let backend = Int(s.pointee.backend), server = Int(s.pointee.server)
-        guard backend >= 0, server >= 0, let table = backends[Int(pending.table)].stickTable else { return }
+        guard backend >= 0, server >= 0, pending.table >= 0, let table = backends[Int(pending.table)].stickTable else { return }
         var bytes = pending.bytes
         withUnsafeBytes(of: &bytes) {
             _ = table.store(UnsafeRawBufferPointer(rebasing: $0[0..<Int(pending.length)]),

@@ -138,6 +138,7 @@ struct RuleEngine: ~Copyable {
                                     captureLengths: compiled.captureLengths,
                                     uniqueIDCapacity: compiled.frontendLogging.contains { $0.uniqueIDFormat != nil } ? 128 : 0,
                                     proxyUniqueIDCapacity: compiled.readsProxyUniqueID ? 128 : 0,
+                                    keepsStickKeys: compiled.stickRules.contains { $0.contains { $0.kind.storesRequest } },
                                     initialCapacity: sessionCapacity)
         usableServers = Array(repeating: 0, count: compiled.backends.count)
         stick = StickTrackers(sessionCapacity: compiled.tracksStickCounters ? sessionCapacity : 0)

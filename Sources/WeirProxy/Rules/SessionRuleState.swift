@@ -11,7 +11,9 @@ import WeirConfig
 /// variable (a 16-byte header: kind, length, integer; then its bytes), then
 /// each capture (a 2-byte length, then its bytes), then the unique id (a
 /// 2-byte length, 0xffff before it is generated, then its bytes), then the
-/// PROXY protocol header's unique id (a 2-byte length, then its bytes).
+/// PROXY protocol header's unique id (a 2-byte length, then its bytes),
+/// then the key a `stick on`/`store-request` rule keeps until the session
+/// has a server (`StickKeyBytes`, 8-byte aligned).
 struct SessionRuleTable: ~Copyable {
     /// Longest value a variable holds; a longer one is not stored (as when
     /// HAProxy's variable size limits are reached).
@@ -37,6 +39,9 @@ struct SessionRuleTable: ~Copyable {
     private let proxyUniqueIDOffset: Int
     /// Longest PROXY protocol unique id kept (the TLV's 128); 0: no sample reads `fc_pp_unique_id`.
     let proxyUniqueIDCapacity: Int
+    /// Where a record keeps its pending stick key; -1: no backend has a
+    /// rule that stores one (the bytes are then not in the records at all).
+    private let stickKeyOffset: Int
     private let variablesOffset = 16
     let stride: Int
     private var records: UnsafeMutableRawPointer
@@ -44,7 +49,7 @@ struct SessionRuleTable: ~Copyable {
     private let processRecord: UnsafeMutableRawPointer
 
     init(variableScopes: [VariableScope], processVariableCount: Int, captureLengths: [Int], uniqueIDCapacity: Int = 0,
-         proxyUniqueIDCapacity: Int = 0, initialCapacity: Int) {
+         proxyUniqueIDCapacity: Int = 0, keepsStickKeys: Bool = false, initialCapacity: Int) {
         variableCount = variableScopes.count
         outlivesExchange = variableScopes.map { $0 == .sess }
         self.captureLengths = captureLengths
@@ -61,6 +66,9 @@ struct SessionRuleTable: ~Copyable {
         proxyUniqueIDOffset = offset
         self.proxyUniqueIDCapacity = proxyUniqueIDCapacity
         if proxyUniqueIDCapacity > 0 { offset += 2 + proxyUniqueIDCapacity }
+        offset = (offset + 7) & ~7
+        stickKeyOffset = keepsStickKeys ? offset : -1
+        if keepsStickKeys { offset += MemoryLayout<StickKeyBytes>.stride }
         stride = (offset + 7) & ~7
         capacity = max(initialCapacity, 1)
         records = .allocate(byteCount: max(stride * capacity, 1), alignment: 8)
@@ -116,6 +124,19 @@ struct SessionRuleTable: ~Copyable {
         }
         for offset in captureOffsets { (r + offset).storeBytes(of: UInt16(0), as: UInt16.self) }
         if uniqueIDCapacity > 0 { (r + uniqueIDOffset).storeBytes(of: Self.uniqueIDUnset, as: UInt16.self) }
+    }
+
+    // MARK: Pending stick key
+
+    /// The key `Session.stick.keyPending` says is there.
+    func pendingStickKey(_ slot: UInt32) -> StickKeyBytes {
+        guard stickKeyOffset >= 0, let r = record(slot) else { return StickKeyBytes() }
+        return (r + stickKeyOffset).load(as: StickKeyBytes.self)
+    }
+
+    mutating func setPendingStickKey(_ slot: UInt32, _ key: StickKeyBytes) {
+        guard stickKeyOffset >= 0, let r = record(slot) else { return }
+        (r + stickKeyOffset).storeBytes(of: key, as: StickKeyBytes.self)
     }
 
     // MARK: Log level and tarpit
