@@ -28,6 +28,22 @@ extension ParserState {
                 return
             }
             if let target = parseLogTarget(words) { global.logs.append(target) }
+        case "strict-limits":
+            global.strictLimits = true
+            expectAtMost(1, words, after: k)
+        case "set-dumpable":
+            global.setDumpable = true
+            expectAtMost(1, words, after: k)
+        case "nosplice", "nopoll":
+            // They turn off what Weir never uses (splice(2), poll(2)).
+            expectAtMost(1, words, after: k)
+        case "tune.comp.maxlevel":
+            if let n = integer(words, 1, keyword: k, range: 1...9), n > 1 {
+                warning("'tune.comp.maxlevel \(n)' is ignored: Weir compresses at level 1, HAProxy's default", at: keyword)
+            }
+            expectAtMost(2, words, after: k)
+        case "no":
+            parseGlobalNo(words)
         case "ulimit-n":
             if let n = integer(words, 1, keyword: "ulimit-n", range: 1...(1 << 30)) { global.fileLimit = n }
             expectAtMost(2, words, after: "ulimit-n")
@@ -223,6 +239,25 @@ extension ParserState {
             }
             error("unknown keyword '\(k)' in 'global' section" + Keywords.didYouMean(k, among: Keywords.global), at: keyword)
         }
+    }
+
+    /// `no KEYWORD`: the global keywords HAProxy lets one turn off.
+    private mutating func parseGlobalNo(_ words: [Word]) {
+        guard words.count >= 2 else {
+            error("'no' expects a keyword after it, as in 'no strict-limits'", at: words[0])
+            return
+        }
+        let k = words[1].text
+        switch k {
+        case "strict-limits": global.strictLimits = false
+        case "set-dumpable": global.setDumpable = false
+        case "busy-polling": break
+        default:
+            error("'no \(k)' is not supported in a 'global' section (only 'no strict-limits', 'no set-dumpable' "
+                  + "and 'no busy-polling')", at: words[1])
+            return
+        }
+        expectAtMost(2, words, after: "no \(k)")
     }
 
     /// `cpu-map [auto:]GROUP[/THREADS] CPU-SET...`. GROUP is the thread

@@ -27,6 +27,7 @@ enum Keywords {
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
         "tune.ssl.cachesize", "tune.ssl.lifetime", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
         "ssl-default-server-options", "ssl-server-verify", "maxconnrate", "maxsessrate", "maxsslrate",
+        "strict-limits", "set-dumpable", "nosplice", "nopoll", "tune.comp.maxlevel",
     ]
 
     /// Global keywords accepted with a warning because they change nothing in
@@ -36,9 +37,16 @@ enum Keywords {
         "tune.ssl.default-dh-param": "Weir sizes DH parameters to the certificate's key; set them with 'ssl-dh-param-file'",
         "tune.maxaccept": schedulerTuning, "tune.maxpollevents": schedulerTuning,
         "tune.runqueue-depth": schedulerTuning, "tune.idletimer": schedulerTuning, "tune.recv_enough": schedulerTuning,
+        "busy-polling": "Weir's workers sleep in epoll_wait when they have nothing to do; they never spin",
+        "noepoll": "Weir's event loop always uses epoll",
+        "maxpipes": noSplice, "tune.pipesize": noSplice,
+        "maxzlibmem": compressionLimits, "maxcomprate": compressionLimits, "maxcompcpuusage": compressionLimits,
     ]
 
     private static let schedulerTuning = "it sizes the batches of HAProxy's scheduler; Weir's event loop sizes its own"
+    private static let noSplice = "Weir moves data through its own buffers, never with splice(2), so it uses no pipes"
+    private static let compressionLimits = "Weir does not throttle compression by memory, rate or CPU use; "
+        + "it compresses every eligible response at the fastest level"
 
     /// Why a global keyword is ignored, nil when it is not.
     static func ignoredGlobalReason(_ keyword: String) -> String? {
@@ -50,19 +58,17 @@ enum Keywords {
 
     static let globalUnsupported: Set<String> = [
         "maxsslconn",
-        "maxpipes", "maxzlibmem", "maxcomprate", "maxcompcpuusage", "lua-load", "lua-load-per-thread",
+        "lua-load", "lua-load-per-thread",
         "lua-prepend-path",
-        "busy-polling", "set-dumpable", "strict-limits",
         "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
         "h1-case-adjust", "h1-case-adjust-file", "ssl-engine", "ssl-mode-async",
         "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",
-        "thread-groups", "thread-group", "profiling.tasks", "profiling.memory", "noepoll", "nopoll", "nosplice",
+        "thread-groups", "thread-group", "profiling.tasks", "profiling.memory",
         "nogetaddrinfo", "noreuseport", "pp2-never-send-local", "stats-file", "fd-hard-limit", "grace",
         "unix-bind", "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
         "issuers-chain-path", "limited-quic", "ocsp-update.mode",
-        "tune.pipesize",
-        "tune.lua.maxmem", "tune.comp.maxlevel",
+        "tune.lua.maxmem",
     ]
 
     /// Proxy keywords Weir parses, with the sections that allow them.

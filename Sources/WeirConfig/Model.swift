@@ -742,6 +742,12 @@ public struct GlobalSettings: Sendable, Hashable {
     public var bufferSize = 16384
     /// `ulimit-n`: the file-descriptor limit to set; nil computes it from maxconn.
     public var fileLimit: Int?
+    /// `strict-limits` (HAProxy's default since 2.6): a file-descriptor
+    /// limit that cannot be set stops startup; `no strict-limits` makes it
+    /// a warning.
+    public var strictLimits = true
+    /// `set-dumpable`: core dumps stay possible after workers change user.
+    public var setDumpable = false
     /// `hard-stop-after`: how long (ms) an old generation may drain after a
     /// reload or soft stop before it is killed; nil waits for ever.
     public var hardStopAfter: Int?

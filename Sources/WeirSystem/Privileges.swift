@@ -58,6 +58,17 @@ public struct Privileges: Sendable {
 }
 
 extension Posix {
+    /// `set-dumpable`: a process that changed user may dump core again (the
+    /// change clears its dumpable flag), as large as the hard limit allows.
+    public static func enableCoreDumps() {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_CORE.rawValue), &limit) == 0 && limit.rlim_cur != limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_CORE.rawValue), &limit)
+        }
+        _ = CShims_set_dumpable(1)
+    }
+
     /// Sets RLIMIT_NOFILE to at least `needed` (soft and, if required, hard).
     public static func ensureFileLimit(_ needed: Int) throws(Privileges.Failure) {
         var limit = rlimit()

@@ -56,6 +56,7 @@ enum WorkerMode {
             let worker = try Worker(configuration: configuration, listeners: listeners,
                                     options: WorkerOptions(quiet: true, control: channel, segment: segment, slot: hello.slot))
             try privileges.apply()
+            if global.setDumpable { Posix.enableCoreDumps() }
             return worker.run()
         } catch {
             Notice.alert("worker: \(error)")

@@ -130,7 +130,9 @@ let binds = configuration.frontends.reduce(0) { $0 + $1.binds.count }
 if let needed = configuration.global.fileLimit
     ?? (configuration.global.maxconn > 0 ? 2 * configuration.global.maxconn + binds + 64 : nil) {
     do { try Posix.ensureFileLimit(needed) } catch {
-        fail("[ALERT]    (\(getpid())) : \(error)")
+        // `no strict-limits`: run with the limit there is, as HAProxy does.
+        if configuration.global.strictLimits { fail("[ALERT]    (\(getpid())) : \(error)") }
+        Notice.warning("\(error)")
     }
 }
 
@@ -171,6 +173,7 @@ func serve(_ configuration: Configuration, _ listeners: [BoundListener], _ optio
                                 options: WorkerOptions(debug: options.debug, quiet: quiet,
                                                        statsSockets: statsSockets))
         try privileges.apply()
+        if global.setDumpable { Posix.enableCoreDumps() }
         return worker.run()
     } catch {
         fail("[ALERT]    (\(getpid())) : \(error)")

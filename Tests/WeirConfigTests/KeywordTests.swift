@@ -31,6 +31,37 @@ import Testing
         #expect(errors("backend be\n    tune.h2.max-frame-size 16384\n") == ["t.cfg:2:5: error: 'tune.h2.max-frame-size' is not allowed in a 'backend' section"])
     }
 
+    @Test func limitsAndDumpabilityCanBeTurnedOffWithNo() throws {
+        var global = try #require(parse("global\n").configuration?.global)
+        #expect(global.strictLimits && !global.setDumpable)
+        let r = parse("global\n    no strict-limits\n    set-dumpable\n    nosplice\n    nopoll\n    tune.comp.maxlevel 1\n")
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning) == [])
+        global = try #require(r.configuration?.global)
+        #expect(!global.strictLimits && global.setDumpable)
+        global = try #require(parse("global\n    set-dumpable\n    no set-dumpable\n    no strict-limits\n    strict-limits\n")
+            .configuration?.global)
+        #expect(global.strictLimits && !global.setDumpable)
+        #expect(errors("global\n    no maxconn\n") == ["t.cfg:2:8: error: 'no maxconn' is not supported in a 'global' section "
+                                                         + "(only 'no strict-limits', 'no set-dumpable' and 'no busy-polling')"])
+        #expect(errors("global\n    strict-limits on\n").count == 1)
+    }
+
+    /// What HAProxy tunes and Weir does not have loads, with the reason.
+    @Test func spliceCompressionThrottlingAndPollingTuningIsIgnoredWithAReason() {
+        let r = parse("global\n    maxpipes 64\n    maxcompcpuusage 80\n    busy-polling\n    noepoll\n    tune.comp.maxlevel 9\n")
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning) == [
+            "t.cfg:2:5: warning: 'maxpipes' is ignored: Weir moves data through its own buffers, never with splice(2), so it uses no pipes",
+            "t.cfg:3:5: warning: 'maxcompcpuusage' is ignored: Weir does not throttle compression by memory, rate or CPU use; "
+                + "it compresses every eligible response at the fastest level",
+            "t.cfg:4:5: warning: 'busy-polling' is ignored: Weir's workers sleep in epoll_wait when they have nothing to do; they never spin",
+            "t.cfg:5:5: warning: 'noepoll' is ignored: Weir's event loop always uses epoll",
+            "t.cfg:6:5: warning: 'tune.comp.maxlevel 9' is ignored: Weir compresses at level 1, HAProxy's default",
+        ])
+        #expect(errors("global\n    tune.comp.maxlevel 10\n").count == 1)
+    }
+
     @Test func globalKeywords() throws {
         let r = parse("""
             global

@@ -43,6 +43,26 @@ struct MasterPrivilegeTests {
         }
     }
 
+    /// Linux makes the files under /proc/PID of a process that changed user,
+    /// and is not dumpable, owned by root: what `set-dumpable` changes is seen there.
+    @Test("'set-dumpable': workers that became nobody can dump core; without it they cannot")
+    func setDumpable() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        let nobody = try #require(getpwnam("nobody")).pointee.pw_uid
+        for dumpable in [true, false] {
+            let global = "    user nobody\n    group nogroup" + (dumpable ? "\n    set-dumpable" : "")
+            let h = try MasterHarness(config: masterConfig(server: backend.address, global: global))
+            defer { h.close() }
+            for worker in h.master.readyLines {
+                var info = stat()
+                #expect(stat("/proc/\(worker.pid)/status", &info) == 0)
+                #expect(info.st_uid == (dumpable ? nobody : 0), "set-dumpable \(dumpable): worker \(worker.pid)")
+            }
+            #expect(connectAndEcho(try h.master.port(of: "fe")), "\(h.output)")
+        }
+    }
+
     @Test("'uid' and 'gid' by number: workers take those ids")
     func numericIDs() throws {
         let backend = try Backend(.echo)

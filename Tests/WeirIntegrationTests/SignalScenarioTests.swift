@@ -36,4 +36,18 @@ struct LimitScenarioTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot raise the file-descriptor limit to 1073741824"), "\(result.stderr)")
     }
+
+    @Test("'no strict-limits': a file-descriptor limit that cannot be reached is a warning, and Weir serves")
+    func unreachableFileLimitWithoutStrictLimits() throws {
+        let backend = try Backend(.name("s1"))
+        defer { backend.stop() }
+        let weir = try WeirProcess.start(config: tcpConfig(backend: serverLines([backend]),
+                                                            global: "    ulimit-n 1073741824\n    no strict-limits"))
+        defer { weir.stop() }
+        #expect(weir.stderr.lines.contains { $0.contains("[WARNING]") && $0.contains("cannot raise the file-descriptor limit to 1073741824") },
+                "\(weir.stderr.text)")
+        let client = try Client(port: try weir.port(of: "fe"))
+        defer { client.close() }
+        #expect(try client.readLine() == "s1")
+    }
 }

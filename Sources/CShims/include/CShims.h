@@ -43,6 +43,8 @@ int CShims_memfd_create(const char *name);
 int CShims_set_parent_death_signal(int signal);
 /// prctl(PR_SET_TIMERSLACK, nanoseconds)
 int CShims_set_timer_slack(unsigned long nanoseconds);
+/// prctl(PR_SET_DUMPABLE, dumpable)
+int CShims_set_dumpable(int dumpable);
 /// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)
 int CShims_seqpacket_pair(int fds[2]);
 
