@@ -34,7 +34,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("crypt")]),
         .target(name: "WeirMaster", dependencies: ["WeirSystem", "WeirLoop", "WeirConfig", "WeirShared", "WeirHealth",
                                                   "CSystemd", "WeirTLS"]),
-        .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL", "WeirTLS"]),
+        .executableTarget(name: "weir", dependencies: ["WeirProxy", "WeirMaster", "WeirShared", "WeirConfig", "WeirSystem", "COpenSSL", "WeirTLS", "CShims"]),
         .target(name: "CFuzzDriver"),
         .executableTarget(name: "WeirHTTPFuzz", dependencies: ["WeirHTTP", "WeirDeflate", "CFuzzDriver"]),
 

@@ -116,7 +116,6 @@ extension ParserState {
         case "daemon":
             if expectAtMost(1, words, after: "daemon") {
                 global.daemon = true
-                warning("'daemon' is parsed but not applied yet: Weir stays in the foreground until a later release", at: keyword)
             }
         case "tune.bufsize":
             guard words.count > 1 else {

@@ -46,6 +46,9 @@ public struct MasterOptions: Sendable {
     public var finishPIDs: [Int32] = []
     public var terminatePIDs: [Int32] = []
     public var version: String
+    /// A daemon's pipe to the command that started it: written to once the
+    /// first generation serves (-1: not a daemon).
+    public var readinessFD: Int32 = -1
 
     /// With `-sf`/`-st` the ports are expected to be held by the process we
     /// take over from, so the probe that refuses to share a port is skipped.
@@ -457,6 +460,11 @@ public struct Master: ~Copyable, EventHandler {
         SystemdNotify.ready(status: status)
         answerReload(success: true, messages: pending.messages)
         if previous == 0 {
+            if options.readinessFD >= 0 {
+                Posix.writeAll(options.readinessFD, "1")
+                Posix.close(options.readinessFD)
+                Notice.detachFromTerminal()
+            }
             for pid in options.finishPIDs { Processes.signal(pid, SIGUSR1) }
             for pid in options.terminatePIDs { Processes.signal(pid, SIGTERM) }
         }

@@ -17,6 +17,8 @@ struct Options {
     /// `-W`/`-Ws` (and the default without `-d`): master and workers.
     var masterWorker = false
     var systemd = false
+    /// `-D`: go to the background once serving, as the `daemon` keyword.
+    var daemon = false
     /// `-S`: the master CLI socket.
     var masterSocket: String?
     /// `-sf`/`-st`: old processes to finish or terminate once we serve.
@@ -28,11 +30,12 @@ struct Options {
     }
 
     static let usage = """
-        Usage: weir [-f <cfgfile|cfgdir>]* [ -vdVc ] [ -p <pidfile> ] [ -L <name> ] [ -q ]
+        Usage: weir [-f <cfgfile|cfgdir>]* [ -vdDVc ] [ -p <pidfile> ] [ -L <name> ] [ -q ]
                     [ -W | -Ws ] [ -S <socket> ] [ -sf <pid>* | -st <pid>* ]
                weir cli <socket> <command>
                 -v displays version ; -vv shows known build options.
                 -d enters debug mode: one process in the foreground, no master.
+                -D goes to the background once serving (as 'daemon'; not with -d, -db or -Ws).
                 -db stays in the foreground: one process without master unless -W/-Ws.
                 -W master-worker mode (the default without -d) ; -Ws adds systemd notifications.
                 -S <socket> binds the master CLI to a UNIX socket path or fd@N.
@@ -58,6 +61,7 @@ struct Options {
             case "-f": options.configPaths.append(try value(for: argument))
             case "-c": options.checkOnly = true
             case "-d": options.debug = true
+            case "-D": options.daemon = true
             case "-db": options.foreground = true
             case "-q": options.quiet = true
             case "-v": options.showVersion = true

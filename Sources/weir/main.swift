@@ -10,7 +10,7 @@ import WeirTLS
 let version = ConfigParser.version
 
 func fail(_ message: String) -> Never {
-    Posix.writeAll(2, message + "\n")
+    Posix.writeAll(Notice.descriptor, message + "\n")
     exit(1)
 }
 
@@ -70,10 +70,12 @@ do {
     fail("weir: \(error.message)\n\(Options.usage)")
 }
 
-func masterOptions(_ options: Options, quiet: Bool = false) -> MasterOptions {
-    MasterOptions(configPaths: options.configPaths, arguments: CommandLine.arguments, cliAddress: options.masterSocket,
-                  quiet: options.quiet || quiet, finishPIDs: options.finishPIDs, terminatePIDs: options.terminatePIDs,
-                  version: version)
+func masterOptions(_ options: Options, quiet: Bool = false, readinessFD: Int32 = -1) -> MasterOptions {
+    var master = MasterOptions(configPaths: options.configPaths, arguments: CommandLine.arguments,
+                               cliAddress: options.masterSocket, quiet: options.quiet || quiet,
+                               finishPIDs: options.finishPIDs, terminatePIDs: options.terminatePIDs, version: version)
+    master.readinessFD = readinessFD
+    return master
 }
 
 // A master re-executed by a reload takes over from its previous image.
@@ -118,6 +120,11 @@ if options.checkOnly {
     exit(0)
 }
 
+// `daemon` or -D: the master goes to the background, and the command returns
+// once it serves. Not with -d, -db or -Ws (systemd supervises it), as in HAProxy.
+let readinessFD = (options.daemon || configuration.global.daemon) && !options.singleProcess && !options.foreground
+    && !options.systemd ? Daemon.detach() : -1
+
 if let pidfile = options.pidfile ?? configuration.global.pidfile {
     let fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { fail("[ALERT]    (\(getpid())) : cannot write pidfile \(pidfile): \(Errno.current)") }
@@ -138,7 +145,8 @@ if let needed = configuration.global.fileLimit
 
 if !options.singleProcess {
     let messages = result.diagnostics.map { $0.rendered() }
-    exit(Master.start(options: masterOptions(options, quiet: quiet), configuration: configuration, files: files,
+    exit(Master.start(options: masterOptions(options, quiet: quiet, readinessFD: readinessFD),
+                      configuration: configuration, files: files,
                       messages: messages))
 }
 
