@@ -44,6 +44,8 @@ extension ParserState {
             expectAtMost(2, words, after: k)
         case "no":
             parseGlobalNo(words)
+        case "unix-bind":
+            parseUnixBind(words)
         case "ulimit-n":
             if let n = integer(words, 1, keyword: "ulimit-n", range: 1...(1 << 30)) { global.fileLimit = n }
             expectAtMost(2, words, after: "ulimit-n")
@@ -240,6 +242,36 @@ extension ParserState {
         }
     }
 
+    /// `unix-bind [prefix PATH] [mode OCTAL] [user NAME] [uid N] [group NAME] [gid N]`.
+    private mutating func parseUnixBind(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("unix-bind: expected settings, as in 'unix-bind prefix /var/lib/weir mode 660'", at: words[0])
+            return
+        }
+        var index = 1
+        while index < words.count {
+            let option = words[index]
+            guard ["prefix", "mode", "user", "uid", "group", "gid"].contains(option.text) else {
+                error("unix-bind: unknown setting '\(option.text)'; expected 'prefix', 'mode', 'user', 'uid', 'group' or 'gid'",
+                      at: option)
+                return
+            }
+            guard index + 1 < words.count else {
+                error("unix-bind: '\(option.text)' expects a value", at: option)
+                return
+            }
+            let value = words[index + 1]
+            if option.text == "prefix" {
+                global.unixBindPrefix = value.text
+            } else {
+                var access = global.unixBindAccess
+                guard parseUnixAccessOption(option, value, into: &access, context: "unix-bind") else { return }
+                global.unixBindAccess = access
+            }
+            index += 2
+        }
+    }
+
     /// `no KEYWORD`: the global keywords HAProxy lets one turn off.
     private mutating func parseGlobalNo(_ words: [Word]) {
         guard words.count >= 2 else {
@@ -421,22 +453,19 @@ extension ParserState {
             }
             let value = words[index + 1]
             switch option.text {
-            case "mode":
-                guard let mode = UInt32(value.text, radix: 8), mode <= 0o7777 else {
-                    error("stats socket: 'mode' expects an octal permission like 600, got '\(value.text)'", at: value)
-                    return
-                }
-                socket.mode = mode
+            case "mode", "user", "uid", "group", "gid":
+                guard parseUnixAccessOption(option, value, into: &socket.access, context: "stats socket") else { return }
             case "level":
                 guard let level = StatsLevel(name: value.text) else {
                     error("stats socket: 'level' expects 'user', 'operator' or 'admin', got '\(value.text)'", at: value)
                     return
                 }
                 socket.level = level
-            case "user", "group", "uid", "gid", "name", "process", "expose-fd", "maxconn", "backlog":
+            case "name", "process", "expose-fd", "maxconn", "backlog":
                 warning("stats socket: '\(option.text)' is ignored", at: option)
             default:
-                error("stats socket: unsupported option '\(option.text)'; expected 'mode' or 'level'", at: option)
+                error("stats socket: unsupported option '\(option.text)'; expected 'mode', 'user', 'group', 'uid', 'gid' "
+                      + "or 'level'", at: option)
                 return
             }
             index += 2

@@ -27,7 +27,7 @@ enum Keywords {
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
         "tune.ssl.cachesize", "tune.ssl.lifetime", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
         "ssl-default-server-options", "ssl-server-verify", "maxconnrate", "maxsessrate", "maxsslrate",
-        "strict-limits", "set-dumpable", "nosplice", "nopoll", "tune.comp.maxlevel",
+        "strict-limits", "set-dumpable", "nosplice", "nopoll", "tune.comp.maxlevel", "unix-bind",
     ]
 
     /// Global keywords accepted with a warning because they change nothing in
@@ -65,7 +65,7 @@ enum Keywords {
         "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",
         "thread-groups", "thread-group", "profiling.tasks", "profiling.memory",
         "nogetaddrinfo", "noreuseport", "pp2-never-send-local", "stats-file", "fd-hard-limit", "grace",
-        "unix-bind", "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
+        "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
         "issuers-chain-path", "limited-quic", "ocsp-update.mode",
         "tune.lua.maxmem",
@@ -249,7 +249,7 @@ enum Keywords {
     static let bindOptionsUnsupported: Set<String> = [
         "npn",
         "ecdhe", "accept-netscaler-cip", "transparent",
-        "namespace", "mode", "user", "group", "uid", "gid", "level", "severity-output",
+        "namespace", "level", "severity-output",
         "process", "thread", "shards", "nice", "id", "expose-fd", "proto",
         "tcp-ut", "allow-0rtt", "quic-cc-algo", "quic-socket", "generate-certificates", "ca-sign-file",
         "no-ca-names", "label",

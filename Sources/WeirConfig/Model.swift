@@ -62,6 +62,29 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The socket options of a `bind` line, for each socket it opens.
+/// Who may use a UNIX listening socket: `mode`, `user`/`uid` and
+/// `group`/`gid` on a `bind` or `stats socket` line, or as `unix-bind`
+/// defaults. Names are looked up when the socket is created.
+public struct UnixSocketAccess: Sendable, Hashable {
+    /// Permissions (octal), nil: as created.
+    public var mode: UInt32?
+    public var user: String?
+    public var uid: UInt32?
+    public var group: String?
+    public var gid: UInt32?
+    public init() {}
+
+    /// This line's settings, and `defaults`' where it has none (an owner
+    /// given by name or number counts as given).
+    public func filled(from defaults: UnixSocketAccess) -> UnixSocketAccess {
+        var access = self
+        if access.mode == nil { access.mode = defaults.mode }
+        if access.user == nil && access.uid == nil { (access.user, access.uid) = (defaults.user, defaults.uid) }
+        if access.group == nil && access.gid == nil { (access.group, access.gid) = (defaults.group, defaults.gid) }
+        return access
+    }
+}
+
 public struct BindOptions: Sendable, Hashable {
     /// `backlog N`: the accept queue's length; nil: the frontend's
     /// `backlog`, else 1024.
@@ -79,6 +102,9 @@ public struct BindOptions: Sendable, Hashable {
     public var maxSegment: Int?
     /// `interface NAME`: SO_BINDTODEVICE.
     public var interface: String?
+    /// `mode`, `user`, `uid`, `group`, `gid` of a UNIX socket (with the
+    /// `unix-bind` defaults once the configuration is built).
+    public var unixAccess = UnixSocketAccess()
     public init() {}
 }
 
@@ -630,8 +656,8 @@ public enum StatsLevel: Int, Sendable, Hashable, Comparable {
 public struct StatsSocket: Sendable, Hashable {
     /// A UNIX socket path, an `ipv4@`/`ipv6@` address, or an inherited `fd@N`.
     public var address: ListenAddress
-    /// `mode`: the UNIX socket's permissions (octal), nil: 0600... as created.
-    public var mode: UInt32?
+    /// `mode`, `user`, `group`... of a UNIX socket; without a mode, 0600.
+    public var access = UnixSocketAccess()
     /// `level`, `operator` unless given, as in HAProxy.
     public var level: StatsLevel = .operator
     public var location: SourceLocation
@@ -709,6 +735,11 @@ public struct GlobalSettings: Sendable, Hashable {
     public var logs: [LogTarget] = []
     public var pidfile: String?
     public var daemon = false
+    /// `unix-bind prefix P`: put before the path of every UNIX socket Weir
+    /// listens on (binds and stats sockets), as HAProxy does.
+    public var unixBindPrefix: String?
+    /// `unix-bind mode|user|uid|group|gid`: defaults for those sockets.
+    public var unixBindAccess = UnixSocketAccess()
     /// `user`, `group`, `chroot`: applied by workers once they hold their sockets.
     public var user: String?
     public var group: String?

@@ -107,6 +107,20 @@ extension ParserState {
                 parseBindSocketOption(option, v, into: &socketOptions)
                 i += 2
                 continue
+            case "mode", "user", "uid", "group", "gid":
+                guard let v = value() else {
+                    i = words.count
+                    continue
+                }
+                if !parseUnixAccessOption(option, v, into: &socketOptions.unixAccess, context: "bind") {
+                    i = words.count
+                    continue
+                }
+                if proxies[index].binds[before...].contains(where: { if case .unix = $0.address { false } else { true } }) {
+                    warning("bind: '\(option.text)' applies to UNIX sockets only; ignored for '\(spec.text)'", at: option)
+                }
+                i += 2
+                continue
             case "accept-proxy":
                 for b in before..<proxies[index].binds.count { proxies[index].binds[b].acceptProxy = true }
                 i += 1
@@ -136,7 +150,8 @@ extension ParserState {
             let supported = ["name", "ssl", "accept-proxy", "crt", "crt-list", "strict-sni", "no-tls-tickets",
                              "prefer-client-ciphers", "verify", "ca-file", "ca-verify-file", "crl-file", "ca-ignore-err",
                              "crt-ignore-err",
-                             "tls-ticket-keys", "backlog", "maxconn", "mss", "interface", "v4v6", "v6only", "defer-accept", "tfo"]
+                             "tls-ticket-keys", "backlog", "maxconn", "mss", "interface", "v4v6", "v6only", "defer-accept", "tfo",
+                             "mode", "user", "uid", "group", "gid"]
                 + BindTLSOptions.valueKeywords + TLSVersionToggle.keywords
             let hint = Keywords.bindOptionsUnsupported.contains(option.text)
                 ? "" : Keywords.didYouMean(option.text, among: supported)
@@ -258,6 +273,33 @@ extension ParserState {
     // MARK: bind … backlog, maxconn, mss, interface
 
     /// A socket option of a bind line that takes a value.
+    /// `mode OCTAL`, `user NAME`, `uid N`, `group NAME` or `gid N` of a UNIX
+    /// socket (`bind`, `stats socket`, `unix-bind`); false after an error.
+    mutating func parseUnixAccessOption(_ option: Word, _ v: Word, into access: inout UnixSocketAccess,
+                                        context: String) -> Bool {
+        switch option.text {
+        case "mode":
+            guard let mode = UInt32(v.text, radix: 8), mode <= 0o7777 else {
+                error("\(context): 'mode' expects an octal permission like 660, got '\(v.text)'", at: v)
+                return false
+            }
+            access.mode = mode
+        case "uid", "gid":
+            guard let id = UInt32(v.text), id < UInt32.max else {
+                error("\(context): '\(option.text)' expects a number, got '\(v.text)'", at: v)
+                return false
+            }
+            if option.text == "uid" { (access.uid, access.user) = (id, nil) } else { (access.gid, access.group) = (id, nil) }
+        default:
+            guard !v.text.isEmpty else {
+                error("\(context): '\(option.text)' expects a name", at: v)
+                return false
+            }
+            if option.text == "user" { (access.user, access.uid) = (v.text, nil) } else { (access.group, access.gid) = (v.text, nil) }
+        }
+        return true
+    }
+
     mutating func parseBindSocketOption(_ option: Word, _ v: Word, into options: inout BindOptions) {
         switch option.text {
         case "backlog", "maxconn":

@@ -2,6 +2,27 @@
 // the global targets, then check what only the whole configuration shows.
 
 extension ParserState {
+    /// `unix-bind`: its prefix goes before every UNIX socket path (not the
+    /// abstract namespace's), and its access settings fill in what the
+    /// socket's own line does not give.
+    private mutating func applyUnixBind() {
+        let prefix = global.unixBindPrefix ?? ""
+        func prefixed(_ address: ListenAddress) -> ListenAddress {
+            guard case .unix(let path) = address, !path.hasPrefix("\0") else { return address }
+            return .unix(path: prefix + path)
+        }
+        for p in proxies.indices {
+            for b in proxies[p].binds.indices {
+                proxies[p].binds[b].address = prefixed(proxies[p].binds[b].address)
+                proxies[p].binds[b].options.unixAccess = proxies[p].binds[b].options.unixAccess.filled(from: global.unixBindAccess)
+            }
+        }
+        for s in global.statsSockets.indices {
+            global.statsSockets[s].address = prefixed(global.statsSockets[s].address)
+            global.statsSockets[s].access = global.statsSockets[s].access.filled(from: global.unixBindAccess)
+        }
+    }
+
     mutating func build() -> Configuration {
         var config = Configuration()
         if global.maxRewrite > global.bufferSize / 2 {
@@ -9,6 +30,7 @@ extension ParserState {
                    + "reduced to \(global.bufferSize / 2)", at: maxRewriteLocation)
             global.maxRewrite = global.bufferSize / 2
         }
+        applyUnixBind()
         config.global = global
         resolveErrorFilesBodies()
         checkProxyIDs()

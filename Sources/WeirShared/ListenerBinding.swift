@@ -137,7 +137,12 @@ public enum ListenerBinding {
                 guard let address = SocketAddress(unixPath: path) else {
                     throw StartupError("\(bind.location): UNIX socket path too long: \(path)")
                 }
-                return try Listening.open(address, options: .init(backlog: options.backlog), reusePort: false).release()
+                let fd = try Listening.open(address, options: .init(backlog: options.backlog), reusePort: false).release()
+                do { try bind.options.unixAccess.apply(to: path) } catch {
+                    Posix.close(fd)
+                    throw StartupError("\(bind.location): UNIX socket \(path): \(error)")
+                }
+                return fd
             case .inheritedFD(let fd):
                 return try Listening.adopt(fd).release()
             }
@@ -147,6 +152,31 @@ public enum ListenerBinding {
             throw error
         } catch {
             throw StartupError("\(error)")
+        }
+    }
+}
+
+extension UnixSocketAccess {
+    /// Sets the permissions and owner of the socket file at `path`; names
+    /// are looked up now (before a chroot hides the user database).
+    func apply(to path: String) throws(StartupError) {
+        if path.hasPrefix("\0") { return }
+        var uid = self.uid.map { uid_t($0) } ?? uid_t.max
+        var gid = self.gid.map { gid_t($0) } ?? gid_t.max
+        if let user {
+            guard let entry = getpwnam(user) else { throw StartupError("unknown user '\(user)'") }
+            uid = entry.pointee.pw_uid
+        }
+        if let group {
+            guard let entry = getgrnam(group) else { throw StartupError("unknown group '\(group)'") }
+            gid = entry.pointee.gr_gid
+        }
+        // -1 (uid_t.max) leaves that id unchanged.
+        if uid != uid_t.max || gid != gid_t.max, chown(path, uid, gid) != 0 {
+            throw StartupError("cannot change its owner: \(Errno.current)")
+        }
+        if let mode, chmod(path, mode_t(mode)) != 0 {
+            throw StartupError("cannot change its permissions: \(Errno.current)")
         }
     }
 }

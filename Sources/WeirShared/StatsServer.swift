@@ -28,7 +28,12 @@ public struct StatsSocketListener: Sendable {
                     throw StartupError("stats socket: path too long: \(path)")
                 }
                 let fd = try Listening.open(address, options: .init(backlog: 16), reusePort: false).release()
-                chmod(path, mode_t(socket.mode ?? 0o600))
+                var access = socket.access
+                if access.mode == nil { access.mode = 0o600 }
+                do { try access.apply(to: path) } catch {
+                    Posix.close(fd)
+                    throw StartupError("stats socket \(path): \(error)")
+                }
                 return StatsSocketListener(fd: fd, level: socket.level, path: path, name: path)
             case .ip(let ip, let port):
                 let address = SocketAddress(ip: ip.bytes, port: port)

@@ -62,6 +62,41 @@ import Testing
         #expect(errors("global\n    tune.comp.maxlevel 10\n").count == 1)
     }
 
+    @Test func unixBindPrefixesUnixPathsAndFillsInAccess() throws {
+        let r = parse("""
+            global
+                unix-bind prefix /var/lib/weir mode 660 user weir gid 7
+                stats socket /admin.sock level admin
+                stats socket ipv4@127.0.0.1:9999
+            frontend fe
+                bind /fe.sock mode 600 uid 0
+                bind abns@hidden
+                bind 127.0.0.1:80
+            """)
+        #expect(messages(r) == [])
+        let config = try #require(r.configuration)
+        #expect(config.global.statsSockets.map(\.address).first == .unix(path: "/var/lib/weir/admin.sock"))
+        #expect(config.global.statsSockets.count == 2)
+        #expect(config.global.statsSockets[0].access.mode == 0o660 && config.global.statsSockets[0].access.user == "weir")
+        let binds = config.frontends[0].binds
+        #expect(binds[0].address == .unix(path: "/var/lib/weir/fe.sock"))
+        // The line's own settings win; what it leaves out comes from unix-bind.
+        #expect(binds[0].options.unixAccess.mode == 0o600)
+        #expect(binds[0].options.unixAccess.uid == 0 && binds[0].options.unixAccess.user == nil)
+        #expect(binds[0].options.unixAccess.gid == 7)
+        #expect(binds[1].address == .unix(path: "\0hidden"), "the abstract namespace has no directory")
+    }
+
+    @Test func unixAccessSettingsAreChecked() {
+        #expect(errors("global\n    unix-bind mode 999\n") == ["t.cfg:2:20: error: unix-bind: 'mode' expects an octal permission like 660, got '999'"])
+        #expect(errors("global\n    unix-bind owner weir\n")
+                == ["t.cfg:2:15: error: unix-bind: unknown setting 'owner'; expected 'prefix', 'mode', 'user', 'uid', 'group' or 'gid'"])
+        #expect(errors("global\n    stats socket /s.sock uid x\n") == ["t.cfg:2:30: error: stats socket: 'uid' expects a number, got 'x'"])
+        let r = parse("frontend fe\n    bind 127.0.0.1:80 mode 600\n    default_backend be\nbackend be\n")
+        #expect(messages(r) == [])
+        #expect(messages(r, .warning).prefix(1) == ["t.cfg:2:23: warning: bind: 'mode' applies to UNIX sockets only; ignored for '127.0.0.1:80'"])
+    }
+
     @Test func globalKeywords() throws {
         let r = parse("""
             global
@@ -87,7 +122,7 @@ import Testing
         #expect(g.bufferSize == 32768)
         #expect(g.statsSockets.map(\.address) == [.unix(path: "/run/weir.sock")])
         #expect(g.statsSockets.map(\.level) == [.admin])
-        #expect(g.statsSockets.map(\.mode) == [0o600])
+        #expect(g.statsSockets.map(\.access.mode) == [0o600])
         #expect(g.statsTimeout == 30_000)
         #expect(messages(r, .warning) == [])
     }
@@ -108,13 +143,13 @@ import Testing
         #expect(messages(parse("global\n stats socket /a level root\n"))
                 == ["t.cfg:2:24: error: stats socket: 'level' expects 'user', 'operator' or 'admin', got 'root'"])
         #expect(messages(parse("global\n stats socket /a mode 999\n"))
-                == ["t.cfg:2:23: error: stats socket: 'mode' expects an octal permission like 600, got '999'"])
+                == ["t.cfg:2:23: error: stats socket: 'mode' expects an octal permission like 660, got '999'"])
         #expect(messages(parse("global\n stats socket 127.0.0.1:80-81\n"))
                 == ["t.cfg:2:15: error: stats socket: expected one address, not a port range: '127.0.0.1:80-81'"])
         #expect(messages(parse("global\n stats socket /a level\n"))
                 == ["t.cfg:2:18: error: stats socket: 'level' expects an argument"])
         #expect(messages(parse("global\n stats socket /a bogus 1\n"))
-                == ["t.cfg:2:18: error: stats socket: unsupported option 'bogus'; expected 'mode' or 'level'"])
+                == ["t.cfg:2:18: error: stats socket: unsupported option 'bogus'; expected 'mode', 'user', 'group', 'uid', 'gid' or 'level'"])
     }
 
     @Test func serverTLSGlobals() throws {
