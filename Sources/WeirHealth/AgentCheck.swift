@@ -227,10 +227,7 @@ extension HealthChecker {
         servers[i].agent?.deadline = loop.now + Int64(HealthChecker.spread(inter, percent: spreadPercent))
         loop.schedule(agentToken(i), at: servers[i].agent!.deadline)
 
-        var answer = event(i, .agent, result)
-        answer.agentReply = reply
-        answer.fromAgent = true
-        var events = [answer]
+        let wasUp = servers[i].agent?.up ?? true
         var changes: [CheckEvent] = []
         switch reply?.health {
         case .up?:
@@ -251,6 +248,13 @@ extension HealthChecker {
         case nil:
             break
         }
+        // Built once the reply is applied, so it carries the counters after it.
+        var answer = event(i, .agent, result)
+        answer.agentReply = reply
+        answer.fromAgent = true
+        // An agent that could not be asked fails nothing (HAProxy); one that says down does.
+        answer.countsFailure = wasUp && result.status == .layer7WrongStatus
+        var events = [answer]
         for var change in changes {
             change.fromAgent = true
             events.append(change)

@@ -1,4 +1,5 @@
 import WeirShared
+import WeirSystem
 
 /// One answer of a server's agent (`agent-check`), as HAProxy reads it: a
 /// line ended by CR or LF, made of words separated by spaces, tabs or
@@ -73,17 +74,34 @@ public struct AgentReply: Sendable, Hashable {
 
 extension CheckEvent {
     /// Records what this event says in the shared state, as the runtime
-    /// API would: the check or agent status, and an agent's
-    /// administrative state, weight (`N%` of the configured one) and
-    /// maxconn. The log line of an administrative change the agent made.
+    /// API would: the check's or agent's result and counters (`show
+    /// stat`), the server's and its backend's DOWN transitions and
+    /// downtime, and an agent's administrative state, weight (`N%` of the
+    /// configured one) and maxconn. The log line of an administrative
+    /// change the agent made.
     public func record(in segment: SharedSegment) -> String? {
         let entity = segment.layout.server(backend: backend, server)
-        if let result {
-            if fromAgent {
-                segment.setAgentStatus(result.status.code, duration: result.duration, entity)
-            } else {
-                segment.setCheckStatus(result.status.code, entity)
-            }
+        if (result != nil && !fromAgent) || checkHealth != nil {
+            var check = segment.checkRecord(entity)
+            if let result, !fromAgent { check = SharedSegment.CheckRecord(result, health: check.health) }
+            check.health = checkHealth ?? check.health
+            segment.setCheckRecord(check, entity)
+        }
+        if (result != nil && fromAgent) || agentHealth != nil {
+            var agent = segment.checkRecord(entity, agent: true)
+            if let result, fromAgent { agent = SharedSegment.CheckRecord(result, health: agent.health) }
+            agent.health = agentHealth ?? agent.health
+            segment.setCheckRecord(agent, agent: true, entity)
+        }
+        if countsFailure { segment.countFailedCheck(entity) }
+        let wall = Int(Clock.wallMilliseconds() / 1000)
+        let backendEntity = segment.layout.backend(backend)
+        if kind == .wentDown {
+            segment.markDown(entity, now: wall)
+            if backendHasNoServer { segment.markDown(backendEntity, now: wall) }
+        } else if kind == .wentUp {
+            segment.markUp(entity, now: wall)
+            segment.markUp(backendEntity, now: wall)
         }
         guard let reply = agentReply else { return nil }
         if let percent = reply.weightPercent {
@@ -103,5 +121,13 @@ extension CheckEvent {
         case .ready:
             return "\(who) is leaving forced \(was.contains(.maint) ? "maintenance" : "drain") (via agent\(why))."
         }
+    }
+}
+
+extension SharedSegment.CheckRecord {
+    /// What `show stat` shows of a check's result.
+    init(_ result: CheckResult, health: Int) {
+        self.init(status: result.status.code, code: result.code, duration: Int(result.duration),
+                  info: result.info ?? "", health: health)
     }
 }

@@ -110,6 +110,9 @@ public struct CheckEvent: Sendable {
         /// An agent check ended: its status and reply (`agentReply`) for
         /// the host to record; no log line of its own.
         case agent
+        /// A check ended and changed nothing: its result for the host to
+        /// record (`show stat`); no log line.
+        case checked
     }
 
     public var kind: Kind
@@ -134,6 +137,16 @@ public struct CheckEvent: Sendable {
     public var fromAgent = false
     /// For a server with `track`: `backend/server` of the server it tracks.
     public var via: String?
+    /// The rise/fall counters after this event: the checks' (nil for a
+    /// server without `check`) and the agent's (nil without an agent).
+    public var checkHealth: Int?
+    public var agentHealth: Int?
+    /// The check (or agent) that ended failed while the server was not
+    /// fully DOWN: HAProxy counts it in `chkfail`. Set on one event per check.
+    public var countsFailure = false
+
+    /// Whether the event changes what the balancers use (not a bare result).
+    public var changesState: Bool { kind != .agent && kind != .checked }
 
     /// The backend has no usable server left (HAProxy's ALERT line follows the DOWN one).
     public var backendHasNoServer: Bool { kind == .wentDown && activeLeft == 0 && backupLeft == 0 }
@@ -145,7 +158,7 @@ public struct CheckEvent: Sendable {
         let running = backupLeft > 0 && activeLeft == 0 ? " Running on backup." : ""
         let summary = via.map { " via " + $0 } ?? cause.map { ", " + $0 } ?? result.map { ", " + $0.summary } ?? ""
         switch kind {
-        case .weight, .agent:
+        case .weight, .agent, .checked:
             return nil
         case .wentDown:
             return "\(who) is DOWN\(summary). \(activeLeft) active and \(backupLeft) backup servers left.\(running)"

@@ -729,6 +729,10 @@ public struct HealthChecker {
         let transition = servers[i].state.record(success: success)
         var events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
         events += softStop(i, result)
+        // Every check's result reaches the host, for `show stat`.
+        if events.isEmpty { events.append(event(i, .checked, result)) }
+        // HAProxy counts a failure unless the server was already fully DOWN.
+        events[0].countsFailure = !success && previousHealth > 0
         servers[i].lastPassed = result.passed
         servers[i].lastResult = result
         let interval = servers[i].settings.interval(transitioning: servers[i].state.isTransitioning,
@@ -837,6 +841,11 @@ public struct HealthChecker {
             let transition = servers[i].state.markDown()
             events = changed(i, transition, result, previousHealth: previousHealth, loop: &loop)
         }
+        // An `on-error` that fails the check records its result, as a check's.
+        if servers[i].settings.onError != .fastinter {
+            if events.isEmpty { events.append(event(i, .checked, result)) }
+            events[0].countsFailure = previousHealth > 0
+        }
         servers[i].lastPassed = false
         // The next check comes sooner.
         if !servers[i].running, let fast = servers[i].settings.fastinter, loop.now + Int64(fast) < servers[i].deadline {
@@ -903,9 +912,12 @@ public struct HealthChecker {
     func event(_ i: Int, _ kind: CheckEvent.Kind, _ result: CheckResult?) -> CheckEvent {
         let s = servers[i]
         let online = onlineCounts(s.backend)
-        return CheckEvent(kind: kind, backend: s.backend, server: s.server, state: s.health, result: result,
-                          backendName: s.backendName, serverName: s.serverName, isBackup: s.isBackup,
-                          activeLeft: online.active, backupLeft: online.backup)
+        var e = CheckEvent(kind: kind, backend: s.backend, server: s.server, state: s.health, result: result,
+                           backendName: s.backendName, serverName: s.serverName, isBackup: s.isBackup,
+                           activeLeft: online.active, backupLeft: online.backup)
+        e.checkHealth = s.runsChecks ? s.state.health : nil
+        e.agentHealth = s.agent.map { $0.up ? 1 : 0 }
+        return e
     }
 
     /// The backend's servers that take new sessions.

@@ -57,7 +57,7 @@ public struct MailAlerts {
         switch event.kind {
         case .wentDown: return .alert
         case .wentUp, .stopping: return .notice
-        case .weight, .progress, .agent: return nil
+        case .weight, .progress, .agent, .checked: return nil
         }
     }
 

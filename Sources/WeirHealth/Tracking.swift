@@ -24,7 +24,7 @@ extension HealthChecker {
         var all: [CheckEvent] = []
         for event in events {
             all.append(event)
-            guard event.kind != .progress, let root = members[event.backend][event.server].checked else { continue }
+            guard event.kind != .progress, event.changesState, let root = members[event.backend][event.server].checked else { continue }
             for t in servers[root].trackers {
                 trackers[t].health = HealthChecker.trackedHealth(servers[root].health, rootWeight: servers[root].configuredWeight,
                                                                  ownWeight: trackers[t].configuredWeight)

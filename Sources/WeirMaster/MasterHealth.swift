@@ -64,8 +64,9 @@ extension Master {
                 if let line = event.record(in: segment) { Notice.warning(line) }
                 sessions = segment.current(entity)
             }
-            // What an agent's answer changes, the workers read from the shared state.
-            if event.kind != .agent { publish(backend: event.backend, server: event.server, state: event.state) }
+            // What an agent's answer changes, the workers read from the shared state;
+            // a bare check result changes nothing for them.
+            if event.changesState { publish(backend: event.backend, server: event.server, state: event.state) }
             if let line = event.logLine(sessions: sessions) {
                 Notice.warning(line)
                 mailAlerts?.alert(event, logged: line, loop: &loop)

@@ -16,8 +16,9 @@ extension Worker {
     mutating func checkerEvents(_ events: [CheckEvent], loop: inout EventLoop) {
         for event in events {
             let sessions = backends[event.backend].balancer.servers[event.server].activeConnections
-            // What an agent's answer changes, the balancer reads from the shared state.
-            if event.kind != .agent {
+            // What an agent's answer changes, the balancer reads from the
+            // shared state; a bare check result changes nothing for it.
+            if event.changesState {
                 applyServerHealth(backend: event.backend, server: event.server, event.state,
                                   stopping: event.kind == .stopping, loop: &loop)
             }

@@ -30,10 +30,20 @@ public struct SegmentEntity: Sendable, Hashable {
     public var tracked: String
     /// A server's `maxqueue`, 0 for none.
     public var queueLimit: Int
+    /// A server's `cookie` value, or a backend's cookie name; empty without.
+    public var cookie: String
+    /// A backend's `balance` algorithm, as HAProxy names it in `show stat`.
+    public var algorithm: String
+    /// A server's `rise` and `fall` when it has `check`; 0 without.
+    public var checkRise: Int
+    public var checkFall: Int
+    /// The server has `agent-check`.
+    public var hasAgent: Bool
 
     public init(kind: EntityKind, proxy: String, server: String = "", proxyID: Int, serverID: Int = 0,
                 isHTTP: Bool, isBackup: Bool = false, address: String = "", isStopped: Bool = false,
-                tracked: String = "", queueLimit: Int = 0) {
+                tracked: String = "", queueLimit: Int = 0, cookie: String = "", algorithm: String = "",
+                checkRise: Int = 0, checkFall: Int = 0, hasAgent: Bool = false) {
         self.kind = kind
         self.proxy = proxy
         self.server = server
@@ -45,6 +55,11 @@ public struct SegmentEntity: Sendable, Hashable {
         self.isStopped = isStopped
         self.tracked = tracked
         self.queueLimit = queueLimit
+        self.cookie = cookie
+        self.algorithm = algorithm
+        self.checkRise = checkRise
+        self.checkFall = checkFall
+        self.hasAgent = hasAgent
     }
 
     /// The name that survives a reload: `proxy` for a frontend or backend, `proxy/server` for a server.
@@ -102,7 +117,8 @@ public struct SegmentLayout: Sendable, Equatable {
         }
         for (index, backend) in configuration.backends.enumerated() {
             entities.append(SegmentEntity(kind: .backend, proxy: backend.name, proxyID: backendIDs[index],
-                                          isHTTP: backend.mode == .http))
+                                          isHTTP: backend.mode == .http, cookie: backend.cookie?.name ?? "",
+                                          algorithm: SegmentLayout.name(of: backend.balance)))
         }
         for (index, backend) in configuration.backends.enumerated() {
             for server in backend.servers {
@@ -114,7 +130,10 @@ public struct SegmentLayout: Sendable, Equatable {
                                               proxyID: backendIDs[index], serverID: server.id,
                                               isHTTP: backend.mode == .http, isBackup: server.backup,
                                               address: server.address.description, tracked: tracked ?? "",
-                                              queueLimit: server.maxqueue))
+                                              queueLimit: server.maxqueue, cookie: server.cookie ?? "",
+                                              checkRise: server.check.enabled ? server.check.rise : 0,
+                                              checkFall: server.check.enabled ? server.check.fall : 0,
+                                              hasAgent: server.check.agent.enabled))
             }
         }
         self.init(entities: entities)!
@@ -201,11 +220,29 @@ public struct SegmentLayout: Sendable, Equatable {
     }
 
     /// One line per entity: kind, proxy, server, ids, mode, backup, address, stopped, tracked, queue limit, tab-separated.
+    /// HAProxy's name of a `balance` algorithm (`algo` in `show stat`).
+    static func name(of algorithm: BalanceAlgorithm) -> String {
+        switch algorithm {
+        case .roundRobin: "roundrobin"
+        case .staticRoundRobin: "static-rr"
+        case .leastConn: "leastconn"
+        case .first: "first"
+        case .source: "source"
+        case .random: "random"
+        case .uri: "uri"
+        case .urlParam: "url_param"
+        case .header: "hdr"
+        case .hash: "hash"
+        }
+    }
+
     public func encoded() -> [UInt8] {
         var text = ""
         for e in entities {
             text += [e.kind.rawValue, e.proxy, e.server, String(e.proxyID), String(e.serverID), e.isHTTP ? "http" : "tcp",
-                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0", e.tracked, String(e.queueLimit)].joined(separator: "\t") + "\n"
+                     e.isBackup ? "1" : "0", e.address, e.isStopped ? "1" : "0", e.tracked, String(e.queueLimit),
+                     e.cookie, e.algorithm, String(e.checkRise), String(e.checkFall), e.hasAgent ? "1" : "0"]
+                .joined(separator: "\t") + "\n"
         }
         return Array(text.utf8)
     }
@@ -215,15 +252,20 @@ public struct SegmentLayout: Sendable, Equatable {
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             // A segment of an earlier Weir (taken over across an upgrade)
-            // has no `tracked` nor queue limit fields.
-            guard f.count == 9 || f.count == 11, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]),
+            // may lack the `tracked` and queue limit fields, or the cookie,
+            // algorithm and check settings.
+            guard f.count == 9 || f.count == 11 || f.count == 16, let kind = EntityKind(rawValue: f[0]), let proxyID = Int(f[3]),
                   let serverID = Int(f[4]) else {
                 return nil
             }
             entities.append(SegmentEntity(kind: kind, proxy: f[1], server: f[2], proxyID: proxyID, serverID: serverID,
                                           isHTTP: f[5] == "http", isBackup: f[6] == "1", address: f[7],
                                           isStopped: f[8] == "1", tracked: f.count > 9 ? f[9] : "",
-                                          queueLimit: f.count > 10 ? Int(f[10]) ?? 0 : 0))
+                                          queueLimit: f.count > 10 ? Int(f[10]) ?? 0 : 0,
+                                          cookie: f.count > 11 ? f[11] : "", algorithm: f.count > 12 ? f[12] : "",
+                                          checkRise: f.count > 13 ? Int(f[13]) ?? 0 : 0,
+                                          checkFall: f.count > 14 ? Int(f[14]) ?? 0 : 0,
+                                          hasAgent: f.count > 15 && f[15] == "1"))
         }
         return SegmentLayout(entities: entities)
     }

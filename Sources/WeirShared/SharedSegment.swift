@@ -178,8 +178,34 @@ enum StateWord: Int {
     /// 8 ASCII bytes in one word, 0 before any; then its duration in ms.
     case agentStatus
     case agentDuration
+    /// The last check's and agent's results below (with the status texts
+    /// and the agent's status and duration above) are written by the
+    /// checks' host alone, under this sequence number: odd while a write
+    /// is under way (a seqlock), so a reader never mixes two results.
+    case resultSequence
+    /// The last check's layer 5-7 code (`check_code`), its duration in ms
+    /// (-1 before any), and the rise/fall counter (`check_health`).
+    case checkCode
+    case checkDuration
+    case checkHealth
+    /// The last check's output (`last_chk`): its length, then its bytes
+    /// (64 at most); the same for the agent (`last_agt`).
+    case checkInfoLength
+    case checkInfo
+    case agentHealth = 31
+    case agentInfoLength
+    case agentInfo
+    /// Counters of the checks' host, carried over a reload: failed checks
+    /// (`chkfail`), UP to DOWN transitions (`chkdown`), seconds spent DOWN
+    /// before the present stay (`downtime`), and since when the server (or
+    /// backend, for the last three) has been DOWN, 0 while it is not.
+    case failedChecks = 41
+    case downTransitions
+    case downTime
+    case downSince
     static let checkStatusBytes = 32
-    static let stride = 18
+    static let infoWords = 8
+    static let stride = 45
 }
 
 /// The shared-memory segment of one generation: a memfd the master (or a
@@ -195,7 +221,10 @@ enum StateWord: Int {
 /// tables and their descriptions; then the TLS session-ticket keys and the
 /// TLS session cache.
 public struct SharedSegment: @unchecked Sendable {
-    static let magic: UInt64 = 0x3248_534D_5249_4557  // "WEIRSHM2", little-endian
+    /// "WEIRSHM3", little-endian: a new number whenever the words change
+    /// place (3: the checks' results and counters), so that a binary never
+    /// reads another's segment with the wrong layout.
+    static let magic: UInt64 = 0x3348_534D_5249_4557
     static let headerSize = 256
     static let workerHeaderSize = 64
 
@@ -326,6 +355,9 @@ public struct SharedSegment: @unchecked Sendable {
                 segment.store(.maxconn, server.maxconn, e)
                 segment.store(.admin, server.disabled ? AdminState.configMaint.rawValue : 0, e)
                 segment.store(.lastChange, now, e)
+                // Checks start UP, their counter at `rise`, as HAProxy's do.
+                segment.store(.checkHealth, server.check.rise, e)
+                segment.store(.agentHealth, 1, e)
             }
         }
         segment.passAdminStatesToTrackers()
@@ -476,6 +508,9 @@ public struct SharedSegment: @unchecked Sendable {
             guard let o = oldIndex[entity.key] else { continue }
             carry(old.totals(o), into: index)
             store(.maximum, old.load(.maximum, o), index)
+            for word in [StateWord.failedChecks, .downTransitions, .downTime, .downSince] {
+                store(word, old.load(word, o), index)
+            }
             guard entity.kind == .server else { continue }
             let runtime = AdminState(rawValue: old.load(.admin, o)).subtracting([.configMaint, .inheritedMaint, .inheritedDrain])
             let configured = AdminState(rawValue: load(.admin, index)).intersection(.configMaint)
@@ -483,7 +518,12 @@ public struct SharedSegment: @unchecked Sendable {
             store(.health, old.load(.health, o), index)
             store(.lastChange, old.load(.lastChange, o), index)
             if old.load(.initialWeight, o) == load(.initialWeight, index) { store(.weight, old.load(.weight, o), index) }
-            setCheckStatus(old.checkStatus(o), index)
+            // The new checks start their rise/fall counters afresh.
+            var check = old.checkRecord(o), agent = old.checkRecord(o, agent: true)
+            check.health = load(.checkHealth, index)
+            agent.health = load(.agentHealth, index)
+            setCheckRecord(check, index)
+            setCheckRecord(agent, agent: true, index)
             // An address set at run time (runtime API, DNS) outlives the
             // reload while the server is configured the same way.
             if entity.address == old.layout.entities[o].address, let previous = old.addresses?.load(o), previous.isSet,
@@ -545,6 +585,12 @@ public struct SharedSegment: @unchecked Sendable {
             let handed = counters(slot: handedOverSlot) + entity * Counter.stride
             for counter in Counter.allCases { handed[counter.rawValue] = 0 }
             for word in [StateWord.sessionRate, .requestRate, .connectionRate] { store(word, 0, entity) }
+            // HAProxy clears a server's check counters, not a backend's
+            // `chkdown` nor anyone's downtime.
+            if layout.entities[entity].kind == .server {
+                store(.failedChecks, 0, entity)
+                store(.downTransitions, 0, entity)
+            }
         }
         clearMaxima()
     }
@@ -747,38 +793,147 @@ public struct SharedSegment: @unchecked Sendable {
         bumpStateVersion()
     }
 
-    /// The check status text slot (for the health checker), 32 bytes at most.
-    public func setCheckStatus(_ text: String, _ entity: Int) {
-        let bytes = Array(text.utf8.prefix(StateWord.checkStatusBytes))
-        let base = UnsafeMutableRawPointer(states + entity * StateWord.stride + StateWord.checkStatus.rawValue)
-        for (i, byte) in bytes.enumerated() { base.storeBytes(of: byte, toByteOffset: i, as: UInt8.self) }
-        store(.checkStatusLength, bytes.count, entity)
+    @inline(__always)
+    func atomic(index: Int, _ entity: Int) -> UnsafeAtomic<Int> {
+        UnsafeAtomic<Int>(at: states + entity * StateWord.stride + index)
     }
 
-    /// The agent check's last status and how long it took (ms).
-    public func setAgentStatus(_ text: String, duration: Int64, _ entity: Int) {
-        var word: UInt64 = 0
-        for (i, byte) in text.utf8.prefix(8).enumerated() { word |= UInt64(byte) << (8 * UInt64(i)) }
-        store(.agentStatus, Int(bitPattern: UInt(word)), entity)
-        store(.agentDuration, Int(duration), entity)
-    }
-
-    /// The agent check's last status, nil before one (or without an agent).
-    public func agentStatus(_ entity: Int) -> (status: String, duration: Int)? {
-        var word = UInt64(UInt(bitPattern: load(.agentStatus, entity)))
-        guard word != 0 else { return nil }
-        var bytes: [UInt8] = []
-        while word != 0 {
-            bytes.append(UInt8(word & 0xFF))
-            word >>= 8
+    /// Stores `text`'s first `words * 8` bytes, packed in the words from
+    /// `first`, and their count in `length`.
+    func storeText(_ text: String, length: StateWord, first: StateWord, words: Int, _ entity: Int) {
+        let bytes = Array(text.utf8.prefix(words * 8))
+        for w in 0..<words {
+            var word: UInt64 = 0
+            for i in 0..<8 where w * 8 + i < bytes.count { word |= UInt64(bytes[w * 8 + i]) << (8 * UInt64(i)) }
+            atomic(index: first.rawValue + w, entity).store(Int(bitPattern: UInt(word)), ordering: .relaxed)
         }
-        return (String(decoding: bytes, as: UTF8.self), load(.agentDuration, entity))
+        store(length, bytes.count, entity)
     }
 
-    public func checkStatus(_ entity: Int) -> String {
-        let length = min(max(load(.checkStatusLength, entity), 0), StateWord.checkStatusBytes)
-        let base = UnsafeRawPointer(states + entity * StateWord.stride + StateWord.checkStatus.rawValue)
-        return String(decoding: UnsafeRawBufferPointer(start: base, count: length), as: UTF8.self)
+    func loadText(length: StateWord, first: StateWord, words: Int, _ entity: Int) -> String {
+        let count = min(max(load(length, entity), 0), words * 8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        for w in 0..<(count + 7) / 8 {
+            let word = UInt64(UInt(bitPattern: atomic(index: first.rawValue + w, entity).load(ordering: .relaxed)))
+            for i in 0..<min(8, count - w * 8) { bytes.append(UInt8(truncatingIfNeeded: word >> (8 * UInt64(i)))) }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The last check's or agent check's result (`show stat`), as the
+    /// checks' host records it.
+    public struct CheckRecord: Sendable, Hashable {
+        /// HAProxy's short status (`L7OK`, `L4CON`…), empty before any check.
+        public var status = ""
+        /// The layer 5-7 code (an HTTP status), nil when it had none.
+        public var code: Int?
+        /// Milliseconds the check took, nil before any.
+        public var duration: Int?
+        /// What it said (a reason phrase, an error, the agent's line).
+        public var info = ""
+        /// The rise/fall counter: 0 to rise + fall - 1.
+        public var health = 0
+
+        public init(status: String = "", code: Int? = nil, duration: Int? = nil, info: String = "", health: Int = 0) {
+            self.status = status
+            self.code = code
+            self.duration = duration
+            self.info = info
+            self.health = health
+        }
+    }
+
+    /// Records a check's (or with `agent`, the agent's) result (the
+    /// checks' host only, the one writer).
+    public func setCheckRecord(_ record: CheckRecord, agent: Bool = false, _ entity: Int) {
+        let sequence = atomic(.resultSequence, entity)
+        let before = sequence.load(ordering: .relaxed)
+        sequence.store(before | 1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .releasing)
+        if agent {
+            var word: UInt64 = 0
+            for (i, byte) in record.status.utf8.prefix(8).enumerated() { word |= UInt64(byte) << (8 * UInt64(i)) }
+            store(.agentStatus, Int(bitPattern: UInt(word)), entity)
+            store(.agentDuration, record.duration ?? -1, entity)
+            store(.agentHealth, record.health, entity)
+            storeText(record.info, length: .agentInfoLength, first: .agentInfo, words: StateWord.infoWords, entity)
+        } else {
+            storeText(record.status, length: .checkStatusLength, first: .checkStatus,
+                      words: StateWord.checkStatusBytes / 8, entity)
+            store(.checkCode, record.code ?? -1, entity)
+            store(.checkDuration, record.duration ?? -1, entity)
+            store(.checkHealth, record.health, entity)
+            storeText(record.info, length: .checkInfoLength, first: .checkInfo, words: StateWord.infoWords, entity)
+        }
+        sequence.store((before | 1) &+ 1, ordering: .releasing)
+    }
+
+    /// The check's (or with `agent`, the agent's) last result.
+    public func checkRecord(_ entity: Int, agent: Bool = false) -> CheckRecord {
+        func read() -> CheckRecord {
+            if agent {
+                var word = UInt64(UInt(bitPattern: load(.agentStatus, entity)))
+                var bytes: [UInt8] = []
+                while word != 0 {
+                    bytes.append(UInt8(word & 0xFF))
+                    word >>= 8
+                }
+                let duration = load(.agentDuration, entity)
+                return CheckRecord(status: String(decoding: bytes, as: UTF8.self),
+                                   duration: bytes.isEmpty || duration < 0 ? nil : duration,
+                                   info: loadText(length: .agentInfoLength, first: .agentInfo,
+                                                  words: StateWord.infoWords, entity),
+                                   health: load(.agentHealth, entity))
+            }
+            let code = load(.checkCode, entity), duration = load(.checkDuration, entity)
+            return CheckRecord(status: loadText(length: .checkStatusLength, first: .checkStatus,
+                                                words: StateWord.checkStatusBytes / 8, entity),
+                               code: code < 0 ? nil : code, duration: duration < 0 ? nil : duration,
+                               info: loadText(length: .checkInfoLength, first: .checkInfo, words: StateWord.infoWords,
+                                              entity),
+                               health: load(.checkHealth, entity))
+        }
+        let sequence = atomic(.resultSequence, entity)
+        // The writer holds the sequence odd for a few stores: a bounded spin.
+        for _ in 0..<10_000 {
+            let before = sequence.load(ordering: .acquiring)
+            if before & 1 != 0 { continue }
+            let record = read()
+            atomicMemoryFence(ordering: .acquiring)
+            if sequence.load(ordering: .relaxed) == before { return record }
+        }
+        return read()
+    }
+
+    /// `chkfail`: one more failed check (the checks' host only).
+    public func countFailedCheck(_ entity: Int) {
+        atomic(.failedChecks, entity).wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// A server, or a backend (its last server gone), went DOWN at `now`
+    /// (wall seconds): one more `chkdown`, and its downtime runs. Nothing
+    /// when it already was.
+    public func markDown(_ entity: Int, now: Int) {
+        guard load(.downSince, entity) == 0 else { return }
+        store(.downSince, max(now, 1), entity)
+        atomic(.downTransitions, entity).wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// It is back: its downtime stops and adds up.
+    public func markUp(_ entity: Int, now: Int) {
+        let since = load(.downSince, entity)
+        guard since != 0 else { return }
+        store(.downTime, load(.downTime, entity) + max(0, now - since), entity)
+        store(.downSince, 0, entity)
+    }
+
+    /// `chkfail`, `chkdown` and `downtime` (seconds, the present stay
+    /// included) of a server or backend.
+    public func checkCounters(_ entity: Int, now: Int) -> (failed: Int, downs: Int, downtime: Int) {
+        let since = load(.downSince, entity)
+        return (load(.failedChecks, entity), load(.downTransitions, entity),
+                load(.downTime, entity) + (since != 0 ? max(0, now - since) : 0))
     }
 }
 

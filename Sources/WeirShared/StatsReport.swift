@@ -18,8 +18,13 @@ public struct StatsRow: Sendable {
     public var backup: Int
     public var lastChange: Int
     public var checkStatus: String
-    /// The agent check's last status and duration (ms), nil without one.
-    public var agent: (status: String, duration: Int)?
+    /// A server's last check and agent check results.
+    public var check = SharedSegment.CheckRecord()
+    public var agent = SharedSegment.CheckRecord()
+    /// `chkfail`, `chkdown`, `downtime` (seconds) of a server or backend.
+    public var failedChecks = 0
+    public var downTransitions = 0
+    public var downtime = 0
     public var rates = SharedSegment.Rates()
     /// A frontend's `rate-limit sessions` (0: none).
     public var sessionRateLimit = 0
@@ -103,8 +108,12 @@ public struct StatsView {
             row.backup = info.isBackup ? 1 : 0
             row.limit = current.maxconn(entity)
             row.lastChange = max(0, now - current.lastChange(entity))
-            row.checkStatus = current.checkStatus(entity)
-            row.agent = current.agentStatus(entity)
+            if info.checkRise > 0 {
+                row.check = current.checkRecord(entity)
+                row.checkStatus = row.check.status
+            }
+            if info.hasAgent { row.agent = current.checkRecord(entity, agent: true) }
+            (row.failedChecks, row.downTransitions, row.downtime) = current.checkCounters(entity, now: now)
         case .backend:
             guard let b = layout.backendIndex(of: entity) else { break }
             var anyRunning = false
@@ -121,6 +130,7 @@ public struct StatsView {
             row.userWeight = row.weight
             row.status = anyRunning ? "UP" : "DOWN"
             row.lastChange = max(0, now - lastChange)
+            (_, row.downTransitions, row.downtime) = current.checkCounters(entity, now: now)
         }
         return row
     }
@@ -138,17 +148,17 @@ public enum StatsCSV {
         ("pxname", "FBS"), ("svname", "FBS"), ("qcur", "BS"), ("qmax", "BS"), ("scur", "FBS"), ("smax", "FBS"),
         ("slim", "FBS"), ("stot", "FBS"), ("bin", "FBS"), ("bout", "FBS"), ("dreq", "FB"), ("dresp", "FBS"),
         ("ereq", "F"), ("econ", "BS"), ("eresp", "BS"), ("wretr", "BS"), ("wredis", "BS"), ("status", "FBS"),
-        ("weight", "BS"), ("act", "BS"), ("bck", "BS"), ("chkfail", ""), ("chkdown", ""), ("lastchg", "BS"),
-        ("downtime", ""), ("qlimit", "S"), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
+        ("weight", "BS"), ("act", "BS"), ("bck", "BS"), ("chkfail", "S"), ("chkdown", "BS"), ("lastchg", "BS"),
+        ("downtime", "BS"), ("qlimit", "S"), ("pid", "FBS"), ("iid", "FBS"), ("sid", "FBS"), ("throttle", ""),
         ("lbtot", "BS"), ("tracked", "S"), ("type", "FBS"), ("rate", "FBS"), ("rate_lim", "F"), ("rate_max", "FBS"),
-        ("check_status", "S"), ("check_code", ""), ("check_duration", ""), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
+        ("check_status", "S"), ("check_code", "S"), ("check_duration", "S"), ("hrsp_1xx", "FBS"), ("hrsp_2xx", "FBS"),
         ("hrsp_3xx", "FBS"), ("hrsp_4xx", "FBS"), ("hrsp_5xx", "FBS"), ("hrsp_other", "FBS"), ("hanafail", ""),
         ("req_rate", "F"), ("req_rate_max", "F"), ("req_tot", "FBS"), ("cli_abrt", "BS"), ("srv_abrt", "BS"),
         ("comp_in", "FB"), ("comp_out", "FB"), ("comp_byp", "FB"), ("comp_rsp", "FB"), ("lastsess", "BS"),
-        ("last_chk", ""), ("last_agt", ""), ("qtime", "BS"), ("ctime", "BS"), ("rtime", "BS"), ("ttime", "BS"),
-        ("agent_status", "S"), ("agent_code", ""), ("agent_duration", "S"), ("check_desc", ""), ("agent_desc", ""),
-        ("check_rise", ""), ("check_fall", ""), ("check_health", ""), ("agent_rise", ""), ("agent_fall", ""),
-        ("agent_health", ""), ("addr", "S"), ("cookie", ""), ("mode", "FBS"), ("algo", ""), ("conn_rate", "F"),
+        ("last_chk", "S"), ("last_agt", "S"), ("qtime", "BS"), ("ctime", "BS"), ("rtime", "BS"), ("ttime", "BS"),
+        ("agent_status", "S"), ("agent_code", "S"), ("agent_duration", "S"), ("check_desc", "S"), ("agent_desc", "S"),
+        ("check_rise", "S"), ("check_fall", "S"), ("check_health", "S"), ("agent_rise", "S"), ("agent_fall", "S"),
+        ("agent_health", "S"), ("addr", "S"), ("cookie", "BS"), ("mode", "FBS"), ("algo", "B"), ("conn_rate", "F"),
         ("conn_rate_max", "F"), ("conn_tot", "F"), ("intercepted", "F"), ("dcon", "F"), ("dses", "F"), ("wrew", "FBS"),
         ("connect", "BS"), ("reuse", "BS"), ("cache_lookups", "FB"), ("cache_hits", "FB"), ("srv_icur", ""),
         ("src_ilim", ""), ("qtime_max", ""), ("ctime_max", ""), ("rtime_max", ""), ("ttime_max", ""), ("eint", "FBS"),
@@ -209,10 +219,22 @@ public enum StatsCSV {
         case "wretr": return String(row[.retries])
         case "wredis": return String(row[.redispatches])
         case "status": return row.status
-        // HAProxy hides the last check's status while a server is in maintenance.
-        case "check_status": return row.info.kind == .server && !row.status.hasPrefix("MAINT") ? row.checkStatus : ""
-        case "agent_status": return row.agent?.status ?? ""
-        case "agent_duration": return row.agent.map { String($0.duration) } ?? ""
+        case "chkfail": return row.info.checkRise > 0 ? String(row.failedChecks) : ""
+        case "chkdown":
+            return row.info.kind == .backend || row.info.checkRise > 0 ? String(row.downTransitions) : ""
+        case "downtime": return row.info.kind == .backend || row.info.checkRise > 0 ? String(row.downtime) : ""
+        case "check_status", "check_code", "check_duration", "last_chk", "check_desc", "check_rise", "check_fall",
+             "check_health":
+            // HAProxy pauses (and hides) the checks while a server is in maintenance.
+            guard row.info.checkRise > 0, !row.status.hasPrefix("MAINT") else { return "" }
+            return checkField(name, row.check, rise: row.info.checkRise, fall: row.info.checkFall)
+        case "agent_status", "agent_code", "agent_duration", "last_agt", "agent_desc", "agent_rise", "agent_fall",
+             "agent_health":
+            guard row.info.hasAgent, !row.status.hasPrefix("MAINT") else { return "" }
+            // An agent's rise and fall are always 1.
+            return checkField(name, row.agent, rise: 1, fall: 1)
+        case "cookie": return row.info.cookie
+        case "algo": return row.info.algorithm
         case "weight": return String(row.weight)
         case "act": return String(row.active)
         case "bck": return String(row.backup)
@@ -268,6 +290,33 @@ public enum StatsCSV {
         default: return ""
         }
     }
+
+    /// A check's (or agent's) column, by the check's name for it (`check_code`,
+    /// `agent_code`…): as HAProxy, `INI` before the first result, a code
+    /// only from layer 5-7 statuses, a duration once a check ended.
+    static func checkField(_ name: String, _ record: SharedSegment.CheckRecord, rise: Int, fall: Int) -> String {
+        let status = record.status.isEmpty ? "INI" : record.status
+        switch name.split(separator: "_", maxSplits: 1).last ?? "" {
+        case "status": return status
+        case "code": return ["L7OK", "L7OKC", "L7STS"].contains(status) ? String(record.code ?? 0) : ""
+        case "duration": return record.duration.map(String.init) ?? ""
+        case "chk", "agt": return record.info
+        case "desc": return checkDescriptions[status] ?? ""
+        case "rise": return String(rise)
+        case "fall": return String(fall)
+        case "health": return String(record.health)
+        default: return ""
+        }
+    }
+
+    /// HAProxy's words for each check status (`check_desc`, `agent_desc`).
+    static let checkDescriptions: [String: String] = [
+        "INI": "Initializing", "HANA": "Health analyze", "SOCKERR": "Socket error", "CHECKED": "No status change",
+        "L4OK": "Layer4 check passed", "L4TOUT": "Layer4 timeout", "L4CON": "Layer4 connection problem",
+        "L6OK": "Layer6 check passed", "L6TOUT": "Layer6 timeout", "L6RSP": "Layer6 invalid response",
+        "L7TOUT": "Layer7 timeout", "L7RSP": "Layer7 invalid response", "L7OK": "Layer7 check passed",
+        "L7OKC": "Layer7 check conditionally passed", "L7STS": "Layer7 wrong status",
+    ]
 
     /// The CSV, header first, then one line per row, then an empty line.
     public static func render(_ rows: [StatsRow], now: Int) -> String {
@@ -340,12 +389,14 @@ public enum StatsCSV {
         switch columns[column].name {
         case "pxname", "svname": return ("KNS", "str")
         case "status": return ("SGP", "str")
-        case "check_status", "last_chk", "check_desc", "agent_status": return ("MOP", "str")
+        case "check_status", "last_chk", "check_desc", "agent_status", "last_agt", "agent_desc": return ("MOP", "str")
+        case "check_code", "agent_code": return ("MOP", "u32")
         case "addr", "mode", "algo": return ("CGS", "str")
-        case "tracked": return ("CNS", "str")
+        case "tracked", "cookie": return ("CNS", "str")
         case "pid": return ("KGP", "u32")
         case "iid", "sid": return ("KGS", "u32")
-        case "type", "check_rise", "check_fall", "check_health": return ("CGS", "u32")
+        case "type", "check_rise", "check_fall", "check_health", "agent_rise", "agent_fall", "agent_health":
+            return ("CGS", "u32")
         case "slim", "rate_lim": return ("CLP", "u32")
         case "qlimit": return ("CLS", "u32")
         case "weight", "uweight", "qtime", "ctime", "rtime", "ttime": return ("MaP", "u32")

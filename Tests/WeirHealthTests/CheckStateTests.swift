@@ -202,7 +202,10 @@ import WeirLoop
     @Test func suddenDeathLeavesOneFailure() throws {
         var loop = try EventLoop()
         var c = try checker("observe layer7 error-limit 1 on-error sudden-death")
-        #expect(c.observe(backend: 0, server: 0, .httpStatus(500), loop: &loop).isEmpty)
+        // No state change: only the result, for `show stat`, counted as a failed check.
+        let events = c.observe(backend: 0, server: 0, .httpStatus(500), loop: &loop)
+        #expect(events.map(\.kind) == [.checked] && events.first?.countsFailure == true)
+        #expect(events.first?.result?.status == .healthAnalyze && events.first?.logLine() == nil)
         #expect(c.servers[0].state.isUp && c.servers[0].state.health == c.servers[0].state.rise)
         var fail = try checker("observe layer7 error-limit 1 on-error fail-check")
         #expect(fail.observe(backend: 0, server: 0, .invalidResponse, loop: &loop).map(\.kind) == [.wentDown])

@@ -128,8 +128,42 @@ let twoProxies = """
         #expect(segment.stateVersion == before + 1, "no change, no bump")
         segment.setWeight(300, s1)
         #expect(segment.weight(s1) == 256)
-        segment.setCheckStatus("L4OK", s1)
-        #expect(segment.checkStatus(s1) == "L4OK")
+        segment.setCheckRecord(.init(status: "L4OK", duration: 1, health: 2), s1)
+        #expect(segment.checkRecord(s1).status == "L4OK")
+    }
+
+    @Test func checkResultsAndCountersSurviveAReloadAndClearCountersAsHAProxy() throws {
+        let (oldFD, old) = try SharedSegment.create(configuration: parsed(twoProxies), slots: 1)
+        defer { Posix.close(oldFD) }
+        let s1 = old.layout.server(backend: "app", server: "s1")!
+        let app = old.layout.backend(named: "app")!
+        let long = String(repeating: "x", count: 100)
+        old.setCheckRecord(.init(status: "L7STS", code: 503, duration: 12, info: long, health: 0), s1)
+        old.setCheckRecord(.init(status: "L7OK", duration: 3, info: "via agent : up", health: 1), agent: true, s1)
+        #expect(old.checkRecord(s1) == .init(status: "L7STS", code: 503, duration: 12,
+                                             info: String(repeating: "x", count: 64), health: 0))
+        #expect(old.checkRecord(s1, agent: true).info == "via agent : up")
+        old.countFailedCheck(s1)
+        old.markDown(s1, now: 1_000)
+        old.markDown(s1, now: 1_001)
+        old.markDown(app, now: 1_000)
+        #expect(old.checkCounters(s1, now: 1_010) == (1, 1, 10), "a second DOWN while DOWN counts nothing")
+        old.markUp(s1, now: 1_004)
+        #expect(old.checkCounters(s1, now: 2_000) == (1, 1, 4), "the downtime stops when it is back")
+
+        let (newFD, new) = try SharedSegment.create(configuration: parsed(twoProxies), slots: 1)
+        defer { Posix.close(newFD) }
+        let health = new.checkRecord(s1).health
+        new.takeOver(from: old)
+        #expect(new.checkRecord(s1).status == "L7STS" && new.checkRecord(s1).code == 503)
+        #expect(new.checkRecord(s1).health == health, "the new checks count from their own start")
+        #expect(new.checkRecord(s1, agent: true).status == "L7OK")
+        #expect(new.checkCounters(s1, now: 2_000) == (1, 1, 4))
+        #expect(new.checkCounters(app, now: 1_020) == (0, 1, 20), "the backend is still DOWN")
+
+        new.clearCounters()
+        #expect(new.checkCounters(s1, now: 2_000) == (0, 0, 4), "a server's chkfail and chkdown restart")
+        #expect(new.checkCounters(app, now: 1_020) == (0, 1, 20), "a backend's chkdown and downtimes stay")
     }
 
     @Test func aReloadCarriesCountersAndAdminStatesByName() throws {

@@ -81,6 +81,38 @@ import WeirSystem
         #expect(!plain.contains("<tr class=\"maintain\">"))
     }
 
+    @Test func prometheusHasTheChecksCountersDowntimesAndLastCheck() throws {
+        let (fd, segment) = try SharedSegment.create(configuration: parsed("""
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend app
+                server s1 127.0.0.1:8001 check
+                server s2 127.0.0.1:8002
+            """), slots: 1)
+        defer { Posix.close(fd) }
+        let s1 = segment.layout.server(backend: "app", server: "s1")!
+        let app = segment.layout.backend(named: "app")!
+        segment.setCheckRecord(.init(status: "L7STS", code: 503, duration: 1_250, info: "Service Unavailable"), s1)
+        segment.countFailedCheck(s1)
+        segment.countFailedCheck(s1)
+        segment.markDown(s1, now: 1_000)
+        segment.markDown(app, now: 1_040)
+        let lines = PrometheusExporter.render(view: StatsView(current: segment), process: process, now: 1_100)
+            .split(separator: "\n").map(String.init)
+        #expect(lines.contains("# TYPE haproxy_server_check_failures_total counter"))
+        #expect(lines.contains("haproxy_server_check_failures_total{proxy=\"app\",server=\"s1\"} 2"))
+        #expect(lines.contains("haproxy_server_check_up_down_total{proxy=\"app\",server=\"s1\"} 1"))
+        #expect(lines.contains("haproxy_server_downtime_seconds_total{proxy=\"app\",server=\"s1\"} 100"))
+        #expect(lines.contains("haproxy_server_check_code{proxy=\"app\",server=\"s1\"} 503"))
+        #expect(lines.contains("haproxy_server_check_duration_seconds{proxy=\"app\",server=\"s1\"} 1.250"))
+        #expect(lines.contains("haproxy_backend_check_up_down_total{proxy=\"app\"} 1"))
+        #expect(lines.contains("haproxy_backend_downtime_seconds_total{proxy=\"app\"} 60"))
+        // A server without checks has none of them: 0, as for the other empty columns.
+        #expect(lines.contains("haproxy_server_check_failures_total{proxy=\"app\",server=\"s2\"} 0"))
+    }
+
     @Test func aTrackerShowsTheServerItTracksAndItsInheritedMaintenance() throws {
         let (fd, segment) = try SharedSegment.create(configuration: parsed("""
             defaults
