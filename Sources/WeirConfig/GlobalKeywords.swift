@@ -34,6 +34,9 @@ extension ParserState {
         case "set-dumpable":
             global.setDumpable = true
             expectAtMost(1, words, after: k)
+        case "noreuseport":
+            global.noReusePort = true
+            expectAtMost(1, words, after: k)
         case "nosplice", "nopoll":
             // They turn off what Weir never uses (splice(2), poll(2)).
             expectAtMost(1, words, after: k)

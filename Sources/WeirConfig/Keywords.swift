@@ -27,7 +27,7 @@ enum Keywords {
         "ssl-default-bind-curves", "ssl-default-bind-sigalgs", "crt-base", "ca-base", "ssl-dh-param-file",
         "tune.ssl.cachesize", "tune.ssl.lifetime", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
         "ssl-default-server-options", "ssl-server-verify", "maxconnrate", "maxsessrate", "maxsslrate",
-        "strict-limits", "set-dumpable", "nosplice", "nopoll", "tune.comp.maxlevel", "unix-bind",
+        "strict-limits", "set-dumpable", "nosplice", "nopoll", "tune.comp.maxlevel", "unix-bind", "noreuseport",
     ]
 
     /// Global keywords accepted with a warning because they change nothing in
@@ -64,7 +64,7 @@ enum Keywords {
         "h1-case-adjust", "h1-case-adjust-file", "ssl-engine", "ssl-mode-async",
         "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",
         "thread-groups", "thread-group", "profiling.tasks", "profiling.memory",
-        "nogetaddrinfo", "noreuseport", "pp2-never-send-local", "stats-file", "fd-hard-limit", "grace",
+        "nogetaddrinfo", "pp2-never-send-local", "stats-file", "fd-hard-limit", "grace",
         "setcap", "cluster-secret", "debug", "dns-accept-family", "harden.reject-privileged-ports.tcp",
         "httpclient.resolvers.id", "httpclient.resolvers.prefer", "httpclient.ssl.verify", "httpclient.ssl.ca-file",
         "issuers-chain-path", "limited-quic", "ocsp-update.mode",

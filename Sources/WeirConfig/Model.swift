@@ -779,6 +779,9 @@ public struct GlobalSettings: Sendable, Hashable {
     public var strictLimits = true
     /// `set-dumpable`: core dumps stay possible after workers change user.
     public var setDumpable = false
+    /// `noreuseport`: one listening socket per address, shared by every
+    /// worker, instead of one SO_REUSEPORT socket per worker.
+    public var noReusePort = false
     /// `hard-stop-after`: how long (ms) an old generation may drain after a
     /// reload or soft stop before it is killed; nil waits for ever.
     public var hardStopAfter: Int?

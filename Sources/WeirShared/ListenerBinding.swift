@@ -43,7 +43,7 @@ public struct OpenListener: Sendable {
 /// Opens every listener a configuration asks for.
 public enum ListenerBinding {
     /// One foreground process (`-d`): one socket per bind address.
-    public static func bindAll(_ configuration: Configuration, reusePort: Bool) throws(StartupError) -> [BoundListener] {
+    public static func bindAll(_ configuration: Configuration) throws(StartupError) -> [BoundListener] {
         var none: [ListenerKey: Int32] = [:]
         return try bindAll(configuration, slots: 1, reusing: &none).map {
             BoundListener(fd: $0.fd, frontend: $0.frontend, bind: $0.bind, name: $0.name)
@@ -52,7 +52,8 @@ public enum ListenerBinding {
 
     /// The master: for every IP `bind`, one SO_REUSEPORT socket per worker
     /// slot, so the kernel spreads connections over the workers; UNIX and
-    /// `fd@` sockets are one socket shared by all slots. Sockets found in
+    /// `fd@` sockets, and with `noreuseport` every socket, are one socket
+    /// shared by all slots. Sockets found in
     /// `inherited` (kept across a reload) are reused and removed from it; the
     /// caller closes what remains there. On failure, closes what it opened
     /// (not what it reused) and throws one error naming the address.
@@ -77,7 +78,7 @@ public enum ListenerBinding {
                 if case .ip(_, 0) = bind.address { configured = "\(frontend.name)#\(bindIndex)=\(configured)" }
                 let shared: Bool
                 switch bind.address {
-                case .ip: shared = false
+                case .ip: shared = configuration.global.noReusePort
                 case .unix, .inheritedFD: shared = true
                 }
                 // The port of slot 0, for further slots of a `:0` bind.
@@ -91,7 +92,7 @@ public enum ListenerBinding {
                     } else {
                         do {
                             fd = try open(bind, backlog: bind.options.backlog ?? frontend.backlog, slot: slot,
-                                          port: boundPort, probe: probe)
+                                          port: boundPort, probe: probe, reusePort: !configuration.global.noReusePort)
                         } catch {
                             throw fail(error)
                         }
@@ -118,7 +119,8 @@ public enum ListenerBinding {
     }
 
     /// `backlog`: the bind's, else its frontend's; nil: the default.
-    private static func open(_ bind: Bind, backlog: Int?, slot: Int, port: UInt16, probe: Bool) throws(StartupError) -> Int32 {
+    private static func open(_ bind: Bind, backlog: Int?, slot: Int, port: UInt16, probe: Bool,
+                             reusePort: Bool) throws(StartupError) -> Int32 {
         var options = Listening.Options()
         if let backlog { options.backlog = Int32(backlog) }
         options.v6only = bind.options.v6only
@@ -132,7 +134,7 @@ public enum ListenerBinding {
                 // Slots after the first join the port slot 0 holds (the one the
                 // kernel chose for `:0`); the stranger probe ran for slot 0.
                 let address = SocketAddress(ip: ip.bytes, port: slot == 0 ? configuredPort : port)
-                return try Listening.open(address, options: options, reusePort: true, probe: probe && slot == 0).release()
+                return try Listening.open(address, options: options, reusePort: reusePort, probe: probe && slot == 0).release()
             case .unix(let path):
                 guard let address = SocketAddress(unixPath: path) else {
                     throw StartupError("\(bind.location): UNIX socket path too long: \(path)")

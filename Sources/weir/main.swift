@@ -153,7 +153,7 @@ if !options.singleProcess {
 // -d or -db: one foreground process that binds and serves by itself.
 let listeners: [BoundListener]
 do {
-    listeners = try ListenerBinding.bindAll(configuration, reusePort: true)
+    listeners = try ListenerBinding.bindAll(configuration)
 } catch {
     fail("[ALERT]    (\(getpid())) : \(error)")
 }

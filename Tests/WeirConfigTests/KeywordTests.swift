@@ -34,11 +34,11 @@ import Testing
     @Test func limitsAndDumpabilityCanBeTurnedOffWithNo() throws {
         var global = try #require(parse("global\n").configuration?.global)
         #expect(global.strictLimits && !global.setDumpable)
-        let r = parse("global\n    no strict-limits\n    set-dumpable\n    nosplice\n    nopoll\n    tune.comp.maxlevel 1\n")
+        let r = parse("global\n    no strict-limits\n    set-dumpable\n    nosplice\n    nopoll\n    tune.comp.maxlevel 1\n    noreuseport\n")
         #expect(messages(r) == [])
         #expect(messages(r, .warning) == [])
         global = try #require(r.configuration?.global)
-        #expect(!global.strictLimits && global.setDumpable)
+        #expect(!global.strictLimits && global.setDumpable && global.noReusePort)
         global = try #require(parse("global\n    set-dumpable\n    no set-dumpable\n    no strict-limits\n    strict-limits\n")
             .configuration?.global)
         #expect(global.strictLimits && !global.setDumpable)

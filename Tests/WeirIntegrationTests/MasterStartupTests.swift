@@ -87,3 +87,34 @@ struct MasterStartupTests {
         #expect(h.master.readyLines.isEmpty, "workers started although a listener could not be bound: \(h.output)")
     }
 }
+
+/// `noreuseport`: one listening socket per address, which every worker
+/// accepts from, instead of one SO_REUSEPORT socket per worker.
+@Suite("Master: noreuseport", .serialized)
+struct NoReusePortTests {
+    /// The listening TCP sockets on `port`, from /proc/net/tcp.
+    func listeningSockets(port: UInt16) -> Int {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return -1 }
+        let wanted = String(format: ":%04X", port)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1].hasSuffix(wanted) && fields[3] == "0A"
+        }.count
+    }
+
+    @Test("two workers share one listening socket with 'noreuseport', and have one each without it; both serve, also after a reload")
+    func oneSharedSocket() throws {
+        let backend = try Backend(.echo)
+        defer { backend.stop() }
+        for shared in [true, false] {
+            let h = try MasterHarness(config: masterConfig(server: backend.address, global: shared ? "    noreuseport" : ""))
+            defer { h.close() }
+            let port = try h.master.port(of: "fe")
+            #expect(listeningSockets(port: port) == (shared ? 1 : 2), "noreuseport \(shared)")
+            for i in 0..<6 { #expect(connectAndEcho(port, "hello \(i)"), "noreuseport \(shared)") }
+            #expect(try h.reload().success, "\(h.output)")
+            #expect(listeningSockets(port: port) == (shared ? 1 : 2), "after the reload, noreuseport \(shared)")
+            #expect(connectAndEcho(port, "after the reload"))
+        }
+    }
+}
