@@ -32,14 +32,15 @@ public enum Processes {
         }
     }
 
-    /// waitpid(-1, WNOHANG): the next child that ended, if any.
-    public static func reap() -> (pid: pid_t, exit: Exit)? {
+    /// waitpid(pid, WNOHANG): how `pid` ended, nil while it runs. Only
+    /// this child is reaped: other children belong to whoever waits for them.
+    public static func reap(_ pid: pid_t) -> Exit? {
         var status: Int32 = 0
-        let pid = waitpid(-1, &status, WNOHANG)
-        guard pid > 0 else { return nil }
+        var r: pid_t
+        repeat { r = waitpid(pid, &status, WNOHANG) } while r < 0 && Errno.current == .interrupted
+        guard r == pid else { return nil }
         let signal = status & 0x7f
-        if signal == 0 { return (pid, .exited((status >> 8) & 0xff)) }
-        return (pid, .signaled(signal))
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
     }
 
     /// Waits up to `timeout` ms for `pid` to end; kills it if it does not.
