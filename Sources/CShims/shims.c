@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 
 int CShims_epoll_create1(int flags) { return epoll_create1(flags); }
 
@@ -151,6 +152,30 @@ int CShims_spawn(pid_t *pid, const char *path, char *const argv[], char *const e
     posix_spawnattr_destroy(&attributes);
     return rc;
 }
+
+int CShims_spawn_isolated(pid_t *pid, const char *path, char *const argv[], char *const envp[]) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attributes);
+    for (int fd = 0; fd <= 2; fd++) {
+        posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
+    }
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attributes, &empty);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    int rc = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    return rc;
+}
+
+int CShims_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 int CShims_errno(void) { return errno; }
 void CShims_set_errno(int value) { errno = value; }

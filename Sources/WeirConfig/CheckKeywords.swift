@@ -1,3 +1,5 @@
+import Glibc
+
 // Health-check keywords: the check options of `server` and `default-server`,
 // `option httpchk|tcp-check|log-health-checks|allbackups`, `http-check` and
 // `tcp-check`.
@@ -197,8 +199,8 @@ extension ParserState {
         case "allbackups":
             settings.allBackups = !negated
             expectAtMost(2, words, after: "\(prefix) allbackups")
-        case "tcp-check", "ssl-hello-chk":
-            let kind: CheckKindChoice = name.text == "tcp-check" ? .tcp : .sslHello
+        case "tcp-check", "ssl-hello-chk", "external-check":
+            let kind: CheckKindChoice = name.text == "tcp-check" ? .tcp : name.text == "external-check" ? .external : .sslHello
             if negated {
                 if settings.checkKind == kind { settings.checkKind = .connect }
             } else {
@@ -520,7 +522,70 @@ extension ParserState {
             return .tcp(Self.sslHelloSteps)
         case .protocolCheck(_, let steps):
             return .tcp(steps)
+        case .external:
+            return externalCheck(of: draft, label: label) ?? .connect
         }
+    }
+
+    /// `external-check command PATH` and `external-check path PATH`.
+    mutating func parseExternalCheck(_ words: [Word]) {
+        guard words.count > 1 else {
+            error("external-check: expected 'command' or 'path'", at: words[0])
+            return
+        }
+        let verb = words[1]
+        guard verb.text == "command" || verb.text == "path" else {
+            error("external-check: expected 'command' or 'path', got '\(verb.text)'", at: verb)
+            return
+        }
+        guard words.count > 2 else {
+            error("external-check \(verb.text): expected \(verb.text == "command" ? "a program" : "a PATH value")",
+                  at: verb)
+            return
+        }
+        guard expectAtMost(3, words, after: "external-check \(verb.text)") else { return }
+        if verb.text == "command" {
+            settings.externalCheckCommand = words[2].text
+            settings.externalCheckCommandLocation = location(words[2])
+        } else {
+            settings.externalCheckPath = words[2].text
+        }
+    }
+
+    /// `option external-check`'s program, once the global section allows it
+    /// and the program is executable; nil after an error.
+    private mutating func externalCheck(of draft: ProxyDraft, label: String) -> HealthCheckKind? {
+        let at = draft.settings.checkKindLocation
+        // HAProxy 2.6 forks only with both; without the second its checks all fail.
+        for (allowed, keyword) in [(global.externalCheck, "external-check"),
+                                   (global.insecureForkWanted, "insecure-fork-wanted")] where !allowed {
+            report(.error, "'option external-check' in \(label) runs programs: add '\(keyword)' to the 'global' "
+                   + "section to allow it", at: at)
+            return nil
+        }
+        guard let command = draft.settings.externalCheckCommand,
+              let commandAt = draft.settings.externalCheckCommandLocation else {
+            report(.error, "'option external-check' in \(label) needs 'external-check command <program>'", at: at)
+            return nil
+        }
+        let path = draft.settings.externalCheckPath ?? ""
+        var resolved = command
+        if !command.contains("/") {
+            // As execvp would find it with the checks' PATH.
+            let directories = path.split(separator: ":", omittingEmptySubsequences: false).map { $0.isEmpty ? "." : String($0) }
+            resolved = directories.map { "\($0)/\(command)" }.first(where: Self.isExecutableFile) ?? command
+        }
+        guard Self.isExecutableFile(resolved) else {
+            report(.error, "external-check command: '\(command)' is not an executable file"
+                   + (command.contains("/") ? "" : " in the external-check path '\(path)'"), at: commandAt)
+            return nil
+        }
+        return .external(ExternalCheck(command: resolved, path: path))
+    }
+
+    static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
     }
 
     /// The steps of `option redis-check`, `smtpchk`, `pgsql-check`,

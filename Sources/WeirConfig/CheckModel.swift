@@ -125,6 +125,21 @@ public enum HealthCheckKind: Sendable, Hashable {
     case http(HTTPCheck)
     /// `option tcp-check`: a sequence of connect, send and expect steps.
     case tcp([TCPCheckStep])
+    /// `option external-check`: a program run per check, passing when it exits 0.
+    case external(ExternalCheck)
+}
+
+/// `external-check command` and `external-check path` of a backend.
+public struct ExternalCheck: Sendable, Hashable {
+    /// The program, resolved against `path` when written without a slash.
+    public var command: String
+    /// The program's PATH (`external-check path`, empty by default).
+    public var path: String
+
+    public init(command: String, path: String) {
+        self.command = command
+        self.path = path
+    }
 }
 
 /// `option httpchk` with its `http-check send` and `http-check expect` lines.

@@ -111,6 +111,9 @@ extension ParserState {
         case "spread-checks":
             if let n = integer(words, 1, keyword: "spread-checks", range: 0...50) { global.spreadChecks = n }
             expectAtMost(2, words, after: "spread-checks")
+        case "external-check", "insecure-fork-wanted":
+            if k == "external-check" { global.externalCheck = true } else { global.insecureForkWanted = true }
+            expectAtMost(1, words, after: k)
         case "zero-warning", "quiet":
             if k == "quiet" { global.quiet = true } else { global.zeroWarning = true }
             expectAtMost(1, words, after: k)

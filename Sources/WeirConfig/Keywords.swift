@@ -28,6 +28,7 @@ enum Keywords {
         "tune.ssl.cachesize", "tune.ssl.lifetime", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
         "ssl-default-server-options", "ssl-server-verify", "maxconnrate", "maxsessrate", "maxsslrate",
         "strict-limits", "set-dumpable", "nosplice", "nopoll", "tune.comp.maxlevel", "unix-bind", "noreuseport",
+        "external-check", "insecure-fork-wanted",
     ]
 
     /// Global keywords accepted with a warning because they change nothing in
@@ -60,7 +61,7 @@ enum Keywords {
         "maxsslconn",
         "lua-load", "lua-load-per-thread",
         "lua-prepend-path",
-        "external-check", "insecure-fork-wanted", "expose-experimental-directives", "default-path",
+        "expose-experimental-directives", "default-path",
         "h1-case-adjust", "h1-case-adjust-file", "ssl-engine", "ssl-mode-async",
         "ssl-load-extra-files", "ssl-load-extra-del-ext", "ssl-propquery", "ssl-provider", "numa-cpu-mapping",
         "thread-groups", "thread-group", "profiling.tasks", "profiling.memory",
@@ -124,6 +125,7 @@ enum Keywords {
         ("force-persist", false, true, true, true),
         ("ignore-persist", false, true, true, true),
         ("http-check", true, false, true, true),
+        ("external-check", true, false, true, true),
         ("tcp-check", true, false, true, true),
         ("stats", true, true, true, true),
         ("stick-table", false, true, true, true),
@@ -155,7 +157,7 @@ enum Keywords {
     static let proxyUnsupported: Set<String> = [
         "tcp-response",
         "hash-balance-factor", "hash-key", "log-format-sd",
-        "error-log-format", "log-tag", "log-steps", "external-check",
+        "error-log-format", "log-tag", "log-steps",
         "persist",
         "dynamic-cookie-key", "filter",
         "declare", "guid", "max-keep-alive-queue", "max-session-srv-conns",
@@ -218,7 +220,7 @@ enum Keywords {
         "redispatch", "tcplog", "dontlognull", "httplog", "forwardfor", "originalto", "http-keep-alive",
         "http-server-close", "httpclose", "dontlog-normal", "log-separate-errors", "persist", "httpchk", "tcp-check",
         "log-health-checks", "allbackups", "http-buffer-request", "ssl-hello-chk", "redis-check", "smtpchk",
-        "pgsql-check", "mysql-check", "ldap-check", "tcpka", "clitcpka", "srvtcpka",
+        "pgsql-check", "mysql-check", "ldap-check", "external-check", "tcpka", "clitcpka", "srvtcpka",
         "nolinger", "http-ignore-probes", "abortonclose", "logasap", "http-pretend-keepalive", "prefer-last-server",
     ]
 
@@ -241,7 +243,7 @@ enum Keywords {
         "socket-stats", "independent-streams",
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
         "h1-case-adjust-bogus-client", "h1-case-adjust-bogus-server", "http-use-proxy-header", "transparent",
-        "external-check", "disable-h2-upgrade", "contstats", "idle-close-on-response",
+        "disable-h2-upgrade", "contstats", "idle-close-on-response",
         "http-drop-request-trailers", "http-drop-response-trailers", "accept-unsafe-violations-in-http-request",
         "accept-unsafe-violations-in-http-response", "httpslog", "log-error-via-logformat",
     ]

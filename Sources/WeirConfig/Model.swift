@@ -754,6 +754,9 @@ public struct GlobalSettings: Sendable, Hashable {
     /// `spread-checks PERCENT`: each check interval moves by up to this
     /// share, either way, so that checks of many servers do not fall in step.
     public var spreadChecks = 0
+    /// `external-check` and `insecure-fork-wanted`: both allow `option external-check`.
+    public var externalCheck = false
+    public var insecureForkWanted = false
     /// `tune.rcvbuf.client`, `tune.sndbuf.client`, `tune.rcvbuf.server`,
     /// `tune.sndbuf.server`: SO_RCVBUF and SO_SNDBUF of each side's sockets
     /// (nil: the kernel's default, which it tunes itself).

@@ -63,6 +63,10 @@ struct ProxySettings: Sendable {
     var httpCheck = HTTPCheck()
     var httpCheckLocation: SourceLocation?
     var tcpCheckSteps: [TCPCheckStep] = []
+    /// `external-check command` and `external-check path`, and where the command was given.
+    var externalCheckCommand: String?
+    var externalCheckCommandLocation: SourceLocation?
+    var externalCheckPath: String?
     /// The `http-check` and `tcp-check` rules are the defaults' ones: a
     /// proxy's first rule of each kind replaces them.
     var httpCheckRulesInherited = false
@@ -107,6 +111,8 @@ enum CheckKindChoice: Sendable, Equatable {
     /// `option redis-check`, `smtpchk`, `pgsql-check`, `mysql-check`,
     /// `ldap-check`: a protocol's exchange as tcp-check steps.
     case protocolCheck(option: String, steps: [TCPCheckStep])
+    /// `option external-check`.
+    case external
 }
 
 /// The log line format a proxy asked for.

@@ -639,7 +639,7 @@ extension ParserState {
             settings.persist = !negated
             expectAtMost(2, words, after: "\(prefix) persist")
         case "httpchk", "tcp-check", "ssl-hello-chk", "log-health-checks", "allbackups",
-             "redis-check", "smtpchk", "pgsql-check", "mysql-check", "ldap-check":
+             "redis-check", "smtpchk", "pgsql-check", "mysql-check", "ldap-check", "external-check":
             parseCheckOption(words, negated: negated)
         case "tcpka", "clitcpka", "srvtcpka":
             parseTCPKeepAliveOption(words, negated: negated)

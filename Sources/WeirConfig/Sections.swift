@@ -426,6 +426,7 @@ extension ParserState {
             case "force-persist", "ignore-persist": parsePersistRule(words)
             case "use-server": parseServerRule(words)
             case "http-check": parseHTTPCheck(words)
+            case "external-check": parseExternalCheck(words)
             case "tcp-check": parseTCPCheck(words)
             case "stats": parseProxyStats(words)
             case "stick-table": parseStickTable(words)

@@ -44,6 +44,9 @@ public struct CheckReport: Sendable, Hashable {
         case .layer7Conditional?: return 16 // L7OKCD
         case .healthAnalyze?: return 4 // HANA
         case .checked?: return 3 // CHECKED
+        case .processError?: return 18 // PROCERR
+        case .processTimeout?: return 19 // PROCTOUT
+        case .processOK?: return 20 // PROCOK
         }
     }
 }

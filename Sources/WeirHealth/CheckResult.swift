@@ -27,8 +27,13 @@ public struct CheckResult: Sendable, Hashable {
         /// An agent answered without a health word (`up`, `down`…): the
         /// server's state stays as it is.
         case checked
+        /// `option external-check`: the program exited 0, or did not (or
+        /// could not start), or ran past the deadline and was killed.
+        case processOK
+        case processError
+        case processTimeout
 
-        public var passed: Bool { self == .layer4OK || self == .layer6OK || self == .layer7OK }
+        public var passed: Bool { self == .layer4OK || self == .layer6OK || self == .layer7OK || self == .processOK }
 
         /// HAProxy's short `check_status` (the `show stat` column).
         public var code: String {
@@ -46,6 +51,9 @@ public struct CheckResult: Sendable, Hashable {
             case .layer7Conditional: return "L7OKC"
             case .healthAnalyze: return "HANA"
             case .checked: return "CHECKED"
+            case .processOK: return "PROCOK"
+            case .processError: return "PROCERR"
+            case .processTimeout: return "PROCTOUT"
             }
         }
 
@@ -65,6 +73,9 @@ public struct CheckResult: Sendable, Hashable {
             case .layer7Conditional: return "Layer7 check conditionally passed"
             case .healthAnalyze: return "Health analyze"
             case .checked: return "No status change"
+            case .processOK: return "External check passed"
+            case .processError: return "External check error"
+            case .processTimeout: return "External check timeout"
             }
         }
     }

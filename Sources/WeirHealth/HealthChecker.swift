@@ -2,6 +2,7 @@ import Glibc
 import WeirConfig
 import WeirHTTP
 import WeirLoop
+import WeirShared
 import WeirSystem
 import WeirTLS
 
@@ -64,12 +65,17 @@ public struct HealthChecker {
         /// `check-send-proxy` (or `send-proxy` checked on the server's own
         /// address): the PROXY header each check connection starts with.
         let sendProxy: ProxyHeaderVersion?
+        /// `option external-check`: the program each check runs.
+        let command: ExternalCommand?
         var state: CheckState
         var health: ServerHealth
 
         // The check in progress.
         var running = false
         var fd: Int32 = -1
+        /// The external check's program while it runs, and its pidfd.
+        var pid: pid_t = 0
+        var pidfd: Int32 = -1
         /// The check's TLS connection, and whether its handshake is under way.
         var ssl: OpaquePointer?
         var handshaking = false
@@ -126,10 +132,15 @@ public struct HealthChecker {
     /// reported in `problems`.
     public private(set) var problems: [String] = []
 
+    /// The sessions on a server (backend, server index): HAPROXY_SERVER_CURCONN
+    /// of external checks. The host, which sees the shared counts, sets it.
+    public var currentConnections: (Int, Int) -> Int = { _, _ in 0 }
+
     public init(configuration: Configuration, tokenKind: UInt8) {
         self.tokenKind = tokenKind
         readLimit = configuration.global.bufferSize
         spreadPercent = configuration.global.spreadChecks
+        let layout = SegmentLayout(configuration)
         for (b, backend) in configuration.backends.enumerated() {
             let planIndex = plans.count
             plans.append(HealthChecker.plan(for: backend))
@@ -158,6 +169,10 @@ public struct HealthChecker {
                             }
                         }
                         let agent = server.check.agent.enabled ? try AgentProbe(server) : nil
+                        var command: ExternalCommand?
+                        if case .external(let check) = backend.healthCheck {
+                            command = ExternalCommand(check, configuration: configuration, layout: layout, backend: b, server: s)
+                        }
                         member.checked = servers.count
                         let state = CheckState(rise: server.check.rise, fall: server.check.fall)
                         servers.append(Checked(
@@ -167,7 +182,8 @@ public struct HealthChecker {
                             source: server.source.map { SocketAddress(ip: $0.ip.bytes, port: $0.port) },
                             plan: planIndex, connectTimeout: backend.timeouts.connect,
                             checkTimeout: backend.timeouts.check, logProgress: backend.logHealthChecks,
-                            tls: tls, sni: server.tls.checkSNI, sendProxy: server.checkSendProxy, state: state,
+                            tls: tls, sni: server.tls.checkSNI, sendProxy: server.checkSendProxy,
+                            command: command, state: state,
                             health: ServerHealth(usable: true, weight: server.weight)))
                     } catch {
                         problems.append("\(server.location): server \(backend.name)/\(server.name): "
@@ -250,6 +266,9 @@ public struct HealthChecker {
             if steps.isEmpty { steps = [.connect(port: nil)] }
             let layer7 = steps.contains { if case .connect = $0 { return false } else { return true } }
             return Plan(steps: steps, isTCPCheck: true, layer7: layer7)
+        case .external:
+            // Each server's `command` runs instead of steps.
+            return Plan(steps: [], isTCPCheck: false, layer7: false)
         }
     }
 
@@ -342,7 +361,7 @@ public struct HealthChecker {
             closeAgent(i, loop: &loop)
             servers[i].agent?.running = false
             servers[i].agent?.attempt &+= 1
-            guard servers[i].fd >= 0 else { continue }
+            guard servers[i].fd >= 0 || servers[i].pid > 0 else { continue }
             closeSocket(i, loop: &loop)
             servers[i].running = false
             servers[i].attempt &+= 1
@@ -359,6 +378,7 @@ public struct HealthChecker {
         }
         let i = Int(token.slot)
         guard i < servers.count, servers[i].running, token.generation == servers[i].attempt & 0xFF_FFFF else { return [] }
+        if servers[i].pid > 0 { return commandEnded(i, loop: &loop) }
         if !servers[i].connected {
             if servers[i].handshaking {
                 if let failure = continueHandshake(i) { return finish(i, failure, loop: &loop) }
@@ -394,6 +414,7 @@ public struct HealthChecker {
             return []
         }
         if servers[i].running {
+            if servers[i].pid > 0 { return commandTimedOut(i, loop: &loop) }
             if servers[i].handshaking {
                 return finish(i, CheckResult(.layer6Timeout, info: stepInfo(i, "Timeout during SSL handshake")),
                               loop: &loop)
@@ -416,6 +437,11 @@ public struct HealthChecker {
         servers[i].input.removeAll(keepingCapacity: true)
         servers[i].eof = false
         let inter = Int64(servers[i].settings.inter)
+        if let command = servers[i].command {
+            servers[i].deadline = loop.now + Int64(servers[i].checkTimeout ?? servers[i].settings.inter)
+            loop.schedule(token(i), at: servers[i].deadline)
+            return startCommand(i, command, loop: &loop)
+        }
         if servers[i].checkTimeout != nil {
             servers[i].deadline = loop.now + min(inter, Int64(servers[i].connectTimeout ?? servers[i].settings.inter))
         } else {
@@ -703,7 +729,9 @@ public struct HealthChecker {
         return "\(text ?? "") at step \(step + 1) of tcp-check (\(what))"
     }
 
+    /// Closes the check's connection, or ends its program.
     private mutating func closeSocket(_ i: Int, loop: inout EventLoop) {
+        endCommand(i, loop: &loop)
         if let ssl = servers[i].ssl {
             TLSConnection.free(ssl)
             servers[i].ssl = nil
@@ -717,7 +745,7 @@ public struct HealthChecker {
 
     /// Ends the check: closes its connection, feeds the state machine,
     /// schedules the next check.
-    private mutating func finish(_ i: Int, _ result: CheckResult, loop: inout EventLoop) -> [CheckEvent] {
+    mutating func finish(_ i: Int, _ result: CheckResult, loop: inout EventLoop) -> [CheckEvent] {
         var result = result
         result.duration = max(0, loop.now - servers[i].started)
         closeSocket(i, loop: &loop)

@@ -530,7 +530,10 @@ public struct Master: ~Copyable, EventHandler {
     }
 
     private mutating func reapWorkers(loop: inout EventLoop) {
-        while let (pid, exit) = Processes.reap() {
+        // Worker by worker: waitpid(-1) would also take the exit status of
+        // children that others wait for by pid.
+        let ended = workers.compactMap { worker in Processes.reap(worker.pid).map { (worker.pid, $0) } }
+        for (pid, exit) in ended {
             guard let index = workers.firstIndex(where: { $0.pid == pid }) else { continue }
             let worker = workers.remove(at: index)
             // Its sessions are gone: the shared counts forget them.

@@ -17,7 +17,10 @@ extension Master {
         } else {
             mailAlerts?.reconfigure(configuration)
         }
-        let fresh = HealthChecker(configuration: configuration, tokenKind: MasterToken.check.rawValue)
+        var fresh = HealthChecker(configuration: configuration, tokenKind: MasterToken.check.rawValue)
+        if let segment = generations[current]?.segment {
+            fresh.currentConnections = { segment.current(segment.layout.server(backend: $0, $1)) }
+        }
         for problem in fresh.problems { Notice.warning(problem) }
         guard !fresh.isEmpty else { return }
         checker = fresh

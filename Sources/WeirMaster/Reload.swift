@@ -200,6 +200,8 @@ extension Master {
         for fd in kept { try? Posix.setCloseOnExec(fd, false) }
         // The next image binds the stats sockets again.
         closeStats(loop: &loop)
+        // The next image would not know the external checks' programs.
+        checker?.endCommands(loop: &loop)
         var environment = Processes.environment().filter { !$0.hasPrefix(ReexecState.environmentKey + "=") }
         environment.append("\(ReexecState.environmentKey)=\(stateFD)")
         let error = Processes.exec(path: executable, arguments: options.arguments, environment: environment)

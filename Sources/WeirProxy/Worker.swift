@@ -252,7 +252,9 @@ public struct Worker: ~Copyable, EventHandler {
                                    acceptProxy: $0.bind < binds.count && binds[$0.bind].acceptProxy)
         }
         if options.control == nil {
-            let checker = HealthChecker(configuration: configuration, tokenKind: TokenKind.check.rawValue)
+            var checker = HealthChecker(configuration: configuration, tokenKind: TokenKind.check.rawValue)
+            let segment = stats.segment
+            checker.currentConnections = { segment.current(segment.layout.server(backend: $0, $1)) }
             for problem in checker.problems { Notice.warning(problem) }
             self.checker = checker.isEmpty ? nil : checker
             if !checker.isEmpty { stats.segment.markCheckedServersUp(configuration) }
@@ -314,6 +316,8 @@ public struct Worker: ~Copyable, EventHandler {
         }
         rotateTicketKeys(loop: &eventLoop)
         eventLoop.run(&self)
+        // External checks' programs end with the process.
+        checker?.stop(loop: &eventLoop)
         statsServer.closeAll()
         logger.flushBeforeExit()
         return exitStatus

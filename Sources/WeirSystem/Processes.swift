@@ -20,6 +20,34 @@ public enum Processes {
         return pid
     }
 
+    /// posix_spawn of a program that must not see this process's
+    /// descriptors: stdio on /dev/null, nothing else open, in a process
+    /// group of its own (so `killGroup` reaches what it started).
+    public static func spawnIsolated(path: String, arguments: [String], environment: [String]) throws(Errno) -> pid_t {
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = CShims_spawn_isolated(&pid, path, &argv, &envp)
+        if rc != 0 { throw Errno(rc) }
+        return pid
+    }
+
+    /// pidfd_open(2): readable (EPOLLIN) once `pid` has ended; close-on-exec.
+    public static func pidfd(_ pid: pid_t) throws(Errno) -> Int32 {
+        let fd = CShims_pidfd_open(pid)
+        if fd < 0 { throw Errno.current }
+        return fd
+    }
+
+    /// kill(-pgid, signal): every process of the group `pgid` leads.
+    public static func killGroup(_ pgid: pid_t, _ signal: Int32) {
+        _ = kill(-pgid, signal)
+    }
+
     public enum Exit: Sendable, Equatable, CustomStringConvertible {
         case exited(Int32)
         case signaled(Int32)
@@ -32,14 +60,21 @@ public enum Processes {
         }
     }
 
-    /// waitpid(-1, WNOHANG): the next child that ended, if any.
-    public static func reap() -> (pid: pid_t, exit: Exit)? {
+    /// waitpid(pid, WNOHANG): how `pid` ended, nil while it runs. Only
+    /// this child is reaped: other children belong to whoever waits for them.
+    public static func reap(_ pid: pid_t) -> Exit? {
         var status: Int32 = 0
-        let pid = waitpid(-1, &status, WNOHANG)
-        guard pid > 0 else { return nil }
+        var r: pid_t
+        repeat { r = waitpid(pid, &status, WNOHANG) } while r < 0 && Errno.current == .interrupted
+        guard r == pid else { return nil }
         let signal = status & 0x7f
-        if signal == 0 { return (pid, .exited((status >> 8) & 0xff)) }
-        return (pid, .signaled(signal))
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    }
+
+    /// waitpid(pid, 0): waits for `pid` (one just sent SIGKILL) to end.
+    public static func reapNow(_ pid: pid_t) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && Errno.current == .interrupted {}
     }
 
     /// Waits up to `timeout` ms for `pid` to end; kills it if it does not.

@@ -12,7 +12,7 @@ import Testing
 ///   "May be used in sections" tables, log lines, shell commands, crt-list
 ///   lines, fragments such as `.if` blocks) are not checked.
 /// * A configuration example may stand alone without what it refers to:
-///   errors about missing files (certificates, CA, error pages, ACL
+///   errors about missing files (certificates, CA, error pages, programs, ACL
 ///   lists), sections it names but does not show (`use_backend api`,
 ///   `http_auth(admins)`, `resolvers dns`) and a frontend without `bind` are tolerated, and
 ///   so are the warnings that such a short example gets (missing timeouts,
@@ -36,7 +36,7 @@ import Testing
 
     static let toleratedErrors = [
         "cannot read", "cannot open", "cannot load", "no backend named", "no userlist named", "unable to find resolvers",
-        "has no 'bind' line",
+        "has no 'bind' line", "is not an executable file",
     ]
     static let toleratedWarnings = [
         "missing timeouts for", "it will reject every connection", "'daemon' is parsed but not applied",

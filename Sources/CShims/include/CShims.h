@@ -53,6 +53,16 @@ int CShims_seqpacket_pair(int fds[2]);
 /// dispositions. Returns 0 or an errno value; the pid goes to `*pid`.
 int CShims_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int keep_fd, int child_fd);
 
+/// posix_spawn of a check program: stdin, stdout and stderr on /dev/null,
+/// every other descriptor closed (posix_spawn_file_actions_addclosefrom_np),
+/// its own process group, an empty signal mask and default dispositions.
+/// Returns 0 or an errno value; the pid goes to `*pid`.
+int CShims_spawn_isolated(pid_t *pid, const char *path, char *const argv[], char *const envp[]);
+
+/// pidfd_open(pid, 0): a descriptor that becomes readable when `pid` ends
+/// (the syscall has no glibc wrapper before 2.36's header, none in Swift).
+int CShims_pidfd_open(pid_t pid);
+
 /// sched_setaffinity with the CPUs listed (those past CPU_SETSIZE ignored);
 /// sched.h hides it without _GNU_SOURCE.
 int CShims_set_affinity(pid_t pid, const int *cpus, int count);
