@@ -8,30 +8,31 @@ public enum Processes {
     /// an empty signal mask and default dispositions. No Swift code runs
     /// between fork and exec.
     public static func spawn(path: String, arguments: [String], environment: [String], channel: Int32 = -1) throws(Errno) -> pid_t {
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
-        }
-        var pid: pid_t = 0
-        let rc = CShims_spawn(&pid, path, &argv, &envp, channel, 3)
-        if rc != 0 { throw Errno(rc) }
-        return pid
+        try spawn(arguments, environment) { pid, argv, envp in CShims_spawn(pid, path, argv, envp, channel, 3) }
     }
 
     /// posix_spawn of a program that must not see this process's
     /// descriptors: stdio on /dev/null, nothing else open, in a process
     /// group of its own (so `killGroup` reaches what it started).
     public static func spawnIsolated(path: String, arguments: [String], environment: [String]) throws(Errno) -> pid_t {
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        try spawn(arguments, environment) { pid, argv, envp in CShims_spawn_isolated(pid, path, argv, envp) }
+    }
+
+    /// Calls a posix_spawn shim with `arguments` and `environment` as C
+    /// string arrays; the pid it started, or its error.
+    private static func spawn(
+        _ arguments: [String], _ environment: [String],
+        _ shim: (UnsafeMutablePointer<pid_t>, UnsafePointer<UnsafeMutablePointer<CChar>?>,
+                 UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Int32
+    ) throws(Errno) -> pid_t {
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer {
             for p in argv { free(p) }
             for p in envp { free(p) }
         }
         var pid: pid_t = 0
-        let rc = CShims_spawn_isolated(&pid, path, &argv, &envp)
+        let rc = shim(&pid, argv, envp)
         if rc != 0 { throw Errno(rc) }
         return pid
     }
