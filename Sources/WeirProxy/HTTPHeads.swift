@@ -72,11 +72,11 @@ extension Worker {
         // `option originalto`: the address the client connected to, which
         // differs from the bind address behind a wildcard or a redirect.
         if let originalTo = backends[backend].originalTo ?? frontends[frontend].originalTo,
-           let local = clientDestination(slot), local.family != AF_UNIX,
-           !originalTo.isExcepted(PeerAddress(local)) {
+           let local = clientDestination(slot).map(PeerAddress.init), local.family != AF_UNIX,
+           !originalTo.isExcepted(local) {
             originalTo.header.withUnsafeBytes { w.append($0) }
             w.append(": ")
-            Self.appendHost(&w, PeerAddress(local))
+            Self.appendHost(&w, local)
             w.append("\r\n")
         }
         if upgrade {
